@@ -1,0 +1,109 @@
+//! The core's errors: meanings with stable codes, no transport types.
+
+use std::time::Duration;
+
+/// Result with the core's error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong, as the core sees it. Each variant has a stable [`Error::code`].
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The thing asked for does not exist (or the caller may not know it exists).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// An id that is not in a valid form.
+    #[error("the id is not valid")]
+    InvalidId,
+    /// A unique field is already taken.
+    #[error("{field} is already taken")]
+    Conflict { field: &'static str },
+    /// A field failed validation.
+    #[error("{field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    /// No valid credentials were presented.
+    #[error("authentication required")]
+    Unauthenticated,
+    /// Login failed: unknown account or wrong password (never says which).
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// The presented token is invalid, expired or revoked.
+    #[error("the token is invalid or expired")]
+    InvalidToken,
+    /// The account is awaiting approval.
+    #[error("the account is awaiting approval")]
+    AccountPending,
+    /// The account has been deactivated.
+    #[error("the account is deactivated")]
+    AccountDisabled,
+    /// The caller is known but may not do this.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// Self-registration is switched off.
+    #[error("registration is disabled")]
+    RegistrationDisabled,
+    /// The change would leave no active administrator.
+    #[error("the last active administrator cannot be removed, demoted or deactivated")]
+    LastAdmin,
+    /// Too many attempts; retry after the given time.
+    #[error("too many requests")]
+    RateLimited { retry_after: Duration },
+    /// The database is unreachable or failed.
+    #[error("the service is temporarily unavailable")]
+    Unavailable,
+    /// A bug or an unexpected failure; details are logged, never shown.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl Error {
+    /// A stable, machine-readable code for this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::NotFound(_) => "not_found",
+            Error::InvalidId => "invalid_id",
+            Error::Conflict { .. } => "conflict",
+            Error::Invalid { .. } => "invalid_field",
+            Error::Unauthenticated => "unauthenticated",
+            Error::InvalidCredentials => "invalid_credentials",
+            Error::InvalidToken => "invalid_token",
+            Error::AccountPending => "account_pending",
+            Error::AccountDisabled => "account_disabled",
+            Error::Forbidden(_) => "forbidden",
+            Error::RegistrationDisabled => "registration_disabled",
+            Error::LastAdmin => "last_admin",
+            Error::RateLimited { .. } => "rate_limited",
+            Error::Unavailable => "unavailable",
+            Error::Internal(_) => "internal",
+        }
+    }
+
+    /// The field a validation or conflict error is about.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            Error::Invalid { field, .. } | Error::Conflict { field } => Some(field),
+            _ => None,
+        }
+    }
+
+    /// A validation error on `field`.
+    pub fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+        Error::Invalid { field, reason: reason.into() }
+    }
+}
+
+impl From<crate::store::StoreError> for Error {
+    fn from(e: crate::store::StoreError) -> Self {
+        use crate::store::StoreError;
+        match e {
+            StoreError::NotFound => Error::NotFound("record"),
+            StoreError::Conflict { field } => Error::Conflict { field },
+            StoreError::LastAdmin => Error::LastAdmin,
+            StoreError::Stale => Error::Internal(anyhow::anyhow!("concurrent update did not settle")),
+            StoreError::Unavailable(e) => {
+                tracing::error!(error = %e, "database unavailable");
+                Error::Unavailable
+            }
+            StoreError::Other(e) => Error::Internal(e),
+        }
+    }
+}

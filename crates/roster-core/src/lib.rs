@@ -1,0 +1,20 @@
+//! Roster's domain: users, sessions and API keys, the rules that govern them, and the
+//! [`Store`] trait that persists them. No HTTP and no SQL live here.
+
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod id;
+pub mod password;
+pub mod service;
+pub mod store;
+pub mod token;
+pub mod user;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::CoreConfig;
+pub use error::{Error, Result};
+pub use id::{ApiKeyId, IdGenerator, SessionId, UserId};
+pub use service::{Actor, Core, Credential};
+pub use store::{Store, StoreError};
+pub use user::{Email, Role, User, Username};

@@ -1,0 +1,108 @@
+//! API keys: many per user, named, optionally expiring, shown once, stored as digests.
+
+use super::users::not_found;
+use super::{Actor, Core, Credential};
+use crate::error::{Error, Result};
+use crate::id::ApiKeyId;
+use crate::store::{ApiKey, StoreError};
+use crate::token::{digest, random_secret};
+use crate::user::validate_text;
+use time::{Duration, OffsetDateTime};
+
+/// Every Roster API key starts with this.
+pub const API_KEY_PREFIX: &str = "rst_";
+/// The scope that allows token introspection (administrators only may grant it).
+pub const SCOPE_INTROSPECT: &str = "introspect";
+/// How many characters of a key are kept visible.
+const VISIBLE_PREFIX_LENGTH: usize = 12;
+/// The most keys one user may hold.
+pub const MAX_KEYS_PER_USER: usize = 100;
+
+/// A request for a new key.
+#[derive(Debug, Clone, Default)]
+pub struct NewApiKey {
+    pub name: String,
+    pub expires_at: Option<OffsetDateTime>,
+    pub scopes: Vec<String>,
+}
+
+/// A key just created: the only time its secret is seen.
+#[derive(Debug, Clone)]
+pub struct ApiKeyCreated {
+    pub key: ApiKey,
+    pub secret: String,
+}
+
+impl Core {
+    /// Creates an API key for the caller.
+    pub async fn create_api_key(&self, actor: &Actor, input: NewApiKey) -> Result<ApiKeyCreated> {
+        let name = validate_text("name", &input.name, 100)?.ok_or_else(|| Error::invalid("name", "must not be empty"))?;
+        let now = self.clock.now();
+        if let Some(expires) = input.expires_at
+            && expires <= now
+        {
+            return Err(Error::invalid("expires_at", "must be in the future"));
+        }
+        let mut scopes = Vec::new();
+        for scope in input.scopes {
+            if scope != SCOPE_INTROSPECT {
+                return Err(Error::invalid("scopes", format!("unknown scope {scope:?}; known: {SCOPE_INTROSPECT}")));
+            }
+            actor.require_admin().map_err(|_| Error::Forbidden("only administrators may grant the introspect scope"))?;
+            if !scopes.contains(&scope) {
+                scopes.push(scope);
+            }
+        }
+        if self.store.list_api_keys(actor.user.id).await?.len() >= MAX_KEYS_PER_USER {
+            return Err(Error::invalid("name", format!("a user may hold at most {MAX_KEYS_PER_USER} API keys")));
+        }
+        let secret = format!("{API_KEY_PREFIX}{}", random_secret());
+        let key = ApiKey {
+            id: ApiKeyId(self.next_id()),
+            user_id: actor.user.id,
+            name,
+            prefix: secret.chars().take(VISIBLE_PREFIX_LENGTH).collect(),
+            scopes,
+            created_at: now,
+            expires_at: input.expires_at,
+            last_used_at: None,
+        };
+        self.store.insert_api_key(&key, &digest(&secret)).await?;
+        tracing::info!(user = %actor.user.id, key = %key.id, "API key created");
+        Ok(ApiKeyCreated { key, secret })
+    }
+
+    /// The caller's API keys (never their secrets).
+    pub async fn list_my_api_keys(&self, actor: &Actor) -> Result<Vec<ApiKey>> {
+        Ok(self.store.list_api_keys(actor.user.id).await?)
+    }
+
+    /// Revokes one of the caller's keys, at once.
+    pub async fn revoke_my_api_key(&self, actor: &Actor, id: ApiKeyId) -> Result<()> {
+        self.store.delete_api_key(actor.user.id, id).await.map_err(not_found("API key"))?;
+        tracing::info!(user = %actor.user.id, key = %id, "API key revoked");
+        Ok(())
+    }
+
+    /// Authenticates an API key: known, unexpired, its owner allowed in.
+    pub async fn authenticate_api_key(&self, secret: &str) -> Result<Actor> {
+        let key = self.store.get_api_key_by_digest(&digest(secret)).await.map_err(|e| match e {
+            StoreError::NotFound => Error::InvalidToken,
+            e => e.into(),
+        })?;
+        let now = self.clock.now();
+        if key.expires_at.is_some_and(|t| t <= now) {
+            return Err(Error::InvalidToken);
+        }
+        let user = self.store.get_user(key.user_id).await.map_err(|e| match e {
+            StoreError::NotFound => Error::InvalidToken,
+            e => e.into(),
+        })?;
+        user.ensure_may_sign_in()?;
+        if key.last_used_at.is_none_or(|t| now - t >= Duration::seconds(60)) {
+            self.store.touch_api_key(key.id, now).await?;
+        }
+        Ok(Actor { user, credential: Credential::ApiKey { id: key.id, scopes: key.scopes } })
+    }
+}
+

@@ -1,0 +1,322 @@
+//! Signing in and proving identity: login, refresh, logout, access tokens, introspection.
+
+use super::users::not_found;
+use super::{Actor, Core, Credential};
+use crate::error::{Error, Result};
+use crate::id::SessionId;
+use crate::password::Verified;
+use crate::store::{Session, StoreError};
+use crate::token::{AccessClaims, ISSUER, digest, random_secret};
+use crate::user::User;
+use time::Duration;
+
+/// How often last-use times are written at most, per session, key or user.
+const TOUCH_INTERVAL: Duration = Duration::seconds(60);
+
+/// Who is calling, as far as the transport can tell.
+#[derive(Debug, Clone, Default)]
+pub struct ClientMeta {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// A fresh access token and refresh token.
+#[derive(Debug, Clone)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    pub session_id: SessionId,
+}
+
+/// The result of a registration or login: the user and, unless the account may not sign in
+/// yet, its tokens.
+#[derive(Debug, Clone)]
+pub struct LoginOutcome {
+    pub user: User,
+    pub tokens: Option<TokenPair>,
+}
+
+/// RFC 7662 introspection result.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Introspection {
+    pub active: bool,
+    pub token_type: Option<&'static str>,
+    pub sub: Option<String>,
+    pub sid: Option<String>,
+    pub username: Option<String>,
+    pub scope: Option<String>,
+    pub exp: Option<i64>,
+    pub iat: Option<i64>,
+}
+
+fn truncate(s: Option<&str>, max: usize) -> Option<String> {
+    s.map(|s| s.chars().take(max).collect())
+}
+
+impl Core {
+    /// Starts a session for a user who may sign in, returning its tokens.
+    pub(crate) async fn start_session(&self, user: &User, meta: &ClientMeta) -> Result<TokenPair> {
+        let now = self.clock.now();
+        let session = Session {
+            id: SessionId(self.next_id()),
+            user_id: user.id,
+            created_at: now,
+            last_used_at: now,
+            expires_at: now + self.config.refresh_token_ttl,
+            user_agent: truncate(meta.user_agent.as_deref(), 512),
+            ip: truncate(meta.ip.as_deref(), 64),
+        };
+        let refresh_token = random_secret();
+        self.store.insert_session(&session, &digest(&refresh_token)).await?;
+        let access_token = self.sign_access_token(user, session.id)?;
+        Ok(TokenPair {
+            access_token,
+            refresh_token,
+            expires_in: self.config.access_token_ttl.whole_seconds(),
+            session_id: session.id,
+        })
+    }
+
+    fn sign_access_token(&self, user: &User, session: SessionId) -> Result<String> {
+        let now = self.clock.now().unix_timestamp();
+        self.keys().sign(&AccessClaims {
+            iss: ISSUER.into(),
+            sub: user.id.to_string(),
+            sid: session.to_string(),
+            iat: now,
+            exp: now + self.config.access_token_ttl.whole_seconds(),
+        })
+    }
+
+    /// Checks a password for the account named by `login` (email or username). Unknown
+    /// accounts cost the same work and give the same error as a wrong password.
+    pub async fn check_password(&self, login: &str, password: &str) -> Result<User> {
+        let login = login.trim().to_lowercase();
+        let user = match self.store.find_user_by_login(&login).await {
+            Ok(user) => user,
+            Err(StoreError::NotFound) => {
+                self.hasher.verify_dummy(password).await?;
+                return Err(Error::InvalidCredentials);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let Some(stored) = &user.password_hash else {
+            self.hasher.verify_dummy(password).await?;
+            return Err(Error::InvalidCredentials);
+        };
+        let rehash = match self.hasher.verify(password, stored).await? {
+            Verified::No => return Err(Error::InvalidCredentials),
+            Verified::Yes => None,
+            Verified::YesRehashed(h) => Some(h),
+        };
+        user.ensure_may_sign_in()?;
+        let now = self.clock.now();
+        self.store.record_login(user.id, now, rehash.as_ref().map(|h| h.0.as_str())).await?;
+        let mut user = user;
+        user.last_login_at = Some(now);
+        if let Some(h) = rehash {
+            user.password_hash = Some(h);
+        }
+        Ok(user)
+    }
+
+    /// Password login by email or username.
+    pub async fn login(&self, login: &str, password: &str, meta: &ClientMeta) -> Result<LoginOutcome> {
+        if login.trim().is_empty() {
+            return Err(Error::invalid("login", "must not be empty"));
+        }
+        if password.is_empty() {
+            return Err(Error::invalid("password", "must not be empty"));
+        }
+        let user = self.check_password(login, password).await?;
+        let tokens = self.start_session(&user, meta).await?;
+        tracing::info!(user = %user.id, session = %tokens.session_id, "login");
+        Ok(LoginOutcome { user, tokens: Some(tokens) })
+    }
+
+    /// Exchanges a refresh token for a new pair. A refresh token that was already used
+    /// revokes its whole session (it has leaked).
+    pub async fn refresh(&self, refresh_token: &str) -> Result<LoginOutcome> {
+        let old = digest(refresh_token);
+        let record = self.store.get_refresh_token(&old).await.map_err(|e| match e {
+            StoreError::NotFound => Error::InvalidToken,
+            e => e.into(),
+        })?;
+        if record.used_at.is_some() {
+            self.revoke_session_after_reuse(record.session_id).await?;
+            return Err(Error::InvalidToken);
+        }
+        let session = self.store.get_session(record.session_id).await.map_err(|_| Error::InvalidToken)?;
+        let now = self.clock.now();
+        if session.expires_at <= now {
+            self.end_session(session.user_id, session.id).await?;
+            return Err(Error::InvalidToken);
+        }
+        let user = self.store.get_user(session.user_id).await.map_err(|_| Error::InvalidToken)?;
+        user.ensure_may_sign_in()?;
+        let refresh_token = random_secret();
+        if !self.store.rotate_refresh_token(session.id, &old, &digest(&refresh_token), now).await? {
+            self.revoke_session_after_reuse(session.id).await?;
+            return Err(Error::InvalidToken);
+        }
+        let access_token = self.sign_access_token(&user, session.id)?;
+        Ok(LoginOutcome {
+            user,
+            tokens: Some(TokenPair {
+                access_token,
+                refresh_token,
+                expires_in: self.config.access_token_ttl.whole_seconds(),
+                session_id: session.id,
+            }),
+        })
+    }
+
+    async fn revoke_session_after_reuse(&self, session: SessionId) -> Result<()> {
+        if let Ok(s) = self.store.get_session(session).await {
+            tracing::warn!(user = %s.user_id, session = %s.id, "refresh token reused; session revoked");
+            self.end_session(s.user_id, s.id).await?;
+        }
+        Ok(())
+    }
+
+    /// Ends the session a refresh token belongs to. Unknown tokens are ignored.
+    pub async fn logout_refresh_token(&self, refresh_token: &str) -> Result<()> {
+        if let Ok(record) = self.store.get_refresh_token(&digest(refresh_token)).await
+            && let Ok(session) = self.store.get_session(record.session_id).await
+        {
+            self.end_session(session.user_id, session.id).await?;
+        }
+        Ok(())
+    }
+
+    /// Ends the caller's current session (no-op for API keys).
+    pub async fn logout(&self, actor: &Actor) -> Result<()> {
+        if let Some(session) = actor.session() {
+            self.end_session(actor.user.id, session).await?;
+        }
+        Ok(())
+    }
+
+    /// Authenticates an access token: signature, expiry, a live session, an account that
+    /// may sign in. Revocation therefore takes effect on the next request.
+    pub async fn authenticate_access_token(&self, token: &str) -> Result<Actor> {
+        let now = self.clock.now();
+        let claims = self.keys_for(token).await?.verify(token, now)?;
+        let (user_id, session_id) = claims.ids()?;
+        let session = self.store.get_session(session_id).await.map_err(|e| match e {
+            StoreError::NotFound => Error::InvalidToken,
+            e => e.into(),
+        })?;
+        if session.user_id != user_id || session.expires_at <= now {
+            return Err(Error::InvalidToken);
+        }
+        let user = self.store.get_user(user_id).await.map_err(|e| match e {
+            StoreError::NotFound => Error::InvalidToken,
+            e => e.into(),
+        })?;
+        user.ensure_may_sign_in()?;
+        if now - session.last_used_at >= TOUCH_INTERVAL {
+            self.store.touch_session(session.id, now).await?;
+        }
+        Ok(Actor { user, credential: Credential::Session(session.id) })
+    }
+
+    /// Authenticates a bearer credential of either kind: an access token (a JWT) or an API key.
+    pub async fn authenticate_bearer(&self, token: &str) -> Result<Actor> {
+        if token.starts_with(super::API_KEY_PREFIX) {
+            self.authenticate_api_key(token).await
+        } else {
+            self.authenticate_access_token(token).await
+        }
+    }
+
+    /// RFC 7662: says whether a token is active right now. Only callers using an API key with
+    /// the `introspect` scope may ask.
+    pub async fn introspect(&self, actor: &Actor, token: &str) -> Result<Introspection> {
+        match &actor.credential {
+            Credential::ApiKey { scopes, .. } if scopes.iter().any(|s| s == super::SCOPE_INTROSPECT) => {}
+            _ => return Err(Error::Forbidden("an API key with the introspect scope is required")),
+        }
+        let token = token.trim();
+        if token.is_empty() {
+            return Err(Error::invalid("token", "must not be empty"));
+        }
+        if token.starts_with(super::API_KEY_PREFIX) {
+            return Ok(match self.authenticate_api_key(token).await {
+                Ok(a) => {
+                    let (id, scopes) = match &a.credential {
+                        Credential::ApiKey { id, scopes } => (Some(id.to_string()), scopes.join(" ")),
+                        Credential::Session(_) => (None, String::new()),
+                    };
+                    let key = self.store.get_api_key_by_digest(&digest(token)).await.ok();
+                    Introspection {
+                        active: true,
+                        token_type: Some("api_key"),
+                        sub: Some(a.user.id.to_string()),
+                        sid: id,
+                        username: a.user.username.clone(),
+                        scope: Some(scopes).filter(|s| !s.is_empty()),
+                        exp: key.as_ref().and_then(|k| k.expires_at).map(|t| t.unix_timestamp()),
+                        iat: key.map(|k| k.created_at.unix_timestamp()),
+                    }
+                }
+                Err(Error::Unavailable) => return Err(Error::Unavailable),
+                Err(_) => Introspection::default(),
+            });
+        }
+        if token.contains('.') {
+            return Ok(match self.authenticate_access_token(token).await {
+                Ok(a) => {
+                    let claims = self.keys().verify(token, self.clock.now())?;
+                    Introspection {
+                        active: true,
+                        token_type: Some("access_token"),
+                        sub: Some(claims.sub),
+                        sid: Some(claims.sid),
+                        username: a.user.username,
+                        scope: None,
+                        exp: Some(claims.exp),
+                        iat: Some(claims.iat),
+                    }
+                }
+                Err(Error::Unavailable) => return Err(Error::Unavailable),
+                Err(_) => Introspection::default(),
+            });
+        }
+        // A refresh token: active while unused, its session live and its user allowed in.
+        let Ok(record) = self.store.get_refresh_token(&digest(token)).await else {
+            return Ok(Introspection::default());
+        };
+        let now = self.clock.now();
+        let live = async {
+            let session = self.store.get_session(record.session_id).await.ok()?;
+            let user = self.store.get_user(session.user_id).await.ok()?;
+            (record.used_at.is_none() && session.expires_at > now && user.ensure_may_sign_in().is_ok())
+                .then_some((session, user))
+        };
+        Ok(match live.await {
+            Some((session, user)) => Introspection {
+                active: true,
+                token_type: Some("refresh_token"),
+                sub: Some(user.id.to_string()),
+                sid: Some(session.id.to_string()),
+                username: user.username,
+                scope: None,
+                exp: Some(session.expires_at.unix_timestamp()),
+                iat: Some(session.created_at.unix_timestamp()),
+            },
+            None => Introspection::default(),
+        })
+    }
+
+    /// Reads a session owned by `actor`.
+    pub(crate) async fn own_session(&self, actor: &Actor, id: SessionId) -> Result<Session> {
+        let session = self.store.get_session(id).await.map_err(not_found("session"))?;
+        if session.user_id != actor.user.id {
+            return Err(Error::NotFound("session"));
+        }
+        Ok(session)
+    }
+}

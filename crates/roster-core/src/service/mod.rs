@@ -1,0 +1,153 @@
+//! The core services: every rule about users, sessions and keys, called alike by the HTTP
+//! handlers of every dialect and by the admin commands.
+
+mod api_keys;
+mod auth;
+mod sessions;
+mod users;
+
+pub use api_keys::{ApiKeyCreated, NewApiKey, API_KEY_PREFIX, SCOPE_INTROSPECT};
+pub use auth::{ClientMeta, Introspection, LoginOutcome, TokenPair};
+pub use users::{AdminUserChanges, ListUsers, MAX_PAGE_SIZE, NewUser, Patch, ProfileChanges, Registration, UserPage};
+
+use crate::clock::Clock;
+use crate::config::CoreConfig;
+use crate::error::{Error, Result};
+use crate::id::{ApiKeyId, IdGenerator, SessionId};
+use crate::password::PasswordHasher;
+use crate::store::Store;
+use crate::token::{SigningKeyRecord, TokenKeys};
+use crate::user::User;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+/// How the caller of a request proved who they are.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Credential {
+    /// A session's access token.
+    Session(SessionId),
+    /// An API key, with its scopes.
+    ApiKey { id: ApiKeyId, scopes: Vec<String> },
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user: User,
+    pub credential: Credential,
+}
+
+impl Actor {
+    /// Fails unless the caller is an administrator.
+    pub fn require_admin(&self) -> Result<()> {
+        if self.user.role == crate::Role::Admin {
+            Ok(())
+        } else {
+            Err(Error::Forbidden("administrator role required"))
+        }
+    }
+
+    /// The session behind this call, if it was made with an access token.
+    pub fn session(&self) -> Option<SessionId> {
+        match self.credential {
+            Credential::Session(id) => Some(id),
+            Credential::ApiKey { .. } => None,
+        }
+    }
+}
+
+/// The services, with everything they need. Cheap to share behind an `Arc`.
+pub struct Core {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub config: CoreConfig,
+    pub hasher: PasswordHasher,
+    ids: IdGenerator,
+    keys: RwLock<Arc<TokenKeys>>,
+    last_key_reload: Mutex<Option<Instant>>,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl Core {
+    /// Builds the core over a migrated store, creating the first signing key if there is none.
+    pub async fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: CoreConfig) -> Result<Self> {
+        let keys = Self::load_or_create_keys(store.as_ref(), clock.as_ref()).await?;
+        Ok(Self {
+            hasher: PasswordHasher::new(config.hash_concurrency),
+            ids: IdGenerator::new(config.node_id),
+            store,
+            clock,
+            config,
+            keys: RwLock::new(Arc::new(keys)),
+            last_key_reload: Mutex::new(None),
+        })
+    }
+
+    async fn load_or_create_keys(store: &dyn Store, clock: &dyn Clock) -> Result<TokenKeys> {
+        let mut records = store.list_signing_keys().await?;
+        if records.is_empty() {
+            // Several instances may race here; the generation is unique, so one key wins.
+            store.insert_signing_key(&SigningKeyRecord::generate(1, clock.now())?).await?;
+            records = store.list_signing_keys().await?;
+        }
+        TokenKeys::from_records(&records)
+    }
+
+    /// Adds a new signing key; tokens signed by older keys stay valid until they expire.
+    pub async fn rotate_signing_key(&self) -> Result<String> {
+        let records = self.store.list_signing_keys().await?;
+        let generation = records.iter().map(|r| r.generation).max().unwrap_or(0) + 1;
+        let record = SigningKeyRecord::generate(generation, self.clock.now())?;
+        self.store.insert_signing_key(&record).await?;
+        self.reload_keys().await?;
+        Ok(record.kid)
+    }
+
+    async fn reload_keys(&self) -> Result<()> {
+        let records = self.store.list_signing_keys().await?;
+        let keys = TokenKeys::from_records(&records)?;
+        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
+        Ok(())
+    }
+
+    /// The current key set; reloads it (at most once a second) when a token names an unknown
+    /// key, so keys rotated by another instance are picked up.
+    async fn keys_for(&self, token: &str) -> Result<Arc<TokenKeys>> {
+        let keys = self.keys();
+        let Some(kid) = TokenKeys::kid_of(token) else { return Ok(keys) };
+        if keys.knows(&kid) {
+            return Ok(keys);
+        }
+        let due = {
+            let mut last = self.last_key_reload.lock().unwrap_or_else(|e| e.into_inner());
+            let due = last.is_none_or(|t| t.elapsed().as_secs() >= 1);
+            if due {
+                *last = Some(Instant::now());
+            }
+            due
+        };
+        if due {
+            self.reload_keys().await?;
+        }
+        Ok(self.keys())
+    }
+
+    /// The current key set.
+    pub fn keys(&self) -> Arc<TokenKeys> {
+        self.keys.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The public signing keys as a JWK set.
+    pub fn jwks(&self) -> serde_json::Value {
+        self.keys().jwks()
+    }
+
+    fn next_id(&self) -> i64 {
+        self.ids.next_id()
+    }
+}

@@ -1,0 +1,536 @@
+//! Accounts: registration, creation by an administrator, profile changes, listing, deletion.
+
+use super::{Actor, Core, LoginOutcome};
+use crate::error::{Error, Result};
+use crate::id::UserId;
+use crate::password::validate_password;
+use crate::store::{SortKey, StoreError, UserQuery, UserSort};
+use crate::user::{
+    Email, PasswordHash, Role, User, Username, validate_avatar, validate_name, validate_text, validate_timezone,
+};
+use super::auth::ClientMeta;
+
+/// The most users one page holds.
+pub const MAX_PAGE_SIZE: u32 = 200;
+/// The largest preferences document, serialised.
+pub const MAX_PREFERENCES_BYTES: usize = 64 * 1024;
+
+/// A change to one optional field.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Patch<T> {
+    /// Leave as is.
+    #[default]
+    Keep,
+    /// Remove the value.
+    Clear,
+    /// Set a new value.
+    Set(T),
+}
+
+impl<T> Patch<T> {
+    /// From JSON's three states: absent (`None`), `null` (`Some(None)`), a value.
+    pub fn from_json(value: Option<Option<T>>) -> Self {
+        match value {
+            None => Patch::Keep,
+            Some(None) => Patch::Clear,
+            Some(Some(v)) => Patch::Set(v),
+        }
+    }
+}
+
+/// A self-registration.
+#[derive(Debug, Clone, Default)]
+pub struct Registration {
+    pub email: Option<String>,
+    pub username: Option<String>,
+    pub name: Option<String>,
+    pub password: String,
+}
+
+/// A user created by an administrator (or an admin command).
+#[derive(Debug, Clone, Default)]
+pub struct NewUser {
+    pub email: Option<String>,
+    pub username: Option<String>,
+    pub name: Option<String>,
+    /// None: an account without a password (it cannot log in with one).
+    pub password: Option<String>,
+    pub role: Option<Role>,
+    pub active: Option<bool>,
+    pub email_verified: bool,
+    pub provider: Option<String>,
+}
+
+/// Changes a user may make to their own profile (and an administrator to anyone's).
+#[derive(Debug, Clone, Default)]
+pub struct ProfileChanges {
+    pub email: Patch<String>,
+    pub username: Patch<String>,
+    pub name: Patch<String>,
+    pub avatar: Patch<String>,
+    pub bio: Patch<String>,
+    pub timezone: Patch<String>,
+    /// Replaces the preferences object.
+    pub preferences: Option<serde_json::Value>,
+    /// Records acceptance of this terms version, now.
+    pub accept_terms_version: Option<String>,
+}
+
+/// Changes only an administrator may make.
+#[derive(Debug, Clone, Default)]
+pub struct AdminUserChanges {
+    pub profile: ProfileChanges,
+    pub role: Option<Role>,
+    pub active: Option<bool>,
+    pub email_verified: Option<bool>,
+    pub password: Option<String>,
+}
+
+/// One page of users and where the next starts.
+#[derive(Debug, Clone)]
+pub struct UserPage {
+    pub users: Vec<User>,
+    pub next_cursor: Option<String>,
+}
+
+fn parse_email(raw: Option<&str>) -> Result<Option<Email>> {
+    raw.map(str::trim).filter(|s| !s.is_empty()).map(Email::parse).transpose()
+}
+
+fn parse_username(raw: Option<&str>) -> Result<Option<Username>> {
+    raw.map(str::trim).filter(|s| !s.is_empty()).map(Username::parse).transpose()
+}
+
+fn validate_provider(raw: &str) -> Result<String> {
+    let s = raw.trim();
+    if s.is_empty() || s.len() > 32 || !s.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)) {
+        return Err(Error::invalid("provider", "must be 1 to 32 letters, digits, _ - ."));
+    }
+    Ok(s.to_ascii_lowercase())
+}
+
+fn validate_preferences(value: serde_json::Value) -> Result<serde_json::Value> {
+    if !value.is_object() {
+        return Err(Error::invalid("preferences", "must be a JSON object"));
+    }
+    if value.to_string().len() > MAX_PREFERENCES_BYTES {
+        return Err(Error::invalid("preferences", "must be at most 64 KiB"));
+    }
+    Ok(value)
+}
+
+/// Encodes a list position as an opaque cursor.
+fn encode_cursor(sort: UserSort, key: &SortKey, id: UserId) -> String {
+    use base64::Engine as _;
+    let raw = match key {
+        SortKey::Int(v) => format!("{}|i|{}|{}", sort.as_str(), v, id.0),
+        SortKey::Text(v) => format!("{}|t|{}|{}", sort.as_str(), id.0, v),
+    };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}
+
+fn decode_cursor(sort: UserSort, cursor: &str) -> Result<(SortKey, UserId)> {
+    use base64::Engine as _;
+    let bad = || Error::invalid("cursor", "is not a cursor of this listing");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+    let raw = String::from_utf8(bytes).map_err(|_| bad())?;
+    let mut parts = raw.splitn(4, '|');
+    let (Some(s), Some(kind), Some(a), Some(b)) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return Err(bad());
+    };
+    if s != sort.as_str() {
+        return Err(bad());
+    }
+    match kind {
+        "i" => Ok((SortKey::Int(a.parse().map_err(|_| bad())?), UserId(b.parse().map_err(|_| bad())?))),
+        "t" => Ok((SortKey::Text(b.to_string()), UserId(a.parse().map_err(|_| bad())?))),
+        _ => Err(bad()),
+    }
+}
+
+/// The sort key of a user for `sort`, matching how the stores order.
+fn sort_key(sort: UserSort, user: &User) -> SortKey {
+    match sort {
+        UserSort::CreatedAt => SortKey::Int((user.created_at.unix_timestamp_nanos() / 1_000_000) as i64),
+        UserSort::Email => SortKey::Text(user.email.clone().unwrap_or_default()),
+        UserSort::Username => SortKey::Text(user.username.as_deref().unwrap_or_default().to_lowercase()),
+        UserSort::Name => SortKey::Text(user.name.clone().unwrap_or_default()),
+    }
+}
+
+/// Listing parameters as the API receives them.
+#[derive(Debug, Clone, Default)]
+pub struct ListUsers {
+    pub search: Option<String>,
+    pub role: Option<Role>,
+    pub active: Option<bool>,
+    pub sort: UserSort,
+    pub descending: bool,
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+}
+
+impl Core {
+    fn build_user(
+        &self,
+        email: Option<Email>,
+        username: Option<Username>,
+        name: Option<String>,
+        password_hash: Option<PasswordHash>,
+    ) -> Result<User> {
+        if email.is_none() && username.is_none() {
+            return Err(Error::invalid("email", "an email or a username is required"));
+        }
+        let now = self.clock.now();
+        Ok(User {
+            id: UserId(self.next_id()),
+            email: email.map(|e| e.as_str().to_string()),
+            email_verified: false,
+            username: username.map(|u| u.as_str().to_string()),
+            name,
+            password_hash,
+            provider: "local".into(),
+            role: self.config.default_role,
+            active: true,
+            avatar: None,
+            bio: None,
+            timezone: None,
+            terms_version: None,
+            terms_accepted_at: None,
+            preferences: serde_json::json!({}),
+            created_at: now,
+            updated_at: now,
+            last_login_at: None,
+            last_active_at: None,
+            revision: 0,
+        })
+    }
+
+    /// Self-registration. The first account ever becomes admin; later ones get the default
+    /// role. Signs the new user in unless the account is pending approval.
+    pub async fn register(&self, input: Registration, meta: &ClientMeta) -> Result<LoginOutcome> {
+        if !self.config.allow_registration {
+            return Err(Error::RegistrationDisabled);
+        }
+        let email = parse_email(input.email.as_deref())?;
+        let username = parse_username(input.username.as_deref())?;
+        let name = input.name.as_deref().map(validate_name).transpose()?.flatten();
+        if email.is_none() && username.is_none() {
+            return Err(Error::invalid("email", "an email or a username is required"));
+        }
+        validate_password("password", &input.password, self.config.min_password_length)?;
+        let hash = self.hasher.hash(&input.password).await?;
+        let user = self.build_user(email, username, name, Some(hash))?;
+        let user = self.store.insert_user(&user, true).await?;
+        tracing::info!(user = %user.id, role = %user.role, "user registered");
+        if user.ensure_may_sign_in().is_err() {
+            return Ok(LoginOutcome { user, tokens: None });
+        }
+        let tokens = self.start_session(&user, meta).await?;
+        Ok(LoginOutcome { user, tokens: Some(tokens) })
+    }
+
+    /// Creates a user on an administrator's behalf.
+    pub async fn create_user(&self, actor: &Actor, input: NewUser) -> Result<User> {
+        actor.require_admin()?;
+        self.create_user_unchecked(input).await
+    }
+
+    /// Creates a user without a permission check: for the admin commands, which run with
+    /// the operator's authority over the database.
+    pub async fn create_user_unchecked(&self, input: NewUser) -> Result<User> {
+        let email = parse_email(input.email.as_deref())?;
+        let username = parse_username(input.username.as_deref())?;
+        let name = input.name.as_deref().map(validate_name).transpose()?.flatten();
+        if email.is_none() && username.is_none() {
+            return Err(Error::invalid("email", "an email or a username is required"));
+        }
+        let provider = input.provider.as_deref().map(validate_provider).transpose()?;
+        let hash = match &input.password {
+            Some(p) => {
+                validate_password("password", p, self.config.min_password_length)?;
+                Some(self.hasher.hash(p).await?)
+            }
+            None => None,
+        };
+        let mut user = self.build_user(email, username, name, hash)?;
+        if let Some(role) = input.role {
+            user.role = role;
+        }
+        user.active = input.active.unwrap_or(true);
+        user.email_verified = input.email_verified;
+        if let Some(p) = provider {
+            user.provider = p;
+        }
+        let user = self.store.insert_user(&user, true).await?;
+        tracing::info!(user = %user.id, role = %user.role, "user created");
+        Ok(user)
+    }
+
+    /// Reads a user: oneself, or anyone for an administrator. Others get NotFound, so ids
+    /// of other accounts are not confirmed.
+    pub async fn get_user(&self, actor: &Actor, id: UserId) -> Result<User> {
+        if actor.user.id != id && actor.require_admin().is_err() {
+            return Err(Error::Forbidden("administrator role required"));
+        }
+        self.store.get_user(id).await.map_err(not_found("user"))
+    }
+
+    /// A page of users, for administrators.
+    pub async fn list_users(&self, actor: &Actor, request: ListUsers) -> Result<UserPage> {
+        actor.require_admin()?;
+        self.list_users_unchecked(request).await
+    }
+
+    /// A page of users, without a permission check (admin commands).
+    pub async fn list_users_unchecked(&self, request: ListUsers) -> Result<UserPage> {
+        let limit = request.limit.unwrap_or(50);
+        if !(1..=MAX_PAGE_SIZE).contains(&limit) {
+            return Err(Error::invalid("limit", format!("must be between 1 and {MAX_PAGE_SIZE}")));
+        }
+        let search = request.search.map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty());
+        if search.as_ref().is_some_and(|s| s.chars().count() > 256) {
+            return Err(Error::invalid("q", "must be at most 256 characters"));
+        }
+        let after = request.cursor.as_deref().map(|c| decode_cursor(request.sort, c)).transpose()?;
+        let query = UserQuery {
+            search,
+            role: request.role,
+            active: request.active,
+            sort: request.sort,
+            descending: request.descending,
+            after,
+            limit: limit + 1,
+        };
+        let mut users = self.store.list_users(&query).await?;
+        let next_cursor = if users.len() > limit as usize {
+            users.truncate(limit as usize);
+            users.last().map(|u| encode_cursor(request.sort, &sort_key(request.sort, u), u.id))
+        } else {
+            None
+        };
+        Ok(UserPage { users, next_cursor })
+    }
+
+    /// Applies `change` to a fresh copy of the user and writes it, retrying when another
+    /// writer got there first. The last-admin guard is applied when the change removes an
+    /// active admin.
+    async fn modify_user<F>(&self, id: UserId, change: F) -> Result<(User, User)>
+    where
+        F: Fn(&mut User) -> Result<()>,
+    {
+        for _ in 0..5 {
+            let before = self.store.get_user(id).await.map_err(not_found("user"))?;
+            let mut after = before.clone();
+            change(&mut after)?;
+            if after == before {
+                return Ok((before, after));
+            }
+            after.updated_at = self.clock.now();
+            let keep_an_admin = before.is_active_admin() && !after.is_active_admin();
+            match self.store.update_user(&after, keep_an_admin).await {
+                Ok(stored) => return Ok((before, stored)),
+                Err(StoreError::Stale) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Stale.into())
+    }
+
+    fn apply_profile(&self, user: &mut User, validated: &ValidatedProfile) -> Result<()> {
+        if let Some(email) = &validated.email {
+            if user.email.as_deref() != email.as_deref() {
+                user.email_verified = false;
+            }
+            user.email = email.clone();
+        }
+        if let Some(username) = &validated.username {
+            user.username = username.clone();
+        }
+        if let Some(v) = &validated.name {
+            user.name = v.clone();
+        }
+        if let Some(v) = &validated.avatar {
+            user.avatar = v.clone();
+        }
+        if let Some(v) = &validated.bio {
+            user.bio = v.clone();
+        }
+        if let Some(v) = &validated.timezone {
+            user.timezone = v.clone();
+        }
+        if let Some(v) = &validated.preferences {
+            user.preferences = v.clone();
+        }
+        if let Some(version) = &validated.terms_version {
+            user.terms_version = Some(version.clone());
+            user.terms_accepted_at = Some(self.clock.now());
+        }
+        if user.email.is_none() && user.username.is_none() {
+            return Err(Error::invalid("email", "an email or a username is required"));
+        }
+        Ok(())
+    }
+
+    /// Updates the caller's own profile.
+    pub async fn update_profile(&self, actor: &Actor, changes: ProfileChanges) -> Result<User> {
+        let validated = ValidatedProfile::new(&changes)?;
+        let (_, user) = self.modify_user(actor.user.id, |u| self.apply_profile(u, &validated)).await?;
+        Ok(user)
+    }
+
+    /// Changes the caller's password after checking the current one; every other session
+    /// of the caller is revoked.
+    pub async fn change_password(&self, actor: &Actor, current: &str, new: &str) -> Result<()> {
+        let user = self.store.get_user(actor.user.id).await.map_err(not_found("user"))?;
+        let Some(stored) = &user.password_hash else {
+            return Err(Error::invalid("current_password", "is incorrect"));
+        };
+        if self.hasher.verify(current, stored).await? == crate::password::Verified::No {
+            return Err(Error::invalid("current_password", "is incorrect"));
+        }
+        validate_password("new_password", new, self.config.min_password_length)?;
+        let hash = self.hasher.hash(new).await?;
+        self.modify_user(user.id, |u| {
+            u.password_hash = Some(hash.clone());
+            Ok(())
+        })
+        .await?;
+        let revoked = self.store.delete_sessions_of_user(user.id, actor.session()).await?;
+        tracing::info!(user = %user.id, revoked, "password changed");
+        Ok(())
+    }
+
+    /// An administrator's change to any user: profile, role, active, verification, password.
+    pub async fn admin_update_user(&self, actor: &Actor, id: UserId, changes: AdminUserChanges) -> Result<User> {
+        actor.require_admin()?;
+        self.admin_update_user_unchecked(id, changes).await
+    }
+
+    /// As [`Core::admin_update_user`], without the permission check (admin commands).
+    pub async fn admin_update_user_unchecked(&self, id: UserId, changes: AdminUserChanges) -> Result<User> {
+        let validated = ValidatedProfile::new(&changes.profile)?;
+        let hash = match &changes.password {
+            Some(p) => {
+                validate_password("password", p, self.config.min_password_length)?;
+                Some(self.hasher.hash(p).await?)
+            }
+            None => None,
+        };
+        let (before, after) = self
+            .modify_user(id, |u| {
+                self.apply_profile(u, &validated)?;
+                if let Some(role) = changes.role {
+                    u.role = role;
+                }
+                if let Some(active) = changes.active {
+                    u.active = active;
+                }
+                if let Some(verified) = changes.email_verified {
+                    u.email_verified = verified;
+                }
+                if let Some(h) = &hash {
+                    u.password_hash = Some(h.clone());
+                }
+                Ok(())
+            })
+            .await?;
+        let lost_access = after.ensure_may_sign_in().is_err() && before.ensure_may_sign_in().is_ok();
+        if hash.is_some() || lost_access {
+            let revoked = self.store.delete_sessions_of_user(id, None).await?;
+            tracing::info!(user = %id, revoked, "sessions revoked after an administrative change");
+        }
+        Ok(after)
+    }
+
+    /// Deletes a user and everything it owns. Administrators cannot delete themselves, and
+    /// the last active administrator cannot be deleted.
+    pub async fn delete_user(&self, actor: &Actor, id: UserId) -> Result<()> {
+        actor.require_admin()?;
+        if actor.user.id == id {
+            return Err(Error::Forbidden("administrators cannot delete their own account"));
+        }
+        self.delete_user_unchecked(id).await
+    }
+
+    /// As [`Core::delete_user`], without the permission checks (admin commands); the
+    /// last-admin rule still holds.
+    pub async fn delete_user_unchecked(&self, id: UserId) -> Result<()> {
+        let user = self.store.get_user(id).await.map_err(not_found("user"))?;
+        self.store.delete_user(id, user.is_active_admin()).await.map_err(not_found("user"))?;
+        tracing::info!(user = %id, "user deleted");
+        Ok(())
+    }
+}
+
+/// Profile changes after validation: `Some(None)` clears, `Some(Some(v))` sets.
+#[derive(Debug, Default)]
+struct ValidatedProfile {
+    email: Option<Option<String>>,
+    username: Option<Option<String>>,
+    name: Option<Option<String>>,
+    avatar: Option<Option<String>>,
+    bio: Option<Option<String>>,
+    timezone: Option<Option<String>>,
+    preferences: Option<serde_json::Value>,
+    terms_version: Option<String>,
+}
+
+fn validate_patch(
+    patch: &Patch<String>,
+    check: impl Fn(&str) -> Result<Option<String>>,
+) -> Result<Option<Option<String>>> {
+    match patch {
+        Patch::Keep => Ok(None),
+        Patch::Clear => Ok(Some(None)),
+        Patch::Set(v) => Ok(Some(check(v)?)),
+    }
+}
+
+impl ValidatedProfile {
+    fn new(c: &ProfileChanges) -> Result<Self> {
+        let terms_version = match &c.accept_terms_version {
+            Some(v) => Some(
+                validate_text("accept_terms_version", v, 64)?
+                    .ok_or_else(|| Error::invalid("accept_terms_version", "must not be empty"))?,
+            ),
+            None => None,
+        };
+        Ok(Self {
+            email: validate_patch(&c.email, |s| {
+                Email::parse(s).map(|e| Some(e.as_str().to_string()))
+            })?,
+            username: validate_patch(&c.username, |s| Username::parse(s).map(|u| Some(u.as_str().to_string())))?,
+            name: validate_patch(&c.name, validate_name)?,
+            avatar: validate_patch(&c.avatar, validate_avatar)?,
+            bio: validate_patch(&c.bio, |s| validate_text("bio", s, 1000))?,
+            timezone: validate_patch(&c.timezone, validate_timezone)?,
+            preferences: c.preferences.clone().map(validate_preferences).transpose()?,
+            terms_version,
+        })
+    }
+}
+
+/// Maps the store's NotFound to the core's NotFound for `what`.
+pub(crate) fn not_found(what: &'static str) -> impl Fn(StoreError) -> Error {
+    move |e| match e {
+        StoreError::NotFound => Error::NotFound(what),
+        other => other.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_tampering() {
+        let c = encode_cursor(UserSort::Email, &SortKey::Text("a|b@x.org".into()), UserId(7));
+        assert_eq!(decode_cursor(UserSort::Email, &c).unwrap(), (SortKey::Text("a|b@x.org".into()), UserId(7)));
+        assert!(decode_cursor(UserSort::Name, &c).is_err());
+        let c = encode_cursor(UserSort::CreatedAt, &SortKey::Int(-3), UserId(9));
+        assert_eq!(decode_cursor(UserSort::CreatedAt, &c).unwrap(), (SortKey::Int(-3), UserId(9)));
+        assert!(decode_cursor(UserSort::CreatedAt, "%%%").is_err());
+        assert!(decode_cursor(UserSort::CreatedAt, "aGVsbG8").is_err());
+    }
+}

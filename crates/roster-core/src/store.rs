@@ -1,0 +1,192 @@
+//! The persistence seam: what the core needs from a database, and nothing about policy.
+//! Implementations live in `roster-store` (SQLite and PostgreSQL) and must pass its
+//! conformance suite.
+
+use crate::id::{ApiKeyId, SessionId, UserId};
+use crate::token::SigningKeyRecord;
+use crate::user::{Role, User};
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+/// The store's errors: kinds, never constraint names or SQL.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No such row.
+    #[error("not found")]
+    NotFound,
+    /// A unique field is taken; `field` is `email` or `username`.
+    #[error("{field} is already taken")]
+    Conflict { field: &'static str },
+    /// The write would leave no active administrator; nothing was written.
+    #[error("no active administrator would remain")]
+    LastAdmin,
+    /// The row changed since it was read (optimistic concurrency); nothing was written.
+    #[error("the record changed concurrently")]
+    Stale,
+    /// The database could not be reached.
+    #[error("database unavailable: {0}")]
+    Unavailable(anyhow::Error),
+    /// Anything else.
+    #[error(transparent)]
+    Other(anyhow::Error),
+}
+
+/// Result with the store's error.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The fields users can be sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UserSort {
+    #[default]
+    CreatedAt,
+    Email,
+    Username,
+    Name,
+}
+
+impl UserSort {
+    /// Parses the API name of a sort field.
+    pub fn parse(s: &str) -> crate::Result<Self> {
+        match s {
+            "created_at" => Ok(UserSort::CreatedAt),
+            "email" => Ok(UserSort::Email),
+            "username" => Ok(UserSort::Username),
+            "name" => Ok(UserSort::Name),
+            _ => Err(crate::Error::invalid("sort", "must be one of created_at, email, username, name")),
+        }
+    }
+
+    /// The API name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserSort::CreatedAt => "created_at",
+            UserSort::Email => "email",
+            UserSort::Username => "username",
+            UserSort::Name => "name",
+        }
+    }
+}
+
+/// A position in a sorted list of users: the sort key of the last row seen and its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SortKey {
+    Int(i64),
+    Text(String),
+}
+
+/// A page request for users.
+#[derive(Debug, Clone, Default)]
+pub struct UserQuery {
+    /// Case-insensitive substring of email, username or name.
+    pub search: Option<String>,
+    pub role: Option<Role>,
+    pub active: Option<bool>,
+    pub sort: UserSort,
+    pub descending: bool,
+    /// Return rows strictly after this position.
+    pub after: Option<(SortKey, UserId)>,
+    pub limit: u32,
+}
+
+/// A login session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub created_at: OffsetDateTime,
+    pub last_used_at: OffsetDateTime,
+    /// When the refresh token chain ends.
+    pub expires_at: OffsetDateTime,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// A stored refresh token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefreshTokenRecord {
+    pub session_id: SessionId,
+    /// Set once the token has been exchanged for a new one.
+    pub used_at: Option<OffsetDateTime>,
+}
+
+/// An API key as stored (the secret itself is only a digest).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiKey {
+    pub id: ApiKeyId,
+    pub user_id: UserId,
+    pub name: String,
+    /// The first characters of the key, shown in listings.
+    pub prefix: String,
+    pub scopes: Vec<String>,
+    pub created_at: OffsetDateTime,
+    pub expires_at: Option<OffsetDateTime>,
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+/// What a database must offer the core.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Checks that the database answers.
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Inserts a user. With `claim_first_admin`, the user becomes `admin` if and only if no
+    /// account was ever created before (decided atomically, safe under concurrency).
+    async fn insert_user(&self, user: &User, claim_first_admin: bool) -> StoreResult<User>;
+    /// Reads a user by id.
+    async fn get_user(&self, id: UserId) -> StoreResult<User>;
+    /// Reads a user by lower-cased email or by username (case-insensitive).
+    async fn find_user_by_login(&self, login: &str) -> StoreResult<User>;
+    /// A page of users.
+    async fn list_users(&self, query: &UserQuery) -> StoreResult<Vec<User>>;
+    /// How many users exist.
+    async fn count_users(&self) -> StoreResult<i64>;
+    /// Writes every field of `user` if its stored revision still equals `user.revision`
+    /// (else [`StoreError::Stale`]). With `keep_an_admin`, fails with [`StoreError::LastAdmin`]
+    /// if afterwards no active admin would remain. Returns the stored user.
+    async fn update_user(&self, user: &User, keep_an_admin: bool) -> StoreResult<User>;
+    /// Deletes a user and everything it owns in one transaction, with the same
+    /// `keep_an_admin` guard as [`Store::update_user`].
+    async fn delete_user(&self, id: UserId, keep_an_admin: bool) -> StoreResult<()>;
+    /// Records a login: sets `last_login_at` and, when given, replaces the password hash.
+    async fn record_login(&self, id: UserId, at: OffsetDateTime, new_password_hash: Option<&str>) -> StoreResult<()>;
+
+    /// Creates a session with its first refresh token (stored as a digest).
+    async fn insert_session(&self, session: &Session, refresh_digest: &str) -> StoreResult<()>;
+    /// Reads a session.
+    async fn get_session(&self, id: SessionId) -> StoreResult<Session>;
+    /// Reads a refresh token by digest.
+    async fn get_refresh_token(&self, digest: &str) -> StoreResult<RefreshTokenRecord>;
+    /// Marks `old_digest` used and adds `new_digest` to the session, atomically. Returns
+    /// false, writing nothing, if `old_digest` was already used.
+    async fn rotate_refresh_token(
+        &self,
+        session: SessionId,
+        old_digest: &str,
+        new_digest: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool>;
+    /// Updates a session's last use.
+    async fn touch_session(&self, id: SessionId, at: OffsetDateTime) -> StoreResult<()>;
+    /// A user's sessions, newest first.
+    async fn list_sessions(&self, user: UserId) -> StoreResult<Vec<Session>>;
+    /// Deletes one session of a user; NotFound if the user has no such session.
+    async fn delete_session(&self, user: UserId, id: SessionId) -> StoreResult<()>;
+    /// Deletes all sessions of a user except `keep`; returns how many.
+    async fn delete_sessions_of_user(&self, user: UserId, keep: Option<SessionId>) -> StoreResult<u64>;
+
+    /// Stores an API key (the secret as a digest).
+    async fn insert_api_key(&self, key: &ApiKey, digest: &str) -> StoreResult<()>;
+    /// Finds an API key by the digest of its secret.
+    async fn get_api_key_by_digest(&self, digest: &str) -> StoreResult<ApiKey>;
+    /// A user's API keys, newest first.
+    async fn list_api_keys(&self, user: UserId) -> StoreResult<Vec<ApiKey>>;
+    /// Deletes one API key of a user; NotFound if the user has no such key.
+    async fn delete_api_key(&self, user: UserId, id: ApiKeyId) -> StoreResult<()>;
+    /// Updates a key's last use.
+    async fn touch_api_key(&self, id: ApiKeyId, at: OffsetDateTime) -> StoreResult<()>;
+
+    /// All token signing keys.
+    async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;
+    /// Adds a signing key; false if its generation already exists (another instance won).
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<bool>;
+}

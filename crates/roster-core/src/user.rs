@@ -1,0 +1,275 @@
+//! The user, its value types and the validation rules for them.
+
+use crate::error::{Error, Result};
+use crate::id::UserId;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use time::OffsetDateTime;
+
+/// A user's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// May administer every user.
+    Admin,
+    /// An ordinary user.
+    User,
+    /// Registered, awaiting an administrator's approval; cannot sign in.
+    Pending,
+}
+
+impl Role {
+    /// The stored and rendered name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::User => "user",
+            Role::Pending => "pending",
+        }
+    }
+
+    /// Parses `admin`, `user` or `pending` (any case).
+    pub fn parse(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "admin" => Ok(Role::Admin),
+            "user" => Ok(Role::User),
+            "pending" => Ok(Role::Pending),
+            _ => Err(Error::invalid("role", "must be one of admin, user, pending")),
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A validated, lower-cased email address.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Email(String);
+
+impl Email {
+    /// Validates and normalises (trim, lower-case) an email address.
+    pub fn parse(raw: &str) -> Result<Self> {
+        let s = raw.trim().to_lowercase();
+        let invalid = |why: &str| Error::invalid("email", why.to_string());
+        if s.is_empty() {
+            return Err(invalid("must not be empty"));
+        }
+        if s.chars().count() > 254 {
+            return Err(invalid("must be at most 254 characters"));
+        }
+        let Some((local, domain)) = s.rsplit_once('@') else {
+            return Err(invalid("must be an email address"));
+        };
+        let bad_char = |c: char| c.is_whitespace() || c.is_control() || "<>()[],;:\\\"@".contains(c);
+        if local.is_empty() || local.len() > 64 || local.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(invalid("must be an email address"));
+        }
+        if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+            return Err(invalid("must be an email address"));
+        }
+        let labels: Vec<&str> = domain.split('.').collect();
+        let label_ok = |l: &&str| {
+            !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-') && !l.chars().any(bad_char)
+        };
+        if domain != "localhost" && (labels.len() < 2 || !labels.iter().all(label_ok)) {
+            return Err(invalid("must be an email address"));
+        }
+        Ok(Email(s))
+    }
+
+    /// The normalised address.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The characters a username may hold besides letters and digits of any script.
+pub const USERNAME_EXTRA_CHARACTERS: &str = "_.-@";
+
+/// A validated username: 2 to 80 characters, letters and digits of any script and `_ . - @`.
+/// Usernames are unique ignoring case; the stored form keeps the case given.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Username(String);
+
+impl Username {
+    /// Validates a username (surrounding whitespace is trimmed).
+    pub fn parse(raw: &str) -> Result<Self> {
+        let s = raw.trim();
+        let n = s.chars().count();
+        if !(2..=80).contains(&n) {
+            return Err(Error::invalid("username", "must be 2 to 80 characters"));
+        }
+        if let Some(c) = s.chars().find(|c| !(c.is_alphanumeric() || USERNAME_EXTRA_CHARACTERS.contains(*c))) {
+            return Err(Error::invalid(
+                "username",
+                format!("must contain only letters, digits and _ . - @ (found {c:?})"),
+            ));
+        }
+        Ok(Username(s.to_string()))
+    }
+
+    /// The username as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A stored password hash (PHC string or bcrypt); never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordHash(pub String);
+
+impl fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PasswordHash(<redacted>)")
+    }
+}
+
+/// A user account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: UserId,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub username: Option<String>,
+    pub name: Option<String>,
+    pub password_hash: Option<PasswordHash>,
+    pub provider: String,
+    pub role: Role,
+    pub active: bool,
+    pub avatar: Option<String>,
+    pub bio: Option<String>,
+    pub timezone: Option<String>,
+    pub terms_version: Option<String>,
+    pub terms_accepted_at: Option<OffsetDateTime>,
+    /// Free-form JSON object of preferences.
+    pub preferences: serde_json::Value,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub last_login_at: Option<OffsetDateTime>,
+    pub last_active_at: Option<OffsetDateTime>,
+    /// Bumped on every write; used for optimistic concurrency.
+    pub revision: i64,
+}
+
+impl User {
+    /// Whether this user is an active administrator.
+    pub fn is_active_admin(&self) -> bool {
+        self.role == Role::Admin && self.active
+    }
+
+    /// Refuses pending and deactivated accounts.
+    pub fn ensure_may_sign_in(&self) -> Result<()> {
+        if !self.active {
+            Err(Error::AccountDisabled)
+        } else if self.role == Role::Pending {
+            Err(Error::AccountPending)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Validates an optional display name: at most 128 characters, no control characters.
+pub fn validate_name(raw: &str) -> Result<Option<String>> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    if s.chars().count() > 128 {
+        return Err(Error::invalid("name", "must be at most 128 characters"));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(Error::invalid("name", "must not contain control characters"));
+    }
+    Ok(Some(s.to_string()))
+}
+
+/// Validates a free-text field of at most `max` characters.
+pub fn validate_text(field: &'static str, raw: &str, max: usize) -> Result<Option<String>> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    if s.chars().count() > max {
+        return Err(Error::invalid(field, format!("must be at most {max} characters")));
+    }
+    Ok(Some(s.to_string()))
+}
+
+/// Validates an IANA-style time zone name (`Area/City`, `UTC`, `Etc/GMT+1`).
+pub fn validate_timezone(raw: &str) -> Result<Option<String>> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    let ok = s.len() <= 64
+        && s.split('/').all(|part| {
+            !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || "_+-".contains(c))
+        });
+    if !ok {
+        return Err(Error::invalid("timezone", "must be a time zone name such as Europe/Berlin"));
+    }
+    Ok(Some(s.to_string()))
+}
+
+/// Validates an avatar reference: an absolute http(s) URL or a path, at most 2048 characters.
+pub fn validate_avatar(raw: &str) -> Result<Option<String>> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    let ok = s.len() <= 2048
+        && (s.starts_with("https://") || s.starts_with("http://") || s.starts_with('/'))
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !ok {
+        return Err(Error::invalid("avatar_url", "must be an http(s) URL or an absolute path"));
+    }
+    Ok(Some(s.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalised_and_checked() {
+        assert_eq!(Email::parse("  Ann@Example.COM ").map(|e| e.0).ok().as_deref(), Some("ann@example.com"));
+        assert!(Email::parse("root@localhost").is_ok());
+        for bad in ["", "ann", "ann@", "@x.org", "a b@x.org", "ann@x", "ann@-x.org", "a..b@x.org", "ann@x..org"] {
+            assert!(Email::parse(bad).is_err(), "{bad} should be rejected");
+        }
+    }
+
+    #[test]
+    fn usernames_follow_the_allow_list() {
+        assert!(Username::parse("ann").is_ok());
+        assert!(Username::parse("Ann_Lee.2@work-x").is_ok());
+        assert!(Username::parse("Łukasz").is_ok());
+        assert!(Username::parse("王小明").is_ok());
+        assert!(Username::parse("a").is_err());
+        assert!(Username::parse(&"a".repeat(81)).is_err());
+        assert!(Username::parse("ann lee").is_err());
+        assert!(Username::parse("ann;drop").is_err());
+        assert!(Username::parse("<script>").is_err());
+    }
+
+    #[test]
+    fn roles_parse() {
+        assert_eq!(Role::parse("ADMIN").ok(), Some(Role::Admin));
+        assert!(Role::parse("root").is_err());
+    }
+
+    #[test]
+    fn other_fields() {
+        assert!(validate_timezone("Europe/Berlin").is_ok());
+        assert!(validate_timezone("Etc/GMT+1").is_ok());
+        assert!(validate_timezone("../etc").is_err());
+        assert!(validate_avatar("javascript:alert(1)").is_err());
+        assert!(validate_avatar("https://x.org/a.png").is_ok());
+        assert!(validate_name(&"n".repeat(129)).is_err());
+        assert_eq!(validate_name("  ").ok(), Some(None));
+    }
+}
