@@ -128,6 +128,8 @@ pub struct ApiKey {
 pub trait Store: Send + Sync + 'static {
     /// Checks that the database answers.
     async fn ping(&self) -> StoreResult<()>;
+    /// Closes the connection pools, waiting for connections in use to be returned.
+    async fn close(&self);
 
     /// Inserts a user. With `claim_first_admin`, the user becomes `admin` if and only if no
     /// account was ever created before (decided atomically, safe under concurrency).

@@ -1,1 +1,8 @@
+//! Test harness: fresh databases per test on SQLite and PostgreSQL, and a running Roster.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod app;
+pub mod db;
+
+pub use app::{spawn_app, TestApp};
+pub use db::{Backend, TestDatabase};
