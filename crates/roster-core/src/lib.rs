@@ -18,3 +18,4 @@ pub use id::{ApiKeyId, IdGenerator, SessionId, UserId};
 pub use service::{Actor, Core, Credential};
 pub use store::{Store, StoreError};
 pub use user::{Email, Role, User, Username};
+pub use time;

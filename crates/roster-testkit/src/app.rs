@@ -1,0 +1,231 @@
+//! A running Roster on a fresh database, with a client and typed helpers.
+
+use crate::db::{Backend, TestDatabase};
+use reqwest::{Method, StatusCode};
+use roster_core::service::{AdminUserChanges, NewUser};
+use roster_core::time::{Duration, OffsetDateTime};
+use roster_core::{Core, CoreConfig, ManualClock, Role, User, UserId};
+use roster_http::{AppState, HttpConfig};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A response, with its body parsed as JSON when it is JSON.
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+    pub body: Value,
+}
+
+impl TestResponse {
+    /// Asserts the status, showing the body when it differs.
+    #[track_caller]
+    pub fn assert_status(&self, expected: u16) -> &Self {
+        assert_eq!(self.status.as_u16(), expected, "unexpected status; body: {}", self.text);
+        self
+    }
+
+    /// Asserts a problem+json error with this status and code.
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, code: &str) -> &Self {
+        self.assert_status(status);
+        assert_eq!(
+            self.headers.get("content-type").and_then(|v| v.to_str().ok()),
+            Some("application/problem+json"),
+            "body: {}",
+            self.text
+        );
+        assert_eq!(self.body["code"], code, "body: {}", self.text);
+        assert_eq!(self.body["status"], status, "body: {}", self.text);
+        assert_eq!(self.body["type"], format!("urn:roster:problem:{code}"));
+        self
+    }
+}
+
+/// A user made for a test, with its password and (unless it cannot sign in) tokens.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub id: UserId,
+    pub email: String,
+    pub username: String,
+    pub password: String,
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+impl TestUser {
+    /// The user's id as the native API renders it.
+    pub fn id_str(&self) -> String {
+        self.id.to_string()
+    }
+}
+
+/// A Roster serving on a loopback port over a fresh database.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`
+    pub address: String,
+    pub client: reqwest::Client,
+    pub core: Arc<Core>,
+    pub clock: Arc<ManualClock>,
+    pub db: TestDatabase,
+    server: tokio::task::JoinHandle<()>,
+    counter: AtomicU32,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// Starts Roster with default settings on `backend`; None when that backend is skipped.
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// Starts Roster with settings adjusted by `configure`.
+pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut CoreConfig)) -> Option<TestApp> {
+    let db = TestDatabase::new(backend).await?;
+    let store = db.store().await;
+    let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
+    let mut config = CoreConfig { hash_concurrency: 4, ..CoreConfig::default() };
+    configure(&mut config);
+    let core = Arc::new(Core::new(store, clock.clone(), config).await.expect("core starts"));
+    let app = roster_http::app(AppState::new(core.clone(), HttpConfig::default()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = format!("http://{}", listener.local_addr().expect("address"));
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await;
+    });
+    Some(TestApp {
+        address,
+        client: reqwest::Client::new(),
+        core,
+        clock,
+        db,
+        server,
+        counter: AtomicU32::new(0),
+    })
+}
+
+impl TestApp {
+    /// Sends a request with an optional JSON body and bearer token.
+    pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> TestResponse {
+        let mut request = self.client.request(method, format!("{}{}", self.address, path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        Self::read(request.send().await.expect("request sent")).await
+    }
+
+    /// Turns a reqwest response into a [`TestResponse`].
+    pub async fn read(response: reqwest::Response) -> TestResponse {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body read");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        TestResponse { status, headers, text, body }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> TestResponse {
+        self.request(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> TestResponse {
+        self.request(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: &Value) -> TestResponse {
+        self.request(Method::PATCH, path, token, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> TestResponse {
+        self.request(Method::DELETE, path, token, None).await
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+    }
+
+    fn unique(&self, prefix: &str) -> String {
+        format!("{prefix}{}", self.counter.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Registers through the API and returns the response.
+    pub async fn register(&self, email: &str, password: &str) -> TestResponse {
+        self.post("/v1/auth/register", None, &json!({ "email": email, "password": password })).await
+    }
+
+    /// Logs in through the API and returns the response.
+    pub async fn login(&self, login: &str, password: &str) -> TestResponse {
+        self.post("/v1/auth/login", None, &json!({ "login": login, "password": password })).await
+    }
+
+    /// Creates a user with `role` through the core and signs it in through the API. The
+    /// first user created in a test becomes admin whatever `role` says, as the rules require,
+    /// so create the admin first.
+    pub async fn user(&self, role: Role) -> TestUser {
+        let username = self.unique(&format!("{role}"));
+        let email = format!("{username}@example.org");
+        let password = format!("password-{username}");
+        let created = self
+            .core
+            .create_user_unchecked(NewUser {
+                email: Some(email.clone()),
+                username: Some(username.clone()),
+                name: Some(format!("Test {username}")),
+                password: Some(password.clone()),
+                role: Some(if role == Role::Pending { Role::User } else { role }),
+                ..NewUser::default()
+            })
+            .await
+            .expect("user created");
+        let login = self.login(&email, &password).await;
+        login.assert_status(200);
+        if role == Role::Pending {
+            self.set_user(created.id, AdminUserChanges { role: Some(Role::Pending), ..Default::default() }).await;
+        }
+        TestUser {
+            id: created.id,
+            email,
+            username,
+            password,
+            access_token: login.body["access_token"].as_str().expect("access token").to_string(),
+            refresh_token: login.body["refresh_token"].as_str().expect("refresh token").to_string(),
+        }
+    }
+
+    /// An admin (the first user of the test).
+    pub async fn admin(&self) -> TestUser {
+        self.user(Role::Admin).await
+    }
+
+    /// A user that signed in and was then deactivated (its tokens must stop working).
+    pub async fn deactivated_user(&self) -> TestUser {
+        let user = self.user(Role::User).await;
+        self.set_user(user.id, AdminUserChanges { active: Some(false), ..Default::default() }).await;
+        user
+    }
+
+    /// Changes a user directly through the core.
+    pub async fn set_user(&self, id: UserId, changes: AdminUserChanges) -> User {
+        self.core.admin_update_user_unchecked(id, changes).await.expect("user updated")
+    }
+
+    /// Creates an API key for a user through the API and returns its secret.
+    pub async fn api_key(&self, user: &TestUser, scopes: &[&str]) -> String {
+        let r = self
+            .post("/v1/me/api-keys", Some(&user.access_token), &json!({ "name": "test key", "scopes": scopes }))
+            .await;
+        r.assert_status(201);
+        r.body["secret"].as_str().expect("secret").to_string()
+    }
+}
+

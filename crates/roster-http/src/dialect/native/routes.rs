@@ -1,0 +1,349 @@
+//! The native routes. Each handler parses, calls one core service, and renders.
+
+use super::dto::*;
+use super::map;
+use crate::error::{ApiError, Problem};
+use crate::extract::{Auth, Form, Json, Meta, OptionalJson, Query, parse_id};
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use roster_core::service::{ListUsers, NewApiKey, NewUser, Registration};
+use roster_core::store::UserSort;
+use roster_core::{ApiKeyId, Role, SessionId, UserId};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+type ApiResult<T> = Result<T, ApiError>;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Roster", description = "Roster's native user-management API."),
+    modifiers(&BearerAuth),
+    components(schemas(Problem)),
+    tags((name = "auth"), (name = "me"), (name = "users"))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT or rst_ API key").build()),
+        );
+    }
+}
+
+/// The native router (routes under `/v1`) and its OpenAPI document, served at `/v1/openapi.json`.
+pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(auth_register_post))
+        .routes(routes!(auth_login_post))
+        .routes(routes!(auth_refresh_post))
+        .routes(routes!(auth_logout_post))
+        .routes(routes!(me_get, me_patch))
+        .routes(routes!(me_password_post))
+        .routes(routes!(me_sessions_get))
+        .routes(routes!(me_sessions_id_delete))
+        .routes(routes!(me_sessions_revoke_others_post))
+        .routes(routes!(me_api_keys_get, me_api_keys_post))
+        .routes(routes!(me_api_keys_id_delete))
+        .routes(routes!(users_get, users_post))
+        .routes(routes!(users_id_get, users_id_patch, users_id_delete))
+        .routes(routes!(users_id_sessions_revoke_post))
+        .routes(routes!(introspect_post))
+        .split_for_parts();
+    let document = openapi.clone();
+    let router = router.route("/v1/openapi.json", axum::routing::get(move || async move { axum::Json(document) }));
+    (router, openapi)
+}
+
+/// Creates an account. The first account becomes admin; a pending account gets no tokens.
+#[utoipa::path(post, path = "/v1/auth/register", tag = "auth", request_body = RegisterRequest,
+    responses((status = 201, body = AuthResponse), (status = 403, body = Problem, description = "registration disabled"),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn auth_register_post(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    Json(body): Json<RegisterRequest>,
+) -> ApiResult<impl IntoResponse> {
+    let input = Registration { email: body.email, username: body.username, name: body.name, password: body.password };
+    let outcome = state.core.register(input, &meta).await?;
+    Ok((StatusCode::CREATED, axum::Json(map::auth_response(outcome))))
+}
+
+/// Logs in with an email or username and a password.
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = AuthResponse), (status = 401, body = Problem), (status = 403, body = Problem)))]
+async fn auth_login_post(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    Json(body): Json<LoginRequest>,
+) -> ApiResult<axum::Json<AuthResponse>> {
+    let outcome = state.core.login(&body.login, &body.password, &meta).await?;
+    Ok(axum::Json(map::auth_response(outcome)))
+}
+
+/// Exchanges a refresh token for new tokens. Reusing a refresh token revokes its session.
+#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses((status = 200, body = AuthResponse), (status = 401, body = Problem)))]
+async fn auth_refresh_post(
+    State(state): State<AppState>,
+    Json(body): Json<RefreshRequest>,
+) -> ApiResult<axum::Json<AuthResponse>> {
+    let outcome = state.core.refresh(&body.refresh_token).await?;
+    Ok(axum::Json(map::auth_response(outcome)))
+}
+
+/// Ends the current session (access token), or the session of the given refresh token.
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", request_body(content = LogoutRequest, description = "optional"),
+    responses((status = 204), (status = 401, body = Problem)))]
+async fn auth_logout_post(
+    State(state): State<AppState>,
+    auth: Option<Auth>,
+    OptionalJson(body): OptionalJson<LogoutRequest>,
+) -> ApiResult<StatusCode> {
+    match (auth, body.and_then(|b| b.refresh_token)) {
+        (Some(Auth(actor)), _) => state.core.logout(&actor).await?,
+        (None, Some(refresh)) => state.core.logout_refresh_token(&refresh).await?,
+        (None, None) => return Err(roster_core::Error::Unauthenticated.into()),
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The caller's account.
+#[utoipa::path(get, path = "/v1/me", tag = "me", security(("bearer" = [])),
+    responses((status = 200, body = UserBody), (status = 401, body = Problem), (status = 403, body = Problem)))]
+async fn me_get(Auth(actor): Auth) -> axum::Json<UserBody> {
+    axum::Json(map::user_body(actor.user))
+}
+
+/// Changes the caller's profile. Absent fields are kept; `null` clears. A new email is unverified.
+#[utoipa::path(patch, path = "/v1/me", tag = "me", security(("bearer" = [])), request_body = UpdateMeRequest,
+    responses((status = 200, body = UserBody), (status = 401, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
+async fn me_patch(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Json(body): Json<UpdateMeRequest>,
+) -> ApiResult<axum::Json<UserBody>> {
+    let user = state.core.update_profile(&actor, map::profile_changes(body)).await?;
+    Ok(axum::Json(map::user_body(user)))
+}
+
+/// Changes the caller's password; every other session is revoked.
+#[utoipa::path(post, path = "/v1/me/password", tag = "me", security(("bearer" = [])), request_body = ChangePasswordRequest,
+    responses((status = 204), (status = 401, body = Problem), (status = 422, body = Problem)))]
+async fn me_password_post(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Json(body): Json<ChangePasswordRequest>,
+) -> ApiResult<StatusCode> {
+    state.core.change_password(&actor, &body.current_password, &body.new_password).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The caller's sessions, newest first.
+#[utoipa::path(get, path = "/v1/me/sessions", tag = "me", security(("bearer" = [])),
+    responses((status = 200, body = Vec<SessionBody>), (status = 401, body = Problem)))]
+async fn me_sessions_get(State(state): State<AppState>, Auth(actor): Auth) -> ApiResult<axum::Json<Vec<SessionBody>>> {
+    let current = actor.session();
+    let sessions = state.core.list_my_sessions(&actor).await?;
+    Ok(axum::Json(sessions.into_iter().map(|s| map::session_body(s, current)).collect()))
+}
+
+/// Revokes one of the caller's sessions.
+#[utoipa::path(delete, path = "/v1/me/sessions/{id}", tag = "me", security(("bearer" = [])),
+    params(("id" = String, Path, description = "session id")),
+    responses((status = 204), (status = 400, body = Problem), (status = 401, body = Problem), (status = 404, body = Problem)))]
+async fn me_sessions_id_delete(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let id: SessionId = parse_id(&id)?;
+    state.core.revoke_my_session(&actor, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Revokes every session of the caller except the current one.
+#[utoipa::path(post, path = "/v1/me/sessions/revoke-others", tag = "me", security(("bearer" = [])),
+    responses((status = 200, body = RevokedBody), (status = 401, body = Problem)))]
+async fn me_sessions_revoke_others_post(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+) -> ApiResult<axum::Json<RevokedBody>> {
+    let revoked = state.core.revoke_my_other_sessions(&actor).await?;
+    Ok(axum::Json(RevokedBody { revoked }))
+}
+
+/// The caller's API keys (never their secrets).
+#[utoipa::path(get, path = "/v1/me/api-keys", tag = "me", security(("bearer" = [])),
+    responses((status = 200, body = Vec<ApiKeyBody>), (status = 401, body = Problem)))]
+async fn me_api_keys_get(State(state): State<AppState>, Auth(actor): Auth) -> ApiResult<axum::Json<Vec<ApiKeyBody>>> {
+    let keys = state.core.list_my_api_keys(&actor).await?;
+    Ok(axum::Json(keys.into_iter().map(map::api_key_body).collect()))
+}
+
+/// Creates an API key; its secret is in this answer only.
+#[utoipa::path(post, path = "/v1/me/api-keys", tag = "me", security(("bearer" = [])), request_body = CreateApiKeyRequest,
+    responses((status = 201, body = ApiKeyCreatedBody), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 422, body = Problem)))]
+async fn me_api_keys_post(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Json(body): Json<CreateApiKeyRequest>,
+) -> ApiResult<impl IntoResponse> {
+    let expires_at = body.expires_at.as_deref().map(|t| map::parse_time("expires_at", t)).transpose()?;
+    let created = state.core.create_api_key(&actor, NewApiKey { name: body.name, expires_at, scopes: body.scopes }).await?;
+    Ok((StatusCode::CREATED, axum::Json(map::api_key_created_body(created))))
+}
+
+/// Revokes one of the caller's API keys, at once.
+#[utoipa::path(delete, path = "/v1/me/api-keys/{id}", tag = "me", security(("bearer" = [])),
+    params(("id" = String, Path, description = "API key id")),
+    responses((status = 204), (status = 400, body = Problem), (status = 401, body = Problem), (status = 404, body = Problem)))]
+async fn me_api_keys_id_delete(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let id: ApiKeyId = parse_id(&id)?;
+    state.core.revoke_my_api_key(&actor, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Lists users (administrators): search, sort, cursor pagination.
+#[utoipa::path(get, path = "/v1/users", tag = "users", security(("bearer" = [])), params(ListUsersQuery),
+    responses((status = 200, body = UserListBody), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem)))]
+async fn users_get(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Query(query): Query<ListUsersQuery>,
+) -> ApiResult<axum::Json<UserListBody>> {
+    let descending = match query.order.as_deref() {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(_) => return Err(roster_core::Error::invalid("order", "must be asc or desc").into()),
+    };
+    let request = ListUsers {
+        search: query.q,
+        role: query.role.as_deref().map(Role::parse).transpose()?,
+        active: query.active,
+        sort: query.sort.as_deref().map(UserSort::parse).transpose()?.unwrap_or_default(),
+        descending,
+        cursor: query.cursor,
+        limit: query.limit,
+    };
+    let page = state.core.list_users(&actor, request).await?;
+    Ok(axum::Json(UserListBody {
+        users: page.users.into_iter().map(map::user_body).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// Creates a user (administrators).
+#[utoipa::path(post, path = "/v1/users", tag = "users", security(("bearer" = [])), request_body = CreateUserRequest,
+    responses((status = 201, body = UserBody), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn users_post(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Json(body): Json<CreateUserRequest>,
+) -> ApiResult<impl IntoResponse> {
+    let input = NewUser {
+        email: body.email,
+        username: body.username,
+        name: body.name,
+        password: body.password,
+        role: body.role.as_deref().map(Role::parse).transpose()?,
+        active: body.active,
+        email_verified: body.email_verified,
+        provider: body.provider,
+    };
+    let user = state.core.create_user(&actor, input).await?;
+    Ok((StatusCode::CREATED, axum::Json(map::user_body(user))))
+}
+
+/// Reads a user (administrators, or oneself).
+#[utoipa::path(get, path = "/v1/users/{id}", tag = "users", security(("bearer" = [])),
+    params(("id" = String, Path, description = "user id")),
+    responses((status = 200, body = UserBody), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn users_id_get(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<UserBody>> {
+    let id: UserId = parse_id(&id)?;
+    Ok(axum::Json(map::user_body(state.core.get_user(&actor, id).await?)))
+}
+
+/// Changes a user's profile, role, active flag, verification or password (administrators).
+#[utoipa::path(patch, path = "/v1/users/{id}", tag = "users", security(("bearer" = [])),
+    params(("id" = String, Path, description = "user id")), request_body = UpdateUserRequest,
+    responses((status = 200, body = UserBody), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
+async fn users_id_patch(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    Json(body): Json<UpdateUserRequest>,
+) -> ApiResult<axum::Json<UserBody>> {
+    let id: UserId = parse_id(&id)?;
+    let user = state.core.admin_update_user(&actor, id, map::admin_changes(body)?).await?;
+    Ok(axum::Json(map::user_body(user)))
+}
+
+/// Deletes a user and everything it owns (administrators; not oneself, not the last admin).
+#[utoipa::path(delete, path = "/v1/users/{id}", tag = "users", security(("bearer" = [])),
+    params(("id" = String, Path, description = "user id")),
+    responses((status = 204), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+async fn users_id_delete(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let id: UserId = parse_id(&id)?;
+    state.core.delete_user(&actor, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Revokes every session of a user (administrators).
+#[utoipa::path(post, path = "/v1/users/{id}/sessions/revoke", tag = "users", security(("bearer" = [])),
+    params(("id" = String, Path, description = "user id")),
+    responses((status = 200, body = RevokedBody), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn users_id_sessions_revoke_post(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<RevokedBody>> {
+    let id: UserId = parse_id(&id)?;
+    let revoked = state.core.revoke_user_sessions(&actor, id).await?;
+    Ok(axum::Json(RevokedBody { revoked }))
+}
+
+/// RFC 7662 token introspection, for the platform's other services. Requires an API key
+/// with the `introspect` scope.
+#[utoipa::path(post, path = "/v1/introspect", tag = "auth", security(("bearer" = [])),
+    request_body(content = IntrospectRequest, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, body = IntrospectBody), (status = 401, body = Problem), (status = 403, body = Problem)))]
+async fn introspect_post(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Form(body): Form<IntrospectRequest>,
+) -> ApiResult<axum::Json<IntrospectBody>> {
+    let _ = body.token_type_hint;
+    let result = state.core.introspect(&actor, &body.token).await?;
+    Ok(axum::Json(map::introspect_body(result)))
+}

@@ -1,0 +1,279 @@
+//! Extractors that turn every malformed request into a clear client error: JSON and form
+//! bodies, query strings, credentials, and the client's address.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use roster_core::service::ClientMeta;
+use roster_core::{Actor, Error};
+use serde::de::DeserializeOwned;
+use std::net::SocketAddr;
+
+fn body_error(e: BytesRejection) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::request(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the request body is too large", None)
+    } else {
+        ApiError::request(StatusCode::BAD_REQUEST, "unreadable_body", e.body_text(), None)
+    }
+}
+
+fn content_type_is(parts_headers: &axum::http::HeaderMap, expected: &str) -> bool {
+    parts_headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            let v = v.trim().to_ascii_lowercase();
+            v == expected || (expected == "application/json" && v.starts_with("application/") && v.ends_with("+json"))
+        })
+}
+
+/// Where in the input a deserialisation error happened, as a field path (`a.b[0]`).
+fn error_field(path: &serde_path_to_error::Path) -> Option<String> {
+    let s = path.to_string();
+    (s != "." && !s.is_empty()).then_some(s)
+}
+
+/// Serde's message for a missing or unknown field names it; pull the name out.
+fn field_in_message(message: &str) -> Option<String> {
+    for marker in ["missing field `", "unknown field `"] {
+        if let Some(rest) = message.split(marker).nth(1) {
+            return rest.split('`').next().map(str::to_string);
+        }
+    }
+    None
+}
+
+/// Parses a JSON body, naming the field at fault when it does not fit.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
+        Ok(v) => {
+            deserializer.end().map_err(|e| {
+                ApiError::request(StatusCode::BAD_REQUEST, "malformed_json", format!("malformed JSON: {e}"), None)
+            })?;
+            Ok(v)
+        }
+        Err(e) => {
+            let inner = e.inner();
+            if inner.is_syntax() || inner.is_eof() {
+                return Err(ApiError::request(
+                    StatusCode::BAD_REQUEST,
+                    "malformed_json",
+                    format!("malformed JSON: {inner}"),
+                    None,
+                ));
+            }
+            let message = inner.to_string();
+            let field = field_in_message(&message).or_else(|| error_field(e.path()));
+            let detail = match &field {
+                Some(f) if !message.contains(f.as_str()) => format!("{f}: {message}"),
+                _ => message,
+            };
+            Err(ApiError::request(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", detail, field))
+        }
+    }
+}
+
+/// A JSON body; requires `Content-Type: application/json`.
+#[derive(Debug, Clone)]
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !content_type_is(req.headers(), "application/json") {
+            return Err(ApiError::request(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "expected Content-Type: application/json",
+                None,
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(body_error)?;
+        parse_json(&bytes).map(Json)
+    }
+}
+
+/// A JSON body that may be absent (empty body, no content type).
+#[derive(Debug, Clone)]
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let has_type = req.headers().contains_key(header::CONTENT_TYPE);
+        let is_json = content_type_is(req.headers(), "application/json");
+        let bytes = Bytes::from_request(req, state).await.map_err(body_error)?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(None));
+        }
+        if has_type && !is_json {
+            return Err(ApiError::request(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "expected Content-Type: application/json",
+                None,
+            ));
+        }
+        parse_json(&bytes).map(|v| OptionalJson(Some(v)))
+    }
+}
+
+/// A form body (`application/x-www-form-urlencoded`).
+#[derive(Debug, Clone)]
+pub struct Form<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Form<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !content_type_is(req.headers(), "application/x-www-form-urlencoded") {
+            return Err(ApiError::request(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "expected Content-Type: application/x-www-form-urlencoded",
+                None,
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(body_error)?;
+        serde_urlencoded::from_bytes(&bytes).map(Form).map_err(|e| {
+            let message = e.to_string();
+            let field = field_in_message(&message);
+            ApiError::request(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", message, field)
+        })
+    }
+}
+
+/// A query string.
+#[derive(Debug, Clone)]
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded_parse(query));
+        serde_path_to_error::deserialize(deserializer).map(Query).map_err(|e| {
+            let message = e.inner().to_string();
+            let field = field_in_message(&message).or_else(|| error_field(e.path()));
+            let detail = match &field {
+                Some(f) if !message.contains(f.as_str()) => format!("{f}: {message}"),
+                _ => message,
+            };
+            ApiError::request(StatusCode::BAD_REQUEST, "invalid_query", detail, field)
+        })
+    }
+}
+
+fn form_urlencoded_parse(query: &str) -> form_urlencoded::Parse<'_> {
+    form_urlencoded::parse(query.as_bytes())
+}
+
+/// The credential a request presents: `Authorization: Bearer <token or key>` or `x-api-key`.
+pub fn credential_of(parts: &Parts) -> Option<String> {
+    if let Some(key) = parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+        let key = key.trim();
+        if !key.is_empty() {
+            return Some(key.to_string());
+        }
+    }
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_string())
+}
+
+/// The authenticated caller; 401 without valid credentials, 403 for pending or deactivated.
+#[derive(Debug, Clone)]
+pub struct Auth(pub Actor);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Some(credential) = credential_of(parts) else {
+            return Err(Error::Unauthenticated.into());
+        };
+        Ok(Auth(state.core.authenticate_bearer(&credential).await?))
+    }
+}
+
+impl axum::extract::OptionalFromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    /// No credential: `None`. A credential that does not authenticate is still an error.
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Option<Self>, Self::Rejection> {
+        match credential_of(parts) {
+            None => Ok(None),
+            Some(credential) => Ok(Some(Auth(state.core.authenticate_bearer(&credential).await?))),
+        }
+    }
+}
+
+/// The client's address and user agent.
+#[derive(Debug, Clone)]
+pub struct Meta(pub ClientMeta);
+
+impl FromRequestParts<AppState> for Meta {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let forwarded = state
+            .config
+            .trust_forwarded_for
+            .then(|| parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()))
+            .flatten()
+            .and_then(|v| v.split(',').next())
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty());
+        let ip = forwarded.or_else(|| {
+            parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string())
+        });
+        let user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
+        Ok(Meta(ClientMeta { ip, user_agent }))
+    }
+}
+
+/// Parses an id from a path segment.
+pub fn parse_id<T: std::str::FromStr<Err = Error>>(raw: &str) -> Result<T, ApiError> {
+    raw.parse::<T>().map_err(ApiError::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        age: Option<u8>,
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        let e = parse_json::<Body>(br#"{"name": 5}"#).unwrap_err();
+        assert_eq!(e.field().as_deref(), Some("name"));
+        assert_eq!(e.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let e = parse_json::<Body>(br#"{"age": 1}"#).unwrap_err();
+        assert_eq!(e.field().as_deref(), Some("name"));
+        let e = parse_json::<Body>(br#"{"name": "x", "nope": 1}"#).unwrap_err();
+        assert_eq!(e.field().as_deref(), Some("nope"));
+        let e = parse_json::<Body>(br#"{"name": "x", "age": 300}"#).unwrap_err();
+        assert_eq!(e.field().as_deref(), Some("age"));
+        let e = parse_json::<Body>(br#"{"name": "#).unwrap_err();
+        assert_eq!(e.code(), "malformed_json");
+        assert_eq!(e.status(), StatusCode::BAD_REQUEST);
+        let e = parse_json::<Body>(br#"{"name": "x"} trailing"#).unwrap_err();
+        assert_eq!(e.code(), "malformed_json");
+    }
+}

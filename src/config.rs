@@ -1,0 +1,168 @@
+//! Settings: built-in defaults, then a TOML file (`--config`), then `ROSTER_*` environment
+//! variables, then command-line flags.
+
+use anyhow::{Context, bail};
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use roster_core::{CoreConfig, Role};
+use roster_http::HttpConfig;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Every setting, with its default.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on.
+    pub listen: String,
+    /// Where Roster keeps its files (the SQLite database by default).
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH` or `postgres://...`; default: `sqlite://<data_dir>/roster.db`.
+    pub database_url: Option<String>,
+    /// Shortest accepted password.
+    pub min_password_length: usize,
+    /// Role of accounts after the first: `user` or `pending`.
+    pub default_role: String,
+    /// Whether anyone may register.
+    pub allow_registration: bool,
+    /// Access token lifetime, seconds.
+    pub access_token_ttl_seconds: i64,
+    /// Refresh chain lifetime, days.
+    pub refresh_token_ttl_days: i64,
+    /// Snowflake node id (0-1023); random when absent. Give each instance its own.
+    pub node_id: Option<u16>,
+    /// Largest request body, bytes.
+    pub body_limit_bytes: usize,
+    /// How long in-flight requests may run after SIGTERM/SIGINT, seconds.
+    pub shutdown_grace_seconds: u64,
+    /// Trust `X-Forwarded-For` for client addresses (only behind your own proxy).
+    pub trust_forwarded_for: bool,
+    /// Log filter (`info`, `roster=debug,info`, ...); `RUST_LOG` wins when set.
+    pub log: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8480".into(),
+            data_dir: PathBuf::from("roster-data"),
+            database_url: None,
+            min_password_length: 8,
+            default_role: "user".into(),
+            allow_registration: true,
+            access_token_ttl_seconds: 900,
+            refresh_token_ttl_days: 30,
+            node_id: None,
+            body_limit_bytes: 1024 * 1024,
+            shutdown_grace_seconds: 10,
+            trust_forwarded_for: false,
+            log: "info".into(),
+        }
+    }
+}
+
+/// The environment variables read, each `ROSTER_` + the upper-cased setting name.
+const ENV_KEYS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "database_url",
+    "min_password_length",
+    "default_role",
+    "allow_registration",
+    "access_token_ttl_seconds",
+    "refresh_token_ttl_days",
+    "node_id",
+    "body_limit_bytes",
+    "shutdown_grace_seconds",
+    "trust_forwarded_for",
+    "log",
+];
+
+/// Settings given as flags; only those present override.
+#[derive(Debug, Default, Serialize)]
+pub struct FlagOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+}
+
+impl Settings {
+    /// Loads the layers in order of precedence.
+    pub fn load(config_file: Option<&Path>, flags: FlagOverrides) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = config_file {
+            if !path.exists() {
+                bail!("config file {} does not exist", path.display());
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        let settings: Settings = figment
+            .merge(Env::prefixed("ROSTER_").only(ENV_KEYS))
+            .merge(Serialized::defaults(flags))
+            .extract()
+            .context("invalid configuration")?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if !(1..=128).contains(&self.min_password_length) {
+            bail!("min_password_length must be between 1 and 128");
+        }
+        self.role()?;
+        if self.access_token_ttl_seconds < 10 {
+            bail!("access_token_ttl_seconds must be at least 10");
+        }
+        if self.refresh_token_ttl_days < 1 {
+            bail!("refresh_token_ttl_days must be at least 1");
+        }
+        if self.node_id.is_some_and(|n| n > 1023) {
+            bail!("node_id must be between 0 and 1023");
+        }
+        Ok(())
+    }
+
+    fn role(&self) -> anyhow::Result<Role> {
+        match Role::parse(&self.default_role) {
+            Ok(Role::Admin) | Err(_) => bail!("default_role must be user or pending"),
+            Ok(role) => Ok(role),
+        }
+    }
+
+    /// The database URL, defaulting to SQLite in the data directory.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("roster.db").display()))
+    }
+
+    /// The core's settings.
+    pub fn core(&self) -> anyhow::Result<CoreConfig> {
+        Ok(CoreConfig {
+            min_password_length: self.min_password_length,
+            default_role: self.role()?,
+            allow_registration: self.allow_registration,
+            access_token_ttl: time_duration_seconds(self.access_token_ttl_seconds),
+            refresh_token_ttl: time_duration_seconds(self.refresh_token_ttl_days * 86_400),
+            node_id: self.node_id.unwrap_or_else(random_node_id),
+            ..CoreConfig::default()
+        })
+    }
+
+    /// The transport's settings.
+    pub fn http(&self) -> HttpConfig {
+        HttpConfig { body_limit: self.body_limit_bytes, trust_forwarded_for: self.trust_forwarded_for }
+    }
+}
+
+fn time_duration_seconds(s: i64) -> roster_core::time::Duration {
+    roster_core::time::Duration::seconds(s)
+}
+
+fn random_node_id() -> u16 {
+    use std::hash::{BuildHasher, RandomState};
+    (RandomState::new().hash_one(std::process::id()) % 1024) as u16
+}
