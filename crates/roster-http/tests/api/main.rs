@@ -1,0 +1,10 @@
+//! The HTTP test suite: one binary, every test on SQLite and on PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod api_keys;
+mod auth;
+mod errors;
+mod me;
+mod permissions;
+mod sessions;
+mod users;
