@@ -1,0 +1,178 @@
+//! The `roster serve` binary: defaults, configuration precedence, many instances on one
+//! PostgreSQL, and graceful shutdown.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use roster_testkit::{Backend, TestDatabase};
+use serde_json::json;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_roster");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Server {
+    child: Child,
+}
+
+impl Server {
+    fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
+        let mut command = Command::new(BIN);
+        command
+            .current_dir(dir)
+            .env_clear()
+            .env("RUST_LOG", "warn")
+            .arg("serve")
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        Server { child: command.spawn().unwrap() }
+    }
+
+    /// Sends a signal and waits for the exit status.
+    fn stop(mut self, signal: &str) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args([signal, &pid]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "server did not stop");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn wait_ready(address: &str) {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = client.get(format!("http://{address}/readyz")).send().await
+            && r.status() == 200
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{address} never became ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn defaults_use_sqlite_in_roster_data_and_port_8480() {
+    let dir = tempfile::tempdir().unwrap();
+    if std::net::TcpListener::bind("127.0.0.1:8480").is_err() {
+        panic!("port 8480 is taken on this machine; the default-port test needs it free");
+    }
+    let server = Server::start(dir.path(), &[], &[]);
+    wait_ready("127.0.0.1:8480").await;
+    assert!(dir.path().join("roster-data/roster.db").exists());
+    assert!(dir.path().join("roster-data/roster.db-wal").exists(), "the database runs in WAL mode");
+    let r = reqwest::get("http://127.0.0.1:8480/healthz").await.unwrap();
+    assert_eq!(r.text().await.unwrap(), "ok");
+    assert!(server.stop("-TERM").success());
+    // Starting again on the same data is harmless.
+    let server = Server::start(dir.path(), &[], &[]);
+    wait_ready("127.0.0.1:8480").await;
+    assert!(server.stop("-INT").success());
+}
+
+#[tokio::test]
+async fn flags_beat_environment_beat_file_beat_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let (file_port, env_port, flag_port) = (free_port(), free_port(), free_port());
+    std::fs::write(
+        dir.path().join("roster.toml"),
+        format!("listen = \"127.0.0.1:{file_port}\"\ndata_dir = \"from-file\"\nmin_password_length = 12\n"),
+    )
+    .unwrap();
+    let env_listen = format!("127.0.0.1:{env_port}");
+    let flag_listen = format!("127.0.0.1:{flag_port}");
+
+    let s = Server::start(dir.path(), &["--config", "roster.toml"], &[]);
+    wait_ready(&format!("127.0.0.1:{file_port}")).await;
+    assert!(dir.path().join("from-file/roster.db").exists());
+    // The file's password rule is in force.
+    let r = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{file_port}/v1/auth/register"))
+        .json(&json!({"email": "a@example.org", "password": "elevenchars"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(s.stop("-TERM").success());
+
+    let s = Server::start(dir.path(), &["--config", "roster.toml"], &[("ROSTER_LISTEN", &env_listen)]);
+    wait_ready(&env_listen).await;
+    assert!(s.stop("-TERM").success());
+
+    let s = Server::start(
+        dir.path(),
+        &["--config", "roster.toml", "--listen", &flag_listen, "--data-dir", "from-flag"],
+        &[("ROSTER_LISTEN", &env_listen), ("ROSTER_DATA_DIR", "from-env")],
+    );
+    wait_ready(&flag_listen).await;
+    assert!(dir.path().join("from-flag/roster.db").exists());
+    assert!(!dir.path().join("from-env").exists());
+    assert!(s.stop("-TERM").success());
+}
+
+#[tokio::test]
+async fn bad_configuration_is_refused_with_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bad.toml"), "listen = \"127.0.0.1:1\"\nno_such_setting = 1\n").unwrap();
+    for (args, env, needle) in [
+        (vec!["serve", "--config", "bad.toml"], vec![], "no_such_setting"),
+        (vec!["serve", "--config", "missing.toml"], vec![], "does not exist"),
+        (vec!["serve", "--database", "mysql://x"], vec![], "mysql"),
+        (vec!["serve"], vec![("ROSTER_DEFAULT_ROLE", "admin")], "default_role"),
+    ] {
+        let out = Command::new(BIN).current_dir(dir.path()).env_clear().envs(env).args(&args).output().unwrap();
+        assert!(!out.status.success(), "{args:?} should fail");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    }
+}
+
+#[tokio::test]
+async fn instances_sharing_postgres_start_together_and_share_tokens() {
+    let Some(db) = TestDatabase::new(Backend::Postgres).await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (format!("127.0.0.1:{}", free_port()), format!("127.0.0.1:{}", free_port()));
+    let sa = Server::start(dir.path(), &["--listen", &a, "--database", &db.url], &[("ROSTER_NODE_ID", "1")]);
+    let sb = Server::start(dir.path(), &["--listen", &b, "--database", &db.url], &[("ROSTER_NODE_ID", "2")]);
+    wait_ready(&a).await;
+    wait_ready(&b).await;
+    let client = reqwest::Client::new();
+    let r = client
+        .post(format!("http://{a}/v1/auth/register"))
+        .json(&json!({"email": "shared@example.org", "password": "long enough"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let body: serde_json::Value = r.json().await.unwrap();
+    let token = body["access_token"].as_str().unwrap();
+    // A token from one instance works on the other, and a logout on one is seen by the other.
+    let r = client.get(format!("http://{b}/v1/me")).bearer_auth(token).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = client.post(format!("http://{b}/v1/auth/logout")).bearer_auth(token).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    let r = client.get(format!("http://{a}/v1/me")).bearer_auth(token).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(sa.stop("-TERM").success());
+    assert!(sb.stop("-TERM").success());
+}
