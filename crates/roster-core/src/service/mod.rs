@@ -8,7 +8,7 @@ mod users;
 
 pub use api_keys::{ApiKeyCreated, NewApiKey, API_KEY_PREFIX, SCOPE_INTROSPECT};
 pub use auth::{ClientMeta, Introspection, LoginOutcome, TokenPair};
-pub use users::{AdminUserChanges, ListUsers, MAX_PAGE_SIZE, NewUser, Patch, ProfileChanges, Registration, UserPage};
+pub use users::{AdminUserChanges, ListUsers, cursor_after, MAX_PAGE_SIZE, NewUser, Patch, ProfileChanges, Registration, UserPage};
 
 use crate::clock::Clock;
 use crate::config::CoreConfig;

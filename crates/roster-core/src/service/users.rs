@@ -158,6 +158,11 @@ fn sort_key(sort: UserSort, user: &User) -> SortKey {
     }
 }
 
+/// The cursor that continues a listing sorted by `sort` after `user`.
+pub fn cursor_after(sort: UserSort, user: &User) -> String {
+    encode_cursor(sort, &sort_key(sort, user), user.id)
+}
+
 /// Listing parameters as the API receives them.
 #[derive(Debug, Clone, Default)]
 pub struct ListUsers {
@@ -305,7 +310,7 @@ impl Core {
         let mut users = self.store.list_users(&query).await?;
         let next_cursor = if users.len() > limit as usize {
             users.truncate(limit as usize);
-            users.last().map(|u| encode_cursor(request.sort, &sort_key(request.sort, u), u.id))
+            users.last().map(|u| cursor_after(request.sort, u))
         } else {
             None
         };

@@ -1,0 +1,98 @@
+//! `roster-bench`: seeds N users through the store's bulk path, starts `roster serve` as its
+//! own process, drives closed-loop load at the hot routes, and reports throughput, latency,
+//! memory and start-up. Run by hand: `cargo run --release -p roster-bench -- --users 1000000`.
+
+mod load;
+mod report;
+mod seed;
+mod server;
+
+use anyhow::Context;
+use clap::{Parser, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendArg {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "roster-bench", about = "Measure Roster on this machine")]
+pub struct Args {
+    /// How many users to seed.
+    #[arg(long, default_value_t = 100_000)]
+    pub users: u64,
+    /// Which database the server runs on.
+    #[arg(long, value_enum, default_value_t = BackendArg::Sqlite)]
+    pub backend: BackendArg,
+    /// PostgreSQL server (the bench creates and drops its own database there).
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    pub pg_url: String,
+    /// Concurrent connections of the load generator.
+    #[arg(long, default_value_t = 32)]
+    pub connections: usize,
+    /// Measured seconds per scenario.
+    #[arg(long, default_value_t = 10)]
+    pub duration: u64,
+    /// Unmeasured warm-up seconds per scenario.
+    #[arg(long, default_value_t = 2)]
+    pub warmup: u64,
+    /// Also write the results as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Only these scenarios (comma-separated names); all by default.
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// The `roster` binary; by default built with `cargo build --release` from this workspace.
+    #[arg(long)]
+    pub server_bin: Option<PathBuf>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(run(args))
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let bin = match &args.server_bin {
+        Some(p) => p.clone(),
+        None => server::build_server_binary().context("building the roster binary")?,
+    };
+    let data_dir = std::env::temp_dir().join(format!("roster-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&data_dir)?;
+    let database = server::Database::create(args.backend, &args.pg_url, &data_dir).await?;
+
+    eprintln!("seeding {} users on {:?} ...", args.users, args.backend);
+    let seeded = seed::seed(&database.url, args.users).await?;
+    eprintln!("seeded in {:.1} s", seeded.seconds);
+
+    let mut server = server::Server::start(&bin, &database.url, &data_dir).await?;
+    let startup = server.startup;
+    let idle_rss = server.rss_kib();
+    eprintln!("server ready in {:.0} ms, idle RSS {} KiB", startup.as_secs_f64() * 1000.0, idle_rss.unwrap_or(0));
+
+    let plan = load::Plan {
+        address: server.address,
+        connections: args.connections,
+        duration: Duration::from_secs(args.duration),
+        warmup: Duration::from_secs(args.warmup),
+    };
+    let fixtures = load::Fixtures::prepare(&plan, &seeded).await?;
+    let results = load::run_all(&plan, &fixtures, &args.only).await?;
+    let final_rss = server.rss_kib();
+    server.stop();
+    database.drop_database().await;
+    let _ = std::fs::remove_dir_all(&data_dir);
+
+    let report = report::Report::new(&args, seeded.seconds, startup, idle_rss, final_rss, results);
+    report.print();
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_vec_pretty(&report)?)?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! The server under test: built from this workspace, started as its own process.
+
+use crate::BackendArg;
+use anyhow::{Context, bail};
+use sqlx::Connection;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Builds `roster` in release mode and returns its path.
+pub fn build_server_binary() -> anyhow::Result<PathBuf> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let status = Command::new(cargo)
+        .args(["build", "--release", "--bin", "roster", "--manifest-path"])
+        .arg(workspace.join("Cargo.toml"))
+        .status()?;
+    if !status.success() {
+        bail!("cargo build failed");
+    }
+    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| workspace.join("target"));
+    Ok(target.join("release/roster"))
+}
+
+/// The database the run uses, removed at the end.
+pub struct Database {
+    pub url: String,
+    admin_url: Option<String>,
+    name: String,
+}
+
+impl Database {
+    pub async fn create(backend: BackendArg, pg_url: &str, data_dir: &Path) -> anyhow::Result<Self> {
+        match backend {
+            BackendArg::Sqlite => Ok(Self {
+                url: format!("sqlite://{}", data_dir.join("roster.db").display()),
+                admin_url: None,
+                name: String::new(),
+            }),
+            BackendArg::Postgres => {
+                let name = format!("roster_bench_{}", std::process::id());
+                let mut conn = sqlx::PgConnection::connect(pg_url).await.context("connecting to PostgreSQL")?;
+                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await?;
+                let base = pg_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(pg_url);
+                Ok(Self { url: format!("{base}/{name}"), admin_url: Some(pg_url.to_string()), name })
+            }
+        }
+    }
+
+    pub async fn drop_database(&self) {
+        if let Some(admin) = &self.admin_url
+            && let Ok(mut conn) = sqlx::PgConnection::connect(admin).await
+        {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&mut conn).await;
+        }
+    }
+}
+
+/// A running `roster serve`.
+pub struct Server {
+    child: Child,
+    pub address: String,
+    pub startup: Duration,
+}
+
+impl Server {
+    /// Starts the server and measures the time from spawn to the first successful `/readyz`.
+    pub async fn start(bin: &Path, database_url: &str, data_dir: &Path) -> anyhow::Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let address = format!("127.0.0.1:{port}");
+        let started = Instant::now();
+        let child = Command::new(bin)
+            .args(["serve", "--listen", &address, "--database", database_url, "--data-dir"])
+            .arg(data_dir)
+            .env("ROSTER_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        let mut server = Self { child, address, startup: Duration::ZERO };
+        loop {
+            if crate::load::get_status(&server.address, "/readyz").await == Some(200) {
+                break;
+            }
+            if started.elapsed() > Duration::from_secs(120) {
+                bail!("the server did not become ready");
+            }
+            if let Some(status) = server.child.try_wait()? {
+                bail!("the server exited: {status}");
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        server.startup = started.elapsed();
+        Ok(server)
+    }
+
+    /// Resident set size of the server process, KiB.
+    pub fn rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    pub fn stop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
