@@ -1,0 +1,254 @@
+//! Rows as both backends store them, and their conversion to and from the core's types:
+//! timestamps as milliseconds since the Unix epoch, JSON documents, roles as text. Shared by
+//! SQLite and PostgreSQL; no SQL and no policy.
+
+use roster_core::store::{ApiKey, RefreshTokenRecord, Session, StoreResult};
+use roster_core::token::SigningKeyRecord;
+use roster_core::user::PasswordHash;
+use roster_core::{ApiKeyId, Role, SessionId, StoreError, User, UserId};
+use sqlx::types::Json;
+use time::OffsetDateTime;
+
+/// Milliseconds since the Unix epoch (truncated, as the core computes list cursors).
+pub(crate) fn to_ms(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// The time `ms` milliseconds after the Unix epoch.
+pub(crate) fn from_ms(ms: i64) -> StoreResult<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .map_err(|e| StoreError::Other(anyhow::anyhow!("stored timestamp {ms} is out of range: {e}")))
+}
+
+fn from_ms_opt(ms: Option<i64>) -> StoreResult<Option<OffsetDateTime>> {
+    ms.map(from_ms).transpose()
+}
+
+/// The case-insensitive key of a username.
+pub(crate) fn username_key(username: &str) -> String {
+    username.to_lowercase()
+}
+
+/// What `list_users` searches: lower-case email, username and name, space-separated.
+pub(crate) fn search_key(user: &User) -> String {
+    let part = |s: &Option<String>| s.as_deref().unwrap_or_default().to_lowercase();
+    format!("{} {} {}", part(&user.email), part(&user.username), part(&user.name))
+}
+
+/// A `users` row as selected by `sql::user_columns!`.
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserRow {
+    id: i64,
+    email: Option<String>,
+    email_verified: bool,
+    username: Option<String>,
+    name: Option<String>,
+    password_hash: Option<String>,
+    provider: String,
+    role: String,
+    active: bool,
+    avatar: Option<String>,
+    bio: Option<String>,
+    timezone: Option<String>,
+    terms_version: Option<String>,
+    terms_accepted_at: Option<i64>,
+    preferences: Json<serde_json::Value>,
+    created_at: i64,
+    updated_at: i64,
+    last_login_at: Option<i64>,
+    last_active_at: Option<i64>,
+    revision: i64,
+}
+
+impl UserRow {
+    pub(crate) fn into_user(self) -> StoreResult<User> {
+        let role = Role::parse(&self.role)
+            .map_err(|_| StoreError::Other(anyhow::anyhow!("stored role {:?} is unknown", self.role)))?;
+        Ok(User {
+            id: UserId(self.id),
+            email: self.email,
+            email_verified: self.email_verified,
+            username: self.username,
+            name: self.name,
+            password_hash: self.password_hash.map(PasswordHash),
+            provider: self.provider,
+            role,
+            active: self.active,
+            avatar: self.avatar,
+            bio: self.bio,
+            timezone: self.timezone,
+            terms_version: self.terms_version,
+            terms_accepted_at: from_ms_opt(self.terms_accepted_at)?,
+            preferences: self.preferences.0,
+            created_at: from_ms(self.created_at)?,
+            updated_at: from_ms(self.updated_at)?,
+            last_login_at: from_ms_opt(self.last_login_at)?,
+            last_active_at: from_ms_opt(self.last_active_at)?,
+            revision: self.revision,
+        })
+    }
+}
+
+/// The values a user write binds, in the order of `sql::INSERT_USER` and `sql::UPDATE_USER`
+/// (`$1` to `$21`), with the columns the store maintains (`username_key`, `search_key`).
+pub(crate) struct UserParams {
+    pub id: i64,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub username: Option<String>,
+    pub username_key: Option<String>,
+    pub name: Option<String>,
+    pub password_hash: Option<String>,
+    pub provider: String,
+    pub role: &'static str,
+    pub active: bool,
+    pub avatar: Option<String>,
+    pub bio: Option<String>,
+    pub timezone: Option<String>,
+    pub terms_version: Option<String>,
+    pub terms_accepted_at: Option<i64>,
+    pub preferences: Json<serde_json::Value>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub last_login_at: Option<i64>,
+    pub last_active_at: Option<i64>,
+    pub search_key: String,
+}
+
+impl UserParams {
+    pub(crate) fn new(user: &User) -> Self {
+        Self {
+            id: user.id.0,
+            email: user.email.clone(),
+            email_verified: user.email_verified,
+            username: user.username.clone(),
+            username_key: user.username.as_deref().map(username_key),
+            name: user.name.clone(),
+            password_hash: user.password_hash.as_ref().map(|h| h.0.clone()),
+            provider: user.provider.clone(),
+            role: user.role.as_str(),
+            active: user.active,
+            avatar: user.avatar.clone(),
+            bio: user.bio.clone(),
+            timezone: user.timezone.clone(),
+            terms_version: user.terms_version.clone(),
+            terms_accepted_at: user.terms_accepted_at.map(to_ms),
+            preferences: Json(user.preferences.clone()),
+            created_at: to_ms(user.created_at),
+            updated_at: to_ms(user.updated_at),
+            last_login_at: user.last_login_at.map(to_ms),
+            last_active_at: user.last_active_at.map(to_ms),
+            search_key: search_key(user),
+        }
+    }
+}
+
+/// A `sessions` row.
+#[derive(sqlx::FromRow)]
+pub(crate) struct SessionRow {
+    id: i64,
+    user_id: i64,
+    created_at: i64,
+    last_used_at: i64,
+    expires_at: i64,
+    user_agent: Option<String>,
+    ip: Option<String>,
+}
+
+impl SessionRow {
+    pub(crate) fn into_session(self) -> StoreResult<Session> {
+        Ok(Session {
+            id: SessionId(self.id),
+            user_id: UserId(self.user_id),
+            created_at: from_ms(self.created_at)?,
+            last_used_at: from_ms(self.last_used_at)?,
+            expires_at: from_ms(self.expires_at)?,
+            user_agent: self.user_agent,
+            ip: self.ip,
+        })
+    }
+}
+
+/// A `refresh_tokens` row, without its digest.
+#[derive(sqlx::FromRow)]
+pub(crate) struct RefreshTokenRow {
+    session_id: i64,
+    used_at: Option<i64>,
+}
+
+impl RefreshTokenRow {
+    pub(crate) fn into_record(self) -> StoreResult<RefreshTokenRecord> {
+        Ok(RefreshTokenRecord {
+            session_id: SessionId(self.session_id),
+            used_at: from_ms_opt(self.used_at)?,
+        })
+    }
+}
+
+/// An `api_keys` row, without its digest.
+#[derive(sqlx::FromRow)]
+pub(crate) struct ApiKeyRow {
+    id: i64,
+    user_id: i64,
+    name: String,
+    prefix: String,
+    scopes: Json<Vec<String>>,
+    created_at: i64,
+    expires_at: Option<i64>,
+    last_used_at: Option<i64>,
+}
+
+impl ApiKeyRow {
+    pub(crate) fn into_api_key(self) -> StoreResult<ApiKey> {
+        Ok(ApiKey {
+            id: ApiKeyId(self.id),
+            user_id: UserId(self.user_id),
+            name: self.name,
+            prefix: self.prefix,
+            scopes: self.scopes.0,
+            created_at: from_ms(self.created_at)?,
+            expires_at: from_ms_opt(self.expires_at)?,
+            last_used_at: from_ms_opt(self.last_used_at)?,
+        })
+    }
+}
+
+/// A `signing_keys` row.
+#[derive(sqlx::FromRow)]
+pub(crate) struct SigningKeyRow {
+    kid: String,
+    generation: i64,
+    private_key: Vec<u8>,
+    public_key: Vec<u8>,
+    created_at: i64,
+}
+
+impl SigningKeyRow {
+    pub(crate) fn into_record(self) -> StoreResult<SigningKeyRecord> {
+        Ok(SigningKeyRecord {
+            kid: self.kid,
+            generation: self.generation,
+            private_pkcs8: self.private_key,
+            public_key: self.public_key,
+            created_at: from_ms(self.created_at)?,
+        })
+    }
+}
+
+/// Converts every row, failing on the first that does not decode.
+pub(crate) fn convert_all<R, T>(rows: Vec<R>, convert: impl Fn(R) -> StoreResult<T>) -> StoreResult<Vec<T>> {
+    rows.into_iter().map(convert).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn milliseconds_round_trip_and_truncate() {
+        let at = OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_123_456_789).unwrap();
+        assert_eq!(to_ms(at), 1_700_000_000_123);
+        assert_eq!(to_ms(from_ms(to_ms(at)).unwrap()), 1_700_000_000_123);
+        assert!(from_ms(i64::MAX).is_err());
+    }
+}

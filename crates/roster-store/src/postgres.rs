@@ -1,0 +1,63 @@
+//! The PostgreSQL store, for many Roster instances sharing one database: one pool, and an
+//! advisory lock that serialises the transactions guarding the last administrator.
+//! Connection handling only; the queries are shared (`shared.rs`).
+
+use crate::{connect_error, migrate_error};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{Postgres, Transaction};
+use std::time::Duration;
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The transaction-level advisory lock taken by writes under the last-admin guard ("RostAdmn").
+/// READ COMMITTED alone would let two transactions each demote one of two admins.
+const ADMIN_GUARD_LOCK: i64 = 0x526f_7374_4164_6d6e;
+
+/// A Roster database in PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to a `postgres://` or `postgresql://` URL. Does not migrate.
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(url)
+            .await
+            .map_err(|e| connect_error(e, "PostgreSQL"))?;
+        Ok(Self { pool })
+    }
+
+    /// Applies the migrations this Roster knows; refuses a database migrated by a newer one.
+    /// sqlx holds an advisory lock while migrating, so instances starting together are safe.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        MIGRATOR.run(&self.pool).await.map_err(migrate_error)
+    }
+
+    /// Closes the pool, waiting for connections in use.
+    pub(crate) async fn close_pools(&self) {
+        self.pool.close().await;
+    }
+
+    fn read_pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
+
+    async fn lock_admins(transaction: &mut Transaction<'static, Postgres>) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(ADMIN_GUARD_LOCK)
+            .execute(&mut **transaction)
+            .await?;
+        Ok(())
+    }
+}
+
+crate::shared::impl_store!(PgStore, Postgres);

@@ -1,0 +1,544 @@
+//! The one implementation of [`roster_core::Store`], written once and expanded for each
+//! backend by `impl_store!`. A backend supplies its pools and hooks (`read_pool`,
+//! `begin_write`, `lock_admins`, `close_pools`); the SQL, binding, decoding and error
+//! mapping live here and in `sql.rs` / `codec.rs`. No policy: the core decides, this writes.
+
+/// Runs `$body` (an expression of type `Result<T, TransactionError>` that may use `?` and
+/// `return`) inside a write transaction of `$store`, bound to `$transaction`. Commits on
+/// `Ok`, rolls back on `Err`, and evaluates to `Result<T, TransactionError>`.
+macro_rules! write_transaction {
+    ($store:expr, $transaction:ident => $body:expr) => {
+        async {
+            let mut $transaction = $store.begin_write().await?;
+            let outcome: ::std::result::Result<_, $crate::error::TransactionError> = async { $body }.await;
+            match outcome {
+                Ok(value) => {
+                    $transaction.commit().await?;
+                    Ok::<_, $crate::error::TransactionError>(value)
+                }
+                Err(error) => {
+                    // The transaction is abandoned either way; a failed rollback changes nothing.
+                    let _ = $transaction.rollback().await;
+                    Err(error)
+                }
+            }
+        }
+        .await
+    };
+}
+pub(crate) use write_transaction;
+
+/// Implements `Store` for `$store`, whose pools hold `$database` connections.
+macro_rules! impl_store {
+    ($store:ty, $database:ty) => {
+        impl $store {
+            /// Binds a user's columns as `$1`..`$21` (see `codec::UserParams`).
+            fn bind_user<'q, O>(
+                query: sqlx::query::QueryAs<'q, $database, O, <$database as sqlx::Database>::Arguments<'q>>,
+                p: $crate::codec::UserParams,
+            ) -> sqlx::query::QueryAs<'q, $database, O, <$database as sqlx::Database>::Arguments<'q>> {
+                query
+                    .bind(p.id)
+                    .bind(p.email)
+                    .bind(p.email_verified)
+                    .bind(p.username)
+                    .bind(p.username_key)
+                    .bind(p.name)
+                    .bind(p.password_hash)
+                    .bind(p.provider)
+                    .bind(p.role)
+                    .bind(p.active)
+                    .bind(p.avatar)
+                    .bind(p.bio)
+                    .bind(p.timezone)
+                    .bind(p.terms_version)
+                    .bind(p.terms_accepted_at)
+                    .bind(p.preferences)
+                    .bind(p.created_at)
+                    .bind(p.updated_at)
+                    .bind(p.last_login_at)
+                    .bind(p.last_active_at)
+                    .bind(p.search_key)
+            }
+
+            /// Names the field of a failed user write: a unique violation is looked up
+            /// (email first, then username), anything else is classified as usual.
+            async fn user_write_error(
+                &self,
+                error: $crate::error::TransactionError,
+                id: i64,
+                email: Option<&str>,
+                username_key: Option<&str>,
+            ) -> roster_core::StoreError {
+                use $crate::error::{TransactionError, is_unique_violation, store_error};
+                let error = match error {
+                    TransactionError::Database(e) if is_unique_violation(&e) => e,
+                    other => return other.into(),
+                };
+                let candidates = [
+                    ("email", $crate::sql::COUNT_OTHER_USERS_WITH_EMAIL, email),
+                    ("username", $crate::sql::COUNT_OTHER_USERS_WITH_USERNAME, username_key),
+                ];
+                for (field, statement, value) in candidates {
+                    let Some(value) = value else { continue };
+                    let taken: Result<i64, sqlx::Error> =
+                        sqlx::query_scalar(statement).bind(value).bind(id).fetch_one(self.read_pool()).await;
+                    match taken {
+                        Ok(0) => {}
+                        Ok(_) => return roster_core::StoreError::Conflict { field },
+                        Err(e) => return store_error(e),
+                    }
+                }
+                // The other row is gone already, or the id itself collided.
+                store_error(error)
+            }
+
+            /// Fails with `LastAdmin` if the transaction's writes left no active administrator.
+            async fn ensure_an_admin(
+                transaction: &mut sqlx::Transaction<'static, $database>,
+            ) -> Result<(), $crate::error::TransactionError> {
+                let admins: i64 =
+                    sqlx::query_scalar($crate::sql::COUNT_ACTIVE_ADMINS).fetch_one(&mut **transaction).await?;
+                if admins == 0 {
+                    return Err(roster_core::StoreError::LastAdmin.into());
+                }
+                Ok(())
+            }
+
+            /// Runs a one-statement write; NotFound when it touched no row.
+            async fn write_one_row<'q>(
+                &self,
+                query: sqlx::query::Query<'q, $database, <$database as sqlx::Database>::Arguments<'q>>,
+            ) -> roster_core::store::StoreResult<()> {
+                let affected = $crate::shared::write_transaction!(self, transaction => {
+                    Ok(query.execute(&mut *transaction).await?.rows_affected())
+                })?;
+                if affected == 0 {
+                    return Err(roster_core::StoreError::NotFound);
+                }
+                Ok(())
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl roster_core::Store for $store {
+            async fn ping(&self) -> roster_core::store::StoreResult<()> {
+                sqlx::query("SELECT 1").execute(self.read_pool()).await.map_err($crate::error::store_error)?;
+                Ok(())
+            }
+
+            async fn close(&self) {
+                self.close_pools().await;
+            }
+
+            async fn insert_user(
+                &self,
+                user: &roster_core::User,
+                claim_first_admin: bool,
+            ) -> roster_core::store::StoreResult<roster_core::User> {
+                let mut params = $crate::codec::UserParams::new(user);
+                let (email, username_key) = (params.email.clone(), params.username_key.clone());
+                let result = $crate::shared::write_transaction!(self, transaction => {
+                    // Every insert takes the marker if it is free; only a claiming insert
+                    // that took it is promoted. A failed insert rolls the marker back.
+                    let claimed = sqlx::query($crate::sql::CLAIM_FIRST_ACCOUNT)
+                        .execute(&mut *transaction)
+                        .await?
+                        .rows_affected()
+                        == 1;
+                    if claimed && claim_first_admin {
+                        params.role = roster_core::Role::Admin.as_str();
+                    }
+                    let row: $crate::codec::UserRow = Self::bind_user(sqlx::query_as($crate::sql::INSERT_USER), params)
+                        .bind(user.revision)
+                        .fetch_one(&mut *transaction)
+                        .await?;
+                    Ok(row)
+                });
+                match result {
+                    Ok(row) => row.into_user(),
+                    Err(error) => {
+                        Err(self.user_write_error(error, user.id.0, email.as_deref(), username_key.as_deref()).await)
+                    }
+                }
+            }
+
+            async fn get_user(&self, id: roster_core::UserId) -> roster_core::store::StoreResult<roster_core::User> {
+                let row: $crate::codec::UserRow = sqlx::query_as($crate::sql::GET_USER)
+                    .bind(id.0)
+                    .fetch_one(self.read_pool())
+                    .await
+                    .map_err($crate::error::store_error)?;
+                row.into_user()
+            }
+
+            async fn find_user_by_login(&self, login: &str) -> roster_core::store::StoreResult<roster_core::User> {
+                let row: $crate::codec::UserRow = sqlx::query_as($crate::sql::FIND_USER_BY_LOGIN)
+                    .bind(login)
+                    .fetch_one(self.read_pool())
+                    .await
+                    .map_err($crate::error::store_error)?;
+                row.into_user()
+            }
+
+            async fn list_users(
+                &self,
+                query: &roster_core::store::UserQuery,
+            ) -> roster_core::store::StoreResult<Vec<roster_core::User>> {
+                let (statement, params) = $crate::sql::list_users(query)?;
+                let mut select = sqlx::query_as::<_, $crate::codec::UserRow>(&statement);
+                for param in params {
+                    select = match param {
+                        $crate::sql::Param::Int(v) => select.bind(v),
+                        $crate::sql::Param::Text(v) => select.bind(v),
+                        $crate::sql::Param::Bool(v) => select.bind(v),
+                    };
+                }
+                let rows = select.fetch_all(self.read_pool()).await.map_err($crate::error::store_error)?;
+                $crate::codec::convert_all(rows, $crate::codec::UserRow::into_user)
+            }
+
+            async fn count_users(&self) -> roster_core::store::StoreResult<i64> {
+                sqlx::query_scalar($crate::sql::COUNT_USERS)
+                    .fetch_one(self.read_pool())
+                    .await
+                    .map_err($crate::error::store_error)
+            }
+
+            async fn update_user(
+                &self,
+                user: &roster_core::User,
+                keep_an_admin: bool,
+            ) -> roster_core::store::StoreResult<roster_core::User> {
+                let params = $crate::codec::UserParams::new(user);
+                let (email, username_key) = (params.email.clone(), params.username_key.clone());
+                let result = $crate::shared::write_transaction!(self, transaction => {
+                    if keep_an_admin {
+                        Self::lock_admins(&mut transaction).await?;
+                    }
+                    let row: Option<$crate::codec::UserRow> =
+                        Self::bind_user(sqlx::query_as($crate::sql::UPDATE_USER), params)
+                            .bind(user.revision)
+                            .fetch_optional(&mut *transaction)
+                            .await?;
+                    let Some(row) = row else {
+                        let exists: i64 = sqlx::query_scalar($crate::sql::COUNT_USERS_WITH_ID)
+                            .bind(user.id.0)
+                            .fetch_one(&mut *transaction)
+                            .await?;
+                        return Err(if exists == 0 {
+                            roster_core::StoreError::NotFound.into()
+                        } else {
+                            roster_core::StoreError::Stale.into()
+                        });
+                    };
+                    if keep_an_admin {
+                        Self::ensure_an_admin(&mut transaction).await?;
+                    }
+                    Ok(row)
+                });
+                match result {
+                    Ok(row) => row.into_user(),
+                    Err(error) => {
+                        Err(self.user_write_error(error, user.id.0, email.as_deref(), username_key.as_deref()).await)
+                    }
+                }
+            }
+
+            async fn delete_user(
+                &self,
+                id: roster_core::UserId,
+                keep_an_admin: bool,
+            ) -> roster_core::store::StoreResult<()> {
+                $crate::shared::write_transaction!(self, transaction => {
+                    if keep_an_admin {
+                        Self::lock_admins(&mut transaction).await?;
+                    }
+                    for statement in [
+                        $crate::sql::DELETE_REFRESH_TOKENS_OF_USER,
+                        $crate::sql::DELETE_SESSIONS_OF_USER,
+                        $crate::sql::DELETE_API_KEYS_OF_USER,
+                    ] {
+                        sqlx::query(statement).bind(id.0).execute(&mut *transaction).await?;
+                    }
+                    let deleted = sqlx::query($crate::sql::DELETE_USER)
+                        .bind(id.0)
+                        .execute(&mut *transaction)
+                        .await?
+                        .rows_affected();
+                    if deleted == 0 {
+                        return Err(roster_core::StoreError::NotFound.into());
+                    }
+                    if keep_an_admin {
+                        Self::ensure_an_admin(&mut transaction).await?;
+                    }
+                    Ok(())
+                })?;
+                Ok(())
+            }
+
+            async fn record_login(
+                &self,
+                id: roster_core::UserId,
+                at: time::OffsetDateTime,
+                new_password_hash: Option<&str>,
+            ) -> roster_core::store::StoreResult<()> {
+                self.write_one_row(
+                    sqlx::query($crate::sql::RECORD_LOGIN)
+                        .bind(id.0)
+                        .bind($crate::codec::to_ms(at))
+                        .bind(new_password_hash),
+                )
+                .await
+            }
+
+            async fn insert_session(
+                &self,
+                session: &roster_core::store::Session,
+                refresh_digest: &str,
+            ) -> roster_core::store::StoreResult<()> {
+                use $crate::codec::to_ms;
+                $crate::shared::write_transaction!(self, transaction => {
+                    sqlx::query($crate::sql::INSERT_SESSION)
+                        .bind(session.id.0)
+                        .bind(session.user_id.0)
+                        .bind(to_ms(session.created_at))
+                        .bind(to_ms(session.last_used_at))
+                        .bind(to_ms(session.expires_at))
+                        .bind(session.user_agent.as_deref())
+                        .bind(session.ip.as_deref())
+                        .execute(&mut *transaction)
+                        .await?;
+                    sqlx::query($crate::sql::INSERT_REFRESH_TOKEN)
+                        .bind(refresh_digest)
+                        .bind(session.id.0)
+                        .bind(to_ms(session.created_at))
+                        .execute(&mut *transaction)
+                        .await?;
+                    Ok(())
+                })?;
+                Ok(())
+            }
+
+            async fn get_session(
+                &self,
+                id: roster_core::SessionId,
+            ) -> roster_core::store::StoreResult<roster_core::store::Session> {
+                let row: $crate::codec::SessionRow = sqlx::query_as($crate::sql::GET_SESSION)
+                    .bind(id.0)
+                    .fetch_one(self.read_pool())
+                    .await
+                    .map_err($crate::error::store_error)?;
+                row.into_session()
+            }
+
+            async fn get_refresh_token(
+                &self,
+                digest: &str,
+            ) -> roster_core::store::StoreResult<roster_core::store::RefreshTokenRecord> {
+                let row: $crate::codec::RefreshTokenRow = sqlx::query_as($crate::sql::GET_REFRESH_TOKEN)
+                    .bind(digest)
+                    .fetch_one(self.read_pool())
+                    .await
+                    .map_err($crate::error::store_error)?;
+                row.into_record()
+            }
+
+            async fn rotate_refresh_token(
+                &self,
+                session: roster_core::SessionId,
+                old_digest: &str,
+                new_digest: &str,
+                now: time::OffsetDateTime,
+            ) -> roster_core::store::StoreResult<bool> {
+                let now = $crate::codec::to_ms(now);
+                let rotated = $crate::shared::write_transaction!(self, transaction => {
+                    let used = sqlx::query($crate::sql::USE_REFRESH_TOKEN)
+                        .bind(old_digest)
+                        .bind(session.0)
+                        .bind(now)
+                        .execute(&mut *transaction)
+                        .await?
+                        .rows_affected();
+                    if used == 0 {
+                        return Ok(false);
+                    }
+                    sqlx::query($crate::sql::INSERT_REFRESH_TOKEN)
+                        .bind(new_digest)
+                        .bind(session.0)
+                        .bind(now)
+                        .execute(&mut *transaction)
+                        .await?;
+                    sqlx::query($crate::sql::TOUCH_SESSION).bind(session.0).bind(now).execute(&mut *transaction).await?;
+                    Ok(true)
+                })?;
+                Ok(rotated)
+            }
+
+            async fn touch_session(
+                &self,
+                id: roster_core::SessionId,
+                at: time::OffsetDateTime,
+            ) -> roster_core::store::StoreResult<()> {
+                self.write_one_row(sqlx::query($crate::sql::TOUCH_SESSION).bind(id.0).bind($crate::codec::to_ms(at)))
+                    .await
+            }
+
+            async fn list_sessions(
+                &self,
+                user: roster_core::UserId,
+            ) -> roster_core::store::StoreResult<Vec<roster_core::store::Session>> {
+                let rows = sqlx::query_as($crate::sql::LIST_SESSIONS)
+                    .bind(user.0)
+                    .fetch_all(self.read_pool())
+                    .await
+                    .map_err($crate::error::store_error)?;
+                $crate::codec::convert_all(rows, $crate::codec::SessionRow::into_session)
+            }
+
+            async fn delete_session(
+                &self,
+                user: roster_core::UserId,
+                id: roster_core::SessionId,
+            ) -> roster_core::store::StoreResult<()> {
+                $crate::shared::write_transaction!(self, transaction => {
+                    sqlx::query($crate::sql::DELETE_REFRESH_TOKENS_OF_SESSION)
+                        .bind(id.0)
+                        .bind(user.0)
+                        .execute(&mut *transaction)
+                        .await?;
+                    let deleted = sqlx::query($crate::sql::DELETE_SESSION)
+                        .bind(id.0)
+                        .bind(user.0)
+                        .execute(&mut *transaction)
+                        .await?
+                        .rows_affected();
+                    if deleted == 0 {
+                        return Err(roster_core::StoreError::NotFound.into());
+                    }
+                    Ok(())
+                })?;
+                Ok(())
+            }
+
+            async fn delete_sessions_of_user(
+                &self,
+                user: roster_core::UserId,
+                keep: Option<roster_core::SessionId>,
+            ) -> roster_core::store::StoreResult<u64> {
+                // Ids are positive, so 0 keeps nothing.
+                let keep = keep.map_or(0, |s| s.0);
+                let deleted = $crate::shared::write_transaction!(self, transaction => {
+                    sqlx::query($crate::sql::DELETE_REFRESH_TOKENS_OF_OTHER_SESSIONS)
+                        .bind(user.0)
+                        .bind(keep)
+                        .execute(&mut *transaction)
+                        .await?;
+                    let deleted = sqlx::query($crate::sql::DELETE_OTHER_SESSIONS)
+                        .bind(user.0)
+                        .bind(keep)
+                        .execute(&mut *transaction)
+                        .await?
+                        .rows_affected();
+                    Ok(deleted)
+                })?;
+                Ok(deleted)
+            }
+
+            async fn insert_api_key(
+                &self,
+                key: &roster_core::store::ApiKey,
+                digest: &str,
+            ) -> roster_core::store::StoreResult<()> {
+                use $crate::codec::to_ms;
+                $crate::shared::write_transaction!(self, transaction => {
+                    sqlx::query($crate::sql::INSERT_API_KEY)
+                        .bind(key.id.0)
+                        .bind(key.user_id.0)
+                        .bind(key.name.as_str())
+                        .bind(key.prefix.as_str())
+                        .bind(sqlx::types::Json(key.scopes.clone()))
+                        .bind(to_ms(key.created_at))
+                        .bind(key.expires_at.map(to_ms))
+                        .bind(key.last_used_at.map(to_ms))
+                        .bind(digest)
+                        .execute(&mut *transaction)
+                        .await?;
+                    Ok(())
+                })?;
+                Ok(())
+            }
+
+            async fn get_api_key_by_digest(
+                &self,
+                digest: &str,
+            ) -> roster_core::store::StoreResult<roster_core::store::ApiKey> {
+                let row: $crate::codec::ApiKeyRow = sqlx::query_as($crate::sql::GET_API_KEY_BY_DIGEST)
+                    .bind(digest)
+                    .fetch_one(self.read_pool())
+                    .await
+                    .map_err($crate::error::store_error)?;
+                row.into_api_key()
+            }
+
+            async fn list_api_keys(
+                &self,
+                user: roster_core::UserId,
+            ) -> roster_core::store::StoreResult<Vec<roster_core::store::ApiKey>> {
+                let rows = sqlx::query_as($crate::sql::LIST_API_KEYS)
+                    .bind(user.0)
+                    .fetch_all(self.read_pool())
+                    .await
+                    .map_err($crate::error::store_error)?;
+                $crate::codec::convert_all(rows, $crate::codec::ApiKeyRow::into_api_key)
+            }
+
+            async fn delete_api_key(
+                &self,
+                user: roster_core::UserId,
+                id: roster_core::ApiKeyId,
+            ) -> roster_core::store::StoreResult<()> {
+                self.write_one_row(sqlx::query($crate::sql::DELETE_API_KEY).bind(id.0).bind(user.0)).await
+            }
+
+            async fn touch_api_key(
+                &self,
+                id: roster_core::ApiKeyId,
+                at: time::OffsetDateTime,
+            ) -> roster_core::store::StoreResult<()> {
+                self.write_one_row(sqlx::query($crate::sql::TOUCH_API_KEY).bind(id.0).bind($crate::codec::to_ms(at)))
+                    .await
+            }
+
+            async fn list_signing_keys(
+                &self,
+            ) -> roster_core::store::StoreResult<Vec<roster_core::token::SigningKeyRecord>> {
+                let rows = sqlx::query_as($crate::sql::LIST_SIGNING_KEYS)
+                    .fetch_all(self.read_pool())
+                    .await
+                    .map_err($crate::error::store_error)?;
+                $crate::codec::convert_all(rows, $crate::codec::SigningKeyRow::into_record)
+            }
+
+            async fn insert_signing_key(
+                &self,
+                key: &roster_core::token::SigningKeyRecord,
+            ) -> roster_core::store::StoreResult<bool> {
+                let inserted = $crate::shared::write_transaction!(self, transaction => {
+                    let inserted = sqlx::query($crate::sql::INSERT_SIGNING_KEY)
+                        .bind(key.kid.as_str())
+                        .bind(key.generation)
+                        .bind(key.private_pkcs8.as_slice())
+                        .bind(key.public_key.as_slice())
+                        .bind($crate::codec::to_ms(key.created_at))
+                        .execute(&mut *transaction)
+                        .await?
+                        .rows_affected();
+                    Ok(inserted == 1)
+                })?;
+                Ok(inserted)
+            }
+        }
+    };
+}
+pub(crate) use impl_store;

@@ -1,0 +1,251 @@
+//! The SQL text, shared by SQLite and PostgreSQL: `$n` placeholders, `RETURNING`,
+//! `ON CONFLICT` and row values mean the same in both. Statements only; no policy.
+
+use roster_core::StoreError;
+use roster_core::store::{SortKey, UserQuery, UserSort};
+
+/// The `users` columns that `codec::UserRow` decodes.
+macro_rules! user_columns {
+    () => {
+        "id, email, email_verified, username, name, password_hash, provider, role, active, avatar, bio, timezone, \
+         terms_version, terms_accepted_at, preferences, created_at, updated_at, last_login_at, last_active_at, revision"
+    };
+}
+
+/// Takes the one-time "an account exists" marker; one row affected means this caller took it.
+pub(crate) const CLAIM_FIRST_ACCOUNT: &str =
+    "INSERT INTO instance_state (name) VALUES ('first_account') ON CONFLICT DO NOTHING";
+
+/// `$1`..`$21` as in `codec::UserParams`, `$22` the revision.
+pub(crate) const INSERT_USER: &str = concat!(
+    "INSERT INTO users (id, email, email_verified, username, username_key, name, password_hash, provider, role, \
+     active, avatar, bio, timezone, terms_version, terms_accepted_at, preferences, created_at, updated_at, \
+     last_login_at, last_active_at, search_key, revision) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) \
+     RETURNING ",
+    user_columns!()
+);
+
+/// `$1`..`$21` as in `codec::UserParams`, `$22` the revision the caller read.
+pub(crate) const UPDATE_USER: &str = concat!(
+    "UPDATE users SET email = $2, email_verified = $3, username = $4, username_key = $5, name = $6, \
+     password_hash = $7, provider = $8, role = $9, active = $10, avatar = $11, bio = $12, timezone = $13, \
+     terms_version = $14, terms_accepted_at = $15, preferences = $16, created_at = $17, updated_at = $18, \
+     last_login_at = $19, last_active_at = $20, search_key = $21, revision = revision + 1 \
+     WHERE id = $1 AND revision = $22 RETURNING ",
+    user_columns!()
+);
+
+pub(crate) const GET_USER: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
+
+/// A login matches an email or a username key; an email match wins over another user's username.
+pub(crate) const FIND_USER_BY_LOGIN: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    " FROM users WHERE email = $1 OR username_key = $1 \
+     ORDER BY CASE WHEN email = $1 THEN 0 ELSE 1 END LIMIT 1"
+);
+
+pub(crate) const COUNT_USERS: &str = "SELECT COUNT(*) FROM users";
+pub(crate) const COUNT_USERS_WITH_ID: &str = "SELECT COUNT(*) FROM users WHERE id = $1";
+pub(crate) const COUNT_OTHER_USERS_WITH_EMAIL: &str = "SELECT COUNT(*) FROM users WHERE email = $1 AND id <> $2";
+pub(crate) const COUNT_OTHER_USERS_WITH_USERNAME: &str =
+    "SELECT COUNT(*) FROM users WHERE username_key = $1 AND id <> $2";
+pub(crate) const COUNT_ACTIVE_ADMINS: &str = "SELECT COUNT(*) FROM users WHERE role = 'admin' AND active";
+
+pub(crate) const RECORD_LOGIN: &str = "UPDATE users SET last_login_at = $2, last_active_at = $2, \
+     password_hash = COALESCE($3, password_hash), revision = revision + 1 WHERE id = $1";
+
+pub(crate) const DELETE_REFRESH_TOKENS_OF_USER: &str =
+    "DELETE FROM refresh_tokens WHERE session_id IN (SELECT id FROM sessions WHERE user_id = $1)";
+pub(crate) const DELETE_SESSIONS_OF_USER: &str = "DELETE FROM sessions WHERE user_id = $1";
+pub(crate) const DELETE_API_KEYS_OF_USER: &str = "DELETE FROM api_keys WHERE user_id = $1";
+pub(crate) const DELETE_USER: &str = "DELETE FROM users WHERE id = $1";
+
+macro_rules! session_columns {
+    () => {
+        "id, user_id, created_at, last_used_at, expires_at, user_agent, ip"
+    };
+}
+
+pub(crate) const INSERT_SESSION: &str = concat!(
+    "INSERT INTO sessions (",
+    session_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
+);
+pub(crate) const GET_SESSION: &str = concat!("SELECT ", session_columns!(), " FROM sessions WHERE id = $1");
+pub(crate) const LIST_SESSIONS: &str = concat!(
+    "SELECT ",
+    session_columns!(),
+    " FROM sessions WHERE user_id = $1 ORDER BY id DESC"
+);
+pub(crate) const TOUCH_SESSION: &str = "UPDATE sessions SET last_used_at = $2 WHERE id = $1";
+/// `$1` session, `$2` user.
+pub(crate) const DELETE_REFRESH_TOKENS_OF_SESSION: &str =
+    "DELETE FROM refresh_tokens WHERE session_id IN (SELECT id FROM sessions WHERE id = $1 AND user_id = $2)";
+pub(crate) const DELETE_SESSION: &str = "DELETE FROM sessions WHERE id = $1 AND user_id = $2";
+/// `$1` user, `$2` the session to keep (0 for none: ids are positive).
+pub(crate) const DELETE_REFRESH_TOKENS_OF_OTHER_SESSIONS: &str =
+    "DELETE FROM refresh_tokens WHERE session_id IN (SELECT id FROM sessions WHERE user_id = $1 AND id <> $2)";
+pub(crate) const DELETE_OTHER_SESSIONS: &str = "DELETE FROM sessions WHERE user_id = $1 AND id <> $2";
+
+pub(crate) const INSERT_REFRESH_TOKEN: &str =
+    "INSERT INTO refresh_tokens (digest, session_id, created_at, used_at) VALUES ($1, $2, $3, NULL)";
+pub(crate) const GET_REFRESH_TOKEN: &str = "SELECT session_id, used_at FROM refresh_tokens WHERE digest = $1";
+/// `$1` digest, `$2` session, `$3` now; affects no row if the token was used already.
+pub(crate) const USE_REFRESH_TOKEN: &str =
+    "UPDATE refresh_tokens SET used_at = $3 WHERE digest = $1 AND session_id = $2 AND used_at IS NULL";
+
+macro_rules! api_key_columns {
+    () => {
+        "id, user_id, name, prefix, scopes, created_at, expires_at, last_used_at"
+    };
+}
+
+pub(crate) const INSERT_API_KEY: &str = concat!(
+    "INSERT INTO api_keys (",
+    api_key_columns!(),
+    ", digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+);
+pub(crate) const GET_API_KEY_BY_DIGEST: &str =
+    concat!("SELECT ", api_key_columns!(), " FROM api_keys WHERE digest = $1");
+pub(crate) const LIST_API_KEYS: &str = concat!(
+    "SELECT ",
+    api_key_columns!(),
+    " FROM api_keys WHERE user_id = $1 ORDER BY id DESC"
+);
+pub(crate) const DELETE_API_KEY: &str = "DELETE FROM api_keys WHERE id = $1 AND user_id = $2";
+pub(crate) const TOUCH_API_KEY: &str = "UPDATE api_keys SET last_used_at = $2 WHERE id = $1";
+
+pub(crate) const LIST_SIGNING_KEYS: &str =
+    "SELECT kid, generation, private_key, public_key, created_at FROM signing_keys ORDER BY generation";
+pub(crate) const INSERT_SIGNING_KEY: &str = "INSERT INTO signing_keys (kid, generation, private_key, public_key, \
+     created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";
+
+/// A value bound to a dynamically built statement.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Param {
+    Int(i64),
+    Text(String),
+    Bool(bool),
+}
+
+/// The expression a sort orders by; the core builds cursors from the same values.
+fn sort_expression(sort: UserSort) -> &'static str {
+    match sort {
+        UserSort::CreatedAt => "created_at",
+        UserSort::Email => "COALESCE(email, '')",
+        UserSort::Username => "COALESCE(username_key, '')",
+        UserSort::Name => "COALESCE(name, '')",
+    }
+}
+
+/// Escapes `%`, `_` and `\` for `LIKE ... ESCAPE '\'`.
+fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+/// The keyset-paginated `SELECT` for a page of users, with its parameters.
+pub(crate) fn list_users(query: &UserQuery) -> Result<(String, Vec<Param>), StoreError> {
+    let expression = sort_expression(query.sort);
+    let mut conditions: Vec<String> = Vec::new();
+    let mut params: Vec<Param> = Vec::new();
+    fn next(params: &mut Vec<Param>, value: Param) -> String {
+        params.push(value);
+        format!("${}", params.len())
+    }
+    if let Some(search) = &query.search {
+        let placeholder = next(&mut params, Param::Text(format!("%{}%", escape_like(search))));
+        conditions.push(format!("search_key LIKE {placeholder} ESCAPE '\\'"));
+    }
+    if let Some(role) = query.role {
+        let placeholder = next(&mut params, Param::Text(role.as_str().to_string()));
+        conditions.push(format!("role = {placeholder}"));
+    }
+    if let Some(active) = query.active {
+        let placeholder = next(&mut params, Param::Bool(active));
+        conditions.push(format!("active = {placeholder}"));
+    }
+    if let Some((key, id)) = &query.after {
+        let key = match (query.sort, key) {
+            (UserSort::CreatedAt, SortKey::Int(ms)) => Param::Int(*ms),
+            (UserSort::Email | UserSort::Username | UserSort::Name, SortKey::Text(text)) => Param::Text(text.clone()),
+            _ => {
+                return Err(StoreError::Other(anyhow::anyhow!(
+                    "the list position does not fit the sort by {}",
+                    query.sort.as_str()
+                )));
+            }
+        };
+        let key = next(&mut params, key);
+        let id = next(&mut params, Param::Int(id.0));
+        let comparison = if query.descending { "<" } else { ">" };
+        // The first, redundant bound lets SQLite seek in the expression index (it scans
+        // for a row value alone); PostgreSQL seeks either way.
+        conditions.push(format!(
+            "{expression} {comparison}= {key} AND ({expression}, id) {comparison} ({key}, {id})"
+        ));
+    }
+    let direction = if query.descending { "DESC" } else { "ASC" };
+    let limit = next(&mut params, Param::Int(i64::from(query.limit)));
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
+    };
+    let sql = format!(
+        "SELECT {} FROM users{filter} ORDER BY {expression} {direction}, id {direction} LIMIT {limit}",
+        user_columns!()
+    );
+    Ok((sql, params))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use roster_core::{Role, UserId};
+
+    #[test]
+    fn like_metacharacters_are_escaped() {
+        assert_eq!(escape_like(r"50%_a\b"), r"50\%\_a\\b");
+    }
+
+    #[test]
+    fn list_query_numbers_its_parameters_in_order() {
+        let query = UserQuery {
+            search: Some("a%".into()),
+            role: Some(Role::User),
+            active: Some(true),
+            sort: UserSort::Email,
+            descending: true,
+            after: Some((SortKey::Text("m".into()), UserId(7))),
+            limit: 10,
+        };
+        let (sql, params) = list_users(&query).unwrap();
+        assert!(sql.contains("search_key LIKE $1 ESCAPE '\\'"), "{sql}");
+        assert!(
+            sql.contains(
+                "role = $2 AND active = $3 AND COALESCE(email, '') <= $4 AND (COALESCE(email, ''), id) < ($4, $5)"
+            ),
+            "{sql}"
+        );
+        assert!(
+            sql.ends_with("ORDER BY COALESCE(email, '') DESC, id DESC LIMIT $6"),
+            "{sql}"
+        );
+        assert_eq!(params[0], Param::Text(r"%a\%%".into()));
+        assert_eq!(params.len(), 6);
+        let mismatched = UserQuery {
+            after: Some((SortKey::Int(1), UserId(1))),
+            ..query
+        };
+        assert!(list_users(&mismatched).is_err());
+    }
+}

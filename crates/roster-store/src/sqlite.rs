@@ -1,0 +1,124 @@
+//! The SQLite store, Roster's embedded default: a WAL-mode file, a pool of readers and a
+//! single writer through which every write goes, each write transaction opened with
+//! `BEGIN IMMEDIATE` so that concurrent writers (another process such as the admin command
+//! line included) queue on the busy timeout instead of failing on a stale snapshot.
+//! Connection handling only; the queries are shared (`shared.rs`).
+
+use crate::error::is_sqlite_busy;
+use crate::{connect_error, migrate_error};
+use anyhow::{Context, bail};
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, Transaction};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// How long a connection waits for another's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a request waits for the writer; writes queue behind one connection.
+const WRITER_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a request waits for a reader.
+const READER_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A Roster database in one SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    reader: SqlitePool,
+    writer: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing, with its parent directory) the database at a
+    /// `sqlite://PATH` or `sqlite:PATH` URL. Does not migrate.
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .context("reading the SQLite database URL")?
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let path = options.get_filename();
+        if path.as_os_str() == ":memory:" {
+            bail!("an in-memory SQLite database cannot be shared by Roster's pools; use a file path");
+        }
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating the database directory {}", parent.display()))?;
+        }
+        // The writer first: it creates the file and switches it to WAL, which the file keeps,
+        // so readers need not (and do not contend for the lock that switching takes).
+        let writer_options = options
+            .clone()
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal);
+        let writer = connect_pool(writer_options, 1, WRITER_ACQUIRE_TIMEOUT).await?;
+        let readers = std::thread::available_parallelism().map_or(4, |n| n.get()).clamp(2, 8);
+        let reader = connect_pool(options, u32::try_from(readers).unwrap_or(4), READER_ACQUIRE_TIMEOUT).await?;
+        Ok(Self { reader, writer })
+    }
+
+    /// Applies the migrations this Roster knows; refuses a database migrated by a newer one.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        // SQLite has no migration lock: a second process migrating the same fresh file at
+        // the same moment fails its (rolled back) transaction, and finds the work done on
+        // the next attempt.
+        let mut attempt = 1;
+        loop {
+            match MIGRATOR.run(&self.writer).await {
+                Ok(()) => return Ok(()),
+                Err(error @ (MigrateError::Execute(_) | MigrateError::ExecuteMigration(..))) if attempt < 5 => {
+                    tracing::warn!(%error, attempt, "migrating the SQLite database failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+                    attempt += 1;
+                }
+                Err(error) => return Err(migrate_error(error)),
+            }
+        }
+    }
+
+    /// Closes both pools, waiting for connections in use.
+    pub(crate) async fn close_pools(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+
+    fn read_pool(&self) -> &SqlitePool {
+        &self.reader
+    }
+
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        self.writer.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    /// Nothing to do: `BEGIN IMMEDIATE` on the single writer already serialises writes.
+    async fn lock_admins(_transaction: &mut Transaction<'static, Sqlite>) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+}
+
+/// Builds a pool. Switching a fresh file to WAL needs an exclusive lock that the busy
+/// timeout does not wait for, so "database is locked" while another process (or pool) sets
+/// up the same new file is retried for as long as the busy timeout.
+async fn connect_pool(
+    options: SqliteConnectOptions,
+    size: u32,
+    acquire_timeout: Duration,
+) -> anyhow::Result<SqlitePool> {
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    loop {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(size)
+            .acquire_timeout(acquire_timeout)
+            .connect_with(options.clone())
+            .await;
+        match pool {
+            Err(error) if is_sqlite_busy(&error) && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            other => return other.map_err(|e| connect_error(e, "SQLite")),
+        }
+    }
+}
+
+crate::shared::impl_store!(SqliteStore, Sqlite);

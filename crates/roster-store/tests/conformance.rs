@@ -1,0 +1,1347 @@
+//! The store conformance suite: every `Store` method, the same tests on SQLite and on
+//! PostgreSQL, plus the migration-parity checks that keep the two schemas in step.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use roster_core::store::{ApiKey, Session, SortKey, StoreError, UserQuery, UserSort};
+use roster_core::token::SigningKeyRecord;
+use roster_core::user::PasswordHash;
+use roster_core::{ApiKeyId, IdGenerator, Role, SessionId, Store, User, UserId};
+use roster_testkit::{Backend, TestDatabase, backend_tests};
+use serde_json::json;
+use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
+use time::{Duration, OffsetDateTime};
+
+// ---------------------------------------------------------------------------------------
+// Helpers
+
+/// A migrated database, its store, and ids.
+struct Fixture {
+    store: Arc<dyn Store>,
+    ids: IdGenerator,
+    db: TestDatabase,
+}
+
+async fn fixture(backend: Backend) -> Option<Fixture> {
+    let db = TestDatabase::new(backend).await?;
+    let store = db.store().await;
+    Some(Fixture {
+        store,
+        ids: IdGenerator::new(7),
+        db,
+    })
+}
+
+/// Now, at the millisecond precision the stores keep.
+fn now() -> OffsetDateTime {
+    at_ms(OffsetDateTime::now_utc().unix_timestamp_nanos() as i64 / 1_000_000)
+}
+
+fn at_ms(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap()
+}
+
+fn ms(at: OffsetDateTime) -> i64 {
+    (at.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+impl Fixture {
+    /// A plain active user with a password; not yet stored.
+    fn user(&self, email: Option<&str>, username: Option<&str>) -> User {
+        let now = now();
+        User {
+            id: UserId(self.ids.next_id()),
+            email: email.map(str::to_string),
+            email_verified: false,
+            username: username.map(str::to_string),
+            name: None,
+            password_hash: Some(PasswordHash("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into())),
+            provider: "local".into(),
+            role: Role::User,
+            active: true,
+            avatar: None,
+            bio: None,
+            timezone: None,
+            terms_version: None,
+            terms_accepted_at: None,
+            preferences: json!({}),
+            created_at: now,
+            updated_at: now,
+            last_login_at: None,
+            last_active_at: None,
+            revision: 0,
+        }
+    }
+
+    /// Stores a user (without claiming the first-admin marker unless it is the first).
+    async fn insert(&self, user: &User) -> User {
+        self.store.insert_user(user, false).await.unwrap()
+    }
+
+    async fn admin(&self, email: &str) -> User {
+        let mut user = self.user(Some(email), None);
+        user.role = Role::Admin;
+        self.insert(&user).await
+    }
+
+    fn session(&self, user: UserId, created_at: OffsetDateTime) -> Session {
+        Session {
+            id: SessionId(self.ids.next_id()),
+            user_id: user,
+            created_at,
+            last_used_at: created_at,
+            expires_at: created_at + Duration::days(30),
+            user_agent: Some("conformance/1.0".into()),
+            ip: Some("192.0.2.1".into()),
+        }
+    }
+
+    fn api_key(&self, user: UserId, name: &str) -> ApiKey {
+        ApiKey {
+            id: ApiKeyId(self.ids.next_id()),
+            user_id: user,
+            name: name.into(),
+            prefix: format!("rk_{name}"),
+            scopes: vec!["users:read".into(), "me".into()],
+            created_at: now(),
+            expires_at: None,
+            last_used_at: None,
+        }
+    }
+
+    async fn active_admins(&self) -> usize {
+        let query = UserQuery {
+            role: Some(Role::Admin),
+            active: Some(true),
+            limit: 1000,
+            ..UserQuery::default()
+        };
+        self.store.list_users(&query).await.unwrap().len()
+    }
+}
+
+macro_rules! fixture_or_skip {
+    ($backend:expr) => {
+        match fixture($backend).await {
+            Some(f) => f,
+            None => return,
+        }
+    };
+}
+
+#[track_caller]
+fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>, expected: &str) {
+    match result {
+        Err(StoreError::Conflict { field }) => assert_eq!(field, expected),
+        other => panic!("expected a conflict on {expected}, got {other:?}"),
+    }
+}
+
+#[track_caller]
+fn assert_not_found<T: std::fmt::Debug>(result: Result<T, StoreError>) {
+    assert!(
+        matches!(result, Err(StoreError::NotFound)),
+        "expected NotFound, got {result:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Users
+
+async fn users_round_trip(backend: Backend) {
+    let f = fixture_or_skip!(backend);
+    let mut full = f.user(Some("ann@example.org"), Some("Ann_Lee"));
+    full.email_verified = true;
+    full.name = Some("Ann Lee ✓".into());
+    full.avatar = Some("https://example.org/a.png".into());
+    full.bio = Some("Says \"hi\"; 'quotes' and \\ too".into());
+    full.timezone = Some("Europe/Berlin".into());
+    full.terms_version = Some("2024-01".into());
+    full.terms_accepted_at = Some(now() - Duration::days(1));
+    full.preferences = json!({"theme": "dark", "nested": {"list": [1, 2.5, null, "x"]}, "ünï": true});
+    full.last_login_at = Some(now() - Duration::hours(2));
+    full.last_active_at = Some(now() - Duration::hours(1));
+    full.provider = "oidc".into();
+    let stored = f.store.insert_user(&full, false).await.unwrap();
+    assert_eq!(stored, full);
+    assert_eq!(f.store.get_user(full.id).await.unwrap(), full);
+
+    let mut bare = f.user(None, Some("Łukasz"));
+    bare.password_hash = None;
+    assert_eq!(f.insert(&bare).await, bare);
+    assert_eq!(f.store.get_user(bare.id).await.unwrap(), bare);
+
+    assert_eq!(f.store.find_user_by_login("ann@example.org").await.unwrap().id, full.id);
+    assert_eq!(f.store.find_user_by_login("ann_lee").await.unwrap().id, full.id);
+    assert_eq!(f.store.find_user_by_login("łukasz").await.unwrap().id, bare.id);
+    assert_not_found(f.store.find_user_by_login("nobody@example.org").await);
+    assert_not_found(f.store.find_user_by_login("").await);
+    assert_not_found(f.store.get_user(UserId(12345)).await);
+    assert_eq!(f.store.count_users().await.unwrap(), 2);
+}
+
+async fn login_prefers_email_over_username(backend: Backend) {
+    let f = fixture_or_skip!(backend);
+    // A username that is another user's email, inserted before and after that user.
+    let by_username = f.insert(&f.user(None, Some("Bob@Example.org"))).await;
+    let by_email = f.insert(&f.user(Some("bob@example.org"), Some("robert"))).await;
+    assert_eq!(
+        f.store.find_user_by_login("bob@example.org").await.unwrap().id,
+        by_email.id
+    );
+    let by_email_2 = f.insert(&f.user(Some("carol@example.org"), None)).await;
+    let _by_username_2 = f.insert(&f.user(None, Some("carol@example.org"))).await;
+    assert_eq!(
+        f.store.find_user_by_login("carol@example.org").await.unwrap().id,
+        by_email_2.id
+    );
+    assert_eq!(f.store.find_user_by_login("robert").await.unwrap().id, by_email.id);
+    assert_ne!(by_username.id, by_email.id);
+}
+
+async fn unique_conflicts_name_the_field(backend: Backend) {
+    let f = fixture_or_skip!(backend);
+    let xavier = f.insert(&f.user(Some("x@example.org"), Some("Xavier"))).await;
+    assert_conflict(
+        f.store.insert_user(&f.user(Some("x@example.org"), None), false).await,
+        "email",
+    );
+    assert_conflict(
+        f.store
+            .insert_user(&f.user(Some("other@example.org"), Some("XAVIER")), true)
+            .await,
+        "username",
+    );
+    assert_conflict(
+        f.store.insert_user(&f.user(None, Some("xavier")), false).await,
+        "username",
+    );
+
+    let yvonne = f.insert(&f.user(Some("y@example.org"), Some("yvonne"))).await;
+    let mut change = yvonne.clone();
+    change.email = Some("x@example.org".into());
+    assert_conflict(f.store.update_user(&change, false).await, "email");
+    let mut change = yvonne.clone();
+    change.username = Some("xAvIeR".into());
+    assert_conflict(f.store.update_user(&change, false).await, "username");
+    // Nothing was written, and a user does not conflict with itself.
+    assert_eq!(f.store.get_user(yvonne.id).await.unwrap(), yvonne);
+    let mut same = xavier.clone();
+    same.username = Some("XAVIER".into());
+    assert_eq!(
+        f.store.update_user(&same, false).await.unwrap().username.as_deref(),
+        Some("XAVIER")
+    );
+    assert_eq!(f.store.count_users().await.unwrap(), 2);
+}
+
+async fn first_account_becomes_admin(backend: Backend) {
+    let f = fixture_or_skip!(backend);
+    let first = f
+        .store
+        .insert_user(&f.user(Some("first@example.org"), None), true)
+        .await
+        .unwrap();
+    assert_eq!(first.role, Role::Admin);
+    assert_eq!(f.store.get_user(first.id).await.unwrap().role, Role::Admin);
+    let second = f
+        .store
+        .insert_user(&f.user(Some("second@example.org"), None), true)
+        .await
+        .unwrap();
+    assert_eq!(second.role, Role::User);
+    let mut pending = f.user(Some("third@example.org"), None);
+    pending.role = Role::Pending;
+    assert_eq!(f.store.insert_user(&pending, true).await.unwrap().role, Role::Pending);
+}
+
+async fn first_account_without_claim_never_promotes(backend: Backend) {
+    let f = fixture_or_skip!(backend);
+    let first = f
+        .store
+        .insert_user(&f.user(Some("first@example.org"), None), false)
+        .await
+        .unwrap();
+    assert_eq!(first.role, Role::User);
+    let second = f
+        .store
+        .insert_user(&f.user(Some("second@example.org"), None), true)
+        .await
+        .unwrap();
+    assert_eq!(second.role, Role::User);
+    assert_eq!(f.active_admins().await, 0);
+}
+
+async fn first_admin_claim_under_concurrency(backend: Backend) {
+    let f = fixture_or_skip!(backend);
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let store = f.store.clone();
+        let user = f.user(Some(&format!("racer{i}@example.org")), Some(&format!("racer{i}")));
+        tasks.spawn(async move { store.insert_user(&user, true).await });
+    }
+    let mut admins = 0;
+    while let Some(result) = tasks.join_next().await {
+        if result.unwrap().unwrap().role == Role::Admin {
+            admins += 1;
+        }
+    }
+    assert_eq!(admins, 1);
+    assert_eq!(f.active_admins().await, 1);
+    assert_eq!(f.store.count_users().await.unwrap(), 20);
+}
+
+async fn update_user_writes_every_field(backend: Backend) {
+    let f = fixture_or_skip!(backend);
+    let before = f.insert(&f.user(Some("old@example.org"), Some("OldName"))).await;
+    let t = now();
+    let after = User {
+        id: before.id,
+        email: Some("new@example.org".into()),
+        email_verified: true,
+        username: Some("NewName".into()),
+        name: Some("Nina New".into()),
+        password_hash: Some(PasswordHash("$2b$12$abcdefghijklmnopqrstuv".into())),
+        provider: "ldap".into(),
+        role: Role::Pending,
+        active: false,
+        avatar: Some("/avatars/1.webp".into()),
+        bio: Some("bio".into()),
+        timezone: Some("UTC".into()),
+        terms_version: Some("v2".into()),
+        terms_accepted_at: Some(t),
+        preferences: json!({"a": [1, {"b": "c"}]}),
+        created_at: t - Duration::days(3),
+        updated_at: t,
+        last_login_at: Some(t - Duration::minutes(5)),
+        last_active_at: Some(t - Duration::minutes(1)),
+        revision: before.revision,
+    };
+    let stored = f.store.update_user(&after, false).await.unwrap();
+    assert_eq!(
+        stored,
+        User {
+            revision: before.revision + 1,
+            ..after.clone()
+        }
+    );
+    assert_eq!(f.store.get_user(before.id).await.unwrap(), stored);
+    // Derived columns follow: the old username no longer logs in, the new one does.
+    assert_not_found(f.store.find_user_by_login("oldname").await);
+    assert_not_found(f.store.find_user_by_login("old@example.org").await);
+    assert_eq!(f.store.find_user_by_login("newname").await.unwrap().id, before.id);
+    let search = UserQuery {
+        search: Some("nina".into()),
+        limit: 10,
+        ..UserQuery::default()
+    };
+    assert_eq!(f.store.list_users(&search).await.unwrap().len(), 1);
+    let search = UserQuery {
+        search: Some("oldname".into()),
+        limit: 10,
+        ..UserQuery::default()
+    };
+    assert!(f.store.list_users(&search).await.unwrap().is_empty());
+    // Clearing optional fields writes NULLs.
+    let cleared = User {
+        username: None,
+        name: None,
+        avatar: None,
+        last_login_at: None,
+        ..stored.clone()
+    };
+    let stored = f.store.update_user(&cleared, false).await.unwrap();
+    assert_eq!(
+        stored,
+        User {
+            revision: cleared.revision + 1,
+            ..cleared
+        }
+    );
+}
+
+async fn update_user_detects_stale_and_missing(backend: Backend) {
+    let f = fixture_or_skip!(backend);
+    let user = f.insert(&f.user(Some("u@example.org"), None)).await;
+    let first = f
+        .store
+        .update_user(
+            &User {
+                name: Some("one".into()),
+                ..user.clone()
+            },
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.revision, user.revision + 1);
+    // A writer that read before the first update loses.
+    let stale = f
+        .store
+        .update_user(
+            &User {
+                name: Some("two".into()),
+                ..user.clone()
+            },
+            false,
+        )
+        .await;
+    assert!(matches!(stale, Err(StoreError::Stale)), "{stale:?}");
+    assert_eq!(f.store.get_user(user.id).await.unwrap(), first);
+    let missing = f.user(Some("ghost@example.org"), None);
+    assert_not_found(f.store.update_user(&missing, false).await);
+    assert_not_found(f.store.update_user(&missing, true).await);
+}
+
+async fn last_admin_guard(backend: Backend) {
+    let f = fixture_or_skip!(backend);
+    let alice = f
+        .store
+        .insert_user(&f.user(Some("alice@example.org"), None), true)
+        .await
+        .unwrap();
+    let bob = f.insert(&f.user(Some("bob@example.org"), None)).await;
+    assert_eq!(alice.role, Role::Admin);
+
+    let demoted = User {
+        role: Role::User,
+        ..alice.clone()
+    };
+    assert!(matches!(
+        f.store.update_user(&demoted, true).await,
+        Err(StoreError::LastAdmin)
+    ));
+    let deactivated = User {
+        active: false,
+        ..alice.clone()
+    };
+    assert!(matches!(
+        f.store.update_user(&deactivated, true).await,
+        Err(StoreError::LastAdmin)
+    ));
+    assert!(matches!(
+        f.store.delete_user(alice.id, true).await,
+        Err(StoreError::LastAdmin)
+    ));
+    assert_eq!(f.store.get_user(alice.id).await.unwrap(), alice, "nothing was written");
+
+    // A second admin makes the first removable.
+    let bob = f
+        .store
+        .update_user(
+            &User {
+                role: Role::Admin,
+                ..bob
+            },
+            false,
+        )
+        .await
+        .unwrap();
+    let alice = f.store.update_user(&demoted, true).await.unwrap();
+    assert_eq!(alice.role, Role::User);
+    assert!(matches!(
+        f.store.delete_user(bob.id, true).await,
+        Err(StoreError::LastAdmin)
+    ));
+    f.store.delete_user(alice.id, true).await.unwrap();
+    assert_not_found(f.store.delete_user(alice.id, true).await);
+    assert_not_found(f.store.delete_user(alice.id, false).await);
+    assert_eq!(f.active_admins().await, 1);
+}
+
+async fn concurrent_demotions_keep_one_admin(backend: Backend) {
+    let f = fixture_or_skip!(backend);
+    let a = f
+        .store
+        .insert_user(&f.user(Some("a@example.org"), None), true)
+        .await
+        .unwrap();
+    let b = f.admin("b@example.org").await;
+    let (mut a, mut b) = (a, b);
+    for round in 0..5 {
+        assert_eq!(f.active_admins().await, 2);
+        let (store_a, store_b) = (f.store.clone(), f.store.clone());
+        // Alternate demotion and deactivation; both remove an active admin.
+        let demote = |u: &User| {
+            if round % 2 == 0 {
+                User {
+                    role: Role::User,
+                    ..u.clone()
+                }
+            } else {
+                User {
+                    active: false,
+                    ..u.clone()
+                }
+            }
+        };
+        let (change_a, change_b) = (demote(&a), demote(&b));
+        let task_a = tokio::spawn(async move { store_a.update_user(&change_a, true).await });
+        let task_b = tokio::spawn(async move { store_b.update_user(&change_b, true).await });
+        let (result_a, result_b) = (task_a.await.unwrap(), task_b.await.unwrap());
+        let succeeded = [&result_a, &result_b].iter().filter(|r| r.is_ok()).count();
+        assert_eq!(succeeded, 1, "round {round}: {result_a:?} / {result_b:?}");
+        for result in [&result_a, &result_b] {
+            assert!(matches!(result, Ok(_) | Err(StoreError::LastAdmin)), "{result:?}");
+        }
+        assert_eq!(f.active_admins().await, 1);
+        // Restore the demoted one.
+        a = f.store.get_user(a.id).await.unwrap();
+        b = f.store.get_user(b.id).await.unwrap();
+        for user in [&mut a, &mut b] {
+            if !user.is_active_admin() {
+                *user = f
+                    .store
+                    .update_user(
+                        &User {
+                            role: Role::Admin,
+                            active: true,
+                            ..user.clone()
+                        },
+                        false,
+                    )
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
+async fn delete_user_removes_everything(backend: Backend) {
+    let f = fixture_or_skip!(backend);
+    let keeper = f
+        .store
+        .insert_user(&f.user(Some("keeper@example.org"), None), true)
+        .await
+        .unwrap();
+    let leaver = f.insert(&f.user(Some("leaver@example.org"), None)).await;
+    let t = now();
+    let mut digests = Vec::new();
+    for (owner, tag) in [(&leaver, "l1"), (&leaver, "l2"), (&keeper, "k1")] {
+        let session = f.session(owner.id, t);
+        f.store.insert_session(&session, &format!("{tag}-a")).await.unwrap();
+        assert!(
+            f.store
+                .rotate_refresh_token(session.id, &format!("{tag}-a"), &format!("{tag}-b"), t)
+                .await
+                .unwrap()
+        );
+        f.store
+            .insert_api_key(&f.api_key(owner.id, tag), &format!("{tag}-key"))
+            .await
+            .unwrap();
+        digests.push((owner.id, session.id, tag));
+    }
+    f.store.delete_user(leaver.id, false).await.unwrap();
+    assert_not_found(f.store.get_user(leaver.id).await);
+    for (owner, session, tag) in digests {
+        let gone = owner == leaver.id;
+        for digest in [format!("{tag}-a"), format!("{tag}-b")] {
+            assert_eq!(f.store.get_refresh_token(&digest).await.is_err(), gone, "{digest}");
+        }
+        assert_eq!(f.store.get_session(session).await.is_err(), gone);
+        assert_eq!(
+            f.store.get_api_key_by_digest(&format!("{tag}-key")).await.is_err(),
+            gone
+        );
+    }
+    assert!(f.store.list_sessions(leaver.id).await.unwrap().is_empty());
+    assert!(f.store.list_api_keys(leaver.id).await.unwrap().is_empty());
+    assert_eq!(f.store.list_sessions(keeper.id).await.unwrap().len(), 1);
+    assert_not_found(f.store.delete_user(leaver.id, false).await);
+    assert_eq!(f.store.count_users().await.unwrap(), 1);
+}
+
+async fn record_login_updates_login_fields(backend: Backend) {
+    let f = fixture_or_skip!(backend);
+    let user = f.insert(&f.user(Some("login@example.org"), None)).await;
+    let t1 = now() + Duration::seconds(1);
+    f.store.record_login(user.id, t1, None).await.unwrap();
+    let after = f.store.get_user(user.id).await.unwrap();
+    assert_eq!(after.last_login_at, Some(t1));
+    assert_eq!(after.last_active_at, Some(t1));
+    assert_eq!(after.password_hash, user.password_hash);
+    assert_eq!(after.revision, user.revision + 1);
+    let t2 = t1 + Duration::seconds(1);
+    f.store.record_login(user.id, t2, Some("$argon2id$new")).await.unwrap();
+    let after = f.store.get_user(user.id).await.unwrap();
+    assert_eq!(after.last_login_at, Some(t2));
+    assert_eq!(after.password_hash, Some(PasswordHash("$argon2id$new".into())));
+    assert_eq!(after.revision, user.revision + 2);
+    assert_not_found(f.store.record_login(UserId(424242), t2, None).await);
+}
+
+// ---------------------------------------------------------------------------------------
+// Listing
+
+/// The key the core builds cursors from.
+fn sort_key(sort: UserSort, user: &User) -> SortKey {
+    match sort {
+        UserSort::CreatedAt => SortKey::Int(ms(user.created_at)),
+        UserSort::Email => SortKey::Text(user.email.clone().unwrap_or_default()),
+        UserSort::Username => SortKey::Text(user.username.as_deref().unwrap_or_default().to_lowercase()),
+        UserSort::Name => SortKey::Text(user.name.clone().unwrap_or_default()),
+    }
+}
+
+fn key_order(a: &SortKey, b: &SortKey) -> std::cmp::Ordering {
+    match (a, b) {
+        (SortKey::Int(a), SortKey::Int(b)) => a.cmp(b),
+        // Byte order, as SQLite's BINARY and PostgreSQL's "C" collation compare.
+        (SortKey::Text(a), SortKey::Text(b)) => a.as_bytes().cmp(b.as_bytes()),
+        _ => unreachable!(),
+    }
+}
+
+/// A varied population: missing fields, ties, case and non-ASCII text.
+async fn populate(f: &Fixture) -> Vec<User> {
+    let names = [
+        Some("adam"),
+        Some("Adam"),
+        Some("ADAM"),
+        None,
+        Some("Émile"),
+        Some("zoë"),
+        Some("Ωmega"),
+        Some("bob"),
+        Some("bob"),
+        Some(""),
+        Some("Zed"),
+        Some("ändrea"),
+    ];
+    let base = ms(now()) - 100_000;
+    let mut users = Vec::new();
+    for i in 0..37usize {
+        let email = (i % 5 != 0).then(|| format!("member{:02}@{}.example.org", (i * 7) % 37, ["b", "a", "c"][i % 3]));
+        let username = (i % 4 != 1 || email.is_none())
+            .then(|| format!("{}_{:02}", ["Kim", "kim", "LEE", "ßara", "Øle"][i % 5], (i * 11) % 37));
+        let mut user = f.user(email.as_deref(), username.as_deref());
+        user.name = names[i % names.len()].map(str::to_string);
+        // Creation times with ties.
+        user.created_at = at_ms(base + (i as i64 % 9) * 1000);
+        user.updated_at = user.created_at;
+        user.active = i % 6 != 0;
+        user.role = if i % 7 == 0 { Role::Pending } else { Role::User };
+        users.push(f.insert(&user).await);
+    }
+    users
+}
+
+fn expected_order(users: &[User], sort: UserSort, descending: bool) -> Vec<UserId> {
+    let mut sorted: Vec<&User> = users.iter().collect();
+    sorted.sort_by(|a, b| key_order(&sort_key(sort, a), &sort_key(sort, b)).then(a.id.cmp(&b.id)));
+    if descending {
+        sorted.reverse();
+    }
+    sorted.into_iter().map(|u| u.id).collect()
+}
+
+async fn walk(store: &dyn Store, base: &UserQuery, page_size: u32) -> Vec<UserId> {
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let query = UserQuery {
+            after: after.clone(),
+            limit: page_size,
+            ..base.clone()
+        };
+        let page = store.list_users(&query).await.unwrap();
+        assert!(page.len() <= page_size as usize);
+        seen.extend(page.iter().map(|u| u.id));
+        match page.last() {
+            Some(last) if page.len() == page_size as usize => after = Some((sort_key(base.sort, last), last.id)),
+            _ => break,
+        }
+    }
+    seen
+}
+
+async fn list_users_pages_match_one_query(backend: Backend) {
+    let f = fixture_or_skip!(backend);
+    let users = populate(&f).await;
+    for sort in [UserSort::CreatedAt, UserSort::Email, UserSort::Username, UserSort::Name] {
+        for descending in [false, true] {
+            let base = UserQuery {
+                sort,
+                descending,
+                limit: 1000,
+                ..UserQuery::default()
+            };
+            let expected = expected_order(&users, sort, descending);
+            let all: Vec<UserId> = f.store.list_users(&base).await.unwrap().iter().map(|u| u.id).collect();
+            assert_eq!(all, expected, "one query, sort {sort:?}, descending {descending}");
+            for page_size in [1, 4, 7, 37, 50] {
+                let walked = walk(f.store.as_ref(), &base, page_size).await;
+                assert_eq!(
+                    walked, expected,
+                    "pages of {page_size}, sort {sort:?}, descending {descending}"
+                );
+                assert_eq!(
+                    walked.iter().collect::<HashSet<_>>().len(),
+                    users.len(),
+                    "no duplicates"
+                );
+            }
+            // Filters combine with pagination.
+            let active = UserQuery {
+                active: Some(true),
+                ..base.clone()
+            };
+            let expected_active: Vec<UserId> = expected
+                .iter()
+                .copied()
+                .filter(|id| users.iter().any(|u| u.id == *id && u.active))
+                .collect();
+            assert_eq!(walk(f.store.as_ref(), &active, 5).await, expected_active);
+        }
+    }
+}
+
+async fn list_users_filters_and_search(backend: Backend) {
+    let f = fixture_or_skip!(backend);
+    let admin = f
+        .store
+        .insert_user(&f.user(Some("root@example.org"), Some("root")), true)
+        .await
+        .unwrap();
+    let named = |email: &str, username: Option<&str>, name: &str| {
+        let mut user = f.user(Some(email), username);
+        user.name = Some(name.into());
+        user
+    };
+    let percent = f.insert(&named("p@example.org", None, "100% Sure")).await;
+    let underscore = f.insert(&named("u@example.org", Some("under_score"), "Under")).await;
+    let backslash = f.insert(&named("b@example.org", None, r"back\slash")).await;
+    let plain = f
+        .insert(&named("plain@example.org", Some("PlainUser"), "Plain One"))
+        .await;
+    let mut pending = named("wait@example.org", None, "Waiting");
+    pending.role = Role::Pending;
+    let pending = f.insert(&pending).await;
+    let mut inactive = named("off@example.org", None, "Switched Off");
+    inactive.active = false;
+    let inactive = f.insert(&inactive).await;
+
+    let ids = |query: UserQuery| {
+        let store = f.store.clone();
+        async move {
+            let query = UserQuery { limit: 100, ..query };
+            store
+                .list_users(&query)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|u| u.id)
+                .collect::<BTreeSet<_>>()
+        }
+    };
+    let search = |s: &str| UserQuery {
+        search: Some(s.into()),
+        ..UserQuery::default()
+    };
+    let set = |users: &[&User]| users.iter().map(|u| u.id).collect::<BTreeSet<_>>();
+
+    assert_eq!(ids(search("%")).await, set(&[&percent]));
+    assert_eq!(ids(search("_")).await, set(&[&underscore]));
+    assert_eq!(ids(search("\\")).await, set(&[&backslash]));
+    assert_eq!(ids(search("100%")).await, set(&[&percent]));
+    assert_eq!(ids(search("r_s")).await, set(&[&underscore]));
+    // Email, username (any case as stored) and name are all searched.
+    assert_eq!(ids(search("plainuser")).await, set(&[&plain]));
+    assert_eq!(ids(search("plain one")).await, set(&[&plain]));
+    assert_eq!(ids(search("plain@")).await, set(&[&plain]));
+    assert_eq!(ids(search("sure")).await, set(&[&percent]));
+    assert_eq!(ids(search("nothing like this")).await, BTreeSet::new());
+    assert_eq!(ids(search("example.org")).await.len(), 7);
+
+    assert_eq!(
+        ids(UserQuery {
+            role: Some(Role::Admin),
+            ..UserQuery::default()
+        })
+        .await,
+        set(&[&admin])
+    );
+    assert_eq!(
+        ids(UserQuery {
+            role: Some(Role::Pending),
+            ..UserQuery::default()
+        })
+        .await,
+        set(&[&pending])
+    );
+    assert_eq!(
+        ids(UserQuery {
+            active: Some(false),
+            ..UserQuery::default()
+        })
+        .await,
+        set(&[&inactive])
+    );
+    assert_eq!(
+        ids(UserQuery {
+            active: Some(true),
+            ..UserQuery::default()
+        })
+        .await
+        .len(),
+        6
+    );
+    // "n" is also in the pending "Waiting"; the filters drop it.
+    let combined = UserQuery {
+        search: Some("n".into()),
+        role: Some(Role::User),
+        active: Some(true),
+        ..UserQuery::default()
+    };
+    assert_eq!(ids(combined).await, set(&[&underscore, &plain]));
+    let combined = UserQuery {
+        search: Some("wait".into()),
+        role: Some(Role::User),
+        ..UserQuery::default()
+    };
+    assert_eq!(ids(combined).await, BTreeSet::new());
+    assert_eq!(f.store.count_users().await.unwrap(), 7);
+    // Limits apply.
+    let limited = UserQuery {
+        limit: 2,
+        ..UserQuery::default()
+    };
+    assert_eq!(f.store.list_users(&limited).await.unwrap().len(), 2);
+}
+
+// ---------------------------------------------------------------------------------------
+// Sessions and refresh tokens
+
+async fn refresh_tokens_rotate_once(backend: Backend) {
+    let f = fixture_or_skip!(backend);
+    let user = f.insert(&f.user(Some("s@example.org"), None)).await;
+    let t0 = now();
+    let session = f.session(user.id, t0);
+    f.store.insert_session(&session, "d0").await.unwrap();
+    assert_eq!(f.store.get_session(session.id).await.unwrap(), session);
+    let record = f.store.get_refresh_token("d0").await.unwrap();
+    assert_eq!((record.session_id, record.used_at), (session.id, None));
+
+    let t1 = t0 + Duration::seconds(10);
+    assert!(f.store.rotate_refresh_token(session.id, "d0", "d1", t1).await.unwrap());
+    assert_eq!(f.store.get_refresh_token("d0").await.unwrap().used_at, Some(t1));
+    assert_eq!(f.store.get_refresh_token("d1").await.unwrap().used_at, None);
+    assert_eq!(f.store.get_session(session.id).await.unwrap().last_used_at, t1);
+
+    // The same old token again: refused, nothing written.
+    let t2 = t1 + Duration::seconds(10);
+    assert!(!f.store.rotate_refresh_token(session.id, "d0", "d2", t2).await.unwrap());
+    assert_not_found(f.store.get_refresh_token("d2").await);
+    assert_eq!(f.store.get_session(session.id).await.unwrap().last_used_at, t1);
+    assert_eq!(f.store.get_refresh_token("d0").await.unwrap().used_at, Some(t1));
+    // A token of another session, or an unknown one: refused.
+    assert!(
+        !f.store
+            .rotate_refresh_token(SessionId(999), "d1", "d3", t2)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !f.store
+            .rotate_refresh_token(session.id, "unknown", "d4", t2)
+            .await
+            .unwrap()
+    );
+    assert_eq!(f.store.get_refresh_token("d1").await.unwrap().used_at, None);
+
+    let t3 = t2 + Duration::seconds(10);
+    f.store.touch_session(session.id, t3).await.unwrap();
+    assert_eq!(f.store.get_session(session.id).await.unwrap().last_used_at, t3);
+    assert_not_found(f.store.touch_session(SessionId(999), t3).await);
+    assert_not_found(f.store.get_session(SessionId(999)).await);
+    assert_not_found(f.store.get_refresh_token("nope").await);
+    // A session needs its user.
+    let orphan = f.session(UserId(31337), t0);
+    assert!(f.store.insert_session(&orphan, "orphan").await.is_err());
+    assert_not_found(f.store.get_refresh_token("orphan").await);
+}
+
+async fn refresh_rotation_under_concurrency(backend: Backend) {
+    let f = fixture_or_skip!(backend);
+    let user = f.insert(&f.user(Some("race@example.org"), None)).await;
+    let session = f.session(user.id, now());
+    f.store.insert_session(&session, "start").await.unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..10 {
+        let store = f.store.clone();
+        tasks.spawn(async move {
+            store
+                .rotate_refresh_token(session.id, "start", &format!("next{i}"), now())
+                .await
+        });
+    }
+    let mut winners = 0;
+    while let Some(result) = tasks.join_next().await {
+        winners += usize::from(result.unwrap().unwrap());
+    }
+    assert_eq!(winners, 1);
+    let mut issued = 0;
+    for i in 0..10 {
+        issued += usize::from(f.store.get_refresh_token(&format!("next{i}")).await.is_ok());
+    }
+    assert_eq!(issued, 1);
+}
+
+async fn sessions_listing_and_scoped_deletion(backend: Backend) {
+    let f = fixture_or_skip!(backend);
+    let ann = f.insert(&f.user(Some("ann@example.org"), None)).await;
+    let ben = f.insert(&f.user(Some("ben@example.org"), None)).await;
+    let t = now();
+    let mut ann_sessions = Vec::new();
+    for i in 0..4 {
+        let session = Session {
+            user_agent: None,
+            ip: None,
+            ..f.session(ann.id, t + Duration::seconds(i))
+        };
+        f.store.insert_session(&session, &format!("ann{i}")).await.unwrap();
+        ann_sessions.push(session);
+    }
+    let ben_session = f.session(ben.id, t);
+    f.store.insert_session(&ben_session, "ben0").await.unwrap();
+
+    let listed = f.store.list_sessions(ann.id).await.unwrap();
+    let newest_first: Vec<Session> = ann_sessions.iter().rev().cloned().collect();
+    assert_eq!(listed, newest_first);
+
+    assert_not_found(f.store.delete_session(ann.id, ben_session.id).await);
+    assert!(f.store.get_session(ben_session.id).await.is_ok());
+    f.store.delete_session(ann.id, ann_sessions[0].id).await.unwrap();
+    assert_not_found(f.store.delete_session(ann.id, ann_sessions[0].id).await);
+    assert_not_found(f.store.get_refresh_token("ann0").await);
+
+    let keep = ann_sessions[2].id;
+    assert_eq!(f.store.delete_sessions_of_user(ann.id, Some(keep)).await.unwrap(), 2);
+    let left: Vec<SessionId> = f
+        .store
+        .list_sessions(ann.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(left, vec![keep]);
+    assert_not_found(f.store.get_refresh_token("ann1").await);
+    assert!(f.store.get_refresh_token("ann2").await.is_ok());
+    assert_not_found(f.store.get_refresh_token("ann3").await);
+    assert_eq!(f.store.delete_sessions_of_user(ann.id, None).await.unwrap(), 1);
+    assert!(f.store.list_sessions(ann.id).await.unwrap().is_empty());
+    assert_eq!(f.store.delete_sessions_of_user(ann.id, None).await.unwrap(), 0);
+    assert_eq!(f.store.list_sessions(ben.id).await.unwrap(), vec![ben_session]);
+    assert!(f.store.get_refresh_token("ben0").await.is_ok());
+}
+
+// ---------------------------------------------------------------------------------------
+// API keys and signing keys
+
+async fn api_keys_round_trip(backend: Backend) {
+    let f = fixture_or_skip!(backend);
+    let ann = f.insert(&f.user(Some("ann@example.org"), None)).await;
+    let ben = f.insert(&f.user(Some("ben@example.org"), None)).await;
+    let mut keys = Vec::new();
+    for i in 0..3 {
+        let mut key = f.api_key(ann.id, &format!("key{i}"));
+        if i == 1 {
+            key.expires_at = Some(now() + Duration::days(7));
+            key.scopes = vec![];
+        }
+        f.store.insert_api_key(&key, &format!("digest{i}")).await.unwrap();
+        keys.push(key);
+    }
+    let ben_key = f.api_key(ben.id, "bens");
+    f.store.insert_api_key(&ben_key, "ben-digest").await.unwrap();
+
+    assert_eq!(f.store.get_api_key_by_digest("digest1").await.unwrap(), keys[1]);
+    assert_not_found(f.store.get_api_key_by_digest("nope").await);
+    let listed = f.store.list_api_keys(ann.id).await.unwrap();
+    assert_eq!(listed, keys.iter().rev().cloned().collect::<Vec<_>>());
+
+    let used = now() + Duration::minutes(1);
+    f.store.touch_api_key(keys[0].id, used).await.unwrap();
+    assert_eq!(
+        f.store.get_api_key_by_digest("digest0").await.unwrap().last_used_at,
+        Some(used)
+    );
+    assert_not_found(f.store.touch_api_key(ApiKeyId(5), used).await);
+
+    assert_not_found(f.store.delete_api_key(ann.id, ben_key.id).await);
+    assert!(f.store.get_api_key_by_digest("ben-digest").await.is_ok());
+    f.store.delete_api_key(ann.id, keys[0].id).await.unwrap();
+    assert_not_found(f.store.delete_api_key(ann.id, keys[0].id).await);
+    assert_not_found(f.store.get_api_key_by_digest("digest0").await);
+    assert_eq!(f.store.list_api_keys(ann.id).await.unwrap().len(), 2);
+    // A digest is unique.
+    let duplicate = f.api_key(ann.id, "dup");
+    assert!(matches!(
+        f.store.insert_api_key(&duplicate, "digest1").await,
+        Err(StoreError::Conflict { .. })
+    ));
+}
+
+async fn signing_keys_generation_conflict(backend: Backend) {
+    let f = fixture_or_skip!(backend);
+    assert!(f.store.list_signing_keys().await.unwrap().is_empty());
+    let t = now();
+    let first = SigningKeyRecord::generate(1, t).unwrap();
+    assert!(f.store.insert_signing_key(&first).await.unwrap());
+    // Another instance generating generation 1 at the same time loses.
+    let rival = SigningKeyRecord::generate(1, t).unwrap();
+    assert!(!f.store.insert_signing_key(&rival).await.unwrap());
+    assert!(!f.store.insert_signing_key(&first).await.unwrap());
+    let second = SigningKeyRecord::generate(2, t + Duration::days(1)).unwrap();
+    assert!(f.store.insert_signing_key(&second).await.unwrap());
+    let listed = f.store.list_signing_keys().await.unwrap();
+    assert_eq!(listed.len(), 2);
+    for (stored, expected) in listed.iter().zip([&first, &second]) {
+        assert_eq!(stored.kid, expected.kid);
+        assert_eq!(stored.generation, expected.generation);
+        assert_eq!(stored.private_pkcs8, expected.private_pkcs8);
+        assert_eq!(stored.public_key, expected.public_key);
+        assert_eq!(stored.created_at, expected.created_at);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Opening, migrating, closing
+
+async fn migrations_run_twice(backend: Backend) {
+    let f = fixture_or_skip!(backend);
+    let user = f.insert(&f.user(Some("stays@example.org"), None)).await;
+    let again = f.db.store().await;
+    assert_eq!(again.get_user(user.id).await.unwrap(), user);
+    match backend {
+        Backend::Sqlite => {
+            let store = roster_store::SqliteStore::connect(&f.db.url).await.unwrap();
+            store.migrate().await.unwrap();
+            store.migrate().await.unwrap();
+        }
+        Backend::Postgres => {
+            let store = roster_store::PgStore::connect(&f.db.url).await.unwrap();
+            store.migrate().await.unwrap();
+            store.migrate().await.unwrap();
+        }
+    }
+    assert_eq!(again.count_users().await.unwrap(), 1);
+    again.close().await;
+}
+
+async fn concurrent_open_on_fresh_database(backend: Backend) {
+    let Some(db) = TestDatabase::new(backend).await else {
+        return;
+    };
+    let mut opening = tokio::task::JoinSet::new();
+    for _ in 0..4 {
+        let url = db.url.clone();
+        opening.spawn(async move { roster_store::open(&url).await });
+    }
+    let mut stores: Vec<Arc<dyn Store>> = Vec::new();
+    while let Some(opened) = opening.join_next().await {
+        stores.push(opened.unwrap().unwrap());
+    }
+    let f = Fixture {
+        store: stores[0].clone(),
+        ids: IdGenerator::new(3),
+        db,
+    };
+    let user = f.insert(&f.user(Some("one@example.org"), None)).await;
+    for store in &stores {
+        assert_eq!(store.get_user(user.id).await.unwrap(), user);
+        store.close().await;
+    }
+}
+
+async fn newer_database_is_refused(backend: Backend) {
+    let f = fixture_or_skip!(backend);
+    f.store.close().await;
+    let insert = "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+                  VALUES ($1, 'from the future', TRUE, $2, 0)";
+    match backend {
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&f.db.url).await.unwrap();
+            sqlx::query(insert)
+                .bind(99_990_101_i64)
+                .bind(vec![0u8; 48])
+                .execute(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&f.db.url).await.unwrap();
+            sqlx::query(insert)
+                .bind(99_990_101_i64)
+                .bind(vec![0u8; 48])
+                .execute(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+        }
+    }
+    let error = roster_store::open(&f.db.url)
+        .await
+        .err()
+        .expect("a newer database is refused");
+    let message = format!("{error:#}");
+    assert!(message.contains("newer Roster"), "{message}");
+    assert!(message.contains("99990101"), "{message}");
+}
+
+async fn ping_and_close(backend: Backend) {
+    let f = fixture_or_skip!(backend);
+    f.store.ping().await.unwrap();
+    f.store.close().await;
+    let after = f.store.ping().await;
+    assert!(matches!(after, Err(StoreError::Unavailable(_))), "{after:?}");
+    let insert = f.store.insert_user(&f.user(Some("late@example.org"), None), true).await;
+    assert!(matches!(insert, Err(StoreError::Unavailable(_))), "{insert:?}");
+}
+
+backend_tests!(
+    users_round_trip,
+    login_prefers_email_over_username,
+    unique_conflicts_name_the_field,
+    first_account_becomes_admin,
+    first_account_without_claim_never_promotes,
+    first_admin_claim_under_concurrency,
+    update_user_writes_every_field,
+    update_user_detects_stale_and_missing,
+    last_admin_guard,
+    concurrent_demotions_keep_one_admin,
+    delete_user_removes_everything,
+    record_login_updates_login_fields,
+    list_users_pages_match_one_query,
+    list_users_filters_and_search,
+    refresh_tokens_rotate_once,
+    refresh_rotation_under_concurrency,
+    sessions_listing_and_scoped_deletion,
+    api_keys_round_trip,
+    signing_keys_generation_conflict,
+    migrations_run_twice,
+    concurrent_open_on_fresh_database,
+    newer_database_is_refused,
+    ping_and_close,
+);
+
+// ---------------------------------------------------------------------------------------
+// Backend selection and migration parity (not per backend)
+
+#[test]
+fn urls_select_the_backend() {
+    use roster_store::{BackendKind, backend_of};
+    assert_eq!(backend_of("sqlite://data/roster.db").unwrap(), BackendKind::Sqlite);
+    assert_eq!(backend_of("sqlite:roster.db").unwrap(), BackendKind::Sqlite);
+    assert_eq!(backend_of("postgres://u@h/db").unwrap(), BackendKind::Postgres);
+    assert_eq!(backend_of("postgresql://u@h/db").unwrap(), BackendKind::Postgres);
+    let error = backend_of("mysql://u@h/db").unwrap_err().to_string();
+    assert!(error.contains("`mysql`"), "{error}");
+    assert!(backend_of("roster.db").is_err());
+}
+
+#[tokio::test]
+async fn open_names_an_unknown_scheme() {
+    let error = roster_store::open("mariadb://localhost/roster")
+        .await
+        .err()
+        .expect("refused");
+    assert!(error.to_string().contains("mariadb"), "{error}");
+}
+
+#[tokio::test]
+async fn open_creates_the_sqlite_file_and_its_directory() {
+    let db = TestDatabase::new(Backend::Sqlite).await.unwrap();
+    let scratch = std::path::Path::new(db.url.strip_prefix("sqlite://").unwrap())
+        .parent()
+        .unwrap();
+    let path = scratch.join("nested/deeper/roster.db");
+    let store = roster_store::open(&format!("sqlite:{}", path.display())).await.unwrap();
+    store.ping().await.unwrap();
+    assert!(path.exists());
+    store.close().await;
+}
+
+fn migration_files(backend: &str) -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn migration_directories_hold_the_same_files() {
+    let sqlite = migration_files("sqlite");
+    let postgres = migration_files("postgres");
+    assert!(!sqlite.is_empty());
+    assert_eq!(sqlite, postgres);
+    for name in &sqlite {
+        let (version, rest) = name.split_once('_').expect("NNNN_name.sql");
+        assert!(
+            version.len() == 4 && version.chars().all(|c| c.is_ascii_digit()),
+            "{name}"
+        );
+        assert!(rest.ends_with(".sql"), "{name}");
+    }
+}
+
+/// A column as both catalogues can describe it: table, column, NOT NULL, type class.
+type Column = (String, String, bool, &'static str);
+/// A key: table, column, `primary`/`unique`.
+type Key = (String, String, String);
+/// A foreign key: table, column, referenced table, on-delete action.
+type ForeignKey = (String, String, String, String);
+
+#[derive(Debug, PartialEq)]
+struct Schema {
+    columns: BTreeSet<Column>,
+    keys: BTreeSet<Key>,
+    foreign_keys: BTreeSet<ForeignKey>,
+    indexes: BTreeSet<String>,
+}
+
+fn type_class(declared: &str) -> &'static str {
+    match declared.to_ascii_lowercase().as_str() {
+        "integer" | "bigint" => "integer",
+        // JSON documents are TEXT in SQLite and JSONB in PostgreSQL.
+        "text" | "jsonb" => "text",
+        "boolean" => "boolean",
+        "blob" | "bytea" => "bytes",
+        other => panic!("unexpected column type {other}"),
+    }
+}
+
+async fn sqlite_schema(url: &str) -> Schema {
+    let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+    let rows: Vec<(String, String, bool, String, i64)> = sqlx::query_as(
+        "SELECT m.name, p.name, p.\"notnull\", p.type, p.pk FROM sqlite_master m \
+         JOIN pragma_table_info(m.name) p WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' \
+         AND m.name <> '_sqlx_migrations'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let columns = rows
+        .iter()
+        .map(|(t, c, not_null, ty, _)| (t.clone(), c.clone(), *not_null, type_class(ty)))
+        .collect();
+    let mut keys: BTreeSet<Key> = rows
+        .iter()
+        .filter(|r| r.4 > 0)
+        .map(|(t, c, ..)| (t.clone(), c.clone(), "primary".to_string()))
+        .collect();
+    let unique: Vec<(String, String)> = sqlx::query_as(
+        "SELECT m.name, ii.name FROM sqlite_master m JOIN pragma_index_list(m.name) il \
+         JOIN pragma_index_info(il.name) ii WHERE m.type = 'table' AND il.\"unique\" = 1 AND il.origin = 'u'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    keys.extend(unique.into_iter().map(|(t, c)| (t, c, "unique".to_string())));
+    let foreign_keys: Vec<ForeignKey> = sqlx::query_as(
+        "SELECT m.name, f.\"from\", f.\"table\", f.on_delete FROM sqlite_master m \
+         JOIN pragma_foreign_key_list(m.name) f WHERE m.type = 'table'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let indexes: Vec<(String,)> =
+        sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    pool.close().await;
+    Schema {
+        columns,
+        keys,
+        foreign_keys: foreign_keys.into_iter().collect(),
+        indexes: indexes.into_iter().map(|(n,)| n).collect(),
+    }
+}
+
+async fn postgres_schema(url: &str) -> Schema {
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    let rows: Vec<(String, String, bool, String)> = sqlx::query_as(
+        "SELECT table_name::text, column_name::text, is_nullable = 'NO', data_type::text \
+         FROM information_schema.columns WHERE table_schema = 'public' AND table_name <> '_sqlx_migrations'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let columns = rows
+        .into_iter()
+        .map(|(t, c, not_null, ty)| (t, c, not_null, type_class(&ty)))
+        .collect();
+    let keys: Vec<Key> = sqlx::query_as(
+        "SELECT cl.relname::text, a.attname::text, CASE c.contype WHEN 'p' THEN 'primary' ELSE 'unique' END \
+         FROM pg_constraint c JOIN pg_class cl ON cl.oid = c.conrelid \
+         JOIN pg_namespace n ON n.oid = cl.relnamespace \
+         JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey) \
+         WHERE n.nspname = 'public' AND c.contype IN ('p', 'u') AND cl.relname <> '_sqlx_migrations'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let foreign_keys: Vec<ForeignKey> = sqlx::query_as(
+        "SELECT cl.relname::text, a.attname::text, rc.relname::text, \
+         CASE c.confdeltype WHEN 'c' THEN 'CASCADE' WHEN 'a' THEN 'NO ACTION' WHEN 'r' THEN 'RESTRICT' \
+         WHEN 'n' THEN 'SET NULL' ELSE 'SET DEFAULT' END \
+         FROM pg_constraint c JOIN pg_class cl ON cl.oid = c.conrelid JOIN pg_class rc ON rc.oid = c.confrelid \
+         JOIN pg_namespace n ON n.oid = cl.relnamespace \
+         JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey) \
+         WHERE n.nspname = 'public' AND c.contype = 'f'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    // Indexes created by CREATE INDEX, not those backing a constraint.
+    let indexes: Vec<(String,)> = sqlx::query_as(
+        "SELECT i.indexname::text FROM pg_indexes i WHERE i.schemaname = 'public' \
+         AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    Schema {
+        columns,
+        keys: keys.into_iter().collect(),
+        foreign_keys: foreign_keys.into_iter().collect(),
+        indexes: indexes.into_iter().map(|(n,)| n).collect(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrated_schemas_match() {
+    let sqlite_db = TestDatabase::new(Backend::Sqlite).await.unwrap();
+    sqlite_db.store().await.close().await;
+    let sqlite = sqlite_schema(&sqlite_db.url).await;
+    assert!(
+        sqlite
+            .columns
+            .iter()
+            .any(|(t, c, ..)| t == "users" && c == "search_key"),
+        "{sqlite:#?}"
+    );
+    assert!(sqlite.indexes.contains("users_email_sort_idx"), "{sqlite:#?}");
+    let Some(pg_db) = TestDatabase::new(Backend::Postgres).await else {
+        return;
+    };
+    pg_db.store().await.close().await;
+    let postgres = postgres_schema(&pg_db.url).await;
+    assert_eq!(
+        sqlite.columns, postgres.columns,
+        "columns, nullability and type classes"
+    );
+    assert_eq!(sqlite.keys, postgres.keys, "primary and unique keys");
+    assert_eq!(sqlite.foreign_keys, postgres.foreign_keys, "foreign keys");
+    assert_eq!(sqlite.indexes, postgres.indexes, "index names");
+}
