@@ -154,7 +154,10 @@ impl Settings {
 
     /// The transport's settings.
     pub fn http(&self) -> HttpConfig {
-        HttpConfig { body_limit: self.body_limit_bytes, trust_forwarded_for: self.trust_forwarded_for }
+        HttpConfig {
+            body_limit: self.body_limit_bytes,
+            trust_forwarded_for: self.trust_forwarded_for,
+        }
     }
 }
 

@@ -44,8 +44,16 @@ fn main() -> std::process::ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve { listen, data_dir, database } => {
-                let flags = config::FlagOverrides { listen, data_dir, database_url: database };
+            Command::Serve {
+                listen,
+                data_dir,
+                database,
+            } => {
+                let flags = config::FlagOverrides {
+                    listen,
+                    data_dir,
+                    database_url: database,
+                };
                 let settings = config::Settings::load(cli.config.as_deref(), flags)?;
                 serve::run(settings).await
             }

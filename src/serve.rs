@@ -39,7 +39,10 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     });
 
     shutdown_signal().await;
-    tracing::info!(grace_seconds = settings.shutdown_grace_seconds, "shutting down: no new connections");
+    tracing::info!(
+        grace_seconds = settings.shutdown_grace_seconds,
+        "shutting down: no new connections"
+    );
     let _ = stop_tx.send(true);
     match tokio::time::timeout(Duration::from_secs(settings.shutdown_grace_seconds), server).await {
         Ok(Ok(Ok(()))) => {}

@@ -11,7 +11,11 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_roster");
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 struct Server {
@@ -32,7 +36,9 @@ impl Server {
         for (k, v) in env {
             command.env(k, v);
         }
-        Server { child: command.spawn().unwrap() }
+        Server {
+            child: command.spawn().unwrap(),
+        }
     }
 
     /// Sends a signal and waits for the exit status.
@@ -80,7 +86,10 @@ async fn defaults_use_sqlite_in_roster_data_and_port_8480() {
     let server = Server::start(dir.path(), &[], &[]);
     wait_ready("127.0.0.1:8480").await;
     assert!(dir.path().join("roster-data/roster.db").exists());
-    assert!(dir.path().join("roster-data/roster.db-wal").exists(), "the database runs in WAL mode");
+    assert!(
+        dir.path().join("roster-data/roster.db-wal").exists(),
+        "the database runs in WAL mode"
+    );
     let r = reqwest::get("http://127.0.0.1:8480/healthz").await.unwrap();
     assert_eq!(r.text().await.unwrap(), "ok");
     assert!(server.stop("-TERM").success());
@@ -115,13 +124,24 @@ async fn flags_beat_environment_beat_file_beat_defaults() {
     assert_eq!(r.status(), 422);
     assert!(s.stop("-TERM").success());
 
-    let s = Server::start(dir.path(), &["--config", "roster.toml"], &[("ROSTER_LISTEN", &env_listen)]);
+    let s = Server::start(
+        dir.path(),
+        &["--config", "roster.toml"],
+        &[("ROSTER_LISTEN", &env_listen)],
+    );
     wait_ready(&env_listen).await;
     assert!(s.stop("-TERM").success());
 
     let s = Server::start(
         dir.path(),
-        &["--config", "roster.toml", "--listen", &flag_listen, "--data-dir", "from-flag"],
+        &[
+            "--config",
+            "roster.toml",
+            "--listen",
+            &flag_listen,
+            "--data-dir",
+            "from-flag",
+        ],
         &[("ROSTER_LISTEN", &env_listen), ("ROSTER_DATA_DIR", "from-env")],
     );
     wait_ready(&flag_listen).await;
@@ -133,14 +153,24 @@ async fn flags_beat_environment_beat_file_beat_defaults() {
 #[tokio::test]
 async fn bad_configuration_is_refused_with_a_message() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("bad.toml"), "listen = \"127.0.0.1:1\"\nno_such_setting = 1\n").unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "listen = \"127.0.0.1:1\"\nno_such_setting = 1\n",
+    )
+    .unwrap();
     for (args, env, needle) in [
         (vec!["serve", "--config", "bad.toml"], vec![], "no_such_setting"),
         (vec!["serve", "--config", "missing.toml"], vec![], "does not exist"),
         (vec!["serve", "--database", "mysql://x"], vec![], "mysql"),
         (vec!["serve"], vec![("ROSTER_DEFAULT_ROLE", "admin")], "default_role"),
     ] {
-        let out = Command::new(BIN).current_dir(dir.path()).env_clear().envs(env).args(&args).output().unwrap();
+        let out = Command::new(BIN)
+            .current_dir(dir.path())
+            .env_clear()
+            .envs(env)
+            .args(&args)
+            .output()
+            .unwrap();
         assert!(!out.status.success(), "{args:?} should fail");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
@@ -149,11 +179,24 @@ async fn bad_configuration_is_refused_with_a_message() {
 
 #[tokio::test]
 async fn instances_sharing_postgres_start_together_and_share_tokens() {
-    let Some(db) = TestDatabase::new(Backend::Postgres).await else { return };
+    let Some(db) = TestDatabase::new(Backend::Postgres).await else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = (format!("127.0.0.1:{}", free_port()), format!("127.0.0.1:{}", free_port()));
-    let sa = Server::start(dir.path(), &["--listen", &a, "--database", &db.url], &[("ROSTER_NODE_ID", "1")]);
-    let sb = Server::start(dir.path(), &["--listen", &b, "--database", &db.url], &[("ROSTER_NODE_ID", "2")]);
+    let (a, b) = (
+        format!("127.0.0.1:{}", free_port()),
+        format!("127.0.0.1:{}", free_port()),
+    );
+    let sa = Server::start(
+        dir.path(),
+        &["--listen", &a, "--database", &db.url],
+        &[("ROSTER_NODE_ID", "1")],
+    );
+    let sb = Server::start(
+        dir.path(),
+        &["--listen", &b, "--database", &db.url],
+        &[("ROSTER_NODE_ID", "2")],
+    );
     wait_ready(&a).await;
     wait_ready(&b).await;
     let client = reqwest::Client::new();
@@ -167,11 +210,26 @@ async fn instances_sharing_postgres_start_together_and_share_tokens() {
     let body: serde_json::Value = r.json().await.unwrap();
     let token = body["access_token"].as_str().unwrap();
     // A token from one instance works on the other, and a logout on one is seen by the other.
-    let r = client.get(format!("http://{b}/v1/me")).bearer_auth(token).send().await.unwrap();
+    let r = client
+        .get(format!("http://{b}/v1/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
-    let r = client.post(format!("http://{b}/v1/auth/logout")).bearer_auth(token).send().await.unwrap();
+    let r = client
+        .post(format!("http://{b}/v1/auth/logout"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 204);
-    let r = client.get(format!("http://{a}/v1/me")).bearer_auth(token).send().await.unwrap();
+    let r = client
+        .get(format!("http://{a}/v1/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
     assert!(sa.stop("-TERM").success());
     assert!(sb.stop("-TERM").success());

@@ -73,10 +73,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let mut server = server::Server::start(&bin, &database.url, &data_dir).await?;
     let startup = server.startup;
     let idle_rss = server.rss_kib();
-    eprintln!("server ready in {:.0} ms, idle RSS {} KiB", startup.as_secs_f64() * 1000.0, idle_rss.unwrap_or(0));
+    eprintln!(
+        "server ready in {:.0} ms, idle RSS {} KiB",
+        startup.as_secs_f64() * 1000.0,
+        idle_rss.unwrap_or(0)
+    );
 
     let plan = load::Plan {
-        address: server.address,
+        address: server.address.clone(),
         connections: args.connections,
         duration: Duration::from_secs(args.duration),
         warmup: Duration::from_secs(args.warmup),

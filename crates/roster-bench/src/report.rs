@@ -83,7 +83,10 @@ impl Report {
             self.machine.cores,
             self.machine.memory_mib
         );
-        println!("{:<34} {:>10} {:>9} {:>9} {:>9} {:>7}", "scenario", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "errors");
+        println!(
+            "{:<34} {:>10} {:>9} {:>9} {:>9} {:>7}",
+            "scenario", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "errors"
+        );
         for s in &self.scenarios {
             println!(
                 "{:<34} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>7}",
@@ -92,9 +95,19 @@ impl Report {
         }
         let pct = |r: Option<f64>| r.map(|r| format!("{:.0}%", r * 100.0)).unwrap_or_else(|| "-".into());
         println!("me (bearer) / healthz throughput: {}", pct(self.me_bearer_over_healthz));
-        println!("me (API key) / healthz throughput: {}", pct(self.me_api_key_over_healthz));
+        println!(
+            "me (API key) / healthz throughput: {}",
+            pct(self.me_api_key_over_healthz)
+        );
         let mib = |m: Option<f64>| m.map(|m| format!("{m:.1} MiB")).unwrap_or_else(|| "-".into());
-        println!("seeding: {:.1} s; start-up to ready: {:.0} ms", self.seed_seconds, self.startup_ms);
-        println!("server RSS idle: {}; after load: {}", mib(self.idle_rss_mib), mib(self.final_rss_mib));
+        println!(
+            "seeding: {:.1} s; start-up to ready: {:.0} ms",
+            self.seed_seconds, self.startup_ms
+        );
+        println!(
+            "server RSS idle: {}; after load: {}",
+            mib(self.idle_rss_mib),
+            mib(self.final_rss_mib)
+        );
     }
 }

@@ -25,21 +25,116 @@ pub struct Seeded {
 }
 
 const FIRST: &[&str] = &[
-    "ada", "alan", "grace", "linus", "margaret", "dennis", "barbara", "ken", "frances", "john", "radia", "tim",
-    "sophie", "yukihiro", "guido", "bjarne", "anita", "donald", "edsger", "hedy", "katherine", "leslie", "niklaus",
-    "shafi", "whitfield", "jean", "mary", "ivan", "vint", "robert", "lynn", "carol", "annie", "fran", "priya",
-    "wei", "aiko", "mateo", "olga", "kwame", "fatima", "lars", "ines", "tomasz", "noor", "ravi", "chen", "amara",
+    "ada",
+    "alan",
+    "grace",
+    "linus",
+    "margaret",
+    "dennis",
+    "barbara",
+    "ken",
+    "frances",
+    "john",
+    "radia",
+    "tim",
+    "sophie",
+    "yukihiro",
+    "guido",
+    "bjarne",
+    "anita",
+    "donald",
+    "edsger",
+    "hedy",
+    "katherine",
+    "leslie",
+    "niklaus",
+    "shafi",
+    "whitfield",
+    "jean",
+    "mary",
+    "ivan",
+    "vint",
+    "robert",
+    "lynn",
+    "carol",
+    "annie",
+    "fran",
+    "priya",
+    "wei",
+    "aiko",
+    "mateo",
+    "olga",
+    "kwame",
+    "fatima",
+    "lars",
+    "ines",
+    "tomasz",
+    "noor",
+    "ravi",
+    "chen",
+    "amara",
 ];
 const LAST: &[&str] = &[
-    "lovelace", "turing", "hopper", "torvalds", "hamilton", "ritchie", "liskov", "thompson", "allen", "mccarthy",
-    "perlman", "berners", "wilson", "matsumoto", "rossum", "stroustrup", "borg", "knuth", "dijkstra", "lamarr",
-    "johnson", "lamport", "wirth", "goldwasser", "diffie", "sammet", "keller", "sutherland", "cerf", "kahn",
-    "conway", "shaw", "easley", "bilas", "sharma", "zhang", "tanaka", "garcia", "petrova", "mensah", "haddad",
-    "nilsen", "moreau", "nowak", "rahman", "iyer", "li", "okafor",
+    "lovelace",
+    "turing",
+    "hopper",
+    "torvalds",
+    "hamilton",
+    "ritchie",
+    "liskov",
+    "thompson",
+    "allen",
+    "mccarthy",
+    "perlman",
+    "berners",
+    "wilson",
+    "matsumoto",
+    "rossum",
+    "stroustrup",
+    "borg",
+    "knuth",
+    "dijkstra",
+    "lamarr",
+    "johnson",
+    "lamport",
+    "wirth",
+    "goldwasser",
+    "diffie",
+    "sammet",
+    "keller",
+    "sutherland",
+    "cerf",
+    "kahn",
+    "conway",
+    "shaw",
+    "easley",
+    "bilas",
+    "sharma",
+    "zhang",
+    "tanaka",
+    "garcia",
+    "petrova",
+    "mensah",
+    "haddad",
+    "nilsen",
+    "moreau",
+    "nowak",
+    "rahman",
+    "iyer",
+    "li",
+    "okafor",
 ];
 const DOMAINS: &[&str] = &[
-    "example.org", "mail.example", "chat.example", "uni.example.edu", "corp.example", "lab.example", "inbox.example",
-    "post.example", "team.example", "dev.example",
+    "example.org",
+    "mail.example",
+    "chat.example",
+    "uni.example.edu",
+    "corp.example",
+    "lab.example",
+    "inbox.example",
+    "post.example",
+    "team.example",
+    "dev.example",
 ];
 
 /// Seeds `n` users into the database at `url` (migrating it first).
@@ -60,7 +155,14 @@ pub async fn seed(url: &str, n: u64) -> anyhow::Result<Seeded> {
     let mut sessions = Vec::new();
     let mut keys = Vec::new();
     for i in 0..n {
-        let user = make_user(i, n, &ids, &hash, start + Duration::milliseconds(step_ms * i as i64), &admin_email);
+        let user = make_user(
+            i,
+            n,
+            &ids,
+            &hash,
+            start + Duration::milliseconds(step_ms * i as i64),
+            &admin_email,
+        );
         if user.role == Role::User && user.active && user_emails.len() < 256 {
             user_emails.push(user.email.clone().unwrap_or_default());
         }
@@ -121,14 +223,29 @@ pub async fn seed(url: &str, n: u64) -> anyhow::Result<Seeded> {
     })
 }
 
-fn make_user(i: u64, n: u64, ids: &IdGenerator, hash: &PasswordHash, created_at: OffsetDateTime, admin_email: &str) -> User {
+fn make_user(
+    i: u64,
+    n: u64,
+    ids: &IdGenerator,
+    hash: &PasswordHash,
+    created_at: OffsetDateTime,
+    admin_email: &str,
+) -> User {
     let first = FIRST[(i % FIRST.len() as u64) as usize];
     let last = LAST[((i / FIRST.len() as u64) % LAST.len() as u64) as usize];
     // Three users share a rare name; about 3% work at "bigcorp".
     let rare = i > 0 && (i == n / 3 || i == n / 3 * 2 || i == n - 1);
     let (first, last) = if rare { ("zebulon", "quixote") } else { (first, last) };
-    let domain = if i % 33 == 5 { "bigcorp.example" } else { DOMAINS[(i % DOMAINS.len() as u64) as usize] };
-    let email = if i == 0 { admin_email.to_string() } else { format!("{first}.{last}.{i}@{domain}") };
+    let domain = if i % 33 == 5 {
+        "bigcorp.example"
+    } else {
+        DOMAINS[(i % DOMAINS.len() as u64) as usize]
+    };
+    let email = if i == 0 {
+        admin_email.to_string()
+    } else {
+        format!("{first}.{last}.{i}@{domain}")
+    };
     let role = if i == 0 || i % 1000 == 1 {
         Role::Admin
     } else if i % 20 == 3 {
@@ -139,11 +256,21 @@ fn make_user(i: u64, n: u64, ids: &IdGenerator, hash: &PasswordHash, created_at:
     User {
         id: UserId(ids.next_id()),
         email: Some(email),
-        email_verified: i % 4 != 0,
+        email_verified: !i.is_multiple_of(4),
         username: Some(format!("{first}_{last}_{i}")),
-        name: Some(format!("{}{} {}{}", &first[..1].to_uppercase(), &first[1..], &last[..1].to_uppercase(), &last[1..])),
+        name: Some(format!(
+            "{}{} {}{}",
+            &first[..1].to_uppercase(),
+            &first[1..],
+            &last[..1].to_uppercase(),
+            &last[1..]
+        )),
         password_hash: Some(hash.clone()),
-        provider: if i % 10 == 0 { "google".into() } else { "local".into() },
+        provider: if i.is_multiple_of(10) {
+            "google".into()
+        } else {
+            "local".into()
+        },
         role,
         active: i % 100 != 42,
         avatar: None,

@@ -18,7 +18,9 @@ pub fn build_server_binary() -> anyhow::Result<PathBuf> {
     if !status.success() {
         bail!("cargo build failed");
     }
-    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| workspace.join("target"));
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| workspace.join("target"));
     Ok(target.join("release/roster"))
 }
 
@@ -39,10 +41,18 @@ impl Database {
             }),
             BackendArg::Postgres => {
                 let name = format!("roster_bench_{}", std::process::id());
-                let mut conn = sqlx::PgConnection::connect(pg_url).await.context("connecting to PostgreSQL")?;
-                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await?;
+                let mut conn = sqlx::PgConnection::connect(pg_url)
+                    .await
+                    .context("connecting to PostgreSQL")?;
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .await?;
                 let base = pg_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(pg_url);
-                Ok(Self { url: format!("{base}/{name}"), admin_url: Some(pg_url.to_string()), name })
+                Ok(Self {
+                    url: format!("{base}/{name}"),
+                    admin_url: Some(pg_url.to_string()),
+                    name,
+                })
             }
         }
     }
@@ -51,7 +61,9 @@ impl Database {
         if let Some(admin) = &self.admin_url
             && let Ok(mut conn) = sqlx::PgConnection::connect(admin).await
         {
-            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&mut conn).await;
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
+                .execute(&mut conn)
+                .await;
         }
     }
 }
@@ -77,7 +89,11 @@ impl Server {
             .stderr(Stdio::inherit())
             .spawn()
             .with_context(|| format!("starting {}", bin.display()))?;
-        let mut server = Self { child, address, startup: Duration::ZERO };
+        let mut server = Self {
+            child,
+            address,
+            startup: Duration::ZERO,
+        };
         loop {
             if crate::load::get_status(&server.address, "/readyz").await == Some(200) {
                 break;
@@ -97,11 +113,19 @@ impl Server {
     /// Resident set size of the server process, KiB.
     pub fn rss_kib(&self) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
+        status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
     }
 
     pub fn stop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         let _ = self.child.wait();
     }
 }

@@ -34,7 +34,9 @@ pub struct ManualClock {
 impl ManualClock {
     /// A clock showing `start`.
     pub fn new(start: OffsetDateTime) -> Self {
-        Self { now: Mutex::new(to_millis_precision(start)) }
+        Self {
+            now: Mutex::new(to_millis_precision(start)),
+        }
     }
 
     /// Moves the clock forward by `by`.

@@ -87,7 +87,10 @@ impl Error {
 
     /// A validation error on `field`.
     pub fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
-        Error::Invalid { field, reason: reason.into() }
+        Error::Invalid {
+            field,
+            reason: reason.into(),
+        }
     }
 }
 

@@ -56,7 +56,10 @@ pub struct IdGenerator {
 impl IdGenerator {
     /// A generator for node `node` (0..1024; higher bits are dropped).
     pub fn new(node: u16) -> Self {
-        Self { node: i64::from(node & 0x3ff), state: Mutex::new((0, 0)) }
+        Self {
+            node: i64::from(node & 0x3ff),
+            state: Mutex::new((0, 0)),
+        }
     }
 
     /// The next id. Ids from one generator strictly increase.
@@ -80,8 +83,7 @@ impl IdGenerator {
 /// The creation time encoded in a snowflake id.
 pub fn timestamp_of(id: i64) -> OffsetDateTime {
     let ms = (id >> 22) + EPOCH_MS;
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 #[cfg(test)]

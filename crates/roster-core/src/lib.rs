@@ -17,5 +17,5 @@ pub use error::{Error, Result};
 pub use id::{ApiKeyId, IdGenerator, SessionId, UserId};
 pub use service::{Actor, Core, Credential};
 pub use store::{Store, StoreError};
-pub use user::{Email, Role, User, Username};
 pub use time;
+pub use user::{Email, Role, User, Username};

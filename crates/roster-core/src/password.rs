@@ -15,10 +15,16 @@ pub const MAX_PASSWORD_LENGTH: usize = 128;
 pub fn validate_password(field: &'static str, password: &str, min_length: usize) -> Result<()> {
     let n = password.chars().count();
     if n < min_length {
-        return Err(Error::invalid(field, format!("must be at least {min_length} characters")));
+        return Err(Error::invalid(
+            field,
+            format!("must be at least {min_length} characters"),
+        ));
     }
     if n > MAX_PASSWORD_LENGTH {
-        return Err(Error::invalid(field, format!("must be at most {MAX_PASSWORD_LENGTH} characters")));
+        return Err(Error::invalid(
+            field,
+            format!("must be at most {MAX_PASSWORD_LENGTH} characters"),
+        ));
     }
     if password.trim().is_empty() {
         return Err(Error::invalid(field, "must not be only whitespace"));
@@ -69,7 +75,9 @@ impl PasswordHasher {
 
     async fn run_blocking<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Result<T> {
         let _permit = self.permits.acquire().await.map_err(|e| Error::Internal(e.into()))?;
-        tokio::task::spawn_blocking(job).await.map_err(|e| Error::Internal(e.into()))
+        tokio::task::spawn_blocking(job)
+            .await
+            .map_err(|e| Error::Internal(e.into()))
     }
 
     /// Hashes a password with Argon2id.
@@ -85,7 +93,8 @@ impl PasswordHasher {
         let password = password.to_owned();
         let stored = stored.0.clone();
         let params = self.params.clone();
-        self.run_blocking(move || verify_with(&argon2, &params, &password, &stored)).await?
+        self.run_blocking(move || verify_with(&argon2, &params, &password, &stored))
+            .await?
     }
 
     /// Spends the same work as a real verification, for accounts that do not exist,
@@ -133,7 +142,9 @@ fn verify_with(argon2: &Argon2<'_>, params: &Params, password: &str, stored: &st
         return Ok(Verified::No);
     }
     let current = parsed.algorithm.as_str() == "argon2id"
-        && Params::try_from(&parsed).map(|p| p.m_cost() == params.m_cost() && p.t_cost() == params.t_cost() && p.p_cost() == params.p_cost()).unwrap_or(false);
+        && Params::try_from(&parsed)
+            .map(|p| p.m_cost() == params.m_cost() && p.t_cost() == params.t_cost() && p.p_cost() == params.p_cost())
+            .unwrap_or(false);
     if current {
         Ok(Verified::Yes)
     } else {
@@ -173,7 +184,13 @@ mod tests {
         assert_eq!(hasher.verify("nope", &bcrypt_hash).await.unwrap(), Verified::No);
         // $2y$ (PHP) and $2a$ prefixes verify too.
         let y = PasswordHash(bcrypt_hash.0.replacen("$2b$", "$2y$", 1));
-        assert!(matches!(hasher.verify("old secret", &y).await.unwrap(), Verified::YesRehashed(_)));
-        assert_eq!(hasher.verify("x", &PasswordHash("garbage".into())).await.unwrap(), Verified::No);
+        assert!(matches!(
+            hasher.verify("old secret", &y).await.unwrap(),
+            Verified::YesRehashed(_)
+        ));
+        assert_eq!(
+            hasher.verify("x", &PasswordHash("garbage".into())).await.unwrap(),
+            Verified::No
+        );
     }
 }

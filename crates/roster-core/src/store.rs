@@ -52,7 +52,10 @@ impl UserSort {
             "email" => Ok(UserSort::Email),
             "username" => Ok(UserSort::Username),
             "name" => Ok(UserSort::Name),
-            _ => Err(crate::Error::invalid("sort", "must be one of created_at, email, username, name")),
+            _ => Err(crate::Error::invalid(
+                "sort",
+                "must be one of created_at, email, username, name",
+            )),
         }
     }
 
@@ -134,6 +137,10 @@ pub trait Store: Send + Sync + 'static {
     /// Inserts a user. With `claim_first_admin`, the user becomes `admin` if and only if no
     /// account was ever created before (decided atomically, safe under concurrency).
     async fn insert_user(&self, user: &User, claim_first_admin: bool) -> StoreResult<User>;
+    /// Inserts many users in one transaction, as given (no first-admin promotion; the
+    /// first-account marker is taken). All or nothing; returns how many were inserted. For
+    /// imports and the benchmark.
+    async fn insert_users_bulk(&self, users: &[User]) -> StoreResult<u64>;
     /// Reads a user by id.
     async fn get_user(&self, id: UserId) -> StoreResult<User>;
     /// Reads a user by lower-cased email or by username (case-insensitive).

@@ -44,7 +44,10 @@ pub struct SigningKeyRecord {
 
 impl std::fmt::Debug for SigningKeyRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKeyRecord").field("kid", &self.kid).field("generation", &self.generation).finish()
+        f.debug_struct("SigningKeyRecord")
+            .field("kid", &self.kid)
+            .field("generation", &self.generation)
+            .finish()
     }
 }
 
@@ -52,11 +55,19 @@ impl SigningKeyRecord {
     /// A fresh key of the given generation.
     pub fn generate(generation: i64, now: OffsetDateTime) -> Result<Self> {
         let rng = ring::rand::SystemRandom::new();
-        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).map_err(|e| Error::Internal(anyhow::anyhow!("keygen: {e}")))?;
-        let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(|e| Error::Internal(anyhow::anyhow!("key: {e}")))?;
+        let pkcs8 =
+            Ed25519KeyPair::generate_pkcs8(&rng).map_err(|e| Error::Internal(anyhow::anyhow!("keygen: {e}")))?;
+        let pair =
+            Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(|e| Error::Internal(anyhow::anyhow!("key: {e}")))?;
         let public_key = pair.public_key().as_ref().to_vec();
         let kid = URL_SAFE_NO_PAD.encode(&Sha256::digest(&public_key)[..12]);
-        Ok(Self { kid, generation, private_pkcs8: pkcs8.as_ref().to_vec(), public_key, created_at: now })
+        Ok(Self {
+            kid,
+            generation,
+            private_pkcs8: pkcs8.as_ref().to_vec(),
+            public_key,
+            created_at: now,
+        })
     }
 }
 
@@ -104,7 +115,10 @@ impl TokenKeys {
         Ok(Self {
             signing_kid: newest.kid.clone(),
             encoding: EncodingKey::from_ed_der(&newest.private_pkcs8),
-            decoding: records.iter().map(|r| (r.kid.clone(), DecodingKey::from_ed_der(&r.public_key))).collect(),
+            decoding: records
+                .iter()
+                .map(|r| (r.kid.clone(), DecodingKey::from_ed_der(&r.public_key)))
+                .collect(),
             public: records.iter().map(|r| (r.kid.clone(), r.public_key.clone())).collect(),
         })
     }
@@ -162,7 +176,13 @@ mod tests {
     use super::*;
 
     fn claims(exp: i64) -> AccessClaims {
-        AccessClaims { iss: ISSUER.into(), sub: "1".into(), sid: "2".into(), iat: 0, exp }
+        AccessClaims {
+            iss: ISSUER.into(),
+            sub: "1".into(),
+            sid: "2".into(),
+            iat: 0,
+            exp,
+        }
     }
 
     #[test]

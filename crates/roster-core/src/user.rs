@@ -102,7 +102,10 @@ impl Username {
         if !(2..=80).contains(&n) {
             return Err(Error::invalid("username", "must be 2 to 80 characters"));
         }
-        if let Some(c) = s.chars().find(|c| !(c.is_alphanumeric() || USERNAME_EXTRA_CHARACTERS.contains(*c))) {
+        if let Some(c) = s
+            .chars()
+            .find(|c| !(c.is_alphanumeric() || USERNAME_EXTRA_CHARACTERS.contains(*c)))
+        {
             return Err(Error::invalid(
                 "username",
                 format!("must contain only letters, digits and _ . - @ (found {c:?})"),
@@ -206,11 +209,13 @@ pub fn validate_timezone(raw: &str) -> Result<Option<String>> {
         return Ok(None);
     }
     let ok = s.len() <= 64
-        && s.split('/').all(|part| {
-            !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || "_+-".contains(c))
-        });
+        && s.split('/')
+            .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || "_+-".contains(c)));
     if !ok {
-        return Err(Error::invalid("timezone", "must be a time zone name such as Europe/Berlin"));
+        return Err(Error::invalid(
+            "timezone",
+            "must be a time zone name such as Europe/Berlin",
+        ));
     }
     Ok(Some(s.to_string()))
 }
@@ -225,7 +230,10 @@ pub fn validate_avatar(raw: &str) -> Result<Option<String>> {
         && (s.starts_with("https://") || s.starts_with("http://") || s.starts_with('/'))
         && !s.chars().any(|c| c.is_whitespace() || c.is_control());
     if !ok {
-        return Err(Error::invalid("avatar_url", "must be an http(s) URL or an absolute path"));
+        return Err(Error::invalid(
+            "avatar_url",
+            "must be an http(s) URL or an absolute path",
+        ));
     }
     Ok(Some(s.to_string()))
 }
@@ -236,9 +244,22 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_and_checked() {
-        assert_eq!(Email::parse("  Ann@Example.COM ").map(|e| e.0).ok().as_deref(), Some("ann@example.com"));
+        assert_eq!(
+            Email::parse("  Ann@Example.COM ").map(|e| e.0).ok().as_deref(),
+            Some("ann@example.com")
+        );
         assert!(Email::parse("root@localhost").is_ok());
-        for bad in ["", "ann", "ann@", "@x.org", "a b@x.org", "ann@x", "ann@-x.org", "a..b@x.org", "ann@x..org"] {
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@x.org",
+            "a b@x.org",
+            "ann@x",
+            "ann@-x.org",
+            "a..b@x.org",
+            "ann@x..org",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad} should be rejected");
         }
     }

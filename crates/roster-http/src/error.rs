@@ -30,13 +30,23 @@ pub enum ApiError {
     /// A core error.
     Core(Error),
     /// A malformed request: bad JSON, wrong content type, oversized body, bad query.
-    Request { status: StatusCode, code: &'static str, detail: String, field: Option<String> },
+    Request {
+        status: StatusCode,
+        code: &'static str,
+        detail: String,
+        field: Option<String>,
+    },
 }
 
 impl ApiError {
     /// A malformed-request error.
     pub fn request(status: StatusCode, code: &'static str, detail: impl Into<String>, field: Option<String>) -> Self {
-        ApiError::Request { status, code, detail: detail.into(), field }
+        ApiError::Request {
+            status,
+            code,
+            detail: detail.into(),
+            field,
+        }
     }
 
     /// The HTTP status.
@@ -119,7 +129,10 @@ impl IntoResponse for ApiError {
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
@@ -139,7 +152,12 @@ pub async fn not_found_fallback() -> ApiError {
 
 /// 405 for a known route called with the wrong method.
 pub async fn method_not_allowed_fallback() -> ApiError {
-    ApiError::request(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route", None)
+    ApiError::request(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "method not allowed on this route",
+        None,
+    )
 }
 
 #[cfg(test)]
@@ -151,19 +169,33 @@ mod tests {
     fn the_table() {
         assert_eq!(status_of(&Error::NotFound("user")), StatusCode::NOT_FOUND);
         assert_eq!(status_of(&Error::Conflict { field: "email" }), StatusCode::CONFLICT);
-        assert_eq!(status_of(&Error::invalid("email", "bad")), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            status_of(&Error::invalid("email", "bad")),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
         assert_eq!(status_of(&Error::InvalidCredentials), StatusCode::UNAUTHORIZED);
         assert_eq!(status_of(&Error::AccountPending), StatusCode::FORBIDDEN);
         assert_eq!(status_of(&Error::LastAdmin), StatusCode::CONFLICT);
-        assert_eq!(status_of(&Error::RateLimited { retry_after: Duration::from_secs(3) }), StatusCode::TOO_MANY_REQUESTS);
-        assert_eq!(status_of(&Error::Internal(anyhow::anyhow!("x"))), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            status_of(&Error::RateLimited {
+                retry_after: Duration::from_secs(3)
+            }),
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        assert_eq!(
+            status_of(&Error::Internal(anyhow::anyhow!("x"))),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 
     #[test]
     fn internal_details_are_not_shown() {
         let e = ApiError::Core(Error::Internal(anyhow::anyhow!("secret database detail")));
         assert_eq!(e.detail(), "internal error");
-        let r = ApiError::Core(Error::RateLimited { retry_after: Duration::from_secs(7) }).into_response();
+        let r = ApiError::Core(Error::RateLimited {
+            retry_after: Duration::from_secs(7),
+        })
+        .into_response();
         assert_eq!(r.headers()[header::RETRY_AFTER], "7");
     }
 }

@@ -15,7 +15,12 @@ use std::net::SocketAddr;
 
 fn body_error(e: BytesRejection) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::request(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the request body is too large", None)
+        ApiError::request(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "the request body is too large",
+            None,
+        )
     } else {
         ApiError::request(StatusCode::BAD_REQUEST, "unreadable_body", e.body_text(), None)
     }
@@ -54,7 +59,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
         Ok(v) => {
             deserializer.end().map_err(|e| {
-                ApiError::request(StatusCode::BAD_REQUEST, "malformed_json", format!("malformed JSON: {e}"), None)
+                ApiError::request(
+                    StatusCode::BAD_REQUEST,
+                    "malformed_json",
+                    format!("malformed JSON: {e}"),
+                    None,
+                )
             })?;
             Ok(v)
         }
@@ -74,7 +84,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 Some(f) if !message.contains(f.as_str()) => format!("{f}: {message}"),
                 _ => message,
             };
-            Err(ApiError::request(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", detail, field))
+            Err(ApiError::request(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_field",
+                detail,
+                field,
+            ))
         }
     }
 }
@@ -235,9 +250,16 @@ impl FromRequestParts<AppState> for Meta {
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty());
         let ip = forwarded.or_else(|| {
-            parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string())
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| addr.ip().to_string())
         });
-        let user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         Ok(Meta(ClientMeta { ip, user_agent }))
     }
 }

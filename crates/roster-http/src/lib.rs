@@ -1,10 +1,10 @@
 //! Roster's HTTP layer: routing, authentication extractors, the error table, and the
 //! dialects. Handlers parse and render; every rule lives in `roster-core`.
 
+pub mod dialect;
 pub mod error;
 pub mod extract;
 mod health;
-pub mod dialect;
 mod state;
 
 pub use state::{AppState, HttpConfig};

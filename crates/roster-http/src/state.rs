@@ -14,7 +14,10 @@ pub struct HttpConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { body_limit: 1024 * 1024, trust_forwarded_for: false }
+        Self {
+            body_limit: 1024 * 1024,
+            trust_forwarded_for: false,
+        }
     }
 }
 
@@ -28,6 +31,9 @@ pub struct AppState {
 impl AppState {
     /// State over a built core.
     pub fn new(core: Arc<Core>, config: HttpConfig) -> Self {
-        Self { core, config: Arc::new(config) }
+        Self {
+            core,
+            config: Arc::new(config),
+        }
     }
 }

@@ -26,6 +26,14 @@ pub(crate) const INSERT_USER: &str = concat!(
     user_columns!()
 );
 
+/// The head of a multi-row user insert; `codec::UserParams` supplies the rows in this order.
+pub(crate) const INSERT_USERS_HEAD: &str = "INSERT INTO users (id, email, email_verified, username, username_key, \
+     name, password_hash, provider, role, active, avatar, bio, timezone, terms_version, terms_accepted_at, \
+     preferences, created_at, updated_at, last_login_at, last_active_at, search_key, revision) ";
+
+/// Rows per multi-row insert: 22 parameters each stays under both backends' limits.
+pub(crate) const BULK_ROWS_PER_STATEMENT: usize = 1000;
+
 /// `$1`..`$21` as in `codec::UserParams`, `$22` the revision the caller read.
 pub(crate) const UPDATE_USER: &str = concat!(
     "UPDATE users SET email = $2, email_verified = $3, username = $4, username_key = $5, name = $6, \

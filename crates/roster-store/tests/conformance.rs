@@ -1102,7 +1102,54 @@ async fn ping_and_close(backend: Backend) {
     assert!(matches!(insert, Err(StoreError::Unavailable(_))), "{insert:?}");
 }
 
+async fn bulk_insert_is_all_or_nothing(backend: Backend) {
+    let Some(f) = fixture(backend).await else { return };
+    let users: Vec<User> = (0..2500)
+        .map(|i| {
+            let mut u = f.user(Some(&format!("bulk{i}@example.org")), Some(&format!("Bulk_{i}")));
+            u.name = Some(format!("Bulk Person {i}"));
+            u
+        })
+        .collect();
+    assert_eq!(f.store.insert_users_bulk(&users).await.unwrap(), 2500);
+    assert_eq!(f.store.count_users().await.unwrap(), 2500);
+    let stored = f.store.get_user(users[1234].id).await.unwrap();
+    assert_eq!(stored.email.as_deref(), Some("bulk1234@example.org"));
+    assert_eq!(
+        f.store.find_user_by_login("bulk_2499").await.unwrap().id,
+        users[2499].id
+    );
+    let found = f
+        .store
+        .list_users(&UserQuery {
+            search: Some("person 123".into()),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 11, "1230..1239 and 123");
+    // The first-account marker is taken: a later claiming insert is not promoted.
+    let later = f
+        .store
+        .insert_user(&f.user(Some("later@example.org"), None), true)
+        .await
+        .unwrap();
+    assert_eq!(later.role, Role::User);
+    // A batch with one taken email writes nothing.
+    let mut batch: Vec<User> = (0..10)
+        .map(|i| f.user(Some(&format!("new{i}@example.org")), None))
+        .collect();
+    batch.push(f.user(Some("bulk7@example.org"), None));
+    assert!(matches!(
+        f.store.insert_users_bulk(&batch).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert_eq!(f.store.count_users().await.unwrap(), 2501);
+}
+
 backend_tests!(
+    bulk_insert_is_all_or_nothing,
     users_round_trip,
     login_prefers_email_over_username,
     unique_conflicts_name_the_field,

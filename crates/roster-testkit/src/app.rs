@@ -91,7 +91,10 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut CoreCo
     let db = TestDatabase::new(backend).await?;
     let store = db.store().await;
     let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
-    let mut config = CoreConfig { hash_concurrency: 4, ..CoreConfig::default() };
+    let mut config = CoreConfig {
+        hash_concurrency: 4,
+        ..CoreConfig::default()
+    };
     configure(&mut config);
     let core = Arc::new(Core::new(store, clock.clone(), config).await.expect("core starts"));
     let app = roster_http::app(AppState::new(core.clone(), HttpConfig::default()));
@@ -130,7 +133,12 @@ impl TestApp {
         let headers = response.headers().clone();
         let text = response.text().await.expect("body read");
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        TestResponse { status, headers, text, body }
+        TestResponse {
+            status,
+            headers,
+            text,
+            body,
+        }
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> TestResponse {
@@ -160,12 +168,18 @@ impl TestApp {
 
     /// Registers through the API and returns the response.
     pub async fn register(&self, email: &str, password: &str) -> TestResponse {
-        self.post("/v1/auth/register", None, &json!({ "email": email, "password": password })).await
+        self.post(
+            "/v1/auth/register",
+            None,
+            &json!({ "email": email, "password": password }),
+        )
+        .await
     }
 
     /// Logs in through the API and returns the response.
     pub async fn login(&self, login: &str, password: &str) -> TestResponse {
-        self.post("/v1/auth/login", None, &json!({ "login": login, "password": password })).await
+        self.post("/v1/auth/login", None, &json!({ "login": login, "password": password }))
+            .await
     }
 
     /// Creates a user with `role` through the core and signs it in through the API. The
@@ -190,7 +204,14 @@ impl TestApp {
         let login = self.login(&email, &password).await;
         login.assert_status(200);
         if role == Role::Pending {
-            self.set_user(created.id, AdminUserChanges { role: Some(Role::Pending), ..Default::default() }).await;
+            self.set_user(
+                created.id,
+                AdminUserChanges {
+                    role: Some(Role::Pending),
+                    ..Default::default()
+                },
+            )
+            .await;
         }
         TestUser {
             id: created.id,
@@ -210,22 +231,35 @@ impl TestApp {
     /// A user that signed in and was then deactivated (its tokens must stop working).
     pub async fn deactivated_user(&self) -> TestUser {
         let user = self.user(Role::User).await;
-        self.set_user(user.id, AdminUserChanges { active: Some(false), ..Default::default() }).await;
+        self.set_user(
+            user.id,
+            AdminUserChanges {
+                active: Some(false),
+                ..Default::default()
+            },
+        )
+        .await;
         user
     }
 
     /// Changes a user directly through the core.
     pub async fn set_user(&self, id: UserId, changes: AdminUserChanges) -> User {
-        self.core.admin_update_user_unchecked(id, changes).await.expect("user updated")
+        self.core
+            .admin_update_user_unchecked(id, changes)
+            .await
+            .expect("user updated")
     }
 
     /// Creates an API key for a user through the API and returns its secret.
     pub async fn api_key(&self, user: &TestUser, scopes: &[&str]) -> String {
         let r = self
-            .post("/v1/me/api-keys", Some(&user.access_token), &json!({ "name": "test key", "scopes": scopes }))
+            .post(
+                "/v1/me/api-keys",
+                Some(&user.access_token),
+                &json!({ "name": "test key", "scopes": scopes }),
+            )
             .await;
         r.assert_status(201);
         r.body["secret"].as_str().expect("secret").to_string()
     }
 }
-

@@ -4,5 +4,5 @@
 pub mod app;
 pub mod db;
 
-pub use app::{spawn_app, TestApp};
+pub use app::{TestApp, spawn_app};
 pub use db::{Backend, TestDatabase};

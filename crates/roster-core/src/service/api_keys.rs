@@ -36,7 +36,8 @@ pub struct ApiKeyCreated {
 impl Core {
     /// Creates an API key for the caller.
     pub async fn create_api_key(&self, actor: &Actor, input: NewApiKey) -> Result<ApiKeyCreated> {
-        let name = validate_text("name", &input.name, 100)?.ok_or_else(|| Error::invalid("name", "must not be empty"))?;
+        let name =
+            validate_text("name", &input.name, 100)?.ok_or_else(|| Error::invalid("name", "must not be empty"))?;
         let now = self.clock.now();
         if let Some(expires) = input.expires_at
             && expires <= now
@@ -46,15 +47,23 @@ impl Core {
         let mut scopes = Vec::new();
         for scope in input.scopes {
             if scope != SCOPE_INTROSPECT {
-                return Err(Error::invalid("scopes", format!("unknown scope {scope:?}; known: {SCOPE_INTROSPECT}")));
+                return Err(Error::invalid(
+                    "scopes",
+                    format!("unknown scope {scope:?}; known: {SCOPE_INTROSPECT}"),
+                ));
             }
-            actor.require_admin().map_err(|_| Error::Forbidden("only administrators may grant the introspect scope"))?;
+            actor
+                .require_admin()
+                .map_err(|_| Error::Forbidden("only administrators may grant the introspect scope"))?;
             if !scopes.contains(&scope) {
                 scopes.push(scope);
             }
         }
         if self.store.list_api_keys(actor.user.id).await?.len() >= MAX_KEYS_PER_USER {
-            return Err(Error::invalid("name", format!("a user may hold at most {MAX_KEYS_PER_USER} API keys")));
+            return Err(Error::invalid(
+                "name",
+                format!("a user may hold at most {MAX_KEYS_PER_USER} API keys"),
+            ));
         }
         let secret = format!("{API_KEY_PREFIX}{}", random_secret());
         let key = ApiKey {
@@ -79,17 +88,24 @@ impl Core {
 
     /// Revokes one of the caller's keys, at once.
     pub async fn revoke_my_api_key(&self, actor: &Actor, id: ApiKeyId) -> Result<()> {
-        self.store.delete_api_key(actor.user.id, id).await.map_err(not_found("API key"))?;
+        self.store
+            .delete_api_key(actor.user.id, id)
+            .await
+            .map_err(not_found("API key"))?;
         tracing::info!(user = %actor.user.id, key = %id, "API key revoked");
         Ok(())
     }
 
     /// Authenticates an API key: known, unexpired, its owner allowed in.
     pub async fn authenticate_api_key(&self, secret: &str) -> Result<Actor> {
-        let key = self.store.get_api_key_by_digest(&digest(secret)).await.map_err(|e| match e {
-            StoreError::NotFound => Error::InvalidToken,
-            e => e.into(),
-        })?;
+        let key = self
+            .store
+            .get_api_key_by_digest(&digest(secret))
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => Error::InvalidToken,
+                e => e.into(),
+            })?;
         let now = self.clock.now();
         if key.expires_at.is_some_and(|t| t <= now) {
             return Err(Error::InvalidToken);
@@ -102,7 +118,12 @@ impl Core {
         if key.last_used_at.is_none_or(|t| now - t >= Duration::seconds(60)) {
             self.store.touch_api_key(key.id, now).await?;
         }
-        Ok(Actor { user, credential: Credential::ApiKey { id: key.id, scopes: key.scopes } })
+        Ok(Actor {
+            user,
+            credential: Credential::ApiKey {
+                id: key.id,
+                scopes: key.scopes,
+            },
+        })
     }
 }
-

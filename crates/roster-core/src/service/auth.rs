@@ -113,7 +113,9 @@ impl Core {
         };
         user.ensure_may_sign_in()?;
         let now = self.clock.now();
-        self.store.record_login(user.id, now, rehash.as_ref().map(|h| h.0.as_str())).await?;
+        self.store
+            .record_login(user.id, now, rehash.as_ref().map(|h| h.0.as_str()))
+            .await?;
         let mut user = user;
         user.last_login_at = Some(now);
         if let Some(h) = rehash {
@@ -133,7 +135,10 @@ impl Core {
         let user = self.check_password(login, password).await?;
         let tokens = self.start_session(&user, meta).await?;
         tracing::info!(user = %user.id, session = %tokens.session_id, "login");
-        Ok(LoginOutcome { user, tokens: Some(tokens) })
+        Ok(LoginOutcome {
+            user,
+            tokens: Some(tokens),
+        })
     }
 
     /// Exchanges a refresh token for a new pair. A refresh token that was already used
@@ -148,16 +153,28 @@ impl Core {
             self.revoke_session_after_reuse(record.session_id).await?;
             return Err(Error::InvalidToken);
         }
-        let session = self.store.get_session(record.session_id).await.map_err(|_| Error::InvalidToken)?;
+        let session = self
+            .store
+            .get_session(record.session_id)
+            .await
+            .map_err(|_| Error::InvalidToken)?;
         let now = self.clock.now();
         if session.expires_at <= now {
             self.end_session(session.user_id, session.id).await?;
             return Err(Error::InvalidToken);
         }
-        let user = self.store.get_user(session.user_id).await.map_err(|_| Error::InvalidToken)?;
+        let user = self
+            .store
+            .get_user(session.user_id)
+            .await
+            .map_err(|_| Error::InvalidToken)?;
         user.ensure_may_sign_in()?;
         let refresh_token = random_secret();
-        if !self.store.rotate_refresh_token(session.id, &old, &digest(&refresh_token), now).await? {
+        if !self
+            .store
+            .rotate_refresh_token(session.id, &old, &digest(&refresh_token), now)
+            .await?
+        {
             self.revoke_session_after_reuse(session.id).await?;
             return Err(Error::InvalidToken);
         }
@@ -220,7 +237,10 @@ impl Core {
         if now - session.last_used_at >= TOUCH_INTERVAL {
             self.store.touch_session(session.id, now).await?;
         }
-        Ok(Actor { user, credential: Credential::Session(session.id) })
+        Ok(Actor {
+            user,
+            credential: Credential::Session(session.id),
+        })
     }
 
     /// Authenticates a bearer credential of either kind: an access token (a JWT) or an API key.

@@ -6,9 +6,11 @@ mod auth;
 mod sessions;
 mod users;
 
-pub use api_keys::{ApiKeyCreated, NewApiKey, API_KEY_PREFIX, SCOPE_INTROSPECT};
+pub use api_keys::{API_KEY_PREFIX, ApiKeyCreated, NewApiKey, SCOPE_INTROSPECT};
 pub use auth::{ClientMeta, Introspection, LoginOutcome, TokenPair};
-pub use users::{AdminUserChanges, ListUsers, cursor_after, MAX_PAGE_SIZE, NewUser, Patch, ProfileChanges, Registration, UserPage};
+pub use users::{
+    AdminUserChanges, ListUsers, MAX_PAGE_SIZE, NewUser, Patch, ProfileChanges, Registration, UserPage, cursor_after,
+};
 
 use crate::clock::Clock;
 use crate::config::CoreConfig;
@@ -69,7 +71,9 @@ pub struct Core {
 
 impl std::fmt::Debug for Core {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Core").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("Core")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -92,7 +96,9 @@ impl Core {
         let mut records = store.list_signing_keys().await?;
         if records.is_empty() {
             // Several instances may race here; the generation is unique, so one key wins.
-            store.insert_signing_key(&SigningKeyRecord::generate(1, clock.now())?).await?;
+            store
+                .insert_signing_key(&SigningKeyRecord::generate(1, clock.now())?)
+                .await?;
             records = store.list_signing_keys().await?;
         }
         TokenKeys::from_records(&records)
@@ -119,7 +125,9 @@ impl Core {
     /// key, so keys rotated by another instance are picked up.
     async fn keys_for(&self, token: &str) -> Result<Arc<TokenKeys>> {
         let keys = self.keys();
-        let Some(kid) = TokenKeys::kid_of(token) else { return Ok(keys) };
+        let Some(kid) = TokenKeys::kid_of(token) else {
+            return Ok(keys);
+        };
         if keys.knows(&kid) {
             return Ok(keys);
         }

@@ -23,12 +23,18 @@ impl Core {
     /// Revokes one of the caller's sessions.
     pub async fn revoke_my_session(&self, actor: &Actor, id: SessionId) -> Result<()> {
         self.own_session(actor, id).await?;
-        self.store.delete_session(actor.user.id, id).await.map_err(not_found("session"))
+        self.store
+            .delete_session(actor.user.id, id)
+            .await
+            .map_err(not_found("session"))
     }
 
     /// Revokes every session of the caller except the one making this call.
     pub async fn revoke_my_other_sessions(&self, actor: &Actor) -> Result<u64> {
-        Ok(self.store.delete_sessions_of_user(actor.user.id, actor.session()).await?)
+        Ok(self
+            .store
+            .delete_sessions_of_user(actor.user.id, actor.session())
+            .await?)
     }
 
     /// Revokes every session of a user, for administrators.

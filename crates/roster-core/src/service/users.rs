@@ -1,5 +1,6 @@
 //! Accounts: registration, creation by an administrator, profile changes, listing, deletion.
 
+use super::auth::ClientMeta;
 use super::{Actor, Core, LoginOutcome};
 use crate::error::{Error, Result};
 use crate::id::UserId;
@@ -8,7 +9,6 @@ use crate::store::{SortKey, StoreError, UserQuery, UserSort};
 use crate::user::{
     Email, PasswordHash, Role, User, Username, validate_avatar, validate_name, validate_text, validate_timezone,
 };
-use super::auth::ClientMeta;
 
 /// The most users one page holds.
 pub const MAX_PAGE_SIZE: u32 = 200;
@@ -94,11 +94,17 @@ pub struct UserPage {
 }
 
 fn parse_email(raw: Option<&str>) -> Result<Option<Email>> {
-    raw.map(str::trim).filter(|s| !s.is_empty()).map(Email::parse).transpose()
+    raw.map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(Email::parse)
+        .transpose()
 }
 
 fn parse_username(raw: Option<&str>) -> Result<Option<Username>> {
-    raw.map(str::trim).filter(|s| !s.is_empty()).map(Username::parse).transpose()
+    raw.map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(Username::parse)
+        .transpose()
 }
 
 fn validate_provider(raw: &str) -> Result<String> {
@@ -132,7 +138,9 @@ fn encode_cursor(sort: UserSort, key: &SortKey, id: UserId) -> String {
 fn decode_cursor(sort: UserSort, cursor: &str) -> Result<(SortKey, UserId)> {
     use base64::Engine as _;
     let bad = || Error::invalid("cursor", "is not a cursor of this listing");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| bad())?;
     let raw = String::from_utf8(bytes).map_err(|_| bad())?;
     let mut parts = raw.splitn(4, '|');
     let (Some(s), Some(kind), Some(a), Some(b)) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
@@ -142,7 +150,10 @@ fn decode_cursor(sort: UserSort, cursor: &str) -> Result<(SortKey, UserId)> {
         return Err(bad());
     }
     match kind {
-        "i" => Ok((SortKey::Int(a.parse().map_err(|_| bad())?), UserId(b.parse().map_err(|_| bad())?))),
+        "i" => Ok((
+            SortKey::Int(a.parse().map_err(|_| bad())?),
+            UserId(b.parse().map_err(|_| bad())?),
+        )),
         "t" => Ok((SortKey::Text(b.to_string()), UserId(a.parse().map_err(|_| bad())?))),
         _ => Err(bad()),
     }
@@ -232,7 +243,10 @@ impl Core {
             return Ok(LoginOutcome { user, tokens: None });
         }
         let tokens = self.start_session(&user, meta).await?;
-        Ok(LoginOutcome { user, tokens: Some(tokens) })
+        Ok(LoginOutcome {
+            user,
+            tokens: Some(tokens),
+        })
     }
 
     /// Creates a user on an administrator's behalf.
@@ -291,13 +305,23 @@ impl Core {
     pub async fn list_users_unchecked(&self, request: ListUsers) -> Result<UserPage> {
         let limit = request.limit.unwrap_or(50);
         if !(1..=MAX_PAGE_SIZE).contains(&limit) {
-            return Err(Error::invalid("limit", format!("must be between 1 and {MAX_PAGE_SIZE}")));
+            return Err(Error::invalid(
+                "limit",
+                format!("must be between 1 and {MAX_PAGE_SIZE}"),
+            ));
         }
-        let search = request.search.map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty());
+        let search = request
+            .search
+            .map(|s| s.trim().to_lowercase())
+            .filter(|s| !s.is_empty());
         if search.as_ref().is_some_and(|s| s.chars().count() > 256) {
             return Err(Error::invalid("q", "must be at most 256 characters"));
         }
-        let after = request.cursor.as_deref().map(|c| decode_cursor(request.sort, c)).transpose()?;
+        let after = request
+            .cursor
+            .as_deref()
+            .map(|c| decode_cursor(request.sort, c))
+            .transpose()?;
         let query = UserQuery {
             search,
             role: request.role,
@@ -380,7 +404,9 @@ impl Core {
     /// Updates the caller's own profile.
     pub async fn update_profile(&self, actor: &Actor, changes: ProfileChanges) -> Result<User> {
         let validated = ValidatedProfile::new(&changes)?;
-        let (_, user) = self.modify_user(actor.user.id, |u| self.apply_profile(u, &validated)).await?;
+        let (_, user) = self
+            .modify_user(actor.user.id, |u| self.apply_profile(u, &validated))
+            .await?;
         Ok(user)
     }
 
@@ -462,7 +488,10 @@ impl Core {
     /// last-admin rule still holds.
     pub async fn delete_user_unchecked(&self, id: UserId) -> Result<()> {
         let user = self.store.get_user(id).await.map_err(not_found("user"))?;
-        self.store.delete_user(id, user.is_active_admin()).await.map_err(not_found("user"))?;
+        self.store
+            .delete_user(id, user.is_active_admin())
+            .await
+            .map_err(not_found("user"))?;
         tracing::info!(user = %id, "user deleted");
         Ok(())
     }
@@ -502,10 +531,10 @@ impl ValidatedProfile {
             None => None,
         };
         Ok(Self {
-            email: validate_patch(&c.email, |s| {
-                Email::parse(s).map(|e| Some(e.as_str().to_string()))
+            email: validate_patch(&c.email, |s| Email::parse(s).map(|e| Some(e.as_str().to_string())))?,
+            username: validate_patch(&c.username, |s| {
+                Username::parse(s).map(|u| Some(u.as_str().to_string()))
             })?,
-            username: validate_patch(&c.username, |s| Username::parse(s).map(|u| Some(u.as_str().to_string())))?,
             name: validate_patch(&c.name, validate_name)?,
             avatar: validate_patch(&c.avatar, validate_avatar)?,
             bio: validate_patch(&c.bio, |s| validate_text("bio", s, 1000))?,
@@ -531,10 +560,16 @@ mod tests {
     #[test]
     fn cursors_round_trip_and_reject_tampering() {
         let c = encode_cursor(UserSort::Email, &SortKey::Text("a|b@x.org".into()), UserId(7));
-        assert_eq!(decode_cursor(UserSort::Email, &c).unwrap(), (SortKey::Text("a|b@x.org".into()), UserId(7)));
+        assert_eq!(
+            decode_cursor(UserSort::Email, &c).unwrap(),
+            (SortKey::Text("a|b@x.org".into()), UserId(7))
+        );
         assert!(decode_cursor(UserSort::Name, &c).is_err());
         let c = encode_cursor(UserSort::CreatedAt, &SortKey::Int(-3), UserId(9));
-        assert_eq!(decode_cursor(UserSort::CreatedAt, &c).unwrap(), (SortKey::Int(-3), UserId(9)));
+        assert_eq!(
+            decode_cursor(UserSort::CreatedAt, &c).unwrap(),
+            (SortKey::Int(-3), UserId(9))
+        );
         assert!(decode_cursor(UserSort::CreatedAt, "%%%").is_err());
         assert!(decode_cursor(UserSort::CreatedAt, "aGVsbG8").is_err());
     }

@@ -24,10 +24,18 @@ async fn keys_are_shown_once_and_work_in_both_headers(backend: Backend) {
     me.assert_status(200);
     assert_eq!(me.body["id"], user.id_str());
     // x-api-key
-    let r = app.client.get(format!("{}/v1/me", app.address)).header("x-api-key", &secret).send().await.unwrap();
+    let r = app
+        .client
+        .get(format!("{}/v1/me", app.address))
+        .header("x-api-key", &secret)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert!(app.get("/v1/me/api-keys", t).await.body[0]["last_used_at"].is_string());
-    app.get("/v1/me", Some("rst_not-a-key")).await.assert_problem(401, "invalid_token");
+    app.get("/v1/me", Some("rst_not-a-key"))
+        .await
+        .assert_problem(401, "invalid_token");
 }
 
 async fn revoking_a_key_is_immediate_and_scoped_to_its_owner(backend: Backend) {
@@ -35,12 +43,23 @@ async fn revoking_a_key_is_immediate_and_scoped_to_its_owner(backend: Backend) {
     let user = app.admin().await;
     let other = app.user(Role::User).await;
     let secret = app.api_key(&user, &[]).await;
-    let id = app.get("/v1/me/api-keys", Some(&user.access_token)).await.body[0]["id"].as_str().unwrap().to_string();
-    app.delete(&format!("/v1/me/api-keys/{id}"), Some(&other.access_token)).await.assert_problem(404, "not_found");
+    let id = app.get("/v1/me/api-keys", Some(&user.access_token)).await.body[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.delete(&format!("/v1/me/api-keys/{id}"), Some(&other.access_token))
+        .await
+        .assert_problem(404, "not_found");
     app.get("/v1/me", Some(&secret)).await.assert_status(200);
-    app.delete(&format!("/v1/me/api-keys/{id}"), Some(&user.access_token)).await.assert_status(204);
-    app.get("/v1/me", Some(&secret)).await.assert_problem(401, "invalid_token");
-    app.delete("/v1/me/api-keys/x1", Some(&user.access_token)).await.assert_problem(400, "invalid_id");
+    app.delete(&format!("/v1/me/api-keys/{id}"), Some(&user.access_token))
+        .await
+        .assert_status(204);
+    app.get("/v1/me", Some(&secret))
+        .await
+        .assert_problem(401, "invalid_token");
+    app.delete("/v1/me/api-keys/x1", Some(&user.access_token))
+        .await
+        .assert_problem(400, "invalid_id");
 }
 
 async fn keys_expire(backend: Backend) {
@@ -49,20 +68,28 @@ async fn keys_expire(backend: Backend) {
     let t = Some(user.access_token.as_str());
     let now = app.clock_now();
     let past = (now - Duration::hours(1)).format(&Rfc3339).unwrap();
-    let r = app.post("/v1/me/api-keys", t, &json!({"name": "old", "expires_at": past})).await;
+    let r = app
+        .post("/v1/me/api-keys", t, &json!({"name": "old", "expires_at": past}))
+        .await;
     r.assert_problem(422, "invalid_field");
     assert_eq!(r.body["field"], "expires_at");
-    let r = app.post("/v1/me/api-keys", t, &json!({"name": "x", "expires_at": "tomorrow"})).await;
+    let r = app
+        .post("/v1/me/api-keys", t, &json!({"name": "x", "expires_at": "tomorrow"}))
+        .await;
     assert_eq!(r.body["field"], "expires_at");
     let r = app.post("/v1/me/api-keys", t, &json!({"name": ""})).await;
     assert_eq!(r.body["field"], "name");
     let soon = (now + Duration::hours(1)).format(&Rfc3339).unwrap();
-    let r = app.post("/v1/me/api-keys", t, &json!({"name": "soon", "expires_at": soon})).await;
+    let r = app
+        .post("/v1/me/api-keys", t, &json!({"name": "soon", "expires_at": soon}))
+        .await;
     r.assert_status(201);
     let secret = r.body["secret"].as_str().unwrap().to_string();
     app.get("/v1/me", Some(&secret)).await.assert_status(200);
     app.advance(Duration::hours(2));
-    app.get("/v1/me", Some(&secret)).await.assert_problem(401, "invalid_token");
+    app.get("/v1/me", Some(&secret))
+        .await
+        .assert_problem(401, "invalid_token");
 }
 
 async fn keys_of_deactivated_or_pending_users_stop_working(backend: Backend) {
@@ -71,13 +98,33 @@ async fn keys_of_deactivated_or_pending_users_stop_working(backend: Backend) {
     let user = app.user(Role::User).await;
     let secret = app.api_key(&user, &[]).await;
     let id = user.id_str();
-    app.patch(&format!("/v1/users/{id}"), Some(&admin.access_token), &json!({"role": "pending"})).await.assert_status(200);
-    app.get("/v1/me", Some(&secret)).await.assert_problem(403, "account_pending");
-    app.patch(&format!("/v1/users/{id}"), Some(&admin.access_token), &json!({"role": "user", "active": false}))
+    app.patch(
+        &format!("/v1/users/{id}"),
+        Some(&admin.access_token),
+        &json!({"role": "pending"}),
+    )
+    .await
+    .assert_status(200);
+    app.get("/v1/me", Some(&secret))
         .await
-        .assert_status(200);
-    app.get("/v1/me", Some(&secret)).await.assert_problem(403, "account_disabled");
-    app.patch(&format!("/v1/users/{id}"), Some(&admin.access_token), &json!({"active": true})).await.assert_status(200);
+        .assert_problem(403, "account_pending");
+    app.patch(
+        &format!("/v1/users/{id}"),
+        Some(&admin.access_token),
+        &json!({"role": "user", "active": false}),
+    )
+    .await
+    .assert_status(200);
+    app.get("/v1/me", Some(&secret))
+        .await
+        .assert_problem(403, "account_disabled");
+    app.patch(
+        &format!("/v1/users/{id}"),
+        Some(&admin.access_token),
+        &json!({"active": true}),
+    )
+    .await
+    .assert_status(200);
     app.get("/v1/me", Some(&secret)).await.assert_status(200);
 }
 

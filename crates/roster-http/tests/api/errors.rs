@@ -4,8 +4,17 @@ use roster_testkit::app::TestApp;
 use roster_testkit::{Backend, backend_tests, spawn_app};
 use serde_json::json;
 
-async fn raw(app: &TestApp, method: reqwest::Method, path: &str, content_type: Option<&str>, body: Vec<u8>) -> roster_testkit::app::TestResponse {
-    let mut r = app.client.request(method, format!("{}{}", app.address, path)).body(body);
+async fn raw(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+) -> roster_testkit::app::TestResponse {
+    let mut r = app
+        .client
+        .request(method, format!("{}{}", app.address, path))
+        .body(body);
     if let Some(ct) = content_type {
         r = r.header("content-type", ct);
     }
@@ -15,7 +24,14 @@ async fn raw(app: &TestApp, method: reqwest::Method, path: &str, content_type: O
 async fn malformed_requests_get_clear_client_errors(backend: Backend) {
     let Some(app) = spawn_app(backend).await else { return };
     use reqwest::Method;
-    let r = raw(&app, Method::POST, "/v1/auth/login", Some("application/json"), b"{\"login\": ".to_vec()).await;
+    let r = raw(
+        &app,
+        Method::POST,
+        "/v1/auth/login",
+        Some("application/json"),
+        b"{\"login\": ".to_vec(),
+    )
+    .await;
     r.assert_problem(400, "malformed_json");
     let r = raw(&app, Method::POST, "/v1/auth/login", Some("text/plain"), b"{}".to_vec()).await;
     r.assert_problem(415, "unsupported_media_type");
@@ -24,17 +40,38 @@ async fn malformed_requests_get_clear_client_errors(backend: Backend) {
     let big = vec![b' '; 2 * 1024 * 1024];
     let r = raw(&app, Method::POST, "/v1/auth/login", Some("application/json"), big).await;
     r.assert_problem(413, "body_too_large");
-    let r = raw(&app, Method::POST, "/v1/auth/login", Some("application/json"), b"[1,2]".to_vec()).await;
+    let r = raw(
+        &app,
+        Method::POST,
+        "/v1/auth/login",
+        Some("application/json"),
+        b"[1,2]".to_vec(),
+    )
+    .await;
     r.assert_problem(422, "invalid_field");
-    let r = app.post("/v1/auth/login", None, &json!({"login": "a", "password": "b", "extra": 1})).await;
+    let r = app
+        .post(
+            "/v1/auth/login",
+            None,
+            &json!({"login": "a", "password": "b", "extra": 1}),
+        )
+        .await;
     r.assert_problem(422, "invalid_field");
     assert_eq!(r.body["field"], "extra");
     app.get("/v1/nope", None).await.assert_problem(404, "route_not_found");
-    app.delete("/v1/auth/login", None).await.assert_problem(405, "method_not_allowed");
+    app.delete("/v1/auth/login", None)
+        .await
+        .assert_problem(405, "method_not_allowed");
     let r = app.get("/v1/me", Some("not.a.jwt")).await;
     r.assert_problem(401, "invalid_token");
     assert_eq!(r.headers["www-authenticate"], "Bearer");
-    let r = app.client.get(format!("{}/v1/me", app.address)).header("authorization", "Basic abc").send().await.unwrap();
+    let r = app
+        .client
+        .get(format!("{}/v1/me", app.address))
+        .header("authorization", "Basic abc")
+        .send()
+        .await
+        .unwrap();
     TestApp::read(r).await.assert_problem(401, "unauthenticated");
 }
 
@@ -91,7 +128,12 @@ async fn openapi_document_matches_the_routes(backend: Backend) {
         let (method, path) = op.split_once(' ').unwrap();
         let path = path.replace("{id}", "1");
         let r = app
-            .request(method.parse().unwrap(), &path, Some(&admin.access_token), Some(&json!({})))
+            .request(
+                method.parse().unwrap(),
+                &path,
+                Some(&admin.access_token),
+                Some(&json!({})),
+            )
             .await;
         assert!(
             !matches!(r.body["code"].as_str(), Some("route_not_found" | "method_not_allowed")),
@@ -104,7 +146,10 @@ async fn openapi_document_matches_the_routes(backend: Backend) {
     let text = doc.text.clone();
     for reference in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
         let name = reference.split('"').next().unwrap();
-        assert!(doc.body["components"]["schemas"].get(name).is_some(), "missing schema {name}");
+        assert!(
+            doc.body["components"]["schemas"].get(name).is_some(),
+            "missing schema {name}"
+        );
     }
 }
 

@@ -21,7 +21,10 @@ async fn me_shows_the_documented_fields(backend: Backend) {
     assert_eq!(b["preferences"], json!({}));
     for field in ["created_at", "updated_at", "last_login_at"] {
         let s = b[field].as_str().unwrap_or_else(|| panic!("{field} missing: {b}"));
-        assert!(roster_core::time::OffsetDateTime::parse(s, &roster_core::time::format_description::well_known::Rfc3339).is_ok());
+        assert!(
+            roster_core::time::OffsetDateTime::parse(s, &roster_core::time::format_description::well_known::Rfc3339)
+                .is_ok()
+        );
     }
     assert!(b.get("password_hash").is_none() && !r.text.contains("argon2"));
 }
@@ -72,7 +75,9 @@ async fn profile_changes_are_validated(backend: Backend) {
         r.assert_problem(422, "invalid_field");
         assert_eq!(r.body["field"], field, "{body}");
     }
-    let r = app.patch("/v1/me", t, &json!({"username": other.username.to_uppercase()})).await;
+    let r = app
+        .patch("/v1/me", t, &json!({"username": other.username.to_uppercase()}))
+        .await;
     r.assert_problem(409, "conflict");
     assert_eq!(r.body["field"], "username");
 }
@@ -80,7 +85,14 @@ async fn profile_changes_are_validated(backend: Backend) {
 async fn a_new_email_is_unverified(backend: Backend) {
     let Some(app) = spawn_app(backend).await else { return };
     let user = app.admin().await;
-    app.set_user(user.id, AdminUserChanges { email_verified: Some(true), ..Default::default() }).await;
+    app.set_user(
+        user.id,
+        AdminUserChanges {
+            email_verified: Some(true),
+            ..Default::default()
+        },
+    )
+    .await;
     let t = Some(user.access_token.as_str());
     assert_eq!(app.get("/v1/me", t).await.body["email_verified"], true);
     let r = app.patch("/v1/me", t, &json!({"email": user.email})).await;
@@ -94,19 +106,42 @@ async fn a_new_email_is_unverified(backend: Backend) {
 async fn changing_the_password_revokes_other_sessions(backend: Backend) {
     let Some(app) = spawn_app(backend).await else { return };
     let user = app.admin().await;
-    let other_session = app.login(&user.email, &user.password).await.body["access_token"].as_str().unwrap().to_string();
+    let other_session = app.login(&user.email, &user.password).await.body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let t = Some(user.access_token.as_str());
-    let r = app.post("/v1/me/password", t, &json!({"current_password": "wrong", "new_password": "brand new pass"})).await;
+    let r = app
+        .post(
+            "/v1/me/password",
+            t,
+            &json!({"current_password": "wrong", "new_password": "brand new pass"}),
+        )
+        .await;
     r.assert_problem(422, "invalid_field");
     assert_eq!(r.body["field"], "current_password");
-    let r = app.post("/v1/me/password", t, &json!({"current_password": user.password, "new_password": "short"})).await;
+    let r = app
+        .post(
+            "/v1/me/password",
+            t,
+            &json!({"current_password": user.password, "new_password": "short"}),
+        )
+        .await;
     assert_eq!(r.body["field"], "new_password");
-    app.post("/v1/me/password", t, &json!({"current_password": user.password, "new_password": "brand new pass"}))
-        .await
-        .assert_status(204);
+    app.post(
+        "/v1/me/password",
+        t,
+        &json!({"current_password": user.password, "new_password": "brand new pass"}),
+    )
+    .await
+    .assert_status(204);
     app.get("/v1/me", t).await.assert_status(200);
-    app.get("/v1/me", Some(&other_session)).await.assert_problem(401, "invalid_token");
-    app.login(&user.email, &user.password).await.assert_problem(401, "invalid_credentials");
+    app.get("/v1/me", Some(&other_session))
+        .await
+        .assert_problem(401, "invalid_token");
+    app.login(&user.email, &user.password)
+        .await
+        .assert_problem(401, "invalid_credentials");
     app.login(&user.email, "brand new pass").await.assert_status(200);
 }
 

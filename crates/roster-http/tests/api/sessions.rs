@@ -15,7 +15,10 @@ async fn sessions_are_listed_with_their_client(backend: Backend) {
         .send()
         .await
         .unwrap();
-    let second = roster_testkit::app::TestApp::read(r).await.body["access_token"].as_str().unwrap().to_string();
+    let second = roster_testkit::app::TestApp::read(r).await.body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let r = app.get("/v1/me/sessions", Some(&second)).await;
     r.assert_status(200);
     let list = r.body.as_array().unwrap();
@@ -31,47 +34,91 @@ async fn revoking_a_session_takes_effect_at_once(backend: Backend) {
     let Some(app) = spawn_app(backend).await else { return };
     let user = app.admin().await;
     let other = app.user(Role::User).await;
-    let second = app.login(&user.email, &user.password).await.body["access_token"].as_str().unwrap().to_string();
+    let second = app.login(&user.email, &user.password).await.body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let sessions = app.get("/v1/me/sessions", Some(&second)).await.body;
-    let first_id = sessions.as_array().unwrap().iter().find(|s| s["current"] == false).unwrap()["id"]
+    let first_id = sessions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == false)
+        .unwrap()["id"]
         .as_str()
         .unwrap()
         .to_string();
     // Someone else's session is not found, not revoked.
-    app.delete(&format!("/v1/me/sessions/{first_id}"), Some(&other.access_token)).await.assert_problem(404, "not_found");
+    app.delete(&format!("/v1/me/sessions/{first_id}"), Some(&other.access_token))
+        .await
+        .assert_problem(404, "not_found");
     app.get("/v1/me", Some(&user.access_token)).await.assert_status(200);
-    app.delete(&format!("/v1/me/sessions/{first_id}"), Some(&second)).await.assert_status(204);
-    app.get("/v1/me", Some(&user.access_token)).await.assert_problem(401, "invalid_token");
-    app.delete(&format!("/v1/me/sessions/{first_id}"), Some(&second)).await.assert_problem(404, "not_found");
-    app.delete("/v1/me/sessions/abc", Some(&second)).await.assert_problem(400, "invalid_id");
+    app.delete(&format!("/v1/me/sessions/{first_id}"), Some(&second))
+        .await
+        .assert_status(204);
+    app.get("/v1/me", Some(&user.access_token))
+        .await
+        .assert_problem(401, "invalid_token");
+    app.delete(&format!("/v1/me/sessions/{first_id}"), Some(&second))
+        .await
+        .assert_problem(404, "not_found");
+    app.delete("/v1/me/sessions/abc", Some(&second))
+        .await
+        .assert_problem(400, "invalid_id");
 }
 
 async fn revoke_others_keeps_only_the_current_session(backend: Backend) {
     let Some(app) = spawn_app(backend).await else { return };
     let user = app.admin().await;
-    let b = app.login(&user.email, &user.password).await.body["access_token"].as_str().unwrap().to_string();
-    let c = app.login(&user.email, &user.password).await.body["access_token"].as_str().unwrap().to_string();
+    let b = app.login(&user.email, &user.password).await.body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let c = app.login(&user.email, &user.password).await.body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let r = app.post("/v1/me/sessions/revoke-others", Some(&c), &json!({})).await;
     r.assert_status(200);
     assert_eq!(r.body["revoked"], 2);
-    app.get("/v1/me", Some(&user.access_token)).await.assert_problem(401, "invalid_token");
+    app.get("/v1/me", Some(&user.access_token))
+        .await
+        .assert_problem(401, "invalid_token");
     app.get("/v1/me", Some(&b)).await.assert_problem(401, "invalid_token");
     app.get("/v1/me", Some(&c)).await.assert_status(200);
-    assert_eq!(app.get("/v1/me/sessions", Some(&c)).await.body.as_array().unwrap().len(), 1);
+    assert_eq!(
+        app.get("/v1/me/sessions", Some(&c))
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 async fn an_admin_revokes_all_sessions_of_a_user(backend: Backend) {
     let Some(app) = spawn_app(backend).await else { return };
     let admin = app.admin().await;
     let user = app.user(Role::User).await;
-    let r = app.post(&format!("/v1/users/{}/sessions/revoke", user.id), Some(&admin.access_token), &json!({})).await;
+    let r = app
+        .post(
+            &format!("/v1/users/{}/sessions/revoke", user.id),
+            Some(&admin.access_token),
+            &json!({}),
+        )
+        .await;
     r.assert_status(200);
     assert_eq!(r.body["revoked"], 1);
-    app.get("/v1/me", Some(&user.access_token)).await.assert_problem(401, "invalid_token");
+    app.get("/v1/me", Some(&user.access_token))
+        .await
+        .assert_problem(401, "invalid_token");
     app.post("/v1/auth/refresh", None, &json!({"refresh_token": user.refresh_token}))
         .await
         .assert_problem(401, "invalid_token");
-    app.post("/v1/users/999/sessions/revoke", Some(&admin.access_token), &json!({})).await.assert_problem(404, "not_found");
+    app.post("/v1/users/999/sessions/revoke", Some(&admin.access_token), &json!({}))
+        .await
+        .assert_problem(404, "not_found");
 }
 
 backend_tests!(

@@ -43,7 +43,12 @@ async fn cursor_pages_cover_every_user_once_in_order(backend: Backend) {
     let admin = app.admin().await;
     let t = admin.access_token.as_str();
     make_users(&app, t, 10).await;
-    for (sort, key) in [("created_at", "created_at"), ("email", "email"), ("username", "username"), ("name", "name")] {
+    for (sort, key) in [
+        ("created_at", "created_at"),
+        ("email", "email"),
+        ("username", "username"),
+        ("name", "name"),
+    ] {
         for order in ["asc", "desc"] {
             let all = walk(&app, t, &format!("&sort={sort}&order={order}")).await;
             assert_eq!(all.len(), 11, "{sort} {order}");
@@ -76,9 +81,18 @@ async fn search_filters_and_limits(backend: Backend) {
     r.assert_status(200);
     assert_eq!(r.body["users"].as_array().unwrap().len(), 3);
     let r = app.get("/v1/users?q=member%20c", Some(t)).await;
-    assert_eq!(r.body["users"].as_array().unwrap().len(), 1, "search covers the name: {}", r.text);
+    assert_eq!(
+        r.body["users"].as_array().unwrap().len(),
+        1,
+        "search covers the name: {}",
+        r.text
+    );
     let r = app.get("/v1/users?q=member_0", Some(t)).await;
-    assert_eq!(r.body["users"].as_array().unwrap().len(), 6, "search covers the username");
+    assert_eq!(
+        r.body["users"].as_array().unwrap().len(),
+        6,
+        "search covers the username"
+    );
     let r = app.get("/v1/users?q=%25", Some(t)).await;
     assert_eq!(r.body["users"].as_array().unwrap().len(), 0, "% is literal");
     let r = app.get("/v1/users?role=admin", Some(t)).await;
@@ -101,8 +115,13 @@ async fn search_filters_and_limits(backend: Backend) {
         assert_eq!(r.body["field"], field, "{query}: {}", r.text);
     }
     // A cursor from another sort is refused.
-    let c = app.get("/v1/users?limit=1&sort=email", Some(t)).await.body["next_cursor"].as_str().unwrap().to_string();
-    app.get(&format!("/v1/users?sort=name&cursor={c}"), Some(t)).await.assert_problem(422, "invalid_field");
+    let c = app.get("/v1/users?limit=1&sort=email", Some(t)).await.body["next_cursor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.get(&format!("/v1/users?sort=name&cursor={c}"), Some(t))
+        .await
+        .assert_problem(422, "invalid_field");
 }
 
 async fn admins_create_and_read_users(backend: Backend) {
@@ -110,7 +129,11 @@ async fn admins_create_and_read_users(backend: Backend) {
     let admin = app.admin().await;
     let t = Some(admin.access_token.as_str());
     let r = app
-        .post("/v1/users", t, &json!({"email": "new@example.org", "name": "New", "role": "pending", "email_verified": true}))
+        .post(
+            "/v1/users",
+            t,
+            &json!({"email": "new@example.org", "name": "New", "role": "pending", "email_verified": true}),
+        )
         .await;
     r.assert_status(201);
     assert_eq!(r.body["role"], "pending");
@@ -120,12 +143,20 @@ async fn admins_create_and_read_users(backend: Backend) {
     r.assert_status(200);
     assert_eq!(r.body["email"], "new@example.org");
     // Without a password the account cannot log in with one.
-    app.login("new@example.org", "anything at all").await.assert_problem(401, "invalid_credentials");
-    app.post("/v1/users", t, &json!({"email": "NEW@example.org"})).await.assert_problem(409, "conflict");
-    let r = app.post("/v1/users", t, &json!({"email": "x@example.org", "role": "owner"})).await;
+    app.login("new@example.org", "anything at all")
+        .await
+        .assert_problem(401, "invalid_credentials");
+    app.post("/v1/users", t, &json!({"email": "NEW@example.org"}))
+        .await
+        .assert_problem(409, "conflict");
+    let r = app
+        .post("/v1/users", t, &json!({"email": "x@example.org", "role": "owner"}))
+        .await;
     assert_eq!(r.body["field"], "role");
     app.get("/v1/users/123456", t).await.assert_problem(404, "not_found");
-    app.get("/v1/users/not-an-id", t).await.assert_problem(400, "invalid_id");
+    app.get("/v1/users/not-an-id", t)
+        .await
+        .assert_problem(400, "invalid_id");
 }
 
 async fn admins_change_role_activity_and_password(backend: Backend) {
@@ -140,16 +171,29 @@ async fn admins_change_role_activity_and_password(backend: Backend) {
     assert_eq!(r.body["name"], "Promoted");
     // Deactivation revokes every session: reactivating does not bring them back.
     app.patch(&path, t, &json!({"active": false})).await.assert_status(200);
-    app.get("/v1/me", Some(&user.access_token)).await.assert_problem(401, "invalid_token");
+    app.get("/v1/me", Some(&user.access_token))
+        .await
+        .assert_problem(401, "invalid_token");
     app.patch(&path, t, &json!({"active": true})).await.assert_status(200);
-    app.get("/v1/me", Some(&user.access_token)).await.assert_problem(401, "invalid_token");
-    let fresh = app.login(&user.email, &user.password).await.body["access_token"].as_str().unwrap().to_string();
-    app.patch(&path, t, &json!({"password": "set by admin"})).await.assert_status(200);
-    app.get("/v1/me", Some(&fresh)).await.assert_problem(401, "invalid_token");
+    app.get("/v1/me", Some(&user.access_token))
+        .await
+        .assert_problem(401, "invalid_token");
+    let fresh = app.login(&user.email, &user.password).await.body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.patch(&path, t, &json!({"password": "set by admin"}))
+        .await
+        .assert_status(200);
+    app.get("/v1/me", Some(&fresh))
+        .await
+        .assert_problem(401, "invalid_token");
     app.login(&user.email, "set by admin").await.assert_status(200);
     let r = app.patch(&path, t, &json!({"password": "short"})).await;
     assert_eq!(r.body["field"], "password");
-    app.patch("/v1/users/424242", t, &json!({"name": "x"})).await.assert_problem(404, "not_found");
+    app.patch("/v1/users/424242", t, &json!({"name": "x"}))
+        .await
+        .assert_problem(404, "not_found");
 }
 
 async fn the_last_admin_is_protected(backend: Backend) {
@@ -157,15 +201,27 @@ async fn the_last_admin_is_protected(backend: Backend) {
     let admin = app.admin().await;
     let t = Some(admin.access_token.as_str());
     let me = format!("/v1/users/{}", admin.id);
-    app.patch(&me, t, &json!({"role": "user"})).await.assert_problem(409, "last_admin");
-    app.patch(&me, t, &json!({"role": "pending"})).await.assert_problem(409, "last_admin");
-    app.patch(&me, t, &json!({"active": false})).await.assert_problem(409, "last_admin");
+    app.patch(&me, t, &json!({"role": "user"}))
+        .await
+        .assert_problem(409, "last_admin");
+    app.patch(&me, t, &json!({"role": "pending"}))
+        .await
+        .assert_problem(409, "last_admin");
+    app.patch(&me, t, &json!({"active": false}))
+        .await
+        .assert_problem(409, "last_admin");
     app.delete(&me, t).await.assert_problem(403, "forbidden");
     app.get("/v1/me", t).await.assert_status(200);
     // With a second admin, either may step down, but never both.
     let second = app.user(Role::Admin).await;
     app.patch(&me, t, &json!({"role": "user"})).await.assert_status(200);
-    let r = app.patch(&format!("/v1/users/{}", second.id), Some(&second.access_token), &json!({"role": "user"})).await;
+    let r = app
+        .patch(
+            &format!("/v1/users/{}", second.id),
+            Some(&second.access_token),
+            &json!({"role": "user"}),
+        )
+        .await;
     r.assert_problem(409, "last_admin");
 }
 
@@ -174,11 +230,16 @@ async fn concurrent_demotions_leave_an_admin(backend: Backend) {
     let a = app.admin().await;
     let b = app.user(Role::Admin).await;
     let app = std::sync::Arc::new(app);
+    let demote = json!({"role": "user"});
+    let (path_a, path_b) = (format!("/v1/users/{}", a.id), format!("/v1/users/{}", b.id));
     let (ra, rb) = tokio::join!(
-        app.patch(&format!("/v1/users/{}", b.id), Some(&a.access_token), &json!({"role": "user"})),
-        app.patch(&format!("/v1/users/{}", a.id), Some(&b.access_token), &json!({"role": "user"})),
+        app.patch(&path_b, Some(&a.access_token), &demote),
+        app.patch(&path_a, Some(&b.access_token), &demote),
     );
-    let ok = [ra.status.as_u16(), rb.status.as_u16()].iter().filter(|s| **s == 200).count();
+    let ok = [ra.status.as_u16(), rb.status.as_u16()]
+        .iter()
+        .filter(|s| **s == 200)
+        .count();
     assert!(ok <= 1, "{} / {}", ra.text, rb.text);
     let admins = app.core.list_users_unchecked(roster_core::service::ListUsers {
         role: Some(Role::Admin),
@@ -194,15 +255,25 @@ async fn deleting_a_user_removes_everything_it_owns(backend: Backend) {
     let user = app.user(Role::User).await;
     let key = app.api_key(&user, &[]).await;
     let t = Some(admin.access_token.as_str());
-    app.delete(&format!("/v1/users/{}", user.id), t).await.assert_status(204);
-    app.get(&format!("/v1/users/{}", user.id), t).await.assert_problem(404, "not_found");
-    app.get("/v1/me", Some(&user.access_token)).await.assert_problem(401, "invalid_token");
+    app.delete(&format!("/v1/users/{}", user.id), t)
+        .await
+        .assert_status(204);
+    app.get(&format!("/v1/users/{}", user.id), t)
+        .await
+        .assert_problem(404, "not_found");
+    app.get("/v1/me", Some(&user.access_token))
+        .await
+        .assert_problem(401, "invalid_token");
     app.get("/v1/me", Some(&key)).await.assert_problem(401, "invalid_token");
     app.post("/v1/auth/refresh", None, &json!({"refresh_token": user.refresh_token}))
         .await
         .assert_problem(401, "invalid_token");
-    app.login(&user.email, &user.password).await.assert_problem(401, "invalid_credentials");
-    app.delete(&format!("/v1/users/{}", user.id), t).await.assert_problem(404, "not_found");
+    app.login(&user.email, &user.password)
+        .await
+        .assert_problem(401, "invalid_credentials");
+    app.delete(&format!("/v1/users/{}", user.id), t)
+        .await
+        .assert_problem(404, "not_found");
     // The email is free again.
     app.register(&user.email, "long enough").await.assert_status(201);
 }

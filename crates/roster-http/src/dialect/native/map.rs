@@ -114,7 +114,10 @@ pub fn api_key_body(k: ApiKey) -> ApiKeyBody {
 
 /// A key just created.
 pub fn api_key_created_body(c: ApiKeyCreated) -> ApiKeyCreatedBody {
-    ApiKeyCreatedBody { key: api_key_body(c.key), secret: c.secret }
+    ApiKeyCreatedBody {
+        key: api_key_body(c.key),
+        secret: c.secret,
+    }
 }
 
 /// Parses an RFC 3339 time from `field`.

@@ -35,7 +35,12 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT or rst_ API key").build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT or rst_ API key")
+                    .build(),
+            ),
         );
     }
 }
@@ -60,7 +65,10 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(introspect_post))
         .split_for_parts();
     let document = openapi.clone();
-    let router = router.route("/v1/openapi.json", axum::routing::get(move || async move { axum::Json(document) }));
+    let router = router.route(
+        "/v1/openapi.json",
+        axum::routing::get(move || async move { axum::Json(document) }),
+    );
     (router, openapi)
 }
 
@@ -73,7 +81,12 @@ async fn auth_register_post(
     Meta(meta): Meta,
     Json(body): Json<RegisterRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    let input = Registration { email: body.email, username: body.username, name: body.name, password: body.password };
+    let input = Registration {
+        email: body.email,
+        username: body.username,
+        name: body.name,
+        password: body.password,
+    };
     let outcome = state.core.register(input, &meta).await?;
     Ok((StatusCode::CREATED, axum::Json(map::auth_response(outcome))))
 }
@@ -145,7 +158,10 @@ async fn me_password_post(
     Auth(actor): Auth,
     Json(body): Json<ChangePasswordRequest>,
 ) -> ApiResult<StatusCode> {
-    state.core.change_password(&actor, &body.current_password, &body.new_password).await?;
+    state
+        .core
+        .change_password(&actor, &body.current_password, &body.new_password)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -155,7 +171,9 @@ async fn me_password_post(
 async fn me_sessions_get(State(state): State<AppState>, Auth(actor): Auth) -> ApiResult<axum::Json<Vec<SessionBody>>> {
     let current = actor.session();
     let sessions = state.core.list_my_sessions(&actor).await?;
-    Ok(axum::Json(sessions.into_iter().map(|s| map::session_body(s, current)).collect()))
+    Ok(axum::Json(
+        sessions.into_iter().map(|s| map::session_body(s, current)).collect(),
+    ))
 }
 
 /// Revokes one of the caller's sessions.
@@ -200,8 +218,22 @@ async fn me_api_keys_post(
     Auth(actor): Auth,
     Json(body): Json<CreateApiKeyRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    let expires_at = body.expires_at.as_deref().map(|t| map::parse_time("expires_at", t)).transpose()?;
-    let created = state.core.create_api_key(&actor, NewApiKey { name: body.name, expires_at, scopes: body.scopes }).await?;
+    let expires_at = body
+        .expires_at
+        .as_deref()
+        .map(|t| map::parse_time("expires_at", t))
+        .transpose()?;
+    let created = state
+        .core
+        .create_api_key(
+            &actor,
+            NewApiKey {
+                name: body.name,
+                expires_at,
+                scopes: body.scopes,
+            },
+        )
+        .await?;
     Ok((StatusCode::CREATED, axum::Json(map::api_key_created_body(created))))
 }
 
@@ -237,7 +269,12 @@ async fn users_get(
         search: query.q,
         role: query.role.as_deref().map(Role::parse).transpose()?,
         active: query.active,
-        sort: query.sort.as_deref().map(UserSort::parse).transpose()?.unwrap_or_default(),
+        sort: query
+            .sort
+            .as_deref()
+            .map(UserSort::parse)
+            .transpose()?
+            .unwrap_or_default(),
         descending,
         cursor: query.cursor,
         limit: query.limit,
@@ -299,7 +336,10 @@ async fn users_id_patch(
     Json(body): Json<UpdateUserRequest>,
 ) -> ApiResult<axum::Json<UserBody>> {
     let id: UserId = parse_id(&id)?;
-    let user = state.core.admin_update_user(&actor, id, map::admin_changes(body)?).await?;
+    let user = state
+        .core
+        .admin_update_user(&actor, id, map::admin_changes(body)?)
+        .await?;
     Ok(axum::Json(map::user_body(user)))
 }
 
