@@ -159,6 +159,9 @@ pub trait Store: Send + Sync + 'static {
     /// Records a login: sets `last_login_at` and, when given, replaces the password hash.
     async fn record_login(&self, id: UserId, at: OffsetDateTime, new_password_hash: Option<&str>) -> StoreResult<()>;
 
+    /// Sets a user's `last_active_at` (without counting as a change: the revision stays).
+    async fn touch_user(&self, id: UserId, at: OffsetDateTime) -> StoreResult<()>;
+
     /// Creates a session with its first refresh token (stored as a digest).
     async fn insert_session(&self, session: &Session, refresh_digest: &str) -> StoreResult<()>;
     /// Reads a session.

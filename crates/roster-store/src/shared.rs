@@ -418,6 +418,14 @@ macro_rules! impl_store {
                 Ok(rotated)
             }
 
+            async fn touch_user(
+                &self,
+                id: roster_core::UserId,
+                at: time::OffsetDateTime,
+            ) -> roster_core::store::StoreResult<()> {
+                self.write_one_row(sqlx::query($crate::sql::TOUCH_USER).bind(id.0).bind($crate::codec::to_ms(at))).await
+            }
+
             async fn touch_session(
                 &self,
                 id: roster_core::SessionId,

@@ -64,6 +64,8 @@ pub(crate) const COUNT_ACTIVE_ADMINS: &str = "SELECT COUNT(*) FROM users WHERE r
 pub(crate) const RECORD_LOGIN: &str = "UPDATE users SET last_login_at = $2, last_active_at = $2, \
      password_hash = COALESCE($3, password_hash), revision = revision + 1 WHERE id = $1";
 
+pub(crate) const TOUCH_USER: &str = "UPDATE users SET last_active_at = $2 WHERE id = $1";
+
 pub(crate) const DELETE_REFRESH_TOKENS_OF_USER: &str =
     "DELETE FROM refresh_tokens WHERE session_id IN (SELECT id FROM sessions WHERE user_id = $1)";
 pub(crate) const DELETE_SESSIONS_OF_USER: &str = "DELETE FROM sessions WHERE user_id = $1";

@@ -118,6 +118,7 @@ impl Core {
         if key.last_used_at.is_none_or(|t| now - t >= Duration::seconds(60)) {
             self.store.touch_api_key(key.id, now).await?;
         }
+        let user = self.touch_user_activity(user, now).await?;
         Ok(Actor {
             user,
             credential: Credential::ApiKey {

@@ -243,6 +243,15 @@ impl Core {
         })
     }
 
+    /// Records that a user is active, at most once a minute.
+    pub(crate) async fn touch_user_activity(&self, mut user: User, now: time::OffsetDateTime) -> Result<User> {
+        if user.last_active_at.is_none_or(|t| now - t >= TOUCH_INTERVAL) {
+            self.store.touch_user(user.id, now).await?;
+            user.last_active_at = Some(now);
+        }
+        Ok(user)
+    }
+
     /// Authenticates a bearer credential of either kind: an access token (a JWT) or an API key.
     pub async fn authenticate_bearer(&self, token: &str) -> Result<Actor> {
         if token.starts_with(super::API_KEY_PREFIX) {

@@ -145,7 +145,26 @@ async fn changing_the_password_revokes_other_sessions(backend: Backend) {
     app.login(&user.email, "brand new pass").await.assert_status(200);
 }
 
+async fn activity_is_recorded_at_most_once_a_minute(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let user = app.admin().await;
+    let t = Some(user.access_token.as_str());
+    let first = app.get("/v1/me", t).await.body["last_active_at"].clone();
+    assert!(first.is_string());
+    app.advance(roster_core::time::Duration::seconds(30));
+    assert_eq!(app.get("/v1/me", t).await.body["last_active_at"], first);
+    app.advance(roster_core::time::Duration::seconds(40));
+    let later = app.get("/v1/me", t).await.body["last_active_at"].clone();
+    assert_ne!(later, first);
+    // Through an API key too.
+    let key = app.api_key(&user, &[]).await;
+    app.advance(roster_core::time::Duration::minutes(2));
+    let by_key = app.get("/v1/me", Some(&key)).await.body["last_active_at"].clone();
+    assert_ne!(by_key, later);
+}
+
 backend_tests!(
+    activity_is_recorded_at_most_once_a_minute,
     me_shows_the_documented_fields,
     profile_changes_apply_and_null_clears,
     profile_changes_are_validated,
