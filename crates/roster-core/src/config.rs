@@ -18,7 +18,7 @@ pub struct CoreConfig {
     pub refresh_token_ttl: Duration,
     /// Snowflake node id of this instance.
     pub node_id: u16,
-    /// How many password hashes may run at once.
+    /// Threads that hash passwords (at lowered priority).
     pub hash_concurrency: usize,
 }
 
@@ -31,7 +31,7 @@ impl Default for CoreConfig {
             access_token_ttl: Duration::minutes(15),
             refresh_token_ttl: Duration::days(30),
             node_id: 0,
-            hash_concurrency: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) * 2,
+            hash_concurrency: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
         }
     }
 }

@@ -147,6 +147,8 @@ pub trait Store: Send + Sync + 'static {
     async fn find_user_by_login(&self, login: &str) -> StoreResult<User>;
     /// A page of users.
     async fn list_users(&self, query: &UserQuery) -> StoreResult<Vec<User>>;
+    /// How many users match a query's search and filters (its position and limit ignored).
+    async fn count_matching_users(&self, query: &UserQuery) -> StoreResult<i64>;
     /// How many users exist.
     async fn count_users(&self) -> StoreResult<i64>;
     /// Writes every field of `user` if its stored revision still equals `user.revision`
@@ -166,6 +168,8 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_session(&self, session: &Session, refresh_digest: &str) -> StoreResult<()>;
     /// Reads a session.
     async fn get_session(&self, id: SessionId) -> StoreResult<Session>;
+    /// Reads a session and its user in one round trip (the per-request check).
+    async fn get_session_with_user(&self, id: SessionId) -> StoreResult<(Session, User)>;
     /// Reads a refresh token by digest.
     async fn get_refresh_token(&self, digest: &str) -> StoreResult<RefreshTokenRecord>;
     /// Marks `old_digest` used and adds `new_digest` to the session, atomically. Returns
@@ -190,6 +194,8 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_api_key(&self, key: &ApiKey, digest: &str) -> StoreResult<()>;
     /// Finds an API key by the digest of its secret.
     async fn get_api_key_by_digest(&self, digest: &str) -> StoreResult<ApiKey>;
+    /// Finds an API key by the digest of its secret, with its user, in one round trip.
+    async fn get_api_key_with_user(&self, digest: &str) -> StoreResult<(ApiKey, User)>;
     /// A user's API keys, newest first.
     async fn list_api_keys(&self, user: UserId) -> StoreResult<Vec<ApiKey>>;
     /// Deletes one API key of a user; NotFound if the user has no such key.

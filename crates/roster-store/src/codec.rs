@@ -169,6 +169,66 @@ impl SessionRow {
     }
 }
 
+/// A session joined with its user (`sql::GET_SESSION_WITH_USER`).
+#[derive(sqlx::FromRow)]
+pub(crate) struct SessionWithUserRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    s_id: i64,
+    s_user_id: i64,
+    s_created_at: i64,
+    s_last_used_at: i64,
+    s_expires_at: i64,
+    s_user_agent: Option<String>,
+    s_ip: Option<String>,
+}
+
+impl SessionWithUserRow {
+    pub(crate) fn into_pair(self) -> StoreResult<(Session, User)> {
+        let session = SessionRow {
+            id: self.s_id,
+            user_id: self.s_user_id,
+            created_at: self.s_created_at,
+            last_used_at: self.s_last_used_at,
+            expires_at: self.s_expires_at,
+            user_agent: self.s_user_agent,
+            ip: self.s_ip,
+        };
+        Ok((session.into_session()?, self.user.into_user()?))
+    }
+}
+
+/// An API key joined with its user (`sql::GET_API_KEY_WITH_USER`).
+#[derive(sqlx::FromRow)]
+pub(crate) struct ApiKeyWithUserRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    k_id: i64,
+    k_user_id: i64,
+    k_name: String,
+    k_prefix: String,
+    k_scopes: Json<Vec<String>>,
+    k_created_at: i64,
+    k_expires_at: Option<i64>,
+    k_last_used_at: Option<i64>,
+}
+
+impl ApiKeyWithUserRow {
+    pub(crate) fn into_pair(self) -> StoreResult<(ApiKey, User)> {
+        let key = ApiKeyRow {
+            id: self.k_id,
+            user_id: self.k_user_id,
+            name: self.k_name,
+            prefix: self.k_prefix,
+            scopes: self.k_scopes,
+            created_at: self.k_created_at,
+            expires_at: self.k_expires_at,
+            last_used_at: self.k_last_used_at,
+        };
+        Ok((key.into_api_key()?, self.user.into_user()?))
+    }
+}
+
 /// A `refresh_tokens` row, without its digest.
 #[derive(sqlx::FromRow)]
 pub(crate) struct RefreshTokenRow {

@@ -43,6 +43,9 @@ impl PgStore {
         self.pool.close().await;
     }
 
+    /// Whether the `users_search` trigram table exists (SQLite's FTS5).
+    const FULL_TEXT_SEARCH: bool = false;
+
     fn read_pool(&self) -> &PgPool {
         &self.pool
     }

@@ -105,6 +105,31 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            /// Chooses how a listing searches: with a trigram index (SQLite's `users_search`)
+            /// when few rows match, else by filtering in sort order, where dense matches are
+            /// found at once. PostgreSQL's planner makes this choice itself (pg_trgm index).
+            async fn search_plan(
+                &self,
+                query: &roster_core::store::UserQuery,
+            ) -> roster_core::store::StoreResult<$crate::sql::SearchPlan> {
+                let Some(pattern) = query.search.as_deref().and_then($crate::sql::full_text_pattern) else {
+                    return Ok($crate::sql::SearchPlan::Scan);
+                };
+                if !Self::FULL_TEXT_SEARCH {
+                    return Ok($crate::sql::SearchPlan::Scan);
+                }
+                let hits: i64 = sqlx::query_scalar($crate::sql::FULL_TEXT_PROBE)
+                    .bind(pattern)
+                    .fetch_one(self.read_pool())
+                    .await
+                    .map_err($crate::error::store_error)?;
+                Ok(if hits < $crate::sql::FULL_TEXT_PROBE_LIMIT {
+                    $crate::sql::SearchPlan::FullText
+                } else {
+                    $crate::sql::SearchPlan::Scan
+                })
+            }
+
             /// Runs a one-statement write; NotFound when it touched no row.
             async fn write_one_row<'q>(
                 &self,
@@ -228,7 +253,8 @@ macro_rules! impl_store {
                 &self,
                 query: &roster_core::store::UserQuery,
             ) -> roster_core::store::StoreResult<Vec<roster_core::User>> {
-                let (statement, params) = $crate::sql::list_users(query)?;
+                let plan = self.search_plan(query).await?;
+                let (statement, params) = $crate::sql::list_users(query, plan)?;
                 let mut select = sqlx::query_as::<_, $crate::codec::UserRow>(&statement);
                 for param in params {
                     select = match param {
@@ -239,6 +265,28 @@ macro_rules! impl_store {
                 }
                 let rows = select.fetch_all(self.read_pool()).await.map_err($crate::error::store_error)?;
                 $crate::codec::convert_all(rows, $crate::codec::UserRow::into_user)
+            }
+
+            async fn count_matching_users(
+                &self,
+                query: &roster_core::store::UserQuery,
+            ) -> roster_core::store::StoreResult<i64> {
+                // Counting visits every match, so the index helps whenever it can be used.
+                let plan = if Self::FULL_TEXT_SEARCH {
+                    $crate::sql::SearchPlan::FullText
+                } else {
+                    $crate::sql::SearchPlan::Scan
+                };
+                let (statement, params) = $crate::sql::count_matching_users(query, plan);
+                let mut select = sqlx::query_scalar::<_, i64>(&statement);
+                for param in params {
+                    select = match param {
+                        $crate::sql::Param::Int(v) => select.bind(v),
+                        $crate::sql::Param::Text(v) => select.bind(v),
+                        $crate::sql::Param::Bool(v) => select.bind(v),
+                    };
+                }
+                select.fetch_one(self.read_pool()).await.map_err($crate::error::store_error)
             }
 
             async fn count_users(&self) -> roster_core::store::StoreResult<i64> {
@@ -518,6 +566,30 @@ macro_rules! impl_store {
                     Ok(())
                 })?;
                 Ok(())
+            }
+
+            async fn get_session_with_user(
+                &self,
+                id: roster_core::SessionId,
+            ) -> roster_core::store::StoreResult<(roster_core::store::Session, roster_core::User)> {
+                let row: $crate::codec::SessionWithUserRow = sqlx::query_as($crate::sql::GET_SESSION_WITH_USER)
+                    .bind(id.0)
+                    .fetch_one(self.read_pool())
+                    .await
+                    .map_err($crate::error::store_error)?;
+                row.into_pair()
+            }
+
+            async fn get_api_key_with_user(
+                &self,
+                digest: &str,
+            ) -> roster_core::store::StoreResult<(roster_core::store::ApiKey, roster_core::User)> {
+                let row: $crate::codec::ApiKeyWithUserRow = sqlx::query_as($crate::sql::GET_API_KEY_WITH_USER)
+                    .bind(digest)
+                    .fetch_one(self.read_pool())
+                    .await
+                    .map_err($crate::error::store_error)?;
+                row.into_pair()
             }
 
             async fn get_api_key_by_digest(

@@ -117,6 +117,27 @@ pub(crate) const INSERT_API_KEY: &str = concat!(
     api_key_columns!(),
     ", digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
 );
+/// A session and its user in one statement (`$1` the session id): the hot path of every
+/// request made with an access token.
+pub(crate) const GET_SESSION_WITH_USER: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    ", s_id, s_user_id, s_created_at, s_last_used_at, s_expires_at, s_user_agent, s_ip FROM users \
+     JOIN (SELECT id AS s_id, user_id AS s_user_id, created_at AS s_created_at, last_used_at AS s_last_used_at, \
+     expires_at AS s_expires_at, user_agent AS s_user_agent, ip AS s_ip FROM sessions WHERE id = $1) s \
+     ON users.id = s.s_user_id"
+);
+
+/// An API key and its user in one statement (`$1` the key's digest).
+pub(crate) const GET_API_KEY_WITH_USER: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    ", k_id, k_user_id, k_name, k_prefix, k_scopes, k_created_at, k_expires_at, k_last_used_at FROM users \
+     JOIN (SELECT id AS k_id, user_id AS k_user_id, name AS k_name, prefix AS k_prefix, scopes AS k_scopes, \
+     created_at AS k_created_at, expires_at AS k_expires_at, last_used_at AS k_last_used_at \
+     FROM api_keys WHERE digest = $1) k ON users.id = k.k_user_id"
+);
+
 pub(crate) const GET_API_KEY_BY_DIGEST: &str =
     concat!("SELECT ", api_key_columns!(), " FROM api_keys WHERE digest = $1");
 pub(crate) const LIST_API_KEYS: &str = concat!(
@@ -162,27 +183,75 @@ fn escape_like(text: &str) -> String {
     escaped
 }
 
-/// The keyset-paginated `SELECT` for a page of users, with its parameters.
-pub(crate) fn list_users(query: &UserQuery) -> Result<(String, Vec<Param>), StoreError> {
-    let expression = sort_expression(query.sort);
-    let mut conditions: Vec<String> = Vec::new();
-    let mut params: Vec<Param> = Vec::new();
-    fn next(params: &mut Vec<Param>, value: Param) -> String {
-        params.push(value);
-        format!("${}", params.len())
-    }
+/// How many trigram-index hits a search may have and still be answered from the index;
+/// beyond this, matches are dense and scanning in sort order finds a page sooner.
+pub(crate) const FULL_TEXT_PROBE_LIMIT: i64 = 1000;
+
+/// Counts (up to the limit) the SQLite trigram-index hits of `$1` (a LIKE pattern without
+/// an escape character, which the index cannot use).
+pub(crate) const FULL_TEXT_PROBE: &str =
+    "SELECT COUNT(*) FROM (SELECT rowid FROM users_search WHERE search_key LIKE $1 LIMIT 1000)";
+
+/// The pattern for the trigram index, when it can serve this search: at least three
+/// characters and no LIKE metacharacters (the index cannot honour an escape character).
+pub(crate) fn full_text_pattern(search: &str) -> Option<String> {
+    let usable = search.chars().count() >= 3 && !search.contains(['%', '_', '\\']);
+    usable.then(|| format!("%{search}%"))
+}
+
+/// How a search finds its rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SearchPlan {
+    /// Filter rows with `LIKE` while walking the sort order (or let the planner choose).
+    Scan,
+    /// Take candidate ids from the SQLite trigram index (`users_search`), then filter.
+    FullText,
+}
+
+fn next(params: &mut Vec<Param>, value: Param) -> String {
+    params.push(value);
+    format!("${}", params.len())
+}
+
+/// The search, role and active conditions of a listing.
+fn filter_conditions(query: &UserQuery, plan: SearchPlan, params: &mut Vec<Param>) -> Vec<String> {
+    let mut conditions = Vec::new();
     if let Some(search) = &query.search {
-        let placeholder = next(&mut params, Param::Text(format!("%{}%", escape_like(search))));
+        if plan == SearchPlan::FullText
+            && let Some(pattern) = full_text_pattern(search)
+        {
+            let placeholder = next(params, Param::Text(pattern));
+            conditions.push(format!(
+                "id IN (SELECT rowid FROM users_search WHERE search_key LIKE {placeholder})"
+            ));
+        }
+        let placeholder = next(params, Param::Text(format!("%{}%", escape_like(search))));
         conditions.push(format!("search_key LIKE {placeholder} ESCAPE '\\'"));
     }
     if let Some(role) = query.role {
-        let placeholder = next(&mut params, Param::Text(role.as_str().to_string()));
+        let placeholder = next(params, Param::Text(role.as_str().to_string()));
         conditions.push(format!("role = {placeholder}"));
     }
     if let Some(active) = query.active {
-        let placeholder = next(&mut params, Param::Bool(active));
+        let placeholder = next(params, Param::Bool(active));
         conditions.push(format!("active = {placeholder}"));
     }
+    conditions
+}
+
+fn where_clause(conditions: &[String]) -> String {
+    if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
+    }
+}
+
+/// The keyset-paginated `SELECT` for a page of users, with its parameters.
+pub(crate) fn list_users(query: &UserQuery, plan: SearchPlan) -> Result<(String, Vec<Param>), StoreError> {
+    let expression = sort_expression(query.sort);
+    let mut params: Vec<Param> = Vec::new();
+    let mut conditions = filter_conditions(query, plan, &mut params);
     if let Some((key, id)) = &query.after {
         let key = match (query.sort, key) {
             (UserSort::CreatedAt, SortKey::Int(ms)) => Param::Int(*ms),
@@ -205,16 +274,22 @@ pub(crate) fn list_users(query: &UserQuery) -> Result<(String, Vec<Param>), Stor
     }
     let direction = if query.descending { "DESC" } else { "ASC" };
     let limit = next(&mut params, Param::Int(i64::from(query.limit)));
-    let filter = if conditions.is_empty() {
-        String::new()
-    } else {
-        format!(" WHERE {}", conditions.join(" AND "))
-    };
     let sql = format!(
-        "SELECT {} FROM users{filter} ORDER BY {expression} {direction}, id {direction} LIMIT {limit}",
-        user_columns!()
+        "SELECT {} FROM users{} ORDER BY {expression} {direction}, id {direction} LIMIT {limit}",
+        user_columns!(),
+        where_clause(&conditions)
     );
     Ok((sql, params))
+}
+
+/// How many users match a listing's search and filters (its position and limit ignored).
+pub(crate) fn count_matching_users(query: &UserQuery, plan: SearchPlan) -> (String, Vec<Param>) {
+    let mut params = Vec::new();
+    let conditions = filter_conditions(query, plan, &mut params);
+    (
+        format!("SELECT COUNT(*) FROM users{}", where_clause(&conditions)),
+        params,
+    )
 }
 
 #[cfg(test)]
@@ -238,7 +313,7 @@ mod tests {
             after: Some((SortKey::Text("m".into()), UserId(7))),
             limit: 10,
         };
-        let (sql, params) = list_users(&query).unwrap();
+        let (sql, params) = list_users(&query, SearchPlan::Scan).unwrap();
         assert!(sql.contains("search_key LIKE $1 ESCAPE '\\'"), "{sql}");
         assert!(
             sql.contains(
@@ -256,6 +331,6 @@ mod tests {
             after: Some((SortKey::Int(1), UserId(1))),
             ..query
         };
-        assert!(list_users(&mismatched).is_err());
+        assert!(list_users(&mismatched, SearchPlan::Scan).is_err());
     }
 }

@@ -83,6 +83,9 @@ impl SqliteStore {
         self.reader.close().await;
     }
 
+    /// Whether the `users_search` trigram table exists (SQLite's FTS5).
+    const FULL_TEXT_SEARCH: bool = true;
+
     fn read_pool(&self) -> &SqlitePool {
         &self.reader
     }

@@ -98,9 +98,9 @@ impl Core {
 
     /// Authenticates an API key: known, unexpired, its owner allowed in.
     pub async fn authenticate_api_key(&self, secret: &str) -> Result<Actor> {
-        let key = self
+        let (key, user) = self
             .store
-            .get_api_key_by_digest(&digest(secret))
+            .get_api_key_with_user(&digest(secret))
             .await
             .map_err(|e| match e {
                 StoreError::NotFound => Error::InvalidToken,
@@ -110,11 +110,7 @@ impl Core {
         if key.expires_at.is_some_and(|t| t <= now) {
             return Err(Error::InvalidToken);
         }
-        let user = self.store.get_user(key.user_id).await.map_err(|e| match e {
-            StoreError::NotFound => Error::InvalidToken,
-            e => e.into(),
-        })?;
-        user.ensure_may_sign_in()?;
+        user.ensure_may_sign_in_at(now)?;
         if key.last_used_at.is_none_or(|t| now - t >= Duration::seconds(60)) {
             self.store.touch_api_key(key.id, now).await?;
         }

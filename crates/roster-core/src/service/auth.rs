@@ -111,8 +111,8 @@ impl Core {
             Verified::Yes => None,
             Verified::YesRehashed(h) => Some(h),
         };
-        user.ensure_may_sign_in()?;
         let now = self.clock.now();
+        user.ensure_may_sign_in_at(now)?;
         self.store
             .record_login(user.id, now, rehash.as_ref().map(|h| h.0.as_str()))
             .await?;
@@ -168,7 +168,7 @@ impl Core {
             .get_user(session.user_id)
             .await
             .map_err(|_| Error::InvalidToken)?;
-        user.ensure_may_sign_in()?;
+        user.ensure_may_sign_in_at(now)?;
         let refresh_token = random_secret();
         if !self
             .store
@@ -220,27 +220,42 @@ impl Core {
     /// may sign in. Revocation therefore takes effect on the next request.
     pub async fn authenticate_access_token(&self, token: &str) -> Result<Actor> {
         let now = self.clock.now();
-        let claims = self.keys_for(token).await?.verify(token, now)?;
+        let claims = self.verify_access_token(token, now).await?;
         let (user_id, session_id) = claims.ids()?;
-        let session = self.store.get_session(session_id).await.map_err(|e| match e {
-            StoreError::NotFound => Error::InvalidToken,
-            e => e.into(),
-        })?;
+        let (session, user) = self
+            .store
+            .get_session_with_user(session_id)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => Error::InvalidToken,
+                e => e.into(),
+            })?;
         if session.user_id != user_id || session.expires_at <= now {
             return Err(Error::InvalidToken);
         }
-        let user = self.store.get_user(user_id).await.map_err(|e| match e {
-            StoreError::NotFound => Error::InvalidToken,
-            e => e.into(),
-        })?;
-        user.ensure_may_sign_in()?;
+        user.ensure_may_sign_in_at(now)?;
         if now - session.last_used_at >= TOUCH_INTERVAL {
             self.store.touch_session(session.id, now).await?;
         }
+        let user = self.touch_user_activity(user, now).await?;
         Ok(Actor {
             user,
             credential: Credential::Session(session.id),
         })
+    }
+
+    /// Checks an access token's signature (remembered per token, since it cannot change),
+    /// issuer and expiry. Says nothing about revocation: the caller checks the session.
+    async fn verify_access_token(&self, token: &str, now: time::OffsetDateTime) -> Result<AccessClaims> {
+        if let Some(claims) = self.verified_tokens.get(token) {
+            if claims.exp <= now.unix_timestamp() {
+                return Err(Error::InvalidToken);
+            }
+            return Ok(claims);
+        }
+        let claims = self.keys_for(token).await?.verify(token, now)?;
+        self.verified_tokens.insert(token.to_string(), claims.clone());
+        Ok(claims)
     }
 
     /// Records that a user is active, at most once a minute.
@@ -322,7 +337,7 @@ impl Core {
         let live = async {
             let session = self.store.get_session(record.session_id).await.ok()?;
             let user = self.store.get_user(session.user_id).await.ok()?;
-            (record.used_at.is_none() && session.expires_at > now && user.ensure_may_sign_in().is_ok())
+            (record.used_at.is_none() && session.expires_at > now && user.ensure_may_sign_in_at(now).is_ok())
                 .then_some((session, user))
         };
         Ok(match live.await {

@@ -67,7 +67,14 @@ pub struct Core {
     ids: IdGenerator,
     keys: RwLock<Arc<TokenKeys>>,
     last_key_reload: Mutex<Option<Instant>>,
+    /// Access tokens whose signature was checked, with their claims: verifying Ed25519 on
+    /// every request would cost more than the rest of the request. Revocation is still
+    /// checked against the store each time.
+    verified_tokens: quick_cache::sync::Cache<String, crate::token::AccessClaims>,
 }
+
+/// How many verified access tokens are remembered.
+const VERIFIED_TOKEN_CACHE: usize = 20_000;
 
 impl std::fmt::Debug for Core {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -89,6 +96,7 @@ impl Core {
             config,
             keys: RwLock::new(Arc::new(keys)),
             last_key_reload: Mutex::new(None),
+            verified_tokens: quick_cache::sync::Cache::new(VERIFIED_TOKEN_CACHE),
         })
     }
 

@@ -91,6 +91,8 @@ pub struct AdminUserChanges {
 pub struct UserPage {
     pub users: Vec<User>,
     pub next_cursor: Option<String>,
+    /// How many users match in all, when asked for.
+    pub total: Option<i64>,
 }
 
 fn parse_email(raw: Option<&str>) -> Result<Option<Email>> {
@@ -184,6 +186,8 @@ pub struct ListUsers {
     pub descending: bool,
     pub cursor: Option<String>,
     pub limit: Option<u32>,
+    /// Also count every match.
+    pub with_total: bool,
 }
 
 impl Core {
@@ -331,6 +335,11 @@ impl Core {
             after,
             limit: limit + 1,
         };
+        let total = if request.with_total {
+            Some(self.store.count_matching_users(&query).await?)
+        } else {
+            None
+        };
         let mut users = self.store.list_users(&query).await?;
         let next_cursor = if users.len() > limit as usize {
             users.truncate(limit as usize);
@@ -338,7 +347,11 @@ impl Core {
         } else {
             None
         };
-        Ok(UserPage { users, next_cursor })
+        Ok(UserPage {
+            users,
+            next_cursor,
+            total,
+        })
     }
 
     /// Applies `change` to a fresh copy of the user and writes it, retrying when another

@@ -95,6 +95,32 @@ async fn search_filters_and_limits(backend: Backend) {
     );
     let r = app.get("/v1/users?q=%25", Some(t)).await;
     assert_eq!(r.body["users"].as_array().unwrap().len(), 0, "% is literal");
+    let r = app.get("/v1/users?q=odd&total=true&limit=1", Some(t)).await;
+    assert_eq!(r.body["total"], 3);
+    assert_eq!(r.body["users"].as_array().unwrap().len(), 1);
+    assert!(app.get("/v1/users?q=odd", Some(t)).await.body.get("total").is_none());
+    assert_eq!(app.get("/v1/users?total=true", Some(t)).await.body["total"], 7);
+    assert_eq!(
+        app.get("/v1/users?q=od&total=true", Some(t)).await.body["total"],
+        3,
+        "short terms search too"
+    );
+    // A changed name is found under its new value only.
+    let id = app.get("/v1/users?q=member%20c", Some(t)).await.body["users"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.patch(&format!("/v1/users/{id}"), Some(t), &json!({"name": "Renamed Quixote"}))
+        .await
+        .assert_status(200);
+    assert_eq!(
+        app.get("/v1/users?q=quixote&total=true", Some(t)).await.body["total"],
+        1
+    );
+    assert_eq!(
+        app.get("/v1/users?q=member%20c&total=true", Some(t)).await.body["total"],
+        0
+    );
     let r = app.get("/v1/users?role=admin", Some(t)).await;
     assert_eq!(r.body["users"].as_array().unwrap().len(), 1);
     let r = app.get("/v1/users?limit=2", Some(t)).await;

@@ -195,6 +195,8 @@ pub struct ListUsersQuery {
     pub cursor: Option<String>,
     /// 1 to 200, default 50.
     pub limit: Option<u32>,
+    /// `true` to also count every match (`total`).
+    pub total: Option<bool>,
 }
 
 /// A page of users.
@@ -203,6 +205,9 @@ pub struct UserListBody {
     pub users: Vec<UserBody>,
     /// Pass as `cursor` for the next page; null on the last page.
     pub next_cursor: Option<String>,
+    /// How many users match in all; present when asked for with `total=true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<i64>,
 }
 
 /// `POST /v1/users`.

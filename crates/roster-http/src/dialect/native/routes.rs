@@ -278,11 +278,13 @@ async fn users_get(
         descending,
         cursor: query.cursor,
         limit: query.limit,
+        with_total: query.total.unwrap_or(false),
     };
     let page = state.core.list_users(&actor, request).await?;
     Ok(axum::Json(UserListBody {
         users: page.users.into_iter().map(map::user_body).collect(),
         next_cursor: page.next_cursor,
+        total: page.total,
     }))
 }
 
