@@ -284,5 +284,7 @@ fn make_user(
         last_login_at: None,
         last_active_at: None,
         revision: 0,
+        banned_until: None,
+        ban_reason: None,
     }
 }

@@ -35,6 +35,9 @@ pub enum Error {
     /// The account has been deactivated.
     #[error("the account is deactivated")]
     AccountDisabled,
+    /// The account is banned until the given time.
+    #[error("the account is banned until {}", crate::user::rfc3339(*until))]
+    Banned { until: time::OffsetDateTime },
     /// The caller is known but may not do this.
     #[error("{0}")]
     Forbidden(&'static str),
@@ -68,6 +71,7 @@ impl Error {
             Error::InvalidToken => "invalid_token",
             Error::AccountPending => "account_pending",
             Error::AccountDisabled => "account_disabled",
+            Error::Banned { .. } => "banned",
             Error::Forbidden(_) => "forbidden",
             Error::RegistrationDisabled => "registration_disabled",
             Error::LastAdmin => "last_admin",

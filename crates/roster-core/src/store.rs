@@ -126,6 +126,74 @@ pub struct ApiKey {
     pub last_used_at: Option<OffsetDateTime>,
 }
 
+/// What a single-use account token is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountTokenKind {
+    /// Registration for an email address with a role, even when self-registration is off.
+    Invitation,
+    /// Setting a new password for an existing user.
+    PasswordReset,
+}
+
+impl AccountTokenKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountTokenKind::Invitation => "invitation",
+            AccountTokenKind::PasswordReset => "password_reset",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "invitation" => Some(AccountTokenKind::Invitation),
+            "password_reset" => Some(AccountTokenKind::PasswordReset),
+            _ => None,
+        }
+    }
+}
+
+/// A single-use account token as stored (the secret itself is only a digest).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountToken {
+    pub kind: AccountTokenKind,
+    /// The user a password reset is for.
+    pub user_id: Option<UserId>,
+    /// The address an invitation is for.
+    pub email: Option<String>,
+    /// The role an invitation grants.
+    pub role: Option<Role>,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub used_at: Option<OffsetDateTime>,
+}
+
+impl AccountToken {
+    /// Whether the token may still be used at `now`.
+    pub fn usable_at(&self, now: OffsetDateTime) -> bool {
+        self.used_at.is_none() && self.expires_at > now
+    }
+}
+
+/// Counts over all users, as the store computes them (see [`Store::user_counts`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserCounts {
+    pub total: i64,
+    /// (role, users), every role present.
+    pub by_role: Vec<(String, i64)>,
+    /// (provider, users), every provider present.
+    pub by_provider: Vec<(String, i64)>,
+    pub email_verified: i64,
+    pub active: i64,
+    /// Users whose ban is in force.
+    pub banned: i64,
+    /// (day: whole days since the Unix epoch, sign-ups) for days with sign-ups since `since`.
+    pub signups_by_day: Vec<(i64, i64)>,
+    /// Users active (`last_active_at`) at or after each of the given times, in order.
+    pub active_since: Vec<i64>,
+}
+
 /// What a database must offer the core.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -207,4 +275,46 @@ pub trait Store: Send + Sync + 'static {
     async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;
     /// Adds a signing key; false if its generation already exists (another instance won).
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<bool>;
+
+    /// Sets (`until` given) or lifts (None) a user's ban and returns the stored user. With
+    /// `keep_an_admin`, fails with [`StoreError::LastAdmin`] if afterwards no active admin
+    /// who is not banned at `now` would remain.
+    async fn set_user_ban(
+        &self,
+        id: UserId,
+        until: Option<OffsetDateTime>,
+        reason: Option<&str>,
+        keep_an_admin: bool,
+        now: OffsetDateTime,
+    ) -> StoreResult<User>;
+    /// Users whose ban is in force at `now`, the soonest to end first.
+    async fn list_banned_users(&self, now: OffsetDateTime) -> StoreResult<Vec<User>>;
+    /// Deletes every API key of a user; returns how many.
+    async fn delete_api_keys_of_user(&self, user: UserId) -> StoreResult<u64>;
+    /// The users holding any of these lower-cased emails or username keys.
+    async fn find_users_by_logins(&self, emails: &[String], username_keys: &[String]) -> StoreResult<Vec<User>>;
+    /// Counts for statistics: sign-ups by day from `signups_since`, activity since each of
+    /// `active_since`, bans in force at `now`.
+    async fn user_counts(
+        &self,
+        now: OffsetDateTime,
+        signups_since: OffsetDateTime,
+        active_since: &[OffsetDateTime],
+    ) -> StoreResult<UserCounts>;
+
+    /// Stores a single-use account token (the secret as a digest).
+    async fn insert_account_token(&self, token: &AccountToken, digest: &str) -> StoreResult<()>;
+    /// Reads an account token by digest.
+    async fn get_account_token(&self, digest: &str) -> StoreResult<AccountToken>;
+    /// Marks a token of `kind` used if it is unused and unexpired at `now`, and returns it;
+    /// NotFound, writing nothing, otherwise (so of two racing uses, one wins).
+    async fn use_account_token(
+        &self,
+        digest: &str,
+        kind: AccountTokenKind,
+        now: OffsetDateTime,
+    ) -> StoreResult<AccountToken>;
+    /// Uses an invitation (as [`Store::use_account_token`]) and inserts the user (as
+    /// [`Store::insert_user`] with `claim_first_admin`) in one transaction: both or neither.
+    async fn insert_user_with_invitation(&self, user: &User, digest: &str, now: OffsetDateTime) -> StoreResult<User>;
 }

@@ -155,6 +155,11 @@ pub struct User {
     pub last_active_at: Option<OffsetDateTime>,
     /// Bumped on every write; used for optimistic concurrency.
     pub revision: i64,
+    /// While in the future, the account is banned: no login, no request. Written only by
+    /// [`crate::Store::set_user_ban`], never by `insert_user` or `update_user`.
+    pub banned_until: Option<OffsetDateTime>,
+    /// Why, as the administrator gave it (not shown to the user).
+    pub ban_reason: Option<String>,
 }
 
 impl User {
@@ -173,6 +178,33 @@ impl User {
             Ok(())
         }
     }
+
+    /// The end of the ban in force at `now`, if any.
+    pub fn banned_at(&self, now: OffsetDateTime) -> Option<OffsetDateTime> {
+        self.banned_until.filter(|until| *until > now)
+    }
+
+    /// Whether this user is an active administrator who is not banned at `now`: the kind of
+    /// which at least one must remain.
+    pub fn is_unbanned_active_admin(&self, now: OffsetDateTime) -> bool {
+        self.is_active_admin() && self.banned_at(now).is_none()
+    }
+
+    /// Refuses pending, deactivated and (at `now`) banned accounts: the check of every login
+    /// and every request.
+    pub fn ensure_may_sign_in_at(&self, now: OffsetDateTime) -> Result<()> {
+        self.ensure_may_sign_in()?;
+        match self.banned_at(now) {
+            Some(until) => Err(Error::Banned { until }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// RFC 3339 rendering of a time (for messages).
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
 }
 
 /// Validates an optional display name: at most 128 characters, no control characters.

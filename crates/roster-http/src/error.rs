@@ -14,9 +14,11 @@ pub fn status_of(error: &Error) -> StatusCode {
         Error::Conflict { .. } => StatusCode::CONFLICT,
         Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         Error::Unauthenticated | Error::InvalidCredentials | Error::InvalidToken => StatusCode::UNAUTHORIZED,
-        Error::AccountPending | Error::AccountDisabled | Error::Forbidden(_) | Error::RegistrationDisabled => {
-            StatusCode::FORBIDDEN
-        }
+        Error::AccountPending
+        | Error::AccountDisabled
+        | Error::Banned { .. }
+        | Error::Forbidden(_)
+        | Error::RegistrationDisabled => StatusCode::FORBIDDEN,
         Error::LastAdmin => StatusCode::CONFLICT,
         Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         Error::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -175,6 +177,12 @@ mod tests {
         );
         assert_eq!(status_of(&Error::InvalidCredentials), StatusCode::UNAUTHORIZED);
         assert_eq!(status_of(&Error::AccountPending), StatusCode::FORBIDDEN);
+        assert_eq!(
+            status_of(&Error::Banned {
+                until: time::OffsetDateTime::UNIX_EPOCH
+            }),
+            StatusCode::FORBIDDEN
+        );
         assert_eq!(status_of(&Error::LastAdmin), StatusCode::CONFLICT);
         assert_eq!(
             status_of(&Error::RateLimited {

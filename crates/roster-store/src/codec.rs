@@ -2,7 +2,7 @@
 //! timestamps as milliseconds since the Unix epoch, JSON documents, roles as text. Shared by
 //! SQLite and PostgreSQL; no SQL and no policy.
 
-use roster_core::store::{ApiKey, RefreshTokenRecord, Session, StoreResult};
+use roster_core::store::{AccountToken, AccountTokenKind, ApiKey, RefreshTokenRecord, Session, StoreResult};
 use roster_core::token::SigningKeyRecord;
 use roster_core::user::PasswordHash;
 use roster_core::{ApiKeyId, Role, SessionId, StoreError, User, UserId};
@@ -58,6 +58,8 @@ pub(crate) struct UserRow {
     last_login_at: Option<i64>,
     last_active_at: Option<i64>,
     revision: i64,
+    banned_until: Option<i64>,
+    ban_reason: Option<String>,
 }
 
 impl UserRow {
@@ -85,6 +87,8 @@ impl UserRow {
             last_login_at: from_ms_opt(self.last_login_at)?,
             last_active_at: from_ms_opt(self.last_active_at)?,
             revision: self.revision,
+            banned_until: from_ms_opt(self.banned_until)?,
+            ban_reason: self.ban_reason,
         })
     }
 }
@@ -291,6 +295,38 @@ impl SigningKeyRow {
             private_pkcs8: self.private_key,
             public_key: self.public_key,
             created_at: from_ms(self.created_at)?,
+        })
+    }
+}
+
+/// An `account_tokens` row, without its digest.
+#[derive(sqlx::FromRow)]
+pub(crate) struct AccountTokenRow {
+    kind: String,
+    user_id: Option<i64>,
+    email: Option<String>,
+    role: Option<String>,
+    created_at: i64,
+    expires_at: i64,
+    used_at: Option<i64>,
+}
+
+impl AccountTokenRow {
+    pub(crate) fn into_token(self) -> StoreResult<AccountToken> {
+        let kind = AccountTokenKind::parse(&self.kind)
+            .ok_or_else(|| StoreError::Other(anyhow::anyhow!("stored token kind {:?} is unknown", self.kind)))?;
+        let role = self
+            .role
+            .map(|r| Role::parse(&r).map_err(|_| StoreError::Other(anyhow::anyhow!("stored role {r:?} is unknown"))))
+            .transpose()?;
+        Ok(AccountToken {
+            kind,
+            user_id: self.user_id.map(UserId),
+            email: self.email,
+            role,
+            created_at: from_ms(self.created_at)?,
+            expires_at: from_ms(self.expires_at)?,
+            used_at: from_ms_opt(self.used_at)?,
         })
     }
 }

@@ -93,12 +93,16 @@ macro_rules! impl_store {
                 store_error(error)
             }
 
-            /// Fails with `LastAdmin` if the transaction's writes left no active administrator.
+            /// Fails with `LastAdmin` if the transaction's writes left no active administrator
+            /// who is not banned at `now`.
             async fn ensure_an_admin(
                 transaction: &mut sqlx::Transaction<'static, $database>,
+                now: time::OffsetDateTime,
             ) -> Result<(), $crate::error::TransactionError> {
-                let admins: i64 =
-                    sqlx::query_scalar($crate::sql::COUNT_ACTIVE_ADMINS).fetch_one(&mut **transaction).await?;
+                let admins: i64 = sqlx::query_scalar($crate::sql::COUNT_ACTIVE_ADMINS)
+                    .bind($crate::codec::to_ms(now))
+                    .fetch_one(&mut **transaction)
+                    .await?;
                 if admins == 0 {
                     return Err(roster_core::StoreError::LastAdmin.into());
                 }
@@ -324,7 +328,7 @@ macro_rules! impl_store {
                         });
                     };
                     if keep_an_admin {
-                        Self::ensure_an_admin(&mut transaction).await?;
+                        Self::ensure_an_admin(&mut transaction, time::OffsetDateTime::now_utc()).await?;
                     }
                     Ok(row)
                 });
@@ -349,6 +353,7 @@ macro_rules! impl_store {
                         $crate::sql::DELETE_REFRESH_TOKENS_OF_USER,
                         $crate::sql::DELETE_SESSIONS_OF_USER,
                         $crate::sql::DELETE_API_KEYS_OF_USER,
+                        $crate::sql::DELETE_ACCOUNT_TOKENS_OF_USER,
                     ] {
                         sqlx::query(statement).bind(id.0).execute(&mut *transaction).await?;
                     }
@@ -361,7 +366,7 @@ macro_rules! impl_store {
                         return Err(roster_core::StoreError::NotFound.into());
                     }
                     if keep_an_admin {
-                        Self::ensure_an_admin(&mut transaction).await?;
+                        Self::ensure_an_admin(&mut transaction, time::OffsetDateTime::now_utc()).await?;
                     }
                     Ok(())
                 })?;
@@ -660,6 +665,230 @@ macro_rules! impl_store {
                     Ok(inserted == 1)
                 })?;
                 Ok(inserted)
+            }
+
+            async fn set_user_ban(
+                &self,
+                id: roster_core::UserId,
+                until: Option<time::OffsetDateTime>,
+                reason: Option<&str>,
+                keep_an_admin: bool,
+                now: time::OffsetDateTime,
+            ) -> roster_core::store::StoreResult<roster_core::User> {
+                let row = $crate::shared::write_transaction!(self, transaction => {
+                    if keep_an_admin {
+                        Self::lock_admins(&mut transaction).await?;
+                    }
+                    let row: Option<$crate::codec::UserRow> = sqlx::query_as($crate::sql::SET_USER_BAN)
+                        .bind(id.0)
+                        .bind(until.map($crate::codec::to_ms))
+                        .bind(reason)
+                        .fetch_optional(&mut *transaction)
+                        .await?;
+                    let Some(row) = row else {
+                        return Err(roster_core::StoreError::NotFound.into());
+                    };
+                    if keep_an_admin {
+                        Self::ensure_an_admin(&mut transaction, now).await?;
+                    }
+                    Ok(row)
+                })?;
+                row.into_user()
+            }
+
+            async fn list_banned_users(
+                &self,
+                now: time::OffsetDateTime,
+            ) -> roster_core::store::StoreResult<Vec<roster_core::User>> {
+                let rows = sqlx::query_as($crate::sql::LIST_BANNED_USERS)
+                    .bind($crate::codec::to_ms(now))
+                    .fetch_all(self.read_pool())
+                    .await
+                    .map_err($crate::error::store_error)?;
+                $crate::codec::convert_all(rows, $crate::codec::UserRow::into_user)
+            }
+
+            async fn delete_api_keys_of_user(&self, user: roster_core::UserId) -> roster_core::store::StoreResult<u64> {
+                let deleted = $crate::shared::write_transaction!(self, transaction => {
+                    Ok(sqlx::query($crate::sql::DELETE_API_KEYS_OF_USER)
+                        .bind(user.0)
+                        .execute(&mut *transaction)
+                        .await?
+                        .rows_affected())
+                })?;
+                Ok(deleted)
+            }
+
+            async fn find_users_by_logins(
+                &self,
+                emails: &[String],
+                username_keys: &[String],
+            ) -> roster_core::store::StoreResult<Vec<roster_core::User>> {
+                if emails.is_empty() && username_keys.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut select = sqlx::QueryBuilder::<$database>::new($crate::sql::FIND_USERS_HEAD);
+                let mut first = true;
+                for (column, values) in [("email", emails), ("username_key", username_keys)] {
+                    if values.is_empty() {
+                        continue;
+                    }
+                    if !first {
+                        select.push(" OR ");
+                    }
+                    first = false;
+                    select.push(column).push(" IN (");
+                    let mut list = select.separated(", ");
+                    for value in values {
+                        list.push_bind(value.as_str());
+                    }
+                    list.push_unseparated(")");
+                }
+                let rows = select
+                    .build_query_as::<$crate::codec::UserRow>()
+                    .fetch_all(self.read_pool())
+                    .await
+                    .map_err($crate::error::store_error)?;
+                $crate::codec::convert_all(rows, $crate::codec::UserRow::into_user)
+            }
+
+            async fn user_counts(
+                &self,
+                now: time::OffsetDateTime,
+                signups_since: time::OffsetDateTime,
+                active_since: &[time::OffsetDateTime],
+            ) -> roster_core::store::StoreResult<roster_core::store::UserCounts> {
+                use $crate::codec::to_ms;
+                use $crate::error::store_error;
+                let pool = self.read_pool();
+                let (total, email_verified, active, banned): (i64, i64, i64, i64) =
+                    sqlx::query_as($crate::sql::USER_TOTALS)
+                        .bind(to_ms(now))
+                        .fetch_one(pool)
+                        .await
+                        .map_err(store_error)?;
+                let by_role: Vec<(String, i64)> =
+                    sqlx::query_as($crate::sql::USERS_BY_ROLE).fetch_all(pool).await.map_err(store_error)?;
+                let by_provider: Vec<(String, i64)> =
+                    sqlx::query_as($crate::sql::USERS_BY_PROVIDER).fetch_all(pool).await.map_err(store_error)?;
+                let signups_by_day: Vec<(i64, i64)> = sqlx::query_as($crate::sql::SIGNUPS_BY_DAY)
+                    .bind(to_ms(signups_since))
+                    .fetch_all(pool)
+                    .await
+                    .map_err(store_error)?;
+                let mut active_counts = Vec::with_capacity(active_since.len());
+                for since in active_since {
+                    let n: i64 = sqlx::query_scalar($crate::sql::COUNT_ACTIVE_SINCE)
+                        .bind(to_ms(*since))
+                        .fetch_one(pool)
+                        .await
+                        .map_err(store_error)?;
+                    active_counts.push(n);
+                }
+                Ok(roster_core::store::UserCounts {
+                    total,
+                    by_role,
+                    by_provider,
+                    email_verified,
+                    active,
+                    banned,
+                    signups_by_day,
+                    active_since: active_counts,
+                })
+            }
+
+            async fn insert_account_token(
+                &self,
+                token: &roster_core::store::AccountToken,
+                digest: &str,
+            ) -> roster_core::store::StoreResult<()> {
+                use $crate::codec::to_ms;
+                $crate::shared::write_transaction!(self, transaction => {
+                    sqlx::query($crate::sql::INSERT_ACCOUNT_TOKEN)
+                        .bind(digest)
+                        .bind(token.kind.as_str())
+                        .bind(token.user_id.map(|u| u.0))
+                        .bind(token.email.as_deref())
+                        .bind(token.role.map(roster_core::Role::as_str))
+                        .bind(to_ms(token.created_at))
+                        .bind(to_ms(token.expires_at))
+                        .bind(token.used_at.map(to_ms))
+                        .execute(&mut *transaction)
+                        .await?;
+                    Ok(())
+                })?;
+                Ok(())
+            }
+
+            async fn get_account_token(
+                &self,
+                digest: &str,
+            ) -> roster_core::store::StoreResult<roster_core::store::AccountToken> {
+                let row: $crate::codec::AccountTokenRow = sqlx::query_as($crate::sql::GET_ACCOUNT_TOKEN)
+                    .bind(digest)
+                    .fetch_one(self.read_pool())
+                    .await
+                    .map_err($crate::error::store_error)?;
+                row.into_token()
+            }
+
+            async fn use_account_token(
+                &self,
+                digest: &str,
+                kind: roster_core::store::AccountTokenKind,
+                now: time::OffsetDateTime,
+            ) -> roster_core::store::StoreResult<roster_core::store::AccountToken> {
+                let row = $crate::shared::write_transaction!(self, transaction => {
+                    let row: Option<$crate::codec::AccountTokenRow> = sqlx::query_as($crate::sql::USE_ACCOUNT_TOKEN)
+                        .bind(digest)
+                        .bind(kind.as_str())
+                        .bind($crate::codec::to_ms(now))
+                        .fetch_optional(&mut *transaction)
+                        .await?;
+                    row.ok_or_else(|| roster_core::StoreError::NotFound.into())
+                })?;
+                row.into_token()
+            }
+
+            async fn insert_user_with_invitation(
+                &self,
+                user: &roster_core::User,
+                digest: &str,
+                now: time::OffsetDateTime,
+            ) -> roster_core::store::StoreResult<roster_core::User> {
+                let mut params = $crate::codec::UserParams::new(user);
+                let (email, username_key) = (params.email.clone(), params.username_key.clone());
+                let result = $crate::shared::write_transaction!(self, transaction => {
+                    let used = sqlx::query($crate::sql::USE_ACCOUNT_TOKEN)
+                        .bind(digest)
+                        .bind(roster_core::store::AccountTokenKind::Invitation.as_str())
+                        .bind($crate::codec::to_ms(now))
+                        .execute(&mut *transaction)
+                        .await?
+                        .rows_affected();
+                    if used == 0 {
+                        return Err(roster_core::StoreError::NotFound.into());
+                    }
+                    let claimed = sqlx::query($crate::sql::CLAIM_FIRST_ACCOUNT)
+                        .execute(&mut *transaction)
+                        .await?
+                        .rows_affected()
+                        == 1;
+                    if claimed {
+                        params.role = roster_core::Role::Admin.as_str();
+                    }
+                    let row: $crate::codec::UserRow = Self::bind_user(sqlx::query_as($crate::sql::INSERT_USER), params)
+                        .bind(user.revision)
+                        .fetch_one(&mut *transaction)
+                        .await?;
+                    Ok(row)
+                });
+                match result {
+                    Ok(row) => row.into_user(),
+                    Err(error) => {
+                        Err(self.user_write_error(error, user.id.0, email.as_deref(), username_key.as_deref()).await)
+                    }
+                }
             }
         }
     };

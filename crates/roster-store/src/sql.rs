@@ -8,7 +8,8 @@ use roster_core::store::{SortKey, UserQuery, UserSort};
 macro_rules! user_columns {
     () => {
         "id, email, email_verified, username, name, password_hash, provider, role, active, avatar, bio, timezone, \
-         terms_version, terms_accepted_at, preferences, created_at, updated_at, last_login_at, last_active_at, revision"
+         terms_version, terms_accepted_at, preferences, created_at, updated_at, last_login_at, last_active_at, revision, \
+         banned_until, ban_reason"
     };
 }
 
@@ -59,7 +60,9 @@ pub(crate) const COUNT_USERS_WITH_ID: &str = "SELECT COUNT(*) FROM users WHERE i
 pub(crate) const COUNT_OTHER_USERS_WITH_EMAIL: &str = "SELECT COUNT(*) FROM users WHERE email = $1 AND id <> $2";
 pub(crate) const COUNT_OTHER_USERS_WITH_USERNAME: &str =
     "SELECT COUNT(*) FROM users WHERE username_key = $1 AND id <> $2";
-pub(crate) const COUNT_ACTIVE_ADMINS: &str = "SELECT COUNT(*) FROM users WHERE role = 'admin' AND active";
+/// Active administrators not banned at `$1` (ms).
+pub(crate) const COUNT_ACTIVE_ADMINS: &str =
+    "SELECT COUNT(*) FROM users WHERE role = 'admin' AND active AND (banned_until IS NULL OR banned_until <= $1)";
 
 pub(crate) const RECORD_LOGIN: &str = "UPDATE users SET last_login_at = $2, last_active_at = $2, \
      password_hash = COALESCE($3, password_hash), revision = revision + 1 WHERE id = $1";
@@ -152,6 +155,58 @@ pub(crate) const LIST_SIGNING_KEYS: &str =
     "SELECT kid, generation, private_key, public_key, created_at FROM signing_keys ORDER BY generation";
 pub(crate) const INSERT_SIGNING_KEY: &str = "INSERT INTO signing_keys (kid, generation, private_key, public_key, \
      created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";
+
+/// `$1` user, `$2` ban end (ms, or NULL to lift), `$3` reason.
+pub(crate) const SET_USER_BAN: &str = concat!(
+    "UPDATE users SET banned_until = $2, ban_reason = $3, revision = revision + 1 WHERE id = $1 RETURNING ",
+    user_columns!()
+);
+/// Bans in force at `$1` (ms).
+pub(crate) const LIST_BANNED_USERS: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    " FROM users WHERE banned_until > $1 ORDER BY banned_until, id"
+);
+/// The head of the look-up of users by email or username key; the lists are appended.
+pub(crate) const FIND_USERS_HEAD: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE ");
+
+/// Statistics: `$1` now (ms) for bans in force.
+pub(crate) const USER_TOTALS: &str = "SELECT COUNT(*), \
+     COALESCE(SUM(CASE WHEN email_verified THEN 1 ELSE 0 END), 0), \
+     COALESCE(SUM(CASE WHEN active THEN 1 ELSE 0 END), 0), \
+     COALESCE(SUM(CASE WHEN banned_until > $1 THEN 1 ELSE 0 END), 0) FROM users";
+pub(crate) const USERS_BY_ROLE: &str = "SELECT role, COUNT(*) FROM users GROUP BY role ORDER BY role";
+pub(crate) const USERS_BY_PROVIDER: &str =
+    "SELECT provider, COUNT(*) FROM users GROUP BY provider ORDER BY COUNT(*) DESC, provider";
+/// Sign-ups per whole day since the epoch, from `$1` (ms).
+pub(crate) const SIGNUPS_BY_DAY: &str = "SELECT created_at / 86400000, COUNT(*) FROM users WHERE created_at >= $1 \
+     GROUP BY created_at / 86400000 ORDER BY created_at / 86400000";
+/// Users active at or after `$1` (ms).
+pub(crate) const COUNT_ACTIVE_SINCE: &str = "SELECT COUNT(*) FROM users WHERE last_active_at >= $1";
+
+macro_rules! account_token_columns {
+    () => {
+        "kind, user_id, email, role, created_at, expires_at, used_at"
+    };
+}
+
+pub(crate) const INSERT_ACCOUNT_TOKEN: &str = concat!(
+    "INSERT INTO account_tokens (digest, ",
+    account_token_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+);
+pub(crate) const GET_ACCOUNT_TOKEN: &str = concat!(
+    "SELECT ",
+    account_token_columns!(),
+    " FROM account_tokens WHERE digest = $1"
+);
+/// `$1` digest, `$2` kind, `$3` now (ms); affects no row unless the token is unused and unexpired.
+pub(crate) const USE_ACCOUNT_TOKEN: &str = concat!(
+    "UPDATE account_tokens SET used_at = $3 WHERE digest = $1 AND kind = $2 AND used_at IS NULL AND expires_at > $3 \
+     RETURNING ",
+    account_token_columns!()
+);
+pub(crate) const DELETE_ACCOUNT_TOKENS_OF_USER: &str = "DELETE FROM account_tokens WHERE user_id = $1";
 
 /// A value bound to a dynamically built statement.
 #[derive(Debug, Clone, PartialEq)]

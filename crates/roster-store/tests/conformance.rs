@@ -70,6 +70,8 @@ impl Fixture {
             last_login_at: None,
             last_active_at: None,
             revision: 0,
+            banned_until: None,
+            ban_reason: None,
         }
     }
 
@@ -316,6 +318,9 @@ async fn update_user_writes_every_field(backend: Backend) {
         last_login_at: Some(t - Duration::minutes(5)),
         last_active_at: Some(t - Duration::minutes(1)),
         revision: before.revision,
+        // Bans are written by set_user_ban only.
+        banned_until: None,
+        ban_reason: None,
     };
     let stored = f.store.update_user(&after, false).await.unwrap();
     assert_eq!(

@@ -3,11 +3,23 @@
 
 mod api_keys;
 mod auth;
+mod bans;
+mod import;
+mod invitations;
+mod password_resets;
 mod sessions;
+mod stats;
 mod users;
 
 pub use api_keys::{API_KEY_PREFIX, ApiKeyCreated, NewApiKey, SCOPE_INTROSPECT};
 pub use auth::{ClientMeta, Introspection, LoginOutcome, TokenPair};
+pub use bans::{MAX_BAN, parse_duration};
+pub use import::{
+    ImportLine, ImportOptions, ImportReport, OnConflict, Outcome, RecordReport, UserRecord, validate_password_hash,
+};
+pub use invitations::{InvitationCreated, MAX_TOKEN_LIFETIME, NewInvitation};
+pub use password_resets::{PasswordResetDone, ResetLinkCreated};
+pub use stats::{SIGNUP_DAYS, UserStats, epoch_day};
 pub use users::{
     AdminUserChanges, ListUsers, MAX_PAGE_SIZE, NewUser, Patch, ProfileChanges, Registration, UserPage, cursor_after,
 };

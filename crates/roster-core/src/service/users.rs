@@ -95,21 +95,21 @@ pub struct UserPage {
     pub total: Option<i64>,
 }
 
-fn parse_email(raw: Option<&str>) -> Result<Option<Email>> {
+pub(super) fn parse_email(raw: Option<&str>) -> Result<Option<Email>> {
     raw.map(str::trim)
         .filter(|s| !s.is_empty())
         .map(Email::parse)
         .transpose()
 }
 
-fn parse_username(raw: Option<&str>) -> Result<Option<Username>> {
+pub(super) fn parse_username(raw: Option<&str>) -> Result<Option<Username>> {
     raw.map(str::trim)
         .filter(|s| !s.is_empty())
         .map(Username::parse)
         .transpose()
 }
 
-fn validate_provider(raw: &str) -> Result<String> {
+pub(super) fn validate_provider(raw: &str) -> Result<String> {
     let s = raw.trim();
     if s.is_empty() || s.len() > 32 || !s.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)) {
         return Err(Error::invalid("provider", "must be 1 to 32 letters, digits, _ - ."));
@@ -117,7 +117,7 @@ fn validate_provider(raw: &str) -> Result<String> {
     Ok(s.to_ascii_lowercase())
 }
 
-fn validate_preferences(value: serde_json::Value) -> Result<serde_json::Value> {
+pub(super) fn validate_preferences(value: serde_json::Value) -> Result<serde_json::Value> {
     if !value.is_object() {
         return Err(Error::invalid("preferences", "must be a JSON object"));
     }
@@ -191,7 +191,7 @@ pub struct ListUsers {
 }
 
 impl Core {
-    fn build_user(
+    pub(super) fn build_user(
         &self,
         email: Option<Email>,
         username: Option<Username>,
@@ -223,6 +223,8 @@ impl Core {
             last_login_at: None,
             last_active_at: None,
             revision: 0,
+            banned_until: None,
+            ban_reason: None,
         })
     }
 
@@ -299,6 +301,16 @@ impl Core {
         self.store.get_user(id).await.map_err(not_found("user"))
     }
 
+    /// Finds a user by email or username (any case), without a permission check (admin
+    /// commands).
+    pub async fn find_user_unchecked(&self, login: &str) -> Result<User> {
+        let login = login.trim().to_lowercase();
+        if login.is_empty() {
+            return Err(Error::invalid("email", "must not be empty"));
+        }
+        self.store.find_user_by_login(&login).await.map_err(not_found("user"))
+    }
+
     /// A page of users, for administrators.
     pub async fn list_users(&self, actor: &Actor, request: ListUsers) -> Result<UserPage> {
         actor.require_admin()?;
@@ -357,7 +369,7 @@ impl Core {
     /// Applies `change` to a fresh copy of the user and writes it, retrying when another
     /// writer got there first. The last-admin guard is applied when the change removes an
     /// active admin.
-    async fn modify_user<F>(&self, id: UserId, change: F) -> Result<(User, User)>
+    pub(super) async fn modify_user<F>(&self, id: UserId, change: F) -> Result<(User, User)>
     where
         F: Fn(&mut User) -> Result<()>,
     {

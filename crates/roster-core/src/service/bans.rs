@@ -1,0 +1,109 @@
+//! Bans: an administrator shuts a user out until a time. A ban refuses login, refresh and
+//! every request made with a session or an API key (see `User::ensure_may_sign_in_at`), on
+//! every instance, and ends by itself.
+
+use super::users::not_found;
+use super::{Actor, Core};
+use crate::error::{Error, Result};
+use crate::id::UserId;
+use crate::user::{User, validate_text};
+use time::Duration;
+
+/// The longest ban: 100 years (for "forever", deactivate or delete the account instead).
+pub const MAX_BAN: Duration = Duration::days(36_525);
+
+/// Parses a ban or expiry length: whole minutes (`60`, as LibreChat's `ban-user` takes it) or
+/// a number with a unit: `s`, `m`, `h`, `d`, `w` (`90m`, `24h`, `7d`).
+pub fn parse_duration(field: &'static str, raw: &str) -> Result<Duration> {
+    let s = raw.trim().to_ascii_lowercase();
+    let bad = || {
+        Error::invalid(
+            field,
+            format!("{raw:?} is not a duration: use minutes (60) or 90m, 24h, 7d"),
+        )
+    };
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let n: i64 = number.parse().map_err(|_| bad())?;
+    let seconds_per_unit = match unit.trim() {
+        "" | "m" | "min" | "mins" | "minute" | "minutes" => 60,
+        "s" | "sec" | "secs" | "second" | "seconds" => 1,
+        "h" | "hr" | "hrs" | "hour" | "hours" => 3_600,
+        "d" | "day" | "days" => 86_400,
+        "w" | "week" | "weeks" => 604_800,
+        _ => return Err(bad()),
+    };
+    let seconds = n.checked_mul(seconds_per_unit).ok_or_else(bad)?;
+    if seconds <= 0 {
+        return Err(Error::invalid(field, "must be longer than zero"));
+    }
+    Ok(Duration::seconds(seconds))
+}
+
+impl Core {
+    /// Bans a user for `duration` (administrators; not oneself).
+    pub async fn ban_user(&self, actor: &Actor, id: UserId, duration: Duration, reason: Option<&str>) -> Result<User> {
+        actor.require_admin()?;
+        if actor.user.id == id {
+            return Err(Error::Forbidden("administrators cannot ban themselves"));
+        }
+        self.ban_user_unchecked(id, duration, reason).await
+    }
+
+    /// Bans a user for `duration`, replacing any ban in force; without a permission check
+    /// (admin commands). The last active administrator who is not banned cannot be banned.
+    pub async fn ban_user_unchecked(&self, id: UserId, duration: Duration, reason: Option<&str>) -> Result<User> {
+        if duration <= Duration::ZERO {
+            return Err(Error::invalid("duration", "must be longer than zero"));
+        }
+        if duration > MAX_BAN {
+            return Err(Error::invalid("duration", "must be at most 100 years"));
+        }
+        let reason = reason.map(|r| validate_text("reason", r, 500)).transpose()?.flatten();
+        let now = self.clock.now();
+        let user = self.store.get_user(id).await.map_err(not_found("user"))?;
+        let until = now + duration;
+        let banned = self
+            .store
+            .set_user_ban(id, Some(until), reason.as_deref(), user.is_active_admin(), now)
+            .await
+            .map_err(not_found("user"))?;
+        tracing::info!(user = %id, until = %crate::user::rfc3339(until), "user banned");
+        Ok(banned)
+    }
+
+    /// Lifts a user's ban (a user without one is left as is); without a permission check.
+    pub async fn unban_user_unchecked(&self, id: UserId) -> Result<User> {
+        let now = self.clock.now();
+        let user = self
+            .store
+            .set_user_ban(id, None, None, false, now)
+            .await
+            .map_err(not_found("user"))?;
+        tracing::info!(user = %id, "ban lifted");
+        Ok(user)
+    }
+
+    /// Users whose ban is in force, the soonest to end first; without a permission check.
+    pub async fn list_bans_unchecked(&self) -> Result<Vec<User>> {
+        Ok(self.store.list_banned_users(self.clock.now()).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("d", "60").unwrap(), Duration::minutes(60));
+        assert_eq!(parse_duration("d", "90m").unwrap(), Duration::minutes(90));
+        assert_eq!(parse_duration("d", "24h").unwrap(), Duration::hours(24));
+        assert_eq!(parse_duration("d", " 7d ").unwrap(), Duration::days(7));
+        assert_eq!(parse_duration("d", "2w").unwrap(), Duration::weeks(2));
+        assert_eq!(parse_duration("d", "30s").unwrap(), Duration::seconds(30));
+        for bad in ["", "0", "-5", "h", "5y", "1.5h", "99999999999999999999d"] {
+            assert!(parse_duration("d", bad).is_err(), "{bad}");
+        }
+    }
+}

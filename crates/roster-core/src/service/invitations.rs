@@ -1,0 +1,131 @@
+//! Invitations: a single-use link that lets one email address register with a given role,
+//! even when self-registration is off.
+
+use super::auth::ClientMeta;
+use super::users::{parse_email, parse_username};
+use super::{Core, LoginOutcome, Registration};
+use crate::error::{Error, Result};
+use crate::password::validate_password;
+use crate::store::{AccountToken, AccountTokenKind, StoreError};
+use crate::token::{digest, random_secret};
+use crate::user::{Role, validate_name};
+use time::{Duration, OffsetDateTime};
+
+/// The longest an invitation or a reset link may stay valid.
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::days(365);
+
+/// An invitation to create.
+#[derive(Debug, Clone)]
+pub struct NewInvitation {
+    pub email: String,
+    /// None: the default role for new accounts.
+    pub role: Option<Role>,
+    pub expires_in: Duration,
+}
+
+/// An invitation just created: the only time its token is seen.
+#[derive(Debug, Clone)]
+pub struct InvitationCreated {
+    /// The secret to put in the registration link.
+    pub token: String,
+    pub email: String,
+    pub role: Role,
+    pub expires_at: OffsetDateTime,
+}
+
+/// Checks the lifetime of a single-use link.
+pub(super) fn validate_lifetime(field: &'static str, lifetime: Duration) -> Result<()> {
+    if lifetime < Duration::minutes(1) {
+        return Err(Error::invalid(field, "must be at least one minute"));
+    }
+    if lifetime > MAX_TOKEN_LIFETIME {
+        return Err(Error::invalid(field, "must be at most 365 days"));
+    }
+    Ok(())
+}
+
+fn bad_invitation() -> Error {
+    Error::invalid("invite_token", "the invitation is invalid, expired or already used")
+}
+
+impl Core {
+    /// Creates an invitation for an address no account uses yet; without a permission
+    /// check (admin commands).
+    pub async fn create_invitation_unchecked(&self, input: NewInvitation) -> Result<InvitationCreated> {
+        let email = parse_email(Some(&input.email))?.ok_or_else(|| Error::invalid("email", "must not be empty"))?;
+        validate_lifetime("expires", input.expires_in)?;
+        match self.store.find_user_by_login(email.as_str()).await {
+            Ok(user) if user.email.as_deref() == Some(email.as_str()) => {
+                return Err(Error::Conflict { field: "email" });
+            }
+            Ok(_) | Err(StoreError::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let role = input.role.unwrap_or(self.config.default_role);
+        let now = self.clock.now();
+        let token = random_secret();
+        let record = AccountToken {
+            kind: AccountTokenKind::Invitation,
+            user_id: None,
+            email: Some(email.as_str().to_string()),
+            role: Some(role),
+            created_at: now,
+            expires_at: now + input.expires_in,
+            used_at: None,
+        };
+        self.store.insert_account_token(&record, &digest(&token)).await?;
+        tracing::info!(role = %role, "invitation created");
+        Ok(InvitationCreated {
+            token,
+            email: email.as_str().to_string(),
+            role,
+            expires_at: record.expires_at,
+        })
+    }
+
+    /// Registers with an invitation: allowed even when self-registration is off; the email
+    /// must be the invited one; the account gets the invited role (the first account ever
+    /// still becomes admin); the invitation is used up in the same transaction.
+    pub async fn register_with_invitation(
+        &self,
+        input: Registration,
+        invite_token: &str,
+        meta: &ClientMeta,
+    ) -> Result<LoginOutcome> {
+        let token_digest = digest(invite_token.trim());
+        let invitation = match self.store.get_account_token(&token_digest).await {
+            Ok(t) if t.kind == AccountTokenKind::Invitation && t.usable_at(self.clock.now()) => t,
+            Ok(_) | Err(StoreError::NotFound) => return Err(bad_invitation()),
+            Err(e) => return Err(e.into()),
+        };
+        let email = parse_email(input.email.as_deref())?
+            .ok_or_else(|| Error::invalid("email", "the invited email address is required"))?;
+        if invitation.email.as_deref() != Some(email.as_str()) {
+            return Err(Error::invalid("email", "does not match the invitation"));
+        }
+        let username = parse_username(input.username.as_deref())?;
+        let name = input.name.as_deref().map(validate_name).transpose()?.flatten();
+        validate_password("password", &input.password, self.config.min_password_length)?;
+        let hash = self.hasher.hash(&input.password).await?;
+        let mut user = self.build_user(Some(email), username, name, Some(hash))?;
+        user.role = invitation.role.unwrap_or(self.config.default_role);
+        let user = match self
+            .store
+            .insert_user_with_invitation(&user, &token_digest, self.clock.now())
+            .await
+        {
+            Ok(user) => user,
+            Err(StoreError::NotFound) => return Err(bad_invitation()),
+            Err(e) => return Err(e.into()),
+        };
+        tracing::info!(user = %user.id, role = %user.role, "user registered with an invitation");
+        if user.ensure_may_sign_in().is_err() {
+            return Ok(LoginOutcome { user, tokens: None });
+        }
+        let tokens = self.start_session(&user, meta).await?;
+        Ok(LoginOutcome {
+            user,
+            tokens: Some(tokens),
+        })
+    }
+}

@@ -1,0 +1,122 @@
+//! Setting a user's password on an administrator's behalf: directly (the admin command
+//! line) or through a single-use reset link. Either way every session of the user ends.
+
+use super::Core;
+use super::invitations::validate_lifetime;
+use super::users::not_found;
+use crate::error::{Error, Result};
+use crate::id::UserId;
+use crate::password::validate_password;
+use crate::store::{AccountToken, AccountTokenKind, StoreError};
+use crate::token::{digest, random_secret};
+use time::{Duration, OffsetDateTime};
+
+/// What a password reset revoked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PasswordResetDone {
+    pub sessions_revoked: u64,
+    pub api_keys_revoked: u64,
+}
+
+/// A reset link just created: the only time its token is seen.
+#[derive(Debug, Clone)]
+pub struct ResetLinkCreated {
+    pub token: String,
+    pub expires_at: OffsetDateTime,
+}
+
+fn bad_reset_token() -> Error {
+    Error::invalid("token", "the reset link is invalid, expired or already used")
+}
+
+impl Core {
+    /// Sets a user's password; every session of the user is revoked, and with `revoke_keys`
+    /// every API key too. Without a permission check (admin commands).
+    pub async fn reset_password_unchecked(
+        &self,
+        id: UserId,
+        password: &str,
+        revoke_keys: bool,
+    ) -> Result<PasswordResetDone> {
+        validate_password("password", password, self.config.min_password_length)?;
+        let hash = self.hasher.hash(password).await?;
+        self.modify_user(id, |u| {
+            u.password_hash = Some(hash.clone());
+            Ok(())
+        })
+        .await?;
+        let sessions_revoked = self.store.delete_sessions_of_user(id, None).await?;
+        let api_keys_revoked = if revoke_keys {
+            self.store.delete_api_keys_of_user(id).await?
+        } else {
+            0
+        };
+        tracing::info!(user = %id, sessions_revoked, api_keys_revoked, "password reset");
+        Ok(PasswordResetDone {
+            sessions_revoked,
+            api_keys_revoked,
+        })
+    }
+
+    /// Creates a single-use link with which a user sets a new password; without a permission
+    /// check (admin commands).
+    pub async fn create_password_reset_unchecked(&self, id: UserId, expires_in: Duration) -> Result<ResetLinkCreated> {
+        validate_lifetime("expires", expires_in)?;
+        self.store.get_user(id).await.map_err(not_found("user"))?;
+        let now = self.clock.now();
+        let token = random_secret();
+        let record = AccountToken {
+            kind: AccountTokenKind::PasswordReset,
+            user_id: Some(id),
+            email: None,
+            role: None,
+            created_at: now,
+            expires_at: now + expires_in,
+            used_at: None,
+        };
+        self.store.insert_account_token(&record, &digest(&token)).await?;
+        tracing::info!(user = %id, "password reset link created");
+        Ok(ResetLinkCreated {
+            token,
+            expires_at: record.expires_at,
+        })
+    }
+
+    /// Uses a reset link: sets the new password and revokes every session of the user.
+    pub async fn reset_password_with_token(&self, token: &str, new_password: &str) -> Result<PasswordResetDone> {
+        let token_digest = digest(token.trim());
+        let now = self.clock.now();
+        match self.store.get_account_token(&token_digest).await {
+            Ok(t) if t.kind == AccountTokenKind::PasswordReset && t.usable_at(now) => {}
+            Ok(_) | Err(StoreError::NotFound) => return Err(bad_reset_token()),
+            Err(e) => return Err(e.into()),
+        }
+        validate_password("new_password", new_password, self.config.min_password_length)?;
+        let hash = self.hasher.hash(new_password).await?;
+        let used = match self
+            .store
+            .use_account_token(&token_digest, AccountTokenKind::PasswordReset, self.clock.now())
+            .await
+        {
+            Ok(t) => t,
+            Err(StoreError::NotFound) => return Err(bad_reset_token()),
+            Err(e) => return Err(e.into()),
+        };
+        let id = used.user_id.ok_or_else(bad_reset_token)?;
+        self.modify_user(id, |u| {
+            u.password_hash = Some(hash.clone());
+            Ok(())
+        })
+        .await
+        .map_err(|e| match e {
+            Error::NotFound(_) => bad_reset_token(),
+            e => e,
+        })?;
+        let sessions_revoked = self.store.delete_sessions_of_user(id, None).await?;
+        tracing::info!(user = %id, sessions_revoked, "password reset with a link");
+        Ok(PasswordResetDone {
+            sessions_revoked,
+            api_keys_revoked: 0,
+        })
+    }
+}
