@@ -47,6 +47,20 @@ pub struct RegisterRequest {
     pub username: Option<String>,
     pub name: Option<String>,
     pub password: String,
+    /// An invitation (from `roster invite-user`): registration then works even when
+    /// self-registration is off, the email must be the invited one, and the account gets the
+    /// invited role.
+    #[serde(default)]
+    pub invite_token: Option<String>,
+}
+
+/// `POST /v1/auth/reset-password`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetPasswordRequest {
+    /// The token of a reset link (from `roster reset-password --link`).
+    pub token: String,
+    pub new_password: String,
 }
 
 /// `POST /v1/auth/login`.

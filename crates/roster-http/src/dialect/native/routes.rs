@@ -52,6 +52,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(auth_login_post))
         .routes(routes!(auth_refresh_post))
         .routes(routes!(auth_logout_post))
+        .routes(routes!(auth_reset_password_post))
         .routes(routes!(me_get, me_patch))
         .routes(routes!(me_password_post))
         .routes(routes!(me_sessions_get))
@@ -87,7 +88,10 @@ async fn auth_register_post(
         name: body.name,
         password: body.password,
     };
-    let outcome = state.core.register(input, &meta).await?;
+    let outcome = match body.invite_token.as_deref() {
+        Some(token) => state.core.register_with_invitation(input, token, &meta).await?,
+        None => state.core.register(input, &meta).await?,
+    };
     Ok((StatusCode::CREATED, axum::Json(map::auth_response(outcome))))
 }
 
@@ -127,6 +131,20 @@ async fn auth_logout_post(
         (None, Some(refresh)) => state.core.logout_refresh_token(&refresh).await?,
         (None, None) => return Err(roster_core::Error::Unauthenticated.into()),
     }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Sets a new password with a single-use reset link; every session of the user ends.
+#[utoipa::path(post, path = "/v1/auth/reset-password", tag = "auth", request_body = ResetPasswordRequest,
+    responses((status = 204), (status = 422, body = Problem, description = "invalid, expired or used token; bad password")))]
+async fn auth_reset_password_post(
+    State(state): State<AppState>,
+    Json(body): Json<ResetPasswordRequest>,
+) -> ApiResult<StatusCode> {
+    state
+        .core
+        .reset_password_with_token(&body.token, &body.new_password)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
