@@ -39,6 +39,9 @@ pub struct Settings {
     pub trust_forwarded_for: bool,
     /// Log filter (`info`, `roster=debug,info`, ...); `RUST_LOG` wins when set.
     pub log: String,
+    /// Where users reach Roster's pages: the base of the links the admin commands print
+    /// (`{public_url}/register?token=...`, `{public_url}/reset-password?token=...`).
+    pub public_url: String,
 }
 
 impl Default for Settings {
@@ -57,6 +60,7 @@ impl Default for Settings {
             shutdown_grace_seconds: 10,
             trust_forwarded_for: false,
             log: "info".into(),
+            public_url: "http://127.0.0.1:8480".into(),
         }
     }
 }
@@ -76,6 +80,7 @@ const ENV_KEYS: &[&str] = &[
     "shutdown_grace_seconds",
     "trust_forwarded_for",
     "log",
+    "public_url",
 ];
 
 /// Settings given as flags; only those present override.
@@ -122,6 +127,11 @@ impl Settings {
         if self.node_id.is_some_and(|n| n > 1023) {
             bail!("node_id must be between 0 and 1023");
         }
+        if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://"))
+            || self.public_url.chars().any(char::is_whitespace)
+        {
+            bail!("public_url must be an http:// or https:// URL");
+        }
         Ok(())
     }
 
@@ -150,6 +160,11 @@ impl Settings {
             node_id: self.node_id.unwrap_or_else(random_node_id),
             ..CoreConfig::default()
         })
+    }
+
+    /// A link to a page of Roster's under `public_url`, e.g. `link("register", token)`.
+    pub fn link(&self, page: &str, token: &str) -> String {
+        format!("{}/{page}?token={token}", self.public_url.trim_end_matches('/'))
     }
 
     /// The transport's settings.

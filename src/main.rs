@@ -1,18 +1,35 @@
 //! The `roster` binary: `roster serve` runs the server; other subcommands administer the
 //! same database through the same core services.
 
+mod admin;
 mod config;
 mod serve;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+const EXIT_CODES: &str = "Exit codes: 0 success, 1 failure (one line on standard error), 2 usage error \
+(including a prompt needed without a terminal).";
+
 #[derive(Debug, Parser)]
-#[command(name = "roster", version, about = "User management for AI chat platforms")]
+#[command(
+    name = "roster",
+    version,
+    about = "User management for AI chat platforms",
+    after_help = "The admin commands work on the database `roster serve` uses (same --config, --data-dir, \
+                  --database and ROSTER_* settings), also while the server runs: every change is seen by \
+                  the server at once.\n\nExit codes: 0 success, 1 failure, 2 usage error."
+)]
 struct Cli {
     /// TOML configuration file (settings: see the README).
     #[arg(long, global = true, env = "ROSTER_CONFIG")]
     config: Option<PathBuf>,
+    /// Data directory [env: ROSTER_DATA_DIR] [default: roster-data]
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// Database URL, sqlite://PATH or postgres://... [env: ROSTER_DATABASE_URL]
+    #[arg(long, global = true)]
+    database: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -24,13 +41,90 @@ enum Command {
         /// Address to listen on [env: ROSTER_LISTEN] [default: 127.0.0.1:8480]
         #[arg(long)]
         listen: Option<String>,
-        /// Data directory [env: ROSTER_DATA_DIR] [default: roster-data]
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-        /// Database URL, sqlite://PATH or postgres://... [env: ROSTER_DATABASE_URL]
-        #[arg(long)]
-        database: Option<String>,
     },
+    /// Creates a user. Without EMAIL NAME USERNAME, asks for them (on a terminal).
+    #[command(
+        long_about = "Creates a user, as an administrator would through the API (same validation; the \
+                      first account ever becomes admin).\n\nWith no arguments on a terminal it asks: Email, \
+                      Name (default: the email's local part), Username (default: the same), Password (hidden; \
+                      leave blank to generate a strong one, printed once) and Email verified? (Y/n). A \
+                      password given as an argument works but prints a warning: it is visible to other \
+                      users of the machine; scripts use --password-stdin or --generate-password.",
+        after_help = EXIT_CODES
+    )]
+    CreateUser(admin::create::Args),
+    /// Creates a single-use invitation and prints its registration link.
+    #[command(
+        long_about = "Creates a single-use invitation for EMAIL with a role, valid for --expires. Roster \
+                      has no email sending yet, so the registration link ({public_url}/register?token=...) \
+                      is always printed, for you to pass on. Registering with it (POST /v1/auth/register \
+                      with invite_token) works even when self-registration is off, needs the invited \
+                      email, and gives the invited role. An address that already has an account is refused.",
+        after_help = EXIT_CODES
+    )]
+    InviteUser(admin::invite::Args),
+    /// Lists users: id, email, username, name, provider, role, verified, active, banned until, created.
+    #[command(after_help = EXIT_CODES)]
+    ListUsers(admin::list::Args),
+    /// Sets a user's password (asked twice, hidden) or prints a one-time reset link.
+    #[command(
+        long_about = "Sets a user's password. On a terminal it asks for the email (unless given) and the new \
+                      password twice, hidden, asking again while it is too short or the two differ. \
+                      --password-stdin reads it from standard input instead; --link sets nothing and \
+                      prints a single-use reset link ({public_url}/reset-password?token=..., used with \
+                      POST /v1/auth/reset-password). A reset ends every session of the user; API keys stay \
+                      unless --revoke-keys is given.",
+        after_help = EXIT_CODES
+    )]
+    ResetPassword(admin::password::Args),
+    /// Bans a user for DURATION (minutes, or 90m, 24h, 7d): no login, no request.
+    #[command(
+        long_about = "Bans a user until now + DURATION. DURATION is in minutes (60), or has a unit: s, m, h, \
+                      d, w (90m, 24h, 7d). While banned, login, refresh and every request with a session \
+                      or an API key are refused (403, code `banned`, with the ban's end), on every \
+                      instance; the ban ends by itself. Banning again replaces the ban. The last active \
+                      administrator who is not banned cannot be banned.",
+        after_help = EXIT_CODES
+    )]
+    BanUser(admin::bans::BanArgs),
+    /// Lifts a user's ban.
+    #[command(after_help = EXIT_CODES)]
+    UnbanUser(admin::bans::UnbanArgs),
+    /// Lists the bans in force, with their reason and end.
+    #[command(after_help = EXIT_CODES)]
+    ListBans(admin::bans::ListArgs),
+    /// Deletes a user and everything it owns, after confirmation.
+    #[command(
+        long_about = "Deletes a user and everything it owns in one transaction: sessions, refresh tokens, \
+                      API keys, invitations and reset links, preferences and profile. Asks `Really delete \
+                      user EMAIL (ID) and ALL their data? (y/N)` and whether to delete the transaction \
+                      history too, unless --yes is given (then the history is deleted unless \
+                      --keep-transactions). Roster keeps no transaction history, memberships, balances or \
+                      avatar files yet; when it does, they are deleted here too. An unknown user is an \
+                      error (exit 1). The last active administrator cannot be deleted.",
+        after_help = EXIT_CODES
+    )]
+    DeleteUser(admin::delete::Args),
+    /// Shows totals, sign-ups per day (30 days) and active users (24 h, 7 d, 30 d).
+    #[command(after_help = EXIT_CODES)]
+    UserStats(admin::stats::Args),
+    /// Creates (or updates) users from a CSV or JSON-lines file.
+    #[command(
+        long_about = "Creates users from FILE (CSV with a header, or JSON lines; the columns are those \
+                      export-users writes). Each record may carry a plaintext `password`, an existing \
+                      `password_hash` (bcrypt or Argon2, kept and upgraded at the first login), or neither: \
+                      then the account is created without a password and a single-use set-password link \
+                      ({public_url}/reset-password?token=...) is printed for it. Records whose email or \
+                      username exists are skipped, updated or failed (--on-conflict); a re-run of the same \
+                      file changes nothing. A bad record is reported with its line number and does not stop \
+                      the others. --dry-run reports what would happen to each record and writes nothing. \
+                      Exits 1 if any record failed.",
+        after_help = EXIT_CODES
+    )]
+    ImportUsers(admin::transfer::ImportArgs),
+    /// Writes every user, without secrets, as JSON lines or CSV (for import-users).
+    #[command(after_help = EXIT_CODES)]
+    ExportUsers(admin::transfer::ExportArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -42,28 +136,74 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async {
-        match cli.command {
-            Command::Serve {
-                listen,
-                data_dir,
-                database,
-            } => {
-                let flags = config::FlagOverrides {
-                    listen,
-                    data_dir,
-                    database_url: database,
-                };
-                let settings = config::Settings::load(cli.config.as_deref(), flags)?;
-                serve::run(settings).await
-            }
+    let flags = config::FlagOverrides {
+        listen: None,
+        data_dir: cli.data_dir,
+        database_url: cli.database,
+    };
+    let config_file = cli.config;
+    let result = runtime.block_on(async move {
+        if let Command::Serve { listen } = cli.command {
+            let flags = config::FlagOverrides { listen, ..flags };
+            let settings = config::Settings::load(config_file.as_deref(), flags)?;
+            return serve::run(settings).await;
         }
+        let settings = config::Settings::load(config_file.as_deref(), flags)?;
+        init_command_logging();
+        let (store, core) = serve::build_core(&settings).await?;
+        let outcome = match cli.command {
+            Command::Serve { .. } => Ok(()),
+            Command::CreateUser(args) => admin::create::run(&core, args).await,
+            Command::InviteUser(args) => admin::invite::run(&core, &settings, args).await,
+            Command::ListUsers(args) => admin::list::run(&core, args).await,
+            Command::ResetPassword(args) => admin::password::run(&core, &settings, args).await,
+            Command::BanUser(args) => admin::bans::ban(&core, args).await,
+            Command::UnbanUser(args) => admin::bans::unban(&core, args).await,
+            Command::ListBans(args) => admin::bans::list(&core, args).await,
+            Command::DeleteUser(args) => admin::delete::run(&core, args).await,
+            Command::UserStats(args) => admin::stats::run(&core, args).await,
+            Command::ImportUsers(args) => admin::transfer::import(&core, &settings, args).await,
+            Command::ExportUsers(args) => admin::transfer::export(&core, args).await,
+        };
+        store.close().await;
+        outcome
     });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<admin::UsageError>().is_some() => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// Admin commands keep standard output and standard error for their own lines: logs only
+/// when `RUST_LOG` asks for them.
+fn init_command_logging() {
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn unused_format_is_rejected() {
+        assert!(Cli::try_parse_from(["roster", "list-users", "--format", "xml"]).is_err());
     }
 }

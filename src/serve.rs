@@ -2,7 +2,7 @@
 
 use crate::config::Settings;
 use anyhow::Context;
-use roster_core::{Core, SystemClock};
+use roster_core::{Core, Store, SystemClock};
 use roster_http::AppState;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,16 +10,24 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
-/// Runs the server until SIGINT or SIGTERM.
-pub async fn run(settings: Settings) -> anyhow::Result<()> {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
-
+/// Opens the database the settings name (creating the data directory, applying migrations)
+/// and builds the core over it: the same for the server and for every admin command.
+pub async fn build_core(settings: &Settings) -> anyhow::Result<(Arc<dyn Store>, Core)> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("cannot create the data directory {}", settings.data_dir.display()))?;
     let url = settings.database_url();
     let store = roster_store::open(&url).await.context("cannot open the database")?;
     let core = Core::new(store.clone(), Arc::new(SystemClock), settings.core()?).await?;
+    Ok((store, core))
+}
+
+/// Runs the server until SIGINT or SIGTERM.
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+
+    let (store, core) = build_core(&settings).await?;
+    let url = settings.database_url();
     let state = AppState::new(Arc::new(core), settings.http());
     let app = roster_http::app(state);
 

@@ -114,6 +114,33 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut CoreCo
     })
 }
 
+/// Starts Roster with default settings over an existing database, e.g. one that admin
+/// commands (the `roster` binary) also use. Its clock starts at the real time.
+pub async fn spawn_app_on(db: TestDatabase) -> TestApp {
+    let store = db.store().await;
+    let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
+    let config = CoreConfig {
+        hash_concurrency: 4,
+        ..CoreConfig::default()
+    };
+    let core = Arc::new(Core::new(store, clock.clone(), config).await.expect("core starts"));
+    let app = roster_http::app(AppState::new(core.clone(), HttpConfig::default()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = format!("http://{}", listener.local_addr().expect("address"));
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await;
+    });
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        core,
+        clock,
+        db,
+        server,
+        counter: AtomicU32::new(0),
+    }
+}
+
 impl TestApp {
     /// Sends a request with an optional JSON body and bearer token.
     pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> TestResponse {

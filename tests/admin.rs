@@ -1,0 +1,667 @@
+//! The admin command line: the real `roster` binary against a test database, its effects
+//! checked through the HTTP API of a Roster running on the same database; prompts through a
+//! real pseudo-terminal. Every test on SQLite and on PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use roster_core::Role;
+use roster_core::time::Duration;
+use roster_testkit::app::{TestApp, spawn_app_on};
+use roster_testkit::{Backend, TestDatabase, backend_tests};
+use serde_json::{Value, json};
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_roster");
+
+/// What a command did.
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    #[track_caller]
+    fn ok(&self) -> &Self {
+        assert_eq!(self.code, 0, "{self:?}");
+        self
+    }
+
+    /// A failure: the code, and exactly one line on standard error containing `needle`.
+    #[track_caller]
+    fn fails(&self, code: i32, needle: &str) -> &Self {
+        assert_eq!(self.code, code, "{self:?}");
+        assert_eq!(self.stderr.lines().count(), 1, "one line on stderr: {self:?}");
+        assert!(self.stderr.contains(needle), "{needle:?} in {self:?}");
+        self
+    }
+}
+
+fn command(app: &TestApp, args: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .env_clear()
+        .env("ROSTER_DATABASE_URL", &app.db.url)
+        .env("ROSTER_PUBLIC_URL", "https://roster.example.org/")
+        .current_dir(std::env::temp_dir())
+        .args(args);
+    command
+}
+
+/// Runs a command with `stdin` as its standard input (not a terminal).
+fn roster(app: &TestApp, args: &[&str], stdin: &str) -> Run {
+    let mut child = command(app, args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+async fn app(backend: Backend) -> Option<TestApp> {
+    Some(spawn_app_on(TestDatabase::new(backend).await?).await)
+}
+
+/// The token of the link printed on a line of `out` that contains `page?token=`.
+fn token_in(out: &str, page: &str) -> String {
+    let marker = format!("https://roster.example.org/{page}?token=");
+    let start = out.find(&marker).unwrap_or_else(|| panic!("no {marker} in {out}")) + marker.len();
+    out[start..].split_whitespace().next().unwrap().to_string()
+}
+
+async fn me_status(app: &TestApp, token: &str) -> u16 {
+    app.get("/v1/me", Some(token)).await.status.as_u16()
+}
+
+async fn create_user_and_list_users(backend: Backend) {
+    let Some(app) = app(backend).await else { return };
+    let r = roster(
+        &app,
+        &["create-user", "Ann@Example.org", "Ann Admin", "ann", "--password-stdin"],
+        "first password\n",
+    );
+    r.ok();
+    assert!(r.stdout.contains("User created successfully!"), "{r:?}");
+    assert!(r.stdout.contains("Role: admin"), "the first user becomes admin: {r:?}");
+    let login = app.login("ann@example.org", "first password").await;
+    login.assert_status(200);
+    assert_eq!(login.body["user"]["role"], "admin");
+    assert_eq!(login.body["user"]["email_verified"], true);
+
+    // A password argument works, with a warning; options are honoured.
+    let r = roster(
+        &app,
+        &[
+            "create-user",
+            "bob@example.org",
+            "Bob",
+            "bob",
+            "bobs password",
+            "--email-verified=false",
+            "--provider",
+            "google",
+            "--role",
+            "pending",
+        ],
+        "",
+    );
+    r.ok();
+    assert!(r.stderr.contains("warning"), "{r:?}");
+    let bob = app.login("bob", "bobs password").await;
+    bob.assert_problem(403, "account_pending");
+    // A generated password is printed once and works.
+    let r = roster(
+        &app,
+        &["create-user", "cy@example.org", "Cy", "cy", "--generate-password"],
+        "",
+    );
+    r.ok();
+    let password = r
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Your password is: "))
+        .unwrap();
+    app.login("cy", password).await.assert_status(200);
+
+    // Failures: one line, exit 1; missing input without a terminal: exit 2 naming the flag.
+    roster(
+        &app,
+        &["create-user", "ann@example.org", "Ann", "ann2", "--generate-password"],
+        "",
+    )
+    .fails(1, "email is already taken");
+    roster(
+        &app,
+        &["create-user", "x@example.org", "X", "xx", "--password-stdin"],
+        "short\n",
+    )
+    .fails(1, "at least 8 characters");
+    roster(&app, &["create-user", "x@example.org", "X", "xx"], "").fails(2, "--password-stdin");
+    roster(&app, &["create-user"], "").fails(2, "roster create-user EMAIL NAME USERNAME");
+    assert_eq!(
+        roster(&app, &["create-user", "--bogus"], "").code,
+        2,
+        "clap's usage errors"
+    );
+
+    // list-users: table with a total, JSON and CSV complete, filters.
+    let r = roster(&app, &["list-users"], "");
+    r.ok();
+    for needle in [
+        "ann@example.org",
+        "bob@example.org",
+        "google",
+        "pending",
+        "Total users: 3",
+    ] {
+        assert!(r.stdout.contains(needle), "{needle} in {r:?}");
+    }
+    let r = roster(&app, &["list-users", "--format", "json", "--role", "pending"], "");
+    r.ok();
+    let users: Vec<Value> = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0]["email"], "bob@example.org");
+    assert_eq!(users[0]["provider"], "google");
+    assert_eq!(users[0]["email_verified"], false);
+    assert!(users[0].get("password_hash").is_none());
+    let r = roster(&app, &["list-users", "--format", "csv", "--search", "CY"], "");
+    r.ok();
+    let mut csv = r.stdout.lines();
+    let header: Vec<&str> = csv.next().unwrap().split(',').collect();
+    for column in [
+        "id",
+        "email",
+        "username",
+        "name",
+        "provider",
+        "role",
+        "email_verified",
+        "active",
+        "banned_until",
+        "created_at",
+    ] {
+        assert!(header.contains(&column), "{column} in {header:?}");
+    }
+    assert_eq!(csv.count(), 1);
+    let r = roster(&app, &["list-users", "--limit", "2"], "");
+    r.ok();
+    assert!(r.stdout.contains("Total users: 3 (2 shown"), "{r:?}");
+}
+
+async fn ban_unban_and_list_bans(backend: Backend) {
+    let Some(app) = app(backend).await else { return };
+    let admin = app.admin().await;
+    let user = app.user(Role::User).await;
+    let key = app.api_key(&user, &[]).await;
+    let r = roster(&app, &["ban-user", &user.email, "60", "--reason", "spam"], "");
+    r.ok();
+    assert!(r.stdout.contains(&format!("Found user: {}", user.email)), "{r:?}");
+    // Existing tokens, API keys and logins are refused with the ban's end.
+    for token in [&user.access_token, &key] {
+        let r = app.get("/v1/me", Some(token)).await;
+        r.assert_problem(403, "banned");
+        assert!(
+            r.body["detail"].as_str().unwrap().contains("banned until"),
+            "{}",
+            r.text
+        );
+    }
+    let r = app.login(&user.email, &user.password).await;
+    r.assert_problem(403, "banned");
+    let until = r.body["detail"]
+        .as_str()
+        .unwrap()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_string();
+    let ends =
+        roster_core::time::OffsetDateTime::parse(&until, &roster_core::time::format_description::well_known::Rfc3339)
+            .unwrap();
+    let minutes = (ends - roster_core::time::OffsetDateTime::now_utc()).whole_minutes();
+    assert!((58..=60).contains(&minutes), "60 means minutes: {minutes}");
+    let r = roster(&app, &["list-bans"], "");
+    r.ok();
+    assert!(
+        r.stdout.contains(&user.email) && r.stdout.contains("spam") && r.stdout.contains(&until),
+        "{r:?}"
+    );
+    assert!(r.stdout.contains("Active bans: 1"), "{r:?}");
+    // The last active admin cannot be banned; bad input fails cleanly.
+    roster(&app, &["ban-user", &admin.email, "24h"], "").fails(1, "last active administrator");
+    roster(&app, &["ban-user", &user.email, "soon"], "").fails(1, "invalid duration");
+    roster(&app, &["ban-user", "nobody@example.org", "5"], "").fails(1, "no user");
+    roster(&app, &["ban-user"], "").fails(2, "roster ban-user EMAIL DURATION");
+    app.get("/v1/me", Some(&admin.access_token)).await.assert_status(200);
+    // A ban ends by itself (the server's clock moves past it)...
+    app.advance(Duration::minutes(61));
+    assert_eq!(me_status(&app, &key).await, 200);
+    app.advance(Duration::minutes(-61));
+    assert_eq!(me_status(&app, &key).await, 403);
+    // ...or is lifted at once.
+    roster(&app, &["unban-user", &user.email], "").ok();
+    assert_eq!(me_status(&app, &user.access_token).await, 200);
+    assert_eq!(me_status(&app, &key).await, 200);
+    app.login(&user.email, &user.password).await.assert_status(200);
+    let r = roster(&app, &["list-bans"], "");
+    assert!(r.stdout.contains("Active bans: 0"), "{r:?}");
+}
+
+async fn reset_password_ends_sessions(backend: Backend) {
+    let Some(app) = app(backend).await else { return };
+    let _admin = app.admin().await;
+    let user = app.user(Role::User).await;
+    let key = app.api_key(&user, &[]).await;
+    let r = roster(
+        &app,
+        &["reset-password", &user.username, "--password-stdin"],
+        "the new password\n",
+    );
+    r.ok();
+    assert!(r.stdout.contains("Password successfully reset!"), "{r:?}");
+    app.get("/v1/me", Some(&user.access_token))
+        .await
+        .assert_problem(401, "invalid_token");
+    app.login(&user.email, &user.password)
+        .await
+        .assert_problem(401, "invalid_credentials");
+    let fresh = app.login(&user.email, "the new password").await;
+    fresh.assert_status(200);
+    assert_eq!(me_status(&app, &key).await, 200, "API keys stay");
+    roster(
+        &app,
+        &["reset-password", &user.email, "--password-stdin", "--revoke-keys"],
+        "another new password\n",
+    )
+    .ok();
+    assert_eq!(me_status(&app, &key).await, 401, "--revoke-keys");
+    assert_eq!(me_status(&app, fresh.body["access_token"].as_str().unwrap()).await, 401);
+    // A reset link, used through the API.
+    let r = roster(&app, &["reset-password", &user.email, "--link", "--expires", "2h"], "");
+    r.ok();
+    let token = token_in(&r.stdout, "reset-password");
+    app.post(
+        "/v1/auth/reset-password",
+        None,
+        &json!({"token": token, "new_password": "linked password"}),
+    )
+    .await
+    .assert_status(204);
+    app.login(&user.email, "linked password").await.assert_status(200);
+    // Failures.
+    roster(
+        &app,
+        &["reset-password", "nobody@example.org", "--password-stdin"],
+        "whatever123\n",
+    )
+    .fails(1, "no user");
+    roster(&app, &["reset-password", &user.email, "--password-stdin"], "short\n").fails(1, "at least 8");
+    roster(&app, &["reset-password", &user.email], "").fails(2, "--password-stdin");
+    roster(&app, &["reset-password"], "").fails(2, "roster reset-password EMAIL");
+}
+
+/// Rows that still mention a user id, table by table (every table with a user column).
+async fn rows_mentioning(app: &TestApp, id: i64) -> Vec<(String, i64)> {
+    let mut found = Vec::new();
+    match app.db.backend {
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&app.db.url).await.unwrap();
+            let columns: Vec<(String, String)> = sqlx::query_as(
+                "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+                 WHERE m.type = 'table' AND (p.name = 'user_id' OR (m.name = 'users' AND p.name = 'id'))",
+            )
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            assert!(columns.len() >= 4, "{columns:?}");
+            for (table, column) in columns {
+                let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE {column} = $1"))
+                    .bind(id)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+                found.push((table, n));
+            }
+            pool.close().await;
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&app.db.url).await.unwrap();
+            let columns: Vec<(String, String)> = sqlx::query_as(
+                "SELECT table_name::text, column_name::text FROM information_schema.columns \
+                 WHERE table_schema = 'public' AND (column_name = 'user_id' OR (table_name = 'users' AND column_name = 'id'))",
+            )
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            assert!(columns.len() >= 4, "{columns:?}");
+            for (table, column) in columns {
+                let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE {column} = $1"))
+                    .bind(id)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+                found.push((table, n));
+            }
+            pool.close().await;
+        }
+    }
+    found
+}
+
+async fn delete_user_removes_every_row(backend: Backend) {
+    let Some(app) = app(backend).await else { return };
+    let admin = app.admin().await;
+    let user = app.user(Role::User).await;
+    let _key = app.api_key(&user, &[]).await;
+    app.login(&user.email, &user.password).await.assert_status(200);
+    roster(&app, &["reset-password", &user.email, "--link"], "").ok();
+    assert!(
+        rows_mentioning(&app, user.id.0)
+            .await
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .count()
+            >= 4
+    );
+    roster(&app, &["delete-user", &user.email], "").fails(2, "--yes");
+    let r = roster(&app, &["delete-user", &user.email, "--yes"], "");
+    r.ok();
+    assert!(r.stdout.contains("Successfully deleted user"), "{r:?}");
+    let left: Vec<_> = rows_mentioning(&app, user.id.0)
+        .await
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    assert!(left.is_empty(), "rows left: {left:?}");
+    app.get("/v1/me", Some(&user.access_token))
+        .await
+        .assert_problem(401, "invalid_token");
+    app.get(&format!("/v1/users/{}", user.id), Some(&admin.access_token))
+        .await
+        .assert_status(404);
+    roster(&app, &["delete-user", &user.email, "--yes"], "").fails(1, "no user");
+    roster(&app, &["delete-user", &admin.email, "--yes"], "").fails(1, "last active administrator");
+}
+
+async fn invite_user_prints_a_working_link(backend: Backend) {
+    let Some(app) = app(backend).await else { return };
+    let admin = app.admin().await;
+    let r = roster(
+        &app,
+        &["invite-user", "new@example.org", "--role", "admin", "--expires", "1d"],
+        "",
+    );
+    r.ok();
+    assert!(r.stdout.contains("send this link"), "{r:?}");
+    let token = token_in(&r.stdout, "register");
+    let registered = app
+        .post(
+            "/v1/auth/register",
+            None,
+            &json!({"email": "new@example.org", "password": "invited password", "invite_token": token}),
+        )
+        .await;
+    registered.assert_status(201);
+    assert_eq!(registered.body["user"]["role"], "admin");
+    roster(&app, &["invite-user", &admin.email], "").fails(1, "already exists");
+    roster(&app, &["invite-user", "x@example.org", "--expires", "never"], "").fails(1, "expires");
+    roster(&app, &["invite-user"], "").fails(2, "roster invite-user EMAIL");
+}
+
+async fn user_stats_counts(backend: Backend) {
+    let Some(app) = app(backend).await else { return };
+    let _admin = app.admin().await;
+    let user = app.user(Role::User).await;
+    let _pending = app.user(Role::Pending).await;
+    roster(&app, &["ban-user", &user.email, "1d"], "").ok();
+    let r = roster(&app, &["user-stats", "--format", "json"], "");
+    r.ok();
+    let s: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(s["total"], 3);
+    assert_eq!(s["by_role"], json!({"admin": 1, "user": 1, "pending": 1}));
+    assert_eq!(s["by_provider"], json!({"local": 3}));
+    assert_eq!(s["banned"], 1);
+    assert_eq!(s["active"], 3);
+    assert_eq!(s["signups_by_day"].as_array().unwrap().len(), 30);
+    assert_eq!(s["signups_by_day"][29]["signups"], 3);
+    assert_eq!(s["active_last_24_hours"], 3, "all three signed in");
+    let r = roster(&app, &["user-stats"], "");
+    r.ok();
+    assert!(
+        r.stdout.contains("Users: 3") && r.stdout.contains("Banned now: 1"),
+        "{r:?}"
+    );
+}
+
+async fn import_and_export_users(backend: Backend) {
+    let Some(app) = app(backend).await else { return };
+    let admin = app.admin().await;
+    let dir = tempfile::tempdir().unwrap();
+    let bcrypt_hash = bcrypt::hash("bcrypt password", 4).unwrap();
+    let argon_hash = app.core.hasher.hash("argon password").await.unwrap().0;
+    let csv = format!(
+        "email,username,name,role,password,password_hash\n\
+         plain@example.org,plain,Plain,user,plain password,\n\
+         bcrypt@example.org,,Bee,,,{bcrypt_hash}\n\
+         argon@example.org,,,admin,,\"{argon_hash}\"\n\
+         nopass@example.org,nopass,No Pass,,,\n\
+         not-an-email,,,,,\n\
+         PLAIN@example.org,,Twin,,,\n\
+         {},,,,,\n",
+        admin.email
+    );
+    let file = dir.path().join("users.csv");
+    std::fs::write(&file, csv).unwrap();
+    let file = file.to_str().unwrap();
+
+    // A dry run says what would happen, per record, and writes nothing.
+    let r = roster(&app, &["import-users", file, "--dry-run"], "");
+    assert_eq!(r.code, 1, "{r:?}");
+    for needle in [
+        "line 2: plain@example.org: create",
+        "line 5: nopass@example.org: create without a password",
+        "line 8:",
+        "skip (exists)",
+    ] {
+        assert!(r.stdout.contains(needle), "{needle} in {r:?}");
+    }
+    assert!(r.stderr.contains("line 6: not-an-email: error: email"), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("line 7: PLAIN@example.org: error: the same email or username as line 2"),
+        "{r:?}"
+    );
+    assert!(
+        r.stdout
+            .contains("Dry run: 4 created (1 with a set-password link), 0 updated, 0 unchanged, 1 skipped, 2 failed"),
+        "{r:?}"
+    );
+    app.login("plain@example.org", "plain password")
+        .await
+        .assert_problem(401, "invalid_credentials");
+
+    // The real run: bad records do not stop good ones.
+    let r = roster(&app, &["import-users", file], "");
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stdout.contains("Imported: 4 created (1 with a set-password link)"),
+        "{r:?}"
+    );
+    app.login("plain", "plain password").await.assert_status(200);
+    app.login("bcrypt@example.org", "bcrypt password")
+        .await
+        .assert_status(200);
+    let argon = app.login("argon@example.org", "argon password").await;
+    argon.assert_status(200);
+    assert_eq!(argon.body["user"]["role"], "admin");
+    let token = token_in(&r.stdout, "reset-password");
+    app.post(
+        "/v1/auth/reset-password",
+        None,
+        &json!({"token": token, "new_password": "chosen password"}),
+    )
+    .await
+    .assert_status(204);
+    app.login("nopass", "chosen password").await.assert_status(200);
+
+    // A re-run changes nothing; --on-conflict update applies changes, fail refuses.
+    let r = roster(&app, &["import-users", file], "");
+    assert!(
+        r.stdout
+            .contains("Imported: 0 created (0 with a set-password link), 0 updated, 0 unchanged, 5 skipped, 2 failed"),
+        "{r:?}"
+    );
+    let r = roster(&app, &["import-users", file, "--on-conflict", "update"], "");
+    assert!(r.stdout.contains("0 created"), "{r:?}");
+    let r2 = roster(&app, &["import-users", file, "--on-conflict", "update"], "");
+    assert!(r2.stdout.contains("0 updated, 5 unchanged"), "idempotent: {r2:?}");
+    app.login("plain", "plain password").await.assert_status(200);
+    let r = roster(&app, &["import-users", file, "--on-conflict", "fail"], "");
+    assert!(r.stdout.contains("7 failed"), "{r:?}");
+
+    // Export, then import into another database: the same users, still no secrets.
+    let r = roster(&app, &["export-users"], "");
+    r.ok();
+    assert!(
+        !r.stdout.contains("$argon2") && !r.stdout.contains("$2b$"),
+        "no hashes: {}",
+        r.stdout
+    );
+    assert_eq!(r.stdout.lines().count(), 5);
+    let exported = dir.path().join("users.jsonl");
+    std::fs::write(&exported, &r.stdout).unwrap();
+    let csv_export = roster(&app, &["export-users", "--format", "csv"], "");
+    csv_export.ok();
+    let exported_csv = dir.path().join("export.csv");
+    std::fs::write(&exported_csv, &csv_export.stdout).unwrap();
+    let Some(other) = self::app(backend).await else { return };
+    let r = roster(&other, &["import-users", exported.to_str().unwrap()], "");
+    r.ok();
+    assert!(
+        r.stdout.contains("Imported: 5 created (5 with a set-password link)"),
+        "{r:?}"
+    );
+    let r = roster(
+        &other,
+        &["import-users", exported_csv.to_str().unwrap(), "--dry-run"],
+        "",
+    );
+    r.ok();
+    assert!(r.stdout.contains("5 skipped"), "CSV export reads back: {r:?}");
+    let listed = roster(&other, &["list-users", "--format", "json"], "");
+    let users: Vec<Value> = serde_json::from_str(&listed.stdout).unwrap();
+    let roles: Vec<&str> = users.iter().map(|u| u["role"].as_str().unwrap()).collect();
+    assert_eq!(roles.iter().filter(|r| **r == "admin").count(), 2, "{roles:?}");
+    roster(&app, &["import-users", "/no/such/file.csv"], "").fails(1, "cannot open");
+}
+
+/// Runs `args` in a pseudo-terminal and lets `dialogue` talk to it; returns the exit code.
+async fn in_terminal(app: &TestApp, args: &[&str], dialogue: fn(&mut rexpect::session::PtySession)) -> i32 {
+    let command = command(app, args);
+    tokio::task::spawn_blocking(move || {
+        let mut session = rexpect::session::spawn_command(command, Some(30_000)).unwrap();
+        dialogue(&mut session);
+        session.exp_eof().unwrap();
+        match session.process.wait().unwrap() {
+            rexpect::process::wait::WaitStatus::Exited(_, code) => code,
+            other => panic!("{other:?}"),
+        }
+    })
+    .await
+    .unwrap()
+}
+
+async fn prompts_on_a_terminal(backend: Backend) {
+    let Some(app) = app(backend).await else { return };
+    let _admin = app.admin().await;
+    let code = in_terminal(&app, &["create-user"], |p| {
+        p.exp_string("Email: ").unwrap();
+        p.send_line("dora@example.org").unwrap();
+        p.exp_string("Name: (default is: dora) ").unwrap();
+        p.send_line("").unwrap();
+        p.exp_string("Username: (default is: dora) ").unwrap();
+        p.send_line("").unwrap();
+        p.exp_string("Password: (leave blank, to generate one) ").unwrap();
+        p.send_line("typed secret").unwrap();
+        p.exp_string("Email verified? (Y/n, default is Y): ").unwrap();
+        p.send_line("n").unwrap();
+        p.exp_string("User created successfully!").unwrap();
+        p.exp_string("Email verified: false").unwrap();
+    })
+    .await;
+    assert_eq!(code, 0);
+    let login = app.login("dora", "typed secret").await;
+    login.assert_status(200);
+    assert_eq!(login.body["user"]["name"], "dora");
+    let token = login.body["access_token"].as_str().unwrap().to_string();
+
+    // reset-password asks again while the password is too short or the two differ.
+    let code = in_terminal(&app, &["reset-password"], |p| {
+        p.exp_string("Enter user email: ").unwrap();
+        p.send_line("dora@example.org").unwrap();
+        p.exp_string("Enter new password: ").unwrap();
+        p.send_line("short").unwrap();
+        p.exp_string("Password must be at least 8 characters! Please try again.")
+            .unwrap();
+        p.exp_string("Enter new password: ").unwrap();
+        p.send_line("first attempt").unwrap();
+        p.exp_string("Confirm new password: ").unwrap();
+        p.send_line("second attempt").unwrap();
+        p.exp_string("Passwords do not match! Please try again.").unwrap();
+        p.exp_string("Enter new password: ").unwrap();
+        p.send_line("final password").unwrap();
+        p.exp_string("Confirm new password: ").unwrap();
+        p.send_line("final password").unwrap();
+        p.exp_string("Password successfully reset!").unwrap();
+    })
+    .await;
+    assert_eq!(code, 0);
+    assert_eq!(me_status(&app, &token).await, 401, "old sessions end");
+    app.login("dora", "final password").await.assert_status(200);
+
+    // delete-user asks, and "no" aborts with exit 0.
+    let code = in_terminal(&app, &["delete-user", "dora"], |p| {
+        p.exp_string("Really delete user dora@example.org (").unwrap();
+        p.exp_string(") and ALL their data? (y/N) ").unwrap();
+        p.send_line("").unwrap();
+        p.exp_string("Aborted.").unwrap();
+    })
+    .await;
+    assert_eq!(code, 0);
+    app.login("dora", "final password").await.assert_status(200);
+    let code = in_terminal(&app, &["delete-user"], |p| {
+        p.exp_string("Email: ").unwrap();
+        p.send_line("dora@example.org").unwrap();
+        p.exp_string("ALL their data? (y/N) ").unwrap();
+        p.send_line("y").unwrap();
+        p.exp_string("Also delete all transaction history for this user? (y/N) ")
+            .unwrap();
+        p.send_line("n").unwrap();
+        p.exp_string("Successfully deleted user dora@example.org").unwrap();
+        p.exp_string("Transaction history was retained.").unwrap();
+    })
+    .await;
+    assert_eq!(code, 0);
+    app.login("dora", "final password")
+        .await
+        .assert_problem(401, "invalid_credentials");
+}
+
+backend_tests!(
+    create_user_and_list_users,
+    ban_unban_and_list_bans,
+    reset_password_ends_sessions,
+    delete_user_removes_every_row,
+    invite_user_prints_a_working_link,
+    user_stats_counts,
+    import_and_export_users,
+    prompts_on_a_terminal,
+);
