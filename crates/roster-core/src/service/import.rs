@@ -388,9 +388,7 @@ impl Core {
                     .to_string(),
                 Err(_) => String::from("(unreadable)"),
             };
-            let checked = record
-                .map_err(|e| e)
-                .and_then(|r| self.validate_record(&r).map_err(|e| describe(&e)));
+            let checked = record.and_then(|r| self.validate_record(&r).map_err(|e| describe(&e)));
             let outcome = match checked {
                 Err(reason) => Some(Outcome::Failed(reason)),
                 Ok(v) => {
