@@ -130,7 +130,7 @@ macro_rules! impl_store {
                 Ok(if hits < $crate::sql::FULL_TEXT_PROBE_LIMIT {
                     $crate::sql::SearchPlan::FullText
                 } else {
-                    $crate::sql::SearchPlan::Scan
+                    $crate::sql::SearchPlan::ScanInSortOrder
                 })
             }
 

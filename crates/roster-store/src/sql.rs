@@ -226,6 +226,16 @@ fn sort_expression(sort: UserSort) -> &'static str {
     }
 }
 
+/// The index that serves a sort order (see the migrations).
+fn sort_index(sort: UserSort) -> &'static str {
+    match sort {
+        UserSort::CreatedAt => "users_created_at_idx",
+        UserSort::Email => "users_email_sort_idx",
+        UserSort::Username => "users_username_sort_idx",
+        UserSort::Name => "users_name_sort_idx",
+    }
+}
+
 /// Escapes `%`, `_` and `\` for `LIKE ... ESCAPE '\'`.
 fn escape_like(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
@@ -240,12 +250,12 @@ fn escape_like(text: &str) -> String {
 
 /// How many trigram-index hits a search may have and still be answered from the index;
 /// beyond this, matches are dense and scanning in sort order finds a page sooner.
-pub(crate) const FULL_TEXT_PROBE_LIMIT: i64 = 1000;
+pub(crate) const FULL_TEXT_PROBE_LIMIT: i64 = 500;
 
 /// Counts (up to the limit) the SQLite trigram-index hits of `$1` (a LIKE pattern without
 /// an escape character, which the index cannot use).
 pub(crate) const FULL_TEXT_PROBE: &str =
-    "SELECT COUNT(*) FROM (SELECT rowid FROM users_search WHERE search_key LIKE $1 LIMIT 1000)";
+    "SELECT COUNT(*) FROM (SELECT rowid FROM users_search WHERE search_key LIKE $1 LIMIT 500)";
 
 /// The pattern for the trigram index, when it can serve this search: at least three
 /// characters and no LIKE metacharacters (the index cannot honour an escape character).
@@ -261,6 +271,8 @@ pub(crate) enum SearchPlan {
     Scan,
     /// Take candidate ids from the SQLite trigram index (`users_search`), then filter.
     FullText,
+    /// SQLite, many matches: walk the sort order's index and filter until the page is full.
+    ScanInSortOrder,
 }
 
 fn next(params: &mut Vec<Param>, value: Param) -> String {
@@ -304,6 +316,12 @@ fn where_clause(conditions: &[String]) -> String {
 
 /// The keyset-paginated `SELECT` for a page of users, with its parameters.
 pub(crate) fn list_users(query: &UserQuery, plan: SearchPlan) -> Result<(String, Vec<Param>), StoreError> {
+    // A dense search walks the sort order and filters; SQLite cannot estimate a LIKE and
+    // would otherwise read every match and sort them, so it is told which index to walk.
+    let source = match (plan, &query.search) {
+        (SearchPlan::ScanInSortOrder, Some(_)) => format!("users INDEXED BY {}", sort_index(query.sort)),
+        _ => "users".to_string(),
+    };
     let expression = sort_expression(query.sort);
     let mut params: Vec<Param> = Vec::new();
     let mut conditions = filter_conditions(query, plan, &mut params);
@@ -330,7 +348,7 @@ pub(crate) fn list_users(query: &UserQuery, plan: SearchPlan) -> Result<(String,
     let direction = if query.descending { "DESC" } else { "ASC" };
     let limit = next(&mut params, Param::Int(i64::from(query.limit)));
     let sql = format!(
-        "SELECT {} FROM users{} ORDER BY {expression} {direction}, id {direction} LIMIT {limit}",
+        "SELECT {} FROM {source}{} ORDER BY {expression} {direction}, id {direction} LIMIT {limit}",
         user_columns!(),
         where_clause(&conditions)
     );

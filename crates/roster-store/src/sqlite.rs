@@ -53,7 +53,7 @@ impl SqliteStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal);
         let writer = connect_pool(writer_options, 1, WRITER_ACQUIRE_TIMEOUT).await?;
-        let readers = std::thread::available_parallelism().map_or(4, |n| n.get()).clamp(2, 8);
+        let readers = (std::thread::available_parallelism().map_or(4, |n| n.get()) * 4).clamp(8, 32);
         let reader = connect_pool(options, u32::try_from(readers).unwrap_or(4), READER_ACQUIRE_TIMEOUT).await?;
         Ok(Self { reader, writer })
     }
