@@ -1153,7 +1153,221 @@ async fn bulk_insert_is_all_or_nothing(backend: Backend) {
     assert_eq!(f.store.count_users().await.unwrap(), 2501);
 }
 
+// ---------------------------------------------------------------------------------------
+// Bans, account tokens, look-ups and counts (the admin command line)
+
+async fn bans_are_stored_listed_and_guarded(backend: Backend) {
+    let f = fixture_or_skip!(backend);
+    let admin = f.admin("admin@example.org").await;
+    let user = f.insert(&f.user(Some("u@example.org"), None)).await;
+    let t = now();
+    let banned = f
+        .store
+        .set_user_ban(user.id, Some(t + Duration::hours(1)), Some("spam"), false, t)
+        .await
+        .unwrap();
+    assert_eq!(banned.banned_until, Some(t + Duration::hours(1)));
+    assert_eq!(banned.ban_reason.as_deref(), Some("spam"));
+    assert_eq!(banned.revision, user.revision + 1);
+    assert_eq!(f.store.get_user(user.id).await.unwrap(), banned);
+    let listed = f.store.list_banned_users(t).await.unwrap();
+    assert_eq!(listed.iter().map(|u| u.id).collect::<Vec<_>>(), vec![user.id]);
+    assert!(
+        f.store
+            .list_banned_users(t + Duration::hours(2))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // update_user never touches a ban.
+    let renamed = f
+        .store
+        .update_user(
+            &User {
+                name: Some("N".into()),
+                ..banned.clone()
+            },
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(renamed.banned_until, banned.banned_until);
+    // The only admin cannot be banned; a banned admin does not count as active.
+    assert!(matches!(
+        f.store
+            .set_user_ban(admin.id, Some(t + Duration::hours(1)), None, true, t)
+            .await,
+        Err(StoreError::LastAdmin)
+    ));
+    let second = f.admin("second@example.org").await;
+    f.store
+        .set_user_ban(second.id, Some(t + Duration::hours(1)), None, true, t)
+        .await
+        .unwrap();
+    assert!(matches!(
+        f.store
+            .update_user(
+                &User {
+                    role: Role::User,
+                    ..f.store.get_user(admin.id).await.unwrap()
+                },
+                true
+            )
+            .await,
+        Err(StoreError::LastAdmin)
+    ));
+    let lifted = f.store.set_user_ban(user.id, None, None, false, t).await.unwrap();
+    assert_eq!((lifted.banned_until, lifted.ban_reason), (None, None));
+    assert_not_found(
+        f.store
+            .set_user_ban(UserId(f.ids.next_id()), None, None, false, t)
+            .await,
+    );
+}
+
+async fn account_tokens_are_used_once(backend: Backend) {
+    use roster_core::store::{AccountToken, AccountTokenKind};
+    let f = fixture_or_skip!(backend);
+    let user = f.insert(&f.user(Some("u@example.org"), None)).await;
+    let t = now();
+    let reset = AccountToken {
+        kind: AccountTokenKind::PasswordReset,
+        user_id: Some(user.id),
+        email: None,
+        role: None,
+        created_at: t,
+        expires_at: t + Duration::hours(1),
+        used_at: None,
+    };
+    f.store.insert_account_token(&reset, "d-reset").await.unwrap();
+    assert_eq!(f.store.get_account_token("d-reset").await.unwrap(), reset);
+    // The wrong kind, an expired token, an unknown digest: nothing is used.
+    assert_not_found(
+        f.store
+            .use_account_token("d-reset", AccountTokenKind::Invitation, t)
+            .await,
+    );
+    assert_not_found(
+        f.store
+            .use_account_token("d-reset", AccountTokenKind::PasswordReset, t + Duration::hours(1))
+            .await,
+    );
+    assert_not_found(
+        f.store
+            .use_account_token("nope", AccountTokenKind::PasswordReset, t)
+            .await,
+    );
+    let used = f
+        .store
+        .use_account_token("d-reset", AccountTokenKind::PasswordReset, t)
+        .await
+        .unwrap();
+    assert_eq!(used.used_at, Some(t));
+    assert_not_found(
+        f.store
+            .use_account_token("d-reset", AccountTokenKind::PasswordReset, t)
+            .await,
+    );
+
+    // An invitation and the user it creates: both or neither.
+    let invitation = AccountToken {
+        kind: AccountTokenKind::Invitation,
+        user_id: None,
+        email: Some("new@example.org".into()),
+        role: Some(Role::Admin),
+        created_at: t,
+        expires_at: t + Duration::days(1),
+        used_at: None,
+    };
+    f.store.insert_account_token(&invitation, "d-invite").await.unwrap();
+    let taken = f.user(Some("u@example.org"), None);
+    assert_conflict(
+        f.store.insert_user_with_invitation(&taken, "d-invite", t).await,
+        "email",
+    );
+    assert!(f.store.get_account_token("d-invite").await.unwrap().used_at.is_none());
+    let mut new = f.user(Some("new@example.org"), None);
+    new.role = Role::Admin;
+    let created = f.store.insert_user_with_invitation(&new, "d-invite", t).await.unwrap();
+    assert_eq!(created.role, Role::Admin);
+    let again = f.user(Some("other@example.org"), None);
+    assert_not_found(f.store.insert_user_with_invitation(&again, "d-invite", t).await);
+    assert_not_found(f.store.get_user(again.id).await);
+    // Deleting a user deletes its tokens.
+    f.store
+        .insert_account_token(&AccountToken { used_at: None, ..reset }, "d-reset-2")
+        .await
+        .unwrap();
+    f.store.delete_user(user.id, false).await.unwrap();
+    assert_not_found(f.store.get_account_token("d-reset-2").await);
+}
+
+async fn look_ups_and_counts(backend: Backend) {
+    let f = fixture_or_skip!(backend);
+    let t = now();
+    let a = f.admin("a@example.org").await;
+    let mut b = f.user(Some("b@example.org"), Some("Bee"));
+    b.provider = "google".into();
+    b.email_verified = true;
+    b.last_active_at = Some(t - Duration::days(3));
+    let b = f.insert(&b).await;
+    let mut c = f.user(None, Some("cee"));
+    c.active = false;
+    c.created_at = t - Duration::days(40);
+    let c = f.insert(&c).await;
+    f.store
+        .set_user_ban(c.id, Some(t + Duration::hours(1)), None, false, t)
+        .await
+        .unwrap();
+    let found = f
+        .store
+        .find_users_by_logins(&["b@example.org".into(), "zz@example.org".into()], &["cee".into()])
+        .await
+        .unwrap();
+    let mut ids: Vec<_> = found.iter().map(|u| u.id).collect();
+    ids.sort();
+    assert_eq!(ids, vec![b.id, c.id]);
+    assert!(f.store.find_users_by_logins(&[], &[]).await.unwrap().is_empty());
+    assert_eq!(
+        f.store
+            .find_users_by_logins(&["a@example.org".into()], &[])
+            .await
+            .unwrap()[0]
+            .id,
+        a.id
+    );
+
+    let counts = f
+        .store
+        .user_counts(
+            t,
+            t - Duration::days(30),
+            &[t - Duration::days(1), t - Duration::days(7)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(counts.total, 3);
+    assert_eq!(counts.email_verified, 1);
+    assert_eq!(counts.active, 2);
+    assert_eq!(counts.banned, 1);
+    assert_eq!(counts.by_role, vec![("admin".to_string(), 1), ("user".to_string(), 2)]);
+    assert_eq!(
+        counts.by_provider,
+        vec![("local".to_string(), 2), ("google".to_string(), 1)]
+    );
+    assert_eq!(counts.signups_by_day.iter().map(|(_, n)| n).sum::<i64>(), 2);
+    assert_eq!(counts.active_since, vec![0, 1]);
+
+    let key = f.api_key(b.id, "k");
+    f.store.insert_api_key(&key, "digest-k").await.unwrap();
+    assert_eq!(f.store.delete_api_keys_of_user(b.id).await.unwrap(), 1);
+    assert!(f.store.list_api_keys(b.id).await.unwrap().is_empty());
+}
+
 backend_tests!(
+    bans_are_stored_listed_and_guarded,
+    account_tokens_are_used_once,
+    look_ups_and_counts,
     bulk_insert_is_all_or_nothing,
     users_round_trip,
     login_prefers_email_over_username,
