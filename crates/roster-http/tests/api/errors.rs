@@ -115,6 +115,7 @@ async fn openapi_document_matches_the_routes(backend: Backend) {
         "POST /v1/auth/logout",
         "POST /v1/auth/refresh",
         "POST /v1/auth/register",
+        "POST /v1/auth/reset-password",
         "POST /v1/introspect",
         "POST /v1/me/api-keys",
         "POST /v1/me/password",
