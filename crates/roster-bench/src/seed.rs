@@ -210,6 +210,7 @@ pub async fn seed(url: &str, n: u64) -> anyhow::Result<Seeded> {
         };
         store.insert_api_key(&key, &digest(&secret)).await?;
     }
+    store.refresh_statistics().await?;
     store.close().await;
     let middle = middle.ok_or_else(|| anyhow::anyhow!("no users seeded"))?;
     Ok(Seeded {

@@ -209,6 +209,9 @@ pub trait Store: Send + Sync + 'static {
     /// first-account marker is taken). All or nothing; returns how many were inserted. For
     /// imports and the benchmark.
     async fn insert_users_bulk(&self, users: &[User]) -> StoreResult<u64>;
+    /// Refreshes the planner's statistics after a bulk change (PostgreSQL plans searches
+    /// badly on a freshly filled table until it is analysed).
+    async fn refresh_statistics(&self) -> StoreResult<()>;
     /// Reads a user by id.
     async fn get_user(&self, id: UserId) -> StoreResult<User>;
     /// Reads a user by lower-cased email or by username (case-insensitive).

@@ -1151,6 +1151,7 @@ async fn bulk_insert_is_all_or_nothing(backend: Backend) {
         Err(StoreError::Conflict { .. })
     ));
     assert_eq!(f.store.count_users().await.unwrap(), 2501);
+    f.store.refresh_statistics().await.unwrap();
 }
 
 // ---------------------------------------------------------------------------------------
