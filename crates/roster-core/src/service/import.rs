@@ -605,6 +605,11 @@ impl Core {
             progress(chunk.len() as u64);
         }
         tracing::info!(created = report.created(), "users imported");
+        // After a large load, let PostgreSQL's planner see the new rows (searches plan badly
+        // on an unanalysed table).
+        if report.created() >= 1000 {
+            self.store.refresh_statistics().await?;
+        }
         Ok(())
     }
 }
