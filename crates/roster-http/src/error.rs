@@ -143,8 +143,52 @@ impl IntoResponse for ApiError {
         {
             headers.insert(header::RETRY_AFTER, v);
         }
+        response.extensions_mut().insert(ErrorInfo {
+            status,
+            code: self.code(),
+            detail: problem.detail,
+            field: problem.field,
+        });
         response
     }
+}
+
+/// What an error response was about, kept in the response's extensions so that a dialect
+/// can render the same error in its product's shape (see [`render_errors_with`]).
+#[derive(Debug, Clone)]
+pub struct ErrorInfo {
+    /// The status of the native table ([`status_of`]).
+    pub status: StatusCode,
+    /// The stable code (`not_found`, `invalid_field`, `account_pending`, ...).
+    pub code: &'static str,
+    /// The client-safe message.
+    pub detail: String,
+    /// The field at fault, for validation errors.
+    pub field: Option<String>,
+}
+
+/// Re-renders every error response of `router` (handlers, extractors, fallbacks) with
+/// `render`: how a dialect gives core errors its product's shape, statuses and messages.
+/// Headers of the original response that still apply (`Retry-After`) are kept.
+pub fn render_errors_with<S, F>(router: axum::Router<S>, render: F) -> axum::Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    F: Fn(&ErrorInfo) -> Response + Clone + Send + Sync + 'static,
+{
+    router.layer(axum::middleware::map_response(move |response: Response| {
+        let render = render.clone();
+        async move {
+            let Some(info) = response.extensions().get::<ErrorInfo>().cloned() else {
+                return response;
+            };
+            let mut rendered = render(&info);
+            if let Some(retry) = response.headers().get(header::RETRY_AFTER) {
+                rendered.headers_mut().insert(header::RETRY_AFTER, retry.clone());
+            }
+            rendered.extensions_mut().insert(info);
+            rendered
+        }
+    }))
 }
 
 /// 404 for routes that do not exist.
@@ -194,6 +238,29 @@ mod tests {
             status_of(&Error::Internal(anyhow::anyhow!("x"))),
             StatusCode::INTERNAL_SERVER_ERROR
         );
+    }
+
+    #[tokio::test]
+    async fn dialects_re_render_errors() {
+        use tower::ServiceExt as _;
+        let router: axum::Router = axum::Router::new().route(
+            "/x",
+            axum::routing::get(|| async { ApiError::Core(Error::NotFound("user")) }),
+        );
+        let router = render_errors_with(router, |info| {
+            (
+                StatusCode::BAD_REQUEST,
+                axum::Json(serde_json::json!({"detail": info.code})),
+            )
+                .into_response()
+        });
+        let response = router
+            .oneshot(axum::http::Request::get("/x").body(axum::body::Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let body = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
+        assert_eq!(&body[..], br#"{"detail":"not_found"}"#);
     }
 
     #[test]
