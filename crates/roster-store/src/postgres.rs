@@ -43,6 +43,15 @@ impl PgStore {
         self.pool.close().await;
     }
 
+    /// Refreshes the planner's statistics and flushes the trigram index's pending list
+    /// (VACUUM cannot run in a transaction, so on the pool).
+    async fn analyze(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("VACUUM (ANALYZE) users")
+            .execute(self.read_pool())
+            .await
+            .map(|_| ())
+    }
+
     /// Whether the `users_search` trigram table exists (SQLite's FTS5).
     const FULL_TEXT_SEARCH: bool = false;
 

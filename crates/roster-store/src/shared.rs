@@ -236,12 +236,7 @@ macro_rules! impl_store {
             }
 
             async fn refresh_statistics(&self) -> roster_core::store::StoreResult<()> {
-                // ANALYZE writes statistics tables, so it goes through the writer.
-                $crate::shared::write_transaction!(self, transaction => {
-                    sqlx::query("ANALYZE users").execute(&mut *transaction).await?;
-                    Ok(())
-                })?;
-                Ok(())
+                self.analyze().await.map_err($crate::error::store_error)
             }
 
             async fn get_user(&self, id: roster_core::UserId) -> roster_core::store::StoreResult<roster_core::User> {

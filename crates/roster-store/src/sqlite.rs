@@ -83,6 +83,11 @@ impl SqliteStore {
         self.reader.close().await;
     }
 
+    /// Refreshes the planner's statistics (ANALYZE writes, so through the writer).
+    async fn analyze(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("ANALYZE users").execute(&self.writer).await.map(|_| ())
+    }
+
     /// Whether the `users_search` trigram table exists (SQLite's FTS5).
     const FULL_TEXT_SEARCH: bool = true;
 
