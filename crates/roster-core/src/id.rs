@@ -45,6 +45,49 @@ id_type!(
     /// An API key's id.
     ApiKeyId
 );
+id_type!(
+    /// A group's id.
+    GroupId
+);
+
+/// The first 8 bytes of every UUID that renders a snowflake id (the last 8 are the id).
+pub const UUID_MARKER: [u8; 8] = [0x72, 0x6f, 0x73, 0x74, 0x65, 0x72, 0x40, 0x01];
+
+/// Renders an id as a UUID (lower-case, hyphenated): the marker, then the id's 8 bytes.
+pub fn id_to_uuid(id: i64) -> String {
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&UUID_MARKER);
+    bytes[8..].copy_from_slice(&id.to_be_bytes());
+    let hex = hex::encode(bytes);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+/// Parses a UUID made by [`id_to_uuid`] (any case, hyphens optional); anything else, and a
+/// UUID not carrying the marker, is an invalid id.
+pub fn id_from_uuid(s: &str) -> crate::Result<i64> {
+    let compact: String = s.chars().filter(|c| *c != '-').collect();
+    if compact.len() != 32 || s.len() != 36 && s.len() != 32 {
+        return Err(crate::Error::InvalidId);
+    }
+    let bytes = hex::decode(&compact).map_err(|_| crate::Error::InvalidId)?;
+    if bytes[..8] != UUID_MARKER {
+        return Err(crate::Error::InvalidId);
+    }
+    let mut id = [0u8; 8];
+    id.copy_from_slice(&bytes[8..]);
+    let id = i64::from_be_bytes(id);
+    if id <= 0 {
+        return Err(crate::Error::InvalidId);
+    }
+    Ok(id)
+}
 
 /// Hands out unique, time-ordered ids for one node.
 #[derive(Debug)]
@@ -114,3 +157,16 @@ mod tests {
         assert_eq!("42".parse::<UserId>().ok(), Some(UserId(42)));
     }
 }
+    #[test]
+    fn uuids_round_trip_and_reject_others() {
+        let uuid = id_to_uuid(123_456_789);
+        assert_eq!(uuid.len(), 36);
+        assert_eq!(id_from_uuid(&uuid).unwrap(), 123_456_789);
+        assert_eq!(id_from_uuid(&uuid.to_uppercase()).unwrap(), 123_456_789);
+        assert_eq!(id_from_uuid(&uuid.replace('-', "")).unwrap(), 123_456_789);
+        assert!(id_from_uuid("3f1b2c4d-0000-4000-8000-000000000001").is_err());
+        assert!(id_from_uuid("not-a-uuid").is_err());
+        assert!(id_from_uuid(&id_to_uuid(-5)).is_err());
+        assert!(id_from_uuid("").is_err());
+    }
+

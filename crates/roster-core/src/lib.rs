@@ -14,7 +14,7 @@ pub mod user;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::CoreConfig;
 pub use error::{Error, Result};
-pub use id::{ApiKeyId, IdGenerator, SessionId, UserId};
+pub use id::{ApiKeyId, GroupId, IdGenerator, SessionId, UserId};
 pub use service::{Actor, Core, Credential};
 pub use store::{Store, StoreError};
 pub use time;

@@ -194,6 +194,20 @@ pub struct UserCounts {
     pub active_since: Vec<i64>,
 }
 
+/// A group of users, granting its members permissions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    pub id: crate::id::GroupId,
+    pub name: String,
+    pub description: String,
+    /// A JSON object of permissions (nested objects of booleans, by convention).
+    pub permissions: serde_json::Value,
+    /// The administrator who created it.
+    pub created_by: Option<UserId>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
 /// What a database must offer the core.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -320,4 +334,38 @@ pub trait Store: Send + Sync + 'static {
     /// Uses an invitation (as [`Store::use_account_token`]) and inserts the user (as
     /// [`Store::insert_user`] with `claim_first_admin`) in one transaction: both or neither.
     async fn insert_user_with_invitation(&self, user: &User, digest: &str, now: OffsetDateTime) -> StoreResult<User>;
+
+    /// Inserts a group.
+    async fn insert_group(&self, group: &Group) -> StoreResult<()>;
+    /// Reads a group.
+    async fn get_group(&self, id: crate::id::GroupId) -> StoreResult<Group>;
+    /// All groups, by name then id.
+    async fn list_groups(&self) -> StoreResult<Vec<Group>>;
+    /// Writes a group's name, description, permissions and `updated_at`; NotFound if absent.
+    async fn update_group(&self, group: &Group) -> StoreResult<()>;
+    /// Deletes a group and its memberships; NotFound if absent.
+    async fn delete_group(&self, id: crate::id::GroupId) -> StoreResult<()>;
+    /// Adds users to a group (members already in it are left alone), in one transaction.
+    /// NotFound, writing nothing, if the group or any user does not exist.
+    async fn add_group_members(
+        &self,
+        group: crate::id::GroupId,
+        users: &[UserId],
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Removes users from a group (non-members are ignored); returns how many were removed.
+    async fn remove_group_members(&self, group: crate::id::GroupId, users: &[UserId]) -> StoreResult<u64>;
+    /// The ids of a group's members, in id order.
+    async fn list_group_members(&self, group: crate::id::GroupId) -> StoreResult<Vec<UserId>>;
+    /// The groups a user belongs to, by name then id.
+    async fn list_groups_of_user(&self, user: UserId) -> StoreResult<Vec<Group>>;
+    /// A permission template by name; None if it was never stored.
+    async fn get_permission_template(&self, name: &str) -> StoreResult<Option<serde_json::Value>>;
+    /// Stores (inserts or replaces) a permission template.
+    async fn put_permission_template(
+        &self,
+        name: &str,
+        permissions: &serde_json::Value,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
 }

@@ -336,6 +336,32 @@ pub(crate) fn convert_all<R, T>(rows: Vec<R>, convert: impl Fn(R) -> StoreResult
     rows.into_iter().map(convert).collect()
 }
 
+/// A `groups` row.
+#[derive(sqlx::FromRow)]
+pub(crate) struct GroupRow {
+    id: i64,
+    name: String,
+    description: String,
+    permissions: Json<serde_json::Value>,
+    created_by: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl GroupRow {
+    pub(crate) fn into_group(self) -> StoreResult<roster_core::store::Group> {
+        Ok(roster_core::store::Group {
+            id: roster_core::GroupId(self.id),
+            name: self.name,
+            description: self.description,
+            permissions: self.permissions.0,
+            created_by: self.created_by.map(UserId),
+            created_at: from_ms(self.created_at)?,
+            updated_at: from_ms(self.updated_at)?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

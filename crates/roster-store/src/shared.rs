@@ -894,6 +894,168 @@ macro_rules! impl_store {
                     }
                 }
             }
+
+            async fn insert_group(&self, group: &roster_core::store::Group) -> roster_core::store::StoreResult<()> {
+                $crate::shared::write_transaction!(self, transaction => {
+                    sqlx::query($crate::sql::INSERT_GROUP)
+                        .bind(group.id.0)
+                        .bind(&group.name)
+                        .bind(&group.description)
+                        .bind(sqlx::types::Json(&group.permissions))
+                        .bind(group.created_by.map(|u| u.0))
+                        .bind($crate::codec::to_ms(group.created_at))
+                        .bind($crate::codec::to_ms(group.updated_at))
+                        .execute(&mut *transaction)
+                        .await?;
+                    Ok(())
+                })
+                .map_err(Into::into)
+            }
+
+            async fn get_group(
+                &self,
+                id: roster_core::GroupId,
+            ) -> roster_core::store::StoreResult<roster_core::store::Group> {
+                let row: $crate::codec::GroupRow = sqlx::query_as($crate::sql::GET_GROUP)
+                    .bind(id.0)
+                    .fetch_one(self.read_pool())
+                    .await
+                    .map_err($crate::error::store_error)?;
+                row.into_group()
+            }
+
+            async fn list_groups(&self) -> roster_core::store::StoreResult<Vec<roster_core::store::Group>> {
+                let rows = sqlx::query_as($crate::sql::LIST_GROUPS)
+                    .fetch_all(self.read_pool())
+                    .await
+                    .map_err($crate::error::store_error)?;
+                $crate::codec::convert_all(rows, $crate::codec::GroupRow::into_group)
+            }
+
+            async fn update_group(&self, group: &roster_core::store::Group) -> roster_core::store::StoreResult<()> {
+                self.write_one_row(
+                    sqlx::query($crate::sql::UPDATE_GROUP)
+                        .bind(group.id.0)
+                        .bind(group.name.clone())
+                        .bind(group.description.clone())
+                        .bind(sqlx::types::Json(group.permissions.clone()))
+                        .bind($crate::codec::to_ms(group.updated_at)),
+                )
+                .await
+            }
+
+            async fn delete_group(&self, id: roster_core::GroupId) -> roster_core::store::StoreResult<()> {
+                self.write_one_row(sqlx::query($crate::sql::DELETE_GROUP).bind(id.0)).await
+            }
+
+            async fn add_group_members(
+                &self,
+                group: roster_core::GroupId,
+                users: &[roster_core::UserId],
+                at: time::OffsetDateTime,
+            ) -> roster_core::store::StoreResult<()> {
+                $crate::shared::write_transaction!(self, transaction => {
+                    let groups: i64 = sqlx::query_scalar($crate::sql::COUNT_GROUPS_WITH_ID)
+                        .bind(group.0)
+                        .fetch_one(&mut *transaction)
+                        .await?;
+                    if groups == 0 {
+                        return Err(roster_core::StoreError::NotFound.into());
+                    }
+                    for user in users {
+                        let found: i64 = sqlx::query_scalar($crate::sql::COUNT_USERS_WITH_ID)
+                            .bind(user.0)
+                            .fetch_one(&mut *transaction)
+                            .await?;
+                        if found == 0 {
+                            return Err(roster_core::StoreError::NotFound.into());
+                        }
+                        sqlx::query($crate::sql::INSERT_GROUP_MEMBER)
+                            .bind(group.0)
+                            .bind(user.0)
+                            .bind($crate::codec::to_ms(at))
+                            .execute(&mut *transaction)
+                            .await?;
+                    }
+                    Ok(())
+                })
+                .map_err(Into::into)
+            }
+
+            async fn remove_group_members(
+                &self,
+                group: roster_core::GroupId,
+                users: &[roster_core::UserId],
+            ) -> roster_core::store::StoreResult<u64> {
+                $crate::shared::write_transaction!(self, transaction => {
+                    let mut removed = 0;
+                    for user in users {
+                        removed += sqlx::query($crate::sql::DELETE_GROUP_MEMBER)
+                            .bind(group.0)
+                            .bind(user.0)
+                            .execute(&mut *transaction)
+                            .await?
+                            .rows_affected();
+                    }
+                    Ok(removed)
+                })
+                .map_err(Into::into)
+            }
+
+            async fn list_group_members(
+                &self,
+                group: roster_core::GroupId,
+            ) -> roster_core::store::StoreResult<Vec<roster_core::UserId>> {
+                let ids: Vec<i64> = sqlx::query_scalar($crate::sql::LIST_GROUP_MEMBERS)
+                    .bind(group.0)
+                    .fetch_all(self.read_pool())
+                    .await
+                    .map_err($crate::error::store_error)?;
+                Ok(ids.into_iter().map(roster_core::UserId).collect())
+            }
+
+            async fn list_groups_of_user(
+                &self,
+                user: roster_core::UserId,
+            ) -> roster_core::store::StoreResult<Vec<roster_core::store::Group>> {
+                let rows = sqlx::query_as($crate::sql::LIST_GROUPS_OF_USER)
+                    .bind(user.0)
+                    .fetch_all(self.read_pool())
+                    .await
+                    .map_err($crate::error::store_error)?;
+                $crate::codec::convert_all(rows, $crate::codec::GroupRow::into_group)
+            }
+
+            async fn get_permission_template(
+                &self,
+                name: &str,
+            ) -> roster_core::store::StoreResult<Option<serde_json::Value>> {
+                let row: Option<sqlx::types::Json<serde_json::Value>> =
+                    sqlx::query_scalar($crate::sql::GET_PERMISSION_TEMPLATE)
+                        .bind(name)
+                        .fetch_optional(self.read_pool())
+                        .await
+                        .map_err($crate::error::store_error)?;
+                Ok(row.map(|json| json.0))
+            }
+
+            async fn put_permission_template(
+                &self,
+                name: &str,
+                permissions: &serde_json::Value,
+                at: time::OffsetDateTime,
+            ) -> roster_core::store::StoreResult<()> {
+                $crate::shared::write_transaction!(self, transaction => {
+                    sqlx::query($crate::sql::PUT_PERMISSION_TEMPLATE)
+                        .bind(name)
+                        .bind(sqlx::types::Json(permissions))
+                        .bind($crate::codec::to_ms(at))
+                        .execute(&mut *transaction)
+                        .await?;
+                    Ok(())
+                })
+                .map_err(Into::into)
+            }
         }
     };
 }

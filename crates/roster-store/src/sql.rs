@@ -365,6 +365,39 @@ pub(crate) fn count_matching_users(query: &UserQuery, plan: SearchPlan) -> (Stri
     )
 }
 
+// Groups and permission templates (0005_groups.sql)
+
+macro_rules! group_columns {
+    () => {
+        "id, name, description, permissions, created_by, created_at, updated_at"
+    };
+}
+
+pub(crate) const INSERT_GROUP: &str = concat!(
+    "INSERT INTO groups (",
+    group_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
+);
+pub(crate) const GET_GROUP: &str = concat!("SELECT ", group_columns!(), " FROM groups WHERE id = $1");
+pub(crate) const LIST_GROUPS: &str = concat!("SELECT ", group_columns!(), " FROM groups ORDER BY name, id");
+pub(crate) const UPDATE_GROUP: &str =
+    "UPDATE groups SET name = $2, description = $3, permissions = $4, updated_at = $5 WHERE id = $1";
+pub(crate) const DELETE_GROUP: &str = "DELETE FROM groups WHERE id = $1";
+pub(crate) const COUNT_GROUPS_WITH_ID: &str = "SELECT COUNT(*) FROM groups WHERE id = $1";
+pub(crate) const INSERT_GROUP_MEMBER: &str = "INSERT INTO group_members (group_id, user_id, created_at) \
+     VALUES ($1, $2, $3) ON CONFLICT (group_id, user_id) DO NOTHING";
+pub(crate) const DELETE_GROUP_MEMBER: &str = "DELETE FROM group_members WHERE group_id = $1 AND user_id = $2";
+pub(crate) const LIST_GROUP_MEMBERS: &str = "SELECT user_id FROM group_members WHERE group_id = $1 ORDER BY user_id";
+pub(crate) const LIST_GROUPS_OF_USER: &str = concat!(
+    "SELECT ",
+    group_columns!(),
+    " FROM groups WHERE id IN (SELECT group_id FROM group_members WHERE user_id = $1) ORDER BY name, id"
+);
+pub(crate) const GET_PERMISSION_TEMPLATE: &str = "SELECT permissions FROM permission_templates WHERE name = $1";
+pub(crate) const PUT_PERMISSION_TEMPLATE: &str = "INSERT INTO permission_templates (name, permissions, updated_at) \
+     VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET permissions = excluded.permissions, \
+     updated_at = excluded.updated_at";
+
 #[cfg(test)]
 mod tests {
     use super::*;

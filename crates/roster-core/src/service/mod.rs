@@ -1,24 +1,30 @@
 //! The core services: every rule about users, sessions and keys, called alike by the HTTP
 //! handlers of every dialect and by the admin commands.
 
+mod admins;
 mod api_keys;
 mod auth;
 mod bans;
+mod groups;
 mod import;
 mod invitations;
 mod password_resets;
+mod permissions;
 mod sessions;
 mod stats;
 mod users;
 
+pub use admins::{ACTIVE_WINDOW, AdminAction};
 pub use api_keys::{API_KEY_PREFIX, ApiKeyCreated, NewApiKey, SCOPE_INTROSPECT};
 pub use auth::{ClientMeta, Introspection, LoginOutcome, TokenPair};
 pub use bans::{MAX_BAN, parse_duration};
+pub use groups::{GroupChanges, MAX_MEMBERS_PER_CHANGE, NewGroup, validate_permissions};
 pub use import::{
     ImportLine, ImportOptions, ImportReport, OnConflict, Outcome, RecordReport, UserRecord, validate_password_hash,
 };
 pub use invitations::{InvitationCreated, MAX_TOKEN_LIFETIME, NewInvitation};
 pub use password_resets::{PasswordResetDone, ResetLinkCreated};
+pub use permissions::{DEFAULT_TEMPLATE, fill_missing, or_merge};
 pub use stats::{SIGNUP_DAYS, UserStats, epoch_day};
 pub use users::{
     AdminUserChanges, ListUsers, MAX_PAGE_SIZE, NewUser, Patch, ProfileChanges, Registration, UserPage, cursor_after,

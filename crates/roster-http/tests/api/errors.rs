@@ -101,14 +101,22 @@ async fn openapi_document_matches_the_routes(backend: Backend) {
     }
     documented.sort();
     let expected = [
+        "DELETE /v1/groups/{id}",
+        "DELETE /v1/groups/{id}/members",
         "DELETE /v1/me/api-keys/{id}",
         "DELETE /v1/me/sessions/{id}",
         "DELETE /v1/users/{id}",
+        "GET /v1/groups",
+        "GET /v1/groups/permissions/default",
+        "GET /v1/groups/{id}",
+        "GET /v1/groups/{id}/members",
         "GET /v1/me",
         "GET /v1/me/api-keys",
+        "GET /v1/me/permissions",
         "GET /v1/me/sessions",
         "GET /v1/users",
         "GET /v1/users/{id}",
+        "PATCH /v1/groups/{id}",
         "PATCH /v1/me",
         "PATCH /v1/users/{id}",
         "POST /v1/auth/login",
@@ -116,12 +124,15 @@ async fn openapi_document_matches_the_routes(backend: Backend) {
         "POST /v1/auth/refresh",
         "POST /v1/auth/register",
         "POST /v1/auth/reset-password",
+        "POST /v1/groups",
+        "POST /v1/groups/{id}/members",
         "POST /v1/introspect",
         "POST /v1/me/api-keys",
         "POST /v1/me/password",
         "POST /v1/me/sessions/revoke-others",
         "POST /v1/users",
         "POST /v1/users/{id}/sessions/revoke",
+        "PUT /v1/groups/permissions/default",
     ];
     assert_eq!(documented, expected);
     // Every documented operation is routed (no 404/405 from the router itself).

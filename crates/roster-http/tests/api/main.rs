@@ -4,6 +4,7 @@
 mod api_keys;
 mod auth;
 mod errors;
+mod groups;
 mod invitations;
 mod me;
 mod permissions;

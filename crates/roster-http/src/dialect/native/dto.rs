@@ -300,3 +300,54 @@ pub struct IntrospectBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
 }
+
+/// A group of users and the permissions it grants them.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct GroupBody {
+    /// Decimal snowflake id.
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// JSON object of permissions, OR-merged over the default template for members.
+    pub permissions: serde_json::Value,
+    /// The administrator who created it.
+    pub created_by: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+}
+
+/// Creates a group.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateGroupRequest {
+    pub name: String,
+    pub description: Option<String>,
+    /// JSON object; default `{}`.
+    pub permissions: Option<serde_json::Value>,
+}
+
+/// Changes a group; absent fields are kept.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateGroupRequest {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// Replaces the permissions object.
+    pub permissions: Option<serde_json::Value>,
+}
+
+/// A group's members, or users to add to or remove from it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MembersBody {
+    /// Decimal user ids.
+    pub user_ids: Vec<String>,
+}
+
+/// Groups.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct GroupListBody {
+    pub groups: Vec<GroupBody>,
+}

@@ -140,3 +140,23 @@ pub fn introspect_body(i: Introspection) -> IntrospectBody {
         iat: i.iat,
     }
 }
+
+/// A group as the native API shows it.
+pub fn group_body(g: roster_core::store::Group) -> GroupBody {
+    GroupBody {
+        id: g.id.to_string(),
+        name: g.name,
+        description: g.description,
+        permissions: g.permissions,
+        created_by: g.created_by.map(|u| u.to_string()),
+        created_at: rfc3339(g.created_at),
+        updated_at: rfc3339(g.updated_at),
+    }
+}
+
+/// User ids as the native API writes them.
+pub fn member_ids(ids: Vec<roster_core::UserId>) -> MembersBody {
+    MembersBody {
+        user_ids: ids.into_iter().map(|id| id.to_string()).collect(),
+    }
+}

@@ -9,9 +9,10 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
+use roster_core::service::DEFAULT_TEMPLATE;
 use roster_core::service::{ListUsers, NewApiKey, NewUser, Registration};
 use roster_core::store::UserSort;
-use roster_core::{ApiKeyId, Role, SessionId, UserId};
+use roster_core::{ApiKeyId, GroupId, Role, SessionId, UserId};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -24,7 +25,7 @@ type ApiResult<T> = Result<T, ApiError>;
     info(title = "Roster", description = "Roster's native user-management API."),
     modifiers(&BearerAuth),
     components(schemas(Problem)),
-    tags((name = "auth"), (name = "me"), (name = "users"))
+    tags((name = "auth"), (name = "me"), (name = "users"), (name = "groups"))
 )]
 struct ApiDoc;
 
@@ -64,6 +65,15 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(users_id_get, users_id_patch, users_id_delete))
         .routes(routes!(users_id_sessions_revoke_post))
         .routes(routes!(introspect_post))
+        .routes(routes!(groups_get, groups_post))
+        .routes(routes!(groups_id_get, groups_id_patch, groups_id_delete))
+        .routes(routes!(
+            groups_id_members_get,
+            groups_id_members_post,
+            groups_id_members_delete
+        ))
+        .routes(routes!(permissions_default_get, permissions_default_put))
+        .routes(routes!(me_permissions_get))
         .split_for_parts();
     let document = openapi.clone();
     let router = router.route(
@@ -406,4 +416,191 @@ async fn introspect_post(
     let _ = body.token_type_hint;
     let result = state.core.introspect(&actor, &body.token).await?;
     Ok(axum::Json(map::introspect_body(result)))
+}
+
+fn parse_user_ids(ids: &[String]) -> ApiResult<Vec<UserId>> {
+    ids.iter()
+        .map(|id| {
+            id.parse::<UserId>().map_err(|_| {
+                ApiError::from(roster_core::Error::invalid(
+                    "user_ids",
+                    format!("{id:?} is not a user id"),
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Groups: every group for administrators, one's own groups for others.
+#[utoipa::path(get, path = "/v1/groups", tag = "groups", security(("bearer" = [])),
+    responses((status = 200, body = GroupListBody), (status = 401, body = Problem), (status = 403, body = Problem)))]
+async fn groups_get(State(state): State<AppState>, Auth(actor): Auth) -> ApiResult<axum::Json<GroupListBody>> {
+    let groups = state.core.list_groups(&actor).await?;
+    Ok(axum::Json(GroupListBody {
+        groups: groups.into_iter().map(map::group_body).collect(),
+    }))
+}
+
+/// Creates a group (administrators).
+#[utoipa::path(post, path = "/v1/groups", tag = "groups", security(("bearer" = [])), request_body = CreateGroupRequest,
+    responses((status = 201, body = GroupBody), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 422, body = Problem)))]
+async fn groups_post(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Json(body): Json<CreateGroupRequest>,
+) -> ApiResult<impl IntoResponse> {
+    let input = roster_core::service::NewGroup {
+        name: body.name,
+        description: body.description,
+        permissions: body.permissions,
+    };
+    let group = state.core.create_group(&actor, input).await?;
+    Ok((StatusCode::CREATED, axum::Json(map::group_body(group))))
+}
+
+/// Reads a group (administrators, or its members).
+#[utoipa::path(get, path = "/v1/groups/{id}", tag = "groups", security(("bearer" = [])),
+    params(("id" = String, Path, description = "group id")),
+    responses((status = 200, body = GroupBody), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 404, body = Problem)))]
+async fn groups_id_get(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<GroupBody>> {
+    let id: GroupId = parse_id(&id)?;
+    Ok(axum::Json(map::group_body(state.core.get_group(&actor, id).await?)))
+}
+
+/// Changes a group's name, description or permissions (administrators).
+#[utoipa::path(patch, path = "/v1/groups/{id}", tag = "groups", security(("bearer" = [])),
+    params(("id" = String, Path, description = "group id")), request_body = UpdateGroupRequest,
+    responses((status = 200, body = GroupBody), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn groups_id_patch(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    Json(body): Json<UpdateGroupRequest>,
+) -> ApiResult<axum::Json<GroupBody>> {
+    let id: GroupId = parse_id(&id)?;
+    let changes = roster_core::service::GroupChanges {
+        name: body.name,
+        description: body.description,
+        permissions: body.permissions,
+    };
+    Ok(axum::Json(map::group_body(
+        state.core.update_group(&actor, id, changes).await?,
+    )))
+}
+
+/// Deletes a group and its memberships (administrators).
+#[utoipa::path(delete, path = "/v1/groups/{id}", tag = "groups", security(("bearer" = [])),
+    params(("id" = String, Path, description = "group id")),
+    responses((status = 204), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn groups_id_delete(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let id: GroupId = parse_id(&id)?;
+    state.core.delete_group(&actor, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A group's members (administrators).
+#[utoipa::path(get, path = "/v1/groups/{id}/members", tag = "groups", security(("bearer" = [])),
+    params(("id" = String, Path, description = "group id")),
+    responses((status = 200, body = MembersBody), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn groups_id_members_get(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<MembersBody>> {
+    let id: GroupId = parse_id(&id)?;
+    Ok(axum::Json(map::member_ids(state.core.group_members(&actor, id).await?)))
+}
+
+/// Adds users to a group, all or none (administrators); answers the members.
+#[utoipa::path(post, path = "/v1/groups/{id}/members", tag = "groups", security(("bearer" = [])),
+    params(("id" = String, Path, description = "group id")), request_body = MembersBody,
+    responses((status = 200, body = MembersBody), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn groups_id_members_post(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    Json(body): Json<MembersBody>,
+) -> ApiResult<axum::Json<MembersBody>> {
+    let id: GroupId = parse_id(&id)?;
+    let users = parse_user_ids(&body.user_ids)?;
+    Ok(axum::Json(map::member_ids(
+        state.core.add_group_members(&actor, id, &users).await?,
+    )))
+}
+
+/// Removes users from a group (administrators); answers the members.
+#[utoipa::path(delete, path = "/v1/groups/{id}/members", tag = "groups", security(("bearer" = [])),
+    params(("id" = String, Path, description = "group id")), request_body = MembersBody,
+    responses((status = 200, body = MembersBody), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn groups_id_members_delete(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    Json(body): Json<MembersBody>,
+) -> ApiResult<axum::Json<MembersBody>> {
+    let id: GroupId = parse_id(&id)?;
+    let users = parse_user_ids(&body.user_ids)?;
+    Ok(axum::Json(map::member_ids(
+        state.core.remove_group_members(&actor, id, &users).await?,
+    )))
+}
+
+/// The default permission template, what every user has before groups (administrators).
+#[utoipa::path(get, path = "/v1/groups/permissions/default", tag = "groups", security(("bearer" = [])),
+    responses((status = 200, body = serde_json::Value), (status = 401, body = Problem), (status = 403, body = Problem)))]
+async fn permissions_default_get(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+) -> ApiResult<axum::Json<serde_json::Value>> {
+    let template = state
+        .core
+        .permission_template(&actor, DEFAULT_TEMPLATE, &serde_json::json!({}))
+        .await?;
+    Ok(axum::Json(template))
+}
+
+/// Replaces the default permission template (administrators).
+#[utoipa::path(put, path = "/v1/groups/permissions/default", tag = "groups", security(("bearer" = [])),
+    request_body = serde_json::Value,
+    responses((status = 200, body = serde_json::Value), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 422, body = Problem)))]
+async fn permissions_default_put(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Json(body): Json<serde_json::Value>,
+) -> ApiResult<axum::Json<serde_json::Value>> {
+    let stored = state
+        .core
+        .set_permission_template(&actor, DEFAULT_TEMPLATE, body)
+        .await?;
+    Ok(axum::Json(stored))
+}
+
+/// The caller's effective permissions: the default template OR-merged with their groups'.
+#[utoipa::path(get, path = "/v1/me/permissions", tag = "me", security(("bearer" = [])),
+    responses((status = 200, body = serde_json::Value), (status = 401, body = Problem), (status = 403, body = Problem)))]
+async fn me_permissions_get(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+) -> ApiResult<axum::Json<serde_json::Value>> {
+    let permissions = state
+        .core
+        .effective_permissions(actor.user.id, &serde_json::json!({}))
+        .await?;
+    Ok(axum::Json(permissions))
 }

@@ -1,0 +1,110 @@
+//! The primary administrator (the earliest account) and what other administrators may do
+//! to it; registration with a role chosen by a dialect; whether a user counts as active.
+
+use super::auth::ClientMeta;
+use super::users::{Registration, not_found, parse_email, parse_username};
+use super::{Actor, Core, LoginOutcome};
+use crate::error::{Error, Result};
+use crate::id::UserId;
+use crate::password::validate_password;
+use crate::store::{UserQuery, UserSort};
+use crate::user::validate_name;
+use crate::user::{Role, User};
+use time::Duration;
+
+/// A user seen within this window counts as active.
+pub const ACTIVE_WINDOW: Duration = Duration::seconds(180);
+
+/// What an administrator means to do to a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminAction {
+    /// Change the account; `Some(role)` when the role is set.
+    Update(Option<Role>),
+    Delete,
+    RevokeSessions,
+}
+
+impl Core {
+    /// The primary administrator: the earliest account (the first ever created, which became
+    /// admin), if any account exists.
+    pub async fn primary_admin(&self) -> Result<Option<UserId>> {
+        let first = self
+            .store
+            .list_users(&UserQuery {
+                sort: UserSort::CreatedAt,
+                descending: false,
+                limit: 1,
+                ..UserQuery::default()
+            })
+            .await?;
+        Ok(first.first().map(|u| u.id))
+    }
+
+    /// Checks that `actor`, an administrator, may do `action` to `target`: the primary
+    /// administrator cannot be changed, deleted or have its sessions revoked by another
+    /// administrator, cannot give up its admin role, and no administrator deletes themself.
+    pub async fn ensure_may_administer(&self, actor: &Actor, target: UserId, action: AdminAction) -> Result<()> {
+        actor.require_admin()?;
+        if action == AdminAction::Delete && actor.user.id == target {
+            return Err(Error::Forbidden("administrators cannot delete their own account"));
+        }
+        if self.primary_admin().await? != Some(target) {
+            return Ok(());
+        }
+        if actor.user.id != target {
+            return Err(Error::Forbidden(
+                "the primary administrator cannot be changed by another administrator",
+            ));
+        }
+        if let AdminAction::Update(Some(role)) = action
+            && role != Role::Admin
+        {
+            return Err(Error::Forbidden("the primary administrator must stay an administrator"));
+        }
+        Ok(())
+    }
+
+    /// Whether the user was seen within [`ACTIVE_WINDOW`].
+    pub fn is_recently_active(&self, user: &User) -> bool {
+        user.last_active_at
+            .is_some_and(|t| self.clock.now() - t <= ACTIVE_WINDOW)
+    }
+
+    /// Whether the user with this id was seen within [`ACTIVE_WINDOW`]; unknown ids are not.
+    pub async fn is_user_active(&self, id: UserId) -> Result<bool> {
+        match self.store.get_user(id).await.map_err(not_found("user")) {
+            Ok(user) => Ok(self.is_recently_active(&user)),
+            Err(Error::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Self-registration as [`Core::register`], with the role of accounts after the first
+    /// chosen by the caller (a dialect's own default, e.g. Open WebUI's `pending`). The first
+    /// account ever still becomes admin. Signs the user in unless the account may not.
+    pub async fn register_with_role(&self, input: Registration, role: Role, meta: &ClientMeta) -> Result<LoginOutcome> {
+        if !self.config.allow_registration {
+            return Err(Error::RegistrationDisabled);
+        }
+        let email = parse_email(input.email.as_deref())?;
+        let username = parse_username(input.username.as_deref())?;
+        let name = input.name.as_deref().map(validate_name).transpose()?.flatten();
+        if email.is_none() && username.is_none() {
+            return Err(Error::invalid("email", "an email or a username is required"));
+        }
+        validate_password("password", &input.password, self.config.min_password_length)?;
+        let hash = self.hasher.hash(&input.password).await?;
+        let mut user = self.build_user(email, username, name, Some(hash))?;
+        user.role = role;
+        let user = self.store.insert_user(&user, true).await?;
+        tracing::info!(user = %user.id, role = %user.role, "user registered");
+        if user.ensure_may_sign_in().is_err() {
+            return Ok(LoginOutcome { user, tokens: None });
+        }
+        let tokens = self.start_session(&user, meta).await?;
+        Ok(LoginOutcome {
+            user,
+            tokens: Some(tokens),
+        })
+    }
+}
