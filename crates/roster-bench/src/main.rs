@@ -46,6 +46,10 @@ pub struct Args {
     /// Only these scenarios (comma-separated names); all by default.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
+    /// Also time `roster import-users` of this many records with bcrypt hashes, into a fresh
+    /// database (0 skips it).
+    #[arg(long, default_value_t = 100_000)]
+    pub import_records: u64,
     /// The `roster` binary; by default built with `cargo build --release` from this workspace.
     #[arg(long)]
     pub server_bin: Option<PathBuf>,
@@ -90,9 +94,19 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let final_rss = server.rss_kib();
     server.stop();
     database.drop_database().await;
+    let import_seconds = if args.import_records > 0 {
+        eprintln!("timing import-users of {} records ...", args.import_records);
+        let import_db = server::Database::create(args.backend, &args.pg_url, &data_dir.join("import")).await?;
+        let seconds = seed::time_import(&bin, &import_db.url, &data_dir, args.import_records).await;
+        import_db.drop_database().await;
+        Some(seconds?)
+    } else {
+        None
+    };
     let _ = std::fs::remove_dir_all(&data_dir);
 
-    let report = report::Report::new(&args, seeded.seconds, startup, idle_rss, final_rss, results);
+    let mut report = report::Report::new(&args, seeded.seconds, startup, idle_rss, final_rss, results);
+    report.import_seconds = import_seconds;
     report.print();
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_vec_pretty(&report)?)?;

@@ -21,6 +21,8 @@ pub struct Report {
     pub warmup_seconds: u64,
     pub seed_seconds: f64,
     pub startup_ms: f64,
+    /// `roster import-users` of the records asked for, seconds.
+    pub import_seconds: Option<f64>,
     pub idle_rss_mib: Option<f64>,
     pub final_rss_mib: Option<f64>,
     pub scenarios: Vec<ScenarioResult>,
@@ -64,6 +66,7 @@ impl Report {
             warmup_seconds: args.warmup,
             seed_seconds,
             startup_ms: startup.as_secs_f64() * 1000.0,
+            import_seconds: None,
             idle_rss_mib: idle_rss_kib.map(|k| k as f64 / 1024.0),
             final_rss_mib: final_rss_kib.map(|k| k as f64 / 1024.0),
             me_bearer_over_healthz: ratio("me_bearer"),
@@ -109,5 +112,8 @@ impl Report {
             mib(self.idle_rss_mib),
             mib(self.final_rss_mib)
         );
+        if let Some(s) = self.import_seconds {
+            println!("import-users of the import records: {s:.1} s");
+        }
     }
 }

@@ -289,3 +289,39 @@ fn make_user(
         ban_reason: None,
     }
 }
+
+/// Writes `n` import records (JSON lines, each with a bcrypt hash, as a peer product exports
+/// them) and times `roster import-users` on them.
+pub async fn time_import(bin: &std::path::Path, url: &str, dir: &std::path::Path, n: u64) -> anyhow::Result<f64> {
+    use std::io::Write as _;
+    let hash = bcrypt::hash("imported-password", 10)?;
+    let path = dir.join("import.jsonl");
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&path)?);
+    for i in 0..n {
+        let first = FIRST[(i % FIRST.len() as u64) as usize];
+        let last = LAST[((i / FIRST.len() as u64) % LAST.len() as u64) as usize];
+        let record = serde_json::json!({
+            "email": format!("{first}.{last}.{i}@import.example"),
+            "username": format!("imported_{first}_{i}"),
+            "name": format!("{first} {last}"),
+            "password_hash": hash,
+        });
+        writeln!(file, "{record}")?;
+    }
+    file.flush()?;
+    drop(file);
+    let started = Instant::now();
+    let output = std::process::Command::new(bin)
+        .args(["import-users", "--format", "jsonl", "--database", url])
+        .arg(&path)
+        .output()?;
+    let seconds = started.elapsed().as_secs_f64();
+    if !output.status.success() {
+        anyhow::bail!("import-users failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    eprintln!(
+        "imported {n} records in {seconds:.1} s: {}",
+        String::from_utf8_lossy(&output.stdout).trim()
+    );
+    Ok(seconds)
+}

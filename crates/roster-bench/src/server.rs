@@ -35,12 +35,15 @@ impl Database {
     pub async fn create(backend: BackendArg, pg_url: &str, data_dir: &Path) -> anyhow::Result<Self> {
         match backend {
             BackendArg::Sqlite => Ok(Self {
+                // (the directory is created by the store when it opens the file)
                 url: format!("sqlite://{}", data_dir.join("roster.db").display()),
                 admin_url: None,
                 name: String::new(),
             }),
             BackendArg::Postgres => {
-                let name = format!("roster_bench_{}", std::process::id());
+                static COUNT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+                let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let name = format!("roster_bench_{}_{n}", std::process::id());
                 let mut conn = sqlx::PgConnection::connect(pg_url)
                     .await
                     .context("connecting to PostgreSQL")?;
