@@ -42,6 +42,28 @@ pub struct Settings {
     /// Where users reach Roster's pages: the base of the links the admin commands print
     /// (`{public_url}/register?token=...`, `{public_url}/reset-password?token=...`).
     pub public_url: String,
+    /// Where the LibreChat dialect is mounted (`/` for the root).
+    pub librechat_prefix: String,
+    /// Whether accounts whose email is not verified may sign in.
+    pub allow_unverified_email_login: bool,
+    /// Whether users may delete their own account (administrators always may).
+    pub allow_account_deletion: bool,
+    /// Lifetime of email verification links, minutes.
+    pub verification_token_ttl_minutes: i64,
+    /// Verification emails one client address may ask for per window (0: unlimited).
+    pub verification_resend_max: u32,
+    /// The window of `verification_resend_max`, minutes.
+    pub verification_resend_window_minutes: i64,
+    /// The version of the terms of service in force.
+    pub terms_version: String,
+    /// Credits granted to every user on first use of the balance.
+    pub start_balance: i64,
+    /// `smtp://[user:password@]host[:port]`; absent: links are logged, not mailed.
+    pub smtp_url: Option<String>,
+    /// The From address of mail.
+    pub mail_from: String,
+    /// Largest avatar upload, bytes.
+    pub avatar_max_bytes: usize,
 }
 
 impl Default for Settings {
@@ -61,6 +83,17 @@ impl Default for Settings {
             trust_forwarded_for: false,
             log: "info".into(),
             public_url: "http://127.0.0.1:8480".into(),
+            librechat_prefix: "/librechat".into(),
+            allow_unverified_email_login: true,
+            allow_account_deletion: true,
+            verification_token_ttl_minutes: 15,
+            verification_resend_max: 2,
+            verification_resend_window_minutes: 2,
+            terms_version: "1.0".into(),
+            start_balance: 0,
+            smtp_url: None,
+            mail_from: "Roster <roster@localhost>".into(),
+            avatar_max_bytes: 5 * 1024 * 1024,
         }
     }
 }
@@ -81,6 +114,17 @@ const ENV_KEYS: &[&str] = &[
     "trust_forwarded_for",
     "log",
     "public_url",
+    "librechat_prefix",
+    "allow_unverified_email_login",
+    "allow_account_deletion",
+    "verification_token_ttl_minutes",
+    "verification_resend_max",
+    "verification_resend_window_minutes",
+    "terms_version",
+    "start_balance",
+    "smtp_url",
+    "mail_from",
+    "avatar_max_bytes",
 ];
 
 /// Settings given as flags; only those present override.
@@ -132,6 +176,15 @@ impl Settings {
         {
             bail!("public_url must be an http:// or https:// URL");
         }
+        if !self.librechat_prefix.starts_with('/') || self.librechat_prefix.chars().any(char::is_whitespace) {
+            bail!("librechat_prefix must be a path starting with / (or / itself)");
+        }
+        if self.verification_token_ttl_minutes < 1 || self.verification_resend_window_minutes < 1 {
+            bail!("verification_token_ttl_minutes and verification_resend_window_minutes must be at least 1");
+        }
+        if self.terms_version.trim().is_empty() || self.terms_version.len() > 64 {
+            bail!("terms_version must be 1 to 64 characters");
+        }
         Ok(())
     }
 
@@ -158,6 +211,18 @@ impl Settings {
             access_token_ttl: time_duration_seconds(self.access_token_ttl_seconds),
             refresh_token_ttl: time_duration_seconds(self.refresh_token_ttl_days * 86_400),
             node_id: self.node_id.unwrap_or_else(random_node_id),
+            allow_unverified_email_login: self.allow_unverified_email_login,
+            allow_account_deletion: self.allow_account_deletion,
+            verification_token_ttl: roster_core::time::Duration::minutes(self.verification_token_ttl_minutes),
+            verification_resend_max: self.verification_resend_max,
+            verification_resend_window: roster_core::time::Duration::minutes(self.verification_resend_window_minutes),
+            terms_version: self.terms_version.clone(),
+            start_balance: self.start_balance,
+            smtp_url: self.smtp_url.clone().filter(|u| !u.trim().is_empty()),
+            mail_from: self.mail_from.clone(),
+            public_url: self.public_url.trim_end_matches('/').to_string(),
+            avatar_dir: self.data_dir.join("avatars"),
+            avatar_max_bytes: self.avatar_max_bytes,
             ..CoreConfig::default()
         })
     }
@@ -172,6 +237,7 @@ impl Settings {
         HttpConfig {
             body_limit: self.body_limit_bytes,
             trust_forwarded_for: self.trust_forwarded_for,
+            librechat_prefix: self.librechat_prefix.clone(),
         }
     }
 }

@@ -125,6 +125,21 @@ enum Command {
     /// Writes every user, without secrets, as JSON lines or CSV (for import-users).
     #[command(after_help = EXIT_CODES)]
     ExportUsers(admin::transfer::ExportArgs),
+    /// Adds credits to a user's balance (a ledger adjustment; negative amounts take credits).
+    #[command(
+        long_about = "Adds AMOUNT credits to the user's balance as an administrator's adjustment in the \
+                      credit ledger (the balance is the sum of the ledger; the start balance is granted \
+                      first if the user never used it). 1,000,000 credits = $1. Prints the new balance.",
+        after_help = EXIT_CODES
+    )]
+    AddBalance(admin::balance::Args),
+    /// Sets a user's balance to an amount of credits (by a ledger adjustment).
+    #[command(
+        long_about = "Sets the user's balance to AMOUNT credits by adding the difference as an \
+                      administrator's adjustment in the credit ledger; earlier transactions are kept.",
+        after_help = EXIT_CODES
+    )]
+    SetBalance(admin::balance::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -164,6 +179,8 @@ fn main() -> std::process::ExitCode {
             Command::UserStats(args) => admin::stats::run(&core, args).await,
             Command::ImportUsers(args) => admin::transfer::import(&core, &settings, args).await,
             Command::ExportUsers(args) => admin::transfer::export(&core, args).await,
+            Command::AddBalance(args) => admin::balance::add(&core, args).await,
+            Command::SetBalance(args) => admin::balance::set(&core, args).await,
         };
         store.close().await;
         outcome

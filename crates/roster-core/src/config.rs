@@ -20,6 +20,30 @@ pub struct CoreConfig {
     pub node_id: u16,
     /// Threads that hash passwords (at lowered priority).
     pub hash_concurrency: usize,
+    /// Whether accounts whose email is not verified may sign in.
+    pub allow_unverified_email_login: bool,
+    /// Whether users may delete their own account (administrators always may).
+    pub allow_account_deletion: bool,
+    /// Lifetime of an email verification link.
+    pub verification_token_ttl: Duration,
+    /// Verification emails one client address may ask for per window (0: unlimited).
+    pub verification_resend_max: u32,
+    /// The window of `verification_resend_max`.
+    pub verification_resend_window: Duration,
+    /// The version of the terms of service in force; users must accept it again when it changes.
+    pub terms_version: String,
+    /// Credits granted to every user on first use of the balance.
+    pub start_balance: i64,
+    /// `smtp://[user:pass@]host:port` or `smtps://...`; None: links are logged, not mailed.
+    pub smtp_url: Option<String>,
+    /// The From address of mail.
+    pub mail_from: String,
+    /// Where users reach Roster: the base of links in mail.
+    pub public_url: String,
+    /// Where avatars are stored.
+    pub avatar_dir: std::path::PathBuf,
+    /// Largest avatar upload, in bytes.
+    pub avatar_max_bytes: usize,
 }
 
 impl Default for CoreConfig {
@@ -32,6 +56,18 @@ impl Default for CoreConfig {
             refresh_token_ttl: Duration::days(30),
             node_id: 0,
             hash_concurrency: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            allow_unverified_email_login: true,
+            allow_account_deletion: true,
+            verification_token_ttl: Duration::minutes(15),
+            verification_resend_max: 2,
+            verification_resend_window: Duration::minutes(2),
+            terms_version: "1.0".into(),
+            start_balance: 0,
+            smtp_url: None,
+            mail_from: "Roster <roster@localhost>".into(),
+            public_url: "http://127.0.0.1:8480".into(),
+            avatar_dir: std::path::PathBuf::from("roster-data/avatars"),
+            avatar_max_bytes: 5 * 1024 * 1024,
         }
     }
 }

@@ -47,6 +47,12 @@ pub enum Error {
     /// The change would leave no active administrator.
     #[error("the last active administrator cannot be removed, demoted or deactivated")]
     LastAdmin,
+    /// The account's email address must be verified before signing in.
+    #[error("the email address is not verified")]
+    EmailNotVerified,
+    /// An upload or value larger than allowed; says what and the limit.
+    #[error("{0}")]
+    TooLarge(&'static str),
     /// Too many attempts; retry after the given time.
     #[error("too many requests")]
     RateLimited { retry_after: Duration },
@@ -75,6 +81,8 @@ impl Error {
             Error::Forbidden(_) => "forbidden",
             Error::RegistrationDisabled => "registration_disabled",
             Error::LastAdmin => "last_admin",
+            Error::EmailNotVerified => "email_not_verified",
+            Error::TooLarge(_) => "too_large",
             Error::RateLimited { .. } => "rate_limited",
             Error::Unavailable => "unavailable",
             Error::Internal(_) => "internal",

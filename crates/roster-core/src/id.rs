@@ -129,6 +129,44 @@ pub fn timestamp_of(id: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
+/// LibreChat's id form: 24 hex digits (a MongoDB ObjectId), the zero-padded hex of the id.
+impl UserId {
+    /// The id as 24 lower-case hex digits.
+    pub fn to_object_id(self) -> String {
+        format!("{:024x}", self.0)
+    }
+
+    /// Parses 24 hex digits (any case) made by [`UserId::to_object_id`]; anything else is an
+    /// invalid id.
+    pub fn from_object_id(s: &str) -> crate::Result<Self> {
+        if s.len() != 24 || !s.bytes().all(|b| b.is_ascii_hexdigit()) || !s.starts_with("00000000") {
+            return Err(crate::Error::InvalidId);
+        }
+        match i64::from_str_radix(&s[8..], 16) {
+            Ok(v) if v > 0 => Ok(UserId(v)),
+            _ => Err(crate::Error::InvalidId),
+        }
+    }
+}
+
+#[cfg(test)]
+mod object_id_tests {
+    use super::UserId;
+
+    #[test]
+    fn object_ids_round_trip() {
+        let id = UserId(123_456_789_012);
+        let s = id.to_object_id();
+        assert_eq!(s.len(), 24);
+        assert_eq!(UserId::from_object_id(&s).unwrap(), id);
+        assert_eq!(UserId::from_object_id(&s.to_uppercase()).unwrap(), id);
+        assert!(UserId::from_object_id("65a1b2c3d4e5f60718293a4b").is_err());
+        assert!(UserId::from_object_id("xyz").is_err());
+        assert!(UserId::from_object_id("000000000000000000000000").is_err());
+        assert!(UserId::from_object_id("0000000080000000000000000").is_err());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,16 +186,6 @@ mod tests {
     }
 
     #[test]
-    fn parse_rejects_garbage() {
-        assert!("abc".parse::<UserId>().is_err());
-        assert!("-5".parse::<UserId>().is_err());
-        assert!("0".parse::<UserId>().is_err());
-        assert!("+5".parse::<UserId>().is_err());
-        assert!("99999999999999999999".parse::<UserId>().is_err());
-        assert_eq!("42".parse::<UserId>().ok(), Some(UserId(42)));
-    }
-}
-    #[test]
     fn uuids_round_trip_and_reject_others() {
         let uuid = id_to_uuid(123_456_789);
         assert_eq!(uuid.len(), 36);
@@ -170,3 +198,13 @@ mod tests {
         assert!(id_from_uuid("").is_err());
     }
 
+    #[test]
+    fn parse_rejects_garbage() {
+        assert!("abc".parse::<UserId>().is_err());
+        assert!("-5".parse::<UserId>().is_err());
+        assert!("0".parse::<UserId>().is_err());
+        assert!("+5".parse::<UserId>().is_err());
+        assert!("99999999999999999999".parse::<UserId>().is_err());
+        assert_eq!("42".parse::<UserId>().ok(), Some(UserId(42)));
+    }
+}

@@ -5,6 +5,8 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod id;
+pub mod limit;
+pub mod mail;
 pub mod password;
 pub mod service;
 pub mod store;

@@ -208,6 +208,60 @@ pub struct Group {
     pub updated_at: OffsetDateTime,
 }
 
+/// A pending email verification (the secret itself is only a digest).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmailVerification {
+    pub user_id: UserId,
+    /// The address being verified.
+    pub email: String,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+/// One acceptance of a version of the terms of service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TermsAcceptance {
+    pub user_id: UserId,
+    pub version: String,
+    pub accepted_at: OffsetDateTime,
+}
+
+/// The kinds of credit ledger transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BalanceKind {
+    /// The start balance, granted once on first use.
+    StartGrant,
+    /// Credits used.
+    Spend,
+    /// An automatic refill.
+    Refill,
+    /// An administrator's change (`add-balance`, `set-balance`).
+    Adjustment,
+}
+
+impl BalanceKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BalanceKind::StartGrant => "start_grant",
+            BalanceKind::Spend => "spend",
+            BalanceKind::Refill => "refill",
+            BalanceKind::Adjustment => "adjustment",
+        }
+    }
+}
+
+/// A credit ledger transaction; a balance is the sum of a user's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BalanceTransaction {
+    pub id: i64,
+    pub user_id: UserId,
+    pub kind: BalanceKind,
+    /// Credits added (negative: taken).
+    pub amount: i64,
+    pub created_at: OffsetDateTime,
+}
+
 /// What a database must offer the core.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -334,6 +388,33 @@ pub trait Store: Send + Sync + 'static {
     /// Uses an invitation (as [`Store::use_account_token`]) and inserts the user (as
     /// [`Store::insert_user`] with `claim_first_admin`) in one transaction: both or neither.
     async fn insert_user_with_invitation(&self, user: &User, digest: &str, now: OffsetDateTime) -> StoreResult<User>;
+
+    /// Stores an email-verification token (as a digest) for a user's address, deleting the
+    /// user's earlier ones.
+    async fn insert_email_verification(&self, record: &EmailVerification, digest: &str) -> StoreResult<()>;
+    /// Uses a verification token that is unused and unexpired at `now` and marks its user's
+    /// email verified (if the address is still the one verified), in one transaction; returns
+    /// the token. NotFound, writing nothing, otherwise.
+    async fn use_email_verification(&self, digest: &str, now: OffsetDateTime) -> StoreResult<EmailVerification>;
+    /// Records that a user accepted terms `version` at `at`: sets the user's terms fields and
+    /// keeps the acceptance (with id `id`), in one transaction. Returns the stored user.
+    async fn record_terms_acceptance(
+        &self,
+        id: i64,
+        user: UserId,
+        version: &str,
+        at: OffsetDateTime,
+    ) -> StoreResult<User>;
+    /// A user's terms acceptances, newest first.
+    async fn list_terms_acceptances(&self, user: UserId) -> StoreResult<Vec<TermsAcceptance>>;
+    /// Appends a transaction to a user's credit ledger. A `StartGrant` is kept at most once
+    /// per user: returns false, writing nothing, if the user already has one.
+    async fn insert_balance_transaction(&self, transaction: &BalanceTransaction) -> StoreResult<bool>;
+    /// Appends an `Adjustment` that brings the user's balance to `target` (computed and
+    /// written in one transaction); returns the amount of the adjustment.
+    async fn set_balance(&self, transaction: &BalanceTransaction, target: i64) -> StoreResult<i64>;
+    /// A user's balance (the sum of its ledger) and whether it holds a start grant.
+    async fn get_balance(&self, user: UserId) -> StoreResult<(i64, bool)>;
 
     /// Inserts a group.
     async fn insert_group(&self, group: &Group) -> StoreResult<()>;

@@ -20,6 +20,8 @@ pub fn status_of(error: &Error) -> StatusCode {
         | Error::Forbidden(_)
         | Error::RegistrationDisabled => StatusCode::FORBIDDEN,
         Error::LastAdmin => StatusCode::CONFLICT,
+        Error::EmailNotVerified => StatusCode::FORBIDDEN,
+        Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
         Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         Error::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -17,12 +17,28 @@ use tower_http::trace::TraceLayer;
 pub fn app(state: AppState) -> Router {
     let body_limit = state.config.body_limit;
     let (native, _openapi) = dialect::native::router();
+    let librechat = dialect::librechat::router(&state);
+    let librechat_prefix = state.config.librechat_prefix.trim().trim_matches('/').to_string();
     Router::new()
         .merge(health::router())
         .merge(native)
+        .merge(mount_librechat(&librechat_prefix, librechat))
         .fallback(error::not_found_fallback)
         .method_not_allowed_fallback(error::method_not_allowed_fallback)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Mounts the LibreChat router at `/{prefix}`, or at the root when `prefix` is empty. Paths
+/// under the prefix that no route matches are answered in LibreChat's error shape.
+fn mount_librechat(prefix: &str, router: Router<AppState>) -> Router<AppState> {
+    if prefix.is_empty() {
+        return router;
+    }
+    let router = error::render_errors_with(
+        router.fallback(error::not_found_fallback),
+        dialect::librechat::render_error,
+    );
+    Router::new().nest(&format!("/{prefix}"), router)
 }

@@ -10,6 +10,8 @@ pub struct HttpConfig {
     pub body_limit: usize,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
+    /// Where the LibreChat dialect is mounted (`/librechat`; `/` for the root).
+    pub librechat_prefix: String,
 }
 
 impl Default for HttpConfig {
@@ -17,6 +19,7 @@ impl Default for HttpConfig {
         Self {
             body_limit: 1024 * 1024,
             trust_forwarded_for: false,
+            librechat_prefix: "/librechat".into(),
         }
     }
 }

@@ -1056,6 +1056,171 @@ macro_rules! impl_store {
                 })
                 .map_err(Into::into)
             }
+
+            async fn insert_email_verification(
+                &self,
+                record: &roster_core::store::EmailVerification,
+                digest: &str,
+            ) -> roster_core::store::StoreResult<()> {
+                use $crate::codec::to_ms;
+                $crate::shared::write_transaction!(self, transaction => {
+                    sqlx::query($crate::sql::DELETE_EMAIL_VERIFICATIONS_OF_USER)
+                        .bind(record.user_id.0)
+                        .execute(&mut *transaction)
+                        .await?;
+                    sqlx::query($crate::sql::INSERT_EMAIL_VERIFICATION)
+                        .bind(digest)
+                        .bind(record.user_id.0)
+                        .bind(record.email.as_str())
+                        .bind(to_ms(record.created_at))
+                        .bind(to_ms(record.expires_at))
+                        .execute(&mut *transaction)
+                        .await?;
+                    Ok(())
+                })?;
+                Ok(())
+            }
+
+            async fn use_email_verification(
+                &self,
+                digest: &str,
+                now: time::OffsetDateTime,
+            ) -> roster_core::store::StoreResult<roster_core::store::EmailVerification> {
+                use $crate::codec::{from_ms, to_ms};
+                let (user_id, email, created_at, expires_at) = $crate::shared::write_transaction!(self, transaction => {
+                    let row: Option<(i64, String, i64, i64)> = sqlx::query_as($crate::sql::USE_EMAIL_VERIFICATION)
+                        .bind(digest)
+                        .bind(to_ms(now))
+                        .fetch_optional(&mut *transaction)
+                        .await?;
+                    let Some(row) = row else {
+                        return Err(roster_core::StoreError::NotFound.into());
+                    };
+                    sqlx::query($crate::sql::MARK_EMAIL_VERIFIED)
+                        .bind(row.0)
+                        .bind(row.1.as_str())
+                        .bind(to_ms(now))
+                        .execute(&mut *transaction)
+                        .await?;
+                    Ok(row)
+                })?;
+                Ok(roster_core::store::EmailVerification {
+                    user_id: roster_core::UserId(user_id),
+                    email,
+                    created_at: from_ms(created_at)?,
+                    expires_at: from_ms(expires_at)?,
+                })
+            }
+
+            async fn record_terms_acceptance(
+                &self,
+                id: i64,
+                user: roster_core::UserId,
+                version: &str,
+                at: time::OffsetDateTime,
+            ) -> roster_core::store::StoreResult<roster_core::User> {
+                use $crate::codec::to_ms;
+                let row = $crate::shared::write_transaction!(self, transaction => {
+                    let row: Option<$crate::codec::UserRow> = sqlx::query_as($crate::sql::SET_TERMS_ACCEPTED)
+                        .bind(user.0)
+                        .bind(version)
+                        .bind(to_ms(at))
+                        .fetch_optional(&mut *transaction)
+                        .await?;
+                    let Some(row) = row else {
+                        return Err(roster_core::StoreError::NotFound.into());
+                    };
+                    sqlx::query($crate::sql::INSERT_TERMS_ACCEPTANCE)
+                        .bind(id)
+                        .bind(user.0)
+                        .bind(version)
+                        .bind(to_ms(at))
+                        .execute(&mut *transaction)
+                        .await?;
+                    Ok(row)
+                })?;
+                row.into_user()
+            }
+
+            async fn list_terms_acceptances(
+                &self,
+                user: roster_core::UserId,
+            ) -> roster_core::store::StoreResult<Vec<roster_core::store::TermsAcceptance>> {
+                let rows: Vec<(i64, String, i64)> = sqlx::query_as($crate::sql::LIST_TERMS_ACCEPTANCES)
+                    .bind(user.0)
+                    .fetch_all(self.read_pool())
+                    .await
+                    .map_err($crate::error::store_error)?;
+                rows.into_iter()
+                    .map(|(user_id, version, at)| {
+                        Ok(roster_core::store::TermsAcceptance {
+                            user_id: roster_core::UserId(user_id),
+                            version,
+                            accepted_at: $crate::codec::from_ms(at)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn insert_balance_transaction(
+                &self,
+                transaction: &roster_core::store::BalanceTransaction,
+            ) -> roster_core::store::StoreResult<bool> {
+                let inserted = $crate::shared::write_transaction!(self, tx => {
+                    Ok(sqlx::query($crate::sql::INSERT_BALANCE_TRANSACTION)
+                        .bind(transaction.id)
+                        .bind(transaction.user_id.0)
+                        .bind(transaction.kind.as_str())
+                        .bind(transaction.amount)
+                        .bind($crate::codec::to_ms(transaction.created_at))
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected())
+                })?;
+                Ok(inserted == 1)
+            }
+
+            async fn set_balance(
+                &self,
+                transaction: &roster_core::store::BalanceTransaction,
+                target: i64,
+            ) -> roster_core::store::StoreResult<i64> {
+                let amount = $crate::shared::write_transaction!(self, tx => {
+                    // Serialise concurrent writers of this user's ledger on its user row.
+                    let locked = sqlx::query($crate::sql::LOCK_USER_FOR_LEDGER)
+                        .bind(transaction.user_id.0)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    if locked == 0 {
+                        return Err(roster_core::StoreError::NotFound.into());
+                    }
+                    let (balance, _): (i64, i64) = sqlx::query_as($crate::sql::GET_BALANCE)
+                        .bind(transaction.user_id.0)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    let amount = target.saturating_sub(balance);
+                    sqlx::query($crate::sql::INSERT_BALANCE_TRANSACTION)
+                        .bind(transaction.id)
+                        .bind(transaction.user_id.0)
+                        .bind(roster_core::store::BalanceKind::Adjustment.as_str())
+                        .bind(amount)
+                        .bind($crate::codec::to_ms(transaction.created_at))
+                        .execute(&mut *tx)
+                        .await?;
+                    Ok(amount)
+                })?;
+                Ok(amount)
+            }
+
+            async fn get_balance(&self, user: roster_core::UserId) -> roster_core::store::StoreResult<(i64, bool)> {
+                let (balance, grants): (i64, i64) = sqlx::query_as($crate::sql::GET_BALANCE)
+                    .bind(user.0)
+                    .fetch_one(self.read_pool())
+                    .await
+                    .map_err($crate::error::store_error)?;
+                Ok((balance, grants > 0))
+            }
         }
     };
 }

@@ -398,6 +398,39 @@ pub(crate) const PUT_PERMISSION_TEMPLATE: &str = "INSERT INTO permission_templat
      VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET permissions = excluded.permissions, \
      updated_at = excluded.updated_at";
 
+// The LibreChat dialect: email verifications, terms acceptances, the credit ledger.
+
+/// `$1` digest, `$2` user, `$3` email, `$4` created (ms), `$5` expires (ms).
+pub(crate) const INSERT_EMAIL_VERIFICATION: &str = "INSERT INTO email_verifications \
+     (digest, user_id, email, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)";
+pub(crate) const DELETE_EMAIL_VERIFICATIONS_OF_USER: &str = "DELETE FROM email_verifications WHERE user_id = $1";
+/// `$1` digest, `$2` now (ms); affects no row unless the token is unused and unexpired.
+pub(crate) const USE_EMAIL_VERIFICATION: &str = "UPDATE email_verifications SET used_at = $2 \
+     WHERE digest = $1 AND used_at IS NULL AND expires_at > $2 \
+     RETURNING user_id, email, created_at, expires_at";
+/// `$1` user, `$2` the verified email, `$3` now (ms).
+pub(crate) const MARK_EMAIL_VERIFIED: &str = "UPDATE users SET email_verified = TRUE, updated_at = $3, \
+     revision = revision + 1 WHERE id = $1 AND email = $2";
+/// `$1` user, `$2` version, `$3` at (ms).
+pub(crate) const SET_TERMS_ACCEPTED: &str = concat!(
+    "UPDATE users SET terms_version = $2, terms_accepted_at = $3, updated_at = $3, revision = revision + 1 \
+     WHERE id = $1 RETURNING ",
+    user_columns!()
+);
+/// `$1` id, `$2` user, `$3` version, `$4` at (ms).
+pub(crate) const INSERT_TERMS_ACCEPTANCE: &str =
+    "INSERT INTO terms_acceptances (id, user_id, version, accepted_at) VALUES ($1, $2, $3, $4)";
+pub(crate) const LIST_TERMS_ACCEPTANCES: &str = "SELECT user_id, version, accepted_at FROM terms_acceptances \
+     WHERE user_id = $1 ORDER BY accepted_at DESC, id DESC";
+/// `$1` id, `$2` user, `$3` kind, `$4` amount, `$5` at (ms); a second start grant is skipped.
+pub(crate) const INSERT_BALANCE_TRANSACTION: &str = "INSERT INTO balance_transactions \
+     (id, user_id, kind, amount, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";
+/// `$1` user: locks the user's row (PostgreSQL) so that ledger writers of one user take turns.
+pub(crate) const LOCK_USER_FOR_LEDGER: &str = "UPDATE users SET revision = revision WHERE id = $1";
+/// `$1` user: the balance and the number of start grants.
+pub(crate) const GET_BALANCE: &str = "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT), \
+     CAST(COUNT(*) FILTER (WHERE kind = 'start_grant') AS BIGINT) FROM balance_transactions WHERE user_id = $1";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -71,6 +71,8 @@ pub struct TestApp {
     pub core: Arc<Core>,
     pub clock: Arc<ManualClock>,
     pub db: TestDatabase,
+    /// Files the app writes (avatars), removed with the app.
+    pub files: tempfile::TempDir,
     server: tokio::task::JoinHandle<()>,
     counter: AtomicU32,
 }
@@ -88,18 +90,31 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
 
 /// Starts Roster with settings adjusted by `configure`.
 pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut CoreConfig)) -> Option<TestApp> {
+    spawn_app_with_http(backend, configure, HttpConfig::default()).await
+}
+
+/// Starts Roster with core settings adjusted by `configure` and the given transport
+/// settings. Links in mail start with the app's address; avatars go to a temporary directory.
+pub async fn spawn_app_with_http(
+    backend: Backend,
+    configure: impl FnOnce(&mut CoreConfig),
+    http: HttpConfig,
+) -> Option<TestApp> {
     let db = TestDatabase::new(backend).await?;
     let store = db.store().await;
     let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = format!("http://{}", listener.local_addr().expect("address"));
+    let files = tempfile::tempdir().expect("temporary directory");
     let mut config = CoreConfig {
         hash_concurrency: 4,
+        public_url: address.clone(),
+        avatar_dir: files.path().join("avatars"),
         ..CoreConfig::default()
     };
     configure(&mut config);
     let core = Arc::new(Core::new(store, clock.clone(), config).await.expect("core starts"));
-    let app = roster_http::app(AppState::new(core.clone(), HttpConfig::default()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let address = format!("http://{}", listener.local_addr().expect("address"));
+    let app = roster_http::app(AppState::new(core.clone(), http));
     let server = tokio::spawn(async move {
         let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await;
     });
@@ -109,6 +124,7 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut CoreCo
         core,
         clock,
         db,
+        files,
         server,
         counter: AtomicU32::new(0),
     })
@@ -119,8 +135,10 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut CoreCo
 pub async fn spawn_app_on(db: TestDatabase) -> TestApp {
     let store = db.store().await;
     let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
+    let files = tempfile::tempdir().expect("temporary directory");
     let config = CoreConfig {
         hash_concurrency: 4,
+        avatar_dir: files.path().join("avatars"),
         ..CoreConfig::default()
     };
     let core = Arc::new(Core::new(store, clock.clone(), config).await.expect("core starts"));
@@ -136,6 +154,7 @@ pub async fn spawn_app_on(db: TestDatabase) -> TestApp {
         core,
         clock,
         db,
+        files,
         server,
         counter: AtomicU32::new(0),
     }

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod db;
+pub mod smtp;
 
 pub use app::{TestApp, spawn_app};
 pub use db::{Backend, TestDatabase};

@@ -113,6 +113,9 @@ impl Core {
         };
         let now = self.clock.now();
         user.ensure_may_sign_in_at(now)?;
+        if !self.config.allow_unverified_email_login && user.email.is_some() && !user.email_verified {
+            return Err(Error::EmailNotVerified);
+        }
         self.store
             .record_login(user.id, now, rehash.as_ref().map(|h| h.0.as_str()))
             .await?;

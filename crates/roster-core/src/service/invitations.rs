@@ -92,6 +92,20 @@ impl Core {
         invite_token: &str,
         meta: &ClientMeta,
     ) -> Result<LoginOutcome> {
+        let user = self.register_invited_account(input, invite_token).await?;
+        if user.ensure_may_sign_in().is_err() {
+            return Ok(LoginOutcome { user, tokens: None });
+        }
+        let tokens = self.start_session(&user, meta).await?;
+        Ok(LoginOutcome {
+            user,
+            tokens: Some(tokens),
+        })
+    }
+
+    /// Registration with an invitation, without signing in (see
+    /// [`Core::register_with_invitation`]).
+    pub async fn register_invited_account(&self, input: Registration, invite_token: &str) -> Result<crate::User> {
         let token_digest = digest(invite_token.trim());
         let invitation = match self.store.get_account_token(&token_digest).await {
             Ok(t) if t.kind == AccountTokenKind::Invitation && t.usable_at(self.clock.now()) => t,
@@ -119,13 +133,6 @@ impl Core {
             Err(e) => return Err(e.into()),
         };
         tracing::info!(user = %user.id, role = %user.role, "user registered with an invitation");
-        if user.ensure_may_sign_in().is_err() {
-            return Ok(LoginOutcome { user, tokens: None });
-        }
-        let tokens = self.start_session(&user, meta).await?;
-        Ok(LoginOutcome {
-            user,
-            tokens: Some(tokens),
-        })
+        Ok(user)
     }
 }

@@ -1,9 +1,12 @@
 //! The core services: every rule about users, sessions and keys, called alike by the HTTP
 //! handlers of every dialect and by the admin commands.
 
+mod account;
 mod admins;
 mod api_keys;
 mod auth;
+mod avatars;
+mod balances;
 mod bans;
 mod groups;
 mod import;
@@ -12,11 +15,15 @@ mod password_resets;
 mod permissions;
 mod sessions;
 mod stats;
+mod terms;
 mod users;
+mod verification;
 
+pub use account::{CODE_ENVIRONMENTS, PluginChange};
 pub use admins::{ACTIVE_WINDOW, AdminAction};
 pub use api_keys::{API_KEY_PREFIX, ApiKeyCreated, NewApiKey, SCOPE_INTROSPECT};
 pub use auth::{ClientMeta, Introspection, LoginOutcome, TokenPair};
+pub use avatars::AVATAR_SIZE;
 pub use bans::{MAX_BAN, parse_duration};
 pub use groups::{GroupChanges, MAX_MEMBERS_PER_CHANGE, NewGroup, validate_permissions};
 pub use import::{
@@ -26,9 +33,11 @@ pub use invitations::{InvitationCreated, MAX_TOKEN_LIFETIME, NewInvitation};
 pub use password_resets::{PasswordResetDone, ResetLinkCreated};
 pub use permissions::{DEFAULT_TEMPLATE, fill_missing, or_merge};
 pub use stats::{SIGNUP_DAYS, UserStats, epoch_day};
+pub use terms::TermsStatus;
 pub use users::{
     AdminUserChanges, ListUsers, MAX_PAGE_SIZE, NewUser, Patch, ProfileChanges, Registration, UserPage, cursor_after,
 };
+pub use verification::SignupForm;
 
 use crate::clock::Clock;
 use crate::config::CoreConfig;
@@ -89,6 +98,10 @@ pub struct Core {
     /// every request would cost more than the rest of the request. Revocation is still
     /// checked against the store each time.
     verified_tokens: quick_cache::sync::Cache<String, crate::token::AccessClaims>,
+    /// Delivers mail; None: links are logged instead.
+    pub mailer: Option<Arc<dyn crate::mail::Mailer>>,
+    /// Verification resends and password-reset requests, per client address.
+    mail_limiter: crate::limit::WindowLimiter,
 }
 
 /// How many verified access tokens are remembered.
@@ -106,7 +119,17 @@ impl Core {
     /// Builds the core over a migrated store, creating the first signing key if there is none.
     pub async fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: CoreConfig) -> Result<Self> {
         let keys = Self::load_or_create_keys(store.as_ref(), clock.as_ref()).await?;
+        let mailer = match &config.smtp_url {
+            Some(url) => {
+                Some(Arc::new(crate::mail::SmtpMailer::new(url, &config.mail_from)?) as Arc<dyn crate::mail::Mailer>)
+            }
+            None => None,
+        };
+        let mail_limiter =
+            crate::limit::WindowLimiter::new(config.verification_resend_max, config.verification_resend_window);
         Ok(Self {
+            mailer,
+            mail_limiter,
             hasher: PasswordHasher::new(config.hash_concurrency),
             ids: IdGenerator::new(config.node_id),
             store,

@@ -231,6 +231,19 @@ impl Core {
     /// Self-registration. The first account ever becomes admin; later ones get the default
     /// role. Signs the new user in unless the account is pending approval.
     pub async fn register(&self, input: Registration, meta: &ClientMeta) -> Result<LoginOutcome> {
+        let user = self.register_account(input).await?;
+        if user.ensure_may_sign_in().is_err() {
+            return Ok(LoginOutcome { user, tokens: None });
+        }
+        let tokens = self.start_session(&user, meta).await?;
+        Ok(LoginOutcome {
+            user,
+            tokens: Some(tokens),
+        })
+    }
+
+    /// Self-registration without signing in (see [`Core::register`]).
+    pub async fn register_account(&self, input: Registration) -> Result<User> {
         if !self.config.allow_registration {
             return Err(Error::RegistrationDisabled);
         }
@@ -245,14 +258,7 @@ impl Core {
         let user = self.build_user(email, username, name, Some(hash))?;
         let user = self.store.insert_user(&user, true).await?;
         tracing::info!(user = %user.id, role = %user.role, "user registered");
-        if user.ensure_may_sign_in().is_err() {
-            return Ok(LoginOutcome { user, tokens: None });
-        }
-        let tokens = self.start_session(&user, meta).await?;
-        Ok(LoginOutcome {
-            user,
-            tokens: Some(tokens),
-        })
+        Ok(user)
     }
 
     /// Creates a user on an administrator's behalf.

@@ -6,6 +6,7 @@ mod auth;
 mod errors;
 mod groups;
 mod invitations;
+mod librechat;
 mod me;
 mod permissions;
 mod sessions;

@@ -1,0 +1,109 @@
+//! Sending mail: over SMTP when configured; otherwise the caller logs the link instead.
+
+use crate::error::{Error, Result};
+use async_trait::async_trait;
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+
+/// One message, with a plain-text and an HTML body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MailMessage {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// Something that delivers mail.
+#[async_trait]
+pub trait Mailer: Send + Sync + 'static {
+    /// Sends one message.
+    async fn send(&self, message: &MailMessage) -> Result<()>;
+}
+
+/// Delivers mail to an SMTP server (`smtp://[user:password@]host[:port]`, no TLS: a relay on
+/// the same host or network).
+pub struct SmtpMailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+}
+
+impl std::fmt::Debug for SmtpMailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpMailer")
+            .field("from", &self.from)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SmtpMailer {
+    /// A mailer for the server at `url`, sending from `from`.
+    pub fn new(url: &str, from: &str) -> Result<Self> {
+        let bad = |why: &str| {
+            Error::invalid(
+                "smtp_url",
+                format!("{why} (expected smtp://[user:password@]host[:port])"),
+            )
+        };
+        let rest = url
+            .strip_prefix("smtp://")
+            .ok_or_else(|| bad("only smtp:// (plain or STARTTLS-less) servers are supported"))?;
+        let rest = rest.split(['/', '?']).next().unwrap_or_default();
+        let (credentials, host_port) = match rest.rsplit_once('@') {
+            Some((c, h)) => (Some(c), h),
+            None => (None, rest),
+        };
+        let (host, port) = match host_port.rsplit_once(':') {
+            Some((h, p)) => (h, p.parse::<u16>().map_err(|_| bad("the port is not a number"))?),
+            None => (host_port, 25),
+        };
+        if host.is_empty() {
+            return Err(bad("the host is missing"));
+        }
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host).port(port);
+        if let Some(c) = credentials {
+            let (user, password) = c.split_once(':').unwrap_or((c, ""));
+            builder = builder.credentials(lettre::transport::smtp::authentication::Credentials::new(
+                user.to_string(),
+                password.to_string(),
+            ));
+        }
+        let transport = builder.build();
+        let from = from
+            .parse::<Mailbox>()
+            .map_err(|e| Error::invalid("mail_from", format!("is not a mail address: {e}")))?;
+        Ok(Self { transport, from })
+    }
+}
+
+/// Escapes text for HTML.
+pub fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[async_trait]
+impl Mailer for SmtpMailer {
+    async fn send(&self, message: &MailMessage) -> Result<()> {
+        let to = message
+            .to
+            .parse::<Mailbox>()
+            .map_err(|e| Error::invalid("email", format!("is not a mail address: {e}")))?;
+        let email = lettre::Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(message.subject.clone())
+            .multipart(MultiPart::alternative_plain_html(
+                message.text.clone(),
+                message.html.clone(),
+            ))
+            .map_err(|e| Error::Internal(anyhow::anyhow!("building a mail message: {e}")))?;
+        self.transport
+            .send(email)
+            .await
+            .map_err(|e| Error::Internal(anyhow::anyhow!("sending mail over SMTP: {e}")))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,190 @@
+//! A user's own account: product settings kept in the preferences object (plugins,
+//! personalization, favorites, pinned order, skill states) and deleting one's account.
+
+use super::users::validate_preferences;
+use super::{Actor, Core};
+use crate::error::{Error, Result};
+use crate::user::{Role, User};
+
+/// The values of `personalization.statefulCodeEnvironment`.
+pub const CODE_ENVIRONMENTS: &[&str] = &["user", "agent-user", "conversation"];
+
+/// The most plugins a user may enable.
+const MAX_PLUGINS: usize = 256;
+
+/// A change to the user's enabled plugins (`preferences.plugins`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum PluginChange {
+    /// Replace the list.
+    Set(Vec<String>),
+    /// Add one (kept once).
+    Install(String),
+    /// Remove one.
+    Uninstall(String),
+}
+
+fn validate_plugin_key(key: &str) -> Result<String> {
+    let key = key.trim();
+    if key.is_empty() || key.chars().count() > 128 || key.chars().any(char::is_control) {
+        return Err(Error::invalid("pluginKey", "must be 1 to 128 printable characters"));
+    }
+    Ok(key.to_string())
+}
+
+/// Checks the product settings this core knows the meaning of.
+fn validate_known_keys(preferences: &serde_json::Value) -> Result<()> {
+    if let Some(p) = preferences.get("personalization") {
+        if !p.is_object() {
+            return Err(Error::invalid("personalization", "must be an object"));
+        }
+        if let Some(env) = p.get("statefulCodeEnvironment")
+            && !env.as_str().is_some_and(|e| CODE_ENVIRONMENTS.contains(&e))
+        {
+            return Err(Error::invalid(
+                "statefulCodeEnvironment",
+                "must be one of user, agent-user, conversation",
+            ));
+        }
+    }
+    if let Some(p) = preferences.get("plugins")
+        && !p.as_array().is_some_and(|a| a.iter().all(serde_json::Value::is_string))
+    {
+        return Err(Error::invalid("plugins", "must be an array of strings"));
+    }
+    for key in ["favorites", "pinnedOrder"] {
+        if let Some(v) = preferences.get(key)
+            && !v.is_array()
+        {
+            return Err(Error::invalid(key, "must be an array"));
+        }
+    }
+    if let Some(v) = preferences.get("skillStates")
+        && !v
+            .as_object()
+            .is_some_and(|o| o.values().all(serde_json::Value::is_boolean))
+    {
+        return Err(Error::invalid("skillStates", "must be an object of booleans"));
+    }
+    Ok(())
+}
+
+impl Core {
+    /// Sets top-level keys of the caller's preferences (a JSON object); other keys are kept.
+    pub async fn set_preference_keys(
+        &self,
+        actor: &Actor,
+        changes: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<User> {
+        let (_, user) = self
+            .modify_user(actor.user.id, |u| {
+                let mut preferences = match &u.preferences {
+                    serde_json::Value::Object(o) => o.clone(),
+                    _ => serde_json::Map::new(),
+                };
+                for (k, v) in &changes {
+                    preferences.insert(k.clone(), v.clone());
+                }
+                let preferences = validate_preferences(serde_json::Value::Object(preferences))?;
+                validate_known_keys(&preferences)?;
+                u.preferences = preferences;
+                Ok(())
+            })
+            .await?;
+        Ok(user)
+    }
+
+    /// Merges keys into the caller's `personalization` preferences object.
+    pub async fn update_personalization(
+        &self,
+        actor: &Actor,
+        changes: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<User> {
+        let (_, user) = self
+            .modify_user(actor.user.id, |u| {
+                let mut preferences = match &u.preferences {
+                    serde_json::Value::Object(o) => o.clone(),
+                    _ => serde_json::Map::new(),
+                };
+                let mut personalization = preferences
+                    .get("personalization")
+                    .and_then(|p| p.as_object())
+                    .cloned()
+                    .unwrap_or_default();
+                for (k, v) in &changes {
+                    personalization.insert(k.clone(), v.clone());
+                }
+                preferences.insert("personalization".into(), serde_json::Value::Object(personalization));
+                let preferences = validate_preferences(serde_json::Value::Object(preferences))?;
+                validate_known_keys(&preferences)?;
+                u.preferences = preferences;
+                Ok(())
+            })
+            .await?;
+        Ok(user)
+    }
+
+    /// Changes the caller's enabled plugins (`preferences.plugins`).
+    pub async fn update_plugins(&self, actor: &Actor, change: PluginChange) -> Result<User> {
+        let change = match change {
+            PluginChange::Set(list) => PluginChange::Set(
+                list.iter()
+                    .map(|k| validate_plugin_key(k))
+                    .collect::<Result<Vec<_>>>()?,
+            ),
+            PluginChange::Install(k) => PluginChange::Install(validate_plugin_key(&k)?),
+            PluginChange::Uninstall(k) => PluginChange::Uninstall(validate_plugin_key(&k)?),
+        };
+        let (_, user) = self
+            .modify_user(actor.user.id, |u| {
+                let mut plugins: Vec<String> = u
+                    .preferences
+                    .get("plugins")
+                    .and_then(|p| p.as_array())
+                    .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+                    .unwrap_or_default();
+                match &change {
+                    PluginChange::Set(list) => {
+                        plugins.clear();
+                        for k in list {
+                            if !plugins.contains(k) {
+                                plugins.push(k.clone());
+                            }
+                        }
+                    }
+                    PluginChange::Install(k) => {
+                        if !plugins.contains(k) {
+                            plugins.push(k.clone());
+                        }
+                    }
+                    PluginChange::Uninstall(k) => plugins.retain(|p| p != k),
+                }
+                if plugins.len() > MAX_PLUGINS {
+                    return Err(Error::invalid("plugins", "at most 256 plugins"));
+                }
+                let mut preferences = match &u.preferences {
+                    serde_json::Value::Object(o) => o.clone(),
+                    _ => serde_json::Map::new(),
+                };
+                preferences.insert("plugins".into(), serde_json::json!(plugins));
+                u.preferences = validate_preferences(serde_json::Value::Object(preferences))?;
+                Ok(())
+            })
+            .await?;
+        Ok(user)
+    }
+
+    /// Deletes the caller's own account with everything it owns, in one transaction. Refused
+    /// when account deletion is switched off (administrators always may), and for the last
+    /// active administrator.
+    pub async fn delete_own_account(&self, actor: &Actor) -> Result<()> {
+        if !self.config.allow_account_deletion && actor.user.role != Role::Admin {
+            return Err(Error::Forbidden("account deletion is disabled"));
+        }
+        let avatar = actor.user.avatar.clone();
+        self.delete_user_unchecked(actor.user.id).await?;
+        if let Some(avatar) = avatar {
+            self.remove_avatar_file(&avatar).await;
+        }
+        Ok(())
+    }
+}

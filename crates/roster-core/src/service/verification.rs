@@ -1,0 +1,351 @@
+//! Signing up with email verification, verification links (random, stored as digests,
+//! single use, expiring), resending them (rate limited per client address, the same answer
+//! for unknown addresses) and password-reset requests, with mail over SMTP or, without
+//! SMTP, the link logged.
+
+use super::auth::ClientMeta;
+use super::users::not_found;
+use super::{Core, Registration};
+use crate::error::{Error, Result};
+use crate::mail::{MailMessage, html_escape};
+use crate::password::validate_password;
+use crate::store::{EmailVerification, StoreError};
+use crate::token::{digest, random_secret_hex};
+use crate::user::{Email, User, Username};
+use time::Duration;
+
+/// A sign-up form as chat products send it.
+#[derive(Debug, Clone, Default)]
+pub struct SignupForm {
+    pub name: String,
+    pub email: String,
+    /// Empty: none.
+    pub username: Option<String>,
+    pub password: String,
+    /// When given, must equal `password`.
+    pub confirm_password: Option<String>,
+    /// An invitation token (lets the invited address register even when registration is off).
+    pub invite_token: Option<String>,
+}
+
+/// Characters that reveal an injection attempt in a username.
+const INJECTION_MARKERS: &[&str] = &[
+    "'", "--", "$ne", "$gt", "$lt", "$or", "{", "}", "*", ";", "<", ">", "/", "=",
+];
+
+impl SignupForm {
+    /// Checks the form the way the products' sign-up forms do.
+    fn validate(&self, min_password_length: usize) -> Result<()> {
+        let name_length = self.name.trim().chars().count();
+        if !(3..=80).contains(&name_length) {
+            return Err(Error::invalid("name", "Name must be between 3 and 80 characters"));
+        }
+        if let Some(username) = self.username.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+            if INJECTION_MARKERS.iter().any(|m| username.contains(m)) {
+                return Err(Error::invalid("username", "Potential injection attack detected"));
+            }
+            if Username::parse(username).is_err() {
+                return Err(Error::invalid("username", "Invalid characters in username"));
+            }
+        }
+        Email::parse(&self.email).map_err(|_| Error::invalid("email", "Invalid email"))?;
+        if self.password.trim().is_empty() && !self.password.is_empty() {
+            return Err(Error::invalid("password", "Password cannot be only spaces"));
+        }
+        validate_password("password", &self.password, min_password_length).map_err(|_| {
+            Error::invalid(
+                "password",
+                format!("Password must be between {min_password_length} and 128 characters"),
+            )
+        })?;
+        if let Some(confirm) = &self.confirm_password
+            && confirm != &self.password
+        {
+            return Err(Error::invalid("confirm_password", "The passwords did not match"));
+        }
+        Ok(())
+    }
+}
+
+fn bad_verification() -> Error {
+    Error::invalid("token", "Invalid or expired email verification token")
+}
+
+/// A link: `{public_url}{page}?{query}`.
+fn link(public_url: &str, page: &str, query: &[(&str, &str)]) -> String {
+    let query: Vec<String> = query
+        .iter()
+        .map(|(k, v)| format!("{k}={}", percent_encode(v)))
+        .collect();
+    format!("{}{}?{}", public_url.trim_end_matches('/'), page, query.join("&"))
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn message(to: &str, subject: &str, intro: &str, url: &str, action: &str) -> MailMessage {
+    MailMessage {
+        to: to.to_string(),
+        subject: subject.to_string(),
+        text: format!("{intro}\n\n{action}: {url}\n\nIf you did not ask for this, ignore this message.\n"),
+        html: format!(
+            "<p>{}</p><p><a href=\"{}\">{}</a></p><p>If you did not ask for this, ignore this message.</p>",
+            html_escape(intro),
+            html_escape(url),
+            html_escape(action)
+        ),
+    }
+}
+
+impl Core {
+    /// Whether mail is sent (SMTP configured).
+    pub fn mail_enabled(&self) -> bool {
+        self.mailer.is_some()
+    }
+
+    /// Sends a message, or logs the link when no SMTP server is configured.
+    async fn deliver(&self, message: MailMessage, url: &str) -> Result<()> {
+        match &self.mailer {
+            Some(mailer) => mailer.send(&message).await,
+            None => {
+                tracing::info!(to = %message.to, link = %url, subject = %message.subject, "mail not configured; link");
+                Ok(())
+            }
+        }
+    }
+
+    /// Counts a mail request from the client's address; RateLimited when over the limit.
+    fn limit_mail_requests(&self, what: &str, meta: &ClientMeta) -> Result<()> {
+        let key = format!("{what}:{}", meta.ip.as_deref().unwrap_or("unknown"));
+        self.mail_limiter
+            .check(&key, self.clock.now())
+            .map_err(|retry_after| Error::RateLimited { retry_after })
+    }
+
+    /// Signs up from a product's form: validates it, creates the account (with an invitation
+    /// when one is given) and, when mail is sent, mails a verification link to
+    /// `{public_url}{verify_page}`; without mail the address counts as verified. Does not sign in.
+    pub async fn sign_up(&self, form: SignupForm, verify_page: &str) -> Result<User> {
+        form.validate(self.config.min_password_length)?;
+        let input = Registration {
+            email: Some(form.email.clone()),
+            username: form.username.clone().filter(|u| !u.trim().is_empty()),
+            name: Some(form.name.trim().to_string()),
+            password: form.password.clone(),
+        };
+        let user = match form.invite_token.as_deref().filter(|t| !t.trim().is_empty()) {
+            Some(token) => self.register_invited_account(input, token).await?,
+            None => self.register_account(input).await?,
+        };
+        if self.mail_enabled() {
+            self.send_verification(&user, verify_page).await?;
+            Ok(user)
+        } else {
+            let (_, user) = self
+                .modify_user(user.id, |u| {
+                    u.email_verified = true;
+                    Ok(())
+                })
+                .await?;
+            Ok(user)
+        }
+    }
+
+    /// Creates a verification link for the user's address (replacing earlier ones) and mails
+    /// it (or logs it). Returns the link.
+    pub async fn send_verification(&self, user: &User, verify_page: &str) -> Result<String> {
+        let Some(email) = user.email.clone() else {
+            return Err(Error::invalid("email", "the account has no email address"));
+        };
+        let now = self.clock.now();
+        let token = random_secret_hex();
+        let record = EmailVerification {
+            user_id: user.id,
+            email: email.clone(),
+            created_at: now,
+            expires_at: now + self.config.verification_token_ttl,
+        };
+        self.store.insert_email_verification(&record, &digest(&token)).await?;
+        let url = link(
+            &self.config.public_url,
+            verify_page,
+            &[("token", &token), ("email", &email)],
+        );
+        let minutes = self.config.verification_token_ttl.whole_minutes();
+        let mail = message(
+            &email,
+            "Verify your email",
+            &format!("Please verify your email address. The link is valid for {minutes} minutes."),
+            &url,
+            "Verify email",
+        );
+        self.deliver(mail, &url).await?;
+        Ok(url)
+    }
+
+    /// Resends a verification link: rate limited per client address; the same answer whether
+    /// or not the address has an account (or is verified already).
+    pub async fn resend_verification(&self, email: &str, meta: &ClientMeta, verify_page: &str) -> Result<()> {
+        self.limit_mail_requests("verify", meta)?;
+        let Ok(email) = Email::parse(email) else {
+            return Err(Error::invalid("email", "Invalid email"));
+        };
+        match self.store.find_user_by_login(email.as_str()).await {
+            Ok(user) if user.email.as_deref() == Some(email.as_str()) && !user.email_verified => {
+                self.send_verification(&user, verify_page).await?;
+            }
+            Ok(_) | Err(StoreError::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+        Ok(())
+    }
+
+    /// Uses a verification link: the address it was sent to becomes verified. Single use.
+    pub async fn verify_email(&self, token: &str) -> Result<User> {
+        let token = token.trim();
+        if token.is_empty() {
+            return Err(bad_verification());
+        }
+        let record = match self
+            .store
+            .use_email_verification(&digest(token), self.clock.now())
+            .await
+        {
+            Ok(r) => r,
+            Err(StoreError::NotFound) => return Err(bad_verification()),
+            Err(e) => return Err(e.into()),
+        };
+        tracing::info!(user = %record.user_id, "email verified");
+        self.store.get_user(record.user_id).await.map_err(not_found("user"))
+    }
+
+    /// A password-reset request from a product's "forgot password" form: rate limited per
+    /// client address. For an existing account a single-use link to
+    /// `{public_url}{reset_page}?token=...&userId=...` (with `user_id` rendering the id) is
+    /// mailed; without mail it is returned instead (and logged). Unknown addresses get None.
+    pub async fn request_password_reset(
+        &self,
+        email: &str,
+        meta: &ClientMeta,
+        reset_page: &str,
+        user_id: impl Fn(&User) -> String,
+    ) -> Result<Option<String>> {
+        self.limit_mail_requests("reset", meta)?;
+        let Ok(email) = Email::parse(email) else {
+            return Err(Error::invalid("email", "Invalid email"));
+        };
+        let user = match self.store.find_user_by_login(email.as_str()).await {
+            Ok(user) if user.email.as_deref() == Some(email.as_str()) => user,
+            Ok(_) | Err(StoreError::NotFound) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let created = self
+            .create_password_reset_unchecked(user.id, self.config.verification_token_ttl.max(Duration::minutes(1)))
+            .await?;
+        let url = link(
+            &self.config.public_url,
+            reset_page,
+            &[("token", &created.token), ("userId", &user_id(&user))],
+        );
+        let mail = message(
+            email.as_str(),
+            "Password reset request",
+            "Someone asked to reset the password of your account.",
+            &url,
+            "Reset password",
+        );
+        let mailed = self.mail_enabled();
+        self.deliver(mail, &url).await?;
+        Ok((!mailed).then_some(url))
+    }
+
+    /// Uses a reset link from a product's form, which may repeat the password.
+    pub async fn reset_password_confirmed(
+        &self,
+        token: &str,
+        password: &str,
+        confirm_password: Option<&str>,
+    ) -> Result<super::PasswordResetDone> {
+        if confirm_password.is_some_and(|c| c != password) {
+            return Err(Error::invalid("confirm_password", "The passwords did not match"));
+        }
+        self.reset_password_with_token(token, password).await
+    }
+
+    /// Mails an invitation link (when mail is sent); returns whether it was mailed.
+    pub async fn mail_invitation(&self, email: &str, url: &str, product: &str) -> Result<bool> {
+        if !self.mail_enabled() {
+            return Ok(false);
+        }
+        let mail = message(
+            email,
+            &format!("Invite to join {product}!"),
+            &format!("You have been invited to join {product}."),
+            url,
+            "Create your account",
+        );
+        self.deliver(mail, url).await?;
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form() -> SignupForm {
+        SignupForm {
+            name: "Ann Lee".into(),
+            email: "ann@example.org".into(),
+            username: Some("ann".into()),
+            password: "long enough".into(),
+            confirm_password: Some("long enough".into()),
+            invite_token: None,
+        }
+    }
+
+    #[test]
+    fn forms_are_checked_like_the_products() {
+        assert!(form().validate(8).is_ok());
+        let e = |f: SignupForm| match f.validate(8).unwrap_err() {
+            Error::Invalid { reason, .. } => reason,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            e(SignupForm {
+                confirm_password: Some("other".into()),
+                ..form()
+            }),
+            "The passwords did not match"
+        );
+        assert_eq!(
+            e(SignupForm {
+                username: Some("a$ne".into()),
+                ..form()
+            }),
+            "Potential injection attack detected"
+        );
+        assert_eq!(
+            e(SignupForm {
+                username: Some("a b".into()),
+                ..form()
+            }),
+            "Invalid characters in username"
+        );
+        assert_eq!(
+            e(SignupForm {
+                password: "         ".into(),
+                confirm_password: None,
+                ..form()
+            }),
+            "Password cannot be only spaces"
+        );
+        assert!(percent_encode("a@b.c").contains("%40"));
+    }
+}

@@ -1,0 +1,125 @@
+//! Pure mapping between LibreChat's shapes and core types.
+
+use super::dto::{BalanceBody, TermsBody, UserBody};
+use roster_core::service::TermsStatus;
+use roster_core::{Role, User};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+/// A time as JavaScript's `toISOString` writes it: `2024-01-01T00:00:00.000Z`.
+pub fn iso(t: OffsetDateTime) -> String {
+    let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    t.to_offset(time::UtcOffset::UTC).format(&format).unwrap_or_default()
+}
+
+/// `ADMIN` or `USER`.
+pub fn role(role: Role) -> &'static str {
+    match role {
+        Role::Admin => "ADMIN",
+        Role::User | Role::Pending => "USER",
+    }
+}
+
+fn preference(user: &User, key: &str) -> Option<Value> {
+    user.preferences.get(key).cloned()
+}
+
+fn preference_list(user: &User, key: &str) -> Vec<Value> {
+    preference(user, key)
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default()
+}
+
+/// The personalization settings, with LibreChat's defaults for missing keys.
+pub fn personalization(user: &User) -> Value {
+    let mut p = json!({ "memories": true, "statefulCodeEnvironment": "user" });
+    if let (Some(target), Some(Value::Object(stored))) = (p.as_object_mut(), preference(user, "personalization")) {
+        for (k, v) in stored {
+            target.insert(k, v);
+        }
+    }
+    p
+}
+
+/// The user as `GET /api/user` shows it.
+pub fn user_body(user: &User, terms_accepted: bool) -> UserBody {
+    let id = user.id.to_object_id();
+    UserBody {
+        object_id: id.clone(),
+        id,
+        name: user.name.clone().unwrap_or_default(),
+        username: user.username.clone().unwrap_or_default(),
+        email: user.email.clone().unwrap_or_default(),
+        email_verified: user.email_verified,
+        avatar: user.avatar.clone(),
+        provider: user.provider.clone(),
+        role: role(user.role),
+        plugins: preference_list(user, "plugins"),
+        two_factor_enabled: false,
+        terms_accepted,
+        personalization: personalization(user),
+        favorites: preference_list(user, "favorites"),
+        skill_states: preference(user, "skillStates").unwrap_or_else(|| json!({})),
+        created_at: iso(user.created_at),
+        updated_at: iso(user.updated_at),
+    }
+}
+
+/// The terms status of a user.
+pub fn terms_body(user: &User, status: &TermsStatus) -> TermsBody {
+    let accepted_at = status.accepted_at.map(iso);
+    TermsBody {
+        terms_accepted: status.accepted,
+        terms_version: user.terms_version.clone(),
+        current_terms_version: status.version.clone(),
+        accepted_at: accepted_at.clone(),
+        terms_accepted_at: accepted_at,
+    }
+}
+
+/// A balance in credits.
+pub fn balance_body(credits: i64) -> BalanceBody {
+    BalanceBody {
+        token_credits: credits,
+        auto_refill_enabled: false,
+        balance: credits as f64 / 1_000_000.0,
+        currency: "USD",
+        token_balance: credits,
+    }
+}
+
+/// The mount prefix without a trailing slash (`""` for the root).
+pub fn normalize_prefix(prefix: &str) -> String {
+    let trimmed = prefix.trim().trim_matches('/');
+    if trimmed.is_empty() {
+        String::new()
+    } else {
+        format!("/{trimmed}")
+    }
+}
+
+/// The `refreshToken` cookie from a `Cookie` header.
+pub fn cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    header
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helpers() {
+        assert_eq!(normalize_prefix("/"), "");
+        assert_eq!(normalize_prefix("/librechat/"), "/librechat");
+        assert_eq!(normalize_prefix("lc"), "/lc");
+        assert_eq!(cookie("a=1; refreshToken=xyz", "refreshToken"), Some("xyz"));
+        assert_eq!(cookie("a=1", "refreshToken"), None);
+        assert_eq!(iso(OffsetDateTime::UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+    }
+}
