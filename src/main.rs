@@ -55,9 +55,9 @@ enum Command {
     CreateUser(admin::create::Args),
     /// Creates a single-use invitation and prints its registration link.
     #[command(
-        long_about = "Creates a single-use invitation for EMAIL with a role, valid for --expires. Roster \
-                      has no email sending yet, so the registration link ({public_url}/register?token=...) \
-                      is always printed, for you to pass on. Registering with it (POST /v1/auth/register \
+        long_about = "Creates a single-use invitation for EMAIL with a role, valid for --expires. The \
+                      registration link ({public_url}/register?token=...) is mailed when smtp_url is set, \
+                      and always printed, for you to pass on. Registering with it (POST /v1/auth/register \
                       with invite_token) works even when self-registration is off, needs the invited \
                       email, and gives the invited role. An address that already has an account is refused.",
         after_help = EXIT_CODES

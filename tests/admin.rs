@@ -416,6 +416,55 @@ async fn invite_user_prints_a_working_link(backend: Backend) {
     roster(&app, &["invite-user"], "").fails(2, "roster invite-user EMAIL");
 }
 
+async fn add_and_set_balance(backend: Backend) {
+    let Some(app) = app(backend).await else { return };
+    let _admin = app.admin().await;
+    let user = app.user(Role::User).await;
+    let r = roster(&app, &["add-balance", &user.email, "5000"], "");
+    r.ok();
+    assert!(r.stdout.contains("Balance: 5000"), "{r:?}");
+    let r = roster(&app, &["add-balance", &user.email, "-1000"], "");
+    r.ok();
+    assert!(r.stdout.contains("Balance: 4000"), "{r:?}");
+    let r = roster(&app, &["set-balance", &user.email, "42"], "");
+    r.ok();
+    assert!(r.stdout.contains("to 42 credits"), "{r:?}");
+    let balance = app.get("/librechat/api/balance", Some(&user.access_token)).await;
+    balance.assert_status(200);
+    assert_eq!(balance.body["tokenCredits"], 42);
+    roster(&app, &["add-balance", "nobody@example.org", "5"], "").fails(1, "no user");
+    let r = roster(&app, &["set-balance", &user.email, "lots"], "");
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("invalid value"), "{r:?}");
+    // The ledger goes with the user.
+    roster(&app, &["delete-user", &user.email, "--yes"], "").ok();
+    let left: Vec<_> = rows_mentioning(&app, user.id.0)
+        .await
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    assert!(left.is_empty(), "rows left: {left:?}");
+}
+
+async fn invite_user_mails_the_link(backend: Backend) {
+    let Some(app) = app(backend).await else { return };
+    let smtp = roster_testkit::smtp::SmtpSink::start().await;
+    let out = command(&app, &["invite-user", "mailed@example.org"])
+        .env("ROSTER_SMTP_URL", &smtp.url)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout.contains("Invitation sent successfully"), "{stdout}");
+    let token = token_in(&stdout, "register");
+    let mail = smtp.wait_for(1).await;
+    assert_eq!(mail[0].to, vec!["mailed@example.org".to_string()]);
+    assert!(mail[0].data.contains("Invite to join Roster!"), "{}", mail[0].data);
+    let link = mail[0].link("https://roster.example.org/register?token=").unwrap();
+    assert!(link.ends_with(&token), "{link}");
+}
+
 async fn user_stats_counts(backend: Backend) {
     let Some(app) = app(backend).await else { return };
     let _admin = app.admin().await;
@@ -662,6 +711,8 @@ backend_tests!(
     delete_user_removes_every_row,
     invite_user_prints_a_working_link,
     user_stats_counts,
+    add_and_set_balance,
+    invite_user_mails_the_link,
     import_and_export_users,
     prompts_on_a_terminal,
 );

@@ -45,7 +45,16 @@ pub async fn run(core: &Core, settings: &Settings, args: Args) -> anyhow::Result
         invitation.role,
         rfc3339(invitation.expires_at)
     );
-    println!("No email service is configured; send this link to the user:");
-    println!("{}", settings.link("register", &invitation.token));
+    let link = settings.link("register", &invitation.token);
+    if core
+        .mail_invitation(&invitation.email, &link, "Roster")
+        .await
+        .map_err(explain)?
+    {
+        println!("Invitation sent successfully to {}; the link:", invitation.email);
+    } else {
+        println!("No email service is configured; send this link to the user:");
+    }
+    println!("{link}");
     Ok(())
 }

@@ -1486,7 +1486,138 @@ async fn permission_templates_round_trip(backend: Backend) {
     assert_eq!(f.store.get_permission_template("other").await.unwrap(), None);
 }
 
+async fn email_verifications_are_used_once(backend: Backend) {
+    use roster_core::store::EmailVerification;
+    let f = fixture_or_skip!(backend);
+    let user = f.insert(&f.user(Some("v@example.org"), None)).await;
+    let t = now();
+    let record = |expires: OffsetDateTime| EmailVerification {
+        user_id: user.id,
+        email: "v@example.org".into(),
+        created_at: t,
+        expires_at: expires,
+    };
+    f.store
+        .insert_email_verification(&record(t + Duration::minutes(15)), "d-old")
+        .await
+        .unwrap();
+    // A new link replaces the old one.
+    f.store
+        .insert_email_verification(&record(t + Duration::minutes(15)), "d-new")
+        .await
+        .unwrap();
+    assert_not_found(f.store.use_email_verification("d-old", t).await);
+    assert_not_found(f.store.use_email_verification("d-new", t + Duration::minutes(16)).await);
+    assert!(!f.store.get_user(user.id).await.unwrap().email_verified);
+    let used = f.store.use_email_verification("d-new", t).await.unwrap();
+    assert_eq!(used, record(t + Duration::minutes(15)));
+    let stored = f.store.get_user(user.id).await.unwrap();
+    assert!(stored.email_verified);
+    assert_eq!(stored.revision, user.revision + 1);
+    assert_not_found(f.store.use_email_verification("d-new", t).await);
+    // A link for an address the user no longer has verifies nothing.
+    let other = f.insert(&f.user(Some("w@example.org"), None)).await;
+    let stale = EmailVerification {
+        user_id: other.id,
+        email: "old@example.org".into(),
+        created_at: t,
+        expires_at: t + Duration::minutes(15),
+    };
+    f.store.insert_email_verification(&stale, "d-stale").await.unwrap();
+    f.store.use_email_verification("d-stale", t).await.unwrap();
+    assert!(!f.store.get_user(other.id).await.unwrap().email_verified);
+}
+
+async fn terms_acceptances_are_kept(backend: Backend) {
+    let f = fixture_or_skip!(backend);
+    let user = f.insert(&f.user(Some("t@example.org"), None)).await;
+    let t = now();
+    let stored = f
+        .store
+        .record_terms_acceptance(f.ids.next_id(), user.id, "1.0", t)
+        .await
+        .unwrap();
+    assert_eq!(stored.terms_version.as_deref(), Some("1.0"));
+    assert_eq!(stored.terms_accepted_at, Some(t));
+    let later = t + Duration::days(1);
+    let stored = f
+        .store
+        .record_terms_acceptance(f.ids.next_id(), user.id, "2.0", later)
+        .await
+        .unwrap();
+    assert_eq!(stored.terms_version.as_deref(), Some("2.0"));
+    let kept = f.store.list_terms_acceptances(user.id).await.unwrap();
+    assert_eq!(
+        kept.iter()
+            .map(|a| (a.version.as_str(), a.accepted_at))
+            .collect::<Vec<_>>(),
+        [("2.0", later), ("1.0", t)]
+    );
+    assert_not_found(
+        f.store
+            .record_terms_acceptance(f.ids.next_id(), UserId(1), "1.0", t)
+            .await,
+    );
+}
+
+async fn balance_ledger_sums_and_grants_once(backend: Backend) {
+    use roster_core::store::{BalanceKind, BalanceTransaction};
+    let f = fixture_or_skip!(backend);
+    let user = f.insert(&f.user(Some("b@example.org"), None)).await;
+    let tx = |kind, amount| BalanceTransaction {
+        id: f.ids.next_id(),
+        user_id: user.id,
+        kind,
+        amount,
+        created_at: now(),
+    };
+    assert_eq!(f.store.get_balance(user.id).await.unwrap(), (0, false));
+    assert!(
+        f.store
+            .insert_balance_transaction(&tx(BalanceKind::StartGrant, 100))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !f.store
+            .insert_balance_transaction(&tx(BalanceKind::StartGrant, 100))
+            .await
+            .unwrap()
+    );
+    assert!(
+        f.store
+            .insert_balance_transaction(&tx(BalanceKind::Spend, -30))
+            .await
+            .unwrap()
+    );
+    assert!(
+        f.store
+            .insert_balance_transaction(&tx(BalanceKind::Refill, 5))
+            .await
+            .unwrap()
+    );
+    assert_eq!(f.store.get_balance(user.id).await.unwrap(), (75, true));
+    assert_eq!(
+        f.store
+            .set_balance(&tx(BalanceKind::Adjustment, 0), 1_000)
+            .await
+            .unwrap(),
+        925
+    );
+    assert_eq!(f.store.get_balance(user.id).await.unwrap(), (1_000, true));
+    let missing = BalanceTransaction {
+        user_id: UserId(1),
+        ..tx(BalanceKind::Adjustment, 0)
+    };
+    assert_not_found(f.store.set_balance(&missing, 5).await);
+    f.store.delete_user(user.id, false).await.unwrap();
+    assert_eq!(f.store.get_balance(user.id).await.unwrap(), (0, false));
+}
+
 backend_tests!(
+    email_verifications_are_used_once,
+    terms_acceptances_are_kept,
+    balance_ledger_sums_and_grants_once,
     groups_round_trip,
     group_membership,
     permission_templates_round_trip,
