@@ -7,6 +7,7 @@ mod errors;
 mod groups;
 mod invitations;
 mod librechat;
+mod librechat_client;
 mod me;
 mod permissions;
 mod sessions;

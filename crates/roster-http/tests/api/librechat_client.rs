@@ -1,0 +1,101 @@
+//! The "done when" of the LibreChat dialect: LibreChat's own client package
+//! (`librechat-data-provider`, tests/clients/librechat/client.js) against a running Roster.
+//! Needs node and npm; without them (outside CI) the test prints SKIPPED and passes.
+
+use roster_testkit::app::spawn_app_with;
+use roster_testkit::smtp::SmtpSink;
+use roster_testkit::{Backend, backend_tests};
+use std::path::PathBuf;
+use std::process::Stdio;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+fn client_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/clients/librechat")
+}
+
+fn skip(why: &str) -> bool {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("the LibreChat client test cannot run in CI: {why}");
+    }
+    eprintln!("SKIPPED: LibreChat client test: {why}");
+    true
+}
+
+/// Installs the client's packages once (npm ci); false (and SKIPPED) when that is impossible.
+fn ready() -> bool {
+    static READY: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *READY.get_or_init(|| {
+        let dir = client_dir();
+        let node = std::process::Command::new("node").arg("--version").output();
+        if !node.is_ok_and(|o| o.status.success()) {
+            return !skip("node is not installed");
+        }
+        if dir.join("node_modules/librechat-data-provider").exists() {
+            return true;
+        }
+        let npm = std::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .output();
+        match npm {
+            Ok(o) if o.status.success() => true,
+            Ok(o) => !skip(&format!("npm ci failed: {}", String::from_utf8_lossy(&o.stderr))),
+            Err(e) => !skip(&format!("npm is not installed: {e}")),
+        }
+    })
+}
+
+async fn librechat_data_provider_drives_the_dialect(backend: Backend) {
+    if !ready() {
+        return;
+    }
+    let smtp = SmtpSink::start().await;
+    let url = smtp.url.clone();
+    let Some(app) = spawn_app_with(backend, move |c| {
+        c.smtp_url = Some(url);
+        c.start_balance = 1000;
+    })
+    .await
+    else {
+        return;
+    };
+    // An administrator exists, so the client's account is an ordinary one it may delete.
+    let _admin = app.admin().await;
+    let mut child = tokio::process::Command::new("node")
+        .arg("client.js")
+        .current_dir(client_dir())
+        .env("ROSTER_LIBRECHAT_URL", format!("{}/librechat", app.address))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node starts");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let run = async {
+        while let Some(line) = stdout.next_line().await.unwrap() {
+            if line == "NEED_LINK" {
+                // The first mail verified the registration; the second is the resend.
+                let mail = smtp.wait_for(2).await;
+                let link = mail[1].link(&format!("{}/librechat/verify?", app.address)).unwrap();
+                stdin.write_all(format!("{link}\n").as_bytes()).await.unwrap();
+                stdin.flush().await.unwrap();
+            }
+            seen.push(line);
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), run)
+        .await
+        .expect("the client finishes within a minute");
+    let out = child.wait_with_output().await.unwrap();
+    assert!(
+        out.status.success() && seen.iter().any(|l| l == "ALL OK"),
+        "client failed: {:?}\nstdout: {seen:#?}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+backend_tests!(librechat_data_provider_drives_the_dialect);
