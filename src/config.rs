@@ -44,6 +44,14 @@ pub struct Settings {
     pub public_url: String,
     /// Where the LibreChat dialect is mounted (`/` for the root).
     pub librechat_prefix: String,
+    /// Where the Open WebUI dialect is mounted (`/` for the root).
+    pub openwebui_prefix: String,
+    /// Role of Open WebUI sign-ups after the first account: `pending` or `user`.
+    pub openwebui_default_role: String,
+    /// Whether Open WebUI sign-up stays open after the first account (Open WebUI closes it).
+    pub openwebui_enable_signup: bool,
+    /// How often a user's `last_active_at` is written at most, seconds (0: every request).
+    pub activity_interval_seconds: i64,
     /// Whether accounts whose email is not verified may sign in.
     pub allow_unverified_email_login: bool,
     /// Whether users may delete their own account (administrators always may).
@@ -84,6 +92,10 @@ impl Default for Settings {
             log: "info".into(),
             public_url: "http://127.0.0.1:8480".into(),
             librechat_prefix: "/librechat".into(),
+            openwebui_prefix: "/openwebui".into(),
+            openwebui_default_role: "pending".into(),
+            openwebui_enable_signup: false,
+            activity_interval_seconds: 60,
             allow_unverified_email_login: true,
             allow_account_deletion: true,
             verification_token_ttl_minutes: 15,
@@ -115,6 +127,10 @@ const ENV_KEYS: &[&str] = &[
     "log",
     "public_url",
     "librechat_prefix",
+    "openwebui_prefix",
+    "openwebui_default_role",
+    "openwebui_enable_signup",
+    "activity_interval_seconds",
     "allow_unverified_email_login",
     "allow_account_deletion",
     "verification_token_ttl_minutes",
@@ -179,6 +195,18 @@ impl Settings {
         if !self.librechat_prefix.starts_with('/') || self.librechat_prefix.chars().any(char::is_whitespace) {
             bail!("librechat_prefix must be a path starting with / (or / itself)");
         }
+        if !self.openwebui_prefix.starts_with('/') || self.openwebui_prefix.chars().any(char::is_whitespace) {
+            bail!("openwebui_prefix must be a path starting with / (or / itself)");
+        }
+        if !matches!(
+            Role::parse(&self.openwebui_default_role),
+            Ok(Role::User | Role::Pending)
+        ) {
+            bail!("openwebui_default_role must be user or pending");
+        }
+        if self.activity_interval_seconds < 0 {
+            bail!("activity_interval_seconds must not be negative");
+        }
         if self.verification_token_ttl_minutes < 1 || self.verification_resend_window_minutes < 1 {
             bail!("verification_token_ttl_minutes and verification_resend_window_minutes must be at least 1");
         }
@@ -223,6 +251,7 @@ impl Settings {
             public_url: self.public_url.trim_end_matches('/').to_string(),
             avatar_dir: self.data_dir.join("avatars"),
             avatar_max_bytes: self.avatar_max_bytes,
+            activity_interval: time_duration_seconds(self.activity_interval_seconds),
             ..CoreConfig::default()
         })
     }
@@ -238,6 +267,9 @@ impl Settings {
             body_limit: self.body_limit_bytes,
             trust_forwarded_for: self.trust_forwarded_for,
             librechat_prefix: self.librechat_prefix.clone(),
+            openwebui_prefix: self.openwebui_prefix.clone(),
+            openwebui_default_role: Role::parse(&self.openwebui_default_role).unwrap_or(Role::Pending),
+            openwebui_enable_signup: self.openwebui_enable_signup,
         }
     }
 }

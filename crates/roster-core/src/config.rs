@@ -44,6 +44,8 @@ pub struct CoreConfig {
     pub avatar_dir: std::path::PathBuf,
     /// Largest avatar upload, in bytes.
     pub avatar_max_bytes: usize,
+    /// How often a user's `last_active_at` is written at most (zero: on every request).
+    pub activity_interval: Duration,
 }
 
 impl Default for CoreConfig {
@@ -68,6 +70,7 @@ impl Default for CoreConfig {
             public_url: "http://127.0.0.1:8480".into(),
             avatar_dir: std::path::PathBuf::from("roster-data/avatars"),
             avatar_max_bytes: 5 * 1024 * 1024,
+            activity_interval: Duration::seconds(60),
         }
     }
 }

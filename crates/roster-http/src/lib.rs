@@ -23,11 +23,21 @@ pub fn app(state: AppState) -> Router {
         .merge(health::router())
         .merge(native)
         .merge(mount_librechat(&librechat_prefix, librechat))
+        .merge(mount_openwebui(&state.config.openwebui_prefix))
         .fallback(error::not_found_fallback)
         .method_not_allowed_fallback(error::method_not_allowed_fallback)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Mounts the Open WebUI router at its prefix, or at the root for `/` or an empty prefix.
+fn mount_openwebui(prefix: &str) -> Router<AppState> {
+    let prefix = prefix.trim().trim_matches('/');
+    if prefix.is_empty() {
+        return dialect::openwebui::router(false);
+    }
+    Router::new().nest(&format!("/{prefix}"), dialect::openwebui::router(true))
 }
 
 /// Mounts the LibreChat router at `/{prefix}`, or at the root when `prefix` is empty. Paths

@@ -12,6 +12,12 @@ pub struct HttpConfig {
     pub trust_forwarded_for: bool,
     /// Where the LibreChat dialect is mounted (`/librechat`; `/` for the root).
     pub librechat_prefix: String,
+    /// Where the Open WebUI dialect is mounted (`/openwebui`; `/` for the root).
+    pub openwebui_prefix: String,
+    /// Role of Open WebUI sign-ups after the first account (Open WebUI's `DEFAULT_USER_ROLE`).
+    pub openwebui_default_role: roster_core::Role,
+    /// Whether Open WebUI sign-up stays open after the first account (Open WebUI closes it).
+    pub openwebui_enable_signup: bool,
 }
 
 impl Default for HttpConfig {
@@ -20,6 +26,9 @@ impl Default for HttpConfig {
             body_limit: 1024 * 1024,
             trust_forwarded_for: false,
             librechat_prefix: "/librechat".into(),
+            openwebui_prefix: "/openwebui".into(),
+            openwebui_default_role: roster_core::Role::Pending,
+            openwebui_enable_signup: false,
         }
     }
 }

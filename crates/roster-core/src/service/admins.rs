@@ -107,4 +107,28 @@ impl Core {
             tokens: Some(tokens),
         })
     }
+
+    /// Whether any account exists (products that close sign-up after the first account ask).
+    pub async fn has_accounts(&self) -> Result<bool> {
+        Ok(self.store.count_users().await? > 0)
+    }
+
+    /// Reads another user's directory entry: any signed-in user may (products such as Open
+    /// WebUI show every user's name, email and role to every user).
+    pub async fn read_user_entry(&self, actor: &Actor, id: UserId) -> Result<User> {
+        let _ = actor;
+        self.store.get_user(id).await.map_err(not_found("user"))
+    }
+
+    /// The groups of another user, as the directory shows them (see [`Core::read_user_entry`]).
+    pub async fn user_entry_groups(&self, actor: &Actor, id: UserId) -> Result<Vec<crate::store::Group>> {
+        let _ = actor;
+        Ok(self.store.list_groups_of_user(id).await?)
+    }
+
+    /// Searches the user directory: any signed-in user may (see [`Core::read_user_entry`]).
+    pub async fn search_user_directory(&self, actor: &Actor, request: super::ListUsers) -> Result<super::UserPage> {
+        let _ = actor;
+        self.list_users_unchecked(request).await
+    }
 }

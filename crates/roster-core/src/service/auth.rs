@@ -261,9 +261,12 @@ impl Core {
         Ok(claims)
     }
 
-    /// Records that a user is active, at most once a minute.
+    /// Records that a user is active, at most once per `activity_interval` (a minute).
     pub(crate) async fn touch_user_activity(&self, mut user: User, now: time::OffsetDateTime) -> Result<User> {
-        if user.last_active_at.is_none_or(|t| now - t >= TOUCH_INTERVAL) {
+        if user
+            .last_active_at
+            .is_none_or(|t| now - t >= self.config.activity_interval)
+        {
             self.store.touch_user(user.id, now).await?;
             user.last_active_at = Some(now);
         }

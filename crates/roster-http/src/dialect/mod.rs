@@ -3,3 +3,4 @@
 
 pub mod librechat;
 pub mod native;
+pub mod openwebui;

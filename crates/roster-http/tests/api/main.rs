@@ -9,6 +9,7 @@ mod invitations;
 mod librechat;
 mod librechat_client;
 mod me;
+mod openwebui;
 mod permissions;
 mod sessions;
 mod users;
