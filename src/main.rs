@@ -99,8 +99,9 @@ enum Command {
                       API keys, invitations and reset links, preferences and profile. Asks `Really delete \
                       user EMAIL (ID) and ALL their data? (y/N)` and whether to delete the transaction \
                       history too, unless --yes is given (then the history is deleted unless \
-                      --keep-transactions). Roster keeps no transaction history, memberships, balances or \
-                      avatar files yet; when it does, they are deleted here too. An unknown user is an \
+                      --keep-transactions). The transaction history is the credit ledger (balances); \
+                      email verifications, terms acceptances and group memberships are always deleted. \
+                      An unknown user is an \
                       error (exit 1). The last active administrator cannot be deleted.",
         after_help = EXIT_CODES
     )]

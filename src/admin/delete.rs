@@ -38,8 +38,12 @@ pub async fn run(core: &Core, args: Args) -> anyhow::Result<()> {
             keep_transactions = !ask_yes_no("Also delete all transaction history for this user? (y/N) ", false)?;
         }
     }
-    // Roster keeps no transaction history yet: the answer is recorded here for when it does.
-    core.delete_user_unchecked(user.id).await.map_err(|e| match e {
+    let deleted = if keep_transactions {
+        core.delete_user_keeping_transactions_unchecked(user.id).await
+    } else {
+        core.delete_user_unchecked(user.id).await
+    };
+    deleted.map_err(|e| match e {
         roster_core::Error::LastAdmin => {
             anyhow::anyhow!("{} is the last active administrator; delete refused", describe(&user))
         }

@@ -407,6 +407,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<User>;
     /// A user's terms acceptances, newest first.
     async fn list_terms_acceptances(&self, user: UserId) -> StoreResult<Vec<TermsAcceptance>>;
+    /// As [`Store::delete_user`], but the user's credit ledger is kept (its rows then name a
+    /// user id that no longer exists).
+    async fn delete_user_keeping_transactions(&self, id: UserId, keep_an_admin: bool) -> StoreResult<()>;
     /// Appends a transaction to a user's credit ledger. A `StartGrant` is kept at most once
     /// per user: returns false, writing nothing, if the user already has one.
     async fn insert_balance_transaction(&self, transaction: &BalanceTransaction) -> StoreResult<bool>;

@@ -134,6 +134,48 @@ macro_rules! impl_store {
                 })
             }
 
+            /// Deletes a user and what it owns in one transaction; its credit ledger too unless
+            /// `keep_ledger`.
+            async fn delete_user_and_data(
+                &self,
+                id: roster_core::UserId,
+                keep_an_admin: bool,
+                keep_ledger: bool,
+            ) -> roster_core::store::StoreResult<()> {
+                $crate::shared::write_transaction!(self, transaction => {
+                    if !keep_ledger {
+                        sqlx::query($crate::sql::DELETE_BALANCE_TRANSACTIONS_OF_USER)
+                            .bind(id.0)
+                            .execute(&mut *transaction)
+                            .await?;
+                    }
+                    if keep_an_admin {
+                        Self::lock_admins(&mut transaction).await?;
+                    }
+                    for statement in [
+                        $crate::sql::DELETE_REFRESH_TOKENS_OF_USER,
+                        $crate::sql::DELETE_SESSIONS_OF_USER,
+                        $crate::sql::DELETE_API_KEYS_OF_USER,
+                        $crate::sql::DELETE_ACCOUNT_TOKENS_OF_USER,
+                    ] {
+                        sqlx::query(statement).bind(id.0).execute(&mut *transaction).await?;
+                    }
+                    let deleted = sqlx::query($crate::sql::DELETE_USER)
+                        .bind(id.0)
+                        .execute(&mut *transaction)
+                        .await?
+                        .rows_affected();
+                    if deleted == 0 {
+                        return Err(roster_core::StoreError::NotFound.into());
+                    }
+                    if keep_an_admin {
+                        Self::ensure_an_admin(&mut transaction, time::OffsetDateTime::now_utc()).await?;
+                    }
+                    Ok(())
+                })?;
+                Ok(())
+            }
+
             /// Runs a one-statement write; NotFound when it touched no row.
             async fn write_one_row<'q>(
                 &self,
@@ -349,32 +391,15 @@ macro_rules! impl_store {
                 id: roster_core::UserId,
                 keep_an_admin: bool,
             ) -> roster_core::store::StoreResult<()> {
-                $crate::shared::write_transaction!(self, transaction => {
-                    if keep_an_admin {
-                        Self::lock_admins(&mut transaction).await?;
-                    }
-                    for statement in [
-                        $crate::sql::DELETE_REFRESH_TOKENS_OF_USER,
-                        $crate::sql::DELETE_SESSIONS_OF_USER,
-                        $crate::sql::DELETE_API_KEYS_OF_USER,
-                        $crate::sql::DELETE_ACCOUNT_TOKENS_OF_USER,
-                    ] {
-                        sqlx::query(statement).bind(id.0).execute(&mut *transaction).await?;
-                    }
-                    let deleted = sqlx::query($crate::sql::DELETE_USER)
-                        .bind(id.0)
-                        .execute(&mut *transaction)
-                        .await?
-                        .rows_affected();
-                    if deleted == 0 {
-                        return Err(roster_core::StoreError::NotFound.into());
-                    }
-                    if keep_an_admin {
-                        Self::ensure_an_admin(&mut transaction, time::OffsetDateTime::now_utc()).await?;
-                    }
-                    Ok(())
-                })?;
-                Ok(())
+                self.delete_user_and_data(id, keep_an_admin, false).await
+            }
+
+            async fn delete_user_keeping_transactions(
+                &self,
+                id: roster_core::UserId,
+                keep_an_admin: bool,
+            ) -> roster_core::store::StoreResult<()> {
+                self.delete_user_and_data(id, keep_an_admin, true).await
             }
 
             async fn record_login(

@@ -1610,6 +1610,19 @@ async fn balance_ledger_sums_and_grants_once(backend: Backend) {
         ..tx(BalanceKind::Adjustment, 0)
     };
     assert_not_found(f.store.set_balance(&missing, 5).await);
+    // Deleting the user deletes its ledger, unless the history is kept.
+    let keeper = f.insert(&f.user(Some("k@example.org"), None)).await;
+    let grant = BalanceTransaction {
+        user_id: keeper.id,
+        ..tx(BalanceKind::StartGrant, 7)
+    };
+    f.store.insert_balance_transaction(&grant).await.unwrap();
+    f.store
+        .delete_user_keeping_transactions(keeper.id, false)
+        .await
+        .unwrap();
+    assert_not_found(f.store.get_user(keeper.id).await);
+    assert_eq!(f.store.get_balance(keeper.id).await.unwrap(), (7, true));
     f.store.delete_user(user.id, false).await.unwrap();
     assert_eq!(f.store.get_balance(user.id).await.unwrap(), (0, false));
 }

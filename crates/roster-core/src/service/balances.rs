@@ -57,6 +57,18 @@ impl Core {
         Ok(self.store.get_balance(user).await?.0)
     }
 
+    /// Deletes a user as [`Core::delete_user_unchecked`] does, but keeps its credit ledger
+    /// (LibreChat's `delete-user` asks whether to keep the transaction history).
+    pub async fn delete_user_keeping_transactions_unchecked(&self, user: UserId) -> Result<()> {
+        let stored = self.store.get_user(user).await.map_err(not_found("user"))?;
+        self.store
+            .delete_user_keeping_transactions(user, stored.is_active_admin())
+            .await
+            .map_err(not_found("user"))?;
+        tracing::info!(user = %user, "user deleted; credit ledger kept");
+        Ok(())
+    }
+
     /// Sets a user's balance to `target` credits by an adjustment; returns the new balance.
     /// Without a permission check (admin commands).
     pub async fn set_balance_unchecked(&self, user: UserId, target: i64) -> Result<i64> {

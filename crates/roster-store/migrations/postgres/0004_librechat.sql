@@ -1,6 +1,7 @@
 -- The LibreChat dialect's records: email verifications, terms acceptances and the credit
--- ledger. Keep in step with ../sqlite/0004_librechat.sql (the parity tests check this). Every row goes
--- with its user (ON DELETE CASCADE), inside the user's delete transaction.
+-- ledger. Keep in step with ../sqlite/0004_librechat.sql (the parity tests check this).
+-- Verifications and acceptances go with their user (ON DELETE CASCADE), inside the user's
+-- delete transaction.
 
 -- Single-use email verification secrets, stored as SHA-256 digests.
 CREATE TABLE email_verifications (
@@ -22,10 +23,12 @@ CREATE TABLE terms_acceptances (
 );
 CREATE INDEX terms_acceptances_user_id_idx ON terms_acceptances (user_id, accepted_at);
 
--- The credit ledger: a balance is the sum of its user's transactions.
+-- The credit ledger: a balance is the sum of its user's transactions. No foreign key: the
+-- store deletes a user's ledger with the user, unless an administrator keeps the history
+-- (`roster delete-user --keep-transactions`).
 CREATE TABLE balance_transactions (
     id         BIGINT NOT NULL PRIMARY KEY,
-    user_id    BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    user_id    BIGINT NOT NULL,
     kind       TEXT NOT NULL CHECK (kind IN ('start_grant', 'spend', 'refill', 'adjustment')),
     amount     BIGINT NOT NULL,
     created_at BIGINT NOT NULL
