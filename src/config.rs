@@ -52,6 +52,8 @@ pub struct Settings {
     pub openwebui_enable_signup: bool,
     /// How often a user's `last_active_at` is written at most, seconds (0: every request).
     pub activity_interval_seconds: i64,
+    /// Lifetime of Open WebUI sign-in tokens, seconds (at most the session lifetime).
+    pub openwebui_token_ttl_seconds: i64,
     /// Whether accounts whose email is not verified may sign in.
     pub allow_unverified_email_login: bool,
     /// Whether users may delete their own account (administrators always may).
@@ -96,6 +98,7 @@ impl Default for Settings {
             openwebui_default_role: "pending".into(),
             openwebui_enable_signup: false,
             activity_interval_seconds: 60,
+            openwebui_token_ttl_seconds: 28 * 86_400,
             allow_unverified_email_login: true,
             allow_account_deletion: true,
             verification_token_ttl_minutes: 15,
@@ -131,6 +134,7 @@ const ENV_KEYS: &[&str] = &[
     "openwebui_default_role",
     "openwebui_enable_signup",
     "activity_interval_seconds",
+    "openwebui_token_ttl_seconds",
     "allow_unverified_email_login",
     "allow_account_deletion",
     "verification_token_ttl_minutes",
@@ -204,6 +208,9 @@ impl Settings {
         ) {
             bail!("openwebui_default_role must be user or pending");
         }
+        if self.openwebui_token_ttl_seconds < 60 {
+            bail!("openwebui_token_ttl_seconds must be at least 60");
+        }
         if self.activity_interval_seconds < 0 {
             bail!("activity_interval_seconds must not be negative");
         }
@@ -270,6 +277,7 @@ impl Settings {
             openwebui_prefix: self.openwebui_prefix.clone(),
             openwebui_default_role: Role::parse(&self.openwebui_default_role).unwrap_or(Role::Pending),
             openwebui_enable_signup: self.openwebui_enable_signup,
+            openwebui_token_ttl_seconds: self.openwebui_token_ttl_seconds,
         }
     }
 }

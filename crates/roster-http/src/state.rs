@@ -18,6 +18,9 @@ pub struct HttpConfig {
     pub openwebui_default_role: roster_core::Role,
     /// Whether Open WebUI sign-up stays open after the first account (Open WebUI closes it).
     pub openwebui_enable_signup: bool,
+    /// Lifetime of the tokens Open WebUI sign-in and sign-up hand out, seconds (its frontend
+    /// never refreshes; Open WebUI's `JWT_EXPIRES_IN` is four weeks).
+    pub openwebui_token_ttl_seconds: i64,
 }
 
 impl Default for HttpConfig {
@@ -29,6 +32,7 @@ impl Default for HttpConfig {
             openwebui_prefix: "/openwebui".into(),
             openwebui_default_role: roster_core::Role::Pending,
             openwebui_enable_signup: false,
+            openwebui_token_ttl_seconds: 28 * 86_400,
         }
     }
 }

@@ -82,7 +82,14 @@ impl Core {
     /// Self-registration as [`Core::register`], with the role of accounts after the first
     /// chosen by the caller (a dialect's own default, e.g. Open WebUI's `pending`). The first
     /// account ever still becomes admin. Signs the user in unless the account may not.
-    pub async fn register_with_role(&self, input: Registration, role: Role, meta: &ClientMeta) -> Result<LoginOutcome> {
+    /// `access_ttl`: how long the access token is valid (None: `access_token_ttl`).
+    pub async fn register_with_role(
+        &self,
+        input: Registration,
+        role: Role,
+        access_ttl: Option<Duration>,
+        meta: &ClientMeta,
+    ) -> Result<LoginOutcome> {
         if !self.config.allow_registration {
             return Err(Error::RegistrationDisabled);
         }
@@ -101,7 +108,33 @@ impl Core {
         if user.ensure_may_sign_in().is_err() {
             return Ok(LoginOutcome { user, tokens: None });
         }
-        let tokens = self.start_session(&user, meta).await?;
+        let ttl = access_ttl.unwrap_or(self.config.access_token_ttl);
+        let tokens = self.start_session_with_ttl(&user, meta, ttl).await?;
+        Ok(LoginOutcome {
+            user,
+            tokens: Some(tokens),
+        })
+    }
+
+    /// Password login as [`Core::login`], with the access token valid for `access_ttl` (at
+    /// most the session's lifetime): for products whose clients never refresh (Open WebUI's
+    /// frontend keeps one token for weeks). Revocation still takes effect on the next request.
+    pub async fn login_with_access_ttl(
+        &self,
+        login: &str,
+        password: &str,
+        access_ttl: Duration,
+        meta: &ClientMeta,
+    ) -> Result<LoginOutcome> {
+        if login.trim().is_empty() {
+            return Err(Error::invalid("login", "must not be empty"));
+        }
+        if password.is_empty() {
+            return Err(Error::invalid("password", "must not be empty"));
+        }
+        let user = self.check_password(login, password).await?;
+        let tokens = self.start_session_with_ttl(&user, meta, access_ttl).await?;
+        tracing::info!(user = %user.id, session = %tokens.session_id, "login");
         Ok(LoginOutcome {
             user,
             tokens: Some(tokens),

@@ -58,6 +58,19 @@ fn truncate(s: Option<&str>, max: usize) -> Option<String> {
 impl Core {
     /// Starts a session for a user who may sign in, returning its tokens.
     pub(crate) async fn start_session(&self, user: &User, meta: &ClientMeta) -> Result<TokenPair> {
+        self.start_session_with_ttl(user, meta, self.config.access_token_ttl)
+            .await
+    }
+
+    /// As [`Core::start_session`], with the access token valid for `access_ttl` (at most as
+    /// long as the session itself). For products whose clients cannot refresh.
+    pub(crate) async fn start_session_with_ttl(
+        &self,
+        user: &User,
+        meta: &ClientMeta,
+        access_ttl: Duration,
+    ) -> Result<TokenPair> {
+        let access_ttl = access_ttl.min(self.config.refresh_token_ttl);
         let now = self.clock.now();
         let session = Session {
             id: SessionId(self.next_id()),
@@ -70,23 +83,27 @@ impl Core {
         };
         let refresh_token = random_secret();
         self.store.insert_session(&session, &digest(&refresh_token)).await?;
-        let access_token = self.sign_access_token(user, session.id)?;
+        let access_token = self.sign_access_token_with_ttl(user, session.id, access_ttl)?;
         Ok(TokenPair {
             access_token,
             refresh_token,
-            expires_in: self.config.access_token_ttl.whole_seconds(),
+            expires_in: access_ttl.whole_seconds(),
             session_id: session.id,
         })
     }
 
     fn sign_access_token(&self, user: &User, session: SessionId) -> Result<String> {
+        self.sign_access_token_with_ttl(user, session, self.config.access_token_ttl)
+    }
+
+    fn sign_access_token_with_ttl(&self, user: &User, session: SessionId, ttl: Duration) -> Result<String> {
         let now = self.clock.now().unix_timestamp();
         self.keys().sign(&AccessClaims {
             iss: ISSUER.into(),
             sub: user.id.to_string(),
             sid: session.to_string(),
             iat: now,
-            exp: now + self.config.access_token_ttl.whole_seconds(),
+            exp: now + ttl.whole_seconds(),
         })
     }
 

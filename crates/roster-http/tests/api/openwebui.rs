@@ -5,7 +5,7 @@ use reqwest::Method;
 use roster_core::id::id_to_uuid;
 use roster_core::service::{AdminUserChanges, NewUser};
 use roster_core::time::Duration;
-use roster_core::{Role, UserId};
+use roster_core::{Clock, Role, UserId};
 use roster_testkit::app::{TestApp, TestResponse};
 use roster_testkit::{Backend, backend_tests, spawn_app};
 use serde_json::{Value, json};
@@ -155,6 +155,23 @@ async fn signup_signin_and_session(backend: Backend) {
     let native = app.login("ada@example.org", "password-1").await;
     let native_token = native.body["access_token"].as_str().unwrap();
     get(&app, "/auths/", native_token).await.assert_status(200);
+
+    // Sign-in tokens last four weeks by default: Open WebUI's frontend never refreshes.
+    let lifetime = signin.body["expires_at"].as_i64().unwrap() - app.clock.now().unix_timestamp();
+    assert_eq!(lifetime, 28 * 86_400);
+    app.advance(Duration::days(1));
+    get(&app, "/auths/", &token).await.assert_status(200);
+
+    // Sign-out ends the session and clears the cookie; without a session it still answers.
+    let signout = get(&app, "/auths/signout", &token).await;
+    assert_eq!(signout.body, json!({"status": true}));
+    assert!(signout.headers["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
+    detail(&get(&app, "/auths/", &token).await, 401, INVALID_TOKEN);
+    assert_eq!(
+        app.get(&format!("{P}/auths/signout"), None).await.body,
+        json!({"status": true})
+    );
+    let token = signin.body["token"].as_str().unwrap().to_string();
 
     detail(&app.get(&format!("{P}/auths/"), None).await, 401, "Not authenticated");
     detail(&get(&app, "/auths/", "not-a-token").await, 401, INVALID_TOKEN);

@@ -78,6 +78,47 @@ fn matrix() -> Vec<(Method, &'static str, Option<Value>, [u16; 5])> {
         ),
         (Method::DELETE, "/v1/users/{self}", None, [401, 403, 401, 403, 403]),
         (Method::DELETE, "/v1/users/{other}", None, [401, 403, 401, 403, 204]),
+        (Method::GET, "/v1/groups", None, [401, 403, 401, 200, 200]),
+        (
+            Method::POST,
+            "/v1/groups",
+            Some(json!({"name": "{unique}"})),
+            [401, 403, 401, 403, 201],
+        ),
+        (Method::GET, "/v1/groups/1", None, [401, 403, 401, 404, 404]),
+        (
+            Method::PATCH,
+            "/v1/groups/1",
+            Some(json!({"name": "n"})),
+            [401, 403, 401, 403, 404],
+        ),
+        (Method::DELETE, "/v1/groups/1", None, [401, 403, 401, 403, 404]),
+        (Method::GET, "/v1/groups/1/members", None, [401, 403, 401, 403, 404]),
+        (
+            Method::POST,
+            "/v1/groups/1/members",
+            Some(json!({"user_ids": ["{other}"]})),
+            [401, 403, 401, 403, 404],
+        ),
+        (
+            Method::DELETE,
+            "/v1/groups/1/members",
+            Some(json!({"user_ids": ["{other}"]})),
+            [401, 403, 401, 403, 404],
+        ),
+        (
+            Method::GET,
+            "/v1/groups/permissions/default",
+            None,
+            [401, 403, 401, 403, 200],
+        ),
+        (
+            Method::PUT,
+            "/v1/groups/permissions/default",
+            Some(json!({"chat": {"delete": true}})),
+            [401, 403, 401, 403, 200],
+        ),
+        (Method::GET, "/v1/me/permissions", None, [401, 403, 401, 200, 200]),
     ]
 }
 
@@ -121,8 +162,13 @@ async fn every_endpoint_checks_its_caller(backend: Backend) {
             let path = path
                 .replace("{self}", &self_id.to_string())
                 .replace("{other}", &other.id.to_string());
-            let body = body
-                .map(|b| serde_json::from_str(&b.to_string().replace("{unique}", &format!("made{unique}"))).unwrap());
+            let body = body.map(|b| {
+                let text = b
+                    .to_string()
+                    .replace("{unique}", &format!("made{unique}"))
+                    .replace("{other}", &other.id.to_string());
+                serde_json::from_str(&text).unwrap()
+            });
             let r = app
                 .request(method.clone(), &path, token.as_deref(), body.as_ref())
                 .await;

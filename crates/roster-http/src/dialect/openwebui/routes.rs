@@ -34,6 +34,7 @@ pub fn router(nested: bool) -> Router<AppState> {
     let auths = Router::new()
         .route("/signin", post(auths_signin_post))
         .route("/signup", post(auths_signup_post))
+        .route("/signout", get(auths_signout_get))
         .route("/add", post(auths_add_post))
         .route("/update/password", post(auths_update_password_post))
         .route("/update/profile", post(auths_update_profile_post))
@@ -136,6 +137,27 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// How long this dialect's sign-in tokens last.
+fn token_ttl(state: &AppState) -> time::Duration {
+    time::Duration::seconds(state.config.openwebui_token_ttl_seconds.max(1))
+}
+
+impl axum::extract::OptionalFromRequestParts<AppState> for Caller {
+    type Rejection = OpenWebUiError;
+
+    /// No credential, or one that no longer works: `None`.
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Option<Self>> {
+        let Some(token) = credential_of(parts).or_else(|| cookie_token(parts)) else {
+            return Ok(None);
+        };
+        match state.core.authenticate_bearer(&token).await {
+            Ok(actor) => Ok(Some(Caller { actor, token })),
+            Err(Error::Unavailable) => Err(Error::Unavailable.into()),
+            Err(_) => Ok(None),
+        }
+    }
+}
+
 fn user_id(raw: &str) -> Result<UserId> {
     Ok(UserId(id_from_uuid(raw)?))
 }
@@ -203,7 +225,10 @@ async fn auths_signin_post(
     Meta(meta): Meta,
     Json(body): Json<SigninForm>,
 ) -> Result<Response> {
-    let outcome = state.core.login(&body.email, &body.password, &meta).await?;
+    let outcome = state
+        .core
+        .login_with_access_ttl(&body.email, &body.password, token_ttl(&state), &meta)
+        .await?;
     let tokens = outcome.tokens.ok_or(Error::AccountPending)?;
     let permissions = permissions_of(&state, outcome.user.id).await?;
     let expires_at = state.core.clock.now().unix_timestamp() + tokens.expires_in;
@@ -243,7 +268,12 @@ async fn auths_signup_post(
     };
     let outcome = state
         .core
-        .register_with_role(input, state.config.openwebui_default_role, &meta)
+        .register_with_role(
+            input,
+            state.config.openwebui_default_role,
+            Some(token_ttl(&state)),
+            &meta,
+        )
         .await?;
     let mut user = outcome.user;
     if let (Some(url), Some(tokens)) = (body.profile_image_url.as_deref(), outcome.tokens.as_ref()) {
@@ -262,6 +292,19 @@ async fn auths_signup_post(
     };
     let body = map::session_user(&user, token.clone(), expires_in.map(|e| now + e), permissions);
     Ok(with_token_cookie(axum::Json(body).into_response(), &token, expires_in))
+}
+
+/// Ends the caller's session (if any) and clears the `token` cookie → `{"status": true}`.
+async fn auths_signout_get(State(state): State<AppState>, caller: Option<Caller>) -> Result<Response> {
+    if let Some(caller) = caller {
+        state.core.logout(&caller.actor).await?;
+    }
+    let mut response = axum::Json(json!({"status": true})).into_response();
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        HeaderValue::from_static("token=; HttpOnly; Path=/; SameSite=Lax; Max-Age=0"),
+    );
+    Ok(response)
 }
 
 async fn auths_add_post(
