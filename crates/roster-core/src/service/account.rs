@@ -9,7 +9,10 @@ use crate::user::{Role, User};
 /// The values of `personalization.statefulCodeEnvironment`.
 pub const CODE_ENVIRONMENTS: &[&str] = &["user", "agent-user", "conversation"];
 
-/// The most plugins a user may enable.
+/// The kinds of marketplace items a user may star.
+pub const TOOL_FAVORITE_TYPES: &[&str] = &["builtin", "tool", "mcp", "skill"];
+
+/// The most plugins (or starred items) a user may have.
 const MAX_PLUGINS: usize = 256;
 
 /// A change to the user's enabled plugins (`preferences.plugins`).
@@ -171,6 +174,54 @@ impl Core {
             })
             .await?;
         Ok(user)
+    }
+
+    /// Stars (`add`) or unstars a marketplace item in `preferences.toolFavorites`, a list of
+    /// `{itemType, itemId}`; returns the list.
+    pub async fn update_tool_favorites(
+        &self,
+        actor: &Actor,
+        item_type: &str,
+        item_id: &str,
+        add: bool,
+    ) -> Result<Vec<serde_json::Value>> {
+        if !TOOL_FAVORITE_TYPES.contains(&item_type) {
+            return Err(Error::invalid("itemType", "must be one of builtin, tool, mcp, skill"));
+        }
+        let item_id = item_id.trim();
+        if item_id.is_empty() || item_id.chars().count() > 256 {
+            return Err(Error::invalid("itemId", "must be 1 to 256 characters"));
+        }
+        let entry = serde_json::json!({ "itemType": item_type, "itemId": item_id });
+        let (_, user) = self
+            .modify_user(actor.user.id, |u| {
+                let mut preferences = match &u.preferences {
+                    serde_json::Value::Object(o) => o.clone(),
+                    _ => serde_json::Map::new(),
+                };
+                let mut list: Vec<serde_json::Value> = preferences
+                    .get("toolFavorites")
+                    .and_then(|v| v.as_array())
+                    .cloned()
+                    .unwrap_or_default();
+                list.retain(|v| v != &entry);
+                if add {
+                    list.push(entry.clone());
+                }
+                if list.len() > MAX_PLUGINS {
+                    return Err(Error::invalid("toolFavorites", "at most 256 favorites"));
+                }
+                preferences.insert("toolFavorites".into(), serde_json::Value::Array(list));
+                u.preferences = validate_preferences(serde_json::Value::Object(preferences))?;
+                Ok(())
+            })
+            .await?;
+        Ok(user
+            .preferences
+            .get("toolFavorites")
+            .and_then(|v| v.as_array())
+            .cloned()
+            .unwrap_or_default())
     }
 
     /// Deletes the caller's own account with everything it owns, in one transaction. Refused

@@ -624,7 +624,13 @@ async fn plugins_preferences_and_settings(backend: Backend) {
         Some(&json!({"skillStates": {"s1": true}})),
     )
     .await;
-    assert_eq!(r.body["skillStates"], json!({"s1": true}));
+    assert_eq!(r.body, json!({"s1": true}));
+    assert_eq!(
+        lc(&app, Method::GET, "/api/user/settings/skills/active", t, None)
+            .await
+            .body,
+        json!({"s1": true})
+    );
     assert_message(
         &lc(
             &app,
@@ -647,6 +653,50 @@ async fn plugins_preferences_and_settings(backend: Backend) {
     .await
     .assert_status(400);
     assert_unauthorized(&lc(&app, Method::GET, "/api/user/settings/favorites", None, None).await);
+    // Tool favorites: starred marketplace items.
+    let r = lc(
+        &app,
+        Method::PUT,
+        "/api/user/settings/favorites/tools/mcp/my%20server",
+        t,
+        None,
+    )
+    .await;
+    r.assert_status(200);
+    assert_eq!(r.body, json!({"itemType": "mcp", "itemId": "my server"}));
+    lc(
+        &app,
+        Method::PUT,
+        "/api/user/settings/favorites/tools/skill/s1",
+        t,
+        None,
+    )
+    .await
+    .assert_status(200);
+    let r = lc(
+        &app,
+        Method::DELETE,
+        "/api/user/settings/favorites/tools/skill/s1",
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(r.body, json!({"ok": true}));
+    let r = lc(&app, Method::GET, "/api/user/settings/favorites/tools", t, None).await;
+    assert_eq!(r.body, json!([{"itemType": "mcp", "itemId": "my server"}]));
+    assert_message(
+        &lc(
+            &app,
+            Method::PUT,
+            "/api/user/settings/favorites/tools/gadget/x",
+            t,
+            None,
+        )
+        .await,
+        400,
+        "must be one of builtin, tool, mcp, skill",
+    );
+    assert_unauthorized(&lc(&app, Method::GET, "/api/user/settings/favorites/tools", None, None).await);
     let me = app.get("/v1/me", t).await;
     let p = &me.body["preferences"];
     assert_eq!(p["plugins"], json!(["web-search", "dalle"]));

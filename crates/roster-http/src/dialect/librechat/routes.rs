@@ -43,6 +43,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
             get(pinned_order_get).post(pinned_order_post),
         )
         .route("/api/user/settings/skills/active", get(skills_get).post(skills_post))
+        .route("/api/user/settings/favorites/tools", get(tool_favorites_get))
+        .route(
+            "/api/user/settings/favorites/tools/{item_type}/{item_id}",
+            axum::routing::put(tool_favorite_put).delete(tool_favorite_delete),
+        )
         .route("/api/user/delete", axum::routing::delete(user_delete))
         .route("/api/user/verify", post(verify_post))
         .route("/api/user/verify/resend", post(verify_resend))
@@ -334,9 +339,14 @@ async fn pinned_order_post(
 }
 
 async fn skills_get(Auth(actor): Auth) -> axum::Json<Value> {
-    axum::Json(json!({
-        "skillStates": actor.user.preferences.get("skillStates").cloned().unwrap_or_else(|| json!({}))
-    }))
+    axum::Json(
+        actor
+            .user
+            .preferences
+            .get("skillStates")
+            .cloned()
+            .unwrap_or_else(|| json!({})),
+    )
 }
 
 async fn skills_post(
@@ -344,8 +354,44 @@ async fn skills_post(
     Auth(actor): Auth,
     Json(body): Json<SkillStatesRequest>,
 ) -> LcResult<axum::Json<Value>> {
-    let states = set_key(&state, &actor, "skillStates", Value::Object(body.skill_states)).await?;
-    Ok(axum::Json(json!({ "skillStates": states })))
+    Ok(axum::Json(
+        set_key(&state, &actor, "skillStates", Value::Object(body.skill_states)).await?,
+    ))
+}
+
+async fn tool_favorites_get(Auth(actor): Auth) -> axum::Json<Value> {
+    axum::Json(
+        actor
+            .user
+            .preferences
+            .get("toolFavorites")
+            .cloned()
+            .unwrap_or_else(|| json!([])),
+    )
+}
+
+async fn tool_favorite_put(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path((item_type, item_id)): Path<(String, String)>,
+) -> LcResult<axum::Json<Value>> {
+    state
+        .core
+        .update_tool_favorites(&actor, &item_type, &item_id, true)
+        .await?;
+    Ok(axum::Json(json!({ "itemType": item_type, "itemId": item_id })))
+}
+
+async fn tool_favorite_delete(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path((item_type, item_id)): Path<(String, String)>,
+) -> LcResult<axum::Json<Value>> {
+    state
+        .core
+        .update_tool_favorites(&actor, &item_type, &item_id, false)
+        .await?;
+    Ok(axum::Json(json!({ "ok": true })))
 }
 
 async fn user_delete(State(state): State<AppState>, Auth(actor): Auth) -> LcResult<axum::Json<Value>> {
