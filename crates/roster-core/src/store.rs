@@ -392,10 +392,17 @@ pub trait Store: Send + Sync + 'static {
     /// Stores an email-verification token (as a digest) for a user's address, deleting the
     /// user's earlier ones.
     async fn insert_email_verification(&self, record: &EmailVerification, digest: &str) -> StoreResult<()>;
-    /// Uses a verification token that is unused and unexpired at `now` and marks its user's
-    /// email verified (if the address is still the one verified), in one transaction; returns
-    /// the token. NotFound, writing nothing, otherwise.
-    async fn use_email_verification(&self, digest: &str, now: OffsetDateTime) -> StoreResult<EmailVerification>;
+    /// Uses a verification token that is unused and unexpired at `now` (and, when given, for
+    /// `email` and `user`) and marks its user's email verified (if the address is still the
+    /// one verified), in one transaction; returns the token. NotFound, writing nothing,
+    /// otherwise.
+    async fn use_email_verification(
+        &self,
+        digest: &str,
+        email: Option<&str>,
+        user: Option<UserId>,
+        now: OffsetDateTime,
+    ) -> StoreResult<EmailVerification>;
     /// Records that a user accepted terms `version` at `at`: sets the user's terms fields and
     /// keeps the acceptance (with id `id`), in one transaction. Returns the stored user.
     async fn record_terms_acceptance(

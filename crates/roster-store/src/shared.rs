@@ -1109,6 +1109,8 @@ macro_rules! impl_store {
             async fn use_email_verification(
                 &self,
                 digest: &str,
+                email: Option<&str>,
+                user: Option<roster_core::UserId>,
                 now: time::OffsetDateTime,
             ) -> roster_core::store::StoreResult<roster_core::store::EmailVerification> {
                 use $crate::codec::{from_ms, to_ms};
@@ -1116,6 +1118,8 @@ macro_rules! impl_store {
                     let row: Option<(i64, String, i64, i64)> = sqlx::query_as($crate::sql::USE_EMAIL_VERIFICATION)
                         .bind(digest)
                         .bind(to_ms(now))
+                        .bind(email)
+                        .bind(user.map(|u| u.0))
                         .fetch_optional(&mut *transaction)
                         .await?;
                     let Some(row) = row else {

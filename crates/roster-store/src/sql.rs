@@ -404,9 +404,11 @@ pub(crate) const PUT_PERMISSION_TEMPLATE: &str = "INSERT INTO permission_templat
 pub(crate) const INSERT_EMAIL_VERIFICATION: &str = "INSERT INTO email_verifications \
      (digest, user_id, email, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)";
 pub(crate) const DELETE_EMAIL_VERIFICATIONS_OF_USER: &str = "DELETE FROM email_verifications WHERE user_id = $1";
-/// `$1` digest, `$2` now (ms); affects no row unless the token is unused and unexpired.
+/// `$1` digest, `$2` now (ms), `$3` the email or NULL, `$4` the user or NULL; affects no row
+/// unless the token is unused, unexpired, and for that email and user when they are given.
 pub(crate) const USE_EMAIL_VERIFICATION: &str = "UPDATE email_verifications SET used_at = $2 \
      WHERE digest = $1 AND used_at IS NULL AND expires_at > $2 \
+     AND COALESCE($3, email) = email AND COALESCE($4, user_id) = user_id \
      RETURNING user_id, email, created_at, expires_at";
 /// `$1` user, `$2` the verified email, `$3` now (ms).
 pub(crate) const MARK_EMAIL_VERIFIED: &str = "UPDATE users SET email_verified = TRUE, updated_at = $3, \

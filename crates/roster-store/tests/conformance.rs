@@ -1506,15 +1506,30 @@ async fn email_verifications_are_used_once(backend: Backend) {
         .insert_email_verification(&record(t + Duration::minutes(15)), "d-new")
         .await
         .unwrap();
-    assert_not_found(f.store.use_email_verification("d-old", t).await);
-    assert_not_found(f.store.use_email_verification("d-new", t + Duration::minutes(16)).await);
+    assert_not_found(f.store.use_email_verification("d-old", None, None, t).await);
+    assert_not_found(
+        f.store
+            .use_email_verification("d-new", None, None, t + Duration::minutes(16))
+            .await,
+    );
     assert!(!f.store.get_user(user.id).await.unwrap().email_verified);
-    let used = f.store.use_email_verification("d-new", t).await.unwrap();
+    // Another address or user: nothing is used.
+    assert_not_found(
+        f.store
+            .use_email_verification("d-new", Some("x@example.org"), None, t)
+            .await,
+    );
+    assert_not_found(f.store.use_email_verification("d-new", None, Some(UserId(1)), t).await);
+    let used = f
+        .store
+        .use_email_verification("d-new", Some("v@example.org"), Some(user.id), t)
+        .await
+        .unwrap();
     assert_eq!(used, record(t + Duration::minutes(15)));
     let stored = f.store.get_user(user.id).await.unwrap();
     assert!(stored.email_verified);
     assert_eq!(stored.revision, user.revision + 1);
-    assert_not_found(f.store.use_email_verification("d-new", t).await);
+    assert_not_found(f.store.use_email_verification("d-new", None, None, t).await);
     // A link for an address the user no longer has verifies nothing.
     let other = f.insert(&f.user(Some("w@example.org"), None)).await;
     let stale = EmailVerification {
@@ -1524,7 +1539,7 @@ async fn email_verifications_are_used_once(backend: Backend) {
         expires_at: t + Duration::minutes(15),
     };
     f.store.insert_email_verification(&stale, "d-stale").await.unwrap();
-    f.store.use_email_verification("d-stale", t).await.unwrap();
+    f.store.use_email_verification("d-stale", None, None, t).await.unwrap();
     assert!(!f.store.get_user(other.id).await.unwrap().email_verified);
 }
 

@@ -7,6 +7,7 @@ use super::auth::ClientMeta;
 use super::users::not_found;
 use super::{Core, Registration};
 use crate::error::{Error, Result};
+use crate::id::UserId;
 use crate::mail::{MailMessage, html_escape};
 use crate::password::validate_password;
 use crate::store::{EmailVerification, StoreError};
@@ -207,14 +208,24 @@ impl Core {
     }
 
     /// Uses a verification link: the address it was sent to becomes verified. Single use.
-    pub async fn verify_email(&self, token: &str) -> Result<User> {
+    /// When the request names the address or the user, the link must be theirs.
+    pub async fn verify_email(&self, token: &str, email: Option<&str>, user: Option<UserId>) -> Result<User> {
         let token = token.trim();
         if token.is_empty() {
             return Err(bad_verification());
         }
+        let email = match email.map(str::trim).filter(|e| !e.is_empty()) {
+            Some(e) => Some(Email::parse(e).map_err(|_| bad_verification())?),
+            None => None,
+        };
         let record = match self
             .store
-            .use_email_verification(&digest(token), self.clock.now())
+            .use_email_verification(
+                &digest(token),
+                email.as_ref().map(Email::as_str),
+                user,
+                self.clock.now(),
+            )
             .await
         {
             Ok(r) => r,

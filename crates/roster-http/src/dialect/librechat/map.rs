@@ -99,6 +99,14 @@ pub fn normalize_prefix(prefix: &str) -> String {
     }
 }
 
+/// Decodes `%XX` escapes (and `+`) as a URL query value.
+pub fn percent_decode(s: &str) -> String {
+    form_urlencoded::parse(format!("v={}", s.replace('&', "%26")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
 /// The `refreshToken` cookie from a `Cookie` header.
 pub fn cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
     header
@@ -121,5 +129,7 @@ mod tests {
         assert_eq!(cookie("a=1; refreshToken=xyz", "refreshToken"), Some("xyz"));
         assert_eq!(cookie("a=1", "refreshToken"), None);
         assert_eq!(iso(OffsetDateTime::UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        assert_eq!(percent_decode("ann%40example.org"), "ann@example.org");
+        assert_eq!(percent_decode("a@b.c"), "a@b.c");
     }
 }

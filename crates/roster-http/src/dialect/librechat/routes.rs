@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use roster_core::service::{PluginChange, SignupForm};
-use roster_core::{Actor, Error, User};
+use roster_core::{Actor, Error, User, UserId};
 use serde_json::{Value, json};
 
 type LcResult<T> = Result<T, LcError>;
@@ -419,8 +419,19 @@ fn verification_failed() -> LcError {
     )
 }
 
-async fn verify(state: &AppState, token: &str) -> LcResult<axum::Json<Value>> {
-    match state.core.verify_email(token).await {
+async fn verify(
+    state: &AppState,
+    token: &str,
+    email: Option<&str>,
+    user_id: Option<&str>,
+) -> LcResult<axum::Json<Value>> {
+    // LibreChat's client may send the address URI-encoded, as it appears in the link.
+    let email = email.map(map::percent_decode);
+    let user = match user_id.filter(|u| !u.is_empty()) {
+        Some(u) => Some(UserId::from_object_id(u).map_err(|_| verification_failed())?),
+        None => None,
+    };
+    match state.core.verify_email(token, email.as_deref(), user).await {
         Ok(_) => Ok(axum::Json(
             json!({ "message": "Email verified successfully", "status": "success" }),
         )),
@@ -430,19 +441,19 @@ async fn verify(state: &AppState, token: &str) -> LcResult<axum::Json<Value>> {
 }
 
 async fn verify_post(State(state): State<AppState>, Json(body): Json<VerifyRequest>) -> LcResult<axum::Json<Value>> {
-    let _ = (&body.email, &body.user_id);
-    verify(&state, &body.token).await
+    verify(&state, &body.token, body.email.as_deref(), body.user_id.as_deref()).await
 }
 
 #[derive(Debug, serde::Deserialize)]
 struct VerifyLink {
     #[serde(default)]
     token: String,
+    email: Option<String>,
 }
 
 /// The page a verification mail links to: verifies and says so.
 async fn verify_link(State(state): State<AppState>, Query(query): Query<VerifyLink>) -> LcResult<axum::Json<Value>> {
-    verify(&state, &query.token).await
+    verify(&state, &query.token, query.email.as_deref(), None).await
 }
 
 async fn verify_resend(
