@@ -199,6 +199,18 @@ impl User {
             None => Ok(()),
         }
     }
+
+    /// As [`User::ensure_may_sign_in_at`], but a pending account passes: for sessions that
+    /// only identify an account awaiting approval (Open WebUI shows such users a waiting page).
+    pub fn ensure_may_identify_at(&self, now: OffsetDateTime) -> Result<()> {
+        if !self.active {
+            return Err(Error::AccountDisabled);
+        }
+        match self.banned_at(now) {
+            Some(until) => Err(Error::Banned { until }),
+            None => Ok(()),
+        }
+    }
 }
 
 /// RFC 3339 rendering of a time (for messages).

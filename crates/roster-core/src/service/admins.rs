@@ -83,11 +83,14 @@ impl Core {
     /// chosen by the caller (a dialect's own default, e.g. Open WebUI's `pending`). The first
     /// account ever still becomes admin. Signs the user in unless the account may not.
     /// `access_ttl`: how long the access token is valid (None: `access_token_ttl`).
+    /// `identify_pending`: a pending account gets a session too, one that only identifies it
+    /// (see [`Core::authenticate_identity`]).
     pub async fn register_with_role(
         &self,
         input: Registration,
         role: Role,
         access_ttl: Option<Duration>,
+        identify_pending: bool,
         meta: &ClientMeta,
     ) -> Result<LoginOutcome> {
         if !self.config.allow_registration {
@@ -105,7 +108,12 @@ impl Core {
         user.role = role;
         let user = self.store.insert_user(&user, true).await?;
         tracing::info!(user = %user.id, role = %user.role, "user registered");
-        if user.ensure_may_sign_in().is_err() {
+        let may_sign_in = if identify_pending {
+            user.ensure_may_identify_at(self.clock.now()).is_ok()
+        } else {
+            user.ensure_may_sign_in().is_ok()
+        };
+        if !may_sign_in {
             return Ok(LoginOutcome { user, tokens: None });
         }
         let ttl = access_ttl.unwrap_or(self.config.access_token_ttl);
@@ -119,11 +127,14 @@ impl Core {
     /// Password login as [`Core::login`], with the access token valid for `access_ttl` (at
     /// most the session's lifetime): for products whose clients never refresh (Open WebUI's
     /// frontend keeps one token for weeks). Revocation still takes effect on the next request.
+    /// With `identify_pending`, a pending account signs in to a session that only identifies
+    /// it (see [`Core::authenticate_identity`]).
     pub async fn login_with_access_ttl(
         &self,
         login: &str,
         password: &str,
         access_ttl: Duration,
+        identify_pending: bool,
         meta: &ClientMeta,
     ) -> Result<LoginOutcome> {
         if login.trim().is_empty() {
@@ -132,13 +143,25 @@ impl Core {
         if password.is_empty() {
             return Err(Error::invalid("password", "must not be empty"));
         }
-        let user = self.check_password(login, password).await?;
+        let user = self.check_password_for(login, password, identify_pending).await?;
         let tokens = self.start_session_with_ttl(&user, meta, access_ttl).await?;
         tracing::info!(user = %user.id, session = %tokens.session_id, "login");
         Ok(LoginOutcome {
             user,
             tokens: Some(tokens),
         })
+    }
+
+    /// Authenticates a bearer credential as [`Core::authenticate_bearer`] does, except that an
+    /// access token of a pending account is accepted: for the few calls that only identify the
+    /// caller (who am I, sign out, change my password or time zone). Every other call still
+    /// refuses a pending account, and API keys of pending accounts never work.
+    pub async fn authenticate_identity(&self, token: &str) -> Result<Actor> {
+        if token.starts_with(super::API_KEY_PREFIX) {
+            self.authenticate_api_key(token).await
+        } else {
+            self.authenticate_access_token_for(token, true).await
+        }
     }
 
     /// Whether any account exists (products that close sign-up after the first account ask).

@@ -110,6 +110,11 @@ impl Core {
     /// Checks a password for the account named by `login` (email or username). Unknown
     /// accounts cost the same work and give the same error as a wrong password.
     pub async fn check_password(&self, login: &str, password: &str) -> Result<User> {
+        self.check_password_for(login, password, false).await
+    }
+
+    /// As [`Core::check_password`]; with `allow_pending`, a pending account passes too.
+    pub(crate) async fn check_password_for(&self, login: &str, password: &str, allow_pending: bool) -> Result<User> {
         let login = login.trim().to_lowercase();
         let user = match self.store.find_user_by_login(&login).await {
             Ok(user) => user,
@@ -129,7 +134,11 @@ impl Core {
             Verified::YesRehashed(h) => Some(h),
         };
         let now = self.clock.now();
-        user.ensure_may_sign_in_at(now)?;
+        if allow_pending {
+            user.ensure_may_identify_at(now)?;
+        } else {
+            user.ensure_may_sign_in_at(now)?;
+        }
         if !self.config.allow_unverified_email_login && user.email.is_some() && !user.email_verified {
             return Err(Error::EmailNotVerified);
         }
@@ -239,6 +248,12 @@ impl Core {
     /// Authenticates an access token: signature, expiry, a live session, an account that
     /// may sign in. Revocation therefore takes effect on the next request.
     pub async fn authenticate_access_token(&self, token: &str) -> Result<Actor> {
+        self.authenticate_access_token_for(token, false).await
+    }
+
+    /// As [`Core::authenticate_access_token`]; with `allow_pending`, the session of a pending
+    /// account authenticates too (see [`User::ensure_may_identify_at`]).
+    pub(crate) async fn authenticate_access_token_for(&self, token: &str, allow_pending: bool) -> Result<Actor> {
         let now = self.clock.now();
         let claims = self.verify_access_token(token, now).await?;
         let (user_id, session_id) = claims.ids()?;
@@ -253,7 +268,11 @@ impl Core {
         if session.user_id != user_id || session.expires_at <= now {
             return Err(Error::InvalidToken);
         }
-        user.ensure_may_sign_in_at(now)?;
+        if allow_pending {
+            user.ensure_may_identify_at(now)?;
+        } else {
+            user.ensure_may_sign_in_at(now)?;
+        }
         if now - session.last_used_at >= TOUCH_INTERVAL {
             self.store.touch_session(session.id, now).await?;
         }

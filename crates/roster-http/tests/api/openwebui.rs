@@ -212,16 +212,31 @@ async fn add_and_update_users(backend: Backend) {
     assert_eq!(added.body["role"], "pending");
     assert_eq!(added.body["token_type"], "Bearer");
     let new_id = added.body["id"].as_str().unwrap().to_string();
-    detail(
-        &app.post(
+    // A pending account signs in to a session that only identifies it, as in Open WebUI:
+    // the session user, time zone and sign-out work; everything else is 401 ACCESS_PROHIBITED.
+    let pending = app
+        .post(
             &format!("{P}/auths/signin"),
             None,
             &json!({"email": "new@example.org", "password": "password-new"}),
         )
-        .await,
-        401,
-        ACCESS_PROHIBITED,
-    );
+        .await;
+    pending.assert_status(200);
+    assert_eq!(pending.body["role"], "pending");
+    let pending_token = pending.body["token"].as_str().unwrap().to_string();
+    assert_eq!(get(&app, "/auths/", &pending_token).await.body["role"], "pending");
+    post(
+        &app,
+        "/auths/update/timezone",
+        &pending_token,
+        json!({"timezone": "UTC"}),
+    )
+    .await
+    .assert_status(200);
+    for path in ["/users/user/settings", "/users/permissions", "/groups/"] {
+        detail(&get(&app, path, &pending_token).await, 401, ACCESS_PROHIBITED);
+    }
+    app.get("/v1/me", Some(&pending_token)).await.assert_status(403);
     detail(
         &post(
             &app,
@@ -264,6 +279,10 @@ async fn add_and_update_users(backend: Backend) {
         json!({"role": "user", "name": "Renamed"}),
     )
     .await;
+    // Approved: the same session now works everywhere.
+    get(&app, "/users/user/settings", &pending_token)
+        .await
+        .assert_status(200);
     updated.assert_status(200);
     assert_eq!(updated.body["role"], "user");
     assert_eq!(updated.body["name"], "Renamed");
@@ -901,7 +920,77 @@ async fn api_keys(backend: Backend) {
     detail(&get(&app, "/users/permissions", &second_key).await, 401, INVALID_TOKEN);
 }
 
+/// With `openwebui_enable_signup`, later sign-ups get `openwebui_default_role` (`pending`) and
+/// a session that only identifies them.
+async fn open_signup_makes_pending_accounts(backend: Backend) {
+    let Some(db) = roster_testkit::TestDatabase::new(backend).await else {
+        return;
+    };
+    let core = std::sync::Arc::new(
+        roster_core::Core::new(
+            db.store().await,
+            std::sync::Arc::new(roster_core::SystemClock),
+            roster_core::CoreConfig {
+                hash_concurrency: 2,
+                ..roster_core::CoreConfig::default()
+            },
+        )
+        .await
+        .unwrap(),
+    );
+    let config = roster_http::HttpConfig {
+        openwebui_enable_signup: true,
+        openwebui_prefix: "/".into(),
+        ..roster_http::HttpConfig::default()
+    };
+    let app = roster_http::app(roster_http::AppState::new(core, config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await;
+    });
+    let client = reqwest::Client::new();
+    let signup = |email: &'static str| {
+        let (client, address) = (&client, &address);
+        async move {
+            let response = client
+                .post(format!("{address}/api/v1/auths/signup"))
+                .json(&json!({"name": "N", "email": email, "password": "password-1"}))
+                .send()
+                .await
+                .unwrap();
+            TestApp::read(response).await
+        }
+    };
+    assert_eq!(signup("first@example.org").await.body["role"], "admin");
+    let second = signup("second@example.org").await;
+    second.assert_status(200);
+    assert_eq!(second.body["role"], "pending");
+    let token = second.body["token"].as_str().unwrap().to_string();
+    assert!(!token.is_empty());
+    let me = client
+        .get(format!("{address}/api/v1/auths/"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(TestApp::read(me).await.body["role"], "pending");
+    let settings = client
+        .get(format!("{address}/api/v1/users/user/settings"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    detail(&TestApp::read(settings).await, 401, ACCESS_PROHIBITED);
+    server.abort();
+}
+
 backend_tests!(
+    open_signup_makes_pending_accounts,
     signup_signin_and_session,
     add_and_update_users,
     list_search_and_read_users,

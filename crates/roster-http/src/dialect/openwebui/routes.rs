@@ -106,11 +106,10 @@ async fn not_found() -> ApiError {
     ApiError::request(StatusCode::NOT_FOUND, "route_not_found", "no such route", None)
 }
 
-/// The signed-in caller and the token they presented: `Authorization: Bearer`, `x-api-key`,
-/// or the `token` cookie Open WebUI's frontend keeps.
+/// The signed-in caller (not a pending account), by `Authorization: Bearer`, `x-api-key`, or
+/// the `token` cookie Open WebUI's frontend keeps.
 struct Caller {
     actor: Actor,
-    token: String,
 }
 
 fn cookie_token(parts: &Parts) -> Option<String> {
@@ -133,7 +132,7 @@ impl FromRequestParts<AppState> for Caller {
             return Err(Error::Unauthenticated.into());
         };
         let actor = state.core.authenticate_bearer(&token).await?;
-        Ok(Caller { actor, token })
+        Ok(Caller { actor })
     }
 }
 
@@ -142,7 +141,26 @@ fn token_ttl(state: &AppState) -> time::Duration {
     time::Duration::seconds(state.config.openwebui_token_ttl_seconds.max(1))
 }
 
-impl axum::extract::OptionalFromRequestParts<AppState> for Caller {
+/// The caller of the few routes Open WebUI opens to pending accounts too (`get_current_user`:
+/// the session user, sign-out, password, time zone, API key).
+struct Identity {
+    actor: Actor,
+    token: String,
+}
+
+impl FromRequestParts<AppState> for Identity {
+    type Rejection = OpenWebUiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let Some(token) = credential_of(parts).or_else(|| cookie_token(parts)) else {
+            return Err(Error::Unauthenticated.into());
+        };
+        let actor = state.core.authenticate_identity(&token).await?;
+        Ok(Identity { actor, token })
+    }
+}
+
+impl axum::extract::OptionalFromRequestParts<AppState> for Identity {
     type Rejection = OpenWebUiError;
 
     /// No credential, or one that no longer works: `None`.
@@ -150,8 +168,8 @@ impl axum::extract::OptionalFromRequestParts<AppState> for Caller {
         let Some(token) = credential_of(parts).or_else(|| cookie_token(parts)) else {
             return Ok(None);
         };
-        match state.core.authenticate_bearer(&token).await {
-            Ok(actor) => Ok(Some(Caller { actor, token })),
+        match state.core.authenticate_identity(&token).await {
+            Ok(actor) => Ok(Some(Identity { actor, token })),
             Err(Error::Unavailable) => Err(Error::Unavailable.into()),
             Err(_) => Ok(None),
         }
@@ -227,7 +245,7 @@ async fn auths_signin_post(
 ) -> Result<Response> {
     let outcome = state
         .core
-        .login_with_access_ttl(&body.email, &body.password, token_ttl(&state), &meta)
+        .login_with_access_ttl(&body.email, &body.password, token_ttl(&state), true, &meta)
         .await?;
     let tokens = outcome.tokens.ok_or(Error::AccountPending)?;
     let permissions = permissions_of(&state, outcome.user.id).await?;
@@ -272,12 +290,13 @@ async fn auths_signup_post(
             input,
             state.config.openwebui_default_role,
             Some(token_ttl(&state)),
+            true,
             &meta,
         )
         .await?;
     let mut user = outcome.user;
     if let (Some(url), Some(tokens)) = (body.profile_image_url.as_deref(), outcome.tokens.as_ref()) {
-        let actor = state.core.authenticate_access_token(&tokens.access_token).await?;
+        let actor = state.core.authenticate_identity(&tokens.access_token).await?;
         let mut changes = ProfileChanges::default();
         image_changes(Some(url), &user, &mut changes);
         if changes.preferences.is_some() || changes.avatar != Patch::Clear {
@@ -295,7 +314,7 @@ async fn auths_signup_post(
 }
 
 /// Ends the caller's session (if any) and clears the `token` cookie → `{"status": true}`.
-async fn auths_signout_get(State(state): State<AppState>, caller: Option<Caller>) -> Result<Response> {
+async fn auths_signout_get(State(state): State<AppState>, caller: Option<Identity>) -> Result<Response> {
     if let Some(caller) = caller {
         state.core.logout(&caller.actor).await?;
     }
@@ -363,7 +382,7 @@ async fn auths_add_post(
     }))
 }
 
-async fn auths_session_get(State(state): State<AppState>, caller: Caller) -> Result<Response> {
+async fn auths_session_get(State(state): State<AppState>, caller: Identity) -> Result<Response> {
     if caller.token.starts_with(roster_core::service::API_KEY_PREFIX) {
         return Err(OpenWebUiError::Detail(
             StatusCode::FORBIDDEN,
@@ -388,7 +407,7 @@ async fn auths_session_get(State(state): State<AppState>, caller: Caller) -> Res
 
 async fn auths_update_password_post(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Identity,
     Json(body): Json<UpdatePasswordForm>,
 ) -> Result<axum::Json<bool>> {
     state
@@ -439,7 +458,7 @@ async fn auths_update_profile_post(
 
 async fn auths_update_timezone_post(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Identity,
     Json(body): Json<UpdateTimezoneForm>,
 ) -> Result<axum::Json<Value>> {
     let changes = ProfileChanges {
@@ -478,7 +497,7 @@ async fn revoke_dialect_keys(state: &AppState, actor: &Actor) -> Result<bool> {
     Ok(revoked)
 }
 
-async fn auths_api_key_post(State(state): State<AppState>, caller: Caller) -> Result<axum::Json<ApiKeyResponse>> {
+async fn auths_api_key_post(State(state): State<AppState>, caller: Identity) -> Result<axum::Json<ApiKeyResponse>> {
     ensure_api_keys_allowed(&state, &caller.actor).await?;
     revoke_dialect_keys(&state, &caller.actor).await?;
     let created = state
@@ -499,7 +518,7 @@ async fn auths_api_key_post(State(state): State<AppState>, caller: Caller) -> Re
 
 /// Roster keeps only a digest of each key, so the key itself cannot be shown again: the
 /// answer carries its listing prefix.
-async fn auths_api_key_get(State(state): State<AppState>, caller: Caller) -> Result<axum::Json<ApiKeyResponse>> {
+async fn auths_api_key_get(State(state): State<AppState>, caller: Identity) -> Result<axum::Json<ApiKeyResponse>> {
     ensure_api_keys_allowed(&state, &caller.actor).await?;
     let key = state
         .core
@@ -511,7 +530,7 @@ async fn auths_api_key_get(State(state): State<AppState>, caller: Caller) -> Res
     Ok(axum::Json(ApiKeyResponse { api_key: key.prefix }))
 }
 
-async fn auths_api_key_delete(State(state): State<AppState>, caller: Caller) -> Result<axum::Json<bool>> {
+async fn auths_api_key_delete(State(state): State<AppState>, caller: Identity) -> Result<axum::Json<bool>> {
     ensure_api_keys_allowed(&state, &caller.actor).await?;
     Ok(axum::Json(revoke_dialect_keys(&state, &caller.actor).await?))
 }
