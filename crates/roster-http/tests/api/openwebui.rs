@@ -989,7 +989,30 @@ async fn open_signup_makes_pending_accounts(backend: Backend) {
     server.abort();
 }
 
+/// `last_active_at` is written at most once per `activity_interval` (60 s by default; here
+/// also 0, every request), and `/users/{id}/active` reads it with the 180 s window.
+async fn activity_is_throttled(backend: Backend) {
+    for (interval, expect_moved) in [(Duration::seconds(60), false), (Duration::ZERO, true)] {
+        let Some(app) = roster_testkit::app::spawn_app_with(backend, |c| c.activity_interval = interval).await else {
+            return;
+        };
+        let admin = app.admin().await;
+        let a = admin.access_token.as_str();
+        let path = format!("/users/{}", uuid(admin.id));
+        let before = get(&app, &path, a).await.body["last_active_at"].as_i64().unwrap();
+        app.advance(Duration::seconds(10));
+        get(&app, "/users/permissions", a).await.assert_status(200);
+        let after = get(&app, &path, a).await.body["last_active_at"].as_i64().unwrap();
+        assert_eq!(after > before, expect_moved, "interval {interval}: {before} -> {after}");
+        app.advance(Duration::seconds(60));
+        get(&app, "/users/permissions", a).await.assert_status(200);
+        let later = get(&app, &path, a).await.body["last_active_at"].as_i64().unwrap();
+        assert!(later >= before + 70, "interval {interval}: {before} -> {later}");
+    }
+}
+
 backend_tests!(
+    activity_is_throttled,
     open_signup_makes_pending_accounts,
     signup_signin_and_session,
     add_and_update_users,
