@@ -114,6 +114,7 @@ impl Default for Settings {
 }
 
 /// The environment variables read, each `ROSTER_` + the upper-cased setting name.
+/// `ROSTER_TERMS_VERSION` is read apart, as a string (see [`Settings::load`]).
 const ENV_KEYS: &[&str] = &[
     "listen",
     "data_dir",
@@ -140,7 +141,6 @@ const ENV_KEYS: &[&str] = &[
     "verification_token_ttl_minutes",
     "verification_resend_max",
     "verification_resend_window_minutes",
-    "terms_version",
     "start_balance",
     "smtp_url",
     "mail_from",
@@ -168,11 +168,15 @@ impl Settings {
             }
             figment = figment.merge(Toml::file(path));
         }
-        let settings: Settings = figment
+        let mut settings: Settings = figment
             .merge(Env::prefixed("ROSTER_").only(ENV_KEYS))
             .merge(Serialized::defaults(flags))
             .extract()
             .context("invalid configuration")?;
+        // Read as written: figment would turn `2` or `1.0` into a number.
+        if let Ok(version) = std::env::var("ROSTER_TERMS_VERSION") {
+            settings.terms_version = version;
+        }
         settings.validate()?;
         Ok(settings)
     }

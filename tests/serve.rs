@@ -163,6 +163,17 @@ async fn bad_configuration_is_refused_with_a_message() {
         (vec!["serve", "--config", "missing.toml"], vec![], "does not exist"),
         (vec!["serve", "--database", "mysql://x"], vec![], "mysql"),
         (vec!["serve"], vec![("ROSTER_DEFAULT_ROLE", "admin")], "default_role"),
+        (
+            vec!["serve"],
+            vec![("ROSTER_LIBRECHAT_PREFIX", "librechat")],
+            "librechat_prefix",
+        ),
+        (
+            vec!["serve"],
+            vec![("ROSTER_SMTP_URL", "smtps://mail.example.org")],
+            "smtp_url",
+        ),
+        (vec!["serve"], vec![("ROSTER_TERMS_VERSION", "")], "terms_version"),
     ] {
         let out = Command::new(BIN)
             .current_dir(dir.path())
@@ -233,4 +244,59 @@ async fn instances_sharing_postgres_start_together_and_share_tokens() {
     assert_eq!(r.status(), 401);
     assert!(sa.stop("-TERM").success());
     assert!(sb.stop("-TERM").success());
+}
+
+#[tokio::test]
+async fn librechat_settings_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let smtp = roster_testkit::smtp::SmtpSink::start().await;
+    let address = format!("127.0.0.1:{}", free_port());
+    let public_url = format!("http://{address}");
+    let _server = Server::start(
+        dir.path(),
+        &[],
+        &[
+            ("ROSTER_LISTEN", &address),
+            ("ROSTER_PUBLIC_URL", &public_url),
+            ("ROSTER_LIBRECHAT_PREFIX", "/"),
+            ("ROSTER_SMTP_URL", &smtp.url),
+            ("ROSTER_MAIL_FROM", "Chat <chat@example.org>"),
+            ("ROSTER_ALLOW_UNVERIFIED_EMAIL_LOGIN", "false"),
+            ("ROSTER_START_BALANCE", "777"),
+            ("ROSTER_TERMS_VERSION", "3"),
+        ],
+    );
+    wait_ready(&address).await;
+    let client = reqwest::Client::new();
+    let post = |path: &str, body: serde_json::Value| client.post(format!("{public_url}{path}")).json(&body).send();
+    let credentials = json!({"email": "ann@example.org", "password": "correct horse"});
+    let r = post(
+        "/api/auth/register",
+        json!({"name": "Ann Lee", "email": "ann@example.org", "username": "ann",
+               "password": "correct horse", "confirm_password": "correct horse"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        post("/api/auth/login", credentials.clone()).await.unwrap().status(),
+        422
+    );
+    let mail = smtp.wait_for(1).await;
+    assert!(mail[0].from.contains("chat@example.org"), "{:?}", mail[0].from);
+    let link = mail[0].link(&format!("{public_url}/verify?")).unwrap();
+    assert_eq!(client.get(&link).send().await.unwrap().status(), 200);
+    let login: serde_json::Value = post("/api/auth/login", credentials)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["token"].as_str().unwrap();
+    let get = |path: &str| client.get(format!("{public_url}{path}")).bearer_auth(token).send();
+    let balance: serde_json::Value = get("/api/balance").await.unwrap().json().await.unwrap();
+    assert_eq!(balance["tokenCredits"], 777);
+    let terms: serde_json::Value = get("/api/user/terms").await.unwrap().json().await.unwrap();
+    assert_eq!(terms["currentTermsVersion"], "3");
+    assert_eq!(get("/v1/me").await.unwrap().status(), 200);
 }
