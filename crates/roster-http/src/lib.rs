@@ -47,7 +47,9 @@ fn mount_librechat(prefix: &str, router: Router<AppState>) -> Router<AppState> {
         return router;
     }
     let router = error::render_errors_with(
-        router.fallback(error::not_found_fallback),
+        router
+            .fallback(error::not_found_fallback)
+            .method_not_allowed_fallback(error::method_not_allowed_fallback),
         dialect::librechat::render_error,
     );
     Router::new().nest(&format!("/{prefix}"), router)

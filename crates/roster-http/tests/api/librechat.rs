@@ -240,6 +240,11 @@ async fn auth_errors(backend: Backend) {
         404,
         "Not Found",
     );
+    assert_message(
+        &lc(&app, Method::PUT, "/api/user", None, None).await,
+        405,
+        "Method not allowed on this route",
+    );
     assert_unauthorized(&lc(&app, Method::GET, "/api/user", None, None).await);
     assert_unauthorized(&lc(&app, Method::GET, "/api/user", Some("garbage"), None).await);
     // A banned account is refused with a message naming the end of the ban.
