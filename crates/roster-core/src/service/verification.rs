@@ -145,7 +145,11 @@ impl Core {
             None => self.register_account(input).await?,
         };
         if self.mail_enabled() {
-            self.send_verification(&user, verify_page).await?;
+            // The account exists either way; a failed mail is logged, and the user can ask
+            // for another link.
+            if let Err(e) = self.send_verification(&user, verify_page).await {
+                tracing::error!(user = %user.id, error = ?e, "could not mail the verification link");
+            }
             Ok(user)
         } else {
             let (_, user) = self

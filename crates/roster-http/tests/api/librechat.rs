@@ -435,6 +435,35 @@ async fn email_verification_over_smtp(backend: Backend) {
     r.assert_status(400);
 }
 
+async fn unreachable_smtp_server(backend: Backend) {
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let Some(app) = spawn_app_with(backend, move |c| c.smtp_url = Some(format!("smtp://127.0.0.1:{port}"))).await
+    else {
+        return;
+    };
+    // The account is created; the failed mail is logged; the user can ask again later.
+    register(&app, &signup("ann@example.org", "ann"))
+        .await
+        .assert_status(200);
+    let r = login(&app, "ann@example.org", "correct horse").await;
+    r.assert_status(200);
+    assert_eq!(r.body["user"]["emailVerified"], false);
+    let r = lc(
+        &app,
+        Method::POST,
+        "/api/user/verify/resend",
+        None,
+        Some(&json!({"email": "ann@example.org"})),
+    )
+    .await;
+    assert_message(&r, 500, "Something went wrong.");
+}
+
 async fn password_reset(backend: Backend) {
     let Some(app) = spawn_app(backend).await else { return };
     let (token, _, user) = signed_up(&app, "ann@example.org", "ann").await;
@@ -980,6 +1009,7 @@ backend_tests!(
     auth_errors,
     registration_switch_and_invitations,
     email_verification_over_smtp,
+    unreachable_smtp_server,
     password_reset,
     plugins_preferences_and_settings,
     account_deletion,
