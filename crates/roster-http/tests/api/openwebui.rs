@@ -177,7 +177,14 @@ async fn signup_signin_and_session(backend: Backend) {
     detail(&get(&app, "/auths/", "not-a-token").await, 401, INVALID_TOKEN);
 
     // Unknown routes, and those Roster leaves out, are 404 in Open WebUI's shape.
-    for path in ["/nope", "/users/usage", "/users/user/variables", "/users/update/role"] {
+    let preview = format!("/users/{id}/preview");
+    for path in [
+        "/nope",
+        "/users/usage",
+        "/users/user/variables",
+        "/users/update/role",
+        &preview,
+    ] {
         detail(&get(&app, path, &token).await, 404, "Not Found");
     }
     detail(&app.get("/openwebui/elsewhere", None).await, 404, "Not Found");
@@ -740,6 +747,11 @@ async fn permissions_and_groups(backend: Backend) {
     assert_eq!(
         get(&app, "/users/?page=1", a).await.body["users"][0]["group_ids"],
         json!([gid])
+    );
+    detail(
+        &get(&app, &format!("/users/{}/groups", uuid(UserId(77))), a).await,
+        400,
+        NOT_FOUND,
     );
 
     assert_eq!(get(&app, "/groups/", a).await.body.as_array().unwrap().len(), 1);
