@@ -281,14 +281,25 @@ impl Core {
     }
 
     /// Uses a reset link from a product's form, which may repeat the password.
+    /// When the form names the user, the link must be theirs.
     pub async fn reset_password_confirmed(
         &self,
         token: &str,
         password: &str,
         confirm_password: Option<&str>,
+        user: Option<UserId>,
     ) -> Result<super::PasswordResetDone> {
         if confirm_password.is_some_and(|c| c != password) {
             return Err(Error::invalid("confirm_password", "The passwords did not match"));
+        }
+        if let Some(user) = user {
+            match self.store.get_account_token(&digest(token.trim())).await {
+                Ok(t) if t.user_id == Some(user) => {}
+                Ok(_) | Err(StoreError::NotFound) => {
+                    return Err(Error::invalid("token", "the reset link is invalid, expired or already used"));
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         self.reset_password_with_token(token, password).await
     }

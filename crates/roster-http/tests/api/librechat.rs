@@ -530,6 +530,14 @@ async fn password_reset(backend: Backend) {
         400,
         "Invalid or expired password reset token",
     );
+    // The link is Ann's: another user id does not use it.
+    let mut other = reset(&reset_token, "new password!");
+    other["userId"] = json!(UserId(1).to_object_id());
+    assert_message(
+        &lc(&app, Method::POST, "/api/auth/resetPassword", None, Some(&other)).await,
+        400,
+        "Invalid or expired password reset token",
+    );
     assert_message(
         &lc(
             &app,

@@ -229,14 +229,17 @@ async fn reset_password(
     State(state): State<AppState>,
     Json(body): Json<ResetPasswordRequest>,
 ) -> LcResult<axum::Json<Value>> {
-    let _ = body.user_id;
     let invalid_token = || LcError::message(StatusCode::BAD_REQUEST, "Invalid or expired password reset token");
     if body.token.trim().is_empty() {
         return Err(invalid_token());
     }
+    let user = match body.user_id.as_deref().filter(|u| !u.is_empty()) {
+        Some(u) => Some(UserId::from_object_id(u).map_err(|_| invalid_token())?),
+        None => None,
+    };
     match state
         .core
-        .reset_password_confirmed(&body.token, &body.password, body.confirm_password.as_deref())
+        .reset_password_confirmed(&body.token, &body.password, body.confirm_password.as_deref(), user)
         .await
     {
         Ok(_) => Ok(axum::Json(json!({ "message": "Password reset was successful" }))),
