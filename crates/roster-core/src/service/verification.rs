@@ -296,7 +296,10 @@ impl Core {
             match self.store.get_account_token(&digest(token.trim())).await {
                 Ok(t) if t.user_id == Some(user) => {}
                 Ok(_) | Err(StoreError::NotFound) => {
-                    return Err(Error::invalid("token", "the reset link is invalid, expired or already used"));
+                    return Err(Error::invalid(
+                        "token",
+                        "the reset link is invalid, expired or already used",
+                    ));
                 }
                 Err(e) => return Err(e.into()),
             }
