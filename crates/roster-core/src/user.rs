@@ -87,9 +87,10 @@ impl Email {
 }
 
 /// The characters a username may hold besides letters and digits of any script.
-pub const USERNAME_EXTRA_CHARACTERS: &str = "_.-@";
+pub const USERNAME_EXTRA_CHARACTERS: &str = "_.-@#$%&*()";
 
-/// A validated username: 2 to 80 characters, letters and digits of any script and `_ . - @`.
+/// A validated username: 2 to 80 characters, letters and digits of any script and
+/// `_ . - @ # $ % & * ( )` (LibreChat's allow-list, which its users bring along).
 /// Usernames are unique ignoring case; the stored form keeps the case given.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Username(String);
@@ -108,7 +109,7 @@ impl Username {
         {
             return Err(Error::invalid(
                 "username",
-                format!("must contain only letters, digits and _ . - @ (found {c:?})"),
+                format!("must contain only letters, digits and _ . - @ # $ % & * ( ) (found {c:?})"),
             ));
         }
         Ok(Username(s.to_string()))
@@ -312,6 +313,7 @@ mod tests {
     fn usernames_follow_the_allow_list() {
         assert!(Username::parse("ann").is_ok());
         assert!(Username::parse("Ann_Lee.2@work-x").is_ok());
+        assert!(Username::parse("a#b$(c)%&*").is_ok());
         assert!(Username::parse("Łukasz").is_ok());
         assert!(Username::parse("王小明").is_ok());
         assert!(Username::parse("a").is_err());

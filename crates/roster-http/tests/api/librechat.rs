@@ -197,6 +197,9 @@ async fn auth_errors(backend: Backend) {
         }
         assert_message(&register(&app, &body).await, 404, message);
     }
+    // LibreChat's allow-list (with # $ % & ( )) is accepted, and usernames are stored lower-cased.
+    let (_, _, user) = signed_up(&app, "mixed@example.org", "Mixed#Case(1)").await;
+    assert_eq!(user["username"], "mixed#case(1)");
     // A taken username is a conflict (emails are not revealed).
     assert_message(
         &register(&app, &signup("other@example.org", "ANN")).await,

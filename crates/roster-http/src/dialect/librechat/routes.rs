@@ -107,7 +107,8 @@ async fn register(State(state): State<AppState>, Json(body): Json<RegisterReques
     let form = SignupForm {
         name: body.name,
         email: body.email,
-        username: body.username,
+        // LibreChat stores usernames lower-cased.
+        username: body.username.map(|u| u.to_lowercase()),
         password: body.password,
         confirm_password: body.confirm_password,
         invite_token: body.token,
