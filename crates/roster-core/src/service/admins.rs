@@ -15,6 +15,21 @@ use time::Duration;
 /// A user seen within this window counts as active.
 pub const ACTIVE_WINDOW: Duration = Duration::seconds(180);
 
+/// How a dialect's self-registration goes (see [`Core::register_with_role`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignupPolicy {
+    /// The role of accounts after the first (the first account ever becomes admin).
+    pub role: Role,
+    /// How long the access token is valid (None: `access_token_ttl`).
+    pub access_ttl: Option<Duration>,
+    /// A pending account gets a session too, one that only identifies it (see
+    /// [`Core::authenticate_identity`]).
+    pub identify_pending: bool,
+    /// Only the first account may sign up (Open WebUI closes sign-up after it), decided safely
+    /// under concurrency: of racing first sign-ups, one account is kept.
+    pub only_first_account: bool,
+}
+
 /// What an administrator means to do to a user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AdminAction {
@@ -82,18 +97,19 @@ impl Core {
     /// Self-registration as [`Core::register`], with the role of accounts after the first
     /// chosen by the caller (a dialect's own default, e.g. Open WebUI's `pending`). The first
     /// account ever still becomes admin. Signs the user in unless the account may not.
-    /// `access_ttl`: how long the access token is valid (None: `access_token_ttl`).
-    /// `identify_pending`: a pending account gets a session too, one that only identifies it
-    /// (see [`Core::authenticate_identity`]).
     pub async fn register_with_role(
         &self,
         input: Registration,
-        role: Role,
-        access_ttl: Option<Duration>,
-        identify_pending: bool,
+        policy: SignupPolicy,
         meta: &ClientMeta,
     ) -> Result<LoginOutcome> {
-        if !self.config.allow_registration {
+        let SignupPolicy {
+            role,
+            access_ttl,
+            identify_pending,
+            only_first_account,
+        } = policy;
+        if !self.config.allow_registration || (only_first_account && self.has_accounts().await?) {
             return Err(Error::RegistrationDisabled);
         }
         let email = parse_email(input.email.as_deref())?;
@@ -107,6 +123,11 @@ impl Core {
         let mut user = self.build_user(email, username, name, Some(hash))?;
         user.role = role;
         let user = self.store.insert_user(&user, true).await?;
+        if only_first_account && role != Role::Admin && user.role != Role::Admin {
+            // Another sign-up became the first account meanwhile: sign-up was already closed.
+            self.delete_user_unchecked(user.id).await?;
+            return Err(Error::RegistrationDisabled);
+        }
         tracing::info!(user = %user.id, role = %user.role, "user registered");
         let may_sign_in = if identify_pending {
             user.ensure_may_identify_at(self.clock.now()).is_ok()

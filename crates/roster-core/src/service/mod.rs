@@ -20,7 +20,7 @@ mod users;
 mod verification;
 
 pub use account::{CODE_ENVIRONMENTS, PluginChange};
-pub use admins::{ACTIVE_WINDOW, AdminAction};
+pub use admins::{ACTIVE_WINDOW, AdminAction, SignupPolicy};
 pub use api_keys::{API_KEY_PREFIX, ApiKeyCreated, NewApiKey, SCOPE_INTROSPECT};
 pub use auth::{ClientMeta, Introspection, LoginOutcome, TokenPair};
 pub use avatars::AVATAR_SIZE;

@@ -98,9 +98,14 @@ async fn signup_signin_and_session(backend: Backend) {
     assert!(cookie.starts_with("token=") && cookie.contains("HttpOnly"), "{cookie}");
     let token = first.body["token"].as_str().unwrap().to_string();
 
-    // Sign-up closes after the first account.
+    // Sign-up closes after the first account (before the email is even checked).
     detail(
         &signup(json!({"name": "B", "email": "b@example.org", "password": "password-2"})).await,
+        403,
+        ACCESS_PROHIBITED,
+    );
+    detail(
+        &signup(json!({"name": "B", "email": "nope", "password": "password-2"})).await,
         403,
         ACCESS_PROHIBITED,
     );

@@ -16,7 +16,7 @@ use axum::routing::{delete, get, post};
 use roster_core::id::{id_from_uuid, id_to_uuid};
 use roster_core::service::{
     AdminAction, AdminUserChanges, DEFAULT_TEMPLATE, GroupChanges, ListUsers, NewApiKey, NewGroup, NewUser, Patch,
-    ProfileChanges, Registration,
+    ProfileChanges, Registration, SignupPolicy,
 };
 use roster_core::store::UserSort;
 use roster_core::{Actor, Error, GroupId, Role, User, UserId};
@@ -268,16 +268,8 @@ async fn auths_signup_post(
     Meta(meta): Meta,
     Json(body): Json<SignupForm>,
 ) -> Result<Response> {
-    if state.core.has_accounts().await? && !state.config.openwebui_enable_signup {
-        return Err(OpenWebUiError::Detail(StatusCode::FORBIDDEN, error::ACCESS_PROHIBITED));
-    }
+    // Closed sign-up (403) is decided before the email is checked (400), as in Open WebUI.
     let email = body.email.trim().to_lowercase();
-    if !map::email_format_ok(&email) {
-        return Err(OpenWebUiError::Detail(
-            StatusCode::BAD_REQUEST,
-            error::INVALID_EMAIL_FORMAT,
-        ));
-    }
     let input = Registration {
         email: Some(email),
         username: None,
@@ -288,9 +280,12 @@ async fn auths_signup_post(
         .core
         .register_with_role(
             input,
-            state.config.openwebui_default_role,
-            Some(token_ttl(&state)),
-            true,
+            SignupPolicy {
+                role: state.config.openwebui_default_role,
+                access_ttl: Some(token_ttl(&state)),
+                identify_pending: true,
+                only_first_account: !state.config.openwebui_enable_signup,
+            },
             &meta,
         )
         .await?;
