@@ -42,25 +42,50 @@ impl SmtpMailer {
         let bad = |why: &str| {
             Error::invalid(
                 "smtp_url",
-                format!("{why} (expected smtp://[user:password@]host[:port])"),
+                format!("{why} (expected smtp://[user:password@]host[:port][?tls=starttls] or smtps://...)"),
             )
         };
-        let rest = url
-            .strip_prefix("smtp://")
-            .ok_or_else(|| bad("only smtp:// (plain or STARTTLS-less) servers are supported"))?;
+        // smtp:// plain (or `?tls=starttls`, STARTTLS required); smtps:// TLS from the start.
+        let (implicit_tls, rest) = match (url.strip_prefix("smtp://"), url.strip_prefix("smtps://")) {
+            (Some(rest), _) => (false, rest),
+            (None, Some(rest)) => (true, rest),
+            (None, None) => return Err(bad("the scheme must be smtp:// or smtps://")),
+        };
+        let starttls = !implicit_tls
+            && url
+                .split_once('?')
+                .is_some_and(|(_, q)| q.split('&').any(|p| p == "tls=starttls"));
         let rest = rest.split(['/', '?']).next().unwrap_or_default();
         let (credentials, host_port) = match rest.rsplit_once('@') {
             Some((c, h)) => (Some(c), h),
             None => (None, rest),
         };
+        let default_port = if implicit_tls {
+            465
+        } else if starttls {
+            587
+        } else {
+            25
+        };
         let (host, port) = match host_port.rsplit_once(':') {
             Some((h, p)) => (h, p.parse::<u16>().map_err(|_| bad("the port is not a number"))?),
-            None => (host_port, 25),
+            None => (host_port, default_port),
         };
         if host.is_empty() {
             return Err(bad("the host is missing"));
         }
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host).port(port);
+        let tls_error = |e: lettre::transport::smtp::Error| bad(&format!("TLS set-up failed: {e}"));
+        let mut builder = if implicit_tls {
+            AsyncSmtpTransport::<Tokio1Executor>::relay(host)
+                .map_err(tls_error)?
+                .port(port)
+        } else if starttls {
+            AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)
+                .map_err(tls_error)?
+                .port(port)
+        } else {
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host).port(port)
+        };
         if let Some(c) = credentials {
             let (user, password) = c.split_once(':').unwrap_or((c, ""));
             builder = builder.credentials(lettre::transport::smtp::authentication::Credentials::new(
@@ -105,5 +130,35 @@ impl Mailer for SmtpMailer {
             .await
             .map_err(|e| Error::Internal(anyhow::anyhow!("sending mail over SMTP: {e}")))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn smtp_urls() {
+        for ok in [
+            "smtp://localhost:2525",
+            "smtp://user:secret@mail.example.org",
+            "smtp://mail.example.org?tls=starttls",
+            "smtps://user:secret@mail.example.org:465",
+        ] {
+            assert!(SmtpMailer::new(ok, "Roster <roster@example.org>").is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://mail.example.org",
+            "smtp://",
+            "smtp://host:port",
+            "mail.example.org",
+        ] {
+            let e = SmtpMailer::new(bad, "roster@example.org").unwrap_err();
+            assert_eq!(e.field(), Some("smtp_url"), "{bad}");
+        }
+        assert_eq!(
+            SmtpMailer::new("smtp://h", "not an address").unwrap_err().field(),
+            Some("mail_from")
+        );
     }
 }
