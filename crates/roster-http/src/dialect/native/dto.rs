@@ -103,33 +103,46 @@ pub struct AuthResponse {
     pub expires_in: Option<i64>,
 }
 
-/// `PATCH /v1/me`: absent fields are kept, `null` clears.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateMeRequest {
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub email: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub username: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub avatar_url: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub bio: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub timezone: Option<Option<String>>,
-    /// Replaces the whole preferences object.
-    pub preferences: Option<serde_json::Value>,
-    /// Records acceptance of this terms version now.
-    pub accept_terms_version: Option<String>,
+/// Declares a profile-update request: the profile fields every such request shares (absent:
+/// kept, `null`: cleared), followed by the request's own fields.
+macro_rules! profile_update_request {
+    ($(#[$meta:meta])* $name:ident { $($(#[$field_meta:meta])* $field:ident: $type:ty,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Default, Deserialize, ToSchema)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            #[serde(default, deserialize_with = "double_option")]
+            #[schema(value_type = Option<String>)]
+            pub email: Option<Option<String>>,
+            #[serde(default, deserialize_with = "double_option")]
+            #[schema(value_type = Option<String>)]
+            pub username: Option<Option<String>>,
+            #[serde(default, deserialize_with = "double_option")]
+            #[schema(value_type = Option<String>)]
+            pub name: Option<Option<String>>,
+            #[serde(default, deserialize_with = "double_option")]
+            #[schema(value_type = Option<String>)]
+            pub avatar_url: Option<Option<String>>,
+            #[serde(default, deserialize_with = "double_option")]
+            #[schema(value_type = Option<String>)]
+            pub bio: Option<Option<String>>,
+            #[serde(default, deserialize_with = "double_option")]
+            #[schema(value_type = Option<String>)]
+            pub timezone: Option<Option<String>>,
+            /// Replaces the whole preferences object.
+            pub preferences: Option<serde_json::Value>,
+            $($(#[$field_meta])* pub $field: $type,)*
+        }
+    };
 }
+
+profile_update_request!(
+    /// `PATCH /v1/me`: absent fields are kept, `null` clears.
+    UpdateMeRequest {
+        /// Records acceptance of this terms version now.
+        accept_terms_version: Option<String>,
+    }
+);
 
 /// `POST /v1/me/password`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -240,37 +253,18 @@ pub struct CreateUserRequest {
     pub provider: Option<String>,
 }
 
-/// `PATCH /v1/users/{id}`: the profile fields of `PATCH /v1/me` (absent kept, `null` clears),
-/// plus the administrative ones.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateUserRequest {
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub email: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub username: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub avatar_url: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub bio: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub timezone: Option<Option<String>>,
-    pub preferences: Option<serde_json::Value>,
-    /// `admin`, `user` or `pending`.
-    pub role: Option<String>,
-    pub active: Option<bool>,
-    pub email_verified: Option<bool>,
-    /// Sets a new password and revokes all the user's sessions.
-    pub password: Option<String>,
-}
+profile_update_request!(
+    /// `PATCH /v1/users/{id}`: the profile fields of `PATCH /v1/me` (absent kept, `null` clears),
+    /// plus the administrative ones.
+    UpdateUserRequest {
+        /// `admin`, `user` or `pending`.
+        role: Option<String>,
+        active: Option<bool>,
+        email_verified: Option<bool>,
+        /// Sets a new password and revokes all the user's sessions.
+        password: Option<String>,
+    }
+);
 
 /// `POST /v1/introspect` (form-encoded, RFC 7662).
 #[derive(Debug, Deserialize, ToSchema)]
