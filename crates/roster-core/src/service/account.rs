@@ -231,11 +231,6 @@ impl Core {
         if !self.config.allow_account_deletion && actor.user.role != Role::Admin {
             return Err(Error::Forbidden("account deletion is disabled"));
         }
-        let avatar = actor.user.avatar.clone();
-        self.delete_user_unchecked(actor.user.id).await?;
-        if let Some(avatar) = avatar {
-            self.remove_avatar_file(&avatar).await;
-        }
-        Ok(())
+        self.delete_user_unchecked(actor.user.id).await
     }
 }

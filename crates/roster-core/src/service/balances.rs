@@ -65,6 +65,7 @@ impl Core {
             .delete_user_keeping_transactions(user, stored.is_active_admin())
             .await
             .map_err(not_found("user"))?;
+        self.remove_files_of(&stored).await;
         tracing::info!(user = %user, "user deleted; credit ledger kept");
         Ok(())
     }

@@ -523,8 +523,16 @@ impl Core {
             .delete_user(id, user.is_active_admin())
             .await
             .map_err(not_found("user"))?;
+        self.remove_files_of(&user).await;
         tracing::info!(user = %id, "user deleted");
         Ok(())
+    }
+
+    /// Removes what a deleted user kept on disk (its avatar), once its rows are gone.
+    pub(super) async fn remove_files_of(&self, user: &User) {
+        if let Some(avatar) = &user.avatar {
+            self.remove_avatar_file(avatar).await;
+        }
     }
 }
 

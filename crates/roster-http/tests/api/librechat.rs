@@ -982,6 +982,19 @@ async fn avatars(backend: Backend) {
         404,
         "Not Found",
     );
+    // Deleting a user through any path (here an administrator on the native API) removes its file.
+    let (bob, _, _) = signed_up(&app, "bob@example.org", "bob").await;
+    upload(&app, Some(&bob), image_bytes(image::ImageFormat::Png, 40, 40), "file")
+        .await
+        .assert_status(200);
+    let avatars = || std::fs::read_dir(app.files.path().join("avatars")).unwrap().count();
+    assert_eq!(avatars(), 2);
+    let bob_id = app.get("/v1/me", Some(&bob)).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.delete(&format!("/v1/users/{bob_id}"), t).await.assert_status(204);
+    assert_eq!(avatars(), 1);
 }
 
 async fn mounted_at_the_root(backend: Backend) {
