@@ -170,14 +170,17 @@ async fn bad_configuration_is_refused_with_a_message() {
         ),
         (
             vec!["serve"],
-            vec![("ROSTER_SMTP_URL", "smtps://mail.example.org")],
+            vec![("ROSTER_SMTP_URL", "http://mail.example.org")],
             "smtp_url",
         ),
         (vec!["serve"], vec![("ROSTER_TERMS_VERSION", "")], "terms_version"),
     ] {
+        // An address that cannot be bound: a case that wrongly passes validation fails at
+        // listening instead of serving (and hanging this test).
         let out = Command::new(BIN)
             .current_dir(dir.path())
             .env_clear()
+            .env("ROSTER_LISTEN", "256.0.0.1:1")
             .envs(env)
             .args(&args)
             .output()
