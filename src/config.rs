@@ -46,6 +46,10 @@ pub struct Settings {
     pub librechat_prefix: String,
     /// Where the Open WebUI dialect is mounted (`/` for the root).
     pub openwebui_prefix: String,
+    /// Where the Langflow dialect is mounted (`/` for the root).
+    pub langflow_prefix: String,
+    /// Whether Langflow sign-ups are active at once (Langflow's `NEW_USER_IS_ACTIVE`).
+    pub langflow_new_user_is_active: bool,
     /// Role of Open WebUI sign-ups after the first account: `pending` or `user`.
     pub openwebui_default_role: String,
     /// Whether Open WebUI sign-up stays open after the first account (Open WebUI closes it).
@@ -95,6 +99,8 @@ impl Default for Settings {
             public_url: "http://127.0.0.1:8480".into(),
             librechat_prefix: "/librechat".into(),
             openwebui_prefix: "/openwebui".into(),
+            langflow_prefix: "/langflow".into(),
+            langflow_new_user_is_active: false,
             openwebui_default_role: "pending".into(),
             openwebui_enable_signup: false,
             activity_interval_seconds: 60,
@@ -132,6 +138,8 @@ const ENV_KEYS: &[&str] = &[
     "public_url",
     "librechat_prefix",
     "openwebui_prefix",
+    "langflow_prefix",
+    "langflow_new_user_is_active",
     "openwebui_default_role",
     "openwebui_enable_signup",
     "activity_interval_seconds",
@@ -206,6 +214,9 @@ impl Settings {
         if !self.openwebui_prefix.starts_with('/') || self.openwebui_prefix.chars().any(char::is_whitespace) {
             bail!("openwebui_prefix must be a path starting with / (or / itself)");
         }
+        if !self.langflow_prefix.starts_with('/') || self.langflow_prefix.chars().any(char::is_whitespace) {
+            bail!("langflow_prefix must be a path starting with / (or / itself)");
+        }
         if !matches!(
             Role::parse(&self.openwebui_default_role),
             Ok(Role::User | Role::Pending)
@@ -279,6 +290,8 @@ impl Settings {
             trust_forwarded_for: self.trust_forwarded_for,
             librechat_prefix: self.librechat_prefix.clone(),
             openwebui_prefix: self.openwebui_prefix.clone(),
+            langflow_prefix: self.langflow_prefix.clone(),
+            langflow_new_user_is_active: self.langflow_new_user_is_active,
             openwebui_default_role: Role::parse(&self.openwebui_default_role).unwrap_or(Role::Pending),
             openwebui_enable_signup: self.openwebui_enable_signup,
             openwebui_token_ttl_seconds: self.openwebui_token_ttl_seconds,

@@ -24,6 +24,7 @@ pub fn app(state: AppState) -> Router {
         .merge(native)
         .merge(mount_librechat(&librechat_prefix, librechat))
         .merge(mount_openwebui(&state.config.openwebui_prefix))
+        .merge(mount_langflow(&state.config.langflow_prefix))
         .fallback(error::not_found_fallback)
         .method_not_allowed_fallback(error::method_not_allowed_fallback)
         .layer(DefaultBodyLimit::max(body_limit))
@@ -38,6 +39,15 @@ fn mount_openwebui(prefix: &str) -> Router<AppState> {
         return dialect::openwebui::router(false);
     }
     Router::new().nest(&format!("/{prefix}"), dialect::openwebui::router(true))
+}
+
+/// Mounts the Langflow router at its prefix, or at the root for `/` or an empty prefix.
+fn mount_langflow(prefix: &str) -> Router<AppState> {
+    let prefix = prefix.trim().trim_matches('/');
+    if prefix.is_empty() {
+        return dialect::langflow::router(false);
+    }
+    Router::new().nest(&format!("/{prefix}"), dialect::langflow::router(true))
 }
 
 /// Mounts the LibreChat router at `/{prefix}`, or at the root when `prefix` is empty. Paths

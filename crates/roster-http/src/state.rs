@@ -14,6 +14,11 @@ pub struct HttpConfig {
     pub librechat_prefix: String,
     /// Where the Open WebUI dialect is mounted (`/openwebui`; `/` for the root).
     pub openwebui_prefix: String,
+    /// Where the Langflow dialect is mounted (`/langflow`; `/` for the root).
+    pub langflow_prefix: String,
+    /// Whether Langflow sign-ups are active at once (Langflow's `NEW_USER_IS_ACTIVE`, false:
+    /// they wait for a superuser's approval).
+    pub langflow_new_user_is_active: bool,
     /// Role of Open WebUI sign-ups after the first account (Open WebUI's `DEFAULT_USER_ROLE`).
     pub openwebui_default_role: roster_core::Role,
     /// Whether Open WebUI sign-up stays open after the first account (Open WebUI closes it).
@@ -30,6 +35,8 @@ impl Default for HttpConfig {
             trust_forwarded_for: false,
             librechat_prefix: "/librechat".into(),
             openwebui_prefix: "/openwebui".into(),
+            langflow_prefix: "/langflow".into(),
+            langflow_new_user_is_active: false,
             openwebui_default_role: roster_core::Role::Pending,
             openwebui_enable_signup: false,
             openwebui_token_ttl_seconds: 28 * 86_400,

@@ -178,7 +178,7 @@ impl Core {
     /// caller (who am I, sign out, change my password or time zone). Every other call still
     /// refuses a pending account, and API keys of pending accounts never work.
     pub async fn authenticate_identity(&self, token: &str) -> Result<Actor> {
-        if token.starts_with(super::API_KEY_PREFIX) {
+        if super::is_api_key(token) {
             self.authenticate_api_key(token).await
         } else {
             self.authenticate_access_token_for(token, true).await

@@ -9,8 +9,15 @@ use crate::token::{digest, random_secret};
 use crate::user::validate_text;
 use time::{Duration, OffsetDateTime};
 
-/// Every Roster API key starts with this.
+/// Every Roster API key starts with this (unless created with another of [`API_KEY_PREFIXES`]).
 pub const API_KEY_PREFIX: &str = "rst_";
+/// The prefixes an API key may carry: Roster's own, and `sk-` (the form Langflow shows).
+pub const API_KEY_PREFIXES: &[&str] = &[API_KEY_PREFIX, "sk-"];
+
+/// Whether a bearer credential is an API key (by its prefix) rather than an access token.
+pub fn is_api_key(token: &str) -> bool {
+    API_KEY_PREFIXES.iter().any(|p| token.starts_with(p))
+}
 /// The scope that allows token introspection (administrators only may grant it).
 pub const SCOPE_INTROSPECT: &str = "introspect";
 /// How many characters of a key are kept visible.
@@ -36,6 +43,19 @@ pub struct ApiKeyCreated {
 impl Core {
     /// Creates an API key for the caller.
     pub async fn create_api_key(&self, actor: &Actor, input: NewApiKey) -> Result<ApiKeyCreated> {
+        self.create_api_key_with_prefix(actor, input, API_KEY_PREFIX).await
+    }
+
+    /// As [`Core::create_api_key`], the key starting with `prefix`, one of [`API_KEY_PREFIXES`].
+    pub async fn create_api_key_with_prefix(
+        &self,
+        actor: &Actor,
+        input: NewApiKey,
+        prefix: &str,
+    ) -> Result<ApiKeyCreated> {
+        if !API_KEY_PREFIXES.contains(&prefix) {
+            return Err(Error::invalid("prefix", "is not a known API key prefix"));
+        }
         let name =
             validate_text("name", &input.name, 100)?.ok_or_else(|| Error::invalid("name", "must not be empty"))?;
         let now = self.clock.now();
@@ -65,7 +85,7 @@ impl Core {
                 format!("a user may hold at most {MAX_KEYS_PER_USER} API keys"),
             ));
         }
-        let secret = format!("{API_KEY_PREFIX}{}", random_secret());
+        let secret = format!("{prefix}{}", random_secret());
         let key = ApiKey {
             id: ApiKeyId(self.next_id()),
             user_id: actor.user.id,

@@ -311,7 +311,7 @@ impl Core {
 
     /// Authenticates a bearer credential of either kind: an access token (a JWT) or an API key.
     pub async fn authenticate_bearer(&self, token: &str) -> Result<Actor> {
-        if token.starts_with(super::API_KEY_PREFIX) {
+        if super::is_api_key(token) {
             self.authenticate_api_key(token).await
         } else {
             self.authenticate_access_token(token).await
@@ -329,7 +329,7 @@ impl Core {
         if token.is_empty() {
             return Err(Error::invalid("token", "must not be empty"));
         }
-        if token.starts_with(super::API_KEY_PREFIX) {
+        if super::is_api_key(token) {
             return Ok(match self.authenticate_api_key(token).await {
                 Ok(a) => {
                     let (id, scopes) = match &a.credential {

@@ -6,6 +6,7 @@ mod auth;
 mod errors;
 mod groups;
 mod invitations;
+mod langflow;
 mod librechat;
 mod librechat_client;
 mod me;

@@ -1,0 +1,103 @@
+//! Account changes under the superuser model (products with an `is_superuser` and an
+//! `is_active` flag, such as Langflow): a user may edit their own profile; only
+//! administrators touch other accounts, grant or take the administrator role, deactivate,
+//! or set passwords; nobody deactivates themself. Also a password change without the current
+//! password, refusing the current one again.
+
+use super::users::{AdminUserChanges, ProfileChanges, not_found};
+use super::{Actor, Core};
+use crate::error::{Error, Result};
+use crate::id::UserId;
+use crate::password::{Verified, validate_password};
+use crate::user::{Role, User};
+
+/// Refusal: a non-administrator changing another account.
+pub const NOT_OWN_ACCOUNT: &str = "only administrators may change other accounts";
+/// Refusal: a non-administrator changing the administrator flag, activation or password.
+pub const ONLY_SUPERUSERS: &str = "only administrators may change roles, activation or passwords";
+/// Refusal: deactivating one's own account.
+pub const CANNOT_DEACTIVATE_SELF: &str = "nobody may deactivate their own account";
+
+/// A change to an account in the superuser model.
+#[derive(Debug, Clone, Default)]
+pub struct AccountChanges {
+    pub profile: ProfileChanges,
+    /// `Some(true)`: make an administrator; `Some(false)`: an administrator becomes a user.
+    pub superuser: Option<bool>,
+    /// `Some(true)`: active (a pending account is approved); `Some(false)`: deactivated.
+    pub active: Option<bool>,
+    pub password: Option<String>,
+}
+
+impl Core {
+    /// Applies `changes` to user `id` on behalf of `actor` under the superuser model.
+    pub async fn update_account(&self, actor: &Actor, id: UserId, changes: AccountChanges) -> Result<User> {
+        let is_admin = actor.require_admin().is_ok();
+        if !is_admin {
+            if actor.user.id != id {
+                return Err(Error::Forbidden(NOT_OWN_ACCOUNT));
+            }
+            if changes.superuser.is_some() || changes.password.is_some() {
+                return Err(Error::Forbidden(ONLY_SUPERUSERS));
+            }
+        }
+        if actor.user.id == id && changes.active == Some(false) {
+            return Err(Error::Forbidden(CANNOT_DEACTIVATE_SELF));
+        }
+        let target = self.store.get_user(id).await.map_err(not_found("user"))?;
+        if !is_admin {
+            return self.update_profile(actor, changes.profile).await;
+        }
+        let mut role = match changes.superuser {
+            Some(true) => Some(Role::Admin),
+            Some(false) if target.role == Role::Admin => Some(Role::User),
+            _ => None,
+        };
+        if changes.active == Some(true) && role.is_none() && target.role == Role::Pending {
+            role = Some(Role::User);
+        }
+        self.admin_update_user(
+            actor,
+            id,
+            AdminUserChanges {
+                profile: changes.profile,
+                role,
+                active: changes.active,
+                password: changes.password,
+                ..AdminUserChanges::default()
+            },
+        )
+        .await
+    }
+
+    /// Sets the caller's own password. With `current`, it must be the current password; the
+    /// new one must not be. Every other session of the caller is revoked.
+    pub async fn set_own_password(&self, actor: &Actor, current: Option<&str>, new: &str) -> Result<User> {
+        let user = self.store.get_user(actor.user.id).await.map_err(not_found("user"))?;
+        if let Some(current) = current {
+            let matches = match &user.password_hash {
+                Some(stored) => self.hasher.verify(current, stored).await? != Verified::No,
+                None => false,
+            };
+            if !matches {
+                return Err(Error::invalid("current_password", "is incorrect"));
+            }
+        }
+        validate_password("password", new, self.config.min_password_length)?;
+        if let Some(stored) = &user.password_hash
+            && self.hasher.verify(new, stored).await? != Verified::No
+        {
+            return Err(Error::invalid("password", "must differ from the current password"));
+        }
+        let hash = self.hasher.hash(new).await?;
+        let (_, after) = self
+            .modify_user(user.id, |u| {
+                u.password_hash = Some(hash.clone());
+                Ok(())
+            })
+            .await?;
+        let revoked = self.store.delete_sessions_of_user(user.id, actor.session()).await?;
+        tracing::info!(user = %user.id, revoked, "password set");
+        Ok(after)
+    }
+}

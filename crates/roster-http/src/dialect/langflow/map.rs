@@ -1,0 +1,103 @@
+//! Pure mapping between core types and Langflow's shapes.
+
+use super::dto::{ApiKeyRead, UserRead};
+use roster_core::id::id_to_uuid;
+use roster_core::store::ApiKey;
+use roster_core::{Role, User};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+/// The preferences key holding Langflow's `optins`.
+pub const OPTINS: &str = "optins";
+/// How many characters of a key Langflow's listings show.
+const MASK_VISIBLE: usize = 8;
+/// Characters of randomness after a key's prefix (256 bits, URL-safe base64).
+const KEY_RANDOM_LENGTH: usize = 43;
+
+/// Langflow's times: naive UTC ISO 8601 with microseconds (`2025-05-29T16:02:20.132436`).
+pub fn time(t: OffsetDateTime) -> String {
+    let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]");
+    t.to_offset(time::UtcOffset::UTC).format(&format).unwrap_or_default()
+}
+
+/// `optins` with Langflow's defaults filled in.
+pub fn optins(user: &User) -> Value {
+    let mut out = json!({"github_starred": false, "dialog_dismissed": false, "discord_clicked": false});
+    if let (Some(stored), Some(out)) = (
+        user.preferences.get(OPTINS).and_then(Value::as_object),
+        out.as_object_mut(),
+    ) {
+        for (k, v) in stored {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    out
+}
+
+/// Langflow's `is_active`: active and not awaiting approval.
+pub fn is_active(user: &User) -> bool {
+    user.active && user.role != Role::Pending
+}
+
+/// `UserRead`. Users without a username (made in another dialect) show their email.
+pub fn user_read(user: &User) -> UserRead {
+    UserRead {
+        id: id_to_uuid(user.id.0),
+        username: user.username.clone().or_else(|| user.email.clone()).unwrap_or_default(),
+        profile_image: user.avatar.clone(),
+        store_api_key: None,
+        is_active: is_active(user),
+        is_superuser: user.role == Role::Admin,
+        create_at: time(user.created_at),
+        updated_at: time(user.updated_at),
+        last_login_at: user.last_login_at.map(time),
+        optins: optins(user),
+    }
+}
+
+/// Langflow's mask: the first 8 characters, then `*` for each hidden one.
+pub fn masked(key: &ApiKey) -> String {
+    let visible: String = key.prefix.chars().take(MASK_VISIBLE).collect();
+    let prefix_length = roster_core::service::API_KEY_PREFIXES
+        .iter()
+        .filter(|p| key.prefix.starts_with(**p))
+        .map(|p| p.len())
+        .max()
+        .unwrap_or(0);
+    let hidden = (prefix_length + KEY_RANDOM_LENGTH).saturating_sub(visible.chars().count());
+    format!("{visible}{}", "*".repeat(hidden))
+}
+
+/// `ApiKeyRead` with `api_key` as given (masked, or the secret once).
+pub fn api_key_read(key: &ApiKey, api_key: String) -> ApiKeyRead {
+    ApiKeyRead {
+        id: id_to_uuid(key.id.0),
+        name: key.name.clone(),
+        api_key,
+        user_id: id_to_uuid(key.user_id.0),
+        created_at: time(key.created_at),
+        last_used_at: key.last_used_at.map(time),
+        total_uses: 0,
+        is_active: true,
+    }
+}
+
+/// The preferences with `optins` replaced, or None when unchanged.
+pub fn preferences_with_optins(user: &User, new: &Value) -> Option<Value> {
+    let mut preferences = user.preferences.clone();
+    let object = preferences.as_object_mut()?;
+    object.insert(OPTINS.into(), new.clone());
+    (preferences != user.preferences).then_some(preferences)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_naive_microseconds() {
+        let t = OffsetDateTime::from_unix_timestamp_nanos(1_748_534_540_132_436_000).unwrap();
+        assert_eq!(time(t), "2025-05-29T16:02:20.132436");
+    }
+}

@@ -1,0 +1,555 @@
+//! Langflow's routes (`api/v1/login.py`, `api/v1/users.py`, `api/v1/api_key.py`). Each
+//! handler parses, calls core services, and renders Langflow's shapes.
+
+use super::dto::*;
+use super::error::{self, LangflowError};
+use super::map;
+use crate::extract::{Form, Json, Meta, Query};
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, patch, post};
+use roster_core::id::{id_from_uuid, id_to_uuid};
+use roster_core::service::{
+    AccountChanges, CANNOT_DEACTIVATE_SELF, ListUsers, NewApiKey, NewUser, Patch, Registration, SignupPolicy,
+    TokenPair, is_api_key,
+};
+use roster_core::store::UserSort;
+use roster_core::{Actor, ApiKeyId, Error, Role, UserId};
+use serde_json::json;
+
+type Result<T> = std::result::Result<T, LangflowError>;
+
+/// The prefix of the API keys this dialect creates, as Langflow's.
+const KEY_PREFIX: &str = "sk-";
+/// The name of a key created without one.
+const DEFAULT_KEY_NAME: &str = "Langflow API key";
+/// Langflow's header and query parameter for API keys.
+const API_KEY_NAME: &str = "x-api-key";
+const ACCESS_COOKIE: &str = "access_token_lf";
+const REFRESH_COOKIE: &str = "refresh_token_lf";
+const STORE_KEY_COOKIE: &str = "apikey_tkn_lflw";
+/// Langflow's `REFRESH_TOKEN_EXPIRE_SECONDS`.
+const REFRESH_COOKIE_SECONDS: i64 = 604_800;
+const AUTO_LOGIN_DISABLED: &str = "Auto login is disabled. Please enable it in the settings";
+
+/// The Langflow router (paths as Langflow's own, to be mounted under the dialect prefix), with
+/// every error rendered in Langflow's shape. `nested`: it has a prefix of its own, so it
+/// answers unknown paths under it too (at the root, the application's fallback does).
+pub fn router(nested: bool) -> Router<AppState> {
+    let mut router = Router::new()
+        .route("/api/v1/login", post(login_post))
+        .route("/api/v1/refresh", post(refresh_post))
+        .route("/api/v1/logout", post(logout_post))
+        .route("/api/v1/auto_login", get(auto_login_get))
+        .route("/api/v1/users", get(users_list_get).post(users_create_post))
+        .route("/api/v1/users/", get(users_list_get).post(users_create_post))
+        .route("/api/v1/users/whoami", get(whoami_get))
+        .route(
+            "/api/v1/users/{id}",
+            get(user_get).patch(user_patch).delete(user_delete),
+        )
+        .route("/api/v1/users/{id}/reset-password", patch(reset_password_patch))
+        .route("/api/v1/api_key", get(api_keys_get).post(api_keys_post))
+        .route("/api/v1/api_key/", get(api_keys_get).post(api_keys_post))
+        .route("/api/v1/api_key/{id}", delete(api_key_delete));
+    if nested {
+        router = router
+            .fallback(crate::error::not_found_fallback)
+            .method_not_allowed_fallback(crate::error::method_not_allowed_fallback);
+    }
+    crate::error::render_errors_with(router, error::render_error)
+}
+
+// ---------------------------------------------------------------------------------------
+// Credentials: a JWT (`Authorization: Bearer` or the `access_token_lf` cookie) first, then an
+// API key (`x-api-key` header or query parameter).
+
+fn cookie(parts: &Parts, name: &str) -> Option<String> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, value)| *n == name && !value.is_empty())
+        .map(|(_, value)| value.to_string())
+}
+
+fn bearer(parts: &Parts) -> Option<String> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_string())
+}
+
+fn api_key(parts: &Parts) -> Option<String> {
+    let header = parts
+        .headers
+        .get(API_KEY_NAME)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_string());
+    let query = || {
+        form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
+            .find(|(k, _)| k == API_KEY_NAME)
+            .map(|(_, v)| v.trim().to_string())
+    };
+    header.or_else(query).filter(|v| !v.is_empty())
+}
+
+/// The authenticated, active caller.
+struct Caller {
+    actor: Actor,
+}
+
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Caller>> {
+    let key = api_key(parts);
+    if let Some(token) = bearer(parts).or_else(|| cookie(parts, ACCESS_COOKIE)) {
+        match state.core.authenticate_bearer(&token).await {
+            Ok(actor) => return Ok(Some(Caller { actor })),
+            Err(e @ (Error::Unavailable | Error::Internal(_))) => return Err(e.into()),
+            Err(e) if key.is_none() => return Err(e.into()),
+            Err(_) => {}
+        }
+    }
+    let Some(key) = key else { return Ok(None) };
+    if !is_api_key(&key) {
+        return Err(LangflowError::Detail(StatusCode::FORBIDDEN, error::INVALID_API_KEY));
+    }
+    match state.core.authenticate_bearer(&key).await {
+        Ok(actor) => Ok(Some(Caller { actor })),
+        Err(Error::InvalidToken) => Err(LangflowError::Detail(StatusCode::FORBIDDEN, error::INVALID_API_KEY)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = LangflowError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        authenticate(parts, state).await?.ok_or(Error::Unauthenticated.into())
+    }
+}
+
+impl axum::extract::OptionalFromRequestParts<AppState> for Caller {
+    type Rejection = LangflowError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Option<Self>> {
+        authenticate(parts, state).await
+    }
+}
+
+fn user_id(raw: &str) -> Result<UserId> {
+    Ok(UserId(id_from_uuid(raw)?))
+}
+
+/// Replaces a core refusal (`Forbidden`) with Langflow's words for this route.
+fn forbidden_as(text: &'static str) -> impl Fn(Error) -> LangflowError {
+    move |e| match e {
+        Error::Forbidden(_) => LangflowError::Detail(StatusCode::FORBIDDEN, text),
+        e => e.into(),
+    }
+}
+
+fn require_superuser(actor: &Actor) -> Result<()> {
+    actor
+        .require_admin()
+        .map_err(forbidden_as(error::NOT_ENOUGH_PRIVILEGES))
+}
+
+// ---------------------------------------------------------------------------------------
+// Login, refresh, logout, auto-login
+
+fn append_cookie(response: &mut Response, cookie: String) {
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+}
+
+/// The token pair and Langflow's three cookies.
+fn token_response(tokens: TokenPair) -> Response {
+    let mut response = axum::Json(Token {
+        access_token: tokens.access_token.clone(),
+        refresh_token: tokens.refresh_token.clone(),
+        token_type: "bearer",
+    })
+    .into_response();
+    append_cookie(
+        &mut response,
+        format!(
+            "{REFRESH_COOKIE}={}; HttpOnly; Path=/; SameSite=Lax; Max-Age={REFRESH_COOKIE_SECONDS}",
+            tokens.refresh_token
+        ),
+    );
+    append_cookie(
+        &mut response,
+        format!(
+            "{ACCESS_COOKIE}={}; HttpOnly; Path=/; SameSite=Lax; Max-Age={}",
+            tokens.access_token, tokens.expires_in
+        ),
+    );
+    append_cookie(
+        &mut response,
+        format!("{STORE_KEY_COOKIE}=; HttpOnly; Path=/; SameSite=Lax"),
+    );
+    response
+}
+
+async fn login_post(State(state): State<AppState>, Meta(meta): Meta, Form(form): Form<LoginForm>) -> Result<Response> {
+    match state.core.login(&form.username, &form.password, &meta).await {
+        Ok(outcome) => {
+            let tokens = outcome.tokens.ok_or(Error::AccountPending)?;
+            Ok(token_response(tokens))
+        }
+        Err(Error::AccountPending | Error::AccountDisabled | Error::Banned { .. }) => {
+            // The password was right: Langflow tells accounts that never signed in to wait.
+            let never_signed_in = state
+                .core
+                .find_user_unchecked(&form.username)
+                .await
+                .is_ok_and(|u| u.last_login_at.is_none());
+            Err(if never_signed_in {
+                LangflowError::Detail(StatusCode::BAD_REQUEST, error::WAITING_FOR_APPROVAL)
+            } else {
+                LangflowError::Detail(StatusCode::UNAUTHORIZED, error::INACTIVE_USER)
+            })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn refresh_post(State(state): State<AppState>, parts: Parts) -> Result<Response> {
+    let invalid = LangflowError::Detail(StatusCode::UNAUTHORIZED, error::INVALID_REFRESH_TOKEN);
+    let Some(token) = cookie(&parts, REFRESH_COOKIE) else {
+        return Err(invalid);
+    };
+    match state.core.refresh(&token).await {
+        Ok(outcome) => Ok(token_response(outcome.tokens.ok_or(Error::InvalidToken)?)),
+        Err(e @ (Error::Unavailable | Error::Internal(_))) => Err(e.into()),
+        Err(_) => Err(invalid),
+    }
+}
+
+async fn logout_post(State(state): State<AppState>, parts: Parts) -> Result<Response> {
+    if let Some(token) = cookie(&parts, REFRESH_COOKIE) {
+        state.core.logout_refresh_token(&token).await?;
+    }
+    if let Some(token) = bearer(&parts).or_else(|| cookie(&parts, ACCESS_COOKIE))
+        && let Ok(actor) = state.core.authenticate_bearer(&token).await
+    {
+        state.core.logout(&actor).await?;
+    }
+    let mut response = axum::Json(json!({"message": "Logout successful"})).into_response();
+    for name in [REFRESH_COOKIE, ACCESS_COOKIE, STORE_KEY_COOKIE] {
+        append_cookie(
+            &mut response,
+            format!("{name}=; HttpOnly; Path=/; SameSite=Lax; Max-Age=0"),
+        );
+    }
+    Ok(response)
+}
+
+/// Roster has no auto-login: Langflow's answer when `AUTO_LOGIN` is off.
+async fn auto_login_get() -> LangflowError {
+    LangflowError::Object(
+        StatusCode::FORBIDDEN,
+        json!({"message": AUTO_LOGIN_DISABLED, "auto_login": false}),
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// /api/v1/users
+
+fn new_user_role(state: &AppState) -> Role {
+    if state.config.langflow_new_user_is_active {
+        Role::User
+    } else {
+        Role::Pending
+    }
+}
+
+/// Public sign-up, or creation by a superuser; the account is inactive until a superuser
+/// activates it unless `langflow_new_user_is_active`.
+async fn users_create_post(
+    State(state): State<AppState>,
+    caller: Option<Caller>,
+    Meta(meta): Meta,
+    Json(body): Json<UserCreate>,
+) -> Result<Response> {
+    let role = new_user_role(&state);
+    let user = match caller {
+        Some(caller) if caller.actor.require_admin().is_ok() => {
+            let user = state
+                .core
+                .create_user(
+                    &caller.actor,
+                    NewUser {
+                        username: Some(body.username),
+                        password: Some(body.password),
+                        role: Some(role),
+                        ..NewUser::default()
+                    },
+                )
+                .await?;
+            match body
+                .optins
+                .as_ref()
+                .and_then(|o| map::preferences_with_optins(&user, o))
+            {
+                Some(preferences) => {
+                    let mut changes = AccountChanges::default();
+                    changes.profile.preferences = Some(preferences);
+                    state.core.update_account(&caller.actor, user.id, changes).await?
+                }
+                None => user,
+            }
+        }
+        _ => {
+            let registration = Registration {
+                username: Some(body.username),
+                password: body.password,
+                ..Registration::default()
+            };
+            state
+                .core
+                .register_with_role(
+                    registration,
+                    SignupPolicy {
+                        role,
+                        access_ttl: None,
+                        identify_pending: false,
+                        only_first_account: false,
+                    },
+                    &meta,
+                )
+                .await?
+                .user
+        }
+    };
+    Ok((StatusCode::CREATED, axum::Json(map::user_read(&user))).into_response())
+}
+
+async fn whoami_get(caller: Caller) -> axum::Json<UserRead> {
+    axum::Json(map::user_read(&caller.actor.user))
+}
+
+/// `skip` (≥ 0, default 0) and `limit` (1 to 200, default 10), ordered by username.
+async fn users_list_get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<ListQuery>,
+) -> Result<axum::Json<UsersResponse>> {
+    require_superuser(&caller.actor)?;
+    let limit = query.limit.unwrap_or(10);
+    if !(1..=200).contains(&limit) {
+        return Err(Error::invalid("limit", "Input should be between 1 and 200").into());
+    }
+    let mut skip = query.skip.unwrap_or(0);
+    if skip < 0 {
+        return Err(Error::invalid("skip", "Input should be greater than or equal to 0").into());
+    }
+    let mut cursor = None;
+    let mut total = None;
+    loop {
+        let page_size = if skip > 0 { skip.min(200) } else { limit };
+        let page = state
+            .core
+            .list_users(
+                &caller.actor,
+                ListUsers {
+                    search: query.search.clone(),
+                    sort: UserSort::Username,
+                    cursor: cursor.clone(),
+                    limit: Some(page_size as u32),
+                    with_total: total.is_none(),
+                    ..ListUsers::default()
+                },
+            )
+            .await?;
+        total = total.or(page.total);
+        if skip == 0 {
+            return Ok(axum::Json(UsersResponse {
+                total_count: total.unwrap_or(0),
+                users: page.users.iter().map(map::user_read).collect(),
+            }));
+        }
+        skip -= page.users.len() as i64;
+        match page.next_cursor {
+            Some(next) if skip >= 0 => cursor = Some(next),
+            _ => {
+                return Ok(axum::Json(UsersResponse {
+                    total_count: total.unwrap_or(0),
+                    users: Vec::new(),
+                }));
+            }
+        }
+    }
+}
+
+async fn user_get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<axum::Json<UserRead>> {
+    let id = user_id(&id)?;
+    let user = state
+        .core
+        .get_user(&caller.actor, id)
+        .await
+        .map_err(forbidden_as(error::USER_MANAGE_REQUIRED))?;
+    Ok(axum::Json(map::user_read(&user)))
+}
+
+async fn user_patch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<UserUpdate>,
+) -> Result<axum::Json<UserRead>> {
+    let id = user_id(&id)?;
+    let actor = &caller.actor;
+    let is_superuser = actor.require_admin().is_ok();
+    if !is_superuser && (actor.user.id != id || body.is_superuser.is_some()) {
+        return Err(LangflowError::Detail(StatusCode::FORBIDDEN, error::PERMISSION_DENIED));
+    }
+    if !is_superuser && body.password.is_some() {
+        return Err(LangflowError::Detail(StatusCode::BAD_REQUEST, error::NO_PASSWORD_HERE));
+    }
+    let mut changes = AccountChanges {
+        superuser: body.is_superuser,
+        active: body.is_active,
+        password: body.password,
+        ..AccountChanges::default()
+    };
+    if let Some(username) = body.username {
+        changes.profile.username = Patch::Set(username);
+    }
+    changes.profile.avatar = Patch::from_json(body.profile_image);
+    if let Some(optins) = &body.optins {
+        let target = state
+            .core
+            .get_user(actor, id)
+            .await
+            .map_err(forbidden_as(error::PERMISSION_DENIED))?;
+        changes.profile.preferences = map::preferences_with_optins(&target, optins);
+    }
+    let user = state
+        .core
+        .update_account(actor, id, changes)
+        .await
+        .map_err(|e| match e {
+            Error::Forbidden(CANNOT_DEACTIVATE_SELF) => {
+                LangflowError::Detail(StatusCode::FORBIDDEN, error::CANNOT_DEACTIVATE_SELF)
+            }
+            e => forbidden_as(error::PERMISSION_DENIED)(e),
+        })?;
+    Ok(axum::Json(map::user_read(&user)))
+}
+
+/// Self only; `current_password` checked when given (current Langflow sends it; classic
+/// does not); the current password cannot be reused.
+async fn reset_password_patch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<PasswordReset>,
+) -> Result<axum::Json<UserRead>> {
+    let id = user_id(&id)?;
+    if id != caller.actor.user.id {
+        return Err(LangflowError::Detail(StatusCode::BAD_REQUEST, error::OTHERS_PASSWORD));
+    }
+    let user = state
+        .core
+        .set_own_password(&caller.actor, body.current_password.as_deref(), &body.password)
+        .await
+        .map_err(|e| match e {
+            Error::Invalid {
+                field: "current_password",
+                ..
+            } => LangflowError::Detail(StatusCode::BAD_REQUEST, error::WRONG_CURRENT_PASSWORD),
+            Error::Invalid {
+                field: "password",
+                ref reason,
+            } if reason.contains("differ") => LangflowError::Detail(StatusCode::BAD_REQUEST, error::SAME_PASSWORD),
+            e => e.into(),
+        })?;
+    Ok(axum::Json(map::user_read(&user)))
+}
+
+async fn user_delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<axum::Json<serde_json::Value>> {
+    let id = user_id(&id)?;
+    if id == caller.actor.user.id {
+        return Err(LangflowError::Detail(
+            StatusCode::BAD_REQUEST,
+            error::CANNOT_DELETE_SELF,
+        ));
+    }
+    state
+        .core
+        .delete_user(&caller.actor, id)
+        .await
+        .map_err(forbidden_as(error::PERMISSION_DENIED))?;
+    Ok(axum::Json(json!({"detail": "User deleted"})))
+}
+
+// ---------------------------------------------------------------------------------------
+// /api/v1/api_key
+
+async fn api_keys_get(State(state): State<AppState>, caller: Caller) -> Result<axum::Json<ApiKeysResponse>> {
+    let keys = state.core.list_my_api_keys(&caller.actor).await?;
+    Ok(axum::Json(ApiKeysResponse {
+        total_count: keys.len() as i64,
+        user_id: id_to_uuid(caller.actor.user.id.0),
+        api_keys: keys.iter().map(|k| map::api_key_read(k, map::masked(k))).collect(),
+    }))
+}
+
+async fn api_keys_post(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<ApiKeyCreate>,
+) -> Result<axum::Json<ApiKeyRead>> {
+    let name = body
+        .name
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_KEY_NAME.to_string());
+    let created = state
+        .core
+        .create_api_key_with_prefix(
+            &caller.actor,
+            NewApiKey {
+                name,
+                expires_at: None,
+                scopes: Vec::new(),
+            },
+            KEY_PREFIX,
+        )
+        .await?;
+    Ok(axum::Json(map::api_key_read(&created.key, created.secret)))
+}
+
+async fn api_key_delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<axum::Json<serde_json::Value>> {
+    let not_found = || LangflowError::Detail(StatusCode::BAD_REQUEST, error::API_KEY_NOT_FOUND);
+    let id = ApiKeyId(id_from_uuid(&id).map_err(|_| not_found())?);
+    state
+        .core
+        .revoke_my_api_key(&caller.actor, id)
+        .await
+        .map_err(|e| match e {
+            Error::NotFound(_) => not_found(),
+            e => e.into(),
+        })?;
+    Ok(axum::Json(json!({"detail": "API Key deleted"})))
+}
