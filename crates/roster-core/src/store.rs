@@ -42,6 +42,10 @@ pub enum UserSort {
     Email,
     Username,
     Name,
+    UpdatedAt,
+    /// Never-active users sort as if active at the epoch.
+    LastActiveAt,
+    Role,
 }
 
 impl UserSort {
@@ -52,9 +56,12 @@ impl UserSort {
             "email" => Ok(UserSort::Email),
             "username" => Ok(UserSort::Username),
             "name" => Ok(UserSort::Name),
+            "updated_at" => Ok(UserSort::UpdatedAt),
+            "last_active_at" => Ok(UserSort::LastActiveAt),
+            "role" => Ok(UserSort::Role),
             _ => Err(crate::Error::invalid(
                 "sort",
-                "must be one of created_at, email, username, name",
+                "must be one of created_at, email, username, name, updated_at, last_active_at, role",
             )),
         }
     }
@@ -66,6 +73,9 @@ impl UserSort {
             UserSort::Email => "email",
             UserSort::Username => "username",
             UserSort::Name => "name",
+            UserSort::UpdatedAt => "updated_at",
+            UserSort::LastActiveAt => "last_active_at",
+            UserSort::Role => "role",
         }
     }
 }

@@ -223,6 +223,9 @@ fn sort_expression(sort: UserSort) -> &'static str {
         UserSort::Email => "COALESCE(email, '')",
         UserSort::Username => "COALESCE(username_key, '')",
         UserSort::Name => "COALESCE(name, '')",
+        UserSort::UpdatedAt => "updated_at",
+        UserSort::LastActiveAt => "COALESCE(last_active_at, 0)",
+        UserSort::Role => "role",
     }
 }
 
@@ -233,6 +236,9 @@ fn sort_index(sort: UserSort) -> &'static str {
         UserSort::Email => "users_email_sort_idx",
         UserSort::Username => "users_username_sort_idx",
         UserSort::Name => "users_name_sort_idx",
+        UserSort::UpdatedAt => "users_updated_at_sort_idx",
+        UserSort::LastActiveAt => "users_last_active_at_sort_idx",
+        UserSort::Role => "users_role_sort_idx",
     }
 }
 
@@ -327,8 +333,10 @@ pub(crate) fn list_users(query: &UserQuery, plan: SearchPlan) -> Result<(String,
     let mut conditions = filter_conditions(query, plan, &mut params);
     if let Some((key, id)) = &query.after {
         let key = match (query.sort, key) {
-            (UserSort::CreatedAt, SortKey::Int(ms)) => Param::Int(*ms),
-            (UserSort::Email | UserSort::Username | UserSort::Name, SortKey::Text(text)) => Param::Text(text.clone()),
+            (UserSort::CreatedAt | UserSort::UpdatedAt | UserSort::LastActiveAt, SortKey::Int(ms)) => Param::Int(*ms),
+            (UserSort::Email | UserSort::Username | UserSort::Name | UserSort::Role, SortKey::Text(text)) => {
+                Param::Text(text.clone())
+            }
             _ => {
                 return Err(StoreError::Other(anyhow::anyhow!(
                     "the list position does not fit the sort by {}",

@@ -586,6 +586,9 @@ fn sort_key(sort: UserSort, user: &User) -> SortKey {
         UserSort::Email => SortKey::Text(user.email.clone().unwrap_or_default()),
         UserSort::Username => SortKey::Text(user.username.as_deref().unwrap_or_default().to_lowercase()),
         UserSort::Name => SortKey::Text(user.name.clone().unwrap_or_default()),
+        UserSort::UpdatedAt => SortKey::Int(ms(user.updated_at)),
+        UserSort::LastActiveAt => SortKey::Int(user.last_active_at.map_or(0, ms)),
+        UserSort::Role => SortKey::Text(user.role.as_str().to_string()),
     }
 }
 
@@ -664,7 +667,15 @@ async fn walk(store: &dyn Store, base: &UserQuery, page_size: u32) -> Vec<UserId
 async fn list_users_pages_match_one_query(backend: Backend) {
     let f = fixture_or_skip!(backend);
     let users = populate(&f).await;
-    for sort in [UserSort::CreatedAt, UserSort::Email, UserSort::Username, UserSort::Name] {
+    for sort in [
+        UserSort::CreatedAt,
+        UserSort::Email,
+        UserSort::Username,
+        UserSort::Name,
+        UserSort::UpdatedAt,
+        UserSort::LastActiveAt,
+        UserSort::Role,
+    ] {
         for descending in [false, true] {
             let base = UserQuery {
                 sort,

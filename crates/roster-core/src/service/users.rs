@@ -168,6 +168,12 @@ fn sort_key(sort: UserSort, user: &User) -> SortKey {
         UserSort::Email => SortKey::Text(user.email.clone().unwrap_or_default()),
         UserSort::Username => SortKey::Text(user.username.as_deref().unwrap_or_default().to_lowercase()),
         UserSort::Name => SortKey::Text(user.name.clone().unwrap_or_default()),
+        UserSort::UpdatedAt => SortKey::Int((user.updated_at.unix_timestamp_nanos() / 1_000_000) as i64),
+        UserSort::LastActiveAt => SortKey::Int(
+            user.last_active_at
+                .map_or(0, |t| (t.unix_timestamp_nanos() / 1_000_000) as i64),
+        ),
+        UserSort::Role => SortKey::Text(user.role.as_str().to_string()),
     }
 }
 

@@ -48,6 +48,9 @@ async fn cursor_pages_cover_every_user_once_in_order(backend: Backend) {
         ("email", "email"),
         ("username", "username"),
         ("name", "name"),
+        ("updated_at", "updated_at"),
+        ("last_active_at", "last_active_at"),
+        ("role", "role"),
     ] {
         for order in ["asc", "desc"] {
             let all = walk(&app, t, &format!("&sort={sort}&order={order}")).await;

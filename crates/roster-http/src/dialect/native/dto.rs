@@ -214,7 +214,7 @@ pub struct ListUsersQuery {
     /// `admin`, `user` or `pending`.
     pub role: Option<String>,
     pub active: Option<bool>,
-    /// `created_at` (default), `email`, `username`, `name`.
+    /// `created_at` (default), `email`, `username`, `name`, `updated_at`, `last_active_at`, `role`.
     pub sort: Option<String>,
     /// `asc` (default) or `desc`.
     pub order: Option<String>,

@@ -533,12 +533,15 @@ async fn auths_api_key_delete(State(state): State<AppState>, caller: Identity) -
 // ---------------------------------------------------------------------------------------
 // /api/v1/users: listings
 
-/// Open WebUI's ordering: `order_by` (name, email, created_at; other keys it knows fall back
-/// to created_at), `direction` `asc` or anything else for descending.
+/// Open WebUI's ordering: `order_by` (name, email, created_at, updated_at, last_active_at,
+/// role; other keys fall back to created_at), `direction` `asc` or anything else for descending.
 fn ordering(query: &ListQuery) -> (UserSort, bool) {
     let sort = match query.order_by.as_deref() {
         Some("name") => UserSort::Name,
         Some("email") => UserSort::Email,
+        Some("updated_at") => UserSort::UpdatedAt,
+        Some("last_active_at") => UserSort::LastActiveAt,
+        Some("role") => UserSort::Role,
         _ => UserSort::CreatedAt,
     };
     let descending = query.direction.as_deref() != Some("asc");
