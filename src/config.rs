@@ -217,6 +217,9 @@ impl Settings {
         if !self.langflow_prefix.starts_with('/') || self.langflow_prefix.chars().any(char::is_whitespace) {
             bail!("langflow_prefix must be a path starting with / (or / itself)");
         }
+        if same_mount(&self.langflow_prefix, &self.openwebui_prefix) {
+            bail!("langflow_prefix and openwebui_prefix must differ (both dialects serve /api/v1/users)");
+        }
         if !matches!(
             Role::parse(&self.openwebui_default_role),
             Ok(Role::User | Role::Pending)
@@ -303,7 +306,34 @@ fn time_duration_seconds(s: i64) -> roster_core::time::Duration {
     roster_core::time::Duration::seconds(s)
 }
 
+/// Whether two dialect prefixes name the same mount point (`/x`, `/x/` and `x` do; so do `/`
+/// and the empty prefix).
+fn same_mount(a: &str, b: &str) -> bool {
+    a.trim().trim_matches('/') == b.trim().trim_matches('/')
+}
+
 fn random_node_id() -> u16 {
     use std::hash::{BuildHasher, RandomState};
     (RandomState::new().hash_one(std::process::id()) % 1024) as u16
+}
+
+#[cfg(test)]
+mod langflow_tests {
+    use super::*;
+
+    #[test]
+    fn langflow_and_openwebui_need_their_own_mounts() {
+        let mut settings = Settings::default();
+        assert!(settings.validate().is_ok());
+        settings.langflow_prefix = "/".into();
+        assert!(settings.validate().is_ok());
+        settings.openwebui_prefix = "/".into();
+        let error = settings.validate().unwrap_err().to_string();
+        assert!(error.contains("langflow_prefix"), "{error}");
+        settings.openwebui_prefix = "/openwebui".into();
+        settings.langflow_prefix = "/openwebui/".into();
+        assert!(settings.validate().is_err());
+        settings.langflow_prefix = "/langflow x".into();
+        assert!(settings.validate().is_err());
+    }
 }

@@ -75,6 +75,13 @@ pub fn render_error(info: &ErrorInfo) -> Response {
         "invalid_query" => validation("query", field, &info.detail),
         "body_too_large" => detail(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
         "rate_limited" => detail(StatusCode::TOO_MANY_REQUESTS, "Too many requests"),
+        "unavailable" => {
+            let mut response = detail(StatusCode::SERVICE_UNAVAILABLE, "Service temporarily unavailable");
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+        }
         _ if info.status.is_client_error() => detail(info.status, info.detail.as_str()),
         _ => detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
     }
@@ -109,5 +116,42 @@ impl IntoResponse for LangflowError {
             LangflowError::Detail(status, text) => detail(status, text),
             LangflowError::Object(status, value) => detail(status, value),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(code: &'static str, status: StatusCode) -> ErrorInfo {
+        ErrorInfo {
+            status,
+            code,
+            detail: "x".into(),
+            field: None,
+        }
+    }
+
+    #[test]
+    fn core_errors_take_langflow_statuses() {
+        for (code, status, expected) in [
+            ("not_found", StatusCode::NOT_FOUND, StatusCode::NOT_FOUND),
+            ("unauthenticated", StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN),
+            ("account_disabled", StatusCode::FORBIDDEN, StatusCode::UNAUTHORIZED),
+            ("conflict", StatusCode::CONFLICT, StatusCode::BAD_REQUEST),
+            ("invalid_id", StatusCode::BAD_REQUEST, StatusCode::UNPROCESSABLE_ENTITY),
+            (
+                "internal",
+                StatusCode::INTERNAL_SERVER_ERROR,
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ),
+        ] {
+            assert_eq!(render_error(&info(code, status)).status(), expected, "{code}");
+        }
+        let outage = render_error(&info("unavailable", StatusCode::SERVICE_UNAVAILABLE));
+        assert_eq!(outage.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(outage.headers()[header::RETRY_AFTER], "1");
+        let unauthorized = render_error(&info("invalid_token", StatusCode::UNAUTHORIZED));
+        assert_eq!(unauthorized.headers()[header::WWW_AUTHENTICATE], "Bearer");
     }
 }
