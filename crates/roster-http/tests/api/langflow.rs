@@ -214,6 +214,15 @@ async fn signup_waits_for_approval(backend: Backend) {
         json!({"github_starred": false, "dialog_dismissed": false, "discord_clicked": false})
     );
     let id = r.body["id"].as_str().unwrap().to_string();
+    // A stale access cookie does not stand in the way of signing up.
+    let stale = send(
+        req(&app, Method::POST, "/users/")
+            .header("cookie", "access_token_lf=expired")
+            .json(&json!({"username": "newuser3", "password": "securepassword123"})),
+    )
+    .await;
+    stale.assert_status(201);
+    assert_eq!(stale.body["is_active"], false);
     detail(
         &signup(json!({"username": "newuser2", "password": "securepassword123"})).await,
         400,

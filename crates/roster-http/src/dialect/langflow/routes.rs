@@ -138,8 +138,15 @@ impl FromRequestParts<AppState> for Caller {
 impl axum::extract::OptionalFromRequestParts<AppState> for Caller {
     type Rejection = LangflowError;
 
+    /// No credential, or one that does not authenticate (a stale cookie at sign-up): `None`.
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Option<Self>> {
-        authenticate(parts, state).await
+        match authenticate(parts, state).await {
+            Ok(caller) => Ok(caller),
+            Err(LangflowError::Api(crate::error::ApiError::Core(e @ (Error::Unavailable | Error::Internal(_))))) => {
+                Err(e.into())
+            }
+            Err(_) => Ok(None),
+        }
     }
 }
 
