@@ -301,14 +301,12 @@ async fn set_key(state: &AppState, actor: &Actor, key: &str, value: Value) -> Lc
 }
 
 async fn favorites_get(Auth(actor): Auth) -> axum::Json<Value> {
-    axum::Json(
-        actor
-            .user
-            .preferences
-            .get("favorites")
-            .cloned()
-            .unwrap_or_else(|| json!([])),
-    )
+    preference(&actor, "favorites", json!([]))
+}
+
+/// One of the user's LibreChat preferences, or `default` when never set.
+fn preference(actor: &roster_core::Actor, key: &str, default: Value) -> axum::Json<Value> {
+    axum::Json(actor.user.preferences.get(key).cloned().unwrap_or(default))
 }
 
 async fn favorites_post(
@@ -322,14 +320,7 @@ async fn favorites_post(
 }
 
 async fn pinned_order_get(Auth(actor): Auth) -> axum::Json<Value> {
-    axum::Json(
-        actor
-            .user
-            .preferences
-            .get("pinnedOrder")
-            .cloned()
-            .unwrap_or_else(|| json!([])),
-    )
+    preference(&actor, "pinnedOrder", json!([]))
 }
 
 async fn pinned_order_post(
@@ -343,14 +334,7 @@ async fn pinned_order_post(
 }
 
 async fn skills_get(Auth(actor): Auth) -> axum::Json<Value> {
-    axum::Json(
-        actor
-            .user
-            .preferences
-            .get("skillStates")
-            .cloned()
-            .unwrap_or_else(|| json!({})),
-    )
+    preference(&actor, "skillStates", json!({}))
 }
 
 async fn skills_post(
@@ -364,14 +348,7 @@ async fn skills_post(
 }
 
 async fn tool_favorites_get(Auth(actor): Auth) -> axum::Json<Value> {
-    axum::Json(
-        actor
-            .user
-            .preferences
-            .get("toolFavorites")
-            .cloned()
-            .unwrap_or_else(|| json!([])),
-    )
+    preference(&actor, "toolFavorites", json!([]))
 }
 
 async fn tool_favorite_put(
