@@ -2,13 +2,11 @@
 //! to it; registration with a role chosen by a dialect; whether a user counts as active.
 
 use super::auth::ClientMeta;
-use super::users::{Registration, not_found, parse_email, parse_username};
+use super::users::{Registration, not_found};
 use super::{Actor, Core, LoginOutcome};
 use crate::error::{Error, Result};
 use crate::id::UserId;
-use crate::password::validate_password;
 use crate::store::{UserQuery, UserSort};
-use crate::user::validate_name;
 use crate::user::{Role, User};
 use time::Duration;
 
@@ -112,15 +110,7 @@ impl Core {
         if !self.config.allow_registration || (only_first_account && self.has_accounts().await?) {
             return Err(Error::RegistrationDisabled);
         }
-        let email = parse_email(input.email.as_deref())?;
-        let username = parse_username(input.username.as_deref())?;
-        let name = input.name.as_deref().map(validate_name).transpose()?.flatten();
-        if email.is_none() && username.is_none() {
-            return Err(Error::invalid("email", "an email or a username is required"));
-        }
-        validate_password("password", &input.password, self.config.min_password_length)?;
-        let hash = self.hasher.hash(&input.password).await?;
-        let mut user = self.build_user(email, username, name, Some(hash))?;
+        let mut user = self.user_from_registration(&input).await?;
         user.role = role;
         let user = self.store.insert_user(&user, true).await?;
         if only_first_account && role != Role::Admin && user.role != Role::Admin {

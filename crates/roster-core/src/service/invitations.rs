@@ -2,13 +2,12 @@
 //! even when self-registration is off.
 
 use super::auth::ClientMeta;
-use super::users::{parse_email, parse_username};
+use super::users::parse_email;
 use super::{Core, LoginOutcome, Registration};
 use crate::error::{Error, Result};
-use crate::password::validate_password;
 use crate::store::{AccountToken, AccountTokenKind, StoreError};
 use crate::token::{digest, random_secret};
-use crate::user::{Role, validate_name};
+use crate::user::Role;
 use time::{Duration, OffsetDateTime};
 
 /// The longest an invitation or a reset link may stay valid.
@@ -117,11 +116,7 @@ impl Core {
         if invitation.email.as_deref() != Some(email.as_str()) {
             return Err(Error::invalid("email", "does not match the invitation"));
         }
-        let username = parse_username(input.username.as_deref())?;
-        let name = input.name.as_deref().map(validate_name).transpose()?.flatten();
-        validate_password("password", &input.password, self.config.min_password_length)?;
-        let hash = self.hasher.hash(&input.password).await?;
-        let mut user = self.build_user(Some(email), username, name, Some(hash))?;
+        let mut user = self.user_from_registration(&input).await?;
         user.role = invitation.role.unwrap_or(self.config.default_role);
         let user = match self
             .store

@@ -45,6 +45,8 @@ pub struct Registration {
     pub username: Option<String>,
     pub name: Option<String>,
     pub password: String,
+    /// Initial preferences (a JSON object), when the product's sign-up carries some.
+    pub preferences: Option<serde_json::Value>,
 }
 
 /// A user created by an administrator (or an admin command).
@@ -248,11 +250,9 @@ impl Core {
         })
     }
 
-    /// Self-registration without signing in (see [`Core::register`]).
-    pub async fn register_account(&self, input: Registration) -> Result<User> {
-        if !self.config.allow_registration {
-            return Err(Error::RegistrationDisabled);
-        }
+    /// Validates a registration and builds the user it asks for (not yet stored), with its
+    /// password hashed: the one place the rules of every sign-up path are checked.
+    pub(super) async fn user_from_registration(&self, input: &Registration) -> Result<User> {
         let email = parse_email(input.email.as_deref())?;
         let username = parse_username(input.username.as_deref())?;
         let name = input.name.as_deref().map(validate_name).transpose()?.flatten();
@@ -260,8 +260,21 @@ impl Core {
             return Err(Error::invalid("email", "an email or a username is required"));
         }
         validate_password("password", &input.password, self.config.min_password_length)?;
+        let preferences = input.preferences.clone().map(validate_preferences).transpose()?;
         let hash = self.hasher.hash(&input.password).await?;
-        let user = self.build_user(email, username, name, Some(hash))?;
+        let mut user = self.build_user(email, username, name, Some(hash))?;
+        if let Some(preferences) = preferences {
+            user.preferences = preferences;
+        }
+        Ok(user)
+    }
+
+    /// Self-registration without signing in (see [`Core::register`]).
+    pub async fn register_account(&self, input: Registration) -> Result<User> {
+        if !self.config.allow_registration {
+            return Err(Error::RegistrationDisabled);
+        }
+        let user = self.user_from_registration(&input).await?;
         let user = self.store.insert_user(&user, true).await?;
         tracing::info!(user = %user.id, role = %user.role, "user registered");
         Ok(user)

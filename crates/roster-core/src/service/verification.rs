@@ -139,6 +139,7 @@ impl Core {
             username: form.username.clone().filter(|u| !u.trim().is_empty()),
             name: Some(form.name.trim().to_string()),
             password: form.password.clone(),
+            preferences: None,
         };
         let user = match form.invite_token.as_deref().filter(|t| !t.trim().is_empty()) {
             Some(token) => self.register_invited_account(input, token).await?,

@@ -223,6 +223,12 @@ async fn signup_waits_for_approval(backend: Backend) {
     .await;
     stale.assert_status(201);
     assert_eq!(stale.body["is_active"], false);
+    // The optins of a public sign-up are kept.
+    let r =
+        signup(json!({"username": "opted", "password": "securepassword123", "optins": {"github_starred": true}})).await;
+    r.assert_status(201);
+    assert_eq!(r.body["optins"]["github_starred"], true);
+    assert_eq!(r.body["optins"]["discord_clicked"], false);
     detail(
         &signup(json!({"username": "newuser2", "password": "securepassword123"})).await,
         400,

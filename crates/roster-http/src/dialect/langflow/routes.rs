@@ -319,6 +319,8 @@ async fn users_create_post(
             let registration = Registration {
                 username: Some(body.username),
                 password: body.password,
+                // Langflow keeps the sign-up's optins on the user.
+                preferences: body.optins.map(|optins| json!({ map::OPTINS: optins })),
                 ..Registration::default()
             };
             state

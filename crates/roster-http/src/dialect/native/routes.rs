@@ -97,6 +97,7 @@ async fn auth_register_post(
         username: body.username,
         name: body.name,
         password: body.password,
+        preferences: None,
     };
     let outcome = match body.invite_token.as_deref() {
         Some(token) => state.core.register_with_invitation(input, token, &meta).await?,

@@ -275,6 +275,7 @@ async fn auths_signup_post(
         username: None,
         name: Some(body.name),
         password: body.password,
+        preferences: None,
     };
     let outcome = state
         .core
