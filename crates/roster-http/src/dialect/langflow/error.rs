@@ -1,10 +1,12 @@
 //! Langflow's error shape: `{"detail": "<string>"}` with its statuses and exact strings, and
 //! FastAPI's 422 list for requests that do not fit.
 
+pub use crate::dialect::fastapi::detail;
+use crate::dialect::fastapi::validation;
 use crate::error::{ApiError, ErrorInfo};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 pub const NO_CREDENTIALS: &str = "An API key must be passed as query or header";
 pub const INVALID_API_KEY: &str = "Invalid or missing API key";
@@ -26,30 +28,6 @@ pub const CANNOT_DELETE_SELF: &str = "You can't delete your own user account";
 pub const SIGNUP_DISABLED: &str = "Public user registration is disabled.";
 pub const INVALID_REFRESH_TOKEN: &str = "Invalid refresh token";
 pub const API_KEY_NOT_FOUND: &str = "API Key not found";
-
-/// `{"detail": detail}` with `status` (401s carry `WWW-Authenticate: Bearer`, as FastAPI's).
-pub fn detail(status: StatusCode, detail: impl Into<Value>) -> Response {
-    let mut response = (status, axum::Json(json!({ "detail": detail.into() }))).into_response();
-    if status == StatusCode::UNAUTHORIZED {
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    }
-    response
-}
-
-/// FastAPI's validation error: 422 `{"detail": [{type, loc, msg, input}]}`.
-fn validation(location: &str, field: Option<&str>, message: &str) -> Response {
-    let mut loc = vec![json!(location)];
-    if let Some(field) = field {
-        loc.extend(field.split('.').map(|part| json!(part)));
-    }
-    (
-        StatusCode::UNPROCESSABLE_ENTITY,
-        axum::Json(json!({"detail": [{"type": "value_error", "loc": loc, "msg": message, "input": null}]})),
-    )
-        .into_response()
-}
 
 /// Renders any error of this dialect's router (handlers, extractors, fallbacks) as Langflow
 /// does. Route-specific answers are chosen by the handlers ([`LangflowError::Detail`]).

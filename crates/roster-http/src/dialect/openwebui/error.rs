@@ -2,10 +2,11 @@
 //! (`backend/open_webui/constants.py` `ERROR_MESSAGES`), and FastAPI's 422 list for bodies
 //! that do not fit.
 
+pub use crate::dialect::fastapi::detail;
+use crate::dialect::fastapi::validation;
 use crate::error::{ApiError, ErrorInfo};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 pub const NOT_FOUND: &str = "We could not find what you're looking for :/";
 pub const ACTION_PROHIBITED: &str = "The requested action has been restricted as a security measure.";
@@ -31,30 +32,6 @@ pub const SESSIONS_USER_NOT_FOUND: &str = "User not found.";
 
 /// The core's message for a non-admin caller (see `Actor::require_admin`).
 const ADMIN_REQUIRED: &str = "administrator role required";
-
-/// `{"detail": detail}` with `status`.
-pub fn detail(status: StatusCode, detail: &str) -> Response {
-    let mut response = (status, axum::Json(json!({ "detail": detail }))).into_response();
-    if status == StatusCode::UNAUTHORIZED {
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    }
-    response
-}
-
-/// FastAPI's validation error: 422 `{"detail": [{type, loc, msg, input}]}`.
-fn validation(location: &str, field: Option<&str>, message: &str) -> Response {
-    let mut loc = vec![json!(location)];
-    if let Some(field) = field {
-        loc.extend(field.split('.').map(|part| json!(part)));
-    }
-    (
-        StatusCode::UNPROCESSABLE_ENTITY,
-        axum::Json(json!({"detail": [{"type": "value_error", "loc": loc, "msg": message, "input": null}]})),
-    )
-        .into_response()
-}
 
 /// Whether a field error is about the body's shape (serde's words), not a rule of the core.
 fn is_shape_error(detail: &str) -> bool {
@@ -105,7 +82,7 @@ pub fn render_error(info: &ErrorInfo) -> Response {
         "invalid_query" => validation("query", field, &info.detail),
         "body_too_large" => detail(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
         "rate_limited" => detail(StatusCode::TOO_MANY_REQUESTS, RATE_LIMIT_EXCEEDED),
-        _ if info.status.is_client_error() => detail(info.status, &info.detail),
+        _ if info.status.is_client_error() => detail(info.status, info.detail.as_str()),
         _ => detail(StatusCode::INTERNAL_SERVER_ERROR, DEFAULT),
     }
 }
