@@ -5,6 +5,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod id;
+pub mod journal;
 pub mod limit;
 pub mod mail;
 pub mod password;
