@@ -21,7 +21,7 @@ CREATE INDEX audit_log_action_idx ON audit_log (action, id);
 -- Events for the rest of the platform, in commit order (`seq`). Rows are never updated;
 -- delivery state lives with the subscriptions.
 CREATE TABLE outbox (
-    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq         INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
     id          BIGINT NOT NULL UNIQUE,
     event_type  TEXT NOT NULL,
     subject_id  BIGINT NOT NULL,
