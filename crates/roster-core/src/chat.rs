@@ -35,7 +35,10 @@ impl AllowDmsFrom {
             "everyone" => Ok(AllowDmsFrom::Everyone),
             "friends" => Ok(AllowDmsFrom::Friends),
             "none" => Ok(AllowDmsFrom::None),
-            _ => Err(Error::invalid("allow_dms_from", "must be one of everyone, friends, none")),
+            _ => Err(Error::invalid(
+                "allow_dms_from",
+                "must be one of everyone, friends, none",
+            )),
         }
     }
 }
@@ -111,7 +114,10 @@ impl MessagingSettingsChange {
         set(&mut settings.auto_create_dms, &self.auto_create_dms);
         set(&mut settings.max_message_length, &self.max_message_length);
         set(&mut settings.max_attachment_size, &self.max_attachment_size);
-        set(&mut settings.max_attachments_per_message, &self.max_attachments_per_message);
+        set(
+            &mut settings.max_attachments_per_message,
+            &self.max_attachments_per_message,
+        );
     }
 }
 
@@ -166,7 +172,11 @@ impl Channel {
 
     /// The other member of a direct message (the owner for notes).
     pub fn other_member(&self, me: UserId) -> UserId {
-        if self.user_low == me { self.user_high } else { self.user_low }
+        if self.user_low == me {
+            self.user_high
+        } else {
+            self.user_low
+        }
     }
 }
 
@@ -199,7 +209,11 @@ impl Friendship {
 
     /// The other user of the pair.
     pub fn other(&self, me: UserId) -> UserId {
-        if self.user_low == me { self.user_high } else { self.user_low }
+        if self.user_low == me {
+            self.user_high
+        } else {
+            self.user_low
+        }
     }
 
     /// Whether the request was accepted.

@@ -1,6 +1,7 @@
 //! Roster's domain: users, sessions and API keys, the rules that govern them, and the
 //! [`Store`] trait that persists them. No HTTP and no SQL live here.
 
+pub mod chat;
 pub mod clock;
 pub mod config;
 pub mod error;
@@ -13,7 +14,6 @@ pub mod service;
 pub mod store;
 pub mod token;
 pub mod user;
-pub mod chat;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::CoreConfig;

@@ -393,7 +393,10 @@ pub(crate) struct MessagingSettingsRow {
 impl MessagingSettingsRow {
     pub(crate) fn into_settings(self) -> StoreResult<roster_core::chat::MessagingSettings> {
         let allow_dms_from = roster_core::chat::AllowDmsFrom::parse(&self.allow_dms_from).map_err(|_| {
-            StoreError::Other(anyhow::anyhow!("stored allow_dms_from {:?} is unknown", self.allow_dms_from))
+            StoreError::Other(anyhow::anyhow!(
+                "stored allow_dms_from {:?} is unknown",
+                self.allow_dms_from
+            ))
         })?;
         Ok(roster_core::chat::MessagingSettings {
             user_id: UserId(self.user_id),

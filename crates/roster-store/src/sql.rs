@@ -525,8 +525,7 @@ pub(crate) const LOCK_USER_FOR_SETTINGS: &str = "UPDATE users SET revision = rev
 pub(crate) const INSERT_USER_BADGE: &str = "INSERT INTO user_badges (user_id, badge, created_at) \
      VALUES ($1, $2, $3) ON CONFLICT (user_id, badge) DO NOTHING";
 pub(crate) const DELETE_USER_BADGE: &str = "DELETE FROM user_badges WHERE user_id = $1 AND badge = $2";
-pub(crate) const LIST_USER_BADGES: &str =
-    "SELECT badge FROM user_badges WHERE user_id = $1 ORDER BY created_at, badge";
+pub(crate) const LIST_USER_BADGES: &str = "SELECT badge FROM user_badges WHERE user_id = $1 ORDER BY created_at, badge";
 
 /// The `channels` columns that `codec::ChannelRow` decodes.
 macro_rules! channel_columns {

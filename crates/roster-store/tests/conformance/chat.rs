@@ -69,7 +69,10 @@ async fn messaging_settings_default_and_change(backend: Backend) {
     assert_eq!(stored.max_message_length, Some(2000));
     assert_eq!(stored.max_attachment_size, None);
     assert_eq!(stored.updated_at, Some(t));
-    assert_eq!(f.store.get_messaging_settings(user.id).await.unwrap(), Some(stored.clone()));
+    assert_eq!(
+        f.store.get_messaging_settings(user.id).await.unwrap(),
+        Some(stored.clone())
+    );
     // A later change keeps what it does not name; a limit can be removed.
     let t2 = t + Duration::seconds(1);
     let again = f
@@ -118,7 +121,10 @@ async fn badges_are_kept_once_in_order(backend: Backend) {
     );
     assert!(f.store.remove_user_badge(user.id, "staff").await.unwrap());
     assert!(!f.store.remove_user_badge(user.id, "staff").await.unwrap());
-    assert_eq!(f.store.list_user_badges(user.id).await.unwrap(), vec!["early_supporter"]);
+    assert_eq!(
+        f.store.list_user_badges(user.id).await.unwrap(),
+        vec!["early_supporter"]
+    );
     assert_not_found(f.store.add_user_badge(UserId(1), "staff", t).await);
     f.store.delete_user(user.id, false).await.unwrap();
     assert!(f.store.list_user_badges(user.id).await.unwrap().is_empty());
@@ -166,7 +172,9 @@ async fn channels_are_created_once(backend: Backend) {
     for _ in 0..8 {
         let store = f.store.clone();
         let channel = f.channel(ChannelKind::Dm, c, d);
-        tasks.push(tokio::spawn(async move { store.get_or_insert_channel(&channel).await.unwrap().id }));
+        tasks.push(tokio::spawn(async move {
+            store.get_or_insert_channel(&channel).await.unwrap().id
+        }));
     }
     let mut ids = Vec::new();
     for task in tasks {
