@@ -984,8 +984,11 @@ async fn badges(backend: Backend) {
 }
 
 async fn mounted_at_the_root(backend: Backend) {
+    // LibreChat at the root too: its `/avatars/{file}` and Plexichat's
+    // `/avatars/users/{file}` live side by side.
     let http = HttpConfig {
         plexichat_prefix: "/".into(),
+        librechat_prefix: "/".into(),
         ..HttpConfig::default()
     };
     let Some(app) = spawn_app_with_http(backend, |_| {}, http).await else {
@@ -999,9 +1002,8 @@ async fn mounted_at_the_root(backend: Backend) {
     assert_eq!(notes.body["type"], "notes");
     // The other dialects and the native API still answer.
     app.get("/v1/me", Some(&user.access_token)).await.assert_status(200);
-    app.get("/librechat/api/user", Some(&user.access_token))
-        .await
-        .assert_status(200);
+    app.get("/api/user", Some(&user.access_token)).await.assert_status(200);
+    app.get("/avatars/users/0000.png", None).await.assert_status(404);
     assert_eq!(UserId(me.body["id"].as_str().unwrap().parse().unwrap()), user.id);
 }
 
