@@ -308,4 +308,40 @@ mod tests {
         assert!(process(b"GIF89a....").is_err());
         assert!(process(b"not an image").is_err());
     }
+
+    fn gif(side: u32, frames: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        {
+            let mut encoder = GifEncoder::new_with_speed(&mut out, 30);
+            for i in 0..frames {
+                let shade = (i * 40 % 256) as u8;
+                let image = RgbaImage::from_pixel(side, side, image::Rgba([shade, 0, 0, 255]));
+                encoder
+                    .encode_frame(Frame::from_parts(image, 0, 0, image::Delay::from_numer_denom_ms(50, 1)))
+                    .unwrap();
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn animations_keep_their_frames_within_limits() {
+        let out = process(&gif(4, 3)).unwrap();
+        assert!(out.animated);
+        assert_eq!(out.side, 4);
+        let frames = GifDecoder::new(Cursor::new(&out.bytes))
+            .unwrap()
+            .into_frames()
+            .collect_frames()
+            .unwrap();
+        assert_eq!(frames.len(), 3);
+        // One frame: a still PNG.
+        let still = process(&gif(4, 1)).unwrap();
+        assert!(!still.animated);
+        assert_eq!(image::guess_format(&still.bytes).unwrap(), ImageFormat::Png);
+        // Too many frames is refused, not truncated.
+        let error = process(&gif(2, MAX_FRAMES + 1)).unwrap_err();
+        assert!(error.to_string().contains("too large"), "{error}");
+        assert!(process(&gif(2, MAX_FRAMES)).is_ok());
+    }
 }
