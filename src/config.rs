@@ -78,6 +78,8 @@ pub struct Settings {
     pub mail_from: String,
     /// Largest avatar upload, bytes.
     pub avatar_max_bytes: usize,
+    /// Where the Plexichat dialect is mounted (`/` for the root).
+    pub plexichat_prefix: String,
 }
 
 impl Default for Settings {
@@ -115,6 +117,7 @@ impl Default for Settings {
             smtp_url: None,
             mail_from: "Roster <roster@localhost>".into(),
             avatar_max_bytes: 5 * 1024 * 1024,
+            plexichat_prefix: "/plexichat".into(),
         }
     }
 }
@@ -153,6 +156,7 @@ const ENV_KEYS: &[&str] = &[
     "smtp_url",
     "mail_from",
     "avatar_max_bytes",
+    "plexichat_prefix",
 ];
 
 /// Settings given as flags; only those present override.
@@ -238,6 +242,7 @@ impl Settings {
         if self.terms_version.trim().is_empty() || self.terms_version.len() > 64 {
             bail!("terms_version must be 1 to 64 characters");
         }
+        self.validate_plexichat_prefix()?;
         Ok(())
     }
 
@@ -298,6 +303,7 @@ impl Settings {
             openwebui_default_role: Role::parse(&self.openwebui_default_role).unwrap_or(Role::Pending),
             openwebui_enable_signup: self.openwebui_enable_signup,
             openwebui_token_ttl_seconds: self.openwebui_token_ttl_seconds,
+            plexichat_prefix: self.plexichat_prefix.clone(),
         }
     }
 }
@@ -315,6 +321,49 @@ fn same_mount(a: &str, b: &str) -> bool {
 fn random_node_id() -> u16 {
     use std::hash::{BuildHasher, RandomState};
     (RandomState::new().hash_one(std::process::id()) % 1024) as u16
+}
+
+impl Settings {
+    /// The Plexichat prefix is a path, and a mount point of its own unless it is the root
+    /// (where its paths, `/users/...`, meet no other dialect's).
+    fn validate_plexichat_prefix(&self) -> anyhow::Result<()> {
+        if !self.plexichat_prefix.starts_with('/') || self.plexichat_prefix.chars().any(char::is_whitespace) {
+            bail!("plexichat_prefix must be a path starting with / (or / itself)");
+        }
+        if !same_mount(&self.plexichat_prefix, "/") {
+            for (name, other) in [
+                ("librechat_prefix", &self.librechat_prefix),
+                ("openwebui_prefix", &self.openwebui_prefix),
+                ("langflow_prefix", &self.langflow_prefix),
+            ] {
+                if same_mount(&self.plexichat_prefix, other) {
+                    bail!("plexichat_prefix and {name} must differ");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod plexichat_tests {
+    use super::*;
+
+    #[test]
+    fn plexichat_needs_a_mount_of_its_own() {
+        let mut settings = Settings::default();
+        assert_eq!(settings.http().plexichat_prefix, "/plexichat");
+        settings.plexichat_prefix = "/".into();
+        settings.librechat_prefix = "/".into();
+        assert!(settings.validate().is_ok());
+        settings.plexichat_prefix = "/chat".into();
+        settings.langflow_prefix = "/chat/".into();
+        let error = settings.validate().unwrap_err().to_string();
+        assert!(error.contains("plexichat_prefix"), "{error}");
+        settings.langflow_prefix = "/langflow".into();
+        settings.plexichat_prefix = "chat".into();
+        assert!(settings.validate().is_err());
+    }
 }
 
 #[cfg(test)]

@@ -141,6 +141,15 @@ enum Command {
         after_help = EXIT_CODES
     )]
     SetBalance(admin::balance::Args),
+    /// Gives, takes or lists a user's badges (shown on the Plexichat profile).
+    #[command(
+        long_about = "Manages the badges shown on a user's profile (the Plexichat dialect's `badges`): \
+                      `roster badge add USER BADGE`, `roster badge remove USER BADGE`, `roster badge list USER`, \
+                      USER being an email or username. A badge is 1 to 32 letters, digits, _ and - (stored \
+                      lower-cased). The same rules as PUT|DELETE /v1/users/{id}/badges/{badge}.",
+        after_help = EXIT_CODES
+    )]
+    Badge(admin::badges::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -182,6 +191,7 @@ fn main() -> std::process::ExitCode {
             Command::ExportUsers(args) => admin::transfer::export(&core, args).await,
             Command::AddBalance(args) => admin::balance::add(&core, args).await,
             Command::SetBalance(args) => admin::balance::set(&core, args).await,
+            Command::Badge(args) => admin::badges::run(&core, args).await,
         };
         store.close().await;
         outcome

@@ -716,3 +716,36 @@ backend_tests!(
     import_and_export_users,
     prompts_on_a_terminal,
 );
+
+/// `roster badge add|remove|list`, seen through the Plexichat dialect.
+mod badges {
+    use super::*;
+
+    async fn badges_are_given_taken_and_listed(backend: Backend) {
+        let Some(app) = app(backend).await else { return };
+        let _admin = app.admin().await;
+        let user = app.user(Role::User).await;
+        let r = roster(&app, &["badge", "add", &user.email, "Early_Supporter"], "");
+        r.ok();
+        assert!(r.stdout.contains("early_supporter"), "{r:?}");
+        roster(&app, &["badge", "add", &user.username, "staff"], "").ok();
+        let me = app.get("/plexichat/users/@me", Some(&user.access_token)).await;
+        me.assert_status(200);
+        assert_eq!(me.body["badges"], json!(["early_supporter", "staff"]));
+        let r = roster(&app, &["badge", "list", &user.email], "");
+        r.ok();
+        assert_eq!(r.stdout, "early_supporter\nstaff\n");
+        roster(&app, &["badge", "remove", &user.email, "staff"], "").ok();
+        roster(&app, &["badge", "remove", &user.email, "staff"], "").fails(1, "has no badge");
+        roster(&app, &["badge", "add", &user.email, "not a badge"], "").fails(1, "badge");
+        roster(&app, &["badge", "add", "nobody@example.org", "staff"], "").fails(1, "no user");
+        let public = app
+            .get(&format!("/plexichat/users/{}", user.id), Some(&user.access_token))
+            .await;
+        assert_eq!(public.body["badges"], json!(["early_supporter"]));
+        let r = roster(&app, &["badge"], "");
+        assert_eq!(r.code, 2, "{r:?}");
+    }
+
+    backend_tests!(badges_are_given_taken_and_listed);
+}

@@ -49,6 +49,10 @@ id_type!(
     /// A group's id.
     GroupId
 );
+id_type!(
+    /// A channel's id (personal notes, direct messages).
+    ChannelId
+);
 
 /// The first 8 bytes of every UUID that renders a snowflake id (the last 8 are the id).
 pub const UUID_MARKER: [u8; 8] = [0x72, 0x6f, 0x73, 0x74, 0x65, 0x72, 0x40, 0x01];

@@ -1,6 +1,7 @@
 //! Roster's domain: users, sessions and API keys, the rules that govern them, and the
 //! [`Store`] trait that persists them. No HTTP and no SQL live here.
 
+pub mod chat;
 pub mod clock;
 pub mod config;
 pub mod error;

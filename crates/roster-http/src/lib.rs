@@ -25,6 +25,7 @@ pub fn app(state: AppState) -> Router {
         .merge(mount_librechat(&librechat_prefix, librechat))
         .merge(mount_openwebui(&state.config.openwebui_prefix))
         .merge(mount_langflow(&state.config.langflow_prefix))
+        .merge(mount_plexichat(&state))
         .fallback(error::not_found_fallback)
         .method_not_allowed_fallback(error::method_not_allowed_fallback)
         .layer(DefaultBodyLimit::max(body_limit))
@@ -63,4 +64,13 @@ fn mount_librechat(prefix: &str, router: Router<AppState>) -> Router<AppState> {
         dialect::librechat::render_error,
     );
     Router::new().nest(&format!("/{prefix}"), router)
+}
+
+/// Mounts the Plexichat router at its prefix, or at the root for `/` or an empty prefix.
+fn mount_plexichat(state: &AppState) -> Router<AppState> {
+    let prefix = state.config.plexichat_prefix.trim().trim_matches('/');
+    if prefix.is_empty() {
+        return dialect::plexichat::router(state, false);
+    }
+    Router::new().nest(&format!("/{prefix}"), dialect::plexichat::router(state, true))
 }

@@ -26,6 +26,8 @@ pub struct HttpConfig {
     /// Lifetime of the tokens Open WebUI sign-in and sign-up hand out, seconds (its frontend
     /// never refreshes; Open WebUI's `JWT_EXPIRES_IN` is four weeks).
     pub openwebui_token_ttl_seconds: i64,
+    /// Where the Plexichat dialect is mounted (`/plexichat`; `/` for the root).
+    pub plexichat_prefix: String,
 }
 
 impl Default for HttpConfig {
@@ -40,6 +42,7 @@ impl Default for HttpConfig {
             openwebui_default_role: roster_core::Role::Pending,
             openwebui_enable_signup: false,
             openwebui_token_ttl_seconds: 28 * 86_400,
+            plexichat_prefix: "/plexichat".into(),
         }
     }
 }

@@ -374,3 +374,93 @@ mod tests {
         assert!(from_ms(i64::MAX).is_err());
     }
 }
+
+/// A `messaging_settings` row.
+#[derive(sqlx::FromRow)]
+pub(crate) struct MessagingSettingsRow {
+    user_id: i64,
+    read_receipts_enabled: bool,
+    typing_indicators_enabled: bool,
+    compact_messages_enabled: bool,
+    allow_dms_from: String,
+    auto_create_dms: bool,
+    max_message_length: Option<i64>,
+    max_attachment_size: Option<i64>,
+    max_attachments_per_message: Option<i64>,
+    updated_at: i64,
+}
+
+impl MessagingSettingsRow {
+    pub(crate) fn into_settings(self) -> StoreResult<roster_core::chat::MessagingSettings> {
+        let allow_dms_from = roster_core::chat::AllowDmsFrom::parse(&self.allow_dms_from).map_err(|_| {
+            StoreError::Other(anyhow::anyhow!(
+                "stored allow_dms_from {:?} is unknown",
+                self.allow_dms_from
+            ))
+        })?;
+        Ok(roster_core::chat::MessagingSettings {
+            user_id: UserId(self.user_id),
+            read_receipts_enabled: self.read_receipts_enabled,
+            typing_indicators_enabled: self.typing_indicators_enabled,
+            compact_messages_enabled: self.compact_messages_enabled,
+            allow_dms_from,
+            auto_create_dms: self.auto_create_dms,
+            max_message_length: self.max_message_length,
+            max_attachment_size: self.max_attachment_size,
+            max_attachments_per_message: self.max_attachments_per_message,
+            updated_at: Some(from_ms(self.updated_at)?),
+        })
+    }
+}
+
+/// A `channels` row.
+#[derive(sqlx::FromRow)]
+pub(crate) struct ChannelRow {
+    id: i64,
+    kind: String,
+    user_low: i64,
+    user_high: i64,
+    name: Option<String>,
+    last_message_id: Option<i64>,
+    last_message_at: Option<i64>,
+    created_at: i64,
+}
+
+impl ChannelRow {
+    pub(crate) fn into_channel(self) -> StoreResult<roster_core::chat::Channel> {
+        let kind = roster_core::chat::ChannelKind::parse(&self.kind)
+            .ok_or_else(|| StoreError::Other(anyhow::anyhow!("stored channel kind {:?} is unknown", self.kind)))?;
+        Ok(roster_core::chat::Channel {
+            id: roster_core::id::ChannelId(self.id),
+            kind,
+            user_low: UserId(self.user_low),
+            user_high: UserId(self.user_high),
+            name: self.name,
+            last_message_id: self.last_message_id,
+            last_message_at: from_ms_opt(self.last_message_at)?,
+            created_at: from_ms(self.created_at)?,
+        })
+    }
+}
+
+/// A `friendships` row.
+#[derive(sqlx::FromRow)]
+pub(crate) struct FriendshipRow {
+    user_low: i64,
+    user_high: i64,
+    requester_id: i64,
+    created_at: i64,
+    accepted_at: Option<i64>,
+}
+
+impl FriendshipRow {
+    pub(crate) fn into_friendship(self) -> StoreResult<roster_core::chat::Friendship> {
+        Ok(roster_core::chat::Friendship {
+            user_low: UserId(self.user_low),
+            user_high: UserId(self.user_high),
+            requester: UserId(self.requester_id),
+            created_at: from_ms(self.created_at)?,
+            accepted_at: from_ms_opt(self.accepted_at)?,
+        })
+    }
+}

@@ -1250,6 +1250,345 @@ macro_rules! impl_store {
                     .map_err($crate::error::store_error)?;
                 Ok((balance, grants > 0))
             }
+
+            // The chat products' social records (migration 0007).
+
+            async fn find_user_by_username(&self, username_key: &str) -> roster_core::store::StoreResult<roster_core::User> {
+                let row: Option<$crate::codec::UserRow> = sqlx::query_as($crate::sql::FIND_USER_BY_USERNAME)
+                    .bind(username_key)
+                    .fetch_optional(self.read_pool())
+                    .await
+                    .map_err($crate::error::store_error)?;
+                row.ok_or(roster_core::StoreError::NotFound)?.into_user()
+            }
+
+            async fn get_messaging_settings(
+                &self,
+                user: roster_core::UserId,
+            ) -> roster_core::store::StoreResult<Option<roster_core::chat::MessagingSettings>> {
+                let row: Option<$crate::codec::MessagingSettingsRow> =
+                    sqlx::query_as($crate::sql::GET_MESSAGING_SETTINGS)
+                        .bind(user.0)
+                        .fetch_optional(self.read_pool())
+                        .await
+                        .map_err($crate::error::store_error)?;
+                row.map($crate::codec::MessagingSettingsRow::into_settings).transpose()
+            }
+
+            async fn update_messaging_settings(
+                &self,
+                user: roster_core::UserId,
+                change: &roster_core::chat::MessagingSettingsChange,
+                at: time::OffsetDateTime,
+            ) -> roster_core::store::StoreResult<roster_core::chat::MessagingSettings> {
+                let row = $crate::shared::write_transaction!(self, transaction => {
+                    let locked = sqlx::query($crate::sql::LOCK_USER_FOR_SETTINGS)
+                        .bind(user.0)
+                        .execute(&mut *transaction)
+                        .await?
+                        .rows_affected();
+                    if locked == 0 {
+                        return Err(roster_core::StoreError::NotFound.into());
+                    }
+                    let stored: Option<$crate::codec::MessagingSettingsRow> =
+                        sqlx::query_as($crate::sql::GET_MESSAGING_SETTINGS)
+                            .bind(user.0)
+                            .fetch_optional(&mut *transaction)
+                            .await?;
+                    let mut settings = match stored {
+                        Some(row) => row.into_settings()?,
+                        None => roster_core::chat::MessagingSettings::defaults(user),
+                    };
+                    change.apply(&mut settings);
+                    settings.updated_at = Some(at);
+                    sqlx::query($crate::sql::PUT_MESSAGING_SETTINGS)
+                        .bind(user.0)
+                        .bind(settings.read_receipts_enabled)
+                        .bind(settings.typing_indicators_enabled)
+                        .bind(settings.compact_messages_enabled)
+                        .bind(settings.allow_dms_from.as_str())
+                        .bind(settings.auto_create_dms)
+                        .bind(settings.max_message_length)
+                        .bind(settings.max_attachment_size)
+                        .bind(settings.max_attachments_per_message)
+                        .bind($crate::codec::to_ms(at))
+                        .execute(&mut *transaction)
+                        .await?;
+                    let row: $crate::codec::MessagingSettingsRow = sqlx::query_as($crate::sql::GET_MESSAGING_SETTINGS)
+                        .bind(user.0)
+                        .fetch_one(&mut *transaction)
+                        .await?;
+                    Ok(row)
+                })?;
+                row.into_settings()
+            }
+
+            async fn add_user_badge(
+                &self,
+                user: roster_core::UserId,
+                badge: &str,
+                at: time::OffsetDateTime,
+            ) -> roster_core::store::StoreResult<bool> {
+                let added = $crate::shared::write_transaction!(self, transaction => {
+                    Ok(sqlx::query($crate::sql::INSERT_USER_BADGE)
+                        .bind(user.0)
+                        .bind(badge)
+                        .bind($crate::codec::to_ms(at))
+                        .execute(&mut *transaction)
+                        .await?
+                        .rows_affected())
+                })?;
+                Ok(added == 1)
+            }
+
+            async fn remove_user_badge(&self, user: roster_core::UserId, badge: &str) -> roster_core::store::StoreResult<bool> {
+                let removed = $crate::shared::write_transaction!(self, transaction => {
+                    Ok(sqlx::query($crate::sql::DELETE_USER_BADGE)
+                        .bind(user.0)
+                        .bind(badge)
+                        .execute(&mut *transaction)
+                        .await?
+                        .rows_affected())
+                })?;
+                Ok(removed == 1)
+            }
+
+            async fn list_user_badges(&self, user: roster_core::UserId) -> roster_core::store::StoreResult<Vec<String>> {
+                sqlx::query_scalar($crate::sql::LIST_USER_BADGES)
+                    .bind(user.0)
+                    .fetch_all(self.read_pool())
+                    .await
+                    .map_err($crate::error::store_error)
+            }
+
+            async fn get_or_insert_channel(
+                &self,
+                channel: &roster_core::chat::Channel,
+            ) -> roster_core::store::StoreResult<roster_core::chat::Channel> {
+                let row: $crate::codec::ChannelRow = $crate::shared::write_transaction!(self, transaction => {
+                    sqlx::query($crate::sql::INSERT_CHANNEL)
+                        .bind(channel.id.0)
+                        .bind(channel.kind.as_str())
+                        .bind(channel.user_low.0)
+                        .bind(channel.user_high.0)
+                        .bind(channel.name.as_deref())
+                        .bind(channel.last_message_id)
+                        .bind(channel.last_message_at.map($crate::codec::to_ms))
+                        .bind($crate::codec::to_ms(channel.created_at))
+                        .execute(&mut *transaction)
+                        .await?;
+                    Ok(sqlx::query_as($crate::sql::GET_CHANNEL_OF_MEMBERS)
+                        .bind(channel.kind.as_str())
+                        .bind(channel.user_low.0)
+                        .bind(channel.user_high.0)
+                        .fetch_one(&mut *transaction)
+                        .await?)
+                })?;
+                row.into_channel()
+            }
+
+            async fn get_channel(
+                &self,
+                id: roster_core::id::ChannelId,
+            ) -> roster_core::store::StoreResult<roster_core::chat::Channel> {
+                let row: Option<$crate::codec::ChannelRow> = sqlx::query_as($crate::sql::GET_CHANNEL)
+                    .bind(id.0)
+                    .fetch_optional(self.read_pool())
+                    .await
+                    .map_err($crate::error::store_error)?;
+                row.ok_or(roster_core::StoreError::NotFound)?.into_channel()
+            }
+
+            async fn list_dm_channels(
+                &self,
+                user: roster_core::UserId,
+            ) -> roster_core::store::StoreResult<Vec<roster_core::chat::Channel>> {
+                let rows = sqlx::query_as($crate::sql::LIST_DM_CHANNELS)
+                    .bind(user.0)
+                    .fetch_all(self.read_pool())
+                    .await
+                    .map_err($crate::error::store_error)?;
+                $crate::codec::convert_all(rows, $crate::codec::ChannelRow::into_channel)
+            }
+
+            async fn set_channel_last_message(
+                &self,
+                id: roster_core::id::ChannelId,
+                message_id: i64,
+                at: time::OffsetDateTime,
+            ) -> roster_core::store::StoreResult<roster_core::chat::Channel> {
+                let row: Option<$crate::codec::ChannelRow> = $crate::shared::write_transaction!(self, transaction => {
+                    sqlx::query($crate::sql::SET_CHANNEL_LAST_MESSAGE)
+                        .bind(id.0)
+                        .bind(message_id)
+                        .bind($crate::codec::to_ms(at))
+                        .execute(&mut *transaction)
+                        .await?;
+                    Ok(sqlx::query_as($crate::sql::GET_CHANNEL)
+                        .bind(id.0)
+                        .fetch_optional(&mut *transaction)
+                        .await?)
+                })?;
+                row.ok_or(roster_core::StoreError::NotFound)?.into_channel()
+            }
+
+            async fn insert_block(
+                &self,
+                blocker: roster_core::UserId,
+                blocked: roster_core::UserId,
+                at: time::OffsetDateTime,
+            ) -> roster_core::store::StoreResult<bool> {
+                let (low, high) = roster_core::chat::Friendship::pair(blocker, blocked);
+                let inserted = $crate::shared::write_transaction!(self, transaction => {
+                    let inserted = sqlx::query($crate::sql::INSERT_BLOCK)
+                        .bind(blocker.0)
+                        .bind(blocked.0)
+                        .bind($crate::codec::to_ms(at))
+                        .execute(&mut *transaction)
+                        .await?
+                        .rows_affected();
+                    sqlx::query($crate::sql::DELETE_FRIENDSHIP)
+                        .bind(low.0)
+                        .bind(high.0)
+                        .execute(&mut *transaction)
+                        .await?;
+                    Ok(inserted)
+                })?;
+                Ok(inserted == 1)
+            }
+
+            async fn delete_block(
+                &self,
+                blocker: roster_core::UserId,
+                blocked: roster_core::UserId,
+            ) -> roster_core::store::StoreResult<bool> {
+                let deleted = $crate::shared::write_transaction!(self, transaction => {
+                    Ok(sqlx::query($crate::sql::DELETE_BLOCK)
+                        .bind(blocker.0)
+                        .bind(blocked.0)
+                        .execute(&mut *transaction)
+                        .await?
+                        .rows_affected())
+                })?;
+                Ok(deleted == 1)
+            }
+
+            async fn is_blocked(
+                &self,
+                blocker: roster_core::UserId,
+                blocked: roster_core::UserId,
+            ) -> roster_core::store::StoreResult<bool> {
+                let count: i64 = sqlx::query_scalar($crate::sql::COUNT_BLOCKS)
+                    .bind(blocker.0)
+                    .bind(blocked.0)
+                    .fetch_one(self.read_pool())
+                    .await
+                    .map_err($crate::error::store_error)?;
+                Ok(count > 0)
+            }
+
+            async fn list_blocks(
+                &self,
+                blocker: roster_core::UserId,
+            ) -> roster_core::store::StoreResult<Vec<roster_core::chat::Block>> {
+                let rows: Vec<(i64, i64, i64)> = sqlx::query_as($crate::sql::LIST_BLOCKS)
+                    .bind(blocker.0)
+                    .fetch_all(self.read_pool())
+                    .await
+                    .map_err($crate::error::store_error)?;
+                rows.into_iter()
+                    .map(|(blocker, blocked, at)| {
+                        Ok(roster_core::chat::Block {
+                            blocker: roster_core::UserId(blocker),
+                            blocked: roster_core::UserId(blocked),
+                            created_at: $crate::codec::from_ms(at)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn get_friendship(
+                &self,
+                a: roster_core::UserId,
+                b: roster_core::UserId,
+            ) -> roster_core::store::StoreResult<Option<roster_core::chat::Friendship>> {
+                let (low, high) = roster_core::chat::Friendship::pair(a, b);
+                let row: Option<$crate::codec::FriendshipRow> = sqlx::query_as($crate::sql::GET_FRIENDSHIP)
+                    .bind(low.0)
+                    .bind(high.0)
+                    .fetch_optional(self.read_pool())
+                    .await
+                    .map_err($crate::error::store_error)?;
+                row.map($crate::codec::FriendshipRow::into_friendship).transpose()
+            }
+
+            async fn insert_friend_request(
+                &self,
+                request: &roster_core::chat::Friendship,
+            ) -> roster_core::store::StoreResult<bool> {
+                let inserted = $crate::shared::write_transaction!(self, transaction => {
+                    Ok(sqlx::query($crate::sql::INSERT_FRIEND_REQUEST)
+                        .bind(request.user_low.0)
+                        .bind(request.user_high.0)
+                        .bind(request.requester.0)
+                        .bind($crate::codec::to_ms(request.created_at))
+                        .bind(request.accepted_at.map($crate::codec::to_ms))
+                        .execute(&mut *transaction)
+                        .await?
+                        .rows_affected())
+                })?;
+                Ok(inserted == 1)
+            }
+
+            async fn accept_friend_request(
+                &self,
+                a: roster_core::UserId,
+                b: roster_core::UserId,
+                acceptor: roster_core::UserId,
+                at: time::OffsetDateTime,
+            ) -> roster_core::store::StoreResult<bool> {
+                let (low, high) = roster_core::chat::Friendship::pair(a, b);
+                let accepted = $crate::shared::write_transaction!(self, transaction => {
+                    Ok(sqlx::query($crate::sql::ACCEPT_FRIEND_REQUEST)
+                        .bind(low.0)
+                        .bind(high.0)
+                        .bind(acceptor.0)
+                        .bind($crate::codec::to_ms(at))
+                        .execute(&mut *transaction)
+                        .await?
+                        .rows_affected())
+                })?;
+                Ok(accepted == 1)
+            }
+
+            async fn delete_friendship(
+                &self,
+                a: roster_core::UserId,
+                b: roster_core::UserId,
+            ) -> roster_core::store::StoreResult<bool> {
+                let (low, high) = roster_core::chat::Friendship::pair(a, b);
+                let deleted = $crate::shared::write_transaction!(self, transaction => {
+                    Ok(sqlx::query($crate::sql::DELETE_FRIENDSHIP)
+                        .bind(low.0)
+                        .bind(high.0)
+                        .execute(&mut *transaction)
+                        .await?
+                        .rows_affected())
+                })?;
+                Ok(deleted == 1)
+            }
+
+            async fn list_friendships(
+                &self,
+                user: roster_core::UserId,
+            ) -> roster_core::store::StoreResult<Vec<roster_core::chat::Friendship>> {
+                let rows = sqlx::query_as($crate::sql::LIST_FRIENDSHIPS)
+                    .bind(user.0)
+                    .fetch_all(self.read_pool())
+                    .await
+                    .map_err($crate::error::store_error)?;
+                $crate::codec::convert_all(rows, $crate::codec::FriendshipRow::into_friendship)
+            }
         }
     };
 }

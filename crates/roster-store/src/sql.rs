@@ -484,3 +484,118 @@ mod tests {
         assert!(list_users(&mismatched, SearchPlan::Scan).is_err());
     }
 }
+
+// The chat products' social records (migration 0007): messaging settings, badges, channels,
+// blocks, friendships.
+
+/// `$1` the lower-cased username.
+pub(crate) const FIND_USER_BY_USERNAME: &str =
+    concat!("SELECT ", user_columns!(), " FROM users WHERE username_key = $1");
+
+/// The `messaging_settings` columns that `codec::MessagingSettingsRow` decodes.
+macro_rules! messaging_settings_columns {
+    () => {
+        "user_id, read_receipts_enabled, typing_indicators_enabled, compact_messages_enabled, allow_dms_from, \
+         auto_create_dms, max_message_length, max_attachment_size, max_attachments_per_message, updated_at"
+    };
+}
+
+pub(crate) const GET_MESSAGING_SETTINGS: &str = concat!(
+    "SELECT ",
+    messaging_settings_columns!(),
+    " FROM messaging_settings WHERE user_id = $1"
+);
+/// `$1`..`$10` in the order of the columns.
+pub(crate) const PUT_MESSAGING_SETTINGS: &str = concat!(
+    "INSERT INTO messaging_settings (",
+    messaging_settings_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (user_id) DO UPDATE SET \
+     read_receipts_enabled = excluded.read_receipts_enabled, \
+     typing_indicators_enabled = excluded.typing_indicators_enabled, \
+     compact_messages_enabled = excluded.compact_messages_enabled, allow_dms_from = excluded.allow_dms_from, \
+     auto_create_dms = excluded.auto_create_dms, max_message_length = excluded.max_message_length, \
+     max_attachment_size = excluded.max_attachment_size, \
+     max_attachments_per_message = excluded.max_attachments_per_message, updated_at = excluded.updated_at"
+);
+/// `$1` user: locks the user's row (PostgreSQL) so that writers of one user's settings take
+/// turns; no row affected: no such user.
+pub(crate) const LOCK_USER_FOR_SETTINGS: &str = "UPDATE users SET revision = revision WHERE id = $1";
+
+/// `$1` user, `$2` badge, `$3` at (ms).
+pub(crate) const INSERT_USER_BADGE: &str = "INSERT INTO user_badges (user_id, badge, created_at) \
+     VALUES ($1, $2, $3) ON CONFLICT (user_id, badge) DO NOTHING";
+pub(crate) const DELETE_USER_BADGE: &str = "DELETE FROM user_badges WHERE user_id = $1 AND badge = $2";
+pub(crate) const LIST_USER_BADGES: &str = "SELECT badge FROM user_badges WHERE user_id = $1 ORDER BY created_at, badge";
+
+/// The `channels` columns that `codec::ChannelRow` decodes.
+macro_rules! channel_columns {
+    () => {
+        "id, kind, user_low, user_high, name, last_message_id, last_message_at, created_at"
+    };
+}
+
+/// `$1`..`$8` in the order of the columns; a channel of the same kind and members wins.
+pub(crate) const INSERT_CHANNEL: &str = concat!(
+    "INSERT INTO channels (",
+    channel_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (kind, user_low, user_high) DO NOTHING"
+);
+/// `$1` kind, `$2` user_low, `$3` user_high.
+pub(crate) const GET_CHANNEL_OF_MEMBERS: &str = concat!(
+    "SELECT ",
+    channel_columns!(),
+    " FROM channels WHERE kind = $1 AND user_low = $2 AND user_high = $3"
+);
+pub(crate) const GET_CHANNEL: &str = concat!("SELECT ", channel_columns!(), " FROM channels WHERE id = $1");
+/// Ids and message ids are snowflakes, so the larger of the two orders by recent activity.
+pub(crate) const LIST_DM_CHANNELS: &str = concat!(
+    "SELECT ",
+    channel_columns!(),
+    " FROM channels WHERE kind = 'dm' AND (user_low = $1 OR user_high = $1) \
+     ORDER BY COALESCE(last_message_id, id) DESC, id DESC"
+);
+/// `$1` channel, `$2` message id, `$3` at (ms); only moves forward.
+pub(crate) const SET_CHANNEL_LAST_MESSAGE: &str = "UPDATE channels SET last_message_id = $2, last_message_at = $3 \
+     WHERE id = $1 AND (last_message_id IS NULL OR last_message_id < $2)";
+
+/// `$1` blocker, `$2` blocked, `$3` at (ms).
+pub(crate) const INSERT_BLOCK: &str = "INSERT INTO user_blocks (blocker_id, blocked_id, created_at) \
+     VALUES ($1, $2, $3) ON CONFLICT (blocker_id, blocked_id) DO NOTHING";
+pub(crate) const DELETE_BLOCK: &str = "DELETE FROM user_blocks WHERE blocker_id = $1 AND blocked_id = $2";
+pub(crate) const COUNT_BLOCKS: &str = "SELECT COUNT(*) FROM user_blocks WHERE blocker_id = $1 AND blocked_id = $2";
+pub(crate) const LIST_BLOCKS: &str = "SELECT blocker_id, blocked_id, created_at FROM user_blocks \
+     WHERE blocker_id = $1 ORDER BY created_at DESC, blocked_id DESC";
+
+/// The `friendships` columns that `codec::FriendshipRow` decodes.
+macro_rules! friendship_columns {
+    () => {
+        "user_low, user_high, requester_id, created_at, accepted_at"
+    };
+}
+
+/// `$1` user_low, `$2` user_high.
+pub(crate) const GET_FRIENDSHIP: &str = concat!(
+    "SELECT ",
+    friendship_columns!(),
+    " FROM friendships WHERE user_low = $1 AND user_high = $2"
+);
+/// `$1`..`$5` in the order of the columns; nothing is written while either user blocks the
+/// other, or when the pair has a row already.
+pub(crate) const INSERT_FRIEND_REQUEST: &str = concat!(
+    "INSERT INTO friendships (",
+    friendship_columns!(),
+    ") SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM user_blocks \
+     WHERE (blocker_id = $1 AND blocked_id = $2) OR (blocker_id = $2 AND blocked_id = $1)) \
+     ON CONFLICT (user_low, user_high) DO NOTHING"
+);
+/// `$1` user_low, `$2` user_high, `$3` the acceptor (not the requester), `$4` at (ms).
+pub(crate) const ACCEPT_FRIEND_REQUEST: &str = "UPDATE friendships SET accepted_at = $4 \
+     WHERE user_low = $1 AND user_high = $2 AND requester_id <> $3 AND accepted_at IS NULL";
+/// `$1` user_low, `$2` user_high.
+pub(crate) const DELETE_FRIENDSHIP: &str = "DELETE FROM friendships WHERE user_low = $1 AND user_high = $2";
+pub(crate) const LIST_FRIENDSHIPS: &str = concat!(
+    "SELECT ",
+    friendship_columns!(),
+    " FROM friendships WHERE user_low = $1 OR user_high = $1 \
+     ORDER BY COALESCE(accepted_at, created_at) DESC, user_low, user_high"
+);

@@ -12,6 +12,9 @@ use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
+#[path = "conformance/chat.rs"]
+mod chat;
+
 // ---------------------------------------------------------------------------------------
 // Helpers
 

@@ -7,3 +7,4 @@ pub mod langflow;
 pub mod librechat;
 pub mod native;
 pub mod openwebui;
+pub mod plexichat;

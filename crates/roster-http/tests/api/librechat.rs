@@ -960,9 +960,9 @@ async fn avatars(backend: Backend) {
     assert_eq!((decoded.width(), decoded.height()), (256, 256));
     // Checked by content, not by name.
     assert_message(
-        &upload(&app, t, b"GIF89a not really".to_vec(), "file").await,
+        &upload(&app, t, b"GIF89a\x10\x00\x10\x00 not really".to_vec(), "file").await,
         400,
-        "must be a PNG, JPEG or WebP image",
+        "is not a readable PNG, JPEG, GIF or WebP image",
     );
     let mut truncated = image_bytes(image::ImageFormat::Png, 50, 50);
     truncated.truncate(60);

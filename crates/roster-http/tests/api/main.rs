@@ -12,5 +12,6 @@ mod librechat_client;
 mod me;
 mod openwebui;
 mod permissions;
+mod plexichat;
 mod sessions;
 mod users;

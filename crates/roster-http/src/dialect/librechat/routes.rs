@@ -524,7 +524,7 @@ async fn avatar_get(State(state): State<AppState>, Path(file): Path<String>) -> 
         .map_err(|_| LcError::message(StatusCode::NOT_FOUND, "Not Found"))?;
     Ok((
         [
-            (header::CONTENT_TYPE, "image/png"),
+            (header::CONTENT_TYPE, roster_core::service::avatar_content_type(&file)),
             (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         ],

@@ -48,7 +48,7 @@ impl Modify for BearerAuth {
 
 /// The native router (routes under `/v1`) and its OpenAPI document, served at `/v1/openapi.json`.
 pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let router = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(auth_register_post))
         .routes(routes!(auth_login_post))
         .routes(routes!(auth_refresh_post))
@@ -73,8 +73,8 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             groups_id_members_delete
         ))
         .routes(routes!(permissions_default_get, permissions_default_put))
-        .routes(routes!(me_permissions_get))
-        .split_for_parts();
+        .routes(routes!(me_permissions_get));
+    let (router, openapi) = super::chat::register(router).split_for_parts();
     let document = openapi.clone();
     let router = router.route(
         "/v1/openapi.json",

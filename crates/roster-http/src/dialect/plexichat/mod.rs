@@ -1,0 +1,12 @@
+//! The Plexichat dialect: Plexichat's Users API (`/users/@me`, messaging settings, the avatar
+//! upload, the personal notes and direct-message channels, username search and public
+//! profiles), with snowflake ids as decimal strings, `created_at` in Unix seconds and
+//! `{"error": {"code", "message"}}` errors carrying Plexichat's strings.
+
+pub mod dto;
+pub mod error;
+pub mod map;
+pub mod routes;
+
+pub use error::render_error;
+pub use routes::router;
