@@ -209,4 +209,10 @@ impl Core {
     fn next_id(&self) -> i64 {
         self.ids.next_id()
     }
+
+    /// Starts the journal of a change made now by `actor` (None: the admin command line or
+    /// an anonymous client), from the current request's client address.
+    pub fn journal(&self, actor: Option<crate::id::UserId>) -> crate::journal::JournalBuilder<'_> {
+        crate::journal::JournalBuilder::new(&self.ids, self.clock.now(), actor)
+    }
 }
