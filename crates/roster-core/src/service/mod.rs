@@ -4,6 +4,7 @@
 mod account;
 mod admins;
 mod api_keys;
+mod audit;
 mod auth;
 mod avatars;
 mod balances;
@@ -23,6 +24,7 @@ mod verification;
 pub use account::{CODE_ENVIRONMENTS, PluginChange};
 pub use admins::{ACTIVE_WINDOW, AdminAction, SignupPolicy};
 pub use api_keys::{API_KEY_PREFIX, API_KEY_PREFIXES, ApiKeyCreated, NewApiKey, SCOPE_INTROSPECT, is_api_key};
+pub use audit::{AuditPage, ListAudit, MAX_AUDIT_PAGE};
 pub use auth::{ClientMeta, Introspection, LoginOutcome, TokenPair};
 pub use avatars::AVATAR_SIZE;
 pub use bans::{MAX_BAN, parse_duration};
