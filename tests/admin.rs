@@ -544,6 +544,16 @@ async fn import_and_export_users(backend: Backend) {
         r.stdout.contains("Imported: 4 created (1 with a set-password link)"),
         "{r:?}"
     );
+    // Each created user has its `user.created` event and `user.import` entry, and nothing more.
+    let events = app.core.store.list_outbox(0, 1000).await.unwrap();
+    assert_eq!(
+        events.iter().filter(|e| e.event_type == "user.created").count(),
+        1 + 4,
+        "{events:?}"
+    );
+    let audit = roster(&app, &["audit", "--action", "user.import", "--json"], "");
+    audit.ok();
+    assert_eq!(audit.stdout.lines().count(), 4, "{audit:?}");
     app.login("plain", "plain password").await.assert_status(200);
     app.login("bcrypt@example.org", "bcrypt password")
         .await
