@@ -2,6 +2,7 @@
 //! only), calls the core services the HTTP API calls, and prints. Every rule is the core's.
 
 pub mod badges;
+pub mod audit;
 pub mod balance;
 pub mod bans;
 pub mod create;

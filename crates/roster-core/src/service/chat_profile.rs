@@ -96,7 +96,7 @@ impl Core {
             None => None,
         };
         let (before, after) = self
-            .modify_user(actor.user.id, |u| {
+            .modify_user(actor.user.id, Some(actor.user.id), None, |u| {
                 if let Some(username) = &username {
                     u.username = Some(username.clone());
                 }
@@ -113,7 +113,9 @@ impl Core {
             })
             .await?;
         if hash.is_some() {
-            let revoked = self.store.delete_sessions_of_user(after.id, actor.session()).await?;
+            let revoked = self
+                .revoke_sessions(Some(actor.user.id), after.id, actor.session(), "password_changed", false)
+                .await?;
             tracing::info!(user = %after.id, revoked, "password changed");
         }
         if after.email != before.email && after.email.is_some() {

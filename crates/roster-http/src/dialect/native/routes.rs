@@ -73,7 +73,8 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             groups_id_members_delete
         ))
         .routes(routes!(permissions_default_get, permissions_default_put))
-        .routes(routes!(me_permissions_get));
+        .routes(routes!(me_permissions_get))
+        .routes(routes!(super::audit::audit_get));
     let (router, openapi) = super::chat::register(router).split_for_parts();
     let document = openapi.clone();
     let router = router.route(
