@@ -142,6 +142,8 @@ impl Core {
         if !self.config.allow_unverified_email_login && user.email.is_some() && !user.email_verified {
             return Err(Error::EmailNotVerified);
         }
+        // Accounts with two-factor authentication get a challenge instead (every dialect).
+        self.two_factor_gate(&user).await?;
         self.store
             .record_login(user.id, now, rehash.as_ref().map(|h| h.0.as_str()))
             .await?;

@@ -13,4 +13,5 @@ mod me;
 mod openwebui;
 mod permissions;
 mod sessions;
+mod two_factor;
 mod users;

@@ -3,5 +3,6 @@
 mod dto;
 mod map;
 mod routes;
+mod two_factor;
 
 pub use routes::router;
