@@ -9,6 +9,7 @@ mod invitations;
 mod langflow;
 mod librechat;
 mod librechat_client;
+mod librechat_two_factor;
 mod me;
 mod openwebui;
 mod permissions;
