@@ -249,6 +249,9 @@ impl Settings {
         if self.verification_token_ttl_minutes < 1 || self.verification_resend_window_minutes < 1 {
             bail!("verification_token_ttl_minutes and verification_resend_window_minutes must be at least 1");
         }
+        if self.langflow_auto_login && self.langflow_superuser.trim().is_empty() {
+            bail!("langflow_superuser must name the account langflow_auto_login signs in as");
+        }
         if self.terms_version.trim().is_empty() || self.terms_version.len() > 64 {
             bail!("terms_version must be 1 to 64 characters");
         }
@@ -312,6 +315,8 @@ impl Settings {
             openwebui_default_role: Role::parse(&self.openwebui_default_role).unwrap_or(Role::Pending),
             openwebui_enable_signup: self.openwebui_enable_signup,
             openwebui_token_ttl_seconds: self.openwebui_token_ttl_seconds,
+            langflow_auto_login: self.langflow_auto_login,
+            langflow_superuser: self.langflow_superuser.clone(),
         }
     }
 }

@@ -26,6 +26,11 @@ pub struct HttpConfig {
     /// Lifetime of the tokens Open WebUI sign-in and sign-up hand out, seconds (its frontend
     /// never refreshes; Open WebUI's `JWT_EXPIRES_IN` is four weeks).
     pub openwebui_token_ttl_seconds: i64,
+    /// Whether Langflow's `GET /api/v1/auto_login` signs in as `langflow_superuser` (Langflow's
+    /// `AUTO_LOGIN`); off: 403.
+    pub langflow_auto_login: bool,
+    /// The administrator auto-login signs in as (Langflow's `SUPERUSER`).
+    pub langflow_superuser: String,
 }
 
 impl Default for HttpConfig {
@@ -40,6 +45,8 @@ impl Default for HttpConfig {
             openwebui_default_role: roster_core::Role::Pending,
             openwebui_enable_signup: false,
             openwebui_token_ttl_seconds: 28 * 86_400,
+            langflow_auto_login: false,
+            langflow_superuser: "langflow".into(),
         }
     }
 }

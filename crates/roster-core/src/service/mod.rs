@@ -5,6 +5,7 @@ mod account;
 mod admins;
 mod api_keys;
 mod auth;
+mod auto_login;
 mod avatars;
 mod balances;
 mod bans;

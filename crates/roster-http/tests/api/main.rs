@@ -7,6 +7,7 @@ mod errors;
 mod groups;
 mod invitations;
 mod langflow;
+mod langflow_store;
 mod librechat;
 mod librechat_client;
 mod librechat_two_factor;
