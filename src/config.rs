@@ -406,4 +406,23 @@ mod secret_key_tests {
             "{error}"
         );
     }
+
+    #[test]
+    fn auto_login_needs_a_superuser_name() {
+        let mut settings = Settings {
+            langflow_auto_login: true,
+            ..Settings::default()
+        };
+        assert!(settings.validate().is_ok());
+        assert_eq!(settings.http().langflow_superuser, "langflow");
+        assert!(settings.http().langflow_auto_login);
+        settings.langflow_superuser = " ".into();
+        assert!(
+            settings
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("langflow_superuser")
+        );
+    }
 }

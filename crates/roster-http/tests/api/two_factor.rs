@@ -389,7 +389,66 @@ async fn secret_key_is_checked_and_signing_keys_sealed(backend: Backend) {
     assert!(message.contains("ROSTER_SECRET_KEY"), "{message}");
 }
 
+/// Racing uses of one code, one backup code or one challenge: exactly one wins.
+async fn racing_uses_have_one_winner(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let _admin = app.admin().await;
+    let user = app.user(Role::User).await;
+    let (secret, codes) = enable(&app, &user).await;
+    let step = step_at(app.clock.now());
+    let code_now = code_at(&secret, step);
+    let tasks: Vec<_> = (0..6)
+        .map(|_| {
+            let core = app.core.clone();
+            let factor = SecondFactor::Code(code_now.clone());
+            tokio::spawn(async move { core.verify_two_factor(user.id, &factor).await.is_ok() })
+        })
+        .collect();
+    let mut wins = 0;
+    for task in tasks {
+        wins += usize::from(task.await.unwrap());
+    }
+    assert_eq!(wins, 1, "one use of a code");
+    let tasks: Vec<_> = (0..6)
+        .map(|_| {
+            let core = app.core.clone();
+            let factor = SecondFactor::BackupCode(codes[0].clone());
+            tokio::spawn(async move { core.verify_two_factor(user.id, &factor).await.is_ok() })
+        })
+        .collect();
+    let mut wins = 0;
+    for task in tasks {
+        wins += usize::from(task.await.unwrap());
+    }
+    assert_eq!(wins, 1, "one use of a backup code");
+    // One challenge, several valid factors at once: one session.
+    let ch = challenge(&app, &user).await;
+    let factors = [
+        SecondFactor::Code(code_at(&secret, step + 1)),
+        SecondFactor::BackupCode(codes[1].clone()),
+        SecondFactor::BackupCode(codes[2].clone()),
+    ];
+    let tasks: Vec<_> = factors
+        .into_iter()
+        .map(|factor| {
+            let core = app.core.clone();
+            let ch = ch.clone();
+            tokio::spawn(async move {
+                core.complete_two_factor_login(&ch, &factor, &Default::default())
+                    .await
+                    .is_ok()
+            })
+        })
+        .collect();
+    let mut wins = 0;
+    for task in tasks {
+        wins += usize::from(task.await.unwrap());
+    }
+    assert_eq!(wins, 1, "one session per challenge");
+}
+
 backend_tests!(
+    racing_uses_have_one_winner,
     enrol_confirm_and_log_in,
     backup_codes_are_single_use_and_regenerable,
     challenges_expire_and_allow_few_attempts,
