@@ -85,6 +85,18 @@ impl SecretKey {
             if path.exists() {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read the secret key file {}", path.display()))?;
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt as _;
+                    let mode = std::fs::metadata(path).map(|m| m.permissions().mode()).unwrap_or(0);
+                    if mode & 0o077 != 0 {
+                        tracing::warn!(
+                            file = %path.display(),
+                            mode = format!("{:o}", mode & 0o777),
+                            "the secret key file is readable by others; chmod 600 it"
+                        );
+                    }
+                }
                 if text.trim().is_empty() {
                     // Another process is writing it right now.
                     std::thread::sleep(std::time::Duration::from_millis(20));
