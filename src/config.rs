@@ -80,6 +80,14 @@ pub struct Settings {
     pub avatar_max_bytes: usize,
     /// Where the Plexichat dialect is mounted (`/` for the root).
     pub plexichat_prefix: String,
+    /// The key that seals secrets at rest: base64 of 32 bytes. Absent: the key file
+    /// `<data_dir>/secret.key`, generated on first start. Every instance on one database
+    /// needs the same key.
+    pub secret_key: Option<SecretSetting>,
+    /// Whether Langflow's `GET /api/v1/auto_login` signs in as `langflow_superuser`.
+    pub langflow_auto_login: bool,
+    /// The account auto-login signs in as (Langflow's `LANGFLOW_SUPERUSER`).
+    pub langflow_superuser: String,
 }
 
 impl Default for Settings {
@@ -118,6 +126,9 @@ impl Default for Settings {
             mail_from: "Roster <roster@localhost>".into(),
             avatar_max_bytes: 5 * 1024 * 1024,
             plexichat_prefix: "/plexichat".into(),
+            secret_key: None,
+            langflow_auto_login: false,
+            langflow_superuser: "langflow".into(),
         }
     }
 }
@@ -157,6 +168,9 @@ const ENV_KEYS: &[&str] = &[
     "mail_from",
     "avatar_max_bytes",
     "plexichat_prefix",
+    "secret_key",
+    "langflow_auto_login",
+    "langflow_superuser",
 ];
 
 /// Settings given as flags; only those present override.
@@ -239,6 +253,9 @@ impl Settings {
         if self.verification_token_ttl_minutes < 1 || self.verification_resend_window_minutes < 1 {
             bail!("verification_token_ttl_minutes and verification_resend_window_minutes must be at least 1");
         }
+        if self.langflow_auto_login && self.langflow_superuser.trim().is_empty() {
+            bail!("langflow_superuser must name the account langflow_auto_login signs in as");
+        }
         if self.terms_version.trim().is_empty() || self.terms_version.len() > 64 {
             bail!("terms_version must be 1 to 64 characters");
         }
@@ -304,6 +321,8 @@ impl Settings {
             openwebui_enable_signup: self.openwebui_enable_signup,
             openwebui_token_ttl_seconds: self.openwebui_token_ttl_seconds,
             plexichat_prefix: self.plexichat_prefix.clone(),
+            langflow_auto_login: self.langflow_auto_login,
+            langflow_superuser: self.langflow_superuser.clone(),
         }
     }
 }
@@ -384,5 +403,75 @@ mod langflow_tests {
         assert!(settings.validate().is_err());
         settings.langflow_prefix = "/langflow x".into();
         assert!(settings.validate().is_err());
+    }
+}
+
+/// A secret setting: read like a string, never shown by `Debug`.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SecretSetting(pub String);
+
+impl std::fmt::Debug for SecretSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"<redacted>\"")
+    }
+}
+
+impl Settings {
+    /// The key that seals secrets at rest: `secret_key` (`ROSTER_SECRET_KEY`), else the key
+    /// file in the data directory, created (mode 0600) when absent.
+    pub fn secret_key(&self) -> anyhow::Result<roster_core::secret::SecretKey> {
+        use roster_core::secret::{KEY_FILE, KEY_SETTING, SecretKey};
+        match self.secret_key.as_ref().filter(|k| !k.0.trim().is_empty()) {
+            Some(key) => SecretKey::from_base64(&key.0).map_err(|e| {
+                anyhow::anyhow!("{KEY_SETTING} (secret_key) {e}; generate one with: openssl rand -base64 32")
+            }),
+            None => SecretKey::load_or_create(&self.data_dir.join(KEY_FILE)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod secret_key_tests {
+    use super::*;
+
+    #[test]
+    fn secret_key_from_setting_or_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings {
+            data_dir: dir.path().to_path_buf(),
+            ..Settings::default()
+        };
+        let generated = settings.secret_key().unwrap();
+        assert!(dir.path().join("secret.key").exists());
+        assert_eq!(settings.secret_key().unwrap(), generated, "the file is reused");
+        settings.secret_key = Some(SecretSetting(generated.to_base64()));
+        assert_eq!(settings.secret_key().unwrap(), generated);
+        assert!(!format!("{settings:?}").contains(&generated.to_base64()));
+        settings.secret_key = Some(SecretSetting("dG9vIHNob3J0".into()));
+        let error = settings.secret_key().unwrap_err().to_string();
+        assert!(
+            error.contains("ROSTER_SECRET_KEY") && error.contains("32 bytes"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn auto_login_needs_a_superuser_name() {
+        let mut settings = Settings {
+            langflow_auto_login: true,
+            ..Settings::default()
+        };
+        assert!(settings.validate().is_ok());
+        assert_eq!(settings.http().langflow_superuser, "langflow");
+        assert!(settings.http().langflow_auto_login);
+        settings.langflow_superuser = " ".into();
+        assert!(
+            settings
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("langflow_superuser")
+        );
     }
 }

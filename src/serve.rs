@@ -17,7 +17,16 @@ pub async fn build_core(settings: &Settings) -> anyhow::Result<(Arc<dyn Store>, 
         .with_context(|| format!("cannot create the data directory {}", settings.data_dir.display()))?;
     let url = settings.database_url();
     let store = roster_store::open(&url).await.context("cannot open the database")?;
-    let core = Core::new(store.clone(), Arc::new(SystemClock), settings.core()?).await?;
+    let mut config = settings.core()?;
+    config.secret_key = Some(settings.secret_key()?);
+    // An internal error at start-up (such as a secret key that does not match the
+    // database's) is shown with its reason.
+    let core = Core::new(store.clone(), Arc::new(SystemClock), config)
+        .await
+        .map_err(|e| match e {
+            roster_core::Error::Internal(reason) => reason,
+            other => other.into(),
+        })?;
     Ok((store, core))
 }
 

@@ -768,7 +768,33 @@ async fn audit_prints_the_trail(backend: Backend) {
     roster(&app, &["audit", "--action", "Bad Action"], "").fails(1, "action");
 }
 
+/// Every instance on one database needs the same secret key: another key is refused with a
+/// clear error, a malformed one too; the right one (from the environment) works.
+async fn a_different_secret_key_is_refused(backend: Backend) {
+    let Some(app) = app(backend).await else { return };
+    let run = |key: &str| {
+        let out = command(&app, &["list-users"])
+            .env("ROSTER_SECRET_KEY", key)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    };
+    let key = roster_core::secret::SecretKey::generate().to_base64();
+    run(&key).ok();
+    run(&key).ok();
+    let other = roster_core::secret::SecretKey::generate().to_base64();
+    run(&other).fails(1, "ROSTER_SECRET_KEY");
+    run("dG9vIHNob3J0").fails(1, "ROSTER_SECRET_KEY");
+    run(&key).ok();
+}
+
 backend_tests!(
+    a_different_secret_key_is_refused,
     create_user_and_list_users,
     ban_unban_and_list_bans,
     reset_password_ends_sessions,

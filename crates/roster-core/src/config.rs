@@ -46,6 +46,11 @@ pub struct CoreConfig {
     pub avatar_max_bytes: usize,
     /// How often a user's `last_active_at` is written at most (zero: on every request).
     pub activity_interval: Duration,
+    /// The key that seals secrets at rest (see [`crate::secret`]). None: a random key for this
+    /// process only, and no check against the database (tests and embedders).
+    pub secret_key: Option<crate::secret::SecretKey>,
+    /// The issuer named in TOTP enrolment URIs (what authenticator apps show).
+    pub two_factor_issuer: String,
 }
 
 impl Default for CoreConfig {
@@ -71,6 +76,8 @@ impl Default for CoreConfig {
             avatar_dir: std::path::PathBuf::from("roster-data/avatars"),
             avatar_max_bytes: 5 * 1024 * 1024,
             activity_interval: Duration::seconds(60),
+            secret_key: None,
+            two_factor_issuer: "Roster".into(),
         }
     }
 }

@@ -62,6 +62,15 @@ pub enum Error {
     /// A bug or an unexpected failure; details are logged, never shown.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
+    /// The password was right, but the account uses two-factor authentication: the login
+    /// completes with a code and this challenge (see [`crate::Core::complete_two_factor_login`]).
+    #[error(
+        "this account uses two-factor authentication: complete the sign-in with a code (a client that cannot ask for one cannot sign in)"
+    )]
+    TwoFactorRequired(crate::two_factor::TwoFactorChallenge),
+    /// A two-factor code or backup code that is wrong, expired or already used.
+    #[error("the two-factor code is invalid or was already used")]
+    InvalidTwoFactorCode,
 }
 
 impl Error {
@@ -86,6 +95,8 @@ impl Error {
             Error::RateLimited { .. } => "rate_limited",
             Error::Unavailable => "unavailable",
             Error::Internal(_) => "internal",
+            Error::TwoFactorRequired(_) => "two_factor_required",
+            Error::InvalidTwoFactorCode => "invalid_two_factor_code",
         }
     }
 

@@ -283,6 +283,9 @@ pub mod audit {
     pub const PASSWORD_RESET: &str = "user.password_reset";
     pub const API_KEY_CREATE: &str = "api_key.create";
     pub const API_KEY_REVOKE: &str = "api_key.revoke";
+    pub const TWO_FACTOR_ENABLE: &str = "two_factor.enable";
+    pub const TWO_FACTOR_DISABLE: &str = "two_factor.disable";
+    pub const TWO_FACTOR_BACKUP_CODES: &str = "two_factor.backup_codes_regenerate";
 }
 
 /// A page request for the audit trail (the store's side of `GET /v1/audit`).

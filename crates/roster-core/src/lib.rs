@@ -10,9 +10,11 @@ pub mod journal;
 pub mod limit;
 pub mod mail;
 pub mod password;
+pub mod secret;
 pub mod service;
 pub mod store;
 pub mod token;
+pub mod two_factor;
 pub mod user;
 
 pub use clock::{Clock, ManualClock, SystemClock};

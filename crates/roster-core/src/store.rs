@@ -591,4 +591,78 @@ pub trait Store: Send + Sync + 'static {
     async fn list_audit(&self, query: &crate::journal::AuditQuery) -> StoreResult<Vec<crate::journal::AuditEntry>>;
     /// Outbox events with `seq` above `after_seq`, in commit order, at most `limit`.
     async fn list_outbox(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<crate::journal::OutboxEvent>>;
+    /// A value shared by every instance (such as the secret key's check value), if set.
+    async fn get_instance_setting(&self, name: &str) -> StoreResult<Option<String>>;
+    /// Stores a shared value unless one is set already; returns the value in force (this one,
+    /// or the one another instance stored first).
+    async fn init_instance_setting(&self, name: &str, value: &str, at: OffsetDateTime) -> StoreResult<String>;
+    /// Replaces the private key of a signing key (when it is sealed at rest).
+    async fn update_signing_key_private(&self, kid: &str, private_key: &[u8]) -> StoreResult<()>;
+
+    /// A user's TOTP enrolment, pending or enabled.
+    async fn get_two_factor(&self, user: UserId) -> StoreResult<Option<crate::two_factor::TwoFactorRecord>>;
+    /// Starts (or restarts) an enrolment: stores the sealed secret, not enabled, and replaces
+    /// the backup codes (as digests), in one transaction. Returns false, writing nothing, if
+    /// two-factor authentication is enabled already.
+    async fn begin_two_factor(
+        &self,
+        record: &crate::two_factor::TwoFactorRecord,
+        backup_code_digests: &[String],
+    ) -> StoreResult<bool>;
+    /// Enables a pending enrolment, recording `step` as the last used step. Returns false,
+    /// writing nothing, if there is no pending enrolment.
+    async fn enable_two_factor(
+        &self,
+        user: UserId,
+        step: i64,
+        at: OffsetDateTime,
+        journal: &crate::journal::Journal,
+    ) -> StoreResult<bool>;
+    /// Records `step` as used if it is later than the last used step; false (a replay or an
+    /// older code) writes nothing. Atomic: of two uses of one step, one wins.
+    async fn use_two_factor_step(&self, user: UserId, step: i64) -> StoreResult<bool>;
+    /// Marks an unused backup code used; false if there is no such unused code.
+    async fn use_backup_code(&self, user: UserId, digest: &str, at: OffsetDateTime) -> StoreResult<bool>;
+    /// A user's backup codes (digests), used or not.
+    async fn list_backup_codes(&self, user: UserId) -> StoreResult<Vec<crate::two_factor::BackupCodeRecord>>;
+    /// Replaces the backup codes of an enabled two-factor authentication, in one
+    /// transaction. Returns false, writing nothing, if it is not enabled.
+    async fn replace_backup_codes(
+        &self,
+        user: UserId,
+        digests: &[String],
+        journal: &crate::journal::Journal,
+    ) -> StoreResult<bool>;
+    /// Removes a user's two-factor authentication (secret, backup codes and pending login
+    /// challenges) in one transaction; false if there was none.
+    async fn delete_two_factor(&self, user: UserId, journal: &crate::journal::Journal) -> StoreResult<bool>;
+    /// Stores a login challenge (the token as a digest), removing the user's expired ones.
+    async fn insert_two_factor_challenge(
+        &self,
+        challenge: &crate::two_factor::TwoFactorChallengeRecord,
+        digest: &str,
+    ) -> StoreResult<()>;
+    /// Counts an attempt on a challenge that is unexpired at `now` and has had fewer than
+    /// `max_attempts`, and returns it (with the attempt counted); NotFound otherwise.
+    async fn attempt_two_factor_challenge(
+        &self,
+        digest: &str,
+        now: OffsetDateTime,
+        max_attempts: i32,
+    ) -> StoreResult<crate::two_factor::TwoFactorChallengeRecord>;
+    /// Deletes a challenge; false if it was gone already (used by a racing request).
+    async fn delete_two_factor_challenge(&self, digest: &str) -> StoreResult<bool>;
+
+    /// A secret a user keeps with Roster (sealed), by name (`langflow_store_api_key`).
+    async fn get_user_secret(&self, user: UserId, name: &str) -> StoreResult<Option<String>>;
+    /// The named secret of each of `users` that has one.
+    async fn list_user_secrets(&self, users: &[UserId], name: &str) -> StoreResult<Vec<(UserId, String)>>;
+    /// Sets (Some) or removes (None) a user's named secret; NotFound if the user does not exist.
+    async fn put_user_secret(
+        &self,
+        user: UserId,
+        name: &str,
+        value: Option<&str>,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
 }

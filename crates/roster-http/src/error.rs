@@ -25,6 +25,8 @@ pub fn status_of(error: &Error) -> StatusCode {
         Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         Error::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        Error::TwoFactorRequired(_) => StatusCode::FORBIDDEN,
+        Error::InvalidTwoFactorCode => StatusCode::UNAUTHORIZED,
     }
 }
 

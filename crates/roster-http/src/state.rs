@@ -28,6 +28,11 @@ pub struct HttpConfig {
     pub openwebui_token_ttl_seconds: i64,
     /// Where the Plexichat dialect is mounted (`/plexichat`; `/` for the root).
     pub plexichat_prefix: String,
+    /// Whether Langflow's `GET /api/v1/auto_login` signs in as `langflow_superuser` (Langflow's
+    /// `AUTO_LOGIN`); off: 403.
+    pub langflow_auto_login: bool,
+    /// The administrator auto-login signs in as (Langflow's `SUPERUSER`).
+    pub langflow_superuser: String,
 }
 
 impl Default for HttpConfig {
@@ -43,6 +48,8 @@ impl Default for HttpConfig {
             openwebui_enable_signup: false,
             openwebui_token_ttl_seconds: 28 * 86_400,
             plexichat_prefix: "/plexichat".into(),
+            langflow_auto_login: false,
+            langflow_superuser: "langflow".into(),
         }
     }
 }

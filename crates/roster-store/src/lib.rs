@@ -12,6 +12,7 @@ mod postgres;
 mod shared;
 mod sql;
 mod sqlite;
+mod two_factor;
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

@@ -82,3 +82,4 @@ impl PgStore {
 }
 
 crate::shared::impl_store!(PgStore, Postgres);
+crate::two_factor::impl_two_factor!(PgStore, Postgres);

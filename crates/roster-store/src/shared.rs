@@ -1771,6 +1771,134 @@ macro_rules! impl_store {
                     .map_err($crate::error::store_error)?;
                 $crate::codec::convert_all(rows, $crate::journal::OutboxRow::into_event)
             }
+
+            // Two-factor authentication, instance settings, sealed secrets: see two_factor.rs.
+
+            async fn get_instance_setting(&self, name: &str) -> roster_core::store::StoreResult<Option<String>> {
+                self.tf_get_instance_setting(name).await
+            }
+
+            async fn init_instance_setting(
+                &self,
+                name: &str,
+                value: &str,
+                at: time::OffsetDateTime,
+            ) -> roster_core::store::StoreResult<String> {
+                self.tf_init_instance_setting(name, value, at).await
+            }
+
+            async fn update_signing_key_private(&self, kid: &str, private_key: &[u8]) -> roster_core::store::StoreResult<()> {
+                self.tf_update_signing_key_private(kid, private_key).await
+            }
+
+            async fn get_two_factor(
+                &self,
+                user: roster_core::UserId,
+            ) -> roster_core::store::StoreResult<Option<roster_core::two_factor::TwoFactorRecord>> {
+                self.tf_get_two_factor(user).await
+            }
+
+            async fn begin_two_factor(
+                &self,
+                record: &roster_core::two_factor::TwoFactorRecord,
+                backup_code_digests: &[String],
+            ) -> roster_core::store::StoreResult<bool> {
+                self.tf_begin_two_factor(record, backup_code_digests).await
+            }
+
+            async fn enable_two_factor(
+                &self,
+                user: roster_core::UserId,
+                step: i64,
+                at: time::OffsetDateTime,
+                journal: &roster_core::journal::Journal,
+            ) -> roster_core::store::StoreResult<bool> {
+                self.tf_enable_two_factor(user, step, at, journal).await
+            }
+
+            async fn use_two_factor_step(&self, user: roster_core::UserId, step: i64) -> roster_core::store::StoreResult<bool> {
+                self.tf_use_two_factor_step(user, step).await
+            }
+
+            async fn use_backup_code(
+                &self,
+                user: roster_core::UserId,
+                digest: &str,
+                at: time::OffsetDateTime,
+            ) -> roster_core::store::StoreResult<bool> {
+                self.tf_use_backup_code(user, digest, at).await
+            }
+
+            async fn list_backup_codes(
+                &self,
+                user: roster_core::UserId,
+            ) -> roster_core::store::StoreResult<Vec<roster_core::two_factor::BackupCodeRecord>> {
+                self.tf_list_backup_codes(user).await
+            }
+
+            async fn replace_backup_codes(
+                &self,
+                user: roster_core::UserId,
+                digests: &[String],
+                journal: &roster_core::journal::Journal,
+            ) -> roster_core::store::StoreResult<bool> {
+                self.tf_replace_backup_codes(user, digests, journal).await
+            }
+
+            async fn delete_two_factor(
+                &self,
+                user: roster_core::UserId,
+                journal: &roster_core::journal::Journal,
+            ) -> roster_core::store::StoreResult<bool> {
+                self.tf_delete_two_factor(user, journal).await
+            }
+
+            async fn insert_two_factor_challenge(
+                &self,
+                challenge: &roster_core::two_factor::TwoFactorChallengeRecord,
+                digest: &str,
+            ) -> roster_core::store::StoreResult<()> {
+                self.tf_insert_two_factor_challenge(challenge, digest).await
+            }
+
+            async fn attempt_two_factor_challenge(
+                &self,
+                digest: &str,
+                now: time::OffsetDateTime,
+                max_attempts: i32,
+            ) -> roster_core::store::StoreResult<roster_core::two_factor::TwoFactorChallengeRecord> {
+                self.tf_attempt_two_factor_challenge(digest, now, max_attempts).await
+            }
+
+            async fn delete_two_factor_challenge(&self, digest: &str) -> roster_core::store::StoreResult<bool> {
+                self.tf_delete_two_factor_challenge(digest).await
+            }
+
+            async fn get_user_secret(
+                &self,
+                user: roster_core::UserId,
+                name: &str,
+            ) -> roster_core::store::StoreResult<Option<String>> {
+                self.tf_get_user_secret(user, name).await
+            }
+
+            async fn list_user_secrets(
+                &self,
+                users: &[roster_core::UserId],
+                name: &str,
+            ) -> roster_core::store::StoreResult<Vec<(roster_core::UserId, String)>> {
+                self.tf_list_user_secrets(users, name).await
+            }
+
+            async fn put_user_secret(
+                &self,
+                user: roster_core::UserId,
+                name: &str,
+                value: Option<&str>,
+                at: time::OffsetDateTime,
+            ) -> roster_core::store::StoreResult<()> {
+                self.tf_put_user_secret(user, name, value, at).await
+            }
         }
     };
 }

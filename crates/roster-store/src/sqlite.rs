@@ -135,3 +135,4 @@ async fn connect_pool(
 }
 
 crate::shared::impl_store!(SqliteStore, Sqlite);
+crate::two_factor::impl_two_factor!(SqliteStore, Sqlite);

@@ -105,7 +105,35 @@ async function main() {
   assert.equal(user.emailVerified, true);
   console.log('verifyEmail: ok');
 
-  const deleted = await dataService.deleteUser();
+  // Two-factor authentication; the test answers NEED_CODE <step offset> <otpauth URL> with the
+  // code of the server clock's step.
+  const enabled = await dataService.enableTwoFactor();
+  assert.match(enabled.otpauthUrl, /^otpauth:\/\/totp\//);
+  assert.equal(enabled.backupCodes.length, 10);
+  console.log(`NEED_CODE 0 ${enabled.otpauthUrl}`);
+  const code0 = (await nextLine()).trim();
+  await dataService.verifyTwoFactor({ token: code0 });
+  await dataService.confirmTwoFactor({ token: code0 });
+  user = await dataService.getUser();
+  assert.equal(user.twoFactorEnabled, true);
+  console.log('enableTwoFactor, verifyTwoFactor, confirmTwoFactor: ok');
+  const pending = await dataService.login({ email, password });
+  assert.equal(pending.twoFAPending, true);
+  assert.ok(pending.tempToken && !pending.token);
+  console.log(`NEED_CODE 1 ${enabled.otpauthUrl}`);
+  const code1 = (await nextLine()).trim();
+  await expectStatus(dataService.verifyTwoFactorTemp({ tempToken: pending.tempToken, token: code0 }), 401);
+  const second = await dataService.verifyTwoFactorTemp({ tempToken: pending.tempToken, token: code1 });
+  assert.ok(second.token);
+  assert.equal(second.user.twoFactorEnabled, true);
+  setTokenHeader(second.token);
+  console.log('login with twoFAPending, verifyTwoFactorTemp: ok');
+  const regenerated = await dataService.regenerateBackupCodes({ backupCode: enabled.backupCodes[0] });
+  assert.equal(regenerated.backupCodes.length, 10);
+  console.log('regenerateBackupCodes: ok');
+  await expectStatus(dataService.deleteUser(), 400);
+
+  const deleted = await dataService.deleteUser({ backupCode: regenerated.backupCodes[0] });
   assert.ok(deleted.message);
   await expectStatus(dataService.getUser(), 401);
   console.log('deleteUser: ok');

@@ -228,9 +228,20 @@ impl Core {
     /// when account deletion is switched off (administrators always may), and for the last
     /// active administrator.
     pub async fn delete_own_account(&self, actor: &Actor) -> Result<()> {
+        self.delete_own_account_with_factor(actor, None).await
+    }
+
+    /// As [`Core::delete_own_account`]; an account with two-factor authentication must give a
+    /// code or backup code (without one, it is refused).
+    pub async fn delete_own_account_with_factor(
+        &self,
+        actor: &Actor,
+        factor: Option<&super::SecondFactor>,
+    ) -> Result<()> {
         if !self.config.allow_account_deletion && actor.user.role != Role::Admin {
             return Err(Error::Forbidden("account deletion is disabled"));
         }
+        self.require_second_factor(actor.user.id, factor).await?;
         self.delete_user_by(Some(actor.user.id), actor.user.id).await
     }
 }

@@ -182,14 +182,9 @@ impl Core {
         if !self.config.allow_unverified_email_login && user.email.is_some() && !user.email_verified {
             return Err(Error::EmailNotVerified);
         }
-        let journal = self
-            .journal(Some(user.id))
-            .audit(
-                crate::journal::audit::LOGIN_SUCCESS,
-                Some(user.id),
-                serde_json::json!({}),
-            )
-            .build();
+        // Accounts with two-factor authentication get a challenge instead (every dialect).
+        self.two_factor_gate(&user).await?;
+        let journal = self.login_journal(user.id, "password");
         self.store
             .record_login(user.id, now, rehash.as_ref().map(|h| h.0.as_str()), &journal)
             .await?;
@@ -199,6 +194,18 @@ impl Core {
             user.password_hash = Some(h);
         }
         Ok(user)
+    }
+
+    /// The audit entry of a successful sign-in, `method` being `password`, `two_factor` or
+    /// `auto_login`.
+    pub(super) fn login_journal(&self, user: crate::id::UserId, method: &str) -> crate::journal::Journal {
+        self.journal(Some(user))
+            .audit(
+                crate::journal::audit::LOGIN_SUCCESS,
+                Some(user),
+                serde_json::json!({ "method": method }),
+            )
+            .build()
     }
 
     /// Password login by email or username.

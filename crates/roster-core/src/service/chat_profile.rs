@@ -114,7 +114,13 @@ impl Core {
             .await?;
         if hash.is_some() {
             let revoked = self
-                .revoke_sessions(Some(actor.user.id), after.id, actor.session(), "password_changed", false)
+                .revoke_sessions(
+                    Some(actor.user.id),
+                    after.id,
+                    actor.session(),
+                    "password_changed",
+                    false,
+                )
                 .await?;
             tracing::info!(user = %after.id, revoked, "password changed");
         }

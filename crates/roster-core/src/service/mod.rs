@@ -6,6 +6,7 @@ mod admins;
 mod api_keys;
 mod audit;
 mod auth;
+mod auto_login;
 mod avatars;
 mod badges;
 mod balances;
@@ -18,11 +19,13 @@ mod invitations;
 mod messaging;
 mod password_resets;
 mod permissions;
+mod sealing;
 mod sessions;
 mod social;
 mod stats;
 mod superusers;
 mod terms;
+mod two_factor;
 mod users;
 mod verification;
 
@@ -44,10 +47,15 @@ pub use invitations::{InvitationCreated, MAX_TOKEN_LIFETIME, NewInvitation};
 pub use messaging::LIMITS_ADMIN_ONLY;
 pub use password_resets::{PasswordResetDone, ResetLinkCreated};
 pub use permissions::{DEFAULT_TEMPLATE, fill_missing, or_merge};
+pub use sealing::KEY_CHECK_SETTING;
 pub use social::FRIEND_REQUEST_BLOCKED;
 pub use stats::{SIGNUP_DAYS, UserStats, epoch_day};
 pub use superusers::{AccountChanges, CANNOT_DEACTIVATE_SELF, NOT_OWN_ACCOUNT, ONLY_SUPERUSERS};
 pub use terms::TermsStatus;
+pub use two_factor::{
+    BackupCodes, CHALLENGE_TTL, LANGFLOW_STORE_API_KEY, MAX_CHALLENGE_ATTEMPTS, SecondFactor, TwoFactorEnrolment,
+    TwoFactorStatus,
+};
 pub use users::{
     AdminUserChanges, ListUsers, MAX_PAGE_SIZE, NewUser, Patch, ProfileChanges, Registration, UserPage, cursor_after,
 };
@@ -116,6 +124,10 @@ pub struct Core {
     pub mailer: Option<Arc<dyn crate::mail::Mailer>>,
     /// Verification resends and password-reset requests, per client address.
     mail_limiter: crate::limit::WindowLimiter,
+    /// Seals secrets at rest (TOTP secrets, signing keys, users' stored keys).
+    pub secrets: crate::secret::SecretBox,
+    /// Whether the key is configured (checked against the database, signing keys sealed).
+    secrets_configured: bool,
 }
 
 /// How many verified access tokens are remembered.
@@ -132,7 +144,9 @@ impl std::fmt::Debug for Core {
 impl Core {
     /// Builds the core over a migrated store, creating the first signing key if there is none.
     pub async fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: CoreConfig) -> Result<Self> {
-        let keys = Self::load_or_create_keys(store.as_ref(), clock.as_ref()).await?;
+        let (secrets, secrets_configured) =
+            sealing::open_secret_box(store.as_ref(), clock.now(), config.secret_key.as_ref()).await?;
+        let keys = Self::load_or_create_keys(store.as_ref(), clock.as_ref(), &secrets, secrets_configured).await?;
         let mailer = match &config.smtp_url {
             Some(url) => {
                 Some(Arc::new(crate::mail::SmtpMailer::new(url, &config.mail_from)?) as Arc<dyn crate::mail::Mailer>)
@@ -152,18 +166,25 @@ impl Core {
             keys: RwLock::new(Arc::new(keys)),
             last_key_reload: Mutex::new(None),
             verified_tokens: quick_cache::sync::Cache::new(VERIFIED_TOKEN_CACHE),
+            secrets,
+            secrets_configured,
         })
     }
 
-    async fn load_or_create_keys(store: &dyn Store, clock: &dyn Clock) -> Result<TokenKeys> {
+    async fn load_or_create_keys(
+        store: &dyn Store,
+        clock: &dyn Clock,
+        secrets: &crate::secret::SecretBox,
+        seal: bool,
+    ) -> Result<TokenKeys> {
         let mut records = store.list_signing_keys().await?;
         if records.is_empty() {
             // Several instances may race here; the generation is unique, so one key wins.
-            store
-                .insert_signing_key(&SigningKeyRecord::generate(1, clock.now())?)
-                .await?;
+            let record = sealing::sealed_signing_key(secrets, seal, SigningKeyRecord::generate(1, clock.now())?)?;
+            store.insert_signing_key(&record).await?;
             records = store.list_signing_keys().await?;
         }
+        let records = sealing::open_signing_keys(store, secrets, seal, records).await?;
         TokenKeys::from_records(&records)
     }
 
@@ -172,13 +193,17 @@ impl Core {
         let records = self.store.list_signing_keys().await?;
         let generation = records.iter().map(|r| r.generation).max().unwrap_or(0) + 1;
         let record = SigningKeyRecord::generate(generation, self.clock.now())?;
+        let kid = record.kid.clone();
+        let record = sealing::sealed_signing_key(&self.secrets, self.secrets_configured, record)?;
         self.store.insert_signing_key(&record).await?;
         self.reload_keys().await?;
-        Ok(record.kid)
+        Ok(kid)
     }
 
     async fn reload_keys(&self) -> Result<()> {
         let records = self.store.list_signing_keys().await?;
+        let records =
+            sealing::open_signing_keys(self.store.as_ref(), &self.secrets, self.secrets_configured, records).await?;
         let keys = TokenKeys::from_records(&records)?;
         *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
         Ok(())

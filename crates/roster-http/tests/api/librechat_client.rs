@@ -83,6 +83,16 @@ async fn librechat_data_provider_drives_the_dialect(backend: Backend) {
                 stdin.write_all(format!("{link}\n").as_bytes()).await.unwrap();
                 stdin.flush().await.unwrap();
             }
+            if let Some(request) = line.strip_prefix("NEED_CODE ") {
+                // The code of the app clock's step plus the offset, for the URI's secret.
+                let (offset, url) = request.split_once(' ').unwrap();
+                let secret = url.split("secret=").nth(1).unwrap().split('&').next().unwrap();
+                let secret = super::two_factor::base32_decode(secret);
+                let step = roster_core::two_factor::step_at(roster_core::Clock::now(app.clock.as_ref()));
+                let code = roster_core::two_factor::code_at(&secret, step + offset.parse::<i64>().unwrap());
+                stdin.write_all(format!("{code}\n").as_bytes()).await.unwrap();
+                stdin.flush().await.unwrap();
+            }
             seen.push(line);
         }
     };

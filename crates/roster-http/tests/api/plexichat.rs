@@ -92,6 +92,10 @@ async fn me_search_and_public_profiles(backend: Backend) {
     // The same user natively.
     let native = app.get("/v1/me", Some(&jane.access_token)).await;
     assert_eq!(native.body["id"], me.body["id"]);
+    // totp_enabled is the user's real two-factor state.
+    super::two_factor::enable(&app, &jane).await;
+    let me_2fa = get(&app, "/users/@me", &jane).await;
+    assert_eq!(me_2fa.body["totp_enabled"], true, "{}", me_2fa.text);
     // Badges given by an administrator show in both objects.
     app.request(
         Method::PUT,

@@ -86,6 +86,12 @@ pub struct ApiKeyCreate {
     pub name: Option<String>,
 }
 
+/// `POST /api/v1/api_key/store`.
+#[derive(Debug, Deserialize)]
+pub struct ApiKeyStore {
+    pub api_key: String,
+}
+
 /// `ApiKeyRead` (masked) and `UnmaskedApiKeyRead`.
 #[derive(Debug, Serialize)]
 pub struct ApiKeyRead {

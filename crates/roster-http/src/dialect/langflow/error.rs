@@ -28,6 +28,8 @@ pub const CANNOT_DELETE_SELF: &str = "You can't delete your own user account";
 pub const SIGNUP_DISABLED: &str = "Public user registration is disabled.";
 pub const INVALID_REFRESH_TOKEN: &str = "Invalid refresh token";
 pub const API_KEY_NOT_FOUND: &str = "API Key not found";
+/// `auto_login` when the configured superuser does not exist.
+pub const SUPERUSER_NOT_CREATED: &str = "Super user hasn't been created";
 
 /// Renders any error of this dialect's router (handlers, extractors, fallbacks) as Langflow
 /// does. Route-specific answers are chosen by the handlers ([`LangflowError::Detail`]).

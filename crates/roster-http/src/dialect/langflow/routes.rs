@@ -18,7 +18,7 @@ use roster_core::service::{
     TokenPair, is_api_key,
 };
 use roster_core::store::UserSort;
-use roster_core::{Actor, ApiKeyId, Error, Role, UserId};
+use roster_core::{Actor, ApiKeyId, Error, Role, User, UserId};
 use serde_json::json;
 
 type Result<T> = std::result::Result<T, LangflowError>;
@@ -35,6 +35,9 @@ const STORE_KEY_COOKIE: &str = "apikey_tkn_lflw";
 /// Langflow's `REFRESH_TOKEN_EXPIRE_SECONDS`.
 const REFRESH_COOKIE_SECONDS: i64 = 604_800;
 const AUTO_LOGIN_DISABLED: &str = "Auto login is disabled. Please enable it in the settings";
+/// The lifetime of an auto-login access token (Langflow's long-term token: a year; at most
+/// the session lifetime, `refresh_token_ttl_days`).
+const AUTO_LOGIN_TOKEN_TTL: time::Duration = time::Duration::days(365);
 
 /// The Langflow router (paths as Langflow's own, to be mounted under the dialect prefix), with
 /// every error rendered in Langflow's shape. `nested`: it has a prefix of its own, so it
@@ -55,7 +58,8 @@ pub fn router(nested: bool) -> Router<AppState> {
         .route("/api/v1/users/{id}/reset-password", patch(reset_password_patch))
         .route("/api/v1/api_key", get(api_keys_get).post(api_keys_post))
         .route("/api/v1/api_key/", get(api_keys_get).post(api_keys_post))
-        .route("/api/v1/api_key/{id}", delete(api_key_delete));
+        .route("/api/v1/api_key/{id}", delete(api_key_delete))
+        .route("/api/v1/api_key/store", post(api_key_store_post));
     if nested {
         router = router
             .fallback(crate::error::not_found_fallback)
@@ -177,8 +181,9 @@ fn append_cookie(response: &mut Response, cookie: String) {
     }
 }
 
-/// The token pair and Langflow's three cookies.
-fn token_response(tokens: TokenPair) -> Response {
+/// The token pair and Langflow's three cookies (`apikey_tkn_lflw`: the user's sealed store
+/// API key, as Langflow sets its encrypted value, or empty).
+fn token_response(tokens: TokenPair, store_key: Option<String>) -> Response {
     let mut response = axum::Json(Token {
         access_token: tokens.access_token.clone(),
         refresh_token: tokens.refresh_token.clone(),
@@ -201,7 +206,10 @@ fn token_response(tokens: TokenPair) -> Response {
     );
     append_cookie(
         &mut response,
-        format!("{STORE_KEY_COOKIE}=; HttpOnly; Path=/; SameSite=Lax"),
+        format!(
+            "{STORE_KEY_COOKIE}={}; HttpOnly; Path=/; SameSite=Lax",
+            store_key.unwrap_or_default()
+        ),
     );
     response
 }
@@ -210,7 +218,7 @@ async fn login_post(State(state): State<AppState>, Meta(meta): Meta, Form(form):
     match state.core.login(&form.username, &form.password, &meta).await {
         Ok(outcome) => {
             let tokens = outcome.tokens.ok_or(Error::AccountPending)?;
-            Ok(token_response(tokens))
+            Ok(token_response(tokens, sealed_store_key(&state, outcome.user.id).await?))
         }
         Err(Error::AccountPending | Error::AccountDisabled | Error::Banned { .. }) => {
             // The password was right: Langflow tells accounts that never signed in to wait.
@@ -235,7 +243,10 @@ async fn refresh_post(State(state): State<AppState>, parts: Parts) -> Result<Res
         return Err(invalid);
     };
     match state.core.refresh(&token).await {
-        Ok(outcome) => Ok(token_response(outcome.tokens.ok_or(Error::InvalidToken)?)),
+        Ok(outcome) => {
+            let store_key = sealed_store_key(&state, outcome.user.id).await?;
+            Ok(token_response(outcome.tokens.ok_or(Error::InvalidToken)?, store_key))
+        }
         Err(e @ (Error::Unavailable | Error::Internal(_))) => Err(e.into()),
         Err(_) => Err(invalid),
     }
@@ -260,12 +271,120 @@ async fn logout_post(State(state): State<AppState>, parts: Parts) -> Result<Resp
     Ok(response)
 }
 
-/// Roster has no auto-login: Langflow's answer when `AUTO_LOGIN` is off.
-async fn auto_login_get() -> LangflowError {
-    LangflowError::Object(
-        StatusCode::FORBIDDEN,
-        json!({"message": AUTO_LOGIN_DISABLED, "auto_login": false}),
-    )
+/// Langflow's `AUTO_LOGIN`: when `langflow_auto_login` is set, tokens for the configured
+/// superuser without a password (a long-lived access token, no refresh token, as Langflow's
+/// `create_user_longterm_token`); otherwise 403 with Langflow's detail object.
+async fn auto_login_get(State(state): State<AppState>, Meta(meta): Meta) -> Result<Response> {
+    if !state.config.langflow_auto_login {
+        return Err(LangflowError::Object(
+            StatusCode::FORBIDDEN,
+            json!({"message": AUTO_LOGIN_DISABLED, "auto_login": false}),
+        ));
+    }
+    let outcome = match state
+        .core
+        .auto_login(&state.config.langflow_superuser, AUTO_LOGIN_TOKEN_TTL, &meta)
+        .await
+    {
+        Ok(outcome) => outcome,
+        Err(Error::NotFound(_)) => {
+            return Err(LangflowError::Detail(
+                StatusCode::BAD_REQUEST,
+                error::SUPERUSER_NOT_CREATED,
+            ));
+        }
+        Err(Error::Forbidden(text)) => return Err(LangflowError::Detail(StatusCode::FORBIDDEN, text)),
+        Err(e) => return Err(e.into()),
+    };
+    let tokens = outcome.tokens.ok_or(Error::AccountPending)?;
+    let store_key = sealed_store_key(&state, outcome.user.id).await?;
+    let mut response = axum::Json(json!({
+        "access_token": tokens.access_token,
+        "refresh_token": null,
+        "token_type": "bearer",
+    }))
+    .into_response();
+    append_cookie(
+        &mut response,
+        format!(
+            "{ACCESS_COOKIE}={}; HttpOnly; Path=/; SameSite=Lax",
+            tokens.access_token
+        ),
+    );
+    append_cookie(
+        &mut response,
+        format!(
+            "{STORE_KEY_COOKIE}={}; HttpOnly; Path=/; SameSite=Lax",
+            store_key.unwrap_or_default()
+        ),
+    );
+    Ok(response)
+}
+
+// ---------------------------------------------------------------------------------------
+// The store API key: kept sealed; Langflow shows its encrypted value as `store_api_key`.
+
+async fn sealed_store_key(state: &AppState, user: UserId) -> Result<Option<String>> {
+    Ok(state
+        .core
+        .sealed_langflow_store_api_keys(&[user])
+        .await?
+        .into_iter()
+        .next()
+        .map(|(_, sealed)| sealed))
+}
+
+/// `UserRead` with the user's sealed store API key.
+async fn user_read(state: &AppState, user: &User) -> Result<UserRead> {
+    let mut read = map::user_read(user);
+    read.store_api_key = sealed_store_key(state, user.id).await?;
+    Ok(read)
+}
+
+/// `UserRead` of each user, their store API keys read in one query.
+async fn users_read(state: &AppState, users: &[User]) -> Result<Vec<UserRead>> {
+    let ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
+    let keys: std::collections::HashMap<UserId, String> = state
+        .core
+        .sealed_langflow_store_api_keys(&ids)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(users
+        .iter()
+        .map(|u| {
+            let mut read = map::user_read(u);
+            read.store_api_key = keys.get(&u.id).cloned();
+            read
+        })
+        .collect())
+}
+
+/// `POST /api/v1/api_key/store`: saves the caller's store API key, sealed, and sets the
+/// `apikey_tkn_lflw` cookie to its encrypted value. An empty key removes it.
+async fn api_key_store_post(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<ApiKeyStore>,
+) -> Result<Response> {
+    state
+        .core
+        .set_langflow_store_api_key(&caller.actor, &body.api_key)
+        .await
+        .map_err(|e| match e {
+            e @ Error::Invalid { .. } => LangflowError::Object(StatusCode::BAD_REQUEST, json!(e.to_string())),
+            e => e.into(),
+        })?;
+    let store_key = sealed_store_key(&state, caller.actor.user.id).await?;
+    let mut response = axum::Json(json!({"detail": "API Key saved"})).into_response();
+    append_cookie(
+        &mut response,
+        format!(
+            "{STORE_KEY_COOKIE}={}; HttpOnly; Path=/; SameSite=Lax",
+            store_key.unwrap_or_default()
+        ),
+    );
+    Ok(response)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -339,11 +458,11 @@ async fn users_create_post(
                 .user
         }
     };
-    Ok((StatusCode::CREATED, axum::Json(map::user_read(&user))).into_response())
+    Ok((StatusCode::CREATED, axum::Json(user_read(&state, &user).await?)).into_response())
 }
 
-async fn whoami_get(caller: Caller) -> axum::Json<UserRead> {
-    axum::Json(map::user_read(&caller.actor.user))
+async fn whoami_get(State(state): State<AppState>, caller: Caller) -> Result<axum::Json<UserRead>> {
+    Ok(axum::Json(user_read(&state, &caller.actor.user).await?))
 }
 
 /// `skip` (≥ 0, default 0) and `limit` (1 to 200, default 10), ordered by username.
@@ -383,7 +502,7 @@ async fn users_list_get(
         if skip == 0 {
             return Ok(axum::Json(UsersResponse {
                 total_count: total.unwrap_or(0),
-                users: page.users.iter().map(map::user_read).collect(),
+                users: users_read(&state, &page.users).await?,
             }));
         }
         skip -= page.users.len() as i64;
@@ -410,7 +529,7 @@ async fn user_get(
         .get_user(&caller.actor, id)
         .await
         .map_err(forbidden_as(error::USER_MANAGE_REQUIRED))?;
-    Ok(axum::Json(map::user_read(&user)))
+    Ok(axum::Json(user_read(&state, &user).await?))
 }
 
 async fn user_patch(
@@ -456,7 +575,7 @@ async fn user_patch(
             }
             e => forbidden_as(error::PERMISSION_DENIED)(e),
         })?;
-    Ok(axum::Json(map::user_read(&user)))
+    Ok(axum::Json(user_read(&state, &user).await?))
 }
 
 /// Self only; `current_password` checked when given (current Langflow sends it; classic
@@ -486,7 +605,7 @@ async fn reset_password_patch(
             } if reason.contains("differ") => LangflowError::Detail(StatusCode::BAD_REQUEST, error::SAME_PASSWORD),
             e => e.into(),
         })?;
-    Ok(axum::Json(map::user_read(&user)))
+    Ok(axum::Json(user_read(&state, &user).await?))
 }
 
 async fn user_delete(

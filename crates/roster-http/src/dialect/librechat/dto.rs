@@ -25,6 +25,11 @@ pub struct LoginRequest {
     pub email: String,
     #[serde(default)]
     pub password: String,
+    /// A TOTP code, for an account with two-factor authentication (`TLoginUser`).
+    #[serde(default)]
+    pub token: Option<String>,
+    #[serde(default, rename = "backupCode")]
+    pub backup_code: Option<String>,
 }
 
 /// `POST /api/auth/requestPasswordReset`, `POST /api/user/verify/resend`.

@@ -6,6 +6,7 @@ mod dto;
 mod error;
 mod map;
 mod routes;
+mod two_factor;
 
 pub use error::render_response as render_error;
 pub use routes::router;

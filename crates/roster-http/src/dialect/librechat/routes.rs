@@ -5,14 +5,14 @@ use super::dto::*;
 use super::error::{LcError, from_core, message_of, rate_limited, render_response};
 use super::map;
 use crate::error::render_errors_with;
-use crate::extract::{Auth, Json, Meta};
+use crate::extract::{Auth, Json, Meta, OptionalJson};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use roster_core::service::{PluginChange, SignupForm};
+use roster_core::service::{PluginChange, SecondFactor, SignupForm};
 use roster_core::{Actor, Error, User, UserId};
 use serde_json::{Value, json};
 
@@ -59,7 +59,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/api/files/images/avatar",
             post(avatar_post).layer(DefaultBodyLimit::max(avatar_limit)),
         )
-        .route("/avatars/{file}", get(avatar_get));
+        .route("/avatars/{file}", get(avatar_get))
+        .merge(super::two_factor::routes());
     render_errors_with(router, render_response)
 }
 
@@ -73,7 +74,7 @@ fn verify_page(state: &AppState) -> String {
     format!("{}/verify", prefix(state))
 }
 
-fn user_json(state: &AppState, user: &User) -> UserBody {
+pub(super) fn user_json(state: &AppState, user: &User) -> UserBody {
     map::user_body(user, state.core.terms_status_of(user).accepted)
 }
 
@@ -82,7 +83,7 @@ async fn health() -> &'static str {
 }
 
 /// Sets the refresh cookies of a new or rotated session.
-fn with_session_cookies(state: &AppState, mut response: Response, refresh_token: &str) -> Response {
+pub(super) fn with_session_cookies(state: &AppState, mut response: Response, refresh_token: &str) -> Response {
     let max_age = state.core.config.refresh_token_ttl.whole_seconds();
     for cookie in [
         format!("refreshToken={refresh_token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}"),
@@ -144,6 +145,10 @@ async fn login(State(state): State<AppState>, Meta(meta): Meta, Json(body): Json
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "Email not verified.",
             ));
+        }
+        Err(Error::TwoFactorRequired(challenge)) => {
+            let factor = SecondFactor::from_parts(body.token.as_deref(), body.backup_code.as_deref());
+            return super::two_factor::login_needs_second_factor(&state, challenge, factor, &meta).await;
         }
         Err(e) => return Err(from_core(e)),
     };
@@ -249,8 +254,10 @@ async fn reset_password(
     }
 }
 
-async fn user_get(State(state): State<AppState>, Auth(actor): Auth) -> axum::Json<UserBody> {
-    axum::Json(user_json(&state, &actor.user))
+async fn user_get(State(state): State<AppState>, Auth(actor): Auth) -> LcResult<axum::Json<UserBody>> {
+    let mut body = user_json(&state, &actor.user);
+    body.two_factor_enabled = state.core.two_factor_status(actor.user.id).await?.enabled;
+    Ok(axum::Json(body))
 }
 
 async fn plugins_post(
@@ -375,8 +382,13 @@ async fn tool_favorite_delete(
     Ok(axum::Json(json!({ "ok": true })))
 }
 
-async fn user_delete(State(state): State<AppState>, Auth(actor): Auth) -> LcResult<axum::Json<Value>> {
-    match state.core.delete_own_account(&actor).await {
+async fn user_delete(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    OptionalJson(body): OptionalJson<super::two_factor::TotpRequest>,
+) -> LcResult<axum::Json<Value>> {
+    let factor = body.and_then(|b| SecondFactor::from_parts(b.token.as_deref(), b.backup_code.as_deref()));
+    match state.core.delete_own_account_with_factor(&actor, factor.as_ref()).await {
         Ok(()) => Ok(axum::Json(json!({ "message": "User account deleted successfully" }))),
         Err(Error::Forbidden(_)) => Err(LcError::json(
             StatusCode::FORBIDDEN,
@@ -386,7 +398,7 @@ async fn user_delete(State(state): State<AppState>, Auth(actor): Auth) -> LcResu
             StatusCode::FORBIDDEN,
             "The last administrator cannot delete their account",
         )),
-        Err(e) => Err(from_core(e)),
+        Err(e) => Err(super::two_factor::deletion_refusal(e)),
     }
 }
 

@@ -1,9 +1,10 @@
 //! Roster's own API under `/v1`, described by the OpenAPI document at `/v1/openapi.json`.
 
-mod chat;
 mod audit;
+mod chat;
 mod dto;
 mod map;
 mod routes;
+mod two_factor;
 
 pub use routes::router;

@@ -74,7 +74,8 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         ))
         .routes(routes!(permissions_default_get, permissions_default_put))
         .routes(routes!(me_permissions_get))
-        .routes(routes!(super::audit::audit_get));
+        .routes(routes!(super::audit::audit_get))
+        .merge(super::two_factor::routes());
     let (router, openapi) = super::chat::register(router).split_for_parts();
     let document = openapi.clone();
     let router = router.route(
@@ -107,16 +108,27 @@ async fn auth_register_post(
     Ok((StatusCode::CREATED, axum::Json(map::auth_response(outcome))))
 }
 
-/// Logs in with an email or username and a password.
+/// Logs in with an email or username and a password. An account with two-factor
+/// authentication gets `{two_factor_required: true, challenge, expires_in}` instead of a
+/// session; `POST /v1/auth/login/2fa` completes it.
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = AuthResponse), (status = 401, body = Problem), (status = 403, body = Problem)))]
+    responses((status = 200, body = super::two_factor::LoginResponse), (status = 401, body = Problem),
+        (status = 403, body = Problem)))]
 async fn auth_login_post(
     State(state): State<AppState>,
     Meta(meta): Meta,
     Json(body): Json<LoginRequest>,
-) -> ApiResult<axum::Json<AuthResponse>> {
-    let outcome = state.core.login(&body.login, &body.password, &meta).await?;
-    Ok(axum::Json(map::auth_response(outcome)))
+) -> ApiResult<axum::Json<super::two_factor::LoginResponse>> {
+    use super::two_factor::LoginResponse;
+    match state.core.login(&body.login, &body.password, &meta).await {
+        Ok(outcome) => Ok(axum::Json(LoginResponse::Session(Box::new(map::auth_response(
+            outcome,
+        ))))),
+        Err(roster_core::Error::TwoFactorRequired(challenge)) => {
+            Ok(axum::Json(LoginResponse::TwoFactor(challenge.into())))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Exchanges a refresh token for new tokens. Reusing a refresh token revokes its session.

@@ -56,9 +56,7 @@ fn prefix(state: &AppState) -> String {
 
 /// Whether the user has two-factor authentication on: the one place this dialect asks.
 async fn totp_enabled(core: &Core, user: UserId) -> roster_core::Result<bool> {
-    // MERGE: Core::two_factor_status(user).enabled
-    let _ = (core, user);
-    Ok(false)
+    Ok(core.two_factor_status(user).await?.enabled)
 }
 
 async fn private_user(state: &AppState, user: &User) -> Result<PrivateUser> {
