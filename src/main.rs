@@ -4,6 +4,7 @@
 mod admin;
 mod config;
 mod serve;
+mod webhooks;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

@@ -13,6 +13,7 @@ pub mod service;
 pub mod store;
 pub mod token;
 pub mod user;
+pub mod webhooks;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::CoreConfig;

@@ -469,4 +469,6 @@ pub trait Store: Send + Sync + 'static {
         permissions: &serde_json::Value,
         at: OffsetDateTime,
     ) -> StoreResult<()>;
+    /// The webhook tables (subscriptions, deliveries, leases) and outbox reads.
+    fn webhooks(&self) -> &dyn crate::webhooks::WebhookStore;
 }

@@ -11,6 +11,7 @@ mod postgres;
 mod shared;
 mod sql;
 mod sqlite;
+mod webhooks;
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

@@ -1250,6 +1250,10 @@ macro_rules! impl_store {
                     .map_err($crate::error::store_error)?;
                 Ok((balance, grants > 0))
             }
+
+            fn webhooks(&self) -> &dyn roster_core::webhooks::WebhookStore {
+                self
+            }
         }
     };
 }

@@ -19,6 +19,7 @@ mod superusers;
 mod terms;
 mod users;
 mod verification;
+mod webhooks;
 
 pub use account::{CODE_ENVIRONMENTS, PluginChange};
 pub use admins::{ACTIVE_WINDOW, AdminAction, SignupPolicy};
@@ -40,6 +41,10 @@ pub use users::{
     AdminUserChanges, ListUsers, MAX_PAGE_SIZE, NewUser, Patch, ProfileChanges, Registration, UserPage, cursor_after,
 };
 pub use verification::SignupForm;
+pub use webhooks::{
+    DeletionReceiver, DeletionStatus, DeliveryWorker, EventPage, HttpTransport, MAX_DELIVERIES_PAGE, MAX_EVENTS_PAGE,
+    NewSubscription, SCOPE_EVENTS, SubscriptionCreated, WEBHOOK_SECRET_PREFIX, WebhookSettings, WebhookTransport,
+};
 
 use crate::clock::Clock;
 use crate::config::CoreConfig;

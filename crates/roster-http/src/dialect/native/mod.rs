@@ -3,5 +3,6 @@
 mod dto;
 mod map;
 mod routes;
+mod webhooks;
 
 pub use routes::router;

@@ -25,7 +25,7 @@ type ApiResult<T> = Result<T, ApiError>;
     info(title = "Roster", description = "Roster's native user-management API."),
     modifiers(&BearerAuth),
     components(schemas(Problem)),
-    tags((name = "auth"), (name = "me"), (name = "users"), (name = "groups"))
+    tags((name = "auth"), (name = "me"), (name = "users"), (name = "groups"), (name = "webhooks"))
 )]
 struct ApiDoc;
 
@@ -74,6 +74,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         ))
         .routes(routes!(permissions_default_get, permissions_default_put))
         .routes(routes!(me_permissions_get))
+        .merge(super::webhooks::routes())
         .split_for_parts();
     let document = openapi.clone();
     let router = router.route(
