@@ -127,7 +127,10 @@ async fn add(core: &Core, args: AddArgs) -> anyhow::Result<()> {
         )
         .await
         .map_err(explain)?;
-    println!("Webhook {} created for {}.", created.subscription.id, created.subscription.url);
+    println!(
+        "Webhook {} created for {}.",
+        created.subscription.id, created.subscription.url
+    );
     if !args.secret_stdin {
         println!("Secret (shown once): {}", created.secret);
     }
@@ -163,7 +166,11 @@ async fn list(core: &Core, args: FormatArgs) -> anyhow::Result<()> {
             s.id,
             s.url,
             types,
-            if s.required_for_deletion { "  required for deletion" } else { "" },
+            if s.required_for_deletion {
+                "  required for deletion"
+            } else {
+                ""
+            },
             s.description.as_deref().map(|d| format!("  ({d})")).unwrap_or_default()
         );
     }
@@ -214,7 +221,12 @@ async fn deliveries(core: &Core, args: DeliveriesArgs) -> anyhow::Result<()> {
     let list = core
         .list_deliveries_unchecked(DeliveryQuery {
             subscription_id: args.webhook,
-            status: args.status.as_deref().map(DeliveryStatus::parse).transpose().map_err(explain)?,
+            status: args
+                .status
+                .as_deref()
+                .map(DeliveryStatus::parse)
+                .transpose()
+                .map_err(explain)?,
             subject_id,
             before: None,
             limit: args.limit,

@@ -130,4 +130,10 @@ async fn connect_pool(
 }
 
 crate::shared::impl_store!(SqliteStore, Sqlite);
-crate::webhooks::impl_webhook_store!(SqliteStore, Sqlite, lock = "", single_deliverer = true, outbox_lock = None::<&str>);
+crate::webhooks::impl_webhook_store!(
+    SqliteStore,
+    Sqlite,
+    lock = "",
+    single_deliverer = true,
+    outbox_lock = None::<&str>
+);

@@ -69,7 +69,10 @@ impl Core {
             if scope != SCOPE_INTROSPECT && scope != super::SCOPE_EVENTS {
                 return Err(Error::invalid(
                     "scopes",
-                    format!("unknown scope {scope:?}; known: {SCOPE_INTROSPECT}, {}", super::SCOPE_EVENTS),
+                    format!(
+                        "unknown scope {scope:?}; known: {SCOPE_INTROSPECT}, {}",
+                        super::SCOPE_EVENTS
+                    ),
                 ));
             }
             actor.require_admin().map_err(|_| {

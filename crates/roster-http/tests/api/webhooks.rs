@@ -8,7 +8,7 @@ use roster_core::time::OffsetDateTime;
 use roster_core::webhooks::verify_signature;
 use roster_core::{Core, CoreConfig, Role, SystemClock, UserId};
 use roster_testkit::app::TestApp;
-use roster_testkit::webhooks::{Answer, Receiver, Received};
+use roster_testkit::webhooks::{Answer, Received, Receiver};
 use roster_testkit::{Backend, backend_tests, spawn_app};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
@@ -107,7 +107,10 @@ fn assert_signed(received: &[Received], secret: &str) {
 fn assert_in_order_per_user(received: &[Received], committed: &[OutboxEvent]) {
     let mut order: HashMap<String, Vec<String>> = HashMap::new();
     for e in committed {
-        order.entry(e.subject_id.to_string()).or_default().push(e.id.to_string());
+        order
+            .entry(e.subject_id.to_string())
+            .or_default()
+            .push(e.id.to_string());
     }
     let mut acknowledged: HashSet<String> = HashSet::new();
     for r in received {
@@ -164,18 +167,23 @@ async fn every_event_arrives_in_order_per_user_signed_through_failures(backend: 
     assert_signed(&received, &secret);
     assert_in_order_per_user(&received, &committed);
     // Each event's envelope: every id form, the payload, RFC 3339 time.
-    let first = received.iter().find(|r| event_id(r) == committed[0].id.to_string()).unwrap();
+    let first = received
+        .iter()
+        .find(|r| event_id(r) == committed[0].id.to_string())
+        .unwrap();
     assert_eq!(first.json["type"], "user.created");
     assert_eq!(first.json["subject"]["id"], "9001");
     assert_eq!(first.json["subject"]["uuid"], roster_core::id::id_to_uuid(9001));
     assert_eq!(first.json["subject"]["object_id"], UserId(9001).to_object_id());
     assert_eq!(first.json["actor"]["id"], "42");
     assert_eq!(first.json["data"], json!({"n": 9001}));
-    assert!(OffsetDateTime::parse(
-        first.json["occurred_at"].as_str().unwrap(),
-        &roster_core::time::format_description::well_known::Rfc3339
-    )
-    .is_ok());
+    assert!(
+        OffsetDateTime::parse(
+            first.json["occurred_at"].as_str().unwrap(),
+            &roster_core::time::format_description::well_known::Rfc3339
+        )
+        .is_ok()
+    );
     // The delivery log: all delivered, retried ones with their attempts.
     let t = Some(admin.access_token.as_str());
     let log = app.get("/v1/webhooks/deliveries?limit=500", t).await;
@@ -186,7 +194,10 @@ async fn every_event_arrives_in_order_per_user_signed_through_failures(backend: 
         .filter(|d| ids.contains(d["event_id"].as_str().unwrap()))
         .collect();
     assert_eq!(ours.len(), committed.len());
-    assert!(ours.iter().all(|d| d["status"] == "delivered" && d["delivered_at"].is_string()));
+    assert!(
+        ours.iter()
+            .all(|d| d["status"] == "delivered" && d["delivered_at"].is_string())
+    );
     assert!(ours.iter().any(|d| d["attempts"].as_i64().unwrap() > 1));
     let failed = app.get("/v1/webhooks/deliveries?status=failed", t).await;
     assert_eq!(failed.body["deliveries"], json!([]));
@@ -233,7 +244,11 @@ async fn deliveries_are_given_up_replayed_and_complete_deletions(backend: Backen
     assert_eq!(failed["event_type"], "user.deleted");
     assert_eq!(failed["user_id"], "7001");
     assert!(failed["next_attempt_at"].is_null());
-    assert_eq!(required.received().len(), 3, "only user.deleted goes to it, three times");
+    assert_eq!(
+        required.received().len(),
+        3,
+        "only user.deleted goes to it, three times"
+    );
 
     // The deletion is pending, the required receiver late.
     let pending = app.get("/v1/deletions", t).await;
@@ -253,11 +268,15 @@ async fn deliveries_are_given_up_replayed_and_complete_deletions(backend: Backen
     // The receiver recovers; an admin replays; the deletion completes.
     required.answer(Answer::Status(200));
     let id = failed["id"].as_str().unwrap();
-    let replayed = app.post(&format!("/v1/webhooks/deliveries/{id}/replay"), t, &json!({})).await;
+    let replayed = app
+        .post(&format!("/v1/webhooks/deliveries/{id}/replay"), t, &json!({}))
+        .await;
     replayed.assert_status(200);
     assert_eq!(replayed.body["status"], "pending");
     assert_eq!(replayed.body["attempts"], 0);
-    required.wait_until(Duration::from_secs(30), |r| r.iter().any(Received::acknowledged)).await;
+    required
+        .wait_until(Duration::from_secs(30), |r| r.iter().any(Received::acknowledged))
+        .await;
     let mut done = Value::Null;
     for _ in 0..200 {
         done = app.get("/v1/deletions", t).await.body;
@@ -283,7 +302,9 @@ async fn deliveries_are_given_up_replayed_and_complete_deletions(backend: Backen
         .await
         .assert_problem(422, "invalid_field");
     // Removing the required subscription means no deletion waits for it.
-    app.delete(&format!("/v1/webhooks/{required_id}"), t).await.assert_status(204);
+    app.delete(&format!("/v1/webhooks/{required_id}"), t)
+        .await
+        .assert_status(204);
     app.get(&format!("/v1/webhooks/{required_id}"), t)
         .await
         .assert_problem(404, "not_found");
@@ -308,7 +329,9 @@ async fn subscriptions_are_validated_and_admin_only(backend: Backend) {
     assert_eq!(r.body["required_for_deletion"], true);
     assert_eq!(r.body["created_by"], admin.id_str());
     let id = r.body["id"].as_str().unwrap().to_string();
-    let generated = app.post("/v1/webhooks", t, &json!({"url": "http://127.0.0.1:9/x"})).await;
+    let generated = app
+        .post("/v1/webhooks", t, &json!({"url": "http://127.0.0.1:9/x"}))
+        .await;
     generated.assert_status(201);
     assert!(generated.body["secret"].as_str().unwrap().starts_with("whsec_"));
     assert_eq!(generated.body["event_types"], json!([]));
@@ -324,7 +347,10 @@ async fn subscriptions_are_validated_and_admin_only(backend: Backend) {
     for (body, field) in [
         (json!({"url": "ftp://example.org"}), "url"),
         (json!({"url": "not a url"}), "url"),
-        (json!({"url": "https://x.org", "event_types": ["User Deleted"]}), "event_types"),
+        (
+            json!({"url": "https://x.org", "event_types": ["User Deleted"]}),
+            "event_types",
+        ),
         (
             json!({"url": "https://x.org", "required_for_deletion": true, "event_types": ["user.created"]}),
             "event_types",
@@ -384,7 +410,11 @@ async fn the_event_stream_pages_for_admins_and_events_keys(backend: Backend) {
     let start = app.get("/v1/events?limit=1000", t).await;
     start.assert_status(200);
     let cursor = start.body["next_cursor"].as_str().unwrap().to_string();
-    let committed = commit_events(&app, &[("user.created", 5001), ("user.updated", 5001), ("user.banned", 5002)]).await;
+    let committed = commit_events(
+        &app,
+        &[("user.created", 5001), ("user.updated", 5001), ("user.banned", 5002)],
+    )
+    .await;
     let page = app.get(&format!("/v1/events?after={cursor}&limit=2"), t).await;
     page.assert_status(200);
     let events = page.body["events"].as_array().unwrap();
@@ -407,7 +437,9 @@ async fn the_event_stream_pages_for_admins_and_events_keys(backend: Backend) {
     assert_eq!(empty.body["next_cursor"], end);
     // A key without the scope, a non-admin's session, and granting the scope as a non-admin.
     let user_key = app.api_key(&user, &[]).await;
-    app.get("/v1/events", Some(&user_key)).await.assert_problem(403, "forbidden");
+    app.get("/v1/events", Some(&user_key))
+        .await
+        .assert_problem(403, "forbidden");
     app.post(
         "/v1/me/api-keys",
         Some(&user.access_token),
@@ -421,7 +453,9 @@ async fn the_event_stream_pages_for_admins_and_events_keys(backend: Backend) {
     let r = app.get("/v1/events?limit=0", t).await;
     r.assert_problem(422, "invalid_field");
     assert_eq!(r.body["field"], "limit");
-    app.get("/v1/events?limit=x", t).await.assert_problem(400, "invalid_query");
+    app.get("/v1/events?limit=x", t)
+        .await
+        .assert_problem(400, "invalid_query");
 }
 
 /// Two instances (each its own pool and worker) deliver from one database: each event is

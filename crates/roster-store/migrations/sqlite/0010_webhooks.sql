@@ -22,7 +22,7 @@ CREATE TABLE webhook_subscriptions (
 -- One event for one subscription: its state, attempts and last outcome. A claim is a lease
 -- (`claimed_by` until `claimed_until`), so an instance that dies mid-send is replaced.
 CREATE TABLE webhook_deliveries (
-    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    id               INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
     subscription_id  BIGINT NOT NULL REFERENCES webhook_subscriptions (id) ON DELETE CASCADE,
     event_seq        BIGINT NOT NULL,
     event_id         BIGINT NOT NULL,

@@ -311,9 +311,9 @@ fn parse_number(raw: &str) -> ApiResult<i64> {
 fn delivery_query(query: DeliveriesQuery, subscription_id: Option<i64>) -> ApiResult<DeliveryQuery> {
     let before = match query.before.as_deref() {
         None => None,
-        Some(raw) => Some(
-            parse_number(raw).map_err(|_| roster_core::Error::invalid("before", "is not a delivery id"))?,
-        ),
+        Some(raw) => {
+            Some(parse_number(raw).map_err(|_| roster_core::Error::invalid("before", "is not a delivery id"))?)
+        }
     };
     let subject_id = match query.user_id.as_deref() {
         None => None,
