@@ -142,6 +142,18 @@ enum Command {
         after_help = EXIT_CODES
     )]
     SetBalance(admin::balance::Args),
+    /// Reads the audit trail, newest first: who did what to whom, when, from where.
+    #[command(
+        long_about = "Prints the audit trail, newest first: every administrative action (user created, \
+                      updated, role changed, banned, unbanned, deleted, sessions revoked, permission \
+                      template changed, import) and security event (login success and failure, password \
+                      change, API key created or revoked), with the actor, the target, the time and the \
+                      client address. Filters: --actor and --target (a user id, email or username), \
+                      --action, --since and --until (RFC 3339). Actions of the command line have no actor \
+                      (-). --json prints one JSON object per line.",
+        after_help = EXIT_CODES
+    )]
+    Audit(admin::audit::Args),
     /// Manages webhook subscriptions and their delivery log.
     #[command(
         subcommand,
@@ -197,6 +209,7 @@ fn main() -> std::process::ExitCode {
             Command::ExportUsers(args) => admin::transfer::export(&core, args).await,
             Command::AddBalance(args) => admin::balance::add(&core, args).await,
             Command::SetBalance(args) => admin::balance::set(&core, args).await,
+            Command::Audit(args) => admin::audit::run(&core, args).await,
             Command::Webhooks(command) => admin::webhooks::run(&core, command).await,
             Command::Deletions(args) => admin::webhooks::deletions(&core, args).await,
         };

@@ -1,6 +1,7 @@
 //! Seeding: N varied users straight through the store's bulk path, plus some sessions and
 //! API keys, all with one known password.
 
+use roster_core::journal::Journal;
 use roster_core::password::PasswordHasher;
 use roster_core::store::{ApiKey, Session, UserSort};
 use roster_core::time::{Duration, OffsetDateTime};
@@ -177,12 +178,12 @@ pub async fn seed(url: &str, n: u64) -> anyhow::Result<Seeded> {
         }
         batch.push(user);
         if batch.len() == 10_000 {
-            store.insert_users_bulk(&batch).await?;
+            store.insert_users_bulk(&batch, &Journal::default()).await?;
             batch.clear();
         }
     }
     if !batch.is_empty() {
-        store.insert_users_bulk(&batch).await?;
+        store.insert_users_bulk(&batch, &Journal::default()).await?;
     }
     for user in sessions {
         let session = Session {
@@ -208,7 +209,9 @@ pub async fn seed(url: &str, n: u64) -> anyhow::Result<Seeded> {
             expires_at: None,
             last_used_at: None,
         };
-        store.insert_api_key(&key, &digest(&secret)).await?;
+        store
+            .insert_api_key(&key, &digest(&secret), &Journal::default())
+            .await?;
     }
     store.refresh_statistics().await?;
     store.close().await;

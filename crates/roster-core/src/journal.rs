@@ -5,6 +5,7 @@
 //! nothing is missing for one that committed.
 
 use crate::id::UserId;
+use crate::user::User;
 use time::OffsetDateTime;
 
 /// One line of the audit trail.
@@ -42,6 +43,9 @@ pub struct OutboxEvent {
     pub payload: serde_json::Value,
 }
 
+/// Makes the journal of a change whose user the store finds (an email verification token).
+pub type JournalFor<'a> = &'a (dyn Fn(UserId) -> Journal + Send + Sync);
+
 /// The records of one change, written with it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Journal {
@@ -53,5 +57,274 @@ impl Journal {
     /// Whether there is nothing to write.
     pub fn is_empty(&self) -> bool {
         self.audit.is_empty() && self.events.is_empty()
+    }
+}
+
+/// Where the current request came from: set once per request by the HTTP layer (see
+/// [`with_request_context`]), read when a change is journaled. Outside a request (the admin
+/// command line, background work) there is none.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RequestContext {
+    /// The client's address, as the HTTP layer determined it (forwarded-for rules included).
+    pub ip: Option<String>,
+}
+
+tokio::task_local! {
+    static REQUEST_CONTEXT: RequestContext;
+}
+
+/// Runs `work` with `context` as the current request's context.
+pub async fn with_request_context<F: std::future::Future>(context: RequestContext, work: F) -> F::Output {
+    REQUEST_CONTEXT.scope(context, work).await
+}
+
+/// The current request's client address, if any.
+pub fn current_ip() -> Option<String> {
+    REQUEST_CONTEXT.try_with(|c| c.ip.clone()).ok().flatten()
+}
+
+/// Builds the [`Journal`] of one change: every entry gets the same actor, time and client
+/// address. Made by [`crate::Core::journal`].
+#[derive(Debug)]
+pub struct JournalBuilder<'a> {
+    ids: &'a crate::id::IdGenerator,
+    at: OffsetDateTime,
+    actor: Option<UserId>,
+    ip: Option<String>,
+    journal: Journal,
+}
+
+impl<'a> JournalBuilder<'a> {
+    /// A builder for a change made by `actor` (None: the admin command line, the system or
+    /// an anonymous client) at `at`, from the current request's address.
+    pub fn new(ids: &'a crate::id::IdGenerator, at: OffsetDateTime, actor: Option<UserId>) -> Self {
+        Self {
+            ids,
+            at,
+            actor,
+            ip: current_ip(),
+            journal: Journal::default(),
+        }
+    }
+
+    /// Adds an audit entry.
+    pub fn audit(mut self, action: &str, target: Option<UserId>, details: serde_json::Value) -> Self {
+        self.journal.audit.push(AuditEntry {
+            id: self.ids.next_id(),
+            at: self.at,
+            actor_id: self.actor,
+            action: action.to_string(),
+            target_id: target,
+            ip: self.ip.clone(),
+            details,
+        });
+        self
+    }
+
+    /// Adds an event about `subject`.
+    pub fn event(mut self, event_type: &str, subject: UserId, payload: serde_json::Value) -> Self {
+        self.journal.events.push(OutboxEvent {
+            seq: 0,
+            id: self.ids.next_id(),
+            event_type: event_type.to_string(),
+            subject_id: subject,
+            actor_id: self.actor,
+            occurred_at: self.at,
+            payload,
+        });
+        self
+    }
+
+    /// `user.created` for a new user, and the audit entry `action` when given.
+    pub fn user_created(self, user: &User, action: Option<&str>) -> Self {
+        let payload = serde_json::json!({
+            "role": user.role.as_str(),
+            "active": user.active,
+            "email_verified": user.email_verified,
+            "provider": user.provider,
+        });
+        let this = self.event(event::USER_CREATED, user.id, payload.clone());
+        match action {
+            Some(action) => this.audit(action, Some(user.id), payload),
+            None => this,
+        }
+    }
+
+    /// The events of a change from `before` to `after` (`user.updated` naming the changed
+    /// fields, `user.role_changed`, `user.activated`/`user.deactivated`,
+    /// `user.password_changed`), and the audit entry `action` when given (with
+    /// `user.role_change` besides when the role changed); without one, a password change is
+    /// still audited as `user.password_change`.
+    pub fn user_changed(mut self, before: &User, after: &User, action: Option<&str>) -> Self {
+        let fields = changed_fields(before, after);
+        let id = after.id;
+        if !fields.is_empty() {
+            self = self.event(event::USER_UPDATED, id, serde_json::json!({ "fields": fields }));
+        }
+        let role = (before.role != after.role)
+            .then(|| serde_json::json!({ "from": before.role.as_str(), "to": after.role.as_str() }));
+        if let Some(role) = &role {
+            self = self.event(event::USER_ROLE_CHANGED, id, role.clone());
+        }
+        if before.active != after.active {
+            let kind = if after.active {
+                event::USER_ACTIVATED
+            } else {
+                event::USER_DEACTIVATED
+            };
+            self = self.event(kind, id, serde_json::json!({}));
+        }
+        let password = before.password_hash != after.password_hash;
+        if password {
+            self = self.event(event::USER_PASSWORD_CHANGED, id, serde_json::json!({}));
+        }
+        if let Some(action) = action {
+            let mut details = serde_json::json!({ "fields": fields });
+            if let Some(role) = &role {
+                details["role"] = role.clone();
+            }
+            if before.active != after.active {
+                details["active"] = after.active.into();
+            }
+            if password {
+                details["password"] = true.into();
+            }
+            self = self.audit(action, Some(id), details);
+            if let Some(role) = role {
+                self = self.audit(audit::USER_ROLE_CHANGE, Some(id), role);
+            }
+        } else if password {
+            self = self.audit(audit::PASSWORD_CHANGE, Some(id), serde_json::json!({}));
+        }
+        self
+    }
+
+    /// The journal built.
+    pub fn build(self) -> Journal {
+        self.journal
+    }
+}
+
+/// The names of the profile fields that differ (never a value: they may be personal).
+fn changed_fields(before: &User, after: &User) -> Vec<&'static str> {
+    let mut fields = Vec::new();
+    let mut check = |name, changed: bool| {
+        if changed {
+            fields.push(name);
+        }
+    };
+    check("email", before.email != after.email);
+    check("email_verified", before.email_verified != after.email_verified);
+    check("username", before.username != after.username);
+    check("name", before.name != after.name);
+    check("provider", before.provider != after.provider);
+    check("avatar", before.avatar != after.avatar);
+    check("bio", before.bio != after.bio);
+    check("timezone", before.timezone != after.timezone);
+    check("terms_version", before.terms_version != after.terms_version);
+    check("preferences", before.preferences != after.preferences);
+    fields
+}
+
+/// The event types of the outbox.
+pub mod event {
+    pub const USER_CREATED: &str = "user.created";
+    pub const USER_UPDATED: &str = "user.updated";
+    pub const USER_DELETED: &str = "user.deleted";
+    pub const USER_ROLE_CHANGED: &str = "user.role_changed";
+    pub const USER_ACTIVATED: &str = "user.activated";
+    pub const USER_DEACTIVATED: &str = "user.deactivated";
+    pub const USER_BANNED: &str = "user.banned";
+    pub const USER_UNBANNED: &str = "user.unbanned";
+    pub const USER_PASSWORD_CHANGED: &str = "user.password_changed";
+    pub const GROUP_MEMBER_ADDED: &str = "group.member_added";
+    pub const GROUP_MEMBER_REMOVED: &str = "group.member_removed";
+    pub const SESSION_REVOKED: &str = "session.revoked";
+    pub const API_KEY_CREATED: &str = "api_key.created";
+    pub const API_KEY_REVOKED: &str = "api_key.revoked";
+    /// Every event type, for validation and documentation.
+    pub const ALL: &[&str] = &[
+        USER_CREATED,
+        USER_UPDATED,
+        USER_DELETED,
+        USER_ROLE_CHANGED,
+        USER_ACTIVATED,
+        USER_DEACTIVATED,
+        USER_BANNED,
+        USER_UNBANNED,
+        USER_PASSWORD_CHANGED,
+        GROUP_MEMBER_ADDED,
+        GROUP_MEMBER_REMOVED,
+        SESSION_REVOKED,
+        API_KEY_CREATED,
+        API_KEY_REVOKED,
+    ];
+}
+
+/// The actions of the audit trail.
+pub mod audit {
+    pub const USER_CREATE: &str = "user.create";
+    pub const USER_UPDATE: &str = "user.update";
+    pub const USER_ROLE_CHANGE: &str = "user.role_change";
+    pub const USER_BAN: &str = "user.ban";
+    pub const USER_UNBAN: &str = "user.unban";
+    pub const USER_DELETE: &str = "user.delete";
+    pub const USER_IMPORT: &str = "user.import";
+    pub const SESSION_REVOKE: &str = "session.revoke";
+    pub const PERMISSION_TEMPLATE_UPDATE: &str = "permission_template.update";
+    pub const GROUP_CREATE: &str = "group.create";
+    pub const GROUP_UPDATE: &str = "group.update";
+    pub const GROUP_DELETE: &str = "group.delete";
+    pub const GROUP_MEMBER_ADD: &str = "group.member_add";
+    pub const GROUP_MEMBER_REMOVE: &str = "group.member_remove";
+    pub const LOGIN_SUCCESS: &str = "login.success";
+    pub const LOGIN_FAILURE: &str = "login.failure";
+    pub const PASSWORD_CHANGE: &str = "user.password_change";
+    pub const PASSWORD_RESET: &str = "user.password_reset";
+    pub const API_KEY_CREATE: &str = "api_key.create";
+    pub const API_KEY_REVOKE: &str = "api_key.revoke";
+}
+
+/// A page request for the audit trail (the store's side of `GET /v1/audit`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuditQuery {
+    pub actor: Option<UserId>,
+    pub target: Option<UserId>,
+    pub action: Option<String>,
+    /// Entries at or after this time.
+    pub since: Option<OffsetDateTime>,
+    /// Entries before this time.
+    pub until: Option<OffsetDateTime>,
+    /// Entries with an id below this one (pages go from newest to oldest).
+    pub before_id: Option<i64>,
+    pub limit: u32,
+}
+
+impl Journal {
+    /// This journal with the stored role of a just-inserted `user` in its `user.created`
+    /// records (the store decides the first-admin promotion, so the core cannot know it
+    /// when it builds the journal).
+    pub fn for_stored_user(&self, user: &User) -> std::borrow::Cow<'_, Journal> {
+        let role = user.role.as_str();
+        let stale = |id: Option<UserId>, value: &serde_json::Value| {
+            id == Some(user.id) && value.get("role").is_some_and(|r| r != role)
+        };
+        let needs = self.events.iter().any(|e| stale(Some(e.subject_id), &e.payload))
+            || self.audit.iter().any(|a| stale(a.target_id, &a.details));
+        if !needs {
+            return std::borrow::Cow::Borrowed(self);
+        }
+        let mut journal = self.clone();
+        for event in &mut journal.events {
+            if event.event_type == event::USER_CREATED && stale(Some(event.subject_id), &event.payload) {
+                event.payload["role"] = role.into();
+            }
+        }
+        for entry in &mut journal.audit {
+            if stale(entry.target_id, &entry.details) {
+                entry.details["role"] = role.into();
+            }
+        }
+        std::borrow::Cow::Owned(journal)
     }
 }

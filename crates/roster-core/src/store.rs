@@ -273,6 +273,10 @@ pub struct BalanceTransaction {
 }
 
 /// What a database must offer the core.
+///
+/// Every method that changes users, sessions, keys, groups or permissions takes the change's
+/// [`crate::journal::Journal`] and writes it in the same transaction as the change: nothing
+/// is written when the change fails, and a committed change always has its records.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Checks that the database answers.
@@ -282,11 +286,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// Inserts a user. With `claim_first_admin`, the user becomes `admin` if and only if no
     /// account was ever created before (decided atomically, safe under concurrency).
-    async fn insert_user(&self, user: &User, claim_first_admin: bool) -> StoreResult<User>;
+    async fn insert_user(
+        &self,
+        user: &User,
+        claim_first_admin: bool,
+        journal: &crate::journal::Journal,
+    ) -> StoreResult<User>;
     /// Inserts many users in one transaction, as given (no first-admin promotion; the
     /// first-account marker is taken). All or nothing; returns how many were inserted. For
     /// imports and the benchmark.
-    async fn insert_users_bulk(&self, users: &[User]) -> StoreResult<u64>;
+    async fn insert_users_bulk(&self, users: &[User], journal: &crate::journal::Journal) -> StoreResult<u64>;
     /// Refreshes the planner's statistics after a bulk change (PostgreSQL plans searches
     /// badly on a freshly filled table until it is analysed).
     async fn refresh_statistics(&self) -> StoreResult<()>;
@@ -303,12 +312,23 @@ pub trait Store: Send + Sync + 'static {
     /// Writes every field of `user` if its stored revision still equals `user.revision`
     /// (else [`StoreError::Stale`]). With `keep_an_admin`, fails with [`StoreError::LastAdmin`]
     /// if afterwards no active admin would remain. Returns the stored user.
-    async fn update_user(&self, user: &User, keep_an_admin: bool) -> StoreResult<User>;
+    async fn update_user(
+        &self,
+        user: &User,
+        keep_an_admin: bool,
+        journal: &crate::journal::Journal,
+    ) -> StoreResult<User>;
     /// Deletes a user and everything it owns in one transaction, with the same
     /// `keep_an_admin` guard as [`Store::update_user`].
-    async fn delete_user(&self, id: UserId, keep_an_admin: bool) -> StoreResult<()>;
+    async fn delete_user(&self, id: UserId, keep_an_admin: bool, journal: &crate::journal::Journal) -> StoreResult<()>;
     /// Records a login: sets `last_login_at` and, when given, replaces the password hash.
-    async fn record_login(&self, id: UserId, at: OffsetDateTime, new_password_hash: Option<&str>) -> StoreResult<()>;
+    async fn record_login(
+        &self,
+        id: UserId,
+        at: OffsetDateTime,
+        new_password_hash: Option<&str>,
+        journal: &crate::journal::Journal,
+    ) -> StoreResult<()>;
 
     /// Sets a user's `last_active_at` (without counting as a change: the revision stays).
     async fn touch_user(&self, id: UserId, at: OffsetDateTime) -> StoreResult<()>;
@@ -335,12 +355,18 @@ pub trait Store: Send + Sync + 'static {
     /// A user's sessions, newest first.
     async fn list_sessions(&self, user: UserId) -> StoreResult<Vec<Session>>;
     /// Deletes one session of a user; NotFound if the user has no such session.
-    async fn delete_session(&self, user: UserId, id: SessionId) -> StoreResult<()>;
-    /// Deletes all sessions of a user except `keep`; returns how many.
-    async fn delete_sessions_of_user(&self, user: UserId, keep: Option<SessionId>) -> StoreResult<u64>;
+    async fn delete_session(&self, user: UserId, id: SessionId, journal: &crate::journal::Journal) -> StoreResult<()>;
+    /// Deletes all sessions of a user except `keep`; returns how many. The journal is written
+    /// only when a session was deleted.
+    async fn delete_sessions_of_user(
+        &self,
+        user: UserId,
+        keep: Option<SessionId>,
+        journal: &crate::journal::Journal,
+    ) -> StoreResult<u64>;
 
     /// Stores an API key (the secret as a digest).
-    async fn insert_api_key(&self, key: &ApiKey, digest: &str) -> StoreResult<()>;
+    async fn insert_api_key(&self, key: &ApiKey, digest: &str, journal: &crate::journal::Journal) -> StoreResult<()>;
     /// Finds an API key by the digest of its secret.
     async fn get_api_key_by_digest(&self, digest: &str) -> StoreResult<ApiKey>;
     /// Finds an API key by the digest of its secret, with its user, in one round trip.
@@ -348,7 +374,7 @@ pub trait Store: Send + Sync + 'static {
     /// A user's API keys, newest first.
     async fn list_api_keys(&self, user: UserId) -> StoreResult<Vec<ApiKey>>;
     /// Deletes one API key of a user; NotFound if the user has no such key.
-    async fn delete_api_key(&self, user: UserId, id: ApiKeyId) -> StoreResult<()>;
+    async fn delete_api_key(&self, user: UserId, id: ApiKeyId, journal: &crate::journal::Journal) -> StoreResult<()>;
     /// Updates a key's last use.
     async fn touch_api_key(&self, id: ApiKeyId, at: OffsetDateTime) -> StoreResult<()>;
 
@@ -367,11 +393,13 @@ pub trait Store: Send + Sync + 'static {
         reason: Option<&str>,
         keep_an_admin: bool,
         now: OffsetDateTime,
+        journal: &crate::journal::Journal,
     ) -> StoreResult<User>;
     /// Users whose ban is in force at `now`, the soonest to end first.
     async fn list_banned_users(&self, now: OffsetDateTime) -> StoreResult<Vec<User>>;
-    /// Deletes every API key of a user; returns how many.
-    async fn delete_api_keys_of_user(&self, user: UserId) -> StoreResult<u64>;
+    /// Deletes every API key of a user; returns how many. The journal is written only when a
+    /// key was deleted.
+    async fn delete_api_keys_of_user(&self, user: UserId, journal: &crate::journal::Journal) -> StoreResult<u64>;
     /// The users holding any of these lower-cased emails or username keys.
     async fn find_users_by_logins(&self, emails: &[String], username_keys: &[String]) -> StoreResult<Vec<User>>;
     /// Counts for statistics: sign-ups by day from `signups_since`, activity since each of
@@ -397,21 +425,29 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<AccountToken>;
     /// Uses an invitation (as [`Store::use_account_token`]) and inserts the user (as
     /// [`Store::insert_user`] with `claim_first_admin`) in one transaction: both or neither.
-    async fn insert_user_with_invitation(&self, user: &User, digest: &str, now: OffsetDateTime) -> StoreResult<User>;
+    async fn insert_user_with_invitation(
+        &self,
+        user: &User,
+        digest: &str,
+        now: OffsetDateTime,
+        journal: &crate::journal::Journal,
+    ) -> StoreResult<User>;
 
     /// Stores an email-verification token (as a digest) for a user's address, deleting the
     /// user's earlier ones.
     async fn insert_email_verification(&self, record: &EmailVerification, digest: &str) -> StoreResult<()>;
     /// Uses a verification token that is unused and unexpired at `now` (and, when given, for
     /// `email` and `user`) and marks its user's email verified (if the address is still the
-    /// one verified), in one transaction; returns the token. NotFound, writing nothing,
-    /// otherwise.
+    /// one verified), in one transaction with the journal made for the token's user (written
+    /// only when the address was marked verified); returns the token. NotFound, writing
+    /// nothing, otherwise.
     async fn use_email_verification(
         &self,
         digest: &str,
         email: Option<&str>,
         user: Option<UserId>,
         now: OffsetDateTime,
+        journal: crate::journal::JournalFor<'_>,
     ) -> StoreResult<EmailVerification>;
     /// Records that a user accepted terms `version` at `at`: sets the user's terms fields and
     /// keeps the acceptance (with id `id`), in one transaction. Returns the stored user.
@@ -421,12 +457,18 @@ pub trait Store: Send + Sync + 'static {
         user: UserId,
         version: &str,
         at: OffsetDateTime,
+        journal: &crate::journal::Journal,
     ) -> StoreResult<User>;
     /// A user's terms acceptances, newest first.
     async fn list_terms_acceptances(&self, user: UserId) -> StoreResult<Vec<TermsAcceptance>>;
     /// As [`Store::delete_user`], but the user's credit ledger is kept (its rows then name a
     /// user id that no longer exists).
-    async fn delete_user_keeping_transactions(&self, id: UserId, keep_an_admin: bool) -> StoreResult<()>;
+    async fn delete_user_keeping_transactions(
+        &self,
+        id: UserId,
+        keep_an_admin: bool,
+        journal: &crate::journal::Journal,
+    ) -> StoreResult<()>;
     /// Appends a transaction to a user's credit ledger. A `StartGrant` is kept at most once
     /// per user: returns false, writing nothing, if the user already has one.
     async fn insert_balance_transaction(&self, transaction: &BalanceTransaction) -> StoreResult<bool>;
@@ -437,15 +479,15 @@ pub trait Store: Send + Sync + 'static {
     async fn get_balance(&self, user: UserId) -> StoreResult<(i64, bool)>;
 
     /// Inserts a group.
-    async fn insert_group(&self, group: &Group) -> StoreResult<()>;
+    async fn insert_group(&self, group: &Group, journal: &crate::journal::Journal) -> StoreResult<()>;
     /// Reads a group.
     async fn get_group(&self, id: crate::id::GroupId) -> StoreResult<Group>;
     /// All groups, by name then id.
     async fn list_groups(&self) -> StoreResult<Vec<Group>>;
     /// Writes a group's name, description, permissions and `updated_at`; NotFound if absent.
-    async fn update_group(&self, group: &Group) -> StoreResult<()>;
+    async fn update_group(&self, group: &Group, journal: &crate::journal::Journal) -> StoreResult<()>;
     /// Deletes a group and its memberships; NotFound if absent.
-    async fn delete_group(&self, id: crate::id::GroupId) -> StoreResult<()>;
+    async fn delete_group(&self, id: crate::id::GroupId, journal: &crate::journal::Journal) -> StoreResult<()>;
     /// Adds users to a group (members already in it are left alone), in one transaction.
     /// NotFound, writing nothing, if the group or any user does not exist.
     async fn add_group_members(
@@ -453,9 +495,15 @@ pub trait Store: Send + Sync + 'static {
         group: crate::id::GroupId,
         users: &[UserId],
         at: OffsetDateTime,
+        journal: &crate::journal::Journal,
     ) -> StoreResult<()>;
     /// Removes users from a group (non-members are ignored); returns how many were removed.
-    async fn remove_group_members(&self, group: crate::id::GroupId, users: &[UserId]) -> StoreResult<u64>;
+    async fn remove_group_members(
+        &self,
+        group: crate::id::GroupId,
+        users: &[UserId],
+        journal: &crate::journal::Journal,
+    ) -> StoreResult<u64>;
     /// The ids of a group's members, in id order.
     async fn list_group_members(&self, group: crate::id::GroupId) -> StoreResult<Vec<UserId>>;
     /// The groups a user belongs to, by name then id.
@@ -468,7 +516,15 @@ pub trait Store: Send + Sync + 'static {
         name: &str,
         permissions: &serde_json::Value,
         at: OffsetDateTime,
+        journal: &crate::journal::Journal,
     ) -> StoreResult<()>;
+
+    /// Writes a journal on its own, for an event that changes nothing else (a failed login).
+    async fn append_journal(&self, journal: &crate::journal::Journal) -> StoreResult<()>;
+    /// A page of the audit trail, newest first.
+    async fn list_audit(&self, query: &crate::journal::AuditQuery) -> StoreResult<Vec<crate::journal::AuditEntry>>;
+    /// Outbox events with `seq` above `after_seq`, in commit order, at most `limit`.
+    async fn list_outbox(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<crate::journal::OutboxEvent>>;
     /// The webhook tables (subscriptions, deliveries, leases) and outbox reads.
     fn webhooks(&self) -> &dyn crate::webhooks::WebhookStore;
 }

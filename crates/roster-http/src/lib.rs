@@ -1,6 +1,7 @@
 //! Roster's HTTP layer: routing, authentication extractors, the error table, and the
 //! dialects. Handlers parse and render; every rule lives in `roster-core`.
 
+mod context;
 pub mod dialect;
 pub mod error;
 pub mod extract;
@@ -28,6 +29,10 @@ pub fn app(state: AppState) -> Router {
         .fallback(error::not_found_fallback)
         .method_not_allowed_fallback(error::method_not_allowed_fallback)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            context::request_context,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -7,6 +7,7 @@
 
 mod codec;
 mod error;
+mod journal;
 mod postgres;
 mod shared;
 mod sql;

@@ -70,6 +70,15 @@ impl PgStore {
             .await?;
         Ok(())
     }
+
+    /// Serialises writers of the outbox until they commit, so `seq` order is commit order.
+    async fn lock_outbox(transaction: &mut Transaction<'static, Postgres>) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(crate::journal::OUTBOX_LOCK)
+            .execute(&mut **transaction)
+            .await?;
+        Ok(())
+    }
 }
 
 crate::shared::impl_store!(PgStore, Postgres);

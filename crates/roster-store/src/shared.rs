@@ -141,6 +141,7 @@ macro_rules! impl_store {
                 id: roster_core::UserId,
                 keep_an_admin: bool,
                 keep_ledger: bool,
+                journal: &roster_core::journal::Journal,
             ) -> roster_core::store::StoreResult<()> {
                 $crate::shared::write_transaction!(self, transaction => {
                     if !keep_ledger {
@@ -171,21 +172,65 @@ macro_rules! impl_store {
                     if keep_an_admin {
                         Self::ensure_an_admin(&mut transaction, time::OffsetDateTime::now_utc()).await?;
                     }
+                    Self::write_journal(&mut transaction, journal).await?;
                     Ok(())
                 })?;
                 Ok(())
             }
 
-            /// Runs a one-statement write; NotFound when it touched no row.
+            /// Runs a one-statement write and, when it touched a row, writes `journal` with it;
+            /// NotFound, writing nothing, when it touched none.
             async fn write_one_row<'q>(
                 &self,
                 query: sqlx::query::Query<'q, $database, <$database as sqlx::Database>::Arguments<'q>>,
+                journal: &roster_core::journal::Journal,
             ) -> roster_core::store::StoreResult<()> {
-                let affected = $crate::shared::write_transaction!(self, transaction => {
-                    Ok(query.execute(&mut *transaction).await?.rows_affected())
+                $crate::shared::write_transaction!(self, transaction => {
+                    if query.execute(&mut *transaction).await?.rows_affected() == 0 {
+                        return Err(roster_core::StoreError::NotFound.into());
+                    }
+                    Self::write_journal(&mut transaction, journal).await?;
+                    Ok(())
                 })?;
-                if affected == 0 {
-                    return Err(roster_core::StoreError::NotFound);
+                Ok(())
+            }
+
+            /// Writes a change's journal (audit entries, then outbox events) inside the
+            /// change's transaction. Every mutating method calls this before it commits.
+            async fn write_journal(
+                transaction: &mut sqlx::Transaction<'static, $database>,
+                journal: &roster_core::journal::Journal,
+            ) -> Result<(), $crate::error::TransactionError> {
+                use $crate::codec::to_ms;
+                use $crate::journal::{INSERT_AUDIT_HEAD, INSERT_OUTBOX_HEAD, JOURNAL_ROWS_PER_STATEMENT};
+                for chunk in journal.audit.chunks(JOURNAL_ROWS_PER_STATEMENT) {
+                    let mut insert = sqlx::QueryBuilder::<$database>::new(INSERT_AUDIT_HEAD);
+                    insert.push_values(chunk, |mut row, entry| {
+                        row.push_bind(entry.id)
+                            .push_bind(to_ms(entry.at))
+                            .push_bind(entry.actor_id.map(|u| u.0))
+                            .push_bind(entry.action.clone())
+                            .push_bind(entry.target_id.map(|u| u.0))
+                            .push_bind(entry.ip.clone())
+                            .push_bind(sqlx::types::Json(entry.details.clone()));
+                    });
+                    insert.build().execute(&mut **transaction).await?;
+                }
+                if journal.events.is_empty() {
+                    return Ok(());
+                }
+                Self::lock_outbox(transaction).await?;
+                for chunk in journal.events.chunks(JOURNAL_ROWS_PER_STATEMENT) {
+                    let mut insert = sqlx::QueryBuilder::<$database>::new(INSERT_OUTBOX_HEAD);
+                    insert.push_values(chunk, |mut row, event| {
+                        row.push_bind(event.id)
+                            .push_bind(event.event_type.clone())
+                            .push_bind(event.subject_id.0)
+                            .push_bind(event.actor_id.map(|u| u.0))
+                            .push_bind(to_ms(event.occurred_at))
+                            .push_bind(sqlx::types::Json(event.payload.clone()));
+                    });
+                    insert.build().execute(&mut **transaction).await?;
                 }
                 Ok(())
             }
@@ -206,6 +251,7 @@ macro_rules! impl_store {
                 &self,
                 user: &roster_core::User,
                 claim_first_admin: bool,
+                journal: &roster_core::journal::Journal,
             ) -> roster_core::store::StoreResult<roster_core::User> {
                 let mut params = $crate::codec::UserParams::new(user);
                 let (email, username_key) = (params.email.clone(), params.username_key.clone());
@@ -224,17 +270,23 @@ macro_rules! impl_store {
                         .bind(user.revision)
                         .fetch_one(&mut *transaction)
                         .await?;
-                    Ok(row)
+                    let stored = row.into_user()?;
+                    Self::write_journal(&mut transaction, &journal.for_stored_user(&stored)).await?;
+                    Ok(stored)
                 });
                 match result {
-                    Ok(row) => row.into_user(),
+                    Ok(user) => Ok(user),
                     Err(error) => {
                         Err(self.user_write_error(error, user.id.0, email.as_deref(), username_key.as_deref()).await)
                     }
                 }
             }
 
-            async fn insert_users_bulk(&self, users: &[roster_core::User]) -> roster_core::store::StoreResult<u64> {
+            async fn insert_users_bulk(
+                &self,
+                users: &[roster_core::User],
+                journal: &roster_core::journal::Journal,
+            ) -> roster_core::store::StoreResult<u64> {
                 let inserted = $crate::shared::write_transaction!(self, transaction => {
                     sqlx::query($crate::sql::CLAIM_FIRST_ACCOUNT).execute(&mut *transaction).await?;
                     let mut inserted = 0;
@@ -267,6 +319,7 @@ macro_rules! impl_store {
                         });
                         inserted += insert.build().execute(&mut *transaction).await?.rows_affected();
                     }
+                    Self::write_journal(&mut transaction, journal).await?;
                     Ok(inserted)
                 });
                 inserted.map_err(|e| match e {
@@ -350,6 +403,7 @@ macro_rules! impl_store {
                 &self,
                 user: &roster_core::User,
                 keep_an_admin: bool,
+                journal: &roster_core::journal::Journal,
             ) -> roster_core::store::StoreResult<roster_core::User> {
                 let params = $crate::codec::UserParams::new(user);
                 let (email, username_key) = (params.email.clone(), params.username_key.clone());
@@ -376,6 +430,7 @@ macro_rules! impl_store {
                     if keep_an_admin {
                         Self::ensure_an_admin(&mut transaction, time::OffsetDateTime::now_utc()).await?;
                     }
+                    Self::write_journal(&mut transaction, journal).await?;
                     Ok(row)
                 });
                 match result {
@@ -390,16 +445,18 @@ macro_rules! impl_store {
                 &self,
                 id: roster_core::UserId,
                 keep_an_admin: bool,
+                journal: &roster_core::journal::Journal,
             ) -> roster_core::store::StoreResult<()> {
-                self.delete_user_and_data(id, keep_an_admin, false).await
+                self.delete_user_and_data(id, keep_an_admin, false, journal).await
             }
 
             async fn delete_user_keeping_transactions(
                 &self,
                 id: roster_core::UserId,
                 keep_an_admin: bool,
+                journal: &roster_core::journal::Journal,
             ) -> roster_core::store::StoreResult<()> {
-                self.delete_user_and_data(id, keep_an_admin, true).await
+                self.delete_user_and_data(id, keep_an_admin, true, journal).await
             }
 
             async fn record_login(
@@ -407,12 +464,14 @@ macro_rules! impl_store {
                 id: roster_core::UserId,
                 at: time::OffsetDateTime,
                 new_password_hash: Option<&str>,
+                journal: &roster_core::journal::Journal,
             ) -> roster_core::store::StoreResult<()> {
                 self.write_one_row(
                     sqlx::query($crate::sql::RECORD_LOGIN)
                         .bind(id.0)
                         .bind($crate::codec::to_ms(at))
                         .bind(new_password_hash),
+                    journal,
                 )
                 .await
             }
@@ -505,7 +564,11 @@ macro_rules! impl_store {
                 id: roster_core::UserId,
                 at: time::OffsetDateTime,
             ) -> roster_core::store::StoreResult<()> {
-                self.write_one_row(sqlx::query($crate::sql::TOUCH_USER).bind(id.0).bind($crate::codec::to_ms(at))).await
+                self.write_one_row(
+                    sqlx::query($crate::sql::TOUCH_USER).bind(id.0).bind($crate::codec::to_ms(at)),
+                    &roster_core::journal::Journal::default(),
+                )
+                .await
             }
 
             async fn touch_session(
@@ -513,8 +576,11 @@ macro_rules! impl_store {
                 id: roster_core::SessionId,
                 at: time::OffsetDateTime,
             ) -> roster_core::store::StoreResult<()> {
-                self.write_one_row(sqlx::query($crate::sql::TOUCH_SESSION).bind(id.0).bind($crate::codec::to_ms(at)))
-                    .await
+                self.write_one_row(
+                    sqlx::query($crate::sql::TOUCH_SESSION).bind(id.0).bind($crate::codec::to_ms(at)),
+                    &roster_core::journal::Journal::default(),
+                )
+                .await
             }
 
             async fn list_sessions(
@@ -533,6 +599,7 @@ macro_rules! impl_store {
                 &self,
                 user: roster_core::UserId,
                 id: roster_core::SessionId,
+                journal: &roster_core::journal::Journal,
             ) -> roster_core::store::StoreResult<()> {
                 $crate::shared::write_transaction!(self, transaction => {
                     sqlx::query($crate::sql::DELETE_REFRESH_TOKENS_OF_SESSION)
@@ -549,6 +616,7 @@ macro_rules! impl_store {
                     if deleted == 0 {
                         return Err(roster_core::StoreError::NotFound.into());
                     }
+                    Self::write_journal(&mut transaction, journal).await?;
                     Ok(())
                 })?;
                 Ok(())
@@ -558,6 +626,7 @@ macro_rules! impl_store {
                 &self,
                 user: roster_core::UserId,
                 keep: Option<roster_core::SessionId>,
+                journal: &roster_core::journal::Journal,
             ) -> roster_core::store::StoreResult<u64> {
                 // Ids are positive, so 0 keeps nothing.
                 let keep = keep.map_or(0, |s| s.0);
@@ -573,6 +642,9 @@ macro_rules! impl_store {
                         .execute(&mut *transaction)
                         .await?
                         .rows_affected();
+                    if deleted > 0 {
+                        Self::write_journal(&mut transaction, journal).await?;
+                    }
                     Ok(deleted)
                 })?;
                 Ok(deleted)
@@ -582,6 +654,7 @@ macro_rules! impl_store {
                 &self,
                 key: &roster_core::store::ApiKey,
                 digest: &str,
+                journal: &roster_core::journal::Journal,
             ) -> roster_core::store::StoreResult<()> {
                 use $crate::codec::to_ms;
                 $crate::shared::write_transaction!(self, transaction => {
@@ -597,6 +670,7 @@ macro_rules! impl_store {
                         .bind(digest)
                         .execute(&mut *transaction)
                         .await?;
+                    Self::write_journal(&mut transaction, journal).await?;
                     Ok(())
                 })?;
                 Ok(())
@@ -654,8 +728,10 @@ macro_rules! impl_store {
                 &self,
                 user: roster_core::UserId,
                 id: roster_core::ApiKeyId,
+                journal: &roster_core::journal::Journal,
             ) -> roster_core::store::StoreResult<()> {
-                self.write_one_row(sqlx::query($crate::sql::DELETE_API_KEY).bind(id.0).bind(user.0)).await
+                self.write_one_row(sqlx::query($crate::sql::DELETE_API_KEY).bind(id.0).bind(user.0), journal)
+                    .await
             }
 
             async fn touch_api_key(
@@ -663,8 +739,11 @@ macro_rules! impl_store {
                 id: roster_core::ApiKeyId,
                 at: time::OffsetDateTime,
             ) -> roster_core::store::StoreResult<()> {
-                self.write_one_row(sqlx::query($crate::sql::TOUCH_API_KEY).bind(id.0).bind($crate::codec::to_ms(at)))
-                    .await
+                self.write_one_row(
+                    sqlx::query($crate::sql::TOUCH_API_KEY).bind(id.0).bind($crate::codec::to_ms(at)),
+                    &roster_core::journal::Journal::default(),
+                )
+                .await
             }
 
             async fn list_signing_keys(
@@ -703,6 +782,7 @@ macro_rules! impl_store {
                 reason: Option<&str>,
                 keep_an_admin: bool,
                 now: time::OffsetDateTime,
+                journal: &roster_core::journal::Journal,
             ) -> roster_core::store::StoreResult<roster_core::User> {
                 let row = $crate::shared::write_transaction!(self, transaction => {
                     if keep_an_admin {
@@ -720,6 +800,7 @@ macro_rules! impl_store {
                     if keep_an_admin {
                         Self::ensure_an_admin(&mut transaction, now).await?;
                     }
+                    Self::write_journal(&mut transaction, journal).await?;
                     Ok(row)
                 })?;
                 row.into_user()
@@ -737,13 +818,21 @@ macro_rules! impl_store {
                 $crate::codec::convert_all(rows, $crate::codec::UserRow::into_user)
             }
 
-            async fn delete_api_keys_of_user(&self, user: roster_core::UserId) -> roster_core::store::StoreResult<u64> {
+            async fn delete_api_keys_of_user(
+                &self,
+                user: roster_core::UserId,
+                journal: &roster_core::journal::Journal,
+            ) -> roster_core::store::StoreResult<u64> {
                 let deleted = $crate::shared::write_transaction!(self, transaction => {
-                    Ok(sqlx::query($crate::sql::DELETE_API_KEYS_OF_USER)
+                    let deleted = sqlx::query($crate::sql::DELETE_API_KEYS_OF_USER)
                         .bind(user.0)
                         .execute(&mut *transaction)
                         .await?
-                        .rows_affected())
+                        .rows_affected();
+                    if deleted > 0 {
+                        Self::write_journal(&mut transaction, journal).await?;
+                    }
+                    Ok(deleted)
                 })?;
                 Ok(deleted)
             }
@@ -884,6 +973,7 @@ macro_rules! impl_store {
                 user: &roster_core::User,
                 digest: &str,
                 now: time::OffsetDateTime,
+                journal: &roster_core::journal::Journal,
             ) -> roster_core::store::StoreResult<roster_core::User> {
                 let mut params = $crate::codec::UserParams::new(user);
                 let (email, username_key) = (params.email.clone(), params.username_key.clone());
@@ -910,17 +1000,23 @@ macro_rules! impl_store {
                         .bind(user.revision)
                         .fetch_one(&mut *transaction)
                         .await?;
-                    Ok(row)
+                    let stored = row.into_user()?;
+                    Self::write_journal(&mut transaction, &journal.for_stored_user(&stored)).await?;
+                    Ok(stored)
                 });
                 match result {
-                    Ok(row) => row.into_user(),
+                    Ok(user) => Ok(user),
                     Err(error) => {
                         Err(self.user_write_error(error, user.id.0, email.as_deref(), username_key.as_deref()).await)
                     }
                 }
             }
 
-            async fn insert_group(&self, group: &roster_core::store::Group) -> roster_core::store::StoreResult<()> {
+            async fn insert_group(
+                &self,
+                group: &roster_core::store::Group,
+                journal: &roster_core::journal::Journal,
+            ) -> roster_core::store::StoreResult<()> {
                 $crate::shared::write_transaction!(self, transaction => {
                     sqlx::query($crate::sql::INSERT_GROUP)
                         .bind(group.id.0)
@@ -932,6 +1028,7 @@ macro_rules! impl_store {
                         .bind($crate::codec::to_ms(group.updated_at))
                         .execute(&mut *transaction)
                         .await?;
+                    Self::write_journal(&mut transaction, journal).await?;
                     Ok(())
                 })
                 .map_err(Into::into)
@@ -957,7 +1054,11 @@ macro_rules! impl_store {
                 $crate::codec::convert_all(rows, $crate::codec::GroupRow::into_group)
             }
 
-            async fn update_group(&self, group: &roster_core::store::Group) -> roster_core::store::StoreResult<()> {
+            async fn update_group(
+                &self,
+                group: &roster_core::store::Group,
+                journal: &roster_core::journal::Journal,
+            ) -> roster_core::store::StoreResult<()> {
                 self.write_one_row(
                     sqlx::query($crate::sql::UPDATE_GROUP)
                         .bind(group.id.0)
@@ -965,12 +1066,17 @@ macro_rules! impl_store {
                         .bind(group.description.clone())
                         .bind(sqlx::types::Json(group.permissions.clone()))
                         .bind($crate::codec::to_ms(group.updated_at)),
+                    journal,
                 )
                 .await
             }
 
-            async fn delete_group(&self, id: roster_core::GroupId) -> roster_core::store::StoreResult<()> {
-                self.write_one_row(sqlx::query($crate::sql::DELETE_GROUP).bind(id.0)).await
+            async fn delete_group(
+                &self,
+                id: roster_core::GroupId,
+                journal: &roster_core::journal::Journal,
+            ) -> roster_core::store::StoreResult<()> {
+                self.write_one_row(sqlx::query($crate::sql::DELETE_GROUP).bind(id.0), journal).await
             }
 
             async fn add_group_members(
@@ -978,6 +1084,7 @@ macro_rules! impl_store {
                 group: roster_core::GroupId,
                 users: &[roster_core::UserId],
                 at: time::OffsetDateTime,
+                journal: &roster_core::journal::Journal,
             ) -> roster_core::store::StoreResult<()> {
                 $crate::shared::write_transaction!(self, transaction => {
                     let groups: i64 = sqlx::query_scalar($crate::sql::COUNT_GROUPS_WITH_ID)
@@ -1002,6 +1109,7 @@ macro_rules! impl_store {
                             .execute(&mut *transaction)
                             .await?;
                     }
+                    Self::write_journal(&mut transaction, journal).await?;
                     Ok(())
                 })
                 .map_err(Into::into)
@@ -1011,6 +1119,7 @@ macro_rules! impl_store {
                 &self,
                 group: roster_core::GroupId,
                 users: &[roster_core::UserId],
+                journal: &roster_core::journal::Journal,
             ) -> roster_core::store::StoreResult<u64> {
                 $crate::shared::write_transaction!(self, transaction => {
                     let mut removed = 0;
@@ -1021,6 +1130,9 @@ macro_rules! impl_store {
                             .execute(&mut *transaction)
                             .await?
                             .rows_affected();
+                    }
+                    if removed > 0 {
+                        Self::write_journal(&mut transaction, journal).await?;
                     }
                     Ok(removed)
                 })
@@ -1069,6 +1181,7 @@ macro_rules! impl_store {
                 name: &str,
                 permissions: &serde_json::Value,
                 at: time::OffsetDateTime,
+                journal: &roster_core::journal::Journal,
             ) -> roster_core::store::StoreResult<()> {
                 $crate::shared::write_transaction!(self, transaction => {
                     sqlx::query($crate::sql::PUT_PERMISSION_TEMPLATE)
@@ -1077,6 +1190,7 @@ macro_rules! impl_store {
                         .bind($crate::codec::to_ms(at))
                         .execute(&mut *transaction)
                         .await?;
+                    Self::write_journal(&mut transaction, journal).await?;
                     Ok(())
                 })
                 .map_err(Into::into)
@@ -1112,6 +1226,7 @@ macro_rules! impl_store {
                 email: Option<&str>,
                 user: Option<roster_core::UserId>,
                 now: time::OffsetDateTime,
+                journal: roster_core::journal::JournalFor<'_>,
             ) -> roster_core::store::StoreResult<roster_core::store::EmailVerification> {
                 use $crate::codec::{from_ms, to_ms};
                 let (user_id, email, created_at, expires_at) = $crate::shared::write_transaction!(self, transaction => {
@@ -1125,12 +1240,16 @@ macro_rules! impl_store {
                     let Some(row) = row else {
                         return Err(roster_core::StoreError::NotFound.into());
                     };
-                    sqlx::query($crate::sql::MARK_EMAIL_VERIFIED)
+                    let marked = sqlx::query($crate::sql::MARK_EMAIL_VERIFIED)
                         .bind(row.0)
                         .bind(row.1.as_str())
                         .bind(to_ms(now))
                         .execute(&mut *transaction)
-                        .await?;
+                        .await?
+                        .rows_affected();
+                    if marked > 0 {
+                        Self::write_journal(&mut transaction, &journal(roster_core::UserId(row.0))).await?;
+                    }
                     Ok(row)
                 })?;
                 Ok(roster_core::store::EmailVerification {
@@ -1147,6 +1266,7 @@ macro_rules! impl_store {
                 user: roster_core::UserId,
                 version: &str,
                 at: time::OffsetDateTime,
+                journal: &roster_core::journal::Journal,
             ) -> roster_core::store::StoreResult<roster_core::User> {
                 use $crate::codec::to_ms;
                 let row = $crate::shared::write_transaction!(self, transaction => {
@@ -1166,6 +1286,7 @@ macro_rules! impl_store {
                         .bind(to_ms(at))
                         .execute(&mut *transaction)
                         .await?;
+                    Self::write_journal(&mut transaction, journal).await?;
                     Ok(row)
                 })?;
                 row.into_user()
@@ -1249,6 +1370,67 @@ macro_rules! impl_store {
                     .await
                     .map_err($crate::error::store_error)?;
                 Ok((balance, grants > 0))
+            }
+
+            async fn append_journal(
+                &self,
+                journal: &roster_core::journal::Journal,
+            ) -> roster_core::store::StoreResult<()> {
+                if journal.is_empty() {
+                    return Ok(());
+                }
+                $crate::shared::write_transaction!(self, transaction => {
+                    Self::write_journal(&mut transaction, journal).await?;
+                    Ok(())
+                })?;
+                Ok(())
+            }
+
+            async fn list_audit(
+                &self,
+                query: &roster_core::journal::AuditQuery,
+            ) -> roster_core::store::StoreResult<Vec<roster_core::journal::AuditEntry>> {
+                let mut select = sqlx::QueryBuilder::<$database>::new($crate::journal::AUDIT_COLUMNS);
+                select.push(" WHERE 1 = 1");
+                if let Some(actor) = query.actor {
+                    select.push(" AND actor_id = ").push_bind(actor.0);
+                }
+                if let Some(target) = query.target {
+                    select.push(" AND target_id = ").push_bind(target.0);
+                }
+                if let Some(action) = &query.action {
+                    select.push(" AND action = ").push_bind(action.clone());
+                }
+                if let Some(since) = query.since {
+                    select.push(" AND at >= ").push_bind($crate::codec::to_ms(since));
+                }
+                if let Some(until) = query.until {
+                    select.push(" AND at < ").push_bind($crate::codec::to_ms(until));
+                }
+                if let Some(before) = query.before_id {
+                    select.push(" AND id < ").push_bind(before);
+                }
+                select.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(query.limit));
+                let rows = select
+                    .build_query_as::<$crate::journal::AuditRow>()
+                    .fetch_all(self.read_pool())
+                    .await
+                    .map_err($crate::error::store_error)?;
+                $crate::codec::convert_all(rows, $crate::journal::AuditRow::into_entry)
+            }
+
+            async fn list_outbox(
+                &self,
+                after_seq: i64,
+                limit: u32,
+            ) -> roster_core::store::StoreResult<Vec<roster_core::journal::OutboxEvent>> {
+                let rows = sqlx::query_as($crate::journal::LIST_OUTBOX)
+                    .bind(after_seq)
+                    .bind(i64::from(limit))
+                    .fetch_all(self.read_pool())
+                    .await
+                    .map_err($crate::error::store_error)?;
+                $crate::codec::convert_all(rows, $crate::journal::OutboxRow::into_event)
             }
 
             fn webhooks(&self) -> &dyn roster_core::webhooks::WebhookStore {

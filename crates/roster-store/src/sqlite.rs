@@ -103,6 +103,11 @@ impl SqliteStore {
     async fn lock_admins(_transaction: &mut Transaction<'static, Sqlite>) -> Result<(), sqlx::Error> {
         Ok(())
     }
+
+    /// Nothing to do: the single writer already makes `seq` order commit order.
+    async fn lock_outbox(_transaction: &mut Transaction<'static, Sqlite>) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
 }
 
 /// Builds a pool. Switching a fresh file to WAL needs an exclusive lock that the busy

@@ -2,6 +2,7 @@
 //! PostgreSQL, plus the migration-parity checks that keep the two schemas in step.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use roster_core::journal::Journal;
 use roster_core::store::{ApiKey, Session, SortKey, StoreError, UserQuery, UserSort};
 use roster_core::token::SigningKeyRecord;
 use roster_core::user::PasswordHash;
@@ -11,6 +12,12 @@ use serde_json::json;
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
+
+/// No records: the store tests below exercise the changes themselves (the journal has its own).
+const NO_JOURNAL: Journal = Journal {
+    audit: Vec::new(),
+    events: Vec::new(),
+};
 
 // ---------------------------------------------------------------------------------------
 // Helpers
@@ -77,7 +84,7 @@ impl Fixture {
 
     /// Stores a user (without claiming the first-admin marker unless it is the first).
     async fn insert(&self, user: &User) -> User {
-        self.store.insert_user(user, false).await.unwrap()
+        self.store.insert_user(user, false, &NO_JOURNAL).await.unwrap()
     }
 
     async fn admin(&self, email: &str) -> User {
@@ -164,7 +171,7 @@ async fn users_round_trip(backend: Backend) {
     full.last_login_at = Some(now() - Duration::hours(2));
     full.last_active_at = Some(now() - Duration::hours(1));
     full.provider = "oidc".into();
-    let stored = f.store.insert_user(&full, false).await.unwrap();
+    let stored = f.store.insert_user(&full, false, &NO_JOURNAL).await.unwrap();
     assert_eq!(stored, full);
     assert_eq!(f.store.get_user(full.id).await.unwrap(), full);
 
@@ -205,33 +212,42 @@ async fn unique_conflicts_name_the_field(backend: Backend) {
     let f = fixture_or_skip!(backend);
     let xavier = f.insert(&f.user(Some("x@example.org"), Some("Xavier"))).await;
     assert_conflict(
-        f.store.insert_user(&f.user(Some("x@example.org"), None), false).await,
+        f.store
+            .insert_user(&f.user(Some("x@example.org"), None), false, &NO_JOURNAL)
+            .await,
         "email",
     );
     assert_conflict(
         f.store
-            .insert_user(&f.user(Some("other@example.org"), Some("XAVIER")), true)
+            .insert_user(&f.user(Some("other@example.org"), Some("XAVIER")), true, &NO_JOURNAL)
             .await,
         "username",
     );
     assert_conflict(
-        f.store.insert_user(&f.user(None, Some("xavier")), false).await,
+        f.store
+            .insert_user(&f.user(None, Some("xavier")), false, &NO_JOURNAL)
+            .await,
         "username",
     );
 
     let yvonne = f.insert(&f.user(Some("y@example.org"), Some("yvonne"))).await;
     let mut change = yvonne.clone();
     change.email = Some("x@example.org".into());
-    assert_conflict(f.store.update_user(&change, false).await, "email");
+    assert_conflict(f.store.update_user(&change, false, &NO_JOURNAL).await, "email");
     let mut change = yvonne.clone();
     change.username = Some("xAvIeR".into());
-    assert_conflict(f.store.update_user(&change, false).await, "username");
+    assert_conflict(f.store.update_user(&change, false, &NO_JOURNAL).await, "username");
     // Nothing was written, and a user does not conflict with itself.
     assert_eq!(f.store.get_user(yvonne.id).await.unwrap(), yvonne);
     let mut same = xavier.clone();
     same.username = Some("XAVIER".into());
     assert_eq!(
-        f.store.update_user(&same, false).await.unwrap().username.as_deref(),
+        f.store
+            .update_user(&same, false, &NO_JOURNAL)
+            .await
+            .unwrap()
+            .username
+            .as_deref(),
         Some("XAVIER")
     );
     assert_eq!(f.store.count_users().await.unwrap(), 2);
@@ -241,33 +257,36 @@ async fn first_account_becomes_admin(backend: Backend) {
     let f = fixture_or_skip!(backend);
     let first = f
         .store
-        .insert_user(&f.user(Some("first@example.org"), None), true)
+        .insert_user(&f.user(Some("first@example.org"), None), true, &NO_JOURNAL)
         .await
         .unwrap();
     assert_eq!(first.role, Role::Admin);
     assert_eq!(f.store.get_user(first.id).await.unwrap().role, Role::Admin);
     let second = f
         .store
-        .insert_user(&f.user(Some("second@example.org"), None), true)
+        .insert_user(&f.user(Some("second@example.org"), None), true, &NO_JOURNAL)
         .await
         .unwrap();
     assert_eq!(second.role, Role::User);
     let mut pending = f.user(Some("third@example.org"), None);
     pending.role = Role::Pending;
-    assert_eq!(f.store.insert_user(&pending, true).await.unwrap().role, Role::Pending);
+    assert_eq!(
+        f.store.insert_user(&pending, true, &NO_JOURNAL).await.unwrap().role,
+        Role::Pending
+    );
 }
 
 async fn first_account_without_claim_never_promotes(backend: Backend) {
     let f = fixture_or_skip!(backend);
     let first = f
         .store
-        .insert_user(&f.user(Some("first@example.org"), None), false)
+        .insert_user(&f.user(Some("first@example.org"), None), false, &NO_JOURNAL)
         .await
         .unwrap();
     assert_eq!(first.role, Role::User);
     let second = f
         .store
-        .insert_user(&f.user(Some("second@example.org"), None), true)
+        .insert_user(&f.user(Some("second@example.org"), None), true, &NO_JOURNAL)
         .await
         .unwrap();
     assert_eq!(second.role, Role::User);
@@ -280,7 +299,7 @@ async fn first_admin_claim_under_concurrency(backend: Backend) {
     for i in 0..20 {
         let store = f.store.clone();
         let user = f.user(Some(&format!("racer{i}@example.org")), Some(&format!("racer{i}")));
-        tasks.spawn(async move { store.insert_user(&user, true).await });
+        tasks.spawn(async move { store.insert_user(&user, true, &NO_JOURNAL).await });
     }
     let mut admins = 0;
     while let Some(result) = tasks.join_next().await {
@@ -322,7 +341,7 @@ async fn update_user_writes_every_field(backend: Backend) {
         banned_until: None,
         ban_reason: None,
     };
-    let stored = f.store.update_user(&after, false).await.unwrap();
+    let stored = f.store.update_user(&after, false, &NO_JOURNAL).await.unwrap();
     assert_eq!(
         stored,
         User {
@@ -355,7 +374,7 @@ async fn update_user_writes_every_field(backend: Backend) {
         last_login_at: None,
         ..stored.clone()
     };
-    let stored = f.store.update_user(&cleared, false).await.unwrap();
+    let stored = f.store.update_user(&cleared, false, &NO_JOURNAL).await.unwrap();
     assert_eq!(
         stored,
         User {
@@ -376,6 +395,7 @@ async fn update_user_detects_stale_and_missing(backend: Backend) {
                 ..user.clone()
             },
             false,
+            &NO_JOURNAL,
         )
         .await
         .unwrap();
@@ -389,20 +409,21 @@ async fn update_user_detects_stale_and_missing(backend: Backend) {
                 ..user.clone()
             },
             false,
+            &NO_JOURNAL,
         )
         .await;
     assert!(matches!(stale, Err(StoreError::Stale)), "{stale:?}");
     assert_eq!(f.store.get_user(user.id).await.unwrap(), first);
     let missing = f.user(Some("ghost@example.org"), None);
-    assert_not_found(f.store.update_user(&missing, false).await);
-    assert_not_found(f.store.update_user(&missing, true).await);
+    assert_not_found(f.store.update_user(&missing, false, &NO_JOURNAL).await);
+    assert_not_found(f.store.update_user(&missing, true, &NO_JOURNAL).await);
 }
 
 async fn last_admin_guard(backend: Backend) {
     let f = fixture_or_skip!(backend);
     let alice = f
         .store
-        .insert_user(&f.user(Some("alice@example.org"), None), true)
+        .insert_user(&f.user(Some("alice@example.org"), None), true, &NO_JOURNAL)
         .await
         .unwrap();
     let bob = f.insert(&f.user(Some("bob@example.org"), None)).await;
@@ -413,7 +434,7 @@ async fn last_admin_guard(backend: Backend) {
         ..alice.clone()
     };
     assert!(matches!(
-        f.store.update_user(&demoted, true).await,
+        f.store.update_user(&demoted, true, &NO_JOURNAL).await,
         Err(StoreError::LastAdmin)
     ));
     let deactivated = User {
@@ -421,11 +442,11 @@ async fn last_admin_guard(backend: Backend) {
         ..alice.clone()
     };
     assert!(matches!(
-        f.store.update_user(&deactivated, true).await,
+        f.store.update_user(&deactivated, true, &NO_JOURNAL).await,
         Err(StoreError::LastAdmin)
     ));
     assert!(matches!(
-        f.store.delete_user(alice.id, true).await,
+        f.store.delete_user(alice.id, true, &NO_JOURNAL).await,
         Err(StoreError::LastAdmin)
     ));
     assert_eq!(f.store.get_user(alice.id).await.unwrap(), alice, "nothing was written");
@@ -439,18 +460,19 @@ async fn last_admin_guard(backend: Backend) {
                 ..bob
             },
             false,
+            &NO_JOURNAL,
         )
         .await
         .unwrap();
-    let alice = f.store.update_user(&demoted, true).await.unwrap();
+    let alice = f.store.update_user(&demoted, true, &NO_JOURNAL).await.unwrap();
     assert_eq!(alice.role, Role::User);
     assert!(matches!(
-        f.store.delete_user(bob.id, true).await,
+        f.store.delete_user(bob.id, true, &NO_JOURNAL).await,
         Err(StoreError::LastAdmin)
     ));
-    f.store.delete_user(alice.id, true).await.unwrap();
-    assert_not_found(f.store.delete_user(alice.id, true).await);
-    assert_not_found(f.store.delete_user(alice.id, false).await);
+    f.store.delete_user(alice.id, true, &NO_JOURNAL).await.unwrap();
+    assert_not_found(f.store.delete_user(alice.id, true, &NO_JOURNAL).await);
+    assert_not_found(f.store.delete_user(alice.id, false, &NO_JOURNAL).await);
     assert_eq!(f.active_admins().await, 1);
 }
 
@@ -458,7 +480,7 @@ async fn concurrent_demotions_keep_one_admin(backend: Backend) {
     let f = fixture_or_skip!(backend);
     let a = f
         .store
-        .insert_user(&f.user(Some("a@example.org"), None), true)
+        .insert_user(&f.user(Some("a@example.org"), None), true, &NO_JOURNAL)
         .await
         .unwrap();
     let b = f.admin("b@example.org").await;
@@ -481,8 +503,8 @@ async fn concurrent_demotions_keep_one_admin(backend: Backend) {
             }
         };
         let (change_a, change_b) = (demote(&a), demote(&b));
-        let task_a = tokio::spawn(async move { store_a.update_user(&change_a, true).await });
-        let task_b = tokio::spawn(async move { store_b.update_user(&change_b, true).await });
+        let task_a = tokio::spawn(async move { store_a.update_user(&change_a, true, &NO_JOURNAL).await });
+        let task_b = tokio::spawn(async move { store_b.update_user(&change_b, true, &NO_JOURNAL).await });
         let (result_a, result_b) = (task_a.await.unwrap(), task_b.await.unwrap());
         let succeeded = [&result_a, &result_b].iter().filter(|r| r.is_ok()).count();
         assert_eq!(succeeded, 1, "round {round}: {result_a:?} / {result_b:?}");
@@ -504,6 +526,7 @@ async fn concurrent_demotions_keep_one_admin(backend: Backend) {
                             ..user.clone()
                         },
                         false,
+                        &NO_JOURNAL,
                     )
                     .await
                     .unwrap();
@@ -516,7 +539,7 @@ async fn delete_user_removes_everything(backend: Backend) {
     let f = fixture_or_skip!(backend);
     let keeper = f
         .store
-        .insert_user(&f.user(Some("keeper@example.org"), None), true)
+        .insert_user(&f.user(Some("keeper@example.org"), None), true, &NO_JOURNAL)
         .await
         .unwrap();
     let leaver = f.insert(&f.user(Some("leaver@example.org"), None)).await;
@@ -532,12 +555,12 @@ async fn delete_user_removes_everything(backend: Backend) {
                 .unwrap()
         );
         f.store
-            .insert_api_key(&f.api_key(owner.id, tag), &format!("{tag}-key"))
+            .insert_api_key(&f.api_key(owner.id, tag), &format!("{tag}-key"), &NO_JOURNAL)
             .await
             .unwrap();
         digests.push((owner.id, session.id, tag));
     }
-    f.store.delete_user(leaver.id, false).await.unwrap();
+    f.store.delete_user(leaver.id, false, &NO_JOURNAL).await.unwrap();
     assert_not_found(f.store.get_user(leaver.id).await);
     for (owner, session, tag) in digests {
         let gone = owner == leaver.id;
@@ -553,7 +576,7 @@ async fn delete_user_removes_everything(backend: Backend) {
     assert!(f.store.list_sessions(leaver.id).await.unwrap().is_empty());
     assert!(f.store.list_api_keys(leaver.id).await.unwrap().is_empty());
     assert_eq!(f.store.list_sessions(keeper.id).await.unwrap().len(), 1);
-    assert_not_found(f.store.delete_user(leaver.id, false).await);
+    assert_not_found(f.store.delete_user(leaver.id, false, &NO_JOURNAL).await);
     assert_eq!(f.store.count_users().await.unwrap(), 1);
 }
 
@@ -561,19 +584,22 @@ async fn record_login_updates_login_fields(backend: Backend) {
     let f = fixture_or_skip!(backend);
     let user = f.insert(&f.user(Some("login@example.org"), None)).await;
     let t1 = now() + Duration::seconds(1);
-    f.store.record_login(user.id, t1, None).await.unwrap();
+    f.store.record_login(user.id, t1, None, &NO_JOURNAL).await.unwrap();
     let after = f.store.get_user(user.id).await.unwrap();
     assert_eq!(after.last_login_at, Some(t1));
     assert_eq!(after.last_active_at, Some(t1));
     assert_eq!(after.password_hash, user.password_hash);
     assert_eq!(after.revision, user.revision + 1);
     let t2 = t1 + Duration::seconds(1);
-    f.store.record_login(user.id, t2, Some("$argon2id$new")).await.unwrap();
+    f.store
+        .record_login(user.id, t2, Some("$argon2id$new"), &NO_JOURNAL)
+        .await
+        .unwrap();
     let after = f.store.get_user(user.id).await.unwrap();
     assert_eq!(after.last_login_at, Some(t2));
     assert_eq!(after.password_hash, Some(PasswordHash("$argon2id$new".into())));
     assert_eq!(after.revision, user.revision + 2);
-    assert_not_found(f.store.record_login(UserId(424242), t2, None).await);
+    assert_not_found(f.store.record_login(UserId(424242), t2, None, &NO_JOURNAL).await);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -717,7 +743,7 @@ async fn list_users_filters_and_search(backend: Backend) {
     let f = fixture_or_skip!(backend);
     let admin = f
         .store
-        .insert_user(&f.user(Some("root@example.org"), Some("root")), true)
+        .insert_user(&f.user(Some("root@example.org"), Some("root")), true, &NO_JOURNAL)
         .await
         .unwrap();
     let named = |email: &str, username: Option<&str>, name: &str| {
@@ -926,14 +952,23 @@ async fn sessions_listing_and_scoped_deletion(backend: Backend) {
     let newest_first: Vec<Session> = ann_sessions.iter().rev().cloned().collect();
     assert_eq!(listed, newest_first);
 
-    assert_not_found(f.store.delete_session(ann.id, ben_session.id).await);
+    assert_not_found(f.store.delete_session(ann.id, ben_session.id, &NO_JOURNAL).await);
     assert!(f.store.get_session(ben_session.id).await.is_ok());
-    f.store.delete_session(ann.id, ann_sessions[0].id).await.unwrap();
-    assert_not_found(f.store.delete_session(ann.id, ann_sessions[0].id).await);
+    f.store
+        .delete_session(ann.id, ann_sessions[0].id, &NO_JOURNAL)
+        .await
+        .unwrap();
+    assert_not_found(f.store.delete_session(ann.id, ann_sessions[0].id, &NO_JOURNAL).await);
     assert_not_found(f.store.get_refresh_token("ann0").await);
 
     let keep = ann_sessions[2].id;
-    assert_eq!(f.store.delete_sessions_of_user(ann.id, Some(keep)).await.unwrap(), 2);
+    assert_eq!(
+        f.store
+            .delete_sessions_of_user(ann.id, Some(keep), &NO_JOURNAL)
+            .await
+            .unwrap(),
+        2
+    );
     let left: Vec<SessionId> = f
         .store
         .list_sessions(ann.id)
@@ -946,9 +981,21 @@ async fn sessions_listing_and_scoped_deletion(backend: Backend) {
     assert_not_found(f.store.get_refresh_token("ann1").await);
     assert!(f.store.get_refresh_token("ann2").await.is_ok());
     assert_not_found(f.store.get_refresh_token("ann3").await);
-    assert_eq!(f.store.delete_sessions_of_user(ann.id, None).await.unwrap(), 1);
+    assert_eq!(
+        f.store
+            .delete_sessions_of_user(ann.id, None, &NO_JOURNAL)
+            .await
+            .unwrap(),
+        1
+    );
     assert!(f.store.list_sessions(ann.id).await.unwrap().is_empty());
-    assert_eq!(f.store.delete_sessions_of_user(ann.id, None).await.unwrap(), 0);
+    assert_eq!(
+        f.store
+            .delete_sessions_of_user(ann.id, None, &NO_JOURNAL)
+            .await
+            .unwrap(),
+        0
+    );
     assert_eq!(f.store.list_sessions(ben.id).await.unwrap(), vec![ben_session]);
     assert!(f.store.get_refresh_token("ben0").await.is_ok());
 }
@@ -967,11 +1014,17 @@ async fn api_keys_round_trip(backend: Backend) {
             key.expires_at = Some(now() + Duration::days(7));
             key.scopes = vec![];
         }
-        f.store.insert_api_key(&key, &format!("digest{i}")).await.unwrap();
+        f.store
+            .insert_api_key(&key, &format!("digest{i}"), &NO_JOURNAL)
+            .await
+            .unwrap();
         keys.push(key);
     }
     let ben_key = f.api_key(ben.id, "bens");
-    f.store.insert_api_key(&ben_key, "ben-digest").await.unwrap();
+    f.store
+        .insert_api_key(&ben_key, "ben-digest", &NO_JOURNAL)
+        .await
+        .unwrap();
 
     assert_eq!(f.store.get_api_key_by_digest("digest1").await.unwrap(), keys[1]);
     assert_not_found(f.store.get_api_key_by_digest("nope").await);
@@ -986,16 +1039,16 @@ async fn api_keys_round_trip(backend: Backend) {
     );
     assert_not_found(f.store.touch_api_key(ApiKeyId(5), used).await);
 
-    assert_not_found(f.store.delete_api_key(ann.id, ben_key.id).await);
+    assert_not_found(f.store.delete_api_key(ann.id, ben_key.id, &NO_JOURNAL).await);
     assert!(f.store.get_api_key_by_digest("ben-digest").await.is_ok());
-    f.store.delete_api_key(ann.id, keys[0].id).await.unwrap();
-    assert_not_found(f.store.delete_api_key(ann.id, keys[0].id).await);
+    f.store.delete_api_key(ann.id, keys[0].id, &NO_JOURNAL).await.unwrap();
+    assert_not_found(f.store.delete_api_key(ann.id, keys[0].id, &NO_JOURNAL).await);
     assert_not_found(f.store.get_api_key_by_digest("digest0").await);
     assert_eq!(f.store.list_api_keys(ann.id).await.unwrap().len(), 2);
     // A digest is unique.
     let duplicate = f.api_key(ann.id, "dup");
     assert!(matches!(
-        f.store.insert_api_key(&duplicate, "digest1").await,
+        f.store.insert_api_key(&duplicate, "digest1", &NO_JOURNAL).await,
         Err(StoreError::Conflict { .. })
     ));
 }
@@ -1114,7 +1167,10 @@ async fn ping_and_close(backend: Backend) {
     f.store.close().await;
     let after = f.store.ping().await;
     assert!(matches!(after, Err(StoreError::Unavailable(_))), "{after:?}");
-    let insert = f.store.insert_user(&f.user(Some("late@example.org"), None), true).await;
+    let insert = f
+        .store
+        .insert_user(&f.user(Some("late@example.org"), None), true, &NO_JOURNAL)
+        .await;
     assert!(matches!(insert, Err(StoreError::Unavailable(_))), "{insert:?}");
 }
 
@@ -1127,7 +1183,7 @@ async fn bulk_insert_is_all_or_nothing(backend: Backend) {
             u
         })
         .collect();
-    assert_eq!(f.store.insert_users_bulk(&users).await.unwrap(), 2500);
+    assert_eq!(f.store.insert_users_bulk(&users, &NO_JOURNAL).await.unwrap(), 2500);
     assert_eq!(f.store.count_users().await.unwrap(), 2500);
     let stored = f.store.get_user(users[1234].id).await.unwrap();
     assert_eq!(stored.email.as_deref(), Some("bulk1234@example.org"));
@@ -1148,7 +1204,7 @@ async fn bulk_insert_is_all_or_nothing(backend: Backend) {
     // The first-account marker is taken: a later claiming insert is not promoted.
     let later = f
         .store
-        .insert_user(&f.user(Some("later@example.org"), None), true)
+        .insert_user(&f.user(Some("later@example.org"), None), true, &NO_JOURNAL)
         .await
         .unwrap();
     assert_eq!(later.role, Role::User);
@@ -1158,7 +1214,7 @@ async fn bulk_insert_is_all_or_nothing(backend: Backend) {
         .collect();
     batch.push(f.user(Some("bulk7@example.org"), None));
     assert!(matches!(
-        f.store.insert_users_bulk(&batch).await,
+        f.store.insert_users_bulk(&batch, &NO_JOURNAL).await,
         Err(StoreError::Conflict { .. })
     ));
     assert_eq!(f.store.count_users().await.unwrap(), 2501);
@@ -1175,7 +1231,14 @@ async fn bans_are_stored_listed_and_guarded(backend: Backend) {
     let t = now();
     let banned = f
         .store
-        .set_user_ban(user.id, Some(t + Duration::hours(1)), Some("spam"), false, t)
+        .set_user_ban(
+            user.id,
+            Some(t + Duration::hours(1)),
+            Some("spam"),
+            false,
+            t,
+            &NO_JOURNAL,
+        )
         .await
         .unwrap();
     assert_eq!(banned.banned_until, Some(t + Duration::hours(1)));
@@ -1200,6 +1263,7 @@ async fn bans_are_stored_listed_and_guarded(backend: Backend) {
                 ..banned.clone()
             },
             false,
+            &NO_JOURNAL,
         )
         .await
         .unwrap();
@@ -1207,13 +1271,13 @@ async fn bans_are_stored_listed_and_guarded(backend: Backend) {
     // The only admin cannot be banned; a banned admin does not count as active.
     assert!(matches!(
         f.store
-            .set_user_ban(admin.id, Some(t + Duration::hours(1)), None, true, t)
+            .set_user_ban(admin.id, Some(t + Duration::hours(1)), None, true, t, &NO_JOURNAL)
             .await,
         Err(StoreError::LastAdmin)
     ));
     let second = f.admin("second@example.org").await;
     f.store
-        .set_user_ban(second.id, Some(t + Duration::hours(1)), None, true, t)
+        .set_user_ban(second.id, Some(t + Duration::hours(1)), None, true, t, &NO_JOURNAL)
         .await
         .unwrap();
     assert!(matches!(
@@ -1223,16 +1287,21 @@ async fn bans_are_stored_listed_and_guarded(backend: Backend) {
                     role: Role::User,
                     ..f.store.get_user(admin.id).await.unwrap()
                 },
-                true
+                true,
+                &NO_JOURNAL
             )
             .await,
         Err(StoreError::LastAdmin)
     ));
-    let lifted = f.store.set_user_ban(user.id, None, None, false, t).await.unwrap();
+    let lifted = f
+        .store
+        .set_user_ban(user.id, None, None, false, t, &NO_JOURNAL)
+        .await
+        .unwrap();
     assert_eq!((lifted.banned_until, lifted.ban_reason), (None, None));
     assert_not_found(
         f.store
-            .set_user_ban(UserId(f.ids.next_id()), None, None, false, t)
+            .set_user_ban(UserId(f.ids.next_id()), None, None, false, t, &NO_JOURNAL)
             .await,
     );
 }
@@ -1294,23 +1363,33 @@ async fn account_tokens_are_used_once(backend: Backend) {
     f.store.insert_account_token(&invitation, "d-invite").await.unwrap();
     let taken = f.user(Some("u@example.org"), None);
     assert_conflict(
-        f.store.insert_user_with_invitation(&taken, "d-invite", t).await,
+        f.store
+            .insert_user_with_invitation(&taken, "d-invite", t, &NO_JOURNAL)
+            .await,
         "email",
     );
     assert!(f.store.get_account_token("d-invite").await.unwrap().used_at.is_none());
     let mut new = f.user(Some("new@example.org"), None);
     new.role = Role::Admin;
-    let created = f.store.insert_user_with_invitation(&new, "d-invite", t).await.unwrap();
+    let created = f
+        .store
+        .insert_user_with_invitation(&new, "d-invite", t, &NO_JOURNAL)
+        .await
+        .unwrap();
     assert_eq!(created.role, Role::Admin);
     let again = f.user(Some("other@example.org"), None);
-    assert_not_found(f.store.insert_user_with_invitation(&again, "d-invite", t).await);
+    assert_not_found(
+        f.store
+            .insert_user_with_invitation(&again, "d-invite", t, &NO_JOURNAL)
+            .await,
+    );
     assert_not_found(f.store.get_user(again.id).await);
     // Deleting a user deletes its tokens.
     f.store
         .insert_account_token(&AccountToken { used_at: None, ..reset }, "d-reset-2")
         .await
         .unwrap();
-    f.store.delete_user(user.id, false).await.unwrap();
+    f.store.delete_user(user.id, false, &NO_JOURNAL).await.unwrap();
     assert_not_found(f.store.get_account_token("d-reset-2").await);
 }
 
@@ -1328,7 +1407,7 @@ async fn look_ups_and_counts(backend: Backend) {
     c.created_at = t - Duration::days(40);
     let c = f.insert(&c).await;
     f.store
-        .set_user_ban(c.id, Some(t + Duration::hours(1)), None, false, t)
+        .set_user_ban(c.id, Some(t + Duration::hours(1)), None, false, t, &NO_JOURNAL)
         .await
         .unwrap();
     let found = f
@@ -1371,8 +1450,8 @@ async fn look_ups_and_counts(backend: Backend) {
     assert_eq!(counts.active_since, vec![0, 1]);
 
     let key = f.api_key(b.id, "k");
-    f.store.insert_api_key(&key, "digest-k").await.unwrap();
-    assert_eq!(f.store.delete_api_keys_of_user(b.id).await.unwrap(), 1);
+    f.store.insert_api_key(&key, "digest-k", &NO_JOURNAL).await.unwrap();
+    assert_eq!(f.store.delete_api_keys_of_user(b.id, &NO_JOURNAL).await.unwrap(), 1);
     assert!(f.store.list_api_keys(b.id).await.unwrap().is_empty());
 }
 
@@ -1396,9 +1475,9 @@ async fn groups_round_trip(backend: Backend) {
     let admin = f.insert(&f.user(Some("g-admin@example.org"), None)).await;
     let mut g = group(&f, "beta", json!({"chat": {"delete": true}}));
     g.created_by = Some(admin.id);
-    f.store.insert_group(&g).await.unwrap();
+    f.store.insert_group(&g, &NO_JOURNAL).await.unwrap();
     let a = group(&f, "alpha", json!({}));
-    f.store.insert_group(&a).await.unwrap();
+    f.store.insert_group(&a, &NO_JOURNAL).await.unwrap();
     assert_eq!(f.store.get_group(g.id).await.unwrap(), g);
     let names: Vec<String> = f
         .store
@@ -1415,20 +1494,20 @@ async fn groups_round_trip(backend: Backend) {
     changed.description = String::new();
     changed.permissions = json!({"features": {"api_keys": true}});
     changed.updated_at = at_ms(ms(now()) + 5);
-    f.store.update_group(&changed).await.unwrap();
+    f.store.update_group(&changed, &NO_JOURNAL).await.unwrap();
     assert_eq!(f.store.get_group(g.id).await.unwrap(), changed);
 
     let missing = group(&f, "missing", json!({}));
     assert!(matches!(
-        f.store.update_group(&missing).await,
+        f.store.update_group(&missing, &NO_JOURNAL).await,
         Err(StoreError::NotFound)
     ));
     assert!(matches!(f.store.get_group(missing.id).await, Err(StoreError::NotFound)));
     assert!(matches!(
-        f.store.delete_group(missing.id).await,
+        f.store.delete_group(missing.id, &NO_JOURNAL).await,
         Err(StoreError::NotFound)
     ));
-    f.store.delete_group(a.id).await.unwrap();
+    f.store.delete_group(a.id, &NO_JOURNAL).await.unwrap();
     assert_eq!(f.store.list_groups().await.unwrap().len(), 1);
 }
 
@@ -1438,13 +1517,22 @@ async fn group_membership(backend: Backend) {
     let u2 = f.insert(&f.user(Some("m2@example.org"), None)).await;
     let g = group(&f, "team", json!({}));
     let h = group(&f, "other", json!({}));
-    f.store.insert_group(&g).await.unwrap();
-    f.store.insert_group(&h).await.unwrap();
+    f.store.insert_group(&g, &NO_JOURNAL).await.unwrap();
+    f.store.insert_group(&h, &NO_JOURNAL).await.unwrap();
 
-    f.store.add_group_members(g.id, &[u1.id, u2.id], now()).await.unwrap();
+    f.store
+        .add_group_members(g.id, &[u1.id, u2.id], now(), &NO_JOURNAL)
+        .await
+        .unwrap();
     // Adding again is harmless.
-    f.store.add_group_members(g.id, &[u1.id], now()).await.unwrap();
-    f.store.add_group_members(h.id, &[u1.id], now()).await.unwrap();
+    f.store
+        .add_group_members(g.id, &[u1.id], now(), &NO_JOURNAL)
+        .await
+        .unwrap();
+    f.store
+        .add_group_members(h.id, &[u1.id], now(), &NO_JOURNAL)
+        .await
+        .unwrap();
     let mut expected = vec![u1.id, u2.id];
     expected.sort();
     assert_eq!(f.store.list_group_members(g.id).await.unwrap(), expected);
@@ -1461,24 +1549,35 @@ async fn group_membership(backend: Backend) {
     // An unknown user or group: nothing is written.
     let ghost = UserId(f.ids.next_id());
     assert!(matches!(
-        f.store.add_group_members(h.id, &[u2.id, ghost], now()).await,
+        f.store
+            .add_group_members(h.id, &[u2.id, ghost], now(), &NO_JOURNAL)
+            .await,
         Err(StoreError::NotFound)
     ));
     assert_eq!(f.store.list_group_members(h.id).await.unwrap(), vec![u1.id]);
     let no_group = roster_core::GroupId(f.ids.next_id());
     assert!(matches!(
-        f.store.add_group_members(no_group, &[u1.id], now()).await,
+        f.store.add_group_members(no_group, &[u1.id], now(), &NO_JOURNAL).await,
         Err(StoreError::NotFound)
     ));
 
-    assert_eq!(f.store.remove_group_members(g.id, &[u2.id, ghost]).await.unwrap(), 1);
+    assert_eq!(
+        f.store
+            .remove_group_members(g.id, &[u2.id, ghost], &NO_JOURNAL)
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(f.store.list_group_members(g.id).await.unwrap(), vec![u1.id]);
 
     // Deleting a user or a group removes its memberships.
-    f.store.delete_user(u1.id, false).await.unwrap();
+    f.store.delete_user(u1.id, false, &NO_JOURNAL).await.unwrap();
     assert!(f.store.list_group_members(g.id).await.unwrap().is_empty());
-    f.store.add_group_members(g.id, &[u2.id], now()).await.unwrap();
-    f.store.delete_group(g.id).await.unwrap();
+    f.store
+        .add_group_members(g.id, &[u2.id], now(), &NO_JOURNAL)
+        .await
+        .unwrap();
+    f.store.delete_group(g.id, &NO_JOURNAL).await.unwrap();
     assert!(f.store.list_groups_of_user(u2.id).await.unwrap().is_empty());
 }
 
@@ -1486,11 +1585,14 @@ async fn permission_templates_round_trip(backend: Backend) {
     let Some(f) = fixture(backend).await else { return };
     assert_eq!(f.store.get_permission_template("default").await.unwrap(), None);
     let first = json!({"chat": {"delete": false, "edit": true}});
-    f.store.put_permission_template("default", &first, now()).await.unwrap();
+    f.store
+        .put_permission_template("default", &first, now(), &NO_JOURNAL)
+        .await
+        .unwrap();
     assert_eq!(f.store.get_permission_template("default").await.unwrap(), Some(first));
     let second = json!({"chat": {"delete": true}});
     f.store
-        .put_permission_template("default", &second, now())
+        .put_permission_template("default", &second, now(), &NO_JOURNAL)
         .await
         .unwrap();
     assert_eq!(f.store.get_permission_template("default").await.unwrap(), Some(second));
@@ -1517,30 +1619,44 @@ async fn email_verifications_are_used_once(backend: Backend) {
         .insert_email_verification(&record(t + Duration::minutes(15)), "d-new")
         .await
         .unwrap();
-    assert_not_found(f.store.use_email_verification("d-old", None, None, t).await);
     assert_not_found(
         f.store
-            .use_email_verification("d-new", None, None, t + Duration::minutes(16))
+            .use_email_verification("d-old", None, None, t, &|_| Journal::default())
+            .await,
+    );
+    assert_not_found(
+        f.store
+            .use_email_verification("d-new", None, None, t + Duration::minutes(16), &|_| Journal::default())
             .await,
     );
     assert!(!f.store.get_user(user.id).await.unwrap().email_verified);
     // Another address or user: nothing is used.
     assert_not_found(
         f.store
-            .use_email_verification("d-new", Some("x@example.org"), None, t)
+            .use_email_verification("d-new", Some("x@example.org"), None, t, &|_| Journal::default())
             .await,
     );
-    assert_not_found(f.store.use_email_verification("d-new", None, Some(UserId(1)), t).await);
+    assert_not_found(
+        f.store
+            .use_email_verification("d-new", None, Some(UserId(1)), t, &|_| Journal::default())
+            .await,
+    );
     let used = f
         .store
-        .use_email_verification("d-new", Some("v@example.org"), Some(user.id), t)
+        .use_email_verification("d-new", Some("v@example.org"), Some(user.id), t, &|_| {
+            Journal::default()
+        })
         .await
         .unwrap();
     assert_eq!(used, record(t + Duration::minutes(15)));
     let stored = f.store.get_user(user.id).await.unwrap();
     assert!(stored.email_verified);
     assert_eq!(stored.revision, user.revision + 1);
-    assert_not_found(f.store.use_email_verification("d-new", None, None, t).await);
+    assert_not_found(
+        f.store
+            .use_email_verification("d-new", None, None, t, &|_| Journal::default())
+            .await,
+    );
     // A link for an address the user no longer has verifies nothing.
     let other = f.insert(&f.user(Some("w@example.org"), None)).await;
     let stale = EmailVerification {
@@ -1550,7 +1666,10 @@ async fn email_verifications_are_used_once(backend: Backend) {
         expires_at: t + Duration::minutes(15),
     };
     f.store.insert_email_verification(&stale, "d-stale").await.unwrap();
-    f.store.use_email_verification("d-stale", None, None, t).await.unwrap();
+    f.store
+        .use_email_verification("d-stale", None, None, t, &|_| Journal::default())
+        .await
+        .unwrap();
     assert!(!f.store.get_user(other.id).await.unwrap().email_verified);
 }
 
@@ -1560,7 +1679,7 @@ async fn terms_acceptances_are_kept(backend: Backend) {
     let t = now();
     let stored = f
         .store
-        .record_terms_acceptance(f.ids.next_id(), user.id, "1.0", t)
+        .record_terms_acceptance(f.ids.next_id(), user.id, "1.0", t, &NO_JOURNAL)
         .await
         .unwrap();
     assert_eq!(stored.terms_version.as_deref(), Some("1.0"));
@@ -1568,7 +1687,7 @@ async fn terms_acceptances_are_kept(backend: Backend) {
     let later = t + Duration::days(1);
     let stored = f
         .store
-        .record_terms_acceptance(f.ids.next_id(), user.id, "2.0", later)
+        .record_terms_acceptance(f.ids.next_id(), user.id, "2.0", later, &NO_JOURNAL)
         .await
         .unwrap();
     assert_eq!(stored.terms_version.as_deref(), Some("2.0"));
@@ -1581,7 +1700,7 @@ async fn terms_acceptances_are_kept(backend: Backend) {
     );
     assert_not_found(
         f.store
-            .record_terms_acceptance(f.ids.next_id(), UserId(1), "1.0", t)
+            .record_terms_acceptance(f.ids.next_id(), UserId(1), "1.0", t, &NO_JOURNAL)
             .await,
     );
 }
@@ -1644,12 +1763,12 @@ async fn balance_ledger_sums_and_grants_once(backend: Backend) {
     };
     f.store.insert_balance_transaction(&grant).await.unwrap();
     f.store
-        .delete_user_keeping_transactions(keeper.id, false)
+        .delete_user_keeping_transactions(keeper.id, false, &NO_JOURNAL)
         .await
         .unwrap();
     assert_not_found(f.store.get_user(keeper.id).await);
     assert_eq!(f.store.get_balance(keeper.id).await.unwrap(), (7, true));
-    f.store.delete_user(user.id, false).await.unwrap();
+    f.store.delete_user(user.id, false, &NO_JOURNAL).await.unwrap();
     assert_eq!(f.store.get_balance(user.id).await.unwrap(), (0, false));
 }
 
@@ -1795,7 +1914,11 @@ async fn sqlite_schema(url: &str) -> Schema {
     .unwrap();
     let columns = rows
         .iter()
-        .map(|(t, c, not_null, ty, _)| (t.clone(), c.clone(), *not_null, type_class(ty)))
+        // An INTEGER PRIMARY KEY is the rowid: never NULL, though not declared NOT NULL.
+        .map(|(t, c, not_null, ty, pk)| {
+            let rowid = *pk > 0 && ty.eq_ignore_ascii_case("INTEGER");
+            (t.clone(), c.clone(), *not_null || rowid, type_class(ty))
+        })
         .collect();
     let mut keys: BTreeSet<Key> = rows
         .iter()
@@ -1908,4 +2031,441 @@ async fn migrated_schemas_match() {
     assert_eq!(sqlite.keys, postgres.keys, "primary and unique keys");
     assert_eq!(sqlite.foreign_keys, postgres.foreign_keys, "foreign keys");
     assert_eq!(sqlite.indexes, postgres.indexes, "index names");
+}
+
+// ---------------------------------------------------------------------------------------
+// The journal: audit entries and outbox events are written with their change, or not at all.
+
+mod journal {
+    use super::*;
+    use roster_core::journal::{AuditQuery, JournalBuilder, OutboxEvent};
+
+    fn builder(f: &Fixture, actor: Option<UserId>, at: OffsetDateTime) -> JournalBuilder<'_> {
+        JournalBuilder::new(&f.ids, at, actor)
+    }
+
+    async fn events(f: &Fixture) -> Vec<OutboxEvent> {
+        f.store.list_outbox(0, 10_000).await.unwrap()
+    }
+
+    async fn audit_count(f: &Fixture) -> usize {
+        f.store
+            .list_audit(&AuditQuery {
+                limit: 10_000,
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap()
+            .len()
+    }
+
+    async fn assert_nothing_journaled(f: &Fixture, context: &str) {
+        assert!(events(f).await.is_empty(), "{context}: no event");
+        assert_eq!(audit_count(f).await, 0, "{context}: no audit entry");
+    }
+
+    pub(super) async fn a_committed_change_has_exactly_its_records(backend: Backend) {
+        let f = fixture_or_skip!(backend);
+        let t = now();
+        let admin = f.admin("root@example.org").await;
+        let user = f.user(Some("ann@example.org"), None);
+        let journal = builder(&f, Some(admin.id), t)
+            .event("user.created", user.id, json!({"role": "user"}))
+            .audit("user.create", Some(user.id), json!({"role": "user"}))
+            .build();
+        f.store.insert_user(&user, false, &journal).await.unwrap();
+
+        let stored = events(&f).await;
+        assert_eq!(stored.len(), 1);
+        let mut expected = journal.events[0].clone();
+        expected.seq = stored[0].seq;
+        assert!(expected.seq > 0);
+        assert_eq!(stored[0], expected);
+        let audit = f
+            .store
+            .list_audit(&AuditQuery {
+                limit: 10,
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(audit, journal.audit);
+
+        // Each mutating method writes the journal it is given.
+        let changed = User {
+            name: Some("Ann".into()),
+            ..f.store.get_user(user.id).await.unwrap()
+        };
+        let j = builder(&f, Some(admin.id), t)
+            .event("user.updated", user.id, json!({"fields": ["name"]}))
+            .build();
+        f.store.update_user(&changed, false, &j).await.unwrap();
+        let j = builder(&f, Some(admin.id), t)
+            .event("user.banned", user.id, json!({}))
+            .build();
+        f.store
+            .set_user_ban(user.id, Some(t + Duration::hours(1)), None, true, t, &j)
+            .await
+            .unwrap();
+        let session = f.session(user.id, t);
+        f.store.insert_session(&session, "journal-d0").await.unwrap();
+        let j = builder(&f, Some(admin.id), t)
+            .event("session.revoked", user.id, json!({}))
+            .build();
+        assert_eq!(f.store.delete_sessions_of_user(user.id, None, &j).await.unwrap(), 1);
+        let key = f.api_key(user.id, "k");
+        let j = builder(&f, Some(user.id), t)
+            .event("api_key.created", user.id, json!({}))
+            .build();
+        f.store.insert_api_key(&key, "journal-k", &j).await.unwrap();
+        let j = builder(&f, Some(user.id), t)
+            .event("api_key.revoked", user.id, json!({}))
+            .build();
+        f.store.delete_api_key(user.id, key.id, &j).await.unwrap();
+        let j = builder(&f, Some(user.id), t)
+            .audit("login.success", Some(user.id), json!({}))
+            .build();
+        f.store.record_login(user.id, t, None, &j).await.unwrap();
+        let j = builder(&f, Some(admin.id), t)
+            .event("user.deleted", user.id, json!({}))
+            .build();
+        f.store.delete_user(user.id, false, &j).await.unwrap();
+        let j = builder(&f, None, t)
+            .audit("login.failure", None, json!({"login": "x"}))
+            .build();
+        f.store.append_journal(&j).await.unwrap();
+
+        let types: Vec<String> = events(&f).await.into_iter().map(|e| e.event_type).collect();
+        assert_eq!(
+            types,
+            [
+                "user.created",
+                "user.updated",
+                "user.banned",
+                "session.revoked",
+                "api_key.created",
+                "api_key.revoked",
+                "user.deleted"
+            ]
+        );
+        let seqs: Vec<i64> = events(&f).await.into_iter().map(|e| e.seq).collect();
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+        // Paging after a seq.
+        let later = f.store.list_outbox(seqs[4], 10).await.unwrap();
+        assert_eq!(later.len(), 2);
+        assert_eq!(later[0].event_type, "api_key.revoked");
+        assert_eq!(f.store.list_outbox(seqs[0], 2).await.unwrap().len(), 2);
+        assert_eq!(audit_count(&f).await, 3);
+    }
+
+    pub(super) async fn a_failed_change_leaves_no_records(backend: Backend) {
+        let f = fixture_or_skip!(backend);
+        let t = now();
+        let admin = f.admin("root@example.org").await;
+        let ann = f.insert(&f.user(Some("ann@example.org"), Some("ann"))).await;
+        let records = |subject: UserId| {
+            builder(&f, Some(admin.id), t)
+                .event("user.changed", subject, json!({}))
+                .audit("user.change", Some(subject), json!({}))
+                .build()
+        };
+
+        // A unique conflict.
+        let twin = f.user(Some("ann@example.org"), None);
+        assert!(matches!(
+            f.store.insert_user(&twin, false, &records(twin.id)).await,
+            Err(StoreError::Conflict { field: "email" })
+        ));
+        let renamed = User {
+            username: Some("ANN".into()),
+            email: Some("other@example.org".into()),
+            ..admin.clone()
+        };
+        assert!(matches!(
+            f.store.update_user(&renamed, false, &records(admin.id)).await,
+            Err(StoreError::Conflict { .. })
+        ));
+        assert!(matches!(
+            f.store
+                .insert_users_bulk(&[f.user(Some("ann@example.org"), None)], &records(ann.id))
+                .await,
+            Err(StoreError::Conflict { .. })
+        ));
+        // The last-admin guard.
+        let demoted = User {
+            role: Role::User,
+            ..admin.clone()
+        };
+        assert!(matches!(
+            f.store.update_user(&demoted, true, &records(admin.id)).await,
+            Err(StoreError::LastAdmin)
+        ));
+        assert!(matches!(
+            f.store.delete_user(admin.id, true, &records(admin.id)).await,
+            Err(StoreError::LastAdmin)
+        ));
+        assert!(matches!(
+            f.store
+                .set_user_ban(
+                    admin.id,
+                    Some(t + Duration::hours(1)),
+                    None,
+                    true,
+                    t,
+                    &records(admin.id)
+                )
+                .await,
+            Err(StoreError::LastAdmin)
+        ));
+        // A stale revision.
+        let stale = User {
+            name: Some("x".into()),
+            revision: ann.revision + 5,
+            ..ann.clone()
+        };
+        assert!(matches!(
+            f.store.update_user(&stale, false, &records(ann.id)).await,
+            Err(StoreError::Stale)
+        ));
+        // Nothing there to change.
+        let ghost = UserId(f.ids.next_id());
+        assert!(matches!(
+            f.store.delete_user(ghost, false, &records(ghost)).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            f.store.record_login(ghost, t, None, &records(ghost)).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            f.store.delete_api_key(ann.id, ApiKeyId(1), &records(ann.id)).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            f.store.delete_session(ann.id, SessionId(1), &records(ann.id)).await,
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(
+            f.store
+                .delete_sessions_of_user(ann.id, None, &records(ann.id))
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            f.store.delete_api_keys_of_user(ann.id, &records(ann.id)).await.unwrap(),
+            0
+        );
+        assert!(matches!(
+            f.store
+                .add_group_members(roster_core::GroupId(1), &[ann.id], t, &records(ann.id))
+                .await,
+            Err(StoreError::NotFound)
+        ));
+        assert_nothing_journaled(&f, "failed changes").await;
+        assert!(f.store.append_journal(&NO_JOURNAL).await.is_ok());
+        assert_nothing_journaled(&f, "an empty journal").await;
+    }
+
+    pub(super) async fn the_first_admin_is_journaled_with_its_stored_role(backend: Backend) {
+        let f = fixture_or_skip!(backend);
+        let t = now();
+        let first = f.user(Some("first@example.org"), None);
+        let journal = builder(&f, None, t).user_created(&first, Some("user.create")).build();
+        assert_eq!(journal.events[0].payload["role"], "user");
+        let stored = f.store.insert_user(&first, true, &journal).await.unwrap();
+        assert_eq!(stored.role, Role::Admin);
+        let event = &events(&f).await[0];
+        assert_eq!(event.event_type, "user.created");
+        assert_eq!(event.payload["role"], "admin");
+        let audit = f
+            .store
+            .list_audit(&AuditQuery {
+                limit: 10,
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(audit[0].details["role"], "admin");
+    }
+
+    pub(super) async fn large_journals_are_written_whole(backend: Backend) {
+        let f = fixture_or_skip!(backend);
+        let t = now();
+        let users: Vec<User> = (0..1203)
+            .map(|i| f.user(Some(&format!("bulk{i}@example.org")), None))
+            .collect();
+        let mut journal = builder(&f, None, t);
+        for user in &users {
+            journal = journal.user_created(user, Some("user.import"));
+        }
+        let journal = journal.build();
+        assert_eq!(f.store.insert_users_bulk(&users, &journal).await.unwrap(), 1203);
+        let stored = events(&f).await;
+        assert_eq!(stored.len(), 1203);
+        let subjects: Vec<UserId> = stored.iter().map(|e| e.subject_id).collect();
+        assert_eq!(subjects, users.iter().map(|u| u.id).collect::<Vec<_>>(), "in order");
+        assert_eq!(audit_count(&f).await, 1203);
+    }
+
+    pub(super) async fn audit_filters_and_pages(backend: Backend) {
+        let f = fixture_or_skip!(backend);
+        let base = now();
+        let (a, b, c) = (UserId(11), UserId(12), UserId(13));
+        // Six entries, a minute apart: actor a on b and c, actor b on c, an anonymous one.
+        let rows = [
+            (Some(a), "user.update", Some(b)),
+            (Some(a), "user.ban", Some(c)),
+            (Some(b), "user.update", Some(c)),
+            (None, "login.failure", None),
+            (Some(a), "user.update", Some(c)),
+            (Some(c), "login.success", Some(c)),
+        ];
+        let mut written = Vec::new();
+        for (i, (actor, action, target)) in rows.iter().enumerate() {
+            let j = builder(&f, *actor, base + Duration::minutes(i as i64))
+                .audit(action, *target, json!({"i": i}))
+                .build();
+            f.store.append_journal(&j).await.unwrap();
+            written.push(j.audit[0].clone());
+        }
+        let query = |q: AuditQuery| {
+            let store = f.store.clone();
+            async move {
+                store
+                    .list_audit(&AuditQuery {
+                        limit: if q.limit == 0 { 100 } else { q.limit },
+                        ..q
+                    })
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|e| e.details["i"].as_i64().unwrap())
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(query(AuditQuery::default()).await, [5, 4, 3, 2, 1, 0], "newest first");
+        assert_eq!(
+            query(AuditQuery {
+                actor: Some(a),
+                ..AuditQuery::default()
+            })
+            .await,
+            [4, 1, 0]
+        );
+        assert_eq!(
+            query(AuditQuery {
+                target: Some(c),
+                ..AuditQuery::default()
+            })
+            .await,
+            [5, 4, 2, 1]
+        );
+        assert_eq!(
+            query(AuditQuery {
+                action: Some("user.update".into()),
+                target: Some(c),
+                ..AuditQuery::default()
+            })
+            .await,
+            [4, 2]
+        );
+        assert_eq!(
+            query(AuditQuery {
+                since: Some(base + Duration::minutes(2)),
+                until: Some(base + Duration::minutes(4)),
+                ..AuditQuery::default()
+            })
+            .await,
+            [3, 2]
+        );
+        assert_eq!(
+            query(AuditQuery {
+                limit: 2,
+                ..AuditQuery::default()
+            })
+            .await,
+            [5, 4]
+        );
+        assert_eq!(
+            query(AuditQuery {
+                before_id: Some(written[4].id),
+                limit: 2,
+                ..AuditQuery::default()
+            })
+            .await,
+            [3, 2]
+        );
+        let anonymous = f
+            .store
+            .list_audit(&AuditQuery {
+                action: Some("login.failure".into()),
+                limit: 5,
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(anonymous, [written[3].clone()]);
+        assert_eq!(anonymous[0].actor_id, None);
+    }
+
+    /// Concurrent writers: `seq` follows commit order, so a reader paging by `seq` while
+    /// writes go on never skips an event that commits late.
+    pub(super) async fn outbox_readers_never_skip(backend: Backend) {
+        let f = fixture_or_skip!(backend);
+        let f = Arc::new(f);
+        let mut writers = tokio::task::JoinSet::new();
+        for w in 0..4 {
+            let f = f.clone();
+            writers.spawn(async move {
+                for i in 0..15 {
+                    let j = JournalBuilder::new(&f.ids, now(), None)
+                        .event("test.event", UserId(1000 + w), json!({"i": i}))
+                        .build();
+                    f.store.append_journal(&j).await.unwrap();
+                }
+            });
+        }
+        let mut seen = Vec::new();
+        let mut after = 0;
+        while seen.len() < 60 {
+            for e in f.store.list_outbox(after, 7).await.unwrap() {
+                after = e.seq;
+                seen.push(e.id);
+            }
+            tokio::task::yield_now().await;
+        }
+        while writers.join_next().await.is_some() {}
+        let all: Vec<i64> = f
+            .store
+            .list_outbox(0, 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(seen, all, "the pager saw every event, in seq order");
+        // Per subject, events keep the order they were written in.
+        for w in 0..4 {
+            let order: Vec<i64> = f
+                .store
+                .list_outbox(0, 1000)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|e| e.subject_id == UserId(1000 + w))
+                .map(|e| e.payload["i"].as_i64().unwrap())
+                .collect();
+            assert_eq!(order, (0..15).collect::<Vec<_>>());
+        }
+    }
+
+    backend_tests!(
+        a_committed_change_has_exactly_its_records,
+        a_failed_change_leaves_no_records,
+        the_first_admin_is_journaled_with_its_stored_role,
+        large_journals_are_written_whole,
+        audit_filters_and_pages,
+        outbox_readers_never_skip,
+    );
 }

@@ -79,7 +79,7 @@ impl Core {
         changes: serde_json::Map<String, serde_json::Value>,
     ) -> Result<User> {
         let (_, user) = self
-            .modify_user(actor.user.id, |u| {
+            .modify_user(actor.user.id, Some(actor.user.id), None, |u| {
                 let mut preferences = match &u.preferences {
                     serde_json::Value::Object(o) => o.clone(),
                     _ => serde_json::Map::new(),
@@ -103,7 +103,7 @@ impl Core {
         changes: serde_json::Map<String, serde_json::Value>,
     ) -> Result<User> {
         let (_, user) = self
-            .modify_user(actor.user.id, |u| {
+            .modify_user(actor.user.id, Some(actor.user.id), None, |u| {
                 let mut preferences = match &u.preferences {
                     serde_json::Value::Object(o) => o.clone(),
                     _ => serde_json::Map::new(),
@@ -138,7 +138,7 @@ impl Core {
             PluginChange::Uninstall(k) => PluginChange::Uninstall(validate_plugin_key(&k)?),
         };
         let (_, user) = self
-            .modify_user(actor.user.id, |u| {
+            .modify_user(actor.user.id, Some(actor.user.id), None, |u| {
                 let mut plugins: Vec<String> = u
                     .preferences
                     .get("plugins")
@@ -194,7 +194,7 @@ impl Core {
         }
         let entry = serde_json::json!({ "itemType": item_type, "itemId": item_id });
         let (_, user) = self
-            .modify_user(actor.user.id, |u| {
+            .modify_user(actor.user.id, Some(actor.user.id), None, |u| {
                 let mut preferences = match &u.preferences {
                     serde_json::Value::Object(o) => o.clone(),
                     _ => serde_json::Map::new(),
@@ -231,6 +231,6 @@ impl Core {
         if !self.config.allow_account_deletion && actor.user.role != Role::Admin {
             return Err(Error::Forbidden("account deletion is disabled"));
         }
-        self.delete_user_unchecked(actor.user.id).await
+        self.delete_user_by(Some(actor.user.id), actor.user.id).await
     }
 }

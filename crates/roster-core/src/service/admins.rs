@@ -112,7 +112,8 @@ impl Core {
         }
         let mut user = self.user_from_registration(&input).await?;
         user.role = role;
-        let user = self.store.insert_user(&user, true).await?;
+        let journal = self.journal(None).user_created(&user, None).build();
+        let user = self.store.insert_user(&user, true, &journal).await?;
         if only_first_account && role != Role::Admin && user.role != Role::Admin {
             // Another sign-up became the first account meanwhile: sign-up was already closed.
             self.delete_user_unchecked(user.id).await?;

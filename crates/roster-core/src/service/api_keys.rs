@@ -4,6 +4,7 @@ use super::users::not_found;
 use super::{Actor, Core, Credential};
 use crate::error::{Error, Result};
 use crate::id::ApiKeyId;
+use crate::journal::{audit, event};
 use crate::store::{ApiKey, StoreError};
 use crate::token::{digest, random_secret};
 use crate::user::validate_text;
@@ -103,7 +104,13 @@ impl Core {
             expires_at: input.expires_at,
             last_used_at: None,
         };
-        self.store.insert_api_key(&key, &digest(&secret)).await?;
+        let details = serde_json::json!({ "key_id": key.id.to_string(), "name": key.name, "scopes": key.scopes });
+        let journal = self
+            .journal(Some(actor.user.id))
+            .event(event::API_KEY_CREATED, actor.user.id, details.clone())
+            .audit(audit::API_KEY_CREATE, Some(actor.user.id), details)
+            .build();
+        self.store.insert_api_key(&key, &digest(&secret), &journal).await?;
         tracing::info!(user = %actor.user.id, key = %key.id, "API key created");
         Ok(ApiKeyCreated { key, secret })
     }
@@ -115,8 +122,14 @@ impl Core {
 
     /// Revokes one of the caller's keys, at once.
     pub async fn revoke_my_api_key(&self, actor: &Actor, id: ApiKeyId) -> Result<()> {
+        let details = serde_json::json!({ "key_id": id.to_string() });
+        let journal = self
+            .journal(Some(actor.user.id))
+            .event(event::API_KEY_REVOKED, actor.user.id, details.clone())
+            .audit(audit::API_KEY_REVOKE, Some(actor.user.id), details)
+            .build();
         self.store
-            .delete_api_key(actor.user.id, id)
+            .delete_api_key(actor.user.id, id, &journal)
             .await
             .map_err(not_found("API key"))?;
         tracing::info!(user = %actor.user.id, key = %id, "API key revoked");

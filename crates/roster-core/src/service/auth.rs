@@ -113,8 +113,48 @@ impl Core {
         self.check_password_for(login, password, false).await
     }
 
-    /// As [`Core::check_password`]; with `allow_pending`, a pending account passes too.
+    /// As [`Core::check_password`]; with `allow_pending`, a pending account passes too. Every
+    /// outcome is audited: `login.success` with the login itself, `login.failure` (the
+    /// attempted login name and the reason, never the password) on its own.
     pub(crate) async fn check_password_for(&self, login: &str, password: &str, allow_pending: bool) -> Result<User> {
+        let outcome = self.verify_password_login(login, password, allow_pending).await;
+        if let Err(error) = &outcome {
+            self.audit_login_failure(login, error).await;
+        }
+        outcome
+    }
+
+    /// Records a failed login (wrong credentials or an account that may not sign in).
+    async fn audit_login_failure(&self, login: &str, error: &Error) {
+        let reason = match error {
+            Error::InvalidCredentials => "invalid_credentials",
+            Error::AccountPending => "account_pending",
+            Error::AccountDisabled => "account_disabled",
+            Error::Banned { .. } => "banned",
+            Error::EmailNotVerified => "email_not_verified",
+            _ => return,
+        };
+        let attempted: String = login.trim().chars().take(256).collect();
+        let target = self
+            .store
+            .find_user_by_login(&attempted.to_lowercase())
+            .await
+            .ok()
+            .map(|u| u.id);
+        let journal = self
+            .journal(None)
+            .audit(
+                crate::journal::audit::LOGIN_FAILURE,
+                target,
+                serde_json::json!({ "login": attempted, "reason": reason }),
+            )
+            .build();
+        if let Err(error) = self.store.append_journal(&journal).await {
+            tracing::warn!(%error, "a failed login could not be audited");
+        }
+    }
+
+    async fn verify_password_login(&self, login: &str, password: &str, allow_pending: bool) -> Result<User> {
         let login = login.trim().to_lowercase();
         let user = match self.store.find_user_by_login(&login).await {
             Ok(user) => user,
@@ -142,8 +182,16 @@ impl Core {
         if !self.config.allow_unverified_email_login && user.email.is_some() && !user.email_verified {
             return Err(Error::EmailNotVerified);
         }
+        let journal = self
+            .journal(Some(user.id))
+            .audit(
+                crate::journal::audit::LOGIN_SUCCESS,
+                Some(user.id),
+                serde_json::json!({}),
+            )
+            .build();
         self.store
-            .record_login(user.id, now, rehash.as_ref().map(|h| h.0.as_str()))
+            .record_login(user.id, now, rehash.as_ref().map(|h| h.0.as_str()), &journal)
             .await?;
         let mut user = user;
         user.last_login_at = Some(now);
@@ -189,7 +237,7 @@ impl Core {
             .map_err(|_| Error::InvalidToken)?;
         let now = self.clock.now();
         if session.expires_at <= now {
-            self.end_session(session.user_id, session.id).await?;
+            self.end_session_because(session.user_id, session.id, "expired").await?;
             return Err(Error::InvalidToken);
         }
         let user = self
@@ -222,7 +270,8 @@ impl Core {
     async fn revoke_session_after_reuse(&self, session: SessionId) -> Result<()> {
         if let Ok(s) = self.store.get_session(session).await {
             tracing::warn!(user = %s.user_id, session = %s.id, "refresh token reused; session revoked");
-            self.end_session(s.user_id, s.id).await?;
+            self.end_session_because(s.user_id, s.id, "refresh_token_reused")
+                .await?;
         }
         Ok(())
     }

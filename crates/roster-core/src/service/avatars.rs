@@ -85,7 +85,7 @@ impl Core {
             .map_err(|e| Error::Internal(anyhow::anyhow!("storing an avatar: {e}")))?;
         let url = format!("{}/{name}", url_base.trim_end_matches('/'));
         let (before, after) = self
-            .modify_user(actor.user.id, |u| {
+            .modify_user(actor.user.id, Some(actor.user.id), None, |u| {
                 u.avatar = Some(url.clone());
                 Ok(())
             })

@@ -61,8 +61,9 @@ impl Core {
     /// (LibreChat's `delete-user` asks whether to keep the transaction history).
     pub async fn delete_user_keeping_transactions_unchecked(&self, user: UserId) -> Result<()> {
         let stored = self.store.get_user(user).await.map_err(not_found("user"))?;
+        let journal = self.user_deleted_journal(None, &stored);
         self.store
-            .delete_user_keeping_transactions(user, stored.is_active_admin())
+            .delete_user_keeping_transactions(user, stored.is_active_admin(), &journal)
             .await
             .map_err(not_found("user"))?;
         self.remove_files_of(&stored).await;

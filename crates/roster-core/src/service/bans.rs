@@ -6,6 +6,7 @@ use super::users::not_found;
 use super::{Actor, Core};
 use crate::error::{Error, Result};
 use crate::id::UserId;
+use crate::journal::{audit, event};
 use crate::user::{User, validate_text};
 use time::Duration;
 
@@ -47,12 +48,22 @@ impl Core {
         if actor.user.id == id {
             return Err(Error::Forbidden("administrators cannot ban themselves"));
         }
-        self.ban_user_unchecked(id, duration, reason).await
+        self.ban_user_by(Some(actor.user.id), id, duration, reason).await
     }
 
     /// Bans a user for `duration`, replacing any ban in force; without a permission check
     /// (admin commands). The last active administrator who is not banned cannot be banned.
     pub async fn ban_user_unchecked(&self, id: UserId, duration: Duration, reason: Option<&str>) -> Result<User> {
+        self.ban_user_by(None, id, duration, reason).await
+    }
+
+    async fn ban_user_by(
+        &self,
+        by: Option<UserId>,
+        id: UserId,
+        duration: Duration,
+        reason: Option<&str>,
+    ) -> Result<User> {
         if duration <= Duration::ZERO {
             return Err(Error::invalid("duration", "must be longer than zero"));
         }
@@ -63,9 +74,26 @@ impl Core {
         let now = self.clock.now();
         let user = self.store.get_user(id).await.map_err(not_found("user"))?;
         let until = now + duration;
+        let details = serde_json::json!({ "until": crate::user::rfc3339(until), "reason": reason });
+        let journal = self
+            .journal(by)
+            .event(
+                event::USER_BANNED,
+                id,
+                serde_json::json!({ "until": crate::user::rfc3339(until) }),
+            )
+            .audit(audit::USER_BAN, Some(id), details)
+            .build();
         let banned = self
             .store
-            .set_user_ban(id, Some(until), reason.as_deref(), user.is_active_admin(), now)
+            .set_user_ban(
+                id,
+                Some(until),
+                reason.as_deref(),
+                user.is_active_admin(),
+                now,
+                &journal,
+            )
             .await
             .map_err(not_found("user"))?;
         tracing::info!(user = %id, until = %crate::user::rfc3339(until), "user banned");
@@ -74,10 +102,22 @@ impl Core {
 
     /// Lifts a user's ban (a user without one is left as is); without a permission check.
     pub async fn unban_user_unchecked(&self, id: UserId) -> Result<User> {
+        self.unban_user_by(None, id).await
+    }
+
+    /// Lifts a user's ban as `by`; `user.unbanned` only when a ban was in force.
+    async fn unban_user_by(&self, by: Option<UserId>, id: UserId) -> Result<User> {
         let now = self.clock.now();
+        let current = self.store.get_user(id).await.map_err(not_found("user"))?;
+        let mut journal = self
+            .journal(by)
+            .audit(audit::USER_UNBAN, Some(id), serde_json::json!({}));
+        if current.banned_until.is_some_and(|t| t > now) {
+            journal = journal.event(event::USER_UNBANNED, id, serde_json::json!({}));
+        }
         let user = self
             .store
-            .set_user_ban(id, None, None, false, now)
+            .set_user_ban(id, None, None, false, now, &journal.build())
             .await
             .map_err(not_found("user"))?;
         tracing::info!(user = %id, "ban lifted");

@@ -5,8 +5,11 @@ use super::users::{not_found, validate_preferences};
 use super::{Actor, Core};
 use crate::error::{Error, Result};
 use crate::id::{GroupId, UserId};
+use crate::journal::{Journal, audit, event};
 use crate::store::Group;
 use crate::user::{Role, validate_text};
+use serde_json::json;
+use std::collections::BTreeSet;
 
 /// The most users one membership change may name.
 pub const MAX_MEMBERS_PER_CHANGE: usize = 1000;
@@ -64,7 +67,15 @@ impl Core {
             created_at: now,
             updated_at: now,
         };
-        self.store.insert_group(&group).await?;
+        let journal = self
+            .journal(Some(actor.user.id))
+            .audit(
+                audit::GROUP_CREATE,
+                None,
+                json!({ "group_id": group.id.to_string(), "name": group.name }),
+            )
+            .build();
+        self.store.insert_group(&group, &journal).await?;
         tracing::info!(group = %group.id, "group created");
         Ok(group)
     }
@@ -97,18 +108,50 @@ impl Core {
         if let Some(description) = &changes.description {
             group.description = validate_description(description)?;
         }
+        let permissions_changed = changes.permissions.is_some();
         if let Some(permissions) = changes.permissions {
             group.permissions = validate_permissions(permissions)?;
         }
         group.updated_at = self.clock.now();
-        self.store.update_group(&group).await.map_err(not_found("group"))?;
+        let journal = self
+            .journal(Some(actor.user.id))
+            .audit(
+                audit::GROUP_UPDATE,
+                None,
+                json!({
+                    "group_id": id.to_string(),
+                    "name": group.name,
+                    "permissions_changed": permissions_changed,
+                }),
+            )
+            .build();
+        self.store
+            .update_group(&group, &journal)
+            .await
+            .map_err(not_found("group"))?;
         Ok(group)
     }
 
     /// Deletes a group and its memberships (administrators only).
     pub async fn delete_group(&self, actor: &Actor, id: GroupId) -> Result<()> {
         actor.require_admin()?;
-        self.store.delete_group(id).await.map_err(not_found("group"))?;
+        let group = self.store.get_group(id).await.map_err(not_found("group"))?;
+        let mut journal = self.journal(Some(actor.user.id)).audit(
+            audit::GROUP_DELETE,
+            None,
+            json!({ "group_id": id.to_string(), "name": group.name }),
+        );
+        for member in self.store.list_group_members(id).await? {
+            journal = journal.event(
+                event::GROUP_MEMBER_REMOVED,
+                member,
+                json!({ "group_id": id.to_string(), "reason": "group_deleted" }),
+            );
+        }
+        self.store
+            .delete_group(id, &journal.build())
+            .await
+            .map_err(not_found("group"))?;
         tracing::info!(group = %id, "group deleted");
         Ok(())
     }
@@ -131,8 +174,15 @@ impl Core {
             ));
         }
         self.store.get_group(id).await.map_err(not_found("group"))?;
+        let before = self.store.list_group_members(id).await?;
+        let added = users
+            .iter()
+            .filter(|u| !before.contains(u))
+            .copied()
+            .collect::<BTreeSet<_>>();
+        let journal = self.membership_journal(actor, id, &added, true);
         self.store
-            .add_group_members(id, users, self.clock.now())
+            .add_group_members(id, users, self.clock.now(), &journal)
             .await
             .map_err(not_found("user"))?;
         self.touch_group(id).await?;
@@ -150,7 +200,14 @@ impl Core {
             ));
         }
         self.store.get_group(id).await.map_err(not_found("group"))?;
-        self.store.remove_group_members(id, users).await?;
+        let before = self.store.list_group_members(id).await?;
+        let removed = users
+            .iter()
+            .filter(|u| before.contains(u))
+            .copied()
+            .collect::<BTreeSet<_>>();
+        let journal = self.membership_journal(actor, id, &removed, false);
+        self.store.remove_group_members(id, users, &journal).await?;
         self.touch_group(id).await?;
         Ok(self.store.list_group_members(id).await?)
     }
@@ -158,8 +215,28 @@ impl Core {
     async fn touch_group(&self, id: GroupId) -> Result<()> {
         let mut group = self.store.get_group(id).await.map_err(not_found("group"))?;
         group.updated_at = self.clock.now();
-        self.store.update_group(&group).await.map_err(not_found("group"))?;
+        self.store
+            .update_group(&group, &Journal::default())
+            .await
+            .map_err(not_found("group"))?;
         Ok(())
+    }
+
+    /// `group.member_added` (or `_removed`) and its audit entry for each user.
+    fn membership_journal(&self, actor: &Actor, id: GroupId, users: &BTreeSet<UserId>, added: bool) -> Journal {
+        let (kind, action) = if added {
+            (event::GROUP_MEMBER_ADDED, audit::GROUP_MEMBER_ADD)
+        } else {
+            (event::GROUP_MEMBER_REMOVED, audit::GROUP_MEMBER_REMOVE)
+        };
+        let mut journal = self.journal(Some(actor.user.id));
+        for user in users {
+            let payload = json!({ "group_id": id.to_string() });
+            journal = journal
+                .event(kind, *user, payload.clone())
+                .audit(action, Some(*user), payload);
+        }
+        journal.build()
     }
 
     /// The groups a user belongs to: one's own, or anyone's for an administrator.

@@ -506,7 +506,7 @@ impl Core {
             return Outcome::Updated;
         }
         let result = self
-            .modify_user(existing.id, |u| {
+            .modify_user(existing.id, None, Some(crate::journal::audit::USER_IMPORT), |u| {
                 Self::apply_record(u, v, new_hash.as_ref());
                 Ok(())
             })
@@ -514,9 +514,11 @@ impl Core {
         match result {
             Ok((before, after)) => {
                 if before.password_hash != after.password_hash
-                    && let Err(e) = self.store.delete_sessions_of_user(after.id, None).await
+                    && let Err(e) = self
+                        .revoke_sessions(None, after.id, None, "password_changed", false)
+                        .await
                 {
-                    return Outcome::Failed(describe(&e.into()));
+                    return Outcome::Failed(describe(&e));
                 }
                 if before == after {
                     Outcome::Unchanged
@@ -564,14 +566,22 @@ impl Core {
                     Err(e) => report.records[*index].outcome = Outcome::Failed(describe(&e)),
                 }
             }
-            let inserted: Vec<bool> = match self.store.insert_users_bulk(&users).await {
+            let mut journal = self.journal(None);
+            for user in &users {
+                journal = journal.user_created(user, Some(crate::journal::audit::USER_IMPORT));
+            }
+            let inserted: Vec<bool> = match self.store.insert_users_bulk(&users, &journal.build()).await {
                 Ok(_) => vec![true; users.len()],
                 // Someone took an email or username since the look-up: one at a time, to
                 // tell which.
                 Err(StoreError::Conflict { .. }) => {
                     let mut each = Vec::with_capacity(users.len());
                     for (user, index) in users.iter().zip(&indexes) {
-                        match self.store.insert_user(user, false).await {
+                        let journal = self
+                            .journal(None)
+                            .user_created(user, Some(crate::journal::audit::USER_IMPORT))
+                            .build();
+                        match self.store.insert_user(user, false, &journal).await {
                             Ok(_) => each.push(true),
                             Err(StoreError::Conflict { field }) => {
                                 report.records[*index].outcome = Outcome::Failed(format!("{field} is already taken"));

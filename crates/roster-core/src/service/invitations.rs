@@ -118,9 +118,10 @@ impl Core {
         }
         let mut user = self.user_from_registration(&input).await?;
         user.role = invitation.role.unwrap_or(self.config.default_role);
+        let journal = self.journal(None).user_created(&user, None).build();
         let user = match self
             .store
-            .insert_user_with_invitation(&user, &token_digest, self.clock.now())
+            .insert_user_with_invitation(&user, &token_digest, self.clock.now(), &journal)
             .await
         {
             Ok(user) => user,

@@ -4,6 +4,7 @@
 mod account;
 mod admins;
 mod api_keys;
+mod audit;
 mod auth;
 mod avatars;
 mod balances;
@@ -24,6 +25,7 @@ mod webhooks;
 pub use account::{CODE_ENVIRONMENTS, PluginChange};
 pub use admins::{ACTIVE_WINDOW, AdminAction, SignupPolicy};
 pub use api_keys::{API_KEY_PREFIX, API_KEY_PREFIXES, ApiKeyCreated, NewApiKey, SCOPE_INTROSPECT, is_api_key};
+pub use audit::{AuditPage, ListAudit, MAX_AUDIT_PAGE};
 pub use auth::{ClientMeta, Introspection, LoginOutcome, TokenPair};
 pub use avatars::AVATAR_SIZE;
 pub use bans::{MAX_BAN, parse_duration};
@@ -213,5 +215,11 @@ impl Core {
 
     fn next_id(&self) -> i64 {
         self.ids.next_id()
+    }
+
+    /// Starts the journal of a change made now by `actor` (None: the admin command line or
+    /// an anonymous client), from the current request's client address.
+    pub fn journal(&self, actor: Option<crate::id::UserId>) -> crate::journal::JournalBuilder<'_> {
+        crate::journal::JournalBuilder::new(&self.ids, self.clock.now(), actor)
     }
 }

@@ -6,6 +6,7 @@ use super::invitations::validate_lifetime;
 use super::users::not_found;
 use crate::error::{Error, Result};
 use crate::id::UserId;
+use crate::journal::{audit, event};
 use crate::password::validate_password;
 use crate::store::{AccountToken, AccountTokenKind, StoreError};
 use crate::token::{digest, random_secret};
@@ -40,14 +41,20 @@ impl Core {
     ) -> Result<PasswordResetDone> {
         validate_password("password", password, self.config.min_password_length)?;
         let hash = self.hasher.hash(password).await?;
-        self.modify_user(id, |u| {
+        self.modify_user(id, None, Some(audit::PASSWORD_RESET), |u| {
             u.password_hash = Some(hash.clone());
             Ok(())
         })
         .await?;
-        let sessions_revoked = self.store.delete_sessions_of_user(id, None).await?;
+        let sessions_revoked = self.revoke_sessions(None, id, None, "password_reset", false).await?;
         let api_keys_revoked = if revoke_keys {
-            self.store.delete_api_keys_of_user(id).await?
+            let details = serde_json::json!({ "all": true, "reason": "password_reset" });
+            let journal = self
+                .journal(None)
+                .event(event::API_KEY_REVOKED, id, details.clone())
+                .audit(audit::API_KEY_REVOKE, Some(id), details)
+                .build();
+            self.store.delete_api_keys_of_user(id, &journal).await?
         } else {
             0
         };
@@ -103,7 +110,7 @@ impl Core {
             Err(e) => return Err(e.into()),
         };
         let id = used.user_id.ok_or_else(bad_reset_token)?;
-        self.modify_user(id, |u| {
+        self.modify_user(id, Some(id), Some(audit::PASSWORD_RESET), |u| {
             u.password_hash = Some(hash.clone());
             Ok(())
         })
@@ -112,7 +119,9 @@ impl Core {
             Error::NotFound(_) => bad_reset_token(),
             e => e,
         })?;
-        let sessions_revoked = self.store.delete_sessions_of_user(id, None).await?;
+        let sessions_revoked = self
+            .revoke_sessions(Some(id), id, None, "password_reset", false)
+            .await?;
         tracing::info!(user = %id, sessions_revoked, "password reset with a link");
         Ok(PasswordResetDone {
             sessions_revoked,

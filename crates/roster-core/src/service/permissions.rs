@@ -68,8 +68,16 @@ impl Core {
     pub async fn set_permission_template(&self, actor: &Actor, name: &str, permissions: Value) -> Result<Value> {
         actor.require_admin()?;
         let permissions = validate_permissions(permissions)?;
+        let journal = self
+            .journal(Some(actor.user.id))
+            .audit(
+                crate::journal::audit::PERMISSION_TEMPLATE_UPDATE,
+                None,
+                serde_json::json!({ "template": name, "permissions": permissions }),
+            )
+            .build();
         self.store
-            .put_permission_template(name, &permissions, self.clock.now())
+            .put_permission_template(name, &permissions, self.clock.now(), &journal)
             .await?;
         tracing::info!(template = name, "permission template changed");
         Ok(permissions)

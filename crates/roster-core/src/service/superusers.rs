@@ -91,12 +91,14 @@ impl Core {
         }
         let hash = self.hasher.hash(new).await?;
         let (_, after) = self
-            .modify_user(user.id, |u| {
+            .modify_user(user.id, Some(actor.user.id), None, |u| {
                 u.password_hash = Some(hash.clone());
                 Ok(())
             })
             .await?;
-        let revoked = self.store.delete_sessions_of_user(user.id, actor.session()).await?;
+        let revoked = self
+            .revoke_sessions(Some(actor.user.id), user.id, actor.session(), "password_changed", false)
+            .await?;
         tracing::info!(user = %user.id, revoked, "password set");
         Ok(after)
     }

@@ -38,6 +38,14 @@ impl Core {
 
     /// The caller accepts the terms in force; the acceptance is kept.
     pub async fn accept_terms(&self, actor: &Actor) -> Result<TermsStatus> {
+        let journal = self
+            .journal(Some(actor.user.id))
+            .event(
+                crate::journal::event::USER_UPDATED,
+                actor.user.id,
+                serde_json::json!({ "fields": ["terms_version"] }),
+            )
+            .build();
         let user = self
             .store
             .record_terms_acceptance(
@@ -45,6 +53,7 @@ impl Core {
                 actor.user.id,
                 &self.config.terms_version,
                 self.clock.now(),
+                &journal,
             )
             .await
             .map_err(not_found("user"))?;

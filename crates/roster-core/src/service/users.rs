@@ -4,6 +4,7 @@ use super::auth::ClientMeta;
 use super::{Actor, Core, LoginOutcome};
 use crate::error::{Error, Result};
 use crate::id::UserId;
+use crate::journal::{audit, event};
 use crate::password::validate_password;
 use crate::store::{SortKey, StoreError, UserQuery, UserSort};
 use crate::user::{
@@ -275,7 +276,8 @@ impl Core {
             return Err(Error::RegistrationDisabled);
         }
         let user = self.user_from_registration(&input).await?;
-        let user = self.store.insert_user(&user, true).await?;
+        let journal = self.journal(None).user_created(&user, None).build();
+        let user = self.store.insert_user(&user, true, &journal).await?;
         tracing::info!(user = %user.id, role = %user.role, "user registered");
         Ok(user)
     }
@@ -283,12 +285,16 @@ impl Core {
     /// Creates a user on an administrator's behalf.
     pub async fn create_user(&self, actor: &Actor, input: NewUser) -> Result<User> {
         actor.require_admin()?;
-        self.create_user_unchecked(input).await
+        self.create_user_by(Some(actor.user.id), input).await
     }
 
     /// Creates a user without a permission check: for the admin commands, which run with
     /// the operator's authority over the database.
     pub async fn create_user_unchecked(&self, input: NewUser) -> Result<User> {
+        self.create_user_by(None, input).await
+    }
+
+    async fn create_user_by(&self, by: Option<UserId>, input: NewUser) -> Result<User> {
         let email = parse_email(input.email.as_deref())?;
         let username = parse_username(input.username.as_deref())?;
         let name = input.name.as_deref().map(validate_name).transpose()?.flatten();
@@ -312,7 +318,8 @@ impl Core {
         if let Some(p) = provider {
             user.provider = p;
         }
-        let user = self.store.insert_user(&user, true).await?;
+        let journal = self.journal(by).user_created(&user, Some(audit::USER_CREATE)).build();
+        let user = self.store.insert_user(&user, true, &journal).await?;
         tracing::info!(user = %user.id, role = %user.role, "user created");
         Ok(user)
     }
@@ -393,8 +400,15 @@ impl Core {
 
     /// Applies `change` to a fresh copy of the user and writes it, retrying when another
     /// writer got there first. The last-admin guard is applied when the change removes an
-    /// active admin.
-    pub(super) async fn modify_user<F>(&self, id: UserId, change: F) -> Result<(User, User)>
+    /// active admin. The change is journaled as `by` made it (see
+    /// [`crate::journal::JournalBuilder::user_changed`]), audited as `action` when given.
+    pub(super) async fn modify_user<F>(
+        &self,
+        id: UserId,
+        by: Option<UserId>,
+        action: Option<&str>,
+        change: F,
+    ) -> Result<(User, User)>
     where
         F: Fn(&mut User) -> Result<()>,
     {
@@ -407,7 +421,8 @@ impl Core {
             }
             after.updated_at = self.clock.now();
             let keep_an_admin = before.is_active_admin() && !after.is_active_admin();
-            match self.store.update_user(&after, keep_an_admin).await {
+            let journal = self.journal(by).user_changed(&before, &after, action).build();
+            match self.store.update_user(&after, keep_an_admin, &journal).await {
                 Ok(stored) => return Ok((before, stored)),
                 Err(StoreError::Stale) => continue,
                 Err(e) => return Err(e.into()),
@@ -455,7 +470,9 @@ impl Core {
     pub async fn update_profile(&self, actor: &Actor, changes: ProfileChanges) -> Result<User> {
         let validated = ValidatedProfile::new(&changes)?;
         let (_, user) = self
-            .modify_user(actor.user.id, |u| self.apply_profile(u, &validated))
+            .modify_user(actor.user.id, Some(actor.user.id), None, |u| {
+                self.apply_profile(u, &validated)
+            })
             .await?;
         Ok(user)
     }
@@ -472,12 +489,14 @@ impl Core {
         }
         validate_password("new_password", new, self.config.min_password_length)?;
         let hash = self.hasher.hash(new).await?;
-        self.modify_user(user.id, |u| {
+        self.modify_user(user.id, Some(actor.user.id), None, |u| {
             u.password_hash = Some(hash.clone());
             Ok(())
         })
         .await?;
-        let revoked = self.store.delete_sessions_of_user(user.id, actor.session()).await?;
+        let revoked = self
+            .revoke_sessions(Some(actor.user.id), user.id, actor.session(), "password_changed", false)
+            .await?;
         tracing::info!(user = %user.id, revoked, "password changed");
         Ok(())
     }
@@ -485,11 +504,15 @@ impl Core {
     /// An administrator's change to any user: profile, role, active, verification, password.
     pub async fn admin_update_user(&self, actor: &Actor, id: UserId, changes: AdminUserChanges) -> Result<User> {
         actor.require_admin()?;
-        self.admin_update_user_unchecked(id, changes).await
+        self.admin_update_user_by(Some(actor.user.id), id, changes).await
     }
 
     /// As [`Core::admin_update_user`], without the permission check (admin commands).
     pub async fn admin_update_user_unchecked(&self, id: UserId, changes: AdminUserChanges) -> Result<User> {
+        self.admin_update_user_by(None, id, changes).await
+    }
+
+    async fn admin_update_user_by(&self, by: Option<UserId>, id: UserId, changes: AdminUserChanges) -> Result<User> {
         let validated = ValidatedProfile::new(&changes.profile)?;
         let hash = match &changes.password {
             Some(p) => {
@@ -499,7 +522,7 @@ impl Core {
             None => None,
         };
         let (before, after) = self
-            .modify_user(id, |u| {
+            .modify_user(id, by, Some(audit::USER_UPDATE), |u| {
                 self.apply_profile(u, &validated)?;
                 if let Some(role) = changes.role {
                     u.role = role;
@@ -518,7 +541,12 @@ impl Core {
             .await?;
         let lost_access = after.ensure_may_sign_in().is_err() && before.ensure_may_sign_in().is_ok();
         if hash.is_some() || lost_access {
-            let revoked = self.store.delete_sessions_of_user(id, None).await?;
+            let reason = if hash.is_some() {
+                "password_changed"
+            } else {
+                "access_lost"
+            };
+            let revoked = self.revoke_sessions(by, id, None, reason, false).await?;
             tracing::info!(user = %id, revoked, "sessions revoked after an administrative change");
         }
         Ok(after)
@@ -531,20 +559,38 @@ impl Core {
         if actor.user.id == id {
             return Err(Error::Forbidden("administrators cannot delete their own account"));
         }
-        self.delete_user_unchecked(id).await
+        self.delete_user_by(Some(actor.user.id), id).await
     }
 
     /// As [`Core::delete_user`], without the permission checks (admin commands); the
     /// last-admin rule still holds.
     pub async fn delete_user_unchecked(&self, id: UserId) -> Result<()> {
+        self.delete_user_by(None, id).await
+    }
+
+    /// Deletes a user as `by` (themselves, an administrator, or None: the command line).
+    pub(super) async fn delete_user_by(&self, by: Option<UserId>, id: UserId) -> Result<()> {
         let user = self.store.get_user(id).await.map_err(not_found("user"))?;
+        let journal = self.user_deleted_journal(by, &user);
         self.store
-            .delete_user(id, user.is_active_admin())
+            .delete_user(id, user.is_active_admin(), &journal)
             .await
             .map_err(not_found("user"))?;
         self.remove_files_of(&user).await;
         tracing::info!(user = %id, "user deleted");
         Ok(())
+    }
+
+    /// `user.deleted`, audited as `user.delete`.
+    pub(super) fn user_deleted_journal(&self, by: Option<UserId>, user: &User) -> crate::journal::Journal {
+        self.journal(by)
+            .event(event::USER_DELETED, user.id, serde_json::json!({}))
+            .audit(
+                audit::USER_DELETE,
+                Some(user.id),
+                serde_json::json!({ "self": by == Some(user.id) }),
+            )
+            .build()
     }
 
     /// Removes what a deleted user kept on disk (its avatar), once its rows are gone.

@@ -8,6 +8,7 @@ use super::users::not_found;
 use super::{Core, Registration};
 use crate::error::{Error, Result};
 use crate::id::UserId;
+use crate::journal::event;
 use crate::mail::{MailMessage, html_escape};
 use crate::password::validate_password;
 use crate::store::{EmailVerification, StoreError};
@@ -154,7 +155,7 @@ impl Core {
             Ok(user)
         } else {
             let (_, user) = self
-                .modify_user(user.id, |u| {
+                .modify_user(user.id, None, None, |u| {
                     u.email_verified = true;
                     Ok(())
                 })
@@ -230,6 +231,15 @@ impl Core {
                 email.as_ref().map(Email::as_str),
                 user,
                 self.clock.now(),
+                &|id| {
+                    self.journal(Some(id))
+                        .event(
+                            event::USER_UPDATED,
+                            id,
+                            serde_json::json!({ "fields": ["email_verified"] }),
+                        )
+                        .build()
+                },
             )
             .await
         {

@@ -183,7 +183,11 @@ async fn bcrypt_hashes_verify_and_are_upgraded(backend: Backend) {
     let user = app.admin().await;
     let mut stored = app.core.store.get_user(user.id).await.unwrap();
     stored.password_hash = Some(roster_core::user::PasswordHash(bcrypt_hash("from librechat")));
-    app.core.store.update_user(&stored, false).await.unwrap();
+    app.core
+        .store
+        .update_user(&stored, false, &Default::default())
+        .await
+        .unwrap();
     app.login(&user.email, &user.password)
         .await
         .assert_problem(401, "invalid_credentials");

@@ -74,6 +74,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         ))
         .routes(routes!(permissions_default_get, permissions_default_put))
         .routes(routes!(me_permissions_get))
+        .routes(routes!(super::audit::audit_get))
         .merge(super::webhooks::routes())
         .split_for_parts();
     let document = openapi.clone();

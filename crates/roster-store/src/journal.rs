@@ -1,0 +1,75 @@
+//! The audit trail and the outbox: SQL text and row codecs. Written by every mutating store
+//! method through `write_journal` (see `shared.rs`), in the change's own transaction.
+
+use roster_core::UserId;
+use roster_core::journal::{AuditEntry, OutboxEvent};
+use roster_core::store::StoreResult;
+use sqlx::types::Json;
+
+/// The transaction-level advisory lock PostgreSQL writers of `outbox` take just before
+/// inserting, so that `seq` order is commit order (see migration 0009).
+pub(crate) const OUTBOX_LOCK: i64 = 7_420_001;
+
+/// Rows per multi-row insert (7 parameters each: well under both backends' limits).
+pub(crate) const JOURNAL_ROWS_PER_STATEMENT: usize = 500;
+
+pub(crate) const INSERT_AUDIT_HEAD: &str = "INSERT INTO audit_log (id, at, actor_id, action, target_id, ip, details) ";
+pub(crate) const INSERT_OUTBOX_HEAD: &str =
+    "INSERT INTO outbox (id, event_type, subject_id, actor_id, occurred_at, payload) ";
+
+pub(crate) const AUDIT_COLUMNS: &str = "SELECT id, at, actor_id, action, target_id, ip, details FROM audit_log";
+
+pub(crate) const LIST_OUTBOX: &str = "SELECT seq, id, event_type, subject_id, actor_id, occurred_at, payload \
+     FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2";
+
+/// One row of `audit_log`.
+#[derive(sqlx::FromRow)]
+pub(crate) struct AuditRow {
+    id: i64,
+    at: i64,
+    actor_id: Option<i64>,
+    action: String,
+    target_id: Option<i64>,
+    ip: Option<String>,
+    details: Json<serde_json::Value>,
+}
+
+impl AuditRow {
+    pub(crate) fn into_entry(self) -> StoreResult<AuditEntry> {
+        Ok(AuditEntry {
+            id: self.id,
+            at: crate::codec::from_ms(self.at)?,
+            actor_id: self.actor_id.map(UserId),
+            action: self.action,
+            target_id: self.target_id.map(UserId),
+            ip: self.ip,
+            details: self.details.0,
+        })
+    }
+}
+
+/// One row of `outbox`.
+#[derive(sqlx::FromRow)]
+pub(crate) struct OutboxRow {
+    seq: i64,
+    id: i64,
+    event_type: String,
+    subject_id: i64,
+    actor_id: Option<i64>,
+    occurred_at: i64,
+    payload: Json<serde_json::Value>,
+}
+
+impl OutboxRow {
+    pub(crate) fn into_event(self) -> StoreResult<OutboxEvent> {
+        Ok(OutboxEvent {
+            seq: self.seq,
+            id: self.id,
+            event_type: self.event_type,
+            subject_id: UserId(self.subject_id),
+            actor_id: self.actor_id.map(UserId),
+            occurred_at: crate::codec::from_ms(self.occurred_at)?,
+            payload: self.payload.0,
+        })
+    }
+}
