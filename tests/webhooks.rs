@@ -85,23 +85,6 @@ async fn wait_ready(address: &str) {
     }
 }
 
-/// Commits one event to the outbox of the database at `url`.
-async fn commit_event(url: &str, event_type: &str, subject: i64) -> OutboxEvent {
-    let store = roster_store::open(url).await.unwrap();
-    let event = OutboxEvent {
-        seq: 0,
-        id: 4_000_000 + subject,
-        event_type: event_type.into(),
-        subject_id: UserId(subject),
-        actor_id: None,
-        occurred_at: OffsetDateTime::now_utc(),
-        payload: json!({"reason": "test"}),
-    };
-    store.webhooks().append_outbox_events(std::slice::from_ref(&event)).await.unwrap();
-    store.close().await;
-    event
-}
-
 /// The README's receiver example (the Python block after `<!-- verify-webhook.py -->`).
 fn readme_verifier() -> String {
     let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
@@ -179,11 +162,28 @@ async fn an_event_committed_before_a_kill_is_delivered_after_restart(backend: Ba
         .unwrap();
     let secret = created["secret"].as_str().unwrap().to_string();
 
-    let event = commit_event(&db.url, "user.deleted", 777).await;
-    let id = event.id.to_string();
-    receiver
-        .wait_until(Duration::from_secs(20), |r| r.iter().any(|r| r.json["id"] == id))
+    // A change commits (bob signs up: user.created, in the outbox with the account).
+    let bob: Value = client
+        .post(format!("{base}/v1/auth/register"))
+        .json(&json!({"email": "bob@example.org", "password": "bob's long password"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bob_id = bob["user"]["id"].as_str().unwrap().to_string();
+    let first = receiver
+        .wait_until(Duration::from_secs(20), |r| {
+            r.iter()
+                .any(|r| r.json["subject"]["id"] == bob_id.as_str() && r.json["type"] == "user.created")
+        })
         .await;
+    let id = first
+        .iter()
+        .find(|r| r.json["subject"]["id"] == bob_id.as_str())
+        .map(|r| r.json["id"].clone())
+        .unwrap();
     // Killed mid-delivery: the claim is never resolved by this process.
     let status = server.stop("-KILL");
     assert!(!status.success());
@@ -199,15 +199,16 @@ async fn an_event_committed_before_a_kill_is_delivered_after_restart(backend: Ba
     let ours: Vec<&Received> = received.iter().filter(|r| r.json["id"] == id).collect();
     assert!(ours.len() >= 2, "sent before the kill and again after the restart");
     assert_eq!(ours[0].body, ours[ours.len() - 1].body, "the same event, byte for byte");
-    assert_eq!(ours[0].json["type"], "user.deleted");
-    assert_eq!(ours[0].json["subject"]["id"], "777");
+    assert_eq!(ours[0].json["type"], "user.created");
+    assert_eq!(ours[0].json["subject"]["id"], bob_id);
     // The README's recipe verifies what was sent, and refuses a tampered body.
     let script = dir.path().join("verify.py");
     std::fs::write(&script, readme_verifier()).unwrap();
     let acknowledged = ours.last().unwrap();
     assert!(readme_accepts(&script, &secret, acknowledged));
     let mut tampered = (*acknowledged).clone();
-    tampered.body = axum::body::Bytes::from(String::from_utf8_lossy(&tampered.body).replace("777", "778"));
+    tampered.body =
+        axum::body::Bytes::from(String::from_utf8_lossy(&tampered.body).replace("user.created", "user.deleted"));
     assert!(!readme_accepts(&script, &secret, &tampered));
     assert!(!readme_accepts(&script, "whsec_wrong_secret_value", acknowledged));
     // A graceful stop with the worker running exits 0.

@@ -135,8 +135,6 @@ pub trait WebhookStore: Send + Sync {
     /// Appends events to the outbox in one transaction, assigning `seq` in commit order.
     /// For events not written with a change of the store's own (and for tests).
     async fn append_outbox_events(&self, events: &[OutboxEvent]) -> StoreResult<()>;
-    /// Outbox events with `seq` above `after`, in `seq` order.
-    async fn list_outbox_events(&self, after: i64, limit: u32) -> StoreResult<Vec<OutboxEvent>>;
     /// The event at `seq`.
     async fn get_outbox_event(&self, seq: i64) -> StoreResult<OutboxEvent>;
     /// Events of one type, newest first, with `seq` below `before` (None: from the newest).

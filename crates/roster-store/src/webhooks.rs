@@ -255,20 +255,6 @@ macro_rules! impl_webhook_store {
                 .map_err(Into::into)
             }
 
-            async fn list_outbox_events(
-                &self,
-                after: i64,
-                limit: u32,
-            ) -> roster_core::store::StoreResult<Vec<roster_core::journal::OutboxEvent>> {
-                let rows: Vec<$crate::webhooks::OutboxRow> = sqlx::query_as($crate::webhooks::LIST_OUTBOX_EVENTS)
-                    .bind(after)
-                    .bind(i64::from(limit))
-                    .fetch_all(self.read_pool())
-                    .await
-                    .map_err($crate::error::store_error)?;
-                $crate::codec::convert_all(rows, $crate::webhooks::OutboxRow::into_event)
-            }
-
             async fn get_outbox_event(
                 &self,
                 seq: i64,

@@ -340,7 +340,7 @@ impl Core {
         if !(1..=MAX_EVENTS_PAGE).contains(&limit) {
             return Err(Error::invalid("limit", format!("must be 1 to {MAX_EVENTS_PAGE}")));
         }
-        let events = self.store.webhooks().list_outbox_events(after, limit).await?;
+        let events = self.store.list_outbox(after, limit).await?;
         let next = events.last().map_or(after, |e| e.seq);
         Ok(EventPage {
             events: events.iter().map(Envelope::of).collect(),

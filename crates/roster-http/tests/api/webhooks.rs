@@ -407,6 +407,9 @@ async fn the_event_stream_pages_for_admins_and_events_keys(backend: Backend) {
     let admin = app.admin().await;
     let user = app.user(Role::User).await;
     let t = Some(admin.access_token.as_str());
+    // Keys first: creating one is an event too.
+    let key = app.api_key(&admin, &["events"]).await;
+    let user_key = app.api_key(&user, &[]).await;
     let start = app.get("/v1/events?limit=1000", t).await;
     start.assert_status(200);
     let cursor = start.body["next_cursor"].as_str().unwrap().to_string();
@@ -426,7 +429,6 @@ async fn the_event_stream_pages_for_admins_and_events_keys(backend: Backend) {
     assert!(events[1]["sequence"].as_i64() > events[0]["sequence"].as_i64());
     let next = page.body["next_cursor"].as_str().unwrap();
     // An API key with the events scope reads the same stream.
-    let key = app.api_key(&admin, &["events"]).await;
     let rest = app.get(&format!("/v1/events?after={next}"), Some(&key)).await;
     rest.assert_status(200);
     assert_eq!(rest.body["events"].as_array().unwrap().len(), 1);
@@ -436,7 +438,6 @@ async fn the_event_stream_pages_for_admins_and_events_keys(backend: Backend) {
     assert_eq!(empty.body["events"], json!([]));
     assert_eq!(empty.body["next_cursor"], end);
     // A key without the scope, a non-admin's session, and granting the scope as a non-admin.
-    let user_key = app.api_key(&user, &[]).await;
     app.get("/v1/events", Some(&user_key))
         .await
         .assert_problem(403, "forbidden");
@@ -514,10 +515,112 @@ async fn two_instances_send_each_event_once(backend: Backend) {
     assert_in_order_per_user(&received, &committed);
 }
 
+/// Changes made through the API reach the receiver as events, in order; deleting the user
+/// is pending until the required receiver acknowledges `user.deleted`.
+async fn real_changes_are_delivered_and_deletions_wait_for_required_receivers(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let admin = app.admin().await;
+    let t = Some(admin.access_token.as_str());
+    let receiver = Receiver::start(Answer::Status(200)).await;
+    let (webhook, secret) = subscribe(
+        &app,
+        &admin.access_token,
+        json!({"url": receiver.url, "required_for_deletion": true}),
+    )
+    .await;
+    let worker = Worker::start(app.core.clone(), fast());
+    let created = app
+        .post(
+            "/v1/users",
+            t,
+            &json!({"email": "carol@example.org", "password": "carol's password"}),
+        )
+        .await;
+    created.assert_status(201);
+    let id = created.body["id"].as_str().unwrap().to_string();
+    app.patch(&format!("/v1/users/{id}"), t, &json!({"name": "Carol"}))
+        .await
+        .assert_status(200);
+    let of_carol = |r: &Received| r.json["subject"]["id"] == id.as_str();
+    receiver
+        .wait_until(Duration::from_secs(30), |r| {
+            r.iter()
+                .any(|r| of_carol(r) && r.json["type"] == "user.updated" && r.acknowledged())
+        })
+        .await;
+    // The receiver goes down; the user is deleted at once, the deletion stays pending.
+    receiver.answer(Answer::Status(503));
+    app.delete(&format!("/v1/users/{id}"), t).await.assert_status(204);
+    app.get(&format!("/v1/users/{id}"), t)
+        .await
+        .assert_problem(404, "not_found");
+    receiver
+        .wait_until(Duration::from_secs(30), |r| {
+            r.iter()
+                .filter(|r| of_carol(r) && r.json["type"] == "user.deleted")
+                .count()
+                >= 2
+        })
+        .await;
+    let pending = app.get("/v1/deletions", t).await;
+    pending.assert_status(200);
+    let deletion = &pending.body["deletions"][0];
+    assert_eq!(deletion["user"]["id"], id, "{}", pending.text);
+    assert_eq!(deletion["status"], "pending");
+    assert_eq!(deletion["deleted_by"], admin.id_str());
+    assert_eq!(deletion["late"], json!([webhook]));
+    let delivery = &deletion["receivers"][0]["delivery"];
+    assert_eq!(delivery["status"], "pending");
+    assert!(delivery["attempts"].as_i64().unwrap() >= 1, "{delivery}");
+    assert_eq!(delivery["last_status_code"], 503);
+    // It recovers: the deletion completes.
+    receiver.answer(Answer::Status(200));
+    let mut done = Value::Null;
+    for _ in 0..400 {
+        done = app.get("/v1/deletions", t).await.body;
+        if done["deletions"] == json!([]) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(done["deletions"], json!([]));
+    worker.stop().await;
+    let all = app.get("/v1/deletions?status=all", t).await;
+    assert_eq!(all.body["deletions"][0]["status"], "complete");
+    // Carol's events arrived signed and in commit order: created first, deleted last.
+    let received: Vec<Received> = receiver.received().into_iter().filter(|r| of_carol(r)).collect();
+    assert_signed(&received, &secret);
+    let acknowledged: Vec<&Received> = received.iter().filter(|r| r.acknowledged()).collect();
+    let types: Vec<&str> = acknowledged.iter().map(|r| r.json["type"].as_str().unwrap()).collect();
+    assert_eq!(types.first(), Some(&"user.created"), "{types:?}");
+    assert_eq!(types.last(), Some(&"user.deleted"), "{types:?}");
+    assert!(types.contains(&"user.updated"), "{types:?}");
+    let sequences: Vec<i64> = acknowledged
+        .iter()
+        .map(|r| r.json["sequence"].as_i64().unwrap())
+        .collect();
+    assert!(
+        sequences.windows(2).all(|w| w[0] < w[1]),
+        "in commit order: {sequences:?}"
+    );
+    // The stream holds the same events.
+    let stream = app.get("/v1/events?limit=1000", t).await;
+    let ids: Vec<&Value> = stream.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["subject"]["id"] == id.as_str())
+        .map(|e| &e["id"])
+        .collect();
+    let delivered: Vec<&Value> = acknowledged.iter().map(|r| &r.json["id"]).collect();
+    assert_eq!(ids, delivered);
+}
+
 backend_tests!(
     every_event_arrives_in_order_per_user_signed_through_failures,
     deliveries_are_given_up_replayed_and_complete_deletions,
     subscriptions_are_validated_and_admin_only,
     the_event_stream_pages_for_admins_and_events_keys,
     two_instances_send_each_event_once,
+    real_changes_are_delivered_and_deletions_wait_for_required_receivers,
 );
