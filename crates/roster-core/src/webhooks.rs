@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 
 /// The event type of a user's deletion; its delivery to every `required_for_deletion`
 /// subscription completes the deletion.
-pub const USER_DELETED: &str = "user.deleted";
+pub const USER_DELETED: &str = crate::journal::event::USER_DELETED;
 
 /// The header carrying the signature: `t=<unix seconds>,v1=<hex HMAC-SHA256>`.
 pub const SIGNATURE_HEADER: &str = "Roster-Signature";

@@ -392,6 +392,11 @@ async fn subscriptions_are_validated_and_admin_only(backend: Backend) {
     app.get(&format!("/v1/webhooks/{id}/deliveries?status=lost"), t)
         .await
         .assert_problem(422, "invalid_field");
+    for query in ["limit=0", "limit=501"] {
+        let r = app.get(&format!("/v1/webhooks/deliveries?{query}"), t).await;
+        r.assert_problem(422, "invalid_field");
+        assert_eq!(r.body["field"], "limit");
+    }
     app.delete(&format!("/v1/webhooks/{id}"), t).await.assert_status(204);
     app.delete(&format!("/v1/webhooks/{id}"), t)
         .await

@@ -154,7 +154,7 @@ pub struct DeletionBody {
     pub event_id: String,
     /// RFC 3339.
     pub deleted_at: String,
-    /// Who deleted it (null: the system or the user itself through a dialect).
+    /// Who deleted it (the user itself for a self-deletion; null for the command line).
     pub deleted_by: Option<String>,
     /// `pending` or `complete`.
     pub status: String,
