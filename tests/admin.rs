@@ -544,6 +544,16 @@ async fn import_and_export_users(backend: Backend) {
         r.stdout.contains("Imported: 4 created (1 with a set-password link)"),
         "{r:?}"
     );
+    // Each created user has its `user.created` event and `user.import` entry, and nothing more.
+    let events = app.core.store.list_outbox(0, 1000).await.unwrap();
+    assert_eq!(
+        events.iter().filter(|e| e.event_type == "user.created").count(),
+        1 + 4,
+        "{events:?}"
+    );
+    let audit = roster(&app, &["audit", "--action", "user.import", "--json"], "");
+    audit.ok();
+    assert_eq!(audit.stdout.lines().count(), 4, "{audit:?}");
     app.login("plain", "plain password").await.assert_status(200);
     app.login("bcrypt@example.org", "bcrypt password")
         .await
@@ -704,6 +714,60 @@ async fn prompts_on_a_terminal(backend: Backend) {
         .assert_problem(401, "invalid_credentials");
 }
 
+async fn audit_prints_the_trail(backend: Backend) {
+    let Some(app) = app(backend).await else { return };
+    let admin = app.admin().await;
+    let user = app.user(Role::User).await;
+    app.login(&user.email, "not the password").await.assert_status(401);
+    roster(&app, &["ban-user", &user.email, "60", "--reason", "spam"], "").ok();
+    roster(&app, &["unban-user", &user.email], "").ok();
+
+    let r = roster(&app, &["audit"], "");
+    r.ok();
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert!(lines[0].starts_with("AT") && lines[0].contains("ACTION"), "{r:?}");
+    // Newest first; the command line acts without an actor (-) and without an address.
+    assert!(
+        lines[1].contains("user.unban") && lines[2].contains("user.ban"),
+        "{r:?}"
+    );
+    assert!(
+        lines[2].contains(&user.id.to_string()) && lines[2].contains("spam"),
+        "{r:?}"
+    );
+    assert!(
+        r.stdout.contains("login.failure") && r.stdout.contains("127.0.0.1"),
+        "{r:?}"
+    );
+    assert!(!r.stdout.contains("not the password"), "{r:?}");
+
+    let r = roster(
+        &app,
+        &["audit", "--json", "--target", &user.email, "--action", "user.ban"],
+        "",
+    );
+    r.ok();
+    let entries: Vec<Value> = r.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(entries.len(), 1, "{r:?}");
+    assert_eq!(entries[0]["action"], "user.ban");
+    assert_eq!(entries[0]["actor_id"], Value::Null);
+    assert_eq!(entries[0]["target_id"], user.id.to_string());
+    assert_eq!(entries[0]["details"]["reason"], "spam");
+    let r = roster(
+        &app,
+        &["audit", "--json", "--actor", &admin.id.to_string(), "--limit", "1"],
+        "",
+    );
+    r.ok();
+    assert_eq!(r.stdout.lines().count(), 1, "{r:?}");
+    let r = roster(&app, &["audit", "--action", "user.delete"], "");
+    r.ok();
+    assert!(r.stdout.contains("(no entries)"), "{r:?}");
+    roster(&app, &["audit", "--since", "yesterday"], "").fails(2, "--since");
+    roster(&app, &["audit", "--target", "nobody@example.org"], "").fails(1, "no user");
+    roster(&app, &["audit", "--action", "Bad Action"], "").fails(1, "action");
+}
+
 backend_tests!(
     create_user_and_list_users,
     ban_unban_and_list_bans,
@@ -715,4 +779,5 @@ backend_tests!(
     invite_user_mails_the_link,
     import_and_export_users,
     prompts_on_a_terminal,
+    audit_prints_the_trail,
 );

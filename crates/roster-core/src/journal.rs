@@ -328,3 +328,130 @@ impl Journal {
         std::borrow::Cow::Owned(journal)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::IdGenerator;
+    use crate::user::{PasswordHash, Role};
+    use serde_json::json;
+
+    fn user() -> User {
+        let now = OffsetDateTime::now_utc();
+        User {
+            id: UserId(5),
+            email: Some("a@example.org".into()),
+            email_verified: false,
+            username: None,
+            name: None,
+            password_hash: Some(PasswordHash("$argon2id$old".into())),
+            provider: "local".into(),
+            role: Role::User,
+            active: true,
+            avatar: None,
+            bio: None,
+            timezone: None,
+            terms_version: None,
+            terms_accepted_at: None,
+            preferences: json!({}),
+            created_at: now,
+            updated_at: now,
+            last_login_at: None,
+            last_active_at: None,
+            revision: 1,
+            banned_until: None,
+            ban_reason: None,
+        }
+    }
+
+    fn kinds(journal: &Journal) -> (Vec<&str>, Vec<&str>) {
+        (
+            journal.events.iter().map(|e| e.event_type.as_str()).collect(),
+            journal.audit.iter().map(|a| a.action.as_str()).collect(),
+        )
+    }
+
+    #[test]
+    fn user_changes_become_events_and_entries() {
+        let ids = IdGenerator::new(1);
+        let at = OffsetDateTime::now_utc();
+        let before = user();
+        let after = User {
+            name: Some("Ann".into()),
+            role: Role::Admin,
+            active: false,
+            password_hash: Some(PasswordHash("$argon2id$new".into())),
+            ..before.clone()
+        };
+        let j = JournalBuilder::new(&ids, at, Some(UserId(9)))
+            .user_changed(&before, &after, Some(audit::USER_UPDATE))
+            .build();
+        assert_eq!(
+            kinds(&j),
+            (
+                vec![
+                    "user.updated",
+                    "user.role_changed",
+                    "user.deactivated",
+                    "user.password_changed"
+                ],
+                vec!["user.update", "user.role_change"]
+            )
+        );
+        assert_eq!(j.events[0].payload, json!({"fields": ["name"]}));
+        assert_eq!(
+            j.audit[0].details,
+            json!({"fields": ["name"], "role": {"from": "user", "to": "admin"}, "active": false, "password": true})
+        );
+        assert!(
+            !serde_json::to_string(&j.audit[0].details)
+                .unwrap_or_default()
+                .contains("argon2")
+        );
+        assert!(
+            j.events
+                .iter()
+                .all(|e| e.actor_id == Some(UserId(9)) && e.subject_id == UserId(5))
+        );
+        assert!(j.events.windows(2).all(|w| w[0].id < w[1].id), "ids in order");
+
+        // Without an audited action only a password change is audited, as a security event.
+        let own = User {
+            password_hash: Some(PasswordHash("$argon2id$mine".into())),
+            bio: Some("hi".into()),
+            ..before.clone()
+        };
+        let j = JournalBuilder::new(&ids, at, Some(UserId(5)))
+            .user_changed(&before, &own, None)
+            .build();
+        assert_eq!(
+            kinds(&j),
+            (
+                vec!["user.updated", "user.password_changed"],
+                vec!["user.password_change"]
+            )
+        );
+        let j = JournalBuilder::new(&ids, at, None)
+            .user_changed(&before, &before, None)
+            .build();
+        assert!(j.is_empty());
+    }
+
+    #[test]
+    fn a_promoted_first_account_is_journaled_as_admin() {
+        let ids = IdGenerator::new(1);
+        let created = user();
+        let j = JournalBuilder::new(&ids, OffsetDateTime::now_utc(), None)
+            .user_created(&created, Some(audit::USER_CREATE))
+            .build();
+        assert!(matches!(j.for_stored_user(&created), std::borrow::Cow::Borrowed(_)));
+        let stored = User {
+            role: Role::Admin,
+            ..created
+        };
+        let fixed = j.for_stored_user(&stored);
+        assert_eq!(fixed.events[0].payload["role"], "admin");
+        assert_eq!(fixed.audit[0].details["role"], "admin");
+        assert_eq!(fixed.events[0].id, j.events[0].id);
+    }
+}

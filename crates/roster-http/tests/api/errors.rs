@@ -106,6 +106,7 @@ async fn openapi_document_matches_the_routes(backend: Backend) {
         "DELETE /v1/me/api-keys/{id}",
         "DELETE /v1/me/sessions/{id}",
         "DELETE /v1/users/{id}",
+        "GET /v1/audit",
         "GET /v1/groups",
         "GET /v1/groups/permissions/default",
         "GET /v1/groups/{id}",
