@@ -49,10 +49,15 @@ fn delivered(now: OffsetDateTime) -> AttemptRecord {
 }
 
 async fn racing_claims_take_each_delivery_once_in_order_per_user(backend: Backend) {
-    let Some(db) = TestDatabase::new(backend).await else { return };
+    let Some(db) = TestDatabase::new(backend).await else {
+        return;
+    };
     let store = db.store().await;
     let webhooks = store.webhooks();
-    webhooks.insert_subscription(&subscription(1, &[], false)).await.unwrap();
+    webhooks
+        .insert_subscription(&subscription(1, &[], false))
+        .await
+        .unwrap();
     let events: Vec<OutboxEvent> = (0..120).map(|i| event(1000 + i, "user.updated", 10 + i % 12)).collect();
     webhooks.append_outbox_events(&events).await.unwrap();
     let now = OffsetDateTime::now_utc();
@@ -122,31 +127,56 @@ async fn racing_claims_take_each_delivery_once_in_order_per_user(backend: Backen
 }
 
 async fn claims_lapse_replays_reset_and_deletions_wait(backend: Backend) {
-    let Some(db) = TestDatabase::new(backend).await else { return };
+    let Some(db) = TestDatabase::new(backend).await else {
+        return;
+    };
     let store = db.store().await;
     let webhooks = store.webhooks();
     // Events before a subscription are not its business.
-    webhooks.append_outbox_events(&[event(1, "user.deleted", 5)]).await.unwrap();
+    webhooks
+        .append_outbox_events(&[event(1, "user.deleted", 5)])
+        .await
+        .unwrap();
     let s = webhooks
         .insert_subscription(&subscription(7, &["user.deleted"], true))
         .await
         .unwrap();
     assert!(s.start_seq >= 1 && s.fanned_out_seq == s.start_seq);
     webhooks
-        .append_outbox_events(&[event(2, "user.created", 6), event(3, "user.deleted", 6), event(4, "user.deleted", 8)])
+        .append_outbox_events(&[
+            event(2, "user.created", 6),
+            event(3, "user.deleted", 6),
+            event(4, "user.deleted", 8),
+        ])
         .await
         .unwrap();
     let now = OffsetDateTime::now_utc();
-    assert_eq!(webhooks.fan_out(now, 1000).await.unwrap(), 2, "only user.deleted, only after it");
+    assert_eq!(
+        webhooks.fan_out(now, 1000).await.unwrap(),
+        2,
+        "only user.deleted, only after it"
+    );
     let pending = webhooks.list_pending_deletions(10).await.unwrap();
     assert_eq!(pending.iter().map(|e| e.id).collect::<Vec<_>>(), vec![3, 4]);
 
-    let first = webhooks.claim_deliveries("a", now, now + Duration::seconds(5), 10).await.unwrap();
+    let first = webhooks
+        .claim_deliveries("a", now, now + Duration::seconds(5), 10)
+        .await
+        .unwrap();
     assert_eq!(first.len(), 2);
     // Claimed: nobody else gets them until the lease lapses.
-    assert!(webhooks.claim_deliveries("b", now, now + Duration::seconds(5), 10).await.unwrap().is_empty());
+    assert!(
+        webhooks
+            .claim_deliveries("b", now, now + Duration::seconds(5), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let later = now + Duration::seconds(6);
-    let retaken = webhooks.claim_deliveries("b", later, later + Duration::seconds(5), 10).await.unwrap();
+    let retaken = webhooks
+        .claim_deliveries("b", later, later + Duration::seconds(5), 10)
+        .await
+        .unwrap();
     assert_eq!(retaken.len(), 2);
     // The first owner's outcome no longer counts.
     let id = retaken[0].delivery.id;
@@ -161,7 +191,10 @@ async fn claims_lapse_replays_reset_and_deletions_wait(backend: Backend) {
     };
     assert!(webhooks.record_attempt(id, "b", &failure).await.unwrap());
     let d = webhooks.get_delivery(id).await.unwrap();
-    assert_eq!((d.status, d.attempts, d.last_status_code), (DeliveryStatus::Failed, 1, Some(500)));
+    assert_eq!(
+        (d.status, d.attempts, d.last_status_code),
+        (DeliveryStatus::Failed, 1, Some(500))
+    );
     assert_eq!(d.last_error.as_deref(), Some("HTTP 500"));
     // Replaying a delivery still claimed by a live lease is refused; this one is free.
     let other = retaken[1].delivery.id;
@@ -175,26 +208,53 @@ async fn claims_lapse_replays_reset_and_deletions_wait(backend: Backend) {
     ));
     let replayed = webhooks.replay_delivery(id, later).await.unwrap();
     assert_eq!((replayed.status, replayed.attempts), (DeliveryStatus::Pending, 0));
-    let again = webhooks.claim_deliveries("c", later, later + Duration::seconds(5), 10).await.unwrap();
+    let again = webhooks
+        .claim_deliveries("c", later, later + Duration::seconds(5), 10)
+        .await
+        .unwrap();
     assert_eq!(again.len(), 1);
     assert!(webhooks.record_attempt(id, "c", &delivered(later)).await.unwrap());
     assert!(webhooks.record_attempt(other, "b", &delivered(later)).await.unwrap());
     assert!(webhooks.list_pending_deletions(10).await.unwrap().is_empty());
-    assert_eq!(webhooks.list_deliveries_of_event(again[0].event.seq).await.unwrap().len(), 1);
+    assert_eq!(
+        webhooks
+            .list_deliveries_of_event(again[0].event.seq)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     // Removing the subscription removes its log.
     webhooks.delete_subscription(7).await.unwrap();
-    assert!(matches!(webhooks.delete_subscription(7).await, Err(roster_core::StoreError::NotFound)));
-    assert!(webhooks.list_deliveries(&DeliveryQuery { limit: 10, ..DeliveryQuery::default() }).await.unwrap().is_empty());
+    assert!(matches!(
+        webhooks.delete_subscription(7).await,
+        Err(roster_core::StoreError::NotFound)
+    ));
+    assert!(
+        webhooks
+            .list_deliveries(&DeliveryQuery {
+                limit: 10,
+                ..DeliveryQuery::default()
+            })
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn one_sqlite_instance_holds_the_delivery_lease(backend: Backend) {
-    let Some(db) = TestDatabase::new(backend).await else { return };
+    let Some(db) = TestDatabase::new(backend).await else {
+        return;
+    };
     let store = db.store().await;
     let webhooks = store.webhooks();
     let now = OffsetDateTime::now_utc();
     let until = now + Duration::seconds(10);
     assert!(webhooks.acquire_lease("delivery", "a", now, until).await.unwrap());
-    assert!(webhooks.acquire_lease("delivery", "a", now, until).await.unwrap(), "renewed");
+    assert!(
+        webhooks.acquire_lease("delivery", "a", now, until).await.unwrap(),
+        "renewed"
+    );
     let b = webhooks.acquire_lease("delivery", "b", now, until).await.unwrap();
     match backend {
         // SQLite: one instance delivers; PostgreSQL shares the work row by row.
@@ -202,7 +262,12 @@ async fn one_sqlite_instance_holds_the_delivery_lease(backend: Backend) {
         Backend::Postgres => assert!(b),
     }
     let later = until + Duration::seconds(1);
-    assert!(webhooks.acquire_lease("delivery", "b", later, later + Duration::seconds(10)).await.unwrap());
+    assert!(
+        webhooks
+            .acquire_lease("delivery", "b", later, later + Duration::seconds(10))
+            .await
+            .unwrap()
+    );
     webhooks.release_lease("delivery", "b").await.unwrap();
     assert!(webhooks.acquire_lease("delivery", "a", now, until).await.unwrap());
 }
