@@ -401,3 +401,30 @@ mod langflow_tests {
         assert!(settings.validate().is_err());
     }
 }
+
+#[cfg(test)]
+mod webhook_tests {
+    use super::*;
+
+    #[test]
+    fn webhook_settings_are_checked_and_converted() {
+        let mut settings = Settings::default();
+        assert!(settings.validate().is_ok());
+        let worker = settings.webhooks();
+        assert_eq!(worker.request_timeout, std::time::Duration::from_secs(10));
+        assert_eq!(worker.backoff_base, std::time::Duration::from_millis(5000));
+        assert_eq!(worker.max_attempts, 12);
+        settings.webhook_timeout_seconds = 0;
+        let error = settings.validate().unwrap_err().to_string();
+        assert!(error.contains("webhook_timeout_seconds"), "{error}");
+        settings.webhook_timeout_seconds = 10;
+        settings.webhook_max_attempts = 0;
+        assert!(
+            settings
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("webhook_max_attempts")
+        );
+    }
+}
