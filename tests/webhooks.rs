@@ -102,6 +102,21 @@ fn readme_verifier() -> String {
     code.to_string()
 }
 
+/// Whether `python3` runs; outside CI its absence skips the recipe check loudly.
+fn python_available() -> bool {
+    let found = Command::new("python3")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        let ci = std::env::var("CI").is_ok_and(|v| matches!(v.trim(), "true" | "1" | "yes"));
+        assert!(!ci, "python3 is needed for the README's webhook verification example");
+        eprintln!("\n*** SKIPPED: python3 not found; the README's webhook verification example was not run. ***\n");
+    }
+    found
+}
+
 /// Runs the README's verifier on a received request; whether it says valid.
 fn readme_accepts(script: &Path, secret: &str, request: &Received) -> bool {
     let mut child = Command::new("python3")
@@ -202,6 +217,10 @@ async fn an_event_committed_before_a_kill_is_delivered_after_restart(backend: Ba
     assert_eq!(ours[0].json["type"], "user.created");
     assert_eq!(ours[0].json["subject"]["id"], bob_id);
     // The README's recipe verifies what was sent, and refuses a tampered body.
+    if !python_available() {
+        assert!(server.stop("-TERM").success());
+        return;
+    }
     let script = dir.path().join("verify.py");
     std::fs::write(&script, readme_verifier()).unwrap();
     let acknowledged = ours.last().unwrap();
