@@ -88,6 +88,20 @@ pub struct Settings {
     pub langflow_auto_login: bool,
     /// The account auto-login signs in as (Langflow's `LANGFLOW_SUPERUSER`).
     pub langflow_superuser: String,
+    /// Whether this instance runs the webhook delivery worker.
+    pub webhook_worker: bool,
+    /// How often an idle delivery worker looks for new events, milliseconds.
+    pub webhook_poll_interval_ms: u64,
+    /// How long one webhook request may take, seconds.
+    pub webhook_timeout_seconds: u64,
+    /// Attempts before a delivery is given up.
+    pub webhook_max_attempts: u32,
+    /// The wait after a first failed attempt, milliseconds (doubled after each further one).
+    pub webhook_backoff_base_ms: u64,
+    /// The longest wait between attempts, seconds.
+    pub webhook_backoff_cap_seconds: u64,
+    /// How long a claim outlives the timeout before another instance may take it over, seconds.
+    pub webhook_lease_seconds: u64,
 }
 
 impl Default for Settings {
@@ -129,6 +143,13 @@ impl Default for Settings {
             secret_key: None,
             langflow_auto_login: false,
             langflow_superuser: "langflow".into(),
+            webhook_worker: true,
+            webhook_poll_interval_ms: 1000,
+            webhook_timeout_seconds: 10,
+            webhook_max_attempts: 12,
+            webhook_backoff_base_ms: 5000,
+            webhook_backoff_cap_seconds: 3600,
+            webhook_lease_seconds: 30,
         }
     }
 }
@@ -171,6 +192,13 @@ const ENV_KEYS: &[&str] = &[
     "secret_key",
     "langflow_auto_login",
     "langflow_superuser",
+    "webhook_worker",
+    "webhook_poll_interval_ms",
+    "webhook_timeout_seconds",
+    "webhook_max_attempts",
+    "webhook_backoff_base_ms",
+    "webhook_backoff_cap_seconds",
+    "webhook_lease_seconds",
 ];
 
 /// Settings given as flags; only those present override.
@@ -260,6 +288,7 @@ impl Settings {
             bail!("terms_version must be 1 to 64 characters");
         }
         self.validate_plexichat_prefix()?;
+        self.validate_webhooks()?;
         Ok(())
     }
 
@@ -323,6 +352,41 @@ impl Settings {
             plexichat_prefix: self.plexichat_prefix.clone(),
             langflow_auto_login: self.langflow_auto_login,
             langflow_superuser: self.langflow_superuser.clone(),
+        }
+    }
+}
+
+impl Settings {
+    fn validate_webhooks(&self) -> anyhow::Result<()> {
+        if !(10..=3_600_000).contains(&self.webhook_poll_interval_ms) {
+            bail!("webhook_poll_interval_ms must be between 10 and 3600000");
+        }
+        if !(1..=300).contains(&self.webhook_timeout_seconds) {
+            bail!("webhook_timeout_seconds must be between 1 and 300");
+        }
+        if !(1..=100).contains(&self.webhook_max_attempts) {
+            bail!("webhook_max_attempts must be between 1 and 100");
+        }
+        if self.webhook_backoff_base_ms < 10 || self.webhook_backoff_cap_seconds < 1 {
+            bail!("webhook_backoff_base_ms must be at least 10 and webhook_backoff_cap_seconds at least 1");
+        }
+        if !(1..=3600).contains(&self.webhook_lease_seconds) {
+            bail!("webhook_lease_seconds must be between 1 and 3600");
+        }
+        Ok(())
+    }
+
+    /// The webhook delivery worker's settings.
+    pub fn webhooks(&self) -> roster_core::service::WebhookSettings {
+        use std::time::Duration;
+        roster_core::service::WebhookSettings {
+            poll_interval: Duration::from_millis(self.webhook_poll_interval_ms),
+            request_timeout: Duration::from_secs(self.webhook_timeout_seconds),
+            max_attempts: self.webhook_max_attempts,
+            backoff_base: Duration::from_millis(self.webhook_backoff_base_ms),
+            backoff_cap: Duration::from_secs(self.webhook_backoff_cap_seconds),
+            lease: Duration::from_secs(self.webhook_lease_seconds),
+            ..roster_core::service::WebhookSettings::default()
         }
     }
 }
@@ -472,6 +536,33 @@ mod secret_key_tests {
                 .unwrap_err()
                 .to_string()
                 .contains("langflow_superuser")
+        );
+    }
+}
+
+#[cfg(test)]
+mod webhook_tests {
+    use super::*;
+
+    #[test]
+    fn webhook_settings_are_checked_and_converted() {
+        let mut settings = Settings::default();
+        assert!(settings.validate().is_ok());
+        let worker = settings.webhooks();
+        assert_eq!(worker.request_timeout, std::time::Duration::from_secs(10));
+        assert_eq!(worker.backoff_base, std::time::Duration::from_millis(5000));
+        assert_eq!(worker.max_attempts, 12);
+        settings.webhook_timeout_seconds = 0;
+        let error = settings.validate().unwrap_err().to_string();
+        assert!(error.contains("webhook_timeout_seconds"), "{error}");
+        settings.webhook_timeout_seconds = 10;
+        settings.webhook_max_attempts = 0;
+        assert!(
+            settings
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("webhook_max_attempts")
         );
     }
 }

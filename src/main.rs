@@ -4,6 +4,7 @@
 mod admin;
 mod config;
 mod serve;
+mod webhooks;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -162,6 +163,20 @@ enum Command {
         after_help = EXIT_CODES
     )]
     Audit(admin::audit::Args),
+    /// Manages webhook subscriptions and their delivery log.
+    #[command(
+        subcommand,
+        long_about = "Webhook subscriptions: `add URL` (prints the id and the signing secret, shown once; \
+                      --events TYPES, --required-for-deletion, --secret-stdin), `list`, `remove ID`, \
+                      `deliveries` (the delivery log: status, attempts, last status code and error) and \
+                      `replay ID... | --failed`. `roster serve` delivers; these commands only change and show \
+                      the database.",
+        after_help = EXIT_CODES
+    )]
+    Webhooks(admin::webhooks::Command),
+    /// Shows user deletions waiting for required webhook receivers (which are late).
+    #[command(after_help = EXIT_CODES)]
+    Deletions(admin::webhooks::DeletionsArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -205,6 +220,8 @@ fn main() -> std::process::ExitCode {
             Command::SetBalance(args) => admin::balance::set(&core, args).await,
             Command::Badge(args) => admin::badges::run(&core, args).await,
             Command::Audit(args) => admin::audit::run(&core, args).await,
+            Command::Webhooks(command) => admin::webhooks::run(&core, command).await,
+            Command::Deletions(args) => admin::webhooks::deletions(&core, args).await,
         };
         store.close().await;
         outcome

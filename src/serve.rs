@@ -37,7 +37,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
 
     let (store, core) = build_core(&settings).await?;
     let url = settings.database_url();
-    let state = AppState::new(Arc::new(core), settings.http());
+    let core = Arc::new(core);
+    let state = AppState::new(core.clone(), settings.http());
     let app = roster_http::app(state);
 
     let listener = TcpListener::bind(&settings.listen)
@@ -55,6 +56,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             .await
     });
 
+    let worker = crate::webhooks::start_worker(&settings, core, stop_rx.clone())?;
+
     shutdown_signal().await;
     tracing::info!(
         grace_seconds = settings.shutdown_grace_seconds,
@@ -67,6 +70,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         Ok(Err(e)) => tracing::error!(error = %e, "server task failed"),
         Err(_) => tracing::warn!("in-flight requests did not finish in time; closing anyway"),
     }
+    crate::webhooks::stop_worker(worker, Duration::from_secs(settings.shutdown_grace_seconds)).await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

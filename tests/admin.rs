@@ -44,6 +44,7 @@ fn command(app: &TestApp, args: &[&str]) -> Command {
         .env_clear()
         .env("ROSTER_DATABASE_URL", &app.db.url)
         .env("ROSTER_PUBLIC_URL", "https://roster.example.org/")
+        .env("ROSTER_SECRET_KEY", roster_testkit::app::TEST_SECRET_KEY)
         .current_dir(std::env::temp_dir())
         .args(args);
     command
@@ -784,13 +785,13 @@ async fn a_different_secret_key_is_refused(backend: Backend) {
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }
     };
-    let key = roster_core::secret::SecretKey::generate().to_base64();
-    run(&key).ok();
-    run(&key).ok();
+    // The app's key, checked into the database at its start.
+    let key = roster_testkit::app::TEST_SECRET_KEY;
+    run(key).ok();
     let other = roster_core::secret::SecretKey::generate().to_base64();
     run(&other).fails(1, "ROSTER_SECRET_KEY");
     run("dG9vIHNob3J0").fails(1, "ROSTER_SECRET_KEY");
-    run(&key).ok();
+    run(key).ok();
 }
 
 backend_tests!(

@@ -12,6 +12,7 @@ pub mod list;
 pub mod password;
 pub mod stats;
 pub mod transfer;
+pub mod webhooks;
 
 use anyhow::Context;
 use roster_core::user::rfc3339;

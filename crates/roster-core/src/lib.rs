@@ -16,6 +16,7 @@ pub mod store;
 pub mod token;
 pub mod two_factor;
 pub mod user;
+pub mod webhooks;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::CoreConfig;

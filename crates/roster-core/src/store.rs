@@ -665,4 +665,6 @@ pub trait Store: Send + Sync + 'static {
         value: Option<&str>,
         at: OffsetDateTime,
     ) -> StoreResult<()>;
+    /// The webhook tables (subscriptions, deliveries, leases) and outbox reads.
+    fn webhooks(&self) -> &dyn crate::webhooks::WebhookStore;
 }

@@ -13,6 +13,7 @@ mod shared;
 mod sql;
 mod sqlite;
 mod two_factor;
+mod webhooks;
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

@@ -83,3 +83,10 @@ impl PgStore {
 
 crate::shared::impl_store!(PgStore, Postgres);
 crate::two_factor::impl_two_factor!(PgStore, Postgres);
+crate::webhooks::impl_webhook_store!(
+    PgStore,
+    Postgres,
+    lock = " FOR UPDATE SKIP LOCKED",
+    single_deliverer = false,
+    outbox_lock = Some("SELECT pg_advisory_xact_lock($1)")
+);

@@ -1899,6 +1899,10 @@ macro_rules! impl_store {
             ) -> roster_core::store::StoreResult<()> {
                 self.tf_put_user_secret(user, name, value, at).await
             }
+
+            fn webhooks(&self) -> &dyn roster_core::webhooks::WebhookStore {
+                self
+            }
         }
     };
 }

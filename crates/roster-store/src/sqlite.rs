@@ -136,3 +136,10 @@ async fn connect_pool(
 
 crate::shared::impl_store!(SqliteStore, Sqlite);
 crate::two_factor::impl_two_factor!(SqliteStore, Sqlite);
+crate::webhooks::impl_webhook_store!(
+    SqliteStore,
+    Sqlite,
+    lock = "",
+    single_deliverer = true,
+    outbox_lock = None::<&str>
+);

@@ -132,6 +132,10 @@ pub async fn spawn_app_with_http(
 
 /// Starts Roster with default settings over an existing database, e.g. one that admin
 /// commands (the `roster` binary) also use. Its clock starts at the real time.
+/// The secret key of apps made by [`spawn_app_on`], for `roster` commands run against the same
+/// database (`ROSTER_SECRET_KEY`): one key per deployment, as in production.
+pub const TEST_SECRET_KEY: &str = "cm9zdGVyLXRlc3Qtc2VjcmV0LWtleS0zMi1ieXRlcyE=";
+
 pub async fn spawn_app_on(db: TestDatabase) -> TestApp {
     let store = db.store().await;
     let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
@@ -139,6 +143,7 @@ pub async fn spawn_app_on(db: TestDatabase) -> TestApp {
     let config = CoreConfig {
         hash_concurrency: 4,
         avatar_dir: files.path().join("avatars"),
+        secret_key: Some(roster_core::secret::SecretKey::from_base64(TEST_SECRET_KEY).expect("a valid key")),
         ..CoreConfig::default()
     };
     let core = Arc::new(Core::new(store, clock.clone(), config).await.expect("core starts"));

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod db;
 pub mod smtp;
+pub mod webhooks;
 
 pub use app::{TestApp, spawn_app};
 pub use db::{Backend, TestDatabase};

@@ -67,15 +67,22 @@ impl Core {
         }
         let mut scopes = Vec::new();
         for scope in input.scopes {
-            if scope != SCOPE_INTROSPECT {
+            if scope != SCOPE_INTROSPECT && scope != super::SCOPE_EVENTS {
                 return Err(Error::invalid(
                     "scopes",
-                    format!("unknown scope {scope:?}; known: {SCOPE_INTROSPECT}"),
+                    format!(
+                        "unknown scope {scope:?}; known: {SCOPE_INTROSPECT}, {}",
+                        super::SCOPE_EVENTS
+                    ),
                 ));
             }
-            actor
-                .require_admin()
-                .map_err(|_| Error::Forbidden("only administrators may grant the introspect scope"))?;
+            actor.require_admin().map_err(|_| {
+                Error::Forbidden(if scope == SCOPE_INTROSPECT {
+                    "only administrators may grant the introspect scope"
+                } else {
+                    "only administrators may grant the events scope"
+                })
+            })?;
             if !scopes.contains(&scope) {
                 scopes.push(scope);
             }

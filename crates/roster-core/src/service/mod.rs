@@ -28,6 +28,7 @@ mod terms;
 mod two_factor;
 mod users;
 mod verification;
+mod webhooks;
 
 pub use account::{CODE_ENVIRONMENTS, PluginChange};
 pub use admins::{ACTIVE_WINDOW, AdminAction, SignupPolicy};
@@ -60,6 +61,10 @@ pub use users::{
     AdminUserChanges, ListUsers, MAX_PAGE_SIZE, NewUser, Patch, ProfileChanges, Registration, UserPage, cursor_after,
 };
 pub use verification::SignupForm;
+pub use webhooks::{
+    DeletionReceiver, DeletionStatus, DeliveryWorker, EventPage, HttpTransport, MAX_DELIVERIES_PAGE, MAX_EVENTS_PAGE,
+    NewSubscription, SCOPE_EVENTS, SubscriptionCreated, WEBHOOK_SECRET_PREFIX, WebhookSettings, WebhookTransport,
+};
 
 use crate::clock::Clock;
 use crate::config::CoreConfig;

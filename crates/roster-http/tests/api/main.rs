@@ -19,3 +19,4 @@ mod plexichat;
 mod sessions;
 mod two_factor;
 mod users;
+mod webhooks;

@@ -6,5 +6,6 @@ mod dto;
 mod map;
 mod routes;
 mod two_factor;
+mod webhooks;
 
 pub use routes::router;

@@ -25,7 +25,7 @@ type ApiResult<T> = Result<T, ApiError>;
     info(title = "Roster", description = "Roster's native user-management API."),
     modifiers(&BearerAuth),
     components(schemas(Problem)),
-    tags((name = "auth"), (name = "me"), (name = "users"), (name = "groups"))
+    tags((name = "auth"), (name = "me"), (name = "users"), (name = "groups"), (name = "webhooks"))
 )]
 struct ApiDoc;
 
@@ -75,7 +75,8 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(permissions_default_get, permissions_default_put))
         .routes(routes!(me_permissions_get))
         .routes(routes!(super::audit::audit_get))
-        .merge(super::two_factor::routes());
+        .merge(super::two_factor::routes())
+        .merge(super::webhooks::routes());
     let (router, openapi) = super::chat::register(router).split_for_parts();
     let document = openapi.clone();
     let router = router.route(
