@@ -46,6 +46,8 @@ pub struct CoreConfig {
     pub avatar_max_bytes: usize,
     /// How often a user's `last_active_at` is written at most (zero: on every request).
     pub activity_interval: Duration,
+    /// Rate limits, login throttling and where their counters live.
+    pub limits: crate::limit::LimitSettings,
 }
 
 impl Default for CoreConfig {
@@ -71,6 +73,7 @@ impl Default for CoreConfig {
             avatar_dir: std::path::PathBuf::from("roster-data/avatars"),
             avatar_max_bytes: 5 * 1024 * 1024,
             activity_interval: Duration::seconds(60),
+            limits: crate::limit::LimitSettings::default(),
         }
     }
 }

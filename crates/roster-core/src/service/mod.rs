@@ -11,6 +11,7 @@ mod bans;
 mod groups;
 mod import;
 mod invitations;
+mod limits;
 mod password_resets;
 mod permissions;
 mod sessions;
@@ -102,8 +103,8 @@ pub struct Core {
     verified_tokens: quick_cache::sync::Cache<String, crate::token::AccessClaims>,
     /// Delivers mail; None: links are logged instead.
     pub mailer: Option<Arc<dyn crate::mail::Mailer>>,
-    /// Verification resends and password-reset requests, per client address.
-    mail_limiter: crate::limit::WindowLimiter,
+    /// Rate-limit and login-throttle counters (in-process, or shared through Redis).
+    counters: crate::limit::Counters,
 }
 
 /// How many verified access tokens are remembered.
@@ -127,11 +128,10 @@ impl Core {
             }
             None => None,
         };
-        let mail_limiter =
-            crate::limit::WindowLimiter::new(config.verification_resend_max, config.verification_resend_window);
+        let counters = crate::limit::Counters::new(config.limits.redis_url.as_deref(), &config.limits.redis_prefix)?;
         Ok(Self {
             mailer,
-            mail_limiter,
+            counters,
             hasher: PasswordHasher::new(config.hash_concurrency),
             ids: IdGenerator::new(config.node_id),
             store,

@@ -46,6 +46,7 @@ impl Core {
         })
         .await?;
         let sessions_revoked = self.store.delete_sessions_of_user(id, None).await?;
+        self.clear_login_throttle(id).await;
         let api_keys_revoked = if revoke_keys {
             self.store.delete_api_keys_of_user(id).await?
         } else {
@@ -113,6 +114,7 @@ impl Core {
             e => e,
         })?;
         let sessions_revoked = self.store.delete_sessions_of_user(id, None).await?;
+        self.clear_login_throttle(id).await;
         tracing::info!(user = %id, sessions_revoked, "password reset with a link");
         Ok(PasswordResetDone {
             sessions_revoked,

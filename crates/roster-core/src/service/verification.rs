@@ -121,18 +121,29 @@ impl Core {
         }
     }
 
-    /// Counts a mail request from the client's address; RateLimited when over the limit.
-    fn limit_mail_requests(&self, what: &str, meta: &ClientMeta) -> Result<()> {
-        let key = format!("{what}:{}", meta.ip.as_deref().unwrap_or("unknown"));
-        self.mail_limiter
-            .check(&key, self.clock.now())
-            .map_err(|retry_after| Error::RateLimited { retry_after })
+    /// Sends a message outside the request: the answer (and its timing) must not tell whether
+    /// an account exists, so the SMTP round trip is not waited for. A failure is logged.
+    fn deliver_later(&self, message: MailMessage, url: &str) {
+        match &self.mailer {
+            Some(mailer) => {
+                let mailer = mailer.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = mailer.send(&message).await {
+                        tracing::error!(error = ?e, subject = %message.subject, "could not send mail");
+                    }
+                });
+            }
+            None => {
+                tracing::info!(to = %message.to, link = %url, subject = %message.subject, "mail not configured; link");
+            }
+        }
     }
 
     /// Signs up from a product's form: validates it, creates the account (with an invitation
     /// when one is given) and, when mail is sent, mails a verification link to
     /// `{public_url}{verify_page}`; without mail the address counts as verified. Does not sign in.
-    pub async fn sign_up(&self, form: SignupForm, verify_page: &str) -> Result<User> {
+    pub async fn sign_up(&self, form: SignupForm, verify_page: &str, meta: &ClientMeta) -> Result<User> {
+        self.check_client_rate_limit(crate::limit::Limit::Register, meta).await?;
         form.validate(self.config.min_password_length)?;
         let input = Registration {
             email: Some(form.email.clone()),
@@ -166,6 +177,13 @@ impl Core {
     /// Creates a verification link for the user's address (replacing earlier ones) and mails
     /// it (or logs it). Returns the link.
     pub async fn send_verification(&self, user: &User, verify_page: &str) -> Result<String> {
+        let (mail, url) = self.create_verification(user, verify_page).await?;
+        self.deliver(mail, &url).await?;
+        Ok(url)
+    }
+
+    /// A new verification link for the user's address (replacing earlier ones) and its mail.
+    async fn create_verification(&self, user: &User, verify_page: &str) -> Result<(MailMessage, String)> {
         let Some(email) = user.email.clone() else {
             return Err(Error::invalid("email", "the account has no email address"));
         };
@@ -191,20 +209,22 @@ impl Core {
             &url,
             "Verify email",
         );
-        self.deliver(mail, &url).await?;
-        Ok(url)
+        Ok((mail, url))
     }
 
     /// Resends a verification link: rate limited per client address; the same answer whether
-    /// or not the address has an account (or is verified already).
+    /// or not the address has an account (or is verified already), the mail sent outside the
+    /// request.
     pub async fn resend_verification(&self, email: &str, meta: &ClientMeta, verify_page: &str) -> Result<()> {
-        self.limit_mail_requests("verify", meta)?;
+        self.check_client_rate_limit(crate::limit::Limit::VerificationResend, meta)
+            .await?;
         let Ok(email) = Email::parse(email) else {
             return Err(Error::invalid("email", "Invalid email"));
         };
         match self.store.find_user_by_login(email.as_str()).await {
             Ok(user) if user.email.as_deref() == Some(email.as_str()) && !user.email_verified => {
-                self.send_verification(&user, verify_page).await?;
+                let (mail, url) = self.create_verification(&user, verify_page).await?;
+                self.deliver_later(mail, &url);
             }
             Ok(_) | Err(StoreError::NotFound) => {}
             Err(e) => return Err(e.into()),
@@ -244,21 +264,23 @@ impl Core {
     /// A password-reset request from a product's "forgot password" form: rate limited per
     /// client address. For an existing account a single-use link to
     /// `{public_url}{reset_page}?token=...&userId=...` (with `user_id` rendering the id) is
-    /// mailed; without mail it is returned instead (and logged). Unknown addresses get None.
+    /// mailed outside the request (without mail, logged). The answer is the same whether or
+    /// not the address has an account.
     pub async fn request_password_reset(
         &self,
         email: &str,
         meta: &ClientMeta,
         reset_page: &str,
         user_id: impl Fn(&User) -> String,
-    ) -> Result<Option<String>> {
-        self.limit_mail_requests("reset", meta)?;
+    ) -> Result<()> {
+        self.check_client_rate_limit(crate::limit::Limit::PasswordReset, meta)
+            .await?;
         let Ok(email) = Email::parse(email) else {
             return Err(Error::invalid("email", "Invalid email"));
         };
         let user = match self.store.find_user_by_login(email.as_str()).await {
             Ok(user) if user.email.as_deref() == Some(email.as_str()) => user,
-            Ok(_) | Err(StoreError::NotFound) => return Ok(None),
+            Ok(_) | Err(StoreError::NotFound) => return Ok(()),
             Err(e) => return Err(e.into()),
         };
         let created = self
@@ -276,9 +298,8 @@ impl Core {
             &url,
             "Reset password",
         );
-        let mailed = self.mail_enabled();
-        self.deliver(mail, &url).await?;
-        Ok((!mailed).then_some(url))
+        self.deliver_later(mail, &url);
+        Ok(())
     }
 
     /// Uses a reset link from a product's form, which may repeat the password.
