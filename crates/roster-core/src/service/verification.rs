@@ -121,22 +121,32 @@ impl Core {
         }
     }
 
-    /// Sends a message outside the request: the answer (and its timing) must not tell whether
-    /// an account exists, so the SMTP round trip is not waited for. A failure is logged.
-    fn deliver_later(&self, message: MailMessage, url: &str) {
-        match &self.mailer {
-            Some(mailer) => {
-                let mailer = mailer.clone();
-                tokio::spawn(async move {
+    /// Stores a link (`write`) and then sends its mail, outside the request: the answer (and
+    /// its timing) must not tell whether an account exists, so neither the write nor the SMTP
+    /// round trip is waited for. A failure is logged.
+    fn deliver_later(
+        &self,
+        write: impl std::future::Future<Output = std::result::Result<(), StoreError>> + Send + 'static,
+        message: MailMessage,
+        url: String,
+    ) {
+        let mailer = self.mailer.clone();
+        tokio::spawn(async move {
+            if let Err(e) = write.await {
+                tracing::error!(error = %e, subject = %message.subject, "could not store the link; no mail sent");
+                return;
+            }
+            match mailer {
+                Some(mailer) => {
                     if let Err(e) = mailer.send(&message).await {
                         tracing::error!(error = ?e, subject = %message.subject, "could not send mail");
                     }
-                });
+                }
+                None => {
+                    tracing::info!(to = %message.to, link = %url, subject = %message.subject, "mail not configured; link");
+                }
             }
-            None => {
-                tracing::info!(to = %message.to, link = %url, subject = %message.subject, "mail not configured; link");
-            }
-        }
+        });
     }
 
     /// Signs up from a product's form: validates it, creates the account (with an invitation
@@ -177,13 +187,15 @@ impl Core {
     /// Creates a verification link for the user's address (replacing earlier ones) and mails
     /// it (or logs it). Returns the link.
     pub async fn send_verification(&self, user: &User, verify_page: &str) -> Result<String> {
-        let (mail, url) = self.create_verification(user, verify_page).await?;
+        let (record, token_digest, mail, url) = self.new_verification(user, verify_page)?;
+        self.store.insert_email_verification(&record, &token_digest).await?;
         self.deliver(mail, &url).await?;
         Ok(url)
     }
 
-    /// A new verification link for the user's address (replacing earlier ones) and its mail.
-    async fn create_verification(&self, user: &User, verify_page: &str) -> Result<(MailMessage, String)> {
+    /// A new verification link for the user's address (replacing earlier ones when stored):
+    /// the record, its token's digest, the mail and the link. Writes nothing.
+    fn new_verification(&self, user: &User, verify_page: &str) -> Result<(EmailVerification, String, MailMessage, String)> {
         let Some(email) = user.email.clone() else {
             return Err(Error::invalid("email", "the account has no email address"));
         };
@@ -195,7 +207,6 @@ impl Core {
             created_at: now,
             expires_at: now + self.config.verification_token_ttl,
         };
-        self.store.insert_email_verification(&record, &digest(&token)).await?;
         let url = link(
             &self.config.public_url,
             verify_page,
@@ -209,7 +220,7 @@ impl Core {
             &url,
             "Verify email",
         );
-        Ok((mail, url))
+        Ok((record, digest(&token), mail, url))
     }
 
     /// Resends a verification link: rate limited per client address; the same answer whether
@@ -223,8 +234,13 @@ impl Core {
         };
         match self.store.find_user_by_login(email.as_str()).await {
             Ok(user) if user.email.as_deref() == Some(email.as_str()) && !user.email_verified => {
-                let (mail, url) = self.create_verification(&user, verify_page).await?;
-                self.deliver_later(mail, &url);
+                let (record, token_digest, mail, url) = self.new_verification(&user, verify_page)?;
+                let store = self.store.clone();
+                self.deliver_later(
+                    async move { store.insert_email_verification(&record, &token_digest).await },
+                    mail,
+                    url,
+                );
             }
             Ok(_) | Err(StoreError::NotFound) => {}
             Err(e) => return Err(e.into()),
@@ -283,13 +299,22 @@ impl Core {
             Ok(_) | Err(StoreError::NotFound) => return Ok(()),
             Err(e) => return Err(e.into()),
         };
-        let created = self
-            .create_password_reset_unchecked(user.id, self.config.verification_token_ttl.max(Duration::minutes(1)))
-            .await?;
+        let now = self.clock.now();
+        let token = crate::token::random_secret();
+        let record = crate::store::AccountToken {
+            kind: crate::store::AccountTokenKind::PasswordReset,
+            user_id: Some(user.id),
+            email: None,
+            role: None,
+            created_at: now,
+            expires_at: now + self.config.verification_token_ttl.max(Duration::minutes(1)),
+            used_at: None,
+        };
+        let token_digest = digest(&token);
         let url = link(
             &self.config.public_url,
             reset_page,
-            &[("token", &created.token), ("userId", &user_id(&user))],
+            &[("token", &token), ("userId", &user_id(&user))],
         );
         let mail = message(
             email.as_str(),
@@ -298,7 +323,12 @@ impl Core {
             &url,
             "Reset password",
         );
-        self.deliver_later(mail, &url);
+        let store = self.store.clone();
+        self.deliver_later(
+            async move { store.insert_account_token(&record, &token_digest).await },
+            mail,
+            url,
+        );
         Ok(())
     }
 

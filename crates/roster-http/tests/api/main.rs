@@ -14,3 +14,4 @@ mod openwebui;
 mod permissions;
 mod sessions;
 mod users;
+mod abuse;
