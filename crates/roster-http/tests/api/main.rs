@@ -15,3 +15,4 @@ mod permissions;
 mod sessions;
 mod users;
 mod abuse;
+mod transport;
