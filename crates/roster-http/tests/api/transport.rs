@@ -78,6 +78,11 @@ async fn request_limits(backend: Backend) {
     let answer = read_until_closed(&mut slow, Duration::from_secs(10)).await;
     assert!(answer.is_some(), "the slow client was not dropped");
     assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    // So is one that connects and sends nothing at all.
+    let mut idle = raw(&app).await;
+    let started = Instant::now();
+    assert!(read_until_closed(&mut idle, Duration::from_secs(10)).await.is_some());
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
     // A body that never arrives: the request times out with 408.
     let mut slow = raw(&app).await;
     slow.write_all(
