@@ -52,7 +52,10 @@ impl Settings {
     pub(crate) fn validate_limits(&self) -> anyhow::Result<()> {
         for (name, seconds) in [
             ("rate_limit_login_window_seconds", self.rate_limit_login_window_seconds),
-            ("rate_limit_register_window_seconds", self.rate_limit_register_window_seconds),
+            (
+                "rate_limit_register_window_seconds",
+                self.rate_limit_register_window_seconds,
+            ),
             (
                 "rate_limit_password_reset_window_seconds",
                 self.rate_limit_password_reset_window_seconds,
@@ -61,8 +64,14 @@ impl Settings {
                 "rate_limit_two_factor_window_seconds",
                 self.rate_limit_two_factor_window_seconds,
             ),
-            ("login_throttle_base_delay_seconds", self.login_throttle_base_delay_seconds),
-            ("login_throttle_max_delay_seconds", self.login_throttle_max_delay_seconds),
+            (
+                "login_throttle_base_delay_seconds",
+                self.login_throttle_base_delay_seconds,
+            ),
+            (
+                "login_throttle_max_delay_seconds",
+                self.login_throttle_max_delay_seconds,
+            ),
             ("login_throttle_reset_seconds", self.login_throttle_reset_seconds),
         ] {
             if !(1..=366 * 86_400).contains(&seconds) {
@@ -145,11 +154,7 @@ impl Settings {
     /// The transport's limits, headers and CORS (the rest of [`HttpConfig`] as defaults).
     pub(crate) fn http_limits(&self) -> HttpConfig {
         HttpConfig {
-            trusted_proxies: self
-                .trusted_proxies
-                .iter()
-                .filter_map(|p| p.parse().ok())
-                .collect(),
+            trusted_proxies: self.trusted_proxies.iter().filter_map(|p| p.parse().ok()).collect(),
             max_header_bytes: self.max_header_bytes,
             header_read_timeout: std::time::Duration::from_secs(self.header_read_timeout_seconds),
             request_timeout: std::time::Duration::from_secs(self.request_timeout_seconds),
@@ -183,12 +188,21 @@ mod tests {
             let e = s.validate_limits().unwrap_err().to_string();
             assert!(e.contains(needle), "{e}");
         };
-        check(&|s| s.rate_limit_login_window_seconds = 0, "rate_limit_login_window_seconds");
-        check(&|s| s.login_throttle_base_delay_seconds = 1000, "login_throttle_base_delay_seconds");
+        check(
+            &|s| s.rate_limit_login_window_seconds = 0,
+            "rate_limit_login_window_seconds",
+        );
+        check(
+            &|s| s.login_throttle_base_delay_seconds = 1000,
+            "login_throttle_base_delay_seconds",
+        );
         check(&|s| s.redis_url = Some("http://x".into()), "redis_url");
         check(&|s| s.trusted_proxies = vec!["10.0.0.0/99".into()], "trusted_proxies");
         check(&|s| s.max_header_bytes = 10, "max_header_bytes");
-        check(&|s| s.cors_allowed_origins = vec!["chat.example.org".into()], "cors_allowed_origins");
+        check(
+            &|s| s.cors_allowed_origins = vec!["chat.example.org".into()],
+            "cors_allowed_origins",
+        );
         check(
             &|s| {
                 s.cors_allowed_origins = vec!["*".into()];
@@ -196,9 +210,11 @@ mod tests {
             },
             "cors_allow_credentials",
         );
-        let mut s = Settings::default();
-        s.cors_allowed_origins = vec!["https://chat.example.org".into(), "http://localhost:3000/".into()];
-        s.trusted_proxies = vec!["10.0.0.0/8".into(), "::1".into()];
+        let s = Settings {
+            cors_allowed_origins: vec!["https://chat.example.org".into(), "http://localhost:3000/".into()],
+            trusted_proxies: vec!["10.0.0.0/8".into(), "::1".into()],
+            ..Settings::default()
+        };
         assert!(s.validate_limits().is_ok());
         assert_eq!(s.http_limits().trusted_proxies.len(), 2);
         assert_eq!(s.limits().login, Rate::new(20, Duration::minutes(1)));

@@ -174,7 +174,11 @@ fn admin_command(dir: &Path, db: &TestDatabase, args: &[&str]) -> String {
         .args(args)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -246,13 +250,27 @@ async fn two_instances_on_one_postgres_and_one_redis() {
     let patch = |active: bool| json!({ "active": active });
     let path = format!("/v1/users/{ann_id}");
     let (status, _, _) = cluster
-        .send('a', reqwest::Method::PATCH, &path, Some(&admin_token), Some(patch(false)), None)
+        .send(
+            'a',
+            reqwest::Method::PATCH,
+            &path,
+            Some(&admin_token),
+            Some(patch(false)),
+            None,
+        )
         .await;
     assert_eq!(status, 200);
     let took = cluster.within_a_second('b', &ann_token, 401).await;
     eprintln!("deactivation on A seen by B after {took:?}");
     let (status, _, _) = cluster
-        .send('b', reqwest::Method::PATCH, &path, Some(&admin_token), Some(patch(true)), None)
+        .send(
+            'b',
+            reqwest::Method::PATCH,
+            &path,
+            Some(&admin_token),
+            Some(patch(true)),
+            None,
+        )
         .await;
     assert_eq!(status, 200);
     let (_, fresh) = cluster.login('a', "ann@example.org", "long enough", None).await;
@@ -260,7 +278,11 @@ async fn two_instances_on_one_postgres_and_one_redis() {
     cluster.within_a_second('b', &ann_token, 200).await;
 
     // A ban (made by the admin command on the same database) is enforced by both at once.
-    admin_command(dir.path(), &db, &["ban-user", "ann@example.org", "60", "--reason", "test"]);
+    admin_command(
+        dir.path(),
+        &db,
+        &["ban-user", "ann@example.org", "60", "--reason", "test"],
+    );
     for instance in ['a', 'b'] {
         cluster.within_a_second(instance, &ann_token, 403).await;
         let (status, body) = cluster.login(instance, "ann@example.org", "long enough", None).await;

@@ -51,7 +51,10 @@ async fn limit_settings_from_the_environment() {
             .env("ROSTER_RATE_LIMIT_REGISTER_MAX", "1")
             .env("ROSTER_RATE_LIMIT_REGISTER_WINDOW_SECONDS", "600")
             .env("ROSTER_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1")
-            .env("ROSTER_CORS_ALLOWED_ORIGINS", "https://a.example.org,https://b.example.org")
+            .env(
+                "ROSTER_CORS_ALLOWED_ORIGINS",
+                "https://a.example.org,https://b.example.org",
+            )
             .env("ROSTER_HSTS_MAX_AGE_SECONDS", "600")
             .env("ROSTER_FRAME_OPTIONS", "SAMEORIGIN")
             .env("ROSTER_BODY_LIMIT_BYTES", "2048")

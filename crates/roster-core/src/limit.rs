@@ -255,7 +255,12 @@ impl Counters {
     fn fell_back(&self, error: &CounterError) {
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let last = self.last_warning.load(Ordering::Relaxed);
-        if now - last >= 60 && self.last_warning.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+        if now - last >= 60
+            && self
+                .last_warning
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
             tracing::warn!(%error, "Redis unreachable: rate limits count in this instance only until it answers");
         }
     }
@@ -345,7 +350,10 @@ mod tests {
         assert_eq!(counters.add_failure("a", reset, t + Duration::minutes(29)), 1);
         counters.lock("a", Duration::seconds(5), t);
         let keys = ["a".to_string(), "b".to_string()];
-        assert_eq!(counters.locked_for(&keys, t + Duration::seconds(1)), Some(Duration::seconds(4)));
+        assert_eq!(
+            counters.locked_for(&keys, t + Duration::seconds(1)),
+            Some(Duration::seconds(4))
+        );
         assert_eq!(counters.locked_for(&keys, t + Duration::seconds(5)), None);
         counters.lock("b", Duration::seconds(5), t);
         counters.clear("b");

@@ -68,7 +68,13 @@ impl std::str::FromStr for IpNet {
 /// `trust_forwarded_for` setting without a proxy list) treats the peer as the one proxy.
 pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet], trust_any_peer: bool) -> Option<String> {
     let is_trusted = |ip: IpAddr| trusted.iter().any(|net| net.contains(ip));
-    let peer_trusted = peer.is_some_and(|p| if trusted.is_empty() { trust_any_peer } else { is_trusted(p) });
+    let peer_trusted = peer.is_some_and(|p| {
+        if trusted.is_empty() {
+            trust_any_peer
+        } else {
+            is_trusted(p)
+        }
+    });
     if peer_trusted {
         let hops: Vec<IpAddr> = headers
             .get_all("x-forwarded-for")
@@ -116,7 +122,12 @@ mod tests {
         assert!(!one.contains("192.0.2.2".parse().unwrap()));
         let v6: IpNet = "fd00::/8".parse().unwrap();
         assert!(v6.contains("fd12::1".parse().unwrap()));
-        assert!("0.0.0.0/0".parse::<IpNet>().unwrap().contains("8.8.8.8".parse().unwrap()));
+        assert!(
+            "0.0.0.0/0"
+                .parse::<IpNet>()
+                .unwrap()
+                .contains("8.8.8.8".parse().unwrap())
+        );
         assert!("10.0.0.0/33".parse::<IpNet>().is_err());
         assert!("example.org".parse::<IpNet>().is_err());
     }
@@ -135,7 +146,13 @@ mod tests {
         assert_eq!(client_ip(proxy, &h, &trusted, false).as_deref(), Some("198.51.100.7"));
         // Without a list, nothing is believed unless every peer is trusted.
         assert_eq!(client_ip(proxy, &h, &[], false).as_deref(), Some("10.0.0.5"));
-        assert_eq!(client_ip(proxy, &headers("198.51.100.7:4711"), &[], true).as_deref(), Some("198.51.100.7"));
-        assert_eq!(client_ip(proxy, &HeaderMap::new(), &trusted, false).as_deref(), Some("10.0.0.5"));
+        assert_eq!(
+            client_ip(proxy, &headers("198.51.100.7:4711"), &[], true).as_deref(),
+            Some("198.51.100.7")
+        );
+        assert_eq!(
+            client_ip(proxy, &HeaderMap::new(), &trusted, false).as_deref(),
+            Some("10.0.0.5")
+        );
     }
 }

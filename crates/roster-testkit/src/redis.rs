@@ -86,7 +86,10 @@ impl Drop for TestRedis {
             let Ok(mut connection) = client.get_connection_with_timeout(Duration::from_secs(2)) else {
                 return;
             };
-            let keys: Vec<String> = redis::cmd("KEYS").arg(&pattern).query(&mut connection).unwrap_or_default();
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(&pattern)
+                .query(&mut connection)
+                .unwrap_or_default();
             if !keys.is_empty() {
                 let _: redis::RedisResult<()> = redis::cmd("DEL").arg(keys).query(&mut connection);
             }

@@ -107,7 +107,8 @@ impl Core {
             identify_pending,
             only_first_account,
         } = policy;
-        self.check_client_rate_limit(crate::limit::Limit::Register, meta).await?;
+        self.check_client_rate_limit(crate::limit::Limit::Register, meta)
+            .await?;
         if !self.config.allow_registration || (only_first_account && self.has_accounts().await?) {
             return Err(Error::RegistrationDisabled);
         }

@@ -153,7 +153,8 @@ impl Core {
     /// when one is given) and, when mail is sent, mails a verification link to
     /// `{public_url}{verify_page}`; without mail the address counts as verified. Does not sign in.
     pub async fn sign_up(&self, form: SignupForm, verify_page: &str, meta: &ClientMeta) -> Result<User> {
-        self.check_client_rate_limit(crate::limit::Limit::Register, meta).await?;
+        self.check_client_rate_limit(crate::limit::Limit::Register, meta)
+            .await?;
         form.validate(self.config.min_password_length)?;
         let input = Registration {
             email: Some(form.email.clone()),
@@ -195,7 +196,11 @@ impl Core {
 
     /// A new verification link for the user's address (replacing earlier ones when stored):
     /// the record, its token's digest, the mail and the link. Writes nothing.
-    fn new_verification(&self, user: &User, verify_page: &str) -> Result<(EmailVerification, String, MailMessage, String)> {
+    fn new_verification(
+        &self,
+        user: &User,
+        verify_page: &str,
+    ) -> Result<(EmailVerification, String, MailMessage, String)> {
         let Some(email) = user.email.clone() else {
             return Err(Error::invalid("email", "the account has no email address"));
         };

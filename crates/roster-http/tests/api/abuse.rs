@@ -125,9 +125,14 @@ async fn login_throttle_grows_and_never_outlasts_the_window(backend: Backend) {
             .assert_problem(429, "rate_limited");
         app.advance(Duration::seconds(1));
         if round < 4 {
-            login(&app, &format!("198.51.100.{}", 20 + round), &admin.email, "wrong password")
-                .await
-                .assert_problem(401, "invalid_credentials");
+            login(
+                &app,
+                &format!("198.51.100.{}", 20 + round),
+                &admin.email,
+                "wrong password",
+            )
+            .await
+            .assert_problem(401, "invalid_credentials");
         }
     }
     // After the window the right password works, and the account's failures are forgotten.
@@ -260,7 +265,12 @@ async fn rate_limits_answer_429_in_every_dialect(backend: Backend) {
     assert!((1..=60).contains(&retry_after(&r)));
     let r = librechat_login(&app, "192.0.2.10", &user.email, &user.password).await;
     r.assert_status(429);
-    assert!(r.body["message"].as_str().unwrap().starts_with("Too many login attempts"));
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Too many login attempts")
+    );
     login(&app, "192.0.2.11", &user.email, &user.password)
         .await
         .assert_status(200);
@@ -271,10 +281,23 @@ async fn rate_limits_answer_429_in_every_dialect(backend: Backend) {
 
     // Registration: one per hour per address, in each dialect's shape.
     let native = |email: &str| json!({"email": email, "password": "long enough"});
-    send(&app, "192.0.2.20", Method::POST, "/v1/auth/register", Some(&native("a@example.org")))
-        .await
-        .assert_status(201);
-    let r = send(&app, "192.0.2.20", Method::POST, "/v1/auth/register", Some(&native("b@example.org"))).await;
+    send(
+        &app,
+        "192.0.2.20",
+        Method::POST,
+        "/v1/auth/register",
+        Some(&native("a@example.org")),
+    )
+    .await
+    .assert_status(201);
+    let r = send(
+        &app,
+        "192.0.2.20",
+        Method::POST,
+        "/v1/auth/register",
+        Some(&native("b@example.org")),
+    )
+    .await;
     r.assert_problem(429, "rate_limited");
     assert!(retry_after(&r) > 3500);
     let signup = |email: &str| {
@@ -282,10 +305,23 @@ async fn rate_limits_answer_429_in_every_dialect(backend: Backend) {
                "password": "correct horse", "confirm_password": "correct horse"})
     };
     let path = "/librechat/api/auth/register";
-    send(&app, "192.0.2.21", Method::POST, path, Some(&signup("carol@example.org")))
-        .await
-        .assert_status(200);
-    let r = send(&app, "192.0.2.21", Method::POST, path, Some(&signup("dave@example.org"))).await;
+    send(
+        &app,
+        "192.0.2.21",
+        Method::POST,
+        path,
+        Some(&signup("carol@example.org")),
+    )
+    .await
+    .assert_status(200);
+    let r = send(
+        &app,
+        "192.0.2.21",
+        Method::POST,
+        path,
+        Some(&signup("dave@example.org")),
+    )
+    .await;
     r.assert_status(429);
     assert_eq!(
         r.body["message"],
@@ -318,7 +354,10 @@ async fn rate_limits_answer_429_in_every_dialect(backend: Backend) {
         Err(roster_core::Error::RateLimited { retry_after }) => assert_eq!(retry_after.as_secs(), 60),
         other => panic!("{other:?}"),
     }
-    app.core.check_rate_limit(Limit::TwoFactor, "another user").await.unwrap();
+    app.core
+        .check_rate_limit(Limit::TwoFactor, "another user")
+        .await
+        .unwrap();
 }
 
 /// Medians of `runs` timings of `known(i)` and `unknown(i)`, in milliseconds, measured in
@@ -463,10 +502,7 @@ async fn redis_shares_counters_between_instances(backend: Backend) {
     r.assert_problem(429, "rate_limited");
     assert_eq!(retry_after(&r), 2);
     let keys = redis.keys().await;
-    assert!(
-        keys.iter().any(|k| k.contains("lock:throttle:login:")),
-        "{keys:?}"
-    );
+    assert!(keys.iter().any(|k| k.contains("lock:throttle:login:")), "{keys:?}");
     assert!(keys.iter().all(|k| k.starts_with(&redis.prefix)), "{keys:?}");
 }
 

@@ -1,6 +1,7 @@
 //! The HTTP test suite: one binary, every test on SQLite and on PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod abuse;
 mod api_keys;
 mod auth;
 mod errors;
@@ -13,6 +14,5 @@ mod me;
 mod openwebui;
 mod permissions;
 mod sessions;
-mod users;
-mod abuse;
 mod transport;
+mod users;

@@ -58,7 +58,11 @@ async fn request_limits(backend: Backend) {
         .await
         .assert_problem(413, "body_too_large");
     let r = app
-        .post("/librechat/api/auth/login", None, &json!({"email": "x".repeat(2000), "password": "y"}))
+        .post(
+            "/librechat/api/auth/login",
+            None,
+            &json!({"email": "x".repeat(2000), "password": "y"}),
+        )
         .await;
     r.assert_status(413);
     assert!(r.body["message"].is_string(), "{}", r.text);
@@ -107,7 +111,8 @@ async fn security_headers_on_every_response(backend: Backend) {
         app.get("/healthz", None).await,
         app.get("/v1/me", None).await,
         app.get("/no/such/route", None).await,
-        app.post("/v1/auth/login", None, &json!({"login": "a", "password": "b"})).await,
+        app.post("/v1/auth/login", None, &json!({"login": "a", "password": "b"}))
+            .await,
         app.get("/librechat/api/user", None).await,
         app.get("/openwebui/api/v1/users/", None).await,
         app.get("/langflow/api/v1/users/whoami", None).await,
@@ -187,8 +192,4 @@ async fn cors_per_origin(backend: Backend) {
     assert!(!r.headers().contains_key("access-control-allow-origin"));
 }
 
-backend_tests!(
-    request_limits,
-    security_headers_on_every_response,
-    cors_per_origin
-);
+backend_tests!(request_limits, security_headers_on_every_response, cors_per_origin);
