@@ -147,6 +147,9 @@ fn left(until: OffsetDateTime, now: OffsetDateTime) -> Duration {
     (until - now).max(Duration::milliseconds(1))
 }
 
+/// How long Redis is left alone after a failure, milliseconds.
+const SKIP_AFTER_FAILURE_MS: i64 = 1000;
+
 /// How many keys are remembered before expired ones are swept.
 const SWEEP_AT: usize = 10_000;
 
@@ -223,6 +226,9 @@ pub struct Counters {
     redis: Option<redis::RedisCounters>,
     /// When Redis last failed (unix seconds), to warn once a minute rather than per request.
     last_warning: AtomicI64,
+    /// Until when (unix milliseconds) Redis is not asked after a failure, so that a Redis that
+    /// hangs costs one bounded wait a second rather than one per request.
+    skip_until: AtomicI64,
 }
 
 impl std::fmt::Debug for Counters {
@@ -244,6 +250,7 @@ impl Counters {
             memory: MemoryCounters::default(),
             redis,
             last_warning: AtomicI64::new(0),
+            skip_until: AtomicI64::new(0),
         })
     }
 
@@ -252,7 +259,17 @@ impl Counters {
         self.redis.is_some()
     }
 
+    /// Redis, unless it failed within the last second.
+    fn redis(&self) -> Option<&redis::RedisCounters> {
+        let now = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+        self.redis
+            .as_ref()
+            .filter(|_| now >= self.skip_until.load(Ordering::Relaxed))
+    }
+
     fn fell_back(&self, error: &CounterError) {
+        let now_ms = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+        self.skip_until.store(now_ms + SKIP_AFTER_FAILURE_MS, Ordering::Relaxed);
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let last = self.last_warning.load(Ordering::Relaxed);
         if now - last >= 60
@@ -267,7 +284,7 @@ impl Counters {
 
     /// See [`MemoryCounters::hit`].
     pub async fn hit(&self, key: &str, window: Duration, now: OffsetDateTime) -> (u64, Duration) {
-        if let Some(redis) = &self.redis {
+        if let Some(redis) = self.redis() {
             match redis.hit(key, window).await {
                 Ok(r) => return r,
                 Err(e) => self.fell_back(&e),
@@ -278,7 +295,7 @@ impl Counters {
 
     /// See [`MemoryCounters::add_failure`].
     pub async fn add_failure(&self, key: &str, reset_after: Duration, now: OffsetDateTime) -> u64 {
-        if let Some(redis) = &self.redis {
+        if let Some(redis) = self.redis() {
             match redis.add_failure(key, reset_after).await {
                 Ok(r) => return r,
                 Err(e) => self.fell_back(&e),
@@ -289,7 +306,7 @@ impl Counters {
 
     /// See [`MemoryCounters::lock`].
     pub async fn lock(&self, key: &str, duration: Duration, now: OffsetDateTime) {
-        if let Some(redis) = &self.redis {
+        if let Some(redis) = self.redis() {
             match redis.lock(key, duration).await {
                 Ok(()) => return,
                 Err(e) => self.fell_back(&e),
@@ -300,7 +317,7 @@ impl Counters {
 
     /// See [`MemoryCounters::locked_for`]. While Redis fails, this instance's own locks count.
     pub async fn locked_for(&self, keys: &[String], now: OffsetDateTime) -> Option<Duration> {
-        if let Some(redis) = &self.redis {
+        if let Some(redis) = self.redis() {
             match redis.locked_for(keys).await {
                 Ok(r) => return r.max(self.memory.locked_for(keys, now)),
                 Err(e) => self.fell_back(&e),
@@ -312,7 +329,7 @@ impl Counters {
     /// See [`MemoryCounters::clear`].
     pub async fn clear(&self, key: &str) {
         self.memory.clear(key);
-        if let Some(redis) = &self.redis
+        if let Some(redis) = self.redis()
             && let Err(e) = redis.clear(key).await
         {
             self.fell_back(&e);

@@ -94,11 +94,14 @@ impl Core {
         }
     }
 
-    /// Before a password is checked: the login rate limit of the client's address, then the
-    /// throttle locks of the account and the address. A locked attempt is refused without
-    /// checking the password, and does not count as a failure.
+    /// Before a password is checked: the login rate limit of the client's address (when there
+    /// is one), then the throttle locks of the account and the address. A locked attempt is
+    /// refused without checking the password, and does not count as a failure.
     pub(crate) async fn ensure_login_allowed(&self, keys: &LoginKeys, meta: &ClientMeta) -> Result<()> {
-        self.check_client_rate_limit(Limit::Login, meta).await?;
+        // Checks without a client (a password confirmed inside the process) share no address.
+        if let Some(ip) = &meta.ip {
+            self.check_rate_limit(Limit::Login, ip).await?;
+        }
         if let Some(wait) = self.counters.locked_for(&keys.all(), self.clock.now()).await {
             return Err(Error::RateLimited {
                 retry_after: retry_after(wait),

@@ -86,7 +86,8 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 /// Creates an account. The first account becomes admin; a pending account gets no tokens.
 #[utoipa::path(post, path = "/v1/auth/register", tag = "auth", request_body = RegisterRequest,
     responses((status = 201, body = AuthResponse), (status = 403, body = Problem, description = "registration disabled"),
-        (status = 409, body = Problem), (status = 422, body = Problem)))]
+        (status = 409, body = Problem), (status = 422, body = Problem),
+        (status = 429, body = Problem, description = "too many sign-ups from this address; see Retry-After")))]
 async fn auth_register_post(
     State(state): State<AppState>,
     Meta(meta): Meta,
@@ -108,7 +109,8 @@ async fn auth_register_post(
 
 /// Logs in with an email or username and a password.
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = AuthResponse), (status = 401, body = Problem), (status = 403, body = Problem)))]
+    responses((status = 200, body = AuthResponse), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 429, body = Problem, description = "login rate limit or throttle; see Retry-After")))]
 async fn auth_login_post(
     State(state): State<AppState>,
     Meta(meta): Meta,
