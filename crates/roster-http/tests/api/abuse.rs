@@ -548,3 +548,32 @@ backend_tests!(
     redis_shares_counters_between_instances,
     redis_down_falls_back_to_local_counters,
 );
+
+/// Redis counters on their own: windows and failure counts expire by Redis's clock, locks
+/// end, and clearing forgets both.
+#[tokio::test]
+async fn redis_counters_expire_by_themselves() {
+    use roster_core::limit::Counters;
+    let Some(redis) = TestRedis::new().await else { return };
+    let counters = Counters::new(Some(&redis.url), &redis.prefix).unwrap();
+    let now = roster_core::time::OffsetDateTime::now_utc();
+    let window = Duration::milliseconds(400);
+    assert_eq!(counters.hit("w", window, now).await.0, 1);
+    let (count, left) = counters.hit("w", window, now).await;
+    assert_eq!(count, 2);
+    assert!(left <= window && left > Duration::ZERO, "{left:?}");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(counters.hit("w", window, now).await.0, 1, "a new window");
+    assert_eq!(counters.add_failure("f", window, now).await, 1);
+    assert_eq!(counters.add_failure("f", window, now).await, 2);
+    counters.lock("f", Duration::milliseconds(300), now).await;
+    let keys = ["f".to_string(), "other".to_string()];
+    assert!(counters.locked_for(&keys, now).await.is_some());
+    tokio::time::sleep(std::time::Duration::from_millis(350)).await;
+    assert_eq!(counters.locked_for(&keys, now).await, None, "the lock ended");
+    assert_eq!(counters.add_failure("f", window, now).await, 3);
+    counters.lock("f", Duration::seconds(30), now).await;
+    counters.clear("f").await;
+    assert_eq!(counters.locked_for(&keys, now).await, None);
+    assert_eq!(counters.add_failure("f", window, now).await, 1, "cleared");
+}
