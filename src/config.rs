@@ -102,6 +102,60 @@ pub struct Settings {
     pub webhook_backoff_cap_seconds: u64,
     /// How long a claim outlives the timeout before another instance may take it over, seconds.
     pub webhook_lease_seconds: u64,
+    /// Login attempts per client address per window (0: unlimited).
+    pub rate_limit_login_max: u32,
+    /// The window of `rate_limit_login_max`, seconds.
+    pub rate_limit_login_window_seconds: i64,
+    /// Self-registrations per client address per window (0: unlimited).
+    pub rate_limit_register_max: u32,
+    /// The window of `rate_limit_register_max`, seconds.
+    pub rate_limit_register_window_seconds: i64,
+    /// Password-reset requests per client address per window (0: unlimited).
+    pub rate_limit_password_reset_max: u32,
+    /// The window of `rate_limit_password_reset_max`, seconds.
+    pub rate_limit_password_reset_window_seconds: i64,
+    /// Two-factor code attempts per user per window (0: unlimited).
+    pub rate_limit_two_factor_max: u32,
+    /// The window of `rate_limit_two_factor_max`, seconds.
+    pub rate_limit_two_factor_window_seconds: i64,
+    /// Failed logins of one account before delays start (0: no account throttling).
+    pub login_throttle_account_failures: u32,
+    /// Failed logins from one client address before delays start (0: none).
+    pub login_throttle_ip_failures: u32,
+    /// The first delay, seconds; each further failure doubles it.
+    pub login_throttle_base_delay_seconds: i64,
+    /// The longest delay (the throttle window), seconds.
+    pub login_throttle_max_delay_seconds: i64,
+    /// Failures are forgotten this long after the last one, seconds.
+    pub login_throttle_reset_seconds: i64,
+    /// `redis://[:password@]host[:port][/db]`: share rate limits and throttles across instances.
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key Roster writes.
+    pub redis_key_prefix: String,
+    /// Proxies (addresses or CIDR blocks) whose `X-Forwarded-For` is believed.
+    #[serde(deserialize_with = "crate::limits::string_or_list")]
+    pub trusted_proxies: Vec<String>,
+    /// Largest request head (request line and headers), bytes.
+    pub max_header_bytes: usize,
+    /// Time a client has to send the request head, seconds.
+    pub header_read_timeout_seconds: u64,
+    /// Time a whole request may take, body included, seconds (0: no limit).
+    pub request_timeout_seconds: u64,
+    /// `X-Frame-Options` ("" : not sent).
+    pub frame_options: String,
+    /// `Content-Security-Policy` ("" : not sent).
+    pub content_security_policy: String,
+    /// `Referrer-Policy` ("" : not sent).
+    pub referrer_policy: String,
+    /// `Strict-Transport-Security` max-age, seconds (0: not sent; set it behind HTTPS).
+    pub hsts_max_age_seconds: u64,
+    /// Origins browsers may call Roster from (`*`: any); empty: CORS off.
+    #[serde(deserialize_with = "crate::limits::string_or_list")]
+    pub cors_allowed_origins: Vec<String>,
+    /// Whether cross-origin requests may carry cookies and credentials.
+    pub cors_allow_credentials: bool,
+    /// How long browsers cache a preflight answer, seconds.
+    pub cors_max_age_seconds: u64,
 }
 
 impl Default for Settings {
@@ -150,6 +204,32 @@ impl Default for Settings {
             webhook_backoff_base_ms: 5000,
             webhook_backoff_cap_seconds: 3600,
             webhook_lease_seconds: 30,
+            rate_limit_login_max: 20,
+            rate_limit_login_window_seconds: 60,
+            rate_limit_register_max: 5,
+            rate_limit_register_window_seconds: 3600,
+            rate_limit_password_reset_max: 2,
+            rate_limit_password_reset_window_seconds: 120,
+            rate_limit_two_factor_max: 5,
+            rate_limit_two_factor_window_seconds: 60,
+            login_throttle_account_failures: 5,
+            login_throttle_ip_failures: 20,
+            login_throttle_base_delay_seconds: 1,
+            login_throttle_max_delay_seconds: 900,
+            login_throttle_reset_seconds: 3600,
+            redis_url: None,
+            redis_key_prefix: "roster:".into(),
+            trusted_proxies: Vec::new(),
+            max_header_bytes: 16 * 1024,
+            header_read_timeout_seconds: 10,
+            request_timeout_seconds: 30,
+            frame_options: "DENY".into(),
+            content_security_policy: "default-src 'none'; frame-ancestors 'none'".into(),
+            referrer_policy: "no-referrer".into(),
+            hsts_max_age_seconds: 0,
+            cors_allowed_origins: Vec::new(),
+            cors_allow_credentials: false,
+            cors_max_age_seconds: 600,
         }
     }
 }
@@ -199,6 +279,32 @@ const ENV_KEYS: &[&str] = &[
     "webhook_backoff_base_ms",
     "webhook_backoff_cap_seconds",
     "webhook_lease_seconds",
+    "rate_limit_login_max",
+    "rate_limit_login_window_seconds",
+    "rate_limit_register_max",
+    "rate_limit_register_window_seconds",
+    "rate_limit_password_reset_max",
+    "rate_limit_password_reset_window_seconds",
+    "rate_limit_two_factor_max",
+    "rate_limit_two_factor_window_seconds",
+    "login_throttle_account_failures",
+    "login_throttle_ip_failures",
+    "login_throttle_base_delay_seconds",
+    "login_throttle_max_delay_seconds",
+    "login_throttle_reset_seconds",
+    "redis_url",
+    "redis_key_prefix",
+    "trusted_proxies",
+    "max_header_bytes",
+    "header_read_timeout_seconds",
+    "request_timeout_seconds",
+    "frame_options",
+    "content_security_policy",
+    "referrer_policy",
+    "hsts_max_age_seconds",
+    "cors_allowed_origins",
+    "cors_allow_credentials",
+    "cors_max_age_seconds",
 ];
 
 /// Settings given as flags; only those present override.
@@ -289,6 +395,7 @@ impl Settings {
         }
         self.validate_plexichat_prefix()?;
         self.validate_webhooks()?;
+        self.validate_limits()?;
         Ok(())
     }
 
@@ -328,6 +435,7 @@ impl Settings {
             avatar_dir: self.data_dir.join("avatars"),
             avatar_max_bytes: self.avatar_max_bytes,
             activity_interval: time_duration_seconds(self.activity_interval_seconds),
+            limits: self.limits(),
             ..CoreConfig::default()
         })
     }
@@ -352,6 +460,7 @@ impl Settings {
             plexichat_prefix: self.plexichat_prefix.clone(),
             langflow_auto_login: self.langflow_auto_login,
             langflow_superuser: self.langflow_superuser.clone(),
+            ..self.http_limits()
         }
     }
 }

@@ -3,6 +3,7 @@
 
 mod admin;
 mod config;
+mod limits;
 mod serve;
 mod webhooks;
 

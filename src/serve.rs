@@ -4,7 +4,6 @@ use crate::config::Settings;
 use anyhow::Context;
 use roster_core::{Core, Store, SystemClock};
 use roster_http::AppState;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -39,7 +38,9 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let url = settings.database_url();
     let core = Arc::new(core);
     let state = AppState::new(core.clone(), settings.http());
-    let app = roster_http::app(state);
+    if let Some(url) = &settings.redis_url {
+        tracing::info!(redis = %redact(url), "rate limits are shared through Redis");
+    }
 
     let listener = TcpListener::bind(&settings.listen)
         .await
@@ -49,11 +50,10 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut server_stop = stop_rx.clone();
     let server = tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                let _ = server_stop.wait_for(|stop| *stop).await;
-            })
-            .await
+        roster_http::server::serve(listener, state, async move {
+            let _ = server_stop.wait_for(|stop| *stop).await;
+        })
+        .await
     });
 
     let worker = crate::webhooks::start_worker(&settings, core, stop_rx.clone())?;
@@ -94,5 +94,13 @@ async fn shutdown_signal() {
     tokio::select! {
         () = interrupt => {},
         () = terminate => {},
+    }
+}
+
+/// A URL without its password, for logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://***{}", &url[..scheme], &url[at..]),
+        _ => url.to_string(),
     }
 }

@@ -51,6 +51,8 @@ pub struct CoreConfig {
     pub secret_key: Option<crate::secret::SecretKey>,
     /// The issuer named in TOTP enrolment URIs (what authenticator apps show).
     pub two_factor_issuer: String,
+    /// Rate limits, login throttling and where their counters live.
+    pub limits: crate::limit::LimitSettings,
 }
 
 impl Default for CoreConfig {
@@ -78,6 +80,7 @@ impl Default for CoreConfig {
             activity_interval: Duration::seconds(60),
             secret_key: None,
             two_factor_issuer: "Roster".into(),
+            limits: crate::limit::LimitSettings::default(),
         }
     }
 }

@@ -1,11 +1,14 @@
 //! Roster's HTTP layer: routing, authentication extractors, the error table, and the
 //! dialects. Handlers parse and render; every rule lives in `roster-core`.
 
+pub mod client_ip;
 mod context;
 pub mod dialect;
 pub mod error;
 pub mod extract;
 mod health;
+pub mod protect;
+pub mod server;
 mod state;
 
 pub use state::{AppState, HttpConfig};
@@ -17,10 +20,11 @@ use tower_http::trace::TraceLayer;
 /// Builds the whole application. The only way the server and the tests get a router.
 pub fn app(state: AppState) -> Router {
     let body_limit = state.config.body_limit;
+    let config = state.config.clone();
     let (native, _openapi) = dialect::native::router();
     let librechat = dialect::librechat::router(&state);
     let librechat_prefix = state.config.librechat_prefix.trim().trim_matches('/').to_string();
-    Router::new()
+    let router = Router::new()
         .merge(health::router())
         .merge(native)
         .merge(mount_librechat(&librechat_prefix, librechat))
@@ -34,8 +38,8 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             context::request_context,
         ))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .layer(TraceLayer::new_for_http());
+    protect::protect(router, &config).with_state(state)
 }
 
 /// Mounts the Open WebUI router at its prefix, or at the root for `/` or an empty prefix.

@@ -33,6 +33,19 @@ pub struct HttpConfig {
     pub langflow_auto_login: bool,
     /// The administrator auto-login signs in as (Langflow's `SUPERUSER`).
     pub langflow_superuser: String,
+    /// Proxies whose `X-Forwarded-For` is believed (addresses or CIDR blocks); see
+    /// [`crate::client_ip`].
+    pub trusted_proxies: Vec<crate::client_ip::IpNet>,
+    /// Largest request head (request line and headers), bytes; larger: 431.
+    pub max_header_bytes: usize,
+    /// How long a client may take to send the request head before it is disconnected.
+    pub header_read_timeout: std::time::Duration,
+    /// How long a request may take in all, body included (zero: no limit); longer: 408.
+    pub request_timeout: std::time::Duration,
+    /// Security headers on every response.
+    pub security_headers: crate::protect::SecurityHeaders,
+    /// Cross-origin access (off by default).
+    pub cors: crate::protect::CorsSettings,
 }
 
 impl Default for HttpConfig {
@@ -50,6 +63,12 @@ impl Default for HttpConfig {
             plexichat_prefix: "/plexichat".into(),
             langflow_auto_login: false,
             langflow_superuser: "langflow".into(),
+            trusted_proxies: Vec::new(),
+            max_header_bytes: 16 * 1024,
+            header_read_timeout: std::time::Duration::from_secs(10),
+            request_timeout: std::time::Duration::from_secs(30),
+            security_headers: crate::protect::SecurityHeaders::default(),
+            cors: crate::protect::CorsSettings::default(),
         }
     }
 }

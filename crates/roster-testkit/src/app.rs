@@ -7,7 +7,6 @@ use roster_core::time::{Duration, OffsetDateTime};
 use roster_core::{Core, CoreConfig, ManualClock, Role, User, UserId};
 use roster_http::{AppState, HttpConfig};
 use serde_json::{Value, json};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -83,6 +82,18 @@ impl Drop for TestApp {
     }
 }
 
+/// The limits of test apps: the defaults, except that registrations and logins per client
+/// address are not limited (every test client is 127.0.0.1, and many tests sign up and in
+/// more often than a person would). Tests of those limits set them.
+pub fn test_limits() -> roster_core::limit::LimitSettings {
+    roster_core::limit::LimitSettings {
+        login: roster_core::limit::Rate::UNLIMITED,
+        register: roster_core::limit::Rate::UNLIMITED,
+        two_factor: roster_core::limit::Rate::UNLIMITED,
+        ..Default::default()
+    }
+}
+
 /// Starts Roster with default settings on `backend`; None when that backend is skipped.
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
     spawn_app_with(backend, |_| {}).await
@@ -110,13 +121,14 @@ pub async fn spawn_app_with_http(
         hash_concurrency: 4,
         public_url: address.clone(),
         avatar_dir: files.path().join("avatars"),
+        limits: test_limits(),
         ..CoreConfig::default()
     };
     configure(&mut config);
     let core = Arc::new(Core::new(store, clock.clone(), config).await.expect("core starts"));
-    let app = roster_http::app(AppState::new(core.clone(), http));
+    let state = AppState::new(core.clone(), http);
     let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await;
+        let _ = roster_http::server::serve(listener, state, std::future::pending()).await;
     });
     Some(TestApp {
         address,
@@ -144,14 +156,15 @@ pub async fn spawn_app_on(db: TestDatabase) -> TestApp {
         hash_concurrency: 4,
         avatar_dir: files.path().join("avatars"),
         secret_key: Some(roster_core::secret::SecretKey::from_base64(TEST_SECRET_KEY).expect("a valid key")),
+        limits: test_limits(),
         ..CoreConfig::default()
     };
     let core = Arc::new(Core::new(store, clock.clone(), config).await.expect("core starts"));
-    let app = roster_http::app(AppState::new(core.clone(), HttpConfig::default()));
+    let state = AppState::new(core.clone(), HttpConfig::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = format!("http://{}", listener.local_addr().expect("address"));
     let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await;
+        let _ = roster_http::server::serve(listener, state, std::future::pending()).await;
     });
     TestApp {
         address,

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod db;
+pub mod redis;
 pub mod smtp;
 pub mod webhooks;
 

@@ -107,6 +107,8 @@ impl Core {
             identify_pending,
             only_first_account,
         } = policy;
+        self.check_client_rate_limit(crate::limit::Limit::Register, meta)
+            .await?;
         if !self.config.allow_registration || (only_first_account && self.has_accounts().await?) {
             return Err(Error::RegistrationDisabled);
         }
@@ -155,7 +157,7 @@ impl Core {
         if password.is_empty() {
             return Err(Error::invalid("password", "must not be empty"));
         }
-        let user = self.check_password_for(login, password, identify_pending).await?;
+        let user = self.check_password_for(login, password, identify_pending, meta).await?;
         let tokens = self.start_session_with_ttl(&user, meta, access_ttl).await?;
         tracing::info!(user = %user.id, session = %tokens.session_id, "login");
         Ok(LoginOutcome {

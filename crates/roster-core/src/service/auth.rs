@@ -110,14 +110,23 @@ impl Core {
     /// Checks a password for the account named by `login` (email or username). Unknown
     /// accounts cost the same work and give the same error as a wrong password.
     pub async fn check_password(&self, login: &str, password: &str) -> Result<User> {
-        self.check_password_for(login, password, false).await
+        self.check_password_for(login, password, false, &ClientMeta::default())
+            .await
     }
 
     /// As [`Core::check_password`]; with `allow_pending`, a pending account passes too. Every
+    /// password login of every dialect comes here: the login rate limit and the throttle of
+    /// the account and of the client's address apply (see [`crate::limit::Throttle`]), and the
     /// outcome is audited: `login.success` with the login itself, `login.failure` (the
     /// attempted login name and the reason, never the password) on its own.
-    pub(crate) async fn check_password_for(&self, login: &str, password: &str, allow_pending: bool) -> Result<User> {
-        let outcome = self.verify_password_login(login, password, allow_pending).await;
+    pub(crate) async fn check_password_for(
+        &self,
+        login: &str,
+        password: &str,
+        allow_pending: bool,
+        meta: &ClientMeta,
+    ) -> Result<User> {
+        let outcome = self.verify_password_login(login, password, allow_pending, meta).await;
         if let Err(error) = &outcome {
             self.audit_login_failure(login, error).await;
         }
@@ -132,6 +141,7 @@ impl Core {
             Error::AccountDisabled => "account_disabled",
             Error::Banned { .. } => "banned",
             Error::EmailNotVerified => "email_not_verified",
+            Error::RateLimited { .. } => "throttled",
             _ => return,
         };
         let attempted: String = login.trim().chars().take(256).collect();
@@ -154,15 +164,39 @@ impl Core {
         }
     }
 
-    async fn verify_password_login(&self, login: &str, password: &str, allow_pending: bool) -> Result<User> {
+    async fn verify_password_login(
+        &self,
+        login: &str,
+        password: &str,
+        allow_pending: bool,
+        meta: &ClientMeta,
+    ) -> Result<User> {
         let login = login.trim().to_lowercase();
         let user = match self.store.find_user_by_login(&login).await {
-            Ok(user) => user,
-            Err(StoreError::NotFound) => {
-                self.hasher.verify_dummy(password).await?;
-                return Err(Error::InvalidCredentials);
-            }
+            Ok(user) => Some(user),
+            Err(StoreError::NotFound) => None,
             Err(e) => return Err(e.into()),
+        };
+        let keys = self.login_keys(&login, user.as_ref(), meta);
+        self.ensure_login_allowed(&keys, meta).await?;
+        match self.verify_login(user, password, allow_pending).await {
+            Err(Error::InvalidCredentials) => {
+                self.record_login_failure(&keys).await;
+                Err(Error::InvalidCredentials)
+            }
+            Ok(user) => {
+                self.record_login_success(&keys).await;
+                Ok(user)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The password check itself, for the account found (or None).
+    async fn verify_login(&self, user: Option<User>, password: &str, allow_pending: bool) -> Result<User> {
+        let Some(user) = user else {
+            self.hasher.verify_dummy(password).await?;
+            return Err(Error::InvalidCredentials);
         };
         let Some(stored) = &user.password_hash else {
             self.hasher.verify_dummy(password).await?;
@@ -216,7 +250,7 @@ impl Core {
         if password.is_empty() {
             return Err(Error::invalid("password", "must not be empty"));
         }
-        let user = self.check_password(login, password).await?;
+        let user = self.check_password_for(login, password, false, meta).await?;
         let tokens = self.start_session(&user, meta).await?;
         tracing::info!(user = %user.id, session = %tokens.session_id, "login");
         Ok(LoginOutcome {

@@ -91,6 +91,8 @@ impl Core {
         invite_token: &str,
         meta: &ClientMeta,
     ) -> Result<LoginOutcome> {
+        self.check_client_rate_limit(crate::limit::Limit::Register, meta)
+            .await?;
         let user = self.register_invited_account(input, invite_token).await?;
         if user.ensure_may_sign_in().is_err() {
             return Ok(LoginOutcome { user, tokens: None });

@@ -16,6 +16,7 @@ mod chat_profile;
 mod groups;
 mod import;
 mod invitations;
+mod limits;
 mod messaging;
 mod password_resets;
 mod permissions;
@@ -127,12 +128,12 @@ pub struct Core {
     verified_tokens: quick_cache::sync::Cache<String, crate::token::AccessClaims>,
     /// Delivers mail; None: links are logged instead.
     pub mailer: Option<Arc<dyn crate::mail::Mailer>>,
-    /// Verification resends and password-reset requests, per client address.
-    mail_limiter: crate::limit::WindowLimiter,
     /// Seals secrets at rest (TOTP secrets, signing keys, users' stored keys).
     pub secrets: crate::secret::SecretBox,
     /// Whether the key is configured (checked against the database, signing keys sealed).
     secrets_configured: bool,
+    /// Rate-limit and login-throttle counters (in-process, or shared through Redis).
+    counters: crate::limit::Counters,
 }
 
 /// How many verified access tokens are remembered.
@@ -158,11 +159,10 @@ impl Core {
             }
             None => None,
         };
-        let mail_limiter =
-            crate::limit::WindowLimiter::new(config.verification_resend_max, config.verification_resend_window);
+        let counters = crate::limit::Counters::new(config.limits.redis_url.as_deref(), &config.limits.redis_prefix)?;
         Ok(Self {
             mailer,
-            mail_limiter,
+            counters,
             hasher: PasswordHasher::new(config.hash_concurrency),
             ids: IdGenerator::new(config.node_id),
             store,

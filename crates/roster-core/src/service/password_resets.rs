@@ -47,6 +47,7 @@ impl Core {
         })
         .await?;
         let sessions_revoked = self.revoke_sessions(None, id, None, "password_reset", false).await?;
+        self.clear_login_throttle(id).await;
         let api_keys_revoked = if revoke_keys {
             let details = serde_json::json!({ "all": true, "reason": "password_reset" });
             let journal = self
@@ -122,6 +123,7 @@ impl Core {
         let sessions_revoked = self
             .revoke_sessions(Some(id), id, None, "password_reset", false)
             .await?;
+        self.clear_login_throttle(id).await;
         tracing::info!(user = %id, sessions_revoked, "password reset with a link");
         Ok(PasswordResetDone {
             sessions_revoked,

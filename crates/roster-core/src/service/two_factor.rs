@@ -192,6 +192,9 @@ impl Core {
     /// time step cannot be used again, nor can a backup code.
     async fn use_second_factor(&self, record: &TwoFactorRecord, factor: &SecondFactor) -> Result<()> {
         let user = record.user_id;
+        // Every code or backup-code attempt of a user counts against the `two_factor` limit.
+        self.check_rate_limit(crate::limit::Limit::TwoFactor, &format!("user:{user}"))
+            .await?;
         let accepted = match factor {
             SecondFactor::Code(code) => {
                 let secret = self.secrets.open(&record.sealed_secret, &secret_context(user))?;

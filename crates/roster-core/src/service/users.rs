@@ -240,6 +240,8 @@ impl Core {
     /// Self-registration. The first account ever becomes admin; later ones get the default
     /// role. Signs the new user in unless the account is pending approval.
     pub async fn register(&self, input: Registration, meta: &ClientMeta) -> Result<LoginOutcome> {
+        self.check_client_rate_limit(crate::limit::Limit::Register, meta)
+            .await?;
         let user = self.register_account(input).await?;
         if user.ensure_may_sign_in().is_err() {
             return Ok(LoginOutcome { user, tokens: None });

@@ -122,18 +122,40 @@ impl Core {
         }
     }
 
-    /// Counts a mail request from the client's address; RateLimited when over the limit.
-    fn limit_mail_requests(&self, what: &str, meta: &ClientMeta) -> Result<()> {
-        let key = format!("{what}:{}", meta.ip.as_deref().unwrap_or("unknown"));
-        self.mail_limiter
-            .check(&key, self.clock.now())
-            .map_err(|retry_after| Error::RateLimited { retry_after })
+    /// Stores a link (`write`) and then sends its mail, outside the request: the answer (and
+    /// its timing) must not tell whether an account exists, so neither the write nor the SMTP
+    /// round trip is waited for. A failure is logged.
+    fn deliver_later(
+        &self,
+        write: impl std::future::Future<Output = std::result::Result<(), StoreError>> + Send + 'static,
+        message: MailMessage,
+        url: String,
+    ) {
+        let mailer = self.mailer.clone();
+        tokio::spawn(async move {
+            if let Err(e) = write.await {
+                tracing::error!(error = %e, subject = %message.subject, "could not store the link; no mail sent");
+                return;
+            }
+            match mailer {
+                Some(mailer) => {
+                    if let Err(e) = mailer.send(&message).await {
+                        tracing::error!(error = ?e, subject = %message.subject, "could not send mail");
+                    }
+                }
+                None => {
+                    tracing::info!(to = %message.to, link = %url, subject = %message.subject, "mail not configured; link");
+                }
+            }
+        });
     }
 
     /// Signs up from a product's form: validates it, creates the account (with an invitation
     /// when one is given) and, when mail is sent, mails a verification link to
     /// `{public_url}{verify_page}`; without mail the address counts as verified. Does not sign in.
-    pub async fn sign_up(&self, form: SignupForm, verify_page: &str) -> Result<User> {
+    pub async fn sign_up(&self, form: SignupForm, verify_page: &str, meta: &ClientMeta) -> Result<User> {
+        self.check_client_rate_limit(crate::limit::Limit::Register, meta)
+            .await?;
         form.validate(self.config.min_password_length)?;
         let input = Registration {
             email: Some(form.email.clone()),
@@ -167,6 +189,19 @@ impl Core {
     /// Creates a verification link for the user's address (replacing earlier ones) and mails
     /// it (or logs it). Returns the link.
     pub async fn send_verification(&self, user: &User, verify_page: &str) -> Result<String> {
+        let (record, token_digest, mail, url) = self.new_verification(user, verify_page)?;
+        self.store.insert_email_verification(&record, &token_digest).await?;
+        self.deliver(mail, &url).await?;
+        Ok(url)
+    }
+
+    /// A new verification link for the user's address (replacing earlier ones when stored):
+    /// the record, its token's digest, the mail and the link. Writes nothing.
+    fn new_verification(
+        &self,
+        user: &User,
+        verify_page: &str,
+    ) -> Result<(EmailVerification, String, MailMessage, String)> {
         let Some(email) = user.email.clone() else {
             return Err(Error::invalid("email", "the account has no email address"));
         };
@@ -178,7 +213,6 @@ impl Core {
             created_at: now,
             expires_at: now + self.config.verification_token_ttl,
         };
-        self.store.insert_email_verification(&record, &digest(&token)).await?;
         let url = link(
             &self.config.public_url,
             verify_page,
@@ -192,20 +226,27 @@ impl Core {
             &url,
             "Verify email",
         );
-        self.deliver(mail, &url).await?;
-        Ok(url)
+        Ok((record, digest(&token), mail, url))
     }
 
     /// Resends a verification link: rate limited per client address; the same answer whether
-    /// or not the address has an account (or is verified already).
+    /// or not the address has an account (or is verified already), the mail sent outside the
+    /// request.
     pub async fn resend_verification(&self, email: &str, meta: &ClientMeta, verify_page: &str) -> Result<()> {
-        self.limit_mail_requests("verify", meta)?;
+        self.check_client_rate_limit(crate::limit::Limit::VerificationResend, meta)
+            .await?;
         let Ok(email) = Email::parse(email) else {
             return Err(Error::invalid("email", "Invalid email"));
         };
         match self.store.find_user_by_login(email.as_str()).await {
             Ok(user) if user.email.as_deref() == Some(email.as_str()) && !user.email_verified => {
-                self.send_verification(&user, verify_page).await?;
+                let (record, token_digest, mail, url) = self.new_verification(&user, verify_page)?;
+                let store = self.store.clone();
+                self.deliver_later(
+                    async move { store.insert_email_verification(&record, &token_digest).await },
+                    mail,
+                    url,
+                );
             }
             Ok(_) | Err(StoreError::NotFound) => {}
             Err(e) => return Err(e.into()),
@@ -254,30 +295,41 @@ impl Core {
     /// A password-reset request from a product's "forgot password" form: rate limited per
     /// client address. For an existing account a single-use link to
     /// `{public_url}{reset_page}?token=...&userId=...` (with `user_id` rendering the id) is
-    /// mailed; without mail it is returned instead (and logged). Unknown addresses get None.
+    /// mailed outside the request (without mail, logged). The answer is the same whether or
+    /// not the address has an account.
     pub async fn request_password_reset(
         &self,
         email: &str,
         meta: &ClientMeta,
         reset_page: &str,
         user_id: impl Fn(&User) -> String,
-    ) -> Result<Option<String>> {
-        self.limit_mail_requests("reset", meta)?;
+    ) -> Result<()> {
+        self.check_client_rate_limit(crate::limit::Limit::PasswordReset, meta)
+            .await?;
         let Ok(email) = Email::parse(email) else {
             return Err(Error::invalid("email", "Invalid email"));
         };
         let user = match self.store.find_user_by_login(email.as_str()).await {
             Ok(user) if user.email.as_deref() == Some(email.as_str()) => user,
-            Ok(_) | Err(StoreError::NotFound) => return Ok(None),
+            Ok(_) | Err(StoreError::NotFound) => return Ok(()),
             Err(e) => return Err(e.into()),
         };
-        let created = self
-            .create_password_reset_unchecked(user.id, self.config.verification_token_ttl.max(Duration::minutes(1)))
-            .await?;
+        let now = self.clock.now();
+        let token = crate::token::random_secret();
+        let record = crate::store::AccountToken {
+            kind: crate::store::AccountTokenKind::PasswordReset,
+            user_id: Some(user.id),
+            email: None,
+            role: None,
+            created_at: now,
+            expires_at: now + self.config.verification_token_ttl.max(Duration::minutes(1)),
+            used_at: None,
+        };
+        let token_digest = digest(&token);
         let url = link(
             &self.config.public_url,
             reset_page,
-            &[("token", &created.token), ("userId", &user_id(&user))],
+            &[("token", &token), ("userId", &user_id(&user))],
         );
         let mail = message(
             email.as_str(),
@@ -286,9 +338,13 @@ impl Core {
             &url,
             "Reset password",
         );
-        let mailed = self.mail_enabled();
-        self.deliver(mail, &url).await?;
-        Ok((!mailed).then_some(url))
+        let store = self.store.clone();
+        self.deliver_later(
+            async move { store.insert_account_token(&record, &token_digest).await },
+            mail,
+            url,
+        );
+        Ok(())
     }
 
     /// Uses a reset link from a product's form, which may repeat the password.

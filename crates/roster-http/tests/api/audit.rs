@@ -193,6 +193,9 @@ async fn logins_are_audited_with_ip_and_never_the_password(backend: Backend) {
         |_| {},
         roster_http::HttpConfig {
             trust_forwarded_for: true,
+            // The load balancer (the test's own address) and the proxy in front of it
+            // (10.0.0.1) are trusted; the client is the entry before them.
+            trusted_proxies: vec!["127.0.0.1".parse().unwrap(), "10.0.0.0/8".parse().unwrap()],
             ..roster_http::HttpConfig::default()
         },
     )

@@ -1,6 +1,7 @@
 //! The HTTP test suite: one binary, every test on SQLite and on PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod abuse;
 mod api_keys;
 mod audit;
 mod auth;
@@ -17,6 +18,7 @@ mod openwebui;
 mod permissions;
 mod plexichat;
 mod sessions;
+mod transport;
 mod two_factor;
 mod users;
 mod webhooks;

@@ -447,7 +447,40 @@ async fn racing_uses_have_one_winner(backend: Backend) {
     assert_eq!(wins, 1, "one session per challenge");
 }
 
+/// Code attempts of one user are rate limited (`two_factor`): 429 with Retry-After, even for
+/// a right code, until the window ends.
+async fn code_attempts_are_rate_limited(backend: Backend) {
+    let Some(app) = roster_testkit::app::spawn_app_with(backend, |c| {
+        c.limits.two_factor = roster_core::limit::Rate::new(3, Duration::minutes(1));
+    })
+    .await
+    else {
+        return;
+    };
+    let user = app.user(Role::User).await;
+    let (secret, _) = enable(&app, &user).await;
+    let first = challenge(&app, &user).await;
+    for _ in 0..2 {
+        second_step(&app, &first, json!({ "code": "000000" }))
+            .await
+            .assert_status(401);
+    }
+    let fresh = challenge(&app, &user).await;
+    second_step(&app, &fresh, json!({ "code": "000001" }))
+        .await
+        .assert_status(401);
+    let limited = second_step(&app, &fresh, json!({ "code": code(&app, &secret, 0) })).await;
+    limited.assert_status(429);
+    assert!(limited.headers.get("retry-after").is_some(), "{}", limited.text);
+    app.advance(Duration::minutes(2));
+    let fresh = challenge(&app, &user).await;
+    second_step(&app, &fresh, json!({ "code": code(&app, &secret, 0) }))
+        .await
+        .assert_status(200);
+}
+
 backend_tests!(
+    code_attempts_are_rate_limited,
     racing_uses_have_one_winner,
     enrol_confirm_and_log_in,
     backup_codes_are_single_use_and_regenerable,

@@ -12,6 +12,7 @@ use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use roster_core::limit::Limit;
 use roster_core::service::{PluginChange, SecondFactor, SignupForm};
 use roster_core::{Actor, Error, User, UserId};
 use serde_json::{Value, json};
@@ -21,7 +22,12 @@ type LcResult<T> = Result<T, LcError>;
 /// The answer to every registration and verification-resend request.
 const CHECK_YOUR_EMAIL: &str = "Please check your email to verify your email address.";
 const RESET_REQUESTED: &str = "If an account with that email exists, a password reset link has been sent to it.";
-const TOO_MANY_ATTEMPTS: &str = "Too many attempts, please try again after 2 minute(s)";
+
+/// LibreChat's 429 message of a limiter, naming its window as LibreChat does.
+fn too_many_attempts(state: &AppState, limit: Limit) -> String {
+    let minutes = state.core.rate_of(limit).window.whole_minutes().max(1);
+    format!("Too many attempts, please try again after {minutes} minute(s)")
+}
 
 /// The LibreChat routes, relative to the mount prefix, with LibreChat's error rendering.
 pub fn router(state: &AppState) -> Router<AppState> {
@@ -104,7 +110,11 @@ fn refresh_cookie(headers: &HeaderMap) -> Option<String> {
         .find_map(|v| map::cookie(v, "refreshToken").map(str::to_string))
 }
 
-async fn register(State(state): State<AppState>, Json(body): Json<RegisterRequest>) -> LcResult<Response> {
+async fn register(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    Json(body): Json<RegisterRequest>,
+) -> LcResult<Response> {
     let form = SignupForm {
         name: body.name,
         email: body.email,
@@ -114,13 +124,20 @@ async fn register(State(state): State<AppState>, Json(body): Json<RegisterReques
         confirm_password: body.confirm_password,
         invite_token: body.token,
     };
-    match state.core.sign_up(form, &verify_page(&state)).await {
+    match state.core.sign_up(form, &verify_page(&state), &meta).await {
         // An address that already has an account gets the same answer (no enumeration).
         Ok(_) | Err(Error::Conflict { field: "email" }) => {
             Ok(axum::Json(json!({ "message": CHECK_YOUR_EMAIL })).into_response())
         }
         Err(Error::RegistrationDisabled) => {
             Err(LcError::message(StatusCode::FORBIDDEN, "Registration is not allowed."))
+        }
+        Err(Error::RateLimited { retry_after }) => {
+            let minutes = state.core.rate_of(Limit::Register).window.whole_minutes().max(1);
+            Err(rate_limited(
+                retry_after,
+                &format!("Too many accounts created, please try again after {minutes} minutes"),
+            ))
         }
         Err(e @ Error::Invalid { .. }) => Err(LcError::message(StatusCode::NOT_FOUND, message_of(&e))),
         Err(Error::Conflict { .. }) => Err(LcError::message(StatusCode::CONFLICT, "Username is already taken.")),
@@ -149,6 +166,13 @@ async fn login(State(state): State<AppState>, Meta(meta): Meta, Json(body): Json
         Err(Error::TwoFactorRequired(challenge)) => {
             let factor = SecondFactor::from_parts(body.token.as_deref(), body.backup_code.as_deref());
             return super::two_factor::login_needs_second_factor(&state, challenge, factor, &meta).await;
+        }
+        Err(Error::RateLimited { retry_after }) => {
+            let minutes = retry_after.as_secs().div_ceil(60).max(1);
+            return Err(rate_limited(
+                retry_after,
+                &format!("Too many login attempts, please try again after {minutes} minutes."),
+            ));
         }
         Err(e) => return Err(from_core(e)),
     };
@@ -223,9 +247,11 @@ async fn request_password_reset(
         .request_password_reset(&body.email, &meta, &page, |u| u.id.to_object_id())
         .await
     {
-        Ok(Some(link)) => Ok(axum::Json(json!({ "link": link }))),
-        Ok(None) => Ok(axum::Json(json!({ "message": RESET_REQUESTED }))),
-        Err(Error::RateLimited { retry_after }) => Err(rate_limited(retry_after, TOO_MANY_ATTEMPTS)),
+        Ok(()) => Ok(axum::Json(json!({ "message": RESET_REQUESTED }))),
+        Err(Error::RateLimited { retry_after }) => Err(rate_limited(
+            retry_after,
+            &too_many_attempts(&state, Limit::PasswordReset),
+        )),
         Err(e @ Error::Invalid { .. }) => Err(LcError::message(StatusCode::BAD_REQUEST, message_of(&e))),
         Err(e) => Err(from_core(e)),
     }

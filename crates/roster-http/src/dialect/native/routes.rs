@@ -89,7 +89,8 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 /// Creates an account. The first account becomes admin; a pending account gets no tokens.
 #[utoipa::path(post, path = "/v1/auth/register", tag = "auth", request_body = RegisterRequest,
     responses((status = 201, body = AuthResponse), (status = 403, body = Problem, description = "registration disabled"),
-        (status = 409, body = Problem), (status = 422, body = Problem)))]
+        (status = 409, body = Problem), (status = 422, body = Problem),
+        (status = 429, body = Problem, description = "too many sign-ups from this address; see Retry-After")))]
 async fn auth_register_post(
     State(state): State<AppState>,
     Meta(meta): Meta,
@@ -114,7 +115,8 @@ async fn auth_register_post(
 /// session; `POST /v1/auth/login/2fa` completes it.
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = super::two_factor::LoginResponse), (status = 401, body = Problem),
-        (status = 403, body = Problem)))]
+        (status = 403, body = Problem),
+        (status = 429, body = Problem, description = "login rate limit or throttle; see Retry-After")))]
 async fn auth_login_post(
     State(state): State<AppState>,
     Meta(meta): Meta,

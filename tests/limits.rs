@@ -1,0 +1,122 @@
+//! The limit, header and CORS settings of `roster serve`, from the environment.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use serde_json::json;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_roster");
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn wait_ready(address: &str) {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = client.get(format!("http://{address}/readyz")).send().await
+            && r.status() == 200
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{address} never became ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn limit_settings_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let address = format!("127.0.0.1:{}", free_port());
+    let _server = Server(
+        Command::new(BIN)
+            .current_dir(dir.path())
+            .env_clear()
+            .env("RUST_LOG", "warn")
+            .env("ROSTER_LISTEN", &address)
+            .env("ROSTER_RATE_LIMIT_REGISTER_MAX", "1")
+            .env("ROSTER_RATE_LIMIT_REGISTER_WINDOW_SECONDS", "600")
+            .env("ROSTER_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1")
+            .env(
+                "ROSTER_CORS_ALLOWED_ORIGINS",
+                "https://a.example.org,https://b.example.org",
+            )
+            .env("ROSTER_HSTS_MAX_AGE_SECONDS", "600")
+            .env("ROSTER_FRAME_OPTIONS", "SAMEORIGIN")
+            .env("ROSTER_BODY_LIMIT_BYTES", "2048")
+            .arg("serve")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    wait_ready(&address).await;
+    let client = reqwest::Client::new();
+    let register = |ip: &'static str, email: &'static str| {
+        client
+            .post(format!("http://{address}/v1/auth/register"))
+            .header("x-forwarded-for", ip)
+            .header("origin", "https://b.example.org")
+            .json(&json!({"email": email, "password": "long enough"}))
+            .send()
+    };
+    let r = register("192.0.2.1", "a@example.org").await.unwrap();
+    assert_eq!(r.status(), 201);
+    let h = r.headers();
+    assert_eq!(h["access-control-allow-origin"], "https://b.example.org");
+    assert_eq!(h["strict-transport-security"], "max-age=600; includeSubDomains");
+    assert_eq!(h["x-frame-options"], "SAMEORIGIN");
+    let r = register("192.0.2.1", "b@example.org").await.unwrap();
+    assert_eq!(r.status(), 429);
+    let wait: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((590..=600).contains(&wait), "{wait}");
+    // Another address (believed: the peer is a trusted proxy) may register.
+    assert_eq!(register("192.0.2.2", "b@example.org").await.unwrap().status(), 201);
+    let r = client
+        .post(format!("http://{address}/v1/auth/login"))
+        .json(&json!({"login": "x".repeat(3000), "password": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+}
+
+#[test]
+fn bad_limit_settings_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for (key, value) in [
+        ("ROSTER_TRUSTED_PROXIES", "10.0.0.0/40"),
+        ("ROSTER_REDIS_URL", "http://127.0.0.1:6379"),
+        ("ROSTER_CORS_ALLOWED_ORIGINS", "chat.example.org"),
+        ("ROSTER_MAX_HEADER_BYTES", "100"),
+        ("ROSTER_RATE_LIMIT_LOGIN_WINDOW_SECONDS", "0"),
+        ("ROSTER_LOGIN_THROTTLE_MAX_DELAY_SECONDS", "0"),
+    ] {
+        let out = Command::new(BIN)
+            .current_dir(dir.path())
+            .env_clear()
+            .env("ROSTER_LISTEN", "256.0.0.1:1")
+            .env(key, value)
+            .arg("serve")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{key}={value} should fail");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let setting = key.trim_start_matches("ROSTER_").to_lowercase();
+        assert!(stderr.contains(&setting), "{key}: {stderr}");
+    }
+}
