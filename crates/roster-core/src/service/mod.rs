@@ -11,6 +11,7 @@ mod bans;
 mod groups;
 mod import;
 mod invitations;
+mod migrate;
 mod password_resets;
 mod permissions;
 mod sessions;
@@ -31,6 +32,10 @@ pub use import::{
     ImportLine, ImportOptions, ImportReport, OnConflict, Outcome, RecordReport, UserRecord, validate_password_hash,
 };
 pub use invitations::{InvitationCreated, MAX_TOKEN_LIFETIME, NewInvitation};
+pub use migrate::{
+    MigrateOptions, MigrationOutcome, MigrationRecord, MigrationReport, SourceApiKey, SourceData, SourceGroup,
+    SourceTransaction, SourceUser,
+};
 pub use password_resets::{PasswordResetDone, ResetLinkCreated};
 pub use permissions::{DEFAULT_TEMPLATE, fill_missing, or_merge};
 pub use stats::{SIGNUP_DAYS, UserStats, epoch_day};
