@@ -5,7 +5,6 @@
 //! and through its product's dialect, served by a Roster on the same database.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use roster_core::UserId;
 use roster_testkit::app::{TestApp, spawn_app_on};
 use roster_testkit::{Backend, TestDatabase, backend_tests};
 use serde_json::{Value, json};
@@ -33,6 +32,10 @@ fn fixture(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/migrate")
         .join(path)
+}
+
+fn fixture_path(path: &str) -> String {
+    fixture(path).to_str().unwrap().to_string()
 }
 
 fn manifest(path: &str) -> Value {
@@ -424,7 +427,129 @@ async fn langflow(backend: Backend) {
     let frank = app.core.store.find_user_by_login("frank").await.unwrap();
     assert_eq!(app.core.store.list_api_keys(frank.id).await.unwrap().len(), 1);
     assert_eq!(sha(&db), before);
-    let _ = UserId(0);
 }
 
-backend_tests!(open_webui, open_webui_conflicts, langflow);
+// ---------------------------------------------------------------------------------------
+// LibreChat
+
+async fn librechat(backend: Backend) {
+    let Some(app) = app(backend).await else { return };
+    let fixture = manifest("librechat/manifest.json");
+    let files: Vec<String> = ["users.json", "balances.json", "transactions.json"]
+        .iter()
+        .map(|f| fixture_path(&format!("librechat/export/{f}")))
+        .collect();
+    let mut args = vec!["migrate", "librechat"];
+    args.extend(files.iter().map(String::as_str));
+
+    let mut dry = args.clone();
+    dry.push("--dry-run");
+    let r = roster(&app, &dry);
+    r.ok();
+    assert!(r.stdout.contains("users: 4 created, 0 updated"), "{r:?}");
+    assert!(
+        r.stdout.contains("two-factor secret"),
+        "the 2FA loss is reported: {r:?}"
+    );
+    assert_eq!(app.core.store.count_users().await.unwrap(), 0);
+
+    let r = roster(&app, &args);
+    r.ok();
+    assert!(
+        r.stdout
+            .contains("users: 4 created, 0 updated, 0 unchanged, 0 skipped, 0 failed"),
+        "{r:?}"
+    );
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l.contains("mallory@example.org") && l.contains("no password")),
+        "{r:?}"
+    );
+
+    for u in fixture["users"].as_array().unwrap() {
+        let email = u["email"].as_str().unwrap();
+        let Some(password) = u["password"].as_str() else {
+            // A Google account: no password to bring.
+            let user = app.core.store.find_user_by_login(email).await.unwrap();
+            assert!(user.password_hash.is_none());
+            assert_eq!(user.provider, "google");
+            assert_eq!(user.preferences["provider_ids"]["googleId"], "108239471234567890123");
+            continue;
+        };
+        assert!(stored_hash(&app, email).await.starts_with("$2"), "bcryptjs hash kept");
+        let (status, body) = librechat_login(&app, email, "not the password").await;
+        assert_eq!(
+            (status, &body["message"]),
+            (404, &json!("Email does not exist or the password is incorrect.")),
+            "{email}"
+        );
+        let (status, body) = librechat_login(&app, email, password).await;
+        assert_eq!(status, 200, "{email}: {body}");
+        assert_eq!(body["user"]["email"], email);
+        assert_eq!(body["user"]["role"], u["role"]);
+        assert_eq!(body["user"]["username"], u["username"]);
+        assert_current_argon2(&stored_hash(&app, email).await);
+        app.login(u["username"].as_str().unwrap(), password)
+            .await
+            .assert_status(200);
+    }
+
+    // Ivan's plugins, personalization and accepted terms; Judy's balance and history.
+    let (_, ivan) = librechat_login(&app, "ivan@example.org", "ivan-Secret-1").await;
+    let token = ivan["token"].as_str().unwrap();
+    let me = app.get("/librechat/api/user", Some(token)).await;
+    me.assert_status(200);
+    assert_eq!(me.body["plugins"], json!(["google", "dalle"]));
+    assert_eq!(me.body["personalization"]["memories"], false);
+    assert_eq!(me.body["emailVerified"], true);
+    let terms = app.get("/librechat/api/user/terms", Some(token)).await;
+    assert_eq!(terms.body["termsAccepted"], true, "{:?}", terms.body);
+    let (_, judy) = librechat_login(&app, "judy@example.org", "judy's password 2").await;
+    let judy_token = judy["token"].as_str().unwrap();
+    let balance = app.get("/librechat/api/balance", Some(judy_token)).await;
+    balance.assert_status(200);
+    assert_eq!(balance.body["tokenCredits"], 12345, "{:?}", balance.body);
+    assert_eq!(judy["user"]["avatar"], "https://example.org/judy.png");
+
+    // Again: nothing duplicated, the balance the same.
+    let r = roster(&app, &args);
+    r.ok();
+    assert!(r.stdout.contains("users: 0 created, 0 updated, 4 unchanged"), "{r:?}");
+    assert_eq!(app.core.store.count_users().await.unwrap(), 4);
+    let balance = app.get("/librechat/api/balance", Some(judy_token)).await;
+    assert_eq!(balance.body["tokenCredits"], 12345);
+}
+
+/// A bad document is reported with its source id and does not stop the others.
+async fn librechat_bad_record(backend: Backend) {
+    let Some(app) = app(backend).await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let users = std::fs::read_to_string(fixture("librechat/export/users.json")).unwrap();
+    let bad =
+        r#"{"_id":{"$oid":"65a1b2c3d4e5f60718293a4b"},"email":"not an email","password":"$2b$10$x","name":"Bad"}"#;
+    let path = dir.path().join("users.json");
+    std::fs::write(&path, format!("{bad}\n{users}")).unwrap();
+    let r = roster(&app, &["migrate", "librechat", path.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{r:?}");
+    let line = r
+        .stderr
+        .lines()
+        .find(|l| l.contains("65a1b2c3d4e5f60718293a4b"))
+        .unwrap();
+    assert!(line.contains("failed") && line.contains("email"), "{r:?}");
+    assert!(
+        r.stdout
+            .contains("users: 4 created, 0 updated, 0 unchanged, 0 skipped, 1 failed"),
+        "{r:?}"
+    );
+    assert_eq!(app.core.store.count_users().await.unwrap(), 4);
+}
+
+backend_tests!(
+    open_webui,
+    open_webui_conflicts,
+    langflow,
+    librechat,
+    librechat_bad_record
+);

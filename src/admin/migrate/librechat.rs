@@ -116,7 +116,12 @@ fn map_user(doc: &Value) -> Result<SourceUser, (String, String)> {
     let mut preferences = Map::new();
     for key in ["plugins", "personalization", "favorites", "skillStates", "pinnedOrder"] {
         if let Some(v) = doc.get(key).filter(|v| !v.is_null()) {
-            preferences.insert(key.into(), v.clone());
+            let mut v = v.clone();
+            // Mongoose gives sub-documents an _id of their own: no setting.
+            if let Some(o) = v.as_object_mut() {
+                o.remove("_id");
+            }
+            preferences.insert(key.into(), v);
         }
     }
     let mut ids = Map::new();
