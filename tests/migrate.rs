@@ -384,7 +384,7 @@ async fn langflow(backend: Backend) {
                 assert_eq!(me.body["username"], username);
                 assert_eq!(me.body["is_superuser"], superuser);
                 assert_eq!(me.body["profile_image"], u["profile_image"]);
-                assert_eq!(me.body["last_login_at"].is_null(), false);
+                assert!(!me.body["last_login_at"].is_null());
                 assert_current_argon2(&stored_hash(&app, username).await);
             }
             // Never signed in: waiting for approval, as in Langflow.
