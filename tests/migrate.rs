@@ -342,6 +342,59 @@ async fn open_webui_conflicts(backend: Backend) {
     );
 }
 
+/// Open WebUI on PostgreSQL: the source read through a postgres:// URL (a dump of the database
+/// Open WebUI made there, loaded into a fresh PostgreSQL database).
+async fn open_webui_from_postgres(backend: Backend) {
+    let Some(app) = app(backend).await else { return };
+    let Some(source_db) = TestDatabase::new(Backend::Postgres).await else {
+        return;
+    };
+    let dump = std::fs::read_to_string(fixture("open-webui/postgres.sql")).unwrap();
+    {
+        use sqlx::Connection;
+        let mut connection = sqlx::PgConnection::connect(&source_db.url).await.unwrap();
+        sqlx::raw_sql(&dump).execute(&mut connection).await.unwrap();
+        connection.close().await.unwrap();
+    }
+    let fixture = manifest("open-webui/users-postgres.json");
+    let r = roster(&app, &["migrate", "open-webui", &source_db.url]);
+    r.ok();
+    assert!(
+        r.stdout
+            .contains("users: 5 created, 0 updated, 0 unchanged, 0 skipped, 0 failed; groups: 1 created"),
+        "{r:?}"
+    );
+    assert!(r.stdout.contains("default permissions: created"), "{r:?}");
+    for u in fixture["users"].as_array().unwrap() {
+        let (email, password) = (u["email"].as_str().unwrap(), u["password"].as_str().unwrap());
+        let (status, body) = openwebui_signin(&app, email, password).await;
+        if u["active"].as_bool().unwrap() {
+            assert_eq!(status, 200, "{email}: {body}");
+            assert_eq!(body["role"], u["role"]);
+        } else {
+            let native = app.login(email, password).await;
+            native.assert_problem(403, "account_disabled");
+        }
+    }
+    let key = fixture["users"][1]["api_key"].as_str().unwrap();
+    app.get("/v1/me", Some(key)).await.assert_status(200);
+    let groups = app.core.store.list_groups().await.unwrap();
+    assert_eq!(app.core.store.list_group_members(groups[0].id).await.unwrap().len(), 2);
+    let r = roster(&app, &["migrate", "open-webui", &source_db.url]);
+    r.ok();
+    assert!(r.stdout.contains("users: 0 created, 0 updated, 5 unchanged"), "{r:?}");
+    // The source was only read: its rows are as the dump made them, hashes not upgraded.
+    use sqlx::Connection;
+    let mut connection = sqlx::PgConnection::connect(&source_db.url).await.unwrap();
+    let hashes: Vec<(String,)> = sqlx::query_as("SELECT password FROM auth ORDER BY id")
+        .fetch_all(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(hashes.len(), 5);
+    assert!(hashes.iter().all(|(h,)| !h.starts_with("$argon2id$v=19$m=19456")));
+    connection.close().await.unwrap();
+}
+
 // ---------------------------------------------------------------------------------------
 // Langflow
 
@@ -549,6 +602,7 @@ async fn librechat_bad_record(backend: Backend) {
 backend_tests!(
     open_webui,
     open_webui_conflicts,
+    open_webui_from_postgres,
     langflow,
     librechat,
     librechat_bad_record
