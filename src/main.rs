@@ -178,6 +178,21 @@ enum Command {
     /// Shows user deletions waiting for required webhook receivers (which are late).
     #[command(after_help = EXIT_CODES)]
     Deletions(admin::webhooks::DeletionsArgs),
+    /// Moves users in from Open WebUI, Langflow or LibreChat (their passwords keep working).
+    #[command(
+        long_about = "Imports the users of an Open WebUI or Langflow database (a SQLite file or a \
+                      postgres:// URL, opened read-only) or of LibreChat's mongoexport files (users, \
+                      balances, transactions; JSON lines or --jsonArray), with their password hashes \
+                      (upgraded to Argon2id at each user's first login), roles, settings, profile images, \
+                      groups, permissions, API keys and balances. Source ids are kept as external \
+                      references: a second run updates the accounts it created instead of duplicating \
+                      them. An email or username held by another account follows --on-conflict. \
+                      --dry-run prints what would be created, updated and skipped, and writes nothing. A \
+                      failed record is reported with its source id and does not stop the others; exits 1 \
+                      if any failed.",
+        after_help = EXIT_CODES
+    )]
+    Migrate(admin::migrate::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -223,6 +238,7 @@ fn main() -> std::process::ExitCode {
             Command::Audit(args) => admin::audit::run(&core, args).await,
             Command::Webhooks(command) => admin::webhooks::run(&core, command).await,
             Command::Deletions(args) => admin::webhooks::deletions(&core, args).await,
+            Command::Migrate(args) => admin::migrate::run(&core, args).await,
         };
         store.close().await;
         outcome

@@ -9,6 +9,7 @@ pub mod create;
 pub mod delete;
 pub mod invite;
 pub mod list;
+pub mod migrate;
 pub mod password;
 pub mod stats;
 pub mod transfer;

@@ -272,6 +272,58 @@ pub struct BalanceTransaction {
     pub created_at: OffsetDateTime,
 }
 
+/// One record of another product's installation as it was imported (see
+/// [`Store::list_external_refs`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExternalRef {
+    /// The product: `open-webui`, `langflow` or `librechat`.
+    pub source: String,
+    /// `user`, `group`, `api_key` or `transaction`.
+    pub kind: String,
+    /// The id in the source.
+    pub external_id: String,
+    /// The Roster id it became.
+    pub local_id: i64,
+    /// For users: a digest of the source's password hash at import.
+    pub fingerprint: Option<String>,
+}
+
+/// A migrated user and what comes with it, written in one transaction by
+/// [`Store::write_migrated_user`].
+#[derive(Debug, Clone)]
+pub struct MigratedUser {
+    pub source: String,
+    pub external_id: String,
+    /// The user as it is to be stored.
+    pub user: User,
+    /// Insert (true) or update at `user.revision` (false).
+    pub is_new: bool,
+    /// Written into the user's external reference.
+    pub fingerprint: Option<String>,
+    /// Refuse (with [`StoreError::LastAdmin`]) an update that leaves no active administrator.
+    pub keep_an_admin: bool,
+    /// API keys with their source ids and the digests of their secrets; one imported before
+    /// (or a digest already stored) is skipped.
+    pub api_keys: Vec<(String, ApiKey, String)>,
+    /// Ledger transactions with their source ids; one imported before is skipped.
+    pub transactions: Vec<(String, BalanceTransaction)>,
+    /// The balance to end with.
+    pub balance: Option<MigratedBalance>,
+    /// The change's events and audit entry, written in its transaction.
+    pub journal: crate::journal::Journal,
+}
+
+/// The balance a migrated user ends with: an adjustment (id `adjustment_id`) makes up the
+/// difference to the ledger, and the user's start grant is marked taken (a zero grant with
+/// id `grant_id`), since the imported balance replaces it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MigratedBalance {
+    pub target: i64,
+    pub adjustment_id: i64,
+    pub grant_id: i64,
+    pub at: OffsetDateTime,
+}
+
 /// What a database must offer the core.
 ///
 /// Every method that changes users, sessions, keys, groups or permissions takes the change's
@@ -667,4 +719,19 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// The webhook tables (subscriptions, deliveries, leases) and outbox reads.
     fn webhooks(&self) -> &dyn crate::webhooks::WebhookStore;
+    /// The external references of `source` of one `kind`.
+    async fn list_external_refs(&self, source: &str, kind: &str) -> StoreResult<Vec<ExternalRef>>;
+    /// Inserts or updates a migrated user with its external reference, API keys and ledger,
+    /// in one transaction (conflicts as [`Store::insert_user`] / [`Store::update_user`]).
+    async fn write_migrated_user(&self, user: &MigratedUser) -> StoreResult<User>;
+    /// Inserts (`is_new`) or updates a migrated group, adds `members` (kept members stay)
+    /// and records its external reference, in one transaction.
+    async fn write_migrated_group(
+        &self,
+        source: &str,
+        external_id: &str,
+        group: &Group,
+        is_new: bool,
+        members: &[UserId],
+    ) -> StoreResult<()>;
 }

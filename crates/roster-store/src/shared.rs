@@ -1903,6 +1903,226 @@ macro_rules! impl_store {
             fn webhooks(&self) -> &dyn roster_core::webhooks::WebhookStore {
                 self
             }
+
+            async fn list_external_refs(
+                &self,
+                source: &str,
+                kind: &str,
+            ) -> roster_core::store::StoreResult<Vec<roster_core::store::ExternalRef>> {
+                let rows: Vec<(String, String, String, i64, Option<String>)> =
+                    sqlx::query_as($crate::sql::LIST_EXTERNAL_REFS)
+                        .bind(source)
+                        .bind(kind)
+                        .fetch_all(self.read_pool())
+                        .await
+                        .map_err($crate::error::store_error)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(source, kind, external_id, local_id, fingerprint)| roster_core::store::ExternalRef {
+                        source,
+                        kind,
+                        external_id,
+                        local_id,
+                        fingerprint,
+                    })
+                    .collect())
+            }
+
+            async fn write_migrated_user(
+                &self,
+                migrated: &roster_core::store::MigratedUser,
+            ) -> roster_core::store::StoreResult<roster_core::User> {
+                use $crate::codec::to_ms;
+                let user = &migrated.user;
+                let params = $crate::codec::UserParams::new(user);
+                let (email, username_key) = (params.email.clone(), params.username_key.clone());
+                let now = to_ms(time::OffsetDateTime::now_utc());
+                let result = $crate::shared::write_transaction!(self, transaction => {
+                    let row: $crate::codec::UserRow = if migrated.is_new {
+                        sqlx::query($crate::sql::CLAIM_FIRST_ACCOUNT).execute(&mut *transaction).await?;
+                        Self::bind_user(sqlx::query_as($crate::sql::INSERT_USER), params)
+                            .bind(user.revision)
+                            .fetch_one(&mut *transaction)
+                            .await?
+                    } else {
+                        if migrated.keep_an_admin {
+                            Self::lock_admins(&mut transaction).await?;
+                        }
+                        let row: Option<$crate::codec::UserRow> =
+                            Self::bind_user(sqlx::query_as($crate::sql::UPDATE_USER), params)
+                                .bind(user.revision)
+                                .fetch_optional(&mut *transaction)
+                                .await?;
+                        let Some(row) = row else {
+                            return Err(roster_core::StoreError::Stale.into());
+                        };
+                        if migrated.keep_an_admin {
+                            Self::ensure_an_admin(&mut transaction, time::OffsetDateTime::now_utc()).await?;
+                        }
+                        row
+                    };
+                    sqlx::query($crate::sql::PUT_EXTERNAL_REF)
+                        .bind(&migrated.source)
+                        .bind("user")
+                        .bind(&migrated.external_id)
+                        .bind(user.id.0)
+                        .bind(migrated.fingerprint.as_deref())
+                        .bind(now)
+                        .execute(&mut *transaction)
+                        .await?;
+                    for (external_id, key, digest) in &migrated.api_keys {
+                        let seen: i64 = sqlx::query_scalar($crate::sql::COUNT_EXTERNAL_REF)
+                            .bind(&migrated.source)
+                            .bind("api_key")
+                            .bind(external_id)
+                            .fetch_one(&mut *transaction)
+                            .await?;
+                        if seen > 0 {
+                            continue;
+                        }
+                        sqlx::query($crate::sql::PUT_EXTERNAL_REF)
+                            .bind(&migrated.source)
+                            .bind("api_key")
+                            .bind(external_id)
+                            .bind(key.id.0)
+                            .bind(None::<String>)
+                            .bind(now)
+                            .execute(&mut *transaction)
+                            .await?;
+                        sqlx::query($crate::sql::INSERT_API_KEY_IF_NEW)
+                            .bind(key.id.0)
+                            .bind(user.id.0)
+                            .bind(key.name.as_str())
+                            .bind(key.prefix.as_str())
+                            .bind(sqlx::types::Json(key.scopes.clone()))
+                            .bind(to_ms(key.created_at))
+                            .bind(key.expires_at.map(to_ms))
+                            .bind(key.last_used_at.map(to_ms))
+                            .bind(digest.as_str())
+                            .execute(&mut *transaction)
+                            .await?;
+                    }
+                    for (external_id, entry) in &migrated.transactions {
+                        let seen: i64 = sqlx::query_scalar($crate::sql::COUNT_EXTERNAL_REF)
+                            .bind(&migrated.source)
+                            .bind("transaction")
+                            .bind(external_id)
+                            .fetch_one(&mut *transaction)
+                            .await?;
+                        if seen > 0 {
+                            continue;
+                        }
+                        sqlx::query($crate::sql::INSERT_BALANCE_TRANSACTION)
+                            .bind(entry.id)
+                            .bind(user.id.0)
+                            .bind(entry.kind.as_str())
+                            .bind(entry.amount)
+                            .bind(to_ms(entry.created_at))
+                            .execute(&mut *transaction)
+                            .await?;
+                        sqlx::query($crate::sql::PUT_EXTERNAL_REF)
+                            .bind(&migrated.source)
+                            .bind("transaction")
+                            .bind(external_id)
+                            .bind(entry.id)
+                            .bind(None::<String>)
+                            .bind(now)
+                            .execute(&mut *transaction)
+                            .await?;
+                    }
+                    if let Some(balance) = &migrated.balance {
+                        // The imported balance replaces the start grant: mark it taken.
+                        sqlx::query($crate::sql::INSERT_BALANCE_TRANSACTION)
+                            .bind(balance.grant_id)
+                            .bind(user.id.0)
+                            .bind(roster_core::store::BalanceKind::StartGrant.as_str())
+                            .bind(0_i64)
+                            .bind(to_ms(balance.at))
+                            .execute(&mut *transaction)
+                            .await?;
+                        let (current, _): (i64, i64) = sqlx::query_as($crate::sql::GET_BALANCE)
+                            .bind(user.id.0)
+                            .fetch_one(&mut *transaction)
+                            .await?;
+                        let amount = balance.target.saturating_sub(current);
+                        if amount != 0 {
+                            sqlx::query($crate::sql::INSERT_BALANCE_TRANSACTION)
+                                .bind(balance.adjustment_id)
+                                .bind(user.id.0)
+                                .bind(roster_core::store::BalanceKind::Adjustment.as_str())
+                                .bind(amount)
+                                .bind(to_ms(balance.at))
+                                .execute(&mut *transaction)
+                                .await?;
+                        }
+                    }
+                    Self::write_journal(&mut transaction, &migrated.journal).await?;
+                    Ok(row)
+                });
+                match result {
+                    Ok(row) => row.into_user(),
+                    Err(error) => {
+                        Err(self.user_write_error(error, user.id.0, email.as_deref(), username_key.as_deref()).await)
+                    }
+                }
+            }
+
+            async fn write_migrated_group(
+                &self,
+                source: &str,
+                external_id: &str,
+                group: &roster_core::store::Group,
+                is_new: bool,
+                members: &[roster_core::UserId],
+            ) -> roster_core::store::StoreResult<()> {
+                use $crate::codec::to_ms;
+                $crate::shared::write_transaction!(self, transaction => {
+                    if is_new {
+                        sqlx::query($crate::sql::INSERT_GROUP)
+                            .bind(group.id.0)
+                            .bind(&group.name)
+                            .bind(&group.description)
+                            .bind(sqlx::types::Json(&group.permissions))
+                            .bind(group.created_by.map(|u| u.0))
+                            .bind(to_ms(group.created_at))
+                            .bind(to_ms(group.updated_at))
+                            .execute(&mut *transaction)
+                            .await?;
+                    } else {
+                        let updated = sqlx::query($crate::sql::UPDATE_GROUP)
+                            .bind(group.id.0)
+                            .bind(&group.name)
+                            .bind(&group.description)
+                            .bind(sqlx::types::Json(&group.permissions))
+                            .bind(to_ms(group.updated_at))
+                            .execute(&mut *transaction)
+                            .await?
+                            .rows_affected();
+                        if updated == 0 {
+                            return Err(roster_core::StoreError::NotFound.into());
+                        }
+                    }
+                    for member in members {
+                        sqlx::query($crate::sql::INSERT_GROUP_MEMBER)
+                            .bind(group.id.0)
+                            .bind(member.0)
+                            .bind(to_ms(group.updated_at))
+                            .execute(&mut *transaction)
+                            .await?;
+                    }
+                    sqlx::query($crate::sql::PUT_EXTERNAL_REF)
+                        .bind(source)
+                        .bind("group")
+                        .bind(external_id)
+                        .bind(group.id.0)
+                        .bind(None::<String>)
+                        .bind(to_ms(time::OffsetDateTime::now_utc()))
+                        .execute(&mut *transaction)
+                        .await?;
+                    Ok(())
+                })
+                .map_err(Into::into)
+            }
         }
     };
 }

@@ -442,6 +442,27 @@ pub(crate) const LOCK_USER_FOR_LEDGER: &str = "UPDATE users SET revision = revis
 pub(crate) const GET_BALANCE: &str = "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT), \
      CAST(COUNT(*) FILTER (WHERE kind = 'start_grant') AS BIGINT) FROM balance_transactions WHERE user_id = $1";
 
+// ---------------------------------------------------------------------------------------
+// External references (`roster migrate`).
+
+/// `$1` source, `$2` kind.
+pub(crate) const LIST_EXTERNAL_REFS: &str = "SELECT source, kind, external_id, local_id, fingerprint \
+     FROM external_refs WHERE source = $1 AND kind = $2 ORDER BY external_id";
+/// `$1` source, `$2` kind, `$3` external id, `$4` local id, `$5` fingerprint, `$6` at (ms).
+pub(crate) const PUT_EXTERNAL_REF: &str = "INSERT INTO external_refs \
+     (source, kind, external_id, local_id, fingerprint, imported_at) VALUES ($1, $2, $3, $4, $5, $6) \
+     ON CONFLICT (source, kind, external_id) DO UPDATE SET local_id = excluded.local_id, \
+     fingerprint = excluded.fingerprint, imported_at = excluded.imported_at";
+/// `$1` source, `$2` kind, `$3` external id.
+pub(crate) const COUNT_EXTERNAL_REF: &str =
+    "SELECT COUNT(*) FROM external_refs WHERE source = $1 AND kind = $2 AND external_id = $3";
+/// As [`INSERT_API_KEY`], skipping a digest already stored.
+pub(crate) const INSERT_API_KEY_IF_NEW: &str = concat!(
+    "INSERT INTO api_keys (",
+    api_key_columns!(),
+    ", digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (digest) DO NOTHING"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -177,21 +177,21 @@ impl ImportReport {
 
 /// A record after validation: `Some` fields were given.
 #[derive(Debug, Clone, Default)]
-struct Valid {
-    email: Option<String>,
-    username: Option<String>,
-    name: Option<String>,
-    role: Option<Role>,
-    provider: Option<String>,
-    email_verified: Option<bool>,
-    active: Option<bool>,
-    avatar: Option<String>,
-    bio: Option<String>,
-    timezone: Option<String>,
-    preferences: Option<serde_json::Value>,
-    created_at: Option<OffsetDateTime>,
-    password: Option<String>,
-    password_hash: Option<PasswordHash>,
+pub(super) struct Valid {
+    pub(super) email: Option<String>,
+    pub(super) username: Option<String>,
+    pub(super) name: Option<String>,
+    pub(super) role: Option<Role>,
+    pub(super) provider: Option<String>,
+    pub(super) email_verified: Option<bool>,
+    pub(super) active: Option<bool>,
+    pub(super) avatar: Option<String>,
+    pub(super) bio: Option<String>,
+    pub(super) timezone: Option<String>,
+    pub(super) preferences: Option<serde_json::Value>,
+    pub(super) created_at: Option<OffsetDateTime>,
+    pub(super) password: Option<String>,
+    pub(super) password_hash: Option<PasswordHash>,
 }
 
 /// Accepts stored hashes of the kinds Roster verifies: bcrypt (`$2a$`, `$2b$`, `$2y$`) and
@@ -216,7 +216,7 @@ fn text(raw: &Option<String>) -> Option<&str> {
     raw.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
-fn describe(error: &Error) -> String {
+pub(super) fn describe(error: &Error) -> String {
     match error {
         Error::Internal(e) => format!("internal error: {e:#}"),
         other => other.to_string(),
@@ -224,7 +224,7 @@ fn describe(error: &Error) -> String {
 }
 
 impl Core {
-    fn validate_record(&self, r: &UserRecord) -> Result<Valid> {
+    pub(super) fn validate_record(&self, r: &UserRecord) -> Result<Valid> {
         let email = parse_email(text(&r.email))?.map(|e| e.as_str().to_string());
         let username = parse_username(text(&r.username))?.map(|u| u.as_str().to_string());
         if email.is_none() && username.is_none() {
@@ -280,7 +280,7 @@ impl Core {
     }
 
     /// A new user from a valid record (its password, if plaintext, still to be hashed).
-    fn user_from_record(&self, v: &Valid) -> Result<User> {
+    pub(super) fn user_from_record(&self, v: &Valid) -> Result<User> {
         let mut user = self.build_user(
             v.email.as_deref().map(crate::user::Email::parse).transpose()?,
             v.username.as_deref().map(crate::user::Username::parse).transpose()?,
@@ -310,7 +310,7 @@ impl Core {
 
     /// Applies the fields a record gives to an existing user (its plaintext password, if
     /// any, already hashed into `new_hash`).
-    fn apply_record(user: &mut User, v: &Valid, new_hash: Option<&PasswordHash>) {
+    pub(super) fn apply_record(user: &mut User, v: &Valid, new_hash: Option<&PasswordHash>) {
         if let Some(email) = &v.email
             && user.email.as_deref() != Some(email)
         {

@@ -18,6 +18,7 @@ mod import;
 mod invitations;
 mod limits;
 mod messaging;
+mod migrate;
 mod password_resets;
 mod permissions;
 mod sealing;
@@ -47,6 +48,10 @@ pub use import::{
 };
 pub use invitations::{InvitationCreated, MAX_TOKEN_LIFETIME, NewInvitation};
 pub use messaging::LIMITS_ADMIN_ONLY;
+pub use migrate::{
+    MigrateOptions, MigrationOutcome, MigrationRecord, MigrationReport, SourceApiKey, SourceData, SourceGroup,
+    SourceTransaction, SourceUser,
+};
 pub use password_resets::{PasswordResetDone, ResetLinkCreated};
 pub use permissions::{DEFAULT_TEMPLATE, fill_missing, or_merge};
 pub use sealing::KEY_CHECK_SETTING;

@@ -45,7 +45,14 @@ pub fn user_read(user: &User) -> UserRead {
     UserRead {
         id: id_to_uuid(user.id.0),
         username: user.username.clone().or_else(|| user.email.clone()).unwrap_or_default(),
-        profile_image: user.avatar.clone(),
+        // A picture of Langflow's set (`Space/046-rocket.svg`) brought by `roster migrate
+        // langflow` lives in the preferences.
+        profile_image: user.avatar.clone().or_else(|| {
+            user.preferences
+                .get("profile_image")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        }),
         store_api_key: None,
         is_active: is_active(user),
         is_superuser: user.role == Role::Admin,

@@ -1,0 +1,610 @@
+//! `roster migrate`: the real binary imports fixtures made by Open WebUI, Langflow and a
+//! LibreChat export checked against LibreChat's own schemas (tests/fixtures/migrate, with the
+//! scripts that made them), into a test database on SQLite and on PostgreSQL; every fixture
+//! user then logs in with the password the fixture was created with, through the native API
+//! and through its product's dialect, served by a Roster on the same database.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use roster_testkit::app::{TestApp, spawn_app_on};
+use roster_testkit::{Backend, TestDatabase, backend_tests};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_roster");
+
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    #[track_caller]
+    fn ok(&self) -> &Self {
+        assert_eq!(self.code, 0, "{self:?}");
+        self
+    }
+}
+
+fn fixture(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/migrate")
+        .join(path)
+}
+
+fn fixture_path(path: &str) -> String {
+    fixture(path).to_str().unwrap().to_string()
+}
+
+fn manifest(path: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(fixture(path)).unwrap()).unwrap()
+}
+
+fn roster(app: &TestApp, args: &[&str]) -> Run {
+    let out = Command::new(BIN)
+        .env_clear()
+        .env("ROSTER_DATABASE_URL", &app.db.url)
+        .env("ROSTER_DATA_DIR", app.files.path())
+        .env("ROSTER_SECRET_KEY", roster_testkit::app::TEST_SECRET_KEY)
+        .current_dir(std::env::temp_dir())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+async fn app(backend: Backend) -> Option<TestApp> {
+    Some(spawn_app_on(TestDatabase::new(backend).await?).await)
+}
+
+fn sha(path: &PathBuf) -> Vec<u8> {
+    use std::hash::{DefaultHasher, Hasher};
+    let bytes = std::fs::read(path).unwrap();
+    let mut h = DefaultHasher::new();
+    h.write(&bytes);
+    h.finish().to_le_bytes().to_vec()
+}
+
+/// The stored password hash of the account with this login.
+async fn stored_hash(app: &TestApp, login: &str) -> String {
+    let user = app.core.store.find_user_by_login(login).await.unwrap();
+    user.password_hash.unwrap().0
+}
+
+#[track_caller]
+fn assert_current_argon2(hash: &str) {
+    assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+}
+
+async fn openwebui_signin(app: &TestApp, email: &str, password: &str) -> (u16, Value) {
+    let r = app
+        .post(
+            "/openwebui/api/v1/auths/signin",
+            None,
+            &json!({"email": email, "password": password}),
+        )
+        .await;
+    (r.status.as_u16(), r.body)
+}
+
+async fn langflow_login(app: &TestApp, username: &str, password: &str) -> (u16, Value) {
+    let response = app
+        .client
+        .post(format!("{}/langflow/api/v1/login", app.address))
+        .form(&[("username", username), ("password", password)])
+        .send()
+        .await
+        .unwrap();
+    let r = TestApp::read(response).await;
+    (r.status.as_u16(), r.body)
+}
+
+async fn librechat_login(app: &TestApp, email: &str, password: &str) -> (u16, Value) {
+    let r = app
+        .post(
+            "/librechat/api/auth/login",
+            None,
+            &json!({"email": email, "password": password}),
+        )
+        .await;
+    (r.status.as_u16(), r.body)
+}
+
+// ---------------------------------------------------------------------------------------
+// Open WebUI
+
+async fn open_webui(backend: Backend) {
+    let Some(app) = app(backend).await else { return };
+    let db = fixture("open-webui/webui.db");
+    let before = sha(&db);
+    let fixture = manifest("open-webui/users.json");
+    let users = fixture["users"].as_array().unwrap();
+    let source = db.to_str().unwrap();
+
+    // A dry run says what would happen and writes nothing.
+    let r = roster(&app, &["migrate", "open-webui", source, "--dry-run"]);
+    r.ok();
+    assert!(r.stdout.contains("user bob@example.org"), "{r:?}");
+    assert!(r.stdout.contains("would be created"), "{r:?}");
+    assert!(
+        r.stdout
+            .contains("Dry run, nothing written: open-webui: users: 5 created, 0 updated, 0 unchanged"),
+        "{r:?}"
+    );
+    assert_eq!(app.core.store.count_users().await.unwrap(), 0);
+    assert!(app.core.store.list_groups().await.unwrap().is_empty());
+
+    // The real run.
+    let r = roster(&app, &["migrate", "open-webui", source]);
+    r.ok();
+    assert!(
+        r.stdout
+            .contains("users: 5 created, 0 updated, 0 unchanged, 0 skipped, 0 failed; groups: 1 created"),
+        "{r:?}"
+    );
+    assert!(r.stdout.contains("default permissions: created"), "{r:?}");
+    assert_eq!(app.core.store.count_users().await.unwrap(), 5);
+
+    for u in users {
+        let (email, password, role) = (
+            u["email"].as_str().unwrap(),
+            u["password"].as_str().unwrap(),
+            u["role"].as_str().unwrap(),
+        );
+        let active = u["active"].as_bool().unwrap();
+        // The kept source hash first (bcrypt or argon2-cffi), not yet Roster's.
+        assert!(
+            !stored_hash(&app, email)
+                .await
+                .starts_with("$argon2id$v=19$m=19456,t=2,p=1$")
+        );
+        // Wrong passwords are refused like any other.
+        let (status, _) = openwebui_signin(&app, email, "not the password").await;
+        assert_eq!(status, 400, "{email}");
+        let native = app.login(email, password).await;
+        match (active, role) {
+            (false, _) => {
+                native.assert_problem(403, "account_disabled");
+            }
+            (true, "pending") => {
+                native.assert_problem(403, "account_pending");
+                // Open WebUI signs pending users in (its waiting page).
+                let (status, body) = openwebui_signin(&app, email, password).await;
+                assert_eq!(status, 200, "{email}: {body}");
+                assert_eq!(body["role"], "pending");
+            }
+            (true, _) => {
+                native.assert_status(200);
+                assert_eq!(native.body["user"]["role"], role, "{email}");
+                let (status, body) = openwebui_signin(&app, email, password).await;
+                assert_eq!(status, 200, "{email}: {body}");
+                assert_eq!(body["role"], role);
+                assert_eq!(body["email"], email);
+                assert_eq!(body["name"], u["name"]);
+                // Upgraded to Roster's Argon2id at the first login.
+                assert_current_argon2(&stored_hash(&app, email).await);
+            }
+        }
+    }
+
+    // Bob's settings, info, status, profile image and API key came along.
+    let (_, bob) = openwebui_signin(&app, "bob@example.org", "bob correct horse").await;
+    let token = bob["token"].as_str().unwrap();
+    let settings = app
+        .get("/openwebui/api/v1/users/user/settings?raw=true", Some(token))
+        .await;
+    settings.assert_status(200);
+    assert_eq!(settings.body["ui"]["theme"], "dark", "{:?}", settings.body);
+    assert_eq!(settings.body["ui"]["models"], json!(["llama3:8b"]));
+    let info = app.get("/openwebui/api/v1/users/user/info", Some(token)).await;
+    assert_eq!(info.body, json!({"location": "Berlin"}));
+    let me = app.get("/openwebui/api/v1/auths/", Some(token)).await;
+    me.assert_status(200);
+    assert_eq!(me.body["bio"], "Likes graphs");
+    assert_eq!(me.body["gender"], "male");
+    assert_eq!(me.body["status_emoji"], "🚀");
+    assert_eq!(me.body["status_message"], "shipping");
+    assert!(
+        me.body["profile_image_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("data:image/png;base64,"),
+        "{:?}",
+        me.body
+    );
+    let api_key = users[1]["api_key"].as_str().unwrap();
+    let by_key = app.get("/v1/me", Some(api_key)).await;
+    by_key.assert_status(200);
+    assert_eq!(by_key.body["email"], "bob@example.org");
+
+    // The group with its members and permissions; the default template.
+    let groups = app.core.store.list_groups().await.unwrap();
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0].name, "Researchers");
+    assert_eq!(groups[0].permissions["workspace"]["models"], true);
+    let members = app.core.store.list_group_members(groups[0].id).await.unwrap();
+    let mut emails = Vec::new();
+    for m in members {
+        emails.push(app.core.store.get_user(m).await.unwrap().email.unwrap());
+    }
+    emails.sort();
+    assert_eq!(emails, ["bob@example.org", "dave@example.org"]);
+    let template = app
+        .core
+        .store
+        .get_permission_template("default")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(template, fixture["default_permissions"]);
+    assert_eq!(template["chat"]["temporary"], false);
+
+    // A second run updates instead of duplicating; the upgraded hash is kept.
+    let upgraded = stored_hash(&app, "bob@example.org").await;
+    let r = roster(&app, &["migrate", "open-webui", source]);
+    r.ok();
+    assert!(
+        r.stdout.contains(
+            "users: 0 created, 0 updated, 5 unchanged, 0 skipped, 0 failed; groups: 0 created, 0 updated, 1 unchanged"
+        ),
+        "{r:?}"
+    );
+    assert_eq!(app.core.store.count_users().await.unwrap(), 5);
+    assert_eq!(app.core.store.list_groups().await.unwrap().len(), 1);
+    assert_eq!(stored_hash(&app, "bob@example.org").await, upgraded);
+    app.login("bob@example.org", "bob correct horse")
+        .await
+        .assert_status(200);
+    app.get("/v1/me", Some(api_key)).await.assert_status(200);
+
+    // The source was only read.
+    assert_eq!(sha(&db), before);
+}
+
+/// An email already in Roster follows --on-conflict.
+async fn open_webui_conflicts(backend: Backend) {
+    let Some(app) = app(backend).await else { return };
+    let source = fixture("open-webui/webui.db");
+    let source = source.to_str().unwrap();
+    let fixture = manifest("open-webui/users.json");
+    let alice_id = fixture["users"][0]["id"].as_str().unwrap().to_string();
+    roster(
+        &app,
+        &[
+            "create-user",
+            "alice@example.org",
+            "Alice R",
+            "alice",
+            "roster password",
+        ],
+    )
+    .ok();
+
+    // fail: the record fails (named by its source id), the others go in, exit 1.
+    let r = roster(&app, &["migrate", "open-webui", source, "--on-conflict", "fail"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    let line = r.stderr.lines().find(|l| l.contains("alice@example.org")).unwrap();
+    assert!(
+        line.contains(&alice_id) && line.contains("failed") && line.contains("exists"),
+        "{r:?}"
+    );
+    assert!(
+        r.stdout
+            .contains("4 created, 0 updated, 0 unchanged, 0 skipped, 1 failed"),
+        "{r:?}"
+    );
+    app.login("alice@example.org", "roster password")
+        .await
+        .assert_status(200);
+
+    // skip (the default): left alone, with the reason.
+    let r = roster(&app, &["migrate", "open-webui", source, "--dry-run"]);
+    r.ok();
+    let line = r.stdout.lines().find(|l| l.contains("alice@example.org")).unwrap();
+    assert!(line.contains("would be skipped") && line.contains("exists"), "{r:?}");
+    let r = roster(&app, &["migrate", "open-webui", source]);
+    r.ok();
+    assert!(
+        r.stdout
+            .contains("0 created, 0 updated, 4 unchanged, 1 skipped, 0 failed"),
+        "{r:?}"
+    );
+    app.login("alice@example.org", "roster password")
+        .await
+        .assert_status(200);
+    assert_eq!(app.core.store.count_users().await.unwrap(), 5);
+
+    // update: the account takes Open WebUI's hash and role, and is linked from then on.
+    let r = roster(&app, &["migrate", "open-webui", source, "--on-conflict", "update"]);
+    r.ok();
+    assert!(
+        r.stdout.contains("0 created, 1 updated, 4 unchanged, 0 skipped"),
+        "{r:?}"
+    );
+    app.login("alice@example.org", "roster password")
+        .await
+        .assert_status(401);
+    let ok = app.login("alice@example.org", "alice-Secret-1").await;
+    ok.assert_status(200);
+    assert_eq!(ok.body["user"]["username"], "alice");
+    let r = roster(&app, &["migrate", "open-webui", source, "--on-conflict", "fail"]);
+    r.ok();
+    assert!(
+        r.stdout
+            .contains("0 created, 0 updated, 5 unchanged, 0 skipped, 0 failed"),
+        "{r:?}"
+    );
+}
+
+/// Open WebUI on PostgreSQL: the source read through a postgres:// URL (a dump of the database
+/// Open WebUI made there, loaded into a fresh PostgreSQL database).
+async fn open_webui_from_postgres(backend: Backend) {
+    let Some(app) = app(backend).await else { return };
+    let Some(source_db) = TestDatabase::new(Backend::Postgres).await else {
+        return;
+    };
+    let dump = std::fs::read_to_string(fixture("open-webui/postgres.sql")).unwrap();
+    {
+        use sqlx::Connection;
+        let mut connection = sqlx::PgConnection::connect(&source_db.url).await.unwrap();
+        sqlx::raw_sql(&dump).execute(&mut connection).await.unwrap();
+        connection.close().await.unwrap();
+    }
+    let fixture = manifest("open-webui/users-postgres.json");
+    let r = roster(&app, &["migrate", "open-webui", &source_db.url]);
+    r.ok();
+    assert!(
+        r.stdout
+            .contains("users: 5 created, 0 updated, 0 unchanged, 0 skipped, 0 failed; groups: 1 created"),
+        "{r:?}"
+    );
+    assert!(r.stdout.contains("default permissions: created"), "{r:?}");
+    for u in fixture["users"].as_array().unwrap() {
+        let (email, password) = (u["email"].as_str().unwrap(), u["password"].as_str().unwrap());
+        let (status, body) = openwebui_signin(&app, email, password).await;
+        if u["active"].as_bool().unwrap() {
+            assert_eq!(status, 200, "{email}: {body}");
+            assert_eq!(body["role"], u["role"]);
+        } else {
+            let native = app.login(email, password).await;
+            native.assert_problem(403, "account_disabled");
+        }
+    }
+    let key = fixture["users"][1]["api_key"].as_str().unwrap();
+    app.get("/v1/me", Some(key)).await.assert_status(200);
+    let groups = app.core.store.list_groups().await.unwrap();
+    assert_eq!(app.core.store.list_group_members(groups[0].id).await.unwrap().len(), 2);
+    let r = roster(&app, &["migrate", "open-webui", &source_db.url]);
+    r.ok();
+    assert!(r.stdout.contains("users: 0 created, 0 updated, 5 unchanged"), "{r:?}");
+    // The source was only read: its rows are as the dump made them, hashes not upgraded.
+    use sqlx::Connection;
+    let mut connection = sqlx::PgConnection::connect(&source_db.url).await.unwrap();
+    let hashes: Vec<(String,)> = sqlx::query_as("SELECT password FROM auth ORDER BY id")
+        .fetch_all(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(hashes.len(), 5);
+    assert!(hashes.iter().all(|(h,)| !h.starts_with("$argon2id$v=19$m=19456")));
+    connection.close().await.unwrap();
+}
+
+// ---------------------------------------------------------------------------------------
+// Langflow
+
+async fn langflow(backend: Backend) {
+    let Some(app) = app(backend).await else { return };
+    let db = fixture("langflow/langflow.db");
+    let before = sha(&db);
+    let fixture = manifest("langflow/users.json");
+    let source = db.to_str().unwrap();
+
+    let r = roster(&app, &["migrate", "langflow", source, "--dry-run"]);
+    r.ok();
+    assert!(r.stdout.contains("users: 4 created"), "{r:?}");
+    assert_eq!(app.core.store.count_users().await.unwrap(), 0);
+    let r = roster(&app, &["migrate", "langflow", source]);
+    r.ok();
+    assert!(
+        r.stdout
+            .contains("users: 4 created, 0 updated, 0 unchanged, 0 skipped, 0 failed"),
+        "{r:?}"
+    );
+
+    for u in fixture["users"].as_array().unwrap() {
+        let (username, password) = (u["username"].as_str().unwrap(), u["password"].as_str().unwrap());
+        let (active, superuser) = (u["is_active"].as_bool().unwrap(), u["is_superuser"].as_bool().unwrap());
+        let (status, body) = langflow_login(&app, username, "not the password").await;
+        assert_eq!(
+            (status, &body["detail"]),
+            (401, &json!("Incorrect username or password"))
+        );
+        let (status, body) = langflow_login(&app, username, password).await;
+        let native = app.login(username, password).await;
+        match (active, u["last_login_at"].is_null()) {
+            (true, _) => {
+                assert_eq!(status, 200, "{username}: {body}");
+                native.assert_status(200);
+                let token = body["access_token"].as_str().unwrap();
+                let me = app.get("/langflow/api/v1/users/whoami", Some(token)).await;
+                me.assert_status(200);
+                assert_eq!(me.body["username"], username);
+                assert_eq!(me.body["is_superuser"], superuser);
+                assert_eq!(me.body["profile_image"], u["profile_image"]);
+                assert!(!me.body["last_login_at"].is_null());
+                assert_current_argon2(&stored_hash(&app, username).await);
+            }
+            // Never signed in: waiting for approval, as in Langflow.
+            (false, true) => {
+                assert_eq!((status, &body["detail"]), (400, &json!("Waiting for approval")));
+                native.assert_problem(403, "account_pending");
+            }
+            (false, false) => {
+                assert_eq!((status, &body["detail"]), (401, &json!("Inactive user")));
+                native.assert_problem(403, "account_disabled");
+            }
+        }
+    }
+    // The superuser's optins came along.
+    let (_, body) = langflow_login(&app, "langflow", "langflow-Super-1").await;
+    let me = app
+        .get("/langflow/api/v1/users/whoami", body["access_token"].as_str())
+        .await;
+    assert_eq!(me.body["optins"]["github_starred"], true);
+    assert_eq!(me.body["is_superuser"], true);
+
+    // Frank's API key (stored by Langflow as its SHA-256) keeps working.
+    let key = fixture["users"][1]["api_key"].as_str().unwrap();
+    let response = app
+        .client
+        .get(format!("{}/langflow/api/v1/users/whoami", app.address))
+        .header("x-api-key", key)
+        .send()
+        .await
+        .unwrap();
+    let r = TestApp::read(response).await;
+    r.assert_status(200);
+    assert_eq!(r.body["username"], "frank");
+    app.get("/v1/me", Some(key)).await.assert_status(200);
+
+    let r = roster(&app, &["migrate", "langflow", source]);
+    r.ok();
+    assert!(r.stdout.contains("users: 0 created, 0 updated, 4 unchanged"), "{r:?}");
+    assert_eq!(app.core.store.count_users().await.unwrap(), 4);
+    let frank = app.core.store.find_user_by_login("frank").await.unwrap();
+    assert_eq!(app.core.store.list_api_keys(frank.id).await.unwrap().len(), 1);
+    assert_eq!(sha(&db), before);
+}
+
+// ---------------------------------------------------------------------------------------
+// LibreChat
+
+async fn librechat(backend: Backend) {
+    let Some(app) = app(backend).await else { return };
+    let fixture = manifest("librechat/manifest.json");
+    let files: Vec<String> = ["users.json", "balances.json", "transactions.json"]
+        .iter()
+        .map(|f| fixture_path(&format!("librechat/export/{f}")))
+        .collect();
+    let mut args = vec!["migrate", "librechat"];
+    args.extend(files.iter().map(String::as_str));
+
+    let mut dry = args.clone();
+    dry.push("--dry-run");
+    let r = roster(&app, &dry);
+    r.ok();
+    assert!(r.stdout.contains("users: 4 created, 0 updated"), "{r:?}");
+    assert!(
+        r.stdout.contains("two-factor secret"),
+        "the 2FA loss is reported: {r:?}"
+    );
+    assert_eq!(app.core.store.count_users().await.unwrap(), 0);
+
+    let r = roster(&app, &args);
+    r.ok();
+    assert!(
+        r.stdout
+            .contains("users: 4 created, 0 updated, 0 unchanged, 0 skipped, 0 failed"),
+        "{r:?}"
+    );
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l.contains("mallory@example.org") && l.contains("no password")),
+        "{r:?}"
+    );
+
+    for u in fixture["users"].as_array().unwrap() {
+        let email = u["email"].as_str().unwrap();
+        let Some(password) = u["password"].as_str() else {
+            // A Google account: no password to bring.
+            let user = app.core.store.find_user_by_login(email).await.unwrap();
+            assert!(user.password_hash.is_none());
+            assert_eq!(user.provider, "google");
+            assert_eq!(user.preferences["provider_ids"]["googleId"], "108239471234567890123");
+            continue;
+        };
+        assert!(stored_hash(&app, email).await.starts_with("$2"), "bcryptjs hash kept");
+        let (status, body) = librechat_login(&app, email, "not the password").await;
+        assert_eq!(
+            (status, &body["message"]),
+            (404, &json!("Email does not exist or the password is incorrect.")),
+            "{email}"
+        );
+        let (status, body) = librechat_login(&app, email, password).await;
+        assert_eq!(status, 200, "{email}: {body}");
+        assert_eq!(body["user"]["email"], email);
+        assert_eq!(body["user"]["role"], u["role"]);
+        assert_eq!(body["user"]["username"], u["username"]);
+        assert_current_argon2(&stored_hash(&app, email).await);
+        app.login(u["username"].as_str().unwrap(), password)
+            .await
+            .assert_status(200);
+    }
+
+    // Ivan's plugins, personalization and accepted terms; Judy's balance and history.
+    let (_, ivan) = librechat_login(&app, "ivan@example.org", "ivan-Secret-1").await;
+    let token = ivan["token"].as_str().unwrap();
+    let me = app.get("/librechat/api/user", Some(token)).await;
+    me.assert_status(200);
+    assert_eq!(me.body["plugins"], json!(["google", "dalle"]));
+    assert_eq!(me.body["personalization"]["memories"], false);
+    assert_eq!(me.body["emailVerified"], true);
+    let terms = app.get("/librechat/api/user/terms", Some(token)).await;
+    assert_eq!(terms.body["termsAccepted"], true, "{:?}", terms.body);
+    let (_, judy) = librechat_login(&app, "judy@example.org", "judy's password 2").await;
+    let judy_token = judy["token"].as_str().unwrap();
+    let balance = app.get("/librechat/api/balance", Some(judy_token)).await;
+    balance.assert_status(200);
+    assert_eq!(balance.body["tokenCredits"], 12345, "{:?}", balance.body);
+    assert_eq!(judy["user"]["avatar"], "https://example.org/judy.png");
+
+    // Again: nothing duplicated, the balance the same.
+    let r = roster(&app, &args);
+    r.ok();
+    assert!(r.stdout.contains("users: 0 created, 0 updated, 4 unchanged"), "{r:?}");
+    assert_eq!(app.core.store.count_users().await.unwrap(), 4);
+    let balance = app.get("/librechat/api/balance", Some(judy_token)).await;
+    assert_eq!(balance.body["tokenCredits"], 12345);
+}
+
+/// A bad document is reported with its source id and does not stop the others.
+async fn librechat_bad_record(backend: Backend) {
+    let Some(app) = app(backend).await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let users = std::fs::read_to_string(fixture("librechat/export/users.json")).unwrap();
+    let bad =
+        r#"{"_id":{"$oid":"65a1b2c3d4e5f60718293a4b"},"email":"not an email","password":"$2b$10$x","name":"Bad"}"#;
+    let path = dir.path().join("users.json");
+    std::fs::write(&path, format!("{bad}\n{users}")).unwrap();
+    let r = roster(&app, &["migrate", "librechat", path.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{r:?}");
+    let line = r
+        .stderr
+        .lines()
+        .find(|l| l.contains("65a1b2c3d4e5f60718293a4b"))
+        .unwrap();
+    assert!(line.contains("failed") && line.contains("email"), "{r:?}");
+    assert!(
+        r.stdout
+            .contains("users: 4 created, 0 updated, 0 unchanged, 0 skipped, 1 failed"),
+        "{r:?}"
+    );
+    assert_eq!(app.core.store.count_users().await.unwrap(), 4);
+}
+
+backend_tests!(
+    open_webui,
+    open_webui_conflicts,
+    open_webui_from_postgres,
+    langflow,
+    librechat,
+    librechat_bad_record
+);
