@@ -17,8 +17,9 @@ fn bad_image() -> Error {
     Error::invalid("file", "must be a PNG, JPEG or WebP image")
 }
 
-/// Decodes, crops and resizes an upload, returning the PNG bytes to store.
-fn process(bytes: &[u8]) -> Result<Vec<u8>> {
+/// Decodes, crops and resizes an upload, returning the PNG bytes to store (public for the
+/// fuzz target, `fuzz/fuzz_targets/avatar.rs`).
+pub fn process(bytes: &[u8]) -> Result<Vec<u8>> {
     let format = image::guess_format(bytes).map_err(|_| bad_image())?;
     if !matches!(format, ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::WebP) {
         return Err(bad_image());

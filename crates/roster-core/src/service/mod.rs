@@ -10,6 +10,7 @@ mod balances;
 mod bans;
 mod groups;
 mod import;
+mod import_read;
 mod invitations;
 mod password_resets;
 mod permissions;
@@ -25,11 +26,13 @@ pub use admins::{ACTIVE_WINDOW, AdminAction, SignupPolicy};
 pub use api_keys::{API_KEY_PREFIX, API_KEY_PREFIXES, ApiKeyCreated, NewApiKey, SCOPE_INTROSPECT, is_api_key};
 pub use auth::{ClientMeta, Introspection, LoginOutcome, TokenPair};
 pub use avatars::AVATAR_SIZE;
+pub use avatars::process as process_avatar;
 pub use bans::{MAX_BAN, parse_duration};
 pub use groups::{GroupChanges, MAX_MEMBERS_PER_CHANGE, NewGroup, validate_permissions};
 pub use import::{
     ImportLine, ImportOptions, ImportReport, OnConflict, Outcome, RecordReport, UserRecord, validate_password_hash,
 };
+pub use import_read::{ImportFormat, read_import_lines};
 pub use invitations::{InvitationCreated, MAX_TOKEN_LIFETIME, NewInvitation};
 pub use password_resets::{PasswordResetDone, ResetLinkCreated};
 pub use permissions::{DEFAULT_TEMPLATE, fill_missing, or_merge};
