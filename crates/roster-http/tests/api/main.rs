@@ -3,6 +3,7 @@
 
 mod api_keys;
 mod auth;
+mod authz_props;
 mod errors;
 mod groups;
 mod invitations;
