@@ -442,6 +442,10 @@ pub(crate) const LOCK_USER_FOR_LEDGER: &str = "UPDATE users SET revision = revis
 pub(crate) const GET_BALANCE: &str = "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT), \
      CAST(COUNT(*) FILTER (WHERE kind = 'start_grant') AS BIGINT) FROM balance_transactions WHERE user_id = $1";
 
+// Crash consistency (issue 9): a password reset is one transaction.
+pub(crate) const SET_PASSWORD_HASH: &str =
+    "UPDATE users SET password_hash = $2, updated_at = $3, revision = revision + 1 WHERE id = $1";
+
 #[cfg(test)]
 mod tests {
     use super::*;

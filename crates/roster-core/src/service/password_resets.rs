@@ -40,17 +40,12 @@ impl Core {
     ) -> Result<PasswordResetDone> {
         validate_password("password", password, self.config.min_password_length)?;
         let hash = self.hasher.hash(password).await?;
-        self.modify_user(id, |u| {
-            u.password_hash = Some(hash.clone());
-            Ok(())
-        })
-        .await?;
-        let sessions_revoked = self.store.delete_sessions_of_user(id, None).await?;
-        let api_keys_revoked = if revoke_keys {
-            self.store.delete_api_keys_of_user(id).await?
-        } else {
-            0
-        };
+        // One transaction: no crash leaves the new password with the old sessions.
+        let (sessions_revoked, api_keys_revoked) = self
+            .store
+            .set_password_hash(id, &hash, None, revoke_keys, self.clock.now())
+            .await
+            .map_err(not_found("user"))?;
         tracing::info!(user = %id, sessions_revoked, api_keys_revoked, "password reset");
         Ok(PasswordResetDone {
             sessions_revoked,
@@ -86,33 +81,27 @@ impl Core {
     pub async fn reset_password_with_token(&self, token: &str, new_password: &str) -> Result<PasswordResetDone> {
         let token_digest = digest(token.trim());
         let now = self.clock.now();
-        match self.store.get_account_token(&token_digest).await {
-            Ok(t) if t.kind == AccountTokenKind::PasswordReset && t.usable_at(now) => {}
+        let link = match self.store.get_account_token(&token_digest).await {
+            Ok(t) if t.kind == AccountTokenKind::PasswordReset && t.usable_at(now) => t,
             Ok(_) | Err(StoreError::NotFound) => return Err(bad_reset_token()),
             Err(e) => return Err(e.into()),
-        }
+        };
         validate_password("new_password", new_password, self.config.min_password_length)?;
         let hash = self.hasher.hash(new_password).await?;
-        let used = match self
+        let Some(id) = link.user_id else {
+            return Err(bad_reset_token());
+        };
+        // One transaction uses the link, sets the password and ends every session: no crash
+        // leaves a used link without its password, or the new password with old sessions.
+        let (sessions_revoked, _) = match self
             .store
-            .use_account_token(&token_digest, AccountTokenKind::PasswordReset, self.clock.now())
+            .set_password_hash(id, &hash, Some(&token_digest), false, self.clock.now())
             .await
         {
-            Ok(t) => t,
+            Ok(revoked) => revoked,
             Err(StoreError::NotFound) => return Err(bad_reset_token()),
             Err(e) => return Err(e.into()),
         };
-        let id = used.user_id.ok_or_else(bad_reset_token)?;
-        self.modify_user(id, |u| {
-            u.password_hash = Some(hash.clone());
-            Ok(())
-        })
-        .await
-        .map_err(|e| match e {
-            Error::NotFound(_) => bad_reset_token(),
-            e => e,
-        })?;
-        let sessions_revoked = self.store.delete_sessions_of_user(id, None).await?;
         tracing::info!(user = %id, sessions_revoked, "password reset with a link");
         Ok(PasswordResetDone {
             sessions_revoked,
