@@ -36,6 +36,7 @@ fn roster(db: &TestDatabase, data: &std::path::Path, args: &[&str]) -> Command {
 fn kill9(child: &mut Child) {
     Command::new("kill")
         .args(["-KILL", &child.id().to_string()])
+        .stderr(Stdio::null())
         .status()
         .unwrap();
     let _ = child.wait();

@@ -126,7 +126,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
         let has_type = req.headers().contains_key(header::CONTENT_TYPE);
         let is_json = content_type_is(req.headers(), "application/json");
         let bytes = Bytes::from_request(req, state).await.map_err(body_error)?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
+        // No body, or a JSON `null`: absent.
+        if bytes.iter().all(u8::is_ascii_whitespace) || bytes.trim_ascii() == b"null" {
             return Ok(OptionalJson(None));
         }
         if has_type && !is_json {

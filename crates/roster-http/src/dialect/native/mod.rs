@@ -2,6 +2,7 @@
 
 mod dto;
 mod map;
+mod openapi;
 mod routes;
 
 pub use routes::router;

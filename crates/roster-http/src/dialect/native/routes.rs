@@ -75,6 +75,8 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(permissions_default_get, permissions_default_put))
         .routes(routes!(me_permissions_get))
         .split_for_parts();
+    let mut openapi = openapi;
+    super::openapi::complete(&mut openapi);
     let document = openapi.clone();
     let router = router.route(
         "/v1/openapi.json",
@@ -130,7 +132,7 @@ async fn auth_refresh_post(
 }
 
 /// Ends the current session (access token), or the session of the given refresh token.
-#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", request_body(content = LogoutRequest, description = "optional"),
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", request_body(content = Option<LogoutRequest>, description = "optional"),
     responses((status = 204), (status = 401, body = Problem)))]
 async fn auth_logout_post(
     State(state): State<AppState>,
