@@ -141,4 +141,33 @@ mod tests {
         assert!(process(b"GIF89a....").is_err());
         assert!(process(b"not an image").is_err());
     }
+
+    /// Writes the avatar fuzz target's seeds (`cargo test -p roster-core -- --ignored
+    /// write_fuzz_seeds`): tiny images of each accepted format, shapes and pixel types.
+    #[test]
+    #[ignore]
+    fn write_fuzz_seeds() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/avatar");
+        std::fs::create_dir_all(&dir).unwrap();
+        let wide = image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(12, 5, |x, y| {
+            image::Rgb([(x * 20) as u8, (y * 50) as u8, 90])
+        }));
+        let tall = image::DynamicImage::ImageRgba8(image::RgbaImage::from_fn(3, 9, |x, y| {
+            image::Rgba([200, (x * 60) as u8, (y * 25) as u8, 128])
+        }));
+        let grey = image::DynamicImage::ImageLuma8(image::GrayImage::from_fn(7, 7, |x, y| image::Luma([(x * y) as u8])));
+        for (name, img, format) in [
+            ("wide.png", &wide, ImageFormat::Png),
+            ("tall.png", &tall, ImageFormat::Png),
+            ("grey.png", &grey, ImageFormat::Png),
+            ("wide.jpg", &wide, ImageFormat::Jpeg),
+            ("grey.jpg", &grey, ImageFormat::Jpeg),
+            ("wide.webp", &wide, ImageFormat::WebP),
+            ("tall.webp", &tall, ImageFormat::WebP),
+        ] {
+            let mut bytes = Vec::new();
+            img.write_to(&mut Cursor::new(&mut bytes), format).unwrap();
+            std::fs::write(dir.join(name), bytes).unwrap();
+        }
+    }
 }
