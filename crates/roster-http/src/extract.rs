@@ -265,6 +265,22 @@ impl FromRequestParts<AppState> for Meta {
     }
 }
 
+/// Path parameters; a path that cannot be decoded (a bad percent-escape, bytes that are not
+/// UTF-8) is a problem+json 400 like every other malformed request, not axum's plain text.
+#[derive(Debug, Clone)]
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Path(value)),
+            Err(e) => Err(ApiError::request(e.status(), "invalid_path", e.body_text(), None)),
+        }
+    }
+}
+
 /// Parses an id from a path segment.
 pub fn parse_id<T: std::str::FromStr<Err = Error>>(raw: &str) -> Result<T, ApiError> {
     raw.parse::<T>().map_err(ApiError::from)

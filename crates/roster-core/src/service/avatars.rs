@@ -155,7 +155,8 @@ mod tests {
         let tall = image::DynamicImage::ImageRgba8(image::RgbaImage::from_fn(3, 9, |x, y| {
             image::Rgba([200, (x * 60) as u8, (y * 25) as u8, 128])
         }));
-        let grey = image::DynamicImage::ImageLuma8(image::GrayImage::from_fn(7, 7, |x, y| image::Luma([(x * y) as u8])));
+        let grey =
+            image::DynamicImage::ImageLuma8(image::GrayImage::from_fn(7, 7, |x, y| image::Luma([(x * y) as u8])));
         for (name, img, format) in [
             ("wide.png", &wide, ImageFormat::Png),
             ("tall.png", &tall, ImageFormat::Png),

@@ -3,10 +3,10 @@
 use super::dto::*;
 use super::map;
 use crate::error::{ApiError, Problem};
-use crate::extract::{Auth, Form, Json, Meta, OptionalJson, Query, parse_id};
+use crate::extract::{Auth, Form, Json, Meta, OptionalJson, Path, Query, parse_id};
 use crate::state::AppState;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use roster_core::service::DEFAULT_TEMPLATE;
