@@ -4,8 +4,11 @@ use super::explain;
 use crate::config::Settings;
 use anyhow::Context;
 use roster_core::Core;
-use roster_core::service::{ImportLine, ImportOptions, ListUsers, OnConflict, Outcome, UserRecord, parse_duration};
-use std::io::{BufRead, IsTerminal, Write};
+use roster_core::service::{
+    ImportFormat, ImportLine, ImportOptions, ListUsers, OnConflict, Outcome, UserRecord, parse_duration,
+    read_import_lines,
+};
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -59,48 +62,11 @@ fn read_lines(args: &ImportArgs) -> anyhow::Result<Vec<ImportLine>> {
     } else {
         Box::new(std::fs::File::open(&args.file).with_context(|| format!("cannot open {}", args.file.display()))?)
     };
-    let mut lines = Vec::new();
-    match format {
-        FileFormat::Jsonl => {
-            for (index, line) in std::io::BufReader::new(reader).lines().enumerate() {
-                let line = line.with_context(|| format!("reading {}", args.file.display()))?;
-                if line.trim().is_empty() {
-                    continue;
-                }
-                lines.push(ImportLine {
-                    line: index as u64 + 1,
-                    record: serde_json::from_str::<UserRecord>(&line).map_err(|e| format!("unreadable record: {e}")),
-                });
-            }
-        }
-        FileFormat::Csv => {
-            let mut csv = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(reader);
-            let headers = csv
-                .headers()
-                .with_context(|| format!("reading the CSV header of {}", args.file.display()))?
-                .clone();
-            let mut raw = csv::StringRecord::new();
-            loop {
-                match csv.read_record(&mut raw) {
-                    Ok(false) => break,
-                    Ok(true) => lines.push(ImportLine {
-                        line: raw.position().map_or(0, |p| p.line()),
-                        record: raw
-                            .deserialize::<UserRecord>(Some(&headers))
-                            .map_err(|e| format!("unreadable record: {e}")),
-                    }),
-                    Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => {
-                        return Err(e).with_context(|| format!("reading {}", args.file.display()));
-                    }
-                    Err(e) => lines.push(ImportLine {
-                        line: e.position().map_or(0, |p| p.line()),
-                        record: Err(format!("unreadable record: {e}")),
-                    }),
-                }
-            }
-        }
-    }
-    Ok(lines)
+    let format = match format {
+        FileFormat::Csv => ImportFormat::Csv,
+        FileFormat::Jsonl => ImportFormat::Jsonl,
+    };
+    read_import_lines(reader, format).with_context(|| format!("reading {}", args.file.display()))
 }
 
 pub async fn import(core: &Core, settings: &Settings, args: ImportArgs) -> anyhow::Result<()> {

@@ -734,4 +734,27 @@ pub trait Store: Send + Sync + 'static {
         is_new: bool,
         members: &[UserId],
     ) -> StoreResult<()>;
+    /// Inserts users as [`Store::insert_users_bulk`] does and, in the same transaction,
+    /// account tokens (each with its digest; the set-password links of imported accounts), so
+    /// that an import killed midway leaves no account without its link.
+    async fn insert_users_with_tokens(
+        &self,
+        users: &[User],
+        tokens: &[(AccountToken, String)],
+        journal: &crate::journal::Journal,
+    ) -> StoreResult<u64>;
+    /// Sets a user's password hash and, in the same transaction, ends every session of the
+    /// user (with `revoke_api_keys`, every API key too) and, when `reset_link` (a digest) is
+    /// given, uses up that password-reset link, which must be this user's, unused and
+    /// unexpired at `now`. NotFound, writing nothing, for an unknown user or an unusable
+    /// link. Returns the sessions and keys revoked.
+    async fn set_password_hash(
+        &self,
+        user: UserId,
+        hash: &crate::user::PasswordHash,
+        reset_link: Option<&str>,
+        revoke_api_keys: bool,
+        now: OffsetDateTime,
+        journal: &crate::journal::Journal,
+    ) -> StoreResult<(u64, u64)>;
 }

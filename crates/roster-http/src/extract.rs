@@ -126,7 +126,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
         let has_type = req.headers().contains_key(header::CONTENT_TYPE);
         let is_json = content_type_is(req.headers(), "application/json");
         let bytes = Bytes::from_request(req, state).await.map_err(body_error)?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
+        // No body, or a JSON `null`: absent.
+        if bytes.iter().all(u8::is_ascii_whitespace) || bytes.trim_ascii() == b"null" {
             return Ok(OptionalJson(None));
         }
         if has_type && !is_json {
@@ -257,6 +258,22 @@ impl FromRequestParts<AppState> for Meta {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         Ok(Meta(ClientMeta { ip, user_agent }))
+    }
+}
+
+/// Path parameters; a path that cannot be decoded (a bad percent-escape, bytes that are not
+/// UTF-8) is a problem+json 400 like every other malformed request, not axum's plain text.
+#[derive(Debug, Clone)]
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Path(value)),
+            Err(e) => Err(ApiError::request(e.status(), "invalid_path", e.body_text(), None)),
+        }
     }
 }
 

@@ -2123,6 +2123,123 @@ macro_rules! impl_store {
                 })
                 .map_err(Into::into)
             }
+
+            async fn insert_users_with_tokens(
+                &self,
+                users: &[roster_core::User],
+                tokens: &[(roster_core::store::AccountToken, String)],
+                journal: &roster_core::journal::Journal,
+            ) -> roster_core::store::StoreResult<u64> {
+                use $crate::codec::to_ms;
+                let inserted = $crate::shared::write_transaction!(self, transaction => {
+                    sqlx::query($crate::sql::CLAIM_FIRST_ACCOUNT).execute(&mut *transaction).await?;
+                    let mut inserted = 0;
+                    for chunk in users.chunks($crate::sql::BULK_ROWS_PER_STATEMENT) {
+                        let mut insert = sqlx::QueryBuilder::<$database>::new($crate::sql::INSERT_USERS_HEAD);
+                        insert.push_values(chunk, |mut row, user| {
+                            let p = $crate::codec::UserParams::new(user);
+                            row.push_bind(p.id)
+                                .push_bind(p.email)
+                                .push_bind(p.email_verified)
+                                .push_bind(p.username)
+                                .push_bind(p.username_key)
+                                .push_bind(p.name)
+                                .push_bind(p.password_hash)
+                                .push_bind(p.provider)
+                                .push_bind(p.role)
+                                .push_bind(p.active)
+                                .push_bind(p.avatar)
+                                .push_bind(p.bio)
+                                .push_bind(p.timezone)
+                                .push_bind(p.terms_version)
+                                .push_bind(p.terms_accepted_at)
+                                .push_bind(p.preferences)
+                                .push_bind(p.created_at)
+                                .push_bind(p.updated_at)
+                                .push_bind(p.last_login_at)
+                                .push_bind(p.last_active_at)
+                                .push_bind(p.search_key)
+                                .push_bind(user.revision);
+                        });
+                        inserted += insert.build().execute(&mut *transaction).await?.rows_affected();
+                    }
+                    for (token, digest) in tokens {
+                        sqlx::query($crate::sql::INSERT_ACCOUNT_TOKEN)
+                            .bind(digest.as_str())
+                            .bind(token.kind.as_str())
+                            .bind(token.user_id.map(|u| u.0))
+                            .bind(token.email.as_deref())
+                            .bind(token.role.map(roster_core::Role::as_str))
+                            .bind(to_ms(token.created_at))
+                            .bind(to_ms(token.expires_at))
+                            .bind(token.used_at.map(to_ms))
+                            .execute(&mut *transaction)
+                            .await?;
+                    }
+                    Self::write_journal(&mut transaction, journal).await?;
+                    Ok(inserted)
+                });
+                inserted.map_err(|e| match e {
+                    $crate::error::TransactionError::Database(e) if $crate::error::is_unique_violation(&e) => {
+                        roster_core::StoreError::Conflict { field: "email" }
+                    }
+                    other => other.into(),
+                })
+            }
+
+            async fn set_password_hash(
+                &self,
+                user: roster_core::UserId,
+                hash: &roster_core::user::PasswordHash,
+                reset_link: Option<&str>,
+                revoke_api_keys: bool,
+                now: time::OffsetDateTime,
+                journal: &roster_core::journal::Journal,
+            ) -> roster_core::store::StoreResult<(u64, u64)> {
+                let revoked = $crate::shared::write_transaction!(self, transaction => {
+                    if let Some(digest) = reset_link {
+                        let row: Option<$crate::codec::AccountTokenRow> = sqlx::query_as($crate::sql::USE_ACCOUNT_TOKEN)
+                            .bind(digest)
+                            .bind(roster_core::store::AccountTokenKind::PasswordReset.as_str())
+                            .bind($crate::codec::to_ms(now))
+                            .fetch_optional(&mut *transaction)
+                            .await?;
+                        let Some(row) = row else {
+                            return Err(roster_core::StoreError::NotFound.into());
+                        };
+                        if row.into_token()?.user_id != Some(user) {
+                            return Err(roster_core::StoreError::NotFound.into());
+                        }
+                    }
+                    let updated = sqlx::query($crate::sql::SET_PASSWORD_HASH)
+                        .bind(user.0)
+                        .bind(hash.0.as_str())
+                        .bind($crate::codec::to_ms(now))
+                        .execute(&mut *transaction)
+                        .await?
+                        .rows_affected();
+                    if updated == 0 {
+                        return Err(roster_core::StoreError::NotFound.into());
+                    }
+                    let sessions = sqlx::query($crate::sql::DELETE_SESSIONS_OF_USER)
+                        .bind(user.0)
+                        .execute(&mut *transaction)
+                        .await?
+                        .rows_affected();
+                    let keys = if revoke_api_keys {
+                        sqlx::query($crate::sql::DELETE_API_KEYS_OF_USER)
+                            .bind(user.0)
+                            .execute(&mut *transaction)
+                            .await?
+                            .rows_affected()
+                    } else {
+                        0
+                    };
+                    Self::write_journal(&mut transaction, journal).await?;
+                    Ok((sessions, keys))
+                })?;
+                Ok(revoked)
+            }
         }
     };
 }

@@ -463,6 +463,10 @@ pub(crate) const INSERT_API_KEY_IF_NEW: &str = concat!(
     ", digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (digest) DO NOTHING"
 );
 
+// Crash consistency (issue 9): a password reset is one transaction.
+pub(crate) const SET_PASSWORD_HASH: &str =
+    "UPDATE users SET password_hash = $2, updated_at = $3, revision = revision + 1 WHERE id = $1";
+
 #[cfg(test)]
 mod tests {
     use super::*;

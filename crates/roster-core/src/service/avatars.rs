@@ -42,11 +42,12 @@ fn limits() -> Limits {
 
 /// A processed avatar: the bytes to store and what they hold.
 #[derive(Debug)]
-struct Processed {
-    bytes: Vec<u8>,
+pub struct Processed {
+    /// A PNG, or a GIF when `animated`.
+    pub bytes: Vec<u8>,
     /// The side of the square image.
-    side: u32,
-    animated: bool,
+    pub side: u32,
+    pub animated: bool,
 }
 
 /// A stored avatar, as the upload routes describe it.
@@ -64,7 +65,9 @@ pub struct StoredAvatar {
 
 /// Decodes, crops and resizes an upload, returning the bytes to store (PNG, or GIF for an
 /// animation).
-fn process(bytes: &[u8]) -> Result<Processed> {
+/// Decodes, crops and resizes an upload into what is stored (public for the fuzz target,
+/// `fuzz/fuzz_targets/avatar.rs`).
+pub fn process(bytes: &[u8]) -> Result<Processed> {
     let format = image::guess_format(bytes).map_err(|_| bad_image())?;
     match format {
         ImageFormat::Png | ImageFormat::Jpeg => still(bytes, format),
@@ -343,5 +346,35 @@ mod tests {
         let error = process(&gif(2, MAX_FRAMES + 1)).unwrap_err();
         assert!(error.to_string().contains("too large"), "{error}");
         assert!(process(&gif(2, MAX_FRAMES)).is_ok());
+    }
+
+    /// Writes the avatar fuzz target's seeds (`cargo test -p roster-core -- --ignored
+    /// write_fuzz_seeds`): tiny images of each accepted format, shapes and pixel types.
+    #[test]
+    #[ignore]
+    fn write_fuzz_seeds() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/avatar");
+        std::fs::create_dir_all(&dir).unwrap();
+        let wide = image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(12, 5, |x, y| {
+            image::Rgb([(x * 20) as u8, (y * 50) as u8, 90])
+        }));
+        let tall = image::DynamicImage::ImageRgba8(image::RgbaImage::from_fn(3, 9, |x, y| {
+            image::Rgba([200, (x * 60) as u8, (y * 25) as u8, 128])
+        }));
+        let grey =
+            image::DynamicImage::ImageLuma8(image::GrayImage::from_fn(7, 7, |x, y| image::Luma([(x * y) as u8])));
+        for (name, img, format) in [
+            ("wide.png", &wide, ImageFormat::Png),
+            ("tall.png", &tall, ImageFormat::Png),
+            ("grey.png", &grey, ImageFormat::Png),
+            ("wide.jpg", &wide, ImageFormat::Jpeg),
+            ("grey.jpg", &grey, ImageFormat::Jpeg),
+            ("wide.webp", &wide, ImageFormat::WebP),
+            ("tall.webp", &tall, ImageFormat::WebP),
+        ] {
+            let mut bytes = Vec::new();
+            img.write_to(&mut Cursor::new(&mut bytes), format).unwrap();
+            std::fs::write(dir.join(name), bytes).unwrap();
+        }
     }
 }

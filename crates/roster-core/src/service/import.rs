@@ -7,7 +7,7 @@ use super::Core;
 use super::users::{parse_email, parse_username, validate_preferences, validate_provider};
 use crate::error::{Error, Result};
 use crate::password::{Verified, validate_password};
-use crate::store::StoreError;
+use crate::store::{AccountToken, AccountTokenKind, StoreError};
 use crate::user::{PasswordHash, Role, User, validate_avatar, validate_name, validate_text, validate_timezone};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -489,6 +489,18 @@ impl Core {
         Ok(report)
     }
 
+    /// Which of a new user's logins another account holds (`email` or `username`).
+    async fn taken_field(&self, user: &User) -> Result<&'static str> {
+        let emails: Vec<String> = user.email.iter().cloned().collect();
+        let usernames: Vec<String> = user.username.iter().map(|u| u.to_lowercase()).collect();
+        let holders = self.store.find_users_by_logins(&emails, &usernames).await?;
+        Ok(if holders.iter().any(|h| h.email.is_some() && h.email == user.email) {
+            "email"
+        } else {
+            "username"
+        })
+    }
+
     async fn update_from_record(&self, existing: &User, v: &Valid, dry_run: bool) -> Outcome {
         let new_hash = match &v.password {
             Some(p) => match self.hash_if_changed(p, existing.password_hash.as_ref()).await {
@@ -566,11 +578,38 @@ impl Core {
                     Err(e) => report.records[*index].outcome = Outcome::Failed(describe(&e)),
                 }
             }
+            // Accounts without a password get their set-password link in the same
+            // transaction: an import killed midway leaves no account without its link.
+            let now = self.clock.now();
+            let mut links: HashMap<usize, String> = HashMap::new();
+            let mut tokens = Vec::new();
+            for (position, user) in users.iter().enumerate() {
+                if user.password_hash.is_none() {
+                    let token = crate::token::random_secret();
+                    tokens.push((
+                        AccountToken {
+                            kind: AccountTokenKind::PasswordReset,
+                            user_id: Some(user.id),
+                            email: None,
+                            role: None,
+                            created_at: now,
+                            expires_at: now + options.link_expires_in,
+                            used_at: None,
+                        },
+                        crate::token::digest(&token),
+                    ));
+                    links.insert(position, token);
+                }
+            }
             let mut journal = self.journal(None);
             for user in &users {
                 journal = journal.user_created(user, Some(crate::journal::audit::USER_IMPORT));
             }
-            let inserted: Vec<bool> = match self.store.insert_users_bulk(&users, &journal.build()).await {
+            let inserted: Vec<bool> = match self
+                .store
+                .insert_users_with_tokens(&users, &tokens, &journal.build())
+                .await
+            {
                 Ok(_) => vec![true; users.len()],
                 // Someone took an email or username since the look-up: one at a time, to
                 // tell which.
@@ -581,9 +620,19 @@ impl Core {
                             .journal(None)
                             .user_created(user, Some(crate::journal::audit::USER_IMPORT))
                             .build();
-                        match self.store.insert_user(user, false, &journal).await {
+                        let own: Vec<_> = tokens
+                            .iter()
+                            .filter(|(t, _)| t.user_id == Some(user.id))
+                            .cloned()
+                            .collect();
+                        match self
+                            .store
+                            .insert_users_with_tokens(std::slice::from_ref(user), &own, &journal)
+                            .await
+                        {
                             Ok(_) => each.push(true),
-                            Err(StoreError::Conflict { field }) => {
+                            Err(StoreError::Conflict { .. }) => {
+                                let field = self.taken_field(user).await?;
                                 report.records[*index].outcome = Outcome::Failed(format!("{field} is already taken"));
                                 each.push(false);
                             }
@@ -594,22 +643,13 @@ impl Core {
                 }
                 Err(e) => return Err(e.into()),
             };
-            for ((user, index), ok) in users.iter().zip(&indexes).zip(inserted) {
+            for (position, ((_, index), ok)) in users.iter().zip(&indexes).zip(inserted).enumerate() {
                 if !ok {
                     continue;
                 }
-                report.records[*index].outcome = if user.password_hash.is_some() {
-                    Outcome::Created
-                } else {
-                    match self
-                        .create_password_reset_unchecked(user.id, options.link_expires_in)
-                        .await
-                    {
-                        Ok(link) => Outcome::CreatedWithLink(Some(link.token)),
-                        Err(e) => {
-                            Outcome::Failed(format!("created, but the set-password link failed: {}", describe(&e)))
-                        }
-                    }
+                report.records[*index].outcome = match links.remove(&position) {
+                    Some(token) => Outcome::CreatedWithLink(Some(token)),
+                    None => Outcome::Created,
                 };
             }
             progress(chunk.len() as u64);

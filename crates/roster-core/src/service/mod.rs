@@ -15,6 +15,7 @@ mod channels;
 mod chat_profile;
 mod groups;
 mod import;
+mod import_read;
 mod invitations;
 mod limits;
 mod messaging;
@@ -38,6 +39,7 @@ pub use api_keys::{API_KEY_PREFIX, API_KEY_PREFIXES, ApiKeyCreated, NewApiKey, S
 pub use audit::{AuditPage, ListAudit, MAX_AUDIT_PAGE};
 pub use auth::{ClientMeta, Introspection, LoginOutcome, TokenPair};
 pub use avatars::{AVATAR_SIZE, StoredAvatar, avatar_content_type};
+pub use avatars::{Processed as ProcessedAvatar, process as process_avatar};
 pub use badges::{MAX_BADGE_LENGTH, validate_badge};
 pub use bans::{MAX_BAN, parse_duration};
 pub use channels::{CANNOT_MESSAGE, NOTES_CHANNEL_NAME};
@@ -46,6 +48,7 @@ pub use groups::{GroupChanges, MAX_MEMBERS_PER_CHANGE, NewGroup, validate_permis
 pub use import::{
     ImportLine, ImportOptions, ImportReport, OnConflict, Outcome, RecordReport, UserRecord, validate_password_hash,
 };
+pub use import_read::{ImportFormat, read_import_lines};
 pub use invitations::{InvitationCreated, MAX_TOKEN_LIFETIME, NewInvitation};
 pub use messaging::LIMITS_ADMIN_ONLY;
 pub use migrate::{

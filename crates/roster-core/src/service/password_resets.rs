@@ -31,6 +31,30 @@ fn bad_reset_token() -> Error {
 }
 
 impl Core {
+    /// The records of a password reset by `by` (None: the command line or a link's owner
+    /// unknown): the new password, the ended sessions and, with `revoke_keys`, the keys.
+    fn password_reset_journal(&self, by: Option<UserId>, id: UserId, revoke_keys: bool) -> crate::journal::Journal {
+        let ended = serde_json::json!({ "all": true, "kept_current": false, "reason": "password_reset" });
+        let mut journal = self
+            .journal(by)
+            .event(event::USER_PASSWORD_CHANGED, id, serde_json::json!({}))
+            .event(event::SESSION_REVOKED, id, ended)
+            .audit(
+                audit::PASSWORD_RESET,
+                Some(id),
+                serde_json::json!({ "revoke_keys": revoke_keys }),
+            );
+        if revoke_keys {
+            let details = serde_json::json!({ "all": true, "reason": "password_reset" });
+            journal = journal.event(event::API_KEY_REVOKED, id, details.clone()).audit(
+                audit::API_KEY_REVOKE,
+                Some(id),
+                details,
+            );
+        }
+        journal.build()
+    }
+
     /// Sets a user's password; every session of the user is revoked, and with `revoke_keys`
     /// every API key too. Without a permission check (admin commands).
     pub async fn reset_password_unchecked(
@@ -41,24 +65,14 @@ impl Core {
     ) -> Result<PasswordResetDone> {
         validate_password("password", password, self.config.min_password_length)?;
         let hash = self.hasher.hash(password).await?;
-        self.modify_user(id, None, Some(audit::PASSWORD_RESET), |u| {
-            u.password_hash = Some(hash.clone());
-            Ok(())
-        })
-        .await?;
-        let sessions_revoked = self.revoke_sessions(None, id, None, "password_reset", false).await?;
+        // One transaction: no crash leaves the new password with the old sessions.
+        let journal = self.password_reset_journal(None, id, revoke_keys);
+        let (sessions_revoked, api_keys_revoked) = self
+            .store
+            .set_password_hash(id, &hash, None, revoke_keys, self.clock.now(), &journal)
+            .await
+            .map_err(not_found("user"))?;
         self.clear_login_throttle(id).await;
-        let api_keys_revoked = if revoke_keys {
-            let details = serde_json::json!({ "all": true, "reason": "password_reset" });
-            let journal = self
-                .journal(None)
-                .event(event::API_KEY_REVOKED, id, details.clone())
-                .audit(audit::API_KEY_REVOKE, Some(id), details)
-                .build();
-            self.store.delete_api_keys_of_user(id, &journal).await?
-        } else {
-            0
-        };
         tracing::info!(user = %id, sessions_revoked, api_keys_revoked, "password reset");
         Ok(PasswordResetDone {
             sessions_revoked,
@@ -94,35 +108,34 @@ impl Core {
     pub async fn reset_password_with_token(&self, token: &str, new_password: &str) -> Result<PasswordResetDone> {
         let token_digest = digest(token.trim());
         let now = self.clock.now();
-        match self.store.get_account_token(&token_digest).await {
-            Ok(t) if t.kind == AccountTokenKind::PasswordReset && t.usable_at(now) => {}
+        let link = match self.store.get_account_token(&token_digest).await {
+            Ok(t) if t.kind == AccountTokenKind::PasswordReset && t.usable_at(now) => t,
             Ok(_) | Err(StoreError::NotFound) => return Err(bad_reset_token()),
             Err(e) => return Err(e.into()),
-        }
+        };
         validate_password("new_password", new_password, self.config.min_password_length)?;
         let hash = self.hasher.hash(new_password).await?;
-        let used = match self
+        let Some(id) = link.user_id else {
+            return Err(bad_reset_token());
+        };
+        // One transaction uses the link, sets the password and ends every session: no crash
+        // leaves a used link without its password, or the new password with old sessions.
+        let (sessions_revoked, _) = match self
             .store
-            .use_account_token(&token_digest, AccountTokenKind::PasswordReset, self.clock.now())
+            .set_password_hash(
+                id,
+                &hash,
+                Some(&token_digest),
+                false,
+                self.clock.now(),
+                &self.password_reset_journal(Some(id), id, false),
+            )
             .await
         {
-            Ok(t) => t,
+            Ok(revoked) => revoked,
             Err(StoreError::NotFound) => return Err(bad_reset_token()),
             Err(e) => return Err(e.into()),
         };
-        let id = used.user_id.ok_or_else(bad_reset_token)?;
-        self.modify_user(id, Some(id), Some(audit::PASSWORD_RESET), |u| {
-            u.password_hash = Some(hash.clone());
-            Ok(())
-        })
-        .await
-        .map_err(|e| match e {
-            Error::NotFound(_) => bad_reset_token(),
-            e => e,
-        })?;
-        let sessions_revoked = self
-            .revoke_sessions(Some(id), id, None, "password_reset", false)
-            .await?;
         self.clear_login_throttle(id).await;
         tracing::info!(user = %id, sessions_revoked, "password reset with a link");
         Ok(PasswordResetDone {

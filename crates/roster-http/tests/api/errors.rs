@@ -200,3 +200,23 @@ backend_tests!(
     health_and_readiness,
     openapi_document_matches_the_routes,
 );
+
+/// Found by the `native_api` fuzz target: a path id whose percent-escape is not UTF-8 was
+/// answered in axum's plain text.
+mod undecodable_paths {
+    use roster_testkit::{Backend, backend_tests, spawn_app};
+
+    async fn undecodable_path_ids_are_problems(backend: Backend) {
+        let Some(app) = spawn_app(backend).await else {
+            return;
+        };
+        let admin = app.admin().await;
+        for path in ["/v1/users/99%92", "/v1/groups/1%FF2/members"] {
+            app.get(path, Some(&admin.access_token))
+                .await
+                .assert_problem(400, "invalid_path");
+        }
+    }
+
+    backend_tests!(undecodable_path_ids_are_problems);
+}

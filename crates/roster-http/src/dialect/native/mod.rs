@@ -4,6 +4,7 @@ mod audit;
 mod chat;
 mod dto;
 mod map;
+mod openapi;
 mod routes;
 mod two_factor;
 mod webhooks;

@@ -3,10 +3,10 @@
 use super::dto::*;
 use super::map;
 use crate::error::{ApiError, Problem};
-use crate::extract::{Auth, Form, Json, Meta, OptionalJson, Query, parse_id};
+use crate::extract::{Auth, Form, Json, Meta, OptionalJson, Path, Query, parse_id};
 use crate::state::AppState;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use roster_core::service::DEFAULT_TEMPLATE;
@@ -78,6 +78,8 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(super::two_factor::routes())
         .merge(super::webhooks::routes());
     let (router, openapi) = super::chat::register(router).split_for_parts();
+    let mut openapi = openapi;
+    super::openapi::complete(&mut openapi);
     let document = openapi.clone();
     let router = router.route(
         "/v1/openapi.json",
@@ -146,7 +148,7 @@ async fn auth_refresh_post(
 }
 
 /// Ends the current session (access token), or the session of the given refresh token.
-#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", request_body(content = LogoutRequest, description = "optional"),
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", request_body(content = Option<LogoutRequest>, description = "optional"),
     responses((status = 204), (status = 401, body = Problem)))]
 async fn auth_logout_post(
     State(state): State<AppState>,
