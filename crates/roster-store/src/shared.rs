@@ -287,47 +287,7 @@ macro_rules! impl_store {
                 users: &[roster_core::User],
                 journal: &roster_core::journal::Journal,
             ) -> roster_core::store::StoreResult<u64> {
-                let inserted = $crate::shared::write_transaction!(self, transaction => {
-                    sqlx::query($crate::sql::CLAIM_FIRST_ACCOUNT).execute(&mut *transaction).await?;
-                    let mut inserted = 0;
-                    for chunk in users.chunks($crate::sql::BULK_ROWS_PER_STATEMENT) {
-                        let mut insert = sqlx::QueryBuilder::<$database>::new($crate::sql::INSERT_USERS_HEAD);
-                        insert.push_values(chunk, |mut row, user| {
-                            let p = $crate::codec::UserParams::new(user);
-                            row.push_bind(p.id)
-                                .push_bind(p.email)
-                                .push_bind(p.email_verified)
-                                .push_bind(p.username)
-                                .push_bind(p.username_key)
-                                .push_bind(p.name)
-                                .push_bind(p.password_hash)
-                                .push_bind(p.provider)
-                                .push_bind(p.role)
-                                .push_bind(p.active)
-                                .push_bind(p.avatar)
-                                .push_bind(p.bio)
-                                .push_bind(p.timezone)
-                                .push_bind(p.terms_version)
-                                .push_bind(p.terms_accepted_at)
-                                .push_bind(p.preferences)
-                                .push_bind(p.created_at)
-                                .push_bind(p.updated_at)
-                                .push_bind(p.last_login_at)
-                                .push_bind(p.last_active_at)
-                                .push_bind(p.search_key)
-                                .push_bind(user.revision);
-                        });
-                        inserted += insert.build().execute(&mut *transaction).await?.rows_affected();
-                    }
-                    Self::write_journal(&mut transaction, journal).await?;
-                    Ok(inserted)
-                });
-                inserted.map_err(|e| match e {
-                    $crate::error::TransactionError::Database(e) if $crate::error::is_unique_violation(&e) => {
-                        roster_core::StoreError::Conflict { field: "email" }
-                    }
-                    other => other.into(),
-                })
+                self.insert_users_with_tokens(users, &[], journal).await
             }
 
             async fn refresh_statistics(&self) -> roster_core::store::StoreResult<()> {
