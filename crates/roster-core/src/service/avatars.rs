@@ -349,7 +349,8 @@ mod tests {
     }
 
     /// Writes the avatar fuzz target's seeds (`cargo test -p roster-core -- --ignored
-    /// write_fuzz_seeds`): tiny images of each accepted format, shapes and pixel types.
+    /// write_fuzz_seeds`): tiny images of each accepted format, shapes and pixel types, and
+    /// GIF animations.
     #[test]
     #[ignore]
     fn write_fuzz_seeds() {
@@ -376,5 +377,8 @@ mod tests {
             img.write_to(&mut Cursor::new(&mut bytes), format).unwrap();
             std::fs::write(dir.join(name), bytes).unwrap();
         }
+        // Animations: several frames, and one frame (stored as a still).
+        std::fs::write(dir.join("anim.gif"), gif(6, 3)).unwrap();
+        std::fs::write(dir.join("still.gif"), gif(5, 1)).unwrap();
     }
 }

@@ -468,7 +468,11 @@ async fn the_event_stream_pages_for_admins_and_events_keys(backend: Backend) {
 /// sent once (every attempt succeeds), in order per user. On PostgreSQL they share the work
 /// row by row; on SQLite one holds the delivery lease.
 async fn two_instances_send_each_event_once(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    // Instances of one deployment share the secret key (webhook secrets are sealed with it).
+    let key = || roster_core::secret::SecretKey::from_base64(roster_testkit::app::TEST_SECRET_KEY).unwrap();
+    let Some(app) = roster_testkit::app::spawn_app_with(backend, |c| c.secret_key = Some(key())).await else {
+        return;
+    };
     let admin = app.admin().await;
     let receiver = Receiver::start(Answer::Status(200)).await;
     receiver.delay(Duration::from_millis(30));
@@ -479,6 +483,7 @@ async fn two_instances_send_each_event_once(backend: Backend) {
             Arc::new(SystemClock),
             CoreConfig {
                 node_id: 2,
+                secret_key: Some(key()),
                 ..CoreConfig::default()
             },
         )
