@@ -467,49 +467,6 @@ pub(crate) const INSERT_API_KEY_IF_NEW: &str = concat!(
 pub(crate) const SET_PASSWORD_HASH: &str =
     "UPDATE users SET password_hash = $2, updated_at = $3, revision = revision + 1 WHERE id = $1";
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use roster_core::{Role, UserId};
-
-    #[test]
-    fn like_metacharacters_are_escaped() {
-        assert_eq!(escape_like(r"50%_a\b"), r"50\%\_a\\b");
-    }
-
-    #[test]
-    fn list_query_numbers_its_parameters_in_order() {
-        let query = UserQuery {
-            search: Some("a%".into()),
-            role: Some(Role::User),
-            active: Some(true),
-            sort: UserSort::Email,
-            descending: true,
-            after: Some((SortKey::Text("m".into()), UserId(7))),
-            limit: 10,
-        };
-        let (sql, params) = list_users(&query, SearchPlan::Scan).unwrap();
-        assert!(sql.contains("search_key LIKE $1 ESCAPE '\\'"), "{sql}");
-        assert!(
-            sql.contains(
-                "role = $2 AND active = $3 AND COALESCE(email, '') <= $4 AND (COALESCE(email, ''), id) < ($4, $5)"
-            ),
-            "{sql}"
-        );
-        assert!(
-            sql.ends_with("ORDER BY COALESCE(email, '') DESC, id DESC LIMIT $6"),
-            "{sql}"
-        );
-        assert_eq!(params[0], Param::Text(r"%a\%%".into()));
-        assert_eq!(params.len(), 6);
-        let mismatched = UserQuery {
-            after: Some((SortKey::Int(1), UserId(1))),
-            ..query
-        };
-        assert!(list_users(&mismatched, SearchPlan::Scan).is_err());
-    }
-}
-
 // The chat products' social records (migration 0007): messaging settings, badges, channels,
 // blocks, friendships.
 
@@ -624,3 +581,46 @@ pub(crate) const LIST_FRIENDSHIPS: &str = concat!(
     " FROM friendships WHERE user_low = $1 OR user_high = $1 \
      ORDER BY COALESCE(accepted_at, created_at) DESC, user_low, user_high"
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use roster_core::{Role, UserId};
+
+    #[test]
+    fn like_metacharacters_are_escaped() {
+        assert_eq!(escape_like(r"50%_a\b"), r"50\%\_a\\b");
+    }
+
+    #[test]
+    fn list_query_numbers_its_parameters_in_order() {
+        let query = UserQuery {
+            search: Some("a%".into()),
+            role: Some(Role::User),
+            active: Some(true),
+            sort: UserSort::Email,
+            descending: true,
+            after: Some((SortKey::Text("m".into()), UserId(7))),
+            limit: 10,
+        };
+        let (sql, params) = list_users(&query, SearchPlan::Scan).unwrap();
+        assert!(sql.contains("search_key LIKE $1 ESCAPE '\\'"), "{sql}");
+        assert!(
+            sql.contains(
+                "role = $2 AND active = $3 AND COALESCE(email, '') <= $4 AND (COALESCE(email, ''), id) < ($4, $5)"
+            ),
+            "{sql}"
+        );
+        assert!(
+            sql.ends_with("ORDER BY COALESCE(email, '') DESC, id DESC LIMIT $6"),
+            "{sql}"
+        );
+        assert_eq!(params[0], Param::Text(r"%a\%%".into()));
+        assert_eq!(params.len(), 6);
+        let mismatched = UserQuery {
+            after: Some((SortKey::Int(1), UserId(1))),
+            ..query
+        };
+        assert!(list_users(&mismatched, SearchPlan::Scan).is_err());
+    }
+}
