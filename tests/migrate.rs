@@ -126,6 +126,9 @@ async fn open_webui(backend: Backend) {
     let before = sha(&db);
     let fixture = manifest("open-webui/users.json");
     let users = fixture["users"].as_array().unwrap();
+    let carol_file = users[2]["profile_image"]["file_id"].as_str().unwrap();
+    let upload = crate::fixture(&format!("open-webui/uploads/{carol_file}_carol.png"));
+    let upload_before = sha(&upload);
     let source = db.to_str().unwrap();
 
     // A dry run says what would happen and writes nothing.
@@ -140,6 +143,7 @@ async fn open_webui(backend: Backend) {
     );
     assert_eq!(app.core.store.count_users().await.unwrap(), 0);
     assert!(app.core.store.list_groups().await.unwrap().is_empty());
+    assert!(!app.files.path().join("avatars").exists(), "a dry run writes no avatar");
 
     // The real run.
     let r = roster(&app, &["migrate", "open-webui", source]);
@@ -211,18 +215,36 @@ async fn open_webui(backend: Backend) {
     assert_eq!(me.body["gender"], "male");
     assert_eq!(me.body["status_emoji"], "🚀");
     assert_eq!(me.body["status_message"], "shipping");
-    assert!(
-        me.body["profile_image_url"]
-            .as_str()
-            .unwrap()
-            .starts_with("data:image/png;base64,"),
-        "{:?}",
-        me.body
+    // Bob's profile image (a small data: URL) is now a Roster avatar, served by Open WebUI's
+    // profile image route.
+    let route = format!("/api/v1/users/{}/profile/image", me.body["id"].as_str().unwrap());
+    assert_eq!(me.body["profile_image_url"], route.as_str(), "{:?}", me.body);
+    assert_eq!(
+        fetch_image(&app, &format!("/openwebui{route}"), Some(token)).await,
+        (24, 24)
     );
     let api_key = users[1]["api_key"].as_str().unwrap();
     let by_key = app.get("/v1/me", Some(api_key)).await;
     by_key.assert_status(200);
     assert_eq!(by_key.body["email"], "bob@example.org");
+
+    // Dave's large data: URL and Carol's uploaded file became avatars too (cropped square).
+    let dave = app.core.store.find_user_by_login("dave@example.org").await.unwrap();
+    let dave_avatar = dave.avatar.clone().unwrap();
+    assert!(dave_avatar.starts_with("/v1/avatars/"), "{dave_avatar}");
+    assert_eq!(fetch_image(&app, &dave_avatar, None).await, (140, 140));
+    let (_, signed_in) = openwebui_signin(&app, "dave@example.org", "dave-argon2-4").await;
+    let route = format!(
+        "/openwebui/api/v1/users/{}/profile/image",
+        signed_in["id"].as_str().unwrap()
+    );
+    assert_eq!(fetch_image(&app, &route, signed_in["token"].as_str()).await, (140, 140));
+    let carol = app.core.store.find_user_by_login("carol@example.org").await.unwrap();
+    assert_eq!(
+        fetch_image(&app, carol.avatar.as_deref().unwrap(), None).await,
+        (48, 48)
+    );
+    assert!(r.stdout.lines().all(|l| !l.contains("profile image")), "{r:?}");
 
     // The group with its members and permissions; the default template.
     let groups = app.core.store.list_groups().await.unwrap();
@@ -263,9 +285,27 @@ async fn open_webui(backend: Backend) {
         .await
         .assert_status(200);
     app.get("/v1/me", Some(api_key)).await.assert_status(200);
+    // The avatars are the same files (no new copy per run).
+    let dave_again = app.core.store.find_user_by_login("dave@example.org").await.unwrap();
+    assert_eq!(dave_again.avatar.as_deref(), Some(dave_avatar.as_str()));
+    assert_eq!(std::fs::read_dir(app.files.path().join("avatars")).unwrap().count(), 3);
 
     // The source was only read.
     assert_eq!(sha(&db), before);
+    assert_eq!(sha(&upload), upload_before);
+}
+
+/// Fetches an image from the app and returns its size.
+async fn fetch_image(app: &TestApp, path: &str, token: Option<&str>) -> (u32, u32) {
+    let mut request = app.client.get(format!("{}{path}", app.address));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let got = request.send().await.unwrap();
+    assert_eq!(got.status(), 200, "{path}");
+    assert_eq!(got.headers()["content-type"], "image/png", "{path}");
+    let image = image::load_from_memory(&got.bytes().await.unwrap()).unwrap();
+    (image.width(), image.height())
 }
 
 /// An email already in Roster follows --on-conflict.
@@ -381,9 +421,41 @@ async fn open_webui_from_postgres(backend: Backend) {
     app.get("/v1/me", Some(key)).await.assert_status(200);
     let groups = app.core.store.list_groups().await.unwrap();
     assert_eq!(app.core.store.list_group_members(groups[0].id).await.unwrap().len(), 2);
-    let r = roster(&app, &["migrate", "open-webui", &source_db.url]);
+    // Profile images: data: URLs come from the database itself; an uploaded file needs
+    // Open WebUI's data directory (--files), which a PostgreSQL URL does not give.
+    for (email, side) in [("bob@example.org", 24), ("dave@example.org", 140)] {
+        let user = app.core.store.find_user_by_login(email).await.unwrap();
+        assert_eq!(
+            fetch_image(&app, user.avatar.as_deref().unwrap(), None).await,
+            (side, side)
+        );
+    }
+    let carol = app.core.store.find_user_by_login("carol@example.org").await.unwrap();
+    assert_eq!(carol.avatar, None);
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l.starts_with("user carol@example.org") && l.contains("--files DIR")),
+        "{r:?}"
+    );
+    let files = fixture_path("open-webui");
+    let r = roster(&app, &["migrate", "open-webui", &source_db.url, "--files", &files]);
+    r.ok();
+    assert!(r.stdout.contains("users: 0 created, 1 updated, 4 unchanged"), "{r:?}");
+    let carol = app.core.store.find_user_by_login("carol@example.org").await.unwrap();
+    assert_eq!(
+        fetch_image(&app, carol.avatar.as_deref().unwrap(), None).await,
+        (48, 48)
+    );
+    let r = roster(&app, &["migrate", "open-webui", &source_db.url, "--files", &files]);
     r.ok();
     assert!(r.stdout.contains("users: 0 created, 0 updated, 5 unchanged"), "{r:?}");
+    let r = roster(
+        &app,
+        &["migrate", "open-webui", &source_db.url, "--files", "/nonexistent"],
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("--files: /nonexistent is not a directory"), "{r:?}");
     // The source was only read: its rows are as the dump made them, hashes not upgraded.
     use sqlx::Connection;
     let mut connection = sqlx::PgConnection::connect(&source_db.url).await.unwrap();

@@ -62,6 +62,21 @@ impl SourceDb {
         Ok(SourceDb::Sqlite(pool))
     }
 
+    /// The directory a file source lives in (the directory itself when one was given); None
+    /// for a PostgreSQL URL.
+    pub fn directory_of(source: &str) -> Option<std::path::PathBuf> {
+        if source.starts_with("postgres://") || source.starts_with("postgresql://") {
+            return None;
+        }
+        let path = Path::new(source.strip_prefix("sqlite://").unwrap_or(source));
+        if path.is_dir() {
+            return Some(path.to_path_buf());
+        }
+        path.parent()
+            .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })
+            .map(Path::to_path_buf)
+    }
+
     /// The columns of `table` (empty: no such table).
     pub async fn columns(&self, table: &str) -> anyhow::Result<HashSet<String>> {
         let names: Vec<String> = match self {

@@ -36,6 +36,10 @@ enum Source {
     OpenWebui {
         /// webui.db, Open WebUI's data directory, or postgres://...
         source: String,
+        /// Open WebUI's data directory, where profile images stored as files are read from
+        /// (`uploads/`, `cache/`). Default: the directory holding webui.db.
+        #[arg(long, value_name = "DIR")]
+        files: Option<PathBuf>,
         #[command(flatten)]
         common: Common,
     },
@@ -58,9 +62,14 @@ enum Source {
 
 pub async fn run(core: &Core, args: Args) -> anyhow::Result<()> {
     let (source, data, common) = match args.from {
-        Source::OpenWebui { source, common } => {
+        Source::OpenWebui { source, files, common } => {
             let db = db::SourceDb::open(&source, "webui.db").await?;
-            let data = openwebui::read(&db).await;
+            let files = files.or_else(|| db::SourceDb::directory_of(&source));
+            if let Some(dir) = files.as_ref().filter(|d| !d.is_dir()) {
+                anyhow::bail!("--files: {} is not a directory", dir.display());
+            }
+            let images = openwebui::ImageFiles::new(files, core.config.avatar_max_bytes);
+            let data = openwebui::read(&db, images).await;
             db.close().await;
             ("open-webui", data?, common)
         }

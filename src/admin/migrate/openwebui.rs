@@ -1,17 +1,21 @@
 //! Open WebUI's database (`webui.db` or PostgreSQL): tables `user`, `auth`, `api_key`,
 //! `group`, `group_member` and `config`, mapped into the keys the Open WebUI dialect uses
-//! (`settings`, `info`, `status`, `gender`, `date_of_birth` and a `data:` profile image live
-//! in the preferences).
+//! (`settings`, `info`, `status`, `gender` and `date_of_birth` live in the preferences).
+//! Profile images become Roster avatars through the upload pipeline: a `data:` URL (what Open
+//! WebUI's editor and its OAuth login store), or a file of the Open WebUI server (an uploaded
+//! file, `/api/v1/files/{id}/content`, read from the `uploads` directory; or a path under the
+//! data directory such as `/cache/...`). An `http(s)` image stays a link.
 
 use super::db::{Row, SourceDb, boolean, epoch, get, json, rfc3339};
 use base64::Engine as _;
-use roster_core::service::{SourceApiKey, SourceData, SourceGroup, SourceUser, UserRecord};
+use roster_core::service::{SourceApiKey, SourceData, SourceGroup, SourceImage, SourceUser, UserRecord};
 use roster_core::token::digest;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
 
-/// The most bytes a `data:` profile image may have to be kept in the preferences.
-const MAX_DATA_URL_BYTES: usize = 48 * 1024;
+/// Open WebUI's own placeholder images (no image of the user's).
+const OPEN_WEBUI_IMAGES: &[&str] = &["/user.png", "/favicon.png", "/static/favicon.png"];
 /// Image types Open WebUI serves from a `data:` URL.
 const IMAGE_TYPES: &[&str] = &["image/png", "image/jpeg", "image/jpg", "image/webp", "image/gif"];
 
@@ -39,9 +43,8 @@ const USER_COLUMNS: &[&str] = &[
     "created_at",
 ];
 
-/// Checks a `data:` image URL: base64 of an image type Open WebUI serves, small enough for
-/// the preferences. Returns why not.
-fn check_data_url(url: &str) -> Result<(), String> {
+/// The image of a `data:` URL: base64 of an image type Open WebUI serves. Returns why not.
+fn data_url_image(url: &str) -> Result<Vec<u8>, String> {
     let Some((head, payload)) = url.strip_prefix("data:").and_then(|rest| rest.split_once(',')) else {
         return Err("the profile image is not a data URL".into());
     };
@@ -51,26 +54,109 @@ fn check_data_url(url: &str) -> Result<(), String> {
     if !IMAGE_TYPES.contains(&mime.to_ascii_lowercase().as_str()) {
         return Err(format!("the profile image type {mime} is not an image Roster serves"));
     }
+    let payload: String = payload.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     let bytes = base64::engine::general_purpose::STANDARD
-        .decode(payload.trim())
+        .decode(payload)
         .map_err(|_| "the profile image data URL is not valid base64".to_string())?;
     if bytes.is_empty() {
         return Err("the profile image is empty".into());
     }
-    if url.len() > MAX_DATA_URL_BYTES {
-        return Err(format!(
-            "the profile image ({} bytes) is larger than Roster keeps ({MAX_DATA_URL_BYTES}); not carried over",
-            url.len()
-        ));
+    Ok(bytes)
+}
+
+/// Where profile images stored as files on the Open WebUI server are read from.
+pub struct ImageFiles {
+    /// Open WebUI's data directory (holding `uploads/` and `cache/`), if known.
+    pub dir: Option<PathBuf>,
+    /// The largest file read (Roster's avatar upload limit).
+    pub max_bytes: u64,
+    /// Uploaded files: id to the path Open WebUI stored.
+    uploads: HashMap<String, String>,
+}
+
+impl ImageFiles {
+    pub fn new(dir: Option<PathBuf>, max_bytes: usize) -> Self {
+        ImageFiles {
+            dir,
+            max_bytes: max_bytes as u64,
+            uploads: HashMap::new(),
+        }
     }
-    Ok(())
+
+    /// The image behind a profile image path of the Open WebUI server, or why not.
+    fn load(&self, url: &str) -> Result<SourceImage, String> {
+        let path = url.split(['?', '#']).next().unwrap_or(url);
+        let Some(dir) = &self.dir else {
+            return Err(format!(
+                "the profile image {url:?} is a file of the Open WebUI server; give its data directory with --files DIR"
+            ));
+        };
+        let relative: PathBuf = match path
+            .strip_prefix("/api/v1/files/")
+            .map(|rest| rest.trim_end_matches("/content").trim_end_matches('/'))
+        {
+            Some(id) => {
+                let stored = self.uploads.get(id).ok_or_else(|| {
+                    format!("the profile image {url:?} names file {id}, which is not in the file table")
+                })?;
+                if stored.contains("://") {
+                    return Err(format!(
+                        "the profile image {url:?} is in cloud storage ({stored}); not carried over"
+                    ));
+                }
+                // Open WebUI's local storage keeps uploads in <data dir>/uploads/<id>_<name>;
+                // the stored path is the server's, so only its file name is used.
+                let name = Path::new(stored)
+                    .file_name()
+                    .ok_or_else(|| format!("the profile image {url:?} has no file name"))?;
+                Path::new("uploads").join(name)
+            }
+            None if path.starts_with("/cache/") => PathBuf::from(path.trim_start_matches('/')),
+            None => {
+                return Err(format!(
+                    "the profile image {url:?} is a path of the Open WebUI server; not carried over"
+                ));
+            }
+        };
+        if relative.components().any(|c| !matches!(c, Component::Normal(_))) {
+            return Err(format!(
+                "the profile image {url:?} leaves the data directory; not carried over"
+            ));
+        }
+        let file = dir.join(&relative);
+        let inside = match (dir.canonicalize(), file.canonicalize()) {
+            (Ok(d), Ok(f)) => f.starts_with(d),
+            _ => return Err(format!("the profile image file {} does not exist", file.display())),
+        };
+        if !inside {
+            return Err(format!(
+                "the profile image file {} leaves the data directory",
+                file.display()
+            ));
+        }
+        let size = std::fs::metadata(&file)
+            .map_err(|e| format!("reading {}: {e}", file.display()))?
+            .len();
+        if size > self.max_bytes {
+            return Err(format!(
+                "the profile image file {} ({size} bytes) is larger than the avatar limit ({} bytes)",
+                file.display(),
+                self.max_bytes
+            ));
+        }
+        let bytes = std::fs::read(&file).map_err(|e| format!("reading {}: {e}", file.display()))?;
+        Ok(SourceImage {
+            bytes,
+            origin: file.display().to_string(),
+        })
+    }
 }
 
 fn string(raw: Option<&str>) -> Option<String> {
     raw.map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
 }
 
-fn map_user(row: &Row, auth: Option<&Row>, keys: &[SourceApiKey]) -> Result<SourceUser, String> {
+fn map_user(row: &Row, auth: Option<&Row>, keys: &[SourceApiKey], images: &ImageFiles) -> Result<SourceUser, String> {
     let id = string(get(row, "id")).ok_or("no id")?;
     let mut notes = Vec::new();
     let mut preferences = Map::new();
@@ -99,23 +185,28 @@ fn map_user(row: &Row, auth: Option<&Row>, keys: &[SourceApiKey]) -> Result<Sour
     if let Some(d) = string(get(row, "date_of_birth")) {
         preferences.insert("date_of_birth".into(), json!(d.get(..10).unwrap_or(&d)));
     }
-    // The profile image: a data: URL (what Open WebUI's editor stores), an http(s) URL, or
-    // Open WebUI's own placeholder / route (none).
+    // The profile image: a data: URL (what Open WebUI's editor stores), an http(s) URL, a
+    // file of the Open WebUI server, or Open WebUI's own placeholder / route (none).
     let mut avatar = None;
+    let mut avatar_image = None;
     if let Some(url) = string(get(row, "profile_image_url")) {
         if url.starts_with("data:") {
-            match check_data_url(&url) {
-                Ok(()) => {
-                    preferences.insert("profile_image_url".into(), json!(url));
+            match data_url_image(&url) {
+                Ok(bytes) => {
+                    avatar_image = Some(SourceImage {
+                        bytes,
+                        origin: "a data: URL".into(),
+                    })
                 }
                 Err(why) => notes.push(why),
             }
         } else if url.starts_with("https://") || url.starts_with("http://") {
             avatar = Some(url);
-        } else if url != "/user.png" && !url.starts_with("/api/v1/users/") {
-            notes.push(format!(
-                "the profile image {url:?} is a path of the Open WebUI server; not carried over"
-            ));
+        } else if !OPEN_WEBUI_IMAGES.contains(&url.as_str()) && !url.starts_with("/api/v1/users/") {
+            match images.load(&url) {
+                Ok(image) => avatar_image = Some(image),
+                Err(why) => notes.push(why),
+            }
         }
     }
     let oauth = json(get(row, "oauth")).filter(|v| v.as_object().is_some_and(|o| !o.is_empty()));
@@ -153,6 +244,7 @@ fn map_user(row: &Row, auth: Option<&Row>, keys: &[SourceApiKey]) -> Result<Sour
         source_id: id,
         record,
         api_keys: keys.to_vec(),
+        avatar_image,
         notes,
         ..SourceUser::default()
     })
@@ -170,8 +262,9 @@ fn api_key(id: &str, key: &str, created_at: Option<&str>, last_used: Option<&str
     }
 }
 
-/// Reads everything `roster migrate open-webui` carries over.
-pub async fn read(db: &SourceDb) -> anyhow::Result<SourceData> {
+/// Reads everything `roster migrate open-webui` carries over; profile images stored as files
+/// are read through `images`.
+pub async fn read(db: &SourceDb, mut images: ImageFiles) -> anyhow::Result<SourceData> {
     let users = db.rows("user", USER_COLUMNS, Some("created_at")).await?;
     if users.is_empty() && db.columns("user").await?.is_empty() {
         anyhow::bail!("this is not an Open WebUI database (no user table)");
@@ -209,12 +302,22 @@ pub async fn read(db: &SourceDb) -> anyhow::Result<SourceData> {
                 .push(api_key(&format!("key_{id}"), &key, None, None));
         }
     }
+    for r in db.rows("file", &["id", "path"], None).await? {
+        if let (Some(id), Some(path)) = (get(&r, "id"), get(&r, "path")) {
+            images.uploads.insert(id.to_string(), path.to_string());
+        }
+    }
     let mut data = SourceData::default();
     for r in &users {
         let id = get(r, "id").unwrap_or_default();
         data.users.push(
-            map_user(r, auths.get(id), keys.get(id).map(Vec::as_slice).unwrap_or_default())
-                .map_err(|why| (id.to_string(), why)),
+            map_user(
+                r,
+                auths.get(id),
+                keys.get(id).map(Vec::as_slice).unwrap_or_default(),
+                &images,
+            )
+            .map_err(|why| (id.to_string(), why)),
         );
     }
 
@@ -283,9 +386,70 @@ mod tests {
 
     #[test]
     fn data_urls_are_checked() {
-        assert!(check_data_url("data:image/png;base64,iVBORw0KGgo=").is_ok());
-        assert!(check_data_url("data:text/html;base64,PGI+").is_err());
-        assert!(check_data_url("data:image/png;base64,!!!").is_err());
-        assert!(check_data_url("https://x.org/a.png").is_err());
+        assert_eq!(
+            data_url_image("data:image/png;base64,iVBORw0KGgo=").unwrap(),
+            b"\x89PNG\r\n\x1a\n"
+        );
+        assert!(data_url_image("data:image/png;base64,iVBO\nRw0KGgo=").is_ok());
+        assert!(data_url_image("data:text/html;base64,PGI+").is_err());
+        assert!(data_url_image("data:image/png;base64,!!!").is_err());
+        assert!(data_url_image("data:image/png;base64,").is_err());
+        assert!(data_url_image("https://x.org/a.png").is_err());
+    }
+
+    #[test]
+    fn image_files_stay_inside_the_data_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("uploads")).unwrap();
+        std::fs::write(dir.path().join("uploads/f1_me.png"), b"png bytes").unwrap();
+        std::fs::write(dir.path().join("secret.txt"), b"no").unwrap();
+        let mut images = ImageFiles::new(Some(dir.path().to_path_buf()), 1024);
+        images
+            .uploads
+            .insert("f1".into(), "/app/backend/data/uploads/f1_me.png".into());
+        images.uploads.insert("f2".into(), "s3://bucket/f2_me.png".into());
+        images
+            .uploads
+            .insert("f3".into(), "/app/backend/data/uploads/..".into());
+        assert_eq!(images.load("/api/v1/files/f1/content").unwrap().bytes, b"png bytes");
+        assert_eq!(images.load("/api/v1/files/f1/content?t=1").unwrap().bytes, b"png bytes");
+        assert!(
+            images
+                .load("/api/v1/files/f2/content")
+                .unwrap_err()
+                .contains("cloud storage")
+        );
+        assert!(images.load("/api/v1/files/f3/content").is_err());
+        assert!(
+            images
+                .load("/api/v1/files/nope/content")
+                .unwrap_err()
+                .contains("not in the file table")
+        );
+        assert!(
+            images
+                .load("/cache/../secret.txt")
+                .unwrap_err()
+                .contains("leaves the data directory")
+        );
+        assert!(
+            images
+                .load("/static/user.png")
+                .unwrap_err()
+                .contains("not carried over")
+        );
+        let small = ImageFiles { max_bytes: 3, ..images };
+        assert!(
+            small
+                .load("/api/v1/files/f1/content")
+                .unwrap_err()
+                .contains("larger than")
+        );
+        let none = ImageFiles::new(None, 1024);
+        assert!(
+            none.load("/api/v1/files/f1/content")
+                .unwrap_err()
+                .contains("--files DIR")
+        );
     }
 }

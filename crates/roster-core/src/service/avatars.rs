@@ -199,6 +199,23 @@ pub fn avatar_content_type(name: &str) -> &'static str {
     }
 }
 
+/// Where the native API serves stored avatars (`GET /v1/avatars/{file}`); avatars that do not
+/// come from a dialect's upload route (`roster migrate`) are stored under it.
+pub const NATIVE_AVATAR_BASE: &str = "/v1/avatars";
+
+/// The file name of an avatar URL this service stored (a path ending in one of its names),
+/// or None for anything else (an `http(s)` URL, a `data:` image).
+pub fn own_avatar_file(url: &str) -> Option<&str> {
+    let name = url.rsplit('/').next()?;
+    (url.starts_with('/') && valid_name(name)).then_some(name)
+}
+
+/// The name an avatar is stored under: the owner, a tag, and the type's extension.
+pub(super) fn avatar_file_name(owner: crate::id::UserId, tag: &str, processed: &Processed) -> String {
+    let extension = if processed.animated { "gif" } else { "png" };
+    format!("{:x}-{tag}.{extension}", owner.0)
+}
+
 impl Core {
     /// Stores a new avatar for the caller; its URL is `{url_base}/{file}`. Returns the user
     /// and the URL. The previous avatar file, if it was one of ours, is removed.
@@ -214,32 +231,9 @@ impl Core {
         bytes: Vec<u8>,
         url_base: &str,
     ) -> Result<(User, StoredAvatar)> {
-        if bytes.len() > self.config.avatar_max_bytes {
-            return Err(Error::TooLarge("the image is larger than the upload limit"));
-        }
-        if bytes.is_empty() {
-            return Err(Error::invalid("file", "is required"));
-        }
-        let processed = tokio::task::spawn_blocking(move || process(&bytes))
-            .await
-            .map_err(|e| Error::Internal(anyhow::anyhow!("avatar task failed: {e}")))??;
-        let extension = if processed.animated { "gif" } else { "png" };
-        let name = format!(
-            "{:x}-{}.{extension}",
-            actor.user.id.0,
-            &crate::token::random_secret_hex()[..12]
-        );
-        let dir = self.config.avatar_dir.clone();
-        tokio::fs::create_dir_all(&dir)
-            .await
-            .map_err(|e| Error::Internal(anyhow::anyhow!("creating {}: {e}", dir.display())))?;
-        let temp = dir.join(format!("{name}.tmp"));
-        tokio::fs::write(&temp, &processed.bytes)
-            .await
-            .map_err(|e| Error::Internal(anyhow::anyhow!("writing {}: {e}", temp.display())))?;
-        tokio::fs::rename(&temp, dir.join(&name))
-            .await
-            .map_err(|e| Error::Internal(anyhow::anyhow!("storing an avatar: {e}")))?;
+        let processed = self.process_avatar_upload(bytes).await?;
+        let name = avatar_file_name(actor.user.id, &crate::token::random_secret_hex()[..12], &processed);
+        self.write_avatar_file(&name, &processed.bytes).await?;
         let url = format!("{}/{name}", url_base.trim_end_matches('/'));
         let (before, after) = self
             .modify_user(actor.user.id, Some(actor.user.id), None, |u| {
@@ -262,6 +256,43 @@ impl Core {
         ))
     }
 
+    /// Checks an upload's size and runs the pipeline off the async threads.
+    pub(super) async fn process_avatar_upload(&self, bytes: Vec<u8>) -> Result<Processed> {
+        if bytes.len() > self.config.avatar_max_bytes {
+            return Err(Error::TooLarge("the image is larger than the upload limit"));
+        }
+        if bytes.is_empty() {
+            return Err(Error::invalid("file", "is required"));
+        }
+        tokio::task::spawn_blocking(move || process(&bytes))
+            .await
+            .map_err(|e| Error::Internal(anyhow::anyhow!("avatar task failed: {e}")))?
+    }
+
+    /// Writes a processed avatar under the avatar directory (through a temporary file, so a
+    /// reader never sees half an image).
+    pub(super) async fn write_avatar_file(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        let dir = self.config.avatar_dir.clone();
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|e| Error::Internal(anyhow::anyhow!("creating {}: {e}", dir.display())))?;
+        let temp = dir.join(format!("{name}.tmp"));
+        tokio::fs::write(&temp, bytes)
+            .await
+            .map_err(|e| Error::Internal(anyhow::anyhow!("writing {}: {e}", temp.display())))?;
+        tokio::fs::rename(&temp, dir.join(name))
+            .await
+            .map_err(|e| Error::Internal(anyhow::anyhow!("storing an avatar: {e}")))
+    }
+
+    /// Whether a stored avatar file exists.
+    pub(super) async fn avatar_file_exists(&self, name: &str) -> bool {
+        valid_name(name)
+            && tokio::fs::try_exists(self.config.avatar_dir.join(name))
+                .await
+                .unwrap_or(false)
+    }
+
     /// Reads a stored avatar by file name (PNG or GIF bytes; see [`avatar_content_type`]).
     pub async fn read_avatar(&self, name: &str) -> Result<Vec<u8>> {
         if !valid_name(name) {
@@ -274,9 +305,7 @@ impl Core {
 
     /// Removes the file behind an avatar URL of ours; anything else is left alone.
     pub(super) async fn remove_avatar_file(&self, url: &str) {
-        if let Some(name) = url.rsplit('/').next()
-            && valid_name(name)
-        {
+        if let Some(name) = own_avatar_file(url) {
             let _ = tokio::fs::remove_file(self.config.avatar_dir.join(name)).await;
         }
     }

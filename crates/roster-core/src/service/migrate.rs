@@ -7,6 +7,7 @@
 //! nothing.
 
 use super::Core;
+use super::avatars::{NATIVE_AVATAR_BASE, avatar_file_name, own_avatar_file};
 use super::import::{OnConflict, UserRecord, Valid, describe};
 use crate::error::{Error, Result};
 use crate::id::{ApiKeyId, GroupId, UserId};
@@ -42,6 +43,24 @@ pub struct SourceTransaction {
     pub created_at: OffsetDateTime,
 }
 
+/// A profile image of the source (the bytes of a `data:` URL or of a file on the old server),
+/// stored as a Roster avatar through the upload pipeline.
+#[derive(Clone, Default)]
+pub struct SourceImage {
+    pub bytes: Vec<u8>,
+    /// Where it came from, for the record's notes (`a data: URL`, a file path).
+    pub origin: String,
+}
+
+impl std::fmt::Debug for SourceImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SourceImage")
+            .field("bytes", &self.bytes.len())
+            .field("origin", &self.origin)
+            .finish()
+    }
+}
+
 /// One user of the source, mapped into Roster's terms.
 #[derive(Debug, Clone, Default)]
 pub struct SourceUser {
@@ -57,6 +76,9 @@ pub struct SourceUser {
     pub transactions: Vec<SourceTransaction>,
     /// The balance to end with (the history above plus an adjustment for the rest).
     pub balance: Option<i64>,
+    /// The profile image, made the account's avatar (an `http(s)` image is
+    /// `record.avatar_url` instead).
+    pub avatar_image: Option<SourceImage>,
     /// What was not carried over, and why (printed with the record).
     pub notes: Vec<String>,
 }
@@ -200,6 +222,12 @@ struct Plan {
     api_keys: Vec<(String, ApiKey, String)>,
     transactions: Vec<(String, BalanceTransaction)>,
     balance: Option<MigratedBalance>,
+    /// A new avatar file to write before the account (name, bytes), and the avatar it
+    /// replaces.
+    avatar_file: Option<(String, Vec<u8>)>,
+    replaced_avatar: Option<String>,
+    /// What was not carried over, found while planning.
+    notes: Vec<String>,
     changed: bool,
 }
 
@@ -331,6 +359,7 @@ impl Core {
             }
         };
         record.local_id = Some(plan.user.id.0);
+        record.reasons.extend(plan.notes.iter().cloned());
         let outcome = if plan.is_new {
             MigrationOutcome::Created
         } else if plan.changed {
@@ -357,6 +386,19 @@ impl Core {
         }
         .audit(crate::journal::audit::USER_IMPORT, Some(plan.user.id), details)
         .build();
+        // The avatar file goes first: an account never points at a missing file. If the
+        // account is not written, the file is removed again.
+        if let Some((name, bytes)) = &plan.avatar_file
+            && let Err(e) = self.write_avatar_file(name, bytes).await
+        {
+            record.reasons.insert(0, describe(&e));
+            return record;
+        }
+        let new_avatar = plan
+            .avatar_file
+            .as_ref()
+            .map(|(name, _)| format!("{NATIVE_AVATAR_BASE}/{name}"));
+        let replaced_avatar = plan.replaced_avatar.clone();
         let migrated = MigratedUser {
             journal,
             source: source.to_string(),
@@ -369,7 +411,15 @@ impl Core {
             transactions: plan.transactions,
             balance: plan.balance,
         };
-        match self.store.write_migrated_user(&migrated).await {
+        let written = self.store.write_migrated_user(&migrated).await;
+        if let Some(url) = &new_avatar {
+            match (&written, replaced_avatar) {
+                (Ok(_), Some(old)) if old != *url => self.remove_avatar_file(&old).await,
+                (Ok(_), _) => {}
+                (Err(_), _) => self.remove_avatar_file(url).await,
+            }
+        }
+        match written {
             Ok(_) => record.outcome = outcome,
             Err(StoreError::Conflict { field }) => {
                 record.reasons.insert(0, format!("{field} is already taken"));
@@ -505,6 +555,22 @@ impl Core {
                 (after, false, keep)
             }
         };
+        let mut notes = Vec::new();
+        let mut avatar_file = None;
+        if let Some(image) = &input.avatar_image {
+            match self.plan_avatar(user.id, image, user.avatar.as_deref()).await {
+                Ok(None) => {}
+                Ok(Some((name, bytes))) => {
+                    user.avatar = Some(format!("{NATIVE_AVATAR_BASE}/{name}"));
+                    avatar_file = Some((name, bytes));
+                }
+                Err(e) => notes.push(format!(
+                    "the profile image ({}) is not carried over: {}",
+                    image.origin,
+                    describe(&e)
+                )),
+            }
+        }
         let mut changed = match &existing {
             Some(before) => !same_account(before, &user),
             None => true,
@@ -589,8 +655,32 @@ impl Core {
             api_keys,
             transactions,
             balance,
+            avatar_file,
+            replaced_avatar: existing.and_then(|u| u.avatar),
+            notes,
             changed,
         }))
+    }
+
+    /// Plans a migrated profile image: the file to write and its name, or None when the
+    /// account's avatar is this image already (a second run). The name carries a digest of
+    /// the source image, which is how a second run knows it.
+    async fn plan_avatar(
+        &self,
+        owner: UserId,
+        image: &SourceImage,
+        current: Option<&str>,
+    ) -> Result<Option<(String, Vec<u8>)>> {
+        use sha2::Digest as _;
+        let tag = &hex::encode(sha2::Sha256::digest(&image.bytes))[..16];
+        if let Some(name) = current.and_then(own_avatar_file)
+            && name.starts_with(&format!("{:x}-{tag}.", owner.0))
+            && self.avatar_file_exists(name).await
+        {
+            return Ok(None);
+        }
+        let processed = self.process_avatar_upload(image.bytes.clone()).await?;
+        Ok(Some((avatar_file_name(owner, tag, &processed), processed.bytes)))
     }
 
     async fn migrate_group(

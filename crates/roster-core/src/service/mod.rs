@@ -38,7 +38,7 @@ pub use admins::{ACTIVE_WINDOW, AdminAction, SignupPolicy};
 pub use api_keys::{API_KEY_PREFIX, API_KEY_PREFIXES, ApiKeyCreated, NewApiKey, SCOPE_INTROSPECT, is_api_key};
 pub use audit::{AuditPage, ListAudit, MAX_AUDIT_PAGE};
 pub use auth::{ClientMeta, Introspection, LoginOutcome, TokenPair};
-pub use avatars::{AVATAR_SIZE, StoredAvatar, avatar_content_type};
+pub use avatars::{AVATAR_SIZE, NATIVE_AVATAR_BASE, StoredAvatar, avatar_content_type, own_avatar_file};
 pub use avatars::{Processed as ProcessedAvatar, process as process_avatar};
 pub use badges::{MAX_BADGE_LENGTH, validate_badge};
 pub use bans::{MAX_BAN, parse_duration};
@@ -53,7 +53,7 @@ pub use invitations::{InvitationCreated, MAX_TOKEN_LIFETIME, NewInvitation};
 pub use messaging::LIMITS_ADMIN_ONLY;
 pub use migrate::{
     MigrateOptions, MigrationOutcome, MigrationRecord, MigrationReport, SourceApiKey, SourceData, SourceGroup,
-    SourceTransaction, SourceUser,
+    SourceImage, SourceTransaction, SourceUser,
 };
 pub use password_resets::{PasswordResetDone, ResetLinkCreated};
 pub use permissions::{DEFAULT_TEMPLATE, fill_missing, or_merge};

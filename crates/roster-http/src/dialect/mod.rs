@@ -8,3 +8,19 @@ pub mod librechat;
 pub mod native;
 pub mod openwebui;
 pub mod plexichat;
+
+/// A stored avatar as every dialect serves it: its media type, cached for a year (a new
+/// avatar gets a new name), never sniffed.
+pub(crate) fn avatar_response(file: &str, bytes: Vec<u8>) -> axum::response::Response {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    (
+        [
+            (header::CONTENT_TYPE, roster_core::service::avatar_content_type(file)),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        bytes,
+    )
+        .into_response()
+}

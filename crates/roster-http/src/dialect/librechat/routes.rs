@@ -560,13 +560,5 @@ async fn avatar_get(State(state): State<AppState>, Path(file): Path<String>) -> 
         .read_avatar(&file)
         .await
         .map_err(|_| LcError::message(StatusCode::NOT_FOUND, "Not Found"))?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, roster_core::service::avatar_content_type(&file)),
-            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        ],
-        bytes,
-    )
-        .into_response())
+    Ok(crate::dialect::avatar_response(&file, bytes))
 }

@@ -65,6 +65,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(users_id_get, users_id_patch, users_id_delete))
         .routes(routes!(users_id_sessions_revoke_post))
         .routes(routes!(introspect_post))
+        .routes(routes!(avatars_file_get))
         .routes(routes!(groups_get, groups_post))
         .routes(routes!(groups_id_get, groups_id_patch, groups_id_delete))
         .routes(routes!(
@@ -420,6 +421,19 @@ async fn users_id_sessions_revoke_post(
     let id: UserId = parse_id(&id)?;
     let revoked = state.core.revoke_user_sessions(&actor, id).await?;
     Ok(axum::Json(RevokedBody { revoked }))
+}
+
+/// A stored avatar (public, as in every dialect): PNG, or GIF for an animation. Avatars that
+/// no dialect uploaded (`roster migrate`) have URLs here.
+#[utoipa::path(get, path = "/v1/avatars/{file}", tag = "me",
+    params(("file" = String, Path, description = "The file name at the end of the avatar URL")),
+    responses((status = 200, description = "The image", content_type = "image/png"), (status = 404, body = Problem)))]
+async fn avatars_file_get(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+) -> ApiResult<axum::response::Response> {
+    let bytes = state.core.read_avatar(&file).await?;
+    Ok(crate::dialect::avatar_response(&file, bytes))
 }
 
 /// RFC 7662 token introspection, for the platform's other services. Requires an API key

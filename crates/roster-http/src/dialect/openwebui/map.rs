@@ -5,6 +5,7 @@
 use super::dto::*;
 use roster_core::User;
 use roster_core::id::id_to_uuid;
+use roster_core::service::own_avatar_file;
 use roster_core::store::Group;
 use serde_json::{Value, json};
 
@@ -54,10 +55,12 @@ pub fn display_name(user: &User) -> String {
     })
 }
 
-/// `profile_image_url`: the stored URL or `data:` image, else the route serving the image.
+/// `profile_image_url`: the stored URL or `data:` image, else the route serving the image
+/// (which also serves an avatar stored by Roster).
 pub fn profile_image_url(user: &User) -> String {
     user.avatar
         .clone()
+        .filter(|a| own_avatar_file(a).is_none())
         .or_else(|| preference_str(user, PROFILE_IMAGE))
         .unwrap_or_else(|| format!("/api/v1/users/{}/profile/image", id_to_uuid(user.id.0)))
 }

@@ -16,7 +16,7 @@ use axum::routing::{delete, get, post};
 use roster_core::id::{id_from_uuid, id_to_uuid};
 use roster_core::service::{
     AdminAction, AdminUserChanges, DEFAULT_TEMPLATE, GroupChanges, ListUsers, NewApiKey, NewGroup, NewUser, Patch,
-    ProfileChanges, Registration, SignupPolicy,
+    ProfileChanges, Registration, SignupPolicy, own_avatar_file,
 };
 use roster_core::store::UserSort;
 use roster_core::{Actor, Error, GroupId, Role, User, UserId};
@@ -915,6 +915,11 @@ async fn users_id_profile_image_get(
     Path(id): Path<String>,
 ) -> Result<Response> {
     let user = state.core.read_user_entry(&caller.actor, user_id(&id)?).await?;
+    if let Some(file) = user.avatar.as_deref().and_then(own_avatar_file)
+        && let Ok(bytes) = state.core.read_avatar(file).await
+    {
+        return Ok(crate::dialect::avatar_response(file, bytes));
+    }
     let url = map::profile_image_url(&user);
     if (url.starts_with("http://") || url.starts_with("https://"))
         && let Ok(location) = HeaderValue::from_str(&url)

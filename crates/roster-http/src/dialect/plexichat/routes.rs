@@ -8,13 +8,11 @@ use crate::extract::{Auth, Json};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, RawQuery, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, post};
 use roster_core::chat::{AllowDmsFrom, MessagingSettingsChange};
-use roster_core::service::{
-    CANNOT_MESSAGE, ChatAccountChanges, INCORRECT_CURRENT_PASSWORD, LIMITS_ADMIN_ONLY, avatar_content_type,
-};
+use roster_core::service::{CANNOT_MESSAGE, ChatAccountChanges, INCORRECT_CURRENT_PASSWORD, LIMITS_ADMIN_ONLY};
 use roster_core::{Core, Error, User, UserId};
 use serde_json::{Value, json};
 
@@ -187,15 +185,7 @@ async fn avatar_get(State(state): State<AppState>, Path(file): Path<String>) -> 
         .read_avatar(&file)
         .await
         .map_err(|_| PlexiError::Message(StatusCode::NOT_FOUND, "Not found"))?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, avatar_content_type(&file)),
-            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        ],
-        bytes,
-    )
-        .into_response())
+    Ok(crate::dialect::avatar_response(&file, bytes))
 }
 
 async fn notes_get(State(state): State<AppState>, Auth(actor): Auth) -> Result<axum::Json<NotesChannelBody>> {
