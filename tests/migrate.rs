@@ -471,34 +471,20 @@ async fn open_webui_from_postgres(backend: Backend) {
 // ---------------------------------------------------------------------------------------
 // Langflow
 
-async fn langflow(backend: Backend) {
-    let Some(app) = app(backend).await else { return };
-    let db = fixture("langflow/langflow.db");
-    let before = sha(&db);
-    let fixture = manifest("langflow/users.json");
-    let source = db.to_str().unwrap();
-
-    let r = roster(&app, &["migrate", "langflow", source, "--dry-run"]);
-    r.ok();
-    assert!(r.stdout.contains("users: 4 created"), "{r:?}");
-    assert_eq!(app.core.store.count_users().await.unwrap(), 0);
-    let r = roster(&app, &["migrate", "langflow", source]);
-    r.ok();
-    assert!(
-        r.stdout
-            .contains("users: 4 created, 0 updated, 0 unchanged, 0 skipped, 0 failed"),
-        "{r:?}"
-    );
-
+/// Every user of a Langflow fixture manifest logs in as the importer mapped it: active users
+/// through the Langflow dialect and the native API (the hash upgraded to Roster's argon2id),
+/// superusers as admins with their optins, inactive users pending (never signed in) or
+/// disabled; frank's API key from the manifest works through both APIs.
+async fn assert_langflow_users(app: &TestApp, fixture: &Value) {
     for u in fixture["users"].as_array().unwrap() {
         let (username, password) = (u["username"].as_str().unwrap(), u["password"].as_str().unwrap());
         let (active, superuser) = (u["is_active"].as_bool().unwrap(), u["is_superuser"].as_bool().unwrap());
-        let (status, body) = langflow_login(&app, username, "not the password").await;
+        let (status, body) = langflow_login(app, username, "not the password").await;
         assert_eq!(
             (status, &body["detail"]),
             (401, &json!("Incorrect username or password"))
         );
-        let (status, body) = langflow_login(&app, username, password).await;
+        let (status, body) = langflow_login(app, username, password).await;
         let native = app.login(username, password).await;
         match (active, u["last_login_at"].is_null()) {
             (true, _) => {
@@ -511,7 +497,7 @@ async fn langflow(backend: Backend) {
                 assert_eq!(me.body["is_superuser"], superuser);
                 assert_eq!(me.body["profile_image"], u["profile_image"]);
                 assert!(!me.body["last_login_at"].is_null());
-                assert_current_argon2(&stored_hash(&app, username).await);
+                assert_current_argon2(&stored_hash(app, username).await);
             }
             // Never signed in: waiting for approval, as in Langflow.
             (false, true) => {
@@ -525,7 +511,7 @@ async fn langflow(backend: Backend) {
         }
     }
     // The superuser's optins came along.
-    let (_, body) = langflow_login(&app, "langflow", "langflow-Super-1").await;
+    let (_, body) = langflow_login(app, "langflow", "langflow-Super-1").await;
     let me = app
         .get("/langflow/api/v1/users/whoami", body["access_token"].as_str())
         .await;
@@ -545,6 +531,28 @@ async fn langflow(backend: Backend) {
     r.assert_status(200);
     assert_eq!(r.body["username"], "frank");
     app.get("/v1/me", Some(key)).await.assert_status(200);
+}
+
+async fn langflow(backend: Backend) {
+    let Some(app) = app(backend).await else { return };
+    let db = fixture("langflow/langflow.db");
+    let before = sha(&db);
+    let fixture = manifest("langflow/users.json");
+    let source = db.to_str().unwrap();
+
+    let r = roster(&app, &["migrate", "langflow", source, "--dry-run"]);
+    r.ok();
+    assert!(r.stdout.contains("users: 4 created"), "{r:?}");
+    assert_eq!(app.core.store.count_users().await.unwrap(), 0);
+    let r = roster(&app, &["migrate", "langflow", source]);
+    r.ok();
+    assert!(
+        r.stdout
+            .contains("users: 4 created, 0 updated, 0 unchanged, 0 skipped, 0 failed"),
+        "{r:?}"
+    );
+
+    assert_langflow_users(&app, &fixture).await;
 
     let r = roster(&app, &["migrate", "langflow", source]);
     r.ok();
@@ -553,6 +561,85 @@ async fn langflow(backend: Backend) {
     let frank = app.core.store.find_user_by_login("frank").await.unwrap();
     assert_eq!(app.core.store.list_api_keys(frank.id).await.unwrap().len(), 1);
     assert_eq!(sha(&db), before);
+}
+
+/// The same data made by Langflow on PostgreSQL (its migrations and models; dumped with
+/// `pg_dump --inserts`), loaded into a database of its own and read over a postgres:// URL.
+async fn langflow_from_postgres(backend: Backend) {
+    use sqlx::Connection;
+    let Some(app) = app(backend).await else { return };
+    let Some(source_db) = TestDatabase::new(Backend::Postgres).await else {
+        return;
+    };
+    let dump = std::fs::read_to_string(fixture("langflow/postgres.sql")).unwrap();
+    {
+        let mut connection = sqlx::PgConnection::connect(&source_db.url).await.unwrap();
+        sqlx::raw_sql(&dump).execute(&mut connection).await.unwrap();
+        connection.close().await.unwrap();
+    }
+    let before = pg_checksum(&source_db.url).await;
+    assert!(before.len() > 50, "the dump made Langflow's tables: {before:?}");
+    let users = before.iter().find(|(table, _)| table == "user").unwrap();
+    assert!(!users.1.is_empty(), "the dump filled the user table");
+    let fixture = manifest("langflow/users-postgres.json");
+    assert_eq!(fixture["users"].as_array().unwrap().len(), 4);
+    let source = source_db.url.as_str();
+
+    let r = roster(&app, &["migrate", "langflow", source, "--dry-run"]);
+    r.ok();
+    assert!(r.stdout.contains("users: 4 created"), "{r:?}");
+    assert_eq!(app.core.store.count_users().await.unwrap(), 0);
+    let r = roster(&app, &["migrate", "langflow", source]);
+    r.ok();
+    assert!(
+        r.stdout
+            .contains("users: 4 created, 0 updated, 0 unchanged, 0 skipped, 0 failed"),
+        "{r:?}"
+    );
+    assert_langflow_users(&app, &fixture).await;
+
+    let r = roster(&app, &["migrate", "langflow", source]);
+    r.ok();
+    assert!(r.stdout.contains("users: 0 created, 0 updated, 4 unchanged"), "{r:?}");
+    assert_eq!(app.core.store.count_users().await.unwrap(), 4);
+    let frank = app.core.store.find_user_by_login("frank").await.unwrap();
+    assert_eq!(app.core.store.list_api_keys(frank.id).await.unwrap().len(), 1);
+
+    // The source was only read: every table's rows are as the dump made them (Langflow's
+    // bcrypt hashes not upgraded, API key uses not counted).
+    assert_eq!(pg_checksum(&source_db.url).await, before);
+    let mut connection = sqlx::PgConnection::connect(&source_db.url).await.unwrap();
+    let hashes: Vec<(String,)> = sqlx::query_as(r#"SELECT password FROM "user" ORDER BY username"#)
+        .fetch_all(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(hashes.len(), 4);
+    assert!(hashes.iter().all(|(h,)| h.starts_with("$2b$12$")), "{hashes:?}");
+    connection.close().await.unwrap();
+}
+
+/// Each table of a PostgreSQL database's public schema with an MD5 of all its rows.
+async fn pg_checksum(url: &str) -> Vec<(String, String)> {
+    use sqlx::Connection;
+    let mut connection = sqlx::PgConnection::connect(url).await.unwrap();
+    let tables: Vec<(String,)> = sqlx::query_as(
+        "SELECT CAST(table_name AS TEXT) FROM information_schema.tables \
+         WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY table_name",
+    )
+    .fetch_all(&mut connection)
+    .await
+    .unwrap();
+    let mut out = Vec::new();
+    for (table,) in tables {
+        let sql = format!(
+            "SELECT COALESCE(md5(string_agg(CAST(t AS TEXT), '|' ORDER BY CAST(t AS TEXT))), '') \
+             FROM public.\"{table}\" t"
+        );
+        let (sum,): (String,) = sqlx::query_as(&sql).fetch_one(&mut connection).await.unwrap();
+        out.push((table, sum));
+    }
+    connection.close().await.unwrap();
+    out
 }
 
 // ---------------------------------------------------------------------------------------
@@ -677,6 +764,7 @@ backend_tests!(
     open_webui_conflicts,
     open_webui_from_postgres,
     langflow,
+    langflow_from_postgres,
     librechat,
     librechat_bad_record
 );
