@@ -370,6 +370,18 @@ pub trait Store: Send + Sync + 'static {
         keep_an_admin: bool,
         journal: &crate::journal::Journal,
     ) -> StoreResult<User>;
+    /// As [`Store::update_user`], and in the same transaction ends every session of the user
+    /// but `keep` with its refresh tokens (a new password, a lost right to sign in): no crash
+    /// leaves the change made and the old sessions alive. `sessions_journal` is written only
+    /// if a session ended. Returns the stored user and the number of sessions ended.
+    async fn update_user_ending_sessions(
+        &self,
+        user: &User,
+        keep_an_admin: bool,
+        keep: Option<SessionId>,
+        journal: &crate::journal::Journal,
+        sessions_journal: &crate::journal::Journal,
+    ) -> StoreResult<(User, u64)>;
     /// Deletes a user and everything it owns in one transaction, with the same
     /// `keep_an_admin` guard as [`Store::update_user`].
     async fn delete_user(&self, id: UserId, keep_an_admin: bool, journal: &crate::journal::Journal) -> StoreResult<()>;

@@ -61,6 +61,71 @@ macro_rules! impl_store {
                     .bind(p.search_key)
             }
 
+            /// Writes a changed user at its revision (Stale if another writer got there first;
+            /// with `keep_an_admin`, LastAdmin if no active administrator would be left) and,
+            /// with `end_sessions` (a session id to keep, 0 for none, and its journal, written
+            /// only if a session ended), ends the user's other sessions in the same
+            /// transaction. Returns the stored user and the sessions ended.
+            async fn write_user_update(
+                &self,
+                user: &roster_core::User,
+                keep_an_admin: bool,
+                end_sessions: Option<(i64, &roster_core::journal::Journal)>,
+                journal: &roster_core::journal::Journal,
+            ) -> roster_core::store::StoreResult<(roster_core::User, u64)> {
+                let params = $crate::codec::UserParams::new(user);
+                let (email, username_key) = (params.email.clone(), params.username_key.clone());
+                let result = $crate::shared::write_transaction!(self, transaction => {
+                    if keep_an_admin {
+                        Self::lock_admins(&mut transaction).await?;
+                    }
+                    let row: Option<$crate::codec::UserRow> =
+                        Self::bind_user(sqlx::query_as($crate::sql::UPDATE_USER), params)
+                            .bind(user.revision)
+                            .fetch_optional(&mut *transaction)
+                            .await?;
+                    let Some(row) = row else {
+                        let exists: i64 = sqlx::query_scalar($crate::sql::COUNT_USERS_WITH_ID)
+                            .bind(user.id.0)
+                            .fetch_one(&mut *transaction)
+                            .await?;
+                        return Err(if exists == 0 {
+                            roster_core::StoreError::NotFound.into()
+                        } else {
+                            roster_core::StoreError::Stale.into()
+                        });
+                    };
+                    if keep_an_admin {
+                        Self::ensure_an_admin(&mut transaction, time::OffsetDateTime::now_utc()).await?;
+                    }
+                    Self::write_journal(&mut transaction, journal).await?;
+                    let mut ended = 0;
+                    if let Some((keep, sessions_journal)) = end_sessions {
+                        sqlx::query($crate::sql::DELETE_REFRESH_TOKENS_OF_OTHER_SESSIONS)
+                            .bind(user.id.0)
+                            .bind(keep)
+                            .execute(&mut *transaction)
+                            .await?;
+                        ended = sqlx::query($crate::sql::DELETE_OTHER_SESSIONS)
+                            .bind(user.id.0)
+                            .bind(keep)
+                            .execute(&mut *transaction)
+                            .await?
+                            .rows_affected();
+                        if ended > 0 {
+                            Self::write_journal(&mut transaction, sessions_journal).await?;
+                        }
+                    }
+                    Ok((row, ended))
+                });
+                match result {
+                    Ok((row, ended)) => Ok((row.into_user()?, ended)),
+                    Err(error) => {
+                        Err(self.user_write_error(error, user.id.0, email.as_deref(), username_key.as_deref()).await)
+                    }
+                }
+            }
+
             /// Names the field of a failed user write: a unique violation is looked up
             /// (email first, then username), anything else is classified as usual.
             async fn user_write_error(
@@ -365,40 +430,20 @@ macro_rules! impl_store {
                 keep_an_admin: bool,
                 journal: &roster_core::journal::Journal,
             ) -> roster_core::store::StoreResult<roster_core::User> {
-                let params = $crate::codec::UserParams::new(user);
-                let (email, username_key) = (params.email.clone(), params.username_key.clone());
-                let result = $crate::shared::write_transaction!(self, transaction => {
-                    if keep_an_admin {
-                        Self::lock_admins(&mut transaction).await?;
-                    }
-                    let row: Option<$crate::codec::UserRow> =
-                        Self::bind_user(sqlx::query_as($crate::sql::UPDATE_USER), params)
-                            .bind(user.revision)
-                            .fetch_optional(&mut *transaction)
-                            .await?;
-                    let Some(row) = row else {
-                        let exists: i64 = sqlx::query_scalar($crate::sql::COUNT_USERS_WITH_ID)
-                            .bind(user.id.0)
-                            .fetch_one(&mut *transaction)
-                            .await?;
-                        return Err(if exists == 0 {
-                            roster_core::StoreError::NotFound.into()
-                        } else {
-                            roster_core::StoreError::Stale.into()
-                        });
-                    };
-                    if keep_an_admin {
-                        Self::ensure_an_admin(&mut transaction, time::OffsetDateTime::now_utc()).await?;
-                    }
-                    Self::write_journal(&mut transaction, journal).await?;
-                    Ok(row)
-                });
-                match result {
-                    Ok(row) => row.into_user(),
-                    Err(error) => {
-                        Err(self.user_write_error(error, user.id.0, email.as_deref(), username_key.as_deref()).await)
-                    }
-                }
+                Ok(self.write_user_update(user, keep_an_admin, None, journal).await?.0)
+            }
+
+            async fn update_user_ending_sessions(
+                &self,
+                user: &roster_core::User,
+                keep_an_admin: bool,
+                keep: Option<roster_core::SessionId>,
+                journal: &roster_core::journal::Journal,
+                sessions_journal: &roster_core::journal::Journal,
+            ) -> roster_core::store::StoreResult<(roster_core::User, u64)> {
+                // Ids are positive, so 0 keeps nothing.
+                let keep = keep.map_or(0, |s| s.0);
+                self.write_user_update(user, keep_an_admin, Some((keep, sessions_journal)), journal).await
             }
 
             async fn delete_user(

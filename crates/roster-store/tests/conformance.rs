@@ -2464,7 +2464,108 @@ mod journal {
         }
     }
 
+    /// A password change (or a lost right to sign in) and the end of the user's other
+    /// sessions are one write: with a stale revision neither happens; the sessions' event is
+    /// written only when a session ended.
+    pub(super) async fn a_user_update_ends_sessions_in_its_transaction(backend: Backend) {
+        let f = fixture_or_skip!(backend);
+        let t = now();
+        let ann = f.insert(&f.user(Some("ann@example.org"), None)).await;
+        let ben = f.insert(&f.user(Some("ben@example.org"), None)).await;
+        let mut sessions = Vec::new();
+        for i in 0..3 {
+            let session = f.session(ann.id, t + Duration::seconds(i));
+            f.store.insert_session(&session, &format!("ann{i}")).await.unwrap();
+            sessions.push(session.id);
+        }
+        f.store.insert_session(&f.session(ben.id, t), "ben0").await.unwrap();
+        let changed = User {
+            password_hash: Some(PasswordHash("$argon2id$v=19$m=19456,t=2,p=1$bmV3$bmV3".into())),
+            ..ann.clone()
+        };
+        // Each write gets journals of its own (event ids are unique).
+        let journals = || {
+            (
+                builder(&f, Some(ann.id), t)
+                    .event("user.password_changed", ann.id, json!({}))
+                    .build(),
+                builder(&f, Some(ann.id), t)
+                    .event("session.revoked", ann.id, json!({"all": true}))
+                    .build(),
+            )
+        };
+        let (update, ended) = journals();
+
+        // Stale: nothing written, no session ended, nothing journaled.
+        let stale = User {
+            revision: ann.revision + 1,
+            ..changed.clone()
+        };
+        assert!(matches!(
+            f.store
+                .update_user_ending_sessions(&stale, false, Some(sessions[1]), &update, &ended)
+                .await,
+            Err(StoreError::Stale)
+        ));
+        assert_eq!(f.store.list_sessions(ann.id).await.unwrap().len(), 3);
+        assert_nothing_journaled(&f, "stale").await;
+
+        let (stored, n) = f
+            .store
+            .update_user_ending_sessions(&changed, false, Some(sessions[1]), &update, &ended)
+            .await
+            .unwrap();
+        assert_eq!(n, 2);
+        assert_eq!(stored.password_hash, changed.password_hash);
+        let left: Vec<SessionId> = f
+            .store
+            .list_sessions(ann.id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|s| s.id)
+            .collect();
+        assert_eq!(left, vec![sessions[1]]);
+        assert_not_found(f.store.get_refresh_token("ann0").await);
+        assert!(f.store.get_refresh_token("ann1").await.is_ok());
+        assert_eq!(
+            f.store.list_sessions(ben.id).await.unwrap().len(),
+            1,
+            "another user's sessions stay"
+        );
+        let kinds: Vec<String> = events(&f).await.into_iter().map(|e| e.event_type).collect();
+        assert_eq!(kinds, ["user.password_changed", "session.revoked"]);
+
+        // Nothing left to end (all but the kept one): the sessions' event is not written.
+        let again = User {
+            name: Some("Ann".into()),
+            ..stored.clone()
+        };
+        let (update, ended) = journals();
+        let (_, n) = f
+            .store
+            .update_user_ending_sessions(&again, false, Some(sessions[1]), &update, &ended)
+            .await
+            .unwrap();
+        assert_eq!(n, 0);
+        assert_eq!(events(&f).await.len(), 3);
+        // Without a session to keep, every session ends.
+        let last = User {
+            active: false,
+            ..f.store.get_user(ann.id).await.unwrap()
+        };
+        let (update, ended) = journals();
+        let (_, n) = f
+            .store
+            .update_user_ending_sessions(&last, false, None, &update, &ended)
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+        assert!(f.store.list_sessions(ann.id).await.unwrap().is_empty());
+    }
+
     backend_tests!(
+        a_user_update_ends_sessions_in_its_transaction,
         a_committed_change_has_exactly_its_records,
         a_failed_change_leaves_no_records,
         the_first_admin_is_journaled_with_its_stored_role,

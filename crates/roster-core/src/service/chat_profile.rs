@@ -96,7 +96,7 @@ impl Core {
             None => None,
         };
         let (before, after) = self
-            .modify_user(actor.user.id, Some(actor.user.id), None, |u| {
+            .modify_user_keeping(actor.user.id, Some(actor.user.id), None, actor.session(), |u| {
                 if let Some(username) = &username {
                     u.username = Some(username.clone());
                 }
@@ -112,18 +112,6 @@ impl Core {
                 Ok(())
             })
             .await?;
-        if hash.is_some() {
-            let revoked = self
-                .revoke_sessions(
-                    Some(actor.user.id),
-                    after.id,
-                    actor.session(),
-                    "password_changed",
-                    false,
-                )
-                .await?;
-            tracing::info!(user = %after.id, revoked, "password changed");
-        }
         if after.email != before.email && after.email.is_some() {
             // The change is made either way; a failed mail is logged, and the user can ask
             // for another link.

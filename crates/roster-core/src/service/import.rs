@@ -525,13 +525,6 @@ impl Core {
             .await;
         match result {
             Ok((before, after)) => {
-                if before.password_hash != after.password_hash
-                    && let Err(e) = self
-                        .revoke_sessions(None, after.id, None, "password_changed", false)
-                        .await
-                {
-                    return Outcome::Failed(describe(&e));
-                }
                 if before == after {
                     Outcome::Unchanged
                 } else {

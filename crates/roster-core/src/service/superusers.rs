@@ -91,15 +91,12 @@ impl Core {
         }
         let hash = self.hasher.hash(new).await?;
         let (_, after) = self
-            .modify_user(user.id, Some(actor.user.id), None, |u| {
+            .modify_user_keeping(user.id, Some(actor.user.id), None, actor.session(), |u| {
                 u.password_hash = Some(hash.clone());
                 Ok(())
             })
             .await?;
-        let revoked = self
-            .revoke_sessions(Some(actor.user.id), user.id, actor.session(), "password_changed", false)
-            .await?;
-        tracing::info!(user = %user.id, revoked, "password set");
+        tracing::info!(user = %user.id, "password set");
         Ok(after)
     }
 }

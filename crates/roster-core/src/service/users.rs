@@ -404,11 +404,31 @@ impl Core {
     /// writer got there first. The last-admin guard is applied when the change removes an
     /// active admin. The change is journaled as `by` made it (see
     /// [`crate::journal::JournalBuilder::user_changed`]), audited as `action` when given.
+    /// A change of password, or one that takes away the right to sign in, ends every session
+    /// of the user in the same write (see [`Core::modify_user_keeping`]).
     pub(super) async fn modify_user<F>(
         &self,
         id: UserId,
         by: Option<UserId>,
         action: Option<&str>,
+        change: F,
+    ) -> Result<(User, User)>
+    where
+        F: Fn(&mut User) -> Result<()>,
+    {
+        self.modify_user_keeping(id, by, action, None, change).await
+    }
+
+    /// As [`Core::modify_user`]; a change that ends the user's sessions keeps `keep` (the
+    /// caller's own session, when users change their own password). This is the one place
+    /// that rule lives: a new password or a lost right to sign in (deactivated, pending) ends
+    /// the sessions, in the same transaction as the change.
+    pub(super) async fn modify_user_keeping<F>(
+        &self,
+        id: UserId,
+        by: Option<UserId>,
+        action: Option<&str>,
+        keep: Option<crate::SessionId>,
         change: F,
     ) -> Result<(User, User)>
     where
@@ -424,7 +444,28 @@ impl Core {
             after.updated_at = self.clock.now();
             let keep_an_admin = before.is_active_admin() && !after.is_active_admin();
             let journal = self.journal(by).user_changed(&before, &after, action).build();
-            match self.store.update_user(&after, keep_an_admin, &journal).await {
+            let new_password = before.password_hash != after.password_hash;
+            let lost_access = after.ensure_may_sign_in().is_err() && before.ensure_may_sign_in().is_ok();
+            let written = if new_password || lost_access {
+                let reason = if new_password {
+                    "password_changed"
+                } else {
+                    "access_lost"
+                };
+                let details = serde_json::json!({ "all": true, "kept_current": keep.is_some(), "reason": reason });
+                let ended = self
+                    .journal(by)
+                    .event(crate::journal::event::SESSION_REVOKED, id, details)
+                    .build();
+                self.store
+                    .update_user_ending_sessions(&after, keep_an_admin, keep, &journal, &ended)
+                    .await
+                    .inspect(|(_, n)| tracing::info!(user = %id, revoked = n, reason, "sessions ended"))
+                    .map(|(user, _)| user)
+            } else {
+                self.store.update_user(&after, keep_an_admin, &journal).await
+            };
+            match written {
                 Ok(stored) => return Ok((before, stored)),
                 Err(StoreError::Stale) => continue,
                 Err(e) => return Err(e.into()),
@@ -491,15 +532,12 @@ impl Core {
         }
         validate_password("new_password", new, self.config.min_password_length)?;
         let hash = self.hasher.hash(new).await?;
-        self.modify_user(user.id, Some(actor.user.id), None, |u| {
+        self.modify_user_keeping(user.id, Some(actor.user.id), None, actor.session(), |u| {
             u.password_hash = Some(hash.clone());
             Ok(())
         })
         .await?;
-        let revoked = self
-            .revoke_sessions(Some(actor.user.id), user.id, actor.session(), "password_changed", false)
-            .await?;
-        tracing::info!(user = %user.id, revoked, "password changed");
+        tracing::info!(user = %user.id, "password changed");
         Ok(())
     }
 
@@ -523,7 +561,7 @@ impl Core {
             }
             None => None,
         };
-        let (before, after) = self
+        let (_, after) = self
             .modify_user(id, by, Some(audit::USER_UPDATE), |u| {
                 self.apply_profile(u, &validated)?;
                 if let Some(role) = changes.role {
@@ -541,16 +579,6 @@ impl Core {
                 Ok(())
             })
             .await?;
-        let lost_access = after.ensure_may_sign_in().is_err() && before.ensure_may_sign_in().is_ok();
-        if hash.is_some() || lost_access {
-            let reason = if hash.is_some() {
-                "password_changed"
-            } else {
-                "access_lost"
-            };
-            let revoked = self.revoke_sessions(by, id, None, reason, false).await?;
-            tracing::info!(user = %id, revoked, "sessions revoked after an administrative change");
-        }
         Ok(after)
     }
 

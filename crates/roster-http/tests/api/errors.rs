@@ -112,6 +112,7 @@ async fn openapi_document_matches_the_routes(backend: Backend) {
         "DELETE /v1/users/{id}/badges/{badge}",
         "DELETE /v1/webhooks/{id}",
         "GET /v1/audit",
+        "GET /v1/avatars/{file}",
         "GET /v1/deletions",
         "GET /v1/events",
         "GET /v1/groups",
