@@ -52,7 +52,7 @@ pub use import_read::{ImportFormat, read_import_lines};
 pub use invitations::{InvitationCreated, MAX_TOKEN_LIFETIME, NewInvitation};
 pub use messaging::LIMITS_ADMIN_ONLY;
 pub use migrate::{
-    MigrateOptions, MigrationOutcome, MigrationRecord, MigrationReport, SourceApiKey, SourceData, SourceGroup,
+    MigrateOptions, MigrationOutcome, MigrationRecord, MigrationReport, SourceApiKey, SourceBackupCode, SourceTwoFactor, SourceData, SourceGroup,
     SourceTransaction, SourceUser,
 };
 pub use password_resets::{PasswordResetDone, ResetLinkCreated};
