@@ -281,9 +281,7 @@ fn two_factor(doc: &Value, creds_key: Option<&CredsKey>, notes: &mut Vec<String>
         (true, Some(s)) => s,
         (true, None) => {
             notes.push(
-                "two-factor not carried over: twoFactorEnabled without a totpSecret; \
-                 the account signs in with its password alone"
-                    .into(),
+                "two-factor not carried over: twoFactorEnabled without a totpSecret".into(),
             );
             return None;
         }
@@ -297,9 +295,7 @@ fn two_factor(doc: &Value, creds_key: Option<&CredsKey>, notes: &mut Vec<String>
     let secret = match decrypt_secret(&stored, creds_key) {
         Ok(s) => s,
         Err(why) => {
-            notes.push(format!(
-                "two-factor not carried over: {why}; the account signs in with its password alone"
-            ));
+            notes.push(format!("two-factor not carried over: {why}"));
             return None;
         }
     };
@@ -422,5 +418,67 @@ mod tests {
         assert_eq!(v["updatedAt"], json!("2024-01-02T03:04:05.678Z"));
         assert_eq!(v["n"], json!(42));
         assert_eq!(v["list"], json!([7]));
+    }
+
+    /// The fixture's secrets, encrypted by LibreChat's own encryptV3 and encryptV2
+    /// (tests/fixtures/migrate/scripts/make_librechat.cjs), decrypt to the manifest's.
+    #[test]
+    fn librechat_secrets_decrypt() -> anyhow::Result<()> {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/migrate/librechat");
+        let manifest: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json"))?)?;
+        let key = CredsKey::parse(manifest["creds_key"].as_str().unwrap_or_default())?;
+        let mut wrong = CredsKey::parse(manifest["creds_key"].as_str().unwrap_or_default())?;
+        wrong.0[0] ^= 1;
+        let docs = read_documents(&dir.join("export/users.json"))?;
+        let mut formats = Vec::new();
+        for entry in manifest["users"].as_array().into_iter().flatten() {
+            let Some(secret) = entry["totp_secret"].as_str() else { continue };
+            let format = entry["totp_format"].as_str().unwrap_or_default();
+            formats.push(format);
+            let doc = docs
+                .iter()
+                .flatten()
+                .find(|d| d["_id"] == entry["id"])
+                .ok_or_else(|| anyhow::anyhow!("{} not in users.json", entry["id"]))?;
+            let stored = doc["totpSecret"].as_str().unwrap_or_default();
+            assert_eq!(decrypt_secret(stored, Some(&key)).as_deref(), Ok(secret), "{format}");
+            let mut notes = Vec::new();
+            let two_factor = two_factor(doc, Some(&key), &mut notes).ok_or_else(|| anyhow::anyhow!("{notes:?}"))?;
+            assert_eq!(two_factor.backup_codes.len(), 10);
+            assert_eq!(two_factor.backup_codes.iter().filter(|c| c.used).count(), 1);
+            assert!(two_factor.backup_codes[0].used_at.is_some());
+            if format == "plain" {
+                assert_eq!(decrypt_secret(stored, None).as_deref(), Ok(secret));
+                continue;
+            }
+            let v = if format == "v3" { "v3" } else { "v2" };
+            assert_eq!(decrypt_secret(stored, None), Err(SecretError::NoKey(v)));
+            assert_eq!(decrypt_secret(stored, Some(&wrong)), Err(SecretError::WrongKey(v)));
+            let mut notes = Vec::new();
+            assert!(two_factor(doc, Some(&wrong), &mut notes).is_none());
+            assert!(notes[0].starts_with("two-factor not carried over: totpSecret"), "{notes:?}");
+        }
+        formats.sort_unstable();
+        assert_eq!(formats, ["plain", "v2", "v3"]);
+        Ok(())
+    }
+
+    #[test]
+    fn malformed_secrets_and_keys() {
+        let key = CredsKey(vec![7; 32]);
+        for stored in ["v3:zz:00", "v3:00112233", "v3:0011:00", "zz:00", "0011:00"] {
+            assert!(
+                matches!(decrypt_secret(stored, Some(&key)), Err(SecretError::Malformed(..))),
+                "{stored}"
+            );
+        }
+        // Not a whole block: no padding to remove.
+        assert_eq!(
+            decrypt_secret(&format!("{}:0011", "00".repeat(16)), Some(&key)),
+            Err(SecretError::WrongKey("v2"))
+        );
+        assert!(CredsKey::parse("not hex").is_err());
+        assert!(CredsKey::parse(&"ab".repeat(31)).is_err());
+        assert!(CredsKey::parse(&"ab".repeat(32)).is_ok());
     }
 }

@@ -661,7 +661,7 @@ impl Core {
         source: &SourceTwoFactor,
         notes: &mut Vec<String>,
     ) -> Result<Option<MigratedTwoFactor>> {
-        let not_carried = |why: String| format!("two-factor not carried over: {why}; the account signs in with its password alone");
+        let not_carried = |why: String| format!("two-factor not carried over: {why}");
         let secret = match crate::two_factor::decode_base32(&source.secret_base32) {
             Ok(s) if (MIN_SECRET_BYTES..=MAX_SECRET_BYTES).contains(&s.len()) => s,
             Ok(s) => {
