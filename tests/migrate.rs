@@ -543,7 +543,12 @@ async fn librechat(backend: Backend) {
             "{r:?}"
         );
     }
-    assert!(!r.stdout.lines().any(|l| l.contains("trent@example.org") && l.contains("two-factor")), "{r:?}");
+    assert!(
+        !r.stdout
+            .lines()
+            .any(|l| l.contains("trent@example.org") && l.contains("two-factor")),
+        "{r:?}"
+    );
     assert_eq!(app.core.store.count_users().await.unwrap(), 0);
 
     let r = roster(&app, &args);
@@ -580,9 +585,12 @@ async fn librechat(backend: Backend) {
         if u["totp_format"] == "plain" {
             // Carried over without a key: the password alone is not enough.
             let temp = librechat_temp_token(&app, email, password).await;
-            let (status, body) =
-                librechat_verify_temp(&app, &temp, json!({"token": totp(&app, u["totp_secret"].as_str().unwrap(), 0)}))
-                    .await;
+            let (status, body) = librechat_verify_temp(
+                &app,
+                &temp,
+                json!({"token": totp(&app, u["totp_secret"].as_str().unwrap(), 0)}),
+            )
+            .await;
             assert_eq!(status, 200, "{email}: {body}");
             assert_eq!(body["user"]["twoFactorEnabled"], true);
             native_challenge(&app, email, password).await;
@@ -723,11 +731,19 @@ async fn librechat_two_factor(backend: Backend) {
         let challenge = native_challenge(&app, username, password).await;
         let now = totp(&app, secret, 0);
         let wrong = if now == "000000" { "111111" } else { "000000" };
-        app.post("/v1/auth/login/2fa", None, &json!({"challenge": challenge, "code": wrong}))
-            .await
-            .assert_problem(401, "invalid_two_factor_code");
+        app.post(
+            "/v1/auth/login/2fa",
+            None,
+            &json!({"challenge": challenge, "code": wrong}),
+        )
+        .await
+        .assert_problem(401, "invalid_two_factor_code");
         let done = app
-            .post("/v1/auth/login/2fa", None, &json!({"challenge": challenge, "code": now}))
+            .post(
+                "/v1/auth/login/2fa",
+                None,
+                &json!({"challenge": challenge, "code": now}),
+            )
             .await;
         done.assert_status(200);
         app.get("/v1/me", done.body["access_token"].as_str())
@@ -737,7 +753,11 @@ async fn librechat_two_factor(backend: Backend) {
         // LibreChat's flow: twoFAPending, then verify-temp with the next step's code.
         let temp = librechat_temp_token(&app, email, password).await;
         let (status, body) = librechat_verify_temp(&app, &temp, json!({"token": now})).await;
-        assert_eq!((status, &body["message"]), (401, &json!("Invalid 2FA code or backup code")), "replay");
+        assert_eq!(
+            (status, &body["message"]),
+            (401, &json!("Invalid 2FA code or backup code")),
+            "replay"
+        );
         let (status, body) = librechat_verify_temp(&app, &temp, json!({"token": totp(&app, secret, 1)})).await;
         assert_eq!(status, 200, "{email}: {body}");
         assert_eq!(body["user"]["email"], email);
@@ -757,11 +777,19 @@ async fn librechat_two_factor(backend: Backend) {
         let (status, _) = librechat_verify_temp(&app, &temp, json!({"backupCode": used})).await;
         assert_eq!(status, 401, "{email}: used in LibreChat");
         let challenge = native_challenge(&app, email, password).await;
-        app.post("/v1/auth/login/2fa", None, &json!({"challenge": challenge, "backup_code": used}))
-            .await
-            .assert_problem(401, "invalid_two_factor_code");
+        app.post(
+            "/v1/auth/login/2fa",
+            None,
+            &json!({"challenge": challenge, "backup_code": used}),
+        )
+        .await
+        .assert_problem(401, "invalid_two_factor_code");
         assert_eq!(
-            app.core.two_factor_status(user.id).await.unwrap().backup_codes_remaining,
+            app.core
+                .two_factor_status(user.id)
+                .await
+                .unwrap()
+                .backup_codes_remaining,
             8
         );
     }
@@ -780,15 +808,31 @@ async fn librechat_two_factor(backend: Backend) {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(
         stdout.contains("users: 0 created, 0 updated, 6 unchanged, 0 skipped, 0 failed"),
         "{stdout}"
     );
     assert!(!stdout.contains("two-factor"), "{stdout}");
     for u in &users {
-        let user = app.core.store.find_user_by_login(u["email"].as_str().unwrap()).await.unwrap();
-        assert_eq!(app.core.two_factor_status(user.id).await.unwrap().backup_codes_remaining, 8);
+        let user = app
+            .core
+            .store
+            .find_user_by_login(u["email"].as_str().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            app.core
+                .two_factor_status(user.id)
+                .await
+                .unwrap()
+                .backup_codes_remaining,
+            8
+        );
         let backup = u["backup_code"].as_str().unwrap();
         let temp = librechat_temp_token(&app, u["email"].as_str().unwrap(), u["password"].as_str().unwrap()).await;
         let (status, _) = librechat_verify_temp(&app, &temp, json!({"backupCode": backup})).await;
@@ -813,7 +857,13 @@ async fn librechat_two_factor_wrong_key(backend: Backend) {
     // Peggy has an account of her own with two-factor authentication.
     roster(
         &app,
-        &["create-user", "peggy@example.org", "Peggy R", "peggy", "roster password"],
+        &[
+            "create-user",
+            "peggy@example.org",
+            "Peggy R",
+            "peggy",
+            "roster password",
+        ],
     )
     .ok();
     let login = app.login("peggy@example.org", "roster password").await;
@@ -859,8 +909,16 @@ async fn librechat_two_factor_wrong_key(backend: Backend) {
         "{r:?}"
     );
     let peggy = r.stdout.lines().find(|l| l.contains("peggy@example.org")).unwrap();
-    assert!(peggy.contains("has its own two-factor authentication in Roster; kept"), "{r:?}");
-    let oscar = fixture["users"].as_array().unwrap().iter().find(|u| u["username"] == "oscar").unwrap();
+    assert!(
+        peggy.contains("has its own two-factor authentication in Roster; kept"),
+        "{r:?}"
+    );
+    let oscar = fixture["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "oscar")
+        .unwrap();
     let challenge = native_challenge(&app, "oscar", "oscar-two-fa-4").await;
     app.post(
         "/v1/auth/login/2fa",
@@ -869,7 +927,12 @@ async fn librechat_two_factor_wrong_key(backend: Backend) {
     )
     .await
     .assert_status(200);
-    let peggy = fixture["users"].as_array().unwrap().iter().find(|u| u["username"] == "peggy").unwrap();
+    let peggy = fixture["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "peggy")
+        .unwrap();
     let temp = librechat_temp_token(&app, "peggy@example.org", "peggy-two-fa-5").await;
     let (status, _) = librechat_verify_temp(
         &app,
@@ -878,8 +941,7 @@ async fn librechat_two_factor_wrong_key(backend: Backend) {
     )
     .await;
     assert_eq!(status, 401, "LibreChat's backup codes were not added to Peggy's own");
-    let (status, body) =
-        librechat_verify_temp(&app, &temp, json!({"token": totp(&app, &own_secret, 0)})).await;
+    let (status, body) = librechat_verify_temp(&app, &temp, json!({"token": totp(&app, &own_secret, 0)})).await;
     assert_eq!(status, 200, "{body}");
 }
 

@@ -323,7 +323,11 @@ mod tests {
         assert!(!backup_code_matches(UserId(7), &stored, "0a1b-2c3d"));
         assert!(!backup_code_matches(UserId(7), &stored, "0a1b2c3e"));
         // Roster's own digest of the same code is another thing.
-        assert!(!backup_code_matches(UserId(7), &backup_code_digest(UserId(7), "0a1b2c3d"), "0a1b2c3e"));
+        assert!(!backup_code_matches(
+            UserId(7),
+            &backup_code_digest(UserId(7), "0a1b2c3d"),
+            "0a1b2c3e"
+        ));
         assert!(imported_backup_code_digest("not hex").is_none());
         assert!(imported_backup_code_digest(&"a".repeat(63)).is_none());
     }

@@ -6,9 +6,7 @@
 
 use super::db::rfc3339;
 use anyhow::Context;
-use roster_core::service::{
-    SourceBackupCode, SourceData, SourceTransaction, SourceTwoFactor, SourceUser, UserRecord,
-};
+use roster_core::service::{SourceBackupCode, SourceData, SourceTransaction, SourceTwoFactor, SourceUser, UserRecord};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -180,8 +178,8 @@ impl CredsKey {
     /// Parses the hex key: 32 bytes as LibreChat needs (its v3 format is AES-256), or 16 or 24
     /// for the older AES-CBC formats.
     pub fn parse(hex_key: &str) -> anyhow::Result<Self> {
-        let bytes = hex::decode(hex_key.trim())
-            .map_err(|e| anyhow::anyhow!("--creds-key (CREDS_KEY): not hex ({e})"))?;
+        let bytes =
+            hex::decode(hex_key.trim()).map_err(|e| anyhow::anyhow!("--creds-key (CREDS_KEY): not hex ({e})"))?;
         anyhow::ensure!(
             matches!(bytes.len(), 16 | 24 | 32),
             "--creds-key (CREDS_KEY): {} bytes; LibreChat's key is 32 bytes (64 hex characters)",
@@ -243,7 +241,10 @@ fn decrypt_secret(stored: &str, key: Option<&CredsKey>) -> Result<String, Secret
         let key = key.ok_or(SecretError::NoKey(V2))?;
         let (iv, data) = (hex_part(V2, "IV", iv)?, hex_part(V2, "ciphertext", ciphertext)?);
         if iv.len() != 16 {
-            return Err(SecretError::Malformed(V2, format!("an IV of {} bytes; 16 expected", iv.len())));
+            return Err(SecretError::Malformed(
+                V2,
+                format!("an IV of {} bytes; 16 expected", iv.len()),
+            ));
         }
         fn cbc<C>(key: &[u8], iv: &[u8], data: &[u8]) -> Option<Vec<u8>>
         where
@@ -280,9 +281,7 @@ fn two_factor(doc: &Value, creds_key: Option<&CredsKey>, notes: &mut Vec<String>
     let stored = match (enabled, stored) {
         (true, Some(s)) => s,
         (true, None) => {
-            notes.push(
-                "two-factor not carried over: twoFactorEnabled without a totpSecret".into(),
-            );
+            notes.push("two-factor not carried over: twoFactorEnabled without a totpSecret".into());
             return None;
         }
         // An enrolment never confirmed: LibreChat does not ask for a code either.
@@ -314,7 +313,9 @@ fn two_factor(doc: &Value, creds_key: Option<&CredsKey>, notes: &mut Vec<String>
                 used: code.get("used").and_then(Value::as_bool) == Some(true),
                 used_at: time_of(code.get("usedAt")),
             }),
-            None => notes.push(format!("backupCodes[{i}]: no codeHash; that backup code is not carried over")),
+            None => notes.push(format!(
+                "backupCodes[{i}]: no codeHash; that backup code is not carried over"
+            )),
         }
     }
     Some(SourceTwoFactor {
@@ -432,7 +433,9 @@ mod tests {
         let docs = read_documents(&dir.join("export/users.json"))?;
         let mut formats = Vec::new();
         for entry in manifest["users"].as_array().into_iter().flatten() {
-            let Some(secret) = entry["totp_secret"].as_str() else { continue };
+            let Some(secret) = entry["totp_secret"].as_str() else {
+                continue;
+            };
             let format = entry["totp_format"].as_str().unwrap_or_default();
             formats.push(format);
             let doc = docs
@@ -456,7 +459,10 @@ mod tests {
             assert_eq!(decrypt_secret(stored, Some(&wrong)), Err(SecretError::WrongKey(v)));
             let mut notes = Vec::new();
             assert!(two_factor(doc, Some(&wrong), &mut notes).is_none());
-            assert!(notes[0].starts_with("two-factor not carried over: totpSecret"), "{notes:?}");
+            assert!(
+                notes[0].starts_with("two-factor not carried over: totpSecret"),
+                "{notes:?}"
+            );
         }
         formats.sort_unstable();
         assert_eq!(formats, ["plain", "v2", "v3"]);

@@ -14,8 +14,7 @@ use crate::store::StoreError;
 use crate::token::{digest, random_secret};
 use crate::two_factor::{
     TwoFactorChallenge, TwoFactorChallengeRecord, TwoFactorRecord, backup_code_digest, backup_code_matches,
-    generate_backup_codes,
-    generate_secret, matching_step, otpauth_uri,
+    generate_backup_codes, generate_secret, matching_step, otpauth_uri,
 };
 use crate::user::User;
 use serde_json::json;
