@@ -446,10 +446,11 @@ mod tests {
             let stored = doc["totpSecret"].as_str().unwrap_or_default();
             assert_eq!(decrypt_secret(stored, Some(&key)).as_deref(), Ok(secret), "{format}");
             let mut notes = Vec::new();
-            let two_factor = two_factor(doc, Some(&key), &mut notes).ok_or_else(|| anyhow::anyhow!("{notes:?}"))?;
-            assert_eq!(two_factor.backup_codes.len(), 10);
-            assert_eq!(two_factor.backup_codes.iter().filter(|c| c.used).count(), 1);
-            assert!(two_factor.backup_codes[0].used_at.is_some());
+            let read = two_factor(doc, Some(&key), &mut notes).ok_or_else(|| anyhow::anyhow!("{notes:?}"))?;
+            assert_eq!(read.secret_base32, secret);
+            assert_eq!(read.backup_codes.len(), 10);
+            assert_eq!(read.backup_codes.iter().filter(|c| c.used).count(), 1);
+            assert!(read.backup_codes[0].used_at.is_some());
             if format == "plain" {
                 assert_eq!(decrypt_secret(stored, None).as_deref(), Ok(secret));
                 continue;
