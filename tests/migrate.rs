@@ -117,6 +117,37 @@ async fn librechat_login(app: &TestApp, email: &str, password: &str) -> (u16, Va
     (r.status.as_u16(), r.body)
 }
 
+/// The TOTP code of a base32 secret at the app clock's step shifted by `delta`.
+fn totp(app: &TestApp, secret: &str, delta: i64) -> String {
+    use roster_core::Clock;
+    use roster_core::two_factor::{code_at, decode_base32, step_at};
+    code_at(&decode_base32(secret).unwrap(), step_at(app.clock.now()) + delta)
+}
+
+/// A native login that must answer with a two-factor challenge.
+async fn native_challenge(app: &TestApp, login: &str, password: &str) -> String {
+    let r = app.login(login, password).await;
+    r.assert_status(200);
+    assert_eq!(r.body["two_factor_required"], true, "{login}: {}", r.text);
+    r.body["challenge"].as_str().unwrap().to_string()
+}
+
+/// A LibreChat-dialect login that must answer `twoFAPending` with a `tempToken`.
+async fn librechat_temp_token(app: &TestApp, email: &str, password: &str) -> String {
+    let (status, body) = librechat_login(app, email, password).await;
+    assert_eq!(status, 200, "{email}: {body}");
+    assert_eq!(body["twoFAPending"], true, "{email}: {body}");
+    assert!(body.get("token").is_none(), "{body}");
+    body["tempToken"].as_str().unwrap().to_string()
+}
+
+async fn librechat_verify_temp(app: &TestApp, temp_token: &str, factor: Value) -> (u16, Value) {
+    let mut body = factor;
+    body["tempToken"] = json!(temp_token);
+    let r = app.post("/librechat/api/auth/2fa/verify-temp", None, &body).await;
+    (r.status.as_u16(), r.body)
+}
+
 // ---------------------------------------------------------------------------------------
 // Open WebUI
 
@@ -659,10 +690,23 @@ async fn librechat(backend: Backend) {
     dry.push("--dry-run");
     let r = roster(&app, &dry);
     r.ok();
-    assert!(r.stdout.contains("users: 4 created, 0 updated"), "{r:?}");
+    assert!(r.stdout.contains("users: 6 created, 0 updated"), "{r:?}");
+    // Without LibreChat's CREDS_KEY the encrypted secrets stay behind, each with its note; the
+    // plain (older LibreChat) secret needs no key.
+    for (email, format) in [("oscar@example.org", "v3"), ("peggy@example.org", "v2")] {
+        let line = r.stdout.lines().find(|l| l.contains(email)).unwrap();
+        assert!(
+            line.contains(&format!(
+                "two-factor not carried over: totpSecret is encrypted ({format}) and no --creds-key (or CREDS_KEY) was given"
+            )),
+            "{r:?}"
+        );
+    }
     assert!(
-        r.stdout.contains("two-factor secret"),
-        "the 2FA loss is reported: {r:?}"
+        !r.stdout
+            .lines()
+            .any(|l| l.contains("trent@example.org") && l.contains("two-factor")),
+        "{r:?}"
     );
     assert_eq!(app.core.store.count_users().await.unwrap(), 0);
 
@@ -670,7 +714,7 @@ async fn librechat(backend: Backend) {
     r.ok();
     assert!(
         r.stdout
-            .contains("users: 4 created, 0 updated, 0 unchanged, 0 skipped, 0 failed"),
+            .contains("users: 6 created, 0 updated, 0 unchanged, 0 skipped, 0 failed"),
         "{r:?}"
     );
     assert!(
@@ -697,6 +741,20 @@ async fn librechat(backend: Backend) {
             (404, &json!("Email does not exist or the password is incorrect.")),
             "{email}"
         );
+        if u["totp_format"] == "plain" {
+            // Carried over without a key: the password alone is not enough.
+            let temp = librechat_temp_token(&app, email, password).await;
+            let (status, body) = librechat_verify_temp(
+                &app,
+                &temp,
+                json!({"token": totp(&app, u["totp_secret"].as_str().unwrap(), 0)}),
+            )
+            .await;
+            assert_eq!(status, 200, "{email}: {body}");
+            assert_eq!(body["user"]["twoFactorEnabled"], true);
+            native_challenge(&app, email, password).await;
+            continue;
+        }
         let (status, body) = librechat_login(&app, email, password).await;
         assert_eq!(status, 200, "{email}: {body}");
         assert_eq!(body["user"]["email"], email);
@@ -728,8 +786,8 @@ async fn librechat(backend: Backend) {
     // Again: nothing duplicated, the balance the same.
     let r = roster(&app, &args);
     r.ok();
-    assert!(r.stdout.contains("users: 0 created, 0 updated, 4 unchanged"), "{r:?}");
-    assert_eq!(app.core.store.count_users().await.unwrap(), 4);
+    assert!(r.stdout.contains("users: 0 created, 0 updated, 6 unchanged"), "{r:?}");
+    assert_eq!(app.core.store.count_users().await.unwrap(), 6);
     let balance = app.get("/librechat/api/balance", Some(judy_token)).await;
     assert_eq!(balance.body["tokenCredits"], 12345);
 }
@@ -753,10 +811,297 @@ async fn librechat_bad_record(backend: Backend) {
     assert!(line.contains("failed") && line.contains("email"), "{r:?}");
     assert!(
         r.stdout
-            .contains("users: 4 created, 0 updated, 0 unchanged, 0 skipped, 1 failed"),
+            .contains("users: 6 created, 0 updated, 0 unchanged, 0 skipped, 1 failed"),
         "{r:?}"
     );
-    assert_eq!(app.core.store.count_users().await.unwrap(), 4);
+    assert_eq!(app.core.store.count_users().await.unwrap(), 6);
+}
+
+fn librechat_args(fixture_files: &[String], extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = vec!["migrate".into(), "librechat".into()];
+    args.extend(fixture_files.iter().cloned());
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+fn librechat_files() -> Vec<String> {
+    ["users.json", "balances.json", "transactions.json"]
+        .iter()
+        .map(|f| fixture_path(&format!("librechat/export/{f}")))
+        .collect()
+}
+
+fn two_factor_users(fixture: &Value) -> Vec<Value> {
+    fixture["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["twoFactorEnabled"] == true)
+        .cloned()
+        .collect()
+}
+
+/// With LibreChat's CREDS_KEY, every two-factor user (secret encrypted by LibreChat's
+/// encryptV3, encryptV2, or plain) completes the second login step with a code of the
+/// manifest's secret, natively and through LibreChat's flow, and with an unused imported
+/// backup code once; the code used in LibreChat stays used. A dry run writes nothing; a
+/// second run (the key from the environment) changes nothing.
+async fn librechat_two_factor(backend: Backend) {
+    let Some(app) = app(backend).await else { return };
+    let fixture = manifest("librechat/manifest.json");
+    let key = fixture["creds_key"].as_str().unwrap();
+    let files = librechat_files();
+    let users = two_factor_users(&fixture);
+    assert_eq!(users.len(), 3);
+
+    let dry = librechat_args(&files, &["--creds-key", key, "--dry-run"]);
+    let r = roster(&app, &dry.iter().map(String::as_str).collect::<Vec<_>>());
+    r.ok();
+    assert!(r.stdout.contains("users: 6 created, 0 updated"), "{r:?}");
+    assert!(!r.stdout.contains("two-factor"), "{r:?}");
+    assert_eq!(app.core.store.count_users().await.unwrap(), 0);
+
+    let args = librechat_args(&files, &["--creds-key", key]);
+    let r = roster(&app, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    r.ok();
+    assert!(
+        r.stdout
+            .contains("users: 6 created, 0 updated, 0 unchanged, 0 skipped, 0 failed"),
+        "{r:?}"
+    );
+    assert!(!r.stdout.contains("two-factor"), "{r:?}");
+
+    for u in &users {
+        let (email, username, password) = (
+            u["email"].as_str().unwrap(),
+            u["username"].as_str().unwrap(),
+            u["password"].as_str().unwrap(),
+        );
+        let secret = u["totp_secret"].as_str().unwrap();
+        let user = app.core.store.find_user_by_login(email).await.unwrap();
+        let status = app.core.two_factor_status(user.id).await.unwrap();
+        assert!(status.enabled, "{email}");
+        assert_eq!(status.backup_codes_remaining, 9, "{email}: one was used in LibreChat");
+        let stored = app.core.store.get_two_factor(user.id).await.unwrap().unwrap();
+        assert!(stored.sealed_secret.starts_with("rsb1."), "sealed");
+
+        // Native: the password alone gives a challenge; a wrong code fails, the right one
+        // gives a session.
+        let challenge = native_challenge(&app, username, password).await;
+        let now = totp(&app, secret, 0);
+        let wrong = if now == "000000" { "111111" } else { "000000" };
+        app.post(
+            "/v1/auth/login/2fa",
+            None,
+            &json!({"challenge": challenge, "code": wrong}),
+        )
+        .await
+        .assert_problem(401, "invalid_two_factor_code");
+        let done = app
+            .post(
+                "/v1/auth/login/2fa",
+                None,
+                &json!({"challenge": challenge, "code": now}),
+            )
+            .await;
+        done.assert_status(200);
+        app.get("/v1/me", done.body["access_token"].as_str())
+            .await
+            .assert_status(200);
+
+        // LibreChat's flow: twoFAPending, then verify-temp with the next step's code.
+        let temp = librechat_temp_token(&app, email, password).await;
+        let (status, body) = librechat_verify_temp(&app, &temp, json!({"token": now})).await;
+        assert_eq!(
+            (status, &body["message"]),
+            (401, &json!("Invalid 2FA code or backup code")),
+            "replay"
+        );
+        let (status, body) = librechat_verify_temp(&app, &temp, json!({"token": totp(&app, secret, 1)})).await;
+        assert_eq!(status, 200, "{email}: {body}");
+        assert_eq!(body["user"]["email"], email);
+        assert_eq!(body["user"]["twoFactorEnabled"], true);
+        assert!(body["token"].is_string());
+
+        // An unused imported backup code: once.
+        let backup = u["backup_code"].as_str().unwrap();
+        let temp = librechat_temp_token(&app, email, password).await;
+        let (status, body) = librechat_verify_temp(&app, &temp, json!({"backupCode": backup})).await;
+        assert_eq!(status, 200, "{email}: {body}");
+        let temp = librechat_temp_token(&app, email, password).await;
+        let (status, _) = librechat_verify_temp(&app, &temp, json!({"backupCode": backup})).await;
+        assert_eq!(status, 401, "{email}: a backup code serves once");
+        // The one used in LibreChat is used here too.
+        let used = u["used_backup_code"].as_str().unwrap();
+        let (status, _) = librechat_verify_temp(&app, &temp, json!({"backupCode": used})).await;
+        assert_eq!(status, 401, "{email}: used in LibreChat");
+        let challenge = native_challenge(&app, email, password).await;
+        app.post(
+            "/v1/auth/login/2fa",
+            None,
+            &json!({"challenge": challenge, "backup_code": used}),
+        )
+        .await
+        .assert_problem(401, "invalid_two_factor_code");
+        assert_eq!(
+            app.core
+                .two_factor_status(user.id)
+                .await
+                .unwrap()
+                .backup_codes_remaining,
+            8
+        );
+    }
+
+    // Again, the key from LibreChat's own variable: nothing changes, used codes stay used.
+    let again = librechat_args(&files, &[]);
+    let out = Command::new(BIN)
+        .env_clear()
+        .env("ROSTER_DATABASE_URL", &app.db.url)
+        .env("ROSTER_DATA_DIR", app.files.path())
+        .env("ROSTER_SECRET_KEY", roster_testkit::app::TEST_SECRET_KEY)
+        .env("CREDS_KEY", key)
+        .current_dir(std::env::temp_dir())
+        .args(&again)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("users: 0 created, 0 updated, 6 unchanged, 0 skipped, 0 failed"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("two-factor"), "{stdout}");
+    for u in &users {
+        let user = app
+            .core
+            .store
+            .find_user_by_login(u["email"].as_str().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            app.core
+                .two_factor_status(user.id)
+                .await
+                .unwrap()
+                .backup_codes_remaining,
+            8
+        );
+        let backup = u["backup_code"].as_str().unwrap();
+        let temp = librechat_temp_token(&app, u["email"].as_str().unwrap(), u["password"].as_str().unwrap()).await;
+        let (status, _) = librechat_verify_temp(&app, &temp, json!({"backupCode": backup})).await;
+        assert_eq!(status, 401, "still used after the second run");
+    }
+}
+
+/// A wrong CREDS_KEY is a note per encrypted secret, not a failure: those users sign in with
+/// their password alone. A later run with the right key adds their two-factor authentication;
+/// an account that has its own (`--on-conflict update`) keeps it.
+async fn librechat_two_factor_wrong_key(backend: Backend) {
+    let Some(app) = app(backend).await else { return };
+    let fixture = manifest("librechat/manifest.json");
+    let key = fixture["creds_key"].as_str().unwrap();
+    let wrong: String = key
+        .chars()
+        .enumerate()
+        .map(|(i, c)| if i == 0 { if c == '0' { '1' } else { '0' } } else { c })
+        .collect();
+    let files = librechat_files();
+
+    // Peggy has an account of her own with two-factor authentication.
+    roster(
+        &app,
+        &[
+            "create-user",
+            "peggy@example.org",
+            "Peggy R",
+            "peggy",
+            "roster password",
+        ],
+    )
+    .ok();
+    let login = app.login("peggy@example.org", "roster password").await;
+    login.assert_status(200);
+    let token = login.body["access_token"].as_str().unwrap().to_string();
+    let setup = app.post("/v1/me/2fa/setup", Some(&token), &json!({})).await;
+    setup.assert_status(200);
+    let own_secret = setup.body["secret"].as_str().unwrap().to_string();
+    app.post(
+        "/v1/me/2fa/confirm",
+        Some(&token),
+        &json!({"code": totp(&app, &own_secret, 0)}),
+    )
+    .await
+    .assert_status(200);
+    app.advance(time::Duration::seconds(30));
+
+    let args = librechat_args(&files, &["--creds-key", &wrong, "--on-conflict", "update"]);
+    let r = roster(&app, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    r.ok();
+    assert!(
+        r.stdout
+            .contains("users: 5 created, 1 updated, 0 unchanged, 0 skipped, 0 failed"),
+        "{r:?}"
+    );
+    let oscar = r.stdout.lines().find(|l| l.contains("oscar@example.org")).unwrap();
+    assert!(
+        oscar.contains("two-factor not carried over: totpSecret (v3) does not decrypt") && oscar.contains("wrong key?"),
+        "{r:?}"
+    );
+    // Oscar: the password alone.
+    let native = app.login("oscar@example.org", "oscar-two-fa-4").await;
+    native.assert_status(200);
+    assert!(native.body["access_token"].is_string(), "{}", native.text);
+
+    // The right key: Oscar's is added (an update), Peggy keeps her own, Trent's is unchanged.
+    let args = librechat_args(&files, &["--creds-key", key, "--on-conflict", "update"]);
+    let r = roster(&app, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    r.ok();
+    assert!(
+        r.stdout
+            .contains("users: 0 created, 1 updated, 5 unchanged, 0 skipped, 0 failed"),
+        "{r:?}"
+    );
+    let peggy = r.stdout.lines().find(|l| l.contains("peggy@example.org")).unwrap();
+    assert!(
+        peggy.contains("has its own two-factor authentication in Roster; kept"),
+        "{r:?}"
+    );
+    let oscar = fixture["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "oscar")
+        .unwrap();
+    let challenge = native_challenge(&app, "oscar", "oscar-two-fa-4").await;
+    app.post(
+        "/v1/auth/login/2fa",
+        None,
+        &json!({"challenge": challenge, "code": totp(&app, oscar["totp_secret"].as_str().unwrap(), 0)}),
+    )
+    .await
+    .assert_status(200);
+    let peggy = fixture["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "peggy")
+        .unwrap();
+    let temp = librechat_temp_token(&app, "peggy@example.org", "peggy-two-fa-5").await;
+    let (status, _) = librechat_verify_temp(
+        &app,
+        &temp,
+        json!({"backupCode": peggy["backup_code"].as_str().unwrap()}),
+    )
+    .await;
+    assert_eq!(status, 401, "LibreChat's backup codes were not added to Peggy's own");
+    let (status, body) = librechat_verify_temp(&app, &temp, json!({"token": totp(&app, &own_secret, 0)})).await;
+    assert_eq!(status, 200, "{body}");
 }
 
 backend_tests!(
@@ -766,5 +1111,7 @@ backend_tests!(
     langflow,
     langflow_from_postgres,
     librechat,
-    librechat_bad_record
+    librechat_bad_record,
+    librechat_two_factor,
+    librechat_two_factor_wrong_key
 );

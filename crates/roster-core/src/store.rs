@@ -309,8 +309,22 @@ pub struct MigratedUser {
     pub transactions: Vec<(String, BalanceTransaction)>,
     /// The balance to end with.
     pub balance: Option<MigratedBalance>,
+    /// Two-factor authentication carried over, if any.
+    pub two_factor: Option<MigratedTwoFactor>,
     /// The change's events and audit entry, written in its transaction.
     pub journal: crate::journal::Journal,
+}
+
+/// A migrated user's two-factor authentication.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MigratedTwoFactor {
+    /// An enabled enrolment to write in place of none or of a pending one (whose backup codes
+    /// go with it); [`StoreError::Stale`] when the user has an enabled one by then. None: the
+    /// enabled enrolment stored stays, only `backup_codes` are written.
+    pub enrolment: Option<crate::two_factor::TwoFactorRecord>,
+    /// Backup codes: one already stored is kept (a `used_at` given marks an unused one used;
+    /// a used one is never made unused again).
+    pub backup_codes: Vec<crate::two_factor::BackupCodeRecord>,
 }
 
 /// The balance a migrated user ends with: an adjustment (id `adjustment_id`) makes up the

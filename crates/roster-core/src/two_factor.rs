@@ -130,6 +130,57 @@ pub fn backup_code_digest(user: UserId, code: &str) -> String {
     hex::encode(Sha256::digest(format!("{}:{normalized}", user.0).as_bytes()))
 }
 
+/// The scheme prefix of a backup code imported from a product that stored the unsalted
+/// SHA-256 of the code (LibreChat): `sha256:` and the digest in lower-case hex. Such a digest
+/// cannot be turned into Roster's (which includes the user id), so it is kept as it is.
+pub const IMPORTED_SHA256_PREFIX: &str = "sha256:";
+
+/// The stored form of an imported backup code whose source kept `SHA-256(code)` as hex; None
+/// when `sha256_hex` is not such a digest.
+pub fn imported_backup_code_digest(sha256_hex: &str) -> Option<String> {
+    let hex = sha256_hex.trim();
+    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| format!("{IMPORTED_SHA256_PREFIX}{}", hex.to_ascii_lowercase()))
+}
+
+/// Whether `code` is the backup code stored as `stored` for `user`: Roster's own digest
+/// ([`backup_code_digest`]), or an imported `sha256:` digest of the code as LibreChat
+/// normalises it (surrounding white space trimmed, nothing else). Compared in constant time.
+pub fn backup_code_matches(user: UserId, stored: &str, code: &str) -> bool {
+    let candidate = if stored.starts_with(IMPORTED_SHA256_PREFIX) {
+        format!(
+            "{IMPORTED_SHA256_PREFIX}{}",
+            hex::encode(Sha256::digest(code.trim().as_bytes()))
+        )
+    } else {
+        backup_code_digest(user, code)
+    };
+    crate::token::digests_equal(stored, &candidate)
+}
+
+/// Decodes RFC 4648 base32 (upper or lower case; `=` padding, spaces and dashes ignored, as
+/// authenticator apps and LibreChat write secrets). An error names the first bad character.
+pub fn decode_base32(text: &str) -> Result<Vec<u8>, String> {
+    let (mut buffer, mut bits, mut out) = (0u32, 0u32, Vec::with_capacity(text.len() * 5 / 8));
+    for c in text.trim().trim_end_matches('=').chars() {
+        if c.is_whitespace() || c == '-' {
+            continue;
+        }
+        let upper = c.to_ascii_uppercase();
+        let Some(value) = BASE32_ALPHABET.iter().position(|&a| char::from(a) == upper) else {
+            return Err(format!("{c:?} is not a base32 character"));
+        };
+        buffer = (buffer << 5) | value as u32;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+            buffer &= (1 << bits) - 1;
+        }
+    }
+    Ok(out)
+}
+
 /// A user's TOTP enrolment as stored.
 #[derive(Clone, PartialEq)]
 pub struct TwoFactorRecord {
@@ -253,5 +304,41 @@ mod tests {
             digest
         );
         assert_ne!(backup_code_digest(UserId(8), &codes[0]), digest);
+        assert!(backup_code_matches(user, &digest, &codes[0].to_uppercase()));
+        assert!(!backup_code_matches(user, &digest, &codes[1]));
+        assert!(!backup_code_matches(UserId(8), &digest, &codes[0]));
+    }
+
+    #[test]
+    fn imported_sha256_backup_codes() {
+        // LibreChat: hashBackupCode(code.trim()), SHA-256 of the 8-hex-character code.
+        let librechat = hex::encode(Sha256::digest(b"0a1b2c3d"));
+        let stored = imported_backup_code_digest(&librechat.to_uppercase()).unwrap();
+        assert_eq!(stored, format!("sha256:{librechat}"));
+        // Any user: the digest has no user id in it.
+        assert!(backup_code_matches(UserId(7), &stored, "0a1b2c3d"));
+        assert!(backup_code_matches(UserId(7), &stored, " 0a1b2c3d\n"));
+        // Only trimmed, as LibreChat does: no case folding, no dashes dropped.
+        assert!(!backup_code_matches(UserId(7), &stored, "0A1B2C3D"));
+        assert!(!backup_code_matches(UserId(7), &stored, "0a1b-2c3d"));
+        assert!(!backup_code_matches(UserId(7), &stored, "0a1b2c3e"));
+        // Roster's own digest of the same code is another thing.
+        assert!(!backup_code_matches(
+            UserId(7),
+            &backup_code_digest(UserId(7), "0a1b2c3d"),
+            "0a1b2c3e"
+        ));
+        assert!(imported_backup_code_digest("not hex").is_none());
+        assert!(imported_backup_code_digest(&"a".repeat(63)).is_none());
+    }
+
+    #[test]
+    fn base32_decoding() {
+        for bytes in [&b""[..], b"f", b"foobar", RFC_SECRET, &[0xff; 10]] {
+            assert_eq!(decode_base32(&base32(bytes)).unwrap(), bytes);
+        }
+        assert_eq!(decode_base32("mzxw6ytboi======").unwrap(), b"foobar");
+        assert_eq!(decode_base32("MZXW 6YTB-OI").unwrap(), b"foobar");
+        assert!(decode_base32("MZXW1").unwrap_err().contains("'1'"));
     }
 }

@@ -2061,6 +2061,44 @@ macro_rules! impl_store {
                                 .await?;
                         }
                     }
+                    if let Some(two_factor) = &migrated.two_factor {
+                        if let Some(enrolment) = &two_factor.enrolment {
+                            let written = sqlx::query($crate::two_factor::MIGRATE_TWO_FACTOR)
+                                .bind(user.id.0)
+                                .bind(enrolment.sealed_secret.as_str())
+                                .bind(enrolment.enabled_at.map(to_ms))
+                                .bind(enrolment.last_used_step)
+                                .bind(to_ms(enrolment.created_at))
+                                .execute(&mut *transaction)
+                                .await?
+                                .rows_affected();
+                            if written == 0 {
+                                // Enabled in Roster since the plan was made.
+                                return Err(roster_core::StoreError::Stale.into());
+                            }
+                            // A pending enrolment's codes go with it.
+                            sqlx::query($crate::two_factor::DELETE_BACKUP_CODES)
+                                .bind(user.id.0)
+                                .execute(&mut *transaction)
+                                .await?;
+                        }
+                        for code in &two_factor.backup_codes {
+                            sqlx::query($crate::two_factor::MIGRATE_BACKUP_CODE)
+                                .bind(user.id.0)
+                                .bind(code.digest.as_str())
+                                .bind(code.used_at.map(to_ms))
+                                .execute(&mut *transaction)
+                                .await?;
+                            if let Some(at) = code.used_at {
+                                sqlx::query($crate::two_factor::MARK_BACKUP_CODE_USED)
+                                    .bind(user.id.0)
+                                    .bind(code.digest.as_str())
+                                    .bind(to_ms(at))
+                                    .execute(&mut *transaction)
+                                    .await?;
+                            }
+                        }
+                    }
                     Self::write_journal(&mut transaction, &migrated.journal).await?;
                     Ok(row)
                 });

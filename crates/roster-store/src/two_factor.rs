@@ -28,6 +28,18 @@ pub(crate) const LOCK_ENABLED_TWO_FACTOR: &str =
 pub(crate) const DELETE_BACKUP_CODES: &str = "DELETE FROM two_factor_backup_codes WHERE user_id = $1";
 pub(crate) const INSERT_BACKUP_CODE: &str =
     "INSERT INTO two_factor_backup_codes (user_id, digest, used_at) VALUES ($1, $2, NULL) ON CONFLICT DO NOTHING";
+/// A migrated, enabled enrolment: written when there is none or a pending one; touches no row
+/// when one is enabled.
+pub(crate) const MIGRATE_TWO_FACTOR: &str = "INSERT INTO two_factor (user_id, secret, enabled_at, last_used_step, \
+     created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret, \
+     enabled_at = excluded.enabled_at, last_used_step = excluded.last_used_step, created_at = excluded.created_at \
+     WHERE two_factor.enabled_at IS NULL";
+/// A migrated backup code, kept when already stored.
+pub(crate) const MIGRATE_BACKUP_CODE: &str =
+    "INSERT INTO two_factor_backup_codes (user_id, digest, used_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+/// Marks a stored, unused backup code used (a migrated code used in the source since).
+pub(crate) const MARK_BACKUP_CODE_USED: &str =
+    "UPDATE two_factor_backup_codes SET used_at = $3 WHERE user_id = $1 AND digest = $2 AND used_at IS NULL";
 pub(crate) const DELETE_CHALLENGES_OF_USER: &str = "DELETE FROM two_factor_challenges WHERE user_id = $1";
 pub(crate) const DELETE_TWO_FACTOR: &str = "DELETE FROM two_factor WHERE user_id = $1";
 pub(crate) const DELETE_EXPIRED_CHALLENGES_OF_USER: &str =

@@ -2798,7 +2798,8 @@ mod two_factor_store {
 // `roster migrate`: external references, a migrated user written in one transaction.
 
 async fn migrated_user_is_written_whole(backend: Backend) {
-    use roster_core::store::{BalanceKind, BalanceTransaction, MigratedBalance, MigratedUser};
+    use roster_core::store::{BalanceKind, BalanceTransaction, MigratedBalance, MigratedTwoFactor, MigratedUser};
+    use roster_core::two_factor::{BackupCodeRecord, TwoFactorRecord};
     let f = fixture_or_skip!(backend);
     let at = now();
     let user = f.user(Some("mig@example.org"), Some("mig"));
@@ -2826,8 +2827,44 @@ async fn migrated_user_is_written_whole(backend: Backend) {
             grant_id: f.ids.next_id(),
             at,
         }),
+        two_factor: Some(MigratedTwoFactor {
+            enrolment: Some(TwoFactorRecord {
+                user_id: user.id,
+                sealed_secret: "rsb1.totp".into(),
+                enabled_at: Some(at),
+                last_used_step: None,
+                created_at: at,
+            }),
+            backup_codes: vec![
+                BackupCodeRecord {
+                    digest: "sha256:unused".into(),
+                    used_at: None,
+                },
+                BackupCodeRecord {
+                    digest: "sha256:used".into(),
+                    used_at: Some(at),
+                },
+            ],
+        }),
     };
     let stored = f.store.write_migrated_user(&migrated).await.unwrap();
+    let two_factor = f.store.get_two_factor(user.id).await.unwrap().unwrap();
+    assert_eq!(
+        (two_factor.sealed_secret.as_str(), two_factor.enabled_at.is_some()),
+        ("rsb1.totp", true)
+    );
+    let codes = f.store.list_backup_codes(user.id).await.unwrap();
+    assert_eq!(
+        codes
+            .iter()
+            .map(|c| (c.digest.as_str(), c.used_at.is_some()))
+            .collect::<Vec<_>>(),
+        [("sha256:unused", false), ("sha256:used", true)]
+    );
+    // The imported codes are usable once.
+    assert!(f.store.use_backup_code(user.id, "sha256:unused", at).await.unwrap());
+    assert!(!f.store.use_backup_code(user.id, "sha256:unused", at).await.unwrap());
+    assert!(!f.store.use_backup_code(user.id, "sha256:used", at).await.unwrap());
     assert_eq!(stored.email.as_deref(), Some("mig@example.org"));
     let refs = f.store.list_external_refs("librechat", "user").await.unwrap();
     assert_eq!(refs.len(), 1);
@@ -2868,9 +2905,48 @@ async fn migrated_user_is_written_whole(backend: Backend) {
             grant_id: f.ids.next_id(),
             at,
         }),
+        // Codes only: a used code stays used (given unused), a new one is added.
+        two_factor: Some(MigratedTwoFactor {
+            enrolment: None,
+            backup_codes: vec![
+                BackupCodeRecord {
+                    digest: "sha256:unused".into(),
+                    used_at: None,
+                },
+                BackupCodeRecord {
+                    digest: "sha256:new".into(),
+                    used_at: None,
+                },
+            ],
+        }),
         ..migrated.clone()
     };
     f.store.write_migrated_user(&again).await.unwrap();
+    let codes = f.store.list_backup_codes(user.id).await.unwrap();
+    assert_eq!(
+        codes
+            .iter()
+            .map(|c| (c.digest.as_str(), c.used_at.is_some()))
+            .collect::<Vec<_>>(),
+        [("sha256:new", false), ("sha256:unused", true), ("sha256:used", true)]
+    );
+    assert_eq!(f.store.get_two_factor(user.id).await.unwrap().unwrap(), two_factor);
+    // An enrolment over an enabled one is stale and writes nothing.
+    let over = MigratedUser {
+        is_new: false,
+        user: f.store.get_user(user.id).await.unwrap(),
+        api_keys: vec![],
+        transactions: vec![],
+        balance: None,
+        external_id: "65a1-other".into(),
+        ..migrated.clone()
+    };
+    assert!(matches!(
+        f.store.write_migrated_user(&over).await,
+        Err(StoreError::Stale)
+    ));
+    assert_eq!(f.store.list_backup_codes(user.id).await.unwrap().len(), 3);
+    assert_eq!(f.store.list_external_refs("librechat", "user").await.unwrap().len(), 1);
     assert_eq!(f.store.list_api_keys(user.id).await.unwrap().len(), 1);
     assert_eq!(f.store.get_balance(user.id).await.unwrap(), (1000, true));
 

@@ -6,7 +6,7 @@
 
 use super::db::rfc3339;
 use anyhow::Context;
-use roster_core::service::{SourceData, SourceTransaction, SourceUser, UserRecord};
+use roster_core::service::{SourceBackupCode, SourceData, SourceTransaction, SourceTwoFactor, SourceUser, UserRecord};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -110,7 +110,7 @@ pub fn read_documents(path: &PathBuf) -> anyhow::Result<Vec<Result<Value, String
         .collect())
 }
 
-fn map_user(doc: &Value) -> Result<SourceUser, (String, String)> {
+fn map_user(doc: &Value, creds_key: Option<&CredsKey>) -> Result<SourceUser, (String, String)> {
     let id = text(doc, "_id").ok_or_else(|| ("(no _id)".to_string(), "a user document without an _id".to_string()))?;
     let mut notes = Vec::new();
     let mut preferences = Map::new();
@@ -133,13 +133,7 @@ fn map_user(doc: &Value) -> Result<SourceUser, (String, String)> {
     if !ids.is_empty() {
         preferences.insert("provider_ids".into(), Value::Object(ids));
     }
-    if doc.get("twoFactorEnabled").and_then(Value::as_bool) == Some(true) || doc.get("totpSecret").is_some() {
-        notes.push(
-            "two-factor secret and backup codes not carried over (this Roster has no two-factor login): \
-             the account signs in with its password alone"
-                .into(),
-        );
-    }
+    let two_factor = two_factor(doc, creds_key, &mut notes);
     let avatar = text(doc, "avatar");
     let avatar_url = match avatar {
         Some(a) if a.starts_with("https://") || a.starts_with("http://") => Some(a),
@@ -172,12 +166,167 @@ fn map_user(doc: &Value) -> Result<SourceUser, (String, String)> {
         record,
         terms_accepted_at,
         notes,
+        two_factor,
         ..SourceUser::default()
     })
 }
 
-/// Reads the export files of `roster migrate librechat`.
-pub fn read(files: &[PathBuf]) -> anyhow::Result<SourceData> {
+/// LibreChat's `CREDS_KEY`: the AES key (hex in its `.env`) of its encrypted credentials.
+pub struct CredsKey(Vec<u8>);
+
+impl CredsKey {
+    /// Parses the hex key: 32 bytes as LibreChat needs (its v3 format is AES-256), or 16 or 24
+    /// for the older AES-CBC formats.
+    pub fn parse(hex_key: &str) -> anyhow::Result<Self> {
+        let bytes =
+            hex::decode(hex_key.trim()).map_err(|e| anyhow::anyhow!("--creds-key (CREDS_KEY): not hex ({e})"))?;
+        anyhow::ensure!(
+            matches!(bytes.len(), 16 | 24 | 32),
+            "--creds-key (CREDS_KEY): {} bytes; LibreChat's key is 32 bytes (64 hex characters)",
+            bytes.len()
+        );
+        Ok(Self(bytes))
+    }
+}
+
+/// Why a stored `totpSecret` could not be read.
+#[derive(Debug, PartialEq)]
+enum SecretError {
+    NoKey(&'static str),
+    Malformed(&'static str, String),
+    WrongKey(&'static str),
+}
+
+impl std::fmt::Display for SecretError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SecretError::NoKey(format) => write!(
+                f,
+                "totpSecret is encrypted ({format}) and no --creds-key (or CREDS_KEY) was given"
+            ),
+            SecretError::Malformed(format, why) => write!(f, "totpSecret ({format}): {why}"),
+            SecretError::WrongKey(format) => write!(
+                f,
+                "totpSecret ({format}) does not decrypt to a base32 secret with the given CREDS_KEY (wrong key?)"
+            ),
+        }
+    }
+}
+
+fn hex_part(format: &'static str, what: &str, text: &str) -> Result<Vec<u8>, SecretError> {
+    hex::decode(text).map_err(|e| SecretError::Malformed(format, format!("the {what} is not hex ({e})")))
+}
+
+/// The base32 secret of a stored `totpSecret`, as LibreChat's `getTOTPSecret` reads it:
+/// `v3:IV:CIPHERTEXT` (AES-256-CTR, hex), `IV:CIPHERTEXT` (v2: AES-CBC with PKCS#7 padding,
+/// hex), else the plain base32 secret.
+fn decrypt_secret(stored: &str, key: Option<&CredsKey>) -> Result<String, SecretError> {
+    use aes::cipher::{BlockDecryptMut, KeyIvInit, StreamCipher, block_padding::Pkcs7};
+    let (format, plain) = if let Some(rest) = stored.strip_prefix("v3:") {
+        const V3: &str = "v3";
+        let key = key.ok_or(SecretError::NoKey(V3))?;
+        let (iv, ciphertext) = rest
+            .split_once(':')
+            .ok_or_else(|| SecretError::Malformed(V3, "no ':' between IV and ciphertext".into()))?;
+        let (iv, mut data) = (hex_part(V3, "IV", iv)?, hex_part(V3, "ciphertext", ciphertext)?);
+        if key.0.len() != 32 {
+            return Err(SecretError::Malformed(V3, "needs a 32-byte CREDS_KEY (AES-256)".into()));
+        }
+        let mut cipher = ctr::Ctr128BE::<aes::Aes256>::new_from_slices(&key.0, &iv)
+            .map_err(|_| SecretError::Malformed(V3, format!("an IV of {} bytes; 16 expected", iv.len())))?;
+        cipher.apply_keystream(&mut data);
+        (V3, data)
+    } else if let Some((iv, ciphertext)) = stored.split_once(':') {
+        const V2: &str = "v2";
+        let key = key.ok_or(SecretError::NoKey(V2))?;
+        let (iv, data) = (hex_part(V2, "IV", iv)?, hex_part(V2, "ciphertext", ciphertext)?);
+        if iv.len() != 16 {
+            return Err(SecretError::Malformed(
+                V2,
+                format!("an IV of {} bytes; 16 expected", iv.len()),
+            ));
+        }
+        fn cbc<C>(key: &[u8], iv: &[u8], data: &[u8]) -> Option<Vec<u8>>
+        where
+            cbc::Decryptor<C>: KeyIvInit + BlockDecryptMut,
+            C: aes::cipher::BlockCipher + aes::cipher::BlockDecryptMut,
+        {
+            cbc::Decryptor::<C>::new_from_slices(key, iv)
+                .ok()?
+                .decrypt_padded_vec_mut::<Pkcs7>(data)
+                .ok()
+        }
+        let plain = match key.0.len() {
+            16 => cbc::<aes::Aes128>(&key.0, &iv, &data),
+            24 => cbc::<aes::Aes192>(&key.0, &iv, &data),
+            _ => cbc::<aes::Aes256>(&key.0, &iv, &data),
+        };
+        (V2, plain.ok_or(SecretError::WrongKey(V2))?)
+    } else {
+        return Ok(stored.to_string());
+    };
+    // CTR has no integrity check and a wrong key may still unpad: a wrong key shows as text
+    // that is no base32 secret.
+    match String::from_utf8(plain) {
+        Ok(text) if !text.trim().is_empty() && roster_core::two_factor::decode_base32(&text).is_ok() => Ok(text),
+        _ => Err(SecretError::WrongKey(format)),
+    }
+}
+
+/// A user's enabled two-factor authentication (`twoFactorEnabled`, `totpSecret`,
+/// `backupCodes: [{codeHash, used, usedAt}]`); what cannot be carried over is a note.
+fn two_factor(doc: &Value, creds_key: Option<&CredsKey>, notes: &mut Vec<String>) -> Option<SourceTwoFactor> {
+    let enabled = doc.get("twoFactorEnabled").and_then(Value::as_bool) == Some(true);
+    let stored = text(doc, "totpSecret");
+    let stored = match (enabled, stored) {
+        (true, Some(s)) => s,
+        (true, None) => {
+            notes.push("two-factor not carried over: twoFactorEnabled without a totpSecret".into());
+            return None;
+        }
+        // An enrolment never confirmed: LibreChat does not ask for a code either.
+        (false, Some(_)) => {
+            notes.push("a two-factor enrolment never confirmed in LibreChat is not carried over".into());
+            return None;
+        }
+        (false, None) => return None,
+    };
+    let secret = match decrypt_secret(&stored, creds_key) {
+        Ok(s) => s,
+        Err(why) => {
+            notes.push(format!("two-factor not carried over: {why}"));
+            return None;
+        }
+    };
+    let mut backup_codes = Vec::new();
+    for (i, code) in doc
+        .get("backupCodes")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        match code.get("codeHash").and_then(Value::as_str) {
+            Some(hash) => backup_codes.push(SourceBackupCode {
+                sha256: hash.to_string(),
+                used: code.get("used").and_then(Value::as_bool) == Some(true),
+                used_at: time_of(code.get("usedAt")),
+            }),
+            None => notes.push(format!(
+                "backupCodes[{i}]: no codeHash; that backup code is not carried over"
+            )),
+        }
+    }
+    Some(SourceTwoFactor {
+        secret_base32: secret,
+        backup_codes,
+    })
+}
+
+/// Reads the export files of `roster migrate librechat`; `creds_key` (LibreChat's
+/// `CREDS_KEY`) decrypts the users' TOTP secrets.
+pub fn read(files: &[PathBuf], creds_key: Option<&CredsKey>) -> anyhow::Result<SourceData> {
     let mut users: Vec<Result<SourceUser, (String, String)>> = Vec::new();
     let mut balances: HashMap<String, i64> = HashMap::new();
     let mut transactions: HashMap<String, Vec<SourceTransaction>> = HashMap::new();
@@ -193,7 +342,7 @@ pub fn read(files: &[PathBuf]) -> anyhow::Result<SourceData> {
             };
             let owner = text(&doc, "user");
             if doc.get("email").is_some() {
-                users.push(map_user(&doc));
+                users.push(map_user(&doc, creds_key));
             } else if let (Some(user), Some(credits)) = (owner.clone(), doc.get("tokenCredits")) {
                 match credits.as_f64() {
                     Some(c) => {
@@ -270,5 +419,73 @@ mod tests {
         assert_eq!(v["updatedAt"], json!("2024-01-02T03:04:05.678Z"));
         assert_eq!(v["n"], json!(42));
         assert_eq!(v["list"], json!([7]));
+    }
+
+    /// The fixture's secrets, encrypted by LibreChat's own encryptV3 and encryptV2
+    /// (tests/fixtures/migrate/scripts/make_librechat.cjs), decrypt to the manifest's.
+    #[test]
+    fn librechat_secrets_decrypt() -> anyhow::Result<()> {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/migrate/librechat");
+        let manifest: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json"))?)?;
+        let key = CredsKey::parse(manifest["creds_key"].as_str().unwrap_or_default())?;
+        let mut wrong = CredsKey::parse(manifest["creds_key"].as_str().unwrap_or_default())?;
+        wrong.0[0] ^= 1;
+        let docs = read_documents(&dir.join("export/users.json"))?;
+        let mut formats = Vec::new();
+        for entry in manifest["users"].as_array().into_iter().flatten() {
+            let Some(secret) = entry["totp_secret"].as_str() else {
+                continue;
+            };
+            let format = entry["totp_format"].as_str().unwrap_or_default();
+            formats.push(format);
+            let doc = docs
+                .iter()
+                .flatten()
+                .find(|d| d["_id"] == entry["id"])
+                .ok_or_else(|| anyhow::anyhow!("{} not in users.json", entry["id"]))?;
+            let stored = doc["totpSecret"].as_str().unwrap_or_default();
+            assert_eq!(decrypt_secret(stored, Some(&key)).as_deref(), Ok(secret), "{format}");
+            let mut notes = Vec::new();
+            let read = two_factor(doc, Some(&key), &mut notes).ok_or_else(|| anyhow::anyhow!("{notes:?}"))?;
+            assert_eq!(read.secret_base32, secret);
+            assert_eq!(read.backup_codes.len(), 10);
+            assert_eq!(read.backup_codes.iter().filter(|c| c.used).count(), 1);
+            assert!(read.backup_codes[0].used_at.is_some());
+            if format == "plain" {
+                assert_eq!(decrypt_secret(stored, None).as_deref(), Ok(secret));
+                continue;
+            }
+            let v = if format == "v3" { "v3" } else { "v2" };
+            assert_eq!(decrypt_secret(stored, None), Err(SecretError::NoKey(v)));
+            assert_eq!(decrypt_secret(stored, Some(&wrong)), Err(SecretError::WrongKey(v)));
+            let mut notes = Vec::new();
+            assert!(two_factor(doc, Some(&wrong), &mut notes).is_none());
+            assert!(
+                notes[0].starts_with("two-factor not carried over: totpSecret"),
+                "{notes:?}"
+            );
+        }
+        formats.sort_unstable();
+        assert_eq!(formats, ["plain", "v2", "v3"]);
+        Ok(())
+    }
+
+    #[test]
+    fn malformed_secrets_and_keys() {
+        let key = CredsKey(vec![7; 32]);
+        for stored in ["v3:zz:00", "v3:00112233", "v3:0011:00", "zz:00", "0011:00"] {
+            assert!(
+                matches!(decrypt_secret(stored, Some(&key)), Err(SecretError::Malformed(..))),
+                "{stored}"
+            );
+        }
+        // Not a whole block: no padding to remove.
+        assert_eq!(
+            decrypt_secret(&format!("{}:0011", "00".repeat(16)), Some(&key)),
+            Err(SecretError::WrongKey("v2"))
+        );
+        assert!(CredsKey::parse("not hex").is_err());
+        assert!(CredsKey::parse(&"ab".repeat(31)).is_err());
+        assert!(CredsKey::parse(&"ab".repeat(32)).is_ok());
     }
 }

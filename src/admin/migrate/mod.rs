@@ -55,6 +55,11 @@ enum Source {
         /// Export files (JSON lines or --jsonArray), e.g. users.json balances.json transactions.json.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// LibreChat's CREDS_KEY (64 hex characters, from its .env), to decrypt two-factor
+        /// secrets; read from the environment variable CREDS_KEY when not given. Without it,
+        /// encrypted secrets are not carried over (noted per user).
+        #[arg(long, env = "CREDS_KEY", hide_env_values = true, value_name = "HEX")]
+        creds_key: Option<String>,
         #[command(flatten)]
         common: Common,
     },
@@ -79,7 +84,17 @@ pub async fn run(core: &Core, args: Args) -> anyhow::Result<()> {
             db.close().await;
             ("langflow", data?, common)
         }
-        Source::Librechat { files, common } => ("librechat", librechat::read(&files)?, common),
+        Source::Librechat {
+            files,
+            common,
+            creds_key,
+        } => {
+            let key = creds_key
+                .filter(|k| !k.trim().is_empty())
+                .map(|k| librechat::CredsKey::parse(&k))
+                .transpose()?;
+            ("librechat", librechat::read(&files, key.as_ref())?, common)
+        }
     };
     let options = MigrateOptions {
         on_conflict: match common.on_conflict {

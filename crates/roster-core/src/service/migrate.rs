@@ -12,7 +12,8 @@ use super::import::{OnConflict, UserRecord, Valid, describe};
 use crate::error::{Error, Result};
 use crate::id::{ApiKeyId, GroupId, UserId};
 use crate::store::{
-    ApiKey, BalanceKind, BalanceTransaction, ExternalRef, Group, MigratedBalance, MigratedUser, StoreError,
+    ApiKey, BalanceKind, BalanceTransaction, ExternalRef, Group, MigratedBalance, MigratedTwoFactor, MigratedUser,
+    StoreError,
 };
 use crate::token::digest;
 use crate::user::User;
@@ -61,6 +62,31 @@ impl std::fmt::Debug for SourceImage {
     }
 }
 
+/// A backup code as the source kept it: the unsalted SHA-256 of the code (LibreChat).
+#[derive(Debug, Clone)]
+pub struct SourceBackupCode {
+    /// SHA-256 of the code, hex.
+    pub sha256: String,
+    pub used: bool,
+    pub used_at: Option<OffsetDateTime>,
+}
+
+/// A source account's enabled TOTP two-factor authentication.
+#[derive(Clone, Default)]
+pub struct SourceTwoFactor {
+    /// The TOTP secret in base32 (decrypted by the reader).
+    pub secret_base32: String,
+    pub backup_codes: Vec<SourceBackupCode>,
+}
+
+impl std::fmt::Debug for SourceTwoFactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SourceTwoFactor")
+            .field("backup_codes", &self.backup_codes.len())
+            .finish_non_exhaustive()
+    }
+}
+
 /// One user of the source, mapped into Roster's terms.
 #[derive(Debug, Clone, Default)]
 pub struct SourceUser {
@@ -81,6 +107,8 @@ pub struct SourceUser {
     pub avatar_image: Option<SourceImage>,
     /// What was not carried over, and why (printed with the record).
     pub notes: Vec<String>,
+    /// Enabled two-factor authentication to carry over.
+    pub two_factor: Option<SourceTwoFactor>,
 }
 
 /// A group of the source with its members (source user ids).
@@ -192,6 +220,11 @@ impl MigrationReport {
     }
 }
 
+/// The shortest TOTP secret carried over: 80 bits (LibreChat makes 10-byte secrets).
+const MIN_SECRET_BYTES: usize = 10;
+/// The longest: 512 bits (HMAC-SHA-1 hashes a longer key first; no authenticator makes one).
+const MAX_SECRET_BYTES: usize = 64;
+
 const USER: &str = "user";
 const GROUP: &str = "group";
 const API_KEY: &str = "api_key";
@@ -226,6 +259,7 @@ struct Plan {
     /// replaces.
     avatar_file: Option<(String, Vec<u8>)>,
     replaced_avatar: Option<String>,
+    two_factor: Option<MigratedTwoFactor>,
     /// What was not carried over, found while planning.
     notes: Vec<String>,
     changed: bool,
@@ -384,7 +418,15 @@ impl Core {
             self.journal(None)
                 .event(crate::journal::event::USER_UPDATED, plan.user.id, details.clone())
         }
-        .audit(crate::journal::audit::USER_IMPORT, Some(plan.user.id), details)
+        .audit(crate::journal::audit::USER_IMPORT, Some(plan.user.id), details);
+        let journal = match plan.two_factor.as_ref().filter(|t| t.enrolment.is_some()) {
+            Some(_) => journal.audit(
+                crate::journal::audit::TWO_FACTOR_ENABLE,
+                Some(plan.user.id),
+                serde_json::json!({ "by": "migrate", "source": source }),
+            ),
+            None => journal,
+        }
         .build();
         // The avatar file goes first: an account never points at a missing file. If the
         // account is not written, the file is removed again.
@@ -410,6 +452,7 @@ impl Core {
             api_keys: plan.api_keys,
             transactions: plan.transactions,
             balance: plan.balance,
+            two_factor: plan.two_factor,
         };
         let written = self.store.write_migrated_user(&migrated).await;
         if let Some(url) = &new_avatar {
@@ -648,6 +691,13 @@ impl Core {
         if !api_keys.is_empty() || !transactions.is_empty() {
             changed = true;
         }
+        let two_factor = match &input.two_factor {
+            Some(source) => self.plan_two_factor(&user, is_new, source, &mut notes).await?,
+            None => None,
+        };
+        if two_factor.is_some() {
+            changed = true;
+        }
         Ok(Ok(Plan {
             user,
             is_new,
@@ -657,6 +707,7 @@ impl Core {
             balance,
             avatar_file,
             replaced_avatar: existing.and_then(|u| u.avatar),
+            two_factor,
             notes,
             changed,
         }))
@@ -681,6 +732,103 @@ impl Core {
         }
         let processed = self.process_avatar_upload(image.bytes.clone()).await?;
         Ok(Some((avatar_file_name(owner, tag, &processed), processed.bytes)))
+    }
+
+    /// The two-factor part of a user's plan: an enabled enrolment with the sealed secret and
+    /// the imported backup codes (`sha256:` digests, used ones kept used), or only the codes
+    /// new or used since an earlier run, or nothing when nothing changed. An account with an
+    /// enabled two-factor authentication of its own keeps it. What cannot be carried over is
+    /// a note; the user is imported without it.
+    async fn plan_two_factor(
+        &self,
+        user: &User,
+        is_new: bool,
+        source: &SourceTwoFactor,
+        notes: &mut Vec<String>,
+    ) -> Result<Option<MigratedTwoFactor>> {
+        let not_carried = |why: String| format!("two-factor not carried over: {why}");
+        let secret = match crate::two_factor::decode_base32(&source.secret_base32) {
+            Ok(s) if (MIN_SECRET_BYTES..=MAX_SECRET_BYTES).contains(&s.len()) => s,
+            Ok(s) => {
+                notes.push(not_carried(format!(
+                    "totpSecret: {} bits; between {} and {} expected",
+                    s.len() * 8,
+                    MIN_SECRET_BYTES * 8,
+                    MAX_SECRET_BYTES * 8
+                )));
+                return Ok(None);
+            }
+            Err(why) => {
+                notes.push(not_carried(format!("totpSecret is not base32 ({why})")));
+                return Ok(None);
+            }
+        };
+        let now = self.clock.now();
+        let mut codes = Vec::new();
+        for (i, code) in source.backup_codes.iter().enumerate() {
+            match crate::two_factor::imported_backup_code_digest(&code.sha256) {
+                Some(digest) => codes.push(crate::two_factor::BackupCodeRecord {
+                    digest,
+                    used_at: code.used.then(|| code.used_at.unwrap_or(now)),
+                }),
+                None => notes.push(format!(
+                    "backupCodes[{i}]: codeHash is not a SHA-256 digest; that backup code is not carried over"
+                )),
+            }
+        }
+        let stored = if is_new {
+            None
+        } else {
+            self.store.get_two_factor(user.id).await?
+        };
+        let context = super::two_factor::secret_context(user.id);
+        match stored {
+            Some(record) if record.enabled_at.is_some() => {
+                let same = self
+                    .secrets
+                    .open(&record.sealed_secret, &context)
+                    .is_ok_and(|s| crate::token::digests_equal(&hex::encode(s), &hex::encode(&secret)));
+                if !same {
+                    notes.push(
+                        "two-factor: the account has its own two-factor authentication in Roster; kept \
+                         (the source's secret and backup codes are not carried over)"
+                            .into(),
+                    );
+                    return Ok(None);
+                }
+                // Carried over before: only codes new since, or used in the source since.
+                let have: HashMap<String, bool> = self
+                    .store
+                    .list_backup_codes(user.id)
+                    .await?
+                    .into_iter()
+                    .map(|c| (c.digest, c.used_at.is_some()))
+                    .collect();
+                codes.retain(|c| match have.get(&c.digest) {
+                    None => true,
+                    Some(used) => c.used_at.is_some() && !used,
+                });
+                Ok((!codes.is_empty()).then_some(MigratedTwoFactor {
+                    enrolment: None,
+                    backup_codes: codes,
+                }))
+            }
+            pending => {
+                if pending.is_some() {
+                    notes.push("two-factor: a pending Roster enrolment is replaced by the source's".into());
+                }
+                Ok(Some(MigratedTwoFactor {
+                    enrolment: Some(crate::two_factor::TwoFactorRecord {
+                        user_id: user.id,
+                        sealed_secret: self.secrets.seal(&secret, &context)?,
+                        enabled_at: Some(now),
+                        last_used_step: None,
+                        created_at: now,
+                    }),
+                    backup_codes: codes,
+                }))
+            }
+        }
     }
 
     async fn migrate_group(

@@ -52,8 +52,8 @@ pub use import_read::{ImportFormat, read_import_lines};
 pub use invitations::{InvitationCreated, MAX_TOKEN_LIFETIME, NewInvitation};
 pub use messaging::LIMITS_ADMIN_ONLY;
 pub use migrate::{
-    MigrateOptions, MigrationOutcome, MigrationRecord, MigrationReport, SourceApiKey, SourceData, SourceGroup,
-    SourceImage, SourceTransaction, SourceUser,
+    MigrateOptions, MigrationOutcome, MigrationRecord, MigrationReport, SourceApiKey, SourceBackupCode, SourceData,
+    SourceGroup, SourceImage, SourceTransaction, SourceTwoFactor, SourceUser,
 };
 pub use password_resets::{PasswordResetDone, ResetLinkCreated};
 pub use permissions::{DEFAULT_TEMPLATE, fill_missing, or_merge};

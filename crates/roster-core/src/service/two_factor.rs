@@ -13,8 +13,8 @@ use crate::journal::audit;
 use crate::store::StoreError;
 use crate::token::{digest, random_secret};
 use crate::two_factor::{
-    TwoFactorChallenge, TwoFactorChallengeRecord, TwoFactorRecord, backup_code_digest, generate_backup_codes,
-    generate_secret, matching_step, otpauth_uri,
+    TwoFactorChallenge, TwoFactorChallengeRecord, TwoFactorRecord, backup_code_digest, backup_code_matches,
+    generate_backup_codes, generate_secret, matching_step, otpauth_uri,
 };
 use crate::user::User;
 use serde_json::json;
@@ -97,7 +97,8 @@ impl SecondFactor {
     }
 }
 
-fn secret_context(user: UserId) -> String {
+/// The context a user's TOTP secret is sealed with.
+pub(super) fn secret_context(user: UserId) -> String {
     format!("totp:{}", user.0)
 }
 
@@ -204,10 +205,13 @@ impl Core {
                 }
             }
             SecondFactor::BackupCode(code) => {
-                let used = self
-                    .store
-                    .use_backup_code(user, &backup_code_digest(user, code), self.clock.now())
-                    .await?;
+                // Found among the unused codes (either stored form, constant-time), then used
+                // up by its stored digest: the store's update lets it be used only once.
+                let stored = self.unused_backup_code(user, code).await?;
+                let used = match stored {
+                    Some(digest) => self.store.use_backup_code(user, &digest, self.clock.now()).await?,
+                    None => false,
+                };
                 if used {
                     tracing::info!(user = %user, "backup code used");
                 }
@@ -219,6 +223,20 @@ impl Core {
         } else {
             Err(Error::InvalidTwoFactorCode)
         }
+    }
+
+    /// The stored digest of `user`'s unused backup code `code` (Roster's or an imported form:
+    /// [`backup_code_matches`]), if any.
+    async fn unused_backup_code(&self, user: UserId, code: &str) -> Result<Option<String>> {
+        let codes = self.store.list_backup_codes(user).await?;
+        let mut found = None;
+        for c in codes {
+            // Every code is compared, so the time does not tell which one matched.
+            if backup_code_matches(user, &c.digest, code) && c.used_at.is_none() && found.is_none() {
+                found = Some(c.digest);
+            }
+        }
+        Ok(found)
     }
 
     async fn enabled_record(&self, user: UserId) -> Result<Option<TwoFactorRecord>> {
@@ -242,14 +260,7 @@ impl Core {
                 let secret = self.secrets.open(&record.sealed_secret, &secret_context(user))?;
                 matching_step(&secret, code, self.clock.now()).is_some()
             }
-            SecondFactor::BackupCode(code) => {
-                let digest = backup_code_digest(user, code);
-                self.store
-                    .list_backup_codes(user)
-                    .await?
-                    .iter()
-                    .any(|c| c.used_at.is_none() && crate::token::digests_equal(&c.digest, &digest))
-            }
+            SecondFactor::BackupCode(code) => self.unused_backup_code(user, code).await?.is_some(),
         };
         if valid {
             Ok(())
