@@ -709,6 +709,12 @@ async fn librechat(backend: Backend) {
         "{r:?}"
     );
     assert_eq!(app.core.store.count_users().await.unwrap(), 0);
+    // Ivan's avatar is a file of LibreChat's local file strategy: it needs --files.
+    let ivan_line = r.stdout.lines().find(|l| l.contains("ivan@example.org")).unwrap();
+    assert!(
+        ivan_line.contains("give LibreChat's client/public directory with --files DIR"),
+        "{r:?}"
+    );
 
     let r = roster(&app, &args);
     r.ok();
@@ -785,6 +791,21 @@ async fn librechat(backend: Backend) {
 
     // Again: nothing duplicated, the balance the same.
     let r = roster(&app, &args);
+    r.ok();
+    assert!(r.stdout.contains("users: 0 created, 0 updated, 6 unchanged"), "{r:?}");
+    // With LibreChat's public directory, Ivan's avatar file comes along (resized to 256 px at
+    // most: 250 stays), served where LibreChat's client shows it.
+    let public = fixture_path("librechat/public");
+    let mut with_files = args.clone();
+    with_files.extend(["--files", public.as_str()]);
+    let r = roster(&app, &with_files);
+    r.ok();
+    assert!(r.stdout.contains("users: 0 created, 1 updated, 5 unchanged"), "{r:?}");
+    let me = app.get("/librechat/api/user", Some(token)).await;
+    let avatar = me.body["avatar"].as_str().unwrap().to_string();
+    assert!(avatar.starts_with("/v1/avatars/"), "{:?}", me.body);
+    assert_eq!(fetch_image(&app, &avatar, None).await, (250, 250));
+    let r = roster(&app, &with_files);
     r.ok();
     assert!(r.stdout.contains("users: 0 created, 0 updated, 6 unchanged"), "{r:?}");
     assert_eq!(app.core.store.count_users().await.unwrap(), 6);
@@ -1069,7 +1090,7 @@ async fn librechat_two_factor_wrong_key(backend: Backend) {
     );
     let peggy = r.stdout.lines().find(|l| l.contains("peggy@example.org")).unwrap();
     assert!(
-        peggy.contains("has its own two-factor authentication in Roster; kept"),
+        peggy.contains("two-factor authentication in Roster differs from the source's and is kept"),
         "{r:?}"
     );
     let oscar = fixture["users"]

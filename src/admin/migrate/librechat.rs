@@ -4,12 +4,13 @@
 //! holds is told by its documents (users have an email; balances `tokenCredits`;
 //! transactions a `tokenType`).
 
+use super::ImageDir;
 use super::db::rfc3339;
 use anyhow::Context;
 use roster_core::service::{SourceBackupCode, SourceData, SourceTransaction, SourceTwoFactor, SourceUser, UserRecord};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -110,7 +111,7 @@ pub fn read_documents(path: &PathBuf) -> anyhow::Result<Vec<Result<Value, String
         .collect())
 }
 
-fn map_user(doc: &Value, creds_key: Option<&CredsKey>) -> Result<SourceUser, (String, String)> {
+fn map_user(doc: &Value, creds_key: Option<&CredsKey>, images: &ImageDir) -> Result<SourceUser, (String, String)> {
     let id = text(doc, "_id").ok_or_else(|| ("(no _id)".to_string(), "a user document without an _id".to_string()))?;
     let mut notes = Vec::new();
     let mut preferences = Map::new();
@@ -134,12 +135,26 @@ fn map_user(doc: &Value, creds_key: Option<&CredsKey>) -> Result<SourceUser, (St
         preferences.insert("provider_ids".into(), Value::Object(ids));
     }
     let two_factor = two_factor(doc, creds_key, &mut notes);
-    let avatar = text(doc, "avatar");
-    let avatar_url = match avatar {
+    // The avatar: a link (OAuth pictures, cloud file strategies), or a file of the local file
+    // strategy, /images/<user>/avatar-<ms>.png?manual=true under LibreChat's client/public.
+    let mut avatar_image = None;
+    let avatar_url = match text(doc, "avatar") {
         Some(a) if a.starts_with("https://") || a.starts_with("http://") => Some(a),
+        Some(a) if a.starts_with("/images/") => {
+            let path = a.split(['?', '#']).next().unwrap_or(&a);
+            match images.read(
+                Path::new(path.trim_start_matches('/')),
+                &a,
+                "LibreChat's client/public directory",
+            ) {
+                Ok(image) => avatar_image = Some(image),
+                Err(why) => notes.push(why),
+            }
+            None
+        }
         Some(a) => {
             notes.push(format!(
-                "the avatar {a:?} is a file of the LibreChat server; not carried over"
+                "the avatar {a:?} is a path of the LibreChat server; not carried over"
             ));
             None
         }
@@ -167,6 +182,7 @@ fn map_user(doc: &Value, creds_key: Option<&CredsKey>) -> Result<SourceUser, (St
         terms_accepted_at,
         notes,
         two_factor,
+        avatar_image,
         ..SourceUser::default()
     })
 }
@@ -326,7 +342,9 @@ fn two_factor(doc: &Value, creds_key: Option<&CredsKey>, notes: &mut Vec<String>
 
 /// Reads the export files of `roster migrate librechat`; `creds_key` (LibreChat's
 /// `CREDS_KEY`) decrypts the users' TOTP secrets.
-pub fn read(files: &[PathBuf], creds_key: Option<&CredsKey>) -> anyhow::Result<SourceData> {
+/// Reads the export files; avatars stored as files are read through `images` (LibreChat's
+/// public directory).
+pub fn read(files: &[PathBuf], creds_key: Option<&CredsKey>, images: &ImageDir) -> anyhow::Result<SourceData> {
     let mut users: Vec<Result<SourceUser, (String, String)>> = Vec::new();
     let mut balances: HashMap<String, i64> = HashMap::new();
     let mut transactions: HashMap<String, Vec<SourceTransaction>> = HashMap::new();
@@ -342,7 +360,7 @@ pub fn read(files: &[PathBuf], creds_key: Option<&CredsKey>) -> anyhow::Result<S
             };
             let owner = text(&doc, "user");
             if doc.get("email").is_some() {
-                users.push(map_user(&doc, creds_key));
+                users.push(map_user(&doc, creds_key, images));
             } else if let (Some(user), Some(credits)) = (owner.clone(), doc.get("tokenCredits")) {
                 match credits.as_f64() {
                     Some(c) => {

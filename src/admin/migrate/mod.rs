@@ -9,9 +9,10 @@ mod openwebui;
 use super::explain;
 use super::transfer::ConflictArg;
 use roster_core::Core;
+use roster_core::service::SourceImage;
 use roster_core::service::{MigrateOptions, MigrationOutcome, OnConflict};
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Component, Path, PathBuf};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -53,8 +54,12 @@ enum Source {
     /// LibreChat: mongoexport JSON files of the users, balances and transactions collections.
     Librechat {
         /// Export files (JSON lines or --jsonArray), e.g. users.json balances.json transactions.json.
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
+        #[arg(required = true, value_name = "FILE")]
+        exports: Vec<PathBuf>,
+        /// LibreChat's public directory (client/public, holding images/), where avatars
+        /// stored as files (`/images/...`) are read from.
+        #[arg(long = "files", value_name = "DIR")]
+        public: Option<PathBuf>,
         /// LibreChat's CREDS_KEY (64 hex characters, from its .env), to decrypt two-factor
         /// secrets; read from the environment variable CREDS_KEY when not given. Without it,
         /// encrypted secrets are not carried over (noted per user).
@@ -65,15 +70,72 @@ enum Source {
     },
 }
 
+/// Where profile images stored as files on the old server are read from: the product's data
+/// (or public) directory given with `--files`, never outside it, each file at most the avatar
+/// upload limit.
+pub struct ImageDir {
+    dir: Option<PathBuf>,
+    max_bytes: u64,
+}
+
+impl ImageDir {
+    /// `dir` must be a directory when given.
+    pub fn new(dir: Option<PathBuf>, max_bytes: usize) -> anyhow::Result<Self> {
+        if let Some(dir) = dir.as_ref().filter(|d| !d.is_dir()) {
+            anyhow::bail!("--files: {} is not a directory", dir.display());
+        }
+        Ok(ImageDir {
+            dir,
+            max_bytes: max_bytes as u64,
+        })
+    }
+
+    /// Reads `relative` under the directory (no `..`, no symlink out). `url` is how the source
+    /// named the image and `directory` what `--files` should name, for the reason when it
+    /// cannot be read.
+    fn read(&self, relative: &Path, url: &str, directory: &str) -> Result<SourceImage, String> {
+        let Some(dir) = &self.dir else {
+            return Err(format!(
+                "the profile image {url:?} is a file of the old server; give {directory} with --files DIR"
+            ));
+        };
+        if relative.components().any(|c| !matches!(c, Component::Normal(_))) {
+            return Err(format!(
+                "the profile image {url:?} leaves {directory}; not carried over"
+            ));
+        }
+        let file = dir.join(relative);
+        let inside = match (dir.canonicalize(), file.canonicalize()) {
+            (Ok(d), Ok(f)) => f.starts_with(d),
+            _ => return Err(format!("the profile image file {} does not exist", file.display())),
+        };
+        if !inside {
+            return Err(format!("the profile image file {} leaves {directory}", file.display()));
+        }
+        let size = std::fs::metadata(&file)
+            .map_err(|e| format!("reading {}: {e}", file.display()))?
+            .len();
+        if size > self.max_bytes {
+            return Err(format!(
+                "the profile image file {} ({size} bytes) is larger than the avatar limit ({} bytes)",
+                file.display(),
+                self.max_bytes
+            ));
+        }
+        let bytes = std::fs::read(&file).map_err(|e| format!("reading {}: {e}", file.display()))?;
+        Ok(SourceImage {
+            bytes,
+            origin: file.display().to_string(),
+        })
+    }
+}
+
 pub async fn run(core: &Core, args: Args) -> anyhow::Result<()> {
     let (source, data, common) = match args.from {
         Source::OpenWebui { source, files, common } => {
             let db = db::SourceDb::open(&source, "webui.db").await?;
             let files = files.or_else(|| db::SourceDb::directory_of(&source));
-            if let Some(dir) = files.as_ref().filter(|d| !d.is_dir()) {
-                anyhow::bail!("--files: {} is not a directory", dir.display());
-            }
-            let images = openwebui::ImageFiles::new(files, core.config.avatar_max_bytes);
+            let images = openwebui::ImageFiles::new(ImageDir::new(files, core.config.avatar_max_bytes)?);
             let data = openwebui::read(&db, images).await;
             db.close().await;
             ("open-webui", data?, common)
@@ -85,7 +147,8 @@ pub async fn run(core: &Core, args: Args) -> anyhow::Result<()> {
             ("langflow", data?, common)
         }
         Source::Librechat {
-            files,
+            exports,
+            public,
             common,
             creds_key,
         } => {
@@ -93,7 +156,8 @@ pub async fn run(core: &Core, args: Args) -> anyhow::Result<()> {
                 .filter(|k| !k.trim().is_empty())
                 .map(|k| librechat::CredsKey::parse(&k))
                 .transpose()?;
-            ("librechat", librechat::read(&files, key.as_ref())?, common)
+            let images = ImageDir::new(public, core.config.avatar_max_bytes)?;
+            ("librechat", librechat::read(&exports, key.as_ref(), &images)?, common)
         }
     };
     let options = MigrateOptions {

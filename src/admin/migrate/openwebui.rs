@@ -6,13 +6,14 @@
 //! file, `/api/v1/files/{id}/content`, read from the `uploads` directory; or a path under the
 //! data directory such as `/cache/...`). An `http(s)` image stays a link.
 
+use super::ImageDir;
 use super::db::{Row, SourceDb, boolean, epoch, get, json, rfc3339};
 use base64::Engine as _;
 use roster_core::service::{SourceApiKey, SourceData, SourceGroup, SourceImage, SourceUser, UserRecord};
 use roster_core::token::digest;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 /// Open WebUI's own placeholder images (no image of the user's).
 const OPEN_WEBUI_IMAGES: &[&str] = &["/user.png", "/favicon.png", "/static/favicon.png"];
@@ -64,21 +65,18 @@ fn data_url_image(url: &str) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
-/// Where profile images stored as files on the Open WebUI server are read from.
+/// Profile images stored as files on the Open WebUI server: its data directory (holding
+/// `uploads/` and `cache/`) and the file table's paths.
 pub struct ImageFiles {
-    /// Open WebUI's data directory (holding `uploads/` and `cache/`), if known.
-    pub dir: Option<PathBuf>,
-    /// The largest file read (Roster's avatar upload limit).
-    pub max_bytes: u64,
+    files: ImageDir,
     /// Uploaded files: id to the path Open WebUI stored.
     uploads: HashMap<String, String>,
 }
 
 impl ImageFiles {
-    pub fn new(dir: Option<PathBuf>, max_bytes: usize) -> Self {
+    pub fn new(files: ImageDir) -> Self {
         ImageFiles {
-            dir,
-            max_bytes: max_bytes as u64,
+            files,
             uploads: HashMap::new(),
         }
     }
@@ -86,11 +84,6 @@ impl ImageFiles {
     /// The image behind a profile image path of the Open WebUI server, or why not.
     fn load(&self, url: &str) -> Result<SourceImage, String> {
         let path = url.split(['?', '#']).next().unwrap_or(url);
-        let Some(dir) = &self.dir else {
-            return Err(format!(
-                "the profile image {url:?} is a file of the Open WebUI server; give its data directory with --files DIR"
-            ));
-        };
         let relative: PathBuf = match path
             .strip_prefix("/api/v1/files/")
             .map(|rest| rest.trim_end_matches("/content").trim_end_matches('/'))
@@ -118,37 +111,7 @@ impl ImageFiles {
                 ));
             }
         };
-        if relative.components().any(|c| !matches!(c, Component::Normal(_))) {
-            return Err(format!(
-                "the profile image {url:?} leaves the data directory; not carried over"
-            ));
-        }
-        let file = dir.join(&relative);
-        let inside = match (dir.canonicalize(), file.canonicalize()) {
-            (Ok(d), Ok(f)) => f.starts_with(d),
-            _ => return Err(format!("the profile image file {} does not exist", file.display())),
-        };
-        if !inside {
-            return Err(format!(
-                "the profile image file {} leaves the data directory",
-                file.display()
-            ));
-        }
-        let size = std::fs::metadata(&file)
-            .map_err(|e| format!("reading {}: {e}", file.display()))?
-            .len();
-        if size > self.max_bytes {
-            return Err(format!(
-                "the profile image file {} ({size} bytes) is larger than the avatar limit ({} bytes)",
-                file.display(),
-                self.max_bytes
-            ));
-        }
-        let bytes = std::fs::read(&file).map_err(|e| format!("reading {}: {e}", file.display()))?;
-        Ok(SourceImage {
-            bytes,
-            origin: file.display().to_string(),
-        })
+        self.files.read(&relative, url, "Open WebUI's data directory")
     }
 }
 
@@ -403,7 +366,7 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("uploads")).unwrap();
         std::fs::write(dir.path().join("uploads/f1_me.png"), b"png bytes").unwrap();
         std::fs::write(dir.path().join("secret.txt"), b"no").unwrap();
-        let mut images = ImageFiles::new(Some(dir.path().to_path_buf()), 1024);
+        let mut images = ImageFiles::new(ImageDir::new(Some(dir.path().to_path_buf()), 1024).unwrap());
         images
             .uploads
             .insert("f1".into(), "/app/backend/data/uploads/f1_me.png".into());
@@ -430,7 +393,7 @@ mod tests {
             images
                 .load("/cache/../secret.txt")
                 .unwrap_err()
-                .contains("leaves the data directory")
+                .contains("leaves Open WebUI's data directory")
         );
         assert!(
             images
@@ -438,14 +401,19 @@ mod tests {
                 .unwrap_err()
                 .contains("not carried over")
         );
-        let small = ImageFiles { max_bytes: 3, ..images };
+        let small = ImageFiles {
+            files: ImageDir::new(Some(dir.path().to_path_buf()), 3).unwrap(),
+            ..images
+        };
         assert!(
             small
                 .load("/api/v1/files/f1/content")
                 .unwrap_err()
                 .contains("larger than")
         );
-        let none = ImageFiles::new(None, 1024);
+        let mut none = ImageFiles::new(ImageDir::new(None, 1024).unwrap());
+        none.uploads
+            .insert("f1".into(), "/app/backend/data/uploads/f1_me.png".into());
         assert!(
             none.load("/api/v1/files/f1/content")
                 .unwrap_err()

@@ -790,8 +790,10 @@ impl Core {
                     .is_ok_and(|s| crate::token::digests_equal(&hex::encode(s), &hex::encode(&secret)));
                 if !same {
                     notes.push(
-                        "two-factor: the account has its own two-factor authentication in Roster; kept \
-                         (the source's secret and backup codes are not carried over)"
+                        "two-factor: the account's two-factor authentication in Roster differs from the \
+                         source's and is kept (its own, or one carried over before the source changed); the \
+                         source's secret and backup codes are not carried over (turn it off in Roster and \
+                         run again to take them)"
                             .into(),
                     );
                     return Ok(None);
