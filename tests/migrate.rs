@@ -1125,7 +1125,87 @@ async fn librechat_two_factor_wrong_key(backend: Backend) {
     assert_eq!(status, 200, "{body}");
 }
 
+/// Every imported user signs in through every dialect with the source's password: Roster's
+/// native API, LibreChat, Open WebUI, Langflow, and Plexichat (which signs in through the
+/// native API and then serves the user with that token). The dialect that checks the source's
+/// hash first changes from user to user; after it the hash is Roster's Argon2id.
+async fn imported_users_log_in_through_every_dialect(backend: Backend) {
+    let Some(app) = app(backend).await else { return };
+    let librechat: Vec<String> = ["users.json", "balances.json", "transactions.json"]
+        .iter()
+        .map(|f| fixture_path(&format!("librechat/export/{f}")))
+        .collect();
+    let mut args = vec!["migrate", "librechat"];
+    args.extend(librechat.iter().map(String::as_str));
+    roster(&app, &args).ok();
+    roster(&app, &["migrate", "open-webui", &fixture_path("open-webui/webui.db")]).ok();
+    roster(&app, &["migrate", "langflow", &fixture_path("langflow/langflow.db")]).ok();
+
+    // (login, password, has an email) of every active user with a password and no 2FA.
+    let mut users: Vec<(String, String, bool)> = Vec::new();
+    for u in manifest("open-webui/users.json")["users"].as_array().unwrap() {
+        if u["active"] == true && u["role"] != "pending" {
+            users.push((
+                u["email"].as_str().unwrap().into(),
+                u["password"].as_str().unwrap().into(),
+                true,
+            ));
+        }
+    }
+    for u in manifest("langflow/users.json")["users"].as_array().unwrap() {
+        if u["is_active"] == true {
+            users.push((
+                u["username"].as_str().unwrap().into(),
+                u["password"].as_str().unwrap().into(),
+                false,
+            ));
+        }
+    }
+    for u in manifest("librechat/manifest.json")["users"].as_array().unwrap() {
+        if let Some(password) = u["password"].as_str()
+            && u["totp_format"].is_null()
+        {
+            users.push((u["email"].as_str().unwrap().into(), password.into(), true));
+        }
+    }
+    assert!(users.len() >= 7, "{users:?}");
+    const DIALECTS: [&str; 5] = ["native", "librechat", "openwebui", "langflow", "plexichat"];
+    for (i, (login, password, has_email)) in users.iter().enumerate() {
+        assert!(
+            !stored_hash(&app, login)
+                .await
+                .starts_with("$argon2id$v=19$m=19456,t=2,p=1$")
+        );
+        for k in 0..DIALECTS.len() {
+            let dialect = DIALECTS[(i + k) % DIALECTS.len()];
+            // LibreChat's and Open WebUI's sign-in forms take an email only.
+            if !has_email && matches!(dialect, "librechat" | "openwebui") {
+                continue;
+            }
+            let (status, body) = match dialect {
+                "native" => {
+                    let r = app.login(login, password).await;
+                    (r.status.as_u16(), r.body)
+                }
+                "librechat" => librechat_login(&app, login, password).await,
+                "openwebui" => openwebui_signin(&app, login, password).await,
+                "langflow" => langflow_login(&app, login, password).await,
+                _ => {
+                    let native = app.login(login, password).await;
+                    native.assert_status(200);
+                    let token = native.body["access_token"].as_str().unwrap();
+                    let r = app.get("/plexichat/users/@me", Some(token)).await;
+                    (r.status.as_u16(), r.body)
+                }
+            };
+            assert_eq!(status, 200, "{login} through {dialect}: {body}");
+            assert_current_argon2(&stored_hash(&app, login).await);
+        }
+    }
+}
+
 backend_tests!(
+    imported_users_log_in_through_every_dialect,
     open_webui,
     open_webui_conflicts,
     open_webui_from_postgres,
