@@ -564,6 +564,30 @@ async fn assert_langflow_users(app: &TestApp, fixture: &Value) {
     app.get("/v1/me", Some(key)).await.assert_status(200);
 }
 
+/// Migrates a Langflow source: a dry run writes nothing, the run creates the fixture's four
+/// users (checked by [`assert_langflow_users`]), a second run changes nothing.
+async fn migrate_langflow(app: &TestApp, source: &str, fixture: &Value) {
+    let r = roster(app, &["migrate", "langflow", source, "--dry-run"]);
+    r.ok();
+    assert!(r.stdout.contains("users: 4 created"), "{r:?}");
+    assert_eq!(app.core.store.count_users().await.unwrap(), 0);
+    let r = roster(app, &["migrate", "langflow", source]);
+    r.ok();
+    assert!(
+        r.stdout
+            .contains("users: 4 created, 0 updated, 0 unchanged, 0 skipped, 0 failed"),
+        "{r:?}"
+    );
+    assert_langflow_users(app, fixture).await;
+
+    let r = roster(app, &["migrate", "langflow", source]);
+    r.ok();
+    assert!(r.stdout.contains("users: 0 created, 0 updated, 4 unchanged"), "{r:?}");
+    assert_eq!(app.core.store.count_users().await.unwrap(), 4);
+    let frank = app.core.store.find_user_by_login("frank").await.unwrap();
+    assert_eq!(app.core.store.list_api_keys(frank.id).await.unwrap().len(), 1);
+}
+
 async fn langflow(backend: Backend) {
     let Some(app) = app(backend).await else { return };
     let db = fixture("langflow/langflow.db");
@@ -571,26 +595,7 @@ async fn langflow(backend: Backend) {
     let fixture = manifest("langflow/users.json");
     let source = db.to_str().unwrap();
 
-    let r = roster(&app, &["migrate", "langflow", source, "--dry-run"]);
-    r.ok();
-    assert!(r.stdout.contains("users: 4 created"), "{r:?}");
-    assert_eq!(app.core.store.count_users().await.unwrap(), 0);
-    let r = roster(&app, &["migrate", "langflow", source]);
-    r.ok();
-    assert!(
-        r.stdout
-            .contains("users: 4 created, 0 updated, 0 unchanged, 0 skipped, 0 failed"),
-        "{r:?}"
-    );
-
-    assert_langflow_users(&app, &fixture).await;
-
-    let r = roster(&app, &["migrate", "langflow", source]);
-    r.ok();
-    assert!(r.stdout.contains("users: 0 created, 0 updated, 4 unchanged"), "{r:?}");
-    assert_eq!(app.core.store.count_users().await.unwrap(), 4);
-    let frank = app.core.store.find_user_by_login("frank").await.unwrap();
-    assert_eq!(app.core.store.list_api_keys(frank.id).await.unwrap().len(), 1);
+    migrate_langflow(&app, source, &fixture).await;
     assert_eq!(sha(&db), before);
 }
 
@@ -616,25 +621,7 @@ async fn langflow_from_postgres(backend: Backend) {
     assert_eq!(fixture["users"].as_array().unwrap().len(), 4);
     let source = source_db.url.as_str();
 
-    let r = roster(&app, &["migrate", "langflow", source, "--dry-run"]);
-    r.ok();
-    assert!(r.stdout.contains("users: 4 created"), "{r:?}");
-    assert_eq!(app.core.store.count_users().await.unwrap(), 0);
-    let r = roster(&app, &["migrate", "langflow", source]);
-    r.ok();
-    assert!(
-        r.stdout
-            .contains("users: 4 created, 0 updated, 0 unchanged, 0 skipped, 0 failed"),
-        "{r:?}"
-    );
-    assert_langflow_users(&app, &fixture).await;
-
-    let r = roster(&app, &["migrate", "langflow", source]);
-    r.ok();
-    assert!(r.stdout.contains("users: 0 created, 0 updated, 4 unchanged"), "{r:?}");
-    assert_eq!(app.core.store.count_users().await.unwrap(), 4);
-    let frank = app.core.store.find_user_by_login("frank").await.unwrap();
-    assert_eq!(app.core.store.list_api_keys(frank.id).await.unwrap().len(), 1);
+    migrate_langflow(&app, source, &fixture).await;
 
     // The source was only read: every table's rows are as the dump made them (Langflow's
     // bcrypt hashes not upgraded, API key uses not counted).

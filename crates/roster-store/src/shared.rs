@@ -61,6 +61,28 @@ macro_rules! impl_store {
                     .bind(p.search_key)
             }
 
+            /// Updates a user at its revision inside `transaction`: None when no row has that
+            /// revision. With `keep_an_admin`, the administrators are locked first and the
+            /// change fails with LastAdmin if no active administrator is left.
+            async fn update_user_row(
+                transaction: &mut sqlx::Transaction<'static, $database>,
+                user: &roster_core::User,
+                keep_an_admin: bool,
+            ) -> Result<Option<$crate::codec::UserRow>, $crate::error::TransactionError> {
+                if keep_an_admin {
+                    Self::lock_admins(transaction).await?;
+                }
+                let row: Option<$crate::codec::UserRow> =
+                    Self::bind_user(sqlx::query_as($crate::sql::UPDATE_USER), $crate::codec::UserParams::new(user))
+                        .bind(user.revision)
+                        .fetch_optional(&mut **transaction)
+                        .await?;
+                if row.is_some() && keep_an_admin {
+                    Self::ensure_an_admin(transaction, time::OffsetDateTime::now_utc()).await?;
+                }
+                Ok(row)
+            }
+
             /// Writes a changed user at its revision (Stale if another writer got there first;
             /// with `keep_an_admin`, LastAdmin if no active administrator would be left) and,
             /// with `end_sessions` (a session id to keep, 0 for none, and its journal, written
@@ -74,17 +96,9 @@ macro_rules! impl_store {
                 journal: &roster_core::journal::Journal,
             ) -> roster_core::store::StoreResult<(roster_core::User, u64)> {
                 let params = $crate::codec::UserParams::new(user);
-                let (email, username_key) = (params.email.clone(), params.username_key.clone());
+                let (email, username_key) = (params.email, params.username_key);
                 let result = $crate::shared::write_transaction!(self, transaction => {
-                    if keep_an_admin {
-                        Self::lock_admins(&mut transaction).await?;
-                    }
-                    let row: Option<$crate::codec::UserRow> =
-                        Self::bind_user(sqlx::query_as($crate::sql::UPDATE_USER), params)
-                            .bind(user.revision)
-                            .fetch_optional(&mut *transaction)
-                            .await?;
-                    let Some(row) = row else {
+                    let Some(row) = Self::update_user_row(&mut transaction, user, keep_an_admin).await? else {
                         let exists: i64 = sqlx::query_scalar($crate::sql::COUNT_USERS_WITH_ID)
                             .bind(user.id.0)
                             .fetch_one(&mut *transaction)
@@ -95,9 +109,6 @@ macro_rules! impl_store {
                             roster_core::StoreError::Stale.into()
                         });
                     };
-                    if keep_an_admin {
-                        Self::ensure_an_admin(&mut transaction, time::OffsetDateTime::now_utc()).await?;
-                    }
                     Self::write_journal(&mut transaction, journal).await?;
                     let mut ended = 0;
                     if let Some((keep, sessions_journal)) = end_sessions {
@@ -1950,20 +1961,9 @@ macro_rules! impl_store {
                             .fetch_one(&mut *transaction)
                             .await?
                     } else {
-                        if migrated.keep_an_admin {
-                            Self::lock_admins(&mut transaction).await?;
-                        }
-                        let row: Option<$crate::codec::UserRow> =
-                            Self::bind_user(sqlx::query_as($crate::sql::UPDATE_USER), params)
-                                .bind(user.revision)
-                                .fetch_optional(&mut *transaction)
-                                .await?;
-                        let Some(row) = row else {
+                        let Some(row) = Self::update_user_row(&mut transaction, user, migrated.keep_an_admin).await? else {
                             return Err(roster_core::StoreError::Stale.into());
                         };
-                        if migrated.keep_an_admin {
-                            Self::ensure_an_admin(&mut transaction, time::OffsetDateTime::now_utc()).await?;
-                        }
                         row
                     };
                     sqlx::query($crate::sql::PUT_EXTERNAL_REF)
