@@ -1191,8 +1191,121 @@ async fn imported_users_log_in_through_every_dialect(backend: Backend) {
     }
 }
 
+/// Two-factor records the reader or the core cannot carry over are notes, and the user comes
+/// along without 2FA; a pending (unconfirmed) Roster enrolment is replaced by the source's.
+async fn librechat_two_factor_edge_cases(backend: Backend) {
+    let Some(app) = app(backend).await else { return };
+    let hash = bcrypt::hash("edge-password-1", 4).unwrap();
+    let secret = "JBSWY3DPEHPK3PXP"; // 80 bits
+    let doc = |id: &str, email: &str, extra: Value| {
+        let mut d = json!({"_id": {"$oid": id}, "email": email, "password": hash, "name": email, "provider": "local",
+            "role": "USER", "emailVerified": true});
+        d.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        d.to_string()
+    };
+    let lines = [
+        doc(
+            "65a1b2c3d4e5f60718293a01",
+            "nosecret@example.org",
+            json!({"twoFactorEnabled": true}),
+        ),
+        doc(
+            "65a1b2c3d4e5f60718293a02",
+            "unconfirmed@example.org",
+            json!({"twoFactorEnabled": false, "totpSecret": secret}),
+        ),
+        doc(
+            "65a1b2c3d4e5f60718293a03",
+            "notbase32@example.org",
+            json!({"twoFactorEnabled": true, "totpSecret": "NOT*BASE32!"}),
+        ),
+        doc(
+            "65a1b2c3d4e5f60718293a04",
+            "short@example.org",
+            json!({"twoFactorEnabled": true, "totpSecret": "ABCDEFGH"}),
+        ),
+        doc(
+            "65a1b2c3d4e5f60718293a05",
+            "pat@example.org",
+            json!({"twoFactorEnabled": true, "totpSecret": secret,
+            "backupCodes": [{"codeHash": "not a digest", "used": false}]}),
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("users.json");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+
+    // Pat already has an account in Roster with an enrolment begun and never confirmed (an
+    // administrator exists first, so Pat is an ordinary user).
+    app.admin().await;
+    app.register("pat@example.org", "pat-own-password-2")
+        .await
+        .assert_status(201);
+    let own = app.login("pat@example.org", "pat-own-password-2").await;
+    let token = own.body["access_token"].as_str().unwrap();
+    app.post("/v1/me/2fa/setup", Some(token), &json!({}))
+        .await
+        .assert_status(200);
+
+    let r = roster(
+        &app,
+        &[
+            "migrate",
+            "librechat",
+            path.to_str().unwrap(),
+            "--on-conflict",
+            "update",
+        ],
+    );
+    r.ok();
+    assert!(
+        r.stdout
+            .contains("users: 4 created, 1 updated, 0 unchanged, 0 skipped, 0 failed"),
+        "{r:?}"
+    );
+    let line = |email: &str| r.stdout.lines().find(|l| l.contains(email)).unwrap().to_string();
+    assert!(
+        line("nosecret@").contains("twoFactorEnabled without a totpSecret"),
+        "{r:?}"
+    );
+    assert!(
+        line("unconfirmed@").contains("never confirmed in LibreChat is not carried over"),
+        "{r:?}"
+    );
+    assert!(line("notbase32@").contains("totpSecret is not base32"), "{r:?}");
+    assert!(line("short@").contains("totpSecret: 40 bits"), "{r:?}");
+    assert!(line("pat@").contains("a pending Roster enrolment is replaced"), "{r:?}");
+    assert!(
+        line("pat@").contains("backupCodes[0]: codeHash is not a SHA-256 digest"),
+        "{r:?}"
+    );
+    // Without a carried-over secret the password alone signs in.
+    for email in [
+        "nosecret@example.org",
+        "unconfirmed@example.org",
+        "notbase32@example.org",
+        "short@example.org",
+    ] {
+        let r = app.login(email, "edge-password-1").await;
+        r.assert_status(200);
+        assert!(r.body["access_token"].is_string(), "{email}: {}", r.text);
+    }
+    // Pat's account took the source's password and its 2FA: a challenge, answered with a code
+    // of the source's secret.
+    let challenge = native_challenge(&app, "pat@example.org", "edge-password-1").await;
+    let done = app
+        .post(
+            "/v1/auth/login/2fa",
+            None,
+            &json!({"challenge": challenge, "code": totp(&app, secret, 0)}),
+        )
+        .await;
+    done.assert_status(200);
+}
+
 backend_tests!(
     imported_users_log_in_through_every_dialect,
+    librechat_two_factor_edge_cases,
     open_webui,
     open_webui_conflicts,
     open_webui_from_postgres,
