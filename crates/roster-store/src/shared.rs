@@ -109,9 +109,8 @@ macro_rules! impl_store {
                             roster_core::StoreError::Stale.into()
                         });
                     };
-                    Self::write_journal(&mut transaction, journal).await?;
                     let mut ended = 0;
-                    if let Some((keep, sessions_journal)) = end_sessions {
+                    if let Some((keep, _)) = end_sessions {
                         sqlx::query($crate::sql::DELETE_REFRESH_TOKENS_OF_OTHER_SESSIONS)
                             .bind(user.id.0)
                             .bind(keep)
@@ -123,9 +122,11 @@ macro_rules! impl_store {
                             .execute(&mut *transaction)
                             .await?
                             .rows_affected();
-                        if ended > 0 {
-                            Self::write_journal(&mut transaction, sessions_journal).await?;
-                        }
+                    }
+                    // The journal last: its outbox lock is held only until the commit.
+                    Self::write_journal(&mut transaction, journal).await?;
+                    if let Some((_, sessions_journal)) = end_sessions.filter(|_| ended > 0) {
+                        Self::write_journal(&mut transaction, sessions_journal).await?;
                     }
                     Ok((row, ended))
                 });
