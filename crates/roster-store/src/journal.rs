@@ -6,9 +6,17 @@ use roster_core::journal::{AuditEntry, OutboxEvent};
 use roster_core::store::StoreResult;
 use sqlx::types::Json;
 
-/// The transaction-level advisory lock PostgreSQL writers of `outbox` take just before
-/// inserting, so that `seq` order is commit order (see migration 0009).
+/// The transaction-level advisory lock PostgreSQL's outbox sequencer takes (see migration
+/// 0013 and `PgStore::sequence_outbox`).
 pub(crate) const OUTBOX_LOCK: i64 = 7_420_001;
+
+/// Numbers the committed outbox rows without a `seq` (PostgreSQL) after the highest number
+/// given so far, in the order they were written (`written_at`, then `id`; see migration 0013).
+/// Run under [`OUTBOX_LOCK`].
+pub(crate) const SEQUENCE_OUTBOX: &str = "UPDATE outbox SET seq = base.max_seq + pending.n \
+     FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY written_at, id) AS n FROM outbox WHERE seq IS NULL) AS pending, \
+     (SELECT COALESCE(MAX(seq), 0) AS max_seq FROM outbox) AS base \
+     WHERE outbox.id = pending.id";
 
 /// Rows per multi-row insert (7 parameters each: well under both backends' limits).
 pub(crate) const JOURNAL_ROWS_PER_STATEMENT: usize = 500;

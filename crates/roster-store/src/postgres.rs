@@ -71,10 +71,17 @@ impl PgStore {
         Ok(())
     }
 
-    /// Serialises writers of the outbox until they commit, so `seq` order is commit order.
-    async fn lock_outbox(transaction: &mut Transaction<'static, Postgres>) -> Result<(), sqlx::Error> {
+    /// Gives the committed outbox rows that have none their `seq` (see migration 0013): under
+    /// one transaction-level advisory lock, so sequencers take turns and each one's numbers
+    /// are above every number committed before it. Writers take no lock; a row that commits
+    /// while this runs gets a higher number at the next turn, so a reader paging by `seq`
+    /// never passes a row that shows up later.
+    async fn sequence_outbox(transaction: &mut Transaction<'static, Postgres>) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(crate::journal::OUTBOX_LOCK)
+            .execute(&mut **transaction)
+            .await?;
+        sqlx::query(crate::journal::SEQUENCE_OUTBOX)
             .execute(&mut **transaction)
             .await?;
         Ok(())
@@ -87,6 +94,5 @@ crate::webhooks::impl_webhook_store!(
     PgStore,
     Postgres,
     lock = " FOR UPDATE SKIP LOCKED",
-    single_deliverer = false,
-    outbox_lock = Some("SELECT pg_advisory_xact_lock($1)")
+    single_deliverer = false
 );

@@ -61,6 +61,16 @@ macro_rules! impl_store {
                     .bind(p.search_key)
             }
 
+            /// Numbers the outbox rows committed without a `seq` yet (PostgreSQL; nothing on
+            /// SQLite), before a read that pages by `seq`.
+            pub(crate) async fn sequence_outbox_now(&self) -> roster_core::store::StoreResult<()> {
+                $crate::shared::write_transaction!(self, transaction => {
+                    Self::sequence_outbox(&mut transaction).await?;
+                    Ok(())
+                })
+                .map_err(Into::into)
+            }
+
             /// Updates a user at its revision inside `transaction`: None when no row has that
             /// revision. With `keep_an_admin`, the administrators are locked first and the
             /// change fails with LastAdmin if no active administrator is left.
@@ -296,7 +306,6 @@ macro_rules! impl_store {
                 if journal.events.is_empty() {
                     return Ok(());
                 }
-                Self::lock_outbox(transaction).await?;
                 for chunk in journal.events.chunks(JOURNAL_ROWS_PER_STATEMENT) {
                     let mut insert = sqlx::QueryBuilder::<$database>::new(INSERT_OUTBOX_HEAD);
                     insert.push_values(chunk, |mut row, event| {
@@ -1780,6 +1789,7 @@ macro_rules! impl_store {
                 after_seq: i64,
                 limit: u32,
             ) -> roster_core::store::StoreResult<Vec<roster_core::journal::OutboxEvent>> {
+                self.sequence_outbox_now().await?;
                 let rows = sqlx::query_as($crate::journal::LIST_OUTBOX)
                     .bind(after_seq)
                     .bind(i64::from(limit))

@@ -104,8 +104,9 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Nothing to do: the single writer already makes `seq` order commit order.
-    async fn lock_outbox(_transaction: &mut Transaction<'static, Sqlite>) -> Result<(), sqlx::Error> {
+    /// Nothing to do: rows get their `seq` when inserted, and the single writer already makes
+    /// `seq` order commit order.
+    async fn sequence_outbox(_transaction: &mut Transaction<'static, Sqlite>) -> Result<(), sqlx::Error> {
         Ok(())
     }
 }
@@ -136,10 +137,4 @@ async fn connect_pool(
 
 crate::shared::impl_store!(SqliteStore, Sqlite);
 crate::two_factor::impl_two_factor!(SqliteStore, Sqlite);
-crate::webhooks::impl_webhook_store!(
-    SqliteStore,
-    Sqlite,
-    lock = "",
-    single_deliverer = true,
-    outbox_lock = None::<&str>
-);
+crate::webhooks::impl_webhook_store!(SqliteStore, Sqlite, lock = "", single_deliverer = true);

@@ -10,10 +10,6 @@ use roster_core::webhooks::{Delivery, DeliveryStatus, Subscription};
 use roster_core::{StoreError, UserId};
 use sqlx::types::Json;
 
-/// The transaction-level advisory lock writers of `outbox` take before inserting (see
-/// migration 0009), so that `seq` order is commit order on PostgreSQL.
-pub(crate) const OUTBOX_LOCK: i64 = 7_420_001;
-
 pub(crate) const INSERT_OUTBOX_EVENT: &str = "INSERT INTO outbox (id, event_type, subject_id, actor_id, occurred_at, payload) \
      VALUES ($1, $2, $3, $4, $5, $6)";
 pub(crate) const LIST_OUTBOX_EVENTS: &str = "SELECT seq, id, event_type, subject_id, actor_id, occurred_at, payload \
@@ -225,7 +221,7 @@ impl ClaimedRow {
 /// claiming sub-select (`FOR UPDATE SKIP LOCKED` on PostgreSQL); `$single_deliverer` says
 /// whether one instance at a time delivers (the `delivery` lease; SQLite).
 macro_rules! impl_webhook_store {
-    ($store:ty, $database:ty, lock = $lock:expr, single_deliverer = $single:expr, outbox_lock = $outbox_lock:expr) => {
+    ($store:ty, $database:ty, lock = $lock:expr, single_deliverer = $single:expr) => {
         #[async_trait::async_trait]
         impl roster_core::webhooks::WebhookStore for $store {
             async fn append_outbox_events(
@@ -233,12 +229,6 @@ macro_rules! impl_webhook_store {
                 events: &[roster_core::journal::OutboxEvent],
             ) -> roster_core::store::StoreResult<()> {
                 $crate::shared::write_transaction!(self, transaction => {
-                    if let Some(statement) = $outbox_lock {
-                        sqlx::query(statement)
-                            .bind($crate::webhooks::OUTBOX_LOCK)
-                            .execute(&mut *transaction)
-                            .await?;
-                    }
                     for event in events {
                         sqlx::query($crate::webhooks::INSERT_OUTBOX_EVENT)
                             .bind(event.id)
@@ -273,6 +263,7 @@ macro_rules! impl_webhook_store {
                 before: Option<i64>,
                 limit: u32,
             ) -> roster_core::store::StoreResult<Vec<roster_core::journal::OutboxEvent>> {
+                self.sequence_outbox_now().await?;
                 let rows: Vec<$crate::webhooks::OutboxRow> =
                     sqlx::query_as($crate::webhooks::LIST_OUTBOX_EVENTS_OF_TYPE)
                         .bind(event_type)
@@ -289,6 +280,7 @@ macro_rules! impl_webhook_store {
                 subscription: &roster_core::webhooks::Subscription,
             ) -> roster_core::store::StoreResult<roster_core::webhooks::Subscription> {
                 let start: i64 = $crate::shared::write_transaction!(self, transaction => {
+                    Self::sequence_outbox(&mut transaction).await?;
                     let start: i64 = sqlx::query_scalar($crate::webhooks::LAST_OUTBOX_SEQ)
                         .fetch_one(&mut *transaction)
                         .await?;
@@ -361,6 +353,7 @@ macro_rules! impl_webhook_store {
 
             async fn fan_out(&self, now: time::OffsetDateTime, batch: u32) -> roster_core::store::StoreResult<u64> {
                 let queued = $crate::shared::write_transaction!(self, transaction => {
+                    Self::sequence_outbox(&mut transaction).await?;
                     let subscriptions: Vec<$crate::webhooks::SubscriptionRow> = sqlx::query_as(&format!(
                         "SELECT {} FROM webhook_subscriptions ORDER BY id{}",
                         $crate::webhooks::SUBSCRIPTION_COLUMNS,
@@ -549,6 +542,7 @@ macro_rules! impl_webhook_store {
                 &self,
                 limit: u32,
             ) -> roster_core::store::StoreResult<Vec<roster_core::journal::OutboxEvent>> {
+                self.sequence_outbox_now().await?;
                 let rows: Vec<$crate::webhooks::OutboxRow> = sqlx::query_as($crate::webhooks::LIST_PENDING_DELETIONS)
                     .bind(roster_core::webhooks::USER_DELETED)
                     .bind(i64::from(limit))

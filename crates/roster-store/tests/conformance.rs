@@ -2027,7 +2027,28 @@ async fn migrated_schemas_match() {
         return;
     };
     pg_db.store().await.close().await;
-    let postgres = postgres_schema(&pg_db.url).await;
+    let mut postgres = postgres_schema(&pg_db.url).await;
+    let mut sqlite = sqlite;
+    // By design (migration 0013): PostgreSQL gives `outbox.seq` after commit, so there it is
+    // a nullable unique column with an index of the rows still without one; SQLite gives it
+    // at insert (the row id).
+    let outbox_seq = |t: &String, c: &String| t == "outbox" && c == "seq";
+    assert!(
+        postgres
+            .columns
+            .contains(&("outbox".into(), "seq".into(), false, "integer"))
+    );
+    assert!(
+        postgres
+            .keys
+            .contains(&("outbox".into(), "seq".into(), "unique".into()))
+    );
+    assert!(postgres.indexes.remove("outbox_unsequenced_idx"));
+    assert!(sqlite.keys.contains(&("outbox".into(), "seq".into(), "primary".into())));
+    for schema in [&mut sqlite, &mut postgres] {
+        schema.columns.retain(|(t, c, ..)| !outbox_seq(t, c));
+        schema.keys.retain(|(t, c, _)| !outbox_seq(t, c));
+    }
     assert_eq!(
         sqlite.columns, postgres.columns,
         "columns, nullability and type classes"
@@ -2564,7 +2585,72 @@ mod journal {
         assert!(f.store.list_sessions(ann.id).await.unwrap().is_empty());
     }
 
+    /// PostgreSQL writers take no lock: a row that commits after a reader paged past newer
+    /// rows is numbered after them, and a change that waited for another's row lock is
+    /// numbered after it. Made deterministic with two raw connections.
+    pub(super) async fn late_commits_are_numbered_after_what_was_read(backend: Backend) {
+        use sqlx::{Connection, Executor};
+        let f = fixture_or_skip!(backend);
+        if backend != Backend::Postgres {
+            return; // SQLite gives `seq` at insert, one writer at a time
+        }
+        let insert = |id: i64, subject: i64| {
+            format!(
+                "INSERT INTO outbox (id, event_type, subject_id, actor_id, occurred_at, payload) \
+                 VALUES ({id}, 'test.event', {subject}, NULL, 0, '{{}}')"
+            )
+        };
+        let mut late = sqlx::PgConnection::connect(&f.db.url).await.unwrap();
+        let mut early = sqlx::PgConnection::connect(&f.db.url).await.unwrap();
+        // The late writer writes first but has not committed when the reader pages.
+        late.execute("BEGIN").await.unwrap();
+        late.execute(insert(1, 10).as_str()).await.unwrap();
+        early.execute(insert(2, 20).as_str()).await.unwrap();
+        let page = f.store.list_outbox(0, 10).await.unwrap();
+        assert_eq!(page.iter().map(|e| e.id).collect::<Vec<_>>(), [2]);
+        let after = page[0].seq;
+        late.execute("COMMIT").await.unwrap();
+        let next = f.store.list_outbox(after, 10).await.unwrap();
+        assert_eq!(next.iter().map(|e| e.id).collect::<Vec<_>>(), [1], "not skipped");
+        assert!(next[0].seq > after);
+
+        // One row, two writers: the second waits for the first's lock and is numbered after
+        // it, though its transaction began (and took its id) first.
+        sqlx::query("CREATE TABLE lock_probe (k INT PRIMARY KEY)")
+            .execute(&mut early)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO lock_probe VALUES (1)")
+            .execute(&mut early)
+            .await
+            .unwrap();
+        early.execute("BEGIN").await.unwrap();
+        early.execute(insert(3, 30).as_str()).await.unwrap(); // an unrelated first write
+        late.execute("BEGIN").await.unwrap();
+        late.execute("UPDATE lock_probe SET k = k WHERE k = 1").await.unwrap();
+        late.execute(insert(4, 30).as_str()).await.unwrap();
+        let waiting = tokio::spawn(async move {
+            early.execute("UPDATE lock_probe SET k = k WHERE k = 1").await.unwrap();
+            early.execute(insert(5, 30).as_str()).await.unwrap();
+            early.execute("COMMIT").await.unwrap();
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        late.execute("COMMIT").await.unwrap();
+        waiting.await.unwrap();
+        let rest: Vec<i64> = f
+            .store
+            .list_outbox(next[0].seq, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.id)
+            .collect();
+        let position = |id: i64| rest.iter().position(|&r| r == id).unwrap();
+        assert!(position(4) < position(5), "{rest:?}");
+    }
+
     backend_tests!(
+        late_commits_are_numbered_after_what_was_read,
         a_user_update_ends_sessions_in_its_transaction,
         a_committed_change_has_exactly_its_records,
         a_failed_change_leaves_no_records,

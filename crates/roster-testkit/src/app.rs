@@ -132,7 +132,7 @@ pub async fn spawn_app_with_http(
     });
     Some(TestApp {
         address,
-        client: reqwest::Client::new(),
+        client: test_client(),
         core,
         clock,
         db,
@@ -168,7 +168,7 @@ pub async fn spawn_app_on(db: TestDatabase) -> TestApp {
     });
     TestApp {
         address,
-        client: reqwest::Client::new(),
+        client: test_client(),
         core,
         clock,
         db,
@@ -176,6 +176,16 @@ pub async fn spawn_app_on(db: TestDatabase) -> TestApp {
         server,
         counter: AtomicU32::new(0),
     }
+}
+
+/// The HTTP client of a test app. Its pooled connections idle at most 5 s: the server closes
+/// a connection that waits longer than `header_read_timeout` (10 s) for the next request, and a
+/// request sent on it at that moment fails ("connection closed before message completed").
+fn test_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_idle_timeout(std::time::Duration::from_secs(5))
+        .build()
+        .expect("an HTTP client")
 }
 
 impl TestApp {
