@@ -414,20 +414,25 @@ async fn open_webui_conflicts(backend: Backend) {
     );
 }
 
+/// A PostgreSQL database of its own holding a product's dump (a fixture made with
+/// `pg_dump --inserts`); None when PostgreSQL is missing outside CI.
+async fn source_database(dump: &str) -> Option<TestDatabase> {
+    use sqlx::Connection;
+    let db = TestDatabase::new(Backend::Postgres).await?;
+    let dump = std::fs::read_to_string(fixture(dump)).unwrap();
+    let mut connection = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::raw_sql(&dump).execute(&mut connection).await.unwrap();
+    connection.close().await.unwrap();
+    Some(db)
+}
+
 /// Open WebUI on PostgreSQL: the source read through a postgres:// URL (a dump of the database
 /// Open WebUI made there, loaded into a fresh PostgreSQL database).
 async fn open_webui_from_postgres(backend: Backend) {
     let Some(app) = app(backend).await else { return };
-    let Some(source_db) = TestDatabase::new(Backend::Postgres).await else {
+    let Some(source_db) = source_database("open-webui/postgres.sql").await else {
         return;
     };
-    let dump = std::fs::read_to_string(fixture("open-webui/postgres.sql")).unwrap();
-    {
-        use sqlx::Connection;
-        let mut connection = sqlx::PgConnection::connect(&source_db.url).await.unwrap();
-        sqlx::raw_sql(&dump).execute(&mut connection).await.unwrap();
-        connection.close().await.unwrap();
-    }
     let fixture = manifest("open-webui/users-postgres.json");
     let r = roster(&app, &["migrate", "open-webui", &source_db.url]);
     r.ok();
@@ -604,15 +609,9 @@ async fn langflow(backend: Backend) {
 async fn langflow_from_postgres(backend: Backend) {
     use sqlx::Connection;
     let Some(app) = app(backend).await else { return };
-    let Some(source_db) = TestDatabase::new(Backend::Postgres).await else {
+    let Some(source_db) = source_database("langflow/postgres.sql").await else {
         return;
     };
-    let dump = std::fs::read_to_string(fixture("langflow/postgres.sql")).unwrap();
-    {
-        let mut connection = sqlx::PgConnection::connect(&source_db.url).await.unwrap();
-        sqlx::raw_sql(&dump).execute(&mut connection).await.unwrap();
-        connection.close().await.unwrap();
-    }
     let before = pg_checksum(&source_db.url).await;
     assert!(before.len() > 50, "the dump made Langflow's tables: {before:?}");
     let users = before.iter().find(|(table, _)| table == "user").unwrap();
