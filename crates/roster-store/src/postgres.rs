@@ -54,6 +54,8 @@ impl PgStore {
 
     /// Whether the `users_search` trigram table exists (SQLite's FTS5).
     const FULL_TEXT_SEARCH: bool = false;
+    /// Outbox rows get their `seq` from readers (see `sequence_outbox`).
+    const SEQUENCES_OUTBOX: bool = true;
 
     fn read_pool(&self) -> &PgPool {
         &self.pool

@@ -64,6 +64,9 @@ macro_rules! impl_store {
             /// Numbers the outbox rows committed without a `seq` yet (PostgreSQL; nothing on
             /// SQLite), before a read that pages by `seq`.
             pub(crate) async fn sequence_outbox_now(&self) -> roster_core::store::StoreResult<()> {
+                if !Self::SEQUENCES_OUTBOX {
+                    return Ok(());
+                }
                 $crate::shared::write_transaction!(self, transaction => {
                     Self::sequence_outbox(&mut transaction).await?;
                     Ok(())

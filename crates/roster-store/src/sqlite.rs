@@ -90,6 +90,8 @@ impl SqliteStore {
 
     /// Whether the `users_search` trigram table exists (SQLite's FTS5).
     const FULL_TEXT_SEARCH: bool = true;
+    /// Outbox rows get their `seq` at insert.
+    const SEQUENCES_OUTBOX: bool = false;
 
     fn read_pool(&self) -> &SqlitePool {
         &self.reader
