@@ -1302,8 +1302,53 @@ async fn librechat_two_factor_edge_cases(backend: Backend) {
     done.assert_status(200);
 }
 
+/// On a terminal the migration draws a progress bar (on standard error, cleared at the end);
+/// piped, as in every other test here, it draws none.
+async fn progress_bar_on_a_terminal(backend: Backend) {
+    let Some(app) = app(backend).await else { return };
+    let mut command = Command::new(BIN);
+    command
+        .env_clear()
+        .env("ROSTER_DATABASE_URL", &app.db.url)
+        .env("ROSTER_DATA_DIR", app.files.path())
+        .env("ROSTER_SECRET_KEY", roster_testkit::app::TEST_SECRET_KEY)
+        .env("TERM", "xterm")
+        .current_dir(std::env::temp_dir())
+        .args(["migrate", "open-webui", &fixture_path("open-webui/webui.db")]);
+    let output = tokio::task::spawn_blocking(move || {
+        let mut session = rexpect::session::spawn_command(command, Some(60_000)).unwrap();
+        let output = session.exp_eof().unwrap();
+        match session.process.wait().unwrap() {
+            rexpect::process::wait::WaitStatus::Exited(_, 0) => output,
+            other => panic!("{other:?}: {output}"),
+        }
+    })
+    .await
+    .unwrap();
+    assert!(output.contains("records"), "no progress bar: {output:?}");
+    assert!(
+        output.contains("Migrated from open-webui: users: 5 created"),
+        "{output:?}"
+    );
+    let piped = roster(
+        &app,
+        &[
+            "migrate",
+            "open-webui",
+            &fixture_path("open-webui/webui.db"),
+            "--dry-run",
+        ],
+    );
+    piped.ok();
+    assert!(
+        !piped.stderr.contains("records") && !piped.stdout.contains("records ("),
+        "{piped:?}"
+    );
+}
+
 backend_tests!(
     imported_users_log_in_through_every_dialect,
+    progress_bar_on_a_terminal,
     librechat_two_factor_edge_cases,
     open_webui,
     open_webui_conflicts,
