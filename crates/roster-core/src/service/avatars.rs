@@ -235,15 +235,13 @@ impl Core {
         let name = avatar_file_name(actor.user.id, &crate::token::random_secret_hex()[..12], &processed);
         self.write_avatar_file(&name, &processed.bytes).await?;
         let url = format!("{}/{name}", url_base.trim_end_matches('/'));
-        let (before, after) = self
+        // The previous avatar's file, if it was this user's, goes with the change.
+        let (_, after) = self
             .modify_user(actor.user.id, Some(actor.user.id), None, |u| {
                 u.avatar = Some(url.clone());
                 Ok(())
             })
             .await?;
-        if let Some(old) = before.avatar {
-            self.remove_avatar_file(&old).await;
-        }
         Ok((
             after,
             StoredAvatar {
@@ -303,9 +301,11 @@ impl Core {
             .map_err(|_| Error::NotFound("avatar"))
     }
 
-    /// Removes the file behind an avatar URL of ours; anything else is left alone.
-    pub(super) async fn remove_avatar_file(&self, url: &str) {
-        if let Some(name) = own_avatar_file(url) {
+    /// Removes the file behind an avatar URL of ours that belongs to `owner` (its name starts
+    /// with the owner's id); anything else is left alone: an account may point its avatar at
+    /// another's file, and changing it must not delete that file.
+    pub(super) async fn remove_avatar_file(&self, owner: crate::id::UserId, url: &str) {
+        if let Some(name) = own_avatar_file(url).filter(|n| n.starts_with(&format!("{:x}-", owner.0))) {
             let _ = tokio::fs::remove_file(self.config.avatar_dir.join(name)).await;
         }
     }

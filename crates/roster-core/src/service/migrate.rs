@@ -441,6 +441,7 @@ impl Core {
             .as_ref()
             .map(|(name, _)| format!("{NATIVE_AVATAR_BASE}/{name}"));
         let replaced_avatar = plan.replaced_avatar.clone();
+        let owner = plan.user.id;
         let migrated = MigratedUser {
             journal,
             source: source.to_string(),
@@ -457,9 +458,9 @@ impl Core {
         let written = self.store.write_migrated_user(&migrated).await;
         if let Some(url) = &new_avatar {
             match (&written, replaced_avatar) {
-                (Ok(_), Some(old)) if old != *url => self.remove_avatar_file(&old).await,
+                (Ok(_), Some(old)) if old != *url => self.remove_avatar_file(owner, &old).await,
                 (Ok(_), _) => {}
-                (Err(_), _) => self.remove_avatar_file(url).await,
+                (Err(_), _) => self.remove_avatar_file(owner, url).await,
             }
         }
         match written {

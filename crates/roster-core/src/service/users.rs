@@ -466,7 +466,13 @@ impl Core {
                 self.store.update_user(&after, keep_an_admin, &journal).await
             };
             match written {
-                Ok(stored) => return Ok((before, stored)),
+                Ok(stored) => {
+                    // An avatar file of this user's that the change replaced or cleared.
+                    if let Some(old) = before.avatar.as_deref().filter(|_| before.avatar != stored.avatar) {
+                        self.remove_avatar_file(id, old).await;
+                    }
+                    return Ok((before, stored));
+                }
                 Err(StoreError::Stale) => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -626,7 +632,7 @@ impl Core {
     /// Removes what a deleted user kept on disk (its avatar), once its rows are gone.
     pub(super) async fn remove_files_of(&self, user: &User) {
         if let Some(avatar) = &user.avatar {
-            self.remove_avatar_file(avatar).await;
+            self.remove_avatar_file(user.id, avatar).await;
         }
     }
 }

@@ -1007,6 +1007,39 @@ async fn avatars(backend: Backend) {
         .to_string();
     app.delete(&format!("/v1/users/{bob_id}"), t).await.assert_status(204);
     assert_eq!(avatars(), 1);
+
+    // An account may point its avatar at another's file: changing it away, or uploading a new
+    // one, never deletes the other's file. Clearing one's own removes one's file.
+    let ann_url = lc(&app, Method::GET, "/api/user", t, None).await.body["avatar"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (cy, _, _) = signed_up(&app, "cy@example.org", "cy").await;
+    app.patch("/v1/me", Some(&cy), &json!({ "avatar_url": ann_url }))
+        .await
+        .assert_status(200);
+    upload(&app, Some(&cy), image_bytes(image::ImageFormat::Png, 40, 40), "file")
+        .await
+        .assert_status(200);
+    assert_eq!(avatars(), 2);
+    app.patch("/v1/me", Some(&cy), &json!({ "avatar_url": ann_url }))
+        .await
+        .assert_status(200);
+    assert_eq!(avatars(), 1, "cy's own file went when cy pointed elsewhere");
+    app.patch("/v1/me", Some(&cy), &json!({ "avatar_url": null }))
+        .await
+        .assert_status(200);
+    let got = app
+        .client
+        .get(format!("{}{ann_url}", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.status(), 200, "ann's file is still there");
+    app.patch("/v1/me", t, &json!({ "avatar_url": null }))
+        .await
+        .assert_status(200);
+    assert_eq!(avatars(), 0);
 }
 
 async fn mounted_at_the_root(backend: Backend) {
