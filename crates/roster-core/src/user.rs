@@ -77,6 +77,15 @@ impl Email {
         if domain != "localhost" && (labels.len() < 2 || !labels.iter().all(label_ok)) {
             return Err(invalid("must be an email address"));
         }
+        if s.chars().any(is_invisible) {
+            return Err(invalid("must not contain invisible characters"));
+        }
+        if mixes_confusable_scripts(local) || labels.iter().any(|l| mixes_confusable_scripts(l)) {
+            return Err(invalid("must not mix Latin, Greek and Cyrillic letters in one part"));
+        }
+        if idna::domain_to_ascii(domain).is_err() {
+            return Err(invalid("must be an email address"));
+        }
         Ok(Email(s))
     }
 
@@ -84,6 +93,89 @@ impl Email {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The comparison key of the address (see [`email_key`]).
+    pub fn key(&self) -> String {
+        email_key(&self.0)
+    }
+}
+
+/// Whether `c` is invisible: a default-ignorable code point (zero-width space and joiners,
+/// soft hyphen, bidirectional controls, variation selectors, ...).
+fn is_invisible(c: char) -> bool {
+    use icu_properties::{CodePointSetData, props::DefaultIgnorableCodePoint};
+    CodePointSetData::new::<DefaultIgnorableCodePoint>().contains(c)
+}
+
+/// Whether `s` mixes letters of Latin, Greek and Cyrillic, the scripts whose letters look
+/// alike (`pаypal` with a Cyrillic `а`). Other scripts, digits and punctuation mix freely.
+fn mixes_confusable_scripts(s: &str) -> bool {
+    use icu_properties::{CodePointMapData, props::Script};
+    let scripts = CodePointMapData::<Script>::new();
+    let mut seen = None;
+    for c in s.chars() {
+        let script = scripts.get(c);
+        if ![Script::Latin, Script::Greek, Script::Cyrillic].contains(&script) {
+            continue;
+        }
+        match seen {
+            None => seen = Some(script),
+            Some(first) if first != script => return true,
+            Some(_) => {}
+        }
+    }
+    false
+}
+
+/// Compatibility-normalised (NFKC), case-folded text: what two spellings of one identifier
+/// share (`ＡＮＮ` and `ann`, `STRASSE` and `straße`).
+fn fold(s: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let compatible: String = s.nfkc().collect();
+    // Upper then lower case folds what lower case alone keeps apart (ß and ss, ς and σ).
+    compatible.to_uppercase().to_lowercase().nfkc().collect()
+}
+
+/// The comparison key of an email address: the local part compatibility-normalised (NFKC)
+/// and case-folded, the domain in its IDNA ASCII form (`ＣＡＲＯＬ@Bücher.DE` and
+/// `carol@xn--bcher-kva.de` share one key). Two addresses with one key are one address to
+/// Roster: the second is refused as taken, and a login with either finds the account.
+pub fn email_key(email: &str) -> String {
+    let email = email.trim();
+    match email.rsplit_once('@') {
+        Some((local, domain)) => {
+            let domain = idna::domain_to_ascii(domain).unwrap_or_else(|_| domain.to_lowercase());
+            format!("{}@{domain}", fold(local))
+        }
+        None => fold(email),
+    }
+}
+
+/// The comparison key of a login identifier, an email or a username: an identifier that is
+/// an email address gets [`email_key`], any other the folded text. Every identifier of every
+/// account has its own key (the store keeps them unique), so a login names one account: no
+/// email may equal another account's username, nor a username another's email.
+pub fn login_key(identifier: &str) -> String {
+    match Email::parse(identifier) {
+        Ok(email) => email.key(),
+        Err(_) => fold(identifier.trim()),
+    }
+}
+
+/// The login keys of an account with `email` and `username`, each with the field it comes
+/// from (`email` first; one key when both are the same identifier).
+pub fn login_keys(email: Option<&str>, username: Option<&str>) -> Vec<(String, &'static str)> {
+    let mut keys = Vec::with_capacity(2);
+    if let Some(email) = email {
+        keys.push((login_key(email), "email"));
+    }
+    if let Some(username) = username {
+        let key = login_key(username);
+        if !keys.iter().any(|(k, _)| *k == key) {
+            keys.push((key, "username"));
+        }
+    }
+    keys
 }
 
 /// The characters a username may hold besides letters and digits of any script.
@@ -307,6 +399,33 @@ mod tests {
         ] {
             assert!(Email::parse(bad).is_err(), "{bad} should be rejected");
         }
+    }
+
+    #[test]
+    fn lookalike_emails_share_a_key_or_are_refused() {
+        let key = |s: &str| Email::parse(s).unwrap().key();
+        // Fullwidth letters, case, ß and the IDNA forms of a domain: one address.
+        assert_eq!(key("ｃarol@ｃorp.com"), "carol@corp.com");
+        assert_eq!(key("CAROL@CORP.COM"), "carol@corp.com");
+        assert_eq!(key("straße@x.org"), key("STRASSE@x.org"));
+        assert_eq!(key("ann@Bücher.de"), "ann@xn--bcher-kva.de");
+        assert_eq!(key("ann@xn--bcher-kva.de"), "ann@xn--bcher-kva.de");
+        // The stored form stays as given (lower-cased), for delivery.
+        assert_eq!(Email::parse("Straße@x.org").unwrap().as_str(), "straße@x.org");
+        // Invisible characters and mixed Latin/Cyrillic/Greek are refused.
+        for bad in ["car\u{200B}ol@corp.com", "carol@co\u{200D}rp.com", "c\u{0430}rol@corp.com", "carol@c\u{043E}rp.com"] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+        // One script alone is fine.
+        assert!(Email::parse("\u{0430}\u{043D}\u{043D}\u{0430}@corp.com").is_ok());
+        assert!(Email::parse("王小明@例子.中国").is_ok());
+        // A username that is an email address has the address's key.
+        assert_eq!(login_key("Carol@CORP.com"), "carol@corp.com");
+        assert_eq!(login_key("Ann_Lee"), "ann_lee");
+        assert_eq!(
+            login_keys(Some("carol@corp.com"), Some("CAROL@corp.com")),
+            vec![("carol@corp.com".to_string(), "email")]
+        );
     }
 
     #[test]
