@@ -25,6 +25,9 @@ pub struct Settings {
     pub default_role: String,
     /// Whether anyone may register.
     pub allow_registration: bool,
+    /// Whether `POST /v1/auth/register` answers alike for a taken and a free email (202, no
+    /// tokens, the address mailed either way) instead of 409 for a taken one and 201 with tokens.
+    pub quiet_registration: bool,
     /// Access token lifetime, seconds.
     pub access_token_ttl_seconds: i64,
     /// Refresh chain lifetime, days.
@@ -167,6 +170,7 @@ impl Default for Settings {
             min_password_length: 8,
             default_role: "user".into(),
             allow_registration: true,
+            quiet_registration: false,
             access_token_ttl_seconds: 900,
             refresh_token_ttl_days: 30,
             node_id: None,
@@ -243,6 +247,7 @@ const ENV_KEYS: &[&str] = &[
     "min_password_length",
     "default_role",
     "allow_registration",
+    "quiet_registration",
     "access_token_ttl_seconds",
     "refresh_token_ttl_days",
     "node_id",
@@ -419,6 +424,7 @@ impl Settings {
             min_password_length: self.min_password_length,
             default_role: self.role()?,
             allow_registration: self.allow_registration,
+            quiet_registration: self.quiet_registration,
             access_token_ttl: time_duration_seconds(self.access_token_ttl_seconds),
             refresh_token_ttl: time_duration_seconds(self.refresh_token_ttl_days * 86_400),
             node_id: self.node_id.unwrap_or_else(random_node_id),

@@ -12,6 +12,9 @@ pub struct CoreConfig {
     pub default_role: Role,
     /// Whether anyone may register.
     pub allow_registration: bool,
+    /// Whether the native registration hides whether an email is taken (see
+    /// [`crate::service::Core::register_quietly`]).
+    pub quiet_registration: bool,
     /// Lifetime of an access token.
     pub access_token_ttl: Duration,
     /// Lifetime of a session's refresh chain.
@@ -61,6 +64,7 @@ impl Default for CoreConfig {
             min_password_length: 8,
             default_role: Role::User,
             allow_registration: true,
+            quiet_registration: false,
             access_token_ttl: Duration::minutes(15),
             refresh_token_ttl: Duration::days(30),
             node_id: 0,

@@ -352,6 +352,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Inserts a user. With `claim_first_admin`, the user becomes `admin` if and only if no
     /// account was ever created before (decided atomically, safe under concurrency).
+    ///
+    /// Login identifiers: every write of a user (insert, bulk insert, update, migration)
+    /// claims the [`crate::user::login_keys`] of its email and username in the same
+    /// transaction, and fails with [`StoreError::Conflict`] naming the field when another
+    /// account holds one: an email may not equal another account's username (in any case or
+    /// compatible spelling), nor a username another's email, so a login names one account.
     async fn insert_user(
         &self,
         user: &User,
@@ -367,7 +373,8 @@ pub trait Store: Send + Sync + 'static {
     async fn refresh_statistics(&self) -> StoreResult<()>;
     /// Reads a user by id.
     async fn get_user(&self, id: UserId) -> StoreResult<User>;
-    /// Reads a user by lower-cased email or by username (case-insensitive).
+    /// Reads the one user holding the login identifier `login` (an email or a username, in
+    /// any case or compatible spelling: compared by [`crate::user::login_key`]).
     async fn find_user_by_login(&self, login: &str) -> StoreResult<User>;
     /// A page of users.
     async fn list_users(&self, query: &UserQuery) -> StoreResult<Vec<User>>;
@@ -377,7 +384,10 @@ pub trait Store: Send + Sync + 'static {
     async fn count_users(&self) -> StoreResult<i64>;
     /// Writes every field of `user` if its stored revision still equals `user.revision`
     /// (else [`StoreError::Stale`]). With `keep_an_admin`, fails with [`StoreError::LastAdmin`]
-    /// if afterwards no active admin would remain. Returns the stored user.
+    /// if afterwards no active admin would remain. Returns the stored user. A new email or
+    /// username must be a free login identifier (see [`Store::insert_user`]); a change of email
+    /// or password hash ends the user's unused password-reset and email-verification links in
+    /// the same transaction (also in [`Store::update_user_ending_sessions`]).
     async fn update_user(
         &self,
         user: &User,
@@ -478,8 +488,9 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes every API key of a user; returns how many. The journal is written only when a
     /// key was deleted.
     async fn delete_api_keys_of_user(&self, user: UserId, journal: &crate::journal::Journal) -> StoreResult<u64>;
-    /// The users holding any of these lower-cased emails or username keys.
-    async fn find_users_by_logins(&self, emails: &[String], username_keys: &[String]) -> StoreResult<Vec<User>>;
+    /// The users holding any of these login identifiers (emails or usernames, compared by
+    /// [`crate::user::login_key`]).
+    async fn find_users_by_logins(&self, logins: &[String]) -> StoreResult<Vec<User>>;
     /// Counts for statistics: sign-ups by day from `signups_since`, activity since each of
     /// `active_since`, bans in force at `now`.
     async fn user_counts(
@@ -773,7 +784,8 @@ pub trait Store: Send + Sync + 'static {
     /// user (with `revoke_api_keys`, every API key too) and, when `reset_link` (a digest) is
     /// given, uses up that password-reset link, which must be this user's, unused and
     /// unexpired at `now`. NotFound, writing nothing, for an unknown user or an unusable
-    /// link. Returns the sessions and keys revoked.
+    /// link. Every other unused reset and verification link of the user ends with it.
+    /// Returns the sessions and keys revoked.
     async fn set_password_hash(
         &self,
         user: UserId,

@@ -261,6 +261,11 @@ impl User {
         self.role == Role::Admin && self.active
     }
 
+    /// Whether `email` is this user's address (compared by [`email_key`]).
+    pub fn has_email(&self, email: &Email) -> bool {
+        self.email.as_deref().is_some_and(|own| email_key(own) == email.key())
+    }
+
     /// Refuses pending and deactivated accounts.
     pub fn ensure_may_sign_in(&self) -> Result<()> {
         if !self.active {

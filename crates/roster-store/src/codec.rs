@@ -29,6 +29,11 @@ pub(crate) fn username_key(username: &str) -> String {
     username.to_lowercase()
 }
 
+/// The login keys of a user, each with its field (see `roster_core::user::login_keys`).
+pub(crate) fn login_keys(user: &User) -> Vec<(String, &'static str)> {
+    roster_core::user::login_keys(user.email.as_deref(), user.username.as_deref())
+}
+
 /// What `list_users` searches: lower-case email, username and name, space-separated.
 pub(crate) fn search_key(user: &User) -> String {
     let part = |s: &Option<String>| s.as_deref().unwrap_or_default().to_lowercase();

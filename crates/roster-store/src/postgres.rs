@@ -2,6 +2,7 @@
 //! advisory lock that serialises the transactions guarding the last administrator.
 //! Connection handling only; the queries are shared (`shared.rs`).
 
+use anyhow::Context;
 use crate::{connect_error, migrate_error};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -35,7 +36,9 @@ impl PgStore {
     /// Applies the migrations this Roster knows; refuses a database migrated by a newer one.
     /// sqlx holds an advisory lock while migrating, so instances starting together are safe.
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        MIGRATOR.run(&self.pool).await.map_err(migrate_error)
+        MIGRATOR.run(&self.pool).await.map_err(migrate_error)?;
+        self.fill_login_keys().await.context("filling the login keys")?;
+        Ok(())
     }
 
     /// Closes the pool, waiting for connections in use.

@@ -85,15 +85,156 @@ macro_rules! impl_store {
                 if keep_an_admin {
                     Self::lock_admins(transaction).await?;
                 }
+                let before: Option<(Option<String>, Option<String>, Option<String>)> =
+                    sqlx::query_as($crate::sql::USER_IDENTITY)
+                        .bind(user.id.0)
+                        .fetch_optional(&mut **transaction)
+                        .await?;
                 let row: Option<$crate::codec::UserRow> =
                     Self::bind_user(sqlx::query_as($crate::sql::UPDATE_USER), $crate::codec::UserParams::new(user))
                         .bind(user.revision)
                         .fetch_optional(&mut **transaction)
                         .await?;
+                if let (Some(_), Some((email, username, password_hash))) = (&row, &before) {
+                    // The login keys follow the identifiers; a new one must be free. A key the
+                    // account had already stays as it is (one two accounts shared before
+                    // migration 0014 stays with the older).
+                    let old = roster_core::user::login_keys(email.as_deref(), username.as_deref());
+                    let new = $crate::codec::login_keys(user);
+                    for (key, _) in old.iter().filter(|(k, _)| !new.iter().any(|(n, _)| n == k)) {
+                        sqlx::query($crate::sql::RELEASE_LOGIN_KEY)
+                            .bind(key.as_str())
+                            .bind(user.id.0)
+                            .execute(&mut **transaction)
+                            .await?;
+                    }
+                    let added: Vec<(String, &'static str)> =
+                        new.into_iter().filter(|(k, _)| !old.iter().any(|(o, _)| o == k)).collect();
+                    Self::claim_login_keys(transaction, user.id.0, &added).await?;
+                    // A new address or password ends the reset and verification links made
+                    // before it: a link mailed to the old address must not outlive the change.
+                    let new_hash = user.password_hash.as_ref().map(|h| h.0.as_str());
+                    if *email != user.email || password_hash.as_deref() != new_hash {
+                        Self::end_mailed_links(transaction, user.id.0).await?;
+                    }
+                }
                 if row.is_some() && keep_an_admin {
                     Self::ensure_an_admin(transaction, time::OffsetDateTime::now_utc()).await?;
                 }
                 Ok(row)
+            }
+
+            /// Claims login keys (from `codec::login_keys`) for `user_id` in `transaction`:
+            /// Conflict naming the field whose key another account holds. Under PostgreSQL a
+            /// concurrent claim of the same key waits for the other transaction, so of two
+            /// accounts racing for one identifier exactly one is written.
+            async fn claim_login_keys(
+                transaction: &mut sqlx::Transaction<'static, $database>,
+                user_id: i64,
+                keys: &[(String, &'static str)],
+            ) -> Result<(), $crate::error::TransactionError> {
+                for (key, field) in keys {
+                    let claimed = sqlx::query($crate::sql::CLAIM_LOGIN_KEY)
+                        .bind(key.as_str())
+                        .bind(user_id)
+                        .execute(&mut **transaction)
+                        .await?
+                        .rows_affected();
+                    if claimed == 0 {
+                        let holder: Option<i64> = sqlx::query_scalar($crate::sql::LOGIN_KEY_HOLDER)
+                            .bind(key.as_str())
+                            .fetch_optional(&mut **transaction)
+                            .await?;
+                        if holder != Some(user_id) {
+                            return Err(roster_core::StoreError::Conflict { field }.into());
+                        }
+                    }
+                }
+                Ok(())
+            }
+
+            /// Inserts a new user's row and claims its login keys, in `transaction`.
+            async fn insert_user_row(
+                transaction: &mut sqlx::Transaction<'static, $database>,
+                user: &roster_core::User,
+                params: $crate::codec::UserParams,
+            ) -> Result<$crate::codec::UserRow, $crate::error::TransactionError> {
+                let row: $crate::codec::UserRow = Self::bind_user(sqlx::query_as($crate::sql::INSERT_USER), params)
+                    .bind(user.revision)
+                    .fetch_one(&mut **transaction)
+                    .await?;
+                Self::claim_login_keys(transaction, user.id.0, &$crate::codec::login_keys(user)).await?;
+                Ok(row)
+            }
+
+            /// Ends the user's unused password-reset and email-verification links.
+            async fn end_mailed_links(
+                transaction: &mut sqlx::Transaction<'static, $database>,
+                user_id: i64,
+            ) -> Result<(), $crate::error::TransactionError> {
+                for statement in [
+                    $crate::sql::DELETE_UNUSED_RESET_LINKS_OF_USER,
+                    $crate::sql::DELETE_EMAIL_VERIFICATIONS_OF_USER,
+                ] {
+                    sqlx::query(statement).bind(user_id).execute(&mut **transaction).await?;
+                }
+                Ok(())
+            }
+
+            /// Fills the login keys of the accounts stored before migration 0014, once (the
+            /// first start after it takes a marker in the same transaction). Oldest account
+            /// first: of two old accounts sharing an identifier, the older keeps it, and the
+            /// younger cannot sign in with it until it changes it. Returns how many
+            /// identifiers were left to an older account.
+            pub(crate) async fn fill_login_keys(&self) -> roster_core::store::StoreResult<u64> {
+                const BATCH: i64 = 1000;
+                let shared = $crate::shared::write_transaction!(self, transaction => {
+                    let took = sqlx::query($crate::sql::CLAIM_LOGIN_KEYS_FILLED)
+                        .execute(&mut *transaction)
+                        .await?
+                        .rows_affected();
+                    if took == 0 {
+                        return Ok(0);
+                    }
+                    let mut shared = 0;
+                    // (created_at, id) of the last account filled.
+                    let mut after = (i64::MIN, i64::MIN);
+                    loop {
+                        let users: Vec<(i64, i64, Option<String>, Option<String>)> =
+                            sqlx::query_as($crate::sql::USER_LOGINS_BY_AGE)
+                                .bind(after.0)
+                                .bind(after.1)
+                                .bind(BATCH)
+                                .fetch_all(&mut *transaction)
+                                .await?;
+                        let Some(last) = users.last() else { break };
+                        after = (last.1, last.0);
+                        let keys: Vec<(String, i64)> = users
+                            .iter()
+                            .flat_map(|(id, _, email, username)| {
+                                roster_core::user::login_keys(email.as_deref(), username.as_deref())
+                                    .into_iter()
+                                    .map(move |(key, _)| (key, *id))
+                            })
+                            .collect();
+                        let mut insert = sqlx::QueryBuilder::<$database>::new($crate::sql::CLAIM_LOGIN_KEYS_HEAD);
+                        insert.push_values(&keys, |mut row, (key, id)| {
+                            row.push_bind(key.as_str()).push_bind(*id);
+                        });
+                        insert.push(" ON CONFLICT (login_key) DO NOTHING");
+                        let claimed = insert.build().execute(&mut *transaction).await?.rows_affected();
+                        shared += keys.len() as u64 - claimed;
+                    }
+                    Ok(shared)
+                })?;
+                if shared > 0 {
+                    tracing::warn!(
+                        shared,
+                        "login identifiers shared by accounts stored earlier were left to the oldest account; \
+                         the younger accounts sign in with their other identifier until they change this one"
+                    );
+                }
+                Ok(shared)
             }
 
             /// Writes a changed user at its revision (Stale if another writer got there first;
@@ -355,10 +496,7 @@ macro_rules! impl_store {
                     if claimed && claim_first_admin {
                         params.role = roster_core::Role::Admin.as_str();
                     }
-                    let row: $crate::codec::UserRow = Self::bind_user(sqlx::query_as($crate::sql::INSERT_USER), params)
-                        .bind(user.revision)
-                        .fetch_one(&mut *transaction)
-                        .await?;
+                    let row = Self::insert_user_row(&mut transaction, user, params).await?;
                     let stored = row.into_user()?;
                     Self::write_journal(&mut transaction, &journal.for_stored_user(&stored)).await?;
                     Ok(stored)
@@ -394,7 +532,7 @@ macro_rules! impl_store {
 
             async fn find_user_by_login(&self, login: &str) -> roster_core::store::StoreResult<roster_core::User> {
                 let row: $crate::codec::UserRow = sqlx::query_as($crate::sql::FIND_USER_BY_LOGIN)
-                    .bind(login)
+                    .bind(roster_core::user::login_key(login))
                     .fetch_one(self.read_pool())
                     .await
                     .map_err($crate::error::store_error)?;
@@ -868,29 +1006,18 @@ macro_rules! impl_store {
 
             async fn find_users_by_logins(
                 &self,
-                emails: &[String],
-                username_keys: &[String],
+                logins: &[String],
             ) -> roster_core::store::StoreResult<Vec<roster_core::User>> {
-                if emails.is_empty() && username_keys.is_empty() {
+                if logins.is_empty() {
                     return Ok(Vec::new());
                 }
                 let mut select = sqlx::QueryBuilder::<$database>::new($crate::sql::FIND_USERS_HEAD);
-                let mut first = true;
-                for (column, values) in [("email", emails), ("username_key", username_keys)] {
-                    if values.is_empty() {
-                        continue;
-                    }
-                    if !first {
-                        select.push(" OR ");
-                    }
-                    first = false;
-                    select.push(column).push(" IN (");
-                    let mut list = select.separated(", ");
-                    for value in values {
-                        list.push_bind(value.as_str());
-                    }
-                    list.push_unseparated(")");
+                select.push("id IN (SELECT user_id FROM login_keys WHERE login_key IN (");
+                let mut list = select.separated(", ");
+                for login in logins {
+                    list.push_bind(roster_core::user::login_key(login));
                 }
+                list.push_unseparated("))");
                 let rows = select
                     .build_query_as::<$crate::codec::UserRow>()
                     .fetch_all(self.read_pool())
@@ -1025,10 +1152,7 @@ macro_rules! impl_store {
                     if claimed {
                         params.role = roster_core::Role::Admin.as_str();
                     }
-                    let row: $crate::codec::UserRow = Self::bind_user(sqlx::query_as($crate::sql::INSERT_USER), params)
-                        .bind(user.revision)
-                        .fetch_one(&mut *transaction)
-                        .await?;
+                    let row = Self::insert_user_row(&mut transaction, user, params).await?;
                     let stored = row.into_user()?;
                     Self::write_journal(&mut transaction, &journal.for_stored_user(&stored)).await?;
                     Ok(stored)
@@ -1970,10 +2094,7 @@ macro_rules! impl_store {
                 let result = $crate::shared::write_transaction!(self, transaction => {
                     let row: $crate::codec::UserRow = if migrated.is_new {
                         sqlx::query($crate::sql::CLAIM_FIRST_ACCOUNT).execute(&mut *transaction).await?;
-                        Self::bind_user(sqlx::query_as($crate::sql::INSERT_USER), params)
-                            .bind(user.revision)
-                            .fetch_one(&mut *transaction)
-                            .await?
+                        Self::insert_user_row(&mut transaction, user, params).await?
                     } else {
                         let Some(row) = Self::update_user_row(&mut transaction, user, migrated.keep_an_admin).await? else {
                             return Err(roster_core::StoreError::Stale.into());
@@ -2219,6 +2340,23 @@ macro_rules! impl_store {
                                 .push_bind(user.revision);
                         });
                         inserted += insert.build().execute(&mut *transaction).await?.rows_affected();
+                        let keys: Vec<(String, i64)> = chunk
+                            .iter()
+                            .flat_map(|user| {
+                                $crate::codec::login_keys(user).into_iter().map(move |(key, _)| (key, user.id.0))
+                            })
+                            .collect();
+                        if !keys.is_empty() {
+                            let mut claim = sqlx::QueryBuilder::<$database>::new($crate::sql::CLAIM_LOGIN_KEYS_HEAD);
+                            claim.push_values(&keys, |mut row, (key, id)| {
+                                row.push_bind(key.as_str()).push_bind(*id);
+                            });
+                            claim.push(" ON CONFLICT (login_key) DO NOTHING");
+                            if claim.build().execute(&mut *transaction).await?.rows_affected() < keys.len() as u64 {
+                                // An identifier another account (or another of these) holds.
+                                return Err(roster_core::StoreError::Conflict { field: "email" }.into());
+                            }
+                        }
                     }
                     for (token, digest) in tokens {
                         sqlx::query($crate::sql::INSERT_ACCOUNT_TOKEN)
@@ -2278,6 +2416,7 @@ macro_rules! impl_store {
                     if updated == 0 {
                         return Err(roster_core::StoreError::NotFound.into());
                     }
+                    Self::end_mailed_links(&mut transaction, user.0).await?;
                     let sessions = sqlx::query($crate::sql::DELETE_SESSIONS_OF_USER)
                         .bind(user.0)
                         .execute(&mut *transaction)

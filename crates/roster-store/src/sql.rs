@@ -47,13 +47,33 @@ pub(crate) const UPDATE_USER: &str = concat!(
 
 pub(crate) const GET_USER: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
 
-/// A login matches an email or a username key; an email match wins over another user's username.
+/// The one account that holds the login key `$1` (see `login_keys`, migration 0014).
 pub(crate) const FIND_USER_BY_LOGIN: &str = concat!(
     "SELECT ",
     user_columns!(),
-    " FROM users WHERE email = $1 OR username_key = $1 \
-     ORDER BY CASE WHEN email = $1 THEN 0 ELSE 1 END LIMIT 1"
+    " FROM users WHERE id = (SELECT user_id FROM login_keys WHERE login_key = $1)"
 );
+
+/// `$1` key, `$2` user: takes a login key unless another account holds it (no row affected).
+pub(crate) const CLAIM_LOGIN_KEY: &str =
+    "INSERT INTO login_keys (login_key, user_id) VALUES ($1, $2) ON CONFLICT (login_key) DO NOTHING";
+/// The head of a multi-row claim of login keys; `ON CONFLICT (login_key) DO NOTHING` follows.
+pub(crate) const CLAIM_LOGIN_KEYS_HEAD: &str = "INSERT INTO login_keys (login_key, user_id) ";
+pub(crate) const LOGIN_KEY_HOLDER: &str = "SELECT user_id FROM login_keys WHERE login_key = $1";
+/// `$1` key, `$2` user.
+pub(crate) const RELEASE_LOGIN_KEY: &str = "DELETE FROM login_keys WHERE login_key = $1 AND user_id = $2";
+/// Taken once, by the start that fills the login keys of the accounts stored before them.
+pub(crate) const CLAIM_LOGIN_KEYS_FILLED: &str =
+    "INSERT INTO instance_state (name) VALUES ('login_keys_filled') ON CONFLICT DO NOTHING";
+/// Accounts oldest first after (`$1` created_at, `$2` id), `$3` at a time: who keeps a key
+/// two accounts stored before migration 0014 share.
+pub(crate) const USER_LOGINS_BY_AGE: &str = "SELECT id, created_at, email, username FROM users \
+     WHERE (created_at, id) > ($1, $2) ORDER BY created_at, id LIMIT $3";
+/// What a user update compares to decide which login keys and links it ends (`$1` user).
+pub(crate) const USER_IDENTITY: &str = "SELECT email, username, password_hash FROM users WHERE id = $1";
+/// `$1` user: its unused password-reset links (ended by a change of email or password).
+pub(crate) const DELETE_UNUSED_RESET_LINKS_OF_USER: &str =
+    "DELETE FROM account_tokens WHERE user_id = $1 AND kind = 'password_reset' AND used_at IS NULL";
 
 pub(crate) const COUNT_USERS: &str = "SELECT COUNT(*) FROM users";
 pub(crate) const COUNT_USERS_WITH_ID: &str = "SELECT COUNT(*) FROM users WHERE id = $1";

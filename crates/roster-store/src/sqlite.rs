@@ -66,7 +66,10 @@ impl SqliteStore {
         let mut attempt = 1;
         loop {
             match MIGRATOR.run(&self.writer).await {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    self.fill_login_keys().await.context("filling the login keys")?;
+                    return Ok(());
+                }
                 Err(error @ (MigrateError::Execute(_) | MigrateError::ExecuteMigration(..))) if attempt < 5 => {
                     tracing::warn!(%error, attempt, "migrating the SQLite database failed; retrying");
                     tokio::time::sleep(Duration::from_millis(100 * attempt)).await;

@@ -191,23 +191,140 @@ async fn users_round_trip(backend: Backend) {
     assert_eq!(f.store.count_users().await.unwrap(), 2);
 }
 
-async fn login_prefers_email_over_username(backend: Backend) {
+/// Runs one statement on the test database outside the store (to stage what an older
+/// Roster could have written).
+async fn raw_sql(f: &Fixture, statement: &str) {
+    match f.db.backend {
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&f.db.url).await.unwrap();
+            sqlx::query(statement).execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&f.db.url).await.unwrap();
+            sqlx::query(statement).execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+    }
+}
+
+/// A login identifier names one account: an email may not be another account's username
+/// (in any case or compatible spelling), nor a username another's email, whichever comes
+/// first, on insert and on update.
+async fn a_login_names_one_account(backend: Backend) {
     let f = fixture_or_skip!(backend);
-    // A username that is another user's email, inserted before and after that user.
-    let by_username = f.insert(&f.user(None, Some("Bob@Example.org"))).await;
-    let by_email = f.insert(&f.user(Some("bob@example.org"), Some("robert"))).await;
-    assert_eq!(
-        f.store.find_user_by_login("bob@example.org").await.unwrap().id,
-        by_email.id
+    // A username-only account (Langflow's sign-up) whose username is an email address.
+    let carol = f.insert(&f.user(None, Some("Carol@Corp.com"))).await;
+    for email in ["carol@corp.com", "CAROL@CORP.COM", "\u{ff43}arol@corp.com"] {
+        assert_conflict(
+            f.store
+                .insert_user(&f.user(Some(email), Some("mallory")), false, &NO_JOURNAL)
+                .await,
+            "email",
+        );
+    }
+    // The other order: an email first, then a username equal to it.
+    let dave = f.insert(&f.user(Some("dave@corp.com"), None)).await;
+    assert_conflict(
+        f.store
+            .insert_user(&f.user(None, Some("DAVE@corp.com")), false, &NO_JOURNAL)
+            .await,
+        "username",
     );
-    let by_email_2 = f.insert(&f.user(Some("carol@example.org"), None)).await;
-    let _by_username_2 = f.insert(&f.user(None, Some("carol@example.org"))).await;
-    assert_eq!(
-        f.store.find_user_by_login("carol@example.org").await.unwrap().id,
-        by_email_2.id
+    // By update: an existing account taking the other's identifier, either field.
+    let mallory = f.insert(&f.user(Some("mallory@corp.com"), Some("mallory"))).await;
+    let mut change = mallory.clone();
+    change.email = Some("carol@corp.com".into());
+    assert_conflict(f.store.update_user(&change, false, &NO_JOURNAL).await, "email");
+    let mut change = f.store.get_user(mallory.id).await.unwrap();
+    change.username = Some("Dave@Corp.com".into());
+    assert_conflict(f.store.update_user(&change, false, &NO_JOURNAL).await, "username");
+    // Nothing of the refused writes stayed.
+    assert_eq!(f.store.get_user(mallory.id).await.unwrap(), mallory);
+    // One account may have one identifier as both email and username.
+    let erin = f.insert(&f.user(Some("erin@corp.com"), Some("Erin@corp.com"))).await;
+    // Each login finds exactly its holder, in any case.
+    for (login, id) in [
+        ("CAROL@CORP.COM", carol.id),
+        ("dave@corp.com", dave.id),
+        ("MALLORY", mallory.id),
+        ("mallory@corp.com", mallory.id),
+        ("erin@corp.com", erin.id),
+    ] {
+        assert_eq!(f.store.find_user_by_login(login).await.unwrap().id, id, "{login}");
+    }
+    // A changed identifier is free for others, and no longer finds the account.
+    let mut change = f.store.get_user(dave.id).await.unwrap();
+    change.email = Some("david@corp.com".into());
+    f.store.update_user(&change, false, &NO_JOURNAL).await.unwrap();
+    let new_dave = f.insert(&f.user(None, Some("dave@corp.com"))).await;
+    assert_eq!(f.store.find_user_by_login("dave@corp.com").await.unwrap().id, new_dave.id);
+    assert_eq!(f.store.find_user_by_login("david@corp.com").await.unwrap().id, dave.id);
+    // A deleted account's identifiers are free again.
+    f.store.delete_user(carol.id, false, &NO_JOURNAL).await.unwrap();
+    f.insert(&f.user(Some("carol@corp.com"), None)).await;
+    // Bulk inserts (imports) follow the same rule.
+    assert_conflict(
+        f.store.insert_users_bulk(&[f.user(Some("x@corp.com"), Some("mallory@corp.com"))], &NO_JOURNAL).await,
+        "email",
     );
-    assert_eq!(f.store.find_user_by_login("robert").await.unwrap().id, by_email.id);
-    assert_ne!(by_username.id, by_email.id);
+    assert_not_found(f.store.find_user_by_login("x@corp.com").await);
+}
+
+/// Two accounts racing for one identifier (one as its email, one as its username): exactly
+/// one is written.
+async fn colliding_identifiers_under_concurrency(backend: Backend) {
+    let f = fixture_or_skip!(backend);
+    f.insert(&f.user(Some("admin@corp.com"), None)).await;
+    for round in 0..10 {
+        let login = format!("race{round}@corp.com");
+        let by_username = f.user(None, Some(&login.to_uppercase()));
+        let by_email = f.user(Some(&login), Some(&format!("racer{round}")));
+        let insert = |user: User| {
+            let store = f.store.clone();
+            tokio::spawn(async move { store.insert_user(&user, false, &NO_JOURNAL).await })
+        };
+        let (a, b) = (insert(by_username), insert(by_email));
+        let (a, b) = (a.await.unwrap(), b.await.unwrap());
+        assert!(a.is_ok() != b.is_ok(), "round {round}: {a:?} / {b:?}");
+        for result in [a, b] {
+            if let Err(e) = result {
+                assert!(matches!(e, StoreError::Conflict { .. }), "{e:?}");
+            }
+        }
+        assert!(f.store.find_user_by_login(&login).await.is_ok());
+    }
+}
+
+/// The login keys of accounts stored before migration 0014 are filled on the first start,
+/// oldest account first: of two old accounts sharing an identifier, the older keeps it.
+async fn login_keys_of_older_accounts_are_filled(backend: Backend) {
+    let f = fixture_or_skip!(backend);
+    let t = now();
+    let mut carol = f.user(None, Some("carol@corp.com"));
+    carol.created_at = t - Duration::days(2);
+    let carol = f.insert(&carol).await;
+    let mut mallory = f.user(Some("mallory@corp.com"), Some("mallory"));
+    mallory.created_at = t - Duration::days(1);
+    let mallory = f.insert(&mallory).await;
+    // What an older Roster allowed: the younger account's email is the older's username.
+    f.store.close().await;
+    raw_sql(&f, &format!("UPDATE users SET email = 'carol@corp.com' WHERE id = {}", mallory.id.0)).await;
+    raw_sql(&f, "DELETE FROM login_keys").await;
+    raw_sql(&f, "DELETE FROM instance_state WHERE name = 'login_keys_filled'").await;
+    let store = f.db.store().await;
+    assert_eq!(store.find_user_by_login("carol@corp.com").await.unwrap().id, carol.id);
+    assert_eq!(store.find_user_by_login("mallory").await.unwrap().id, mallory.id);
+    // The younger account's other fields can still change; the shared email stays the older's.
+    let mut change = store.get_user(mallory.id).await.unwrap();
+    change.name = Some("Mallory".into());
+    store.update_user(&change, false, &NO_JOURNAL).await.unwrap();
+    assert_eq!(store.find_user_by_login("carol@corp.com").await.unwrap().id, carol.id);
+    // Filled once: a later start changes nothing.
+    store.close().await;
+    let store = f.db.store().await;
+    assert_eq!(store.find_user_by_login("carol@corp.com").await.unwrap().id, carol.id);
+    store.close().await;
 }
 
 async fn unique_conflicts_name_the_field(backend: Backend) {
@@ -1414,16 +1531,16 @@ async fn look_ups_and_counts(backend: Backend) {
         .unwrap();
     let found = f
         .store
-        .find_users_by_logins(&["b@example.org".into(), "zz@example.org".into()], &["cee".into()])
+        .find_users_by_logins(&["b@example.org".into(), "zz@example.org".into(), "cee".into()])
         .await
         .unwrap();
     let mut ids: Vec<_> = found.iter().map(|u| u.id).collect();
     ids.sort();
     assert_eq!(ids, vec![b.id, c.id]);
-    assert!(f.store.find_users_by_logins(&[], &[]).await.unwrap().is_empty());
+    assert!(f.store.find_users_by_logins(&[]).await.unwrap().is_empty());
     assert_eq!(
         f.store
-            .find_users_by_logins(&["a@example.org".into()], &[])
+            .find_users_by_logins(&["a@example.org".into()])
             .await
             .unwrap()[0]
             .id,
@@ -1786,7 +1903,9 @@ backend_tests!(
     look_ups_and_counts,
     bulk_insert_is_all_or_nothing,
     users_round_trip,
-    login_prefers_email_over_username,
+    a_login_names_one_account,
+    colliding_identifiers_under_concurrency,
+    login_keys_of_older_accounts_are_filled,
     unique_conflicts_name_the_field,
     first_account_becomes_admin,
     first_account_without_claim_never_promotes,

@@ -8,7 +8,9 @@ use super::users::{parse_email, parse_username, validate_preferences, validate_p
 use crate::error::{Error, Result};
 use crate::password::{Verified, validate_password};
 use crate::store::{AccountToken, AccountTokenKind, StoreError};
-use crate::user::{PasswordHash, Role, User, validate_avatar, validate_name, validate_text, validate_timezone};
+use crate::user::{
+    PasswordHash, Role, User, login_key, login_keys, validate_avatar, validate_name, validate_text, validate_timezone,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use time::format_description::well_known::Rfc3339;
@@ -378,8 +380,9 @@ impl Core {
         };
         // 1. Validate, and find duplicates inside the file.
         let mut valid: Vec<(usize, Valid)> = Vec::new();
-        let mut seen_emails: HashMap<String, u64> = HashMap::new();
-        let mut seen_usernames: HashMap<String, u64> = HashMap::new();
+        // Login keys seen so far, with their line: an email of one record may not be the
+        // username of another, as in the database.
+        let mut seen: HashMap<String, u64> = HashMap::new();
         for ImportLine { line, record } in lines {
             let who = match &record {
                 Ok(r) => text(&r.email)
@@ -392,19 +395,12 @@ impl Core {
             let outcome = match checked {
                 Err(reason) => Some(Outcome::Failed(reason)),
                 Ok(v) => {
-                    let email_twin = v.email.as_ref().and_then(|e| seen_emails.get(e).copied());
-                    let username_twin = v
-                        .username
-                        .as_ref()
-                        .and_then(|u| seen_usernames.get(&u.to_lowercase()).copied());
-                    match email_twin.or(username_twin) {
+                    let keys = login_keys(v.email.as_deref(), v.username.as_deref());
+                    match keys.iter().find_map(|(key, _)| seen.get(key).copied()) {
                         Some(first) => Some(Outcome::Failed(format!("the same email or username as line {first}"))),
                         None => {
-                            if let Some(e) = &v.email {
-                                seen_emails.insert(e.clone(), line);
-                            }
-                            if let Some(u) = &v.username {
-                                seen_usernames.insert(u.to_lowercase(), line);
+                            for (key, _) in keys {
+                                seen.insert(key, line);
                             }
                             valid.push((report.records.len(), v));
                             None
@@ -423,21 +419,17 @@ impl Core {
             }
         }
 
-        // 2. Find the accounts that exist already, a few hundred look-ups at a time.
-        let mut by_email: HashMap<String, User> = HashMap::new();
-        let mut by_username: HashMap<String, User> = HashMap::new();
+        // 2. Find the accounts that exist already, a few hundred look-ups at a time: the
+        // holders of the records' login keys (an email may be another account's username).
+        let mut by_key: HashMap<String, User> = HashMap::new();
         for chunk in valid.chunks(500) {
-            let emails: Vec<String> = chunk.iter().filter_map(|(_, v)| v.email.clone()).collect();
-            let usernames: Vec<String> = chunk
+            let logins: Vec<String> = chunk
                 .iter()
-                .filter_map(|(_, v)| v.username.as_ref().map(|u| u.to_lowercase()))
+                .flat_map(|(_, v)| v.email.iter().chain(v.username.iter()).cloned())
                 .collect();
-            for user in self.store.find_users_by_logins(&emails, &usernames).await? {
-                if let Some(e) = &user.email {
-                    by_email.insert(e.clone(), user.clone());
-                }
-                if let Some(u) = &user.username {
-                    by_username.insert(u.to_lowercase(), user);
+            for user in self.store.find_users_by_logins(&logins).await? {
+                for (key, _) in login_keys(user.email.as_deref(), user.username.as_deref()) {
+                    by_key.insert(key, user.clone());
                 }
             }
         }
@@ -445,8 +437,8 @@ impl Core {
         // 3. Decide per record: new, or a conflict handled by the policy.
         let mut new: Vec<(usize, Valid)> = Vec::new();
         for (index, v) in valid {
-            let email_owner = v.email.as_ref().and_then(|e| by_email.get(e));
-            let username_owner = v.username.as_ref().and_then(|u| by_username.get(&u.to_lowercase()));
+            let email_owner = v.email.as_deref().and_then(|e| by_key.get(&login_key(e)));
+            let username_owner = v.username.as_deref().and_then(|u| by_key.get(&login_key(u)));
             let existing = match (email_owner, username_owner) {
                 (None, None) => {
                     new.push((index, v));
@@ -491,10 +483,11 @@ impl Core {
 
     /// Which of a new user's logins another account holds (`email` or `username`).
     async fn taken_field(&self, user: &User) -> Result<&'static str> {
-        let emails: Vec<String> = user.email.iter().cloned().collect();
-        let usernames: Vec<String> = user.username.iter().map(|u| u.to_lowercase()).collect();
-        let holders = self.store.find_users_by_logins(&emails, &usernames).await?;
-        Ok(if holders.iter().any(|h| h.email.is_some() && h.email == user.email) {
+        let Some(email) = user.email.as_deref() else {
+            return Ok("username");
+        };
+        let holders = self.store.find_users_by_logins(&[email.to_string()]).await?;
+        Ok(if holders.iter().any(|h| h.id != user.id) {
             "email"
         } else {
             "username"

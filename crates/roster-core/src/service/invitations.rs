@@ -54,10 +54,9 @@ impl Core {
         let email = parse_email(Some(&input.email))?.ok_or_else(|| Error::invalid("email", "must not be empty"))?;
         validate_lifetime("expires", input.expires_in)?;
         match self.store.find_user_by_login(email.as_str()).await {
-            Ok(user) if user.email.as_deref() == Some(email.as_str()) => {
-                return Err(Error::Conflict { field: "email" });
-            }
-            Ok(_) | Err(StoreError::NotFound) => {}
+            // Another account's email, or another account's username: a login names one account.
+            Ok(_) => return Err(Error::Conflict { field: "email" }),
+            Err(StoreError::NotFound) => {}
             Err(e) => return Err(e.into()),
         }
         let role = input.role.unwrap_or(self.config.default_role);

@@ -186,6 +186,61 @@ impl Core {
         }
     }
 
+    /// Self-registration that does not tell whether an identifier is taken (the native API
+    /// with `quiet_registration`, as LibreChat's sign-up does): the same answer (`Ok`) for a
+    /// new account and for an email or username another account holds, after the same work
+    /// (validated, the password hashed, one insert tried). The address given is mailed either
+    /// way, outside the request: a welcome for a new account; for a taken address a notice to
+    /// its owner that someone tried to register with it; for a taken username a notice to
+    /// choose another. An email is required (it is where the answer goes). Does not sign in.
+    pub async fn register_quietly(&self, input: Registration, meta: &ClientMeta) -> Result<()> {
+        self.check_client_rate_limit(crate::limit::Limit::Register, meta)
+            .await?;
+        if !self.config.allow_registration {
+            return Err(Error::RegistrationDisabled);
+        }
+        if input.email.as_deref().is_none_or(|e| e.trim().is_empty()) {
+            return Err(Error::invalid("email", "is required"));
+        }
+        let user = self.user_from_registration(&input).await?;
+        let address = user.email.clone().unwrap_or_default();
+        let journal = self.journal(None).user_created(&user, None).build();
+        let (subject, text) = match self.store.insert_user(&user, true, &journal).await {
+            Ok(user) => {
+                tracing::info!(user = %user.id, role = %user.role, "user registered");
+                (
+                    "Your account was created",
+                    "An account was created with this address. Sign in with the password you chose.",
+                )
+            }
+            Err(StoreError::Conflict { field: "username" }) => {
+                tracing::info!("registration with a taken username answered quietly");
+                (
+                    "Your account was not created",
+                    "Someone asked to create an account with this address, but the username chosen is taken. \
+                     Register again with another username.",
+                )
+            }
+            Err(StoreError::Conflict { field }) => {
+                tracing::info!(field, "registration with a taken email answered quietly");
+                (
+                    "Someone tried to register with your address",
+                    "Someone tried to create an account with this address, which is already in use. \
+                     If it was you, sign in, or ask for a password reset. If not, you need do nothing.",
+                )
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mail = MailMessage {
+            to: address,
+            subject: subject.to_string(),
+            text: format!("{text}\n"),
+            html: format!("<p>{}</p>", html_escape(text)),
+        };
+        self.deliver_later(async { Ok(()) }, mail, String::new());
+        Ok(())
+    }
+
     /// Creates a verification link for the user's address (replacing earlier ones) and mails
     /// it (or logs it). Returns the link.
     pub async fn send_verification(&self, user: &User, verify_page: &str) -> Result<String> {
@@ -239,7 +294,7 @@ impl Core {
             return Err(Error::invalid("email", "Invalid email"));
         };
         match self.store.find_user_by_login(email.as_str()).await {
-            Ok(user) if user.email.as_deref() == Some(email.as_str()) && !user.email_verified => {
+            Ok(user) if user.has_email(&email) && !user.email_verified => {
                 let (record, token_digest, mail, url) = self.new_verification(&user, verify_page)?;
                 let store = self.store.clone();
                 self.deliver_later(
@@ -309,8 +364,13 @@ impl Core {
         let Ok(email) = Email::parse(email) else {
             return Err(Error::invalid("email", "Invalid email"));
         };
-        let user = match self.store.find_user_by_login(email.as_str()).await {
-            Ok(user) if user.email.as_deref() == Some(email.as_str()) => user,
+        // The account whose address this is (not one whose username merely looks like it);
+        // the mail goes to the address as stored.
+        let (user, address) = match self.store.find_user_by_login(email.as_str()).await {
+            Ok(user) if user.has_email(&email) => {
+                let address = user.email.clone().unwrap_or_default();
+                (user, address)
+            }
             Ok(_) | Err(StoreError::NotFound) => return Ok(()),
             Err(e) => return Err(e.into()),
         };
@@ -332,7 +392,7 @@ impl Core {
             &[("token", &token), ("userId", &user_id(&user))],
         );
         let mail = message(
-            email.as_str(),
+            &address,
             "Password reset request",
             "Someone asked to reset the password of your account.",
             &url,

@@ -54,6 +54,19 @@ pub struct RegisterRequest {
     pub invite_token: Option<String>,
 }
 
+/// The answer to every registration with `quiet_registration` on: the same whether the
+/// email was free (the account exists now) or taken; the mail to the address tells which.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RegisterAccepted {
+    /// Always `accepted`.
+    pub status: String,
+    pub message: String,
+}
+
+/// The message of [`RegisterAccepted`].
+pub const REGISTER_ACCEPTED: &str =
+    "If the address can be registered, the account is created: sign in with your password. A mail to the address tells what happened.";
+
 /// `POST /v1/auth/reset-password`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

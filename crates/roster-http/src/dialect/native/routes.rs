@@ -90,15 +90,20 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 }
 
 /// Creates an account. The first account becomes admin; a pending account gets no tokens.
+/// With `quiet_registration`, every registration without an invitation answers 202 alike
+/// (taken email or username, or a new account, which must then sign in), and the address
+/// given is mailed what happened.
 #[utoipa::path(post, path = "/v1/auth/register", tag = "auth", request_body = RegisterRequest,
-    responses((status = 201, body = AuthResponse), (status = 403, body = Problem, description = "registration disabled"),
+    responses((status = 201, body = AuthResponse),
+        (status = 202, body = RegisterAccepted, description = "quiet_registration: the same answer for a taken and a free email"),
+        (status = 403, body = Problem, description = "registration disabled"),
         (status = 409, body = Problem), (status = 422, body = Problem),
         (status = 429, body = Problem, description = "too many sign-ups from this address; see Retry-After")))]
 async fn auth_register_post(
     State(state): State<AppState>,
     Meta(meta): Meta,
     Json(body): Json<RegisterRequest>,
-) -> ApiResult<impl IntoResponse> {
+) -> ApiResult<axum::response::Response> {
     let input = Registration {
         email: body.email,
         username: body.username,
@@ -108,9 +113,17 @@ async fn auth_register_post(
     };
     let outcome = match body.invite_token.as_deref() {
         Some(token) => state.core.register_with_invitation(input, token, &meta).await?,
+        None if state.core.config.quiet_registration => {
+            state.core.register_quietly(input, &meta).await?;
+            let body = RegisterAccepted {
+                status: "accepted".into(),
+                message: REGISTER_ACCEPTED.into(),
+            };
+            return Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response());
+        }
         None => state.core.register(input, &meta).await?,
     };
-    Ok((StatusCode::CREATED, axum::Json(map::auth_response(outcome))))
+    Ok((StatusCode::CREATED, axum::Json(map::auth_response(outcome))).into_response())
 }
 
 /// Logs in with an email or username and a password. An account with two-factor
