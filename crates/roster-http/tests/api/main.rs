@@ -8,6 +8,7 @@ mod auth;
 mod authz_props;
 mod errors;
 mod groups;
+mod identity;
 mod invitations;
 mod langflow;
 mod langflow_store;
