@@ -52,7 +52,7 @@ pub struct Email(String);
 impl Email {
     /// Validates and normalises (trim, lower-case) an email address.
     pub fn parse(raw: &str) -> Result<Self> {
-        let s = raw.trim().to_lowercase();
+        let s = normalise_email(raw);
         let invalid = |why: &str| Error::invalid("email", why.to_string());
         if s.is_empty() {
             return Err(invalid("must not be empty"));
@@ -98,6 +98,13 @@ impl Email {
     pub fn key(&self) -> String {
         email_key(&self.0)
     }
+}
+
+/// An email address as Roster stores it (trimmed, lower-cased), before any check: the one
+/// normalisation of every path ([`Email::parse`] starts with it; what two addresses share is
+/// decided by [`email_key`]).
+pub fn normalise_email(raw: &str) -> String {
+    raw.trim().to_lowercase()
 }
 
 /// Whether `c` is invisible: a default-ignorable code point (zero-width space and joiners,

@@ -231,8 +231,15 @@ impl Core {
             }
             Err(e) => return Err(e.into()),
         };
+        // To the address as its account stores it (the owner's spelling of a lookalike), else
+        // as given; looked up on every path, so that no path does less.
+        let to = match self.store.find_user_by_login(&address).await {
+            Ok(holder) => holder.email.unwrap_or(address),
+            Err(StoreError::NotFound) => address,
+            Err(e) => return Err(e.into()),
+        };
         let mail = MailMessage {
-            to: address,
+            to,
             subject: subject.to_string(),
             text: format!("{text}\n"),
             html: format!("<p>{}</p>", html_escape(text)),

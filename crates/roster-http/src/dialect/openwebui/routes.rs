@@ -269,7 +269,7 @@ async fn auths_signup_post(
     Json(body): Json<SignupForm>,
 ) -> Result<Response> {
     // Closed sign-up (403) is decided before the email is checked (400), as in Open WebUI.
-    let email = body.email.trim().to_lowercase();
+    let email = roster_core::user::normalise_email(&body.email);
     let input = Registration {
         email: Some(email),
         username: None,
@@ -328,7 +328,7 @@ async fn auths_add_post(
     Json(body): Json<AddUserForm>,
 ) -> Result<axum::Json<AddUserResponse>> {
     caller.actor.require_admin()?;
-    let email = body.email.trim().to_lowercase();
+    let email = roster_core::user::normalise_email(&body.email);
     if !map::email_format_ok(&email) {
         return Err(OpenWebUiError::Detail(
             StatusCode::BAD_REQUEST,
@@ -971,7 +971,7 @@ async fn users_id_update_post(
         profile.name = Patch::Set(name);
     }
     if let Some(email) = body.email {
-        let email = email.trim().to_lowercase();
+        let email = roster_core::user::normalise_email(&email);
         if !map::email_format_ok(&email) {
             return Err(OpenWebUiError::Detail(
                 StatusCode::BAD_REQUEST,
