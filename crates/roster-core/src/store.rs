@@ -345,7 +345,9 @@ pub struct MigratedBalance {
 /// is written when the change fails, and a committed change always has its records.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Checks that the database answers.
+    /// Checks that the database can serve: that it answers, and that it can take writes (a
+    /// database that reads but cannot commit, on a full disk or a read-only server, is not
+    /// ready). Backs `/readyz`; cheap enough to call often.
     async fn ping(&self) -> StoreResult<()>;
     /// Closes the connection pools, waiting for connections in use to be returned.
     async fn close(&self);

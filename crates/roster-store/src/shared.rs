@@ -1,6 +1,6 @@
 //! The one implementation of [`roster_core::Store`], written once and expanded for each
 //! backend by `impl_store!`. A backend supplies its pools and hooks (`read_pool`,
-//! `begin_write`, `lock_admins`, `close_pools`); the SQL, binding, decoding and error
+//! `begin_write`, `lock_admins`, `probe`, `close_pools`); the SQL, binding, decoding and error
 //! mapping live here and in `sql.rs` / `codec.rs`. No policy: the core decides, this writes.
 
 /// Runs `$body` (an expression of type `Result<T, TransactionError>` that may use `?` and
@@ -328,8 +328,7 @@ macro_rules! impl_store {
         #[async_trait::async_trait]
         impl roster_core::Store for $store {
             async fn ping(&self) -> roster_core::store::StoreResult<()> {
-                sqlx::query("SELECT 1").execute(self.read_pool()).await.map_err($crate::error::store_error)?;
-                Ok(())
+                self.probe().await.map_err($crate::error::store_error)
             }
 
             async fn close(&self) {
