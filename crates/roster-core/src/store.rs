@@ -23,6 +23,10 @@ pub enum StoreError {
     /// The row changed since it was read (optimistic concurrency); nothing was written.
     #[error("the record changed concurrently")]
     Stale,
+    /// A text value holds a character no backend can store (NUL, U+0000); nothing was
+    /// written. `field` names the value (`text` when the database alone noticed).
+    #[error("{field} contains the NUL character (U+0000), which the database cannot store")]
+    InvalidText { field: &'static str },
     /// The database could not be reached.
     #[error("database unavailable: {0}")]
     Unavailable(anyhow::Error),

@@ -56,7 +56,7 @@ fn field_in_message(message: &str) -> Option<String> {
 /// Why text with a NUL character is refused: PostgreSQL cannot store it (in `text` or in
 /// `jsonb`), so no backend accepts it. The one character valid JSON and UTF-8 can carry that
 /// a store cannot hold (lone surrogates are refused by the JSON parser already).
-pub const NUL_REASON: &str = "must not contain the NUL character (U+0000)";
+pub const NUL_REASON: &str = roster_core::user::NUL_REASON;
 
 /// The 422 for text with a NUL character at `field`, with `code` (`invalid_field` for a
 /// body, `invalid_query` / `invalid_path` for the URL) so each dialect renders it where its

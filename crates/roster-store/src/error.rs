@@ -52,6 +52,11 @@ pub(crate) fn store_error(error: sqlx::Error) -> StoreError {
             ErrorKind::UniqueViolation => StoreError::Conflict { field: "id" },
             // A row refers to a parent that does not exist (e.g. a session for a deleted user).
             ErrorKind::ForeignKeyViolation => StoreError::NotFound,
+            // PostgreSQL refused a NUL character in `text` (22021) or in `jsonb` (22P05): a
+            // value no check before named (the user's columns are checked by name first).
+            _ if matches!(database.code().as_deref(), Some("22021" | "22P05")) => {
+                StoreError::InvalidText { field: "text" }
+            }
             _ if is_transient(database.as_ref()) => StoreError::Unavailable(error.into()),
             _ => StoreError::Other(error.into()),
         },

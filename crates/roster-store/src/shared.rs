@@ -86,7 +86,7 @@ macro_rules! impl_store {
                     Self::lock_admins(transaction).await?;
                 }
                 let row: Option<$crate::codec::UserRow> =
-                    Self::bind_user(sqlx::query_as($crate::sql::UPDATE_USER), $crate::codec::UserParams::new(user))
+                    Self::bind_user(sqlx::query_as($crate::sql::UPDATE_USER), $crate::codec::UserParams::checked(user)?)
                         .bind(user.revision)
                         .fetch_optional(&mut **transaction)
                         .await?;
@@ -108,7 +108,7 @@ macro_rules! impl_store {
                 end_sessions: Option<(i64, &roster_core::journal::Journal)>,
                 journal: &roster_core::journal::Journal,
             ) -> roster_core::store::StoreResult<(roster_core::User, u64)> {
-                let params = $crate::codec::UserParams::new(user);
+                let params = $crate::codec::UserParams::checked(user)?;
                 let (email, username_key) = (params.email, params.username_key);
                 let result = $crate::shared::write_transaction!(self, transaction => {
                     let Some(row) = Self::update_user_row(&mut transaction, user, keep_an_admin).await? else {
@@ -341,7 +341,7 @@ macro_rules! impl_store {
                 claim_first_admin: bool,
                 journal: &roster_core::journal::Journal,
             ) -> roster_core::store::StoreResult<roster_core::User> {
-                let mut params = $crate::codec::UserParams::new(user);
+                let mut params = $crate::codec::UserParams::checked(user)?;
                 let (email, username_key) = (params.email.clone(), params.username_key.clone());
                 let result = $crate::shared::write_transaction!(self, transaction => {
                     // Every insert takes the marker if it is free; only a claiming insert
@@ -392,6 +392,7 @@ macro_rules! impl_store {
             }
 
             async fn find_user_by_login(&self, login: &str) -> roster_core::store::StoreResult<roster_core::User> {
+                $crate::codec::check_text("login", login)?;
                 let row: $crate::codec::UserRow = sqlx::query_as($crate::sql::FIND_USER_BY_LOGIN)
                     .bind(login)
                     .fetch_one(self.read_pool())
@@ -870,6 +871,12 @@ macro_rules! impl_store {
                 emails: &[String],
                 username_keys: &[String],
             ) -> roster_core::store::StoreResult<Vec<roster_core::User>> {
+                for email in emails {
+                    $crate::codec::check_text("email", email)?;
+                }
+                for username in username_keys {
+                    $crate::codec::check_text("username", username)?;
+                }
                 if emails.is_empty() && username_keys.is_empty() {
                     return Ok(Vec::new());
                 }
@@ -1003,7 +1010,7 @@ macro_rules! impl_store {
                 now: time::OffsetDateTime,
                 journal: &roster_core::journal::Journal,
             ) -> roster_core::store::StoreResult<roster_core::User> {
-                let mut params = $crate::codec::UserParams::new(user);
+                let mut params = $crate::codec::UserParams::checked(user)?;
                 let (email, username_key) = (params.email.clone(), params.username_key.clone());
                 let result = $crate::shared::write_transaction!(self, transaction => {
                     let used = sqlx::query($crate::sql::USE_ACCOUNT_TOKEN)
@@ -1403,6 +1410,7 @@ macro_rules! impl_store {
             // The chat products' social records (migration 0007).
 
             async fn find_user_by_username(&self, username_key: &str) -> roster_core::store::StoreResult<roster_core::User> {
+                $crate::codec::check_text("username", username_key)?;
                 let row: Option<$crate::codec::UserRow> = sqlx::query_as($crate::sql::FIND_USER_BY_USERNAME)
                     .bind(username_key)
                     .fetch_optional(self.read_pool())
@@ -1963,7 +1971,7 @@ macro_rules! impl_store {
             ) -> roster_core::store::StoreResult<roster_core::User> {
                 use $crate::codec::to_ms;
                 let user = &migrated.user;
-                let params = $crate::codec::UserParams::new(user);
+                let params = $crate::codec::UserParams::checked(user)?;
                 let (email, username_key) = (params.email.clone(), params.username_key.clone());
                 let now = to_ms(time::OffsetDateTime::now_utc());
                 let result = $crate::shared::write_transaction!(self, transaction => {
@@ -2187,6 +2195,9 @@ macro_rules! impl_store {
                 journal: &roster_core::journal::Journal,
             ) -> roster_core::store::StoreResult<u64> {
                 use $crate::codec::to_ms;
+                for user in users {
+                    $crate::codec::check_user_text(user)?;
+                }
                 let inserted = $crate::shared::write_transaction!(self, transaction => {
                     sqlx::query($crate::sql::CLAIM_FIRST_ACCOUNT).execute(&mut *transaction).await?;
                     let mut inserted = 0;

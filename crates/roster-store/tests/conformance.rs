@@ -1297,6 +1297,44 @@ async fn readiness_needs_a_writable_database(backend: Backend) {
         .unwrap();
 }
 
+/// Text with a NUL character, which PostgreSQL cannot store, is refused by both stores alike
+/// with a typed error naming the field (not a database failure), and nothing is written.
+async fn nul_text_is_refused_alike(backend: Backend) {
+    let f = fixture_or_skip!(backend);
+    let existing = f
+        .store
+        .insert_user(&f.user(Some("kept@example.org"), Some("kept")), true, &NO_JOURNAL)
+        .await
+        .unwrap();
+    let nul =
+        |field: &'static str| move |e: StoreError| matches!(e, StoreError::InvalidText { field: f } if f == field);
+    let mut user = f.user(Some("new@example.org"), None);
+    user.bio = Some("a\0b".into());
+    let e = f.store.insert_user(&user, false, &NO_JOURNAL).await.unwrap_err();
+    assert!(nul("bio")(e));
+    let mut user = f.user(Some("new@example.org"), None);
+    user.preferences = json!({"ui": {"theme": ["dark", "a\0b"]}});
+    let e = f.store.insert_user(&user, false, &NO_JOURNAL).await.unwrap_err();
+    assert!(nul("preferences")(e));
+    let user = f.user(Some("new\0@example.org"), None);
+    let e = f
+        .store
+        .insert_users_with_tokens(std::slice::from_ref(&user), &[], &NO_JOURNAL)
+        .await
+        .unwrap_err();
+    assert!(nul("email")(e));
+    let mut changed = existing.clone();
+    changed.name = Some("a\0b".into());
+    let e = f.store.update_user(&changed, false, &NO_JOURNAL).await.unwrap_err();
+    assert!(nul("name")(e));
+    let e = f.store.find_user_by_login("a\0b").await.unwrap_err();
+    assert!(nul("login")(e));
+    let e = f.store.find_user_by_username("a\0b").await.unwrap_err();
+    assert!(nul("username")(e));
+    assert_eq!(f.store.count_users().await.unwrap(), 1);
+    assert_eq!(f.store.get_user(existing.id).await.unwrap().name, existing.name);
+}
+
 async fn bulk_insert_is_all_or_nothing(backend: Backend) {
     let Some(f) = fixture(backend).await else { return };
     let users: Vec<User> = (0..2500)
@@ -1931,6 +1969,7 @@ backend_tests!(
     ping_and_close,
     a_failed_transaction_leaves_the_pool_usable,
     readiness_needs_a_writable_database,
+    nul_text_is_refused_alike,
     migrated_user_is_written_whole,
     migrated_groups_and_refs,
 );
