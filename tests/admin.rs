@@ -491,6 +491,43 @@ async fn user_stats_counts(backend: Backend) {
     );
 }
 
+/// A record with text no backend can store (a NUL character) is reported as that record's
+/// failure, on both backends alike; the import goes on with the others.
+async fn import_reports_records_with_nul_characters(backend: Backend) {
+    let Some(app) = app(backend).await else { return };
+    let _admin = app.admin().await;
+    let dir = tempfile::tempdir().unwrap();
+    let lines = [
+        json!({"email": "good@example.org", "password": "a good long password"}),
+        json!({"email": "bio@example.org", "bio": "a\u{0}b"}),
+        json!({"email": "prefs@example.org", "preferences": {"ui": {"theme": "a\u{0}b"}}}),
+        json!({"email": "nul\u{0}@example.org"}),
+        json!({"email": "name@example.org", "name": "a\u{0}b"}),
+    ];
+    let file = dir.path().join("users.jsonl");
+    let text: Vec<String> = lines.iter().map(Value::to_string).collect();
+    std::fs::write(&file, text.join("\n")).unwrap();
+    let r = roster(&app, &["import-users", file.to_str().unwrap()], "");
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stdout.contains("Imported: 1 created"), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("line 2: bio@example.org: error: bio: must not contain the NUL character"),
+        "{r:?}"
+    );
+    assert!(
+        r.stderr
+            .contains("line 3: prefs@example.org: error: preferences: must not contain the NUL character"),
+        "{r:?}"
+    );
+    assert!(r.stderr.contains("line 4:") && r.stderr.contains("line 5:"), "{r:?}");
+    assert!(!r.stderr.contains("internal"), "{r:?}");
+    assert_eq!(app.core.store.count_users().await.unwrap(), 2);
+    app.login("good@example.org", "a good long password")
+        .await
+        .assert_status(200);
+}
+
 async fn import_and_export_users(backend: Backend) {
     let Some(app) = app(backend).await else { return };
     let admin = app.admin().await;
@@ -805,6 +842,7 @@ backend_tests!(
     add_and_set_balance,
     invite_user_mails_the_link,
     import_and_export_users,
+    import_reports_records_with_nul_characters,
     prompts_on_a_terminal,
     audit_prints_the_trail,
 );

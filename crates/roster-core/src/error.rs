@@ -124,6 +124,7 @@ impl From<crate::store::StoreError> for Error {
             StoreError::NotFound => Error::NotFound("record"),
             StoreError::Conflict { field } => Error::Conflict { field },
             StoreError::LastAdmin => Error::LastAdmin,
+            StoreError::InvalidText { field } => Error::invalid(field, crate::user::NUL_REASON),
             StoreError::Stale => Error::Internal(anyhow::anyhow!("concurrent update did not settle")),
             StoreError::Unavailable(e) => {
                 tracing::error!(error = %e, "database unavailable");

@@ -23,6 +23,10 @@ pub enum StoreError {
     /// The row changed since it was read (optimistic concurrency); nothing was written.
     #[error("the record changed concurrently")]
     Stale,
+    /// A text value holds a character no backend can store (NUL, U+0000); nothing was
+    /// written. `field` names the value (`text` when the database alone noticed).
+    #[error("{field} contains the NUL character (U+0000), which the database cannot store")]
+    InvalidText { field: &'static str },
     /// The database could not be reached.
     #[error("database unavailable: {0}")]
     Unavailable(anyhow::Error),
@@ -345,7 +349,9 @@ pub struct MigratedBalance {
 /// is written when the change fails, and a committed change always has its records.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Checks that the database answers.
+    /// Checks that the database can serve: that it answers, and that it can take writes (a
+    /// database that reads but cannot commit, on a full disk or a read-only server, is not
+    /// ready). Backs `/readyz`; cheap enough to call often.
     async fn ping(&self) -> StoreResult<()>;
     /// Closes the connection pools, waiting for connections in use to be returned.
     async fn close(&self);

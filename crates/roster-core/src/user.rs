@@ -339,11 +339,28 @@ pub fn validate_name(raw: &str) -> Result<Option<String>> {
     Ok(Some(s.to_string()))
 }
 
+/// Why text with a NUL character (U+0000) is refused: PostgreSQL cannot store it, in `text`
+/// or in `jsonb`, so no backend takes it.
+pub const NUL_REASON: &str = "must not contain the NUL character (U+0000)";
+
+/// Whether any string in a JSON value, key or value, holds a NUL character.
+pub fn json_contains_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(json_contains_nul),
+        serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || json_contains_nul(v)),
+        _ => false,
+    }
+}
+
 /// Validates a free-text field of at most `max` characters.
 pub fn validate_text(field: &'static str, raw: &str, max: usize) -> Result<Option<String>> {
     let s = raw.trim();
     if s.is_empty() {
         return Ok(None);
+    }
+    if s.contains('\0') {
+        return Err(Error::invalid(field, NUL_REASON));
     }
     if s.chars().count() > max {
         return Err(Error::invalid(field, format!("must be at most {max} characters")));

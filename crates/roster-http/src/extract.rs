@@ -53,8 +53,123 @@ fn field_in_message(message: &str) -> Option<String> {
     None
 }
 
+/// Why text with a NUL character is refused: PostgreSQL cannot store it (in `text` or in
+/// `jsonb`), so no backend accepts it. The one character valid JSON and UTF-8 can carry that
+/// a store cannot hold (lone surrogates are refused by the JSON parser already).
+pub const NUL_REASON: &str = roster_core::user::NUL_REASON;
+
+/// The 422 for text with a NUL character at `field`, with `code` (`invalid_field` for a
+/// body, `invalid_query` / `invalid_path` for the URL) so each dialect renders it where its
+/// product puts such errors.
+fn nul_error(code: &'static str, field: String) -> ApiError {
+    ApiError::request(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        code,
+        format!("{field} {NUL_REASON}"),
+        Some(field),
+    )
+}
+
+/// Whether the raw JSON may hold a NUL: an unescaped `\u0000` escape. Valid JSON has no raw
+/// NUL byte, so this is the only way one gets in; a cheap scan keeps the common case free.
+fn json_may_hold_nul(bytes: &[u8]) -> bool {
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' {
+            if bytes[i + 1..].starts_with(b"u0000") {
+                return true;
+            }
+            // Skip the escaped character (an escaped backslash cannot start an escape).
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    false
+}
+
+/// The path (`a.b[0]`, as serde's field paths) of the first string, key or value, that
+/// holds a NUL character.
+fn nul_path(value: &serde_json::Value, path: &str) -> Option<String> {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0').then(|| path.to_string()),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_path(item, &format!("{path}[{i}]"))),
+        serde_json::Value::Object(map) => map.iter().find_map(|(key, item)| {
+            let key_path = if path.is_empty() {
+                key.replace('\0', "\\u0000")
+            } else {
+                format!("{path}.{}", key.replace('\0', "\\u0000"))
+            };
+            if key.contains('\0') {
+                return Some(key_path);
+            }
+            nul_path(item, &key_path)
+        }),
+        _ => None,
+    }
+}
+
+/// Refuses a JSON body holding a NUL character in any string, naming where.
+fn reject_nul_in_json(bytes: &[u8]) -> Result<(), ApiError> {
+    if !json_may_hold_nul(bytes) {
+        return Ok(());
+    }
+    // Malformed JSON is left to the parser's own error.
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Ok(());
+    };
+    match nul_path(&value, "") {
+        Some(path) if path.is_empty() => Err(nul_error("invalid_field", "body".to_string())),
+        Some(path) => Err(nul_error("invalid_field", path)),
+        None => Ok(()),
+    }
+}
+
+/// Refuses URL-encoded pairs (a form body, a query string) with a NUL character in a name
+/// or a value, naming the field.
+fn reject_nul_in_pairs(encoded: &[u8], code: &'static str) -> Result<(), ApiError> {
+    if !encoded.windows(3).any(|w| w == b"%00") {
+        return Ok(());
+    }
+    for (name, value) in form_urlencoded::parse(encoded) {
+        if name.contains('\0') || value.contains('\0') {
+            return Err(nul_error(code, name.replace('\0', "\\u0000")));
+        }
+    }
+    Ok(())
+}
+
+/// Middleware for every dialect's routes: a query string or a path parameter holding a NUL
+/// character (`%00`) is refused with a 422 naming it, before any handler (whichever
+/// extractor it uses) can pass it to the store. Bodies are checked by [`Json`],
+/// [`OptionalJson`] and [`Form`]. Headers cannot carry a NUL (HTTP refuses it).
+pub async fn reject_nul_in_uri(mut request: Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    if let Some(query) = request.uri().query()
+        && let Err(e) = reject_nul_in_pairs(query.as_bytes(), "invalid_query")
+    {
+        return e.into_response();
+    }
+    if request.uri().path().contains("%00") {
+        let (mut parts, body) = request.into_parts();
+        if let Ok(params) = axum::extract::RawPathParams::from_request_parts(&mut parts, &()).await {
+            for (name, value) in &params {
+                if value.contains('\0') {
+                    return nul_error("invalid_path", name.to_string()).into_response();
+                }
+            }
+        }
+        request = Request::from_parts(parts, body);
+    }
+    next.run(request).await
+}
+
 /// Parses a JSON body, naming the field at fault when it does not fit.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    reject_nul_in_json(bytes)?;
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
         Ok(v) => {
@@ -159,6 +274,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Form<T> {
             ));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(body_error)?;
+        reject_nul_in_pairs(&bytes, "invalid_field")?;
         serde_urlencoded::from_bytes(&bytes).map(Form).map_err(|e| {
             let message = e.to_string();
             let field = field_in_message(&message);
@@ -310,5 +426,21 @@ mod tests {
         assert_eq!(e.status(), StatusCode::BAD_REQUEST);
         let e = parse_json::<Body>(br#"{"name": "x"} trailing"#).unwrap_err();
         assert_eq!(e.code(), "malformed_json");
+    }
+
+    #[test]
+    fn nul_characters_are_refused_where_they_are() {
+        let e = parse_json::<Body>(br#"{"name": "a\u0000b"}"#).unwrap_err();
+        assert_eq!(e.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(e.field().as_deref(), Some("name"));
+        // An escaped backslash before `u0000` is text, not a NUL.
+        let body = parse_json::<Body>(br#"{"name": "a\\u0000b"}"#).unwrap();
+        assert_eq!(body.name, "a\\u0000b");
+        let e = reject_nul_in_json(br#"{"a": [{"b": 1}, {"c": ["x", "\u0000"]}]}"#).unwrap_err();
+        assert_eq!(e.field().as_deref(), Some("a[1].c[1]"));
+        let e = reject_nul_in_pairs(b"x=1&name%00=2", "invalid_query").unwrap_err();
+        assert_eq!(e.field().as_deref(), Some("name\\u0000"));
+        assert_eq!(e.code(), "invalid_query");
+        assert!(reject_nul_in_pairs(b"x=%2500", "invalid_query").is_ok());
     }
 }

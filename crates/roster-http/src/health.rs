@@ -18,13 +18,14 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// The database answers.
+/// The database answers and can take writes (see `Store::ping`: on SQLite a committed probe
+/// write, reused for a second; on PostgreSQL a round trip that also refuses a read-only server).
 async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
     match state.core.store.ping().await {
         Ok(()) => (StatusCode::OK, "ready"),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
         }
     }
 }

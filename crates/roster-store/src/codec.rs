@@ -124,7 +124,44 @@ pub(crate) struct UserParams {
     pub search_key: String,
 }
 
+/// Refuses text no backend can store (a NUL character: PostgreSQL refuses it in `text` and
+/// `jsonb`; SQLite would keep it), so both backends answer alike, with the field named.
+pub(crate) fn check_text(field: &'static str, value: &str) -> Result<(), StoreError> {
+    if value.contains('\0') {
+        return Err(StoreError::InvalidText { field });
+    }
+    Ok(())
+}
+
+/// [`check_text`] over every text column of a user, its preferences included.
+pub(crate) fn check_user_text(user: &User) -> Result<(), StoreError> {
+    for (field, value) in [
+        ("email", user.email.as_deref()),
+        ("username", user.username.as_deref()),
+        ("name", user.name.as_deref()),
+        ("provider", Some(user.provider.as_str())),
+        ("avatar", user.avatar.as_deref()),
+        ("bio", user.bio.as_deref()),
+        ("timezone", user.timezone.as_deref()),
+        ("terms_version", user.terms_version.as_deref()),
+    ] {
+        if let Some(value) = value {
+            check_text(field, value)?;
+        }
+    }
+    if roster_core::user::json_contains_nul(&user.preferences) {
+        return Err(StoreError::InvalidText { field: "preferences" });
+    }
+    Ok(())
+}
+
 impl UserParams {
+    /// The parameters of a user whose text every backend can store ([`check_user_text`]).
+    pub(crate) fn checked(user: &User) -> Result<Self, StoreError> {
+        check_user_text(user)?;
+        Ok(Self::new(user))
+    }
+
     pub(crate) fn new(user: &User) -> Self {
         Self {
             id: user.id.0,

@@ -52,11 +52,37 @@ pub(crate) fn store_error(error: sqlx::Error) -> StoreError {
             ErrorKind::UniqueViolation => StoreError::Conflict { field: "id" },
             // A row refers to a parent that does not exist (e.g. a session for a deleted user).
             ErrorKind::ForeignKeyViolation => StoreError::NotFound,
+            // PostgreSQL refused a NUL character in `text` (22021) or in `jsonb` (22P05): a
+            // value no check before named (the user's columns are checked by name first).
+            _ if matches!(database.code().as_deref(), Some("22021" | "22P05")) => {
+                StoreError::InvalidText { field: "text" }
+            }
             _ if is_transient(database.as_ref()) => StoreError::Unavailable(error.into()),
             _ => StoreError::Other(error.into()),
         },
         _ => StoreError::Other(error.into()),
     }
+}
+
+/// Whether a connection coming back to (or leaving) a pool may be used again: not if it is
+/// still inside a transaction after its queued work has run. A transaction whose COMMIT or
+/// ROLLBACK failed leaves sqlx's transaction depth above zero (SQLite may already have ended
+/// the transaction itself, on a full disk for one), and every later `BEGIN` on that
+/// connection would fail; such a connection is closed and the pool opens a fresh one.
+pub(crate) async fn is_reusable<C: sqlx::Connection>(connection: &mut C, backend: &str) -> Result<bool, sqlx::Error> {
+    if !connection.is_in_transaction() {
+        return Ok(true);
+    }
+    // A dropped transaction queues its rollback for the connection's next use: run it.
+    connection.ping().await?;
+    if connection.is_in_transaction() {
+        tracing::warn!(
+            backend,
+            "closing a database connection left inside a transaction (its commit or rollback failed)"
+        );
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 /// Whether SQLite answered "database is locked" (`SQLITE_BUSY`, any extended code).
@@ -74,13 +100,15 @@ pub(crate) fn is_sqlite_busy(error: &sqlx::Error) -> bool {
 fn is_transient(error: &dyn DatabaseError) -> bool {
     if let Some(pg) = error.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
         let code = pg.code();
-        // connection exceptions, shutdowns, "cannot connect now", too many connections
-        return code.starts_with("08") || code.starts_with("57P") || code == "53300";
+        // connection exceptions, shutdowns, "cannot connect now", insufficient resources
+        // (a full disk, too many connections), a read-only server (a standby)
+        return code.starts_with("08") || code.starts_with("57P") || code.starts_with("53") || code == "25006";
     }
     if error.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
-        // SQLITE_BUSY and SQLITE_LOCKED, with their extended codes, after the busy timeout.
+        // SQLITE_BUSY and SQLITE_LOCKED, with their extended codes, after the busy timeout;
+        // SQLITE_FULL, a full disk, until space is freed.
         let primary = error.code().and_then(|c| c.parse::<i64>().ok()).map(|c| c & 0xff);
-        return matches!(primary, Some(5 | 6));
+        return matches!(primary, Some(5 | 6 | 13));
     }
     false
 }

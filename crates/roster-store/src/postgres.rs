@@ -24,9 +24,17 @@ pub struct PgStore {
 impl PgStore {
     /// Connects to a `postgres://` or `postgresql://` URL. Does not migrate.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        // A connection still inside a transaction when it comes back (a failed COMMIT or
+        // ROLLBACK) is closed rather than pooled, as on SQLite.
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(5))
+            .after_release(|connection, _| {
+                Box::pin(async move { crate::error::is_reusable(connection, "PostgreSQL").await })
+            })
+            .before_acquire(|connection, _| {
+                Box::pin(async move { crate::error::is_reusable(connection, "PostgreSQL").await })
+            })
             .connect(url)
             .await
             .map_err(|e| connect_error(e, "PostgreSQL"))?;
@@ -38,6 +46,21 @@ impl PgStore {
     pub async fn migrate(&self) -> anyhow::Result<()> {
         MIGRATOR.run(&self.pool).await.map_err(migrate_error)?;
         self.fill_login_keys().await.context("filling the login keys")?;
+        Ok(())
+    }
+
+    /// Whether the database can take writes: one round trip that also asks whether the
+    /// server is a read-only standby or refuses writes by default. Cheap: writes nothing.
+    async fn probe(&self) -> Result<(), sqlx::Error> {
+        let read_only: bool =
+            sqlx::query_scalar("SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'")
+                .fetch_one(&self.pool)
+                .await?;
+        if read_only {
+            return Err(sqlx::Error::Io(std::io::Error::other(
+                "the PostgreSQL server is read-only (a standby, or default_transaction_read_only)",
+            )));
+        }
         Ok(())
     }
 

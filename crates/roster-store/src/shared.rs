@@ -1,6 +1,6 @@
 //! The one implementation of [`roster_core::Store`], written once and expanded for each
 //! backend by `impl_store!`. A backend supplies its pools and hooks (`read_pool`,
-//! `begin_write`, `lock_admins`, `close_pools`); the SQL, binding, decoding and error
+//! `begin_write`, `lock_admins`, `probe`, `close_pools`); the SQL, binding, decoding and error
 //! mapping live here and in `sql.rs` / `codec.rs`. No policy: the core decides, this writes.
 
 /// Runs `$body` (an expression of type `Result<T, TransactionError>` that may use `?` and
@@ -91,7 +91,7 @@ macro_rules! impl_store {
                         .fetch_optional(&mut **transaction)
                         .await?;
                 let row: Option<$crate::codec::UserRow> =
-                    Self::bind_user(sqlx::query_as($crate::sql::UPDATE_USER), $crate::codec::UserParams::new(user))
+                    Self::bind_user(sqlx::query_as($crate::sql::UPDATE_USER), $crate::codec::UserParams::checked(user)?)
                         .bind(user.revision)
                         .fetch_optional(&mut **transaction)
                         .await?;
@@ -249,7 +249,7 @@ macro_rules! impl_store {
                 end_sessions: Option<(i64, &roster_core::journal::Journal)>,
                 journal: &roster_core::journal::Journal,
             ) -> roster_core::store::StoreResult<(roster_core::User, u64)> {
-                let params = $crate::codec::UserParams::new(user);
+                let params = $crate::codec::UserParams::checked(user)?;
                 let (email, username_key) = (params.email, params.username_key);
                 let result = $crate::shared::write_transaction!(self, transaction => {
                     let Some(row) = Self::update_user_row(&mut transaction, user, keep_an_admin).await? else {
@@ -469,8 +469,7 @@ macro_rules! impl_store {
         #[async_trait::async_trait]
         impl roster_core::Store for $store {
             async fn ping(&self) -> roster_core::store::StoreResult<()> {
-                sqlx::query("SELECT 1").execute(self.read_pool()).await.map_err($crate::error::store_error)?;
-                Ok(())
+                self.probe().await.map_err($crate::error::store_error)
             }
 
             async fn close(&self) {
@@ -483,7 +482,7 @@ macro_rules! impl_store {
                 claim_first_admin: bool,
                 journal: &roster_core::journal::Journal,
             ) -> roster_core::store::StoreResult<roster_core::User> {
-                let mut params = $crate::codec::UserParams::new(user);
+                let mut params = $crate::codec::UserParams::checked(user)?;
                 let (email, username_key) = (params.email.clone(), params.username_key.clone());
                 let result = $crate::shared::write_transaction!(self, transaction => {
                     // Every insert takes the marker if it is free; only a claiming insert
@@ -531,6 +530,7 @@ macro_rules! impl_store {
             }
 
             async fn find_user_by_login(&self, login: &str) -> roster_core::store::StoreResult<roster_core::User> {
+                $crate::codec::check_text("login", login)?;
                 let row: $crate::codec::UserRow = sqlx::query_as($crate::sql::FIND_USER_BY_LOGIN)
                     .bind(roster_core::user::login_key(login))
                     .fetch_one(self.read_pool())
@@ -1008,6 +1008,9 @@ macro_rules! impl_store {
                 &self,
                 logins: &[String],
             ) -> roster_core::store::StoreResult<Vec<roster_core::User>> {
+                for login in logins {
+                    $crate::codec::check_text("login", login)?;
+                }
                 if logins.is_empty() {
                     return Ok(Vec::new());
                 }
@@ -1131,7 +1134,7 @@ macro_rules! impl_store {
                 now: time::OffsetDateTime,
                 journal: &roster_core::journal::Journal,
             ) -> roster_core::store::StoreResult<roster_core::User> {
-                let mut params = $crate::codec::UserParams::new(user);
+                let mut params = $crate::codec::UserParams::checked(user)?;
                 let (email, username_key) = (params.email.clone(), params.username_key.clone());
                 let result = $crate::shared::write_transaction!(self, transaction => {
                     let used = sqlx::query($crate::sql::USE_ACCOUNT_TOKEN)
@@ -1528,6 +1531,7 @@ macro_rules! impl_store {
             // The chat products' social records (migration 0007).
 
             async fn find_user_by_username(&self, username_key: &str) -> roster_core::store::StoreResult<roster_core::User> {
+                $crate::codec::check_text("username", username_key)?;
                 let row: Option<$crate::codec::UserRow> = sqlx::query_as($crate::sql::FIND_USER_BY_USERNAME)
                     .bind(username_key)
                     .fetch_optional(self.read_pool())
@@ -2088,7 +2092,7 @@ macro_rules! impl_store {
             ) -> roster_core::store::StoreResult<roster_core::User> {
                 use $crate::codec::to_ms;
                 let user = &migrated.user;
-                let params = $crate::codec::UserParams::new(user);
+                let params = $crate::codec::UserParams::checked(user)?;
                 let (email, username_key) = (params.email.clone(), params.username_key.clone());
                 let now = to_ms(time::OffsetDateTime::now_utc());
                 let result = $crate::shared::write_transaction!(self, transaction => {
@@ -2309,6 +2313,9 @@ macro_rules! impl_store {
                 journal: &roster_core::journal::Journal,
             ) -> roster_core::store::StoreResult<u64> {
                 use $crate::codec::to_ms;
+                for user in users {
+                    $crate::codec::check_user_text(user)?;
+                }
                 let inserted = $crate::shared::write_transaction!(self, transaction => {
                     sqlx::query($crate::sql::CLAIM_FIRST_ACCOUNT).execute(&mut *transaction).await?;
                     let mut inserted = 0;

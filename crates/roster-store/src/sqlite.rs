@@ -11,6 +11,7 @@ use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, Transaction};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -21,12 +22,23 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const WRITER_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long a request waits for a reader.
 const READER_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a readiness probe's answer is reused: a flood of `/readyz` costs at most one
+/// committed write per this interval.
+const PROBE_INTERVAL: Duration = Duration::from_secs(1);
+/// How long a readiness probe waits for the writer before calling the database unready.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The readiness probe's write: the row replaced (a delete and an insert), so pages change
+/// and the commit has to reach the disk. The row means nothing else.
+const REPLACE_READINESS_PROBE: &str = "REPLACE INTO instance_state (name) VALUES ('readiness_probe')";
 
 /// A Roster database in one SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     reader: SqlitePool,
     writer: SqlitePool,
+    /// The last readiness probe: when it ran and whether a write committed.
+    probe: Arc<tokio::sync::Mutex<Option<(Instant, bool)>>>,
 }
 
 impl SqliteStore {
@@ -55,7 +67,40 @@ impl SqliteStore {
         let writer = connect_pool(writer_options, 1, WRITER_ACQUIRE_TIMEOUT).await?;
         let readers = (std::thread::available_parallelism().map_or(4, |n| n.get()) * 4).clamp(8, 32);
         let reader = connect_pool(options, u32::try_from(readers).unwrap_or(4), READER_ACQUIRE_TIMEOUT).await?;
-        Ok(Self { reader, writer })
+        Ok(Self {
+            reader,
+            writer,
+            probe: Arc::default(),
+        })
+    }
+
+    /// Whether the database can take a write now: a committed write of one row on the
+    /// writer (a database that answers reads but cannot commit, such as one on a full disk,
+    /// is not ready). The answer is reused for [`PROBE_INTERVAL`], and concurrent callers
+    /// wait for one probe rather than each writing.
+    async fn probe(&self) -> Result<(), sqlx::Error> {
+        if self.writer.is_closed() {
+            return Err(sqlx::Error::PoolClosed);
+        }
+        let mut last = self.probe.lock().await;
+        if let Some((at, ok)) = *last
+            && at.elapsed() < PROBE_INTERVAL
+        {
+            return if ok { Ok(()) } else { Err(probe_failed()) };
+        }
+        let outcome = match tokio::time::timeout(PROBE_TIMEOUT, self.probe_write()).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(sqlx::Error::PoolTimedOut),
+        };
+        *last = Some((Instant::now(), outcome.is_ok()));
+        outcome
+    }
+
+    /// One committed write of the probe row.
+    async fn probe_write(&self) -> Result<(), sqlx::Error> {
+        let mut transaction = self.begin_write().await?;
+        sqlx::query(REPLACE_READINESS_PROBE).execute(&mut *transaction).await?;
+        transaction.commit().await
     }
 
     /// Applies the migrations this Roster knows; refuses a database migrated by a newer one.
@@ -116,9 +161,19 @@ impl SqliteStore {
     }
 }
 
+/// The probe's error when the last probe, reused, failed.
+fn probe_failed() -> sqlx::Error {
+    sqlx::Error::Io(std::io::Error::other("the last write probe did not commit"))
+}
+
 /// Builds a pool. Switching a fresh file to WAL needs an exclusive lock that the busy
 /// timeout does not wait for, so "database is locked" while another process (or pool) sets
 /// up the same new file is retried for as long as the busy timeout.
+///
+/// A connection still inside a transaction when it comes back (a failed COMMIT or ROLLBACK:
+/// on a full disk SQLite may end the transaction itself, so sqlx's rollback fails and its
+/// count of open transactions never returns to zero) is closed rather than pooled, and the
+/// pool opens a fresh one: otherwise every later `BEGIN` on it fails.
 async fn connect_pool(
     options: SqliteConnectOptions,
     size: u32,
@@ -129,6 +184,12 @@ async fn connect_pool(
         let pool = SqlitePoolOptions::new()
             .max_connections(size)
             .acquire_timeout(acquire_timeout)
+            .after_release(|connection, _| {
+                Box::pin(async move { crate::error::is_reusable(connection, "SQLite").await })
+            })
+            .before_acquire(|connection, _| {
+                Box::pin(async move { crate::error::is_reusable(connection, "SQLite").await })
+            })
             .connect_with(options.clone())
             .await;
         match pool {

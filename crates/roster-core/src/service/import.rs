@@ -597,9 +597,9 @@ impl Core {
                 .await
             {
                 Ok(_) => vec![true; users.len()],
-                // Someone took an email or username since the look-up: one at a time, to
-                // tell which.
-                Err(StoreError::Conflict { .. }) => {
+                // Someone took an email or username since the look-up, or a record holds text
+                // the store cannot keep: one at a time, to tell which.
+                Err(StoreError::Conflict { .. } | StoreError::InvalidText { .. }) => {
                     let mut each = Vec::with_capacity(users.len());
                     for (user, index) in users.iter().zip(&indexes) {
                         let journal = self
@@ -620,6 +620,10 @@ impl Core {
                             Err(StoreError::Conflict { .. }) => {
                                 let field = self.taken_field(user).await?;
                                 report.records[*index].outcome = Outcome::Failed(format!("{field} is already taken"));
+                                each.push(false);
+                            }
+                            Err(e @ StoreError::InvalidText { .. }) => {
+                                report.records[*index].outcome = Outcome::Failed(describe(&e.into()));
                                 each.push(false);
                             }
                             Err(e) => return Err(e.into()),

@@ -127,6 +127,9 @@ pub(super) fn validate_preferences(value: serde_json::Value) -> Result<serde_jso
     if value.to_string().len() > MAX_PREFERENCES_BYTES {
         return Err(Error::invalid("preferences", "must be at most 64 KiB"));
     }
+    if crate::user::json_contains_nul(&value) {
+        return Err(Error::invalid("preferences", crate::user::NUL_REASON));
+    }
     Ok(value)
 }
 

@@ -16,6 +16,7 @@ mod librechat;
 mod librechat_client;
 mod librechat_two_factor;
 mod me;
+mod nul;
 mod openwebui;
 mod permissions;
 mod plexichat;

@@ -53,6 +53,7 @@ pub fn render_error(info: &ErrorInfo) -> Response {
         "invalid_field" => validation("body", field, &info.detail),
         "malformed_json" | "unsupported_media_type" | "unreadable_body" => validation("body", None, &info.detail),
         "invalid_query" => validation("query", field, &info.detail),
+        "invalid_path" if info.status == StatusCode::UNPROCESSABLE_ENTITY => validation("path", field, &info.detail),
         "body_too_large" => detail(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
         "rate_limited" => detail(StatusCode::TOO_MANY_REQUESTS, "Too many requests"),
         "unavailable" => {

@@ -65,7 +65,10 @@ pub fn router(nested: bool) -> Router<AppState> {
             .fallback(crate::error::not_found_fallback)
             .method_not_allowed_fallback(crate::error::method_not_allowed_fallback);
     }
-    crate::error::render_errors_with(router, error::render_error)
+    crate::error::render_errors_with(
+        router.route_layer(axum::middleware::from_fn(crate::extract::reject_nul_in_uri)),
+        error::render_error,
+    )
 }
 
 // ---------------------------------------------------------------------------------------

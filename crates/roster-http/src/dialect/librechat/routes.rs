@@ -67,7 +67,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route("/avatars/{file}", get(avatar_get))
         .merge(super::two_factor::routes());
-    render_errors_with(router, render_response)
+    render_errors_with(
+        router.route_layer(axum::middleware::from_fn(crate::extract::reject_nul_in_uri)),
+        render_response,
+    )
 }
 
 /// The mount prefix of this dialect (`""` at the root).

@@ -82,10 +82,12 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let mut openapi = openapi;
     super::openapi::complete(&mut openapi);
     let document = openapi.clone();
-    let router = router.route(
-        "/v1/openapi.json",
-        axum::routing::get(move || async move { axum::Json(document) }),
-    );
+    let router = router
+        .route(
+            "/v1/openapi.json",
+            axum::routing::get(move || async move { axum::Json(document) }),
+        )
+        .route_layer(axum::middleware::from_fn(crate::extract::reject_nul_in_uri));
     (router, openapi)
 }
 

@@ -33,7 +33,8 @@ pub const SESSIONS_USER_NOT_FOUND: &str = "User not found.";
 /// The core's message for a non-admin caller (see `Actor::require_admin`).
 const ADMIN_REQUIRED: &str = "administrator role required";
 
-/// Whether a field error is about the body's shape (serde's words), not a rule of the core.
+/// Whether a field error is about the body's shape (serde's words, or a character no store
+/// can hold), not a rule of the core.
 fn is_shape_error(detail: &str) -> bool {
     [
         "invalid type",
@@ -44,6 +45,7 @@ fn is_shape_error(detail: &str) -> bool {
     ]
     .iter()
     .any(|marker| detail.contains(marker))
+        || detail.ends_with(crate::extract::NUL_REASON)
 }
 
 /// Renders any error of this dialect's router (handlers, extractors, fallbacks) as Open WebUI
@@ -80,6 +82,7 @@ pub fn render_error(info: &ErrorInfo) -> Response {
         "invalid_field" => validation("body", field, &info.detail),
         "malformed_json" | "unsupported_media_type" => validation("body", None, &info.detail),
         "invalid_query" => validation("query", field, &info.detail),
+        "invalid_path" if info.status == StatusCode::UNPROCESSABLE_ENTITY => validation("path", field, &info.detail),
         "body_too_large" => detail(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
         "rate_limited" => detail(StatusCode::TOO_MANY_REQUESTS, RATE_LIMIT_EXCEEDED),
         _ if info.status.is_client_error() => detail(info.status, info.detail.as_str()),

@@ -1,0 +1,175 @@
+//! A full disk under SQLite, for real: the database lives on a 4 MiB tmpfs that is filled
+//! while `roster serve` runs. A write fails (503) and `/readyz` says the database is not
+//! ready; once space is freed, `/readyz` recovers and writes succeed again without a
+//! restart (the connection whose transaction failed is not reused).
+//!
+//! Mounting a tmpfs needs root (CI runs as root). Elsewhere the test prints a loud
+//! `SKIPPED` line and passes; with `CI=true` it fails instead.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use serde_json::json;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_roster");
+
+/// A tmpfs of `size`, unmounted on drop.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &Path, size: &str) -> Result<Tmpfs, String> {
+        std::fs::create_dir_all(at).map_err(|e| e.to_string())?;
+        let output = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if output.status.success() {
+            Ok(Tmpfs(at.to_path_buf()))
+        } else {
+            Err(String::from_utf8_lossy(&output.stderr).trim().to_string())
+        }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes"))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Polls `/readyz` until it answers `status`; panics after a generous deadline.
+async fn wait_readyz(client: &reqwest::Client, address: &str, status: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut last = None;
+    loop {
+        if let Ok(r) = client.get(format!("http://{address}/readyz")).send().await {
+            if r.status() == status {
+                return;
+            }
+            last = Some(r.status());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "/readyz never answered {status} (last: {last:?})"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Writes zeros to `path` until the file system is full.
+fn fill(path: &Path) {
+    let mut file = std::fs::File::create(path).unwrap();
+    let chunk = vec![0_u8; 16 * 1024];
+    loop {
+        match file.write_all(&chunk) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(28) => break, // ENOSPC
+            Err(e) => panic!("filling the disk: {e}"),
+        }
+    }
+    // The last partial chunk may fit byte by byte: take that too.
+    while file.write_all(&[0]).is_ok() {}
+    let _ = file.sync_all();
+}
+
+#[tokio::test]
+async fn a_full_disk_fails_writes_and_readiness_until_space_is_freed() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = match Tmpfs::mount(&dir.path().join("disk"), "4m") {
+        Ok(disk) => disk,
+        Err(error) if !ci() => {
+            eprintln!(
+                "\n*** SKIPPED: cannot mount a tmpfs ({error}); this full-disk test needs root. \
+                 Set CI=true to make this a failure. ***\n"
+            );
+            return;
+        }
+        Err(error) => panic!("cannot mount a tmpfs ({error}), and CI requires this test"),
+    };
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let address = format!("127.0.0.1:{}", free_port());
+    let _server = Server(
+        Command::new(BIN)
+            .current_dir(&data)
+            .env_clear()
+            .env("RUST_LOG", "warn")
+            .env("ROSTER_LISTEN", &address)
+            .env(
+                "ROSTER_DATABASE_URL",
+                format!("sqlite://{}/roster.db", disk.0.display()),
+            )
+            .env("ROSTER_DATA_DIR", &data)
+            .env("ROSTER_RATE_LIMIT_REGISTER_MAX", "1000")
+            .arg("serve")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    let client = reqwest::Client::new();
+    wait_readyz(&client, &address, 200).await;
+    let register = |n: u32| {
+        client
+            .post(format!("http://{address}/v1/auth/register"))
+            .json(&json!({"email": format!("user{n}@example.org"), "password": "long enough"}))
+            .send()
+    };
+    assert_eq!(register(0).await.unwrap().status(), 201);
+
+    // The disk fills up: writes fail as unavailable, and the instance says it is not ready.
+    let filler = disk.0.join("filler");
+    fill(&filler);
+    let full = register(1).await.unwrap();
+    assert_eq!(full.status(), 503, "{}", full.text().await.unwrap());
+    wait_readyz(&client, &address, 503).await;
+    // Reads still work.
+    assert_eq!(
+        client
+            .get(format!("http://{address}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    // Space comes back: without a restart, readiness recovers and every write succeeds.
+    std::fs::remove_file(&filler).unwrap();
+    wait_readyz(&client, &address, 200).await;
+    for n in 2..7 {
+        let r = register(n).await.unwrap();
+        assert_eq!(
+            r.status(),
+            201,
+            "write {n} after freeing space: {}",
+            r.text().await.unwrap()
+        );
+    }
+    // The failed registration left nothing behind: its address is still free.
+    assert_eq!(register(1).await.unwrap().status(), 201);
+}
