@@ -31,6 +31,7 @@ mod terms;
 mod two_factor;
 mod users;
 mod verification;
+mod webhook_net;
 mod webhooks;
 
 pub use account::{CODE_ENVIRONMENTS, PluginChange};
@@ -73,9 +74,11 @@ pub use users::{
     AdminUserChanges, ListUsers, MAX_PAGE_SIZE, NewUser, Patch, ProfileChanges, Registration, UserPage, cursor_after,
 };
 pub use verification::SignupForm;
+pub use webhook_net::{AddressPolicy, Refusal, check_ip, check_url, without_credentials};
 pub use webhooks::{
-    DeletionReceiver, DeletionStatus, DeliveryWorker, EventPage, HttpTransport, MAX_DELIVERIES_PAGE, MAX_EVENTS_PAGE,
-    NewSubscription, SCOPE_EVENTS, SubscriptionCreated, WEBHOOK_SECRET_PREFIX, WebhookSettings, WebhookTransport,
+    DeletionReceiver, DeletionStatus, DeliveryWorker, EventPage, HostResolver, HttpTransport, MAX_DELIVERIES_PAGE,
+    MAX_EVENTS_PAGE, NewSubscription, SCOPE_EVENTS, SendFailure, SubscriptionCreated, SystemResolver,
+    WEBHOOK_SECRET_PREFIX, WebhookSettings, WebhookTransport,
 };
 
 use crate::clock::Clock;
