@@ -332,9 +332,16 @@ async fn the_webhook_commands_manage_subscriptions_deliveries_and_deletions(back
         assert_eq!(run.code, 1, "{url}: {run:?}");
         assert!(run.stderr.contains("url") && run.stderr.contains("address"), "{run:?}");
     }
-    let run = roster(&app, &["webhooks", "add", "https://user:hunter22@other.example.org/"], "");
+    let run = roster(
+        &app,
+        &["webhooks", "add", "https://user:hunter22@other.example.org/"],
+        "",
+    );
     assert_eq!(run.code, 1, "{run:?}");
-    assert!(run.stderr.contains("credentials") && !run.stderr.contains("hunter22"), "{run:?}");
+    assert!(
+        run.stderr.contains("credentials") && !run.stderr.contains("hunter22"),
+        "{run:?}"
+    );
 
     // A deletion the receiver refuses until it is given up.
     app.core

@@ -58,8 +58,8 @@ pub use migrate::{
 };
 pub use password_resets::{PasswordResetDone, ResetLinkCreated};
 pub use permissions::{
-    API_KEYS_NOT_PERMITTED, API_KEYS_PERMISSION, ApiKeyGate, DEFAULT_TEMPLATE, GATED_PREFERENCES, GatedPreference, Surface,
-    builtin_permissions, check_preference_gates, fill_missing, forbidden_by, or_merge, remove_at, value_at,
+    API_KEYS_NOT_PERMITTED, API_KEYS_PERMISSION, ApiKeyGate, DEFAULT_TEMPLATE, GATED_PREFERENCES, GatedPreference,
+    Surface, builtin_permissions, check_preference_gates, fill_missing, forbidden_by, or_merge, remove_at, value_at,
 };
 pub use sealing::KEY_CHECK_SETTING;
 pub use social::FRIEND_REQUEST_BLOCKED;

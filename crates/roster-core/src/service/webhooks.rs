@@ -854,7 +854,10 @@ mod tests {
             validate_url("http://127.0.0.1:9000/", strict).unwrap_err().field(),
             Some("url")
         );
-        assert_eq!(validate_url("ftp://example.org", open).unwrap_err().field(), Some("url"));
+        assert_eq!(
+            validate_url("ftp://example.org", open).unwrap_err().field(),
+            Some("url")
+        );
         assert!(validate_url("not a url", open).is_err());
         assert!(validate_url("http://", open).is_err());
         assert!(validate_url("mailto:a@example.org", open).is_err());

@@ -4,8 +4,8 @@
 
 use roster_core::Role;
 use roster_core::service::ApiKeyGate;
-use roster_testkit::app::{TestApp, TestResponse};
 use roster_testkit::app::spawn_app_with;
+use roster_testkit::app::{TestApp, TestResponse};
 use roster_testkit::{Backend, backend_tests, spawn_app};
 use serde_json::{Value, json};
 
@@ -149,7 +149,11 @@ async fn everywhere_the_permission_gates_every_key(backend: Backend) {
     app.get("/langflow/api/v1/users/whoami", Some(&langflow))
         .await
         .assert_status(403);
-    detail(&app.get(&format!("{OW}/auths/"), Some(&key)).await, 403, KEY_NOT_ALLOWED);
+    detail(
+        &app.get(&format!("{OW}/auths/"), Some(&key)).await,
+        403,
+        KEY_NOT_ALLOWED,
+    );
 }
 
 fn webhook_prefs(url: &str) -> Value {
@@ -165,10 +169,18 @@ async fn gated_preferences_hold_on_every_route(backend: Backend) {
     let (a, u) = (admin.access_token.as_str(), user.access_token.as_str());
 
     let refused = app
-        .patch("/v1/me", Some(u), &json!({"preferences": webhook_prefs("https://hooks.example.org/a")}))
+        .patch(
+            "/v1/me",
+            Some(u),
+            &json!({"preferences": webhook_prefs("https://hooks.example.org/a")}),
+        )
         .await;
     refused.assert_problem(403, "forbidden");
-    assert!(refused.body["detail"].as_str().unwrap().contains("webhook_url"), "{}", refused.text);
+    assert!(
+        refused.body["detail"].as_str().unwrap().contains("webhook_url"),
+        "{}",
+        refused.text
+    );
     let me = app.get("/v1/me", Some(u)).await;
     assert_eq!(me.body["preferences"]["settings"], Value::Null, "{}", me.text);
     // The same change without the gated field passes.
@@ -190,15 +202,23 @@ async fn gated_preferences_hold_on_every_route(backend: Backend) {
     dropped.assert_status(200);
     assert_eq!(dropped.body["ui"]["notifications"], json!({}));
     // Administrators may.
-    app.patch("/v1/me", Some(a), &json!({"preferences": webhook_prefs("https://hooks.example.org/admin")}))
-        .await
-        .assert_status(200);
+    app.patch(
+        "/v1/me",
+        Some(a),
+        &json!({"preferences": webhook_prefs("https://hooks.example.org/admin")}),
+    )
+    .await
+    .assert_status(200);
 
     // Granted: stored through either route.
     set_feature(&app, a, "webhooks", true).await;
-    app.patch("/v1/me", Some(u), &json!({"preferences": webhook_prefs("https://hooks.example.org/b")}))
-        .await
-        .assert_status(200);
+    app.patch(
+        "/v1/me",
+        Some(u),
+        &json!({"preferences": webhook_prefs("https://hooks.example.org/b")}),
+    )
+    .await
+    .assert_status(200);
     let shown = app.get(&format!("{OW}/users/user/settings"), Some(u)).await;
     assert_eq!(
         shown.body["ui"]["notifications"]["webhook_url"],
@@ -206,12 +226,20 @@ async fn gated_preferences_hold_on_every_route(backend: Backend) {
     );
     // Taken back: what was stored may stay or be cleared, but not be changed.
     set_feature(&app, a, "webhooks", false).await;
-    app.patch("/v1/me", Some(u), &json!({"preferences": webhook_prefs("https://hooks.example.org/b")}))
-        .await
-        .assert_status(200);
-    app.patch("/v1/me", Some(u), &json!({"preferences": webhook_prefs("https://hooks.example.org/c")}))
-        .await
-        .assert_problem(403, "forbidden");
+    app.patch(
+        "/v1/me",
+        Some(u),
+        &json!({"preferences": webhook_prefs("https://hooks.example.org/b")}),
+    )
+    .await
+    .assert_status(200);
+    app.patch(
+        "/v1/me",
+        Some(u),
+        &json!({"preferences": webhook_prefs("https://hooks.example.org/c")}),
+    )
+    .await
+    .assert_problem(403, "forbidden");
     app.patch("/v1/me", Some(u), &json!({"preferences": {}}))
         .await
         .assert_status(200);

@@ -642,7 +642,9 @@ async fn real_changes_are_delivered_and_deletions_wait_for_required_receivers(ba
 /// multicast or metadata addresses, in any spelling, nor carry credentials (which are then
 /// never shown, even for a subscription stored before they were refused).
 async fn subscriptions_refuse_internal_addresses_and_credentials(backend: Backend) {
-    let Some(app) = roster_testkit::spawn_app(backend).await else { return };
+    let Some(app) = roster_testkit::spawn_app(backend).await else {
+        return;
+    };
     let admin = app.admin().await;
     let t = Some(admin.access_token.as_str());
     for url in [
@@ -667,17 +669,31 @@ async fn subscriptions_refuse_internal_addresses_and_credentials(backend: Backen
     ] {
         let r = app.post("/v1/webhooks", t, &json!({ "url": url })).await;
         r.assert_problem(422, "invalid_field");
-        assert!(r.text.contains("url") && r.text.contains("address"), "{url}: {}", r.text);
+        assert!(
+            r.text.contains("url") && r.text.contains("address"),
+            "{url}: {}",
+            r.text
+        );
     }
     let r = app
-        .post("/v1/webhooks", t, &json!({"url": "https://hook:hunter22@hooks.example.org/x"}))
+        .post(
+            "/v1/webhooks",
+            t,
+            &json!({"url": "https://hook:hunter22@hooks.example.org/x"}),
+        )
         .await;
     r.assert_problem(422, "invalid_field");
     assert!(!r.text.contains("hunter22"), "{}", r.text);
     app.post("/v1/webhooks", t, &json!({"url": "https://hooks.example.org/x"}))
         .await
         .assert_status(201);
-    assert_eq!(app.get("/v1/webhooks", t).await.body["webhooks"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        app.get("/v1/webhooks", t).await.body["webhooks"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 
     // One stored before credentials were refused is shown without them.
     let legacy = roster_core::webhooks::Subscription {
@@ -750,7 +766,15 @@ async fn deliveries_check_the_resolved_address_when_sent(backend: Backend) {
     let admin = app.admin().await;
     let t = admin.access_token.as_str();
     let receiver = Receiver::start(Answer::Status(200)).await;
-    let port = receiver.url.split(':').nth(2).unwrap().split('/').next().unwrap().to_string();
+    let port = receiver
+        .url
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
     let loopback: std::net::IpAddr = "127.0.0.1".parse().unwrap();
     let resolver = Arc::new(FixedResolver(HashMap::from([
         ("rebound.example.org".to_string(), vec![loopback]),
@@ -800,7 +824,9 @@ async fn deliveries_check_the_resolved_address_when_sent(backend: Backend) {
     // With the setting on, the same deliveries arrive: the checked address is the one used.
     let worker = start(app.core.clone());
     receiver
-        .wait_until(Duration::from_secs(20), |r| r.iter().filter(|r| r.acknowledged()).count() >= 4)
+        .wait_until(Duration::from_secs(20), |r| {
+            r.iter().filter(|r| r.acknowledged()).count() >= 4
+        })
         .await;
     worker.stop().await;
 
@@ -809,13 +835,20 @@ async fn deliveries_check_the_resolved_address_when_sent(backend: Backend) {
     let closed_url = format!("http://{}/hook", closed.local_addr().unwrap());
     drop(closed);
     let hanging = Receiver::start(Answer::Hang(Duration::from_secs(5))).await;
-    app.delete(&format!("/v1/webhooks/{by_name}"), Some(t)).await.assert_status(204);
-    app.delete(&format!("/v1/webhooks/{by_address}"), Some(t)).await.assert_status(204);
+    app.delete(&format!("/v1/webhooks/{by_name}"), Some(t))
+        .await
+        .assert_status(204);
+    app.delete(&format!("/v1/webhooks/{by_address}"), Some(t))
+        .await
+        .assert_status(204);
     let (refused, _) = subscribe(&app, t, json!({ "url": closed_url })).await;
     let (silent, _) = subscribe(&app, t, json!({ "url": hanging.url })).await;
     commit_events(&app, &[("user.created", 3)]).await;
     let worker = start(app.core.clone());
-    assert_eq!(attempted(&app.core, &refused).await, vec![Some("connection failed".to_string())]);
+    assert_eq!(
+        attempted(&app.core, &refused).await,
+        vec![Some("connection failed".to_string())]
+    );
     assert_eq!(attempted(&app.core, &silent).await, vec![Some("timeout".to_string())]);
     worker.stop().await;
 }

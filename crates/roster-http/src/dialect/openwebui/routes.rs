@@ -494,10 +494,9 @@ async fn ensure_api_keys_allowed(state: &AppState, actor: &Actor) -> Result<()> 
 
 fn creation_refused(e: Error) -> OpenWebUiError {
     match e {
-        Error::Forbidden(API_KEYS_NOT_PERMITTED) => OpenWebUiError::Detail(
-            StatusCode::FORBIDDEN,
-            error::API_KEY_CREATION_NOT_ALLOWED,
-        ),
+        Error::Forbidden(API_KEYS_NOT_PERMITTED) => {
+            OpenWebUiError::Detail(StatusCode::FORBIDDEN, error::API_KEY_CREATION_NOT_ALLOWED)
+        }
         e => e.into(),
     }
 }
