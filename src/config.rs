@@ -159,6 +159,14 @@ pub struct Settings {
     pub cors_allow_credentials: bool,
     /// How long browsers cache a preflight answer, seconds.
     pub cors_max_age_seconds: u64,
+    /// Where the `features.api_keys` permission (Open WebUI's) gates API keys: `openwebui`
+    /// (its routes only: keys are created there only with it, and no key works there without
+    /// it) or `everywhere` (creating or using a key on any route needs it).
+    pub api_key_permission: String,
+    /// Whether webhooks may go to loopback, private (RFC 1918, ULA, CGNAT) and link-local
+    /// addresses, for receivers on the same host or network. Cloud metadata, unspecified and
+    /// multicast addresses stay refused.
+    pub webhook_allow_private_networks: bool,
 }
 
 impl Default for Settings {
@@ -234,6 +242,8 @@ impl Default for Settings {
             cors_allowed_origins: Vec::new(),
             cors_allow_credentials: false,
             cors_max_age_seconds: 600,
+            api_key_permission: "openwebui".into(),
+            webhook_allow_private_networks: false,
         }
     }
 }
@@ -310,6 +320,8 @@ const ENV_KEYS: &[&str] = &[
     "cors_allowed_origins",
     "cors_allow_credentials",
     "cors_max_age_seconds",
+    "api_key_permission",
+    "webhook_allow_private_networks",
 ];
 
 /// Settings given as flags; only those present override.
@@ -398,6 +410,9 @@ impl Settings {
         if self.terms_version.trim().is_empty() || self.terms_version.len() > 64 {
             bail!("terms_version must be 1 to 64 characters");
         }
+        if roster_core::service::ApiKeyGate::parse(&self.api_key_permission).is_none() {
+            bail!("api_key_permission must be openwebui or everywhere");
+        }
         self.validate_plexichat_prefix()?;
         self.validate_webhooks()?;
         self.validate_limits()?;
@@ -442,6 +457,8 @@ impl Settings {
             avatar_max_bytes: self.avatar_max_bytes,
             activity_interval: time_duration_seconds(self.activity_interval_seconds),
             limits: self.limits(),
+            api_key_gate: roster_core::service::ApiKeyGate::parse(&self.api_key_permission).unwrap_or_default(),
+            webhook_allow_private_networks: self.webhook_allow_private_networks,
             ..CoreConfig::default()
         })
     }

@@ -8,7 +8,7 @@ use roster_core::UserId;
 use roster_core::journal::OutboxEvent;
 use roster_core::service::{DeliveryWorker, HttpTransport, WebhookSettings};
 use roster_core::time::OffsetDateTime;
-use roster_testkit::app::{TestApp, spawn_app_on};
+use roster_testkit::app::{TestApp, spawn_app_on_with};
 use roster_testkit::webhooks::{Answer, Received, Receiver};
 use roster_testkit::{Backend, TestDatabase, backend_tests};
 use serde_json::{Value, json};
@@ -148,6 +148,8 @@ async fn an_event_committed_before_a_kill_is_delivered_after_restart(backend: Ba
         ("ROSTER_WEBHOOK_TIMEOUT_SECONDS", "3"),
         ("ROSTER_WEBHOOK_LEASE_SECONDS", "2"),
         ("ROSTER_WEBHOOK_BACKOFF_BASE_MS", "100"),
+        // The receiver is on loopback.
+        ("ROSTER_WEBHOOK_ALLOW_PRIVATE_NETWORKS", "true"),
     ];
     // The receiver takes the request and never answers in time.
     let receiver = Receiver::start(Answer::Hang(Duration::from_secs(60))).await;
@@ -242,11 +244,18 @@ struct Run {
     stderr: String,
 }
 
+/// Runs `roster` on the app's database; the test receivers are on loopback, so it may send
+/// webhooks there.
 fn roster(app: &TestApp, args: &[&str], stdin: &str) -> Run {
+    roster_with(app, &[("ROSTER_WEBHOOK_ALLOW_PRIVATE_NETWORKS", "true")], args, stdin)
+}
+
+fn roster_with(app: &TestApp, env: &[(&str, &str)], args: &[&str], stdin: &str) -> Run {
     let mut child = Command::new(BIN)
         .env_clear()
         .env("ROSTER_DATABASE_URL", &app.db.url)
         .env("ROSTER_SECRET_KEY", roster_testkit::app::TEST_SECRET_KEY)
+        .envs(env.iter().copied())
         .current_dir(std::env::temp_dir())
         .args(args)
         .stdin(Stdio::piped())
@@ -267,7 +276,7 @@ async fn the_webhook_commands_manage_subscriptions_deliveries_and_deletions(back
     let Some(db) = TestDatabase::new(backend).await else {
         return;
     };
-    let app = spawn_app_on(db).await;
+    let app = spawn_app_on_with(db, |c| c.webhook_allow_private_networks = true).await;
     let receiver = Receiver::start(Answer::Status(503)).await;
     let run = roster(
         &app,
@@ -317,6 +326,22 @@ async fn the_webhook_commands_manage_subscriptions_deliveries_and_deletions(back
     let run = roster(&app, &["webhooks", "add", "ftp://example.org"], "");
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.contains("url"), "{run:?}");
+    // By default the commands refuse internal receivers, and credentials always.
+    for url in ["http://127.0.0.1:9/x", "http://2130706433/", "http://169.254.169.254/"] {
+        let run = roster_with(&app, &[], &["webhooks", "add", url], "");
+        assert_eq!(run.code, 1, "{url}: {run:?}");
+        assert!(run.stderr.contains("url") && run.stderr.contains("address"), "{run:?}");
+    }
+    let run = roster(
+        &app,
+        &["webhooks", "add", "https://user:hunter22@other.example.org/"],
+        "",
+    );
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.contains("credentials") && !run.stderr.contains("hunter22"),
+        "{run:?}"
+    );
 
     // A deletion the receiver refuses until it is given up.
     app.core

@@ -27,7 +27,8 @@ pub enum Command {
 
 #[derive(Debug, clap::Args)]
 pub struct AddArgs {
-    /// Where to POST events: an http:// or https:// URL.
+    /// Where to POST events: an http:// or https:// URL without credentials, at a public
+    /// address (loopback and private ones need webhook_allow_private_networks).
     url: String,
     /// Event types to send, comma-separated (user.created,user.deleted,...) [default: all].
     #[arg(long, value_name = "TYPES", value_delimiter = ',')]

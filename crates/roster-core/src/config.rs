@@ -56,6 +56,12 @@ pub struct CoreConfig {
     pub two_factor_issuer: String,
     /// Rate limits, login throttling and where their counters live.
     pub limits: crate::limit::LimitSettings,
+    /// Where the `features.api_keys` permission gates API keys (see
+    /// [`crate::service::ApiKeyGate`]).
+    pub api_key_gate: crate::service::ApiKeyGate,
+    /// Whether webhooks may go to private, loopback and link-local addresses (receivers on
+    /// the same host or network); off, they may go to public addresses only.
+    pub webhook_allow_private_networks: bool,
 }
 
 impl Default for CoreConfig {
@@ -85,6 +91,8 @@ impl Default for CoreConfig {
             secret_key: None,
             two_factor_issuer: "Roster".into(),
             limits: crate::limit::LimitSettings::default(),
+            api_key_gate: crate::service::ApiKeyGate::OpenWebUi,
+            webhook_allow_private_networks: false,
         }
     }
 }

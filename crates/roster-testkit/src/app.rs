@@ -149,16 +149,22 @@ pub async fn spawn_app_with_http(
 pub const TEST_SECRET_KEY: &str = "cm9zdGVyLXRlc3Qtc2VjcmV0LWtleS0zMi1ieXRlcyE=";
 
 pub async fn spawn_app_on(db: TestDatabase) -> TestApp {
+    spawn_app_on_with(db, |_| {}).await
+}
+
+/// As [`spawn_app_on`], with settings adjusted by `configure`.
+pub async fn spawn_app_on_with(db: TestDatabase, configure: impl FnOnce(&mut CoreConfig)) -> TestApp {
     let store = db.store().await;
     let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
     let files = tempfile::tempdir().expect("temporary directory");
-    let config = CoreConfig {
+    let mut config = CoreConfig {
         hash_concurrency: 4,
         avatar_dir: files.path().join("avatars"),
         secret_key: Some(roster_core::secret::SecretKey::from_base64(TEST_SECRET_KEY).expect("a valid key")),
         limits: test_limits(),
         ..CoreConfig::default()
     };
+    configure(&mut config);
     let core = Arc::new(Core::new(store, clock.clone(), config).await.expect("core starts"));
     let state = AppState::new(core.clone(), HttpConfig::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

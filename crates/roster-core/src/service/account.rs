@@ -78,6 +78,7 @@ impl Core {
         actor: &Actor,
         changes: serde_json::Map<String, serde_json::Value>,
     ) -> Result<User> {
+        let forbidden = self.forbidden_preferences(&actor.user).await?;
         let (_, user) = self
             .modify_user(actor.user.id, Some(actor.user.id), None, |u| {
                 let mut preferences = match &u.preferences {
@@ -89,6 +90,7 @@ impl Core {
                 }
                 let preferences = validate_preferences(serde_json::Value::Object(preferences))?;
                 validate_known_keys(&preferences)?;
+                super::check_preference_gates(&forbidden, &u.preferences, &preferences)?;
                 u.preferences = preferences;
                 Ok(())
             })

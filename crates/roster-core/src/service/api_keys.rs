@@ -1,7 +1,7 @@
 //! API keys: many per user, named, optionally expiring, shown once, stored as digests.
 
 use super::users::not_found;
-use super::{Actor, Core, Credential};
+use super::{Actor, ApiKeyGate, Core, Credential, Surface};
 use crate::error::{Error, Result};
 use crate::id::ApiKeyId;
 use crate::journal::{audit, event};
@@ -47,16 +47,30 @@ impl Core {
         self.create_api_key_with_prefix(actor, input, API_KEY_PREFIX).await
     }
 
-    /// As [`Core::create_api_key`], the key starting with `prefix`, one of [`API_KEY_PREFIXES`].
+    /// As [`Core::create_api_key_on`] on any route but Open WebUI's.
     pub async fn create_api_key_with_prefix(
         &self,
         actor: &Actor,
         input: NewApiKey,
         prefix: &str,
     ) -> Result<ApiKeyCreated> {
+        self.create_api_key_on(actor, input, prefix, Surface::Other).await
+    }
+
+    /// As [`Core::create_api_key`], the key starting with `prefix`, one of [`API_KEY_PREFIXES`],
+    /// asked for through `surface`'s routes: every route that creates a key comes here, and
+    /// the permission rule ([`Core::ensure_api_keys_permitted`]) is checked first.
+    pub async fn create_api_key_on(
+        &self,
+        actor: &Actor,
+        input: NewApiKey,
+        prefix: &str,
+        surface: Surface,
+    ) -> Result<ApiKeyCreated> {
         if !API_KEY_PREFIXES.contains(&prefix) {
             return Err(Error::invalid("prefix", "is not a known API key prefix"));
         }
+        self.ensure_api_keys_permitted(&actor.user, surface).await?;
         let name =
             validate_text("name", &input.name, 100)?.ok_or_else(|| Error::invalid("name", "must not be empty"))?;
         let now = self.clock.now();
@@ -151,6 +165,10 @@ impl Core {
             return Err(Error::InvalidToken);
         }
         user.ensure_may_sign_in_at(now)?;
+        // Where the permission gates every route, a key stops working once its owner loses it.
+        if self.config.api_key_gate == ApiKeyGate::Everywhere {
+            self.ensure_api_keys_permitted(&user, Surface::Other).await?;
+        }
         if key.last_used_at.is_none_or(|t| now - t >= Duration::seconds(60)) {
             self.store.touch_api_key(key.id, now).await?;
         }

@@ -31,6 +31,7 @@ mod terms;
 mod two_factor;
 mod users;
 mod verification;
+mod webhook_net;
 mod webhooks;
 
 pub use account::{CODE_ENVIRONMENTS, PluginChange};
@@ -56,7 +57,10 @@ pub use migrate::{
     SourceGroup, SourceImage, SourceTransaction, SourceTwoFactor, SourceUser,
 };
 pub use password_resets::{PasswordResetDone, ResetLinkCreated};
-pub use permissions::{DEFAULT_TEMPLATE, fill_missing, or_merge};
+pub use permissions::{
+    API_KEYS_NOT_PERMITTED, API_KEYS_PERMISSION, ApiKeyGate, DEFAULT_TEMPLATE, GATED_PREFERENCES, GatedPreference,
+    Surface, builtin_permissions, check_preference_gates, fill_missing, forbidden_by, or_merge, remove_at, value_at,
+};
 pub use sealing::KEY_CHECK_SETTING;
 pub use social::FRIEND_REQUEST_BLOCKED;
 pub use stats::{SIGNUP_DAYS, UserStats, epoch_day};
@@ -70,9 +74,11 @@ pub use users::{
     AdminUserChanges, ListUsers, MAX_PAGE_SIZE, NewUser, Patch, ProfileChanges, Registration, UserPage, cursor_after,
 };
 pub use verification::SignupForm;
+pub use webhook_net::{AddressPolicy, Refusal, check_ip, check_url, without_credentials};
 pub use webhooks::{
-    DeletionReceiver, DeletionStatus, DeliveryWorker, EventPage, HttpTransport, MAX_DELIVERIES_PAGE, MAX_EVENTS_PAGE,
-    NewSubscription, SCOPE_EVENTS, SubscriptionCreated, WEBHOOK_SECRET_PREFIX, WebhookSettings, WebhookTransport,
+    DeletionReceiver, DeletionStatus, DeliveryWorker, EventPage, HostResolver, HttpTransport, MAX_DELIVERIES_PAGE,
+    MAX_EVENTS_PAGE, NewSubscription, SCOPE_EVENTS, SendFailure, SubscriptionCreated, SystemResolver,
+    WEBHOOK_SECRET_PREFIX, WebhookSettings, WebhookTransport,
 };
 
 use crate::clock::Clock;

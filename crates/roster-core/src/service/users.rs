@@ -521,9 +521,15 @@ impl Core {
     /// Updates the caller's own profile.
     pub async fn update_profile(&self, actor: &Actor, changes: ProfileChanges) -> Result<User> {
         let validated = ValidatedProfile::new(&changes)?;
+        let forbidden = match validated.preferences {
+            Some(_) => self.forbidden_preferences(&actor.user).await?,
+            None => Vec::new(),
+        };
         let (_, user) = self
             .modify_user(actor.user.id, Some(actor.user.id), None, |u| {
-                self.apply_profile(u, &validated)
+                let before = u.preferences.clone();
+                self.apply_profile(u, &validated)?;
+                super::check_preference_gates(&forbidden, &before, &u.preferences)
             })
             .await?;
         Ok(user)

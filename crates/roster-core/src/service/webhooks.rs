@@ -4,6 +4,7 @@
 //! with HMAC-SHA256, retried with capped exponential back-off.
 
 use super::users::not_found;
+use super::webhook_net::{AddressPolicy, check_ip, check_url, without_credentials};
 use super::{Actor, Core, Credential};
 use crate::error::{Error, Result};
 use crate::journal::OutboxEvent;
@@ -108,8 +109,10 @@ fn validate_event_type(raw: &str) -> Result<String> {
     Ok(t.to_string())
 }
 
-/// Validates a webhook URL: absolute `http://` or `https://` with a host.
-fn validate_url(raw: &str) -> Result<String> {
+/// Validates a webhook URL: absolute `http://` or `https://` with a host, no credentials,
+/// not an address (or `localhost`) that `policy` refuses (see [`check_url`]; names are
+/// checked again on every address they resolve to when a delivery is sent).
+fn validate_url(raw: &str, policy: AddressPolicy) -> Result<String> {
     let s = raw.trim();
     if s.len() > MAX_URL_LENGTH {
         return Err(Error::invalid(
@@ -118,13 +121,25 @@ fn validate_url(raw: &str) -> Result<String> {
         ));
     }
     let parsed = url::Url::parse(s).map_err(|e| Error::invalid("url", format!("is not a URL: {e}")))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none_or(str::is_empty) {
-        return Err(Error::invalid("url", "must be an http:// or https:// URL with a host"));
-    }
+    check_url(&parsed, policy)?;
     Ok(s.to_string())
 }
 
+/// A subscription as shown: without credentials in its URL (subscriptions made before they
+/// were refused may hold some).
+fn shown(mut subscription: Subscription) -> Subscription {
+    subscription.url = without_credentials(&subscription.url);
+    subscription
+}
+
 impl Core {
+    /// Where webhooks may go on this deployment (`webhook_allow_private_networks`).
+    pub fn address_policy(&self) -> AddressPolicy {
+        AddressPolicy {
+            allow_private: self.config.webhook_allow_private_networks,
+        }
+    }
+
     /// Creates a subscription (administrators).
     pub async fn create_subscription(&self, actor: &Actor, input: NewSubscription) -> Result<SubscriptionCreated> {
         actor.require_admin()?;
@@ -137,7 +152,7 @@ impl Core {
         input: NewSubscription,
         created_by: Option<crate::UserId>,
     ) -> Result<SubscriptionCreated> {
-        let url = validate_url(&input.url)?;
+        let url = validate_url(&input.url, self.address_policy())?;
         let mut event_types = Vec::new();
         for raw in &input.event_types {
             let t = validate_event_type(raw)?;
@@ -195,7 +210,14 @@ impl Core {
 
     /// As [`Core::list_subscriptions`], without the permission check.
     pub async fn list_subscriptions_unchecked(&self) -> Result<Vec<Subscription>> {
-        Ok(self.store.webhooks().list_subscriptions().await?)
+        Ok(self
+            .store
+            .webhooks()
+            .list_subscriptions()
+            .await?
+            .into_iter()
+            .map(shown)
+            .collect())
     }
 
     /// One subscription (administrators).
@@ -210,6 +232,7 @@ impl Core {
             .webhooks()
             .get_subscription(id)
             .await
+            .map(shown)
             .map_err(not_found("webhook"))
     }
 
@@ -303,7 +326,7 @@ impl Core {
                 .filter(|s| s.start_seq < event.seq)
                 .map(|s| DeletionReceiver {
                     subscription_id: s.id,
-                    url: s.url.clone(),
+                    url: without_credentials(&s.url),
                     delivery: deliveries.iter().find(|d| d.subscription_id == s.id).cloned(),
                 })
                 .collect();
@@ -384,33 +407,145 @@ impl WebhookSettings {
     }
 }
 
+/// Why a request got no HTTP answer. This, not the socket's words, is what the delivery log
+/// keeps: the log is no port scanner, and nothing the receiver said is echoed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendFailure {
+    /// The receiver's address is not one webhooks may reach (see [`AddressPolicy`]).
+    AddressNotAllowed,
+    /// No answer within the timeout.
+    Timeout,
+    /// The name did not resolve, or no connection could be made.
+    ConnectionFailed,
+    /// Anything else (TLS, a broken answer...).
+    RequestFailed,
+}
+
+impl SendFailure {
+    /// What the delivery log says.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SendFailure::AddressNotAllowed => "address not allowed",
+            SendFailure::Timeout => "timeout",
+            SendFailure::ConnectionFailed => "connection failed",
+            SendFailure::RequestFailed => "request failed",
+        }
+    }
+}
+
 /// Sends one request; the worker's only contact with the network.
 #[async_trait::async_trait]
 pub trait WebhookTransport: Send + Sync {
-    /// POSTs `body` with `headers` to `url`; the status code, or what went wrong.
+    /// POSTs `body` with `headers` to `url`, connecting only to addresses `policy` allows;
+    /// the status code, or why there was none.
     async fn post(
         &self,
         url: &str,
         headers: &[(&str, String)],
         body: Vec<u8>,
         timeout: Duration,
-    ) -> std::result::Result<u16, String>;
+        policy: AddressPolicy,
+    ) -> std::result::Result<u16, SendFailure>;
 }
 
-/// The real transport: reqwest, no redirects followed.
-#[derive(Debug, Clone)]
+/// Resolves a receiver's name to addresses (the system's resolver; tests put in their own).
+#[async_trait::async_trait]
+pub trait HostResolver: Send + Sync {
+    async fn lookup(&self, host: &str) -> std::io::Result<Vec<std::net::IpAddr>>;
+}
+
+/// The system's resolver.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemResolver;
+
+#[async_trait::async_trait]
+impl HostResolver for SystemResolver {
+    async fn lookup(&self, host: &str) -> std::io::Result<Vec<std::net::IpAddr>> {
+        Ok(tokio::net::lookup_host((host, 0)).await?.map(|a| a.ip()).collect())
+    }
+}
+
+/// The error of a name whose addresses are not all allowed.
+#[derive(Debug)]
+struct AddressRefused;
+
+impl std::fmt::Display for AddressRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the receiver's name resolves to an address webhooks may not reach")
+    }
+}
+
+impl std::error::Error for AddressRefused {}
+
+/// reqwest's resolver: resolves once, refuses the name unless every address passes the
+/// policy, and hands reqwest only those checked addresses to connect to (so a name cannot
+/// resolve to a public address for the check and to an internal one for the connection).
+struct CheckingResolver {
+    inner: Arc<dyn HostResolver>,
+    policy: AddressPolicy,
+}
+
+impl reqwest::dns::Resolve for CheckingResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let inner = self.inner.clone();
+        let policy = self.policy;
+        Box::pin(async move {
+            let addresses = inner.lookup(name.as_str()).await?;
+            if addresses.is_empty() {
+                return Err(Box::new(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "the name has no address",
+                )) as Box<dyn std::error::Error + Send + Sync>);
+            }
+            if addresses.iter().any(|ip| check_ip(*ip, policy).is_err()) {
+                return Err(Box::new(AddressRefused) as Box<dyn std::error::Error + Send + Sync>);
+            }
+            let addresses: reqwest::dns::Addrs =
+                Box::new(addresses.into_iter().map(|ip| std::net::SocketAddr::new(ip, 0)));
+            Ok(addresses)
+        })
+    }
+}
+
+/// The real transport: reqwest, no redirects followed, no proxy, every resolved address
+/// checked (one client per policy).
+#[derive(Clone)]
 pub struct HttpTransport {
-    client: reqwest::Client,
+    public_only: reqwest::Client,
+    private_too: reqwest::Client,
+}
+
+impl std::fmt::Debug for HttpTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpTransport").finish_non_exhaustive()
+    }
 }
 
 impl HttpTransport {
+    /// With the system's resolver.
     pub fn new() -> Result<Self> {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("Roster-Webhooks/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::Internal(anyhow::Error::new(e).context("building the webhook HTTP client")))?;
-        Ok(Self { client })
+        Self::with_resolver(Arc::new(SystemResolver))
+    }
+
+    /// With `resolver` for receivers' names.
+    pub fn with_resolver(resolver: Arc<dyn HostResolver>) -> Result<Self> {
+        let client = |allow_private| {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                // A proxy would connect to the receiver itself, past the address check.
+                .no_proxy()
+                .dns_resolver(Arc::new(CheckingResolver {
+                    inner: resolver.clone(),
+                    policy: AddressPolicy { allow_private },
+                }))
+                .user_agent(concat!("Roster-Webhooks/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| Error::Internal(anyhow::Error::new(e).context("building the webhook HTTP client")))
+        };
+        Ok(Self {
+            public_only: client(false)?,
+            private_too: client(true)?,
+        })
     }
 }
 
@@ -422,17 +557,45 @@ impl WebhookTransport for HttpTransport {
         headers: &[(&str, String)],
         body: Vec<u8>,
         timeout: Duration,
-    ) -> std::result::Result<u16, String> {
-        let mut request = self.client.post(url).timeout(timeout).body(body);
+        policy: AddressPolicy,
+    ) -> std::result::Result<u16, SendFailure> {
+        // Address literals never reach the resolver: checked here.
+        let parsed = url::Url::parse(url).map_err(|_| SendFailure::RequestFailed)?;
+        check_url(&parsed, policy).map_err(|_| SendFailure::AddressNotAllowed)?;
+        let client = if policy.allow_private {
+            &self.private_too
+        } else {
+            &self.public_only
+        };
+        let mut request = client.post(parsed).timeout(timeout).body(body);
         for (name, value) in headers {
             request = request.header(*name, value);
         }
         match request.send().await {
             Ok(response) => Ok(response.status().as_u16()),
-            Err(e) if e.is_timeout() => Err(format!("timed out after {} ms", timeout.as_millis())),
-            Err(e) if e.is_connect() => Err(format!("could not connect: {}", root_cause(&e))),
-            Err(e) => Err(root_cause(&e)),
+            Err(e) => {
+                let failure = classify(&e);
+                tracing::debug!(error = %root_cause(&e), failure = failure.as_str(), "webhook request failed");
+                Err(failure)
+            }
         }
+    }
+}
+
+fn classify(error: &reqwest::Error) -> SendFailure {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = current {
+        if e.is::<AddressRefused>() {
+            return SendFailure::AddressNotAllowed;
+        }
+        current = e.source();
+    }
+    if error.is_timeout() {
+        SendFailure::Timeout
+    } else if error.is_connect() {
+        SendFailure::ConnectionFailed
+    } else {
+        SendFailure::RequestFailed
     }
 }
 
@@ -566,12 +729,24 @@ async fn send(
         ("Roster-Delivery-Id", delivery.id.to_string()),
         ("Roster-Delivery-Attempt", attempt.to_string()),
     ];
-    let outcome = transport.post(&url, &headers, body, settings.request_timeout).await;
+    // The URL was checked when subscribed to, but the setting may have changed since; names
+    // are checked on what they resolve to, by the transport.
+    let policy = core.address_policy();
+    let outcome = match url::Url::parse(&url).map(|u| check_url(&u, policy)) {
+        Ok(Ok(())) => {
+            transport
+                .post(&url, &headers, body, settings.request_timeout, policy)
+                .await
+        }
+        _ => Err(SendFailure::AddressNotAllowed),
+    };
     let attempted_at = OffsetDateTime::now_utc();
+    // Only the status code, or the kind of failure: nothing of what the receiver or the
+    // socket said.
     let (status_code, error) = match outcome {
         Ok(code) if (200..300).contains(&code) => (Some(i64::from(code)), None),
         Ok(code) => (Some(i64::from(code)), Some(format!("HTTP {code}"))),
-        Err(e) => (None, Some(e.chars().take(500).collect::<String>())),
+        Err(failure) => (None, Some(failure.as_str().to_string())),
     };
     let attempts = u32::try_from(attempt).unwrap_or(u32::MAX);
     let status = if error.is_none() {
@@ -633,14 +808,59 @@ mod tests {
         assert_eq!(settings.backoff(500), Duration::from_secs(60));
     }
 
+    struct Fixed(Vec<std::net::IpAddr>);
+
+    #[async_trait::async_trait]
+    impl HostResolver for Fixed {
+        async fn lookup(&self, _host: &str) -> std::io::Result<Vec<std::net::IpAddr>> {
+            Ok(self.0.clone())
+        }
+    }
+
+    async fn resolve(addresses: &[&str], allow_private: bool) -> std::result::Result<Vec<String>, bool> {
+        use reqwest::dns::Resolve as _;
+        let resolver = CheckingResolver {
+            inner: Arc::new(Fixed(addresses.iter().map(|a| a.parse().unwrap()).collect())),
+            policy: AddressPolicy { allow_private },
+        };
+        match resolver.resolve("receiver.example.org".parse().unwrap()).await {
+            Ok(addrs) => Ok(addrs.map(|a| a.ip().to_string()).collect()),
+            Err(e) => Err(e.is::<AddressRefused>()),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_name_passes_only_if_every_address_it_resolves_to_does() {
+        assert_eq!(
+            resolve(&["93.184.215.14", "2606:4700::1111"], false).await,
+            Ok(vec!["93.184.215.14".to_string(), "2606:4700::1111".to_string()])
+        );
+        // One internal address among public ones refuses the name (DNS rebinding).
+        assert_eq!(resolve(&["93.184.215.14", "127.0.0.1"], false).await, Err(true));
+        assert_eq!(resolve(&["::ffff:10.0.0.1"], false).await, Err(true));
+        assert_eq!(resolve(&["169.254.169.254"], true).await, Err(true));
+        assert_eq!(resolve(&["127.0.0.1"], true).await, Ok(vec!["127.0.0.1".to_string()]));
+        // No address: a plain failure, not a refusal.
+        assert_eq!(resolve(&[], false).await, Err(false));
+    }
+
     #[test]
     fn urls_and_event_types_are_checked() {
-        assert!(validate_url("https://example.org/hook").is_ok());
-        assert!(validate_url("http://127.0.0.1:9000/").is_ok());
-        assert_eq!(validate_url("ftp://example.org").unwrap_err().field(), Some("url"));
-        assert!(validate_url("not a url").is_err());
-        assert!(validate_url("http://").is_err());
-        assert!(validate_url("mailto:a@example.org").is_err());
+        let open = AddressPolicy { allow_private: true };
+        let strict = AddressPolicy::default();
+        assert!(validate_url("https://example.org/hook", strict).is_ok());
+        assert!(validate_url("http://127.0.0.1:9000/", open).is_ok());
+        assert_eq!(
+            validate_url("http://127.0.0.1:9000/", strict).unwrap_err().field(),
+            Some("url")
+        );
+        assert_eq!(
+            validate_url("ftp://example.org", open).unwrap_err().field(),
+            Some("url")
+        );
+        assert!(validate_url("not a url", open).is_err());
+        assert!(validate_url("http://", open).is_err());
+        assert!(validate_url("mailto:a@example.org", open).is_err());
         assert_eq!(
             validate_event_type(" user.deleted ").ok().as_deref(),
             Some("user.deleted")

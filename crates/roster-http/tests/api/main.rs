@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod authz_props;
 mod errors;
+mod gates;
 mod groups;
 mod identity;
 mod invitations;

@@ -3,13 +3,13 @@
 //! several delivering instances on one database.
 
 use roster_core::journal::OutboxEvent;
-use roster_core::service::{DeliveryWorker, HttpTransport, WebhookSettings};
+use roster_core::service::{DeliveryWorker, HostResolver, HttpTransport, WebhookSettings};
 use roster_core::time::OffsetDateTime;
-use roster_core::webhooks::verify_signature;
+use roster_core::webhooks::{DeliveryQuery, verify_signature};
 use roster_core::{Core, CoreConfig, Role, SystemClock, UserId};
 use roster_testkit::app::TestApp;
 use roster_testkit::webhooks::{Answer, Received, Receiver};
-use roster_testkit::{Backend, backend_tests, spawn_app};
+use roster_testkit::{Backend, backend_tests};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -34,6 +34,12 @@ async fn commit_events(app: &TestApp, events: &[(&str, i64)]) -> Vec<OutboxEvent
         .collect();
     app.core.store.webhooks().append_outbox_events(&events).await.unwrap();
     events
+}
+
+/// An app whose webhooks may go to the test receivers, which listen on loopback
+/// (`webhook_allow_private_networks`; by default they may not: see `webhook_targets`).
+async fn webhook_app(backend: Backend) -> Option<TestApp> {
+    roster_testkit::app::spawn_app_with(backend, |c| c.webhook_allow_private_networks = true).await
 }
 
 /// Fast settings for tests.
@@ -133,7 +139,7 @@ fn assert_in_order_per_user(received: &[Received], committed: &[OutboxEvent]) {
 }
 
 async fn every_event_arrives_in_order_per_user_signed_through_failures(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = webhook_app(backend).await else { return };
     let admin = app.admin().await;
     let receiver = Receiver::start(Answer::Status(204)).await;
     let (_, secret) = subscribe(&app, &admin.access_token, json!({"url": receiver.url})).await;
@@ -204,7 +210,7 @@ async fn every_event_arrives_in_order_per_user_signed_through_failures(backend: 
 }
 
 async fn deliveries_are_given_up_replayed_and_complete_deletions(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = webhook_app(backend).await else { return };
     let admin = app.admin().await;
     let t = Some(admin.access_token.as_str());
     let required = Receiver::start(Answer::Status(503)).await;
@@ -311,7 +317,7 @@ async fn deliveries_are_given_up_replayed_and_complete_deletions(backend: Backen
 }
 
 async fn subscriptions_are_validated_and_admin_only(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = webhook_app(backend).await else { return };
     let admin = app.admin().await;
     let user = app.user(Role::User).await;
     let t = Some(admin.access_token.as_str());
@@ -408,7 +414,7 @@ async fn subscriptions_are_validated_and_admin_only(backend: Backend) {
 }
 
 async fn the_event_stream_pages_for_admins_and_events_keys(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = webhook_app(backend).await else { return };
     let admin = app.admin().await;
     let user = app.user(Role::User).await;
     let t = Some(admin.access_token.as_str());
@@ -470,7 +476,12 @@ async fn the_event_stream_pages_for_admins_and_events_keys(backend: Backend) {
 async fn two_instances_send_each_event_once(backend: Backend) {
     // Instances of one deployment share the secret key (webhook secrets are sealed with it).
     let key = || roster_core::secret::SecretKey::from_base64(roster_testkit::app::TEST_SECRET_KEY).unwrap();
-    let Some(app) = roster_testkit::app::spawn_app_with(backend, |c| c.secret_key = Some(key())).await else {
+    let Some(app) = roster_testkit::app::spawn_app_with(backend, |c| {
+        c.secret_key = Some(key());
+        c.webhook_allow_private_networks = true;
+    })
+    .await
+    else {
         return;
     };
     let admin = app.admin().await;
@@ -484,6 +495,7 @@ async fn two_instances_send_each_event_once(backend: Backend) {
             CoreConfig {
                 node_id: 2,
                 secret_key: Some(key()),
+                webhook_allow_private_networks: true,
                 ..CoreConfig::default()
             },
         )
@@ -528,7 +540,7 @@ async fn two_instances_send_each_event_once(backend: Backend) {
 /// Changes made through the API reach the receiver as events, in order; deleting the user
 /// is pending until the required receiver acknowledges `user.deleted`.
 async fn real_changes_are_delivered_and_deletions_wait_for_required_receivers(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = webhook_app(backend).await else { return };
     let admin = app.admin().await;
     let t = Some(admin.access_token.as_str());
     let receiver = Receiver::start(Answer::Status(200)).await;
@@ -626,7 +638,224 @@ async fn real_changes_are_delivered_and_deletions_wait_for_required_receivers(ba
     assert_eq!(ids, delivered);
 }
 
+/// By default a subscription may not point at loopback, private, link-local, unspecified,
+/// multicast or metadata addresses, in any spelling, nor carry credentials (which are then
+/// never shown, even for a subscription stored before they were refused).
+async fn subscriptions_refuse_internal_addresses_and_credentials(backend: Backend) {
+    let Some(app) = roster_testkit::spawn_app(backend).await else {
+        return;
+    };
+    let admin = app.admin().await;
+    let t = Some(admin.access_token.as_str());
+    for url in [
+        "http://localhost:8480/hook",
+        "http://sub.localhost/hook",
+        "http://127.0.0.1:9/x",
+        "http://[::1]/x",
+        "http://[::ffff:127.0.0.1]/x",
+        "http://2130706433/x",
+        "http://0x7f000001/x",
+        "http://0177.0.0.1/x",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[fd00:ec2::254]/",
+        "http://10.0.0.8/x",
+        "http://172.20.0.1/x",
+        "http://192.168.0.10/x",
+        "http://100.64.1.1/x",
+        "http://[fd12:3456::1]/x",
+        "http://[fe80::1]/x",
+        "http://0.0.0.0:8480/x",
+        "http://224.0.0.1/x",
+    ] {
+        let r = app.post("/v1/webhooks", t, &json!({ "url": url })).await;
+        r.assert_problem(422, "invalid_field");
+        assert!(
+            r.text.contains("url") && r.text.contains("address"),
+            "{url}: {}",
+            r.text
+        );
+    }
+    let r = app
+        .post(
+            "/v1/webhooks",
+            t,
+            &json!({"url": "https://hook:hunter22@hooks.example.org/x"}),
+        )
+        .await;
+    r.assert_problem(422, "invalid_field");
+    assert!(!r.text.contains("hunter22"), "{}", r.text);
+    app.post("/v1/webhooks", t, &json!({"url": "https://hooks.example.org/x"}))
+        .await
+        .assert_status(201);
+    assert_eq!(
+        app.get("/v1/webhooks", t).await.body["webhooks"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // One stored before credentials were refused is shown without them.
+    let legacy = roster_core::webhooks::Subscription {
+        id: 4242,
+        url: "https://hook:hunter22@legacy.example.org/x".into(),
+        event_types: Vec::new(),
+        secret: "sealed elsewhere".into(),
+        required_for_deletion: false,
+        description: None,
+        created_by: None,
+        created_at: OffsetDateTime::now_utc(),
+        start_seq: 0,
+        fanned_out_seq: 0,
+    };
+    app.core.store.webhooks().insert_subscription(&legacy).await.unwrap();
+    for path in ["/v1/webhooks", "/v1/webhooks/4242"] {
+        let r = app.get(path, t).await;
+        r.assert_status(200);
+        assert!(!r.text.contains("hunter22"), "{path}: {}", r.text);
+        assert!(r.text.contains("https://legacy.example.org/x"), "{path}: {}", r.text);
+    }
+}
+
+/// A resolver for tests: fixed answers, no network.
+struct FixedResolver(HashMap<String, Vec<std::net::IpAddr>>);
+
+#[async_trait::async_trait]
+impl HostResolver for FixedResolver {
+    async fn lookup(&self, host: &str) -> std::io::Result<Vec<std::net::IpAddr>> {
+        self.0
+            .get(host)
+            .cloned()
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "unknown test name"))
+    }
+}
+
+/// The last error of the subscription's deliveries, once each was attempted.
+async fn attempted(core: &Core, subscription: &str) -> Vec<Option<String>> {
+    let query = DeliveryQuery {
+        subscription_id: Some(subscription.parse().unwrap()),
+        status: None,
+        subject_id: None,
+        before: None,
+        limit: 100,
+    };
+    for _ in 0..500 {
+        let deliveries = core.list_deliveries_unchecked(query.clone()).await.unwrap();
+        if !deliveries.is_empty() && deliveries.iter().all(|d| d.attempts > 0) {
+            return deliveries.into_iter().map(|d| d.last_error).collect();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the deliveries of {subscription} were never attempted");
+}
+
+/// Addresses are checked again when a delivery is sent, on what the receiver's name resolves
+/// to then (a name that was public when subscribed to may point inside later), and on
+/// literals subscribed to while private networks were allowed; the log says only "address not
+/// allowed", "connection failed", "timeout" or the HTTP status, nothing of the socket's error.
+async fn deliveries_check_the_resolved_address_when_sent(backend: Backend) {
+    let key = || roster_core::secret::SecretKey::from_base64(roster_testkit::app::TEST_SECRET_KEY).unwrap();
+    let Some(app) = roster_testkit::app::spawn_app_with(backend, |c| {
+        c.secret_key = Some(key());
+        c.webhook_allow_private_networks = true;
+    })
+    .await
+    else {
+        return;
+    };
+    let admin = app.admin().await;
+    let t = admin.access_token.as_str();
+    let receiver = Receiver::start(Answer::Status(200)).await;
+    let port = receiver
+        .url
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let loopback: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+    let resolver = Arc::new(FixedResolver(HashMap::from([
+        ("rebound.example.org".to_string(), vec![loopback]),
+        ("localhost".to_string(), vec![loopback]),
+    ])));
+    // A name (public-looking when subscribed to) and the literal, both reaching the receiver.
+    let (by_name, _) = subscribe(
+        &app,
+        t,
+        json!({"url": format!("http://rebound.example.org:{port}/hook")}),
+    )
+    .await;
+    let (by_address, _) = subscribe(&app, t, json!({ "url": receiver.url })).await;
+    // The same deployment with the setting off (the default).
+    let strict = Arc::new(
+        Core::new(
+            app.db.store().await,
+            Arc::new(SystemClock),
+            CoreConfig {
+                node_id: 3,
+                secret_key: Some(key()),
+                ..CoreConfig::default()
+            },
+        )
+        .await
+        .unwrap(),
+    );
+    commit_events(&app, &[("user.created", 1), ("user.updated", 2)]).await;
+    let start = |core: Arc<Core>| {
+        let (stop, rx) = tokio::sync::watch::channel(false);
+        let transport = HttpTransport::with_resolver(resolver.clone()).unwrap();
+        let worker = DeliveryWorker::new(core, fast(), Arc::new(transport));
+        Worker {
+            stop,
+            task: tokio::spawn(worker.run(rx)),
+        }
+    };
+    let worker = start(strict.clone());
+    for id in [&by_name, &by_address] {
+        for error in attempted(&strict, id).await {
+            assert_eq!(error.as_deref(), Some("address not allowed"), "subscription {id}");
+        }
+    }
+    worker.stop().await;
+    assert!(receiver.received().is_empty(), "nothing reached the receiver");
+
+    // With the setting on, the same deliveries arrive: the checked address is the one used.
+    let worker = start(app.core.clone());
+    receiver
+        .wait_until(Duration::from_secs(20), |r| {
+            r.iter().filter(|r| r.acknowledged()).count() >= 4
+        })
+        .await;
+    worker.stop().await;
+
+    // A closed port and a receiver that never answers: the kind of failure, nothing more.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_url = format!("http://{}/hook", closed.local_addr().unwrap());
+    drop(closed);
+    let hanging = Receiver::start(Answer::Hang(Duration::from_secs(5))).await;
+    app.delete(&format!("/v1/webhooks/{by_name}"), Some(t))
+        .await
+        .assert_status(204);
+    app.delete(&format!("/v1/webhooks/{by_address}"), Some(t))
+        .await
+        .assert_status(204);
+    let (refused, _) = subscribe(&app, t, json!({ "url": closed_url })).await;
+    let (silent, _) = subscribe(&app, t, json!({ "url": hanging.url })).await;
+    commit_events(&app, &[("user.created", 3)]).await;
+    let worker = start(app.core.clone());
+    assert_eq!(
+        attempted(&app.core, &refused).await,
+        vec![Some("connection failed".to_string())]
+    );
+    assert_eq!(attempted(&app.core, &silent).await, vec![Some("timeout".to_string())]);
+    worker.stop().await;
+}
+
 backend_tests!(
+    subscriptions_refuse_internal_addresses_and_credentials,
+    deliveries_check_the_resolved_address_when_sent,
     every_event_arrives_in_order_per_user_signed_through_failures,
     deliveries_are_given_up_replayed_and_complete_deletions,
     subscriptions_are_validated_and_admin_only,

@@ -201,9 +201,13 @@ async fn me_get(Auth(actor): Auth) -> axum::Json<UserBody> {
 }
 
 /// Changes the caller's profile. Absent fields are kept; `null` clears. A new email is unverified.
+/// Some preference fields need a permission to be set (403 without it): Open WebUI's
+/// `settings.ui.notifications.webhook_url` and `settings.notifications` (`features.webhooks`),
+/// `settings.ui.system` (`chat.controls` and `chat.system_prompt`), `settings.ui.toolServers`
+/// (`features.direct_tool_servers`).
 #[utoipa::path(patch, path = "/v1/me", tag = "me", security(("bearer" = [])), request_body = UpdateMeRequest,
-    responses((status = 200, body = UserBody), (status = 401, body = Problem), (status = 409, body = Problem),
-        (status = 422, body = Problem)))]
+    responses((status = 200, body = UserBody), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
 async fn me_patch(
     State(state): State<AppState>,
     Auth(actor): Auth,
@@ -272,7 +276,8 @@ async fn me_api_keys_get(State(state): State<AppState>, Auth(actor): Auth) -> Ap
     Ok(axum::Json(keys.into_iter().map(map::api_key_body).collect()))
 }
 
-/// Creates an API key; its secret is in this answer only.
+/// Creates an API key; its secret is in this answer only. With `api_key_permission = everywhere`,
+/// users need the `features.api_keys` permission (403 without it).
 #[utoipa::path(post, path = "/v1/me/api-keys", tag = "me", security(("bearer" = [])), request_body = CreateApiKeyRequest,
     responses((status = 201, body = ApiKeyCreatedBody), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 422, body = Problem)))]

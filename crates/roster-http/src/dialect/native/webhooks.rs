@@ -98,6 +98,8 @@ pub struct DeliveryBody {
     pub next_attempt_at: Option<String>,
     pub last_attempt_at: Option<String>,
     pub last_status_code: Option<i64>,
+    /// `HTTP <status>`, or the kind of failure: `address not allowed`, `connection failed`,
+    /// `timeout` or `request failed` (nothing the receiver or the socket said).
     pub last_error: Option<String>,
     pub delivered_at: Option<String>,
     pub created_at: String,
@@ -355,7 +357,10 @@ async fn webhooks_get(State(state): State<AppState>, Auth(actor): Auth) -> ApiRe
 }
 
 /// Subscribes a URL to events (administrators). The secret is in this answer only. Events
-/// committed from now on are delivered, signed, at least once, in order per user.
+/// committed from now on are delivered, signed, at least once, in order per user. The URL may
+/// carry no credentials, and may not point to loopback, private, link-local, unspecified,
+/// multicast or metadata addresses (422; `webhook_allow_private_networks` allows the first
+/// three); a name is checked on what it resolves to at each delivery.
 #[utoipa::path(post, path = "/v1/webhooks", tag = "webhooks", security(("bearer" = [])), request_body = CreateWebhookRequest,
     responses((status = 201, body = WebhookCreatedBody), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 422, body = Problem)))]

@@ -23,6 +23,7 @@ pub const INCORRECT_PASSWORD: &str = "The password provided is incorrect. Please
 pub const INVALID_EMAIL_FORMAT: &str = "The email format you entered is invalid. Please double-check and make sure you're using a valid email address (e.g., yourname@example.com).";
 pub const INVALID_PASSWORD: &str = "The password does not meet the required validation criteria.";
 pub const API_KEY_CREATION_NOT_ALLOWED: &str = "API key creation is not allowed in the environment.";
+pub const API_KEY_NOT_ALLOWED: &str = "Use of API key is not enabled in the environment.";
 pub const API_KEY_NOT_FOUND: &str = "Oops! It looks like there's a hiccup. The API key is missing. Please make sure to provide a valid API key to access this feature.";
 pub const RATE_LIMIT_EXCEEDED: &str = "API rate limit exceeded";
 pub const DEFAULT: &str = "Something went wrong :/";
@@ -61,6 +62,9 @@ pub fn render_error(info: &ErrorInfo) -> Response {
         "invalid_credentials" => detail(StatusCode::BAD_REQUEST, INVALID_CRED),
         "account_pending" | "account_disabled" | "banned" | "email_not_verified" => {
             detail(StatusCode::UNAUTHORIZED, ACCESS_PROHIBITED)
+        }
+        "forbidden" if info.detail == roster_core::service::API_KEYS_NOT_PERMITTED => {
+            detail(StatusCode::FORBIDDEN, API_KEY_NOT_ALLOWED)
         }
         "forbidden" if info.detail == ADMIN_REQUIRED => detail(StatusCode::UNAUTHORIZED, ACCESS_PROHIBITED),
         "forbidden" | "last_admin" => detail(StatusCode::FORBIDDEN, ACTION_PROHIBITED),

@@ -7,7 +7,7 @@ use roster_core::User;
 use roster_core::id::id_to_uuid;
 use roster_core::service::own_avatar_file;
 use roster_core::store::Group;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Preference keys this dialect uses.
 pub const SETTINGS: &str = "settings";
@@ -164,36 +164,10 @@ pub fn group_response(group: Group, members: Option<Vec<roster_core::UserId>>) -
     }
 }
 
-/// Open WebUI's built-in `DEFAULT_USER_PERMISSIONS` (no `USER_PERMISSIONS_*` overrides).
+/// Open WebUI's built-in `DEFAULT_USER_PERMISSIONS` (no `USER_PERMISSIONS_*` overrides), as
+/// the core completes templates with.
 pub fn default_permissions() -> Value {
-    json!({
-        "workspace": {
-            "models": false, "knowledge": false, "prompts": false, "tools": false, "skills": false,
-            "models_import": false, "models_export": false, "models_hidden": false,
-            "prompts_import": false, "prompts_export": false, "tools_import": false, "tools_export": false,
-            "skills_import": false, "skills_export": false
-        },
-        "sharing": {
-            "models": false, "public_models": false, "knowledge": false, "public_knowledge": false,
-            "prompts": false, "public_prompts": false, "tools": false, "public_tools": false,
-            "skills": false, "public_skills": false, "notes": false, "public_notes": false,
-            "folders": false, "public_chats": false, "open_chats": false, "public_calendars": false
-        },
-        "access_grants": {"allow_users": true, "allow_groups": true},
-        "chat": {
-            "controls": true, "valves": true, "system_prompt": true, "params": true, "file_upload": true,
-            "web_upload": true, "delete": true, "delete_message": true, "continue_response": true,
-            "regenerate_response": true, "rate_response": true, "edit": true, "share": true, "export": true,
-            "import": true, "stt": true, "tts": true, "call": true, "multiple_models": true, "temporary": true,
-            "temporary_enforced": false
-        },
-        "features": {
-            "api_keys": false, "encrypted_channels": false, "direct_tool_servers": false, "automations": false,
-            "webhooks": false, "notes": true, "folders": true, "channels": true, "web_search": true,
-            "image_generation": true, "code_interpreter": true, "memories": true, "calendar": true
-        },
-        "settings": {"interface": true}
-    })
+    roster_core::service::builtin_permissions()
 }
 
 /// The sections `POST /users/default/permissions` requires.
@@ -229,28 +203,19 @@ pub fn merge_settings(current: Option<Value>, update: &serde_json::Map<String, V
     Value::Object(settings)
 }
 
-/// Drops the keys a non-admin may not set (Open WebUI drops them silently): `ui.system`
-/// without `chat.controls` and `chat.system_prompt`, `ui.toolServers` without
-/// `features.direct_tool_servers`, `notifications` and `ui.notifications.webhook_url`
-/// without `features.webhooks`.
+/// Drops the keys a non-admin may not set (Open WebUI drops them silently): the core's gated
+/// preference fields (`ui.system` without `chat.controls` and `chat.system_prompt`,
+/// `ui.toolServers` without `features.direct_tool_servers`, `notifications` and
+/// `ui.notifications.webhook_url` without `features.webhooks`), which live under `settings`.
 pub fn drop_forbidden_settings(update: &mut serde_json::Map<String, Value>, permissions: &Value) {
-    let allowed = |section: &str, key: &str| permissions[section][key].as_bool().unwrap_or(false);
-    let system = allowed("chat", "controls") && allowed("chat", "system_prompt");
-    let tool_servers = allowed("features", "direct_tool_servers");
-    let webhooks = allowed("features", "webhooks");
-    if !webhooks {
-        update.remove("notifications");
+    let mut document = Value::Object(std::mem::take(update));
+    for gate in roster_core::service::forbidden_by(permissions) {
+        if let Some((&SETTINGS, path)) = gate.path.split_first() {
+            roster_core::service::remove_at(&mut document, path);
+        }
     }
-    if let Some(Value::Object(ui)) = update.get_mut("ui") {
-        if !system {
-            ui.remove("system");
-        }
-        if !tool_servers {
-            ui.remove("toolServers");
-        }
-        if !webhooks && let Some(Value::Object(notifications)) = ui.get_mut("notifications") {
-            notifications.remove("webhook_url");
-        }
+    if let Value::Object(map) = document {
+        *update = map;
     }
 }
 
@@ -294,6 +259,7 @@ pub fn email_format_ok(email: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn settings_merge_like_open_webui() {

@@ -15,11 +15,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use roster_core::id::{id_from_uuid, id_to_uuid};
 use roster_core::service::{
-    AdminAction, AdminUserChanges, DEFAULT_TEMPLATE, GroupChanges, ListUsers, NewApiKey, NewGroup, NewUser, Patch,
-    ProfileChanges, Registration, SignupPolicy, own_avatar_file,
+    API_KEY_PREFIX, API_KEYS_NOT_PERMITTED, AdminAction, AdminUserChanges, DEFAULT_TEMPLATE, GroupChanges, ListUsers,
+    NewApiKey, NewGroup, NewUser, Patch, ProfileChanges, Registration, SignupPolicy, Surface, own_avatar_file,
 };
 use roster_core::store::UserSort;
-use roster_core::{Actor, Error, GroupId, Role, User, UserId};
+use roster_core::{Actor, Credential, Error, GroupId, Role, User, UserId};
 use serde_json::{Value, json};
 
 type Result<T> = std::result::Result<T, OpenWebUiError>;
@@ -135,8 +135,21 @@ impl FromRequestParts<AppState> for Caller {
             return Err(Error::Unauthenticated.into());
         };
         let actor = state.core.authenticate_bearer(&token).await?;
+        ensure_key_usable(state, &actor).await?;
         Ok(Caller { actor })
     }
+}
+
+/// An API key works on these routes only for administrators and holders of
+/// `features.api_keys`, wherever it was created (Open WebUI's `API_KEY_NOT_ALLOWED`).
+async fn ensure_key_usable(state: &AppState, actor: &Actor) -> Result<()> {
+    if matches!(actor.credential, Credential::ApiKey { .. }) {
+        state
+            .core
+            .ensure_api_keys_permitted(&actor.user, Surface::OpenWebUi)
+            .await?;
+    }
+    Ok(())
 }
 
 /// How long this dialect's sign-in tokens last.
@@ -159,6 +172,7 @@ impl FromRequestParts<AppState> for Identity {
             return Err(Error::Unauthenticated.into());
         };
         let actor = state.core.authenticate_identity(&token).await?;
+        ensure_key_usable(state, &actor).await?;
         Ok(Identity { actor, token })
     }
 }
@@ -172,7 +186,10 @@ impl axum::extract::OptionalFromRequestParts<AppState> for Identity {
             return Ok(None);
         };
         match state.core.authenticate_identity(&token).await {
-            Ok(actor) => Ok(Some(Identity { actor, token })),
+            Ok(actor) => {
+                ensure_key_usable(state, &actor).await?;
+                Ok(Some(Identity { actor, token }))
+            }
             Err(Error::Unavailable) => Err(Error::Unavailable.into()),
             Err(_) => Ok(None),
         }
@@ -468,20 +485,22 @@ async fn auths_update_timezone_post(
     Ok(axum::Json(json!({"status": true})))
 }
 
-/// API keys need the admin role or the `features.api_keys` permission.
+/// API keys need the admin role or the `features.api_keys` permission (the core's rule, as
+/// Open WebUI words its refusal on these routes).
 async fn ensure_api_keys_allowed(state: &AppState, actor: &Actor) -> Result<()> {
-    if actor.user.role == Role::Admin
-        || state
-            .core
-            .has_permission(actor.user.id, &["features", "api_keys"], &map::default_permissions())
-            .await?
-    {
-        Ok(())
-    } else {
-        Err(OpenWebUiError::Detail(
-            StatusCode::FORBIDDEN,
-            error::API_KEY_CREATION_NOT_ALLOWED,
-        ))
+    state
+        .core
+        .ensure_api_keys_permitted(&actor.user, Surface::OpenWebUi)
+        .await
+        .map_err(creation_refused)
+}
+
+fn creation_refused(e: Error) -> OpenWebUiError {
+    match e {
+        Error::Forbidden(API_KEYS_NOT_PERMITTED) => {
+            OpenWebUiError::Detail(StatusCode::FORBIDDEN, error::API_KEY_CREATION_NOT_ALLOWED)
+        }
+        e => e.into(),
     }
 }
 
@@ -501,15 +520,18 @@ async fn auths_api_key_post(State(state): State<AppState>, caller: Identity) -> 
     revoke_dialect_keys(&state, &caller.actor).await?;
     let created = state
         .core
-        .create_api_key(
+        .create_api_key_on(
             &caller.actor,
             NewApiKey {
                 name: API_KEY_NAME.into(),
                 expires_at: None,
                 scopes: Vec::new(),
             },
+            API_KEY_PREFIX,
+            Surface::OpenWebUi,
         )
-        .await?;
+        .await
+        .map_err(creation_refused)?;
     Ok(axum::Json(ApiKeyResponse {
         api_key: created.secret,
     }))
