@@ -18,6 +18,7 @@ mod me;
 mod openwebui;
 mod permissions;
 mod plexichat;
+mod policy;
 mod sessions;
 mod transport;
 mod two_factor;
