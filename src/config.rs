@@ -63,7 +63,8 @@ pub struct Settings {
     pub openwebui_token_ttl_seconds: i64,
     /// Whether accounts whose email is not verified may sign in.
     pub allow_unverified_email_login: bool,
-    /// Whether users may delete their own account (administrators always may).
+    /// Whether users may delete their own account (never an administrator's:
+    /// no administrator deletes themself).
     pub allow_account_deletion: bool,
     /// Lifetime of email verification links, minutes.
     pub verification_token_ttl_minutes: i64,

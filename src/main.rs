@@ -75,7 +75,7 @@ enum Command {
                       --password-stdin reads it from standard input instead; --link sets nothing and \
                       prints a single-use reset link ({public_url}/reset-password?token=..., used with \
                       POST /v1/auth/reset-password). A reset ends every session of the user; API keys stay \
-                      unless --revoke-keys is given.",
+                      unless --revoke-keys is given (a reset link, once used, deletes them too).",
         after_help = EXIT_CODES
     )]
     ResetPassword(admin::password::Args),

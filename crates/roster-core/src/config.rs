@@ -25,7 +25,8 @@ pub struct CoreConfig {
     pub hash_concurrency: usize,
     /// Whether accounts whose email is not verified may sign in.
     pub allow_unverified_email_login: bool,
-    /// Whether users may delete their own account (administrators always may).
+    /// Whether users may delete their own account (never an administrator's:
+    /// no administrator deletes themself).
     pub allow_account_deletion: bool,
     /// Lifetime of an email verification link.
     pub verification_token_ttl: Duration,

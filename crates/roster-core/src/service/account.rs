@@ -4,7 +4,7 @@
 use super::users::validate_preferences;
 use super::{Actor, Core};
 use crate::error::{Error, Result};
-use crate::user::{Role, User};
+use crate::user::User;
 
 /// The values of `personalization.statefulCodeEnvironment`.
 pub const CODE_ENVIRONMENTS: &[&str] = &["user", "agent-user", "conversation"];
@@ -226,9 +226,9 @@ impl Core {
             .unwrap_or_default())
     }
 
-    /// Deletes the caller's own account with everything it owns, in one transaction. Refused
-    /// when account deletion is switched off (administrators always may), and for the last
-    /// active administrator.
+    /// Deletes the caller's own account with everything it owns, in one transaction. Needs a
+    /// session, not an API key. Refused to administrators (no administrator deletes themself,
+    /// see [`Core::delete_user_by`]) and when account deletion is switched off.
     pub async fn delete_own_account(&self, actor: &Actor) -> Result<()> {
         self.delete_own_account_with_factor(actor, None).await
     }
@@ -240,7 +240,10 @@ impl Core {
         actor: &Actor,
         factor: Option<&super::SecondFactor>,
     ) -> Result<()> {
-        if !self.config.allow_account_deletion && actor.user.role != Role::Admin {
+        actor.require_session()?;
+        // Before a second factor is used up: the rule of every deletion, checked again there.
+        super::admins::ensure_not_deleting_self(Some(actor.user.id), &actor.user)?;
+        if !self.config.allow_account_deletion {
             return Err(Error::Forbidden("account deletion is disabled"));
         }
         self.require_second_factor(actor.user.id, factor).await?;

@@ -1,5 +1,6 @@
-//! The primary administrator (the earliest account) and what other administrators may do
-//! to it; registration with a role chosen by a dialect; whether a user counts as active.
+//! The primary administrator (the earliest administrator) and what other administrators may
+//! do to it; that no administrator deletes themself; registration with a role chosen by a
+//! dialect; whether a user counts as active.
 
 use super::auth::ClientMeta;
 use super::users::{Registration, not_found};
@@ -37,13 +38,26 @@ pub enum AdminAction {
     RevokeSessions,
 }
 
+/// Refusal: an administrator deleting their own account (by any route).
+pub const ADMIN_CANNOT_DELETE_SELF: &str = "administrators cannot delete their own account";
+
+/// The rule of every deletion (see [`Core::delete_user_by`]): no administrator deletes
+/// themself, whether through an administrator's route or a self-service one.
+pub(super) fn ensure_not_deleting_self(by: Option<UserId>, target: &User) -> Result<()> {
+    if by == Some(target.id) && target.role == Role::Admin {
+        return Err(Error::Forbidden(ADMIN_CANNOT_DELETE_SELF));
+    }
+    Ok(())
+}
+
 impl Core {
-    /// The primary administrator: the earliest account (the first ever created, which became
-    /// admin), if any account exists.
+    /// The primary administrator: the earliest account that is an administrator now (the
+    /// first account ever, while it stays one), if there is any administrator.
     pub async fn primary_admin(&self) -> Result<Option<UserId>> {
         let first = self
             .store
             .list_users(&UserQuery {
+                role: Some(Role::Admin),
                 sort: UserSort::CreatedAt,
                 descending: false,
                 limit: 1,
@@ -53,24 +67,31 @@ impl Core {
         Ok(first.first().map(|u| u.id))
     }
 
-    /// Checks that `actor`, an administrator, may do `action` to `target`: the primary
-    /// administrator cannot be changed, deleted or have its sessions revoked by another
-    /// administrator, cannot give up its admin role, and no administrator deletes themself.
-    pub async fn ensure_may_administer(&self, actor: &Actor, target: UserId, action: AdminAction) -> Result<()> {
+    /// Checks that `actor` is an administrator and `target` is not the primary administrator
+    /// of another: the primary administrator cannot be changed, deleted or have its sessions
+    /// revoked by another administrator. Every administrator's change, deletion and session
+    /// revocation of every route checks this (see [`Core::admin_update_user`],
+    /// [`Core::delete_user`], [`Core::revoke_user_sessions`]).
+    pub(super) async fn ensure_not_anothers_primary_admin(&self, actor: &Actor, target: UserId) -> Result<()> {
         actor.require_admin()?;
-        if action == AdminAction::Delete && actor.user.id == target {
-            return Err(Error::Forbidden("administrators cannot delete their own account"));
-        }
-        if self.primary_admin().await? != Some(target) {
-            return Ok(());
-        }
-        if actor.user.id != target {
+        if actor.user.id != target && self.primary_admin().await? == Some(target) {
             return Err(Error::Forbidden(
                 "the primary administrator cannot be changed by another administrator",
             ));
         }
+        Ok(())
+    }
+
+    /// Checks that `actor`, an administrator, may do `action` to `target` under the primary
+    /// administrator rule as Open WebUI has it: what every route checks
+    /// ([`Core::ensure_not_anothers_primary_admin`]), and the primary administrator cannot give
+    /// up its own admin role either (natively it may while another admin remains, the last
+    /// active admin being protected by the last-admin rule).
+    pub async fn ensure_may_administer(&self, actor: &Actor, target: UserId, action: AdminAction) -> Result<()> {
+        self.ensure_not_anothers_primary_admin(actor, target).await?;
         if let AdminAction::Update(Some(role)) = action
             && role != Role::Admin
+            && self.primary_admin().await? == Some(target)
         {
             return Err(Error::Forbidden("the primary administrator must stay an administrator"));
         }

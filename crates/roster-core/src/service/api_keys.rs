@@ -7,7 +7,7 @@ use crate::id::ApiKeyId;
 use crate::journal::{audit, event};
 use crate::store::{ApiKey, StoreError};
 use crate::token::{digest, random_secret};
-use crate::user::validate_text;
+use crate::user::{Role, validate_text};
 use time::{Duration, OffsetDateTime};
 
 /// Every Roster API key starts with this (unless created with another of [`API_KEY_PREFIXES`]).
@@ -21,6 +21,17 @@ pub fn is_api_key(token: &str) -> bool {
 }
 /// The scope that allows token introspection (administrators only may grant it).
 pub const SCOPE_INTROSPECT: &str = "introspect";
+/// The role that may grant `scope` (None: no such scope). Every scope is an administrator's.
+fn scope_role(scope: &str) -> Option<Role> {
+    (scope == SCOPE_INTROSPECT || scope == super::SCOPE_EVENTS).then_some(Role::Admin)
+}
+
+/// Whether a user with `role` may grant `scope`: when the key is made, and on every use of it
+/// (a key's scope works only while its owner still holds the role, see [`Actor::has_scope`]).
+pub fn may_grant(role: Role, scope: &str) -> bool {
+    scope_role(scope) == Some(role)
+}
+
 /// How many characters of a key are kept visible.
 const VISIBLE_PREFIX_LENGTH: usize = 12;
 /// The most keys one user may hold.
@@ -81,7 +92,7 @@ impl Core {
         }
         let mut scopes = Vec::new();
         for scope in input.scopes {
-            if scope != SCOPE_INTROSPECT && scope != super::SCOPE_EVENTS {
+            if scope_role(&scope).is_none() {
                 return Err(Error::invalid(
                     "scopes",
                     format!(
@@ -90,13 +101,13 @@ impl Core {
                     ),
                 ));
             }
-            actor.require_admin().map_err(|_| {
-                Error::Forbidden(if scope == SCOPE_INTROSPECT {
+            if !may_grant(actor.user.role, &scope) {
+                return Err(Error::Forbidden(if scope == SCOPE_INTROSPECT {
                     "only administrators may grant the introspect scope"
                 } else {
                     "only administrators may grant the events scope"
-                })
-            })?;
+                }));
+            }
             if !scopes.contains(&scope) {
                 scopes.push(scope);
             }

@@ -192,6 +192,30 @@ impl Core {
         }
     }
 
+    /// Checks the current password of a signed-in `user` before a change that needs it (a new
+    /// password, an account change): whether it matches. Every such check of every dialect
+    /// comes here, and is throttled as a login is (see [`Core::check_password_for`]): the
+    /// login rate limit of the client's address, and the locks of the account and the
+    /// address, which a wrong current password counts towards as a wrong login password does
+    /// (429 with `Retry-After` while locked, the password not checked).
+    pub(crate) async fn verify_current_password(&self, user: &User, password: &str, meta: &ClientMeta) -> Result<bool> {
+        let keys = self.login_keys("", Some(user), meta);
+        self.ensure_login_allowed(&keys, meta).await?;
+        let matches = match &user.password_hash {
+            Some(stored) => self.hasher.verify(password, stored).await? != Verified::No,
+            None => {
+                self.hasher.verify_dummy(password).await?;
+                false
+            }
+        };
+        if matches {
+            self.record_login_success(&keys).await;
+        } else {
+            self.record_login_failure(&keys).await;
+        }
+        Ok(matches)
+    }
+
     /// The password check itself, for the account found (or None).
     async fn verify_login(&self, user: Option<User>, password: &str, allow_pending: bool) -> Result<User> {
         let Some(user) = user else {
@@ -411,9 +435,8 @@ impl Core {
     /// RFC 7662: says whether a token is active right now. Only callers using an API key with
     /// the `introspect` scope may ask.
     pub async fn introspect(&self, actor: &Actor, token: &str) -> Result<Introspection> {
-        match &actor.credential {
-            Credential::ApiKey { scopes, .. } if scopes.iter().any(|s| s == super::SCOPE_INTROSPECT) => {}
-            _ => return Err(Error::Forbidden("an API key with the introspect scope is required")),
+        if !actor.has_scope(super::SCOPE_INTROSPECT) {
+            return Err(Error::Forbidden("an API key with the introspect scope is required"));
         }
         let token = token.trim();
         if token.is_empty() {
@@ -422,10 +445,11 @@ impl Core {
         if super::is_api_key(token) {
             return Ok(match self.authenticate_api_key(token).await {
                 Ok(a) => {
-                    let (id, scopes) = match &a.credential {
-                        Credential::ApiKey { id, scopes } => (Some(id.to_string()), scopes.join(" ")),
-                        Credential::Session(_) => (None, String::new()),
+                    let id = match &a.credential {
+                        Credential::ApiKey { id, .. } => Some(id.to_string()),
+                        Credential::Session(_) => None,
                     };
+                    let scopes = a.scopes().collect::<Vec<_>>().join(" ");
                     let key = self.store.get_api_key_by_digest(&digest(token)).await.ok();
                     Introspection {
                         active: true,

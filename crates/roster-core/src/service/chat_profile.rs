@@ -6,7 +6,7 @@ use super::users::not_found;
 use super::{Actor, Core};
 use crate::error::{Error, Result};
 use crate::id::UserId;
-use crate::password::{Verified, validate_password};
+use crate::password::validate_password;
 use crate::user::{Email, User, Username};
 
 /// Refusal: the current password given with a new one is wrong.
@@ -54,13 +54,15 @@ impl Core {
 
     /// Changes the caller's username, email and password in one write. A new email is
     /// unverified and a verification link to `{public_url}{verify_page}` is mailed (or
-    /// logged); a new password needs the right `current_password` and ends every other
-    /// session of the caller.
+    /// logged); a new password needs the right `current_password` (throttled as a login, see
+    /// [`Core::verify_current_password`]) and ends every other session of the caller. A new
+    /// email or password needs a session, not an API key.
     pub async fn update_chat_account(
         &self,
         actor: &Actor,
         changes: ChatAccountChanges,
         verify_page: &str,
+        meta: &super::ClientMeta,
     ) -> Result<User> {
         let username = match changes.username.as_deref() {
             Some(raw) => {
@@ -77,6 +79,9 @@ impl Core {
             .as_deref()
             .map(|e| Email::parse(e).map(|e| e.as_str().to_string()))
             .transpose()?;
+        if changes.password.is_some() || email.as_ref().is_some_and(|e| actor.user.email.as_ref() != Some(e)) {
+            actor.require_session()?;
+        }
         let hash = match changes.password.as_deref() {
             Some(new) => {
                 let Some(current) = changes.current_password.as_deref().filter(|c| !c.is_empty()) else {
@@ -84,11 +89,7 @@ impl Core {
                 };
                 validate_password("password", new, self.config.min_password_length)?;
                 let user = self.store.get_user(actor.user.id).await.map_err(not_found("user"))?;
-                let matches = match &user.password_hash {
-                    Some(stored) => self.hasher.verify(current, stored).await? != Verified::No,
-                    None => false,
-                };
-                if !matches {
+                if !self.verify_current_password(&user, current, meta).await? {
                     return Err(Error::Forbidden(INCORRECT_CURRENT_PASSWORD));
                 }
                 Some(self.hasher.hash(new).await?)

@@ -35,8 +35,10 @@ mod webhook_net;
 mod webhooks;
 
 pub use account::{CODE_ENVIRONMENTS, PluginChange};
-pub use admins::{ACTIVE_WINDOW, AdminAction, SignupPolicy};
-pub use api_keys::{API_KEY_PREFIX, API_KEY_PREFIXES, ApiKeyCreated, NewApiKey, SCOPE_INTROSPECT, is_api_key};
+pub use admins::{ACTIVE_WINDOW, ADMIN_CANNOT_DELETE_SELF, AdminAction, SignupPolicy};
+pub use api_keys::{
+    API_KEY_PREFIX, API_KEY_PREFIXES, ApiKeyCreated, NewApiKey, SCOPE_INTROSPECT, is_api_key, may_grant,
+};
 pub use audit::{AuditPage, ListAudit, MAX_AUDIT_PAGE};
 pub use auth::{ClientMeta, Introspection, LoginOutcome, TokenPair};
 pub use avatars::{AVATAR_SIZE, NATIVE_AVATAR_BASE, StoredAvatar, avatar_content_type, own_avatar_file};
@@ -108,7 +110,39 @@ pub struct Actor {
     pub credential: Credential,
 }
 
+/// Refusal: an API key (not a session from a login) asked to change the password, the email
+/// or the second factor, or to delete the account.
+pub const SESSION_REQUIRED: &str =
+    "an API key cannot change the password, email or two-factor settings or delete the account: sign in";
+
 impl Actor {
+    /// Fails unless the call was made with a session from an interactive login, not an API
+    /// key: what a leaked key must never do alone (change one's password, email or second
+    /// factor, delete one's account) calls this. The one place that tells the two apart.
+    pub fn require_session(&self) -> Result<SessionId> {
+        self.session().ok_or(Error::Forbidden(SESSION_REQUIRED))
+    }
+
+    /// Whether the call was made with an API key carrying `scope` whose owner still holds the
+    /// role that may grant it (see [`api_keys::may_grant`]): a key made by an admin who is no
+    /// longer one keeps working, without its admin-only scopes. The one place a key's scopes
+    /// are checked, on every use.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes().any(|s| s == scope)
+    }
+
+    /// The scopes in effect for this call (see [`Actor::has_scope`]); none for a session.
+    pub fn scopes(&self) -> impl Iterator<Item = &str> {
+        let scopes: &[String] = match &self.credential {
+            Credential::ApiKey { scopes, .. } => scopes,
+            Credential::Session(_) => &[],
+        };
+        scopes
+            .iter()
+            .map(String::as_str)
+            .filter(|s| api_keys::may_grant(self.user.role, s))
+    }
+
     /// Fails unless the caller is an administrator.
     pub fn require_admin(&self) -> Result<()> {
         if self.user.role == crate::Role::Admin {

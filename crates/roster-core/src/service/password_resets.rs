@@ -1,5 +1,7 @@
 //! Setting a user's password on an administrator's behalf: directly (the admin command
-//! line) or through a single-use reset link. Either way every session of the user ends.
+//! line, an administrator's route) or through a single-use reset link. Either way every
+//! session of the user ends; a reset by link, or an administrator's when asked, deletes every
+//! API key too (see [`Core::write_password_reset`]).
 
 use super::Core;
 use super::invitations::validate_lifetime;
@@ -55,6 +57,35 @@ impl Core {
         journal.build()
     }
 
+    /// Writes a password set by someone other than the user at their own account (`by`:
+    /// an administrator, None for the command line or a link's owner): the one place the rule
+    /// lives. In one transaction (no crash leaves the new password with the old sessions or
+    /// keys) it uses up `link`, sets the hash and ends every session; it deletes every API key
+    /// of the user when the password is set through a reset link (the mailbox's owner has
+    /// proved themself: whoever held the account before keeps nothing) or when `revoke_keys`
+    /// asks. Store errors are the caller's to map (NotFound: unknown user or unusable link).
+    pub(super) async fn write_password_reset(
+        &self,
+        by: Option<UserId>,
+        id: UserId,
+        hash: &crate::user::PasswordHash,
+        link: Option<&str>,
+        revoke_keys: bool,
+    ) -> std::result::Result<PasswordResetDone, StoreError> {
+        let revoke_keys = revoke_keys || link.is_some();
+        let journal = self.password_reset_journal(by, id, revoke_keys);
+        let (sessions_revoked, api_keys_revoked) = self
+            .store
+            .set_password_hash(id, hash, link, revoke_keys, self.clock.now(), &journal)
+            .await?;
+        self.clear_login_throttle(id).await;
+        tracing::info!(user = %id, sessions_revoked, api_keys_revoked, link = link.is_some(), "password reset");
+        Ok(PasswordResetDone {
+            sessions_revoked,
+            api_keys_revoked,
+        })
+    }
+
     /// Sets a user's password; every session of the user is revoked, and with `revoke_keys`
     /// every API key too. Without a permission check (admin commands).
     pub async fn reset_password_unchecked(
@@ -65,19 +96,9 @@ impl Core {
     ) -> Result<PasswordResetDone> {
         validate_password("password", password, self.config.min_password_length)?;
         let hash = self.hasher.hash(password).await?;
-        // One transaction: no crash leaves the new password with the old sessions.
-        let journal = self.password_reset_journal(None, id, revoke_keys);
-        let (sessions_revoked, api_keys_revoked) = self
-            .store
-            .set_password_hash(id, &hash, None, revoke_keys, self.clock.now(), &journal)
+        self.write_password_reset(None, id, &hash, None, revoke_keys)
             .await
-            .map_err(not_found("user"))?;
-        self.clear_login_throttle(id).await;
-        tracing::info!(user = %id, sessions_revoked, api_keys_revoked, "password reset");
-        Ok(PasswordResetDone {
-            sessions_revoked,
-            api_keys_revoked,
-        })
+            .map_err(not_found("user"))
     }
 
     /// Creates a single-use link with which a user sets a new password; without a permission
@@ -104,7 +125,8 @@ impl Core {
         })
     }
 
-    /// Uses a reset link: sets the new password and revokes every session of the user.
+    /// Uses a reset link: sets the new password and revokes every session and every API key
+    /// of the user.
     pub async fn reset_password_with_token(&self, token: &str, new_password: &str) -> Result<PasswordResetDone> {
         let token_digest = digest(token.trim());
         let now = self.clock.now();
@@ -118,29 +140,16 @@ impl Core {
         let Some(id) = link.user_id else {
             return Err(bad_reset_token());
         };
-        // One transaction uses the link, sets the password and ends every session: no crash
-        // leaves a used link without its password, or the new password with old sessions.
-        let (sessions_revoked, _) = match self
-            .store
-            .set_password_hash(
-                id,
-                &hash,
-                Some(&token_digest),
-                false,
-                self.clock.now(),
-                &self.password_reset_journal(Some(id), id, false),
-            )
+        // One transaction uses the link, sets the password, ends every session and (a link
+        // being a reset by mail) deletes every API key: no crash leaves a used link without
+        // its password, or the new password with old sessions or keys.
+        match self
+            .write_password_reset(Some(id), id, &hash, Some(&token_digest), false)
             .await
         {
-            Ok(revoked) => revoked,
-            Err(StoreError::NotFound) => return Err(bad_reset_token()),
-            Err(e) => return Err(e.into()),
-        };
-        self.clear_login_throttle(id).await;
-        tracing::info!(user = %id, sessions_revoked, "password reset with a link");
-        Ok(PasswordResetDone {
-            sessions_revoked,
-            api_keys_revoked: 0,
-        })
+            Ok(done) => Ok(done),
+            Err(StoreError::NotFound) => Err(bad_reset_token()),
+            Err(e) => Err(e.into()),
+        }
     }
 }

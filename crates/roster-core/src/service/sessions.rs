@@ -77,9 +77,10 @@ impl Core {
             .await
     }
 
-    /// Revokes every session of a user, for administrators.
+    /// Revokes every session of a user, for administrators (not the primary administrator's,
+    /// but by itself: see [`Core::ensure_not_anothers_primary_admin`]).
     pub async fn revoke_user_sessions(&self, actor: &Actor, user: UserId) -> Result<u64> {
-        actor.require_admin()?;
+        self.ensure_not_anothers_primary_admin(actor, user).await?;
         self.revoke_user_sessions_by(Some(actor.user.id), user).await
     }
 

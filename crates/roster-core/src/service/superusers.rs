@@ -70,18 +70,23 @@ impl Core {
         .await
     }
 
-    /// Sets the caller's own password. With `current`, it must be the current password; the
-    /// new one must not be. Every other session of the caller is revoked.
-    pub async fn set_own_password(&self, actor: &Actor, current: Option<&str>, new: &str) -> Result<User> {
+    /// Sets the caller's own password. Needs a session, not an API key (without `current`,
+    /// the session is all that proves it is them). With `current`, it must be the current
+    /// password (throttled as a login, see [`Core::verify_current_password`]); the new one
+    /// must not be. Every other session of the caller is revoked.
+    pub async fn set_own_password(
+        &self,
+        actor: &Actor,
+        current: Option<&str>,
+        new: &str,
+        meta: &super::ClientMeta,
+    ) -> Result<User> {
+        actor.require_session()?;
         let user = self.store.get_user(actor.user.id).await.map_err(not_found("user"))?;
-        if let Some(current) = current {
-            let matches = match &user.password_hash {
-                Some(stored) => self.hasher.verify(current, stored).await? != Verified::No,
-                None => false,
-            };
-            if !matches {
-                return Err(Error::invalid("current_password", "is incorrect"));
-            }
+        if let Some(current) = current
+            && !self.verify_current_password(&user, current, meta).await?
+        {
+            return Err(Error::invalid("current_password", "is incorrect"));
         }
         validate_password("password", new, self.config.min_password_length)?;
         if let Some(stored) = &user.password_hash

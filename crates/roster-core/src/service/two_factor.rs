@@ -138,6 +138,7 @@ impl Core {
     /// take effect once a first code confirms them ([`Core::confirm_two_factor`]). Refused
     /// while two-factor authentication is enabled.
     pub async fn begin_two_factor(&self, actor: &Actor) -> Result<TwoFactorEnrolment> {
+        actor.require_session()?;
         let user = &actor.user;
         let secret = generate_secret();
         let codes = generate_backup_codes();
@@ -167,6 +168,7 @@ impl Core {
 
     /// Enables the caller's pending enrolment with a first code from the authenticator.
     pub async fn confirm_two_factor(&self, actor: &Actor, code: &str) -> Result<()> {
+        actor.require_session()?;
         let user = actor.user.id;
         let record = self.store.get_two_factor(user).await?.ok_or_else(not_set_up)?;
         if record.enabled_at.is_some() {
@@ -282,6 +284,7 @@ impl Core {
     /// Turns the caller's two-factor authentication off: with a code or backup code when it is
     /// enabled; a pending enrolment is simply dropped.
     pub async fn disable_two_factor(&self, actor: &Actor, factor: Option<&SecondFactor>) -> Result<()> {
+        actor.require_session()?;
         let user = actor.user.id;
         let record = self.store.get_two_factor(user).await?.ok_or_else(not_set_up)?;
         if record.enabled_at.is_some() {
@@ -299,6 +302,7 @@ impl Core {
 
     /// Replaces the caller's backup codes (a code or an unused backup code proves it is them).
     pub async fn regenerate_backup_codes(&self, actor: &Actor, factor: Option<&SecondFactor>) -> Result<BackupCodes> {
+        actor.require_session()?;
         let user = actor.user.id;
         let record = self.enabled_record(user).await?.ok_or_else(not_enabled)?;
         self.use_second_factor(&record, factor.ok_or_else(factor_required)?)
@@ -317,9 +321,13 @@ impl Core {
     }
 
     /// An administrator turns a user's two-factor authentication off (a lost authenticator
-    /// and lost backup codes); the user's sessions stay. Returns whether there was any.
+    /// and lost backup codes); the user's sessions stay. Returns whether there was any. An
+    /// administrator's own needs a session, as [`Core::disable_two_factor`] does.
     pub async fn admin_disable_two_factor(&self, actor: &Actor, user: UserId) -> Result<bool> {
         actor.require_admin()?;
+        if user == actor.user.id {
+            actor.require_session()?;
+        }
         self.store
             .get_user(user)
             .await

@@ -87,6 +87,9 @@ pub struct AdminUserChanges {
     pub active: Option<bool>,
     pub email_verified: Option<bool>,
     pub password: Option<String>,
+    /// With `password`: also delete every API key of the user, in the same transaction that
+    /// sets the password and ends the sessions (see [`Core::write_password_reset`]).
+    pub revoke_api_keys: bool,
 }
 
 /// One page of users and where the next starts.
@@ -518,9 +521,13 @@ impl Core {
         Ok(())
     }
 
-    /// Updates the caller's own profile.
+    /// Updates the caller's own profile. A new email needs a session, not an API key (see
+    /// [`Actor::require_session`]).
     pub async fn update_profile(&self, actor: &Actor, changes: ProfileChanges) -> Result<User> {
         let validated = ValidatedProfile::new(&changes)?;
+        if validated.changes_email(&actor.user) {
+            actor.require_session()?;
+        }
         let forbidden = match validated.preferences {
             Some(_) => self.forbidden_preferences(&actor.user).await?,
             None => Vec::new(),
@@ -535,14 +542,13 @@ impl Core {
         Ok(user)
     }
 
-    /// Changes the caller's password after checking the current one; every other session
-    /// of the caller is revoked.
-    pub async fn change_password(&self, actor: &Actor, current: &str, new: &str) -> Result<()> {
+    /// Changes the caller's password after checking the current one (throttled as a login,
+    /// see [`Core::verify_current_password`]); needs a session, not an API key. Every other
+    /// session of the caller is revoked.
+    pub async fn change_password(&self, actor: &Actor, current: &str, new: &str, meta: &ClientMeta) -> Result<()> {
+        actor.require_session()?;
         let user = self.store.get_user(actor.user.id).await.map_err(not_found("user"))?;
-        let Some(stored) = &user.password_hash else {
-            return Err(Error::invalid("current_password", "is incorrect"));
-        };
-        if self.hasher.verify(current, stored).await? == crate::password::Verified::No {
+        if !self.verify_current_password(&user, current, meta).await? {
             return Err(Error::invalid("current_password", "is incorrect"));
         }
         validate_password("new_password", new, self.config.min_password_length)?;
@@ -557,8 +563,16 @@ impl Core {
     }
 
     /// An administrator's change to any user: profile, role, active, verification, password.
+    /// The primary administrator is protected from other administrators (see
+    /// [`Core::ensure_not_anothers_primary_admin`]); an administrator's own password or email
+    /// needs a session, not an API key.
     pub async fn admin_update_user(&self, actor: &Actor, id: UserId, changes: AdminUserChanges) -> Result<User> {
-        actor.require_admin()?;
+        self.ensure_not_anothers_primary_admin(actor, id).await?;
+        if id == actor.user.id
+            && (changes.password.is_some() || ValidatedProfile::new(&changes.profile)?.changes_email(&actor.user))
+        {
+            actor.require_session()?;
+        }
         self.admin_update_user_by(Some(actor.user.id), id, changes).await
     }
 
@@ -569,12 +583,21 @@ impl Core {
 
     async fn admin_update_user_by(&self, by: Option<UserId>, id: UserId, changes: AdminUserChanges) -> Result<User> {
         let validated = ValidatedProfile::new(&changes.profile)?;
+        if changes.revoke_api_keys && changes.password.is_none() {
+            return Err(Error::invalid("revoke_api_keys", "is only allowed with a new password"));
+        }
         let hash = match &changes.password {
             Some(p) => {
                 validate_password("password", p, self.config.min_password_length)?;
                 Some(self.hasher.hash(p).await?)
             }
             None => None,
+        };
+        // A password that takes the API keys with it is written where every such reset is.
+        let (hash, reset) = if changes.revoke_api_keys {
+            (None, hash)
+        } else {
+            (hash, None)
         };
         let (_, after) = self
             .modify_user(id, by, Some(audit::USER_UPDATE), |u| {
@@ -594,16 +617,23 @@ impl Core {
                 Ok(())
             })
             .await?;
-        Ok(after)
+        match reset {
+            Some(hash) => {
+                self.write_password_reset(by, id, &hash, None, true)
+                    .await
+                    .map_err(not_found("user"))?;
+                Ok(self.store.get_user(id).await.map_err(not_found("user"))?)
+            }
+            None => Ok(after),
+        }
     }
 
-    /// Deletes a user and everything it owns. Administrators cannot delete themselves, and
-    /// the last active administrator cannot be deleted.
+    /// Deletes a user and everything it owns. No administrator deletes themself, the primary
+    /// administrator is protected from other administrators (see
+    /// [`Core::ensure_not_anothers_primary_admin`]), and the last active administrator cannot
+    /// be deleted.
     pub async fn delete_user(&self, actor: &Actor, id: UserId) -> Result<()> {
-        actor.require_admin()?;
-        if actor.user.id == id {
-            return Err(Error::Forbidden("administrators cannot delete their own account"));
-        }
+        self.ensure_not_anothers_primary_admin(actor, id).await?;
         self.delete_user_by(Some(actor.user.id), id).await
     }
 
@@ -613,9 +643,11 @@ impl Core {
         self.delete_user_by(None, id).await
     }
 
-    /// Deletes a user as `by` (themselves, an administrator, or None: the command line).
+    /// Deletes a user as `by` (themselves, an administrator, or None: the command line): every
+    /// deletion comes here, so no administrator deletes themself by any route.
     pub(super) async fn delete_user_by(&self, by: Option<UserId>, id: UserId) -> Result<()> {
         let user = self.store.get_user(id).await.map_err(not_found("user"))?;
+        super::admins::ensure_not_deleting_self(by, &user)?;
         let journal = self.user_deleted_journal(by, &user);
         self.store
             .delete_user(id, user.is_active_admin(), &journal)
@@ -671,6 +703,13 @@ fn validate_patch(
 }
 
 impl ValidatedProfile {
+    /// Whether these changes give `user` another email (or none).
+    fn changes_email(&self, user: &User) -> bool {
+        self.email
+            .as_ref()
+            .is_some_and(|email| email.as_deref() != user.email.as_deref())
+    }
+
     fn new(c: &ProfileChanges) -> Result<Self> {
         let terms_version = match &c.accept_terms_version {
             Some(v) => Some(

@@ -5,7 +5,7 @@
 
 use super::users::not_found;
 use super::webhook_net::{AddressPolicy, check_ip, check_url, without_credentials};
-use super::{Actor, Core, Credential};
+use super::{Actor, Core};
 use crate::error::{Error, Result};
 use crate::journal::OutboxEvent;
 use crate::store::StoreError;
@@ -338,8 +338,7 @@ impl Core {
     /// The event stream after `after` (administrators, or an API key with the `events`
     /// scope). `after` is a cursor from an earlier page (absent: from the beginning).
     pub async fn list_events(&self, actor: &Actor, after: Option<&str>, limit: Option<u32>) -> Result<EventPage> {
-        let scoped =
-            matches!(&actor.credential, Credential::ApiKey { scopes, .. } if scopes.iter().any(|s| s == SCOPE_EVENTS));
+        let scoped = actor.has_scope(SCOPE_EVENTS);
         if !scoped && actor.require_admin().is_err() {
             return Err(Error::Forbidden(
                 "the administrator role or an API key with the events scope is required",

@@ -21,6 +21,7 @@ mod nul;
 mod openwebui;
 mod permissions;
 mod plexichat;
+mod policy;
 mod sessions;
 mod transport;
 mod two_factor;

@@ -586,6 +586,7 @@ async fn user_patch(
 async fn reset_password_patch(
     State(state): State<AppState>,
     caller: Caller,
+    Meta(meta): Meta,
     Path(id): Path<String>,
     Json(body): Json<PasswordReset>,
 ) -> Result<axum::Json<UserRead>> {
@@ -595,7 +596,7 @@ async fn reset_password_patch(
     }
     let user = state
         .core
-        .set_own_password(&caller.actor, body.current_password.as_deref(), &body.password)
+        .set_own_password(&caller.actor, body.current_password.as_deref(), &body.password, &meta)
         .await
         .map_err(|e| match e {
             Error::Invalid {

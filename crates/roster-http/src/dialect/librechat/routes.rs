@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use roster_core::limit::Limit;
-use roster_core::service::{PluginChange, SecondFactor, SignupForm};
+use roster_core::service::{ADMIN_CANNOT_DELETE_SELF, PluginChange, SESSION_REQUIRED, SecondFactor, SignupForm};
 use roster_core::{Actor, Error, User, UserId};
 use serde_json::{Value, json};
 
@@ -419,13 +419,17 @@ async fn user_delete(
     let factor = body.and_then(|b| SecondFactor::from_parts(b.token.as_deref(), b.backup_code.as_deref()));
     match state.core.delete_own_account_with_factor(&actor, factor.as_ref()).await {
         Ok(()) => Ok(axum::Json(json!({ "message": "User account deleted successfully" }))),
+        Err(Error::Forbidden(ADMIN_CANNOT_DELETE_SELF)) => Err(LcError::message(
+            StatusCode::FORBIDDEN,
+            "Administrators cannot delete their own account",
+        )),
+        Err(Error::Forbidden(SESSION_REQUIRED)) => Err(LcError::message(
+            StatusCode::FORBIDDEN,
+            "An API key cannot delete the account: sign in",
+        )),
         Err(Error::Forbidden(_)) => Err(LcError::json(
             StatusCode::FORBIDDEN,
             json!({ "error": "Forbidden", "message": "Account deletion is disabled" }),
-        )),
-        Err(Error::LastAdmin) => Err(LcError::message(
-            StatusCode::FORBIDDEN,
-            "The last administrator cannot delete their account",
         )),
         Err(e) => Err(super::two_factor::deletion_refusal(e)),
     }

@@ -276,6 +276,8 @@ profile_update_request!(
         email_verified: Option<bool>,
         /// Sets a new password and revokes all the user's sessions.
         password: Option<String>,
+        /// With `password`: also delete all the user's API keys (default false).
+        revoke_api_keys: Option<bool>,
     }
 );
 

@@ -83,6 +83,7 @@ pub fn admin_changes(r: UpdateUserRequest) -> roster_core::Result<AdminUserChang
         active: r.active,
         email_verified: r.email_verified,
         password: r.password,
+        revoke_api_keys: r.revoke_api_keys.unwrap_or(false),
     })
 }
 

@@ -223,11 +223,12 @@ async fn me_patch(
 async fn me_password_post(
     State(state): State<AppState>,
     Auth(actor): Auth,
+    Meta(meta): Meta,
     Json(body): Json<ChangePasswordRequest>,
 ) -> ApiResult<StatusCode> {
     state
         .core
-        .change_password(&actor, &body.current_password, &body.new_password)
+        .change_password(&actor, &body.current_password, &body.new_password, &meta)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,7 +4,7 @@
 use super::dto::*;
 use super::error::{self, PlexiError};
 use super::map;
-use crate::extract::{Auth, Json};
+use crate::extract::{Auth, Json, Meta};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, RawQuery, State};
@@ -78,6 +78,7 @@ async fn me_get(State(state): State<AppState>, Auth(actor): Auth) -> Result<axum
 async fn me_patch(
     State(state): State<AppState>,
     Auth(actor): Auth,
+    Meta(meta): Meta,
     Json(body): Json<UpdateMeRequest>,
 ) -> Result<axum::Json<PrivateUser>> {
     let changes = ChatAccountChanges {
@@ -89,7 +90,7 @@ async fn me_patch(
     let verify_page = format!("{}/auth/verify-email", prefix(&state));
     let user = state
         .core
-        .update_chat_account(&actor, changes, &verify_page)
+        .update_chat_account(&actor, changes, &verify_page, &meta)
         .await
         .map_err(|e| match e {
             Error::Invalid {
