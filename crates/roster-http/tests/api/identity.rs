@@ -368,7 +368,46 @@ async fn lookalike_emails_are_one_address_or_refused(backend: Backend) {
         .assert_status(201);
 }
 
+/// The admin command line's import follows the same rule: a record whose email is another
+/// account's username (or a record's email another record's username) is refused, not
+/// created beside it.
+async fn an_import_cannot_take_over_a_username_login(backend: Backend) {
+    use roster_core::service::{ImportFormat, ImportOptions, OnConflict, Outcome, read_import_lines};
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    app.admin().await;
+    app.core
+        .create_user_unchecked(roster_core::service::NewUser {
+            username: Some("carol@corp.com".into()),
+            password: Some("carol-password".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let file = concat!(
+        "{\"email\": \"CAROL@corp.com\", \"username\": \"mallory\", \"password\": \"mallory-password\"}\n",
+        "{\"email\": \"erin@corp.com\", \"password\": \"erin-password\"}\n",
+        "{\"username\": \"Erin@Corp.com\", \"password\": \"other-password\"}\n",
+    );
+    let lines = read_import_lines(file.as_bytes(), ImportFormat::Jsonl).unwrap();
+    let options = ImportOptions {
+        on_conflict: OnConflict::Fail,
+        dry_run: false,
+        link_expires_in: Duration::days(1),
+    };
+    let report = app.core.import_users_unchecked(lines, &options, &|_| {}).await.unwrap();
+    let outcomes: Vec<&Outcome> = report.records.iter().map(|r| &r.outcome).collect();
+    assert!(matches!(outcomes[0], Outcome::Failed(_)), "{outcomes:?}");
+    assert_eq!(outcomes[1], &Outcome::Created, "{outcomes:?}");
+    assert!(matches!(outcomes[2], Outcome::Failed(_)), "{outcomes:?}");
+    app.login("carol@corp.com", "carol-password").await.assert_status(200);
+    app.login("carol@corp.com", "mallory-password").await.assert_status(401);
+    app.login("mallory", "mallory-password").await.assert_status(401);
+}
+
 backend_tests!(
+    an_import_cannot_take_over_a_username_login,
     an_email_cannot_take_over_a_username_login,
     a_colliding_pair_registered_at_once_yields_one_account,
     links_die_with_the_address_or_password_they_were_made_for,
