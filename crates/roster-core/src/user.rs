@@ -442,7 +442,12 @@ mod tests {
         // The stored form stays as given (lower-cased), for delivery.
         assert_eq!(Email::parse("Straße@x.org").unwrap().as_str(), "straße@x.org");
         // Invisible characters and mixed Latin/Cyrillic/Greek are refused.
-        for bad in ["car\u{200B}ol@corp.com", "carol@co\u{200D}rp.com", "c\u{0430}rol@corp.com", "carol@c\u{043E}rp.com"] {
+        for bad in [
+            "car\u{200B}ol@corp.com",
+            "carol@co\u{200D}rp.com",
+            "c\u{0430}rol@corp.com",
+            "carol@c\u{043E}rp.com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
         }
         // One script alone is fine.

@@ -2,8 +2,8 @@
 //! advisory lock that serialises the transactions guarding the last administrator.
 //! Connection handling only; the queries are shared (`shared.rs`).
 
-use anyhow::Context;
 use crate::{connect_error, migrate_error};
+use anyhow::Context;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};

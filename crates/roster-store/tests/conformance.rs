@@ -258,14 +258,19 @@ async fn a_login_names_one_account(backend: Backend) {
     change.email = Some("david@corp.com".into());
     f.store.update_user(&change, false, &NO_JOURNAL).await.unwrap();
     let new_dave = f.insert(&f.user(None, Some("dave@corp.com"))).await;
-    assert_eq!(f.store.find_user_by_login("dave@corp.com").await.unwrap().id, new_dave.id);
+    assert_eq!(
+        f.store.find_user_by_login("dave@corp.com").await.unwrap().id,
+        new_dave.id
+    );
     assert_eq!(f.store.find_user_by_login("david@corp.com").await.unwrap().id, dave.id);
     // A deleted account's identifiers are free again.
     f.store.delete_user(carol.id, false, &NO_JOURNAL).await.unwrap();
     f.insert(&f.user(Some("carol@corp.com"), None)).await;
     // Bulk inserts (imports) follow the same rule.
     assert_conflict(
-        f.store.insert_users_bulk(&[f.user(Some("x@corp.com"), Some("mallory@corp.com"))], &NO_JOURNAL).await,
+        f.store
+            .insert_users_bulk(&[f.user(Some("x@corp.com"), Some("mallory@corp.com"))], &NO_JOURNAL)
+            .await,
         "email",
     );
     assert_not_found(f.store.find_user_by_login("x@corp.com").await);
@@ -309,7 +314,11 @@ async fn login_keys_of_older_accounts_are_filled(backend: Backend) {
     let mallory = f.insert(&mallory).await;
     // What an older Roster allowed: the younger account's email is the older's username.
     f.store.close().await;
-    raw_sql(&f, &format!("UPDATE users SET email = 'carol@corp.com' WHERE id = {}", mallory.id.0)).await;
+    raw_sql(
+        &f,
+        &format!("UPDATE users SET email = 'carol@corp.com' WHERE id = {}", mallory.id.0),
+    )
+    .await;
     raw_sql(&f, "DELETE FROM login_keys").await;
     raw_sql(&f, "DELETE FROM instance_state WHERE name = 'login_keys_filled'").await;
     let store = f.db.store().await;
@@ -1698,11 +1707,7 @@ async fn look_ups_and_counts(backend: Backend) {
     assert_eq!(ids, vec![b.id, c.id]);
     assert!(f.store.find_users_by_logins(&[]).await.unwrap().is_empty());
     assert_eq!(
-        f.store
-            .find_users_by_logins(&["a@example.org".into()])
-            .await
-            .unwrap()[0]
-            .id,
+        f.store.find_users_by_logins(&["a@example.org".into()]).await.unwrap()[0].id,
         a.id
     );
 

@@ -4,7 +4,7 @@
 //! addresses are one address or refused.
 
 use roster_core::Role;
-use roster_core::service::{AdminUserChanges, ProfileChanges, Patch};
+use roster_core::service::{AdminUserChanges, Patch, ProfileChanges};
 use roster_http::HttpConfig;
 use roster_testkit::app::{TestApp, spawn_app_with, spawn_app_with_http};
 use roster_testkit::smtp::SmtpSink;
@@ -45,7 +45,9 @@ async fn an_email_cannot_take_over_a_username_login(backend: Backend) {
         return;
     };
     app.admin().await;
-    langflow_sign_up(&app, "carol@corp.com", "carol-password").await.assert_status(201);
+    langflow_sign_up(&app, "carol@corp.com", "carol-password")
+        .await
+        .assert_status(201);
     let carol = app.login("carol@corp.com", "carol-password").await;
     carol.assert_status(200);
     let carol_id = carol.body["user"]["id"].clone();
@@ -70,7 +72,12 @@ async fn an_email_cannot_take_over_a_username_login(backend: Backend) {
         .assert_status(201);
     let r = langflow_sign_up(&app, "DAVE@corp.com", "other-password").await;
     r.assert_status(400);
-    assert_eq!(r.body, json!({ "detail": "This username is unavailable." }), "{}", r.text);
+    assert_eq!(
+        r.body,
+        json!({ "detail": "This username is unavailable." }),
+        "{}",
+        r.text
+    );
 
     // By update: an existing account taking Carol's username as its email, or Dave's email
     // as its username, through the native API and through an administrator.
@@ -128,10 +135,20 @@ async fn a_colliding_pair_registered_at_once_yields_one_account(backend: Backend
             native_register(&app, body.clone())
         );
         let made = [a.status.is_success(), b.status.is_success()];
-        assert_eq!(made.iter().filter(|m| **m).count(), 1, "round {round}: {} / {}", a.text, b.text);
+        assert_eq!(
+            made.iter().filter(|m| **m).count(),
+            1,
+            "round {round}: {} / {}",
+            a.text,
+            b.text
+        );
         assert!(matches!(a.status.as_u16(), 201 | 400), "{}", a.text);
         assert!(matches!(b.status.as_u16(), 201 | 409), "{}", b.text);
-        let password = if made[0] { "langflow-password" } else { "native-password" };
+        let password = if made[0] {
+            "langflow-password"
+        } else {
+            "native-password"
+        };
         app.login(&login, password).await.assert_status(200);
     }
 }
@@ -172,7 +189,9 @@ async fn links_die_with_the_address_or_password_they_were_made_for(backend: Back
     )
     .await
     .assert_status(200);
-    reset(before_email, "taken-over-1").await.assert_problem(422, "invalid_field");
+    reset(before_email, "taken-over-1")
+        .await
+        .assert_problem(422, "invalid_field");
     app.login("moved@example.org", "taken-over-1").await.assert_status(401);
 
     // Before a password change.
@@ -184,17 +203,28 @@ async fn links_die_with_the_address_or_password_they_were_made_for(backend: Back
     )
     .await
     .assert_status(204);
-    reset(before_password, "taken-over-2").await.assert_problem(422, "invalid_field");
+    reset(before_password, "taken-over-2")
+        .await
+        .assert_problem(422, "invalid_field");
     app.login("moved@example.org", "taken-over-2").await.assert_status(401);
 
     // A link made after the changes works (the refusals above are the links', not the route's).
     reset(link().await, "reset-password-3").await.assert_status(204);
-    app.login("moved@example.org", "reset-password-3").await.assert_status(200);
+    app.login("moved@example.org", "reset-password-3")
+        .await
+        .assert_status(200);
 
     // A verification link made for the old address dies with it.
     let stored = app.core.store.get_user(user.id).await.unwrap();
     let url = app.core.send_verification(&stored, "/verify").await.unwrap();
-    let token = url.split("token=").nth(1).unwrap().split('&').next().unwrap().to_string();
+    let token = url
+        .split("token=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_string();
     app.set_user(
         user.id,
         AdminUserChanges {
@@ -210,7 +240,14 @@ async fn links_die_with_the_address_or_password_they_were_made_for(backend: Back
     // One made for the new address works.
     let stored = app.core.store.get_user(user.id).await.unwrap();
     let url = app.core.send_verification(&stored, "/verify").await.unwrap();
-    let token = url.split("token=").nth(1).unwrap().split('&').next().unwrap().to_string();
+    let token = url
+        .split("token=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_string();
     assert!(app.core.verify_email(&token, None, None).await.unwrap().email_verified);
 }
 
@@ -243,10 +280,7 @@ async fn quiet_registration_answers_alike(backend: Backend) {
     taken.assert_status(202);
     assert_eq!(free.text, taken.text, "the same body for a free and a taken email");
     assert_eq!(free.body["status"], "accepted");
-    assert_eq!(
-        free.headers.get("content-type"),
-        taken.headers.get("content-type")
-    );
+    assert_eq!(free.headers.get("content-type"), taken.headers.get("content-type"));
     let taken_username = native_register(
         &app,
         json!({ "email": "bea@corp.com", "username": "ANN", "password": "bea-password" }),
@@ -257,7 +291,10 @@ async fn quiet_registration_answers_alike(backend: Backend) {
     // The address is mailed either way: a welcome, a notice to its owner, a notice to pick
     // another username.
     let mail = smtp.wait_for(3).await;
-    let to_ann: Vec<_> = mail.iter().filter(|m| m.to.iter().any(|t| t.contains("ann@corp.com"))).collect();
+    let to_ann: Vec<_> = mail
+        .iter()
+        .filter(|m| m.to.iter().any(|t| t.contains("ann@corp.com")))
+        .collect();
     assert_eq!(to_ann.len(), 2, "{mail:#?}");
     assert!(to_ann.iter().any(|m| m.decoded().contains("Your account was created")));
     assert!(
@@ -265,7 +302,10 @@ async fn quiet_registration_answers_alike(backend: Backend) {
             .iter()
             .any(|m| m.decoded().contains("Someone tried to register with your address"))
     );
-    let to_bea: Vec<_> = mail.iter().filter(|m| m.to.iter().any(|t| t.contains("bea@corp.com"))).collect();
+    let to_bea: Vec<_> = mail
+        .iter()
+        .filter(|m| m.to.iter().any(|t| t.contains("bea@corp.com")))
+        .collect();
     assert_eq!(to_bea.len(), 1, "{mail:#?}");
     assert!(to_bea[0].decoded().contains("username chosen is taken"));
     // Ann's account is Ann's; the second registrant's password opens nothing.
@@ -285,7 +325,9 @@ async fn quiet_registration_answers_alike(backend: Backend) {
     let free = app.register("ann@corp.com", "ann-password").await;
     free.assert_status(201);
     assert!(free.body["access_token"].is_string());
-    app.register("ANN@corp.com", "other-password").await.assert_problem(409, "conflict");
+    app.register("ANN@corp.com", "other-password")
+        .await
+        .assert_problem(409, "conflict");
 }
 
 /// Lookalike addresses: fullwidth letters, case and ß/SS are one address (the second is
@@ -295,11 +337,15 @@ async fn lookalike_emails_are_one_address_or_refused(backend: Backend) {
         return;
     };
     app.admin().await;
-    app.register("carol@corp.com", "carol-password").await.assert_status(201);
+    app.register("carol@corp.com", "carol-password")
+        .await
+        .assert_status(201);
     app.register("\u{ff43}arol@\u{ff43}orp.com", "other-password")
         .await
         .assert_problem(409, "conflict");
-    app.register("straße@example.org", "strasse-password").await.assert_status(201);
+    app.register("straße@example.org", "strasse-password")
+        .await
+        .assert_status(201);
     app.register("STRASSE@example.org", "other-password")
         .await
         .assert_problem(409, "conflict");
@@ -307,7 +353,11 @@ async fn lookalike_emails_are_one_address_or_refused(backend: Backend) {
     let a = app.login("STRASSE@example.org", "strasse-password").await;
     a.assert_status(200);
     assert_eq!(a.body["user"]["email"], "straße@example.org");
-    for lookalike in ["c\u{0430}rol@corp.com", "car\u{200b}ol@corp.com", "carol@c\u{043e}rp.com"] {
+    for lookalike in [
+        "c\u{0430}rol@corp.com",
+        "car\u{200b}ol@corp.com",
+        "carol@c\u{043e}rp.com",
+    ] {
         let r = app.register(lookalike, "other-password").await;
         r.assert_problem(422, "invalid_field");
         assert!(r.text.contains("email"), "{}", r.text);
@@ -318,7 +368,46 @@ async fn lookalike_emails_are_one_address_or_refused(backend: Backend) {
         .assert_status(201);
 }
 
+/// The admin command line's import follows the same rule: a record whose email is another
+/// account's username (or a record's email another record's username) is refused, not
+/// created beside it.
+async fn an_import_cannot_take_over_a_username_login(backend: Backend) {
+    use roster_core::service::{ImportFormat, ImportOptions, OnConflict, Outcome, read_import_lines};
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    app.admin().await;
+    app.core
+        .create_user_unchecked(roster_core::service::NewUser {
+            username: Some("carol@corp.com".into()),
+            password: Some("carol-password".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let file = concat!(
+        "{\"email\": \"CAROL@corp.com\", \"username\": \"mallory\", \"password\": \"mallory-password\"}\n",
+        "{\"email\": \"erin@corp.com\", \"password\": \"erin-password\"}\n",
+        "{\"username\": \"Erin@Corp.com\", \"password\": \"other-password\"}\n",
+    );
+    let lines = read_import_lines(file.as_bytes(), ImportFormat::Jsonl).unwrap();
+    let options = ImportOptions {
+        on_conflict: OnConflict::Fail,
+        dry_run: false,
+        link_expires_in: Duration::days(1),
+    };
+    let report = app.core.import_users_unchecked(lines, &options, &|_| {}).await.unwrap();
+    let outcomes: Vec<&Outcome> = report.records.iter().map(|r| &r.outcome).collect();
+    assert!(matches!(outcomes[0], Outcome::Failed(_)), "{outcomes:?}");
+    assert_eq!(outcomes[1], &Outcome::Created, "{outcomes:?}");
+    assert!(matches!(outcomes[2], Outcome::Failed(_)), "{outcomes:?}");
+    app.login("carol@corp.com", "carol-password").await.assert_status(200);
+    app.login("carol@corp.com", "mallory-password").await.assert_status(401);
+    app.login("mallory", "mallory-password").await.assert_status(401);
+}
+
 backend_tests!(
+    an_import_cannot_take_over_a_username_login,
     an_email_cannot_take_over_a_username_login,
     a_colliding_pair_registered_at_once_yields_one_account,
     links_die_with_the_address_or_password_they_were_made_for,

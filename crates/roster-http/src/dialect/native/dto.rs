@@ -64,8 +64,7 @@ pub struct RegisterAccepted {
 }
 
 /// The message of [`RegisterAccepted`].
-pub const REGISTER_ACCEPTED: &str =
-    "If the address can be registered, the account is created: sign in with your password. A mail to the address tells what happened.";
+pub const REGISTER_ACCEPTED: &str = "If the address can be registered, the account is created: sign in with your password. A mail to the address tells what happened.";
 
 /// `POST /v1/auth/reset-password`.
 #[derive(Debug, Deserialize, ToSchema)]
