@@ -38,7 +38,9 @@ pub use admins::{ACTIVE_WINDOW, AdminAction, SignupPolicy};
 pub use api_keys::{API_KEY_PREFIX, API_KEY_PREFIXES, ApiKeyCreated, NewApiKey, SCOPE_INTROSPECT, is_api_key};
 pub use audit::{AuditPage, ListAudit, MAX_AUDIT_PAGE};
 pub use auth::{ClientMeta, Introspection, LoginOutcome, TokenPair};
-pub use avatars::{AVATAR_SIZE, NATIVE_AVATAR_BASE, StoredAvatar, avatar_content_type, own_avatar_file};
+pub use avatars::{
+    AVATAR_DECODE_BUDGET, AVATAR_SIZE, NATIVE_AVATAR_BASE, StoredAvatar, avatar_content_type, own_avatar_file,
+};
 pub use avatars::{Processed as ProcessedAvatar, process as process_avatar};
 pub use badges::{MAX_BADGE_LENGTH, validate_badge};
 pub use bans::{MAX_BAN, parse_duration};
