@@ -26,7 +26,8 @@ const MAX_FRAMES: usize = 300;
 const MAX_ANIMATION_PIXELS: u64 = 200_000_000;
 /// The most memory one upload may take while it is decoded, cropped and resized, in bytes.
 /// It is estimated from the headers before any pixel is decoded (see [`Cost`]), and the
-/// decoders are held to it by [`Limits`].
+/// decoders are held to it by [`Limits`]; how many uploads are decoded at once is bounded by
+/// `avatar_concurrency`, so the pipeline's memory is at most their product.
 pub const AVATAR_DECODE_BUDGET: u64 = 96 * 1024 * 1024;
 /// What a PNG decoder may allocate besides the pixels (an ICC profile, text chunks, rows).
 const PNG_METADATA_BUDGET: u64 = 4 * 1024 * 1024;
@@ -456,7 +457,8 @@ impl Core {
         ))
     }
 
-    /// Checks an upload's size and runs the pipeline off the async threads.
+    /// Checks an upload's size and runs the pipeline off the async threads, at most
+    /// `avatar_concurrency` uploads at once (the others wait for a turn).
     pub(super) async fn process_avatar_upload(&self, bytes: Vec<u8>) -> Result<Processed> {
         if bytes.len() > self.config.avatar_max_bytes {
             return Err(Error::TooLarge("the image is larger than the upload limit"));
@@ -464,9 +466,21 @@ impl Core {
         if bytes.is_empty() {
             return Err(Error::invalid("file", "is required"));
         }
-        tokio::task::spawn_blocking(move || process(&bytes))
+        let turn = self
+            .avatar_permits
+            .clone()
+            .acquire_owned()
             .await
-            .map_err(|e| Error::Internal(anyhow::anyhow!("avatar task failed: {e}")))?
+            .map_err(|e| Error::Internal(anyhow::anyhow!("avatar turns closed: {e}")))?;
+        // The turn is held by the decoding itself, so a request that goes away while its
+        // image is decoded does not free a turn early.
+        tokio::task::spawn_blocking(move || {
+            let processed = process(&bytes);
+            drop(turn);
+            processed
+        })
+        .await
+        .map_err(|e| Error::Internal(anyhow::anyhow!("avatar task failed: {e}")))?
     }
 
     /// Writes a processed avatar under the avatar directory (through a temporary file, so a

@@ -129,6 +129,8 @@ pub struct Core {
     pub clock: Arc<dyn Clock>,
     pub config: CoreConfig,
     pub hasher: PasswordHasher,
+    /// Turns to decode an avatar upload (`avatar_concurrency` of them).
+    avatar_permits: Arc<tokio::sync::Semaphore>,
     ids: IdGenerator,
     keys: RwLock<Arc<TokenKeys>>,
     last_key_reload: Mutex<Option<Instant>>,
@@ -174,6 +176,7 @@ impl Core {
             mailer,
             counters,
             hasher: PasswordHasher::new(config.hash_concurrency),
+            avatar_permits: Arc::new(tokio::sync::Semaphore::new(config.avatar_concurrency.max(1))),
             ids: IdGenerator::new(config.node_id),
             store,
             clock,
