@@ -82,6 +82,8 @@ pub struct Settings {
     pub mail_from: String,
     /// Largest avatar upload, bytes.
     pub avatar_max_bytes: usize,
+    /// How many avatar uploads are decoded at once (each may take up to 96 MiB).
+    pub avatar_concurrency: usize,
     /// Where the Plexichat dialect is mounted (`/` for the root).
     pub plexichat_prefix: String,
     /// The key that seals secrets at rest: base64 of 32 bytes. Absent: the key file
@@ -206,6 +208,7 @@ impl Default for Settings {
             smtp_url: None,
             mail_from: "Roster <roster@localhost>".into(),
             avatar_max_bytes: 5 * 1024 * 1024,
+            avatar_concurrency: 1,
             plexichat_prefix: "/plexichat".into(),
             secret_key: None,
             langflow_auto_login: false,
@@ -284,6 +287,7 @@ const ENV_KEYS: &[&str] = &[
     "smtp_url",
     "mail_from",
     "avatar_max_bytes",
+    "avatar_concurrency",
     "plexichat_prefix",
     "secret_key",
     "langflow_auto_login",
@@ -399,6 +403,9 @@ impl Settings {
         if self.openwebui_token_ttl_seconds < 60 {
             bail!("openwebui_token_ttl_seconds must be at least 60");
         }
+        if !(1..=64).contains(&self.avatar_concurrency) {
+            bail!("avatar_concurrency must be between 1 and 64");
+        }
         if self.activity_interval_seconds < 0 {
             bail!("activity_interval_seconds must not be negative");
         }
@@ -456,6 +463,7 @@ impl Settings {
             public_url: self.public_url.trim_end_matches('/').to_string(),
             avatar_dir: self.data_dir.join("avatars"),
             avatar_max_bytes: self.avatar_max_bytes,
+            avatar_concurrency: self.avatar_concurrency,
             activity_interval: time_duration_seconds(self.activity_interval_seconds),
             limits: self.limits(),
             api_key_gate: roster_core::service::ApiKeyGate::parse(&self.api_key_permission).unwrap_or_default(),
@@ -670,6 +678,18 @@ mod secret_key_tests {
                 .to_string()
                 .contains("langflow_superuser")
         );
+    }
+
+    #[test]
+    fn avatar_concurrency_is_checked() {
+        let mut settings = Settings::default();
+        assert_eq!(settings.avatar_concurrency, 1);
+        settings.avatar_concurrency = 0;
+        let error = settings.validate().unwrap_err().to_string();
+        assert!(error.contains("avatar_concurrency"), "{error}");
+        settings.avatar_concurrency = 3;
+        assert!(settings.validate().is_ok());
+        assert_eq!(settings.core().unwrap().avatar_concurrency, 3);
     }
 }
 

@@ -48,6 +48,9 @@ pub struct CoreConfig {
     pub avatar_dir: std::path::PathBuf,
     /// Largest avatar upload, in bytes.
     pub avatar_max_bytes: usize,
+    /// How many avatar uploads are decoded at once (each may take up to
+    /// [`crate::service::AVATAR_DECODE_BUDGET`] of memory); more wait their turn.
+    pub avatar_concurrency: usize,
     /// How often a user's `last_active_at` is written at most (zero: on every request).
     pub activity_interval: Duration,
     /// The key that seals secrets at rest (see [`crate::secret`]). None: a random key for this
@@ -88,6 +91,7 @@ impl Default for CoreConfig {
             public_url: "http://127.0.0.1:8480".into(),
             avatar_dir: std::path::PathBuf::from("roster-data/avatars"),
             avatar_max_bytes: 5 * 1024 * 1024,
+            avatar_concurrency: 1,
             activity_interval: Duration::seconds(60),
             secret_key: None,
             two_factor_issuer: "Roster".into(),

@@ -1,6 +1,7 @@
-//! Avatars: checked by content (PNG, JPEG, GIF or WebP), decoded with size and pixel limits,
-//! cropped to a square, resized, re-encoded (which drops every bit of metadata) and stored
-//! under the avatar directory. Still images become PNG; an animated GIF or WebP keeps its
+//! Avatars: checked by content (PNG, JPEG, GIF or WebP), checked from their headers against
+//! size, frame and memory limits before any pixel is decoded, decoded under those limits (a
+//! few uploads at a time), cropped to a square, resized, re-encoded (which drops every bit of
+//! metadata) and stored under the avatar directory. Still images become PNG; an animated GIF or WebP keeps its
 //! animation and becomes an animated GIF (the image library cannot encode animated WebP),
 //! every frame cropped and resized alike.
 
@@ -8,8 +9,10 @@ use super::{Actor, Core};
 use crate::error::{Error, Result};
 use crate::user::User;
 use image::codecs::gif::{GifDecoder, GifEncoder, Repeat};
+use image::codecs::jpeg::JpegDecoder;
+use image::codecs::png::PngDecoder;
 use image::codecs::webp::WebPDecoder;
-use image::{AnimationDecoder, Frame, ImageDecoder, ImageFormat, ImageReader, Limits, RgbaImage};
+use image::{AnimationDecoder, DynamicImage, Frame, ImageBuffer, ImageDecoder, ImageFormat, Limits, Pixel, RgbaImage};
 use std::io::Cursor;
 
 /// The side of a stored avatar, in pixels.
@@ -18,25 +21,48 @@ pub const AVATAR_SIZE: u32 = 256;
 const MAX_SIDE: u32 = 8192;
 /// The most frames of an animated avatar.
 const MAX_FRAMES: usize = 300;
-/// The most pixels decoded for an animation, all frames together.
+/// The most pixels decoded for an animation, all frames together (each frame counted at the
+/// size of the whole canvas, which is what the decoders compose it on): a bound on work.
 const MAX_ANIMATION_PIXELS: u64 = 200_000_000;
+/// The most memory one upload may take while it is decoded, cropped and resized, in bytes.
+/// It is estimated from the headers before any pixel is decoded (see [`Cost`]), and the
+/// decoders are held to it by [`Limits`]; how many uploads are decoded at once is bounded by
+/// `avatar_concurrency`, so the pipeline's memory is at most their product.
+pub const AVATAR_DECODE_BUDGET: u64 = 96 * 1024 * 1024;
+/// What a PNG decoder may allocate besides the pixels (an ICC profile, text chunks, rows).
+const PNG_METADATA_BUDGET: u64 = 4 * 1024 * 1024;
 
 fn bad_image() -> Error {
     Error::invalid("file", "must be a PNG, JPEG, GIF or WebP image")
 }
 
+fn too_large(what: impl std::fmt::Display) -> Error {
+    Error::invalid("file", format!("the image is too large ({what})"))
+}
+
+fn too_large_to_decode(width: u32, height: u32) -> Error {
+    too_large(format_args!(
+        "{width}x{height} would take more than {} MiB to decode: about 12 to 20 megapixels for a still image, by format, 4 to 7 for an animation",
+        AVATAR_DECODE_BUDGET / (1024 * 1024)
+    ))
+}
+
 fn unreadable(e: image::ImageError) -> Error {
     match e {
-        image::ImageError::Limits(_) => Error::invalid("file", "the image is too large (at most 8192 pixels a side)"),
+        image::ImageError::Limits(_) => too_large(format_args!(
+            "at most {MAX_SIDE} pixels a side and {} MiB to decode",
+            AVATAR_DECODE_BUDGET / (1024 * 1024)
+        )),
         _ => Error::invalid("file", "is not a readable PNG, JPEG, GIF or WebP image"),
     }
 }
 
+/// The decoders' limits: the largest side, and what they may allocate in all.
 fn limits() -> Limits {
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
-    limits.max_alloc = Some(256 * 1024 * 1024);
+    limits.max_alloc = Some(AVATAR_DECODE_BUDGET);
     limits
 }
 
@@ -63,47 +89,154 @@ pub struct StoredAvatar {
     pub animated: bool,
 }
 
-/// Decodes, crops and resizes an upload, returning the bytes to store (PNG, or GIF for an
-/// animation).
-/// Decodes, crops and resizes an upload into what is stored (public for the fuzz target,
-/// `fuzz/fuzz_targets/avatar.rs`).
+/// The memory an upload will take, estimated from its headers (an upper bound, in bytes):
+/// the decoded buffers at the sizes the headers declare, and what cropping and resizing add.
+struct Cost {
+    width: u32,
+    height: u32,
+    bytes: u64,
+}
+
+impl Cost {
+    fn new(width: u32, height: u32) -> Self {
+        Self {
+            width,
+            height,
+            bytes: 0,
+        }
+    }
+
+    /// Adds `per_pixel` bytes for every pixel of a `width` x `height` buffer.
+    fn buffer(mut self, width: u32, height: u32, per_pixel: u64) -> Self {
+        self.bytes = self
+            .bytes
+            .saturating_add((u64::from(width) * u64::from(height)).saturating_mul(per_pixel));
+        self
+    }
+
+    /// Adds what resizing the centred square takes: the first pass of the resampler keeps the
+    /// square's width at the target height in 32-bit float RGBA, besides the small results.
+    fn resize(self, square: &Square) -> Self {
+        let (side, target) = (square.side, square.target);
+        self.buffer(side, target, 16).buffer(target, target, 16 + 4 + 4)
+    }
+
+    /// Refuses the upload unless it fits the budget.
+    fn check(self) -> Result<()> {
+        if self.bytes > AVATAR_DECODE_BUDGET {
+            return Err(too_large_to_decode(self.width, self.height));
+        }
+        Ok(())
+    }
+}
+
+/// Decodes, crops and resizes an upload into what is stored: a PNG, or a GIF for an animation
+/// (public for the fuzz target, `fuzz/fuzz_targets/avatar.rs`). Dimensions, frame counts and
+/// the memory the decoding will take are checked from the headers before any pixel is
+/// decoded; the decoders are held to [`AVATAR_DECODE_BUDGET`].
 pub fn process(bytes: &[u8]) -> Result<Processed> {
     let format = image::guess_format(bytes).map_err(|_| bad_image())?;
     match format {
-        ImageFormat::Png | ImageFormat::Jpeg => still(bytes, format),
-        ImageFormat::Gif => {
-            let mut decoder = GifDecoder::new(Cursor::new(bytes)).map_err(unreadable)?;
-            decoder.set_limits(limits()).map_err(unreadable)?;
-            let dimensions = decoder.dimensions();
-            animation(decoder.into_frames(), dimensions)
+        ImageFormat::Png => {
+            // The PNG decoder reads the chunks before the pixels (an ICC profile is
+            // decompressed there) under a small limit of its own; the pixels' is set below.
+            let mut metadata = limits();
+            metadata.max_alloc = Some(PNG_METADATA_BUDGET);
+            let decoder = PngDecoder::with_limits(Cursor::new(bytes), metadata).map_err(unreadable)?;
+            // The decoder's rows and inflater, besides the pixels.
+            let rows = u64::from(decoder.dimensions().0) * 8 * 3 + 256 * 1024;
+            still(decoder, 0, rows)
         }
+        ImageFormat::Jpeg => {
+            // A baseline image is decoded a few rows at a time; a progressive one keeps the
+            // coefficients of every component until the last scan. The decoder also copies
+            // the file.
+            let per_pixel = if jpeg_is_baseline(bytes) { 1 } else { 4 };
+            let decoder = JpegDecoder::new(Cursor::new(bytes)).map_err(unreadable)?;
+            still(decoder, per_pixel, bytes.len() as u64)
+        }
+        ImageFormat::Gif => gif(bytes),
         ImageFormat::WebP => {
-            let mut decoder = WebPDecoder::new(Cursor::new(bytes)).map_err(unreadable)?;
-            if !decoder.has_animation() {
-                return still(bytes, format);
+            let decoder = WebPDecoder::new(Cursor::new(bytes)).map_err(unreadable)?;
+            if decoder.has_animation() {
+                webp_animation(bytes, decoder)
+            } else {
+                // A lossy image is decoded through its YUV planes (kept by macroblock, a
+                // pixel and a half), a lossless one through 32-bit ARGB and its transforms;
+                // the decoder reads the image's chunk into memory.
+                still(decoder, WEBP_DECODER_PER_PIXEL, bytes.len() as u64)
             }
-            decoder.set_limits(limits()).map_err(unreadable)?;
-            let dimensions = decoder.dimensions();
-            animation(decoder.into_frames(), dimensions)
         }
         _ => Err(bad_image()),
     }
 }
 
-/// The side of the avatar made from a `width` x `height` image, and the crop of the centred
-/// square; refuses empty and oversized images.
-fn square_of(width: u32, height: u32) -> Result<(u32, u32, u32, u32)> {
+/// Bytes a pixel the WebP decoder takes besides its output (a lossy image with alpha: the
+/// YUV planes, an RGB frame and the alpha plane).
+const WEBP_DECODER_PER_PIXEL: u64 = 6;
+
+/// Whether a JPEG's frame header (the first SOFn segment before the scans) says a baseline or
+/// extended sequential image; anything else, or no frame header, counts as progressive.
+fn jpeg_is_baseline(bytes: &[u8]) -> bool {
+    let mut at = 2; // after SOI
+    while at + 4 <= bytes.len() {
+        if bytes[at] != 0xFF {
+            return false;
+        }
+        let marker = bytes[at + 1];
+        if marker == 0xFF {
+            at += 1; // fill byte
+            continue;
+        }
+        match marker {
+            0xC0 | 0xC1 => return true,
+            0xC2..=0xCF if marker != 0xC4 && marker != 0xC8 && marker != 0xCC => return false,
+            0xDA | 0xD9 => return false,
+            0xD0..=0xD7 | 0x01 => at += 2,
+            _ => at += 2 + usize::from(u16::from_be_bytes([bytes[at + 2], bytes[at + 3]])),
+        }
+    }
+    false
+}
+
+/// The centred square of a `width` x `height` image, and the side it is resized to.
+struct Square {
+    x: u32,
+    y: u32,
+    side: u32,
+    target: u32,
+}
+
+/// The square an avatar is made from; refuses empty and oversized images.
+fn square_of(width: u32, height: u32) -> Result<Square> {
     if width == 0 || height == 0 {
         return Err(bad_image());
     }
     if width > MAX_SIDE || height > MAX_SIDE {
-        return Err(Error::invalid(
-            "file",
-            "the image is too large (at most 8192 pixels a side)",
-        ));
+        return Err(too_large(format_args!("at most {MAX_SIDE} pixels a side")));
     }
     let side = width.min(height);
-    Ok(((width - side) / 2, (height - side) / 2, side, side.min(AVATAR_SIZE)))
+    Ok(Square {
+        x: (width - side) / 2,
+        y: (height - side) / 2,
+        side,
+        target: side.min(AVATAR_SIZE),
+    })
+}
+
+/// The square cut from `image` (without copying it) and resized.
+fn squared<P>(image: &ImageBuffer<P, Vec<P::Subpixel>>, square: &Square) -> ImageBuffer<P, Vec<P::Subpixel>>
+where
+    P: Pixel + 'static,
+    P::Subpixel: 'static,
+{
+    let view = image::imageops::crop_imm(image, square.x, square.y, square.side, square.side);
+    image::imageops::resize(
+        &*view,
+        square.target,
+        square.target,
+        image::imageops::FilterType::Triangle,
+    )
 }
 
 fn encode_png(image: &RgbaImage) -> Result<Vec<u8>> {
@@ -114,32 +247,107 @@ fn encode_png(image: &RgbaImage) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// A still image: cropped, resized, PNG.
-fn still(bytes: &[u8], format: ImageFormat) -> Result<Processed> {
-    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
-    reader.limits(limits());
-    let image = reader.decode().map_err(unreadable)?;
-    let (x, y, side, target) = square_of(image.width(), image.height())?;
-    let square = image.crop_imm(x, y, side, side);
-    let resized = square.resize_exact(target, target, image::imageops::FilterType::Triangle);
+/// A still image: checked against the budget from its header (`per_pixel` bytes the decoder
+/// takes for each pixel besides its output, and `fixed` more), decoded, cropped, resized, PNG.
+fn still(mut decoder: impl ImageDecoder, per_pixel: u64, fixed: u64) -> Result<Processed> {
+    let (width, height) = decoder.dimensions();
+    let square = square_of(width, height)?;
+    let output = decoder.total_bytes();
+    let mut cost = Cost::new(width, height)
+        .buffer(width, height, per_pixel)
+        .resize(&square);
+    cost.bytes = cost.bytes.saturating_add(output).saturating_add(fixed);
+    cost.check()?;
+    let mut limits = limits();
+    limits.reserve(output).map_err(unreadable)?;
+    decoder.set_limits(limits).map_err(unreadable)?;
+    let image = DynamicImage::from_decoder(decoder).map_err(unreadable)?;
+    let resized = match &image {
+        DynamicImage::ImageLuma8(i) => DynamicImage::from(squared(i, &square)).into_rgba8(),
+        DynamicImage::ImageLumaA8(i) => DynamicImage::from(squared(i, &square)).into_rgba8(),
+        DynamicImage::ImageRgb8(i) => DynamicImage::from(squared(i, &square)).into_rgba8(),
+        DynamicImage::ImageRgba8(i) => squared(i, &square),
+        DynamicImage::ImageLuma16(i) => DynamicImage::from(squared(i, &square)).into_rgba8(),
+        DynamicImage::ImageLumaA16(i) => DynamicImage::from(squared(i, &square)).into_rgba8(),
+        DynamicImage::ImageRgb16(i) => DynamicImage::from(squared(i, &square)).into_rgba8(),
+        DynamicImage::ImageRgba16(i) => DynamicImage::from(squared(i, &square)).into_rgba8(),
+        // Not produced by these decoders.
+        _ => return Err(bad_image()),
+    };
     Ok(Processed {
-        bytes: encode_png(&resized.to_rgba8())?,
-        side: target,
+        bytes: encode_png(&resized)?,
+        side: square.target,
         animated: false,
     })
 }
 
+/// Refuses an animation of `frames` frames on a `width` x `height` canvas that is over the
+/// frame or work limits.
+fn check_frames(frames: usize, width: u32, height: u32) -> Result<()> {
+    let canvas = u64::from(width) * u64::from(height);
+    if frames > MAX_FRAMES || (frames as u64).saturating_mul(canvas) > MAX_ANIMATION_PIXELS {
+        return Err(too_large(format_args!(
+            "at most {MAX_FRAMES} frames and {MAX_ANIMATION_PIXELS} pixels in all"
+        )));
+    }
+    Ok(())
+}
+
+/// A GIF: its frame descriptors are read first (without decoding any frame) to count the
+/// frames and size the buffers, then it is decoded frame by frame.
+fn gif(bytes: &[u8]) -> Result<Processed> {
+    let unreadable_gif = |_| Error::invalid("file", "is not a readable PNG, JPEG, GIF or WebP image");
+    let mut options = gif::DecodeOptions::new();
+    options.skip_frame_decoding(true);
+    let mut scan = options.read_info(Cursor::new(bytes)).map_err(unreadable_gif)?;
+    let (width, height) = (u32::from(scan.width()), u32::from(scan.height()));
+    let square = square_of(width, height)?;
+    let (mut frames, mut largest_frame) = (0usize, 0u64);
+    while let Some(frame) = scan.next_frame_info().map_err(unreadable_gif)? {
+        frames += 1;
+        largest_frame = largest_frame.max(u64::from(frame.width) * u64::from(frame.height));
+        check_frames(frames, width, height)?;
+    }
+    // The decoder keeps the canvas left by the previous frames, decodes each frame into a
+    // buffer of its own size (its LZW output and its RGBA expansion) and composes it on a
+    // new canvas.
+    let mut cost = Cost::new(width, height).buffer(width, height, 4 + 4).resize(&square);
+    cost.bytes = cost.bytes.saturating_add(largest_frame.saturating_mul(4 + 1));
+    cost.check()?;
+    drop(scan);
+    let mut decoder = GifDecoder::new(Cursor::new(bytes)).map_err(unreadable)?;
+    decoder.set_limits(limits()).map_err(unreadable)?;
+    animation(decoder.into_frames(), square)
+}
+
+/// An animated WebP: its canvas and frame count come from its chunk headers.
+fn webp_animation(bytes: &[u8], mut decoder: WebPDecoder<Cursor<&[u8]>>) -> Result<Processed> {
+    let (width, height) = decoder.dimensions();
+    let square = square_of(width, height)?;
+    let frames = image_webp::WebPDecoder::new(Cursor::new(bytes))
+        .map_err(|_| Error::invalid("file", "is not a readable PNG, JPEG, GIF or WebP image"))?
+        .num_frames();
+    check_frames(usize::try_from(frames).unwrap_or(usize::MAX), width, height)?;
+    // The decoder composes on a canvas of its own and copies it into each frame (RGB frames
+    // are converted to RGBA, a second copy); a frame is decoded at most at the canvas size,
+    // with its decoder's working buffers.
+    let bytes_per_pixel = if decoder.color_type().has_alpha() { 4 } else { 3 };
+    Cost::new(width, height)
+        .buffer(width, height, 4 + bytes_per_pixel + 4 + 4 + WEBP_DECODER_PER_PIXEL)
+        .resize(&square)
+        .check()?;
+    decoder.set_limits(limits()).map_err(unreadable)?;
+    animation(decoder.into_frames(), square)
+}
+
 /// An animation (frames of the whole canvas): every frame cropped and resized alike; one
-/// frame makes a still PNG, more an endlessly looping GIF.
-fn animation(frames: image::Frames<'_>, (width, height): (u32, u32)) -> Result<Processed> {
-    let (x, y, side, target) = square_of(width, height)?;
-    let frame_pixels = u64::from(width) * u64::from(height);
+/// frame makes a still PNG, more an endlessly looping GIF. The frame count was checked before.
+fn animation(frames: image::Frames<'_>, square: Square) -> Result<Processed> {
+    let target = square.target;
     let resize = |frame: Frame| {
         let delay = frame.delay();
         let canvas = frame.into_buffer();
-        let square = image::imageops::crop_imm(&canvas, x, y, side, side).to_image();
-        let resized = image::imageops::resize(&square, target, target, image::imageops::FilterType::Triangle);
-        Frame::from_parts(resized, 0, 0, delay)
+        Frame::from_parts(squared(&canvas, &square), 0, 0, delay)
     };
     let mut frames = frames.into_iter();
     let first = match frames.next() {
@@ -162,13 +370,8 @@ fn animation(frames: image::Frames<'_>, (width, height): (u32, u32)) -> Result<P
         let mut count = 1usize;
         for frame in std::iter::once(second).chain(frames) {
             count += 1;
-            if count > MAX_FRAMES || count as u64 * frame_pixels > MAX_ANIMATION_PIXELS {
-                return Err(Error::invalid(
-                    "file",
-                    format!(
-                        "the animation is too large (at most {MAX_FRAMES} frames and {MAX_ANIMATION_PIXELS} pixels in all)"
-                    ),
-                ));
+            if count > MAX_FRAMES {
+                return Err(too_large(format_args!("at most {MAX_FRAMES} frames")));
             }
             encoder
                 .encode_frame(resize(frame.map_err(unreadable)?))
@@ -254,7 +457,8 @@ impl Core {
         ))
     }
 
-    /// Checks an upload's size and runs the pipeline off the async threads.
+    /// Checks an upload's size and runs the pipeline off the async threads, at most
+    /// `avatar_concurrency` uploads at once (the others wait for a turn).
     pub(super) async fn process_avatar_upload(&self, bytes: Vec<u8>) -> Result<Processed> {
         if bytes.len() > self.config.avatar_max_bytes {
             return Err(Error::TooLarge("the image is larger than the upload limit"));
@@ -262,9 +466,21 @@ impl Core {
         if bytes.is_empty() {
             return Err(Error::invalid("file", "is required"));
         }
-        tokio::task::spawn_blocking(move || process(&bytes))
+        let turn = self
+            .avatar_permits
+            .clone()
+            .acquire_owned()
             .await
-            .map_err(|e| Error::Internal(anyhow::anyhow!("avatar task failed: {e}")))?
+            .map_err(|e| Error::Internal(anyhow::anyhow!("avatar turns closed: {e}")))?;
+        // The turn is held by the decoding itself, so a request that goes away while its
+        // image is decoded does not free a turn early.
+        tokio::task::spawn_blocking(move || {
+            let processed = process(&bytes);
+            drop(turn);
+            processed
+        })
+        .await
+        .map_err(|e| Error::Internal(anyhow::anyhow!("avatar task failed: {e}")))?
     }
 
     /// Writes a processed avatar under the avatar directory (through a temporary file, so a
@@ -375,6 +591,60 @@ mod tests {
         let error = process(&gif(2, MAX_FRAMES + 1)).unwrap_err();
         assert!(error.to_string().contains("too large"), "{error}");
         assert!(process(&gif(2, MAX_FRAMES)).is_ok());
+    }
+
+    #[test]
+    fn jpeg_frame_headers_are_told_apart() {
+        let img = image::RgbImage::from_pixel(8, 8, image::Rgb([1, 2, 3]));
+        let mut bytes = Vec::new();
+        image::DynamicImage::ImageRgb8(img)
+            .write_to(&mut Cursor::new(&mut bytes), ImageFormat::Jpeg)
+            .unwrap();
+        assert!(jpeg_is_baseline(&bytes));
+        let sof = bytes.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        bytes[sof + 1] = 0xC2;
+        assert!(!jpeg_is_baseline(&bytes), "progressive");
+        assert!(!jpeg_is_baseline(b"\xFF\xD8\xFF"));
+        assert!(
+            !jpeg_is_baseline(b"\xFF\xD8\xFF\xDA\x00\x02"),
+            "scans before a frame header"
+        );
+    }
+
+    /// A still image just over the budget is refused from its header, with the size in the
+    /// message; one within it is decoded.
+    #[test]
+    fn the_budget_is_checked_from_the_header() {
+        let png = |side: u32| {
+            let mut out = Vec::new();
+            image::DynamicImage::ImageRgba8(RgbaImage::new(side, 1))
+                .write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
+                .unwrap();
+            // Rewrite the height (and the header's checksum): the header is all the check reads.
+            out[20..24].copy_from_slice(&side.to_be_bytes());
+            let mut crc = 0xFFFF_FFFFu32;
+            for &b in &out[12..29] {
+                crc ^= u32::from(b);
+                for _ in 0..8 {
+                    crc = if crc & 1 != 0 {
+                        (crc >> 1) ^ 0xEDB8_8320
+                    } else {
+                        crc >> 1
+                    };
+                }
+            }
+            out[29..33].copy_from_slice(&(!crc).to_be_bytes());
+            out
+        };
+        let error = process(&png(5200)).unwrap_err();
+        assert!(matches!(error, Error::Invalid { field: "file", .. }), "{error:?}");
+        assert!(
+            error.to_string().contains("5200x5200 would take more than 96 MiB"),
+            "{error}"
+        );
+        // Within the budget, the same (truncated) file fails only when its pixels are read.
+        let error = process(&png(4000)).unwrap_err();
+        assert!(error.to_string().contains("not a readable"), "{error}");
     }
 
     /// Writes the avatar fuzz target's seeds (`cargo test -p roster-core -- --ignored

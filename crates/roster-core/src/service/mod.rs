@@ -41,7 +41,9 @@ pub use api_keys::{
 };
 pub use audit::{AuditPage, ListAudit, MAX_AUDIT_PAGE};
 pub use auth::{ClientMeta, Introspection, LoginOutcome, TokenPair};
-pub use avatars::{AVATAR_SIZE, NATIVE_AVATAR_BASE, StoredAvatar, avatar_content_type, own_avatar_file};
+pub use avatars::{
+    AVATAR_DECODE_BUDGET, AVATAR_SIZE, NATIVE_AVATAR_BASE, StoredAvatar, avatar_content_type, own_avatar_file,
+};
 pub use avatars::{Processed as ProcessedAvatar, process as process_avatar};
 pub use badges::{MAX_BADGE_LENGTH, validate_badge};
 pub use bans::{MAX_BAN, parse_duration};
@@ -167,6 +169,8 @@ pub struct Core {
     pub clock: Arc<dyn Clock>,
     pub config: CoreConfig,
     pub hasher: PasswordHasher,
+    /// Turns to decode an avatar upload (`avatar_concurrency` of them).
+    avatar_permits: Arc<tokio::sync::Semaphore>,
     ids: IdGenerator,
     keys: RwLock<Arc<TokenKeys>>,
     last_key_reload: Mutex<Option<Instant>>,
@@ -212,6 +216,7 @@ impl Core {
             mailer,
             counters,
             hasher: PasswordHasher::new(config.hash_concurrency),
+            avatar_permits: Arc::new(tokio::sync::Semaphore::new(config.avatar_concurrency.max(1))),
             ids: IdGenerator::new(config.node_id),
             store,
             clock,
