@@ -17,7 +17,9 @@ macro_rules! write_transaction {
                     Ok::<_, $crate::error::TransactionError>(value)
                 }
                 Err(error) => {
-                    // The transaction is abandoned either way; a failed rollback changes nothing.
+                    // The transaction is abandoned either way. A rollback that fails (the
+                    // database may have ended the transaction itself) leaves the connection
+                    // marked as inside a transaction: the pool closes it (`is_reusable`).
                     let _ = $transaction.rollback().await;
                     Err(error)
                 }
