@@ -719,3 +719,25 @@ mod webhook_tests {
         );
     }
 }
+
+#[cfg(test)]
+mod gate_tests {
+    use super::*;
+
+    #[test]
+    fn permission_and_address_settings_are_checked_and_converted() {
+        let mut settings = Settings::default();
+        let core = settings.core().unwrap();
+        assert_eq!(core.api_key_gate, roster_core::service::ApiKeyGate::OpenWebUi);
+        assert!(!core.webhook_allow_private_networks);
+        settings.api_key_permission = "everywhere".into();
+        settings.webhook_allow_private_networks = true;
+        assert!(settings.validate().is_ok());
+        let core = settings.core().unwrap();
+        assert_eq!(core.api_key_gate, roster_core::service::ApiKeyGate::Everywhere);
+        assert!(core.webhook_allow_private_networks);
+        settings.api_key_permission = "all".into();
+        let error = settings.validate().unwrap_err().to_string();
+        assert!(error.contains("api_key_permission"), "{error}");
+    }
+}
