@@ -4,46 +4,15 @@
 //! refused before decoding, and only `avatar_concurrency` uploads are decoded at once.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use roster_testkit::process::{ServerProcess, free_port, wait_ready};
 use roster_testkit::{Backend, TestDatabase};
 use serde_json::json;
 use std::io::Write;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_roster");
 /// The bound on the server's peak resident memory.
 const MAX_PEAK_RSS: u64 = 300 * 1000 * 1000;
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn wait_ready(address: &str) {
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(r) = client.get(format!("http://{address}/readyz")).send().await
-            && r.status() == 200
-        {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{address} never became ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// The peak resident memory of a process, in bytes (`VmHWM` of `/proc/PID/status`).
 fn peak_rss(pid: u32) -> u64 {
@@ -105,7 +74,7 @@ async fn hostile_uploads_keep_the_server_small(backend: Backend) {
     let costly = blank_png(4400);
     let dir = tempfile::tempdir().unwrap();
     let address = format!("127.0.0.1:{}", free_port());
-    let server = Server(
+    let server = ServerProcess::new(
         Command::new(BIN)
             .current_dir(dir.path())
             .env_clear()
@@ -143,7 +112,7 @@ async fn hostile_uploads_keep_the_server_small(backend: Backend) {
         .await
         .unwrap();
     let token = login["token"].as_str().unwrap().to_string();
-    let before = peak_rss(server.0.id());
+    let before = peak_rss(server.id());
 
     let mut uploads = Vec::new();
     for i in 0..32 {
@@ -171,7 +140,7 @@ async fn hostile_uploads_keep_the_server_small(backend: Backend) {
     for upload in uploads {
         outcomes.push(upload.await.unwrap());
     }
-    let peak = peak_rss(server.0.id());
+    let peak = peak_rss(server.id());
     eprintln!(
         "{backend:?}: peak RSS {} MB before the uploads, {} MB after 32 concurrent hostile uploads",
         before / 1_000_000,

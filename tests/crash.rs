@@ -8,6 +8,7 @@
 use roster_core::service::{NewApiKey, NewUser};
 use roster_core::time::Duration;
 use roster_core::{Core, CoreConfig, ManualClock, Role, UserId};
+use roster_testkit::process::{ServerProcess, free_port, wait_ready};
 use roster_testkit::{Backend, TestDatabase, backend_tests};
 use serde_json::json;
 use std::process::{Child, Command, Stdio};
@@ -166,41 +167,20 @@ async fn import_killed_midway(backend: Backend) {
 
 /// A running `roster serve` on the test database.
 struct Server {
-    child: Child,
+    process: ServerProcess,
     address: String,
 }
 
 impl Server {
     async fn start(db: &TestDatabase, data: &std::path::Path) -> Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let address = format!("127.0.0.1:{port}");
+        let address = format!("127.0.0.1:{}", free_port());
         let child = roster(db, data, &["serve"])
             .env("ROSTER_LISTEN", &address)
             .spawn()
             .unwrap();
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + std::time::Duration::from_secs(60);
-        loop {
-            if let Ok(r) = client.get(format!("http://{address}/readyz")).send().await
-                && r.status() == 200
-            {
-                break;
-            }
-            assert!(Instant::now() < deadline, "the server never became ready");
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        Server { child, address }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let process = ServerProcess::new(child);
+        wait_ready(&address).await;
+        Server { process, address }
     }
 }
 
@@ -225,7 +205,7 @@ async fn burst_then_kill(
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     tokio::time::sleep(after).await;
-    kill9(&mut server.child);
+    kill9(server.process.child());
     tasks.shutdown().await;
 }
 

@@ -7,11 +7,12 @@
 //! `SKIPPED` line and passes; with `CI=true` it fails instead.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use roster_testkit::process::{ServerProcess, free_port, wait_readyz};
 use serde_json::json;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_roster");
 
@@ -40,46 +41,6 @@ impl Drop for Tmpfs {
     }
 }
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes"))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Polls `/readyz` until it answers `status`; panics after a generous deadline.
-async fn wait_readyz(client: &reqwest::Client, address: &str, status: u16) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut last = None;
-    loop {
-        if let Ok(r) = client.get(format!("http://{address}/readyz")).send().await {
-            if r.status() == status {
-                return;
-            }
-            last = Some(r.status());
-        }
-        assert!(
-            Instant::now() < deadline,
-            "/readyz never answered {status} (last: {last:?})"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// Writes zeros to `path` until the file system is full.
 fn fill(path: &Path) {
     let mut file = std::fs::File::create(path).unwrap();
@@ -101,7 +62,7 @@ async fn a_full_disk_fails_writes_and_readiness_until_space_is_freed() {
     let dir = tempfile::tempdir().unwrap();
     let disk = match Tmpfs::mount(&dir.path().join("disk"), "4m") {
         Ok(disk) => disk,
-        Err(error) if !ci() => {
+        Err(error) if !roster_testkit::in_ci() => {
             eprintln!(
                 "\n*** SKIPPED: cannot mount a tmpfs ({error}); this full-disk test needs root. \
                  Set CI=true to make this a failure. ***\n"
@@ -113,7 +74,7 @@ async fn a_full_disk_fails_writes_and_readiness_until_space_is_freed() {
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
     let address = format!("127.0.0.1:{}", free_port());
-    let _server = Server(
+    let _server = ServerProcess::new(
         Command::new(BIN)
             .current_dir(&data)
             .env_clear()
@@ -132,7 +93,7 @@ async fn a_full_disk_fails_writes_and_readiness_until_space_is_freed() {
             .unwrap(),
     );
     let client = reqwest::Client::new();
-    wait_readyz(&client, &address, 200).await;
+    wait_readyz(&client, &address, 200, Duration::from_secs(30)).await;
     let register = |n: u32| {
         client
             .post(format!("http://{address}/v1/auth/register"))
@@ -146,7 +107,7 @@ async fn a_full_disk_fails_writes_and_readiness_until_space_is_freed() {
     fill(&filler);
     let full = register(1).await.unwrap();
     assert_eq!(full.status(), 503, "{}", full.text().await.unwrap());
-    wait_readyz(&client, &address, 503).await;
+    wait_readyz(&client, &address, 503, Duration::from_secs(30)).await;
     // Reads still work.
     assert_eq!(
         client
@@ -160,7 +121,7 @@ async fn a_full_disk_fails_writes_and_readiness_until_space_is_freed() {
 
     // Space comes back: without a restart, readiness recovers and every write succeeds.
     std::fs::remove_file(&filler).unwrap();
-    wait_readyz(&client, &address, 200).await;
+    wait_readyz(&client, &address, 200, Duration::from_secs(30)).await;
     for n in 2..7 {
         let r = register(n).await.unwrap();
         assert_eq!(

@@ -3,35 +3,19 @@
 //! under registrations racing on both; rate limits and login throttles count across both.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use roster_testkit::process::{ServerProcess, free_port, wait_ready};
 use roster_testkit::redis::TestRedis;
 use roster_testkit::{Backend, TestDatabase};
 use serde_json::{Value, json};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_roster");
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(dir: &Path, address: &str, node: &str, db: &TestDatabase, redis: &TestRedis) -> Server {
+fn start(dir: &Path, address: &str, node: &str, db: &TestDatabase, redis: &TestRedis) -> ServerProcess {
     let child = Command::new(BIN)
         .current_dir(dir)
         .env_clear()
@@ -47,21 +31,7 @@ fn start(dir: &Path, address: &str, node: &str, db: &TestDatabase, redis: &TestR
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    Server(child)
-}
-
-async fn wait_ready(address: &str) {
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(r) = client.get(format!("http://{address}/readyz")).send().await
-            && r.status() == 200
-        {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{address} never became ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    ServerProcess::new(child)
 }
 
 /// A client of both instances; each request comes from a fresh address (through the

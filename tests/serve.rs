@@ -2,80 +2,12 @@
 //! PostgreSQL, and graceful shutdown.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use roster_testkit::process::{ServerProcess, free_port, wait_ready};
 use roster_testkit::{Backend, TestDatabase};
 use serde_json::json;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_roster");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Server {
-    child: Child,
-}
-
-impl Server {
-    fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
-        let mut command = Command::new(BIN);
-        command
-            .current_dir(dir)
-            .env_clear()
-            .env("RUST_LOG", "warn")
-            .arg("serve")
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
-        for (k, v) in env {
-            command.env(k, v);
-        }
-        Server {
-            child: command.spawn().unwrap(),
-        }
-    }
-
-    /// Sends a signal and waits for the exit status.
-    fn stop(mut self, signal: &str) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args([signal, &pid]).status().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "server did not stop");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn wait_ready(address: &str) {
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(r) = client.get(format!("http://{address}/readyz")).send().await
-            && r.status() == 200
-        {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{address} never became ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 #[tokio::test]
 async fn defaults_use_sqlite_in_roster_data_and_port_8480() {
@@ -83,7 +15,7 @@ async fn defaults_use_sqlite_in_roster_data_and_port_8480() {
     if std::net::TcpListener::bind("127.0.0.1:8480").is_err() {
         panic!("port 8480 is taken on this machine; the default-port test needs it free");
     }
-    let server = Server::start(dir.path(), &[], &[]);
+    let server = ServerProcess::serve(BIN, dir.path(), &[], &[]);
     wait_ready("127.0.0.1:8480").await;
     assert!(dir.path().join("roster-data/roster.db").exists());
     assert!(
@@ -94,7 +26,7 @@ async fn defaults_use_sqlite_in_roster_data_and_port_8480() {
     assert_eq!(r.text().await.unwrap(), "ok");
     assert!(server.stop("-TERM").success());
     // Starting again on the same data is harmless.
-    let server = Server::start(dir.path(), &[], &[]);
+    let server = ServerProcess::serve(BIN, dir.path(), &[], &[]);
     wait_ready("127.0.0.1:8480").await;
     assert!(server.stop("-INT").success());
 }
@@ -111,7 +43,7 @@ async fn flags_beat_environment_beat_file_beat_defaults() {
     let env_listen = format!("127.0.0.1:{env_port}");
     let flag_listen = format!("127.0.0.1:{flag_port}");
 
-    let s = Server::start(dir.path(), &["--config", "roster.toml"], &[]);
+    let s = ServerProcess::serve(BIN, dir.path(), &["--config", "roster.toml"], &[]);
     wait_ready(&format!("127.0.0.1:{file_port}")).await;
     assert!(dir.path().join("from-file/roster.db").exists());
     // The file's password rule is in force.
@@ -124,7 +56,8 @@ async fn flags_beat_environment_beat_file_beat_defaults() {
     assert_eq!(r.status(), 422);
     assert!(s.stop("-TERM").success());
 
-    let s = Server::start(
+    let s = ServerProcess::serve(
+        BIN,
         dir.path(),
         &["--config", "roster.toml"],
         &[("ROSTER_LISTEN", &env_listen)],
@@ -132,7 +65,8 @@ async fn flags_beat_environment_beat_file_beat_defaults() {
     wait_ready(&env_listen).await;
     assert!(s.stop("-TERM").success());
 
-    let s = Server::start(
+    let s = ServerProcess::serve(
+        BIN,
         dir.path(),
         &[
             "--config",
@@ -201,12 +135,14 @@ async fn instances_sharing_postgres_start_together_and_share_tokens() {
         format!("127.0.0.1:{}", free_port()),
         format!("127.0.0.1:{}", free_port()),
     );
-    let sa = Server::start(
+    let sa = ServerProcess::serve(
+        BIN,
         dir.path(),
         &["--listen", &a, "--database", &db.url],
         &[("ROSTER_NODE_ID", "1")],
     );
-    let sb = Server::start(
+    let sb = ServerProcess::serve(
+        BIN,
         dir.path(),
         &["--listen", &b, "--database", &db.url],
         &[("ROSTER_NODE_ID", "2")],
@@ -255,7 +191,8 @@ async fn librechat_settings_from_the_environment() {
     let smtp = roster_testkit::smtp::SmtpSink::start().await;
     let address = format!("127.0.0.1:{}", free_port());
     let public_url = format!("http://{address}");
-    let _server = Server::start(
+    let _server = ServerProcess::serve(
+        BIN,
         dir.path(),
         &[],
         &[

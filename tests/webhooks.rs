@@ -9,81 +9,17 @@ use roster_core::journal::OutboxEvent;
 use roster_core::service::{DeliveryWorker, HttpTransport, WebhookSettings};
 use roster_core::time::OffsetDateTime;
 use roster_testkit::app::{TestApp, spawn_app_on_with};
+use roster_testkit::process::{ServerProcess, free_port, wait_ready};
 use roster_testkit::webhooks::{Answer, Received, Receiver};
 use roster_testkit::{Backend, TestDatabase, backend_tests};
 use serde_json::{Value, json};
 use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_roster");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Server {
-    child: Child,
-}
-
-impl Server {
-    fn start(dir: &Path, env: &[(&str, &str)]) -> Server {
-        let mut command = Command::new(BIN);
-        command
-            .current_dir(dir)
-            .env_clear()
-            .env("RUST_LOG", "warn")
-            .arg("serve")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
-        for (k, v) in env {
-            command.env(k, v);
-        }
-        Server {
-            child: command.spawn().unwrap(),
-        }
-    }
-
-    fn stop(mut self, signal: &str) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args([signal, &pid]).status().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "server did not stop");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn wait_ready(address: &str) {
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(r) = client.get(format!("http://{address}/readyz")).send().await
-            && r.status() == 200
-        {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{address} never became ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// The README's receiver example (the Python block after `<!-- verify-webhook.py -->`).
 fn readme_verifier() -> String {
@@ -153,7 +89,7 @@ async fn an_event_committed_before_a_kill_is_delivered_after_restart(backend: Ba
     ];
     // The receiver takes the request and never answers in time.
     let receiver = Receiver::start(Answer::Hang(Duration::from_secs(60))).await;
-    let server = Server::start(dir.path(), &env);
+    let server = ServerProcess::serve(BIN, dir.path(), &[], &env);
     wait_ready(&address).await;
     let client = reqwest::Client::new();
     let base = format!("http://{address}");
@@ -206,7 +142,7 @@ async fn an_event_committed_before_a_kill_is_delivered_after_restart(backend: Ba
     assert!(!status.success());
     receiver.answer(Answer::Status(200));
 
-    let server = Server::start(dir.path(), &env);
+    let server = ServerProcess::serve(BIN, dir.path(), &[], &env);
     wait_ready(&address).await;
     let received = receiver
         .wait_until(Duration::from_secs(40), |r| {

@@ -59,10 +59,7 @@ pub fn postgres_admin_url() -> String {
 
 /// Whether a missing PostgreSQL must fail the tests rather than skip them.
 fn postgres_required() -> bool {
-    let set = |name: &str| {
-        std::env::var(name).is_ok_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes"))
-    };
-    set("CI") || set("ROSTER_TEST_REQUIRE_PG")
+    crate::in_ci() || crate::env_flag("ROSTER_TEST_REQUIRE_PG")
 }
 
 /// Splits `scheme://authority/path?query` into (`scheme://authority`, path, `?query`).

@@ -3,9 +3,21 @@
 
 pub mod app;
 pub mod db;
+pub mod process;
 pub mod redis;
 pub mod smtp;
 pub mod webhooks;
 
 pub use app::{TestApp, spawn_app};
 pub use db::{Backend, TestDatabase};
+
+/// Whether this run is CI's (`CI` is `true`, `1` or `yes`): a test that cannot reach what it
+/// needs fails there instead of printing `SKIPPED`.
+pub fn in_ci() -> bool {
+    env_flag("CI")
+}
+
+/// Whether the environment variable `name` is `true`, `1` or `yes` (any case).
+pub fn env_flag(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes"))
+}

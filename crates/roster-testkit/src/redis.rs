@@ -17,10 +17,7 @@ pub struct TestRedis {
 }
 
 fn required() -> bool {
-    let set = |name: &str| {
-        std::env::var(name).is_ok_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes"))
-    };
-    set("CI") || set("ROSTER_TEST_REQUIRE_REDIS")
+    crate::in_ci() || crate::env_flag("ROSTER_TEST_REQUIRE_REDIS")
 }
 
 async fn ping(url: &str) -> Result<(), String> {
