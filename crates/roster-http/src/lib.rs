@@ -15,6 +15,8 @@ pub use state::{AppState, HttpConfig};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
 use tower_http::trace::TraceLayer;
 
 /// Builds the whole application. The only way the server and the tests get a router.
@@ -34,12 +36,25 @@ pub fn app(state: AppState) -> Router {
         .fallback(error::not_found_fallback)
         .method_not_allowed_fallback(error::method_not_allowed_fallback)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::map_response(close_after_unread_body))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             context::request_context,
         ))
         .layer(TraceLayer::new_for_http());
     protect::protect(router, &config).with_state(state)
+}
+
+/// A body over the limit is answered (413) before it is read, and the server then closes the
+/// connection rather than read it: the answer says so, so that no client sends its next
+/// request on a connection that is going away.
+async fn close_after_unread_body(mut response: Response) -> Response {
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 /// Mounts the Open WebUI router at its prefix, or at the root for `/` or an empty prefix.

@@ -54,9 +54,11 @@ async fn request_limits(backend: Backend) {
     };
     // A body over the limit: 413, in each dialect's shape.
     let big = json!({"login": "x".repeat(2000), "password": "y"});
-    app.post("/v1/auth/login", None, &big)
-        .await
-        .assert_problem(413, "body_too_large");
+    let r = app.post("/v1/auth/login", None, &big).await;
+    r.assert_problem(413, "body_too_large");
+    // The body was not read, so the connection ends, and the answer says so: a client that
+    // reused it would lose its next request.
+    assert_eq!(r.headers["connection"], "close");
     let r = app
         .post(
             "/librechat/api/auth/login",
