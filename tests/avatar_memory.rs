@@ -8,7 +8,6 @@ use roster_testkit::process::{ServerProcess, free_port, wait_ready};
 use roster_testkit::{Backend, TestDatabase};
 use serde_json::json;
 use std::io::Write;
-use std::process::{Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_roster");
 /// The bound on the server's peak resident memory.
@@ -74,20 +73,17 @@ async fn hostile_uploads_keep_the_server_small(backend: Backend) {
     let costly = blank_png(4400);
     let dir = tempfile::tempdir().unwrap();
     let address = format!("127.0.0.1:{}", free_port());
-    let server = ServerProcess::new(
-        Command::new(BIN)
-            .current_dir(dir.path())
-            .env_clear()
-            .env("RUST_LOG", "error")
-            .env("ROSTER_LISTEN", &address)
-            .env("ROSTER_DATABASE_URL", &db.url)
+    let server = ServerProcess::serve(
+        BIN,
+        dir.path(),
+        &[],
+        &[
+            ("RUST_LOG", "error"),
+            ("ROSTER_LISTEN", &address),
+            ("ROSTER_DATABASE_URL", &db.url),
             // Decoding waits its turn; on a loaded machine the last ones wait a while.
-            .env("ROSTER_REQUEST_TIMEOUT_SECONDS", "600")
-            .arg("serve")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap(),
+            ("ROSTER_REQUEST_TIMEOUT_SECONDS", "600"),
+        ],
     );
     wait_ready(&address).await;
     let base = format!("http://{address}/librechat");

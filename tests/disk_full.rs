@@ -11,7 +11,7 @@ use roster_testkit::process::{ServerProcess, free_port, wait_readyz};
 use serde_json::json;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_roster");
@@ -74,23 +74,18 @@ async fn a_full_disk_fails_writes_and_readiness_until_space_is_freed() {
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
     let address = format!("127.0.0.1:{}", free_port());
-    let _server = ServerProcess::new(
-        Command::new(BIN)
-            .current_dir(&data)
-            .env_clear()
-            .env("RUST_LOG", "warn")
-            .env("ROSTER_LISTEN", &address)
-            .env(
-                "ROSTER_DATABASE_URL",
-                format!("sqlite://{}/roster.db", disk.0.display()),
-            )
-            .env("ROSTER_DATA_DIR", &data)
-            .env("ROSTER_RATE_LIMIT_REGISTER_MAX", "1000")
-            .arg("serve")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap(),
+    let database_url = format!("sqlite://{}/roster.db", disk.0.display());
+    let data_dir = data.to_string_lossy();
+    let _server = ServerProcess::serve(
+        BIN,
+        &data,
+        &[],
+        &[
+            ("ROSTER_LISTEN", &address),
+            ("ROSTER_DATABASE_URL", &database_url),
+            ("ROSTER_DATA_DIR", &data_dir),
+            ("ROSTER_RATE_LIMIT_REGISTER_MAX", "1000"),
+        ],
     );
     let client = reqwest::Client::new();
     wait_readyz(&client, &address, 200, Duration::from_secs(30)).await;

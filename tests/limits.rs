@@ -3,7 +3,7 @@
 
 use roster_testkit::process::{ServerProcess, free_port, wait_ready};
 use serde_json::json;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_roster");
 
@@ -11,27 +11,23 @@ const BIN: &str = env!("CARGO_BIN_EXE_roster");
 async fn limit_settings_from_the_environment() {
     let dir = tempfile::tempdir().unwrap();
     let address = format!("127.0.0.1:{}", free_port());
-    let _server = ServerProcess::new(
-        Command::new(BIN)
-            .current_dir(dir.path())
-            .env_clear()
-            .env("RUST_LOG", "warn")
-            .env("ROSTER_LISTEN", &address)
-            .env("ROSTER_RATE_LIMIT_REGISTER_MAX", "1")
-            .env("ROSTER_RATE_LIMIT_REGISTER_WINDOW_SECONDS", "600")
-            .env("ROSTER_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1")
-            .env(
+    let _server = ServerProcess::serve(
+        BIN,
+        dir.path(),
+        &[],
+        &[
+            ("ROSTER_LISTEN", &address),
+            ("ROSTER_RATE_LIMIT_REGISTER_MAX", "1"),
+            ("ROSTER_RATE_LIMIT_REGISTER_WINDOW_SECONDS", "600"),
+            ("ROSTER_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1"),
+            (
                 "ROSTER_CORS_ALLOWED_ORIGINS",
                 "https://a.example.org,https://b.example.org",
-            )
-            .env("ROSTER_HSTS_MAX_AGE_SECONDS", "600")
-            .env("ROSTER_FRAME_OPTIONS", "SAMEORIGIN")
-            .env("ROSTER_BODY_LIMIT_BYTES", "2048")
-            .arg("serve")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap(),
+            ),
+            ("ROSTER_HSTS_MAX_AGE_SECONDS", "600"),
+            ("ROSTER_FRAME_OPTIONS", "SAMEORIGIN"),
+            ("ROSTER_BODY_LIMIT_BYTES", "2048"),
+        ],
     );
     wait_ready(&address).await;
     let client = reqwest::Client::new();
