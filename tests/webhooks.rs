@@ -21,13 +21,14 @@ use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_roster");
 
-/// The README's receiver example (the Python block after `<!-- verify-webhook.py -->`).
+/// The documented receiver example (the Python block after `<!-- verify-webhook.py -->` in
+/// `docs/webhooks.md`).
 fn readme_verifier() -> String {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/webhooks.md")).unwrap();
     let after = readme
         .split("<!-- verify-webhook.py -->")
         .nth(1)
-        .expect("the README holds the verification example");
+        .expect("docs/webhooks.md holds the verification example");
     let code = after
         .split("```python\n")
         .nth(1)

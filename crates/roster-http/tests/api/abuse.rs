@@ -450,7 +450,7 @@ async fn unknown_and_known_accounts_get_the_same_answers(backend: Backend) {
     let mail = smtp.wait_for(2).await;
     assert!(mail.iter().all(|m| m.to == vec![user.email.clone()]), "{mail:?}");
 
-    // Timings, reported and not asserted (see the README).
+    // Timings, reported and not asserted (see docs/limits.md).
     let runs = 15;
     let (known_login, unknown_login) = medians_ms(
         runs,
