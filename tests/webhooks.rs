@@ -283,7 +283,6 @@ async fn the_webhook_commands_manage_subscriptions_deliveries_and_deletions(back
     // A deletion the receiver refuses until it is given up.
     app.core
         .store
-        .webhooks()
         .append_outbox_events(&[OutboxEvent {
             seq: 0,
             id: 5_000_001,

@@ -256,7 +256,7 @@ pub struct User {
     /// Bumped on every write; used for optimistic concurrency.
     pub revision: i64,
     /// While in the future, the account is banned: no login, no request. Written only by
-    /// [`crate::Store::set_user_ban`], never by `insert_user` or `update_user`.
+    /// [`crate::store::UserStore::set_user_ban`], never by `insert_user` or `update_user`.
     pub banned_until: Option<OffsetDateTime>,
     /// Why, as the administrator gave it (not shown to the user).
     pub ban_reason: Option<String>,

@@ -128,8 +128,7 @@ pub struct DeliveryQuery {
     pub limit: u32,
 }
 
-/// What a database must offer for webhooks. Implemented by both stores next to [`crate::Store`]
-/// (reached through [`crate::Store::webhooks`]).
+/// What a database must offer for webhooks (a part of [`crate::Store`]).
 #[async_trait]
 pub trait WebhookStore: Send + Sync {
     /// Appends events to the outbox in one transaction, assigning `seq` in commit order.

@@ -1,5 +1,6 @@
-//! The audit trail and the outbox: SQL text and row codecs. Written by every mutating store
-//! method through `write_journal` (see `shared.rs`), in the change's own transaction.
+//! The audit trail and the outbox: SQL text and row codecs (the outbox's, for its readers
+//! too: the event stream and the webhooks). Written by every mutating store method through
+//! `write_journal` (see `capability/common.rs`), in the change's own transaction.
 
 use roster_core::UserId;
 use roster_core::journal::{AuditEntry, OutboxEvent};
@@ -27,8 +28,14 @@ pub(crate) const INSERT_OUTBOX_HEAD: &str =
 
 pub(crate) const AUDIT_COLUMNS: &str = "SELECT id, at, actor_id, action, target_id, ip, details FROM audit_log";
 
+/// Events after `$1`, in `seq` order, at most `$2`.
 pub(crate) const LIST_OUTBOX: &str = "SELECT seq, id, event_type, subject_id, actor_id, occurred_at, payload \
      FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2";
+pub(crate) const GET_OUTBOX_EVENT: &str =
+    "SELECT seq, id, event_type, subject_id, actor_id, occurred_at, payload FROM outbox WHERE seq = $1";
+pub(crate) const LIST_OUTBOX_EVENTS_OF_TYPE: &str = "SELECT seq, id, event_type, subject_id, actor_id, occurred_at, \
+     payload FROM outbox WHERE event_type = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3";
+pub(crate) const LAST_OUTBOX_SEQ: &str = "SELECT COALESCE(MAX(seq), 0) FROM outbox";
 
 /// One row of `audit_log`.
 #[derive(sqlx::FromRow)]
@@ -59,13 +66,13 @@ impl AuditRow {
 /// One row of `outbox`.
 #[derive(sqlx::FromRow)]
 pub(crate) struct OutboxRow {
-    seq: i64,
-    id: i64,
-    event_type: String,
-    subject_id: i64,
-    actor_id: Option<i64>,
-    occurred_at: i64,
-    payload: Json<serde_json::Value>,
+    pub(crate) seq: i64,
+    pub(crate) id: i64,
+    pub(crate) event_type: String,
+    pub(crate) subject_id: i64,
+    pub(crate) actor_id: Option<i64>,
+    pub(crate) occurred_at: i64,
+    pub(crate) payload: Json<serde_json::Value>,
 }
 
 impl OutboxRow {

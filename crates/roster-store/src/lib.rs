@@ -1,15 +1,16 @@
 //! Roster's stores: SQLite (embedded default) and PostgreSQL (scale-out), both always
 //! compiled in and chosen by the URL scheme. SQL only; no policy.
 //!
-//! The [`Store`] implementation is written once (`shared.rs`) and instantiated for both
-//! backends; each backend only supplies its pools and two hooks (how a write transaction
-//! begins, how the last-admin guard serialises).
+//! The [`Store`] implementation is written once, one file per capability (`capability/`), and
+//! instantiated for both backends; each backend only supplies its pools and a few hooks (how a
+//! write transaction begins, how the last-admin guard serialises, how outbox rows get their
+//! sequence numbers, how deliveries are claimed).
 
+mod capability;
 mod codec;
 mod error;
 mod journal;
 mod postgres;
-mod shared;
 mod sql;
 mod sqlite;
 mod two_factor;

@@ -1,6 +1,6 @@
 //! The PostgreSQL store, for many Roster instances sharing one database: one pool, and an
 //! advisory lock that serialises the transactions guarding the last administrator.
-//! Connection handling only; the queries are shared (`shared.rs`).
+//! Connection handling only; the queries are shared (`capability/`).
 
 use crate::{connect_error, migrate_error};
 use anyhow::Context;
@@ -82,6 +82,10 @@ impl PgStore {
     const FULL_TEXT_SEARCH: bool = false;
     /// Outbox rows get their `seq` from readers (see `sequence_outbox`).
     const SEQUENCES_OUTBOX: bool = true;
+    /// Instances share the deliveries row by row: a claim skips rows another is claiming.
+    const CLAIM_LOCK: &'static str = " FOR UPDATE SKIP LOCKED";
+    /// Every instance delivers (the leases always succeed).
+    const SINGLE_DELIVERER: bool = false;
 
     fn read_pool(&self) -> &PgPool {
         &self.pool
@@ -116,11 +120,4 @@ impl PgStore {
     }
 }
 
-crate::shared::impl_store!(PgStore, Postgres);
-crate::two_factor::impl_two_factor!(PgStore, Postgres);
-crate::webhooks::impl_webhook_store!(
-    PgStore,
-    Postgres,
-    lock = " FOR UPDATE SKIP LOCKED",
-    single_deliverer = false
-);
+crate::capability::impl_store!(PgStore, Postgres);

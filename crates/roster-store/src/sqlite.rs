@@ -2,7 +2,7 @@
 //! single writer through which every write goes, each write transaction opened with
 //! `BEGIN IMMEDIATE` so that concurrent writers (another process such as the admin command
 //! line included) queue on the busy timeout instead of failing on a stale snapshot.
-//! Connection handling only; the queries are shared (`shared.rs`).
+//! Connection handling only; the queries are shared (`capability/`).
 
 use crate::error::is_sqlite_busy;
 use crate::{connect_error, migrate_error};
@@ -140,6 +140,10 @@ impl SqliteStore {
     const FULL_TEXT_SEARCH: bool = true;
     /// Outbox rows get their `seq` at insert.
     const SEQUENCES_OUTBOX: bool = false;
+    /// Nothing to add to the claiming sub-select: the single writer serialises claims.
+    const CLAIM_LOCK: &'static str = "";
+    /// One instance at a time delivers webhooks (the `delivery` lease).
+    const SINGLE_DELIVERER: bool = true;
 
     fn read_pool(&self) -> &SqlitePool {
         &self.reader
@@ -201,6 +205,4 @@ async fn connect_pool(
     }
 }
 
-crate::shared::impl_store!(SqliteStore, Sqlite);
-crate::two_factor::impl_two_factor!(SqliteStore, Sqlite);
-crate::webhooks::impl_webhook_store!(SqliteStore, Sqlite, lock = "", single_deliverer = true);
+crate::capability::impl_store!(SqliteStore, Sqlite);

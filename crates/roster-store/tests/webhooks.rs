@@ -53,7 +53,7 @@ async fn racing_claims_take_each_delivery_once_in_order_per_user(backend: Backen
         return;
     };
     let store = db.store().await;
-    let webhooks = store.webhooks();
+    let webhooks = &store;
     webhooks
         .insert_subscription(&subscription(1, &[], false))
         .await
@@ -76,7 +76,6 @@ async fn racing_claims_take_each_delivery_once_in_order_per_user(backend: Backen
             while idle < 20 {
                 let now = OffsetDateTime::now_utc();
                 let batch = store
-                    .webhooks()
                     .claim_deliveries(&owner, now, now + Duration::seconds(30), 5)
                     .await
                     .unwrap();
@@ -93,7 +92,6 @@ async fn racing_claims_take_each_delivery_once_in_order_per_user(backend: Backen
                         .push((c.delivery.id, c.event.subject_id.0, c.event.seq));
                     assert_eq!(c.url, "http://127.0.0.1:9/hook");
                     let recorded = store
-                        .webhooks()
                         .record_attempt(c.delivery.id, &owner, &delivered(OffsetDateTime::now_utc()))
                         .await
                         .unwrap();
@@ -131,7 +129,7 @@ async fn claims_lapse_replays_reset_and_deletions_wait(backend: Backend) {
         return;
     };
     let store = db.store().await;
-    let webhooks = store.webhooks();
+    let webhooks = &store;
     // Events before a subscription are not its business.
     webhooks
         .append_outbox_events(&[event(1, "user.deleted", 5)])
@@ -247,7 +245,7 @@ async fn one_sqlite_instance_holds_the_delivery_lease(backend: Backend) {
         return;
     };
     let store = db.store().await;
-    let webhooks = store.webhooks();
+    let webhooks = &store;
     let now = OffsetDateTime::now_utc();
     let until = now + Duration::seconds(10);
     assert!(webhooks.acquire_lease("delivery", "a", now, until).await.unwrap());

@@ -176,7 +176,7 @@ impl Core {
             None => format!("{WEBHOOK_SECRET_PREFIX}{}", random_secret()),
         };
         let description = crate::user::validate_text("description", input.description.as_deref().unwrap_or(""), 200)?;
-        let store = self.store.webhooks();
+        let store = &self.store;
         if store.list_subscriptions().await?.len() >= MAX_SUBSCRIPTIONS {
             return Err(Error::invalid(
                 "url",
@@ -210,14 +210,7 @@ impl Core {
 
     /// As [`Core::list_subscriptions`], without the permission check.
     pub async fn list_subscriptions_unchecked(&self) -> Result<Vec<Subscription>> {
-        Ok(self
-            .store
-            .webhooks()
-            .list_subscriptions()
-            .await?
-            .into_iter()
-            .map(shown)
-            .collect())
+        Ok(self.store.list_subscriptions().await?.into_iter().map(shown).collect())
     }
 
     /// One subscription (administrators).
@@ -229,7 +222,6 @@ impl Core {
     /// As [`Core::get_subscription`], without the permission check.
     pub async fn get_subscription_unchecked(&self, id: i64) -> Result<Subscription> {
         self.store
-            .webhooks()
             .get_subscription(id)
             .await
             .map(shown)
@@ -245,11 +237,7 @@ impl Core {
 
     /// As [`Core::delete_subscription`], without the permission check.
     pub async fn delete_subscription_unchecked(&self, id: i64) -> Result<()> {
-        self.store
-            .webhooks()
-            .delete_subscription(id)
-            .await
-            .map_err(not_found("webhook"))?;
+        self.store.delete_subscription(id).await.map_err(not_found("webhook"))?;
         tracing::info!(webhook = id, "webhook subscription deleted");
         Ok(())
     }
@@ -269,7 +257,7 @@ impl Core {
         if !(1..=MAX_DELIVERIES_PAGE).contains(&query.limit) {
             return Err(Error::invalid("limit", format!("must be 1 to {MAX_DELIVERIES_PAGE}")));
         }
-        Ok(self.store.webhooks().list_deliveries(&query).await?)
+        Ok(self.store.list_deliveries(&query).await?)
     }
 
     /// Sends a delivery again (administrators): pending, due now, its attempts reset.
@@ -282,7 +270,6 @@ impl Core {
     pub async fn replay_delivery_unchecked(&self, id: i64) -> Result<Delivery> {
         let delivery = self
             .store
-            .webhooks()
             .replay_delivery(id, OffsetDateTime::now_utc())
             .await
             .map_err(|e| match e {
@@ -306,7 +293,7 @@ impl Core {
         if !(1..=MAX_DELIVERIES_PAGE).contains(&limit) {
             return Err(Error::invalid("limit", format!("must be 1 to {MAX_DELIVERIES_PAGE}")));
         }
-        let store = self.store.webhooks();
+        let store = &self.store;
         let events = if pending_only {
             store.list_pending_deletions(limit).await?
         } else {
@@ -653,7 +640,7 @@ impl DeliveryWorker {
                 }
             }
         }
-        let store = self.core.store.webhooks();
+        let store = &self.core.store;
         if let Err(error) = store.release_lease(DELIVERY_LEASE, &self.owner).await {
             tracing::warn!(%error, "could not release the delivery lease");
         }
@@ -662,7 +649,7 @@ impl DeliveryWorker {
 
     /// One round: queue new events, claim what is due, send it. Returns how many were sent.
     pub async fn tick(&self) -> Result<usize> {
-        let store = self.core.store.webhooks();
+        let store = &self.core.store;
         let now = OffsetDateTime::now_utc();
         if !store
             .acquire_lease(DELIVERY_LEASE, &self.owner, now, now + self.settings.lease)
@@ -775,12 +762,7 @@ async fn send(
         error,
         next_attempt_at,
     };
-    if !core
-        .store
-        .webhooks()
-        .record_attempt(delivery.id, owner, &record)
-        .await?
-    {
+    if !core.store.record_attempt(delivery.id, owner, &record).await? {
         tracing::warn!(
             delivery = delivery.id,
             "the claim on a webhook delivery lapsed before its outcome was recorded"

@@ -32,7 +32,7 @@ async fn commit_events(app: &TestApp, events: &[(&str, i64)]) -> Vec<OutboxEvent
             payload: json!({"n": subject}),
         })
         .collect();
-    app.core.store.webhooks().append_outbox_events(&events).await.unwrap();
+    app.core.store.append_outbox_events(&events).await.unwrap();
     events
 }
 
@@ -708,7 +708,7 @@ async fn subscriptions_refuse_internal_addresses_and_credentials(backend: Backen
         start_seq: 0,
         fanned_out_seq: 0,
     };
-    app.core.store.webhooks().insert_subscription(&legacy).await.unwrap();
+    app.core.store.insert_subscription(&legacy).await.unwrap();
     for path in ["/v1/webhooks", "/v1/webhooks/4242"] {
         let r = app.get(path, t).await;
         r.assert_status(200);

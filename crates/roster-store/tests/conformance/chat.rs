@@ -1,7 +1,7 @@
 //! The chat products' social records (migration 0007): username look-up, messaging settings,
 //! badges, channels, blocks and friendships, on both backends.
 
-use super::{Fixture, assert_not_found, fixture, now};
+use crate::common::{Fixture, NO_JOURNAL, assert_not_found, fixture, now};
 use roster_core::UserId;
 use roster_core::chat::{AllowDmsFrom, Channel, ChannelKind, Friendship, MessagingSettingsChange};
 use roster_core::id::ChannelId;
@@ -99,7 +99,7 @@ async fn messaging_settings_default_and_change(backend: Backend) {
             .await,
     );
     // They go with their user.
-    f.store.delete_user(user.id, false, &super::NO_JOURNAL).await.unwrap();
+    f.store.delete_user(user.id, false, &NO_JOURNAL).await.unwrap();
     assert_eq!(f.store.get_messaging_settings(user.id).await.unwrap(), None);
 }
 
@@ -126,7 +126,7 @@ async fn badges_are_kept_once_in_order(backend: Backend) {
         vec!["early_supporter"]
     );
     assert_not_found(f.store.add_user_badge(UserId(1), "staff", t).await);
-    f.store.delete_user(user.id, false, &super::NO_JOURNAL).await.unwrap();
+    f.store.delete_user(user.id, false, &NO_JOURNAL).await.unwrap();
     assert!(f.store.list_user_badges(user.id).await.unwrap().is_empty());
 }
 
@@ -247,7 +247,7 @@ async fn last_messages_only_move_forward(backend: Backend) {
         .collect();
     assert_eq!(order, vec![first.id, newer.id]);
     // Channels go with either member.
-    f.store.delete_user(b, false, &super::NO_JOURNAL).await.unwrap();
+    f.store.delete_user(b, false, &NO_JOURNAL).await.unwrap();
     assert_not_found(f.store.get_channel(first.id).await);
 }
 
@@ -282,7 +282,7 @@ async fn blocks_end_friendships_and_stop_requests(backend: Backend) {
     assert!(f.store.insert_friend_request(&request).await.unwrap());
     assert_not_found(f.store.insert_block(a, UserId(1), t).await);
     f.store.insert_block(a, b, t).await.unwrap();
-    f.store.delete_user(b, false, &super::NO_JOURNAL).await.unwrap();
+    f.store.delete_user(b, false, &NO_JOURNAL).await.unwrap();
     assert!(f.store.list_blocks(a).await.unwrap().is_empty());
 }
 

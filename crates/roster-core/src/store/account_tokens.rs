@@ -1,0 +1,111 @@
+//! Single-use account tokens (invitations, password resets) and email verifications.
+
+use super::StoreResult;
+use crate::id::UserId;
+use crate::journal::{Journal, JournalFor};
+use crate::user::{Role, User};
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+/// What a single-use account token is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountTokenKind {
+    /// Registration for an email address with a role, even when self-registration is off.
+    Invitation,
+    /// Setting a new password for an existing user.
+    PasswordReset,
+}
+
+impl AccountTokenKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountTokenKind::Invitation => "invitation",
+            AccountTokenKind::PasswordReset => "password_reset",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "invitation" => Some(AccountTokenKind::Invitation),
+            "password_reset" => Some(AccountTokenKind::PasswordReset),
+            _ => None,
+        }
+    }
+}
+
+/// A single-use account token as stored (the secret itself is only a digest).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountToken {
+    pub kind: AccountTokenKind,
+    /// The user a password reset is for.
+    pub user_id: Option<UserId>,
+    /// The address an invitation is for.
+    pub email: Option<String>,
+    /// The role an invitation grants.
+    pub role: Option<Role>,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub used_at: Option<OffsetDateTime>,
+}
+
+impl AccountToken {
+    /// Whether the token may still be used at `now`.
+    pub fn usable_at(&self, now: OffsetDateTime) -> bool {
+        self.used_at.is_none() && self.expires_at > now
+    }
+}
+
+/// A pending email verification (the secret itself is only a digest).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmailVerification {
+    pub user_id: UserId,
+    /// The address being verified.
+    pub email: String,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+/// What a database must offer for single-use account tokens (invitations, password resets) and
+/// email verifications (a part of [`crate::store::Store`]).
+#[async_trait]
+pub trait AccountTokenStore: Send + Sync {
+    /// Stores a single-use account token (the secret as a digest).
+    async fn insert_account_token(&self, token: &AccountToken, digest: &str) -> StoreResult<()>;
+    /// Reads an account token by digest.
+    async fn get_account_token(&self, digest: &str) -> StoreResult<AccountToken>;
+    /// Marks a token of `kind` used if it is unused and unexpired at `now`, and returns it;
+    /// NotFound, writing nothing, otherwise (so of two racing uses, one wins).
+    async fn use_account_token(
+        &self,
+        digest: &str,
+        kind: AccountTokenKind,
+        now: OffsetDateTime,
+    ) -> StoreResult<AccountToken>;
+    /// Uses an invitation (as [`AccountTokenStore::use_account_token`]) and inserts the user (as
+    /// [`crate::store::UserStore::insert_user`] with `claim_first_admin`) in one transaction: both or neither.
+    async fn insert_user_with_invitation(
+        &self,
+        user: &User,
+        digest: &str,
+        now: OffsetDateTime,
+        journal: &Journal,
+    ) -> StoreResult<User>;
+    /// Stores an email-verification token (as a digest) for a user's address, deleting the
+    /// user's earlier ones.
+    async fn insert_email_verification(&self, record: &EmailVerification, digest: &str) -> StoreResult<()>;
+    /// Uses a verification token that is unused and unexpired at `now` (and, when given, for
+    /// `email` and `user`) and marks its user's email verified (if the address is still the
+    /// one verified), in one transaction with the journal made for the token's user (written
+    /// only when the address was marked verified); returns the token. NotFound, writing
+    /// nothing, otherwise.
+    async fn use_email_verification(
+        &self,
+        digest: &str,
+        email: Option<&str>,
+        user: Option<UserId>,
+        now: OffsetDateTime,
+        journal: JournalFor<'_>,
+    ) -> StoreResult<EmailVerification>;
+}

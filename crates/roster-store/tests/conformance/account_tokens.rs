@@ -1,0 +1,166 @@
+//! Account tokens (invitations, password resets) and email verifications.
+
+use crate::common::*;
+
+async fn account_tokens_are_used_once(backend: Backend) {
+    use roster_core::store::{AccountToken, AccountTokenKind};
+    let f = fixture_or_skip!(backend);
+    let user = f.insert(&f.user(Some("u@example.org"), None)).await;
+    let t = now();
+    let reset = AccountToken {
+        kind: AccountTokenKind::PasswordReset,
+        user_id: Some(user.id),
+        email: None,
+        role: None,
+        created_at: t,
+        expires_at: t + Duration::hours(1),
+        used_at: None,
+    };
+    f.store.insert_account_token(&reset, "d-reset").await.unwrap();
+    assert_eq!(f.store.get_account_token("d-reset").await.unwrap(), reset);
+    // The wrong kind, an expired token, an unknown digest: nothing is used.
+    assert_not_found(
+        f.store
+            .use_account_token("d-reset", AccountTokenKind::Invitation, t)
+            .await,
+    );
+    assert_not_found(
+        f.store
+            .use_account_token("d-reset", AccountTokenKind::PasswordReset, t + Duration::hours(1))
+            .await,
+    );
+    assert_not_found(
+        f.store
+            .use_account_token("nope", AccountTokenKind::PasswordReset, t)
+            .await,
+    );
+    let used = f
+        .store
+        .use_account_token("d-reset", AccountTokenKind::PasswordReset, t)
+        .await
+        .unwrap();
+    assert_eq!(used.used_at, Some(t));
+    assert_not_found(
+        f.store
+            .use_account_token("d-reset", AccountTokenKind::PasswordReset, t)
+            .await,
+    );
+
+    // An invitation and the user it creates: both or neither.
+    let invitation = AccountToken {
+        kind: AccountTokenKind::Invitation,
+        user_id: None,
+        email: Some("new@example.org".into()),
+        role: Some(Role::Admin),
+        created_at: t,
+        expires_at: t + Duration::days(1),
+        used_at: None,
+    };
+    f.store.insert_account_token(&invitation, "d-invite").await.unwrap();
+    let taken = f.user(Some("u@example.org"), None);
+    assert_conflict(
+        f.store
+            .insert_user_with_invitation(&taken, "d-invite", t, &NO_JOURNAL)
+            .await,
+        "email",
+    );
+    assert!(f.store.get_account_token("d-invite").await.unwrap().used_at.is_none());
+    let mut new = f.user(Some("new@example.org"), None);
+    new.role = Role::Admin;
+    let created = f
+        .store
+        .insert_user_with_invitation(&new, "d-invite", t, &NO_JOURNAL)
+        .await
+        .unwrap();
+    assert_eq!(created.role, Role::Admin);
+    let again = f.user(Some("other@example.org"), None);
+    assert_not_found(
+        f.store
+            .insert_user_with_invitation(&again, "d-invite", t, &NO_JOURNAL)
+            .await,
+    );
+    assert_not_found(f.store.get_user(again.id).await);
+    // Deleting a user deletes its tokens.
+    f.store
+        .insert_account_token(&AccountToken { used_at: None, ..reset }, "d-reset-2")
+        .await
+        .unwrap();
+    f.store.delete_user(user.id, false, &NO_JOURNAL).await.unwrap();
+    assert_not_found(f.store.get_account_token("d-reset-2").await);
+}
+
+async fn email_verifications_are_used_once(backend: Backend) {
+    use roster_core::store::EmailVerification;
+    let f = fixture_or_skip!(backend);
+    let user = f.insert(&f.user(Some("v@example.org"), None)).await;
+    let t = now();
+    let record = |expires: OffsetDateTime| EmailVerification {
+        user_id: user.id,
+        email: "v@example.org".into(),
+        created_at: t,
+        expires_at: expires,
+    };
+    f.store
+        .insert_email_verification(&record(t + Duration::minutes(15)), "d-old")
+        .await
+        .unwrap();
+    // A new link replaces the old one.
+    f.store
+        .insert_email_verification(&record(t + Duration::minutes(15)), "d-new")
+        .await
+        .unwrap();
+    assert_not_found(
+        f.store
+            .use_email_verification("d-old", None, None, t, &|_| Journal::default())
+            .await,
+    );
+    assert_not_found(
+        f.store
+            .use_email_verification("d-new", None, None, t + Duration::minutes(16), &|_| Journal::default())
+            .await,
+    );
+    assert!(!f.store.get_user(user.id).await.unwrap().email_verified);
+    // Another address or user: nothing is used.
+    assert_not_found(
+        f.store
+            .use_email_verification("d-new", Some("x@example.org"), None, t, &|_| Journal::default())
+            .await,
+    );
+    assert_not_found(
+        f.store
+            .use_email_verification("d-new", None, Some(UserId(1)), t, &|_| Journal::default())
+            .await,
+    );
+    let used = f
+        .store
+        .use_email_verification("d-new", Some("v@example.org"), Some(user.id), t, &|_| {
+            Journal::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(used, record(t + Duration::minutes(15)));
+    let stored = f.store.get_user(user.id).await.unwrap();
+    assert!(stored.email_verified);
+    assert_eq!(stored.revision, user.revision + 1);
+    assert_not_found(
+        f.store
+            .use_email_verification("d-new", None, None, t, &|_| Journal::default())
+            .await,
+    );
+    // A link for an address the user no longer has verifies nothing.
+    let other = f.insert(&f.user(Some("w@example.org"), None)).await;
+    let stale = EmailVerification {
+        user_id: other.id,
+        email: "old@example.org".into(),
+        created_at: t,
+        expires_at: t + Duration::minutes(15),
+    };
+    f.store.insert_email_verification(&stale, "d-stale").await.unwrap();
+    f.store
+        .use_email_verification("d-stale", None, None, t, &|_| Journal::default())
+        .await
+        .unwrap();
+    assert!(!f.store.get_user(other.id).await.unwrap().email_verified);
+}
+
+backend_tests!(account_tokens_are_used_once, email_verifications_are_used_once,);

@@ -1,0 +1,146 @@
+//! Groups and permission templates.
+
+use crate::common::*;
+
+fn group(f: &Fixture, name: &str, permissions: serde_json::Value) -> roster_core::store::Group {
+    roster_core::store::Group {
+        id: roster_core::GroupId(f.ids.next_id()),
+        name: name.into(),
+        description: format!("about {name}"),
+        permissions,
+        created_by: None,
+        created_at: now(),
+        updated_at: now(),
+    }
+}
+
+async fn groups_round_trip(backend: Backend) {
+    let Some(f) = fixture(backend).await else { return };
+    let admin = f.insert(&f.user(Some("g-admin@example.org"), None)).await;
+    let mut g = group(&f, "beta", json!({"chat": {"delete": true}}));
+    g.created_by = Some(admin.id);
+    f.store.insert_group(&g, &NO_JOURNAL).await.unwrap();
+    let a = group(&f, "alpha", json!({}));
+    f.store.insert_group(&a, &NO_JOURNAL).await.unwrap();
+    assert_eq!(f.store.get_group(g.id).await.unwrap(), g);
+    let names: Vec<String> = f
+        .store
+        .list_groups()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| g.name)
+        .collect();
+    assert_eq!(names, vec!["alpha", "beta"]);
+
+    let mut changed = g.clone();
+    changed.name = "gamma".into();
+    changed.description = String::new();
+    changed.permissions = json!({"features": {"api_keys": true}});
+    changed.updated_at = at_ms(ms(now()) + 5);
+    f.store.update_group(&changed, &NO_JOURNAL).await.unwrap();
+    assert_eq!(f.store.get_group(g.id).await.unwrap(), changed);
+
+    let missing = group(&f, "missing", json!({}));
+    assert!(matches!(
+        f.store.update_group(&missing, &NO_JOURNAL).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(f.store.get_group(missing.id).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        f.store.delete_group(missing.id, &NO_JOURNAL).await,
+        Err(StoreError::NotFound)
+    ));
+    f.store.delete_group(a.id, &NO_JOURNAL).await.unwrap();
+    assert_eq!(f.store.list_groups().await.unwrap().len(), 1);
+}
+
+async fn group_membership(backend: Backend) {
+    let Some(f) = fixture(backend).await else { return };
+    let u1 = f.insert(&f.user(Some("m1@example.org"), None)).await;
+    let u2 = f.insert(&f.user(Some("m2@example.org"), None)).await;
+    let g = group(&f, "team", json!({}));
+    let h = group(&f, "other", json!({}));
+    f.store.insert_group(&g, &NO_JOURNAL).await.unwrap();
+    f.store.insert_group(&h, &NO_JOURNAL).await.unwrap();
+
+    f.store
+        .add_group_members(g.id, &[u1.id, u2.id], now(), &NO_JOURNAL)
+        .await
+        .unwrap();
+    // Adding again is harmless.
+    f.store
+        .add_group_members(g.id, &[u1.id], now(), &NO_JOURNAL)
+        .await
+        .unwrap();
+    f.store
+        .add_group_members(h.id, &[u1.id], now(), &NO_JOURNAL)
+        .await
+        .unwrap();
+    let mut expected = vec![u1.id, u2.id];
+    expected.sort();
+    assert_eq!(f.store.list_group_members(g.id).await.unwrap(), expected);
+    let of_u1: Vec<String> = f
+        .store
+        .list_groups_of_user(u1.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| g.name)
+        .collect();
+    assert_eq!(of_u1, vec!["other", "team"]);
+
+    // An unknown user or group: nothing is written.
+    let ghost = UserId(f.ids.next_id());
+    assert!(matches!(
+        f.store
+            .add_group_members(h.id, &[u2.id, ghost], now(), &NO_JOURNAL)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(f.store.list_group_members(h.id).await.unwrap(), vec![u1.id]);
+    let no_group = roster_core::GroupId(f.ids.next_id());
+    assert!(matches!(
+        f.store.add_group_members(no_group, &[u1.id], now(), &NO_JOURNAL).await,
+        Err(StoreError::NotFound)
+    ));
+
+    assert_eq!(
+        f.store
+            .remove_group_members(g.id, &[u2.id, ghost], &NO_JOURNAL)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(f.store.list_group_members(g.id).await.unwrap(), vec![u1.id]);
+
+    // Deleting a user or a group removes its memberships.
+    f.store.delete_user(u1.id, false, &NO_JOURNAL).await.unwrap();
+    assert!(f.store.list_group_members(g.id).await.unwrap().is_empty());
+    f.store
+        .add_group_members(g.id, &[u2.id], now(), &NO_JOURNAL)
+        .await
+        .unwrap();
+    f.store.delete_group(g.id, &NO_JOURNAL).await.unwrap();
+    assert!(f.store.list_groups_of_user(u2.id).await.unwrap().is_empty());
+}
+
+async fn permission_templates_round_trip(backend: Backend) {
+    let Some(f) = fixture(backend).await else { return };
+    assert_eq!(f.store.get_permission_template("default").await.unwrap(), None);
+    let first = json!({"chat": {"delete": false, "edit": true}});
+    f.store
+        .put_permission_template("default", &first, now(), &NO_JOURNAL)
+        .await
+        .unwrap();
+    assert_eq!(f.store.get_permission_template("default").await.unwrap(), Some(first));
+    let second = json!({"chat": {"delete": true}});
+    f.store
+        .put_permission_template("default", &second, now(), &NO_JOURNAL)
+        .await
+        .unwrap();
+    assert_eq!(f.store.get_permission_template("default").await.unwrap(), Some(second));
+    assert_eq!(f.store.get_permission_template("other").await.unwrap(), None);
+}
+
+backend_tests!(groups_round_trip, group_membership, permission_templates_round_trip,);
