@@ -211,6 +211,9 @@ pub async fn method_not_allowed_fallback() -> ApiError {
 }
 
 #[cfg(test)]
+pub(crate) mod bodies;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use std::time::Duration;

@@ -169,3 +169,25 @@ pub fn render(info: &ErrorInfo) -> LcError {
 pub fn render_response(info: &ErrorInfo) -> Response {
     render(info).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::bodies::{core_errors, describe, json_errors, other_request_errors};
+
+    /// Pins LibreChat's answer to an error a handler returns (not re-rendered: converted
+    /// where it happens), for every core error and request error.
+    #[tokio::test]
+    async fn handler_error_bodies() {
+        let mut described = serde_json::Map::new();
+        for (name, e) in core_errors() {
+            let response = LcError::from(e).into_response();
+            described.insert(format!("core {name}"), describe(response).await);
+        }
+        for (name, e) in other_request_errors().into_iter().chain(json_errors()) {
+            let response = LcError::from(e).into_response();
+            described.insert(format!("request {name}"), describe(response).await);
+        }
+        insta::assert_json_snapshot!("librechat_handler", Value::Object(described));
+    }
+}
