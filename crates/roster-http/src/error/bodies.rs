@@ -12,59 +12,41 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use roster_core::Error;
+use roster_core::{Error, ErrorCode};
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
 /// Every core error, once per code, per refusal, and per field a renderer treats apart.
 pub(crate) fn core_errors() -> Vec<(&'static str, Error)> {
-    use roster_core::service as s;
-    let forbidden: Vec<(&'static str, &'static str)> = vec![
-        ("admin_required", "administrator role required"),
-        ("admin_cannot_delete_self", s::ADMIN_CANNOT_DELETE_SELF),
+    use roster_core::Refusal as R;
+    let forbidden = [
+        ("admin_required", R::AdminRequired),
+        ("admin_cannot_delete_self", R::AdminCannotDeleteSelf),
+        ("primary_admin_protected", R::PrimaryAdminProtected),
+        ("primary_admin_stays_admin", R::PrimaryAdminStaysAdmin),
+        ("auto_login_with_two_factor", R::AutoLoginWithTwoFactor),
+        ("friend_request_blocked", R::FriendRequestBlocked),
+        ("incorrect_current_password", R::IncorrectCurrentPassword),
+        ("introspect_scope_required", R::IntrospectScopeRequired),
+        ("cannot_ban_self", R::CannotBanSelf),
+        ("account_deletion_disabled", R::AccountDeletionDisabled),
+        ("events_access_required", R::EventsAccessRequired),
+        ("cannot_message", R::CannotMessage),
+        ("limits_admin_only", R::LimitsAdminOnly),
+        ("notifications_need_webhooks", R::NotificationsNeedWebhooks),
+        ("webhook_url_needs_webhooks", R::WebhookUrlNeedsWebhooks),
+        ("system_prompt_needs_chat_controls", R::SystemPromptNeedsChatControls),
         (
-            "primary_admin_protected",
-            "the primary administrator cannot be changed by another administrator",
+            "tool_servers_need_direct_tool_servers",
+            R::ToolServersNeedDirectToolServers,
         ),
-        (
-            "primary_admin_stays_admin",
-            "the primary administrator must stay an administrator",
-        ),
-        (
-            "auto_login_with_two_factor",
-            "auto-login is refused for an account with two-factor authentication",
-        ),
-        ("friend_request_blocked", s::FRIEND_REQUEST_BLOCKED),
-        ("incorrect_current_password", s::INCORRECT_CURRENT_PASSWORD),
-        (
-            "introspect_scope_required",
-            "an API key with the introspect scope is required",
-        ),
-        ("cannot_ban_self", "administrators cannot ban themselves"),
-        ("account_deletion_disabled", "account deletion is disabled"),
-        (
-            "events_access_required",
-            "the administrator role or an API key with the events scope is required",
-        ),
-        ("cannot_message", s::CANNOT_MESSAGE),
-        ("limits_admin_only", s::LIMITS_ADMIN_ONLY),
-        ("notifications_need_webhooks", s::GATED_PREFERENCES[0].refusal),
-        ("webhook_url_needs_webhooks", s::GATED_PREFERENCES[1].refusal),
-        ("system_prompt_needs_chat_controls", s::GATED_PREFERENCES[2].refusal),
-        ("tool_servers_need_direct_tool_servers", s::GATED_PREFERENCES[3].refusal),
-        ("api_keys_not_permitted", s::API_KEYS_NOT_PERMITTED),
-        ("session_required", s::SESSION_REQUIRED),
-        ("not_own_account", s::NOT_OWN_ACCOUNT),
-        ("only_superusers", s::ONLY_SUPERUSERS),
-        ("cannot_deactivate_self", s::CANNOT_DEACTIVATE_SELF),
-        (
-            "introspect_grant_admin_only",
-            "only administrators may grant the introspect scope",
-        ),
-        (
-            "events_grant_admin_only",
-            "only administrators may grant the events scope",
-        ),
+        ("api_keys_not_permitted", R::ApiKeysNotPermitted),
+        ("session_required", R::SessionRequired),
+        ("not_own_account", R::NotOwnAccount),
+        ("only_superusers", R::OnlySuperusers),
+        ("cannot_deactivate_self", R::CannotDeactivateSelf),
+        ("introspect_grant_admin_only", R::IntrospectGrantAdminOnly),
+        ("events_grant_admin_only", R::EventsGrantAdminOnly),
     ];
     let nul = roster_core::user::NUL_REASON;
     let mut errors = vec![
@@ -122,7 +104,7 @@ pub(crate) fn core_errors() -> Vec<(&'static str, Error)> {
         ),
         ("invalid_two_factor_code", Error::InvalidTwoFactorCode),
     ];
-    errors.extend(forbidden.into_iter().map(|(name, text)| (name, Error::Forbidden(text))));
+    errors.extend(forbidden.map(|(name, refusal)| (name, Error::Forbidden(refusal))));
     errors
 }
 
@@ -133,7 +115,7 @@ pub(crate) fn other_request_errors() -> Vec<(&'static str, ApiError)> {
             "unreadable_body",
             ApiError::request(
                 StatusCode::BAD_REQUEST,
-                "unreadable_body",
+                ErrorCode::UnreadableBody,
                 "failed to read the body",
                 None,
             ),
@@ -142,7 +124,7 @@ pub(crate) fn other_request_errors() -> Vec<(&'static str, ApiError)> {
             "request_timeout",
             ApiError::request(
                 StatusCode::REQUEST_TIMEOUT,
-                "request_timeout",
+                ErrorCode::RequestTimeout,
                 "the request took longer than 30 s",
                 None,
             ),
@@ -419,11 +401,11 @@ async fn fixed_answers() {
         ),
         (
             "plexichat message",
-            PlexiError::Message(StatusCode::FORBIDDEN, "a fixed answer").into_response(),
+            PlexiError::Detail(StatusCode::FORBIDDEN, "a fixed answer").into_response(),
         ),
         (
             "plexichat message 401",
-            PlexiError::Message(StatusCode::UNAUTHORIZED, "a fixed answer").into_response(),
+            PlexiError::Detail(StatusCode::UNAUTHORIZED, "a fixed answer").into_response(),
         ),
         ("plexichat api", PlexiError::from(Error::LastAdmin).into_response()),
     ];
