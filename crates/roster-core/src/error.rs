@@ -2,6 +2,12 @@
 
 use std::time::Duration;
 
+mod code;
+mod refusal;
+
+pub use code::ErrorCode;
+pub use refusal::Refusal;
+
 /// Result with the core's error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -38,9 +44,9 @@ pub enum Error {
     /// The account is banned until the given time.
     #[error("the account is banned until {}", crate::user::rfc3339(*until))]
     Banned { until: time::OffsetDateTime },
-    /// The caller is known but may not do this.
+    /// The caller is known but may not do this, for this reason.
     #[error("{0}")]
-    Forbidden(&'static str),
+    Forbidden(Refusal),
     /// Self-registration is switched off.
     #[error("registration is disabled")]
     RegistrationDisabled,
@@ -75,28 +81,28 @@ pub enum Error {
 
 impl Error {
     /// A stable, machine-readable code for this error.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Error::NotFound(_) => "not_found",
-            Error::InvalidId => "invalid_id",
-            Error::Conflict { .. } => "conflict",
-            Error::Invalid { .. } => "invalid_field",
-            Error::Unauthenticated => "unauthenticated",
-            Error::InvalidCredentials => "invalid_credentials",
-            Error::InvalidToken => "invalid_token",
-            Error::AccountPending => "account_pending",
-            Error::AccountDisabled => "account_disabled",
-            Error::Banned { .. } => "banned",
-            Error::Forbidden(_) => "forbidden",
-            Error::RegistrationDisabled => "registration_disabled",
-            Error::LastAdmin => "last_admin",
-            Error::EmailNotVerified => "email_not_verified",
-            Error::TooLarge(_) => "too_large",
-            Error::RateLimited { .. } => "rate_limited",
-            Error::Unavailable => "unavailable",
-            Error::Internal(_) => "internal",
-            Error::TwoFactorRequired(_) => "two_factor_required",
-            Error::InvalidTwoFactorCode => "invalid_two_factor_code",
+            Error::NotFound(_) => ErrorCode::NotFound,
+            Error::InvalidId => ErrorCode::InvalidId,
+            Error::Conflict { .. } => ErrorCode::Conflict,
+            Error::Invalid { .. } => ErrorCode::InvalidField,
+            Error::Unauthenticated => ErrorCode::Unauthenticated,
+            Error::InvalidCredentials => ErrorCode::InvalidCredentials,
+            Error::InvalidToken => ErrorCode::InvalidToken,
+            Error::AccountPending => ErrorCode::AccountPending,
+            Error::AccountDisabled => ErrorCode::AccountDisabled,
+            Error::Banned { .. } => ErrorCode::Banned,
+            Error::Forbidden(_) => ErrorCode::Forbidden,
+            Error::RegistrationDisabled => ErrorCode::RegistrationDisabled,
+            Error::LastAdmin => ErrorCode::LastAdmin,
+            Error::EmailNotVerified => ErrorCode::EmailNotVerified,
+            Error::TooLarge(_) => ErrorCode::TooLarge,
+            Error::RateLimited { .. } => ErrorCode::RateLimited,
+            Error::Unavailable => ErrorCode::Unavailable,
+            Error::Internal(_) => ErrorCode::Internal,
+            Error::TwoFactorRequired(_) => ErrorCode::TwoFactorRequired,
+            Error::InvalidTwoFactorCode => ErrorCode::InvalidTwoFactorCode,
         }
     }
 
@@ -106,6 +112,28 @@ impl Error {
             Error::Invalid { field, .. } | Error::Conflict { field } => Some(field),
             _ => None,
         }
+    }
+
+    /// The reason of a refusal.
+    pub fn refusal(&self) -> Option<Refusal> {
+        match self {
+            Error::Forbidden(refusal) => Some(*refusal),
+            _ => None,
+        }
+    }
+
+    /// The reason of a validation error, without the field's name.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Error::Invalid { reason, .. } => Some(reason),
+            _ => None,
+        }
+    }
+
+    /// Whether this is the refusal of text holding a NUL character (which no store can
+    /// hold), rather than of a rule about the field's value.
+    pub fn is_nul_rejection(&self) -> bool {
+        matches!(self, Error::Invalid { reason, .. } if reason == crate::user::NUL_REASON)
     }
 
     /// A validation error on `field`.

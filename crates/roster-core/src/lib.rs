@@ -20,7 +20,7 @@ pub mod webhooks;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::CoreConfig;
-pub use error::{Error, Result};
+pub use error::{Error, ErrorCode, Refusal, Result};
 pub use id::{ApiKeyId, GroupId, IdGenerator, SessionId, UserId};
 pub use service::{Actor, Core, Credential};
 pub use store::{Store, StoreError};

@@ -3,7 +3,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use roster_core::Error;
+use roster_core::{Error, ErrorCode, Refusal};
 use serde::Serialize;
 
 /// The HTTP status for a core error. The single place this mapping lives.
@@ -36,38 +36,57 @@ pub enum ApiError {
     /// A core error.
     Core(Error),
     /// A malformed request: bad JSON, wrong content type, oversized body, bad query.
-    Request {
-        status: StatusCode,
-        code: &'static str,
-        detail: String,
-        field: Option<String>,
-    },
+    Request(ErrorInfo),
 }
 
 impl ApiError {
     /// A malformed-request error.
-    pub fn request(status: StatusCode, code: &'static str, detail: impl Into<String>, field: Option<String>) -> Self {
-        ApiError::Request {
-            status,
-            code,
-            detail: detail.into(),
-            field,
-        }
+    pub fn request(status: StatusCode, code: ErrorCode, detail: impl Into<String>, field: Option<String>) -> Self {
+        ApiError::Request(ErrorInfo::request(status, code, detail.into(), field))
+    }
+
+    /// A request that does not fit the route's types, in serde's `message`: the field at
+    /// fault (if known) leads the detail when the message does not name it. A shape error
+    /// (see [`ErrorInfo::shape`]).
+    pub fn misfit(status: StatusCode, code: ErrorCode, message: String, field: Option<String>) -> Self {
+        let (detail, reason) = match &field {
+            Some(f) if !message.contains(f.as_str()) => (format!("{f}: {message}"), Some(message)),
+            _ => (message, None),
+        };
+        ApiError::Request(ErrorInfo {
+            reason,
+            shape: true,
+            ..ErrorInfo::request(status, code, detail, field)
+        })
+    }
+
+    /// Text with a NUL character at `field`: PostgreSQL cannot store it (in `text` or in
+    /// `jsonb`), so no backend accepts it; the one character valid JSON and UTF-8 can carry
+    /// that a store cannot hold (lone surrogates are refused by the JSON parser already). A
+    /// 422 shape error with `code` (`invalid_field` for a body, `invalid_query` /
+    /// `invalid_path` for the URL) so each dialect renders it where its product puts such
+    /// errors.
+    pub fn nul(code: ErrorCode, field: String) -> Self {
+        let detail = format!("{field} {}", roster_core::user::NUL_REASON);
+        ApiError::Request(ErrorInfo {
+            shape: true,
+            ..ErrorInfo::request(StatusCode::UNPROCESSABLE_ENTITY, code, detail, Some(field))
+        })
     }
 
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Core(e) => status_of(e),
-            ApiError::Request { status, .. } => *status,
+            ApiError::Request(info) => info.status,
         }
     }
 
     /// The stable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             ApiError::Core(e) => e.code(),
-            ApiError::Request { code, .. } => code,
+            ApiError::Request(info) => info.code,
         }
     }
 
@@ -75,7 +94,7 @@ impl ApiError {
     pub fn field(&self) -> Option<String> {
         match self {
             ApiError::Core(e) => e.field().map(str::to_string),
-            ApiError::Request { field, .. } => field.clone(),
+            ApiError::Request(info) => info.field.clone(),
         }
     }
 
@@ -83,7 +102,23 @@ impl ApiError {
     pub fn detail(&self) -> String {
         match self {
             ApiError::Core(e) => e.to_string(),
-            ApiError::Request { detail, .. } => detail.clone(),
+            ApiError::Request(info) => info.detail.clone(),
+        }
+    }
+
+    /// What the error is about, for a dialect to render it (see [`render_errors_with`]).
+    pub fn info(&self) -> ErrorInfo {
+        match self {
+            ApiError::Core(e) => ErrorInfo {
+                status: status_of(e),
+                code: e.code(),
+                detail: e.to_string(),
+                field: e.field().map(str::to_string),
+                reason: e.reason().map(str::to_string),
+                refusal: e.refusal(),
+                shape: e.is_nul_rejection(),
+            },
+            ApiError::Request(info) => info.clone(),
         }
     }
 
@@ -123,14 +158,15 @@ pub struct Problem {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         self.log();
-        let status = self.status();
+        let info = self.info();
+        let status = info.status;
         let problem = Problem {
-            kind: format!("urn:roster:problem:{}", self.code()),
+            kind: format!("urn:roster:problem:{}", info.code.as_str()),
             title: status.canonical_reason().unwrap_or("Error").to_string(),
             status: status.as_u16(),
-            detail: self.detail(),
-            code: self.code().to_string(),
-            field: self.field(),
+            detail: info.detail.clone(),
+            code: info.code.as_str().to_string(),
+            field: info.field.clone(),
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut response = (status, body).into_response();
@@ -147,12 +183,7 @@ impl IntoResponse for ApiError {
         {
             headers.insert(header::RETRY_AFTER, v);
         }
-        response.extensions_mut().insert(ErrorInfo {
-            status,
-            code: self.code(),
-            detail: problem.detail,
-            field: problem.field,
-        });
+        response.extensions_mut().insert(info);
         response
     }
 }
@@ -163,12 +194,36 @@ impl IntoResponse for ApiError {
 pub struct ErrorInfo {
     /// The status of the native table ([`status_of`]).
     pub status: StatusCode,
-    /// The stable code (`not_found`, `invalid_field`, `account_pending`, ...).
-    pub code: &'static str,
+    /// The stable code.
+    pub code: ErrorCode,
     /// The client-safe message.
     pub detail: String,
     /// The field at fault, for validation errors.
     pub field: Option<String>,
+    /// For a field error whose `detail` is `"{field}: {reason}"`: the reason alone (a core
+    /// rule's words, such as the password rule's).
+    pub reason: Option<String>,
+    /// Why the core refused, for `forbidden`.
+    pub refusal: Option<Refusal>,
+    /// Whether a field error is about the request's shape, not a rule of the core: the body
+    /// or URL does not fit the route's types (serde's errors), or holds a NUL character,
+    /// which no store can hold.
+    pub shape: bool,
+}
+
+impl ErrorInfo {
+    /// A request error: no refusal, no separate reason, not about the request's shape.
+    fn request(status: StatusCode, code: ErrorCode, detail: String, field: Option<String>) -> Self {
+        ErrorInfo {
+            status,
+            code,
+            detail,
+            field,
+            reason: None,
+            refusal: None,
+            shape: false,
+        }
+    }
 }
 
 /// Re-renders every error response of `router` (handlers, extractors, fallbacks) with
@@ -197,18 +252,67 @@ where
 
 /// 404 for routes that do not exist.
 pub async fn not_found_fallback() -> ApiError {
-    ApiError::request(StatusCode::NOT_FOUND, "route_not_found", "no such route", None)
+    ApiError::request(StatusCode::NOT_FOUND, ErrorCode::RouteNotFound, "no such route", None)
 }
 
 /// 405 for a known route called with the wrong method.
 pub async fn method_not_allowed_fallback() -> ApiError {
     ApiError::request(
         StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        ErrorCode::MethodNotAllowed,
         "method not allowed on this route",
         None,
     )
 }
+
+/// A dialect handler's error: a core or request error (re-rendered by the dialect's
+/// `render_error`, see [`render_errors_with`]), or an answer the product gives on one route
+/// only, written in the dialect's shape `S`.
+#[derive(Debug)]
+pub enum DialectError<S: ErrorShape> {
+    /// A core or request error.
+    Api(ApiError),
+    /// A fixed message with a status.
+    Detail(StatusCode, &'static str),
+    /// A structured answer with a status, where the product has them.
+    Object(StatusCode, S::Object),
+}
+
+/// How a dialect writes the answers its handlers give on one route only
+/// ([`DialectError::Detail`], [`DialectError::Object`]).
+pub trait ErrorShape {
+    /// A structured answer (`std::convert::Infallible` where the product has none).
+    type Object: std::fmt::Debug;
+    /// A fixed message with `status`.
+    fn detail(status: StatusCode, message: &'static str) -> Response;
+    /// A structured answer with `status`.
+    fn object(status: StatusCode, object: Self::Object) -> Response;
+}
+
+impl<S: ErrorShape> From<ApiError> for DialectError<S> {
+    fn from(e: ApiError) -> Self {
+        DialectError::Api(e)
+    }
+}
+
+impl<S: ErrorShape> From<Error> for DialectError<S> {
+    fn from(e: Error) -> Self {
+        DialectError::Api(e.into())
+    }
+}
+
+impl<S: ErrorShape> IntoResponse for DialectError<S> {
+    fn into_response(self) -> Response {
+        match self {
+            DialectError::Api(e) => e.into_response(),
+            DialectError::Detail(status, message) => S::detail(status, message),
+            DialectError::Object(status, object) => S::object(status, object),
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod bodies;
 
 #[cfg(test)]
 mod tests {
@@ -254,7 +358,7 @@ mod tests {
         let router = render_errors_with(router, |info| {
             (
                 StatusCode::BAD_REQUEST,
-                axum::Json(serde_json::json!({"detail": info.code})),
+                axum::Json(serde_json::json!({"detail": info.code.as_str()})),
             )
                 .into_response()
         });
@@ -265,6 +369,20 @@ mod tests {
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
         let body = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
         assert_eq!(&body[..], br#"{"detail":"not_found"}"#);
+    }
+
+    #[test]
+    fn info_carries_refusal_reason_and_shape() {
+        let info = ApiError::Core(Error::Forbidden(Refusal::AdminRequired)).info();
+        assert_eq!(info.code, ErrorCode::Forbidden);
+        assert_eq!(info.refusal, Some(Refusal::AdminRequired));
+        assert_eq!(info.detail, "administrator role required");
+        let info = ApiError::Core(Error::invalid("password", "is too short")).info();
+        assert_eq!(info.detail, "password: is too short");
+        assert_eq!(info.reason.as_deref(), Some("is too short"));
+        assert!(!info.shape);
+        let nul = Error::invalid("name", roster_core::user::NUL_REASON);
+        assert!(ApiError::Core(nul).info().shape);
     }
 
     #[test]

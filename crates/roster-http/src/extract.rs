@@ -9,7 +9,7 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use roster_core::service::ClientMeta;
-use roster_core::{Actor, Error};
+use roster_core::{Actor, Error, ErrorCode};
 use serde::de::DeserializeOwned;
 use std::net::SocketAddr;
 
@@ -17,12 +17,12 @@ fn body_error(e: BytesRejection) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::request(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
+            ErrorCode::BodyTooLarge,
             "the request body is too large",
             None,
         )
     } else {
-        ApiError::request(StatusCode::BAD_REQUEST, "unreadable_body", e.body_text(), None)
+        ApiError::request(StatusCode::BAD_REQUEST, ErrorCode::UnreadableBody, e.body_text(), None)
     }
 }
 
@@ -51,23 +51,6 @@ fn field_in_message(message: &str) -> Option<String> {
         }
     }
     None
-}
-
-/// Why text with a NUL character is refused: PostgreSQL cannot store it (in `text` or in
-/// `jsonb`), so no backend accepts it. The one character valid JSON and UTF-8 can carry that
-/// a store cannot hold (lone surrogates are refused by the JSON parser already).
-pub const NUL_REASON: &str = roster_core::user::NUL_REASON;
-
-/// The 422 for text with a NUL character at `field`, with `code` (`invalid_field` for a
-/// body, `invalid_query` / `invalid_path` for the URL) so each dialect renders it where its
-/// product puts such errors.
-fn nul_error(code: &'static str, field: String) -> ApiError {
-    ApiError::request(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        code,
-        format!("{field} {NUL_REASON}"),
-        Some(field),
-    )
 }
 
 /// Whether the raw JSON may hold a NUL: an unescaped `\u0000` escape. Valid JSON has no raw
@@ -122,21 +105,21 @@ fn reject_nul_in_json(bytes: &[u8]) -> Result<(), ApiError> {
         return Ok(());
     };
     match nul_path(&value, "") {
-        Some(path) if path.is_empty() => Err(nul_error("invalid_field", "body".to_string())),
-        Some(path) => Err(nul_error("invalid_field", path)),
+        Some(path) if path.is_empty() => Err(ApiError::nul(ErrorCode::InvalidField, "body".to_string())),
+        Some(path) => Err(ApiError::nul(ErrorCode::InvalidField, path)),
         None => Ok(()),
     }
 }
 
 /// Refuses URL-encoded pairs (a form body, a query string) with a NUL character in a name
 /// or a value, naming the field.
-fn reject_nul_in_pairs(encoded: &[u8], code: &'static str) -> Result<(), ApiError> {
+fn reject_nul_in_pairs(encoded: &[u8], code: ErrorCode) -> Result<(), ApiError> {
     if !encoded.windows(3).any(|w| w == b"%00") {
         return Ok(());
     }
     for (name, value) in form_urlencoded::parse(encoded) {
         if name.contains('\0') || value.contains('\0') {
-            return Err(nul_error(code, name.replace('\0', "\\u0000")));
+            return Err(ApiError::nul(code, name.replace('\0', "\\u0000")));
         }
     }
     Ok(())
@@ -149,7 +132,7 @@ fn reject_nul_in_pairs(encoded: &[u8], code: &'static str) -> Result<(), ApiErro
 pub async fn reject_nul_in_uri(mut request: Request, next: axum::middleware::Next) -> axum::response::Response {
     use axum::response::IntoResponse as _;
     if let Some(query) = request.uri().query()
-        && let Err(e) = reject_nul_in_pairs(query.as_bytes(), "invalid_query")
+        && let Err(e) = reject_nul_in_pairs(query.as_bytes(), ErrorCode::InvalidQuery)
     {
         return e.into_response();
     }
@@ -158,7 +141,7 @@ pub async fn reject_nul_in_uri(mut request: Request, next: axum::middleware::Nex
         if let Ok(params) = axum::extract::RawPathParams::from_request_parts(&mut parts, &()).await {
             for (name, value) in &params {
                 if value.contains('\0') {
-                    return nul_error("invalid_path", name.to_string()).into_response();
+                    return ApiError::nul(ErrorCode::InvalidPath, name.to_string()).into_response();
                 }
             }
         }
@@ -176,7 +159,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             deserializer.end().map_err(|e| {
                 ApiError::request(
                     StatusCode::BAD_REQUEST,
-                    "malformed_json",
+                    ErrorCode::MalformedJson,
                     format!("malformed JSON: {e}"),
                     None,
                 )
@@ -188,21 +171,17 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             if inner.is_syntax() || inner.is_eof() {
                 return Err(ApiError::request(
                     StatusCode::BAD_REQUEST,
-                    "malformed_json",
+                    ErrorCode::MalformedJson,
                     format!("malformed JSON: {inner}"),
                     None,
                 ));
             }
             let message = inner.to_string();
             let field = field_in_message(&message).or_else(|| error_field(e.path()));
-            let detail = match &field {
-                Some(f) if !message.contains(f.as_str()) => format!("{f}: {message}"),
-                _ => message,
-            };
-            Err(ApiError::request(
+            Err(ApiError::misfit(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_field",
-                detail,
+                ErrorCode::InvalidField,
+                message,
                 field,
             ))
         }
@@ -220,7 +199,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
         if !content_type_is(req.headers(), "application/json") {
             return Err(ApiError::request(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                ErrorCode::UnsupportedMediaType,
                 "expected Content-Type: application/json",
                 None,
             ));
@@ -248,7 +227,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
         if has_type && !is_json {
             return Err(ApiError::request(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                ErrorCode::UnsupportedMediaType,
                 "expected Content-Type: application/json",
                 None,
             ));
@@ -268,17 +247,22 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Form<T> {
         if !content_type_is(req.headers(), "application/x-www-form-urlencoded") {
             return Err(ApiError::request(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                ErrorCode::UnsupportedMediaType,
                 "expected Content-Type: application/x-www-form-urlencoded",
                 None,
             ));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(body_error)?;
-        reject_nul_in_pairs(&bytes, "invalid_field")?;
+        reject_nul_in_pairs(&bytes, ErrorCode::InvalidField)?;
         serde_urlencoded::from_bytes(&bytes).map(Form).map_err(|e| {
             let message = e.to_string();
             let field = field_in_message(&message);
-            ApiError::request(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", message, field)
+            ApiError::misfit(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::InvalidField,
+                message,
+                field,
+            )
         })
     }
 }
@@ -296,11 +280,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
         serde_path_to_error::deserialize(deserializer).map(Query).map_err(|e| {
             let message = e.inner().to_string();
             let field = field_in_message(&message).or_else(|| error_field(e.path()));
-            let detail = match &field {
-                Some(f) if !message.contains(f.as_str()) => format!("{f}: {message}"),
-                _ => message,
-            };
-            ApiError::request(StatusCode::BAD_REQUEST, "invalid_query", detail, field)
+            ApiError::misfit(StatusCode::BAD_REQUEST, ErrorCode::InvalidQuery, message, field)
         })
     }
 }
@@ -388,7 +368,12 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(value)) => Ok(Path(value)),
-            Err(e) => Err(ApiError::request(e.status(), "invalid_path", e.body_text(), None)),
+            Err(e) => Err(ApiError::request(
+                e.status(),
+                ErrorCode::InvalidPath,
+                e.body_text(),
+                None,
+            )),
         }
     }
 }
@@ -429,6 +414,20 @@ mod tests {
     }
 
     #[test]
+    fn misfits_are_shape_errors_with_their_reason_apart() {
+        let e = parse_json::<Body>(br#"{"name": 5}"#).unwrap_err().info();
+        assert!(e.shape);
+        let reason = e.reason.as_deref().unwrap();
+        assert_eq!(e.detail, format!("name: {reason}"));
+        // Serde's message names the field already: no prefix, so no separate reason.
+        let e = parse_json::<Body>(br#"{"age": 1}"#).unwrap_err().info();
+        assert!(e.shape);
+        assert_eq!(e.reason, None);
+        assert!(parse_json::<Body>(br#"{"name": "\u0000"}"#).unwrap_err().info().shape);
+        assert!(!parse_json::<Body>(b"{").unwrap_err().info().shape);
+    }
+
+    #[test]
     fn nul_characters_are_refused_where_they_are() {
         let e = parse_json::<Body>(br#"{"name": "a\u0000b"}"#).unwrap_err();
         assert_eq!(e.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -438,9 +437,9 @@ mod tests {
         assert_eq!(body.name, "a\\u0000b");
         let e = reject_nul_in_json(br#"{"a": [{"b": 1}, {"c": ["x", "\u0000"]}]}"#).unwrap_err();
         assert_eq!(e.field().as_deref(), Some("a[1].c[1]"));
-        let e = reject_nul_in_pairs(b"x=1&name%00=2", "invalid_query").unwrap_err();
+        let e = reject_nul_in_pairs(b"x=1&name%00=2", ErrorCode::InvalidQuery).unwrap_err();
         assert_eq!(e.field().as_deref(), Some("name\\u0000"));
         assert_eq!(e.code(), "invalid_query");
-        assert!(reject_nul_in_pairs(b"x=%2500", "invalid_query").is_ok());
+        assert!(reject_nul_in_pairs(b"x=%2500", ErrorCode::InvalidQuery).is_ok());
     }
 }

@@ -60,7 +60,7 @@ async fn request_timeout(
         Ok(response) => response,
         Err(_) => ApiError::request(
             StatusCode::REQUEST_TIMEOUT,
-            "request_timeout",
+            roster_core::ErrorCode::RequestTimeout,
             format!("the request took longer than {} s", limit.as_secs_f64()),
             None,
         )

@@ -5,7 +5,7 @@
 use super::auth::ClientMeta;
 use super::users::{Registration, not_found};
 use super::{Actor, Core, LoginOutcome};
-use crate::error::{Error, Result};
+use crate::error::{Error, Refusal, Result};
 use crate::id::UserId;
 use crate::store::{UserQuery, UserSort};
 use crate::user::{Role, User};
@@ -39,7 +39,7 @@ pub enum AdminAction {
 }
 
 /// Refusal: an administrator deleting their own account (by any route).
-pub const ADMIN_CANNOT_DELETE_SELF: &str = "administrators cannot delete their own account";
+pub const ADMIN_CANNOT_DELETE_SELF: Refusal = Refusal::AdminCannotDeleteSelf;
 
 /// The rule of every deletion (see [`Core::delete_user_by`]): no administrator deletes
 /// themself, whether through an administrator's route or a self-service one.
@@ -75,9 +75,7 @@ impl Core {
     pub(super) async fn ensure_not_anothers_primary_admin(&self, actor: &Actor, target: UserId) -> Result<()> {
         actor.require_admin()?;
         if actor.user.id != target && self.primary_admin().await? == Some(target) {
-            return Err(Error::Forbidden(
-                "the primary administrator cannot be changed by another administrator",
-            ));
+            return Err(Error::Forbidden(Refusal::PrimaryAdminProtected));
         }
         Ok(())
     }
@@ -93,7 +91,7 @@ impl Core {
             && role != Role::Admin
             && self.primary_admin().await? == Some(target)
         {
-            return Err(Error::Forbidden("the primary administrator must stay an administrator"));
+            return Err(Error::Forbidden(Refusal::PrimaryAdminStaysAdmin));
         }
         Ok(())
     }

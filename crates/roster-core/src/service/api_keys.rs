@@ -103,9 +103,9 @@ impl Core {
             }
             if !may_grant(actor.user.role, &scope) {
                 return Err(Error::Forbidden(if scope == SCOPE_INTROSPECT {
-                    "only administrators may grant the introspect scope"
+                    crate::error::Refusal::IntrospectGrantAdminOnly
                 } else {
-                    "only administrators may grant the events scope"
+                    crate::error::Refusal::EventsGrantAdminOnly
                 }));
             }
             if !scopes.contains(&scope) {

@@ -436,7 +436,7 @@ impl Core {
     /// the `introspect` scope may ask.
     pub async fn introspect(&self, actor: &Actor, token: &str) -> Result<Introspection> {
         if !actor.has_scope(super::SCOPE_INTROSPECT) {
-            return Err(Error::Forbidden("an API key with the introspect scope is required"));
+            return Err(Error::Forbidden(crate::error::Refusal::IntrospectScopeRequired));
         }
         let token = token.trim();
         if token.is_empty() {

@@ -24,9 +24,7 @@ impl Core {
         let now = self.clock.now();
         user.ensure_may_sign_in_at(now)?;
         if self.two_factor_status(user.id).await?.enabled {
-            return Err(Error::Forbidden(
-                "auto-login is refused for an account with two-factor authentication",
-            ));
+            return Err(Error::Forbidden(crate::error::Refusal::AutoLoginWithTwoFactor));
         }
         self.store
             .record_login(user.id, now, None, &self.login_journal(user.id, "auto_login"))

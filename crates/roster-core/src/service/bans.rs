@@ -46,7 +46,7 @@ impl Core {
     pub async fn ban_user(&self, actor: &Actor, id: UserId, duration: Duration, reason: Option<&str>) -> Result<User> {
         actor.require_admin()?;
         if actor.user.id == id {
-            return Err(Error::Forbidden("administrators cannot ban themselves"));
+            return Err(Error::Forbidden(crate::error::Refusal::CannotBanSelf));
         }
         self.ban_user_by(Some(actor.user.id), id, duration, reason).await
     }

@@ -6,7 +6,7 @@
 use super::users::not_found;
 use super::{Actor, Core};
 use crate::chat::{AllowDmsFrom, Channel, ChannelKind};
-use crate::error::{Error, Result};
+use crate::error::{Error, Refusal, Result};
 use crate::id::{ChannelId, UserId, timestamp_of};
 use crate::user::User;
 use time::OffsetDateTime;
@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 /// The name of a personal notes channel.
 pub const NOTES_CHANNEL_NAME: &str = "Personal Notes";
 /// Refusal: the recipient blocks the caller or does not take direct messages from them.
-pub const CANNOT_MESSAGE: &str = "this user does not accept direct messages from you";
+pub const CANNOT_MESSAGE: Refusal = Refusal::CannotMessage;
 
 impl Core {
     /// The caller's personal notes channel, created on first use.

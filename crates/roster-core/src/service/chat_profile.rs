@@ -4,13 +4,13 @@
 
 use super::users::not_found;
 use super::{Actor, Core};
-use crate::error::{Error, Result};
+use crate::error::{Error, Refusal, Result};
 use crate::id::UserId;
 use crate::password::validate_password;
 use crate::user::{Email, User, Username};
 
 /// Refusal: the current password given with a new one is wrong.
-pub const INCORRECT_CURRENT_PASSWORD: &str = "the current password is incorrect";
+pub const INCORRECT_CURRENT_PASSWORD: Refusal = Refusal::IncorrectCurrentPassword;
 
 /// A chat user's change to their own account; absent fields are kept.
 #[derive(Debug, Clone, Default)]

@@ -5,11 +5,11 @@
 use super::users::not_found;
 use super::{Actor, Core};
 use crate::chat::{MessagingSettings, MessagingSettingsChange};
-use crate::error::{Error, Result};
+use crate::error::{Error, Refusal, Result};
 use crate::id::UserId;
 
 /// Refusal: a user changing their own messaging limits.
-pub const LIMITS_ADMIN_ONLY: &str = "messaging limits are set by administrators";
+pub const LIMITS_ADMIN_ONLY: Refusal = Refusal::LimitsAdminOnly;
 
 /// The largest value of a messaging limit.
 const MAX_LIMIT: i64 = 1 << 40;
@@ -55,7 +55,7 @@ impl Core {
     ) -> Result<MessagingSettings> {
         let is_admin = actor.require_admin().is_ok();
         if actor.user.id != user && !is_admin {
-            return Err(Error::Forbidden("administrator role required"));
+            return Err(Error::Forbidden(Refusal::AdminRequired));
         }
         if change.changes_limits() && !is_admin {
             return Err(Error::Forbidden(LIMITS_ADMIN_ONLY));

@@ -114,8 +114,7 @@ pub struct Actor {
 
 /// Refusal: an API key (not a session from a login) asked to change the password, the email
 /// or the second factor, or to delete the account.
-pub const SESSION_REQUIRED: &str =
-    "an API key cannot change the password, email or two-factor settings or delete the account: sign in";
+pub const SESSION_REQUIRED: crate::error::Refusal = crate::error::Refusal::SessionRequired;
 
 impl Actor {
     /// Fails unless the call was made with a session from an interactive login, not an API
@@ -150,7 +149,7 @@ impl Actor {
         if self.user.role == crate::Role::Admin {
             Ok(())
         } else {
-            Err(Error::Forbidden("administrator role required"))
+            Err(Error::Forbidden(crate::error::Refusal::AdminRequired))
         }
     }
 

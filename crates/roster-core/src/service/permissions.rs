@@ -14,7 +14,7 @@
 
 use super::groups::validate_permissions;
 use super::{Actor, Core};
-use crate::error::{Error, Result};
+use crate::error::{Error, Refusal, Result};
 use crate::id::UserId;
 use crate::{Role, User};
 use serde_json::{Value, json};
@@ -60,8 +60,7 @@ pub const API_KEYS_PERMISSION: &[&str] = &["features", "api_keys"];
 
 /// The core's answer when a user without [`API_KEYS_PERMISSION`] creates or uses an API key
 /// where the gate holds (dialects may show their product's words for it).
-pub const API_KEYS_NOT_PERMITTED: &str =
-    "API keys need the features.api_keys permission, which this account does not have";
+pub const API_KEYS_NOT_PERMITTED: Refusal = Refusal::ApiKeysNotPermitted;
 
 /// Where the `features.api_keys` permission gates API keys: a per-deployment choice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -104,7 +103,7 @@ pub struct GatedPreference {
     pub path: &'static [&'static str],
     pub needs: &'static [&'static [&'static str]],
     /// The core's answer when it is set without them.
-    pub refusal: &'static str,
+    pub refusal: Refusal,
 }
 
 /// The gated preference fields. Open WebUI's settings live under `settings`.
@@ -112,22 +111,22 @@ pub const GATED_PREFERENCES: &[GatedPreference] = &[
     GatedPreference {
         path: &["settings", "notifications"],
         needs: &[&["features", "webhooks"]],
-        refusal: "preferences.settings.notifications needs the features.webhooks permission",
+        refusal: Refusal::NotificationsNeedWebhooks,
     },
     GatedPreference {
         path: &["settings", "ui", "notifications", "webhook_url"],
         needs: &[&["features", "webhooks"]],
-        refusal: "preferences.settings.ui.notifications.webhook_url needs the features.webhooks permission",
+        refusal: Refusal::WebhookUrlNeedsWebhooks,
     },
     GatedPreference {
         path: &["settings", "ui", "system"],
         needs: &[&["chat", "controls"], &["chat", "system_prompt"]],
-        refusal: "preferences.settings.ui.system needs the chat.controls and chat.system_prompt permissions",
+        refusal: Refusal::SystemPromptNeedsChatControls,
     },
     GatedPreference {
         path: &["settings", "ui", "toolServers"],
         needs: &[&["features", "direct_tool_servers"]],
-        refusal: "preferences.settings.ui.toolServers needs the features.direct_tool_servers permission",
+        refusal: Refusal::ToolServersNeedDirectToolServers,
     },
 ];
 

@@ -5,12 +5,12 @@
 use super::users::not_found;
 use super::{Actor, Core};
 use crate::chat::{Block, Friendship};
-use crate::error::{Error, Result};
+use crate::error::{Error, Refusal, Result};
 use crate::id::UserId;
 use crate::user::User;
 
 /// Refusal: a friend request between users one of whom blocks the other.
-pub const FRIEND_REQUEST_BLOCKED: &str = "a friend request cannot be sent to this user";
+pub const FRIEND_REQUEST_BLOCKED: Refusal = Refusal::FriendRequestBlocked;
 
 impl Core {
     /// Reads another user who may take part in social features: exists, is active and is

@@ -6,17 +6,17 @@
 
 use super::users::{AdminUserChanges, ProfileChanges, not_found};
 use super::{Actor, Core};
-use crate::error::{Error, Result};
+use crate::error::{Error, Refusal, Result};
 use crate::id::UserId;
 use crate::password::{Verified, validate_password};
 use crate::user::{Role, User};
 
 /// Refusal: a non-administrator changing another account.
-pub const NOT_OWN_ACCOUNT: &str = "only administrators may change other accounts";
+pub const NOT_OWN_ACCOUNT: Refusal = Refusal::NotOwnAccount;
 /// Refusal: a non-administrator changing the administrator flag, activation or password.
-pub const ONLY_SUPERUSERS: &str = "only administrators may change roles, activation or passwords";
+pub const ONLY_SUPERUSERS: Refusal = Refusal::OnlySuperusers;
 /// Refusal: deactivating one's own account.
-pub const CANNOT_DEACTIVATE_SELF: &str = "nobody may deactivate their own account";
+pub const CANNOT_DEACTIVATE_SELF: Refusal = Refusal::CannotDeactivateSelf;
 
 /// A change to an account in the superuser model.
 #[derive(Debug, Clone, Default)]

@@ -336,7 +336,7 @@ impl Core {
     /// of other accounts are not confirmed.
     pub async fn get_user(&self, actor: &Actor, id: UserId) -> Result<User> {
         if actor.user.id != id && actor.require_admin().is_err() {
-            return Err(Error::Forbidden("administrator role required"));
+            return Err(Error::Forbidden(crate::error::Refusal::AdminRequired));
         }
         self.store.get_user(id).await.map_err(not_found("user"))
     }

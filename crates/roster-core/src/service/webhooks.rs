@@ -327,9 +327,7 @@ impl Core {
     pub async fn list_events(&self, actor: &Actor, after: Option<&str>, limit: Option<u32>) -> Result<EventPage> {
         let scoped = actor.has_scope(SCOPE_EVENTS);
         if !scoped && actor.require_admin().is_err() {
-            return Err(Error::Forbidden(
-                "the administrator role or an API key with the events scope is required",
-            ));
+            return Err(Error::Forbidden(crate::error::Refusal::EventsAccessRequired));
         }
         let after = match after.map(str::trim) {
             None | Some("") => 0,

@@ -3,10 +3,10 @@
 
 pub use crate::dialect::fastapi::detail;
 use crate::dialect::fastapi::validation;
-use crate::error::{ApiError, ErrorInfo};
+use crate::error::ErrorInfo;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use serde_json::Value;
+use axum::response::Response;
+use roster_core::ErrorCode as C;
 
 pub const NO_CREDENTIALS: &str = "An API key must be passed as query or header";
 pub const INVALID_API_KEY: &str = "Invalid or missing API key";
@@ -36,27 +36,27 @@ pub const SUPERUSER_NOT_CREATED: &str = "Super user hasn't been created";
 pub fn render_error(info: &ErrorInfo) -> Response {
     let field = info.field.as_deref();
     match info.code {
-        "not_found" => detail(StatusCode::NOT_FOUND, USER_NOT_FOUND),
-        "invalid_id" => validation("path", Some("user_id"), "Input should be a valid UUID"),
-        "route_not_found" => detail(StatusCode::NOT_FOUND, "Not Found"),
-        "method_not_allowed" => detail(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed"),
-        "unauthenticated" => detail(StatusCode::FORBIDDEN, NO_CREDENTIALS),
-        "invalid_token" => detail(StatusCode::UNAUTHORIZED, INVALID_TOKEN),
-        "invalid_credentials" => detail(StatusCode::UNAUTHORIZED, INCORRECT_LOGIN),
-        "account_pending" | "account_disabled" | "banned" | "email_not_verified" => {
+        C::NotFound => detail(StatusCode::NOT_FOUND, USER_NOT_FOUND),
+        C::InvalidId => validation("path", Some("user_id"), "Input should be a valid UUID"),
+        C::RouteNotFound => detail(StatusCode::NOT_FOUND, "Not Found"),
+        C::MethodNotAllowed => detail(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed"),
+        C::Unauthenticated => detail(StatusCode::FORBIDDEN, NO_CREDENTIALS),
+        C::InvalidToken => detail(StatusCode::UNAUTHORIZED, INVALID_TOKEN),
+        C::InvalidCredentials => detail(StatusCode::UNAUTHORIZED, INCORRECT_LOGIN),
+        C::AccountPending | C::AccountDisabled | C::Banned | C::EmailNotVerified => {
             detail(StatusCode::UNAUTHORIZED, INACTIVE_USER)
         }
-        "forbidden" => detail(StatusCode::FORBIDDEN, NOT_ENOUGH_PRIVILEGES),
-        "registration_disabled" => detail(StatusCode::FORBIDDEN, SIGNUP_DISABLED),
-        "conflict" => detail(StatusCode::BAD_REQUEST, USERNAME_UNAVAILABLE),
-        "last_admin" => detail(StatusCode::BAD_REQUEST, info.detail.as_str()),
-        "invalid_field" => validation("body", field, &info.detail),
-        "malformed_json" | "unsupported_media_type" | "unreadable_body" => validation("body", None, &info.detail),
-        "invalid_query" => validation("query", field, &info.detail),
-        "invalid_path" if info.status == StatusCode::UNPROCESSABLE_ENTITY => validation("path", field, &info.detail),
-        "body_too_large" => detail(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
-        "rate_limited" => detail(StatusCode::TOO_MANY_REQUESTS, "Too many requests"),
-        "unavailable" => {
+        C::Forbidden => detail(StatusCode::FORBIDDEN, NOT_ENOUGH_PRIVILEGES),
+        C::RegistrationDisabled => detail(StatusCode::FORBIDDEN, SIGNUP_DISABLED),
+        C::Conflict => detail(StatusCode::BAD_REQUEST, USERNAME_UNAVAILABLE),
+        C::LastAdmin => detail(StatusCode::BAD_REQUEST, info.detail.as_str()),
+        C::InvalidField => validation("body", field, &info.detail),
+        C::MalformedJson | C::UnsupportedMediaType | C::UnreadableBody => validation("body", None, &info.detail),
+        C::InvalidQuery => validation("query", field, &info.detail),
+        C::InvalidPath if info.status == StatusCode::UNPROCESSABLE_ENTITY => validation("path", field, &info.detail),
+        C::BodyTooLarge => detail(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
+        C::RateLimited => detail(StatusCode::TOO_MANY_REQUESTS, "Too many requests"),
+        C::Unavailable => {
             let mut response = detail(StatusCode::SERVICE_UNAVAILABLE, "Service temporarily unavailable");
             response
                 .headers_mut()
@@ -69,70 +69,45 @@ pub fn render_error(info: &ErrorInfo) -> Response {
 }
 
 /// A handler's error: a core or request error (re-rendered by [`render_error`]), or an
-/// answer Langflow gives on one route only.
-#[derive(Debug)]
-pub enum LangflowError {
-    Api(ApiError),
-    Detail(StatusCode, &'static str),
-    /// A detail object (`auto_login`'s refusal).
-    Object(StatusCode, Value),
-}
-
-impl From<ApiError> for LangflowError {
-    fn from(e: ApiError) -> Self {
-        LangflowError::Api(e)
-    }
-}
-
-impl From<roster_core::Error> for LangflowError {
-    fn from(e: roster_core::Error) -> Self {
-        LangflowError::Api(e.into())
-    }
-}
-
-impl IntoResponse for LangflowError {
-    fn into_response(self) -> Response {
-        match self {
-            LangflowError::Api(e) => e.into_response(),
-            LangflowError::Detail(status, text) => detail(status, text),
-            LangflowError::Object(status, value) => detail(status, value),
-        }
-    }
-}
+/// answer Langflow gives on one route only (`Detail`, or `Object` for `auto_login`'s refusal).
+pub type LangflowError = crate::dialect::fastapi::FastApiError;
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn info(code: &'static str, status: StatusCode) -> ErrorInfo {
+    fn info(code: C, status: StatusCode) -> ErrorInfo {
         ErrorInfo {
             status,
             code,
             detail: "x".into(),
             field: None,
+            reason: None,
+            refusal: None,
+            shape: false,
         }
     }
 
     #[test]
     fn core_errors_take_langflow_statuses() {
         for (code, status, expected) in [
-            ("not_found", StatusCode::NOT_FOUND, StatusCode::NOT_FOUND),
-            ("unauthenticated", StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN),
-            ("account_disabled", StatusCode::FORBIDDEN, StatusCode::UNAUTHORIZED),
-            ("conflict", StatusCode::CONFLICT, StatusCode::BAD_REQUEST),
-            ("invalid_id", StatusCode::BAD_REQUEST, StatusCode::UNPROCESSABLE_ENTITY),
+            (C::NotFound, StatusCode::NOT_FOUND, StatusCode::NOT_FOUND),
+            (C::Unauthenticated, StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN),
+            (C::AccountDisabled, StatusCode::FORBIDDEN, StatusCode::UNAUTHORIZED),
+            (C::Conflict, StatusCode::CONFLICT, StatusCode::BAD_REQUEST),
+            (C::InvalidId, StatusCode::BAD_REQUEST, StatusCode::UNPROCESSABLE_ENTITY),
             (
-                "internal",
+                C::Internal,
                 StatusCode::INTERNAL_SERVER_ERROR,
                 StatusCode::INTERNAL_SERVER_ERROR,
             ),
         ] {
-            assert_eq!(render_error(&info(code, status)).status(), expected, "{code}");
+            assert_eq!(render_error(&info(code, status)).status(), expected, "{code:?}");
         }
-        let outage = render_error(&info("unavailable", StatusCode::SERVICE_UNAVAILABLE));
+        let outage = render_error(&info(C::Unavailable, StatusCode::SERVICE_UNAVAILABLE));
         assert_eq!(outage.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(outage.headers()[header::RETRY_AFTER], "1");
-        let unauthorized = render_error(&info("invalid_token", StatusCode::UNAUTHORIZED));
+        let unauthorized = render_error(&info(C::InvalidToken, StatusCode::UNAUTHORIZED));
         assert_eq!(unauthorized.headers()[header::WWW_AUTHENTICATE], "Bearer");
     }
 }

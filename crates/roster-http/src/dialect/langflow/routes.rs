@@ -296,7 +296,7 @@ async fn auto_login_get(State(state): State<AppState>, Meta(meta): Meta) -> Resu
                 error::SUPERUSER_NOT_CREATED,
             ));
         }
-        Err(Error::Forbidden(text)) => return Err(LangflowError::Detail(StatusCode::FORBIDDEN, text)),
+        Err(Error::Forbidden(refusal)) => return Err(LangflowError::Detail(StatusCode::FORBIDDEN, refusal.message())),
         Err(e) => return Err(e.into()),
     };
     let tokens = outcome.tokens.ok_or(Error::AccountPending)?;

@@ -4,7 +4,7 @@
 use crate::error::ErrorInfo;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use roster_core::Error;
+use roster_core::{Error, ErrorCode};
 use serde_json::{Value, json};
 
 /// An error already in LibreChat's shape (not re-rendered).
@@ -60,14 +60,6 @@ impl IntoResponse for LcError {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
         }
         response
-    }
-}
-
-/// The reason of a validation error without its field prefix.
-fn reason(detail: &str, field: Option<&str>) -> String {
-    match field {
-        Some(f) => detail.strip_prefix(&format!("{f}: ")).unwrap_or(detail).to_string(),
-        None => detail.to_string(),
     }
 }
 
@@ -131,26 +123,24 @@ impl From<crate::error::ApiError> for LcError {
     fn from(e: crate::error::ApiError) -> Self {
         match e {
             crate::error::ApiError::Core(e) => from_core(e),
-            other => render(&ErrorInfo {
-                status: other.status(),
-                code: other.code(),
-                detail: other.detail(),
-                field: other.field(),
-            }),
+            other => render(&other.info()),
         }
     }
 }
 
 /// Re-renders an error of the shared layers (extractors, authentication, fallbacks).
 pub fn render(info: &ErrorInfo) -> LcError {
-    let message = reason(&info.detail, info.field.as_deref());
+    // A validation error's reason, without its field's name.
+    let message = info.reason.clone().unwrap_or_else(|| info.detail.clone());
     match info.status {
         StatusCode::UNAUTHORIZED => LcError::json(StatusCode::UNAUTHORIZED, unauthorized()),
         StatusCode::UNSUPPORTED_MEDIA_TYPE | StatusCode::UNPROCESSABLE_ENTITY => {
             LcError::message(StatusCode::BAD_REQUEST, message)
         }
-        StatusCode::NOT_FOUND if info.code == "route_not_found" => LcError::message(StatusCode::NOT_FOUND, "Not Found"),
-        StatusCode::FORBIDDEN if info.code == "email_not_verified" => {
+        StatusCode::NOT_FOUND if info.code == ErrorCode::RouteNotFound => {
+            LcError::message(StatusCode::NOT_FOUND, "Not Found")
+        }
+        StatusCode::FORBIDDEN if info.code == ErrorCode::EmailNotVerified => {
             LcError::message(StatusCode::UNPROCESSABLE_ENTITY, "Email not verified.")
         }
         status if status.is_server_error() => LcError::message(status, "Something went wrong."),
@@ -168,4 +158,26 @@ pub fn render(info: &ErrorInfo) -> LcError {
 /// [`render`] as a response, for `render_errors_with`.
 pub fn render_response(info: &ErrorInfo) -> Response {
     render(info).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::bodies::{core_errors, describe, json_errors, other_request_errors};
+
+    /// Pins LibreChat's answer to an error a handler returns (not re-rendered: converted
+    /// where it happens), for every core error and request error.
+    #[tokio::test]
+    async fn handler_error_bodies() {
+        let mut described = serde_json::Map::new();
+        for (name, e) in core_errors() {
+            let response = LcError::from(e).into_response();
+            described.insert(format!("core {name}"), describe(response).await);
+        }
+        for (name, e) in other_request_errors().into_iter().chain(json_errors()) {
+            let response = LcError::from(e).into_response();
+            described.insert(format!("request {name}"), describe(response).await);
+        }
+        insta::assert_json_snapshot!("librechat_handler", Value::Object(described));
+    }
 }

@@ -4,9 +4,10 @@
 
 pub use crate::dialect::fastapi::detail;
 use crate::dialect::fastapi::validation;
-use crate::error::{ApiError, ErrorInfo};
+use crate::error::ErrorInfo;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
+use roster_core::{ErrorCode as C, Refusal};
 
 pub const NOT_FOUND: &str = "We could not find what you're looking for :/";
 pub const ACTION_PROHIBITED: &str = "The requested action has been restricted as a security measure.";
@@ -31,94 +32,71 @@ pub const NOT_AUTHENTICATED: &str = "Not authenticated";
 /// `POST /users/{id}/sessions/revoke` says this for an unknown user, with 404.
 pub const SESSIONS_USER_NOT_FOUND: &str = "User not found.";
 
-/// The core's message for a non-admin caller (see `Actor::require_admin`).
-const ADMIN_REQUIRED: &str = "administrator role required";
-
-/// Whether a field error is about the body's shape (serde's words, or a character no store
-/// can hold), not a rule of the core.
-fn is_shape_error(detail: &str) -> bool {
-    [
-        "invalid type",
-        "missing field",
-        "unknown field",
-        "invalid value",
-        "invalid length",
-    ]
-    .iter()
-    .any(|marker| detail.contains(marker))
-        || detail.ends_with(crate::extract::NUL_REASON)
-}
-
 /// Renders any error of this dialect's router (handlers, extractors, fallbacks) as Open WebUI
 /// does.
 pub fn render_error(info: &ErrorInfo) -> Response {
     let field = info.field.as_deref();
     match info.code {
-        "not_found" | "invalid_id" => detail(StatusCode::BAD_REQUEST, NOT_FOUND),
-        "route_not_found" => detail(StatusCode::NOT_FOUND, "Not Found"),
-        "method_not_allowed" => detail(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed"),
-        "unauthenticated" => detail(StatusCode::UNAUTHORIZED, NOT_AUTHENTICATED),
-        "invalid_token" => detail(StatusCode::UNAUTHORIZED, INVALID_TOKEN),
-        "invalid_credentials" => detail(StatusCode::BAD_REQUEST, INVALID_CRED),
-        "account_pending" | "account_disabled" | "banned" | "email_not_verified" => {
+        C::NotFound | C::InvalidId => detail(StatusCode::BAD_REQUEST, NOT_FOUND),
+        C::RouteNotFound => detail(StatusCode::NOT_FOUND, "Not Found"),
+        C::MethodNotAllowed => detail(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed"),
+        C::Unauthenticated => detail(StatusCode::UNAUTHORIZED, NOT_AUTHENTICATED),
+        C::InvalidToken => detail(StatusCode::UNAUTHORIZED, INVALID_TOKEN),
+        C::InvalidCredentials => detail(StatusCode::BAD_REQUEST, INVALID_CRED),
+        C::AccountPending | C::AccountDisabled | C::Banned | C::EmailNotVerified => {
             detail(StatusCode::UNAUTHORIZED, ACCESS_PROHIBITED)
         }
-        "forbidden" if info.detail == roster_core::service::API_KEYS_NOT_PERMITTED => {
+        C::Forbidden if info.refusal == Some(Refusal::ApiKeysNotPermitted) => {
             detail(StatusCode::FORBIDDEN, API_KEY_NOT_ALLOWED)
         }
-        "forbidden" if info.detail == ADMIN_REQUIRED => detail(StatusCode::UNAUTHORIZED, ACCESS_PROHIBITED),
-        "forbidden" | "last_admin" => detail(StatusCode::FORBIDDEN, ACTION_PROHIBITED),
-        "registration_disabled" => detail(StatusCode::FORBIDDEN, ACCESS_PROHIBITED),
-        "conflict" if field == Some("username") => detail(StatusCode::BAD_REQUEST, USERNAME_TAKEN),
-        "conflict" => detail(StatusCode::BAD_REQUEST, EMAIL_TAKEN),
-        "invalid_field" if is_shape_error(&info.detail) => validation("body", field, &info.detail),
-        "invalid_field" if field == Some("email") => detail(StatusCode::BAD_REQUEST, INVALID_EMAIL_FORMAT),
-        "invalid_field" if field == Some("current_password") => detail(StatusCode::BAD_REQUEST, INCORRECT_PASSWORD),
-        "invalid_field"
-            if matches!(field, Some("password" | "new_password"))
-                && info.detail.starts_with(&format!("{}: ", field.unwrap_or_default())) =>
-        {
-            // The core's password rule, in its own words, as Open WebUI shows its hint.
-            let hint = info.detail.split_once(": ").map_or("", |(_, r)| r);
-            let hint = if hint.is_empty() { INVALID_PASSWORD } else { hint };
-            detail(StatusCode::BAD_REQUEST, hint)
+        C::Forbidden if info.refusal == Some(Refusal::AdminRequired) => {
+            detail(StatusCode::UNAUTHORIZED, ACCESS_PROHIBITED)
         }
-        "invalid_field" => validation("body", field, &info.detail),
-        "malformed_json" | "unsupported_media_type" => validation("body", None, &info.detail),
-        "invalid_query" => validation("query", field, &info.detail),
-        "invalid_path" if info.status == StatusCode::UNPROCESSABLE_ENTITY => validation("path", field, &info.detail),
-        "body_too_large" => detail(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
-        "rate_limited" => detail(StatusCode::TOO_MANY_REQUESTS, RATE_LIMIT_EXCEEDED),
+        C::Forbidden | C::LastAdmin => detail(StatusCode::FORBIDDEN, ACTION_PROHIBITED),
+        C::RegistrationDisabled => detail(StatusCode::FORBIDDEN, ACCESS_PROHIBITED),
+        C::Conflict if field == Some("username") => detail(StatusCode::BAD_REQUEST, USERNAME_TAKEN),
+        C::Conflict => detail(StatusCode::BAD_REQUEST, EMAIL_TAKEN),
+        C::InvalidField if info.shape => validation("body", field, &info.detail),
+        C::InvalidField if field == Some("email") => detail(StatusCode::BAD_REQUEST, INVALID_EMAIL_FORMAT),
+        C::InvalidField if field == Some("current_password") => detail(StatusCode::BAD_REQUEST, INCORRECT_PASSWORD),
+        C::InvalidField if matches!(field, Some("password" | "new_password")) && info.reason.is_some() => {
+            // The core's password rule, in its own words, as Open WebUI shows its hint.
+            let hint = info.reason.as_deref().filter(|r| !r.is_empty());
+            detail(StatusCode::BAD_REQUEST, hint.unwrap_or(INVALID_PASSWORD))
+        }
+        C::InvalidField => validation("body", field, &info.detail),
+        C::MalformedJson | C::UnsupportedMediaType => validation("body", None, &info.detail),
+        C::InvalidQuery => validation("query", field, &info.detail),
+        C::InvalidPath if info.status == StatusCode::UNPROCESSABLE_ENTITY => validation("path", field, &info.detail),
+        C::BodyTooLarge => detail(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
+        C::RateLimited => detail(StatusCode::TOO_MANY_REQUESTS, RATE_LIMIT_EXCEEDED),
         _ if info.status.is_client_error() => detail(info.status, info.detail.as_str()),
         _ => detail(StatusCode::INTERNAL_SERVER_ERROR, DEFAULT),
     }
 }
 
 /// A handler's error: a core or request error (re-rendered by [`render_error`]), or an
-/// answer Open WebUI gives on one route only.
-#[derive(Debug)]
-pub enum OpenWebUiError {
-    Api(ApiError),
-    Detail(StatusCode, &'static str),
-}
+/// answer Open WebUI gives on one route only (`Detail`).
+pub type OpenWebUiError = crate::dialect::fastapi::FastApiError;
 
-impl From<ApiError> for OpenWebUiError {
-    fn from(e: ApiError) -> Self {
-        OpenWebUiError::Api(e)
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ApiError;
+    use roster_core::Error;
 
-impl From<roster_core::Error> for OpenWebUiError {
-    fn from(e: roster_core::Error) -> Self {
-        OpenWebUiError::Api(e.into())
-    }
-}
-
-impl IntoResponse for OpenWebUiError {
-    fn into_response(self) -> Response {
-        match self {
-            OpenWebUiError::Api(e) => e.into_response(),
-            OpenWebUiError::Detail(status, text) => detail(status, text),
-        }
+    #[tokio::test]
+    async fn errors_are_told_apart_by_their_structure_not_their_words() {
+        let mut info = ApiError::Core(Error::Forbidden(Refusal::AdminRequired)).info();
+        info.detail = "reworded".into();
+        assert_eq!(render_error(&info).status(), StatusCode::UNAUTHORIZED);
+        // A core rule is not a shape error, whatever its words.
+        let info = ApiError::Core(Error::invalid("email", "invalid type of address")).info();
+        assert_eq!(render_error(&info).status(), StatusCode::BAD_REQUEST);
+        let info = ApiError::Core(Error::invalid("password", "needs: a digit")).info();
+        let body = axum::body::to_bytes(render_error(&info).into_body(), 1024)
+            .await
+            .unwrap();
+        assert_eq!(&body[..], br#"{"detail":"needs: a digit"}"#);
     }
 }

@@ -106,7 +106,12 @@ pub fn router(nested: bool) -> Router<AppState> {
 }
 
 async fn not_found() -> ApiError {
-    ApiError::request(StatusCode::NOT_FOUND, "route_not_found", "no such route", None)
+    ApiError::request(
+        StatusCode::NOT_FOUND,
+        roster_core::ErrorCode::RouteNotFound,
+        "no such route",
+        None,
+    )
 }
 
 /// The signed-in caller (not a pending account), by `Authorization: Bearer`, `x-api-key`, or
@@ -738,7 +743,7 @@ async fn users_default_permissions_post(
     let Value::Object(mut sections) = body else {
         return Err(ApiError::request(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_field",
+            roster_core::ErrorCode::InvalidField,
             "Input should be a valid dictionary",
             None,
         )
@@ -750,7 +755,7 @@ async fn users_default_permissions_post(
             Some(_) => {
                 return Err(ApiError::request(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_field",
+                    roster_core::ErrorCode::InvalidField,
                     "Input should be a valid dictionary or instance of the section model",
                     Some(section.to_string()),
                 )
@@ -759,7 +764,7 @@ async fn users_default_permissions_post(
             None => {
                 return Err(ApiError::request(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_field",
+                    roster_core::ErrorCode::InvalidField,
                     "Field required",
                     Some(section.to_string()),
                 )

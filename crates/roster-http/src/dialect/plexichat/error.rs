@@ -2,9 +2,10 @@
 //! `ErrorResponse`), with the seed's strings. A validation error also names the `field` and
 //! the `details` of the rule it broke.
 
-use crate::error::{ApiError, ErrorInfo};
+use crate::error::{DialectError, ErrorInfo, ErrorShape};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use roster_core::ErrorCode as C;
 use serde_json::{Map, Value, json};
 
 pub const UNAUTHORIZED: &str = "Unauthorized";
@@ -51,59 +52,51 @@ pub fn body(status: StatusCode, message: &str, field: Option<&str>, details: Opt
 pub fn render_error(info: &ErrorInfo) -> Response {
     let message = |status: StatusCode, text: &str| body(status, text, None, None);
     match info.code {
-        "not_found" => message(StatusCode::NOT_FOUND, USER_NOT_FOUND),
-        "invalid_id" => message(StatusCode::BAD_REQUEST, INVALID_USER_ID),
-        "route_not_found" => message(StatusCode::NOT_FOUND, "Not found"),
-        "method_not_allowed" => message(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"),
-        "unauthenticated" | "invalid_token" | "invalid_credentials" => message(StatusCode::UNAUTHORIZED, UNAUTHORIZED),
-        "account_pending"
-        | "account_disabled"
-        | "banned"
-        | "email_not_verified"
-        | "forbidden"
-        | "registration_disabled" => body(StatusCode::FORBIDDEN, FORBIDDEN, None, Some(&info.detail)),
-        "conflict" => body(StatusCode::CONFLICT, ALREADY_EXISTS, info.field.as_deref(), None),
-        "last_admin" => body(StatusCode::CONFLICT, &info.detail, None, None),
-        "invalid_field" | "malformed_json" | "unsupported_media_type" | "unreadable_body" | "invalid_query" => body(
+        C::NotFound => message(StatusCode::NOT_FOUND, USER_NOT_FOUND),
+        C::InvalidId => message(StatusCode::BAD_REQUEST, INVALID_USER_ID),
+        C::RouteNotFound => message(StatusCode::NOT_FOUND, "Not found"),
+        C::MethodNotAllowed => message(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"),
+        C::Unauthenticated | C::InvalidToken | C::InvalidCredentials => message(StatusCode::UNAUTHORIZED, UNAUTHORIZED),
+        C::AccountPending
+        | C::AccountDisabled
+        | C::Banned
+        | C::EmailNotVerified
+        | C::Forbidden
+        | C::RegistrationDisabled => body(StatusCode::FORBIDDEN, FORBIDDEN, None, Some(&info.detail)),
+        C::Conflict => body(StatusCode::CONFLICT, ALREADY_EXISTS, info.field.as_deref(), None),
+        C::LastAdmin => body(StatusCode::CONFLICT, &info.detail, None, None),
+        C::InvalidField | C::MalformedJson | C::UnsupportedMediaType | C::UnreadableBody | C::InvalidQuery => body(
             StatusCode::BAD_REQUEST,
             INVALID_INPUT,
             info.field.as_deref(),
             Some(&info.detail),
         ),
-        "too_large" | "body_too_large" => message(StatusCode::PAYLOAD_TOO_LARGE, "Request too large"),
-        "rate_limited" => message(StatusCode::TOO_MANY_REQUESTS, "Too many requests"),
-        "unavailable" => message(StatusCode::SERVICE_UNAVAILABLE, "Service unavailable"),
+        C::TooLarge | C::BodyTooLarge => message(StatusCode::PAYLOAD_TOO_LARGE, "Request too large"),
+        C::RateLimited => message(StatusCode::TOO_MANY_REQUESTS, "Too many requests"),
+        C::Unavailable => message(StatusCode::SERVICE_UNAVAILABLE, "Service unavailable"),
         _ if info.status.is_client_error() => message(info.status, &info.detail),
         _ => message(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error"),
     }
 }
 
 /// A handler's error: a core or request error (re-rendered by [`render_error`]), or an
-/// answer Plexichat gives on one route only.
+/// answer Plexichat gives on one route only (`Detail`).
+pub type PlexiError = DialectError<Plexichat>;
+
+/// Plexichat's error shape (see [`ErrorShape`]): a fixed answer is an error body with a
+/// message; Plexichat has no structured ones.
 #[derive(Debug)]
-pub enum PlexiError {
-    Api(ApiError),
-    Message(StatusCode, &'static str),
-}
+pub struct Plexichat;
 
-impl From<ApiError> for PlexiError {
-    fn from(e: ApiError) -> Self {
-        PlexiError::Api(e)
+impl ErrorShape for Plexichat {
+    type Object = std::convert::Infallible;
+
+    fn detail(status: StatusCode, message: &'static str) -> Response {
+        body(status, message, None, None)
     }
-}
 
-impl From<roster_core::Error> for PlexiError {
-    fn from(e: roster_core::Error) -> Self {
-        PlexiError::Api(e.into())
-    }
-}
-
-impl IntoResponse for PlexiError {
-    fn into_response(self) -> Response {
-        match self {
-            PlexiError::Api(e) => e.into_response(),
-            PlexiError::Message(status, text) => body(status, text, None, None),
-        }
+    fn object(_: StatusCode, object: Self::Object) -> Response {
+        match object {}
     }
 }
 
@@ -111,37 +104,40 @@ impl IntoResponse for PlexiError {
 mod tests {
     use super::*;
 
-    fn info(code: &'static str, status: StatusCode, field: Option<&str>) -> ErrorInfo {
+    fn info(code: C, status: StatusCode, field: Option<&str>) -> ErrorInfo {
         ErrorInfo {
             status,
             code,
             detail: "x".into(),
             field: field.map(str::to_string),
+            reason: None,
+            refusal: None,
+            shape: false,
         }
     }
 
     #[test]
     fn core_errors_take_plexichat_statuses() {
         for (code, status, expected) in [
-            ("not_found", StatusCode::NOT_FOUND, StatusCode::NOT_FOUND),
-            ("invalid_id", StatusCode::BAD_REQUEST, StatusCode::BAD_REQUEST),
+            (C::NotFound, StatusCode::NOT_FOUND, StatusCode::NOT_FOUND),
+            (C::InvalidId, StatusCode::BAD_REQUEST, StatusCode::BAD_REQUEST),
             (
-                "invalid_field",
+                C::InvalidField,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 StatusCode::BAD_REQUEST,
             ),
-            ("conflict", StatusCode::CONFLICT, StatusCode::CONFLICT),
-            ("account_disabled", StatusCode::FORBIDDEN, StatusCode::FORBIDDEN),
-            ("unauthenticated", StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED),
+            (C::Conflict, StatusCode::CONFLICT, StatusCode::CONFLICT),
+            (C::AccountDisabled, StatusCode::FORBIDDEN, StatusCode::FORBIDDEN),
+            (C::Unauthenticated, StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED),
             (
-                "internal",
+                C::Internal,
                 StatusCode::INTERNAL_SERVER_ERROR,
                 StatusCode::INTERNAL_SERVER_ERROR,
             ),
         ] {
-            assert_eq!(render_error(&info(code, status, None)).status(), expected, "{code}");
+            assert_eq!(render_error(&info(code, status, None)).status(), expected, "{code:?}");
         }
-        let unauthorized = render_error(&info("invalid_token", StatusCode::UNAUTHORIZED, None));
+        let unauthorized = render_error(&info(C::InvalidToken, StatusCode::UNAUTHORIZED, None));
         assert_eq!(unauthorized.headers()[header::WWW_AUTHENTICATE], "Bearer");
     }
 }

@@ -96,12 +96,12 @@ async fn me_patch(
             Error::Invalid {
                 field: "current_password",
                 ..
-            } => PlexiError::Message(StatusCode::BAD_REQUEST, error::MISSING_CURRENT_PASSWORD),
+            } => PlexiError::Detail(StatusCode::BAD_REQUEST, error::MISSING_CURRENT_PASSWORD),
             Error::Invalid { field: "password", .. } => {
-                PlexiError::Message(StatusCode::BAD_REQUEST, error::WEAK_PASSWORD)
+                PlexiError::Detail(StatusCode::BAD_REQUEST, error::WEAK_PASSWORD)
             }
             Error::Forbidden(INCORRECT_CURRENT_PASSWORD) => {
-                PlexiError::Message(StatusCode::FORBIDDEN, error::INCORRECT_CURRENT_PASSWORD)
+                PlexiError::Detail(StatusCode::FORBIDDEN, error::INCORRECT_CURRENT_PASSWORD)
             }
             e => e.into(),
         })?;
@@ -136,7 +136,7 @@ async fn messaging_settings_patch(
         .update_messaging_settings(&actor, actor.user.id, change)
         .await
         .map_err(|e| match e {
-            Error::Forbidden(LIMITS_ADMIN_ONLY) => PlexiError::Message(StatusCode::FORBIDDEN, error::LIMITS_READ_ONLY),
+            Error::Forbidden(LIMITS_ADMIN_ONLY) => PlexiError::Detail(StatusCode::FORBIDDEN, error::LIMITS_READ_ONLY),
             e => e.into(),
         })?;
     Ok(axum::Json(map::messaging_settings(&settings)))
@@ -147,8 +147,8 @@ async fn avatar_post(
     Auth(actor): Auth,
     mut multipart: Multipart,
 ) -> Result<axum::Json<AvatarBody>> {
-    let too_large = || PlexiError::Message(StatusCode::BAD_REQUEST, error::FILE_TOO_LARGE);
-    let invalid = || PlexiError::Message(StatusCode::BAD_REQUEST, error::INVALID_FILE_TYPE);
+    let too_large = || PlexiError::Detail(StatusCode::BAD_REQUEST, error::FILE_TOO_LARGE);
+    let invalid = || PlexiError::Detail(StatusCode::BAD_REQUEST, error::INVALID_FILE_TYPE);
     let mut file = None;
     loop {
         let field = match multipart.next_field().await {
@@ -188,7 +188,7 @@ async fn avatar_get(State(state): State<AppState>, Path(file): Path<String>) -> 
         .core
         .read_avatar(&file)
         .await
-        .map_err(|_| PlexiError::Message(StatusCode::NOT_FOUND, "Not found"))?;
+        .map_err(|_| PlexiError::Detail(StatusCode::NOT_FOUND, "Not found"))?;
     Ok(crate::dialect::avatar_response(&file, bytes))
 }
 
@@ -215,23 +215,20 @@ async fn channels_post(
 ) -> Result<axum::Json<DmChannelBody>> {
     let raw = body.get("recipient_id").filter(|v| !v.is_null());
     let Some(raw) = raw else {
-        return Err(PlexiError::Message(StatusCode::BAD_REQUEST, error::RECIPIENT_REQUIRED));
+        return Err(PlexiError::Detail(StatusCode::BAD_REQUEST, error::RECIPIENT_REQUIRED));
     };
     let Some(recipient) = map::snowflake(raw) else {
-        return Err(PlexiError::Message(
-            StatusCode::BAD_REQUEST,
-            error::INVALID_RECIPIENT_ID,
-        ));
+        return Err(PlexiError::Detail(StatusCode::BAD_REQUEST, error::INVALID_RECIPIENT_ID));
     };
     let (channel, recipient) = state
         .core
         .open_direct_message(&actor, UserId(recipient))
         .await
         .map_err(|e| match e {
-            Error::Forbidden(CANNOT_MESSAGE) => PlexiError::Message(StatusCode::FORBIDDEN, error::CANNOT_MESSAGE),
+            Error::Forbidden(CANNOT_MESSAGE) => PlexiError::Detail(StatusCode::FORBIDDEN, error::CANNOT_MESSAGE),
             Error::Invalid {
                 field: "recipient_id", ..
-            } => PlexiError::Message(StatusCode::BAD_REQUEST, error::CANNOT_MESSAGE_YOURSELF),
+            } => PlexiError::Detail(StatusCode::BAD_REQUEST, error::CANNOT_MESSAGE_YOURSELF),
             e => e.into(),
         })?;
     Ok(axum::Json(map::dm_channel(&channel, &recipient)))
@@ -248,7 +245,7 @@ async fn search_get(
         .map(|(_, v)| v.trim().to_string())
         .filter(|v| !v.is_empty());
     let Some(username) = username else {
-        return Err(PlexiError::Message(StatusCode::BAD_REQUEST, error::USERNAME_REQUIRED));
+        return Err(PlexiError::Detail(StatusCode::BAD_REQUEST, error::USERNAME_REQUIRED));
     };
     let user = state.core.find_by_username(&actor, &username).await?;
     Ok(axum::Json(public_user(&state, &user).await?))
@@ -260,7 +257,7 @@ async fn user_get(
     Path(user_id): Path<String>,
 ) -> Result<axum::Json<PublicUser>> {
     let Some(id) = map::snowflake_str(&user_id) else {
-        return Err(PlexiError::Message(StatusCode::BAD_REQUEST, error::INVALID_USER_ID));
+        return Err(PlexiError::Detail(StatusCode::BAD_REQUEST, error::INVALID_USER_ID));
     };
     let user = state.core.public_profile(&actor, UserId(id)).await?;
     Ok(axum::Json(public_user(&state, &user).await?))
@@ -280,10 +277,9 @@ async fn verify_email_get(
 ) -> Result<axum::Json<Value>> {
     match state.core.verify_email(&link.token, link.email.as_deref(), None).await {
         Ok(_) => Ok(axum::Json(json!({ "success": true, "message": "Email verified" }))),
-        Err(Error::Invalid { .. } | Error::NotFound(_)) => Err(PlexiError::Message(
-            StatusCode::BAD_REQUEST,
-            error::INVALID_VERIFICATION,
-        )),
+        Err(Error::Invalid { .. } | Error::NotFound(_)) => {
+            Err(PlexiError::Detail(StatusCode::BAD_REQUEST, error::INVALID_VERIFICATION))
+        }
         Err(e) => Err(e.into()),
     }
 }
