@@ -603,6 +603,28 @@ pub trait Store: Send + Sync + 'static {
     async fn list_group_members(&self, group: crate::id::GroupId) -> StoreResult<Vec<UserId>>;
     /// The groups a user belongs to, by name then id.
     async fn list_groups_of_user(&self, user: UserId) -> StoreResult<Vec<Group>>;
+
+    // -- Groups with their members, at once (the Open WebUI dialect's group routes). --------
+    /// The members of each of `groups`, as `(group, user)` pairs in group then user id order
+    /// (groups without members, or that do not exist, have no pairs).
+    async fn list_members_of_groups(
+        &self,
+        groups: &[crate::id::GroupId],
+    ) -> StoreResult<Vec<(crate::id::GroupId, UserId)>>;
+    /// Writes a group (inserted when `create`; else updated as [`Store::update_group`]) and a
+    /// change of its members (`add` as [`Store::add_group_members`], at `group.updated_at`;
+    /// `remove` as [`Store::remove_group_members`]) with `journal`, in one transaction.
+    /// NotFound, writing nothing, if the group (when updated) or any added user does not exist.
+    async fn write_group_with_members(
+        &self,
+        group: &Group,
+        create: bool,
+        add: &[UserId],
+        remove: &[UserId],
+        journal: &crate::journal::Journal,
+    ) -> StoreResult<()>;
+    // -- end of groups with their members. ----------------------------------------------------
+
     /// A permission template by name; None if it was never stored.
     async fn get_permission_template(&self, name: &str) -> StoreResult<Option<serde_json::Value>>;
     /// Stores (inserts or replaces) a permission template.

@@ -411,6 +411,76 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            /// The statement that inserts a group (`create`) or writes its changeable columns.
+            fn group_row(
+                group: &roster_core::store::Group,
+                create: bool,
+            ) -> sqlx::query::Query<'_, $database, <$database as sqlx::Database>::Arguments<'_>> {
+                use $crate::codec::to_ms;
+                let permissions = sqlx::types::Json(group.permissions.clone());
+                if create {
+                    sqlx::query($crate::sql::INSERT_GROUP)
+                        .bind(group.id.0)
+                        .bind(&group.name)
+                        .bind(&group.description)
+                        .bind(permissions)
+                        .bind(group.created_by.map(|u| u.0))
+                        .bind(to_ms(group.created_at))
+                        .bind(to_ms(group.updated_at))
+                } else {
+                    sqlx::query($crate::sql::UPDATE_GROUP)
+                        .bind(group.id.0)
+                        .bind(&group.name)
+                        .bind(&group.description)
+                        .bind(permissions)
+                        .bind(to_ms(group.updated_at))
+                }
+            }
+
+            /// Adds users to a group inside a transaction (members already in it are left
+            /// alone); NotFound at the first user that does not exist.
+            async fn insert_group_member_rows(
+                transaction: &mut sqlx::Transaction<'static, $database>,
+                group: roster_core::GroupId,
+                users: &[roster_core::UserId],
+                at: time::OffsetDateTime,
+            ) -> Result<(), $crate::error::TransactionError> {
+                for user in users {
+                    let found: i64 = sqlx::query_scalar($crate::sql::COUNT_USERS_WITH_ID)
+                        .bind(user.0)
+                        .fetch_one(&mut **transaction)
+                        .await?;
+                    if found == 0 {
+                        return Err(roster_core::StoreError::NotFound.into());
+                    }
+                    sqlx::query($crate::sql::INSERT_GROUP_MEMBER)
+                        .bind(group.0)
+                        .bind(user.0)
+                        .bind($crate::codec::to_ms(at))
+                        .execute(&mut **transaction)
+                        .await?;
+                }
+                Ok(())
+            }
+
+            /// Removes users from a group inside a transaction; how many were members.
+            async fn delete_group_member_rows(
+                transaction: &mut sqlx::Transaction<'static, $database>,
+                group: roster_core::GroupId,
+                users: &[roster_core::UserId],
+            ) -> Result<u64, $crate::error::TransactionError> {
+                let mut removed = 0;
+                for user in users {
+                    removed += sqlx::query($crate::sql::DELETE_GROUP_MEMBER)
+                        .bind(group.0)
+                        .bind(user.0)
+                        .execute(&mut **transaction)
+                        .await?
+                        .rows_affected();
+                }
+                Ok(removed)
+            }
+
             /// Runs a one-statement write and, when it touched a row, writes `journal` with it;
             /// NotFound, writing nothing, when it touched none.
             async fn write_one_row<'q>(
@@ -1176,16 +1246,7 @@ macro_rules! impl_store {
                 journal: &roster_core::journal::Journal,
             ) -> roster_core::store::StoreResult<()> {
                 $crate::shared::write_transaction!(self, transaction => {
-                    sqlx::query($crate::sql::INSERT_GROUP)
-                        .bind(group.id.0)
-                        .bind(&group.name)
-                        .bind(&group.description)
-                        .bind(sqlx::types::Json(&group.permissions))
-                        .bind(group.created_by.map(|u| u.0))
-                        .bind($crate::codec::to_ms(group.created_at))
-                        .bind($crate::codec::to_ms(group.updated_at))
-                        .execute(&mut *transaction)
-                        .await?;
+                    Self::group_row(group, true).execute(&mut *transaction).await?;
                     Self::write_journal(&mut transaction, journal).await?;
                     Ok(())
                 })
@@ -1217,16 +1278,7 @@ macro_rules! impl_store {
                 group: &roster_core::store::Group,
                 journal: &roster_core::journal::Journal,
             ) -> roster_core::store::StoreResult<()> {
-                self.write_one_row(
-                    sqlx::query($crate::sql::UPDATE_GROUP)
-                        .bind(group.id.0)
-                        .bind(group.name.clone())
-                        .bind(group.description.clone())
-                        .bind(sqlx::types::Json(group.permissions.clone()))
-                        .bind($crate::codec::to_ms(group.updated_at)),
-                    journal,
-                )
-                .await
+                self.write_one_row(Self::group_row(group, false), journal).await
             }
 
             async fn delete_group(
@@ -1252,21 +1304,7 @@ macro_rules! impl_store {
                     if groups == 0 {
                         return Err(roster_core::StoreError::NotFound.into());
                     }
-                    for user in users {
-                        let found: i64 = sqlx::query_scalar($crate::sql::COUNT_USERS_WITH_ID)
-                            .bind(user.0)
-                            .fetch_one(&mut *transaction)
-                            .await?;
-                        if found == 0 {
-                            return Err(roster_core::StoreError::NotFound.into());
-                        }
-                        sqlx::query($crate::sql::INSERT_GROUP_MEMBER)
-                            .bind(group.0)
-                            .bind(user.0)
-                            .bind($crate::codec::to_ms(at))
-                            .execute(&mut *transaction)
-                            .await?;
-                    }
+                    Self::insert_group_member_rows(&mut transaction, group, users, at).await?;
                     Self::write_journal(&mut transaction, journal).await?;
                     Ok(())
                 })
@@ -1280,15 +1318,7 @@ macro_rules! impl_store {
                 journal: &roster_core::journal::Journal,
             ) -> roster_core::store::StoreResult<u64> {
                 $crate::shared::write_transaction!(self, transaction => {
-                    let mut removed = 0;
-                    for user in users {
-                        removed += sqlx::query($crate::sql::DELETE_GROUP_MEMBER)
-                            .bind(group.0)
-                            .bind(user.0)
-                            .execute(&mut *transaction)
-                            .await?
-                            .rows_affected();
-                    }
+                    let removed = Self::delete_group_member_rows(&mut transaction, group, users).await?;
                     if removed > 0 {
                         Self::write_journal(&mut transaction, journal).await?;
                     }
@@ -1320,6 +1350,58 @@ macro_rules! impl_store {
                     .map_err($crate::error::store_error)?;
                 $crate::codec::convert_all(rows, $crate::codec::GroupRow::into_group)
             }
+
+            // -- Groups with their members, at once. -------------------------------------------
+
+            async fn list_members_of_groups(
+                &self,
+                groups: &[roster_core::GroupId],
+            ) -> roster_core::store::StoreResult<Vec<(roster_core::GroupId, roster_core::UserId)>> {
+                let mut pairs = Vec::new();
+                for chunk in groups.chunks(1000) {
+                    let mut query = sqlx::QueryBuilder::<$database>::new(
+                        "SELECT group_id, user_id FROM group_members WHERE group_id IN (",
+                    );
+                    let mut ids = query.separated(", ");
+                    for group in chunk {
+                        ids.push_bind(group.0);
+                    }
+                    query.push(") ORDER BY group_id, user_id");
+                    let rows: Vec<(i64, i64)> = query
+                        .build_query_as()
+                        .fetch_all(self.read_pool())
+                        .await
+                        .map_err($crate::error::store_error)?;
+                    pairs.extend(
+                        rows.into_iter()
+                            .map(|(group, user)| (roster_core::GroupId(group), roster_core::UserId(user))),
+                    );
+                }
+                pairs.sort_unstable();
+                Ok(pairs)
+            }
+
+            async fn write_group_with_members(
+                &self,
+                group: &roster_core::store::Group,
+                create: bool,
+                add: &[roster_core::UserId],
+                remove: &[roster_core::UserId],
+                journal: &roster_core::journal::Journal,
+            ) -> roster_core::store::StoreResult<()> {
+                $crate::shared::write_transaction!(self, transaction => {
+                    if Self::group_row(group, create).execute(&mut *transaction).await?.rows_affected() == 0 {
+                        return Err(roster_core::StoreError::NotFound.into());
+                    }
+                    Self::insert_group_member_rows(&mut transaction, group.id, add, group.updated_at).await?;
+                    Self::delete_group_member_rows(&mut transaction, group.id, remove).await?;
+                    Self::write_journal(&mut transaction, journal).await?;
+                    Ok(())
+                })
+                .map_err(Into::into)
+            }
+
+            // -- end of groups with their members. -------------------------------------------
 
             async fn get_permission_template(
                 &self,

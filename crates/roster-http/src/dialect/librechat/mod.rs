@@ -8,5 +8,4 @@ mod map;
 mod routes;
 mod two_factor;
 
-pub use error::render_response as render_error;
-pub use routes::router;
+pub use routes::mount;
