@@ -34,25 +34,24 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = OpenWebUiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
-        let Some(token) = token_of(parts) else {
-            return Err(Error::Unauthenticated.into());
-        };
+        let token = token_of(parts).ok_or(Error::Unauthenticated)?;
         let actor = state.core.authenticate_bearer(&token).await?;
-        ensure_key_usable(state, &actor).await?;
-        Ok(Caller { actor })
+        Ok(Caller {
+            actor: usable(state, actor).await?,
+        })
     }
 }
 
 /// An API key works on these routes only for administrators and holders of
 /// `features.api_keys`, wherever it was created (Open WebUI's `API_KEY_NOT_ALLOWED`).
-async fn ensure_key_usable(state: &AppState, actor: &Actor) -> Result<()> {
+async fn usable(state: &AppState, actor: Actor) -> Result<Actor> {
     if matches!(actor.credential, Credential::ApiKey { .. }) {
         state
             .core
             .ensure_api_keys_permitted(&actor.user, Surface::OpenWebUi)
             .await?;
     }
-    Ok(())
+    Ok(actor)
 }
 
 /// The caller of the few routes Open WebUI opens to pending accounts too (`get_current_user`:
@@ -66,12 +65,12 @@ impl FromRequestParts<AppState> for Identity {
     type Rejection = OpenWebUiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
-        let Some(token) = token_of(parts) else {
-            return Err(Error::Unauthenticated.into());
-        };
+        let token = token_of(parts).ok_or(Error::Unauthenticated)?;
         let actor = state.core.authenticate_identity(&token).await?;
-        ensure_key_usable(state, &actor).await?;
-        Ok(Identity { actor, token })
+        Ok(Identity {
+            actor: usable(state, actor).await?,
+            token,
+        })
     }
 }
 
@@ -84,10 +83,10 @@ impl axum::extract::OptionalFromRequestParts<AppState> for Identity {
             return Ok(None);
         };
         match state.core.authenticate_identity(&token).await {
-            Ok(actor) => {
-                ensure_key_usable(state, &actor).await?;
-                Ok(Some(Identity { actor, token }))
-            }
+            Ok(actor) => Ok(Some(Identity {
+                actor: usable(state, actor).await?,
+                token,
+            })),
             Err(Error::Unavailable) => Err(Error::Unavailable.into()),
             Err(_) => Ok(None),
         }
