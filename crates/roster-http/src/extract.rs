@@ -297,6 +297,11 @@ pub fn credential_of(parts: &Parts) -> Option<String> {
             return Some(key.to_string());
         }
     }
+    bearer_token(parts)
+}
+
+/// The token of an `Authorization: Bearer <token>` header (the scheme in any case).
+pub fn bearer_token(parts: &Parts) -> Option<String> {
     let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim();

@@ -5,11 +5,11 @@ use super::users::{not_found, validate_preferences};
 use super::{Actor, Core};
 use crate::error::{Error, Result};
 use crate::id::{GroupId, UserId};
-use crate::journal::{Journal, audit, event};
+use crate::journal::{Journal, JournalBuilder, audit, event};
 use crate::store::Group;
 use crate::user::{Role, validate_text};
 use serde_json::json;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The most users one membership change may name.
 pub const MAX_MEMBERS_PER_CHANGE: usize = 1000;
@@ -52,6 +52,14 @@ impl Core {
     /// Creates a group (administrators only).
     pub async fn create_group(&self, actor: &Actor, input: NewGroup) -> Result<Group> {
         actor.require_admin()?;
+        let (group, journal) = self.new_group(actor, input)?;
+        self.store.insert_group(&group, &journal.build()).await?;
+        tracing::info!(group = %group.id, "group created");
+        Ok(group)
+    }
+
+    /// A new group from `input`, and the journal of its creation.
+    fn new_group(&self, actor: &Actor, input: NewGroup) -> Result<(Group, JournalBuilder<'_>)> {
         let now = self.clock.now();
         let group = Group {
             id: GroupId(self.next_id()),
@@ -67,17 +75,12 @@ impl Core {
             created_at: now,
             updated_at: now,
         };
-        let journal = self
-            .journal(Some(actor.user.id))
-            .audit(
-                audit::GROUP_CREATE,
-                None,
-                json!({ "group_id": group.id.to_string(), "name": group.name }),
-            )
-            .build();
-        self.store.insert_group(&group, &journal).await?;
-        tracing::info!(group = %group.id, "group created");
-        Ok(group)
+        let journal = self.journal(Some(actor.user.id)).audit(
+            audit::GROUP_CREATE,
+            None,
+            json!({ "group_id": group.id.to_string(), "name": group.name }),
+        );
+        Ok((group, journal))
     }
 
     /// Every group for an administrator; the caller's own groups for anyone else.
@@ -101,6 +104,22 @@ impl Core {
     /// Changes a group's name, description or permissions (administrators only).
     pub async fn update_group(&self, actor: &Actor, id: GroupId, changes: GroupChanges) -> Result<Group> {
         actor.require_admin()?;
+        let (group, journal) = self.changed_group(actor, id, changes).await?;
+        let journal = journal.build();
+        self.store
+            .update_group(&group, &journal)
+            .await
+            .map_err(not_found("group"))?;
+        Ok(group)
+    }
+
+    /// The group `id` after `changes` (stamped now), and the journal of the change.
+    async fn changed_group(
+        &self,
+        actor: &Actor,
+        id: GroupId,
+        changes: GroupChanges,
+    ) -> Result<(Group, JournalBuilder<'_>)> {
         let mut group = self.store.get_group(id).await.map_err(not_found("group"))?;
         if let Some(name) = &changes.name {
             group.name = validate_group_name(name)?;
@@ -113,23 +132,16 @@ impl Core {
             group.permissions = validate_permissions(permissions)?;
         }
         group.updated_at = self.clock.now();
-        let journal = self
-            .journal(Some(actor.user.id))
-            .audit(
-                audit::GROUP_UPDATE,
-                None,
-                json!({
-                    "group_id": id.to_string(),
-                    "name": group.name,
-                    "permissions_changed": permissions_changed,
-                }),
-            )
-            .build();
-        self.store
-            .update_group(&group, &journal)
-            .await
-            .map_err(not_found("group"))?;
-        Ok(group)
+        let journal = self.journal(Some(actor.user.id)).audit(
+            audit::GROUP_UPDATE,
+            None,
+            json!({
+                "group_id": id.to_string(),
+                "name": group.name,
+                "permissions_changed": permissions_changed,
+            }),
+        );
+        Ok((group, journal))
     }
 
     /// Deletes a group and its memberships (administrators only).
@@ -167,12 +179,7 @@ impl Core {
     /// is NotFound and nothing is added. Returns the members afterwards.
     pub async fn add_group_members(&self, actor: &Actor, id: GroupId, users: &[UserId]) -> Result<Vec<UserId>> {
         actor.require_admin()?;
-        if users.len() > MAX_MEMBERS_PER_CHANGE {
-            return Err(Error::invalid(
-                "user_ids",
-                format!("must name at most {MAX_MEMBERS_PER_CHANGE} users"),
-            ));
-        }
+        check_member_count(users)?;
         self.store.get_group(id).await.map_err(not_found("group"))?;
         let before = self.store.list_group_members(id).await?;
         let added = users
@@ -180,7 +187,7 @@ impl Core {
             .filter(|u| !before.contains(u))
             .copied()
             .collect::<BTreeSet<_>>();
-        let journal = self.membership_journal(actor, id, &added, true);
+        let journal = membership_rows(self.journal(Some(actor.user.id)), id, &added, true).build();
         self.store
             .add_group_members(id, users, self.clock.now(), &journal)
             .await
@@ -193,12 +200,7 @@ impl Core {
     /// the members afterwards.
     pub async fn remove_group_members(&self, actor: &Actor, id: GroupId, users: &[UserId]) -> Result<Vec<UserId>> {
         actor.require_admin()?;
-        if users.len() > MAX_MEMBERS_PER_CHANGE {
-            return Err(Error::invalid(
-                "user_ids",
-                format!("must name at most {MAX_MEMBERS_PER_CHANGE} users"),
-            ));
-        }
+        check_member_count(users)?;
         self.store.get_group(id).await.map_err(not_found("group"))?;
         let before = self.store.list_group_members(id).await?;
         let removed = users
@@ -206,7 +208,7 @@ impl Core {
             .filter(|u| before.contains(u))
             .copied()
             .collect::<BTreeSet<_>>();
-        let journal = self.membership_journal(actor, id, &removed, false);
+        let journal = membership_rows(self.journal(Some(actor.user.id)), id, &removed, false).build();
         self.store.remove_group_members(id, users, &journal).await?;
         self.touch_group(id).await?;
         Ok(self.store.list_group_members(id).await?)
@@ -222,23 +224,6 @@ impl Core {
         Ok(())
     }
 
-    /// `group.member_added` (or `_removed`) and its audit entry for each user.
-    fn membership_journal(&self, actor: &Actor, id: GroupId, users: &BTreeSet<UserId>, added: bool) -> Journal {
-        let (kind, action) = if added {
-            (event::GROUP_MEMBER_ADDED, audit::GROUP_MEMBER_ADD)
-        } else {
-            (event::GROUP_MEMBER_REMOVED, audit::GROUP_MEMBER_REMOVE)
-        };
-        let mut journal = self.journal(Some(actor.user.id));
-        for user in users {
-            let payload = json!({ "group_id": id.to_string() });
-            journal = journal
-                .event(kind, *user, payload.clone())
-                .audit(action, Some(*user), payload);
-        }
-        journal.build()
-    }
-
     /// The groups a user belongs to: one's own, or anyone's for an administrator.
     pub async fn groups_of_user(&self, actor: &Actor, user: UserId) -> Result<Vec<Group>> {
         if actor.user.id != user {
@@ -246,5 +231,140 @@ impl Core {
             self.store.get_user(user).await.map_err(not_found("user"))?;
         }
         Ok(self.store.list_groups_of_user(user).await?)
+    }
+}
+
+fn check_member_count(users: &[UserId]) -> Result<()> {
+    if users.len() > MAX_MEMBERS_PER_CHANGE {
+        return Err(Error::invalid(
+            "user_ids",
+            format!("must name at most {MAX_MEMBERS_PER_CHANGE} users"),
+        ));
+    }
+    Ok(())
+}
+
+/// Adds `group.member_added` (or `_removed`) and its audit entry for each user.
+fn membership_rows<'a>(
+    mut journal: JournalBuilder<'a>,
+    id: GroupId,
+    users: &BTreeSet<UserId>,
+    added: bool,
+) -> JournalBuilder<'a> {
+    let (kind, action) = if added {
+        (event::GROUP_MEMBER_ADDED, audit::GROUP_MEMBER_ADD)
+    } else {
+        (event::GROUP_MEMBER_REMOVED, audit::GROUP_MEMBER_REMOVE)
+    };
+    for user in users {
+        let payload = json!({ "group_id": id.to_string() });
+        journal = journal
+            .event(kind, *user, payload.clone())
+            .audit(action, Some(*user), payload);
+    }
+    journal
+}
+
+/// A group with its members' ids; None where the caller may not see them (not an
+/// administrator).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupWithMembers {
+    pub group: Group,
+    pub members: Option<Vec<UserId>>,
+}
+
+/// Groups read and written with their members at once.
+impl Core {
+    /// [`Core::list_groups`], each group with its members for an administrator (one query
+    /// for all the members).
+    pub async fn list_groups_with_members(&self, actor: &Actor) -> Result<Vec<GroupWithMembers>> {
+        let groups = self.list_groups(actor).await?;
+        if actor.user.role != Role::Admin {
+            return Ok(groups
+                .into_iter()
+                .map(|group| GroupWithMembers { group, members: None })
+                .collect());
+        }
+        let ids: Vec<GroupId> = groups.iter().map(|g| g.id).collect();
+        let mut members: BTreeMap<GroupId, Vec<UserId>> = BTreeMap::new();
+        for (group, user) in self.store.list_members_of_groups(&ids).await? {
+            members.entry(group).or_default().push(user);
+        }
+        Ok(groups
+            .into_iter()
+            .map(|group| GroupWithMembers {
+                members: Some(members.remove(&group.id).unwrap_or_default()),
+                group,
+            })
+            .collect())
+    }
+
+    /// [`Core::get_group`], with its members for an administrator.
+    pub async fn get_group_with_members(&self, actor: &Actor, id: GroupId) -> Result<GroupWithMembers> {
+        let group = self.get_group(actor, id).await?;
+        self.with_members(actor, group).await
+    }
+
+    async fn with_members(&self, actor: &Actor, group: Group) -> Result<GroupWithMembers> {
+        let members = if actor.user.role == Role::Admin {
+            Some(self.store.list_group_members(group.id).await?)
+        } else {
+            None
+        };
+        Ok(GroupWithMembers { group, members })
+    }
+
+    /// Creates a group (administrators only) with `members`, in one transaction with its
+    /// journal (the creation, then each member added, as [`Core::create_group`] and
+    /// [`Core::add_group_members`] journal them).
+    pub async fn create_group_with_members(
+        &self,
+        actor: &Actor,
+        input: NewGroup,
+        members: &[UserId],
+    ) -> Result<GroupWithMembers> {
+        actor.require_admin()?;
+        check_member_count(members)?;
+        let (group, journal) = self.new_group(actor, input)?;
+        let added: BTreeSet<UserId> = members.iter().copied().collect();
+        let journal = membership_rows(journal, group.id, &added, true).build();
+        self.store
+            .write_group_with_members(&group, true, members, &[], &journal)
+            .await
+            .map_err(not_found("user"))?;
+        tracing::info!(group = %group.id, "group created");
+        self.with_members(actor, group).await
+    }
+
+    /// Changes a group (administrators only) and makes `members` its members (None: leaves
+    /// them), in one transaction with its journal (the change, then each member added, then
+    /// each removed, as [`Core::update_group`], [`Core::add_group_members`] and
+    /// [`Core::remove_group_members`] journal them).
+    pub async fn update_group_with_members(
+        &self,
+        actor: &Actor,
+        id: GroupId,
+        changes: GroupChanges,
+        members: Option<&[UserId]>,
+    ) -> Result<GroupWithMembers> {
+        let Some(members) = members else {
+            let group = self.update_group(actor, id, changes).await?;
+            return self.with_members(actor, group).await;
+        };
+        actor.require_admin()?;
+        check_member_count(members)?;
+        let (group, journal) = self.changed_group(actor, id, changes).await?;
+        let before = self.store.list_group_members(id).await?;
+        let added: BTreeSet<UserId> = members.iter().filter(|u| !before.contains(u)).copied().collect();
+        let gone: BTreeSet<UserId> = before.iter().filter(|u| !members.contains(u)).copied().collect();
+        let removed: Vec<UserId> = gone.iter().copied().collect();
+        check_member_count(&removed)?;
+        let journal = membership_rows(journal, id, &added, true);
+        let journal = membership_rows(journal, id, &gone, false).build();
+        self.store
+            .write_group_with_members(&group, false, members, &removed, &journal)
+            .await
+            .map_err(not_found("user"))?;
+        self.with_members(actor, group).await
     }
 }

@@ -29,6 +29,7 @@ mod stats;
 mod superusers;
 mod terms;
 mod two_factor;
+mod user_pages;
 mod users;
 mod verification;
 mod webhook_net;
@@ -49,7 +50,7 @@ pub use badges::{MAX_BADGE_LENGTH, validate_badge};
 pub use bans::{MAX_BAN, parse_duration};
 pub use channels::{CANNOT_MESSAGE, NOTES_CHANNEL_NAME};
 pub use chat_profile::{ChatAccountChanges, INCORRECT_CURRENT_PASSWORD};
-pub use groups::{GroupChanges, MAX_MEMBERS_PER_CHANGE, NewGroup, validate_permissions};
+pub use groups::{GroupChanges, GroupWithMembers, MAX_MEMBERS_PER_CHANGE, NewGroup, validate_permissions};
 pub use import::{
     ImportLine, ImportOptions, ImportReport, OnConflict, Outcome, RecordReport, UserRecord, validate_password_hash,
 };
@@ -74,8 +75,10 @@ pub use two_factor::{
     BackupCodes, CHALLENGE_TTL, LANGFLOW_STORE_API_KEY, MAX_CHALLENGE_ATTEMPTS, SecondFactor, TwoFactorEnrolment,
     TwoFactorStatus,
 };
+pub use user_pages::{OffsetPage, UserListing};
 pub use users::{
-    AdminUserChanges, ListUsers, MAX_PAGE_SIZE, NewUser, Patch, ProfileChanges, Registration, UserPage, cursor_after,
+    AdminUserChanges, ListUsers, MAX_PAGE_SIZE, NewUser, Patch, PreferencesEdit, ProfileChanges, Registration,
+    UserPage, cursor_after,
 };
 pub use verification::SignupForm;
 pub use webhook_net::{AddressPolicy, Refusal, check_ip, check_url, without_credentials};

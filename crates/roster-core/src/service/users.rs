@@ -191,6 +191,10 @@ pub fn cursor_after(sort: UserSort, user: &User) -> String {
     encode_cursor(sort, &sort_key(sort, user), user.id)
 }
 
+/// A change to a user's preferences object, applied to the stored copy when it is written
+/// (and again if another writer got there first).
+pub type PreferencesEdit<'a> = dyn Fn(&mut serde_json::Map<String, serde_json::Value>) + Send + Sync + 'a;
+
 /// Listing parameters as the API receives them.
 #[derive(Debug, Clone, Default)]
 pub struct ListUsers {
@@ -524,22 +528,47 @@ impl Core {
     /// Updates the caller's own profile. A new email needs a session, not an API key (see
     /// [`Actor::require_session`]).
     pub async fn update_profile(&self, actor: &Actor, changes: ProfileChanges) -> Result<User> {
+        self.update_profile_editing(actor, changes, None).await
+    }
+
+    /// As [`Core::update_profile`], and `edit` changes the preferences object of the stored
+    /// user (after `changes`) at its revision: a concurrent change to other keys is kept.
+    pub async fn update_profile_editing(
+        &self,
+        actor: &Actor,
+        changes: ProfileChanges,
+        edit: Option<&PreferencesEdit<'_>>,
+    ) -> Result<User> {
         let validated = ValidatedProfile::new(&changes)?;
         if validated.changes_email(&actor.user) {
             actor.require_session()?;
         }
-        let forbidden = match validated.preferences {
-            Some(_) => self.forbidden_preferences(&actor.user).await?,
-            None => Vec::new(),
+        let forbidden = match (&validated.preferences, edit) {
+            (None, None) => Vec::new(),
+            _ => self.forbidden_preferences(&actor.user).await?,
         };
         let (_, user) = self
             .modify_user(actor.user.id, Some(actor.user.id), None, |u| {
                 let before = u.preferences.clone();
                 self.apply_profile(u, &validated)?;
+                if let Some(edit) = edit {
+                    let mut preferences = match std::mem::take(&mut u.preferences) {
+                        serde_json::Value::Object(map) => map,
+                        _ => serde_json::Map::new(),
+                    };
+                    edit(&mut preferences);
+                    u.preferences = validate_preferences(serde_json::Value::Object(preferences))?;
+                }
                 super::check_preference_gates(&forbidden, &before, &u.preferences)
             })
             .await?;
         Ok(user)
+    }
+
+    /// Changes the caller's own preferences by `edit` (see [`Core::update_profile_editing`]).
+    pub async fn update_own_preferences(&self, actor: &Actor, edit: &PreferencesEdit<'_>) -> Result<User> {
+        self.update_profile_editing(actor, ProfileChanges::default(), Some(edit))
+            .await
     }
 
     /// Changes the caller's password after checking the current one (throttled as a login,

@@ -49,6 +49,22 @@ pub trait GroupStore: Send + Sync {
     async fn list_group_members(&self, group: GroupId) -> StoreResult<Vec<UserId>>;
     /// The groups a user belongs to, by name then id.
     async fn list_groups_of_user(&self, user: UserId) -> StoreResult<Vec<Group>>;
+    /// The members of each of `groups`, as `(group, user)` pairs in group then user id order
+    /// (groups without members, or that do not exist, have no pairs).
+    async fn list_members_of_groups(&self, groups: &[GroupId]) -> StoreResult<Vec<(GroupId, UserId)>>;
+    /// Writes a group (inserted when `create`; else updated as [`GroupStore::update_group`])
+    /// and a change of its members (`add` as [`GroupStore::add_group_members`], at
+    /// `group.updated_at`; `remove` as [`GroupStore::remove_group_members`]) with `journal`, in
+    /// one transaction. NotFound, writing nothing, if the group (when updated) or any added
+    /// user does not exist.
+    async fn write_group_with_members(
+        &self,
+        group: &Group,
+        create: bool,
+        add: &[UserId],
+        remove: &[UserId],
+        journal: &Journal,
+    ) -> StoreResult<()>;
     /// A permission template by name; None if it was never stored.
     async fn get_permission_template(&self, name: &str) -> StoreResult<Option<serde_json::Value>>;
     /// Stores (inserts or replaces) a permission template.

@@ -2,12 +2,37 @@
 //! A dialect owns no rules and never imports another dialect; `fastapi` holds the error
 //! shapes that Open WebUI and Langflow share through their framework.
 
+use crate::state::AppState;
+
 mod fastapi;
 pub mod langflow;
 pub mod librechat;
 pub mod native;
 pub mod openwebui;
 pub mod plexichat;
+
+/// Mounts a dialect's `routes` as every product dialect is mounted: at `prefix` (`/` or empty:
+/// the root), every error rendered by `render` (the product's shape), NUL bytes in the path
+/// refused, and, under a prefix of its own, unknown paths and methods answered in the
+/// product's shape too (at the root, the application's fallback answers them).
+pub(crate) fn mount_at<F>(prefix: &str, routes: axum::Router<AppState>, render: F) -> axum::Router<AppState>
+where
+    F: Fn(&crate::error::ErrorInfo) -> axum::response::Response + Clone + Send + Sync + 'static,
+{
+    use crate::error::{method_not_allowed_fallback, not_found_fallback, render_errors_with};
+    let prefix = prefix.trim().trim_matches('/');
+    let mut router = routes.route_layer(axum::middleware::from_fn(crate::extract::reject_nul_in_uri));
+    if !prefix.is_empty() {
+        router = router
+            .fallback(not_found_fallback)
+            .method_not_allowed_fallback(method_not_allowed_fallback);
+    }
+    let router = render_errors_with(router, render);
+    if prefix.is_empty() {
+        return router;
+    }
+    axum::Router::new().nest(&format!("/{prefix}"), router)
+}
 
 /// A stored avatar as every dialect serves it: its media type, cached for a year (a new
 /// avatar gets a new name), never sniffed.

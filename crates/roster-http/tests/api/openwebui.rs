@@ -1028,6 +1028,109 @@ async fn activity_is_throttled(backend: Backend) {
     }
 }
 
+/// A preference change is made to the stored user when it is written, not to the copy the
+/// request authenticated: a change another request made in between is kept.
+async fn concurrent_preference_changes_are_kept(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let _admin = app.admin().await;
+    let user = app.user(Role::User).await;
+    let u = user.access_token.as_str();
+    // A request authenticates (its copy of the user has no info yet) ...
+    let stale = app.core.authenticate_bearer(u).await.unwrap();
+    // ... another request changes the info ...
+    post(&app, "/users/user/info/update", u, json!({"location": "Paris"}))
+        .await
+        .assert_status(200);
+    // ... and the first writes its settings and status.
+    app.core
+        .update_own_preferences(&stale, &|p: &mut serde_json::Map<String, Value>| {
+            p.insert("settings".into(), json!({"ui": {"theme": "dark"}}));
+        })
+        .await
+        .unwrap();
+    let form = json!({"status_emoji": "🌴", "status_message": "away"});
+    post(&app, "/users/user/status/update", u, form)
+        .await
+        .assert_status(200);
+    assert_eq!(
+        get(&app, "/users/user/info", u).await.body,
+        json!({"location": "Paris"})
+    );
+    assert_eq!(
+        get(&app, "/users/user/settings", u).await.body,
+        json!({"ui": {"theme": "dark"}})
+    );
+    let stored = app.core.authenticate_bearer(u).await.unwrap().user.preferences;
+    assert_eq!(stored["status"]["message"], "away");
+    assert_eq!(stored["info"]["location"], "Paris");
+}
+
+/// A group and its members are written at once, with the journal of both: an unknown member
+/// leaves the group as it was, and a change audits the update, each member added, then each
+/// member removed.
+async fn group_and_members_are_one_write(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let admin = app.admin().await;
+    let a = admin.access_token.as_str();
+    let user = app.user(Role::User).await;
+    let created = post(
+        &app,
+        "/groups/create",
+        a,
+        json!({"name": "Team", "description": "", "user_ids": [uuid(user.id)]}),
+    )
+    .await;
+    created.assert_status(200);
+    assert_eq!(created.body["user_ids"], json!([uuid(user.id)]));
+    let gid = created.body["id"].as_str().unwrap().to_string();
+
+    let ghost = uuid(UserId(5));
+    let refused = post(
+        &app,
+        &format!("/groups/id/{gid}/update"),
+        a,
+        json!({"name": "Renamed", "description": "", "user_ids": [uuid(admin.id), ghost]}),
+    )
+    .await;
+    detail(&refused, 400, NOT_FOUND);
+    let unchanged = get(&app, &format!("/groups/id/{gid}"), a).await;
+    assert_eq!(unchanged.body["name"], "Team");
+    assert_eq!(unchanged.body["user_ids"], json!([uuid(user.id)]));
+
+    let updated = post(
+        &app,
+        &format!("/groups/id/{gid}/update"),
+        a,
+        json!({"name": "Renamed", "description": "", "user_ids": [uuid(admin.id)]}),
+    )
+    .await;
+    updated.assert_status(200);
+    assert_eq!(updated.body["user_ids"], json!([uuid(admin.id)]));
+    let listed = get(&app, "/groups/", a).await;
+    assert_eq!(listed.body[0]["user_ids"], json!([uuid(admin.id)]));
+    assert_eq!(listed.body[0]["member_count"], 1);
+
+    let audit = app.get("/v1/audit?limit=200", Some(a)).await;
+    let actions: Vec<&str> = audit.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .filter(|a| a.starts_with("group."))
+        .collect();
+    // Newest first.
+    assert_eq!(
+        actions,
+        [
+            "group.member_remove",
+            "group.member_add",
+            "group.update",
+            "group.member_add",
+            "group.create"
+        ]
+    );
+}
+
 backend_tests!(
     activity_is_throttled,
     open_signup_makes_pending_accounts,
@@ -1036,7 +1139,9 @@ backend_tests!(
     list_search_and_read_users,
     delete_and_revoke,
     settings_status_and_info,
+    concurrent_preference_changes_are_kept,
     permissions_and_groups,
+    group_and_members_are_one_write,
     profile_password_and_images,
     api_keys,
 );

@@ -57,6 +57,50 @@ macro_rules! impl_groups {
                     }
                     Ok(())
                 }
+
+                /// Adds users to a group inside `transaction` (members already in it are left
+                /// alone); NotFound at the first user that does not exist.
+                async fn insert_group_member_rows(
+                    transaction: &mut Transaction<'static, Db>,
+                    group: GroupId,
+                    users: &[UserId],
+                    at: OffsetDateTime,
+                ) -> Result<(), TransactionError> {
+                    for user in users {
+                        let found: i64 = sqlx::query_scalar(sql::COUNT_USERS_WITH_ID)
+                            .bind(user.0)
+                            .fetch_one(&mut **transaction)
+                            .await?;
+                        if found == 0 {
+                            return Err(StoreError::NotFound.into());
+                        }
+                        sqlx::query(sql::INSERT_GROUP_MEMBER)
+                            .bind(group.0)
+                            .bind(user.0)
+                            .bind(to_ms(at))
+                            .execute(&mut **transaction)
+                            .await?;
+                    }
+                    Ok(())
+                }
+
+                /// Removes users from a group inside `transaction`; how many were members.
+                async fn delete_group_member_rows(
+                    transaction: &mut Transaction<'static, Db>,
+                    group: GroupId,
+                    users: &[UserId],
+                ) -> Result<u64, TransactionError> {
+                    let mut removed = 0;
+                    for user in users {
+                        removed += sqlx::query(sql::DELETE_GROUP_MEMBER)
+                            .bind(group.0)
+                            .bind(user.0)
+                            .execute(&mut **transaction)
+                            .await?
+                            .rows_affected();
+                    }
+                    Ok(removed)
+                }
             }
 
             #[async_trait]
@@ -116,21 +160,7 @@ macro_rules! impl_groups {
                         if groups == 0 {
                             return Err(StoreError::NotFound.into());
                         }
-                        for user in users {
-                            let found: i64 = sqlx::query_scalar(sql::COUNT_USERS_WITH_ID)
-                                .bind(user.0)
-                                .fetch_one(&mut *transaction)
-                                .await?;
-                            if found == 0 {
-                                return Err(StoreError::NotFound.into());
-                            }
-                            sqlx::query(sql::INSERT_GROUP_MEMBER)
-                                .bind(group.0)
-                                .bind(user.0)
-                                .bind(to_ms(at))
-                                .execute(&mut *transaction)
-                                .await?;
-                        }
+                        Self::insert_group_member_rows(&mut transaction, group, users, at).await?;
                         Self::write_journal(&mut transaction, journal).await?;
                         Ok(())
                     })
@@ -144,15 +174,7 @@ macro_rules! impl_groups {
                     journal: &Journal,
                 ) -> StoreResult<u64> {
                     write_transaction!(self, |transaction| {
-                        let mut removed = 0;
-                        for user in users {
-                            removed += sqlx::query(sql::DELETE_GROUP_MEMBER)
-                                .bind(group.0)
-                                .bind(user.0)
-                                .execute(&mut *transaction)
-                                .await?
-                                .rows_affected();
-                        }
+                        let removed = Self::delete_group_member_rows(&mut transaction, group, users).await?;
                         if removed > 0 {
                             Self::write_journal(&mut transaction, journal).await?;
                         }
@@ -177,6 +199,53 @@ macro_rules! impl_groups {
                         .await
                         .map_err(store_error)?;
                     convert_all(rows, GroupRow::into_group)
+                }
+
+                async fn list_members_of_groups(&self, groups: &[GroupId]) -> StoreResult<Vec<(GroupId, UserId)>> {
+                    let mut pairs = Vec::new();
+                    for chunk in groups.chunks(1000) {
+                        let mut query = sqlx::QueryBuilder::<Db>::new(
+                            "SELECT group_id, user_id FROM group_members WHERE group_id IN (",
+                        );
+                        let mut ids = query.separated(", ");
+                        for group in chunk {
+                            ids.push_bind(group.0);
+                        }
+                        query.push(") ORDER BY group_id, user_id");
+                        let rows: Vec<(i64, i64)> = query
+                            .build_query_as()
+                            .fetch_all(self.read_pool())
+                            .await
+                            .map_err(store_error)?;
+                        pairs.extend(
+                            rows.into_iter()
+                                .map(|(group, user)| (GroupId(group), UserId(user))),
+                        );
+                    }
+                    pairs.sort_unstable();
+                    Ok(pairs)
+                }
+
+                async fn write_group_with_members(
+                    &self,
+                    group: &Group,
+                    create: bool,
+                    add: &[UserId],
+                    remove: &[UserId],
+                    journal: &Journal,
+                ) -> StoreResult<()> {
+                    write_transaction!(self, |transaction| {
+                        if create {
+                            Self::insert_group_row(&mut transaction, group).await?;
+                        } else {
+                            Self::update_group_row(&mut transaction, group).await?;
+                        }
+                        Self::insert_group_member_rows(&mut transaction, group.id, add, group.updated_at).await?;
+                        Self::delete_group_member_rows(&mut transaction, group.id, remove).await?;
+                        Self::write_journal(&mut transaction, journal).await?;
+                        Ok(())
+                    })
+                    .map_err(Into::into)
                 }
 
                 async fn get_permission_template(&self, name: &str) -> StoreResult<Option<serde_json::Value>> {

@@ -143,4 +143,123 @@ async fn permission_templates_round_trip(backend: Backend) {
     assert_eq!(f.store.get_permission_template("other").await.unwrap(), None);
 }
 
-backend_tests!(groups_round_trip, group_membership, permission_templates_round_trip,);
+// -- Groups with their members, at once. ----------------------------------------------------
+
+async fn members_of_many_groups(backend: Backend) {
+    let Some(f) = fixture(backend).await else { return };
+    let u1 = f.insert(&f.user(Some("mm1@example.org"), None)).await;
+    let u2 = f.insert(&f.user(Some("mm2@example.org"), None)).await;
+    let (g, h, empty) = (
+        group(&f, "g", json!({})),
+        group(&f, "h", json!({})),
+        group(&f, "e", json!({})),
+    );
+    for x in [&g, &h, &empty] {
+        f.store.insert_group(x, &NO_JOURNAL).await.unwrap();
+    }
+    f.store
+        .add_group_members(g.id, &[u2.id, u1.id], now(), &NO_JOURNAL)
+        .await
+        .unwrap();
+    f.store
+        .add_group_members(h.id, &[u2.id], now(), &NO_JOURNAL)
+        .await
+        .unwrap();
+    let ghost = roster_core::GroupId(f.ids.next_id());
+    let pairs = f
+        .store
+        .list_members_of_groups(&[h.id, empty.id, ghost, g.id])
+        .await
+        .unwrap();
+    let mut expected = vec![(g.id, u1.id), (g.id, u2.id), (h.id, u2.id)];
+    expected.sort();
+    assert_eq!(pairs, expected);
+    assert!(f.store.list_members_of_groups(&[]).await.unwrap().is_empty());
+    assert!(f.store.list_members_of_groups(&[empty.id]).await.unwrap().is_empty());
+}
+
+async fn group_and_members_written_at_once(backend: Backend) {
+    use roster_core::journal::{AuditQuery, JournalBuilder};
+    let Some(f) = fixture(backend).await else { return };
+    let u1 = f.insert(&f.user(Some("gw1@example.org"), None)).await;
+    let u2 = f.insert(&f.user(Some("gw2@example.org"), None)).await;
+    let audit_count = || async {
+        let query = AuditQuery {
+            limit: 10_000,
+            ..AuditQuery::default()
+        };
+        f.store.list_audit(&query).await.unwrap().len()
+    };
+    let (audits, events) = (audit_count().await, f.store.list_outbox(0, 10_000).await.unwrap().len());
+    let journal = |action: &str| {
+        JournalBuilder::new(&f.ids, now(), None)
+            .audit(action, None, json!({}))
+            .event("group.member_added", u1.id, json!({}))
+            .build()
+    };
+
+    // Created with its members and its journal.
+    let mut g = group(&f, "team", json!({}));
+    f.store
+        .write_group_with_members(&g, true, &[u1.id, u2.id], &[], &journal("group.create"))
+        .await
+        .unwrap();
+    assert_eq!(f.store.get_group(g.id).await.unwrap(), g);
+    let mut both = vec![u1.id, u2.id];
+    both.sort();
+    assert_eq!(f.store.list_group_members(g.id).await.unwrap(), both);
+    assert_eq!(audit_count().await, audits + 1);
+    assert_eq!(f.store.list_outbox(0, 10_000).await.unwrap().len(), events + 1);
+
+    // Updated, one member added again (harmless) and one removed.
+    g.name = "renamed".into();
+    g.updated_at = at_ms(ms(now()) + 5);
+    f.store
+        .write_group_with_members(&g, false, &[u1.id], &[u2.id], &journal("group.update"))
+        .await
+        .unwrap();
+    assert_eq!(f.store.get_group(g.id).await.unwrap(), g);
+    assert_eq!(f.store.list_group_members(g.id).await.unwrap(), vec![u1.id]);
+    assert_eq!(audit_count().await, audits + 2);
+
+    // An unknown user, or a group that is not there to update: nothing is written.
+    let ghost = UserId(f.ids.next_id());
+    let mut changed = g.clone();
+    changed.name = "never".into();
+    assert!(matches!(
+        f.store
+            .write_group_with_members(&changed, false, &[u2.id, ghost], &[u1.id], &journal("group.update"))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    let missing = group(&f, "missing", json!({}));
+    assert!(matches!(
+        f.store
+            .write_group_with_members(&missing, false, &[u2.id], &[], &journal("group.update"))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    let fresh = group(&f, "fresh", json!({}));
+    assert!(matches!(
+        f.store
+            .write_group_with_members(&fresh, true, &[ghost], &[], &journal("group.create"))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(f.store.get_group(fresh.id).await, Err(StoreError::NotFound)));
+    assert!(matches!(f.store.get_group(missing.id).await, Err(StoreError::NotFound)));
+    assert_eq!(f.store.get_group(g.id).await.unwrap(), g);
+    assert_eq!(f.store.list_group_members(g.id).await.unwrap(), vec![u1.id]);
+    assert_eq!(audit_count().await, audits + 2);
+    assert_eq!(f.store.list_outbox(0, 10_000).await.unwrap().len(), events + 2);
+}
+
+// -- end of groups with their members. ------------------------------------------------------
+
+backend_tests!(
+    groups_round_trip,
+    group_membership,
+    members_of_many_groups,
+    group_and_members_written_at_once,
+    permission_templates_round_trip,
+);

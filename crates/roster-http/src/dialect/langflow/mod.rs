@@ -3,10 +3,14 @@
 //! shapes the documentation shows, accepting the current 1.x request shapes too), with UUID
 //! ids, `create_at` times and `{"detail": ...}` errors carrying Langflow's exact strings.
 
+mod api_keys;
+mod caller;
 pub mod dto;
 pub mod error;
+mod login;
 pub mod map;
-pub mod routes;
+mod routes;
+mod users;
 
 pub use error::render_error;
-pub use routes::router;
+pub use routes::mount;

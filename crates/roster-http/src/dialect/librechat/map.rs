@@ -107,16 +107,6 @@ pub fn percent_decode(s: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The `refreshToken` cookie from a `Cookie` header.
-pub fn cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
-    header
-        .split(';')
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-        .filter(|v| !v.is_empty())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,8 +116,6 @@ mod tests {
         assert_eq!(normalize_prefix("/"), "");
         assert_eq!(normalize_prefix("/librechat/"), "/librechat");
         assert_eq!(normalize_prefix("lc"), "/lc");
-        assert_eq!(cookie("a=1; refreshToken=xyz", "refreshToken"), Some("xyz"));
-        assert_eq!(cookie("a=1", "refreshToken"), None);
         assert_eq!(iso(OffsetDateTime::UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
         assert_eq!(percent_decode("ann%40example.org"), "ann@example.org");
         assert_eq!(percent_decode("a@b.c"), "a@b.c");

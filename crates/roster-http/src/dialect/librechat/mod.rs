@@ -8,5 +8,7 @@ mod map;
 mod routes;
 mod two_factor;
 
-pub use error::render_response as render_error;
-pub use routes::router;
+/// The error renderer `mount` installs, for the error-body snapshots.
+#[cfg(test)]
+pub(crate) use error::render_response as render_error;
+pub use routes::mount;

@@ -4,12 +4,12 @@
 use super::dto::*;
 use super::error::{LcError, from_core, message_of, rate_limited, render_response};
 use super::map;
-use crate::error::render_errors_with;
+use crate::cookie::{self, SameSite, SetCookie};
 use crate::extract::{Auth, Json, Meta, OptionalJson};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use roster_core::limit::Limit;
@@ -29,10 +29,15 @@ fn too_many_attempts(state: &AppState, limit: Limit) -> String {
     format!("Too many attempts, please try again after {minutes} minute(s)")
 }
 
-/// The LibreChat routes, relative to the mount prefix, with LibreChat's error rendering.
-pub fn router(state: &AppState) -> Router<AppState> {
+/// Mounts the LibreChat routes at `librechat_prefix`, with LibreChat's error rendering.
+pub fn mount(state: &AppState) -> Router<AppState> {
+    crate::dialect::mount_at(&state.config.librechat_prefix, routes(state), render_response)
+}
+
+/// The LibreChat routes, relative to the mount prefix.
+fn routes(state: &AppState) -> Router<AppState> {
     let avatar_limit = state.core.config.avatar_max_bytes + 64 * 1024;
-    let router = Router::new()
+    Router::new()
         .route("/health", get(health))
         .route("/api/auth/register", post(register))
         .route("/api/auth/login", post(login))
@@ -66,11 +71,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
             post(avatar_post).layer(DefaultBodyLimit::max(avatar_limit)),
         )
         .route("/avatars/{file}", get(avatar_get))
-        .merge(super::two_factor::routes());
-    render_errors_with(
-        router.route_layer(axum::middleware::from_fn(crate::extract::reject_nul_in_uri)),
-        render_response,
-    )
+        .merge(super::two_factor::routes())
 }
 
 /// The mount prefix of this dialect (`""` at the root).
@@ -91,26 +92,19 @@ async fn health() -> &'static str {
     "OK"
 }
 
+/// LibreChat's session cookies: the refresh token and the provider that issued it.
+const REFRESH_COOKIE: &str = "refreshToken";
+const PROVIDER_COOKIE: &str = "token_provider";
+
 /// Sets the refresh cookies of a new or rotated session.
 pub(super) fn with_session_cookies(state: &AppState, mut response: Response, refresh_token: &str) -> Response {
     let max_age = state.core.config.refresh_token_ttl.whole_seconds();
-    for cookie in [
-        format!("refreshToken={refresh_token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}"),
-        format!("token_provider=librechat; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}"),
-    ] {
-        if let Ok(v) = HeaderValue::from_str(&cookie) {
-            response.headers_mut().append(header::SET_COOKIE, v);
-        }
+    for (name, value) in [(REFRESH_COOKIE, refresh_token), (PROVIDER_COOKIE, "librechat")] {
+        SetCookie::new(name, value, SameSite::Strict)
+            .max_age(max_age)
+            .append_to(&mut response);
     }
     response
-}
-
-fn refresh_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| map::cookie(v, "refreshToken").map(str::to_string))
 }
 
 async fn register(
@@ -197,7 +191,7 @@ async fn login(State(state): State<AppState>, Meta(meta): Meta, Json(body): Json
 }
 
 async fn refresh(State(state): State<AppState>, headers: HeaderMap) -> LcResult<Response> {
-    let Some(token) = refresh_cookie(&headers) else {
+    let Some(token) = cookie::get(&headers, REFRESH_COOKIE) else {
         return Ok((StatusCode::OK, "Refresh token not provided").into_response());
     };
     let outcome = match state.core.refresh(&token).await {
@@ -227,14 +221,12 @@ async fn refresh(State(state): State<AppState>, headers: HeaderMap) -> LcResult<
 
 async fn logout(State(state): State<AppState>, Auth(actor): Auth, headers: HeaderMap) -> LcResult<Response> {
     state.core.logout(&actor).await?;
-    if let Some(token) = refresh_cookie(&headers) {
+    if let Some(token) = cookie::get(&headers, REFRESH_COOKIE) {
         state.core.logout_refresh_token(&token).await?;
     }
     let mut response = axum::Json(json!({ "message": "Logout successful" })).into_response();
-    for cookie in ["refreshToken", "token_provider"] {
-        if let Ok(v) = HeaderValue::from_str(&format!("{cookie}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0")) {
-            response.headers_mut().append(header::SET_COOKIE, v);
-        }
+    for name in [REFRESH_COOKIE, PROVIDER_COOKIE] {
+        SetCookie::removal(name, SameSite::Strict).append_to(&mut response);
     }
     Ok(response)
 }

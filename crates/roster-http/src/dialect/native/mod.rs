@@ -9,4 +9,4 @@ mod routes;
 mod two_factor;
 mod webhooks;
 
-pub use routes::router;
+pub use routes::{mount, router};

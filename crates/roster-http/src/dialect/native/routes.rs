@@ -46,6 +46,11 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Mounts the native API (routes under `/v1`, errors in Roster's own shape).
+pub fn mount(_state: &AppState) -> Router<AppState> {
+    router().0
+}
+
 /// The native router (routes under `/v1`) and its OpenAPI document, served at `/v1/openapi.json`.
 pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let router = OpenApiRouter::with_openapi(ApiDoc::openapi())

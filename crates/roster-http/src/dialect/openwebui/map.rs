@@ -5,7 +5,7 @@
 use super::dto::*;
 use roster_core::User;
 use roster_core::id::id_to_uuid;
-use roster_core::service::own_avatar_file;
+use roster_core::service::{Patch, own_avatar_file};
 use roster_core::store::Group;
 use serde_json::Value;
 
@@ -238,6 +238,45 @@ pub fn decode_data_url(url: &str) -> Option<(String, Vec<u8>)> {
     let mime = meta.strip_suffix(";base64")?.to_ascii_lowercase();
     let bytes = base64::engine::general_purpose::STANDARD.decode(data.trim()).ok()?;
     Some((mime, bytes))
+}
+
+/// Where a profile image goes: URLs and paths in the core's avatar; `data:` images in the
+/// preferences; `/user.png` (Open WebUI's placeholder) and empty: none.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileImage {
+    pub avatar: Patch<String>,
+    data_url: Option<String>,
+}
+
+impl ProfileImage {
+    pub fn new(url: &str) -> Self {
+        let url = url.trim();
+        if url.starts_with("data:") {
+            return ProfileImage {
+                avatar: Patch::Clear,
+                data_url: Some(url.to_string()),
+            };
+        }
+        let avatar = if url.is_empty() || url == "/user.png" {
+            Patch::Clear
+        } else {
+            Patch::Set(url.to_string())
+        };
+        ProfileImage { avatar, data_url: None }
+    }
+
+    /// Whether it sets an image (not none).
+    pub fn sets_image(&self) -> bool {
+        self.data_url.is_some() || self.avatar != Patch::Clear
+    }
+
+    /// Keeps the `data:` image in `preferences`, or removes the one there.
+    pub fn apply(&self, preferences: &mut serde_json::Map<String, Value>) {
+        match &self.data_url {
+            Some(url) => preferences.insert(PROFILE_IMAGE.into(), Value::String(url.clone())),
+            None => preferences.remove(PROFILE_IMAGE),
+        };
+    }
 }
 
 /// Open WebUI's email check (`validate_email_format`): anything `@localhost`, else

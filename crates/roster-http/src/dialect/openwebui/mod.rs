@@ -2,10 +2,15 @@
 //! `/api/v1/groups` as Open WebUI's own frontend calls them, with UUID ids, epoch-second
 //! times and `{"detail": ...}` errors carrying Open WebUI's exact strings.
 
+mod auths;
+mod caller;
 pub mod dto;
 pub mod error;
+mod groups;
 pub mod map;
-pub mod routes;
+mod routes;
+mod settings;
+mod users;
 
 pub use error::render_error;
-pub use routes::router;
+pub use routes::mount;

@@ -9,4 +9,4 @@ pub mod map;
 pub mod routes;
 
 pub use error::render_error;
-pub use routes::router;
+pub use routes::mount;

@@ -18,12 +18,11 @@ use serde_json::{Value, json};
 
 type Result<T> = std::result::Result<T, PlexiError>;
 
-/// The Plexichat router (paths as Plexichat's own, to be mounted under the dialect prefix),
-/// with every error rendered in Plexichat's shape. `nested`: it has a prefix of its own, so
-/// it answers unknown paths under it too (at the root, the application's fallback does).
-pub fn router(state: &AppState, nested: bool) -> Router<AppState> {
+/// Mounts the Plexichat routes (paths as Plexichat's own) at `plexichat_prefix`, with every
+/// error rendered in Plexichat's shape.
+pub fn mount(state: &AppState) -> Router<AppState> {
     let avatar_limit = state.core.config.avatar_max_bytes + 64 * 1024;
-    let mut router = Router::new()
+    let routes = Router::new()
         .route("/users/@me", get(me_get).patch(me_patch))
         .route(
             "/users/@me/messaging-settings",
@@ -39,15 +38,7 @@ pub fn router(state: &AppState, nested: bool) -> Router<AppState> {
         .route("/users/{user_id}", get(user_get))
         .route("/avatars/users/{file}", get(avatar_get))
         .route("/auth/verify-email", get(verify_email_get));
-    if nested {
-        router = router
-            .fallback(crate::error::not_found_fallback)
-            .method_not_allowed_fallback(crate::error::method_not_allowed_fallback);
-    }
-    crate::error::render_errors_with(
-        router.route_layer(axum::middleware::from_fn(crate::extract::reject_nul_in_uri)),
-        error::render_error,
-    )
+    crate::dialect::mount_at(&state.config.plexichat_prefix, routes, error::render_error)
 }
 
 /// The mount prefix of this dialect (`""` at the root).

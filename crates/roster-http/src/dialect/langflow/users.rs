@@ -1,0 +1,261 @@
+//! `/api/v1/users`: sign-up and creation, the caller, the listing, and one user's routes.
+
+use super::caller::{Caller, Result, forbidden_as, require_superuser, user_id};
+use super::dto::*;
+use super::error::{self, LangflowError};
+use super::login::sealed_store_key;
+use super::map;
+use crate::extract::{Json, Meta, Query};
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use roster_core::service::{
+    AccountChanges, CANNOT_DEACTIVATE_SELF, ListUsers, NewUser, Patch, Registration, SignupPolicy, UserListing,
+};
+use roster_core::store::UserSort;
+use roster_core::{Error, Role, User, UserId};
+use serde_json::json;
+
+async fn user_read(state: &AppState, user: &User) -> Result<UserRead> {
+    let mut read = map::user_read(user);
+    read.store_api_key = sealed_store_key(state, user.id).await?;
+    Ok(read)
+}
+
+/// `UserRead` of each user, their store API keys read in one query.
+async fn users_read(state: &AppState, users: &[User]) -> Result<Vec<UserRead>> {
+    let ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
+    let keys: std::collections::HashMap<UserId, String> = state
+        .core
+        .sealed_langflow_store_api_keys(&ids)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(users
+        .iter()
+        .map(|u| {
+            let mut read = map::user_read(u);
+            read.store_api_key = keys.get(&u.id).cloned();
+            read
+        })
+        .collect())
+}
+
+fn new_user_role(state: &AppState) -> Role {
+    if state.config.langflow_new_user_is_active {
+        Role::User
+    } else {
+        Role::Pending
+    }
+}
+
+/// Public sign-up, or creation by a superuser; the account is inactive until a superuser
+/// activates it unless `langflow_new_user_is_active`.
+pub(super) async fn users_create_post(
+    State(state): State<AppState>,
+    caller: Option<Caller>,
+    Meta(meta): Meta,
+    Json(body): Json<UserCreate>,
+) -> Result<Response> {
+    let role = new_user_role(&state);
+    let user = match caller {
+        Some(caller) if caller.actor.require_admin().is_ok() => {
+            let user = state
+                .core
+                .create_user(
+                    &caller.actor,
+                    NewUser {
+                        username: Some(body.username),
+                        password: Some(body.password),
+                        role: Some(role),
+                        ..NewUser::default()
+                    },
+                )
+                .await?;
+            match body
+                .optins
+                .as_ref()
+                .and_then(|o| map::preferences_with_optins(&user, o))
+            {
+                Some(preferences) => {
+                    let mut changes = AccountChanges::default();
+                    changes.profile.preferences = Some(preferences);
+                    state.core.update_account(&caller.actor, user.id, changes).await?
+                }
+                None => user,
+            }
+        }
+        _ => {
+            let registration = Registration {
+                username: Some(body.username),
+                password: body.password,
+                // Langflow keeps the sign-up's optins on the user.
+                preferences: body.optins.map(|optins| json!({ map::OPTINS: optins })),
+                ..Registration::default()
+            };
+            state
+                .core
+                .register_with_role(
+                    registration,
+                    SignupPolicy {
+                        role,
+                        access_ttl: None,
+                        identify_pending: false,
+                        only_first_account: false,
+                    },
+                    &meta,
+                )
+                .await?
+                .user
+        }
+    };
+    Ok((StatusCode::CREATED, axum::Json(user_read(&state, &user).await?)).into_response())
+}
+
+pub(super) async fn whoami_get(State(state): State<AppState>, caller: Caller) -> Result<axum::Json<UserRead>> {
+    Ok(axum::Json(user_read(&state, &caller.actor.user).await?))
+}
+
+/// `skip` (≥ 0, default 0) and `limit` (1 to 200, default 10), ordered by username.
+pub(super) async fn users_list_get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<ListQuery>,
+) -> Result<axum::Json<UsersResponse>> {
+    require_superuser(&caller.actor)?;
+    let limit = query.limit.unwrap_or(10);
+    if !(1..=200).contains(&limit) {
+        return Err(Error::invalid("limit", "Input should be between 1 and 200").into());
+    }
+    let skip = query.skip.unwrap_or(0);
+    if skip < 0 {
+        return Err(Error::invalid("skip", "Input should be greater than or equal to 0").into());
+    }
+    let request = ListUsers {
+        search: query.search.clone(),
+        sort: UserSort::Username,
+        limit: Some(limit as u32),
+        with_total: true,
+        ..ListUsers::default()
+    };
+    let page = state
+        .core
+        .list_users_by_offset(&caller.actor, UserListing::Administered, request, skip as u64)
+        .await?;
+    Ok(axum::Json(UsersResponse {
+        total_count: page.total,
+        users: users_read(&state, &page.users).await?,
+    }))
+}
+
+pub(super) async fn user_get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<axum::Json<UserRead>> {
+    let id = user_id(&id)?;
+    let user = state
+        .core
+        .get_user(&caller.actor, id)
+        .await
+        .map_err(forbidden_as(error::USER_MANAGE_REQUIRED))?;
+    Ok(axum::Json(user_read(&state, &user).await?))
+}
+
+pub(super) async fn user_patch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<UserUpdate>,
+) -> Result<axum::Json<UserRead>> {
+    let id = user_id(&id)?;
+    let actor = &caller.actor;
+    let is_superuser = actor.require_admin().is_ok();
+    if !is_superuser && (actor.user.id != id || body.is_superuser.is_some()) {
+        return Err(LangflowError::Detail(StatusCode::FORBIDDEN, error::PERMISSION_DENIED));
+    }
+    if !is_superuser && body.password.is_some() {
+        return Err(LangflowError::Detail(StatusCode::BAD_REQUEST, error::NO_PASSWORD_HERE));
+    }
+    let mut changes = AccountChanges {
+        superuser: body.is_superuser,
+        active: body.is_active,
+        password: body.password,
+        ..AccountChanges::default()
+    };
+    if let Some(username) = body.username {
+        changes.profile.username = Patch::Set(username);
+    }
+    changes.profile.avatar = Patch::from_json(body.profile_image);
+    if let Some(optins) = &body.optins {
+        let target = state
+            .core
+            .get_user(actor, id)
+            .await
+            .map_err(forbidden_as(error::PERMISSION_DENIED))?;
+        changes.profile.preferences = map::preferences_with_optins(&target, optins);
+    }
+    let user = state
+        .core
+        .update_account(actor, id, changes)
+        .await
+        .map_err(|e| match e {
+            Error::Forbidden(CANNOT_DEACTIVATE_SELF) => {
+                LangflowError::Detail(StatusCode::FORBIDDEN, error::CANNOT_DEACTIVATE_SELF)
+            }
+            e => forbidden_as(error::PERMISSION_DENIED)(e),
+        })?;
+    Ok(axum::Json(user_read(&state, &user).await?))
+}
+
+/// Self only; `current_password` checked when given (current Langflow sends it; classic
+/// does not); the current password cannot be reused.
+pub(super) async fn reset_password_patch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Meta(meta): Meta,
+    Path(id): Path<String>,
+    Json(body): Json<PasswordReset>,
+) -> Result<axum::Json<UserRead>> {
+    let id = user_id(&id)?;
+    if id != caller.actor.user.id {
+        return Err(LangflowError::Detail(StatusCode::BAD_REQUEST, error::OTHERS_PASSWORD));
+    }
+    let user = state
+        .core
+        .set_own_password(&caller.actor, body.current_password.as_deref(), &body.password, &meta)
+        .await
+        .map_err(|e| match e {
+            Error::Invalid {
+                field: "current_password",
+                ..
+            } => LangflowError::Detail(StatusCode::BAD_REQUEST, error::WRONG_CURRENT_PASSWORD),
+            Error::Invalid {
+                field: "password",
+                ref reason,
+            } if reason.contains("differ") => LangflowError::Detail(StatusCode::BAD_REQUEST, error::SAME_PASSWORD),
+            e => e.into(),
+        })?;
+    Ok(axum::Json(user_read(&state, &user).await?))
+}
+
+pub(super) async fn user_delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<axum::Json<serde_json::Value>> {
+    let id = user_id(&id)?;
+    if id == caller.actor.user.id {
+        return Err(LangflowError::Detail(
+            StatusCode::BAD_REQUEST,
+            error::CANNOT_DELETE_SELF,
+        ));
+    }
+    state
+        .core
+        .delete_user(&caller.actor, id)
+        .await
+        .map_err(forbidden_as(error::PERMISSION_DENIED))?;
+    Ok(axum::Json(json!({"detail": "User deleted"})))
+}

@@ -1,0 +1,151 @@
+//! Who is calling (by `Authorization: Bearer`, `x-api-key`, or the `token` cookie Open
+//! WebUI's frontend keeps), the `token` cookie this dialect sets, and the parsing every
+//! resource shares (ids, emails).
+
+use super::error::{self, OpenWebUiError};
+use super::map;
+use crate::cookie::{self, SameSite, SetCookie};
+use crate::extract::credential_of;
+use crate::state::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::Response;
+use roster_core::id::id_from_uuid;
+use roster_core::service::Surface;
+use roster_core::{Actor, Credential, Error, GroupId, UserId};
+use serde_json::Value;
+
+pub(super) type Result<T> = std::result::Result<T, OpenWebUiError>;
+
+/// The cookie Open WebUI's frontend keeps its token in.
+const TOKEN_COOKIE: &str = "token";
+
+/// The signed-in caller (not a pending account).
+pub(super) struct Caller {
+    pub actor: Actor,
+}
+
+fn token_of(parts: &Parts) -> Option<String> {
+    credential_of(parts).or_else(|| cookie::get(&parts.headers, TOKEN_COOKIE))
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = OpenWebUiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let token = token_of(parts).ok_or(Error::Unauthenticated)?;
+        let actor = state.core.authenticate_bearer(&token).await?;
+        Ok(Caller {
+            actor: usable(state, actor).await?,
+        })
+    }
+}
+
+/// An API key works on these routes only for administrators and holders of
+/// `features.api_keys`, wherever it was created (Open WebUI's `API_KEY_NOT_ALLOWED`).
+async fn usable(state: &AppState, actor: Actor) -> Result<Actor> {
+    if matches!(actor.credential, Credential::ApiKey { .. }) {
+        state
+            .core
+            .ensure_api_keys_permitted(&actor.user, Surface::OpenWebUi)
+            .await?;
+    }
+    Ok(actor)
+}
+
+/// The caller of the few routes Open WebUI opens to pending accounts too (`get_current_user`:
+/// the session user, sign-out, password, time zone, API key).
+pub(super) struct Identity {
+    pub actor: Actor,
+    pub token: String,
+}
+
+impl FromRequestParts<AppState> for Identity {
+    type Rejection = OpenWebUiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let token = token_of(parts).ok_or(Error::Unauthenticated)?;
+        let actor = state.core.authenticate_identity(&token).await?;
+        Ok(Identity {
+            actor: usable(state, actor).await?,
+            token,
+        })
+    }
+}
+
+impl axum::extract::OptionalFromRequestParts<AppState> for Identity {
+    type Rejection = OpenWebUiError;
+
+    /// No credential, or one that no longer works: `None`.
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Option<Self>> {
+        let Some(token) = token_of(parts) else {
+            return Ok(None);
+        };
+        match state.core.authenticate_identity(&token).await {
+            Ok(actor) => Ok(Some(Identity {
+                actor: usable(state, actor).await?,
+                token,
+            })),
+            Err(Error::Unavailable) => Err(Error::Unavailable.into()),
+            Err(_) => Ok(None),
+        }
+    }
+}
+
+/// `Set-Cookie: token=...` as Open WebUI sets it at sign-in (none for an empty token).
+pub(super) fn with_token_cookie(mut response: Response, token: &str, max_age: Option<i64>) -> Response {
+    if token.is_empty() {
+        return response;
+    }
+    let mut cookie = SetCookie::new(TOKEN_COOKIE, token, SameSite::Lax);
+    if let Some(age) = max_age {
+        cookie = cookie.max_age(age);
+    }
+    cookie.append_to(&mut response);
+    response
+}
+
+/// Clears the `token` cookie (sign-out).
+pub(super) fn without_token_cookie(mut response: Response) -> Response {
+    SetCookie::removal(TOKEN_COOKIE, SameSite::Lax).append_to(&mut response);
+    response
+}
+
+/// How long this dialect's sign-in tokens last.
+pub(super) fn token_ttl(state: &AppState) -> time::Duration {
+    time::Duration::seconds(state.config.openwebui_token_ttl_seconds.max(1))
+}
+
+pub(super) fn user_id(raw: &str) -> Result<UserId> {
+    Ok(UserId(id_from_uuid(raw)?))
+}
+
+pub(super) fn group_id(raw: &str) -> Result<GroupId> {
+    Ok(GroupId(id_from_uuid(raw)?))
+}
+
+pub(super) fn user_ids(raw: &[String]) -> Result<Vec<UserId>> {
+    raw.iter().map(|id| user_id(id)).collect()
+}
+
+/// An email as the core normalises it, checked as Open WebUI checks one
+/// (`INVALID_EMAIL_FORMAT`).
+pub(super) fn email(raw: &str) -> Result<String> {
+    let email = roster_core::user::normalise_email(raw);
+    if !map::email_format_ok(&email) {
+        return Err(OpenWebUiError::Detail(
+            StatusCode::BAD_REQUEST,
+            error::INVALID_EMAIL_FORMAT,
+        ));
+    }
+    Ok(email)
+}
+
+/// The user's effective permissions over Open WebUI's defaults.
+pub(super) async fn permissions_of(state: &AppState, user: UserId) -> Result<Value> {
+    Ok(state
+        .core
+        .effective_permissions(user, &map::default_permissions())
+        .await?)
+}
