@@ -1,5 +1,7 @@
 //! The one table from core error to HTTP status, and the native error body
-//! (RFC 9457 `application/problem+json`). Dialects reuse the status table.
+//! (RFC 9457 `application/problem+json`). Dialects reuse the status table, re-render errors
+//! from their [`ErrorInfo`] (typed code, refusal, field reason, shape flag: never the
+//! message's words), and answer with a [`DialectError`] where a route has its own answer.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
