@@ -84,7 +84,7 @@ macro_rules! impl_account_tokens {
                     now: OffsetDateTime,
                     journal: &Journal,
                 ) -> StoreResult<User> {
-                    let mut params = UserParams::checked(user)?;
+                    let params = UserParams::checked(user)?;
                     let result = write_transaction!(self, |transaction| {
                         let used = sqlx::query(sql::USE_ACCOUNT_TOKEN)
                             .bind(digest)
@@ -96,18 +96,7 @@ macro_rules! impl_account_tokens {
                         if used == 0 {
                             return Err(StoreError::NotFound.into());
                         }
-                        let claimed = sqlx::query(sql::CLAIM_FIRST_ACCOUNT)
-                            .execute(&mut *transaction)
-                            .await?
-                            .rows_affected()
-                            == 1;
-                        if claimed {
-                            params.role = Role::Admin.as_str();
-                        }
-                        let row = Self::insert_user_row(&mut transaction, user, params).await?;
-                        let stored = row.into_user()?;
-                        Self::write_journal(&mut transaction, &journal.for_stored_user(&stored)).await?;
-                        Ok(stored)
+                        Self::insert_new_user(&mut transaction, user, params, true, journal).await
                     });
                     match result {
                         Ok(user) => Ok(user),

@@ -6,30 +6,49 @@ macro_rules! impl_api_keys {
         const _: () = {
             use crate::capability::common::write_transaction;
             use crate::codec::{ApiKeyRow, ApiKeyWithUserRow, convert_all, to_ms};
-            use crate::error::store_error;
+            use crate::error::{TransactionError, store_error};
             use crate::sql;
             use async_trait::async_trait;
             use roster_core::journal::Journal;
             use roster_core::store::{ApiKey, ApiKeyStore, StoreResult};
             use roster_core::{ApiKeyId, User, UserId};
+            use sqlx::Transaction;
             use sqlx::types::Json;
             use time::OffsetDateTime;
+
+            type Db = $database;
+
+            impl $store {
+                /// Runs `statement` (`sql::INSERT_API_KEY` or a variant) for an API key of
+                /// `user` inside `transaction`.
+                async fn insert_api_key_row(
+                    transaction: &mut Transaction<'static, Db>,
+                    statement: &'static str,
+                    key: &ApiKey,
+                    user: UserId,
+                    digest: &str,
+                ) -> Result<(), TransactionError> {
+                    sqlx::query(statement)
+                        .bind(key.id.0)
+                        .bind(user.0)
+                        .bind(key.name.as_str())
+                        .bind(key.prefix.as_str())
+                        .bind(Json(key.scopes.clone()))
+                        .bind(to_ms(key.created_at))
+                        .bind(key.expires_at.map(to_ms))
+                        .bind(key.last_used_at.map(to_ms))
+                        .bind(digest)
+                        .execute(&mut **transaction)
+                        .await?;
+                    Ok(())
+                }
+            }
 
             #[async_trait]
             impl ApiKeyStore for $store {
                 async fn insert_api_key(&self, key: &ApiKey, digest: &str, journal: &Journal) -> StoreResult<()> {
                     write_transaction!(self, |transaction| {
-                        sqlx::query(sql::INSERT_API_KEY)
-                            .bind(key.id.0)
-                            .bind(key.user_id.0)
-                            .bind(key.name.as_str())
-                            .bind(key.prefix.as_str())
-                            .bind(Json(key.scopes.clone()))
-                            .bind(to_ms(key.created_at))
-                            .bind(key.expires_at.map(to_ms))
-                            .bind(key.last_used_at.map(to_ms))
-                            .bind(digest)
-                            .execute(&mut *transaction)
+                        Self::insert_api_key_row(&mut transaction, sql::INSERT_API_KEY, key, key.user_id, digest)
                             .await?;
                         Self::write_journal(&mut transaction, journal).await?;
                         Ok(())

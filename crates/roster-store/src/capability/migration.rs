@@ -15,7 +15,6 @@ macro_rules! impl_migration {
             };
             use roster_core::{User, UserId};
             use sqlx::QueryBuilder;
-            use sqlx::types::Json;
             use time::OffsetDateTime;
 
             type Db = $database;
@@ -88,18 +87,8 @@ macro_rules! impl_migration {
                                 .bind(now)
                                 .execute(&mut *transaction)
                                 .await?;
-                            sqlx::query(sql::INSERT_API_KEY_IF_NEW)
-                                .bind(key.id.0)
-                                .bind(user.id.0)
-                                .bind(key.name.as_str())
-                                .bind(key.prefix.as_str())
-                                .bind(Json(key.scopes.clone()))
-                                .bind(to_ms(key.created_at))
-                                .bind(key.expires_at.map(to_ms))
-                                .bind(key.last_used_at.map(to_ms))
-                                .bind(digest.as_str())
-                                .execute(&mut *transaction)
-                                .await?;
+                            let statement = sql::INSERT_API_KEY_IF_NEW;
+                            Self::insert_api_key_row(&mut transaction, statement, key, user.id, digest).await?;
                         }
                         for (external_id, entry) in &migrated.transactions {
                             let seen: i64 = sqlx::query_scalar(sql::COUNT_EXTERNAL_REF)

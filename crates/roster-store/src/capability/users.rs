@@ -8,7 +8,7 @@ macro_rules! impl_users {
             use crate::codec::{
                 AccountTokenRow, UserParams, UserRow, check_text, check_user_text, convert_all, from_ms, to_ms,
             };
-            use crate::error::store_error;
+            use crate::error::{TransactionError, store_error};
             use crate::sql;
             use async_trait::async_trait;
             use roster_core::journal::Journal;
@@ -18,12 +18,38 @@ macro_rules! impl_users {
             };
             use roster_core::user::{PasswordHash, login_key};
             use roster_core::{Role, SessionId, User, UserId};
-            use sqlx::QueryBuilder;
+            use sqlx::{QueryBuilder, Transaction};
             use time::OffsetDateTime;
 
             type Db = $database;
 
             impl $store {
+                /// Inserts a new user inside `transaction`, with its login keys and its journal
+                /// (made for the user as stored). Every insert takes the first-account marker if
+                /// it is free; with `claim_first_admin`, one that took it makes the user an
+                /// administrator. A failed insert rolls the marker back.
+                async fn insert_new_user(
+                    transaction: &mut Transaction<'static, Db>,
+                    user: &User,
+                    mut params: UserParams,
+                    claim_first_admin: bool,
+                    journal: &Journal,
+                ) -> Result<User, TransactionError> {
+                    let claimed = sqlx::query(sql::CLAIM_FIRST_ACCOUNT)
+                        .execute(&mut **transaction)
+                        .await?
+                        .rows_affected()
+                        == 1;
+                    if claimed && claim_first_admin {
+                        params.role = Role::Admin.as_str();
+                    }
+                    let stored = Self::insert_user_row(transaction, user, params)
+                        .await?
+                        .into_user()?;
+                    Self::write_journal(transaction, &journal.for_stored_user(&stored)).await?;
+                    Ok(stored)
+                }
+
                 /// Fills the login keys of the accounts stored before migration 0014, once (the
                 /// first start after it takes a marker in the same transaction). Oldest account
                 /// first: of two old accounts sharing an identifier, the older keeps it, and the
@@ -212,22 +238,9 @@ macro_rules! impl_users {
                     claim_first_admin: bool,
                     journal: &Journal,
                 ) -> StoreResult<User> {
-                    let mut params = UserParams::checked(user)?;
+                    let params = UserParams::checked(user)?;
                     let result = write_transaction!(self, |transaction| {
-                        // Every insert takes the marker if it is free; only a claiming insert
-                        // that took it is promoted. A failed insert rolls the marker back.
-                        let claimed = sqlx::query(sql::CLAIM_FIRST_ACCOUNT)
-                            .execute(&mut *transaction)
-                            .await?
-                            .rows_affected()
-                            == 1;
-                        if claimed && claim_first_admin {
-                            params.role = Role::Admin.as_str();
-                        }
-                        let row = Self::insert_user_row(&mut transaction, user, params).await?;
-                        let stored = row.into_user()?;
-                        Self::write_journal(&mut transaction, &journal.for_stored_user(&stored)).await?;
-                        Ok(stored)
+                        Self::insert_new_user(&mut transaction, user, params, claim_first_admin, journal).await
                     });
                     match result {
                         Ok(user) => Ok(user),
