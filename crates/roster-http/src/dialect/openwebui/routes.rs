@@ -15,8 +15,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use roster_core::id::{id_from_uuid, id_to_uuid};
 use roster_core::service::{
-    API_KEY_PREFIX, API_KEYS_NOT_PERMITTED, AdminAction, AdminUserChanges, DEFAULT_TEMPLATE, GroupChanges, ListUsers,
-    NewApiKey, NewGroup, NewUser, Patch, ProfileChanges, Registration, SignupPolicy, Surface, own_avatar_file,
+    API_KEY_PREFIX, API_KEYS_NOT_PERMITTED, AdminUserChanges, DEFAULT_TEMPLATE, GroupChanges, ListUsers, NewApiKey,
+    NewGroup, NewUser, Patch, ProfileChanges, Registration, SignupPolicy, Surface, own_avatar_file,
 };
 use roster_core::store::UserSort;
 use roster_core::{Actor, Credential, Error, GroupId, Role, User, UserId};
@@ -136,7 +136,9 @@ impl FromRequestParts<AppState> for Caller {
         };
         let actor = state.core.authenticate_bearer(&token).await?;
         ensure_key_usable(state, &actor).await?;
-        Ok(Caller { actor })
+        Ok(Caller {
+            actor: actor.through(Surface::OpenWebUi),
+        })
     }
 }
 
@@ -173,6 +175,7 @@ impl FromRequestParts<AppState> for Identity {
         };
         let actor = state.core.authenticate_identity(&token).await?;
         ensure_key_usable(state, &actor).await?;
+        let actor = actor.through(Surface::OpenWebUi);
         Ok(Identity { actor, token })
     }
 }
@@ -188,6 +191,7 @@ impl axum::extract::OptionalFromRequestParts<AppState> for Identity {
         match state.core.authenticate_identity(&token).await {
             Ok(actor) => {
                 ensure_key_usable(state, &actor).await?;
+                let actor = actor.through(Surface::OpenWebUi);
                 Ok(Some(Identity { actor, token }))
             }
             Err(Error::Unavailable) => Err(Error::Unavailable.into()),
@@ -987,10 +991,6 @@ async fn users_id_update_post(
     caller.actor.require_admin()?;
     let id = user_id(&id)?;
     let role = body.role.as_deref().map(Role::parse).transpose()?;
-    state
-        .core
-        .ensure_may_administer(&caller.actor, id, AdminAction::Update(role))
-        .await?;
     let target = state.core.get_user(&caller.actor, id).await?;
     let mut profile = ProfileChanges::default();
     if let Some(name) = body.name {
