@@ -166,6 +166,10 @@ pub struct Settings {
     /// (its routes only: keys are created there only with it, and no key works there without
     /// it) or `everywhere` (creating or using a key on any route needs it).
     pub api_key_permission: String,
+    /// Where the primary administrator (the oldest account that is an administrator) must
+    /// keep its role: `openwebui` (on Open WebUI's routes, as Open WebUI has it; elsewhere it
+    /// may step down while another admin remains) or `everywhere`.
+    pub primary_admin_keeps_role: String,
     /// Whether webhooks may go to loopback, private (RFC 1918, ULA, CGNAT) and link-local
     /// addresses, for receivers on the same host or network. Cloud metadata, unspecified and
     /// multicast addresses stay refused.
@@ -247,6 +251,7 @@ impl Default for Settings {
             cors_allow_credentials: false,
             cors_max_age_seconds: 600,
             api_key_permission: "openwebui".into(),
+            primary_admin_keeps_role: "openwebui".into(),
             webhook_allow_private_networks: false,
         }
     }
@@ -326,6 +331,7 @@ const ENV_KEYS: &[&str] = &[
     "cors_allow_credentials",
     "cors_max_age_seconds",
     "api_key_permission",
+    "primary_admin_keeps_role",
     "webhook_allow_private_networks",
 ];
 
@@ -421,6 +427,9 @@ impl Settings {
         if roster_core::service::ApiKeyGate::parse(&self.api_key_permission).is_none() {
             bail!("api_key_permission must be openwebui or everywhere");
         }
+        if roster_core::service::PrimaryAdminRole::parse(&self.primary_admin_keeps_role).is_none() {
+            bail!("primary_admin_keeps_role must be openwebui or everywhere");
+        }
         self.validate_plexichat_prefix()?;
         self.validate_webhooks()?;
         self.validate_limits()?;
@@ -467,6 +476,8 @@ impl Settings {
             activity_interval: time_duration_seconds(self.activity_interval_seconds),
             limits: self.limits(),
             api_key_gate: roster_core::service::ApiKeyGate::parse(&self.api_key_permission).unwrap_or_default(),
+            primary_admin_role: roster_core::service::PrimaryAdminRole::parse(&self.primary_admin_keeps_role)
+                .unwrap_or_default(),
             webhook_allow_private_networks: self.webhook_allow_private_networks,
             ..CoreConfig::default()
         })
@@ -739,5 +750,21 @@ mod gate_tests {
         settings.api_key_permission = "all".into();
         let error = settings.validate().unwrap_err().to_string();
         assert!(error.contains("api_key_permission"), "{error}");
+    }
+
+    #[test]
+    fn the_primary_admin_setting_is_checked_and_converted() {
+        use roster_core::service::PrimaryAdminRole;
+        let mut settings = Settings::default();
+        assert_eq!(settings.core().unwrap().primary_admin_role, PrimaryAdminRole::OpenWebUi);
+        settings.primary_admin_keeps_role = "everywhere".into();
+        assert!(settings.validate().is_ok());
+        assert_eq!(
+            settings.core().unwrap().primary_admin_role,
+            PrimaryAdminRole::Everywhere
+        );
+        settings.primary_admin_keeps_role = "native".into();
+        let error = settings.validate().unwrap_err().to_string();
+        assert!(error.contains("primary_admin_keeps_role"), "{error}");
     }
 }

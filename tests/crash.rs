@@ -211,12 +211,15 @@ async fn burst_then_kill(
 
 /// Users with a session, an API key and a group membership each.
 async fn populate(core: &Core, prefix: &str, n: usize) -> Vec<(UserId, String)> {
-    core.create_user_unchecked(NewUser {
-        email: Some(format!("root-{prefix}@crash.example")),
-        password: Some("root-password-1".into()),
-        role: Some(Role::Admin),
-        ..NewUser::default()
-    })
+    core.create_user(
+        core.operator(),
+        NewUser {
+            email: Some(format!("root-{prefix}@crash.example")),
+            password: Some("root-password-1".into()),
+            role: Some(Role::Admin),
+            ..NewUser::default()
+        },
+    )
     .await
     .unwrap();
     let root_actor = {
@@ -247,11 +250,14 @@ async fn populate(core: &Core, prefix: &str, n: usize) -> Vec<(UserId, String)> 
     for i in 0..n {
         let email = format!("{prefix}{i}@crash.example");
         let user = core
-            .create_user_unchecked(NewUser {
-                email: Some(email.clone()),
-                password: Some("old-password-1".into()),
-                ..NewUser::default()
-            })
+            .create_user(
+                core.operator(),
+                NewUser {
+                    email: Some(email.clone()),
+                    password: Some("old-password-1".into()),
+                    ..NewUser::default()
+                },
+            )
             .await
             .unwrap();
         let login = core.login(&email, "old-password-1", &Default::default()).await.unwrap();
@@ -284,12 +290,15 @@ async fn deletion_killed_midway(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let core = core_on(&db).await;
     let users = populate(&core, "victim", 120).await;
-    core.create_user_unchecked(NewUser {
-        email: Some("deleter@crash.example".into()),
-        password: Some("deleter-password-1".into()),
-        role: Some(Role::Admin),
-        ..NewUser::default()
-    })
+    core.create_user(
+        core.operator(),
+        NewUser {
+            email: Some("deleter@crash.example".into()),
+            password: Some("deleter-password-1".into()),
+            role: Some(Role::Admin),
+            ..NewUser::default()
+        },
+    )
     .await
     .unwrap();
     let login = core
@@ -388,7 +397,7 @@ async fn password_reset_killed_midway(backend: Backend) {
     let mut old_hashes = std::collections::HashMap::new();
     for (id, _) in &users {
         let link = core
-            .create_password_reset_unchecked(*id, Duration::hours(1))
+            .create_password_reset(core.operator(), *id, Duration::hours(1))
             .await
             .unwrap();
         links.push((*id, link.token));

@@ -46,7 +46,11 @@ fuzz_target!(|data: &[u8]| {
         link_expires_in: Duration::days(7),
     };
     let report = runtime()
-        .block_on(fixture.core.import_users_unchecked(lines, &options, &|_| {}))
+        .block_on(
+            fixture
+                .core
+                .import_users(fixture.core.operator(), lines, &options, &|_| {}),
+        )
         .expect("a dry run over readable records does not fail as a whole");
     assert_eq!(report.records.len(), count, "one outcome per record");
     assert!(report.dry_run);

@@ -54,12 +54,15 @@ async fn new_member(core: &Core) -> Member {
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let email = format!("member{n}@fuzz.example");
     let user = core
-        .create_user_unchecked(NewUser {
-            email: Some(email.clone()),
-            password: Some(PASSWORD.into()),
-            role: Some(Role::User),
-            ..NewUser::default()
-        })
+        .create_user(
+            core.operator(),
+            NewUser {
+                email: Some(email.clone()),
+                password: Some(PASSWORD.into()),
+                role: Some(Role::User),
+                ..NewUser::default()
+            },
+        )
         .await
         .expect("member created");
     let outcome = core
@@ -91,12 +94,15 @@ async fn build() -> Fixture {
     };
     let core = Arc::new(Core::new(store, Arc::new(SystemClock), config).await.expect("core"));
     let admin = core
-        .create_user_unchecked(NewUser {
-            email: Some("admin@fuzz.example".into()),
-            password: Some(PASSWORD.into()),
-            role: Some(Role::Admin),
-            ..NewUser::default()
-        })
+        .create_user(
+            core.operator(),
+            NewUser {
+                email: Some("admin@fuzz.example".into()),
+                password: Some(PASSWORD.into()),
+                role: Some(Role::Admin),
+                ..NewUser::default()
+            },
+        )
         .await
         .expect("admin created");
     let outcome = core

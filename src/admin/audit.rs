@@ -78,15 +78,18 @@ pub async fn run(core: &Core, args: Args) -> anyhow::Result<()> {
     loop {
         let remaining = args.limit - entries.len() as u64;
         let page = core
-            .list_audit_unchecked(ListAudit {
-                actor,
-                target,
-                action: args.action.clone(),
-                since,
-                until,
-                cursor,
-                limit: Some(remaining.min(u64::from(MAX_AUDIT_PAGE)) as u32),
-            })
+            .list_audit(
+                core.operator(),
+                ListAudit {
+                    actor,
+                    target,
+                    action: args.action.clone(),
+                    since,
+                    until,
+                    cursor,
+                    limit: Some(remaining.min(u64::from(MAX_AUDIT_PAGE)) as u32),
+                },
+            )
             .await
             .map_err(explain)?;
         entries.extend(page.entries);

@@ -37,13 +37,16 @@ pub async fn run(core: &Core, args: Args) -> anyhow::Result<()> {
     match args.command {
         BadgeCommand::Add { user, badge } => {
             let user = find_user(core, &user).await?;
-            let badges = core.add_badge_unchecked(user.id, &badge).await.map_err(explain)?;
+            let badges = core
+                .add_badge(core.operator(), user.id, &badge)
+                .await
+                .map_err(explain)?;
             println!("{}: {}", describe(&user), badges.join(", "));
         }
         BadgeCommand::Remove { user, badge } => {
             let user = find_user(core, &user).await?;
             let badges = core
-                .remove_badge_unchecked(user.id, &badge)
+                .remove_badge(core.operator(), user.id, &badge)
                 .await
                 .map_err(|e| match e {
                     roster_core::Error::NotFound("badge") => {

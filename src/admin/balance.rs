@@ -17,7 +17,7 @@ pub struct Args {
 pub async fn add(core: &Core, args: Args) -> anyhow::Result<()> {
     let user = find_user(core, &args.email).await?;
     let balance = core
-        .add_balance_unchecked(user.id, args.amount)
+        .add_balance(core.operator(), user.id, args.amount)
         .await
         .map_err(explain)?;
     println!("Added {} credits to {}.", args.amount, describe(&user));
@@ -29,7 +29,7 @@ pub async fn add(core: &Core, args: Args) -> anyhow::Result<()> {
 pub async fn set(core: &Core, args: Args) -> anyhow::Result<()> {
     let user = find_user(core, &args.email).await?;
     let balance = core
-        .set_balance_unchecked(user.id, args.amount)
+        .set_balance(core.operator(), user.id, args.amount)
         .await
         .map_err(explain)?;
     println!("Set the balance of {} to {balance} credits.", describe(&user));

@@ -49,7 +49,7 @@ pub async fn ban(core: &Core, args: BanArgs) -> anyhow::Result<()> {
     let user = find_user(core, &login).await?;
     println!("Found user: {}", describe(&user));
     let banned = core
-        .ban_user_unchecked(user.id, duration, args.reason.as_deref())
+        .ban_user(core.operator(), user.id, duration, args.reason.as_deref())
         .await
         .map_err(|e| match e {
             roster_core::Error::LastAdmin => {
@@ -68,7 +68,7 @@ pub async fn ban(core: &Core, args: BanArgs) -> anyhow::Result<()> {
 pub async fn unban(core: &Core, args: UnbanArgs) -> anyhow::Result<()> {
     let user = find_user(core, &args.email).await?;
     let was_banned = user.banned_at(core.clock.now()).is_some();
-    core.unban_user_unchecked(user.id).await.map_err(explain)?;
+    core.unban_user(core.operator(), user.id).await.map_err(explain)?;
     if was_banned {
         println!("Ban lifted for {}.", describe(&user));
     } else {
@@ -78,7 +78,7 @@ pub async fn unban(core: &Core, args: UnbanArgs) -> anyhow::Result<()> {
 }
 
 pub async fn list(core: &Core, args: ListArgs) -> anyhow::Result<()> {
-    let bans = core.list_bans_unchecked().await.map_err(explain)?;
+    let bans = core.list_bans(core.operator()).await.map_err(explain)?;
     match args.format.as_str() {
         "json" => {
             let all: Vec<_> = bans.iter().map(user_json).collect();

@@ -97,16 +97,19 @@ pub async fn run(core: &Core, args: Args) -> anyhow::Result<()> {
         None => true,
     };
     let user = core
-        .create_user_unchecked(NewUser {
-            email: Some(email),
-            username: Some(username),
-            name: Some(name),
-            password: Some(password.clone()),
-            role,
-            active: None,
-            email_verified,
-            provider: args.provider,
-        })
+        .create_user(
+            core.operator(),
+            NewUser {
+                email: Some(email),
+                username: Some(username),
+                name: Some(name),
+                password: Some(password.clone()),
+                role,
+                active: None,
+                email_verified,
+                provider: args.provider,
+            },
+        )
         .await
         .map_err(explain)?;
     println!("User created successfully!");

@@ -39,9 +39,9 @@ pub async fn run(core: &Core, args: Args) -> anyhow::Result<()> {
         }
     }
     let deleted = if keep_transactions {
-        core.delete_user_keeping_transactions_unchecked(user.id).await
+        core.delete_user_keeping_transactions(core.operator(), user.id).await
     } else {
-        core.delete_user_unchecked(user.id).await
+        core.delete_user(core.operator(), user.id).await
     };
     deleted.map_err(|e| match e {
         roster_core::Error::LastAdmin => {

@@ -29,11 +29,14 @@ pub async fn run(core: &Core, settings: &Settings, args: Args) -> anyhow::Result
         }
     };
     let invitation = core
-        .create_invitation_unchecked(NewInvitation {
-            email,
-            role,
-            expires_in,
-        })
+        .create_invitation(
+            core.operator(),
+            NewInvitation {
+                email,
+                role,
+                expires_in,
+            },
+        )
         .await
         .map_err(|e| match e {
             roster_core::Error::Conflict { .. } => anyhow::anyhow!("a user with that email already exists"),

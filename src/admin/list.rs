@@ -35,14 +35,17 @@ pub async fn read_users(
     loop {
         let remaining = limit.map_or(u64::MAX, |l| l - users.len() as u64);
         let page = core
-            .list_users_unchecked(ListUsers {
-                search: search.clone(),
-                role,
-                cursor,
-                limit: Some(remaining.min(u64::from(MAX_PAGE_SIZE)) as u32),
-                with_total: users.is_empty(),
-                ..ListUsers::default()
-            })
+            .list_users(
+                core.operator(),
+                ListUsers {
+                    search: search.clone(),
+                    role,
+                    cursor,
+                    limit: Some(remaining.min(u64::from(MAX_PAGE_SIZE)) as u32),
+                    with_total: users.is_empty(),
+                    ..ListUsers::default()
+                },
+            )
             .await
             .map_err(explain)?;
         if let Some(t) = page.total {

@@ -107,7 +107,7 @@ pub fn explain(error: Error) -> anyhow::Error {
 
 /// Finds a user by email or username, with a message naming what was looked for.
 pub async fn find_user(core: &Core, login: &str) -> anyhow::Result<User> {
-    match core.find_user_unchecked(login).await {
+    match core.find_user(core.operator(), login).await {
         Ok(user) => Ok(user),
         Err(Error::NotFound(_)) => anyhow::bail!("no user with the email or username {:?}", login.trim()),
         Err(e) => Err(explain(e)),

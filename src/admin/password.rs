@@ -40,7 +40,7 @@ pub async fn run(core: &Core, settings: &Settings, args: Args) -> anyhow::Result
     if args.link {
         let expires_in = parse_duration("expires", &args.expires).map_err(explain)?;
         let link = core
-            .create_password_reset_unchecked(user.id, expires_in)
+            .create_password_reset(core.operator(), user.id, expires_in)
             .await
             .map_err(explain)?;
         println!(
@@ -80,7 +80,7 @@ pub async fn run(core: &Core, settings: &Settings, args: Args) -> anyhow::Result
         ));
     };
     let done = core
-        .reset_password_unchecked(user.id, &password, args.revoke_keys)
+        .reset_password(core.operator(), user.id, &password, args.revoke_keys)
         .await
         .map_err(explain)?;
     println!("Password successfully reset!");

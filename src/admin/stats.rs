@@ -12,7 +12,7 @@ pub struct Args {
 }
 
 pub async fn run(core: &Core, args: Args) -> anyhow::Result<()> {
-    let s = core.user_stats_unchecked().await.map_err(explain)?;
+    let s = core.user_stats(core.operator()).await.map_err(explain)?;
     let pairs = |v: &[(String, i64)]| serde_json::Value::Object(v.iter().map(|(k, n)| (k.clone(), json!(n))).collect());
     if args.format == "json" {
         let days: Vec<_> = s

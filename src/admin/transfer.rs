@@ -92,7 +92,7 @@ pub async fn import(core: &Core, settings: &Settings, args: ImportArgs) -> anyho
     };
     let progress = |n: u64| bar.inc(n);
     let report = core
-        .import_users_unchecked(lines, &options, &progress)
+        .import_users(core.operator(), lines, &options, &progress)
         .await
         .map_err(explain)?;
     bar.finish_and_clear();
@@ -151,11 +151,14 @@ pub async fn export(core: &Core, args: ExportArgs) -> anyhow::Result<()> {
     let mut count = 0u64;
     loop {
         let page = core
-            .list_users_unchecked(ListUsers {
-                cursor,
-                limit: Some(roster_core::service::MAX_PAGE_SIZE),
-                ..ListUsers::default()
-            })
+            .list_users(
+                core.operator(),
+                ListUsers {
+                    cursor,
+                    limit: Some(roster_core::service::MAX_PAGE_SIZE),
+                    ..ListUsers::default()
+                },
+            )
             .await
             .map_err(explain)?;
         for user in &page.users {

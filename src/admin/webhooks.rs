@@ -100,7 +100,7 @@ pub async fn run(core: &Core, command: Command) -> anyhow::Result<()> {
         Command::Add(args) => add(core, args).await,
         Command::List(args) => list(core, args).await,
         Command::Remove { id } => {
-            core.delete_subscription_unchecked(id).await.map_err(explain)?;
+            core.delete_subscription(core.operator(), id).await.map_err(explain)?;
             println!("Webhook {id} removed.");
             Ok(())
         }
@@ -116,7 +116,8 @@ async fn add(core: &Core, args: AddArgs) -> anyhow::Result<()> {
         None
     };
     let created = core
-        .create_subscription_unchecked(
+        .create_subscription(
+            core.operator(),
             NewSubscription {
                 url: args.url,
                 event_types: args.events,
@@ -124,7 +125,6 @@ async fn add(core: &Core, args: AddArgs) -> anyhow::Result<()> {
                 required_for_deletion: args.required_for_deletion,
                 description: args.description,
             },
-            None,
         )
         .await
         .map_err(explain)?;
@@ -150,7 +150,7 @@ fn subscription_json(s: &Subscription) -> serde_json::Value {
 }
 
 async fn list(core: &Core, args: FormatArgs) -> anyhow::Result<()> {
-    let subscriptions = core.list_subscriptions_unchecked().await.map_err(explain)?;
+    let subscriptions = core.list_subscriptions(core.operator()).await.map_err(explain)?;
     if args.format == "json" {
         let all: Vec<_> = subscriptions.iter().map(subscription_json).collect();
         println!("{}", serde_json::to_string_pretty(&all)?);
@@ -220,18 +220,21 @@ async fn deliveries(core: &Core, args: DeliveriesArgs) -> anyhow::Result<()> {
         ),
     };
     let list = core
-        .list_deliveries_unchecked(DeliveryQuery {
-            subscription_id: args.webhook,
-            status: args
-                .status
-                .as_deref()
-                .map(DeliveryStatus::parse)
-                .transpose()
-                .map_err(explain)?,
-            subject_id,
-            before: None,
-            limit: args.limit,
-        })
+        .list_deliveries(
+            core.operator(),
+            DeliveryQuery {
+                subscription_id: args.webhook,
+                status: args
+                    .status
+                    .as_deref()
+                    .map(DeliveryStatus::parse)
+                    .transpose()
+                    .map_err(explain)?,
+                subject_id,
+                before: None,
+                limit: args.limit,
+            },
+        )
         .await
         .map_err(explain)?;
     if args.format == "json" {
@@ -251,19 +254,22 @@ async fn replay(core: &Core, args: ReplayArgs) -> anyhow::Result<()> {
     if args.failed {
         loop {
             let failed = core
-                .list_deliveries_unchecked(DeliveryQuery {
-                    subscription_id: args.webhook,
-                    status: Some(DeliveryStatus::Failed),
-                    limit: 500,
-                    ..DeliveryQuery::default()
-                })
+                .list_deliveries(
+                    core.operator(),
+                    DeliveryQuery {
+                        subscription_id: args.webhook,
+                        status: Some(DeliveryStatus::Failed),
+                        limit: 500,
+                        ..DeliveryQuery::default()
+                    },
+                )
                 .await
                 .map_err(explain)?;
             if failed.is_empty() {
                 break;
             }
             for d in failed {
-                core.replay_delivery_unchecked(d.id).await.map_err(explain)?;
+                core.replay_delivery(core.operator(), d.id).await.map_err(explain)?;
                 println!("Delivery {} queued again.", d.id);
             }
         }
@@ -271,7 +277,7 @@ async fn replay(core: &Core, args: ReplayArgs) -> anyhow::Result<()> {
         return Err(usage("give delivery ids, or --failed"));
     }
     for id in ids.drain(..) {
-        core.replay_delivery_unchecked(id).await.map_err(explain)?;
+        core.replay_delivery(core.operator(), id).await.map_err(explain)?;
         println!("Delivery {id} queued again.");
     }
     Ok(())
@@ -296,7 +302,7 @@ fn deletion_json(d: &DeletionStatus) -> serde_json::Value {
 /// `roster deletions`.
 pub async fn deletions(core: &Core, args: DeletionsArgs) -> anyhow::Result<()> {
     let list = core
-        .list_deletions_unchecked(!args.all, args.limit)
+        .list_deletions(core.operator(), !args.all, args.limit)
         .await
         .map_err(explain)?;
     if args.format == "json" {

@@ -63,6 +63,9 @@ pub struct CoreConfig {
     /// Where the `features.api_keys` permission gates API keys (see
     /// [`crate::service::ApiKeyGate`]).
     pub api_key_gate: crate::service::ApiKeyGate,
+    /// Where the primary administrator must keep its administrator role (see
+    /// [`crate::service::PrimaryAdminRole`]).
+    pub primary_admin_role: crate::service::PrimaryAdminRole,
     /// Whether webhooks may go to private, loopback and link-local addresses (receivers on
     /// the same host or network); off, they may go to public addresses only.
     pub webhook_allow_private_networks: bool,
@@ -97,6 +100,7 @@ impl Default for CoreConfig {
             two_factor_issuer: "Roster".into(),
             limits: crate::limit::LimitSettings::default(),
             api_key_gate: crate::service::ApiKeyGate::OpenWebUi,
+            primary_admin_role: crate::service::PrimaryAdminRole::OpenWebUi,
             webhook_allow_private_networks: false,
         }
     }

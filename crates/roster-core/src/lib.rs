@@ -22,7 +22,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::CoreConfig;
 pub use error::{Error, ErrorCode, Refusal, Result};
 pub use id::{ApiKeyId, GroupId, IdGenerator, SessionId, UserId};
-pub use service::{Actor, Core, Credential};
+pub use service::{Actor, Authority, Core, Credential, Operator};
 pub use store::{Store, StoreError};
 pub use time;
 pub use user::{Email, Role, User, Username};

@@ -271,14 +271,17 @@ impl TestApp {
         let password = format!("password-{username}");
         let created = self
             .core
-            .create_user_unchecked(NewUser {
-                email: Some(email.clone()),
-                username: Some(username.clone()),
-                name: Some(format!("Test {username}")),
-                password: Some(password.clone()),
-                role: Some(if role == Role::Pending { Role::User } else { role }),
-                ..NewUser::default()
-            })
+            .create_user(
+                self.core.operator(),
+                NewUser {
+                    email: Some(email.clone()),
+                    username: Some(username.clone()),
+                    name: Some(format!("Test {username}")),
+                    password: Some(password.clone()),
+                    role: Some(if role == Role::Pending { Role::User } else { role }),
+                    ..NewUser::default()
+                },
+            )
             .await
             .expect("user created");
         let login = self.login(&email, &password).await;
@@ -325,7 +328,7 @@ impl TestApp {
     /// Changes a user directly through the core.
     pub async fn set_user(&self, id: UserId, changes: AdminUserChanges) -> User {
         self.core
-            .admin_update_user_unchecked(id, changes)
+            .admin_update_user(self.core.operator(), id, changes)
             .await
             .expect("user updated")
     }

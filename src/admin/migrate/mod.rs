@@ -179,7 +179,7 @@ pub async fn run(core: &Core, args: Args) -> anyhow::Result<()> {
     };
     let progress = |n: u64| bar.inc(n);
     let report = core
-        .migrate_unchecked(source, data, options, &progress)
+        .migrate(core.operator(), source, data, options, &progress)
         .await
         .map_err(explain)?;
     bar.finish_and_clear();

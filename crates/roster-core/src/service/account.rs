@@ -241,12 +241,7 @@ impl Core {
         factor: Option<&super::SecondFactor>,
     ) -> Result<()> {
         actor.require_session()?;
-        // Before a second factor is used up: the rule of every deletion, checked again there.
-        super::admins::ensure_not_deleting_self(Some(actor.user.id), &actor.user)?;
-        if !self.config.allow_account_deletion {
-            return Err(Error::Forbidden(crate::error::Refusal::AccountDeletionDisabled));
-        }
-        self.require_second_factor(actor.user.id, factor).await?;
-        self.delete_user_by(Some(actor.user.id), actor.user.id).await
+        let own = super::users::Deletion::Own(factor);
+        self.delete_user_by(Some(actor.user.id), actor.user.id, own).await
     }
 }

@@ -1,11 +1,12 @@
-//! The primary administrator (the earliest administrator) and what other administrators may
-//! do to it; that no administrator deletes themself; registration with a role chosen by a
-//! dialect; whether a user counts as active.
+//! The check of every operation on one user by an administrator or the operator; the primary
+//! administrator (the earliest administrator) and what other administrators may do to it;
+//! that no administrator deletes themself; registration with a role chosen by a dialect;
+//! whether a user counts as active.
 
 use super::auth::ClientMeta;
 use super::users::{Registration, not_found};
-use super::{Actor, Core, LoginOutcome};
-use crate::error::{Error, Refusal, Result};
+use super::{Actor, Authority, Core, LoginOutcome, Surface};
+use crate::error::{Error, Result};
 use crate::id::UserId;
 use crate::store::{UserQuery, UserSort};
 use crate::user::{Role, User};
@@ -29,20 +30,36 @@ pub struct SignupPolicy {
     pub only_first_account: bool,
 }
 
-/// What an administrator means to do to a user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AdminAction {
-    /// Change the account; `Some(role)` when the role is set.
-    Update(Option<Role>),
-    Delete,
-    RevokeSessions,
+/// Where the primary administrator must keep its administrator role (may not give it up
+/// itself): a per-deployment choice (`primary_admin_keeps_role`). Other administrators can
+/// never change it, wherever (see [`Core::administer`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PrimaryAdminRole {
+    /// On Open WebUI's routes, as in Open WebUI. Elsewhere the primary administrator may step
+    /// down while another active administrator remains (the last-admin rule keeps one).
+    #[default]
+    OpenWebUi,
+    /// On every route (the operator's admin commands aside).
+    Everywhere,
+}
+
+impl PrimaryAdminRole {
+    /// Parses the setting's value: `openwebui` or `everywhere`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "openwebui" => Some(PrimaryAdminRole::OpenWebUi),
+            "everywhere" => Some(PrimaryAdminRole::Everywhere),
+            _ => None,
+        }
+    }
 }
 
 /// Refusal: an administrator deleting their own account (by any route).
-pub const ADMIN_CANNOT_DELETE_SELF: Refusal = Refusal::AdminCannotDeleteSelf;
+pub const ADMIN_CANNOT_DELETE_SELF: crate::error::Refusal = crate::error::Refusal::AdminCannotDeleteSelf;
 
-/// The rule of every deletion (see [`Core::delete_user_by`]): no administrator deletes
-/// themself, whether through an administrator's route or a self-service one.
+/// The rule of every deletion, checked where every deletion goes (see
+/// [`Core::delete_user_by`]): no administrator deletes themself, whether through an
+/// administrator's route or a self-service one.
 pub(super) fn ensure_not_deleting_self(by: Option<UserId>, target: &User) -> Result<()> {
     if by == Some(target.id) && target.role == Role::Admin {
         return Err(Error::Forbidden(ADMIN_CANNOT_DELETE_SELF));
@@ -67,31 +84,34 @@ impl Core {
         Ok(first.first().map(|u| u.id))
     }
 
-    /// Checks that `actor` is an administrator and `target` is not the primary administrator
-    /// of another: the primary administrator cannot be changed, deleted or have its sessions
-    /// revoked by another administrator. Every administrator's change, deletion and session
-    /// revocation of every route checks this (see [`Core::admin_update_user`],
-    /// [`Core::delete_user`], [`Core::revoke_user_sessions`]).
-    pub(super) async fn ensure_not_anothers_primary_admin(&self, actor: &Actor, target: UserId) -> Result<()> {
-        actor.require_admin()?;
-        if actor.user.id != target && self.primary_admin().await? == Some(target) {
-            return Err(Error::Forbidden(Refusal::PrimaryAdminProtected));
+    /// The check of every operation on one user that takes authority over the account (a
+    /// change, deletion, ban, session revocation, password or second-factor reset), on every
+    /// route: an API caller must be an administrator, and the primary administrator cannot be
+    /// the target of another administrator. The operator may. Returns who the journal names
+    /// (see [`Authority::user_id`]).
+    pub(super) async fn administer(&self, by: Authority<'_>, target: UserId) -> Result<Option<UserId>> {
+        if let Authority::Actor(actor) = by {
+            actor.require_admin()?;
+            if actor.user.id != target && self.primary_admin().await? == Some(target) {
+                return Err(Error::Forbidden(crate::error::Refusal::PrimaryAdminProtected));
+            }
         }
-        Ok(())
+        Ok(by.user_id())
     }
 
-    /// Checks that `actor`, an administrator, may do `action` to `target` under the primary
-    /// administrator rule as Open WebUI has it: what every route checks
-    /// ([`Core::ensure_not_anothers_primary_admin`]), and the primary administrator cannot give
-    /// up its own admin role either (natively it may while another admin remains, the last
-    /// active admin being protected by the last-admin rule).
-    pub async fn ensure_may_administer(&self, actor: &Actor, target: UserId, action: AdminAction) -> Result<()> {
-        self.ensure_not_anothers_primary_admin(actor, target).await?;
-        if let AdminAction::Update(Some(role)) = action
-            && role != Role::Admin
-            && self.primary_admin().await? == Some(target)
-        {
-            return Err(Error::Forbidden(Refusal::PrimaryAdminStaysAdmin));
+    /// Checks that `actor` leaves the primary administrator its role when the change sets
+    /// `role`, where the deployment's [`PrimaryAdminRole`] holds (the route's product is the
+    /// actor's [`Surface`]).
+    pub(super) async fn ensure_primary_admin_keeps_role(
+        &self,
+        actor: &Actor,
+        target: UserId,
+        role: Option<Role>,
+    ) -> Result<()> {
+        let holds =
+            actor.surface == Surface::OpenWebUi || self.config.primary_admin_role == PrimaryAdminRole::Everywhere;
+        if holds && role.is_some_and(|r| r != Role::Admin) && self.primary_admin().await? == Some(target) {
+            return Err(Error::Forbidden(crate::error::Refusal::PrimaryAdminStaysAdmin));
         }
         Ok(())
     }
@@ -137,7 +157,8 @@ impl Core {
         let user = self.store.insert_user(&user, true, &journal).await?;
         if only_first_account && role != Role::Admin && user.role != Role::Admin {
             // Another sign-up became the first account meanwhile: sign-up was already closed.
-            self.delete_user_unchecked(user.id).await?;
+            let cleanup = super::users::Deletion::Administered;
+            self.delete_user_by(None, user.id, cleanup).await?;
             return Err(Error::RegistrationDisabled);
         }
         tracing::info!(user = %user.id, role = %user.role, "user registered");
@@ -218,6 +239,6 @@ impl Core {
     /// Searches the user directory: any signed-in user may (see [`Core::read_user_entry`]).
     pub async fn search_user_directory(&self, actor: &Actor, request: super::ListUsers) -> Result<super::UserPage> {
         let _ = actor;
-        self.list_users_unchecked(request).await
+        self.user_page(request).await
     }
 }

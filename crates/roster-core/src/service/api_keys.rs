@@ -190,6 +190,7 @@ impl Core {
                 id: key.id,
                 scopes: key.scopes,
             },
+            surface: Surface::default(),
         })
     }
 }

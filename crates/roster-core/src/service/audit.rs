@@ -1,6 +1,6 @@
 //! Reading the audit trail (administrators, and the `roster audit` command).
 
-use super::{Actor, Core};
+use super::{Authority, Core};
 use crate::error::{Error, Result};
 use crate::id::UserId;
 use crate::journal::{AuditEntry, AuditQuery};
@@ -71,14 +71,9 @@ fn validate_action(action: &str) -> Result<String> {
 }
 
 impl Core {
-    /// A page of the audit trail, newest first (administrators only).
-    pub async fn list_audit(&self, actor: &Actor, request: ListAudit) -> Result<AuditPage> {
-        actor.require_admin()?;
-        self.list_audit_unchecked(request).await
-    }
-
-    /// As [`Core::list_audit`], without the permission check (admin commands).
-    pub async fn list_audit_unchecked(&self, request: ListAudit) -> Result<AuditPage> {
+    /// A page of the audit trail, newest first (administrators and the operator).
+    pub async fn list_audit(&self, by: impl Into<Authority<'_>>, request: ListAudit) -> Result<AuditPage> {
+        by.into().require_admin()?;
         let limit = request.limit.unwrap_or(50);
         if !(1..=MAX_AUDIT_PAGE).contains(&limit) {
             return Err(Error::invalid(

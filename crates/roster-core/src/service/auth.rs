@@ -394,6 +394,7 @@ impl Core {
         Ok(Actor {
             user,
             credential: Credential::Session(session.id),
+            surface: super::Surface::default(),
         })
     }
 

@@ -2,7 +2,7 @@
 //! user's profile to everyone.
 
 use super::users::not_found;
-use super::{Actor, Core};
+use super::{Authority, Core};
 use crate::error::{Error, Result};
 use crate::id::UserId;
 
@@ -34,14 +34,9 @@ impl Core {
         Ok(self.store.list_user_badges(user).await?)
     }
 
-    /// Gives `user` a badge (administrators); returns the user's badges.
-    pub async fn add_badge(&self, actor: &Actor, user: UserId, badge: &str) -> Result<Vec<String>> {
-        actor.require_admin()?;
-        self.add_badge_unchecked(user, badge).await
-    }
-
-    /// As [`Core::add_badge`], without the permission check (admin commands).
-    pub async fn add_badge_unchecked(&self, user: UserId, badge: &str) -> Result<Vec<String>> {
+    /// Gives `user` a badge (administrators and the operator); returns the user's badges.
+    pub async fn add_badge(&self, by: impl Into<Authority<'_>>, user: UserId, badge: &str) -> Result<Vec<String>> {
+        by.into().require_admin()?;
         let badge = validate_badge(badge)?;
         let added = self
             .store
@@ -54,15 +49,10 @@ impl Core {
         self.badges_of(user).await
     }
 
-    /// Takes a badge from `user` (administrators); returns the user's badges. NotFound if the
-    /// user does not have it.
-    pub async fn remove_badge(&self, actor: &Actor, user: UserId, badge: &str) -> Result<Vec<String>> {
-        actor.require_admin()?;
-        self.remove_badge_unchecked(user, badge).await
-    }
-
-    /// As [`Core::remove_badge`], without the permission check (admin commands).
-    pub async fn remove_badge_unchecked(&self, user: UserId, badge: &str) -> Result<Vec<String>> {
+    /// Takes a badge from `user` (administrators and the operator); returns the user's
+    /// badges. NotFound if the user does not have it.
+    pub async fn remove_badge(&self, by: impl Into<Authority<'_>>, user: UserId, badge: &str) -> Result<Vec<String>> {
+        by.into().require_admin()?;
         let badge = validate_badge(badge)?;
         self.store.get_user(user).await.map_err(not_found("user"))?;
         if !self.store.remove_user_badge(user, &badge).await? {

@@ -3,7 +3,7 @@
 //! once, on first use.
 
 use super::users::not_found;
-use super::{Actor, Core};
+use super::{Actor, Authority, Core};
 use crate::error::{Error, Result};
 use crate::id::UserId;
 use crate::store::{BalanceKind, BalanceTransaction};
@@ -38,46 +38,48 @@ impl Core {
         self.ensure_start_grant(actor.user.id).await
     }
 
-    /// A user's balance; without a permission check (admin commands).
-    pub async fn balance_unchecked(&self, user: UserId) -> Result<i64> {
+    /// A user's balance (administrators and the operator).
+    pub async fn balance_of(&self, by: impl Into<Authority<'_>>, user: UserId) -> Result<i64> {
+        by.into().require_admin()?;
+        self.existing_balance(user).await
+    }
+
+    /// The balance of a user that must exist.
+    async fn existing_balance(&self, user: UserId) -> Result<i64> {
         self.store.get_user(user).await.map_err(not_found("user"))?;
         self.ensure_start_grant(user).await
     }
 
     /// Adds `amount` credits (negative: takes them) to a user's balance; returns the new
-    /// balance. Without a permission check (admin commands).
-    pub async fn add_balance_unchecked(&self, user: UserId, amount: i64) -> Result<i64> {
+    /// balance (administrators and the operator).
+    pub async fn add_balance(&self, by: impl Into<Authority<'_>>, user: UserId, amount: i64) -> Result<i64> {
+        by.into().require_admin()?;
         if amount.abs() > MAX_AMOUNT {
             return Err(Error::invalid("amount", "is too large"));
         }
-        self.balance_unchecked(user).await?;
+        self.existing_balance(user).await?;
         let t = self.balance_transaction(user, BalanceKind::Adjustment, amount);
         self.store.insert_balance_transaction(&t).await?;
         tracing::info!(user = %user, amount, "balance adjusted");
         Ok(self.store.get_balance(user).await?.0)
     }
 
-    /// Deletes a user as [`Core::delete_user_unchecked`] does, but keeps its credit ledger
-    /// (LibreChat's `delete-user` asks whether to keep the transaction history).
-    pub async fn delete_user_keeping_transactions_unchecked(&self, user: UserId) -> Result<()> {
-        let stored = self.store.get_user(user).await.map_err(not_found("user"))?;
-        let journal = self.user_deleted_journal(None, &stored);
-        self.store
-            .delete_user_keeping_transactions(user, stored.is_active_admin(), &journal)
+    /// Deletes a user as [`Core::delete_user`] does, but keeps its credit ledger (LibreChat's
+    /// `delete-user` asks whether to keep the transaction history).
+    pub async fn delete_user_keeping_transactions(&self, by: impl Into<Authority<'_>>, user: UserId) -> Result<()> {
+        let by = self.administer(by.into(), user).await?;
+        self.delete_user_by(by, user, super::users::Deletion::KeepingLedger)
             .await
-            .map_err(not_found("user"))?;
-        self.remove_files_of(&stored).await;
-        tracing::info!(user = %user, "user deleted; credit ledger kept");
-        Ok(())
     }
 
-    /// Sets a user's balance to `target` credits by an adjustment; returns the new balance.
-    /// Without a permission check (admin commands).
-    pub async fn set_balance_unchecked(&self, user: UserId, target: i64) -> Result<i64> {
+    /// Sets a user's balance to `target` credits by an adjustment; returns the new balance
+    /// (administrators and the operator).
+    pub async fn set_balance(&self, by: impl Into<Authority<'_>>, user: UserId, target: i64) -> Result<i64> {
+        by.into().require_admin()?;
         if target.abs() > MAX_AMOUNT {
             return Err(Error::invalid("amount", "is too large"));
         }
-        self.balance_unchecked(user).await?;
+        self.existing_balance(user).await?;
         let t = self.balance_transaction(user, BalanceKind::Adjustment, 0);
         let amount = self.store.set_balance(&t, target).await.map_err(not_found("user"))?;
         tracing::info!(user = %user, amount, target, "balance set");

@@ -3,7 +3,7 @@
 //! every instance, and ends by itself.
 
 use super::users::not_found;
-use super::{Actor, Core};
+use super::{Authority, Core};
 use crate::error::{Error, Result};
 use crate::id::UserId;
 use crate::journal::{audit, event};
@@ -42,28 +42,20 @@ pub fn parse_duration(field: &'static str, raw: &str) -> Result<Duration> {
 }
 
 impl Core {
-    /// Bans a user for `duration` (administrators; not oneself).
-    pub async fn ban_user(&self, actor: &Actor, id: UserId, duration: Duration, reason: Option<&str>) -> Result<User> {
-        actor.require_admin()?;
-        if actor.user.id == id {
-            return Err(Error::Forbidden(crate::error::Refusal::CannotBanSelf));
-        }
-        self.ban_user_by(Some(actor.user.id), id, duration, reason).await
-    }
-
-    /// Bans a user for `duration`, replacing any ban in force; without a permission check
-    /// (admin commands). The last active administrator who is not banned cannot be banned.
-    pub async fn ban_user_unchecked(&self, id: UserId, duration: Duration, reason: Option<&str>) -> Result<User> {
-        self.ban_user_by(None, id, duration, reason).await
-    }
-
-    async fn ban_user_by(
+    /// Bans a user for `duration`, replacing any ban in force (administrators, not oneself nor
+    /// the primary administrator, see [`Core::administer`]; and the operator). The last active
+    /// administrator who is not banned cannot be banned.
+    pub async fn ban_user(
         &self,
-        by: Option<UserId>,
+        by: impl Into<Authority<'_>>,
         id: UserId,
         duration: Duration,
         reason: Option<&str>,
     ) -> Result<User> {
+        let by = self.administer(by.into(), id).await?;
+        if by == Some(id) {
+            return Err(Error::Forbidden(crate::error::Refusal::CannotBanSelf));
+        }
         if duration <= Duration::ZERO {
             return Err(Error::invalid("duration", "must be longer than zero"));
         }
@@ -100,13 +92,10 @@ impl Core {
         Ok(banned)
     }
 
-    /// Lifts a user's ban (a user without one is left as is); without a permission check.
-    pub async fn unban_user_unchecked(&self, id: UserId) -> Result<User> {
-        self.unban_user_by(None, id).await
-    }
-
-    /// Lifts a user's ban as `by`; `user.unbanned` only when a ban was in force.
-    async fn unban_user_by(&self, by: Option<UserId>, id: UserId) -> Result<User> {
+    /// Lifts a user's ban (a user without one is left as is): administrators (see
+    /// [`Core::administer`]) and the operator; `user.unbanned` only when a ban was in force.
+    pub async fn unban_user(&self, by: impl Into<Authority<'_>>, id: UserId) -> Result<User> {
+        let by = self.administer(by.into(), id).await?;
         let now = self.clock.now();
         let current = self.store.get_user(id).await.map_err(not_found("user"))?;
         let mut journal = self
@@ -124,8 +113,9 @@ impl Core {
         Ok(user)
     }
 
-    /// Users whose ban is in force, the soonest to end first; without a permission check.
-    pub async fn list_bans_unchecked(&self) -> Result<Vec<User>> {
+    /// Users whose ban is in force, the soonest to end first (administrators and the operator).
+    pub async fn list_bans(&self, by: impl Into<Authority<'_>>) -> Result<Vec<User>> {
+        by.into().require_admin()?;
         Ok(self.store.list_banned_users(self.clock.now()).await?)
     }
 }

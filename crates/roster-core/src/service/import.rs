@@ -365,10 +365,11 @@ impl Core {
         Ok(Some(self.hasher.hash(password).await?))
     }
 
-    /// Imports users; without a permission check (admin commands). `progress` is told how
-    /// many more records were handled.
-    pub async fn import_users_unchecked(
+    /// Imports users: the operator's alone (`roster import-users`), as the whole deployment's
+    /// accounts are at stake. `progress` is told how many more records were handled.
+    pub async fn import_users(
         &self,
+        _: super::Operator,
         lines: Vec<ImportLine>,
         options: &ImportOptions,
         progress: &(dyn Fn(u64) + Sync),

@@ -3,7 +3,7 @@
 
 use super::auth::ClientMeta;
 use super::users::parse_email;
-use super::{Core, LoginOutcome, Registration};
+use super::{Authority, Core, LoginOutcome, Registration};
 use crate::error::{Error, Result};
 use crate::store::{AccountToken, AccountTokenKind, StoreError};
 use crate::token::{digest, random_secret};
@@ -48,9 +48,14 @@ fn bad_invitation() -> Error {
 }
 
 impl Core {
-    /// Creates an invitation for an address no account uses yet; without a permission
-    /// check (admin commands).
-    pub async fn create_invitation_unchecked(&self, input: NewInvitation) -> Result<InvitationCreated> {
+    /// Creates an invitation for an address no account uses yet (administrators and the
+    /// operator).
+    pub async fn create_invitation(
+        &self,
+        by: impl Into<Authority<'_>>,
+        input: NewInvitation,
+    ) -> Result<InvitationCreated> {
+        by.into().require_admin()?;
         let email = parse_email(Some(&input.email))?.ok_or_else(|| Error::invalid("email", "must not be empty"))?;
         validate_lifetime("expires", input.expires_in)?;
         match self.store.find_user_by_login(email.as_str()).await {

@@ -36,7 +36,7 @@ mod webhook_net;
 mod webhooks;
 
 pub use account::{CODE_ENVIRONMENTS, PluginChange};
-pub use admins::{ACTIVE_WINDOW, ADMIN_CANNOT_DELETE_SELF, AdminAction, SignupPolicy};
+pub use admins::{ACTIVE_WINDOW, ADMIN_CANNOT_DELETE_SELF, PrimaryAdminRole, SignupPolicy};
 pub use api_keys::{
     API_KEY_PREFIX, API_KEY_PREFIXES, ApiKeyCreated, NewApiKey, SCOPE_INTROSPECT, is_api_key, may_grant,
 };
@@ -113,6 +113,58 @@ pub enum Credential {
 pub struct Actor {
     pub user: User,
     pub credential: Credential,
+    /// Which product's routes the call came in through: the core applies that product's
+    /// rules where products differ (see [`PrimaryAdminRole`]).
+    pub surface: Surface,
+}
+
+/// Who asks for an operation on other accounts or on the whole deployment. Every such
+/// operation is one method taking this, and checks it itself: an API caller must hold the
+/// right (an administrator, and the rules of every route, see [`Core::administer`]), the
+/// local operator may do what the operation allows anyone.
+#[derive(Debug, Clone, Copy)]
+pub enum Authority<'a> {
+    /// A caller of the API.
+    Actor(&'a Actor),
+    /// The local operator (see [`Operator`]).
+    Operator(Operator),
+}
+
+/// The authority of the local operator, who holds the database: what the admin commands
+/// (`roster create-user`, `roster migrate`, ...) run with. Its changes are journaled with no
+/// actor. Made only by [`Core::operator`]; never for a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Operator(());
+
+impl<'a> From<&'a Actor> for Authority<'a> {
+    fn from(actor: &'a Actor) -> Self {
+        Authority::Actor(actor)
+    }
+}
+
+impl From<Operator> for Authority<'_> {
+    fn from(operator: Operator) -> Self {
+        Authority::Operator(operator)
+    }
+}
+
+impl Authority<'_> {
+    /// The user the journal names as having done it (None: the operator).
+    pub fn user_id(&self) -> Option<crate::id::UserId> {
+        match self {
+            Authority::Actor(actor) => Some(actor.user.id),
+            Authority::Operator(_) => None,
+        }
+    }
+
+    /// Fails unless the caller is an administrator (the operator is); returns
+    /// [`Authority::user_id`].
+    pub fn require_admin(&self) -> Result<Option<crate::id::UserId>> {
+        if let Authority::Actor(actor) = self {
+            actor.require_admin()?;
+        }
+        Ok(self.user_id())
+    }
 }
 
 /// Refusal: an API key (not a session from a login) asked to change the password, the email
@@ -154,6 +206,12 @@ impl Actor {
         } else {
             Err(Error::Forbidden(crate::error::Refusal::AdminRequired))
         }
+    }
+
+    /// The same caller, on `surface`'s routes: a dialect whose product has its own rules
+    /// says so once, where it authenticates its callers.
+    pub fn through(self, surface: Surface) -> Self {
+        Self { surface, ..self }
     }
 
     /// The session behind this call, if it was made with an access token.
@@ -301,6 +359,12 @@ impl Core {
     /// The public signing keys as a JWK set.
     pub fn jwks(&self) -> serde_json::Value {
         self.keys().jwks()
+    }
+
+    /// The local operator's authority, for the admin commands, which run with the database in
+    /// hand (see [`Operator`]).
+    pub fn operator(&self) -> Operator {
+        Operator(())
     }
 
     fn next_id(&self) -> i64 {

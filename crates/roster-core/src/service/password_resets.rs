@@ -3,9 +3,9 @@
 //! session of the user ends; a reset by link, or an administrator's when asked, deletes every
 //! API key too (see [`Core::write_password_reset`]).
 
-use super::Core;
 use super::invitations::validate_lifetime;
 use super::users::not_found;
+use super::{Authority, Core};
 use crate::error::{Error, Result};
 use crate::id::UserId;
 use crate::journal::{audit, event};
@@ -87,23 +87,31 @@ impl Core {
     }
 
     /// Sets a user's password; every session of the user is revoked, and with `revoke_keys`
-    /// every API key too. Without a permission check (admin commands).
-    pub async fn reset_password_unchecked(
+    /// every API key too (administrators, see [`Core::administer`]; and the operator).
+    pub async fn reset_password(
         &self,
+        by: impl Into<Authority<'_>>,
         id: UserId,
         password: &str,
         revoke_keys: bool,
     ) -> Result<PasswordResetDone> {
+        let by = self.administer(by.into(), id).await?;
         validate_password("password", password, self.config.min_password_length)?;
         let hash = self.hasher.hash(password).await?;
-        self.write_password_reset(None, id, &hash, None, revoke_keys)
+        self.write_password_reset(by, id, &hash, None, revoke_keys)
             .await
             .map_err(not_found("user"))
     }
 
-    /// Creates a single-use link with which a user sets a new password; without a permission
-    /// check (admin commands).
-    pub async fn create_password_reset_unchecked(&self, id: UserId, expires_in: Duration) -> Result<ResetLinkCreated> {
+    /// Creates a single-use link with which a user sets a new password (administrators, see
+    /// [`Core::administer`]; and the operator).
+    pub async fn create_password_reset(
+        &self,
+        by: impl Into<Authority<'_>>,
+        id: UserId,
+        expires_in: Duration,
+    ) -> Result<ResetLinkCreated> {
+        self.administer(by.into(), id).await?;
         validate_lifetime("expires", expires_in)?;
         self.store.get_user(id).await.map_err(not_found("user"))?;
         let now = self.clock.now();

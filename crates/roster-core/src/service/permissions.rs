@@ -216,10 +216,11 @@ impl Core {
     /// The stored template `name`, completed from `defaults` (administrators only).
     pub async fn permission_template(&self, actor: &Actor, name: &str, defaults: &Value) -> Result<Value> {
         actor.require_admin()?;
-        self.permission_template_unchecked(name, defaults).await
+        self.template_with_defaults(name, defaults).await
     }
 
-    async fn permission_template_unchecked(&self, name: &str, defaults: &Value) -> Result<Value> {
+    /// The stored template `name`, completed from `defaults`, for the rules that read it.
+    async fn template_with_defaults(&self, name: &str, defaults: &Value) -> Result<Value> {
         let mut template = self
             .store
             .get_permission_template(name)
@@ -251,7 +252,7 @@ impl Core {
     /// A user's effective permissions: the default template completed from `defaults`,
     /// OR-merged with every group of the user.
     pub async fn effective_permissions(&self, user: UserId, defaults: &Value) -> Result<Value> {
-        let mut permissions = self.permission_template_unchecked(DEFAULT_TEMPLATE, defaults).await?;
+        let mut permissions = self.template_with_defaults(DEFAULT_TEMPLATE, defaults).await?;
         for group in self.store.list_groups_of_user(user).await? {
             or_merge(&mut permissions, &group.permissions);
         }

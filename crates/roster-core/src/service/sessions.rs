@@ -1,7 +1,7 @@
 //! A user's sessions: listing and revocation.
 
 use super::users::not_found;
-use super::{Actor, Core};
+use super::{Actor, Authority, Core};
 use crate::error::Result;
 use crate::id::{SessionId, UserId};
 use crate::journal::{audit, event};
@@ -77,19 +77,10 @@ impl Core {
             .await
     }
 
-    /// Revokes every session of a user, for administrators (not the primary administrator's,
-    /// but by itself: see [`Core::ensure_not_anothers_primary_admin`]).
-    pub async fn revoke_user_sessions(&self, actor: &Actor, user: UserId) -> Result<u64> {
-        self.ensure_not_anothers_primary_admin(actor, user).await?;
-        self.revoke_user_sessions_by(Some(actor.user.id), user).await
-    }
-
-    /// As [`Core::revoke_user_sessions`], without the permission check (admin commands).
-    pub async fn revoke_user_sessions_unchecked(&self, user: UserId) -> Result<u64> {
-        self.revoke_user_sessions_by(None, user).await
-    }
-
-    async fn revoke_user_sessions_by(&self, by: Option<UserId>, user: UserId) -> Result<u64> {
+    /// Revokes every session of a user, for administrators and the operator (not the primary
+    /// administrator's, but by itself: see [`Core::administer`]).
+    pub async fn revoke_user_sessions(&self, by: impl Into<Authority<'_>>, user: UserId) -> Result<u64> {
+        let by = self.administer(by.into(), user).await?;
         self.store.get_user(user).await.map_err(not_found("user"))?;
         let n = self.revoke_sessions(by, user, None, "revoked_by_admin", true).await?;
         tracing::info!(user = %user, revoked = n, "all sessions revoked");

@@ -1,6 +1,6 @@
 //! Statistics over all users, for the admin command line.
 
-use super::Core;
+use super::{Authority, Core};
 use crate::error::Result;
 use time::{Date, Duration, OffsetDateTime};
 
@@ -32,8 +32,9 @@ pub struct UserStats {
 const DAY_SECONDS: i64 = 86_400;
 
 impl Core {
-    /// Statistics over all users; without a permission check (admin commands).
-    pub async fn user_stats_unchecked(&self) -> Result<UserStats> {
+    /// Statistics over all users (administrators and the operator).
+    pub async fn user_stats(&self, by: impl Into<Authority<'_>>) -> Result<UserStats> {
+        by.into().require_admin()?;
         let now = self.clock.now();
         let today = now.date();
         let first_day = today - Duration::days(SIGNUP_DAYS - 1);

@@ -322,9 +322,10 @@ impl Core {
 
     /// An administrator turns a user's two-factor authentication off (a lost authenticator
     /// and lost backup codes); the user's sessions stay. Returns whether there was any. An
-    /// administrator's own needs a session, as [`Core::disable_two_factor`] does.
+    /// administrator's own needs a session, as [`Core::disable_two_factor`] does; the primary
+    /// administrator's is its own to reset (see [`Core::administer`]).
     pub async fn admin_disable_two_factor(&self, actor: &Actor, user: UserId) -> Result<bool> {
-        actor.require_admin()?;
+        self.administer(actor.into(), user).await?;
         if user == actor.user.id {
             actor.require_session()?;
         }

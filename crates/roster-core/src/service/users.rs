@@ -1,7 +1,7 @@
 //! Accounts: registration, creation by an administrator, profile changes, listing, deletion.
 
 use super::auth::ClientMeta;
-use super::{Actor, Core, LoginOutcome};
+use super::{Actor, Authority, Core, LoginOutcome};
 use crate::error::{Error, Result};
 use crate::id::UserId;
 use crate::journal::{audit, event};
@@ -294,19 +294,9 @@ impl Core {
         Ok(user)
     }
 
-    /// Creates a user on an administrator's behalf.
-    pub async fn create_user(&self, actor: &Actor, input: NewUser) -> Result<User> {
-        actor.require_admin()?;
-        self.create_user_by(Some(actor.user.id), input).await
-    }
-
-    /// Creates a user without a permission check: for the admin commands, which run with
-    /// the operator's authority over the database.
-    pub async fn create_user_unchecked(&self, input: NewUser) -> Result<User> {
-        self.create_user_by(None, input).await
-    }
-
-    async fn create_user_by(&self, by: Option<UserId>, input: NewUser) -> Result<User> {
+    /// Creates a user on an administrator's (or the operator's) behalf.
+    pub async fn create_user(&self, by: impl Into<Authority<'_>>, input: NewUser) -> Result<User> {
+        let by = by.into().require_admin()?;
         let email = parse_email(input.email.as_deref())?;
         let username = parse_username(input.username.as_deref())?;
         let name = input.name.as_deref().map(validate_name).transpose()?.flatten();
@@ -345,9 +335,22 @@ impl Core {
         self.store.get_user(id).await.map_err(not_found("user"))
     }
 
-    /// Finds a user by email or username (any case), without a permission check (admin
-    /// commands).
-    pub async fn find_user_unchecked(&self, login: &str) -> Result<User> {
+    /// Finds a user by email or username (any case): administrators and the operator.
+    pub async fn find_user(&self, by: impl Into<Authority<'_>>, login: &str) -> Result<User> {
+        by.into().require_admin()?;
+        self.find_user_by_login(login).await
+    }
+
+    /// Whether the account `login` names has never signed in: a product that refuses a
+    /// pending or deactivated account after its right password (Langflow) tells such an
+    /// account to wait for approval. False for an unknown login.
+    pub async fn never_signed_in(&self, login: &str) -> bool {
+        self.find_user_by_login(login)
+            .await
+            .is_ok_and(|u| u.last_login_at.is_none())
+    }
+
+    async fn find_user_by_login(&self, login: &str) -> Result<User> {
         let login = login.trim().to_lowercase();
         if login.is_empty() {
             return Err(Error::invalid("email", "must not be empty"));
@@ -355,14 +358,15 @@ impl Core {
         self.store.find_user_by_login(&login).await.map_err(not_found("user"))
     }
 
-    /// A page of users, for administrators.
-    pub async fn list_users(&self, actor: &Actor, request: ListUsers) -> Result<UserPage> {
-        actor.require_admin()?;
-        self.list_users_unchecked(request).await
+    /// A page of users, for administrators and the operator.
+    pub async fn list_users(&self, by: impl Into<Authority<'_>>, request: ListUsers) -> Result<UserPage> {
+        by.into().require_admin()?;
+        self.user_page(request).await
     }
 
-    /// A page of users, without a permission check (admin commands).
-    pub async fn list_users_unchecked(&self, request: ListUsers) -> Result<UserPage> {
+    /// A page of users, for whoever may see it (see [`Core::list_users`] and
+    /// [`Core::search_user_directory`]).
+    pub(super) async fn user_page(&self, request: ListUsers) -> Result<UserPage> {
         let limit = request.limit.unwrap_or(50);
         if !(1..=MAX_PAGE_SIZE).contains(&limit) {
             return Err(Error::invalid(
@@ -591,26 +595,27 @@ impl Core {
         Ok(())
     }
 
-    /// An administrator's change to any user: profile, role, active, verification, password.
-    /// The primary administrator is protected from other administrators (see
-    /// [`Core::ensure_not_anothers_primary_admin`]); an administrator's own password or email
-    /// needs a session, not an API key.
-    pub async fn admin_update_user(&self, actor: &Actor, id: UserId, changes: AdminUserChanges) -> Result<User> {
-        self.ensure_not_anothers_primary_admin(actor, id).await?;
-        if id == actor.user.id
-            && (changes.password.is_some() || ValidatedProfile::new(&changes.profile)?.changes_email(&actor.user))
-        {
-            actor.require_session()?;
+    /// An administrator's (or the operator's) change to any user: profile, role, active,
+    /// verification, password. The primary administrator is protected from other
+    /// administrators (see [`Core::administer`]) and, where the deployment's
+    /// [`super::PrimaryAdminRole`] holds, keeps its role; an administrator's own password or
+    /// email needs a session, not an API key.
+    pub async fn admin_update_user(
+        &self,
+        by: impl Into<Authority<'_>>,
+        id: UserId,
+        changes: AdminUserChanges,
+    ) -> Result<User> {
+        let authority = by.into();
+        let by = self.administer(authority, id).await?;
+        if let Authority::Actor(actor) = authority {
+            self.ensure_primary_admin_keeps_role(actor, id, changes.role).await?;
+            if id == actor.user.id
+                && (changes.password.is_some() || ValidatedProfile::new(&changes.profile)?.changes_email(&actor.user))
+            {
+                actor.require_session()?;
+            }
         }
-        self.admin_update_user_by(Some(actor.user.id), id, changes).await
-    }
-
-    /// As [`Core::admin_update_user`], without the permission check (admin commands).
-    pub async fn admin_update_user_unchecked(&self, id: UserId, changes: AdminUserChanges) -> Result<User> {
-        self.admin_update_user_by(None, id, changes).await
-    }
-
-    async fn admin_update_user_by(&self, by: Option<UserId>, id: UserId, changes: AdminUserChanges) -> Result<User> {
         let validated = ValidatedProfile::new(&changes.profile)?;
         if changes.revoke_api_keys && changes.password.is_none() {
             return Err(Error::invalid("revoke_api_keys", "is only allowed with a new password"));
@@ -657,33 +662,44 @@ impl Core {
         }
     }
 
-    /// Deletes a user and everything it owns. No administrator deletes themself, the primary
-    /// administrator is protected from other administrators (see
-    /// [`Core::ensure_not_anothers_primary_admin`]), and the last active administrator cannot
-    /// be deleted.
-    pub async fn delete_user(&self, actor: &Actor, id: UserId) -> Result<()> {
-        self.ensure_not_anothers_primary_admin(actor, id).await?;
-        self.delete_user_by(Some(actor.user.id), id).await
+    /// Deletes a user and everything it owns (administrators and the operator). No
+    /// administrator deletes themself, the primary administrator is protected from other
+    /// administrators (see [`Core::administer`]), and the last active administrator cannot be
+    /// deleted.
+    pub async fn delete_user(&self, by: impl Into<Authority<'_>>, id: UserId) -> Result<()> {
+        let by = self.administer(by.into(), id).await?;
+        self.delete_user_by(by, id, Deletion::Administered).await
     }
 
-    /// As [`Core::delete_user`], without the permission checks (admin commands); the
-    /// last-admin rule still holds.
-    pub async fn delete_user_unchecked(&self, id: UserId) -> Result<()> {
-        self.delete_user_by(None, id).await
-    }
-
-    /// Deletes a user as `by` (themselves, an administrator, or None: the command line): every
-    /// deletion comes here, so no administrator deletes themself by any route.
-    pub(super) async fn delete_user_by(&self, by: Option<UserId>, id: UserId) -> Result<()> {
+    /// Deletes a user as `by` (themselves, an administrator, or None: the operator): every
+    /// deletion comes here, so the rules of every deletion hold on every route. No
+    /// administrator deletes themself (checked before a self-deletion's second factor is used
+    /// up); the last active administrator stays (checked in the store's transaction).
+    pub(super) async fn delete_user_by(&self, by: Option<UserId>, id: UserId, how: Deletion<'_>) -> Result<()> {
         let user = self.store.get_user(id).await.map_err(not_found("user"))?;
         super::admins::ensure_not_deleting_self(by, &user)?;
+        if let Deletion::Own(factor) = how {
+            if !self.config.allow_account_deletion {
+                return Err(Error::Forbidden(crate::error::Refusal::AccountDeletionDisabled));
+            }
+            self.require_second_factor(id, factor).await?;
+        }
         let journal = self.user_deleted_journal(by, &user);
-        self.store
-            .delete_user(id, user.is_active_admin(), &journal)
-            .await
-            .map_err(not_found("user"))?;
+        let keep_ledger = matches!(how, Deletion::KeepingLedger);
+        let deleted = if keep_ledger {
+            self.store
+                .delete_user_keeping_transactions(id, user.is_active_admin(), &journal)
+                .await
+        } else {
+            self.store.delete_user(id, user.is_active_admin(), &journal).await
+        };
+        deleted.map_err(not_found("user"))?;
         self.remove_files_of(&user).await;
-        tracing::info!(user = %id, "user deleted");
+        if keep_ledger {
+            tracing::info!(user = %id, "user deleted; credit ledger kept");
+        } else {
+            tracing::info!(user = %id, "user deleted");
+        }
         Ok(())
     }
 
@@ -705,6 +721,18 @@ impl Core {
             self.remove_avatar_file(user.id, avatar).await;
         }
     }
+}
+
+/// How a user is deleted (see [`Core::delete_user_by`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Deletion<'a> {
+    /// By an administrator or the operator, with everything the user owns.
+    Administered,
+    /// As `Administered`, keeping the user's credit ledger.
+    KeepingLedger,
+    /// The user's own account: only while account deletion is allowed, and with the second
+    /// factor when the account has one.
+    Own(Option<&'a super::SecondFactor>),
 }
 
 /// Profile changes after validation: `Some(None)` clears, `Some(Some(v))` sets.

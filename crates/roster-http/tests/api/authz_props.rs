@@ -187,7 +187,8 @@ async fn new_person(app: &TestApp, state: Who) -> Person {
     let core = &app.core;
     match state {
         Who::Admin => {
-            core.admin_update_user_unchecked(
+            core.admin_update_user(
+                core.operator(),
                 user.id,
                 roster_core::service::AdminUserChanges {
                     role: Some(Role::Admin),
@@ -198,7 +199,8 @@ async fn new_person(app: &TestApp, state: Who) -> Person {
             .unwrap();
         }
         Who::Pending => {
-            core.admin_update_user_unchecked(
+            core.admin_update_user(
+                core.operator(),
                 user.id,
                 roster_core::service::AdminUserChanges {
                     role: Some(Role::Pending),
@@ -209,7 +211,8 @@ async fn new_person(app: &TestApp, state: Who) -> Person {
             .unwrap();
         }
         Who::Deactivated => {
-            core.admin_update_user_unchecked(
+            core.admin_update_user(
+                core.operator(),
                 user.id,
                 roster_core::service::AdminUserChanges {
                     active: Some(false),
@@ -220,7 +223,7 @@ async fn new_person(app: &TestApp, state: Who) -> Person {
             .unwrap();
         }
         Who::Banned => {
-            core.ban_user_unchecked(user.id, Duration::hours(1), Some("props"))
+            core.ban_user(core.operator(), user.id, Duration::hours(1), Some("props"))
                 .await
                 .unwrap();
         }

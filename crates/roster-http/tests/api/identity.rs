@@ -97,7 +97,8 @@ async fn an_email_cannot_take_over_a_username_login(backend: Backend) {
     let mallory_id = roster_core::UserId(mallory.body["user"]["id"].as_str().unwrap().parse().unwrap());
     let by_admin = app
         .core
-        .admin_update_user_unchecked(
+        .admin_update_user(
+            app.core.operator(),
             mallory_id,
             AdminUserChanges {
                 profile: ProfileChanges {
@@ -174,7 +175,7 @@ async fn links_die_with_the_address_or_password_they_were_made_for(backend: Back
     };
     let link = || async {
         app.core
-            .create_password_reset_unchecked(user.id, Duration::hours(1))
+            .create_password_reset(app.core.operator(), user.id, Duration::hours(1))
             .await
             .unwrap()
             .token
@@ -378,11 +379,14 @@ async fn an_import_cannot_take_over_a_username_login(backend: Backend) {
     };
     app.admin().await;
     app.core
-        .create_user_unchecked(roster_core::service::NewUser {
-            username: Some("carol@corp.com".into()),
-            password: Some("carol-password".into()),
-            ..Default::default()
-        })
+        .create_user(
+            app.core.operator(),
+            roster_core::service::NewUser {
+                username: Some("carol@corp.com".into()),
+                password: Some("carol-password".into()),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     let file = concat!(
@@ -396,7 +400,11 @@ async fn an_import_cannot_take_over_a_username_login(backend: Backend) {
         dry_run: false,
         link_expires_in: Duration::days(1),
     };
-    let report = app.core.import_users_unchecked(lines, &options, &|_| {}).await.unwrap();
+    let report = app
+        .core
+        .import_users(app.core.operator(), lines, &options, &|_| {})
+        .await
+        .unwrap();
     let outcomes: Vec<&Outcome> = report.records.iter().map(|r| &r.outcome).collect();
     assert!(matches!(outcomes[0], Outcome::Failed(_)), "{outcomes:?}");
     assert_eq!(outcomes[1], &Outcome::Created, "{outcomes:?}");

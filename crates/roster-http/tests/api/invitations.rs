@@ -9,11 +9,14 @@ use serde_json::json;
 
 async fn invitation(app: &roster_testkit::TestApp, email: &str, role: Role) -> String {
     app.core
-        .create_invitation_unchecked(NewInvitation {
-            email: email.into(),
-            role: Some(role),
-            expires_in: Duration::days(7),
-        })
+        .create_invitation(
+            app.core.operator(),
+            NewInvitation {
+                email: email.into(),
+                role: Some(role),
+                expires_in: Duration::days(7),
+            },
+        )
         .await
         .unwrap()
         .token
@@ -79,11 +82,14 @@ async fn invitations_expire_and_refuse_taken_addresses(backend: Backend) {
     let admin = app.admin().await;
     let taken = app
         .core
-        .create_invitation_unchecked(NewInvitation {
-            email: admin.email.clone(),
-            role: None,
-            expires_in: Duration::days(1),
-        })
+        .create_invitation(
+            app.core.operator(),
+            NewInvitation {
+                email: admin.email.clone(),
+                role: None,
+                expires_in: Duration::days(1),
+            },
+        )
         .await;
     assert!(
         matches!(taken, Err(roster_core::Error::Conflict { field: "email" })),
@@ -109,7 +115,7 @@ async fn reset_link_sets_the_password_once_and_ends_sessions(backend: Backend) {
     let key = app.api_key(&user, &[]).await;
     let link = app
         .core
-        .create_password_reset_unchecked(user.id, Duration::hours(1))
+        .create_password_reset(app.core.operator(), user.id, Duration::hours(1))
         .await
         .unwrap();
     // A bad password is refused without using the link up.
@@ -159,7 +165,7 @@ async fn bans_refuse_login_tokens_and_keys_until_they_end(backend: Backend) {
     let user = app.user(Role::User).await;
     let key = app.api_key(&user, &[]).await;
     app.core
-        .ban_user_unchecked(user.id, Duration::hours(2), Some("spam"))
+        .ban_user(app.core.operator(), user.id, Duration::hours(2), Some("spam"))
         .await
         .unwrap();
     for token in [user.access_token.as_str(), key.as_str()] {
@@ -182,7 +188,10 @@ async fn bans_refuse_login_tokens_and_keys_until_they_end(backend: Backend) {
         .await
         .assert_problem(401, "invalid_credentials");
     // The last active admin who is not banned cannot be banned.
-    let r = app.core.ban_user_unchecked(admin.id, Duration::hours(1), None).await;
+    let r = app
+        .core
+        .ban_user(app.core.operator(), admin.id, Duration::hours(1), None)
+        .await;
     assert!(matches!(r, Err(roster_core::Error::LastAdmin)), "{r:?}");
     // The ban ends by itself.
     app.advance(Duration::hours(2) + Duration::seconds(1));

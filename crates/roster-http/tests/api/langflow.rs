@@ -571,10 +571,13 @@ async fn list_pages_and_search(backend: Backend) {
     let admin = app.admin().await;
     for i in 0..12 {
         app.core
-            .create_user_unchecked(NewUser {
-                username: Some(format!("member{i:02}")),
-                ..NewUser::default()
-            })
+            .create_user(
+                app.core.operator(),
+                NewUser {
+                    username: Some(format!("member{i:02}")),
+                    ..NewUser::default()
+                },
+            )
             .await
             .unwrap();
     }

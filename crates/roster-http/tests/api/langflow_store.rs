@@ -145,7 +145,7 @@ async fn store_api_key_is_kept_sealed(backend: Backend) {
     )
     .await
     .assert_status(200);
-    app.core.delete_user_unchecked(user.id).await.unwrap();
+    app.core.delete_user(app.core.operator(), user.id).await.unwrap();
     assert_eq!(
         app.core
             .store
@@ -177,12 +177,15 @@ async fn auto_login_when_configured(backend: Backend) {
     // `langflow` exists but is not a superuser: still refused.
     let created = app
         .core
-        .create_user_unchecked(NewUser {
-            username: Some("langflow".into()),
-            password: Some("password-langflow".into()),
-            role: Some(Role::User),
-            ..NewUser::default()
-        })
+        .create_user(
+            app.core.operator(),
+            NewUser {
+                username: Some("langflow".into()),
+                password: Some("password-langflow".into()),
+                role: Some(Role::User),
+                ..NewUser::default()
+            },
+        )
         .await
         .unwrap();
     call(&app, Method::GET, "/auto_login", None, None)

@@ -253,7 +253,7 @@ async fn auth_errors(backend: Backend) {
     // A banned account is refused with a message naming the end of the ban.
     let user = app.user(Role::User).await;
     app.core
-        .ban_user_unchecked(user.id, Duration::hours(1), None)
+        .ban_user(app.core.operator(), user.id, Duration::hours(1), None)
         .await
         .unwrap();
     let r = lc(&app, Method::GET, "/api/user", Some(&user.access_token), None).await;
@@ -276,11 +276,14 @@ async fn registration_switch_and_invitations(backend: Backend) {
     );
     let invitation = app
         .core
-        .create_invitation_unchecked(roster_core::service::NewInvitation {
-            email: "ann@example.org".into(),
-            role: None,
-            expires_in: Duration::days(1),
-        })
+        .create_invitation(
+            app.core.operator(),
+            roster_core::service::NewInvitation {
+                email: "ann@example.org".into(),
+                role: None,
+                expires_in: Duration::days(1),
+            },
+        )
         .await
         .unwrap();
     let mut body = signup("ann@example.org", "ann");
@@ -870,6 +873,7 @@ async fn terms_are_versioned(backend: Backend) {
     let actor = roster_core::Actor {
         user,
         credential: roster_core::Credential::Session(roster_core::SessionId(1)),
+        surface: Default::default(),
     };
     app.advance(Duration::seconds(5));
     assert!(v2.accept_terms(&actor).await.unwrap().accepted);
@@ -905,9 +909,18 @@ async fn balance_ledger(backend: Backend) {
         assert_eq!(r.body["currency"], "USD");
         assert_eq!(r.body["tokenBalance"], 20_000);
     }
-    assert_eq!(app.core.add_balance_unchecked(id, 5_000).await.unwrap(), 25_000);
-    assert_eq!(app.core.add_balance_unchecked(id, -1_000).await.unwrap(), 24_000);
-    assert_eq!(app.core.set_balance_unchecked(id, 1_000_000).await.unwrap(), 1_000_000);
+    assert_eq!(
+        app.core.add_balance(app.core.operator(), id, 5_000).await.unwrap(),
+        25_000
+    );
+    assert_eq!(
+        app.core.add_balance(app.core.operator(), id, -1_000).await.unwrap(),
+        24_000
+    );
+    assert_eq!(
+        app.core.set_balance(app.core.operator(), id, 1_000_000).await.unwrap(),
+        1_000_000
+    );
     let r = lc(&app, Method::GET, "/api/balance", Some(&token), None).await;
     assert_eq!(r.body["tokenCredits"], 1_000_000);
     assert_eq!(r.body["balance"], 1.0);

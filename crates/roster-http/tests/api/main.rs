@@ -5,6 +5,7 @@ mod abuse;
 mod api_keys;
 mod audit;
 mod auth;
+mod authority;
 mod authz_props;
 mod errors;
 mod gates;

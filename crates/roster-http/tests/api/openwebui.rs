@@ -47,11 +47,14 @@ async fn bulk_users(app: &TestApp, n: usize, prefix: &str) -> Vec<UserId> {
     for i in 0..n {
         let user = app
             .core
-            .create_user_unchecked(NewUser {
-                email: Some(format!("{prefix}{i:02}@example.org")),
-                name: Some(format!("{prefix} {i:02}")),
-                ..NewUser::default()
-            })
+            .create_user(
+                app.core.operator(),
+                NewUser {
+                    email: Some(format!("{prefix}{i:02}@example.org")),
+                    name: Some(format!("{prefix} {i:02}")),
+                    ..NewUser::default()
+                },
+            )
             .await
             .unwrap();
         ids.push(user.id);

@@ -162,7 +162,12 @@ async fn me_search_and_public_profiles(backend: Backend) {
     );
     // A banned account's token is refused.
     app.core
-        .ban_user_unchecked(jane.id, roster_core::time::Duration::hours(1), None)
+        .ban_user(
+            app.core.operator(),
+            jane.id,
+            roster_core::time::Duration::hours(1),
+            None,
+        )
         .await
         .unwrap();
     assert_error(&get(&app, "/users/@me", &jane).await, 403, "Forbidden");

@@ -65,7 +65,7 @@ async fn a_reset_by_link_revokes_every_api_key(backend: Backend) {
         assert!(works(&app, &rst).await && works(&app, &sk).await);
         let link = app
             .core
-            .create_password_reset_unchecked(squatter.id, Duration::hours(1))
+            .create_password_reset(app.core.operator(), squatter.id, Duration::hours(1))
             .await
             .unwrap();
         let r = match route {
@@ -143,7 +143,7 @@ async fn an_admin_set_password_revokes_api_keys_when_asked(backend: Backend) {
     let key = r.body["secret"].as_str().unwrap().to_string();
     let done = app
         .core
-        .reset_password_unchecked(user.id, "third new password", true)
+        .reset_password(app.core.operator(), user.id, "third new password", true)
         .await
         .unwrap();
     assert_eq!(done.api_keys_revoked, 1);
@@ -380,7 +380,7 @@ async fn the_primary_admin_is_the_oldest_admin(backend: Backend) {
     let third = app.user(Role::Admin).await;
     assert_eq!(app.core.primary_admin().await.unwrap(), Some(first.id));
     // The earliest account goes (the command line may delete any admin but the last).
-    app.core.delete_user_unchecked(first.id).await.unwrap();
+    app.core.delete_user(app.core.operator(), first.id).await.unwrap();
     assert_eq!(app.core.primary_admin().await.unwrap(), Some(second.id));
     // The oldest remaining account, a plain user, is no primary admin: admins may change it.
     let update = |target: &TestUser, by: &TestUser, body: Value| {

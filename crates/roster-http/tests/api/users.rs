@@ -270,11 +270,14 @@ async fn concurrent_demotions_leave_an_admin(backend: Backend) {
         .filter(|s| **s == 200)
         .count();
     assert!(ok <= 1, "{} / {}", ra.text, rb.text);
-    let admins = app.core.list_users_unchecked(roster_core::service::ListUsers {
-        role: Some(Role::Admin),
-        active: Some(true),
-        ..Default::default()
-    });
+    let admins = app.core.list_users(
+        app.core.operator(),
+        roster_core::service::ListUsers {
+            role: Some(Role::Admin),
+            active: Some(true),
+            ..Default::default()
+        },
+    );
     assert!(!admins.await.unwrap().users.is_empty());
 }
 

@@ -740,7 +740,7 @@ async fn attempted(core: &Core, subscription: &str) -> Vec<Option<String>> {
         limit: 100,
     };
     for _ in 0..500 {
-        let deliveries = core.list_deliveries_unchecked(query.clone()).await.unwrap();
+        let deliveries = core.list_deliveries(core.operator(), query.clone()).await.unwrap();
         if !deliveries.is_empty() && deliveries.iter().all(|d| d.attempts > 0) {
             return deliveries.into_iter().map(|d| d.last_error).collect();
         }

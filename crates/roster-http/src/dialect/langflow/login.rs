@@ -70,12 +70,7 @@ pub(super) async fn login_post(
         }
         Err(Error::AccountPending | Error::AccountDisabled | Error::Banned { .. }) => {
             // The password was right: Langflow tells accounts that never signed in to wait.
-            let never_signed_in = state
-                .core
-                .find_user_unchecked(&form.username)
-                .await
-                .is_ok_and(|u| u.last_login_at.is_none());
-            Err(if never_signed_in {
+            Err(if state.core.never_signed_in(&form.username).await {
                 LangflowError::Detail(StatusCode::BAD_REQUEST, error::WAITING_FOR_APPROVAL)
             } else {
                 LangflowError::Detail(StatusCode::UNAUTHORIZED, error::INACTIVE_USER)

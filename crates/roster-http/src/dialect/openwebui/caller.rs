@@ -43,7 +43,9 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 /// An API key works on these routes only for administrators and holders of
-/// `features.api_keys`, wherever it was created (Open WebUI's `API_KEY_NOT_ALLOWED`).
+/// `features.api_keys`, wherever it was created (Open WebUI's `API_KEY_NOT_ALLOWED`). The
+/// actor is marked as calling through Open WebUI's routes, so the core applies Open WebUI's
+/// rules to it (the primary administrator keeps its role).
 async fn usable(state: &AppState, actor: Actor) -> Result<Actor> {
     if matches!(actor.credential, Credential::ApiKey { .. }) {
         state
@@ -51,7 +53,7 @@ async fn usable(state: &AppState, actor: Actor) -> Result<Actor> {
             .ensure_api_keys_permitted(&actor.user, Surface::OpenWebUi)
             .await?;
     }
-    Ok(actor)
+    Ok(actor.through(Surface::OpenWebUi))
 }
 
 /// The caller of the few routes Open WebUI opens to pending accounts too (`get_current_user`:
