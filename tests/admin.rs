@@ -83,7 +83,7 @@ async fn me_status(app: &TestApp, token: &str) -> u16 {
 }
 
 async fn create_user_and_list_users(backend: Backend) {
-    let Some(app) = app(backend).await else { return };
+    let app = roster_testkit::or_skip!(app(backend).await);
     let r = roster(
         &app,
         &["create-user", "Ann@Example.org", "Ann Admin", "ann", "--password-stdin"],
@@ -198,7 +198,7 @@ async fn create_user_and_list_users(backend: Backend) {
 }
 
 async fn ban_unban_and_list_bans(backend: Backend) {
-    let Some(app) = app(backend).await else { return };
+    let app = roster_testkit::or_skip!(app(backend).await);
     let admin = app.admin().await;
     let user = app.user(Role::User).await;
     let key = app.api_key(&user, &[]).await;
@@ -257,7 +257,7 @@ async fn ban_unban_and_list_bans(backend: Backend) {
 }
 
 async fn reset_password_ends_sessions(backend: Backend) {
-    let Some(app) = app(backend).await else { return };
+    let app = roster_testkit::or_skip!(app(backend).await);
     let _admin = app.admin().await;
     let user = app.user(Role::User).await;
     let key = app.api_key(&user, &[]).await;
@@ -358,7 +358,7 @@ async fn rows_mentioning(app: &TestApp, id: i64) -> Vec<(String, i64)> {
 }
 
 async fn delete_user_removes_every_row(backend: Backend) {
-    let Some(app) = app(backend).await else { return };
+    let app = roster_testkit::or_skip!(app(backend).await);
     let admin = app.admin().await;
     let user = app.user(Role::User).await;
     let _key = app.api_key(&user, &[]).await;
@@ -393,7 +393,7 @@ async fn delete_user_removes_every_row(backend: Backend) {
 }
 
 async fn invite_user_prints_a_working_link(backend: Backend) {
-    let Some(app) = app(backend).await else { return };
+    let app = roster_testkit::or_skip!(app(backend).await);
     let admin = app.admin().await;
     let r = roster(
         &app,
@@ -418,7 +418,7 @@ async fn invite_user_prints_a_working_link(backend: Backend) {
 }
 
 async fn add_and_set_balance(backend: Backend) {
-    let Some(app) = app(backend).await else { return };
+    let app = roster_testkit::or_skip!(app(backend).await);
     let _admin = app.admin().await;
     let user = app.user(Role::User).await;
     let r = roster(&app, &["add-balance", &user.email, "5000"], "");
@@ -448,7 +448,7 @@ async fn add_and_set_balance(backend: Backend) {
 }
 
 async fn invite_user_mails_the_link(backend: Backend) {
-    let Some(app) = app(backend).await else { return };
+    let app = roster_testkit::or_skip!(app(backend).await);
     let smtp = roster_testkit::smtp::SmtpSink::start().await;
     let out = command(&app, &["invite-user", "mailed@example.org"])
         .env("ROSTER_SMTP_URL", &smtp.url)
@@ -467,7 +467,7 @@ async fn invite_user_mails_the_link(backend: Backend) {
 }
 
 async fn user_stats_counts(backend: Backend) {
-    let Some(app) = app(backend).await else { return };
+    let app = roster_testkit::or_skip!(app(backend).await);
     let _admin = app.admin().await;
     let user = app.user(Role::User).await;
     let _pending = app.user(Role::Pending).await;
@@ -494,7 +494,7 @@ async fn user_stats_counts(backend: Backend) {
 /// A record with text no backend can store (a NUL character) is reported as that record's
 /// failure, on both backends alike; the import goes on with the others.
 async fn import_reports_records_with_nul_characters(backend: Backend) {
-    let Some(app) = app(backend).await else { return };
+    let app = roster_testkit::or_skip!(app(backend).await);
     let _admin = app.admin().await;
     let dir = tempfile::tempdir().unwrap();
     let lines = [
@@ -529,7 +529,7 @@ async fn import_reports_records_with_nul_characters(backend: Backend) {
 }
 
 async fn import_and_export_users(backend: Backend) {
-    let Some(app) = app(backend).await else { return };
+    let app = roster_testkit::or_skip!(app(backend).await);
     let admin = app.admin().await;
     let dir = tempfile::tempdir().unwrap();
     let bcrypt_hash = bcrypt::hash("bcrypt password", 4).unwrap();
@@ -639,7 +639,7 @@ async fn import_and_export_users(backend: Backend) {
     csv_export.ok();
     let exported_csv = dir.path().join("export.csv");
     std::fs::write(&exported_csv, &csv_export.stdout).unwrap();
-    let Some(other) = self::app(backend).await else { return };
+    let other = roster_testkit::or_skip!(self::app(backend).await);
     let r = roster(&other, &["import-users", exported.to_str().unwrap()], "");
     r.ok();
     assert!(
@@ -677,7 +677,7 @@ async fn in_terminal(app: &TestApp, args: &[&str], dialogue: fn(&mut rexpect::se
 }
 
 async fn prompts_on_a_terminal(backend: Backend) {
-    let Some(app) = app(backend).await else { return };
+    let app = roster_testkit::or_skip!(app(backend).await);
     let _admin = app.admin().await;
     let code = in_terminal(&app, &["create-user"], |p| {
         p.exp_string("Email: ").unwrap();
@@ -753,7 +753,7 @@ async fn prompts_on_a_terminal(backend: Backend) {
 }
 
 async fn audit_prints_the_trail(backend: Backend) {
-    let Some(app) = app(backend).await else { return };
+    let app = roster_testkit::or_skip!(app(backend).await);
     let admin = app.admin().await;
     let user = app.user(Role::User).await;
     app.login(&user.email, "not the password").await.assert_status(401);
@@ -809,7 +809,7 @@ async fn audit_prints_the_trail(backend: Backend) {
 /// Every instance on one database needs the same secret key: another key is refused with a
 /// clear error, a malformed one too; the right one (from the environment) works.
 async fn a_different_secret_key_is_refused(backend: Backend) {
-    let Some(app) = app(backend).await else { return };
+    let app = roster_testkit::or_skip!(app(backend).await);
     let run = |key: &str| {
         let out = command(&app, &["list-users"])
             .env("ROSTER_SECRET_KEY", key)
@@ -852,7 +852,7 @@ mod badges {
     use super::*;
 
     async fn badges_are_given_taken_and_listed(backend: Backend) {
-        let Some(app) = app(backend).await else { return };
+        let app = roster_testkit::or_skip!(app(backend).await);
         let _admin = app.admin().await;
         let user = app.user(Role::User).await;
         let r = roster(&app, &["badge", "add", &user.email, "Early_Supporter"], "");

@@ -110,9 +110,7 @@ async fn imported(db: &TestDatabase) -> i64 {
 /// Kills `roster import-users` at three points of a 3000-record import, checking after each
 /// kill; then a run to the end imports everything once.
 async fn import_killed_midway(backend: Backend) {
-    let Some(db) = TestDatabase::new(backend).await else {
-        return;
-    };
+    let db = roster_testkit::or_skip!(TestDatabase::new(backend).await);
     // Migrated before the first run, which is then killed while it writes users.
     drop(db.store().await);
     let dir = tempfile::tempdir().unwrap();
@@ -284,9 +282,7 @@ async fn populate(core: &Core, prefix: &str, n: usize) -> Vec<(UserId, String)> 
 /// Kills the server during a burst of deletions (twice), then deletes again: every user is
 /// wholly there (row, session, key, membership) or wholly gone.
 async fn deletion_killed_midway(backend: Backend) {
-    let Some(db) = TestDatabase::new(backend).await else {
-        return;
-    };
+    let db = roster_testkit::or_skip!(TestDatabase::new(backend).await);
     let dir = tempfile::tempdir().unwrap();
     let core = core_on(&db).await;
     let users = populate(&core, "victim", 120).await;
@@ -387,9 +383,7 @@ async fn deletion_killed_midway(backend: Backend) {
 /// again: no account has its new password while an old session lives, no link is used up
 /// without its password set, and the re-run completes every reset.
 async fn password_reset_killed_midway(backend: Backend) {
-    let Some(db) = TestDatabase::new(backend).await else {
-        return;
-    };
+    let db = roster_testkit::or_skip!(TestDatabase::new(backend).await);
     let dir = tempfile::tempdir().unwrap();
     let core = core_on(&db).await;
     let users = populate(&core, "reset", 60).await;

@@ -154,10 +154,8 @@ fn admin_command(dir: &Path, db: &TestDatabase, args: &[&str]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_on_one_postgres_and_one_redis() {
-    let Some(db) = TestDatabase::new(Backend::Postgres).await else {
-        return;
-    };
-    let Some(redis) = TestRedis::new().await else { return };
+    let db = roster_testkit::or_skip!(TestDatabase::new(Backend::Postgres).await);
+    let redis = roster_testkit::or_skip!(TestRedis::new().await);
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (
         format!("127.0.0.1:{}", free_port()),

@@ -152,7 +152,7 @@ async fn librechat_verify_temp(app: &TestApp, temp_token: &str, factor: Value) -
 // Open WebUI
 
 async fn open_webui(backend: Backend) {
-    let Some(app) = app(backend).await else { return };
+    let app = roster_testkit::or_skip!(app(backend).await);
     let db = fixture("open-webui/webui.db");
     let before = sha(&db);
     let fixture = manifest("open-webui/users.json");
@@ -341,7 +341,7 @@ async fn fetch_image(app: &TestApp, path: &str, token: Option<&str>) -> (u32, u3
 
 /// An email already in Roster follows --on-conflict.
 async fn open_webui_conflicts(backend: Backend) {
-    let Some(app) = app(backend).await else { return };
+    let app = roster_testkit::or_skip!(app(backend).await);
     let source = fixture("open-webui/webui.db");
     let source = source.to_str().unwrap();
     let fixture = manifest("open-webui/users.json");
@@ -429,10 +429,8 @@ async fn source_database(dump: &str) -> Option<TestDatabase> {
 /// Open WebUI on PostgreSQL: the source read through a postgres:// URL (a dump of the database
 /// Open WebUI made there, loaded into a fresh PostgreSQL database).
 async fn open_webui_from_postgres(backend: Backend) {
-    let Some(app) = app(backend).await else { return };
-    let Some(source_db) = source_database("open-webui/postgres.sql").await else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(app(backend).await);
+    let source_db = roster_testkit::or_skip!(source_database("open-webui/postgres.sql").await);
     let fixture = manifest("open-webui/users-postgres.json");
     let r = roster(&app, &["migrate", "open-webui", &source_db.url]);
     r.ok();
@@ -594,7 +592,7 @@ async fn migrate_langflow(app: &TestApp, source: &str, fixture: &Value) {
 }
 
 async fn langflow(backend: Backend) {
-    let Some(app) = app(backend).await else { return };
+    let app = roster_testkit::or_skip!(app(backend).await);
     let db = fixture("langflow/langflow.db");
     let before = sha(&db);
     let fixture = manifest("langflow/users.json");
@@ -608,10 +606,8 @@ async fn langflow(backend: Backend) {
 /// `pg_dump --inserts`), loaded into a database of its own and read over a postgres:// URL.
 async fn langflow_from_postgres(backend: Backend) {
     use sqlx::Connection;
-    let Some(app) = app(backend).await else { return };
-    let Some(source_db) = source_database("langflow/postgres.sql").await else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(app(backend).await);
+    let source_db = roster_testkit::or_skip!(source_database("langflow/postgres.sql").await);
     let before = pg_checksum(&source_db.url).await;
     assert!(before.len() > 50, "the dump made Langflow's tables: {before:?}");
     let users = before.iter().find(|(table, _)| table == "user").unwrap();
@@ -663,7 +659,7 @@ async fn pg_checksum(url: &str) -> Vec<(String, String)> {
 // LibreChat
 
 async fn librechat(backend: Backend) {
-    let Some(app) = app(backend).await else { return };
+    let app = roster_testkit::or_skip!(app(backend).await);
     let fixture = manifest("librechat/manifest.json");
     let files: Vec<String> = ["users.json", "balances.json", "transactions.json"]
         .iter()
@@ -801,7 +797,7 @@ async fn librechat(backend: Backend) {
 
 /// A bad document is reported with its source id and does not stop the others.
 async fn librechat_bad_record(backend: Backend) {
-    let Some(app) = app(backend).await else { return };
+    let app = roster_testkit::or_skip!(app(backend).await);
     let dir = tempfile::tempdir().unwrap();
     let users = std::fs::read_to_string(fixture("librechat/export/users.json")).unwrap();
     let bad =
@@ -854,7 +850,7 @@ fn two_factor_users(fixture: &Value) -> Vec<Value> {
 /// backup code once; the code used in LibreChat stays used. A dry run writes nothing; a
 /// second run (the key from the environment) changes nothing.
 async fn librechat_two_factor(backend: Backend) {
-    let Some(app) = app(backend).await else { return };
+    let app = roster_testkit::or_skip!(app(backend).await);
     let fixture = manifest("librechat/manifest.json");
     let key = fixture["creds_key"].as_str().unwrap();
     let files = librechat_files();
@@ -1010,7 +1006,7 @@ async fn librechat_two_factor(backend: Backend) {
 /// their password alone. A later run with the right key adds their two-factor authentication;
 /// an account that has its own (`--on-conflict update`) keeps it.
 async fn librechat_two_factor_wrong_key(backend: Backend) {
-    let Some(app) = app(backend).await else { return };
+    let app = roster_testkit::or_skip!(app(backend).await);
     let fixture = manifest("librechat/manifest.json");
     let key = fixture["creds_key"].as_str().unwrap();
     let wrong: String = key
@@ -1116,7 +1112,7 @@ async fn librechat_two_factor_wrong_key(backend: Backend) {
 /// native API and then serves the user with that token). The dialect that checks the source's
 /// hash first changes from user to user; after it the hash is Roster's Argon2id.
 async fn imported_users_log_in_through_every_dialect(backend: Backend) {
-    let Some(app) = app(backend).await else { return };
+    let app = roster_testkit::or_skip!(app(backend).await);
     let librechat: Vec<String> = ["users.json", "balances.json", "transactions.json"]
         .iter()
         .map(|f| fixture_path(&format!("librechat/export/{f}")))
@@ -1193,7 +1189,7 @@ async fn imported_users_log_in_through_every_dialect(backend: Backend) {
 /// Two-factor records the reader or the core cannot carry over are notes, and the user comes
 /// along without 2FA; a pending (unconfirmed) Roster enrolment is replaced by the source's.
 async fn librechat_two_factor_edge_cases(backend: Backend) {
-    let Some(app) = app(backend).await else { return };
+    let app = roster_testkit::or_skip!(app(backend).await);
     let hash = bcrypt::hash("edge-password-1", 4).unwrap();
     let secret = "JBSWY3DPEHPK3PXP"; // 80 bits
     let doc = |id: &str, email: &str, extra: Value| {
@@ -1305,7 +1301,7 @@ async fn librechat_two_factor_edge_cases(backend: Backend) {
 /// On a terminal the migration draws a progress bar (on standard error, cleared at the end);
 /// piped, as in every other test here, it draws none.
 async fn progress_bar_on_a_terminal(backend: Backend) {
-    let Some(app) = app(backend).await else { return };
+    let app = roster_testkit::or_skip!(app(backend).await);
     let mut command = Command::new(BIN);
     command
         .env_clear()

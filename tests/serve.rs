@@ -127,9 +127,7 @@ async fn bad_configuration_is_refused_with_a_message() {
 
 #[tokio::test]
 async fn instances_sharing_postgres_start_together_and_share_tokens() {
-    let Some(db) = TestDatabase::new(Backend::Postgres).await else {
-        return;
-    };
+    let db = roster_testkit::or_skip!(TestDatabase::new(Backend::Postgres).await);
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (
         format!("127.0.0.1:{}", free_port()),

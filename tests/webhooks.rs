@@ -73,9 +73,7 @@ fn readme_accepts(script: &Path, secret: &str, request: &Received) -> bool {
 }
 
 async fn an_event_committed_before_a_kill_is_delivered_after_restart(backend: Backend) {
-    let Some(db) = TestDatabase::new(backend).await else {
-        return;
-    };
+    let db = roster_testkit::or_skip!(TestDatabase::new(backend).await);
     let dir = tempfile::tempdir().unwrap();
     let address = format!("127.0.0.1:{}", free_port());
     let env = [
@@ -210,9 +208,7 @@ fn roster_with(app: &TestApp, env: &[(&str, &str)], args: &[&str], stdin: &str) 
 }
 
 async fn the_webhook_commands_manage_subscriptions_deliveries_and_deletions(backend: Backend) {
-    let Some(db) = TestDatabase::new(backend).await else {
-        return;
-    };
+    let db = roster_testkit::or_skip!(TestDatabase::new(backend).await);
     let app = spawn_app_on_with(db, |c| c.webhook_allow_private_networks = true).await;
     let receiver = Receiver::start(Answer::Status(503)).await;
     let run = roster(

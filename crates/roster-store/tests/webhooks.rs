@@ -49,9 +49,7 @@ fn delivered(now: OffsetDateTime) -> AttemptRecord {
 }
 
 async fn racing_claims_take_each_delivery_once_in_order_per_user(backend: Backend) {
-    let Some(db) = TestDatabase::new(backend).await else {
-        return;
-    };
+    let db = roster_testkit::or_skip!(TestDatabase::new(backend).await);
     let store = db.store().await;
     let webhooks = &store;
     webhooks
@@ -125,9 +123,7 @@ async fn racing_claims_take_each_delivery_once_in_order_per_user(backend: Backen
 }
 
 async fn claims_lapse_replays_reset_and_deletions_wait(backend: Backend) {
-    let Some(db) = TestDatabase::new(backend).await else {
-        return;
-    };
+    let db = roster_testkit::or_skip!(TestDatabase::new(backend).await);
     let store = db.store().await;
     let webhooks = &store;
     // Events before a subscription are not its business.
@@ -241,9 +237,7 @@ async fn claims_lapse_replays_reset_and_deletions_wait(backend: Backend) {
 }
 
 async fn one_sqlite_instance_holds_the_delivery_lease(backend: Backend) {
-    let Some(db) = TestDatabase::new(backend).await else {
-        return;
-    };
+    let db = roster_testkit::or_skip!(TestDatabase::new(backend).await);
     let store = db.store().await;
     let webhooks = &store;
     let now = OffsetDateTime::now_utc();

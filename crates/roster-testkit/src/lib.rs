@@ -21,3 +21,17 @@ pub fn in_ci() -> bool {
 pub fn env_flag(name: &str) -> bool {
     std::env::var(name).is_ok_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes"))
 }
+
+/// The value in `$option`, or a return from the calling test when it is `None`: the harness
+/// that made it (`TestDatabase::new`, `spawn_app`, `TestRedis::new`, ...) has already said
+/// loudly why (no PostgreSQL, no Redis) and, in CI, failed instead of skipping. The one way a
+/// test skips.
+#[macro_export]
+macro_rules! or_skip {
+    ($option:expr) => {
+        match $option {
+            Some(value) => value,
+            None => return,
+        }
+    };
+}

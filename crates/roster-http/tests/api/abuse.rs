@@ -98,9 +98,9 @@ fn throttle(account: u32, ip: u32) -> Throttle {
 }
 
 async fn login_throttle_grows_and_never_outlasts_the_window(backend: Backend) {
-    let Some(app) = spawn_app_with_http(backend, |c| c.limits.throttle = throttle(3, 0), behind_proxy()).await else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(
+        spawn_app_with_http(backend, |c| c.limits.throttle = throttle(3, 0), behind_proxy()).await
+    );
     // The only (last) administrator, attacked from ever new addresses.
     let admin = app.admin().await;
     for i in 0..3 {
@@ -166,9 +166,9 @@ async fn login_throttle_grows_and_never_outlasts_the_window(backend: Backend) {
 }
 
 async fn every_dialect_shares_the_throttle(backend: Backend) {
-    let Some(app) = spawn_app_with_http(backend, |c| c.limits.throttle = throttle(3, 0), behind_proxy()).await else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(
+        spawn_app_with_http(backend, |c| c.limits.throttle = throttle(3, 0), behind_proxy()).await
+    );
     let user = app.user(roster_core::Role::User).await;
     librechat_login(&app, "192.0.2.1", &user.email, "wrong password")
         .await
@@ -205,9 +205,9 @@ async fn every_dialect_shares_the_throttle(backend: Backend) {
 }
 
 async fn client_addresses_are_throttled_across_accounts(backend: Backend) {
-    let Some(app) = spawn_app_with_http(backend, |c| c.limits.throttle = throttle(0, 3), behind_proxy()).await else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(
+        spawn_app_with_http(backend, |c| c.limits.throttle = throttle(0, 3), behind_proxy()).await
+    );
     let user = app.user(roster_core::Role::User).await;
     // Password spraying from one address over many (unknown) accounts.
     for i in 0..4 {
@@ -239,19 +239,18 @@ async fn client_addresses_are_throttled_across_accounts(backend: Backend) {
 }
 
 async fn rate_limits_answer_429_in_every_dialect(backend: Backend) {
-    let Some(app) = spawn_app_with_http(
-        backend,
-        |c| {
-            c.limits.login = Rate::new(2, Duration::minutes(1));
-            c.limits.register = Rate::new(1, Duration::hours(1));
-            c.limits.two_factor = Rate::new(3, Duration::minutes(1));
-        },
-        behind_proxy(),
-    )
-    .await
-    else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(
+        spawn_app_with_http(
+            backend,
+            |c| {
+                c.limits.login = Rate::new(2, Duration::minutes(1));
+                c.limits.register = Rate::new(1, Duration::hours(1));
+                c.limits.two_factor = Rate::new(3, Duration::minutes(1));
+            },
+            behind_proxy(),
+        )
+        .await
+    );
     let user = app.user(roster_core::Role::User).await;
     // Login: two attempts per minute per address, whatever their outcome.
     login(&app, "192.0.2.10", &user.email, "wrong password")
@@ -397,20 +396,19 @@ fn answer(r: &TestResponse) -> (u16, String, Option<String>) {
 async fn unknown_and_known_accounts_get_the_same_answers(backend: Backend) {
     let smtp = SmtpSink::start().await;
     let url = smtp.url.clone();
-    let Some(app) = spawn_app_with_http(
-        backend,
-        move |c| {
-            c.smtp_url = Some(url);
-            c.verification_resend_max = 0;
-            c.limits.password_reset = Rate::UNLIMITED;
-            c.limits.throttle = throttle(50, 0);
-        },
-        behind_proxy(),
-    )
-    .await
-    else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(
+        spawn_app_with_http(
+            backend,
+            move |c| {
+                c.smtp_url = Some(url);
+                c.verification_resend_max = 0;
+                c.limits.password_reset = Rate::UNLIMITED;
+                c.limits.throttle = throttle(50, 0);
+            },
+            behind_proxy(),
+        )
+        .await
+    );
     let user = app.user(roster_core::Role::User).await;
     let unknown = "nobody@example.org";
     let ip = "192.0.2.30";
@@ -471,19 +469,15 @@ async fn unknown_and_known_accounts_get_the_same_answers(backend: Backend) {
 }
 
 async fn redis_shares_counters_between_instances(backend: Backend) {
-    let Some(redis) = TestRedis::new().await else { return };
+    let redis = roster_testkit::or_skip!(TestRedis::new().await);
     let configure = |c: &mut roster_core::CoreConfig| {
         c.limits.redis_url = Some(redis.url.clone());
         c.limits.redis_prefix = redis.prefix.clone();
         c.limits.login = Rate::new(3, Duration::minutes(1));
         c.limits.throttle = throttle(2, 0);
     };
-    let Some(a) = spawn_app_with_http(backend, configure, behind_proxy()).await else {
-        return;
-    };
-    let Some(b) = spawn_app_with_http(backend, configure, behind_proxy()).await else {
-        return;
-    };
+    let a = roster_testkit::or_skip!(spawn_app_with_http(backend, configure, behind_proxy()).await);
+    let b = roster_testkit::or_skip!(spawn_app_with_http(backend, configure, behind_proxy()).await);
     assert!(a.core.limits_shared());
     // The login rate limit of one address counts on both instances.
     for app in [&a, &b, &a] {
@@ -513,18 +507,17 @@ async fn redis_down_falls_back_to_local_counters(backend: Backend) {
         .local_addr()
         .unwrap()
         .port();
-    let Some(app) = spawn_app_with_http(
-        backend,
-        move |c| {
-            c.limits.redis_url = Some(format!("redis://127.0.0.1:{port}"));
-            c.limits.login = Rate::new(2, Duration::minutes(1));
-        },
-        behind_proxy(),
-    )
-    .await
-    else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(
+        spawn_app_with_http(
+            backend,
+            move |c| {
+                c.limits.redis_url = Some(format!("redis://127.0.0.1:{port}"));
+                c.limits.login = Rate::new(2, Duration::minutes(1));
+            },
+            behind_proxy(),
+        )
+        .await
+    );
     let user = app.user(roster_core::Role::User).await;
     // Requests are served (neither refused nor held up), and limits still count here.
     let started = Instant::now();
@@ -554,7 +547,7 @@ backend_tests!(
 #[tokio::test]
 async fn redis_counters_expire_by_themselves() {
     use roster_core::limit::Counters;
-    let Some(redis) = TestRedis::new().await else { return };
+    let redis = roster_testkit::or_skip!(TestRedis::new().await);
     let counters = Counters::new(Some(&redis.url), &redis.prefix).unwrap();
     let now = roster_core::time::OffsetDateTime::now_utc();
     let window = Duration::milliseconds(400);

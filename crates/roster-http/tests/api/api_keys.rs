@@ -6,7 +6,7 @@ use roster_testkit::{Backend, backend_tests, spawn_app};
 use serde_json::json;
 
 async fn keys_are_shown_once_and_work_in_both_headers(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let user = app.admin().await;
     let t = Some(user.access_token.as_str());
     let r = app.post("/v1/me/api-keys", t, &json!({"name": "ci"})).await;
@@ -39,7 +39,7 @@ async fn keys_are_shown_once_and_work_in_both_headers(backend: Backend) {
 }
 
 async fn revoking_a_key_is_immediate_and_scoped_to_its_owner(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let user = app.admin().await;
     let other = app.user(Role::User).await;
     let secret = app.api_key(&user, &[]).await;
@@ -63,7 +63,7 @@ async fn revoking_a_key_is_immediate_and_scoped_to_its_owner(backend: Backend) {
 }
 
 async fn keys_expire(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let user = app.admin().await;
     let t = Some(user.access_token.as_str());
     let now = app.clock_now();
@@ -93,7 +93,7 @@ async fn keys_expire(backend: Backend) {
 }
 
 async fn keys_of_deactivated_or_pending_users_stop_working(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let admin = app.admin().await;
     let user = app.user(Role::User).await;
     let secret = app.api_key(&user, &[]).await;

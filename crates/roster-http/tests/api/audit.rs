@@ -33,7 +33,7 @@ fn actions(entries: &[Value]) -> Vec<&str> {
 }
 
 async fn admin_changes_are_journaled_with_actor_target_and_ip(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let admin = app.admin().await;
     let t = admin.access_token.as_str();
     let r = app
@@ -109,7 +109,7 @@ async fn admin_changes_are_journaled_with_actor_target_and_ip(backend: Backend) 
 }
 
 async fn a_failed_change_leaves_no_event_and_no_entry(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let admin = app.admin().await;
     let t = admin.access_token.as_str();
     let user = app.user(Role::User).await;
@@ -151,7 +151,7 @@ async fn a_failed_change_leaves_no_event_and_no_entry(backend: Backend) {
 }
 
 async fn logins_are_audited_with_ip_and_never_the_password(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let admin = app.admin().await;
     let t = admin.access_token.as_str();
     let user = app.user(Role::User).await;
@@ -188,21 +188,20 @@ async fn logins_are_audited_with_ip_and_never_the_password(backend: Backend) {
     assert_eq!(successes[0]["ip"], "127.0.0.1");
 
     // A client address forwarded by a trusted proxy is the one recorded.
-    let Some(app) = roster_testkit::app::spawn_app_with_http(
-        backend,
-        |_| {},
-        roster_http::HttpConfig {
-            trust_forwarded_for: true,
-            // The load balancer (the test's own address) and the proxy in front of it
-            // (10.0.0.1) are trusted; the client is the entry before them.
-            trusted_proxies: vec!["127.0.0.1".parse().unwrap(), "10.0.0.0/8".parse().unwrap()],
-            ..roster_http::HttpConfig::default()
-        },
-    )
-    .await
-    else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(
+        roster_testkit::app::spawn_app_with_http(
+            backend,
+            |_| {},
+            roster_http::HttpConfig {
+                trust_forwarded_for: true,
+                // The load balancer (the test's own address) and the proxy in front of it
+                // (10.0.0.1) are trusted; the client is the entry before them.
+                trusted_proxies: vec!["127.0.0.1".parse().unwrap(), "10.0.0.0/8".parse().unwrap()],
+                ..roster_http::HttpConfig::default()
+            },
+        )
+        .await
+    );
     let admin = app.admin().await;
     let r = app
         .client
@@ -218,7 +217,7 @@ async fn logins_are_audited_with_ip_and_never_the_password(backend: Backend) {
 }
 
 async fn every_kind_of_change_writes_its_events(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let admin = app.admin().await;
     let t = admin.access_token.as_str();
     let user = app.user(Role::User).await;
@@ -333,7 +332,7 @@ async fn every_kind_of_change_writes_its_events(backend: Backend) {
 }
 
 async fn audit_filters_pages_and_permission(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let admin = app.admin().await;
     let t = admin.access_token.as_str();
     let user = app.user(Role::User).await;

@@ -21,7 +21,7 @@ async fn form(app: &TestApp, path: &str, token: &str, body: &str) -> roster_test
 }
 
 async fn first_user_becomes_admin(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let r = app.register("First@Example.org", "correct horse battery").await;
     r.assert_status(201);
     assert_eq!(r.body["user"]["role"], "admin");
@@ -37,7 +37,7 @@ async fn first_user_becomes_admin(backend: Backend) {
 }
 
 async fn first_admin_is_unique_under_concurrent_registration(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let app = std::sync::Arc::new(app);
     let mut tasks = Vec::new();
     for i in 0..8 {
@@ -59,7 +59,7 @@ async fn first_admin_is_unique_under_concurrent_registration(backend: Backend) {
 }
 
 async fn registration_validates_every_field(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let cases = [
         (json!({"email": "a@example.org"}), "password"),
         (json!({"email": "a@example.org", "password": "short"}), "password"),
@@ -94,7 +94,7 @@ async fn registration_validates_every_field(backend: Backend) {
 }
 
 async fn email_and_username_are_unique_ignoring_case(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let body = json!({"email": "ann@example.org", "username": "Ann", "password": "long enough"});
     app.post("/v1/auth/register", None, &body).await.assert_status(201);
     let r = app
@@ -118,9 +118,7 @@ async fn email_and_username_are_unique_ignoring_case(backend: Backend) {
 }
 
 async fn pending_accounts_get_no_tokens_and_cannot_log_in(backend: Backend) {
-    let Some(app) = spawn_app_with(backend, |c| c.default_role = Role::Pending).await else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(spawn_app_with(backend, |c| c.default_role = Role::Pending).await);
     app.register("admin@example.org", "long enough")
         .await
         .assert_status(201);
@@ -134,18 +132,14 @@ async fn pending_accounts_get_no_tokens_and_cannot_log_in(backend: Backend) {
 }
 
 async fn registration_can_be_switched_off(backend: Backend) {
-    let Some(app) = spawn_app_with(backend, |c| c.allow_registration = false).await else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(spawn_app_with(backend, |c| c.allow_registration = false).await);
     app.register("a@example.org", "long enough")
         .await
         .assert_problem(403, "registration_disabled");
 }
 
 async fn configured_minimum_password_length_applies(backend: Backend) {
-    let Some(app) = spawn_app_with(backend, |c| c.min_password_length = 12).await else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(spawn_app_with(backend, |c| c.min_password_length = 12).await);
     let r = app.register("a@example.org", "elevenchars").await;
     r.assert_problem(422, "invalid_field");
     assert!(r.body["detail"].as_str().unwrap().contains("12"));
@@ -153,7 +147,7 @@ async fn configured_minimum_password_length_applies(backend: Backend) {
 }
 
 async fn login_by_email_or_username_and_no_enumeration(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let user = app.admin().await;
     app.login(&user.email.to_uppercase(), &user.password)
         .await
@@ -170,7 +164,7 @@ async fn login_by_email_or_username_and_no_enumeration(backend: Backend) {
 }
 
 async fn deactivated_accounts_cannot_log_in(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     app.admin().await;
     let user = app.deactivated_user().await;
     app.login(&user.email, &user.password)
@@ -179,7 +173,7 @@ async fn deactivated_accounts_cannot_log_in(backend: Backend) {
 }
 
 async fn bcrypt_hashes_verify_and_are_upgraded(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let user = app.admin().await;
     let mut stored = app.core.store.get_user(user.id).await.unwrap();
     stored.password_hash = Some(roster_core::user::PasswordHash(bcrypt_hash("from librechat")));
@@ -203,7 +197,7 @@ fn bcrypt_hash(password: &str) -> String {
 }
 
 async fn refresh_rotates_and_reuse_revokes_the_session(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let user = app.admin().await;
     let r = app
         .post("/v1/auth/refresh", None, &json!({"refresh_token": user.refresh_token}))
@@ -229,7 +223,7 @@ async fn refresh_rotates_and_reuse_revokes_the_session(backend: Backend) {
 }
 
 async fn access_tokens_expire_and_refresh_chains_end(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let user = app.admin().await;
     app.advance(Duration::minutes(14));
     app.get("/v1/me", Some(&user.access_token)).await.assert_status(200);
@@ -252,7 +246,7 @@ async fn access_tokens_expire_and_refresh_chains_end(backend: Backend) {
 }
 
 async fn logout_ends_the_session(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let user = app.admin().await;
     app.request(Method::POST, "/v1/auth/logout", Some(&user.access_token), None)
         .await
@@ -281,7 +275,7 @@ async fn logout_ends_the_session(backend: Backend) {
 }
 
 async fn access_tokens_verify_with_the_published_keys(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let user = app.admin().await;
     let jwks = app.get("/.well-known/jwks.json", None).await;
     jwks.assert_status(200);
@@ -315,7 +309,7 @@ async fn access_tokens_verify_with_the_published_keys(backend: Backend) {
 }
 
 async fn introspection_reports_live_tokens_to_trusted_services(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let admin = app.admin().await;
     let user = app.user(Role::User).await;
     let service_key = app.api_key(&admin, &["introspect"]).await;

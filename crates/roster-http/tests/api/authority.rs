@@ -21,7 +21,7 @@ fn forbidden<T: std::fmt::Debug>(result: roster_core::Result<T>) {
 }
 
 async fn every_operation_on_others_checks_its_caller(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let admin = app.admin().await;
     let user = app.user(Role::User).await;
     let target = app.user(Role::User).await;
@@ -97,7 +97,7 @@ async fn every_operation_on_others_checks_its_caller(backend: Backend) {
 }
 
 async fn no_other_admin_takes_over_the_primary_admin(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let primary = app.admin().await;
     let other = app.user(Role::Admin).await;
     let plain = app.user(Role::User).await;
@@ -133,9 +133,7 @@ async fn no_other_admin_takes_over_the_primary_admin(backend: Backend) {
 
 async fn where_the_deployment_says_so_the_primary_admin_keeps_its_role_everywhere(backend: Backend) {
     let configure = |c: &mut roster_core::CoreConfig| c.primary_admin_role = PrimaryAdminRole::Everywhere;
-    let Some(app) = spawn_app_with(backend, configure).await else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(spawn_app_with(backend, configure).await);
     let primary = app.admin().await;
     let second = app.user(Role::Admin).await;
     let p = Some(primary.access_token.as_str());

@@ -23,7 +23,7 @@ async fn raw(
 }
 
 async fn malformed_requests_get_clear_client_errors(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     use reqwest::Method;
     let r = raw(
         &app,
@@ -98,7 +98,7 @@ async fn too_large(app: &TestApp) -> roster_testkit::app::TestResponse {
 }
 
 async fn health_and_readiness(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let r = app.get("/healthz", None).await;
     r.assert_status(200);
     assert_eq!(r.text, "ok");
@@ -109,7 +109,7 @@ async fn health_and_readiness(backend: Backend) {
 }
 
 async fn openapi_document_matches_the_routes(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let admin = app.admin().await;
     let doc = app.get("/v1/openapi.json", None).await;
     doc.assert_status(200);
@@ -230,9 +230,7 @@ mod undecodable_paths {
     use roster_testkit::{Backend, backend_tests, spawn_app};
 
     async fn undecodable_path_ids_are_problems(backend: Backend) {
-        let Some(app) = spawn_app(backend).await else {
-            return;
-        };
+        let app = roster_testkit::or_skip!(spawn_app(backend).await);
         let admin = app.admin().await;
         for path in ["/v1/users/99%92", "/v1/groups/1%FF2/members"] {
             app.get(path, Some(&admin.access_token))

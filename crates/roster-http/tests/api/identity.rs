@@ -41,9 +41,7 @@ async fn native_register(app: &TestApp, body: Value) -> roster_testkit::app::Tes
 /// email) in any case, and Carol's login still finds Carol. The other order too (an email
 /// first, then a Langflow username equal to it), and by updates of email and username.
 async fn an_email_cannot_take_over_a_username_login(backend: Backend) {
-    let Some(app) = app_with_active_langflow_signups(backend).await else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(app_with_active_langflow_signups(backend).await);
     app.admin().await;
     langflow_sign_up(&app, "carol@corp.com", "carol-password")
         .await
@@ -121,9 +119,7 @@ async fn an_email_cannot_take_over_a_username_login(backend: Backend) {
 /// A Langflow sign-up and a native registration racing for one identifier: exactly one
 /// account is made, each time.
 async fn a_colliding_pair_registered_at_once_yields_one_account(backend: Backend) {
-    let Some(app) = app_with_active_langflow_signups(backend).await else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(app_with_active_langflow_signups(backend).await);
     app.admin().await;
     for round in 0..6 {
         let login = format!("race{round}@corp.com");
@@ -157,9 +153,7 @@ async fn a_colliding_pair_registered_at_once_yields_one_account(backend: Backend
 /// A reset link made before a change of email, or of password, is refused after it; so is
 /// a verification link made before a change of email. A link made after the change works.
 async fn links_die_with_the_address_or_password_they_were_made_for(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     app.admin().await;
     let user = app.user(Role::User).await;
     let reset = |token: String, password: &'static str| {
@@ -258,14 +252,13 @@ async fn links_die_with_the_address_or_password_they_were_made_for(backend: Back
 async fn quiet_registration_answers_alike(backend: Backend) {
     let smtp = SmtpSink::start().await;
     let url = smtp.url.clone();
-    let Some(app) = spawn_app_with(backend, move |c| {
-        c.quiet_registration = true;
-        c.smtp_url = Some(url);
-    })
-    .await
-    else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(
+        spawn_app_with(backend, move |c| {
+            c.quiet_registration = true;
+            c.smtp_url = Some(url);
+        })
+        .await
+    );
     app.admin().await;
     let free = native_register(
         &app,
@@ -319,9 +312,7 @@ async fn quiet_registration_answers_alike(backend: Backend) {
         .assert_problem(422, "invalid_field");
 
     // The default: a taken email is a 409, a free one a 201 with tokens.
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     app.admin().await;
     let free = app.register("ann@corp.com", "ann-password").await;
     free.assert_status(201);
@@ -334,9 +325,7 @@ async fn quiet_registration_answers_alike(backend: Backend) {
 /// Lookalike addresses: fullwidth letters, case and ß/SS are one address (the second is
 /// taken, and signs in the first); mixed Latin/Cyrillic and invisible characters are refused.
 async fn lookalike_emails_are_one_address_or_refused(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     app.admin().await;
     app.register("carol@corp.com", "carol-password")
         .await
@@ -374,9 +363,7 @@ async fn lookalike_emails_are_one_address_or_refused(backend: Backend) {
 /// created beside it.
 async fn an_import_cannot_take_over_a_username_login(backend: Backend) {
     use roster_core::service::{ImportFormat, ImportOptions, OnConflict, Outcome, read_import_lines};
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     app.admin().await;
     app.core
         .create_user(

@@ -23,9 +23,7 @@ async fn invitation(app: &roster_testkit::TestApp, email: &str, role: Role) -> S
 }
 
 async fn invitation_registers_when_registration_is_closed(backend: Backend) {
-    let Some(app) = spawn_app_with(backend, |c| c.allow_registration = false).await else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(spawn_app_with(backend, |c| c.allow_registration = false).await);
     let admin = app.admin().await;
     let token = invitation(&app, "Invited@Example.org", Role::Admin).await;
     // Without the invitation, registration is closed.
@@ -78,7 +76,7 @@ async fn invitation_registers_when_registration_is_closed(backend: Backend) {
 }
 
 async fn invitations_expire_and_refuse_taken_addresses(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let admin = app.admin().await;
     let taken = app
         .core
@@ -109,7 +107,7 @@ async fn invitations_expire_and_refuse_taken_addresses(backend: Backend) {
 }
 
 async fn reset_link_sets_the_password_once_and_ends_sessions(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let _admin = app.admin().await;
     let user = app.user(Role::User).await;
     let key = app.api_key(&user, &[]).await;
@@ -160,7 +158,7 @@ async fn reset_link_sets_the_password_once_and_ends_sessions(backend: Backend) {
 }
 
 async fn bans_refuse_login_tokens_and_keys_until_they_end(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let admin = app.admin().await;
     let user = app.user(Role::User).await;
     let key = app.api_key(&user, &[]).await;

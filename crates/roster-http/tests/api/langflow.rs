@@ -117,7 +117,7 @@ fn assert_user_read(body: &Value, username: &str, active: bool, superuser: bool)
 }
 
 async fn login_whoami_and_error_shapes(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let admin = app.admin().await;
     let r = login(&app, &admin.username, &admin.password).await;
     r.assert_status(200);
@@ -198,7 +198,7 @@ async fn login_whoami_and_error_shapes(backend: Backend) {
 }
 
 async fn signup_waits_for_approval(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let admin = app.admin().await;
     let a = admin.access_token.as_str();
     let signup = |body: Value| {
@@ -266,9 +266,7 @@ async fn signup_waits_for_approval(backend: Backend) {
         "Inactive user",
     );
 
-    let Some(closed) = spawn_app_with(backend, |c| c.allow_registration = false).await else {
-        return;
-    };
+    let closed = roster_testkit::or_skip!(spawn_app_with(backend, |c| c.allow_registration = false).await);
     closed.admin().await;
     let r =
         send(req(&closed, Method::POST, "/users/").json(&json!({"username": "x1", "password": "password-x1"}))).await;
@@ -279,9 +277,7 @@ async fn signup_waits_for_approval(backend: Backend) {
         langflow_prefix: "/".into(),
         ..HttpConfig::default()
     };
-    let Some(open) = roster_testkit::app::spawn_app_with_http(backend, |_| {}, http).await else {
-        return;
-    };
+    let open = roster_testkit::or_skip!(roster_testkit::app::spawn_app_with_http(backend, |_| {}, http).await);
     open.admin().await;
     let r = open
         .post(
@@ -296,7 +292,7 @@ async fn signup_waits_for_approval(backend: Backend) {
 
 /// The seed's curl examples, with `$LANGFLOW_URL` the dialect's URL and a real API key.
 async fn seed_examples_with_an_api_key(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let admin = app.admin().await;
     let key = new_key(&app, &admin).await;
     let k = key.as_str();
@@ -378,7 +374,7 @@ async fn seed_examples_with_an_api_key(backend: Backend) {
 }
 
 async fn user_rules_and_errors(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let admin = app.admin().await;
     let user = app.user(Role::User).await;
     let other = app.user(Role::User).await;
@@ -567,7 +563,7 @@ async fn user_rules_and_errors(backend: Backend) {
 }
 
 async fn list_pages_and_search(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let admin = app.admin().await;
     for i in 0..12 {
         app.core
@@ -609,7 +605,7 @@ async fn list_pages_and_search(backend: Backend) {
 }
 
 async fn api_keys(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let admin = app.admin().await;
     let user = app.user(Role::User).await;
     let created = call(
@@ -680,7 +676,7 @@ async fn api_keys(backend: Backend) {
 }
 
 async fn refresh_logout_and_auto_login(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let admin = app.admin().await;
     let r = login(&app, &admin.username, &admin.password).await;
     let refresh = cookie_value(&r, "refresh_token_lf").unwrap();

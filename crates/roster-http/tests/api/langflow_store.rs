@@ -43,7 +43,7 @@ async fn form_login(app: &TestApp, username: &str, password: &str) -> TestRespon
 }
 
 async fn store_api_key_is_kept_sealed(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let admin = app.admin().await;
     let user = app.user(Role::User).await;
     let t = Some(user.access_token.as_str());
@@ -158,7 +158,7 @@ async fn store_api_key_is_kept_sealed(backend: Backend) {
 
 async fn auto_login_when_configured(backend: Backend) {
     // Off by default.
-    let Some(off) = spawn_app(backend).await else { return };
+    let off = roster_testkit::or_skip!(spawn_app(backend).await);
     let r = call(&off, Method::GET, "/auto_login", None, None).await;
     r.assert_status(403);
     assert_eq!(r.body["detail"]["auto_login"], false);
@@ -167,9 +167,7 @@ async fn auto_login_when_configured(backend: Backend) {
         langflow_auto_login: true,
         ..HttpConfig::default()
     };
-    let Some(app) = spawn_app_with_http(backend, |_| {}, http).await else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(spawn_app_with_http(backend, |_| {}, http).await);
     let _admin = app.admin().await;
     let r = call(&app, Method::GET, "/auto_login", None, None).await;
     r.assert_status(400);

@@ -89,7 +89,7 @@ async fn refresh(app: &TestApp, cookie: Option<&str>) -> TestResponse {
 }
 
 async fn register_login_refresh_logout(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let (token, cookie, user) = signed_up(&app, "Ann@Example.org", "ann").await;
     // The user as LibreChat shows it: 24-hex ids, ADMIN for the first account, ISO times.
     let id = user["id"].as_str().unwrap();
@@ -169,7 +169,7 @@ async fn register_login_refresh_logout(backend: Backend) {
 }
 
 async fn auth_errors(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     signed_up(&app, "ann@example.org", "ann").await;
     // Validation: 404 with LibreChat's messages.
     let cases = [
@@ -266,9 +266,7 @@ async fn auth_errors(backend: Backend) {
 }
 
 async fn registration_switch_and_invitations(backend: Backend) {
-    let Some(app) = spawn_app_with(backend, |c| c.allow_registration = false).await else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(spawn_app_with(backend, |c| c.allow_registration = false).await);
     assert_message(
         &register(&app, &signup("ann@example.org", "ann")).await,
         403,
@@ -297,14 +295,13 @@ async fn registration_switch_and_invitations(backend: Backend) {
 async fn email_verification_over_smtp(backend: Backend) {
     let smtp = SmtpSink::start().await;
     let url = smtp.url.clone();
-    let Some(app) = spawn_app_with(backend, move |c| {
-        c.smtp_url = Some(url);
-        c.allow_unverified_email_login = false;
-    })
-    .await
-    else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(
+        spawn_app_with(backend, move |c| {
+            c.smtp_url = Some(url);
+            c.allow_unverified_email_login = false;
+        })
+        .await
+    );
     register(&app, &signup("ann@example.org", "ann"))
         .await
         .assert_status(200);
@@ -448,10 +445,9 @@ async fn unreachable_smtp_server(backend: Backend) {
         .local_addr()
         .unwrap()
         .port();
-    let Some(app) = spawn_app_with(backend, move |c| c.smtp_url = Some(format!("smtp://127.0.0.1:{port}"))).await
-    else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(
+        spawn_app_with(backend, move |c| c.smtp_url = Some(format!("smtp://127.0.0.1:{port}"))).await
+    );
     // The account is created; the failed mail is logged; the user can ask again later. Mail
     // is sent outside the request, so a resend answers as for any address.
     register(&app, &signup("ann@example.org", "ann"))
@@ -474,9 +470,7 @@ async fn unreachable_smtp_server(backend: Backend) {
 async fn password_reset(backend: Backend) {
     let smtp = SmtpSink::start().await;
     let url = smtp.url.clone();
-    let Some(app) = spawn_app_with(backend, move |c| c.smtp_url = Some(url)).await else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(spawn_app_with(backend, move |c| c.smtp_url = Some(url)).await);
     let (token, _, user) = signed_up(&app, "ann@example.org", "ann").await;
     smtp.wait_for(1).await;
     let ask = |email: &'static str| {
@@ -583,7 +577,7 @@ async fn password_reset(backend: Backend) {
 }
 
 async fn plugins_preferences_and_settings(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let (token, _, _) = signed_up(&app, "ann@example.org", "ann").await;
     let t = Some(token.as_str());
     // The seed's body: the list, answered with the user.
@@ -794,9 +788,7 @@ async fn plugins_preferences_and_settings(backend: Backend) {
 }
 
 async fn account_deletion(backend: Backend) {
-    let Some(app) = spawn_app_with(backend, |c| c.allow_account_deletion = false).await else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(spawn_app_with(backend, |c| c.allow_account_deletion = false).await);
     let (admin, _, _) = signed_up(&app, "admin@example.org", "admin").await;
     let (user, _, _) = signed_up(&app, "ann@example.org", "ann").await;
     let r = lc(&app, Method::DELETE, "/api/user/delete", Some(&user), None).await;
@@ -810,7 +802,7 @@ async fn account_deletion(backend: Backend) {
     );
     assert_unauthorized(&lc(&app, Method::DELETE, "/api/user/delete", None, None).await);
 
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let (_admin, _, _) = signed_up(&app, "admin@example.org", "admin").await;
     let (user, _, body) = signed_up(&app, "ann@example.org", "ann").await;
     let t = Some(user.as_str());
@@ -836,9 +828,7 @@ async fn account_deletion(backend: Backend) {
 }
 
 async fn terms_are_versioned(backend: Backend) {
-    let Some(app) = spawn_app_with(backend, |c| c.terms_version = "1.0".into()).await else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(spawn_app_with(backend, |c| c.terms_version = "1.0".into()).await);
     let (token, _, body) = signed_up(&app, "ann@example.org", "ann").await;
     let t = Some(token.as_str());
     let r = lc(&app, Method::GET, "/api/user/terms", t, None).await;
@@ -887,9 +877,7 @@ async fn terms_are_versioned(backend: Backend) {
 }
 
 async fn balance_ledger(backend: Backend) {
-    let Some(app) = spawn_app_with(backend, |c| c.start_balance = 20_000).await else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(spawn_app_with(backend, |c| c.start_balance = 20_000).await);
     let (token, _, body) = signed_up(&app, "ann@example.org", "ann").await;
     let id = UserId::from_object_id(body["id"].as_str().unwrap()).unwrap();
     // Concurrent first uses grant the start balance once.
@@ -953,9 +941,7 @@ async fn upload(app: &TestApp, token: Option<&str>, bytes: Vec<u8>, field: &str)
 }
 
 async fn avatars(backend: Backend) {
-    let Some(app) = spawn_app_with(backend, |c| c.avatar_max_bytes = 200_000).await else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(spawn_app_with(backend, |c| c.avatar_max_bytes = 200_000).await);
     let (token, _, _) = signed_up(&app, "ann@example.org", "ann").await;
     let t = Some(token.as_str());
     for format in [
@@ -1060,9 +1046,7 @@ async fn mounted_at_the_root(backend: Backend) {
         librechat_prefix: "/".into(),
         ..HttpConfig::default()
     };
-    let Some(app) = spawn_app_with_http(backend, |_| {}, http).await else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(spawn_app_with_http(backend, |_| {}, http).await);
     let r = app
         .post("/api/auth/register", None, &signup("ann@example.org", "ann"))
         .await;

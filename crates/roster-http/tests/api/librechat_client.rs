@@ -51,14 +51,13 @@ async fn librechat_data_provider_drives_the_dialect(backend: Backend) {
     }
     let smtp = SmtpSink::start().await;
     let url = smtp.url.clone();
-    let Some(app) = spawn_app_with(backend, move |c| {
-        c.smtp_url = Some(url);
-        c.start_balance = 1000;
-    })
-    .await
-    else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(
+        spawn_app_with(backend, move |c| {
+            c.smtp_url = Some(url);
+            c.start_balance = 1000;
+        })
+        .await
+    );
     // An administrator exists, so the client's account is an ordinary one it may delete.
     let _admin = app.admin().await;
     let mut child = tokio::process::Command::new("node")

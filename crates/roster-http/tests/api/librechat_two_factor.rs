@@ -38,7 +38,7 @@ async fn login(app: &TestApp, email: &str, password: &str, extra: Value) -> Test
 }
 
 async fn enrol_confirm_login_and_disable(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let _admin = app.admin().await;
     let user = app.user(Role::User).await;
     let t = Some(user.access_token.as_str());
@@ -257,7 +257,7 @@ async fn enrol_confirm_login_and_disable(backend: Backend) {
 }
 
 async fn account_deletion_needs_the_second_factor(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let _admin = app.admin().await;
     let user = app.user(Role::User).await;
     let t = Some(user.access_token.as_str());

@@ -6,7 +6,7 @@ use roster_testkit::{Backend, backend_tests, spawn_app};
 use serde_json::json;
 
 async fn me_shows_the_documented_fields(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let user = app.admin().await;
     let r = app.get("/v1/me", Some(&user.access_token)).await;
     r.assert_status(200);
@@ -30,7 +30,7 @@ async fn me_shows_the_documented_fields(backend: Backend) {
 }
 
 async fn profile_changes_apply_and_null_clears(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let user = app.admin().await;
     let t = Some(user.access_token.as_str());
     let r = app
@@ -57,7 +57,7 @@ async fn profile_changes_apply_and_null_clears(backend: Backend) {
 }
 
 async fn profile_changes_are_validated(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let user = app.admin().await;
     let other = app.user(Role::User).await;
     let t = Some(user.access_token.as_str());
@@ -83,7 +83,7 @@ async fn profile_changes_are_validated(backend: Backend) {
 }
 
 async fn a_new_email_is_unverified(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let user = app.admin().await;
     app.set_user(
         user.id,
@@ -104,7 +104,7 @@ async fn a_new_email_is_unverified(backend: Backend) {
 }
 
 async fn changing_the_password_revokes_other_sessions(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let user = app.admin().await;
     let other_session = app.login(&user.email, &user.password).await.body["access_token"]
         .as_str()
@@ -146,7 +146,7 @@ async fn changing_the_password_revokes_other_sessions(backend: Backend) {
 }
 
 async fn activity_is_recorded_at_most_once_a_minute(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let user = app.admin().await;
     let t = Some(user.access_token.as_str());
     let first = app.get("/v1/me", t).await.body["last_active_at"].clone();

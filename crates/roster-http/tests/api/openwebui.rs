@@ -63,7 +63,7 @@ async fn bulk_users(app: &TestApp, n: usize, prefix: &str) -> Vec<UserId> {
 }
 
 async fn signup_signin_and_session(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let signup = |body: Value| {
         let app = &app;
         async move { app.post(&format!("{P}/auths/signup"), None, &body).await }
@@ -209,7 +209,7 @@ async fn signup_signin_and_session(backend: Backend) {
 }
 
 async fn add_and_update_users(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let admin = app.admin().await;
     let other_admin = app.user(Role::Admin).await;
     let user = app.user(Role::User).await;
@@ -393,7 +393,7 @@ async fn add_and_update_users(backend: Backend) {
 }
 
 async fn list_search_and_read_users(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let admin = app.admin().await;
     let user = app.user(Role::User).await;
     let a = admin.access_token.as_str();
@@ -480,7 +480,7 @@ async fn list_search_and_read_users(backend: Backend) {
 }
 
 async fn delete_and_revoke(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let admin = app.admin().await;
     let other_admin = app.user(Role::Admin).await;
     let user = app.user(Role::User).await;
@@ -572,7 +572,7 @@ async fn delete_and_revoke(backend: Backend) {
 }
 
 async fn settings_status_and_info(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let _admin = app.admin().await;
     let user = app.user(Role::User).await;
     let u = user.access_token.as_str();
@@ -657,7 +657,7 @@ async fn settings_status_and_info(backend: Backend) {
 }
 
 async fn permissions_and_groups(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let admin = app.admin().await;
     let user = app.user(Role::User).await;
     let (a, u) = (admin.access_token.as_str(), user.access_token.as_str());
@@ -812,7 +812,7 @@ async fn permissions_and_groups(backend: Backend) {
 }
 
 async fn profile_password_and_images(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let _admin = app.admin().await;
     let user = app.user(Role::User).await;
     let u = user.access_token.as_str();
@@ -905,7 +905,7 @@ async fn profile_password_and_images(backend: Backend) {
 }
 
 async fn api_keys(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let admin = app.admin().await;
     let user = app.user(Role::User).await;
     let a = admin.access_token.as_str();
@@ -943,9 +943,7 @@ async fn api_keys(backend: Backend) {
 /// With `openwebui_enable_signup`, later sign-ups get `openwebui_default_role` (`pending`) and
 /// a session that only identifies them.
 async fn open_signup_makes_pending_accounts(backend: Backend) {
-    let Some(db) = roster_testkit::TestDatabase::new(backend).await else {
-        return;
-    };
+    let db = roster_testkit::or_skip!(roster_testkit::TestDatabase::new(backend).await);
     let core = std::sync::Arc::new(
         roster_core::Core::new(
             db.store().await,
@@ -1013,9 +1011,9 @@ async fn open_signup_makes_pending_accounts(backend: Backend) {
 /// also 0, every request), and `/users/{id}/active` reads it with the 180 s window.
 async fn activity_is_throttled(backend: Backend) {
     for (interval, expect_moved) in [(Duration::seconds(60), false), (Duration::ZERO, true)] {
-        let Some(app) = roster_testkit::app::spawn_app_with(backend, |c| c.activity_interval = interval).await else {
-            return;
-        };
+        let app = roster_testkit::or_skip!(
+            roster_testkit::app::spawn_app_with(backend, |c| c.activity_interval = interval).await
+        );
         let admin = app.admin().await;
         let a = admin.access_token.as_str();
         let path = format!("/users/{}", uuid(admin.id));
@@ -1034,7 +1032,7 @@ async fn activity_is_throttled(backend: Backend) {
 /// A preference change is made to the stored user when it is written, not to the copy the
 /// request authenticated: a change another request made in between is kept.
 async fn concurrent_preference_changes_are_kept(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let _admin = app.admin().await;
     let user = app.user(Role::User).await;
     let u = user.access_token.as_str();
@@ -1072,7 +1070,7 @@ async fn concurrent_preference_changes_are_kept(backend: Backend) {
 /// leaves the group as it was, and a change audits the update, each member added, then each
 /// member removed.
 async fn group_and_members_are_one_write(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let admin = app.admin().await;
     let a = admin.access_token.as_str();
     let user = app.user(Role::User).await;

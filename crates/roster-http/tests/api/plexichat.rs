@@ -65,7 +65,7 @@ fn assert_public(r: &TestResponse, user: &TestUser) {
 }
 
 async fn me_search_and_public_profiles(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let admin = app.admin().await;
     let jane = app.user(Role::User).await;
     // The seed's curl example: GET /users/@me with a bearer session token.
@@ -209,9 +209,7 @@ async fn me_search_and_public_profiles(backend: Backend) {
 async fn update_me(backend: Backend) {
     let smtp = SmtpSink::start().await;
     let url = smtp.url.clone();
-    let Some(app) = spawn_app_with(backend, move |c| c.smtp_url = Some(url)).await else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(spawn_app_with(backend, move |c| c.smtp_url = Some(url)).await);
     let _admin = app.admin().await;
     let john = app.user(Role::User).await;
     let other = app.user(Role::User).await;
@@ -328,7 +326,7 @@ async fn update_me(backend: Backend) {
 }
 
 async fn messaging_settings(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let admin = app.admin().await;
     let user = app.user(Role::User).await;
     let r = get(&app, "/users/@me/messaging-settings", &user).await;
@@ -534,9 +532,7 @@ fn gif_frames(bytes: &[u8]) -> Vec<image::Frame> {
 }
 
 async fn avatars(backend: Backend) {
-    let Some(app) = spawn_app_with(backend, |c| c.avatar_max_bytes = 300_000).await else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(spawn_app_with(backend, |c| c.avatar_max_bytes = 300_000).await);
     let user = app.admin().await;
     let t = Some(user.access_token.as_str());
     // The seed's example: a PNG, resized to 256x256.
@@ -635,7 +631,7 @@ async fn avatars(backend: Backend) {
 }
 
 async fn notes_and_direct_messages(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let admin = app.admin().await;
     let john = app.user(Role::User).await;
     let jane = app.user(Role::User).await;
@@ -858,7 +854,7 @@ async fn notes_and_direct_messages(backend: Backend) {
 }
 
 async fn blocks_and_friends(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let _admin = app.admin().await;
     let ann = app.user(Role::User).await;
     let bob = app.user(Role::User).await;
@@ -948,7 +944,7 @@ async fn blocks_and_friends(backend: Backend) {
 }
 
 async fn badges(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let admin = app.admin().await;
     let user = app.user(Role::User).await;
     let path = |badge: &str| format!("/v1/users/{}/badges/{badge}", user.id);
@@ -1000,9 +996,7 @@ async fn mounted_at_the_root(backend: Backend) {
         librechat_prefix: "/".into(),
         ..HttpConfig::default()
     };
-    let Some(app) = spawn_app_with_http(backend, |_| {}, http).await else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(spawn_app_with_http(backend, |_| {}, http).await);
     let user = app.admin().await;
     let me = app.get("/users/@me", Some(&user.access_token)).await;
     me.assert_status(200);

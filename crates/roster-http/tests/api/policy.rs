@@ -55,7 +55,7 @@ async fn works(app: &TestApp, credential: &str) -> bool {
 // 4. A reset by link, or an admin-set password when asked, revokes every API key.
 
 async fn a_reset_by_link_revokes_every_api_key(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let _admin = app.admin().await;
     // Someone holding the account made keys of both forms; the owner reclaims it by mail.
     for route in ["native", "librechat"] {
@@ -102,7 +102,7 @@ async fn a_reset_by_link_revokes_every_api_key(backend: Backend) {
 }
 
 async fn an_admin_set_password_revokes_api_keys_when_asked(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let admin = app.admin().await;
     let a = Some(admin.access_token.as_str());
     let user = app.user(Role::User).await;
@@ -154,7 +154,7 @@ async fn an_admin_set_password_revokes_api_keys_when_asked(backend: Backend) {
 // 5. An API key alone changes no password, email or second factor, and deletes no account.
 
 async fn an_api_key_alone_cannot_take_over_the_account(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let _admin = app.admin().await;
     let user = app.user(Role::User).await;
     let rst = app.api_key(&user, &[]).await;
@@ -234,7 +234,7 @@ async fn an_api_key_alone_cannot_take_over_the_account(backend: Backend) {
 }
 
 async fn an_admin_key_administers_others_but_not_itself(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let admin = app.admin().await;
     let key = app.api_key(&admin, &[]).await;
     let user = app.user(Role::User).await;
@@ -293,7 +293,7 @@ async fn introspect(app: &TestApp, key: &str) -> TestResponse {
 }
 
 async fn scopes_end_with_the_role_that_granted_them(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let _primary = app.admin().await;
     let admin = app.user(Role::Admin).await;
     let key = app.api_key(&admin, &["events", "introspect"]).await;
@@ -330,7 +330,7 @@ async fn scopes_end_with_the_role_that_granted_them(backend: Backend) {
 // 8. No administrator deletes themself; the primary administrator is the oldest admin.
 
 async fn no_admin_deletes_itself_through_any_route(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let primary = app.admin().await;
     let second = app.user(Role::Admin).await;
     for admin in [&primary, &second] {
@@ -373,7 +373,7 @@ async fn no_admin_deletes_itself_through_any_route(backend: Backend) {
 }
 
 async fn the_primary_admin_is_the_oldest_admin(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let first = app.admin().await;
     let user = app.user(Role::User).await;
     let second = app.user(Role::Admin).await;
@@ -445,7 +445,7 @@ async fn the_primary_admin_is_the_oldest_admin(backend: Backend) {
 // 10. Every current-password check is throttled like a login.
 
 async fn current_password_guesses_are_throttled(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let _admin = app.admin().await;
     for route in ["native", "plexichat", "openwebui", "langflow"] {
         let user = app.user(Role::User).await;

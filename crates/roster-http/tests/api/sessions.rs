@@ -5,7 +5,7 @@ use roster_testkit::{Backend, backend_tests, spawn_app};
 use serde_json::json;
 
 async fn sessions_are_listed_with_their_client(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let user = app.admin().await;
     let r = app
         .client
@@ -31,7 +31,7 @@ async fn sessions_are_listed_with_their_client(backend: Backend) {
 }
 
 async fn revoking_a_session_takes_effect_at_once(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let user = app.admin().await;
     let other = app.user(Role::User).await;
     let second = app.login(&user.email, &user.password).await.body["access_token"]
@@ -68,7 +68,7 @@ async fn revoking_a_session_takes_effect_at_once(backend: Backend) {
 }
 
 async fn revoke_others_keeps_only_the_current_session(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let user = app.admin().await;
     let b = app.login(&user.email, &user.password).await.body["access_token"]
         .as_str()
@@ -98,7 +98,7 @@ async fn revoke_others_keeps_only_the_current_session(backend: Backend) {
 }
 
 async fn an_admin_revokes_all_sessions_of_a_user(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let admin = app.admin().await;
     let user = app.user(Role::User).await;
     let r = app

@@ -49,9 +49,7 @@ async fn read_until_closed(stream: &mut tokio::net::TcpStream, limit: Duration) 
 }
 
 async fn request_limits(backend: Backend) {
-    let Some(app) = spawn_app_with_http(backend, |_| {}, strict()).await else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(spawn_app_with_http(backend, |_| {}, strict()).await);
     // A body over the limit: 413, in each dialect's shape.
     let big = json!({"login": "x".repeat(2000), "password": "y"});
     let r = app.post("/v1/auth/login", None, &big).await;
@@ -106,9 +104,7 @@ async fn request_limits(backend: Backend) {
 }
 
 async fn security_headers_on_every_response(backend: Backend) {
-    let Some(app) = spawn_app_with_http(backend, |_| {}, strict()).await else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(spawn_app_with_http(backend, |_| {}, strict()).await);
     let responses = [
         app.get("/healthz", None).await,
         app.get("/v1/me", None).await,
@@ -134,7 +130,7 @@ async fn security_headers_on_every_response(backend: Backend) {
         );
     }
     // HSTS only when configured.
-    let Some(plain) = spawn_app(backend).await else { return };
+    let plain = roster_testkit::or_skip!(spawn_app(backend).await);
     let r = plain.get("/healthz", None).await;
     assert!(!r.headers.contains_key("strict-transport-security"));
     assert_eq!(r.headers["x-frame-options"], "DENY");
@@ -152,9 +148,7 @@ async fn preflight(app: &TestApp, origin: &str) -> reqwest::Response {
 }
 
 async fn cors_per_origin(backend: Backend) {
-    let Some(app) = spawn_app_with_http(backend, |_| {}, strict()).await else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(spawn_app_with_http(backend, |_| {}, strict()).await);
     // An allowed origin: the preflight allows the method, headers and credentials.
     let r = preflight(&app, "https://chat.example.org").await;
     assert_eq!(r.status(), 200);
@@ -189,7 +183,7 @@ async fn cors_per_origin(backend: Backend) {
         .unwrap();
     assert!(!r.headers().contains_key("access-control-allow-origin"));
     // Off by default: no origin is allowed.
-    let Some(plain) = spawn_app(backend).await else { return };
+    let plain = roster_testkit::or_skip!(spawn_app(backend).await);
     let r = preflight(&plain, "https://chat.example.org").await;
     assert!(!r.headers().contains_key("access-control-allow-origin"));
 }

@@ -64,7 +64,7 @@ async fn second_step(app: &TestApp, challenge: &str, factor: Value) -> TestRespo
 }
 
 async fn enrol_confirm_and_log_in(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let user = app.admin().await;
     let t = Some(user.access_token.as_str());
     let status = app.get("/v1/me/2fa", t).await;
@@ -167,7 +167,7 @@ async fn enrol_confirm_and_log_in(backend: Backend) {
 }
 
 async fn backup_codes_are_single_use_and_regenerable(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let user = app.admin().await;
     let t = Some(user.access_token.as_str());
     let (secret, codes) = enable(&app, &user).await;
@@ -228,7 +228,7 @@ async fn backup_codes_are_single_use_and_regenerable(backend: Backend) {
 }
 
 async fn challenges_expire_and_allow_few_attempts(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let _admin = app.admin().await;
     let user = app.user(Role::User).await;
     let (secret, _) = enable(&app, &user).await;
@@ -267,7 +267,7 @@ async fn challenges_expire_and_allow_few_attempts(backend: Backend) {
 }
 
 async fn every_dialect_login_goes_through_the_gate(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let admin = app.admin().await;
     let user = app.user(Role::User).await;
     let (secret, _) = enable(&app, &user).await;
@@ -348,9 +348,7 @@ async fn core(db: &TestDatabase, key: Option<roster_core::secret::SecretKey>) ->
 
 async fn secret_key_is_checked_and_signing_keys_sealed(backend: Backend) {
     use roster_core::secret::SecretKey;
-    let Some(db) = TestDatabase::new(backend).await else {
-        return;
-    };
+    let db = roster_testkit::or_skip!(TestDatabase::new(backend).await);
     // A database first used without a configured key: signing keys in plaintext.
     let plain = core(&db, None).await.unwrap();
     let store = db.store().await;
@@ -391,7 +389,7 @@ async fn secret_key_is_checked_and_signing_keys_sealed(backend: Backend) {
 
 /// Racing uses of one code, one backup code or one challenge: exactly one wins.
 async fn racing_uses_have_one_winner(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let _admin = app.admin().await;
     let user = app.user(Role::User).await;
     let (secret, codes) = enable(&app, &user).await;
@@ -450,13 +448,12 @@ async fn racing_uses_have_one_winner(backend: Backend) {
 /// Code attempts of one user are rate limited (`two_factor`): 429 with Retry-After, even for
 /// a right code, until the window ends.
 async fn code_attempts_are_rate_limited(backend: Backend) {
-    let Some(app) = roster_testkit::app::spawn_app_with(backend, |c| {
-        c.limits.two_factor = roster_core::limit::Rate::new(3, Duration::minutes(1));
-    })
-    .await
-    else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(
+        roster_testkit::app::spawn_app_with(backend, |c| {
+            c.limits.two_factor = roster_core::limit::Rate::new(3, Duration::minutes(1));
+        })
+        .await
+    );
     let user = app.user(Role::User).await;
     let (secret, _) = enable(&app, &user).await;
     let first = challenge(&app, &user).await;

@@ -39,7 +39,7 @@ async fn walk(app: &roster_testkit::TestApp, admin: &str, query: &str) -> Vec<Va
 }
 
 async fn cursor_pages_cover_every_user_once_in_order(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let admin = app.admin().await;
     let t = admin.access_token.as_str();
     make_users(&app, t, 10).await;
@@ -76,7 +76,7 @@ async fn cursor_pages_cover_every_user_once_in_order(backend: Backend) {
 }
 
 async fn search_filters_and_limits(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let admin = app.admin().await;
     let t = admin.access_token.as_str();
     make_users(&app, t, 6).await;
@@ -154,7 +154,7 @@ async fn search_filters_and_limits(backend: Backend) {
 }
 
 async fn admins_create_and_read_users(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let admin = app.admin().await;
     let t = Some(admin.access_token.as_str());
     let r = app
@@ -189,7 +189,7 @@ async fn admins_create_and_read_users(backend: Backend) {
 }
 
 async fn admins_change_role_activity_and_password(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let admin = app.admin().await;
     let user = app.user(Role::User).await;
     let t = Some(admin.access_token.as_str());
@@ -226,7 +226,7 @@ async fn admins_change_role_activity_and_password(backend: Backend) {
 }
 
 async fn the_last_admin_is_protected(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let admin = app.admin().await;
     let t = Some(admin.access_token.as_str());
     let me = format!("/v1/users/{}", admin.id);
@@ -255,7 +255,7 @@ async fn the_last_admin_is_protected(backend: Backend) {
 }
 
 async fn concurrent_demotions_leave_an_admin(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let a = app.admin().await;
     let b = app.user(Role::Admin).await;
     let app = std::sync::Arc::new(app);
@@ -282,7 +282,7 @@ async fn concurrent_demotions_leave_an_admin(backend: Backend) {
 }
 
 async fn deleting_a_user_removes_everything_it_owns(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
     let admin = app.admin().await;
     let user = app.user(Role::User).await;
     let key = app.api_key(&user, &[]).await;

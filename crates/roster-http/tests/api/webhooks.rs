@@ -139,7 +139,7 @@ fn assert_in_order_per_user(received: &[Received], committed: &[OutboxEvent]) {
 }
 
 async fn every_event_arrives_in_order_per_user_signed_through_failures(backend: Backend) {
-    let Some(app) = webhook_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(webhook_app(backend).await);
     let admin = app.admin().await;
     let receiver = Receiver::start(Answer::Status(204)).await;
     let (_, secret) = subscribe(&app, &admin.access_token, json!({"url": receiver.url})).await;
@@ -210,7 +210,7 @@ async fn every_event_arrives_in_order_per_user_signed_through_failures(backend: 
 }
 
 async fn deliveries_are_given_up_replayed_and_complete_deletions(backend: Backend) {
-    let Some(app) = webhook_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(webhook_app(backend).await);
     let admin = app.admin().await;
     let t = Some(admin.access_token.as_str());
     let required = Receiver::start(Answer::Status(503)).await;
@@ -317,7 +317,7 @@ async fn deliveries_are_given_up_replayed_and_complete_deletions(backend: Backen
 }
 
 async fn subscriptions_are_validated_and_admin_only(backend: Backend) {
-    let Some(app) = webhook_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(webhook_app(backend).await);
     let admin = app.admin().await;
     let user = app.user(Role::User).await;
     let t = Some(admin.access_token.as_str());
@@ -414,7 +414,7 @@ async fn subscriptions_are_validated_and_admin_only(backend: Backend) {
 }
 
 async fn the_event_stream_pages_for_admins_and_events_keys(backend: Backend) {
-    let Some(app) = webhook_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(webhook_app(backend).await);
     let admin = app.admin().await;
     let user = app.user(Role::User).await;
     let t = Some(admin.access_token.as_str());
@@ -476,14 +476,13 @@ async fn the_event_stream_pages_for_admins_and_events_keys(backend: Backend) {
 async fn two_instances_send_each_event_once(backend: Backend) {
     // Instances of one deployment share the secret key (webhook secrets are sealed with it).
     let key = || roster_core::secret::SecretKey::from_base64(roster_testkit::app::TEST_SECRET_KEY).unwrap();
-    let Some(app) = roster_testkit::app::spawn_app_with(backend, |c| {
-        c.secret_key = Some(key());
-        c.webhook_allow_private_networks = true;
-    })
-    .await
-    else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(
+        roster_testkit::app::spawn_app_with(backend, |c| {
+            c.secret_key = Some(key());
+            c.webhook_allow_private_networks = true;
+        })
+        .await
+    );
     let admin = app.admin().await;
     let receiver = Receiver::start(Answer::Status(200)).await;
     receiver.delay(Duration::from_millis(30));
@@ -540,7 +539,7 @@ async fn two_instances_send_each_event_once(backend: Backend) {
 /// Changes made through the API reach the receiver as events, in order; deleting the user
 /// is pending until the required receiver acknowledges `user.deleted`.
 async fn real_changes_are_delivered_and_deletions_wait_for_required_receivers(backend: Backend) {
-    let Some(app) = webhook_app(backend).await else { return };
+    let app = roster_testkit::or_skip!(webhook_app(backend).await);
     let admin = app.admin().await;
     let t = Some(admin.access_token.as_str());
     let receiver = Receiver::start(Answer::Status(200)).await;
@@ -642,9 +641,7 @@ async fn real_changes_are_delivered_and_deletions_wait_for_required_receivers(ba
 /// multicast or metadata addresses, in any spelling, nor carry credentials (which are then
 /// never shown, even for a subscription stored before they were refused).
 async fn subscriptions_refuse_internal_addresses_and_credentials(backend: Backend) {
-    let Some(app) = roster_testkit::spawn_app(backend).await else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(roster_testkit::spawn_app(backend).await);
     let admin = app.admin().await;
     let t = Some(admin.access_token.as_str());
     for url in [
@@ -755,14 +752,13 @@ async fn attempted(core: &Core, subscription: &str) -> Vec<Option<String>> {
 /// allowed", "connection failed", "timeout" or the HTTP status, nothing of the socket's error.
 async fn deliveries_check_the_resolved_address_when_sent(backend: Backend) {
     let key = || roster_core::secret::SecretKey::from_base64(roster_testkit::app::TEST_SECRET_KEY).unwrap();
-    let Some(app) = roster_testkit::app::spawn_app_with(backend, |c| {
-        c.secret_key = Some(key());
-        c.webhook_allow_private_networks = true;
-    })
-    .await
-    else {
-        return;
-    };
+    let app = roster_testkit::or_skip!(
+        roster_testkit::app::spawn_app_with(backend, |c| {
+            c.secret_key = Some(key());
+            c.webhook_allow_private_networks = true;
+        })
+        .await
+    );
     let admin = app.admin().await;
     let t = admin.access_token.as_str();
     let receiver = Receiver::start(Answer::Status(200)).await;

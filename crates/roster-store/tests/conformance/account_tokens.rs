@@ -4,7 +4,7 @@ use crate::common::*;
 
 async fn account_tokens_are_used_once(backend: Backend) {
     use roster_core::store::{AccountToken, AccountTokenKind};
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let user = f.insert(&f.user(Some("u@example.org"), None)).await;
     let t = now();
     let reset = AccountToken {
@@ -91,7 +91,7 @@ async fn account_tokens_are_used_once(backend: Backend) {
 
 async fn email_verifications_are_used_once(backend: Backend) {
     use roster_core::store::EmailVerification;
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let user = f.insert(&f.user(Some("v@example.org"), None)).await;
     let t = now();
     let record = |expires: OffsetDateTime| EmailVerification {

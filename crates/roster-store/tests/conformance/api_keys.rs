@@ -3,7 +3,7 @@
 use crate::common::*;
 
 async fn api_keys_round_trip(backend: Backend) {
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let ann = f.insert(&f.user(Some("ann@example.org"), None)).await;
     let ben = f.insert(&f.user(Some("ben@example.org"), None)).await;
     let mut keys = Vec::new();

@@ -4,7 +4,7 @@ use crate::common::*;
 
 async fn balance_ledger_sums_and_grants_once(backend: Backend) {
     use roster_core::store::{BalanceKind, BalanceTransaction};
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let user = f.insert(&f.user(Some("b@example.org"), None)).await;
     let tx = |kind, amount| BalanceTransaction {
         id: f.ids.next_id(),

@@ -35,7 +35,7 @@ impl Fixture {
 }
 
 async fn users_are_found_by_username_only(backend: Backend) {
-    let Some(f) = fixture(backend).await else { return };
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let ann = f.insert(&f.user(Some("ann@example.org"), Some("AnnLee"))).await;
     f.insert(&f.user(Some("annlee@example.org"), None)).await;
     assert_eq!(f.store.find_user_by_username("annlee").await.unwrap().id, ann.id);
@@ -45,7 +45,7 @@ async fn users_are_found_by_username_only(backend: Backend) {
 }
 
 async fn messaging_settings_default_and_change(backend: Backend) {
-    let Some(f) = fixture(backend).await else { return };
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let user = f.insert(&f.user(Some("ms@example.org"), None)).await;
     assert_eq!(f.store.get_messaging_settings(user.id).await.unwrap(), None);
     let t = now();
@@ -104,7 +104,7 @@ async fn messaging_settings_default_and_change(backend: Backend) {
 }
 
 async fn badges_are_kept_once_in_order(backend: Backend) {
-    let Some(f) = fixture(backend).await else { return };
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let user = f.insert(&f.user(Some("badge@example.org"), None)).await;
     let t = now();
     assert!(f.store.add_user_badge(user.id, "staff", t).await.unwrap());
@@ -131,7 +131,7 @@ async fn badges_are_kept_once_in_order(backend: Backend) {
 }
 
 async fn channels_are_created_once(backend: Backend) {
-    let Some(f) = fixture(backend).await else { return };
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let (a, b) = f.two_users("ch").await;
     let notes = f.channel(ChannelKind::Notes, a, a);
     let stored = f.store.get_or_insert_channel(&notes).await.unwrap();
@@ -191,7 +191,7 @@ async fn channels_are_created_once(backend: Backend) {
 }
 
 async fn last_messages_only_move_forward(backend: Backend) {
-    let Some(f) = fixture(backend).await else { return };
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let (a, b) = f.two_users("lm").await;
     let first = f
         .store
@@ -252,7 +252,7 @@ async fn last_messages_only_move_forward(backend: Backend) {
 }
 
 async fn blocks_end_friendships_and_stop_requests(backend: Backend) {
-    let Some(f) = fixture(backend).await else { return };
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let (a, b) = f.two_users("bl").await;
     let t = now();
     let (user_low, user_high) = Friendship::pair(a, b);
@@ -287,7 +287,7 @@ async fn blocks_end_friendships_and_stop_requests(backend: Backend) {
 }
 
 async fn friend_requests_are_accepted_by_the_other(backend: Backend) {
-    let Some(f) = fixture(backend).await else { return };
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let (a, b) = f.two_users("fr").await;
     let (c, _) = f.two_users("fr2").await;
     let t = now();

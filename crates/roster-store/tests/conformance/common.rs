@@ -125,15 +125,6 @@ impl Fixture {
     }
 }
 
-macro_rules! fixture_or_skip {
-    ($backend:expr) => {
-        match fixture($backend).await {
-            Some(f) => f,
-            None => return,
-        }
-    };
-}
-
 #[track_caller]
 pub fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>, expected: &str) {
     match result {

@@ -15,7 +15,7 @@ fn group(f: &Fixture, name: &str, permissions: serde_json::Value) -> roster_core
 }
 
 async fn groups_round_trip(backend: Backend) {
-    let Some(f) = fixture(backend).await else { return };
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let admin = f.insert(&f.user(Some("g-admin@example.org"), None)).await;
     let mut g = group(&f, "beta", json!({"chat": {"delete": true}}));
     g.created_by = Some(admin.id);
@@ -56,7 +56,7 @@ async fn groups_round_trip(backend: Backend) {
 }
 
 async fn group_membership(backend: Backend) {
-    let Some(f) = fixture(backend).await else { return };
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let u1 = f.insert(&f.user(Some("m1@example.org"), None)).await;
     let u2 = f.insert(&f.user(Some("m2@example.org"), None)).await;
     let g = group(&f, "team", json!({}));
@@ -126,7 +126,7 @@ async fn group_membership(backend: Backend) {
 }
 
 async fn permission_templates_round_trip(backend: Backend) {
-    let Some(f) = fixture(backend).await else { return };
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     assert_eq!(f.store.get_permission_template("default").await.unwrap(), None);
     let first = json!({"chat": {"delete": false, "edit": true}});
     f.store
@@ -146,7 +146,7 @@ async fn permission_templates_round_trip(backend: Backend) {
 // -- Groups with their members, at once. ----------------------------------------------------
 
 async fn members_of_many_groups(backend: Backend) {
-    let Some(f) = fixture(backend).await else { return };
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let u1 = f.insert(&f.user(Some("mm1@example.org"), None)).await;
     let u2 = f.insert(&f.user(Some("mm2@example.org"), None)).await;
     let (g, h, empty) = (
@@ -180,7 +180,7 @@ async fn members_of_many_groups(backend: Backend) {
 
 async fn group_and_members_written_at_once(backend: Backend) {
     use roster_core::journal::{AuditQuery, JournalBuilder};
-    let Some(f) = fixture(backend).await else { return };
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let u1 = f.insert(&f.user(Some("gw1@example.org"), None)).await;
     let u2 = f.insert(&f.user(Some("gw2@example.org"), None)).await;
     let audit_count = || async {

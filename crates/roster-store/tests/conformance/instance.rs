@@ -3,7 +3,7 @@
 use crate::common::*;
 
 async fn signing_keys_generation_conflict(backend: Backend) {
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     assert!(f.store.list_signing_keys().await.unwrap().is_empty());
     let t = now();
     let first = SigningKeyRecord::generate(1, t).unwrap();

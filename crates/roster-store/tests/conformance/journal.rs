@@ -28,7 +28,7 @@ async fn assert_nothing_journaled(f: &Fixture, context: &str) {
 }
 
 pub(super) async fn a_committed_change_has_exactly_its_records(backend: Backend) {
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let t = now();
     let admin = f.admin("root@example.org").await;
     let user = f.user(Some("ann@example.org"), None);
@@ -122,7 +122,7 @@ pub(super) async fn a_committed_change_has_exactly_its_records(backend: Backend)
 }
 
 pub(super) async fn a_failed_change_leaves_no_records(backend: Backend) {
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let t = now();
     let admin = f.admin("root@example.org").await;
     let ann = f.insert(&f.user(Some("ann@example.org"), Some("ann"))).await;
@@ -231,7 +231,7 @@ pub(super) async fn a_failed_change_leaves_no_records(backend: Backend) {
 }
 
 pub(super) async fn the_first_admin_is_journaled_with_its_stored_role(backend: Backend) {
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let t = now();
     let first = f.user(Some("first@example.org"), None);
     let journal = builder(&f, None, t).user_created(&first, Some("user.create")).build();
@@ -253,7 +253,7 @@ pub(super) async fn the_first_admin_is_journaled_with_its_stored_role(backend: B
 }
 
 pub(super) async fn large_journals_are_written_whole(backend: Backend) {
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let t = now();
     let users: Vec<User> = (0..1203)
         .map(|i| f.user(Some(&format!("bulk{i}@example.org")), None))
@@ -272,7 +272,7 @@ pub(super) async fn large_journals_are_written_whole(backend: Backend) {
 }
 
 pub(super) async fn audit_filters_and_pages(backend: Backend) {
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let base = now();
     let (a, b, c) = (UserId(11), UserId(12), UserId(13));
     // Six entries, a minute apart: actor a on b and c, actor b on c, an anonymous one.
@@ -375,7 +375,7 @@ pub(super) async fn audit_filters_and_pages(backend: Backend) {
 /// Concurrent writers: `seq` follows commit order, so a reader paging by `seq` while
 /// writes go on never skips an event that commits late.
 pub(super) async fn outbox_readers_never_skip(backend: Backend) {
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let f = Arc::new(f);
     let mut writers = tokio::task::JoinSet::new();
     for w in 0..4 {
@@ -427,7 +427,7 @@ pub(super) async fn outbox_readers_never_skip(backend: Backend) {
 /// sessions are one write: with a stale revision neither happens; the sessions' event is
 /// written only when a session ended.
 pub(super) async fn a_user_update_ends_sessions_in_its_transaction(backend: Backend) {
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let t = now();
     let ann = f.insert(&f.user(Some("ann@example.org"), None)).await;
     let ben = f.insert(&f.user(Some("ben@example.org"), None)).await;
@@ -528,7 +528,7 @@ pub(super) async fn a_user_update_ends_sessions_in_its_transaction(backend: Back
 /// numbered after it. Made deterministic with two raw connections.
 pub(super) async fn late_commits_are_numbered_after_what_was_read(backend: Backend) {
     use sqlx::{Connection, Executor};
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     if backend != Backend::Postgres {
         return; // SQLite gives `seq` at insert, one writer at a time
     }

@@ -3,7 +3,7 @@
 use crate::common::*;
 
 async fn migrations_run_twice(backend: Backend) {
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let user = f.insert(&f.user(Some("stays@example.org"), None)).await;
     let again = f.db.store().await;
     assert_eq!(again.get_user(user.id).await.unwrap(), user);
@@ -24,9 +24,7 @@ async fn migrations_run_twice(backend: Backend) {
 }
 
 async fn concurrent_open_on_fresh_database(backend: Backend) {
-    let Some(db) = TestDatabase::new(backend).await else {
-        return;
-    };
+    let db = roster_testkit::or_skip!(TestDatabase::new(backend).await);
     let mut opening = tokio::task::JoinSet::new();
     for _ in 0..4 {
         let url = db.url.clone();
@@ -49,7 +47,7 @@ async fn concurrent_open_on_fresh_database(backend: Backend) {
 }
 
 async fn newer_database_is_refused(backend: Backend) {
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     f.store.close().await;
     let insert = "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
                   VALUES ($1, 'from the future', TRUE, $2, 0)";
@@ -85,7 +83,7 @@ async fn newer_database_is_refused(backend: Backend) {
 }
 
 async fn ping_and_close(backend: Backend) {
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     f.store.ping().await.unwrap();
     f.store.close().await;
     let after = f.store.ping().await;
@@ -101,7 +99,7 @@ async fn ping_and_close(backend: Backend) {
 /// rollback then fails) or whose COMMIT failed (PostgreSQL, a deferred constraint) does not
 /// leave its connection in the pool half inside a transaction: every later write succeeds.
 async fn a_failed_transaction_leaves_the_pool_usable(backend: Backend) {
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     match backend {
         Backend::Sqlite => {
             let pool = sqlx::SqlitePool::connect(&f.db.url).await.unwrap();
@@ -153,7 +151,7 @@ async fn a_failed_transaction_leaves_the_pool_usable(backend: Backend) {
 /// Readiness (`ping`, behind `/readyz`) proves the database can take a write, not only that
 /// it answers: a database that refuses writes is not ready, and is again once it takes them.
 async fn readiness_needs_a_writable_database(backend: Backend) {
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     // Polls `ping` until it gives the expected answer (SQLite reuses an answer for a second).
     async fn until_ready(store: &Arc<dyn Store>, ready: bool) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -221,7 +219,7 @@ async fn readiness_needs_a_writable_database(backend: Backend) {
 /// Text with a NUL character, which PostgreSQL cannot store, is refused by both stores alike
 /// with a typed error naming the field (not a database failure), and nothing is written.
 async fn nul_text_is_refused_alike(backend: Backend) {
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let existing = f
         .store
         .insert_user(&f.user(Some("kept@example.org"), Some("kept")), true, &NO_JOURNAL)

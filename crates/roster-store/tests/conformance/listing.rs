@@ -88,7 +88,7 @@ async fn walk(store: &dyn Store, base: &UserQuery, page_size: u32) -> Vec<UserId
 }
 
 async fn list_users_pages_match_one_query(backend: Backend) {
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let users = populate(&f).await;
     for sort in [
         UserSort::CreatedAt,
@@ -137,7 +137,7 @@ async fn list_users_pages_match_one_query(backend: Backend) {
 }
 
 async fn list_users_filters_and_search(backend: Backend) {
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let admin = f
         .store
         .insert_user(&f.user(Some("root@example.org"), Some("root")), true, &NO_JOURNAL)

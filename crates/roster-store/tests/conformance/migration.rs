@@ -5,7 +5,7 @@ use crate::common::*;
 async fn migrated_user_is_written_whole(backend: Backend) {
     use roster_core::store::{BalanceKind, BalanceTransaction, MigratedBalance, MigratedTwoFactor, MigratedUser};
     use roster_core::two_factor::{BackupCodeRecord, TwoFactorRecord};
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let at = now();
     let user = f.user(Some("mig@example.org"), Some("mig"));
     let key = f.api_key(user.id, "imported");
@@ -204,7 +204,7 @@ async fn migrated_user_is_written_whole(backend: Backend) {
 
 async fn migrated_groups_and_refs(backend: Backend) {
     use roster_core::store::Group;
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let ann = f.insert(&f.user(Some("ann@example.org"), None)).await;
     let ben = f.insert(&f.user(Some("ben@example.org"), None)).await;
     let at = now();

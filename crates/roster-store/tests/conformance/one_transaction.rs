@@ -16,7 +16,7 @@ fn reset_link(user: UserId, t: OffsetDateTime) -> AccountToken {
 }
 
 async fn users_are_written_with_their_links(backend: Backend) {
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let t = now();
     let mut a = f.user(Some("a@example.org"), None);
     a.password_hash = None;
@@ -44,7 +44,7 @@ async fn users_are_written_with_their_links(backend: Backend) {
 }
 
 async fn a_password_is_set_with_its_link_and_revocations(backend: Backend) {
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let t = now();
     let user = f.insert(&f.user(Some("u@example.org"), None)).await;
     let other = f.insert(&f.user(Some("o@example.org"), None)).await;

@@ -212,9 +212,7 @@ async fn migrated_schemas_match() {
         "{sqlite:#?}"
     );
     assert!(sqlite.indexes.contains("users_email_sort_idx"), "{sqlite:#?}");
-    let Some(pg_db) = TestDatabase::new(Backend::Postgres).await else {
-        return;
-    };
+    let pg_db = roster_testkit::or_skip!(TestDatabase::new(Backend::Postgres).await);
     pg_db.store().await.close().await;
     let mut postgres = postgres_schema(&pg_db.url).await;
     let mut sqlite = sqlite;

@@ -3,7 +3,7 @@
 use crate::common::*;
 
 async fn refresh_tokens_rotate_once(backend: Backend) {
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let user = f.insert(&f.user(Some("s@example.org"), None)).await;
     let t0 = now();
     let session = f.session(user.id, t0);
@@ -52,7 +52,7 @@ async fn refresh_tokens_rotate_once(backend: Backend) {
 }
 
 async fn refresh_rotation_under_concurrency(backend: Backend) {
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let user = f.insert(&f.user(Some("race@example.org"), None)).await;
     let session = f.session(user.id, now());
     f.store.insert_session(&session, "start").await.unwrap();
@@ -78,7 +78,7 @@ async fn refresh_rotation_under_concurrency(backend: Backend) {
 }
 
 async fn sessions_listing_and_scoped_deletion(backend: Backend) {
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let ann = f.insert(&f.user(Some("ann@example.org"), None)).await;
     let ben = f.insert(&f.user(Some("ben@example.org"), None)).await;
     let t = now();

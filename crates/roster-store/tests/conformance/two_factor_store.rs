@@ -13,7 +13,7 @@ fn two_factor_record(user: UserId, secret: &str) -> roster_core::two_factor::Two
 }
 
 async fn two_factor_enrolment_steps_and_codes(backend: Backend) {
-    let Some(f) = fixture(backend).await else { return };
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let user = f.insert(&f.user(Some("tf@example.org"), None)).await;
     let store = &f.store;
     assert_eq!(store.get_two_factor(user.id).await.unwrap(), None);
@@ -115,7 +115,7 @@ async fn two_factor_enrolment_steps_and_codes(backend: Backend) {
 
 async fn two_factor_challenges_count_attempts_and_expire(backend: Backend) {
     use roster_core::two_factor::TwoFactorChallengeRecord;
-    let Some(f) = fixture(backend).await else { return };
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let user = f.insert(&f.user(Some("ch@example.org"), None)).await;
     let store = &f.store;
     let start = now();
@@ -163,7 +163,7 @@ async fn two_factor_challenges_count_attempts_and_expire(backend: Backend) {
 }
 
 async fn instance_settings_and_user_secrets(backend: Backend) {
-    let Some(f) = fixture(backend).await else { return };
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let store = &f.store;
     assert_eq!(store.get_instance_setting("k").await.unwrap(), None);
     assert_eq!(store.init_instance_setting("k", "first", now()).await.unwrap(), "first");

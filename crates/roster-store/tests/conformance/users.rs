@@ -4,7 +4,7 @@
 use crate::common::*;
 
 async fn users_round_trip(backend: Backend) {
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let mut full = f.user(Some("ann@example.org"), Some("Ann_Lee"));
     full.email_verified = true;
     full.name = Some("Ann Lee ✓".into());
@@ -56,7 +56,7 @@ async fn raw_sql(f: &Fixture, statement: &str) {
 /// (in any case or compatible spelling), nor a username another's email, whichever comes
 /// first, on insert and on update.
 async fn a_login_names_one_account(backend: Backend) {
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     // A username-only account (Langflow's sign-up) whose username is an email address.
     let carol = f.insert(&f.user(None, Some("Carol@Corp.com"))).await;
     for email in ["carol@corp.com", "CAROL@CORP.COM", "\u{ff43}arol@corp.com"] {
@@ -123,7 +123,7 @@ async fn a_login_names_one_account(backend: Backend) {
 /// Two accounts racing for one identifier (one as its email, one as its username): exactly
 /// one is written.
 async fn colliding_identifiers_under_concurrency(backend: Backend) {
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     f.insert(&f.user(Some("admin@corp.com"), None)).await;
     for round in 0..10 {
         let login = format!("race{round}@corp.com");
@@ -148,7 +148,7 @@ async fn colliding_identifiers_under_concurrency(backend: Backend) {
 /// The login keys of accounts stored before migration 0014 are filled on the first start,
 /// oldest account first: of two old accounts sharing an identifier, the older keeps it.
 async fn login_keys_of_older_accounts_are_filled(backend: Backend) {
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let t = now();
     let mut carol = f.user(None, Some("carol@corp.com"));
     carol.created_at = t - Duration::days(2);
@@ -181,7 +181,7 @@ async fn login_keys_of_older_accounts_are_filled(backend: Backend) {
 }
 
 async fn unique_conflicts_name_the_field(backend: Backend) {
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let xavier = f.insert(&f.user(Some("x@example.org"), Some("Xavier"))).await;
     assert_conflict(
         f.store
@@ -226,7 +226,7 @@ async fn unique_conflicts_name_the_field(backend: Backend) {
 }
 
 async fn first_account_becomes_admin(backend: Backend) {
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let first = f
         .store
         .insert_user(&f.user(Some("first@example.org"), None), true, &NO_JOURNAL)
@@ -249,7 +249,7 @@ async fn first_account_becomes_admin(backend: Backend) {
 }
 
 async fn first_account_without_claim_never_promotes(backend: Backend) {
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let first = f
         .store
         .insert_user(&f.user(Some("first@example.org"), None), false, &NO_JOURNAL)
@@ -266,7 +266,7 @@ async fn first_account_without_claim_never_promotes(backend: Backend) {
 }
 
 async fn first_admin_claim_under_concurrency(backend: Backend) {
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..20 {
         let store = f.store.clone();
@@ -285,7 +285,7 @@ async fn first_admin_claim_under_concurrency(backend: Backend) {
 }
 
 async fn update_user_writes_every_field(backend: Backend) {
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let before = f.insert(&f.user(Some("old@example.org"), Some("OldName"))).await;
     let t = now();
     let after = User {
@@ -357,7 +357,7 @@ async fn update_user_writes_every_field(backend: Backend) {
 }
 
 async fn update_user_detects_stale_and_missing(backend: Backend) {
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let user = f.insert(&f.user(Some("u@example.org"), None)).await;
     let first = f
         .store
@@ -392,7 +392,7 @@ async fn update_user_detects_stale_and_missing(backend: Backend) {
 }
 
 async fn last_admin_guard(backend: Backend) {
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let alice = f
         .store
         .insert_user(&f.user(Some("alice@example.org"), None), true, &NO_JOURNAL)
@@ -449,7 +449,7 @@ async fn last_admin_guard(backend: Backend) {
 }
 
 async fn concurrent_demotions_keep_one_admin(backend: Backend) {
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let a = f
         .store
         .insert_user(&f.user(Some("a@example.org"), None), true, &NO_JOURNAL)
@@ -508,7 +508,7 @@ async fn concurrent_demotions_keep_one_admin(backend: Backend) {
 }
 
 async fn delete_user_removes_everything(backend: Backend) {
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let keeper = f
         .store
         .insert_user(&f.user(Some("keeper@example.org"), None), true, &NO_JOURNAL)
@@ -553,7 +553,7 @@ async fn delete_user_removes_everything(backend: Backend) {
 }
 
 async fn record_login_updates_login_fields(backend: Backend) {
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let user = f.insert(&f.user(Some("login@example.org"), None)).await;
     let t1 = now() + Duration::seconds(1);
     f.store.record_login(user.id, t1, None, &NO_JOURNAL).await.unwrap();
@@ -575,7 +575,7 @@ async fn record_login_updates_login_fields(backend: Backend) {
 }
 
 async fn bulk_insert_is_all_or_nothing(backend: Backend) {
-    let Some(f) = fixture(backend).await else { return };
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let users: Vec<User> = (0..2500)
         .map(|i| {
             let mut u = f.user(Some(&format!("bulk{i}@example.org")), Some(&format!("Bulk_{i}")));
@@ -622,7 +622,7 @@ async fn bulk_insert_is_all_or_nothing(backend: Backend) {
 }
 
 async fn bans_are_stored_listed_and_guarded(backend: Backend) {
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let admin = f.admin("admin@example.org").await;
     let user = f.insert(&f.user(Some("u@example.org"), None)).await;
     let t = now();
@@ -704,7 +704,7 @@ async fn bans_are_stored_listed_and_guarded(backend: Backend) {
 }
 
 async fn look_ups_and_counts(backend: Backend) {
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let t = now();
     let a = f.admin("a@example.org").await;
     let mut b = f.user(Some("b@example.org"), Some("Bee"));
@@ -762,7 +762,7 @@ async fn look_ups_and_counts(backend: Backend) {
 }
 
 async fn terms_acceptances_are_kept(backend: Backend) {
-    let f = fixture_or_skip!(backend);
+    let f = roster_testkit::or_skip!(fixture(backend).await);
     let user = f.insert(&f.user(Some("t@example.org"), None)).await;
     let t = now();
     let stored = f
