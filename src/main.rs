@@ -23,7 +23,7 @@ const EXIT_CODES: &str = "Exit codes: 0 success, 1 failure (one line on standard
                   the server at once.\n\nExit codes: 0 success, 1 failure, 2 usage error."
 )]
 struct Cli {
-    /// TOML configuration file (settings: see the README).
+    /// TOML configuration file (settings: see docs/configuration.md).
     #[arg(long, global = true, env = "ROSTER_CONFIG")]
     config: Option<PathBuf>,
     /// Data directory [env: ROSTER_DATA_DIR] [default: roster-data]
