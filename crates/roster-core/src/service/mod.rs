@@ -75,11 +75,8 @@ pub use two_factor::{
     BackupCodes, CHALLENGE_TTL, LANGFLOW_STORE_API_KEY, MAX_CHALLENGE_ATTEMPTS, SecondFactor, TwoFactorEnrolment,
     TwoFactorStatus,
 };
-pub use user_pages::{OffsetPage, UserListing};
-pub use users::{
-    AdminUserChanges, ListUsers, MAX_PAGE_SIZE, NewUser, Patch, PreferencesEdit, ProfileChanges, Registration,
-    UserPage, cursor_after,
-};
+pub use user_pages::{ListUsers, MAX_PAGE_SIZE, OffsetPage, UserListing, UserPage, cursor_after};
+pub use users::{AdminUserChanges, NewUser, Patch, PreferencesEdit, ProfileChanges, Registration};
 pub use verification::SignupForm;
 pub use webhook_net::{AddressPolicy, Refusal, check_ip, check_url, without_credentials};
 pub use webhooks::{
