@@ -404,6 +404,20 @@ impl GroupRow {
     }
 }
 
+/// A group with the id of one of its members (`sql::LIST_GROUPS_OF_USERS_HEAD`).
+#[derive(sqlx::FromRow)]
+pub(crate) struct GroupOfUserRow {
+    m_user_id: i64,
+    #[sqlx(flatten)]
+    group: GroupRow,
+}
+
+impl GroupOfUserRow {
+    pub(crate) fn into_pair(self) -> StoreResult<(UserId, roster_core::store::Group)> {
+        Ok((UserId(self.m_user_id), self.group.into_group()?))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -421,6 +421,12 @@ pub(crate) const LIST_GROUPS_OF_USER: &str = concat!(
     group_columns!(),
     " FROM groups WHERE id IN (SELECT group_id FROM group_members WHERE user_id = $1) ORDER BY name, id"
 );
+/// Followed by `IN (user ids)` and [`LIST_GROUPS_OF_USERS_TAIL`]: `(user, group)` rows in user
+/// id then group name, id order.
+pub(crate) const LIST_GROUPS_OF_USERS_HEAD: &str = "SELECT m.user_id AS m_user_id, g.id, g.name, g.description, \
+     g.permissions, g.created_by, g.created_at, g.updated_at FROM group_members m JOIN groups g ON g.id = m.group_id \
+     WHERE m.user_id";
+pub(crate) const LIST_GROUPS_OF_USERS_TAIL: &str = " ORDER BY m.user_id, g.name, g.id";
 pub(crate) const GET_PERMISSION_TEMPLATE: &str = "SELECT permissions FROM permission_templates WHERE name = $1";
 pub(crate) const PUT_PERMISSION_TEMPLATE: &str = "INSERT INTO permission_templates (name, permissions, updated_at) \
      VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET permissions = excluded.permissions, \

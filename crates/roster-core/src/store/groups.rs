@@ -49,6 +49,10 @@ pub trait GroupStore: Send + Sync {
     async fn list_group_members(&self, group: GroupId) -> StoreResult<Vec<UserId>>;
     /// The groups a user belongs to, by name then id.
     async fn list_groups_of_user(&self, user: UserId) -> StoreResult<Vec<Group>>;
+    /// The groups each of `users` belongs to, as `(user, group)` pairs in user id order, then
+    /// each user's groups by name then id (users in no group, or that do not exist, have no
+    /// pairs; a user named twice is listed once).
+    async fn list_groups_of_users(&self, users: &[UserId]) -> StoreResult<Vec<(UserId, Group)>>;
     /// The members of each of `groups`, as `(group, user)` pairs in group then user id order
     /// (groups without members, or that do not exist, have no pairs).
     async fn list_members_of_groups(&self, groups: &[GroupId]) -> StoreResult<Vec<(GroupId, UserId)>>;

@@ -5,7 +5,7 @@ macro_rules! impl_groups {
     ($store:ty, $database:ty) => {
         const _: () = {
             use crate::capability::common::write_transaction;
-            use crate::codec::{GroupRow, convert_all, to_ms};
+            use crate::codec::{GroupOfUserRow, GroupRow, convert_all, to_ms};
             use crate::error::{TransactionError, store_error};
             use crate::sql;
             use async_trait::async_trait;
@@ -18,7 +18,36 @@ macro_rules! impl_groups {
 
             type Db = $database;
 
+            /// At most this many ids in one `IN (...)` list.
+            const IDS_PER_STATEMENT: usize = 1000;
+
             impl $store {
+                /// The rows of `head IN (ids) tail`, run once per chunk of at most
+                /// [`IDS_PER_STATEMENT`] ids, in chunk order.
+                async fn fetch_in_id_chunks<R>(&self, head: &str, ids: &[i64], tail: &str) -> StoreResult<Vec<R>>
+                where
+                    R: for<'r> sqlx::FromRow<'r, <Db as sqlx::Database>::Row> + Send + Unpin,
+                {
+                    let mut rows = Vec::new();
+                    for chunk in ids.chunks(IDS_PER_STATEMENT) {
+                        let mut query = sqlx::QueryBuilder::<Db>::new(head);
+                        query.push(" IN (");
+                        let mut list = query.separated(", ");
+                        for id in chunk {
+                            list.push_bind(*id);
+                        }
+                        query.push(")");
+                        query.push(tail);
+                        let chunk_rows: Vec<R> = query
+                            .build_query_as()
+                            .fetch_all(self.read_pool())
+                            .await
+                            .map_err(store_error)?;
+                        rows.extend(chunk_rows);
+                    }
+                    Ok(rows)
+                }
+
                 /// Inserts a group's row inside `transaction`.
                 async fn insert_group_row(
                     transaction: &mut Transaction<'static, Db>,
@@ -202,28 +231,35 @@ macro_rules! impl_groups {
                 }
 
                 async fn list_members_of_groups(&self, groups: &[GroupId]) -> StoreResult<Vec<(GroupId, UserId)>> {
-                    let mut pairs = Vec::new();
-                    for chunk in groups.chunks(1000) {
-                        let mut query = sqlx::QueryBuilder::<Db>::new(
-                            "SELECT group_id, user_id FROM group_members WHERE group_id IN (",
-                        );
-                        let mut ids = query.separated(", ");
-                        for group in chunk {
-                            ids.push_bind(group.0);
-                        }
-                        query.push(") ORDER BY group_id, user_id");
-                        let rows: Vec<(i64, i64)> = query
-                            .build_query_as()
-                            .fetch_all(self.read_pool())
-                            .await
-                            .map_err(store_error)?;
-                        pairs.extend(
-                            rows.into_iter()
-                                .map(|(group, user)| (GroupId(group), UserId(user))),
-                        );
-                    }
+                    let ids: Vec<i64> = groups.iter().map(|group| group.0).collect();
+                    let rows: Vec<(i64, i64)> = self
+                        .fetch_in_id_chunks(
+                            "SELECT group_id, user_id FROM group_members WHERE group_id",
+                            &ids,
+                            " ORDER BY group_id, user_id",
+                        )
+                        .await?;
+                    let mut pairs: Vec<_> = rows
+                        .into_iter()
+                        .map(|(group, user)| (GroupId(group), UserId(user)))
+                        .collect();
                     pairs.sort_unstable();
                     Ok(pairs)
+                }
+
+                async fn list_groups_of_users(&self, users: &[UserId]) -> StoreResult<Vec<(UserId, Group)>> {
+                    // Sorted and without repeats, the chunks are disjoint and come back in user order.
+                    let mut ids: Vec<i64> = users.iter().map(|user| user.0).collect();
+                    ids.sort_unstable();
+                    ids.dedup();
+                    let rows: Vec<GroupOfUserRow> = self
+                        .fetch_in_id_chunks(
+                            sql::LIST_GROUPS_OF_USERS_HEAD,
+                            &ids,
+                            sql::LIST_GROUPS_OF_USERS_TAIL,
+                        )
+                        .await?;
+                    convert_all(rows, GroupOfUserRow::into_pair)
                 }
 
                 async fn write_group_with_members(

@@ -178,6 +178,62 @@ async fn members_of_many_groups(backend: Backend) {
     assert!(f.store.list_members_of_groups(&[empty.id]).await.unwrap().is_empty());
 }
 
+async fn groups_of_many_users(backend: Backend) {
+    let f = roster_testkit::or_skip!(fixture(backend).await);
+    let u1 = f.insert(&f.user(Some("gu1@example.org"), None)).await;
+    let lonely = f.insert(&f.user(Some("gu2@example.org"), None)).await;
+    // Ids that name no user, enough to put the last user in a second `IN (...)` chunk.
+    let ghosts: Vec<_> = (0..1200).map(|_| roster_core::UserId(f.ids.next_id())).collect();
+    let u3 = f.insert(&f.user(Some("gu3@example.org"), None)).await;
+    // Inserted in an order that is neither name nor id order.
+    let (zeta, alpha, beta) = (
+        group(&f, "zeta", json!({})),
+        group(&f, "alpha", json!({})),
+        group(&f, "beta", json!({"chat": {"edit": true}})),
+    );
+    for x in [&zeta, &alpha, &beta] {
+        f.store.insert_group(x, &NO_JOURNAL).await.unwrap();
+    }
+    f.store
+        .add_group_members(zeta.id, &[u1.id, u3.id], now(), &NO_JOURNAL)
+        .await
+        .unwrap();
+    f.store
+        .add_group_members(alpha.id, &[u1.id], now(), &NO_JOURNAL)
+        .await
+        .unwrap();
+    f.store
+        .add_group_members(beta.id, &[u3.id, u1.id], now(), &NO_JOURNAL)
+        .await
+        .unwrap();
+
+    let mut asked = vec![u3.id, lonely.id];
+    asked.extend(&ghosts);
+    asked.extend([u1.id, u3.id]);
+    let pairs = f.store.list_groups_of_users(&asked).await.unwrap();
+    let mut expected = Vec::new();
+    for user in [u1.id, u3.id] {
+        for g in f.store.list_groups_of_user(user).await.unwrap() {
+            expected.push((user, g));
+        }
+    }
+    assert_eq!(pairs, expected);
+    let names: Vec<_> = pairs.iter().map(|(u, g)| (*u, g.name.as_str())).collect();
+    assert_eq!(
+        names,
+        [
+            (u1.id, "alpha"),
+            (u1.id, "beta"),
+            (u1.id, "zeta"),
+            (u3.id, "beta"),
+            (u3.id, "zeta")
+        ]
+    );
+    assert_eq!(pairs[1].1, beta);
+    assert!(f.store.list_groups_of_users(&[]).await.unwrap().is_empty());
+    assert!(f.store.list_groups_of_users(&[lonely.id]).await.unwrap().is_empty());
+}
+
 async fn group_and_members_written_at_once(backend: Backend) {
     use roster_core::journal::{AuditQuery, JournalBuilder};
     let f = roster_testkit::or_skip!(fixture(backend).await);
@@ -260,6 +316,7 @@ backend_tests!(
     groups_round_trip,
     group_membership,
     members_of_many_groups,
+    groups_of_many_users,
     group_and_members_written_at_once,
     permission_templates_round_trip,
 );

@@ -76,14 +76,17 @@ pub(super) async fn list_get(
 ) -> Result<axum::Json<UserList<UserWithGroupIds>>> {
     caller.actor.require_admin()?;
     let page = users_page(&state, &caller, &query, UserListing::Administered).await?;
-    let mut out = Vec::with_capacity(page.users.len());
-    for user in page.users {
-        let groups = state.core.groups_of_user(&caller.actor, user.id).await?;
-        out.push(UserWithGroupIds {
-            user: map::user_model(&user),
+    let ids: Vec<_> = page.users.iter().map(|user| user.id).collect();
+    let groups = state.core.groups_of_users(&caller.actor, &ids).await?;
+    let out = page
+        .users
+        .iter()
+        .zip(groups)
+        .map(|(user, groups)| UserWithGroupIds {
+            user: map::user_model(user),
             group_ids: groups.iter().map(|g| id_to_uuid(g.id.0)).collect(),
-        });
-    }
+        })
+        .collect();
     Ok(axum::Json(UserList {
         users: out,
         total: page.total,
