@@ -4,7 +4,7 @@
 //! or set passwords; nobody deactivates themself. Also a password change without the current
 //! password, refusing the current one again.
 
-use super::users::{AdminUserChanges, ProfileChanges, not_found};
+use super::users::{AdminUserChanges, PreferencesEdit, ProfileChanges, not_found};
 use super::{Actor, Core};
 use crate::error::{Error, Refusal, Result};
 use crate::id::UserId;
@@ -32,6 +32,20 @@ pub struct AccountChanges {
 impl Core {
     /// Applies `changes` to user `id` on behalf of `actor` under the superuser model.
     pub async fn update_account(&self, actor: &Actor, id: UserId, changes: AccountChanges) -> Result<User> {
+        self.update_account_editing(actor, id, changes, None).await
+    }
+
+    /// As [`Core::update_account`], and `edit` changes the preferences object of the stored
+    /// user (after `changes`) at its revision, in the same write: a concurrent change to
+    /// other keys is kept (see [`Core::update_profile_editing`],
+    /// [`Core::admin_update_user_editing`]).
+    pub async fn update_account_editing(
+        &self,
+        actor: &Actor,
+        id: UserId,
+        changes: AccountChanges,
+        edit: Option<&PreferencesEdit<'_>>,
+    ) -> Result<User> {
         let is_admin = actor.require_admin().is_ok();
         if !is_admin {
             if actor.user.id != id {
@@ -46,7 +60,7 @@ impl Core {
         }
         let target = self.store.get_user(id).await.map_err(not_found("user"))?;
         if !is_admin {
-            return self.update_profile(actor, changes.profile).await;
+            return self.update_profile_editing(actor, changes.profile, edit).await;
         }
         let mut role = match changes.superuser {
             Some(true) => Some(Role::Admin),
@@ -56,7 +70,7 @@ impl Core {
         if changes.active == Some(true) && role.is_none() && target.role == Role::Pending {
             role = Some(Role::User);
         }
-        self.admin_update_user(
+        self.admin_update_user_editing(
             actor,
             id,
             AdminUserChanges {
@@ -66,6 +80,7 @@ impl Core {
                 password: changes.password,
                 ..AdminUserChanges::default()
             },
+            edit,
         )
         .await
     }

@@ -129,6 +129,19 @@ pub(super) fn validate_preferences(value: serde_json::Value) -> Result<serde_jso
 /// (and again if another writer got there first).
 pub type PreferencesEdit<'a> = dyn Fn(&mut serde_json::Map<String, serde_json::Value>) + Send + Sync + 'a;
 
+/// Applies `edit`, when given, to the user's preferences object, and validates the result.
+fn apply_preferences_edit(user: &mut User, edit: Option<&PreferencesEdit<'_>>) -> Result<()> {
+    if let Some(edit) = edit {
+        let mut preferences = match std::mem::take(&mut user.preferences) {
+            serde_json::Value::Object(map) => map,
+            _ => serde_json::Map::new(),
+        };
+        edit(&mut preferences);
+        user.preferences = validate_preferences(serde_json::Value::Object(preferences))?;
+    }
+    Ok(())
+}
+
 impl Core {
     pub(super) fn build_user(
         &self,
@@ -419,14 +432,7 @@ impl Core {
             .modify_user(actor.user.id, Some(actor.user.id), None, |u| {
                 let before = u.preferences.clone();
                 self.apply_profile(u, &validated)?;
-                if let Some(edit) = edit {
-                    let mut preferences = match std::mem::take(&mut u.preferences) {
-                        serde_json::Value::Object(map) => map,
-                        _ => serde_json::Map::new(),
-                    };
-                    edit(&mut preferences);
-                    u.preferences = validate_preferences(serde_json::Value::Object(preferences))?;
-                }
+                apply_preferences_edit(u, edit)?;
                 super::check_preference_gates(&forbidden, &before, &u.preferences)
             })
             .await?;
@@ -470,6 +476,19 @@ impl Core {
         id: UserId,
         changes: AdminUserChanges,
     ) -> Result<User> {
+        self.admin_update_user_editing(by, id, changes, None).await
+    }
+
+    /// As [`Core::admin_update_user`], and `edit` changes the preferences object of the
+    /// stored user (after `changes`) at its revision, in the same write: a concurrent change
+    /// to other keys is kept.
+    pub async fn admin_update_user_editing(
+        &self,
+        by: impl Into<Authority<'_>>,
+        id: UserId,
+        changes: AdminUserChanges,
+        edit: Option<&PreferencesEdit<'_>>,
+    ) -> Result<User> {
         let authority = by.into();
         let by = self.administer(authority, id).await?;
         if let Authority::Actor(actor) = authority {
@@ -500,6 +519,7 @@ impl Core {
         let (_, after) = self
             .modify_user(id, by, Some(audit::USER_UPDATE), |u| {
                 self.apply_profile(u, &validated)?;
+                apply_preferences_edit(u, edit)?;
                 if let Some(role) = changes.role {
                     u.role = role;
                 }

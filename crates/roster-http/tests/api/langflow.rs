@@ -732,6 +732,53 @@ async fn refresh_logout_and_auto_login(backend: Backend) {
     );
 }
 
+/// A superuser's PATCH sets the optins on the stored user when it writes, not on a copy read
+/// before: a preference change made while the request waits (here, for its password's hash
+/// behind a queue of others on the one hashing thread) is kept.
+async fn concurrent_preference_changes_are_kept(backend: Backend) {
+    let app = roster_testkit::or_skip!(spawn_app_with(backend, |c| c.hash_concurrency = 1).await);
+    let admin = app.admin().await;
+    let user = app.user(Role::User).await;
+    let owner = app.core.authenticate_bearer(&user.access_token).await.unwrap();
+    // Enough hashing queued ahead of the request to keep it waiting for about two seconds.
+    let started = std::time::Instant::now();
+    app.core.hasher.hash("a-password-to-time").await.unwrap();
+    let one = started.elapsed().max(std::time::Duration::from_millis(1));
+    let queued = (2000 / one.as_millis().max(1)).clamp(2, 400) as usize;
+    let backlog: Vec<_> = (0..queued)
+        .map(|_| {
+            let hasher = app.core.hasher.clone();
+            tokio::spawn(async move { hasher.hash("a-password-in-the-queue").await })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let patch = {
+        let rb = req(&app, Method::PATCH, &format!("/users/{}", uuid(user.id)))
+            .bearer_auth(&admin.access_token)
+            .json(&json!({"password": "password-set-by-admin", "optins": {"github_starred": true}}));
+        tokio::spawn(send(rb))
+    };
+    // The request has read the user and waits for its hash; another change lands meanwhile.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    app.core
+        .update_own_preferences(&owner, &|p: &mut serde_json::Map<String, Value>| {
+            p.insert("theme".into(), json!("dark"));
+        })
+        .await
+        .unwrap();
+    assert!(!patch.is_finished(), "the PATCH must still be waiting for its hash");
+    let r = patch.await.unwrap();
+    r.assert_status(200);
+    assert_eq!(r.body["optins"]["github_starred"], true);
+    for job in backlog {
+        job.await.unwrap().unwrap();
+    }
+    let a = app.core.authenticate_bearer(&admin.access_token).await.unwrap();
+    let stored = app.core.get_user(&a, user.id).await.unwrap().preferences;
+    assert_eq!(stored["theme"], "dark", "preferences: {stored}");
+    assert_eq!(stored["optins"]["github_starred"], true, "preferences: {stored}");
+}
+
 backend_tests!(
     login_whoami_and_error_shapes,
     signup_waits_for_approval,
@@ -740,4 +787,5 @@ backend_tests!(
     list_pages_and_search,
     api_keys,
     refresh_logout_and_auto_login,
+    concurrent_preference_changes_are_kept,
 );

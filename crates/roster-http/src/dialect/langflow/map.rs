@@ -90,12 +90,12 @@ pub fn api_key_read(key: &ApiKey, api_key: String) -> ApiKeyRead {
     }
 }
 
-/// The preferences with `optins` replaced, or None when unchanged.
-pub fn preferences_with_optins(user: &User, new: &Value) -> Option<Value> {
-    let mut preferences = user.preferences.clone();
-    let object = preferences.as_object_mut()?;
-    object.insert(OPTINS.into(), new.clone());
-    (preferences != user.preferences).then_some(preferences)
+/// The edit that replaces `optins` in a user's preferences, applied by the core to the stored
+/// user when it writes.
+pub fn set_optins(new: &Value) -> impl Fn(&mut serde_json::Map<String, Value>) + Send + Sync + '_ {
+    move |preferences| {
+        preferences.insert(OPTINS.into(), new.clone());
+    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use roster_core::service::{
-    AccountChanges, CANNOT_DEACTIVATE_SELF, ListUsers, NewUser, Patch, Registration, SignupPolicy, UserListing,
+    AccountChanges, CANNOT_DEACTIVATE_SELF, ListUsers, NewUser, Patch, PreferencesEdit, Registration, SignupPolicy,
+    UserListing,
 };
 use roster_core::store::UserSort;
 use roster_core::{Error, Role, User, UserId};
@@ -73,15 +74,13 @@ pub(super) async fn users_create_post(
                     },
                 )
                 .await?;
-            match body
-                .optins
-                .as_ref()
-                .and_then(|o| map::preferences_with_optins(&user, o))
-            {
-                Some(preferences) => {
-                    let mut changes = AccountChanges::default();
-                    changes.profile.preferences = Some(preferences);
-                    state.core.update_account(&caller.actor, user.id, changes).await?
+            match &body.optins {
+                Some(optins) => {
+                    let edit = map::set_optins(optins);
+                    state
+                        .core
+                        .update_account_editing(&caller.actor, user.id, AccountChanges::default(), Some(&edit))
+                        .await?
                 }
                 None => user,
             }
@@ -188,17 +187,13 @@ pub(super) async fn user_patch(
         changes.profile.username = Patch::Set(username);
     }
     changes.profile.avatar = Patch::from_json(body.profile_image);
-    if let Some(optins) = &body.optins {
-        let target = state
-            .core
-            .get_user(actor, id)
-            .await
-            .map_err(forbidden_as(error::PERMISSION_DENIED))?;
-        changes.profile.preferences = map::preferences_with_optins(&target, optins);
-    }
+    // The optins are set on the stored user when it is written: a concurrent change to the
+    // other preferences is kept.
+    let edit = body.optins.as_ref().map(map::set_optins);
+    let edit = edit.as_ref().map(|e| e as &PreferencesEdit<'_>);
     let user = state
         .core
-        .update_account(actor, id, changes)
+        .update_account_editing(actor, id, changes, edit)
         .await
         .map_err(|e| match e {
             Error::Forbidden(CANNOT_DEACTIVATE_SELF) => {
