@@ -76,6 +76,15 @@ pub struct Settings {
     pub terms_version: String,
     /// Credits granted to every user on first use of the balance.
     pub start_balance: i64,
+    /// Whether spends refill balances automatically (LibreChat's `balance.autoRefillEnabled`),
+    /// unless a user's own setting says otherwise.
+    pub balance_auto_refill_enabled: bool,
+    /// The interval between automatic refills, in `balance_refill_interval_unit`s.
+    pub balance_refill_interval_value: i64,
+    /// `seconds`, `minutes`, `hours`, `days`, `weeks` or `months` (calendar months).
+    pub balance_refill_interval_unit: String,
+    /// Credits one automatic refill adds.
+    pub balance_refill_amount: i64,
     /// `smtp://[user:password@]host[:port]`; absent: links are logged, not mailed.
     pub smtp_url: Option<String>,
     /// The From address of mail.
@@ -209,6 +218,10 @@ impl Default for Settings {
             verification_resend_window_minutes: 2,
             terms_version: "1.0".into(),
             start_balance: 0,
+            balance_auto_refill_enabled: false,
+            balance_refill_interval_value: 30,
+            balance_refill_interval_unit: "days".into(),
+            balance_refill_amount: 10_000,
             smtp_url: None,
             mail_from: "Roster <roster@localhost>".into(),
             avatar_max_bytes: 5 * 1024 * 1024,
@@ -289,6 +302,10 @@ const ENV_KEYS: &[&str] = &[
     "verification_resend_max",
     "verification_resend_window_minutes",
     "start_balance",
+    "balance_auto_refill_enabled",
+    "balance_refill_interval_value",
+    "balance_refill_interval_unit",
+    "balance_refill_amount",
     "smtp_url",
     "mail_from",
     "avatar_max_bytes",
@@ -424,6 +441,7 @@ impl Settings {
         if self.terms_version.trim().is_empty() || self.terms_version.len() > 64 {
             bail!("terms_version must be 1 to 64 characters");
         }
+        self.balance_refill()?;
         if roster_core::service::ApiKeyGate::parse(&self.api_key_permission).is_none() {
             bail!("api_key_permission must be openwebui or everywhere");
         }
@@ -467,6 +485,7 @@ impl Settings {
             verification_resend_window: roster_core::time::Duration::minutes(self.verification_resend_window_minutes),
             terms_version: self.terms_version.clone(),
             start_balance: self.start_balance,
+            balance_refill: self.balance_refill()?,
             smtp_url: self.smtp_url.clone().filter(|u| !u.trim().is_empty()),
             mail_from: self.mail_from.clone(),
             public_url: self.public_url.trim_end_matches('/').to_string(),
@@ -561,6 +580,24 @@ fn random_node_id() -> u16 {
 impl Settings {
     /// The Plexichat prefix is a path, and a mount point of its own unless it is the root
     /// (where its paths, `/users/...`, meet no other dialect's).
+    /// The default auto-refill settings, checked.
+    fn balance_refill(&self) -> anyhow::Result<roster_core::service::RefillSettings> {
+        let unit = self.balance_refill_interval_unit.trim();
+        let Some(interval_unit) = roster_core::store::RefillUnit::parse(unit) else {
+            bail!("balance_refill_interval_unit must be seconds, minutes, hours, days, weeks or months, not {unit:?}");
+        };
+        let settings = roster_core::service::RefillSettings {
+            enabled: self.balance_auto_refill_enabled,
+            interval_value: self.balance_refill_interval_value,
+            interval_unit,
+            amount: self.balance_refill_amount,
+        };
+        if let Err(e) = settings.validate() {
+            bail!("balance_{e}");
+        }
+        Ok(settings)
+    }
+
     fn validate_plexichat_prefix(&self) -> anyhow::Result<()> {
         if !self.plexichat_prefix.starts_with('/') || self.plexichat_prefix.chars().any(char::is_whitespace) {
             bail!("plexichat_prefix must be a path starting with / (or / itself)");

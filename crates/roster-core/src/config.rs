@@ -38,6 +38,8 @@ pub struct CoreConfig {
     pub terms_version: String,
     /// Credits granted to every user on first use of the balance.
     pub start_balance: i64,
+    /// The default auto-refill settings (LibreChat's `balance` section); users may have their own.
+    pub balance_refill: crate::service::RefillSettings,
     /// `smtp://[user:pass@]host:port` or `smtps://...`; None: links are logged, not mailed.
     pub smtp_url: Option<String>,
     /// The From address of mail.
@@ -89,6 +91,7 @@ impl Default for CoreConfig {
             verification_resend_window: Duration::minutes(2),
             terms_version: "1.0".into(),
             start_balance: 0,
+            balance_refill: crate::service::RefillSettings::default(),
             smtp_url: None,
             mail_from: "Roster <roster@localhost>".into(),
             public_url: "http://127.0.0.1:8480".into(),

@@ -286,6 +286,8 @@ pub mod audit {
     pub const TWO_FACTOR_ENABLE: &str = "two_factor.enable";
     pub const TWO_FACTOR_DISABLE: &str = "two_factor.disable";
     pub const TWO_FACTOR_BACKUP_CODES: &str = "two_factor.backup_codes_regenerate";
+    pub const BALANCE_REFILL: &str = "balance.refill";
+    pub const BALANCE_REFILL_SETTINGS: &str = "balance.refill_settings";
 }
 
 /// A page request for the audit trail (the store's side of `GET /v1/audit`).

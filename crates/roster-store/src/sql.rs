@@ -467,6 +467,23 @@ pub(crate) const LOCK_USER_FOR_LEDGER: &str = "UPDATE users SET revision = revis
 /// `$1` user: the balance and the number of start grants.
 pub(crate) const GET_BALANCE: &str = "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT), \
      CAST(COUNT(*) FILTER (WHERE kind = 'start_grant') AS BIGINT) FROM balance_transactions WHERE user_id = $1";
+/// `$1` user: the balance, the number of start grants and the ledger's first entry (ms).
+pub(crate) const GET_BALANCE_LEDGER: &str = "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT), \
+     CAST(COUNT(*) FILTER (WHERE kind = 'start_grant') AS BIGINT), MIN(created_at) \
+     FROM balance_transactions WHERE user_id = $1";
+/// `$1` user: the auto-refill overrides and the last refill (ms).
+pub(crate) const GET_BALANCE_SETTINGS: &str = "SELECT auto_refill_enabled, refill_interval_value, \
+     refill_interval_unit, refill_amount, last_refill_at FROM balance_settings WHERE user_id = $1";
+/// `$1` user, `$2` enabled, `$3` interval value, `$4` unit, `$5` amount: the overrides, the last
+/// refill kept.
+pub(crate) const PUT_REFILL_OVERRIDES: &str = "INSERT INTO balance_settings \
+     (user_id, auto_refill_enabled, refill_interval_value, refill_interval_unit, refill_amount) \
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id) DO UPDATE SET \
+     auto_refill_enabled = excluded.auto_refill_enabled, refill_interval_value = excluded.refill_interval_value, \
+     refill_interval_unit = excluded.refill_interval_unit, refill_amount = excluded.refill_amount";
+/// `$1` user, `$2` at (ms): stamps the last refill, the overrides kept.
+pub(crate) const STAMP_LAST_REFILL: &str = "INSERT INTO balance_settings (user_id, last_refill_at) \
+     VALUES ($1, $2) ON CONFLICT (user_id) DO UPDATE SET last_refill_at = excluded.last_refill_at";
 
 // ---------------------------------------------------------------------------------------
 // External references (`roster migrate`).

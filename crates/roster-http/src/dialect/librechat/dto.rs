@@ -141,16 +141,21 @@ pub struct TermsBody {
     pub terms_accepted_at: Option<String>,
 }
 
-/// `GET /api/balance`: the client's `TBalanceResponse` and the seed's fields.
+/// `GET /api/balance`: LibreChat 0.8's `TBalanceResponse`; the refill fields only when
+/// auto-refill is on (its controller deletes them otherwise).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BalanceBody {
     pub token_credits: i64,
     pub auto_refill_enabled: bool,
-    /// In US dollars (1,000,000 credits = $1).
-    pub balance: f64,
-    pub currency: &'static str,
-    pub token_balance: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refill_interval_value: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refill_interval_unit: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_refill: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refill_amount: Option<i64>,
 }
 
 /// `POST /api/files/images/avatar`.

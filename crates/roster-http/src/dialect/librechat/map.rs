@@ -1,7 +1,7 @@
 //! Pure mapping between LibreChat's shapes and core types.
 
 use super::dto::{BalanceBody, TermsBody, UserBody};
-use roster_core::service::TermsStatus;
+use roster_core::service::{BalanceView, TermsStatus};
 use roster_core::{Role, User};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -78,14 +78,17 @@ pub fn terms_body(user: &User, status: &TermsStatus) -> TermsBody {
     }
 }
 
-/// A balance in credits.
-pub fn balance_body(credits: i64) -> BalanceBody {
+/// A balance as LibreChat 0.8 answers it.
+pub fn balance_body(b: &BalanceView) -> BalanceBody {
+    let on = b.refill.enabled;
     BalanceBody {
-        token_credits: credits,
-        auto_refill_enabled: false,
-        balance: credits as f64 / 1_000_000.0,
-        currency: "USD",
-        token_balance: credits,
+        token_credits: b.credits,
+        auto_refill_enabled: on,
+        refill_interval_value: on.then_some(b.refill.interval_value),
+        refill_interval_unit: on.then_some(b.refill.interval_unit.as_str()),
+        // LibreChat's record always has one (it defaults to the record's creation).
+        last_refill: on.then(|| b.last_refill.map(iso)).flatten(),
+        refill_amount: on.then_some(b.refill.amount),
     }
 }
 

@@ -510,8 +510,8 @@ async fn terms_accept(State(state): State<AppState>, Auth(actor): Auth) -> LcRes
 }
 
 async fn balance_get(State(state): State<AppState>, Auth(actor): Auth) -> LcResult<axum::Json<BalanceBody>> {
-    let credits = state.core.balance(&actor).await?;
-    Ok(axum::Json(map::balance_body(credits)))
+    let balance = state.core.balance_details(&actor).await?;
+    Ok(axum::Json(map::balance_body(&balance)))
 }
 
 async fn avatar_post(

@@ -1,6 +1,7 @@
 //! Roster's own API under `/v1`, described by the OpenAPI document at `/v1/openapi.json`.
 
 mod audit;
+mod balances;
 mod chat;
 mod dto;
 mod map;

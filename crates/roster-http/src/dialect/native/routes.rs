@@ -82,6 +82,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(me_permissions_get))
         .routes(routes!(super::audit::audit_get))
         .merge(super::two_factor::routes())
+        .merge(super::balances::routes())
         .merge(super::webhooks::routes());
     let (router, openapi) = super::chat::register(router).split_for_parts();
     let mut openapi = openapi;
