@@ -51,7 +51,9 @@ enum Command {
                       Name (default: the email's local part), Username (default: the same), Password (hidden; \
                       leave blank to generate a strong one, printed once) and Email verified? (Y/n). A \
                       password given as an argument works but prints a warning: it is visible to other \
-                      users of the machine; scripts use --password-stdin or --generate-password.",
+                      users of the machine; scripts use --password-stdin or --generate-password. With \
+                      --email-verified=false the address gets a verification link (LibreChat's, under \
+                      librechat_prefix): mailed when SMTP is configured, else printed.",
         after_help = EXIT_CODES
     )]
     CreateUser(admin::create::Args),
@@ -143,6 +145,16 @@ enum Command {
         after_help = EXIT_CODES
     )]
     SetBalance(admin::balance::Args),
+    /// Shows a user's balance and auto-refill settings; sets the user's own with options.
+    #[command(
+        long_about = "Shows the user's balance and the auto-refill settings in effect (LibreChat's \
+                      autoRefillEnabled, refillIntervalValue, refillIntervalUnit, refillAmount, lastRefill). \
+                      --auto-refill, --refill-interval, --refill-unit and --refill-amount set the user's own \
+                      value of each; `default` returns it to the deployment's setting (balance_* in the \
+                      configuration).",
+        after_help = EXIT_CODES
+    )]
+    Balance(admin::balance::ShowArgs),
     /// Gives, takes or lists a user's badges (shown on the Plexichat profile).
     #[command(
         long_about = "Manages the badges shown on a user's profile (the Plexichat dialect's `badges`): \
@@ -221,7 +233,7 @@ fn main() -> std::process::ExitCode {
         let (store, core) = serve::build_core(&settings).await?;
         let outcome = match cli.command {
             Command::Serve { .. } => Ok(()),
-            Command::CreateUser(args) => admin::create::run(&core, args).await,
+            Command::CreateUser(args) => admin::create::run(&core, &settings, args).await,
             Command::InviteUser(args) => admin::invite::run(&core, &settings, args).await,
             Command::ListUsers(args) => admin::list::run(&core, args).await,
             Command::ResetPassword(args) => admin::password::run(&core, &settings, args).await,
@@ -234,6 +246,7 @@ fn main() -> std::process::ExitCode {
             Command::ExportUsers(args) => admin::transfer::export(&core, args).await,
             Command::AddBalance(args) => admin::balance::add(&core, args).await,
             Command::SetBalance(args) => admin::balance::set(&core, args).await,
+            Command::Balance(args) => admin::balance::show(&core, args).await,
             Command::Badge(args) => admin::badges::run(&core, args).await,
             Command::Audit(args) => admin::audit::run(&core, args).await,
             Command::Webhooks(command) => admin::webhooks::run(&core, command).await,

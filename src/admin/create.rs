@@ -1,6 +1,7 @@
 //! `roster create-user`.
 
 use super::{ask, ask_hidden, ask_yes_no, explain, interactive, password_from_stdin, usage};
+use crate::config::Settings;
 use roster_core::service::NewUser;
 use roster_core::{Core, Role};
 
@@ -14,7 +15,8 @@ pub struct Args {
     username: Option<String>,
     /// Password: visible to other users of this machine, prefer --password-stdin.
     password: Option<String>,
-    /// Whether the email counts as verified [default: true].
+    /// Whether the email counts as verified [default: true]; false mails a verification link
+    /// (LibreChat's, under librechat_prefix) when SMTP is configured, else prints it.
     #[arg(long, value_name = "true|false", num_args = 0..=1, default_missing_value = "true")]
     email_verified: Option<bool>,
     /// Sign-in provider recorded for the account [default: local].
@@ -35,7 +37,7 @@ fn local_part(email: &str) -> String {
     email.split('@').next().unwrap_or_default().trim().to_string()
 }
 
-pub async fn run(core: &Core, args: Args) -> anyhow::Result<()> {
+pub async fn run(core: &Core, settings: &Settings, args: Args) -> anyhow::Result<()> {
     let role = args.role.as_deref().map(Role::parse).transpose().map_err(explain)?;
     let prompting = args.username.is_none();
     if prompting {
@@ -120,6 +122,26 @@ pub async fn run(core: &Core, args: Args) -> anyhow::Result<()> {
     println!("Email verified: {}", user.email_verified);
     if generated {
         println!("Your password is: {password}");
+    }
+    if !user.email_verified {
+        // As LibreChat's script (its registerUser): an unverified address gets a verification
+        // mail when an email service is configured.
+        let sent = core.send_verification(&user, &settings.librechat_verify_page()).await;
+        match sent {
+            Ok(_) if core.mail_enabled() => {
+                println!("Verification email sent to {}.", user.email.as_deref().unwrap_or("-"));
+            }
+            Ok(link) => {
+                println!("No email service is configured; send this verification link to the user:");
+                println!("{link}");
+            }
+            Err(e) => {
+                return Err(explain(e).context(
+                    "the user was created, but the verification email could not be sent \
+                     (the user can ask for another link from the sign-in page)",
+                ));
+            }
+        }
     }
     Ok(())
 }
