@@ -879,3 +879,132 @@ mod badges {
 
     backend_tests!(badges_are_given_taken_and_listed);
 }
+
+/// `roster create-user --email-verified=false` mails the verification link (as LibreChat's
+/// script does), and `roster balance` shows and sets a user's auto-refill settings.
+mod verification_and_refill {
+    use super::*;
+
+    async fn an_unverified_user_is_mailed_a_verification_link(backend: Backend) {
+        let app = roster_testkit::or_skip!(app(backend).await);
+        let _admin = app.admin().await;
+        let smtp = roster_testkit::smtp::SmtpSink::start().await;
+        let create = |email: &str, username: &str, verified: &str| {
+            let mut child = command(
+                &app,
+                &["create-user", email, "Vera Unverified", username, "--password-stdin", verified],
+            )
+            .env("ROSTER_SMTP_URL", &smtp.url)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+            child.stdin.take().unwrap().write_all(b"vera's password\n").unwrap();
+            child.wait_with_output().unwrap()
+        };
+        // Verified (the default): no mail.
+        let out = create("kept@example.org", "kept", "--email-verified=true");
+        assert!(out.status.success(), "{out:?}");
+        let out = create("vera@example.org", "vera", "--email-verified=false");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{out:?}");
+        assert!(stdout.contains("Email verified: false"), "{stdout}");
+        assert!(stdout.contains("Verification email sent to vera@example.org."), "{stdout}");
+        let mail = smtp.wait_for(1).await;
+        assert_eq!(mail.len(), 1, "only the unverified user is mailed");
+        assert_eq!(mail[0].to, vec!["vera@example.org".to_string()]);
+        assert!(mail[0].decoded().contains("Verify your email"), "{}", mail[0].data);
+        let link = mail[0]
+            .link("https://roster.example.org/librechat/verify?token=")
+            .unwrap();
+        assert!(link.ends_with("&email=vera%40example.org"), "{link}");
+        // The link works on the LibreChat dialect's verification page.
+        let path = link.trim_start_matches("https://roster.example.org");
+        let r = app.get(path, None).await;
+        r.assert_status(200);
+        assert_eq!(r.body["message"], "Email verified successfully");
+        let login = app.login("vera@example.org", "vera's password").await;
+        login.assert_status(200);
+        assert_eq!(login.body["user"]["email_verified"], true);
+
+        // Without SMTP the link is printed for the operator to pass on.
+        let r = roster(
+            &app,
+            &["create-user", "nomail@example.org", "No Mail", "nomail", "--password-stdin", "--email-verified=false"],
+            "a long password\n",
+        );
+        r.ok();
+        assert!(r.stdout.contains("No email service is configured"), "{r:?}");
+        token_in(&r.stdout, "librechat/verify");
+    }
+
+    async fn balance_shows_and_sets_refill_settings(backend: Backend) {
+        let app = roster_testkit::or_skip!(app(backend).await);
+        let _admin = app.admin().await;
+        let user = app.user(Role::User).await;
+        let r = roster(&app, &["balance", &user.email], "");
+        r.ok();
+        assert!(r.stdout.contains("Balance of"), "{r:?}");
+        assert!(r.stdout.contains("Auto-refill: off (default)"), "{r:?}");
+        assert!(r.stdout.contains("Refill interval: 30 days (default)"), "{r:?}");
+        assert!(r.stdout.contains("Refill amount: 10000 (default)"), "{r:?}");
+        let balance = app.get("/librechat/api/balance", Some(&user.access_token)).await;
+        assert_eq!(balance.body, json!({"tokenCredits": 0, "autoRefillEnabled": false}));
+
+        let r = roster(
+            &app,
+            &[
+                "balance",
+                &user.username,
+                "--auto-refill",
+                "true",
+                "--refill-interval",
+                "2",
+                "--refill-unit",
+                "weeks",
+                "--refill-amount",
+                "500",
+            ],
+            "",
+        );
+        r.ok();
+        assert!(r.stdout.contains("Auto-refill: on\n"), "{r:?}");
+        assert!(r.stdout.contains("Refill interval: 2 weeks\n"), "{r:?}");
+        assert!(r.stdout.contains("Refill amount: 500\n"), "{r:?}");
+        let balance = app.get("/librechat/api/balance", Some(&user.access_token)).await;
+        balance.assert_status(200);
+        assert_eq!(balance.body["autoRefillEnabled"], true);
+        assert_eq!(balance.body["refillIntervalValue"], 2);
+        assert_eq!(balance.body["refillIntervalUnit"], "weeks");
+        assert_eq!(balance.body["refillAmount"], 500);
+
+        // Bad values name their option and change nothing.
+        let r = roster(&app, &["balance", &user.email, "--refill-unit", "fortnights"], "");
+        r.fails(2, "--refill-unit");
+        let r = roster(&app, &["balance", &user.email, "--refill-amount", "-5"], "");
+        r.fails(1, "refill_amount");
+        roster(&app, &["balance", "nobody@example.org"], "").fails(1, "no user");
+
+        // `default` returns a setting to the deployment's.
+        let r = roster(&app, &["balance", &user.email, "--auto-refill", "default"], "");
+        r.ok();
+        assert!(r.stdout.contains("Auto-refill: off (default)"), "{r:?}");
+        assert!(r.stdout.contains("Refill amount: 500\n"), "the others are kept: {r:?}");
+        let balance = app.get("/librechat/api/balance", Some(&user.access_token)).await;
+        assert_eq!(balance.body, json!({"tokenCredits": 0, "autoRefillEnabled": false}));
+        // The settings go with the user.
+        roster(&app, &["delete-user", &user.email, "--yes"], "").ok();
+        let left: Vec<_> = rows_mentioning(&app, user.id.0)
+            .await
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        assert!(left.is_empty(), "rows left: {left:?}");
+    }
+
+    backend_tests!(
+        an_unverified_user_is_mailed_a_verification_link,
+        balance_shows_and_sets_refill_settings
+    );
+}

@@ -892,10 +892,8 @@ async fn balance_ledger(backend: Backend) {
     for t in tasks {
         let r = t.await.unwrap();
         r.assert_status(200);
-        assert_eq!(r.body["tokenCredits"], 20_000);
-        assert_eq!(r.body["autoRefillEnabled"], false);
-        assert_eq!(r.body["currency"], "USD");
-        assert_eq!(r.body["tokenBalance"], 20_000);
+        // LibreChat 0.8's shape: without auto-refill, only these two fields.
+        assert_eq!(r.body, json!({"tokenCredits": 20_000, "autoRefillEnabled": false}));
     }
     assert_eq!(
         app.core.add_balance(app.core.operator(), id, 5_000).await.unwrap(),
@@ -911,7 +909,6 @@ async fn balance_ledger(backend: Backend) {
     );
     let r = lc(&app, Method::GET, "/api/balance", Some(&token), None).await;
     assert_eq!(r.body["tokenCredits"], 1_000_000);
-    assert_eq!(r.body["balance"], 1.0);
     assert_unauthorized(&lc(&app, Method::GET, "/api/balance", None, None).await);
 }
 
