@@ -813,3 +813,40 @@ mod gate_tests {
         assert!(error.contains("primary_admin_keeps_role"), "{error}");
     }
 }
+
+#[cfg(test)]
+mod balance_tests {
+    use super::*;
+    use roster_core::service::RefillSettings;
+    use roster_core::store::RefillUnit;
+
+    #[test]
+    fn refill_settings_default_as_librechat_and_are_checked() {
+        let mut settings = Settings::default();
+        assert_eq!(settings.core().unwrap().balance_refill, RefillSettings::default());
+        settings.balance_auto_refill_enabled = true;
+        settings.balance_refill_interval_value = 1;
+        settings.balance_refill_interval_unit = "months".into();
+        settings.balance_refill_amount = 500;
+        assert_eq!(
+            settings.core().unwrap().balance_refill,
+            RefillSettings {
+                enabled: true,
+                interval_value: 1,
+                interval_unit: RefillUnit::Months,
+                amount: 500,
+            }
+        );
+        settings.balance_refill_interval_unit = "fortnights".into();
+        let error = settings.validate().unwrap_err().to_string();
+        assert!(error.contains("balance_refill_interval_unit"), "{error}");
+        settings.balance_refill_interval_unit = "days".into();
+        settings.balance_refill_amount = -1;
+        let error = settings.validate().unwrap_err().to_string();
+        assert!(error.contains("balance_refill_amount"), "{error}");
+        settings.balance_refill_amount = 0;
+        settings.balance_refill_interval_value = -3;
+        let error = settings.validate().unwrap_err().to_string();
+        assert!(error.contains("balance_refill_interval_value"), "{error}");
+    }
+}

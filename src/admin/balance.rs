@@ -48,13 +48,13 @@ pub struct ShowArgs {
     #[arg(long, value_name = "true|false|default")]
     auto_refill: Option<String>,
     /// The user's own refill interval (in --refill-unit units), or default.
-    #[arg(long, value_name = "N|default")]
+    #[arg(long, value_name = "N|default", allow_hyphen_values = true)]
     refill_interval: Option<String>,
     /// The user's own interval unit: seconds, minutes, hours, days, weeks, months, or default.
     #[arg(long, value_name = "UNIT|default")]
     refill_unit: Option<String>,
     /// The user's own refill amount in credits, or default.
-    #[arg(long, value_name = "CREDITS|default")]
+    #[arg(long, value_name = "CREDITS|default", allow_hyphen_values = true)]
     refill_amount: Option<String>,
 }
 

@@ -175,11 +175,6 @@ impl Core {
         Ok(self.store.get_balance(user).await?.0)
     }
 
-    /// The caller's balance in credits.
-    pub async fn balance(&self, actor: &Actor) -> Result<i64> {
-        self.ensure_start_grant(actor.user.id).await
-    }
-
     /// A user's balance (administrators and the operator).
     pub async fn balance_of(&self, by: impl Into<Authority<'_>>, user: UserId) -> Result<i64> {
         by.into().require_admin()?;
