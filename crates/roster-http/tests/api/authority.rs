@@ -51,6 +51,12 @@ async fn every_operation_on_others_checks_its_caller(backend: Backend) {
     forbidden(core.balance_of(c, target.id).await);
     forbidden(core.add_balance(c, target.id, 5).await);
     forbidden(core.set_balance(c, target.id, 5).await);
+    forbidden(core.balance_details_of(c, target.id).await);
+    forbidden(
+        core.set_refill_overrides(c, target.id, roster_core::service::RefillChanges::default())
+            .await,
+    );
+    forbidden(core.spend_balance(c, target.id, 1).await);
     forbidden(core.reset_password(c, target.id, "a password of mine", false).await);
     forbidden(core.create_password_reset(c, target.id, Duration::hours(1)).await);
     let invitation = NewInvitation {
@@ -88,6 +94,9 @@ async fn every_operation_on_others_checks_its_caller(backend: Backend) {
     core.unban_user(op, target.id).await.unwrap();
     assert_eq!(core.add_badge(op, target.id, "staff").await.unwrap(), ["staff"]);
     assert_eq!(core.add_balance(op, target.id, 5).await.unwrap(), 5);
+    let spent = core.spend_balance(op, target.id, 2).await.unwrap();
+    assert!(spent.spent);
+    assert_eq!(core.add_balance(op, target.id, 2).await.unwrap(), 5);
     assert_eq!(core.user_stats(op).await.unwrap().total, 3);
     // So does an administrator.
     let a = core.authenticate_bearer(&admin.access_token).await.unwrap();
