@@ -892,7 +892,14 @@ mod verification_and_refill {
         let create = |email: &str, username: &str, verified: &str| {
             let mut child = command(
                 &app,
-                &["create-user", email, "Vera Unverified", username, "--password-stdin", verified],
+                &[
+                    "create-user",
+                    email,
+                    "Vera Unverified",
+                    username,
+                    "--password-stdin",
+                    verified,
+                ],
             )
             .env("ROSTER_SMTP_URL", &smtp.url)
             .stdin(Stdio::piped())
@@ -910,7 +917,10 @@ mod verification_and_refill {
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(out.status.success(), "{out:?}");
         assert!(stdout.contains("Email verified: false"), "{stdout}");
-        assert!(stdout.contains("Verification email sent to vera@example.org."), "{stdout}");
+        assert!(
+            stdout.contains("Verification email sent to vera@example.org."),
+            "{stdout}"
+        );
         let mail = smtp.wait_for(1).await;
         assert_eq!(mail.len(), 1, "only the unverified user is mailed");
         assert_eq!(mail[0].to, vec!["vera@example.org".to_string()]);
@@ -931,7 +941,14 @@ mod verification_and_refill {
         // Without SMTP the link is printed for the operator to pass on.
         let r = roster(
             &app,
-            &["create-user", "nomail@example.org", "No Mail", "nomail", "--password-stdin", "--email-verified=false"],
+            &[
+                "create-user",
+                "nomail@example.org",
+                "No Mail",
+                "nomail",
+                "--password-stdin",
+                "--email-verified=false",
+            ],
             "a long password\n",
         );
         r.ok();

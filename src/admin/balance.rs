@@ -73,7 +73,9 @@ fn override_of<T>(
     }
     match parse(value) {
         Some(v) => Ok(Some(Some(v))),
-        None => Err(usage(format!("--{option}: expected {expected} or default, not {value:?}"))),
+        None => Err(usage(format!(
+            "--{option}: expected {expected} or default, not {value:?}"
+        ))),
     }
 }
 
@@ -81,7 +83,12 @@ fn override_of<T>(
 /// when options are given.
 pub async fn show(core: &Core, args: ShowArgs) -> anyhow::Result<()> {
     let changes = RefillChanges {
-        enabled: override_of("auto-refill", args.auto_refill.as_deref(), |v| v.parse().ok(), "true or false")?,
+        enabled: override_of(
+            "auto-refill",
+            args.auto_refill.as_deref(),
+            |v| v.parse().ok(),
+            "true or false",
+        )?,
         interval_value: override_of(
             "refill-interval",
             args.refill_interval.as_deref(),
@@ -94,7 +101,12 @@ pub async fn show(core: &Core, args: ShowArgs) -> anyhow::Result<()> {
             RefillUnit::parse,
             "seconds, minutes, hours, days, weeks or months",
         )?,
-        amount: override_of("refill-amount", args.refill_amount.as_deref(), |v| v.parse().ok(), "a whole number")?,
+        amount: override_of(
+            "refill-amount",
+            args.refill_amount.as_deref(),
+            |v| v.parse().ok(),
+            "a whole number",
+        )?,
     };
     let user = find_user(core, &args.email).await?;
     let view = if changes == RefillChanges::default() {

@@ -72,7 +72,10 @@ fn validate_interval(value: i64) -> Result<()> {
 
 fn validate_refill_amount(amount: i64) -> Result<()> {
     if !(0..=MAX_AMOUNT).contains(&amount) {
-        return Err(Error::invalid("refill_amount", format!("must be between 0 and {MAX_AMOUNT}")));
+        return Err(Error::invalid(
+            "refill_amount",
+            format!("must be between 0 and {MAX_AMOUNT}"),
+        ));
     }
     Ok(())
 }
@@ -112,7 +115,9 @@ pub fn refill_due(record: &BalanceRecord, settings: &RefillSettings, cost: i64, 
     }
     let due = match record.last_refill {
         None => true,
-        Some(last) => refill_eligible_at(last, settings.interval_value, settings.interval_unit).is_some_and(|at| now >= at),
+        Some(last) => {
+            refill_eligible_at(last, settings.interval_value, settings.interval_unit).is_some_and(|at| now >= at)
+        }
     };
     due.then(|| settings.amount.max(record.credits.saturating_neg()))
 }
@@ -385,9 +390,18 @@ mod tests {
     #[test]
     fn months_are_calendar_months_and_overflow_as_set_month_does() {
         let at = |t| refill_eligible_at(t, 1, RefillUnit::Months);
-        assert_eq!(at(datetime!(2025-01-31 10:00 UTC)), Some(datetime!(2025-03-03 10:00 UTC)));
-        assert_eq!(at(datetime!(2024-01-31 10:00 UTC)), Some(datetime!(2024-03-02 10:00 UTC)));
-        assert_eq!(at(datetime!(2025-01-15 00:00:01 UTC)), Some(datetime!(2025-02-15 00:00:01 UTC)));
+        assert_eq!(
+            at(datetime!(2025-01-31 10:00 UTC)),
+            Some(datetime!(2025-03-03 10:00 UTC))
+        );
+        assert_eq!(
+            at(datetime!(2024-01-31 10:00 UTC)),
+            Some(datetime!(2024-03-02 10:00 UTC))
+        );
+        assert_eq!(
+            at(datetime!(2025-01-15 00:00:01 UTC)),
+            Some(datetime!(2025-02-15 00:00:01 UTC))
+        );
         assert_eq!(
             refill_eligible_at(datetime!(2025-11-30 08:00 UTC), 3, RefillUnit::Months),
             Some(datetime!(2026-03-02 08:00 UTC))
@@ -401,13 +415,31 @@ mod tests {
     #[test]
     fn other_units_add_fixed_lengths() {
         let t = datetime!(2025-03-01 12:00 UTC);
-        assert_eq!(refill_eligible_at(t, 90, RefillUnit::Seconds), Some(datetime!(2025-03-01 12:01:30 UTC)));
-        assert_eq!(refill_eligible_at(t, 5, RefillUnit::Minutes), Some(datetime!(2025-03-01 12:05 UTC)));
-        assert_eq!(refill_eligible_at(t, 13, RefillUnit::Hours), Some(datetime!(2025-03-02 01:00 UTC)));
-        assert_eq!(refill_eligible_at(t, 30, RefillUnit::Days), Some(datetime!(2025-03-31 12:00 UTC)));
-        assert_eq!(refill_eligible_at(t, 2, RefillUnit::Weeks), Some(datetime!(2025-03-15 12:00 UTC)));
+        assert_eq!(
+            refill_eligible_at(t, 90, RefillUnit::Seconds),
+            Some(datetime!(2025-03-01 12:01:30 UTC))
+        );
+        assert_eq!(
+            refill_eligible_at(t, 5, RefillUnit::Minutes),
+            Some(datetime!(2025-03-01 12:05 UTC))
+        );
+        assert_eq!(
+            refill_eligible_at(t, 13, RefillUnit::Hours),
+            Some(datetime!(2025-03-02 01:00 UTC))
+        );
+        assert_eq!(
+            refill_eligible_at(t, 30, RefillUnit::Days),
+            Some(datetime!(2025-03-31 12:00 UTC))
+        );
+        assert_eq!(
+            refill_eligible_at(t, 2, RefillUnit::Weeks),
+            Some(datetime!(2025-03-15 12:00 UTC))
+        );
         assert_eq!(refill_eligible_at(t, 0, RefillUnit::Days), Some(t));
-        assert_eq!(refill_eligible_at(t, MAX_REFILL_INTERVAL * 1_000_000, RefillUnit::Months), None);
+        assert_eq!(
+            refill_eligible_at(t, MAX_REFILL_INTERVAL * 1_000_000, RefillUnit::Months),
+            None
+        );
     }
 
     #[test]
@@ -424,7 +456,10 @@ mod tests {
         // No refill yet: due.
         assert_eq!(refill_due(&record(0, None), &s, 1, now), Some(500));
         // Off, or nothing to add.
-        assert_eq!(refill_due(&record(0, last), &RefillSettings { enabled: false, ..s }, 1, now), None);
+        assert_eq!(
+            refill_due(&record(0, last), &RefillSettings { enabled: false, ..s }, 1, now),
+            None
+        );
         assert_eq!(refill_due(&record(0, last), &on(30, RefillUnit::Days, 0), 1, now), None);
         // A negative balance is lifted to 0 at least.
         assert_eq!(refill_due(&record(-800, last), &s, 1, now), Some(800));
@@ -435,12 +470,22 @@ mod tests {
     #[test]
     fn overrides_replace_the_defaults_field_by_field() {
         let d = RefillSettings::default();
-        assert_eq!((d.enabled, d.interval_value, d.interval_unit, d.amount), (false, 30, RefillUnit::Days, 10_000));
+        assert_eq!(
+            (d.enabled, d.interval_value, d.interval_unit, d.amount),
+            (false, 30, RefillUnit::Days, 10_000)
+        );
         let o = RefillOverrides {
             enabled: Some(true),
             amount: Some(7),
             ..RefillOverrides::default()
         };
-        assert_eq!(d.with(&o), RefillSettings { enabled: true, amount: 7, ..d });
+        assert_eq!(
+            d.with(&o),
+            RefillSettings {
+                enabled: true,
+                amount: 7,
+                ..d
+            }
+        );
     }
 }

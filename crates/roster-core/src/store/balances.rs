@@ -134,7 +134,12 @@ pub trait BalanceStore: Send + Sync {
     /// A user's balance with its auto-refill overrides and last refill.
     async fn get_balance_record(&self, user: UserId) -> StoreResult<BalanceRecord>;
     /// Replaces a user's auto-refill overrides. `NotFound` for an unknown user.
-    async fn set_refill_overrides(&self, user: UserId, overrides: &RefillOverrides, journal: &Journal) -> StoreResult<()>;
+    async fn set_refill_overrides(
+        &self,
+        user: UserId,
+        overrides: &RefillOverrides,
+        journal: &Journal,
+    ) -> StoreResult<()>;
     /// A spend in one transaction, serialised with the user's other ledger writers: reads
     /// the record, asks `plan` what to write, writes the refill (stamping `last_refill`), the
     /// spend and the journal. Returns the plan written and the record after it. `NotFound`

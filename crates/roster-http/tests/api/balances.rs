@@ -20,6 +20,13 @@ fn move_clock_to(app: &TestApp, at: OffsetDateTime) {
     app.advance(at - now);
 }
 
+/// A fresh access token (after the clock moved past the old one's lifetime).
+async fn signed_in(app: &TestApp, login: &str, password: &str) -> String {
+    let r = app.login(login, password).await;
+    r.assert_status(200);
+    r.body["access_token"].as_str().unwrap().to_string()
+}
+
 async fn spend(app: &TestApp, token: &str, user: &str, amount: i64) -> Value {
     let r = app
         .post(
@@ -75,30 +82,66 @@ async fn spends_refill_as_librechat_computes(backend: Backend) {
     );
     // A spend that leaves credits never refills.
     let s = spend(&app, a, &id, 200).await;
-    assert_eq!((s["spent"].clone(), s["refilled"].clone(), s["balance"]["credits"].clone()), (json!(true), json!(0), json!(100)));
+    assert_eq!(
+        (
+            s["spent"].clone(),
+            s["refilled"].clone(),
+            s["balance"]["credits"].clone()
+        ),
+        (json!(true), json!(0), json!(100))
+    );
     // One that takes the balance to 0 would, but the interval has not passed.
     let s = spend(&app, a, &id, 100).await;
-    assert_eq!((s["spent"].clone(), s["refilled"].clone(), s["balance"]["credits"].clone()), (json!(true), json!(0), json!(0)));
+    assert_eq!(
+        (
+            s["spent"].clone(),
+            s["refilled"].clone(),
+            s["balance"]["credits"].clone()
+        ),
+        (json!(true), json!(0), json!(0))
+    );
     app.advance(datetime!(2031-03-03 09:59:59 UTC) - datetime!(2031-01-31 10:00 UTC));
+    let a = &signed_in(&app, &admin.email, &admin.password).await;
     let s = spend(&app, a, &id, 1).await;
-    assert_eq!((s["spent"].clone(), s["refilled"].clone(), s["balance"]["credits"].clone()), (json!(false), json!(0), json!(0)));
+    assert_eq!(
+        (
+            s["spent"].clone(),
+            s["refilled"].clone(),
+            s["balance"]["credits"].clone()
+        ),
+        (json!(false), json!(0), json!(0))
+    );
     // Due at the second: added once, stamped, then spent.
     app.advance(time::Duration::seconds(1));
     let s = spend(&app, a, &id, 1).await;
-    assert_eq!((s["spent"].clone(), s["refilled"].clone(), s["balance"]["credits"].clone()), (json!(true), json!(1000), json!(999)));
+    assert_eq!(
+        (
+            s["spent"].clone(),
+            s["refilled"].clone(),
+            s["balance"]["credits"].clone()
+        ),
+        (json!(true), json!(1000), json!(999))
+    );
     assert_eq!(s["balance"]["last_refill"], "2031-03-03T10:00:00Z");
     assert_eq!(s["balance"]["refill_eligible_at"], "2031-04-03T10:00:00Z");
     // Not again within the interval, even when the balance runs short.
     let s = spend(&app, a, &id, 998).await;
-    assert_eq!((s["refilled"].clone(), s["balance"]["credits"].clone()), (json!(0), json!(1)));
+    assert_eq!(
+        (s["refilled"].clone(), s["balance"]["credits"].clone()),
+        (json!(0), json!(1))
+    );
     let s = spend(&app, a, &id, 5).await;
-    assert_eq!((s["spent"].clone(), s["refilled"].clone(), s["balance"]["credits"].clone()), (json!(false), json!(0), json!(1)));
+    assert_eq!(
+        (
+            s["spent"].clone(),
+            s["refilled"].clone(),
+            s["balance"]["credits"].clone()
+        ),
+        (json!(false), json!(0), json!(1))
+    );
 
     // LibreChat's client sees its own shape, the refill fields included (auto-refill is on).
-    let t = app.login(&user.email, &user.password).await.body["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let t = signed_in(&app, &user.email, &user.password).await;
     assert_eq!(
         librechat_balance(&app, &t).await,
         json!({
@@ -148,10 +191,7 @@ async fn concurrent_spends_refill_once(backend: Backend) {
     r.assert_status(200);
     assert_eq!(r.body["credits"], 0);
     app.advance(time::Duration::days(1));
-    let admin = app.login(&admin.email, &admin.password).await.body["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let admin = signed_in(&app, &admin.email, &admin.password).await;
     let app = Arc::new(app);
     let tasks: Vec<_> = (0..8)
         .map(|_| {
@@ -233,18 +273,34 @@ async fn balance_routes_check_callers_and_input(backend: Backend) {
     // Only administrators see, set and spend another's balance.
     let u = Some(user.access_token.as_str());
     app.get(&path, u).await.assert_problem(403, "forbidden");
-    app.patch(&path, u, &json!({"refill_amount": 1})).await.assert_problem(403, "forbidden");
-    app.post(&spend_path, u, &json!({"amount": 1})).await.assert_problem(403, "forbidden");
+    app.patch(&path, u, &json!({"refill_amount": 1}))
+        .await
+        .assert_problem(403, "forbidden");
+    app.post(&spend_path, u, &json!({"amount": 1}))
+        .await
+        .assert_problem(403, "forbidden");
     app.get(&path, None).await.assert_problem(401, "unauthenticated");
-    app.get("/v1/me/balance", None).await.assert_problem(401, "unauthenticated");
+    app.get("/v1/me/balance", None)
+        .await
+        .assert_problem(401, "unauthenticated");
     // Bad values name the client's field.
     let field = |r: &roster_testkit::app::TestResponse, name: &str| {
         r.assert_problem(422, "invalid_field");
         assert_eq!(r.body["field"], name, "{}", r.text);
     };
-    field(&app.patch(&path, a, &json!({"refill_interval_unit": "fortnights"})).await, "refill_interval_unit");
-    field(&app.patch(&path, a, &json!({"refill_amount": -1})).await, "refill_amount");
-    field(&app.patch(&path, a, &json!({"refill_interval_value": 1_000_001})).await, "refill_interval_value");
+    field(
+        &app.patch(&path, a, &json!({"refill_interval_unit": "fortnights"}))
+            .await,
+        "refill_interval_unit",
+    );
+    field(
+        &app.patch(&path, a, &json!({"refill_amount": -1})).await,
+        "refill_amount",
+    );
+    field(
+        &app.patch(&path, a, &json!({"refill_interval_value": 1_000_001})).await,
+        "refill_interval_value",
+    );
     field(&app.post(&spend_path, a, &json!({"amount": -5})).await, "amount");
     let r = app.post(&spend_path, a, &json!({"amount": "lots"})).await;
     assert_eq!(r.status.as_u16(), 422, "{}", r.text);
@@ -273,7 +329,11 @@ async fn balance_routes_check_callers_and_input(backend: Backend) {
     assert_eq!(s["balance"]["credits"], 0);
     // The OpenAPI document describes the routes.
     let doc = app.get("/v1/openapi.json", None).await;
-    for p in ["/v1/me/balance", "/v1/users/{id}/balance", "/v1/users/{id}/balance/spend"] {
+    for p in [
+        "/v1/me/balance",
+        "/v1/users/{id}/balance",
+        "/v1/users/{id}/balance/spend",
+    ] {
         assert!(doc.body["paths"][p].is_object(), "{p} in the OpenAPI document");
     }
     assert!(doc.body["paths"]["/v1/users/{id}/balance"]["patch"].is_object());

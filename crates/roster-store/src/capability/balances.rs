@@ -18,7 +18,13 @@ macro_rules! impl_balances {
 
             /// The ledger's sums and the settings row of a user, as read.
             type LedgerRow = (i64, i64, Option<i64>);
-            type SettingsRow = (Option<bool>, Option<i64>, Option<String>, Option<i64>, Option<i64>);
+            type SettingsRow = (
+                Option<bool>,
+                Option<i64>,
+                Option<String>,
+                Option<i64>,
+                Option<i64>,
+            );
 
             fn balance_record(ledger: LedgerRow, settings: Option<SettingsRow>) -> StoreResult<BalanceRecord> {
                 let (credits, grants, first) = ledger;

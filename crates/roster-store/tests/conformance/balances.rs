@@ -97,7 +97,10 @@ async fn refill_overrides_are_kept_and_cleared_with_the_user(backend: Backend) {
     };
     f.store.insert_balance_transaction(&later).await.unwrap();
     let record = f.store.get_balance_record(user.id).await.unwrap();
-    assert_eq!((record.credits, record.granted, record.last_refill), (42, true, Some(began)));
+    assert_eq!(
+        (record.credits, record.granted, record.last_refill),
+        (42, true, Some(began))
+    );
 
     let overrides = RefillOverrides {
         enabled: Some(true),
@@ -114,7 +117,11 @@ async fn refill_overrides_are_kept_and_cleared_with_the_user(backend: Backend) {
         .unwrap();
     let record = f.store.get_balance_record(user.id).await.unwrap();
     assert_eq!(record.overrides, overrides);
-    assert_eq!(record.last_refill, Some(began), "the overrides leave the last refill alone");
+    assert_eq!(
+        record.last_refill,
+        Some(began),
+        "the overrides leave the last refill alone"
+    );
     let audited = f
         .store
         .list_audit(&AuditQuery {
@@ -135,11 +142,7 @@ async fn refill_overrides_are_kept_and_cleared_with_the_user(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(f.store.get_balance_record(user.id).await.unwrap().overrides, fewer);
-    assert_not_found(
-        f.store
-            .set_refill_overrides(UserId(1), &overrides, &NO_JOURNAL)
-            .await,
-    );
+    assert_not_found(f.store.set_refill_overrides(UserId(1), &overrides, &NO_JOURNAL).await);
     // The settings go with the user, also when its ledger is kept.
     f.store
         .delete_user_keeping_transactions(user.id, false, &NO_JOURNAL)
@@ -238,12 +241,18 @@ async fn concurrent_spends_refill_once(backend: Backend) {
                     created_at: at,
                 };
                 SpendPlan {
-                    refill: record.last_refill.is_some_and(|t| t < at).then(|| tx(BalanceKind::Refill, 100)),
+                    refill: record
+                        .last_refill
+                        .is_some_and(|t| t < at)
+                        .then(|| tx(BalanceKind::Refill, 100)),
                     spend: Some(tx(BalanceKind::Spend, -1)),
                     journal: Journal::default(),
                 }
             };
-            store.spend_balance(user.id, &planner).await.map(|(plan, _)| plan.refill.is_some())
+            store
+                .spend_balance(user.id, &planner)
+                .await
+                .map(|(plan, _)| plan.refill.is_some())
         })
     });
     let mut refills = 0;

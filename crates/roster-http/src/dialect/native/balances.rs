@@ -175,7 +175,9 @@ async fn users_id_balance_get(
     Path(id): Path<String>,
 ) -> ApiResult<axum::Json<BalanceBody>> {
     let id: UserId = parse_id(&id)?;
-    Ok(axum::Json(balance_body(state.core.balance_details_of(&actor, id).await?)))
+    Ok(axum::Json(balance_body(
+        state.core.balance_details_of(&actor, id).await?,
+    )))
 }
 
 /// Sets a user's own auto-refill settings (administrators): absent fields are kept, `null`
