@@ -80,8 +80,8 @@ pub use two_factor::{
 };
 pub use user_pages::{ListUsers, MAX_PAGE_SIZE, OffsetPage, UserListing, UserPage, cursor_after};
 pub use user_settings::{
-    MAX_SETTING_KEY, MAX_SETTING_VALUE, MAX_USER_SETTINGS, RESERVED_SETTING_PREFIX, SETTING_VALUE_TOO_LONG, TOO_MANY_SETTINGS,
-    check_setting,
+    MAX_SETTING_KEY, MAX_SETTING_VALUE, MAX_USER_SETTINGS, RESERVED_SETTING_PREFIX, SETTING_VALUE_TOO_LONG,
+    TOO_MANY_SETTINGS, check_setting,
 };
 pub use users::{AdminUserChanges, NewUser, Patch, PreferencesEdit, ProfileChanges, Registration};
 pub use verification::SignupForm;

@@ -45,7 +45,9 @@ pub fn validate_limits(limits: &TierLimits) -> Result<()> {
     for name in limits.keys() {
         if name.is_empty()
             || name.len() > MAX_LIMIT_NAME
-            || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         {
             return Err(Error::invalid(
                 "limits",
@@ -175,7 +177,12 @@ impl Core {
     /// Gives `user` a tier, or changes the end or note of their assignment (administrators
     /// and the operator). An unknown tier is refused (field `tier`), as is an end that is
     /// not in the future (`expires_at`).
-    pub async fn assign_tier(&self, by: impl Into<Authority<'_>>, user: UserId, change: TierChange) -> Result<UserTier> {
+    pub async fn assign_tier(
+        &self,
+        by: impl Into<Authority<'_>>,
+        user: UserId,
+        change: TierChange,
+    ) -> Result<UserTier> {
         let by = by.into().require_admin()?;
         self.store.get_user(user).await.map_err(not_found("user"))?;
         let now = self.clock.now();
@@ -215,7 +222,10 @@ impl Core {
             "tier": tier,
             "expires_at": expires_at.map(crate::user::rfc3339),
         });
-        let journal = self.journal(by).audit(audit::USER_TIER_SET, Some(user), details).build();
+        let journal = self
+            .journal(by)
+            .audit(audit::USER_TIER_SET, Some(user), details)
+            .build();
         if !self
             .store
             .put_tier_assignment(&assignment, &journal)

@@ -64,8 +64,12 @@ impl Core {
     /// [`check_setting`], and `settings` ([`TOO_MANY_SETTINGS`]) for a new key past the limit.
     pub async fn put_user_setting(&self, actor: &Actor, key: &str, value: &str) -> Result<UserSetting> {
         check_setting(key, value)?;
-        let mut stored = self.store_settings(actor, vec![(key.to_string(), value.to_string())]).await?;
-        stored.pop().ok_or_else(|| Error::Internal(anyhow::anyhow!("the setting was not stored")))
+        let mut stored = self
+            .store_settings(actor, vec![(key.to_string(), value.to_string())])
+            .await?;
+        stored
+            .pop()
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("the setting was not stored")))
     }
 
     /// Sets several of the caller's settings at once: all or none. An invalid one is refused
@@ -102,7 +106,11 @@ impl Core {
         let user = actor.user.id;
         let journal = self
             .journal(Some(user))
-            .audit(audit::USER_SETTING_DELETE, Some(user), serde_json::json!({ "key": key }))
+            .audit(
+                audit::USER_SETTING_DELETE,
+                Some(user),
+                serde_json::json!({ "key": key }),
+            )
             .build();
         if !self.store.delete_user_setting(user, key, &journal).await? {
             return Err(Error::NotFound("setting"));

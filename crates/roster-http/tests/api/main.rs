@@ -22,6 +22,7 @@ mod nul;
 mod openwebui;
 mod permissions;
 mod plexichat;
+mod plexichat_features;
 mod policy;
 mod sessions;
 mod transport;

@@ -60,13 +60,12 @@ macro_rules! impl_features {
                         if locked == 0 {
                             return Err(StoreError::NotFound.into());
                         }
-                        let mut names: std::collections::BTreeSet<String> =
-                            sqlx::query_scalar(sql::USER_SETTING_NAMES)
-                                .bind(user.0)
-                                .fetch_all(&mut *transaction)
-                                .await?
-                                .into_iter()
-                                .collect();
+                        let mut names: std::collections::BTreeSet<String> = sqlx::query_scalar(sql::USER_SETTING_NAMES)
+                            .bind(user.0)
+                            .fetch_all(&mut *transaction)
+                            .await?
+                            .into_iter()
+                            .collect();
                         names.extend(settings.iter().map(|(key, _)| key.clone()));
                         if names.len() > max_keys {
                             return Ok(None);
@@ -221,7 +220,11 @@ macro_rules! impl_features {
                     row.map(AssignmentRow::into_assignment).transpose()
                 }
 
-                async fn put_tier_assignment(&self, assignment: &TierAssignment, journal: &Journal) -> StoreResult<bool> {
+                async fn put_tier_assignment(
+                    &self,
+                    assignment: &TierAssignment,
+                    journal: &Journal,
+                ) -> StoreResult<bool> {
                     if let Some(notes) = &assignment.notes {
                         check_text("notes", notes)?;
                     }

@@ -97,14 +97,25 @@ async fn setting_put(
 ) -> Result<axum::Json<SettingBody>> {
     let value = match body.get("value") {
         None | Some(Value::Null) if body.is_object() => {
-            return Err(PlexiError::Detail(StatusCode::BAD_REQUEST, error::INVALID_VALUE_REQUIRED));
+            return Err(PlexiError::Detail(
+                StatusCode::BAD_REQUEST,
+                error::INVALID_VALUE_REQUIRED,
+            ));
         }
         Some(Value::String(value)) => value,
-        None => return Err(PlexiError::Detail(StatusCode::BAD_REQUEST, error::INVALID_BODY_NOT_OBJECT)),
+        None => {
+            return Err(PlexiError::Detail(
+                StatusCode::BAD_REQUEST,
+                error::INVALID_BODY_NOT_OBJECT,
+            ));
+        }
         Some(_) => return Err(PlexiError::Detail(StatusCode::BAD_REQUEST, error::INVALID_VALUE_TYPE)),
     };
     if value.chars().count() > roster_core::service::MAX_SETTING_VALUE {
-        return Err(PlexiError::Detail(StatusCode::BAD_REQUEST, error::INVALID_VALUE_TOO_LONG));
+        return Err(PlexiError::Detail(
+            StatusCode::BAD_REQUEST,
+            error::INVALID_VALUE_TOO_LONG,
+        ));
     }
     let setting = state
         .core
@@ -137,7 +148,10 @@ async fn settings_bulk_put(
     Json(body): Json<Value>,
 ) -> Result<axum::Json<SuccessBody>> {
     let Value::Object(object) = body else {
-        return Err(PlexiError::Detail(StatusCode::BAD_REQUEST, error::INVALID_BODY_NOT_OBJECT));
+        return Err(PlexiError::Detail(
+            StatusCode::BAD_REQUEST,
+            error::INVALID_BODY_NOT_OBJECT,
+        ));
     };
     let mut settings = Vec::with_capacity(object.len());
     for (key, value) in object {
@@ -232,7 +246,9 @@ async fn assign(state: &AppState, actor: &Actor, user: UserId, change: TierChang
     let tier = change.tier.clone();
     match state.core.assign_tier(actor, user, change).await {
         Ok(tier) => Ok(tier),
-        Err(Error::Invalid { field: "tier", .. }) => Err(invalid_tier(state, actor, tier.as_deref().unwrap_or("")).await),
+        Err(Error::Invalid { field: "tier", .. }) => {
+            Err(invalid_tier(state, actor, tier.as_deref().unwrap_or("")).await)
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -140,13 +140,43 @@ pub fn setting(s: &UserSetting) -> SettingBody {
 
 /// Plexichat's badges: (name, display name, description, icon, colour), in its order.
 pub const BADGES: &[(&str, &str, &str, &str, &str)] = &[
-    ("alpha_tester", "Alpha Tester", "Participated in PlexiChat alpha testing", "\u{1f9ea}", "#9333ea"),
-    ("early_supporter", "Early Supporter", "Supported PlexiChat early on", "\u{1f48e}", "#06b6d4"),
+    (
+        "alpha_tester",
+        "Alpha Tester",
+        "Participated in PlexiChat alpha testing",
+        "\u{1f9ea}",
+        "#9333ea",
+    ),
+    (
+        "early_supporter",
+        "Early Supporter",
+        "Supported PlexiChat early on",
+        "\u{1f48e}",
+        "#06b6d4",
+    ),
     ("staff", "Staff", "PlexiChat team member", "\u{26a1}", "#ef4444"),
     ("verified", "Verified", "Verified account", "\u{2713}", "#22c55e"),
-    ("bug_hunter", "Bug Hunter", "Found and reported bugs", "\u{1f41b}", "#84cc16"),
-    ("contributor", "Contributor", "Contributed to PlexiChat", "\u{1f527}", "#3b82f6"),
-    ("moderator", "Moderator", "Community moderator", "\u{1f6e1}\u{fe0f}", "#8b5cf6"),
+    (
+        "bug_hunter",
+        "Bug Hunter",
+        "Found and reported bugs",
+        "\u{1f41b}",
+        "#84cc16",
+    ),
+    (
+        "contributor",
+        "Contributor",
+        "Contributed to PlexiChat",
+        "\u{1f527}",
+        "#3b82f6",
+    ),
+    (
+        "moderator",
+        "Moderator",
+        "Community moderator",
+        "\u{1f6e1}\u{fe0f}",
+        "#8b5cf6",
+    ),
     ("partner", "Partner", "PlexiChat partner", "\u{1f91d}", "#ec4899"),
 ];
 
@@ -202,7 +232,11 @@ pub fn tier_limits(tier: &Tier) -> TierLimitsBody {
     };
     TierLimitsBody {
         name: tier.name.clone(),
-        multiplier: tier.limits.get("multiplier").and_then(serde_json::Number::as_f64).unwrap_or(1.0),
+        multiplier: tier
+            .limits
+            .get("multiplier")
+            .and_then(serde_json::Number::as_f64)
+            .unwrap_or(1.0),
         max_voice_minutes_per_day: int("max_voice_minutes_per_day", 120),
         max_video_minutes_per_day: int("max_video_minutes_per_day", 60),
         max_file_uploads_per_day: int("max_file_uploads_per_day", 50),
