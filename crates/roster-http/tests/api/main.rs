@@ -25,6 +25,7 @@ mod plexichat;
 mod plexichat_features;
 mod policy;
 mod sessions;
+mod tiers;
 mod transport;
 mod two_factor;
 mod users;

@@ -83,7 +83,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(super::audit::audit_get))
         .merge(super::two_factor::routes())
         .merge(super::webhooks::routes());
-    let (router, openapi) = super::chat::register(router).split_for_parts();
+    let (router, openapi) = super::tiers::register(super::chat::register(router)).split_for_parts();
     let mut openapi = openapi;
     super::openapi::complete(&mut openapi);
     let document = openapi.clone();
