@@ -89,19 +89,8 @@ macro_rules! impl_features {
                 }
 
                 async fn delete_user_setting(&self, user: UserId, key: &str, journal: &Journal) -> StoreResult<bool> {
-                    let deleted = write_transaction!(self, |transaction| {
-                        let deleted = sqlx::query(sql::DELETE_USER_SETTING)
-                            .bind(user.0)
-                            .bind(key)
-                            .execute(&mut *transaction)
-                            .await?
-                            .rows_affected();
-                        if deleted > 0 {
-                            Self::write_journal(&mut transaction, journal).await?;
-                        }
-                        Ok(deleted > 0)
-                    })?;
-                    Ok(deleted)
+                    let query = sqlx::query(sql::DELETE_USER_SETTING).bind(user.0).bind(key);
+                    Ok(self.write_rows_journaled(query, journal).await? > 0)
                 }
             }
 
@@ -261,18 +250,8 @@ macro_rules! impl_features {
                 }
 
                 async fn delete_tier_assignment(&self, user: UserId, journal: &Journal) -> StoreResult<bool> {
-                    let deleted = write_transaction!(self, |transaction| {
-                        let deleted = sqlx::query(sql::DELETE_ASSIGNMENT)
-                            .bind(user.0)
-                            .execute(&mut *transaction)
-                            .await?
-                            .rows_affected();
-                        if deleted > 0 {
-                            Self::write_journal(&mut transaction, journal).await?;
-                        }
-                        Ok(deleted > 0)
-                    })?;
-                    Ok(deleted)
+                    let query = sqlx::query(sql::DELETE_ASSIGNMENT).bind(user.0);
+                    Ok(self.write_rows_journaled(query, journal).await? > 0)
                 }
             }
         };

@@ -33,8 +33,6 @@ pub const INVALID_VALUE_REQUIRED: &str = "Invalid value: Field required";
 pub const INVALID_VALUE_TYPE: &str = "Invalid value: Input should be a valid string";
 pub const INVALID_VALUE_TOO_LONG: &str = "Invalid value: String should have at most 10000 characters";
 pub const INVALID_BODY_NOT_OBJECT: &str = "Invalid body: Input should be a valid dictionary";
-pub const INVALID_TIER_REQUIRED: &str = "Invalid tier: Field required";
-pub const INVALID_TIER_TYPE: &str = "Invalid tier: Input should be a valid string";
 
 /// The error body with `status` as its code.
 pub fn body(status: StatusCode, message: &str, field: Option<&str>, details: Option<&str>) -> Response {

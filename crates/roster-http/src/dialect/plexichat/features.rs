@@ -47,6 +47,11 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
+/// A fixed 400 answer.
+fn fixed_400(message: &'static str) -> PlexiError {
+    PlexiError::Detail(StatusCode::BAD_REQUEST, message)
+}
+
 fn bad_request(message: String) -> PlexiError {
     PlexiError::Object(StatusCode::BAD_REQUEST, message)
 }
@@ -97,25 +102,16 @@ async fn setting_put(
 ) -> Result<axum::Json<SettingBody>> {
     let value = match body.get("value") {
         None | Some(Value::Null) if body.is_object() => {
-            return Err(PlexiError::Detail(
-                StatusCode::BAD_REQUEST,
-                error::INVALID_VALUE_REQUIRED,
-            ));
+            return Err(fixed_400(error::INVALID_VALUE_REQUIRED));
         }
         Some(Value::String(value)) => value,
         None => {
-            return Err(PlexiError::Detail(
-                StatusCode::BAD_REQUEST,
-                error::INVALID_BODY_NOT_OBJECT,
-            ));
+            return Err(fixed_400(error::INVALID_BODY_NOT_OBJECT));
         }
-        Some(_) => return Err(PlexiError::Detail(StatusCode::BAD_REQUEST, error::INVALID_VALUE_TYPE)),
+        Some(_) => return Err(fixed_400(error::INVALID_VALUE_TYPE)),
     };
     if value.chars().count() > roster_core::service::MAX_SETTING_VALUE {
-        return Err(PlexiError::Detail(
-            StatusCode::BAD_REQUEST,
-            error::INVALID_VALUE_TOO_LONG,
-        ));
+        return Err(fixed_400(error::INVALID_VALUE_TOO_LONG));
     }
     let setting = state
         .core
@@ -148,10 +144,7 @@ async fn settings_bulk_put(
     Json(body): Json<Value>,
 ) -> Result<axum::Json<SuccessBody>> {
     let Value::Object(object) = body else {
-        return Err(PlexiError::Detail(
-            StatusCode::BAD_REQUEST,
-            error::INVALID_BODY_NOT_OBJECT,
-        ));
+        return Err(fixed_400(error::INVALID_BODY_NOT_OBJECT));
     };
     let mut settings = Vec::with_capacity(object.len());
     for (key, value) in object {
@@ -199,7 +192,7 @@ fn require_admin(actor: &Actor, message: &'static str) -> Result<()> {
 fn user_id(raw: &str) -> Result<UserId> {
     map::snowflake_str(raw)
         .map(UserId)
-        .ok_or(PlexiError::Detail(StatusCode::BAD_REQUEST, error::INVALID_USER_ID))
+        .ok_or(fixed_400(error::INVALID_USER_ID))
 }
 
 async fn user_features(state: &AppState, tier: UserTier) -> Result<UserFeaturesBody> {
@@ -330,7 +323,7 @@ async fn badge_post(
     require_admin(&actor, error::INSUFFICIENT_PERMISSIONS)?;
     let user = user_id(&raw)?;
     if !map::is_plexichat_badge(&badge) {
-        return Err(PlexiError::Detail(StatusCode::BAD_REQUEST, error::INVALID_BADGE));
+        return Err(fixed_400(error::INVALID_BADGE));
     }
     let badges = state.core.add_badge(&actor, user, &badge).await?;
     Ok(axum::Json(BadgeUpdateBody { success: true, badges }))
