@@ -164,6 +164,15 @@ enum Command {
         after_help = EXIT_CODES
     )]
     Badge(admin::badges::Args),
+    /// Manages tiers (named sets of limits, one the default) and users' tiers.
+    #[command(
+        long_about = "Manages tiers and users' tiers: `roster tier list`, `roster tier set NAME --limit \
+                      NAME=NUMBER ... [--default]`, `roster tier delete NAME`, `roster tier assign USER TIER \
+                      [--for 30d] [--note TEXT]`, `roster tier clear USER`, `roster tier show USER`, USER being \
+                      an email or username. The same rules as /v1/tiers and /v1/users/{id}/tier.",
+        after_help = EXIT_CODES
+    )]
+    Tier(admin::tiers::Args),
     /// Reads the audit trail, newest first: who did what to whom, when, from where.
     #[command(
         long_about = "Prints the audit trail, newest first: every administrative action (user created, \
@@ -248,6 +257,7 @@ fn main() -> std::process::ExitCode {
             Command::SetBalance(args) => admin::balance::set(&core, args).await,
             Command::Balance(args) => admin::balance::show(&core, args).await,
             Command::Badge(args) => admin::badges::run(&core, args).await,
+            Command::Tier(args) => admin::tiers::run(&core, args).await,
             Command::Audit(args) => admin::audit::run(&core, args).await,
             Command::Webhooks(command) => admin::webhooks::run(&core, command).await,
             Command::Deletions(args) => admin::webhooks::deletions(&core, args).await,

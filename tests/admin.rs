@@ -1025,3 +1025,76 @@ mod verification_and_refill {
         balance_shows_and_sets_refill_settings
     );
 }
+
+/// `roster tier ...`, seen through the native API and the Plexichat dialect.
+mod tiers {
+    use super::*;
+
+    async fn tiers_are_defined_and_assigned(backend: Backend) {
+        let app = roster_testkit::or_skip!(app(backend).await);
+        let _admin = app.admin().await;
+        let user = app.user(Role::User).await;
+        let r = roster(&app, &["tier", "list"], "");
+        r.ok();
+        let names: Vec<&str> = r.stdout.lines().map(|l| l.split_whitespace().next().unwrap()).collect();
+        assert_eq!(names, ["alpha", "premium", "standard"], "{r:?}");
+        assert!(r.stdout.contains("standard  default  {"), "{r:?}");
+
+        let r = roster(
+            &app,
+            &[
+                "tier",
+                "set",
+                "gold",
+                "--limit",
+                "max_servers=1000",
+                "--limit",
+                "multiplier=1.5",
+            ],
+            "",
+        );
+        r.ok();
+        assert_eq!(r.stdout, "gold  {\"max_servers\":1000,\"multiplier\":1.5}\n");
+        roster(&app, &["tier", "set", "silver"], "").fails(1, "needs its limits");
+        roster(&app, &["tier", "set", "x", "--limit", "max_servers"], "").fails(1, "NAME=NUMBER");
+        roster(&app, &["tier", "set", "x", "--limit", "max_servers=lots"], "").fails(1, "not a number");
+
+        let r = roster(
+            &app,
+            &["tier", "assign", &user.email, "gold", "--for", "30d", "--note", "trial"],
+            "",
+        );
+        r.ok();
+        assert!(
+            r.stdout.contains(": gold until ") && r.stdout.contains("(trial)"),
+            "{r:?}"
+        );
+        let features = app.get("/plexichat/users/@me/features", Some(&user.access_token)).await;
+        assert_eq!(features.body["tier"], "gold");
+        assert_eq!(features.body["tier_limits"]["max_servers"], 1000);
+        roster(&app, &["tier", "assign", &user.email, "diamond"], "").fails(1, "tier");
+        roster(&app, &["tier", "delete", "standard"], "").fails(1, "default");
+
+        let r = roster(&app, &["tier", "set", "gold", "--default"], "");
+        r.ok();
+        assert!(r.stdout.starts_with("gold  default  "), "{r:?}");
+        roster(&app, &["tier", "delete", "standard"], "").ok();
+        let r = roster(&app, &["tier", "clear", &user.username], "");
+        r.ok();
+        assert!(r.stdout.ends_with(": gold (the default)\n"), "{r:?}");
+        let r = roster(&app, &["tier", "show", &user.email], "");
+        assert!(r.stdout.ends_with(": gold (the default)\n"), "{r:?}");
+        let tier = app
+            .get(&format!("/v1/users/{}/tier", user.id), Some(&user.access_token))
+            .await;
+        assert_eq!(
+            (tier.body["tier"]["name"].clone(), tier.body["assigned"].clone()),
+            (json!("gold"), json!(false))
+        );
+        roster(&app, &["tier", "show", "nobody@example.org"], "").fails(1, "no user");
+        let r = roster(&app, &["tier"], "");
+        assert_eq!(r.code, 2, "{r:?}");
+    }
+
+    backend_tests!(tiers_are_defined_and_assigned);
+}

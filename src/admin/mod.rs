@@ -12,6 +12,7 @@ pub mod list;
 pub mod migrate;
 pub mod password;
 pub mod stats;
+pub mod tiers;
 pub mod transfer;
 pub mod webhooks;
 

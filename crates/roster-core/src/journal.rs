@@ -288,6 +288,12 @@ pub mod audit {
     pub const TWO_FACTOR_BACKUP_CODES: &str = "two_factor.backup_codes_regenerate";
     pub const BALANCE_REFILL: &str = "balance.refill";
     pub const BALANCE_REFILL_SETTINGS: &str = "balance.refill_settings";
+    pub const USER_SETTING_PUT: &str = "user_setting.put";
+    pub const USER_SETTING_DELETE: &str = "user_setting.delete";
+    pub const TIER_PUT: &str = "tier.put";
+    pub const TIER_DELETE: &str = "tier.delete";
+    pub const USER_TIER_SET: &str = "user.tier_set";
+    pub const USER_TIER_CLEAR: &str = "user.tier_clear";
 }
 
 /// A page request for the audit trail (the store's side of `GET /v1/audit`).

@@ -9,6 +9,7 @@
 mod capability;
 mod codec;
 mod error;
+mod features;
 mod journal;
 mod postgres;
 mod sql;

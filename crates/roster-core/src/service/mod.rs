@@ -28,8 +28,10 @@ mod social;
 mod stats;
 mod superusers;
 mod terms;
+mod tiers;
 mod two_factor;
 mod user_pages;
+mod user_settings;
 mod users;
 mod verification;
 mod webhook_net;
@@ -75,11 +77,16 @@ pub use social::FRIEND_REQUEST_BLOCKED;
 pub use stats::{SIGNUP_DAYS, UserStats, epoch_day};
 pub use superusers::{AccountChanges, CANNOT_DEACTIVATE_SELF, NOT_OWN_ACCOUNT, ONLY_SUPERUSERS};
 pub use terms::TermsStatus;
+pub use tiers::{MAX_TIER_NAME, TierChange, validate_limits, validate_tier_name};
 pub use two_factor::{
     BackupCodes, CHALLENGE_TTL, LANGFLOW_STORE_API_KEY, MAX_CHALLENGE_ATTEMPTS, SecondFactor, TwoFactorEnrolment,
     TwoFactorStatus,
 };
 pub use user_pages::{ListUsers, MAX_PAGE_SIZE, OffsetPage, UserListing, UserPage, cursor_after};
+pub use user_settings::{
+    MAX_SETTING_KEY, MAX_SETTING_VALUE, MAX_USER_SETTINGS, RESERVED_SETTING_PREFIX, SETTING_VALUE_TOO_LONG,
+    TOO_MANY_SETTINGS, check_setting,
+};
 pub use users::{AdminUserChanges, NewUser, Patch, PreferencesEdit, ProfileChanges, Registration};
 pub use verification::SignupForm;
 pub use webhook_net::{AddressPolicy, Refusal, check_ip, check_url, without_credentials};

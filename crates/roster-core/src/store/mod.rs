@@ -11,6 +11,7 @@
 mod account_tokens;
 mod api_keys;
 mod balances;
+mod features;
 mod groups;
 mod instance;
 mod journal;
@@ -25,6 +26,7 @@ pub use crate::webhooks::WebhookStore;
 pub use account_tokens::*;
 pub use api_keys::*;
 pub use balances::*;
+pub use features::*;
 pub use groups::*;
 pub use instance::*;
 pub use journal::*;
@@ -81,6 +83,8 @@ pub trait Store:
     + BalanceStore
     + GroupStore
     + SocialStore
+    + UserSettingStore
+    + TierStore
     + TwoFactorStore
     + UserSecretStore
     + InstanceStore
@@ -104,7 +108,7 @@ pub trait Store:
 pub mod prelude {
     pub use super::{
         AccountTokenStore as _, ApiKeyStore as _, BalanceStore as _, GroupStore as _, InstanceStore as _,
-        JournalStore as _, MigrationStore as _, SessionStore as _, SocialStore as _, Store as _, TwoFactorStore as _,
-        UserSecretStore as _, UserStore as _, WebhookStore as _,
+        JournalStore as _, MigrationStore as _, SessionStore as _, SocialStore as _, Store as _, TierStore as _,
+        TwoFactorStore as _, UserSecretStore as _, UserSettingStore as _, UserStore as _, WebhookStore as _,
     };
 }

@@ -268,6 +268,23 @@ macro_rules! impl_common {
                     Ok(())
                 }
 
+                /// Runs a one-statement write and writes `journal` with it when it touched a row;
+                /// returns how many rows it touched (none: nothing is written).
+                async fn write_rows_journaled<'q>(
+                    &self,
+                    query: Query<'q, Db, <Db as Database>::Arguments<'q>>,
+                    journal: &Journal,
+                ) -> StoreResult<u64> {
+                    let touched = write_transaction!(self, |transaction| {
+                        let touched = query.execute(&mut *transaction).await?.rows_affected();
+                        if touched > 0 {
+                            Self::write_journal(&mut transaction, journal).await?;
+                        }
+                        Ok(touched)
+                    })?;
+                    Ok(touched)
+                }
+
                 /// Writes a change's journal (audit entries, then outbox events) inside the
                 /// change's transaction. Every mutating method calls this before it commits.
                 async fn write_journal(

@@ -13,6 +13,7 @@ pub(crate) mod account_tokens;
 pub(crate) mod api_keys;
 pub(crate) mod balances;
 pub(crate) mod common;
+pub(crate) mod features;
 pub(crate) mod groups;
 pub(crate) mod instance;
 pub(crate) mod journal;
@@ -32,6 +33,7 @@ macro_rules! impl_store {
         $crate::capability::account_tokens::impl_account_tokens!($store, $database);
         $crate::capability::api_keys::impl_api_keys!($store, $database);
         $crate::capability::balances::impl_balances!($store, $database);
+        $crate::capability::features::impl_features!($store, $database);
         $crate::capability::groups::impl_groups!($store, $database);
         $crate::capability::instance::impl_instance!($store, $database);
         $crate::capability::journal::impl_journal!($store, $database);

@@ -10,6 +10,7 @@ mod account_tokens;
 mod api_keys;
 mod balances;
 mod chat;
+mod features;
 mod groups;
 mod instance;
 mod journal;

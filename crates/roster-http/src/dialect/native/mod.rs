@@ -7,6 +7,7 @@ mod dto;
 mod map;
 mod openapi;
 mod routes;
+mod tiers;
 mod two_factor;
 mod webhooks;
 

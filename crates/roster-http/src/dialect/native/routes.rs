@@ -84,7 +84,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(super::two_factor::routes())
         .merge(super::balances::routes())
         .merge(super::webhooks::routes());
-    let (router, openapi) = super::chat::register(router).split_for_parts();
+    let (router, openapi) = super::tiers::register(super::chat::register(router)).split_for_parts();
     let mut openapi = openapi;
     super::openapi::complete(&mut openapi);
     let document = openapi.clone();

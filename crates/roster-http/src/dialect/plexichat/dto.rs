@@ -114,3 +114,111 @@ pub struct DmChannelBody {
     pub last_message_id: Option<String>,
     pub last_message_at: Option<i64>,
 }
+
+/// `GET /users/@me/settings`.
+#[derive(Debug, Serialize)]
+pub struct SettingsBody {
+    pub settings: std::collections::BTreeMap<String, String>,
+    pub count: usize,
+    pub limit: usize,
+}
+
+/// One setting; times in milliseconds, as Plexichat stores them.
+#[derive(Debug, Serialize)]
+pub struct SettingBody {
+    pub key: String,
+    pub value: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// Plexichat's `SuccessResponse`.
+#[derive(Debug, Serialize)]
+pub struct SuccessBody {
+    pub success: bool,
+    pub message: Option<&'static str>,
+}
+
+/// A badge with how Plexichat shows it (`BadgeInfo`).
+#[derive(Debug, Serialize)]
+pub struct BadgeInfoBody {
+    pub name: String,
+    pub display_name: String,
+    pub description: String,
+    pub icon: String,
+    pub color: String,
+}
+
+/// A tier's limits (`TierLimitsResponse`).
+#[derive(Debug, Serialize)]
+pub struct TierLimitsBody {
+    pub name: String,
+    pub multiplier: f64,
+    pub max_voice_minutes_per_day: serde_json::Number,
+    pub max_video_minutes_per_day: serde_json::Number,
+    pub max_file_uploads_per_day: serde_json::Number,
+    pub max_file_size_mb: serde_json::Number,
+    pub max_servers: serde_json::Number,
+    pub max_message_length: serde_json::Number,
+    pub max_reactions_per_message: serde_json::Number,
+    pub max_pins_per_channel: serde_json::Number,
+    pub custom_emoji_slots: serde_json::Number,
+}
+
+/// `GET /users/@me/features` (`PublicFeaturesResponse`).
+#[derive(Debug, Serialize)]
+pub struct PublicFeaturesBody {
+    pub badges: Vec<BadgeInfoBody>,
+    pub tier: String,
+    pub tier_limits: TierLimitsBody,
+}
+
+/// `GET/PUT /admin/users/{user_id}/features` (`UserFeaturesResponse`); `expires_at` in
+/// milliseconds.
+#[derive(Debug, Serialize)]
+pub struct UserFeaturesBody {
+    pub user_id: String,
+    pub rate_limit_tier: String,
+    pub badges: Vec<String>,
+    pub tier_limits: TierLimitsBody,
+    pub expires_at: Option<i64>,
+}
+
+/// `PUT /admin/users/{user_id}/features` (`UpdateFeaturesRequest`): a null or absent field
+/// is left as it is.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateFeaturesRequest {
+    pub rate_limit_tier: Option<String>,
+    pub expires_at: Option<i64>,
+    pub notes: Option<String>,
+}
+
+/// `PUT /admin/users/{user_id}/tier` (`UserTierUpdate`, with the `expires_at` of
+/// Plexichat's documentation).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetTierRequest {
+    pub tier: String,
+    pub expires_at: Option<i64>,
+}
+
+/// `GET /admin/tiers` (`TiersResponse`).
+#[derive(Debug, Serialize)]
+pub struct TiersBody {
+    pub tiers: std::collections::BTreeMap<String, TierLimitsBody>,
+    pub default: String,
+}
+
+/// `GET /admin/badges` (`BadgesResponse`).
+#[derive(Debug, Serialize)]
+pub struct BadgesBody {
+    pub badges: Vec<BadgeInfoBody>,
+}
+
+/// A badge change (`UserBadgeUpdateResponse`).
+#[derive(Debug, Serialize)]
+pub struct BadgeUpdateBody {
+    pub success: bool,
+    pub badges: Vec<String>,
+}

@@ -26,6 +26,13 @@ pub const CANNOT_MESSAGE_YOURSELF: &str = "Cannot message yourself";
 pub const USERNAME_REQUIRED: &str = "Username required";
 pub const LIMITS_READ_ONLY: &str = "Messaging limits are set by administrators";
 pub const INVALID_VERIFICATION: &str = "Invalid or expired verification token";
+pub const ADMIN_ACCESS_REQUIRED: &str = "Admin access required";
+pub const INSUFFICIENT_PERMISSIONS: &str = "Insufficient permissions";
+pub const INVALID_BADGE: &str = "Invalid badge";
+pub const INVALID_VALUE_REQUIRED: &str = "Invalid value: Field required";
+pub const INVALID_VALUE_TYPE: &str = "Invalid value: Input should be a valid string";
+pub const INVALID_VALUE_TOO_LONG: &str = "Invalid value: String should have at most 10000 characters";
+pub const INVALID_BODY_NOT_OBJECT: &str = "Invalid body: Input should be a valid dictionary";
 
 /// The error body with `status` as its code.
 pub fn body(status: StatusCode, message: &str, field: Option<&str>, details: Option<&str>) -> Response {
@@ -84,19 +91,19 @@ pub fn render_error(info: &ErrorInfo) -> Response {
 pub type PlexiError = DialectError<Plexichat>;
 
 /// Plexichat's error shape (see [`ErrorShape`]): a fixed answer is an error body with a
-/// message; Plexichat has no structured ones.
+/// message; a composed message (naming a key or a tier) is an `Object`.
 #[derive(Debug)]
 pub struct Plexichat;
 
 impl ErrorShape for Plexichat {
-    type Object = std::convert::Infallible;
+    type Object = String;
 
     fn detail(status: StatusCode, message: &'static str) -> Response {
         body(status, message, None, None)
     }
 
-    fn object(_: StatusCode, object: Self::Object) -> Response {
-        match object {}
+    fn object(status: StatusCode, message: Self::Object) -> Response {
+        body(status, &message, None, None)
     }
 }
 

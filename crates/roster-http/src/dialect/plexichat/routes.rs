@@ -37,7 +37,8 @@ pub fn mount(state: &AppState) -> Router<AppState> {
         .route("/users/search", get(search_get))
         .route("/users/{user_id}", get(user_get))
         .route("/avatars/users/{file}", get(avatar_get))
-        .route("/auth/verify-email", get(verify_email_get));
+        .route("/auth/verify-email", get(verify_email_get))
+        .merge(super::features::routes());
     crate::dialect::mount_at(&state.config.plexichat_prefix, routes, error::render_error)
 }
 
