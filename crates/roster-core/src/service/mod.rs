@@ -22,6 +22,7 @@ mod messaging;
 mod migrate;
 mod password_resets;
 mod permissions;
+mod product_config;
 mod sealing;
 mod sessions;
 mod social;
@@ -76,7 +77,9 @@ pub use two_factor::{
     TwoFactorStatus,
 };
 pub use user_pages::{ListUsers, MAX_PAGE_SIZE, OffsetPage, UserListing, UserPage, cursor_after};
-pub use users::{AdminUserChanges, NewUser, Patch, PreferencesEdit, ProfileChanges, Registration};
+pub use users::{
+    AdminUserChanges, MAX_PREFERENCES_BYTES, NewUser, Patch, PreferencesEdit, ProfileChanges, Registration,
+};
 pub use verification::SignupForm;
 pub use webhook_net::{AddressPolicy, Refusal, check_ip, check_url, without_credentials};
 pub use webhooks::{
