@@ -272,6 +272,7 @@ pub mod audit {
     pub const USER_IMPORT: &str = "user.import";
     pub const SESSION_REVOKE: &str = "session.revoke";
     pub const PERMISSION_TEMPLATE_UPDATE: &str = "permission_template.update";
+    pub const INSTANCE_CONFIG_UPDATE: &str = "instance_config.update";
     pub const GROUP_CREATE: &str = "group.create";
     pub const GROUP_UPDATE: &str = "group.update";
     pub const GROUP_DELETE: &str = "group.delete";

@@ -5,6 +5,9 @@
 pub(crate) const GET_INSTANCE_SETTING: &str = "SELECT value FROM instance_settings WHERE name = $1";
 pub(crate) const INIT_INSTANCE_SETTING: &str =
     "INSERT INTO instance_settings (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING";
+/// Sets a shared value; the row keeps the time it was first stored.
+pub(crate) const PUT_INSTANCE_SETTING: &str = "INSERT INTO instance_settings (name, value, created_at) VALUES ($1, $2, $3) \
+     ON CONFLICT (name) DO UPDATE SET value = excluded.value";
 pub(crate) const UPDATE_SIGNING_KEY_PRIVATE: &str = "UPDATE signing_keys SET private_key = $2 WHERE kid = $1";
 
 pub(crate) const GET_TWO_FACTOR: &str =

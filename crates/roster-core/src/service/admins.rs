@@ -7,7 +7,7 @@ use super::auth::ClientMeta;
 use super::users::{Registration, not_found};
 use super::{Actor, Authority, Core, LoginOutcome, Surface};
 use crate::error::{Error, Result};
-use crate::id::UserId;
+use crate::id::{GroupId, UserId};
 use crate::store::{UserQuery, UserSort};
 use crate::user::{Role, User};
 use time::Duration;
@@ -28,6 +28,9 @@ pub struct SignupPolicy {
     /// Only the first account may sign up (Open WebUI closes sign-up after it), decided safely
     /// under concurrency: of racing first sign-ups, one account is kept.
     pub only_first_account: bool,
+    /// A group every new account joins (Open WebUI's `DEFAULT_GROUP_ID`); an unknown group is
+    /// logged and skipped, as Open WebUI does.
+    pub default_group: Option<GroupId>,
 }
 
 /// Where the primary administrator must keep its administrator role (may not give it up
@@ -82,6 +85,30 @@ impl Core {
             })
             .await?;
         Ok(first.first().map(|u| u.id))
+    }
+
+    /// The account a product shows as the administrators' contact (Open WebUI's pending-user
+    /// screen), to any signed-in caller, pending ones too (the product decides whether to show
+    /// it): the account whose email or username is `login` when given (None if there is none),
+    /// else the first account ever created (whatever its role now).
+    pub async fn contact_account(&self, _caller: &Actor, login: Option<&str>) -> Result<Option<User>> {
+        if let Some(login) = login {
+            return match self.find_user_by_login(login).await {
+                Ok(user) => Ok(Some(user)),
+                Err(Error::NotFound(_) | Error::Invalid { .. }) => Ok(None),
+                Err(e) => Err(e),
+            };
+        }
+        let first = self
+            .store
+            .list_users(&UserQuery {
+                sort: UserSort::CreatedAt,
+                descending: false,
+                limit: 1,
+                ..UserQuery::default()
+            })
+            .await?;
+        Ok(first.into_iter().next())
     }
 
     /// The check of every operation on one user that takes authority over the account (a
@@ -145,6 +172,7 @@ impl Core {
             access_ttl,
             identify_pending,
             only_first_account,
+            default_group,
         } = policy;
         self.check_client_rate_limit(crate::limit::Limit::Register, meta)
             .await?;
@@ -162,6 +190,9 @@ impl Core {
             return Err(Error::RegistrationDisabled);
         }
         tracing::info!(user = %user.id, role = %user.role, "user registered");
+        if let Some(group) = default_group {
+            self.join_default_group(user.id, group).await;
+        }
         let may_sign_in = if identify_pending {
             user.ensure_may_identify_at(self.clock.now()).is_ok()
         } else {

@@ -196,6 +196,25 @@ impl Core {
         Ok(self.store.list_group_members(id).await?)
     }
 
+    /// Puts a newly registered account in the deployment's default group (a sign-up policy,
+    /// see [`super::SignupPolicy`]), journaled as the system's change. A failure (the group
+    /// is gone) is logged and leaves the account as it is, as Open WebUI does.
+    pub(super) async fn join_default_group(&self, user: UserId, group: GroupId) {
+        let joined = async {
+            self.store.get_group(group).await.map_err(not_found("group"))?;
+            let added = BTreeSet::from([user]);
+            let journal = membership_rows(self.journal(None), group, &added, true).build();
+            self.store
+                .add_group_members(group, &[user], self.clock.now(), &journal)
+                .await
+                .map_err(not_found("user"))?;
+            self.touch_group(group).await
+        };
+        if let Err(error) = joined.await {
+            tracing::warn!(%user, %group, %error, "could not add the new account to the default group");
+        }
+    }
+
     /// Removes users from a group (administrators only; non-members are ignored). Returns
     /// the members afterwards.
     pub async fn remove_group_members(&self, actor: &Actor, id: GroupId, users: &[UserId]) -> Result<Vec<UserId>> {

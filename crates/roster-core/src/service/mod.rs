@@ -22,6 +22,7 @@ mod messaging;
 mod migrate;
 mod password_resets;
 mod permissions;
+mod product_config;
 mod sealing;
 mod sessions;
 mod social;
@@ -87,7 +88,9 @@ pub use user_settings::{
     MAX_SETTING_KEY, MAX_SETTING_VALUE, MAX_USER_SETTINGS, RESERVED_SETTING_PREFIX, SETTING_VALUE_TOO_LONG,
     TOO_MANY_SETTINGS, check_setting,
 };
-pub use users::{AdminUserChanges, NewUser, Patch, PreferencesEdit, ProfileChanges, Registration};
+pub use users::{
+    AdminUserChanges, MAX_PREFERENCES_BYTES, NewUser, Patch, PreferencesEdit, ProfileChanges, Registration,
+};
 pub use verification::SignupForm;
 pub use webhook_net::{AddressPolicy, Refusal, check_ip, check_url, without_credentials};
 pub use webhooks::{

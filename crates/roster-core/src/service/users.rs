@@ -283,7 +283,7 @@ impl Core {
             .is_ok_and(|u| u.last_login_at.is_none())
     }
 
-    async fn find_user_by_login(&self, login: &str) -> Result<User> {
+    pub(super) async fn find_user_by_login(&self, login: &str) -> Result<User> {
         let login = login.trim().to_lowercase();
         if login.is_empty() {
             return Err(Error::invalid("email", "must not be empty"));

@@ -1,6 +1,7 @@
 //! What every instance shares: instance settings and the token signing keys.
 
 use super::StoreResult;
+use crate::journal::Journal;
 use crate::token::SigningKeyRecord;
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -14,6 +15,15 @@ pub trait InstanceStore: Send + Sync {
     /// Stores a shared value unless one is set already; returns the value in force (this one,
     /// or the one another instance stored first).
     async fn init_instance_setting(&self, name: &str, value: &str, at: OffsetDateTime) -> StoreResult<String>;
+    /// Sets a shared value (replacing the one stored), with the change's journal, in one
+    /// transaction.
+    async fn put_instance_setting(
+        &self,
+        name: &str,
+        value: &str,
+        at: OffsetDateTime,
+        journal: &Journal,
+    ) -> StoreResult<()>;
     /// All token signing keys.
     async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;
     /// Adds a signing key; false if its generation already exists (another instance won).

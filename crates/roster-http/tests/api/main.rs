@@ -21,6 +21,7 @@ mod librechat_two_factor;
 mod me;
 mod nul;
 mod openwebui;
+mod openwebui_admin;
 mod permissions;
 mod plexichat;
 mod plexichat_features;

@@ -46,6 +46,26 @@ macro_rules! impl_instance {
                     Ok(stored)
                 }
 
+                async fn put_instance_setting(
+                    &self,
+                    name: &str,
+                    value: &str,
+                    at: OffsetDateTime,
+                    journal: &Journal,
+                ) -> StoreResult<()> {
+                    write_transaction!(self, |transaction| {
+                        sqlx::query(two_factor::PUT_INSTANCE_SETTING)
+                            .bind(name)
+                            .bind(value)
+                            .bind(to_ms(at))
+                            .execute(&mut *transaction)
+                            .await?;
+                        Self::write_journal(&mut transaction, journal).await?;
+                        Ok(())
+                    })
+                    .map_err(Into::into)
+                }
+
                 async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
                     let rows = sqlx::query_as(sql::LIST_SIGNING_KEYS)
                         .fetch_all(self.read_pool())

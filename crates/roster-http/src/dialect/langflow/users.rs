@@ -102,6 +102,7 @@ pub(super) async fn users_create_post(
                         access_ttl: None,
                         identify_pending: false,
                         only_first_account: false,
+                        default_group: None,
                     },
                     &meta,
                 )

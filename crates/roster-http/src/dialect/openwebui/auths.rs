@@ -1,12 +1,13 @@
 //! `/api/v1/auths`: sign-in, sign-up, sign-out, the session, an administrator's new user, the
 //! caller's password, profile and time zone, and the caller's API key.
 
+use super::admin::AdminConfig;
 use super::caller::{
-    Caller, Identity, Result, email, permissions_of, token_ttl, with_token_cookie, without_token_cookie,
+    Caller, Identity, Result, email, permissions_of, profile_image, with_token_cookie, without_token_cookie,
 };
 use super::dto::*;
 use super::error::{self, OpenWebUiError};
-use super::map::{self, ProfileImage};
+use super::map;
 use crate::extract::{Json, Meta};
 use crate::state::AppState;
 use axum::extract::State;
@@ -28,9 +29,10 @@ pub(super) async fn signin_post(
     Meta(meta): Meta,
     Json(body): Json<SigninForm>,
 ) -> Result<Response> {
+    let ttl = AdminConfig::load(&state).await?.token_ttl();
     let outcome = state
         .core
-        .login_with_access_ttl(&body.email, &body.password, token_ttl(&state), true, &meta)
+        .login_with_access_ttl(&body.email, &body.password, ttl, true, &meta)
         .await?;
     let tokens = outcome.tokens.ok_or(Error::AccountPending)?;
     let permissions = permissions_of(&state, outcome.user.id).await?;
@@ -53,41 +55,48 @@ pub(super) async fn signup_post(
     Meta(meta): Meta,
     Json(body): Json<SignupForm>,
 ) -> Result<Response> {
+    // The image is checked with the form (422), before anything else, as in Open WebUI; no
+    // image (or null) is its placeholder, `/user.png`.
+    let image = profile_image(body.profile_image_url.as_deref().unwrap_or("/user.png"))?;
+    let config = AdminConfig::load(&state).await?;
     // Closed sign-up (403) is decided before the email is checked (400), as in Open WebUI.
     let input = Registration {
         email: Some(roster_core::user::normalise_email(&body.email)),
         username: None,
         name: Some(body.name),
         password: body.password,
-        preferences: None,
+        preferences: image.initial_preferences(),
     };
+    let only_first_account = !config.signup_open();
     let outcome = state
         .core
         .register_with_role(
             input,
             SignupPolicy {
-                role: state.config.openwebui_default_role,
-                access_ttl: Some(token_ttl(&state)),
+                // While only the first account may sign up (it becomes the administrator), a
+                // racing second one must not get the administrator role from the setting.
+                role: if only_first_account {
+                    state.config.openwebui_default_role
+                } else {
+                    config.default_role()
+                },
+                access_ttl: Some(config.token_ttl()),
                 identify_pending: true,
-                only_first_account: !state.config.openwebui_enable_signup,
+                only_first_account,
+                default_group: config.default_group(),
             },
             &meta,
         )
         .await?;
     let mut user = outcome.user;
-    if let (Some(url), Some(tokens)) = (body.profile_image_url.as_deref(), outcome.tokens.as_ref()) {
-        let image = ProfileImage::new(url);
-        if image.sets_image() {
-            let actor = state.core.authenticate_identity(&tokens.access_token).await?;
-            let changes = ProfileChanges {
-                avatar: image.avatar.clone(),
-                ..ProfileChanges::default()
-            };
-            user = state
-                .core
-                .update_profile_editing(&actor, changes, Some(&|p: &mut Map<String, Value>| image.apply(p)))
-                .await?;
-        }
+    if let (Patch::Set(_), Some(tokens)) = (&image.avatar, outcome.tokens.as_ref()) {
+        // An http(s) image goes in the core's avatar, where every dialect shows it.
+        let actor = state.core.authenticate_identity(&tokens.access_token).await?;
+        let changes = ProfileChanges {
+            avatar: image.avatar.clone(),
+            ..ProfileChanges::default()
+        };
+        user = state.core.update_profile(&actor, changes).await?;
     }
     let permissions = permissions_of(&state, user.id).await?;
     let now = state.core.clock.now().unix_timestamp();
@@ -115,6 +124,7 @@ pub(super) async fn add_post(
     Json(body): Json<AddUserForm>,
 ) -> Result<axum::Json<AddUserResponse>> {
     caller.actor.require_admin()?;
+    let image = profile_image(body.profile_image_url.as_deref().unwrap_or("/user.png"))?;
     let email = email(&body.email)?;
     let role = match body.role.as_deref() {
         Some(r) => Role::parse(r)?,
@@ -133,12 +143,16 @@ pub(super) async fn add_post(
             },
         )
         .await?;
-    if let Some(url) = body.profile_image_url.as_deref() {
-        let changes = AdminUserChanges {
-            profile: super::users::image_changes(url, &user),
-            ..AdminUserChanges::default()
-        };
-        user = state.core.admin_update_user(&caller.actor, user.id, changes).await?;
+    let changes = AdminUserChanges {
+        profile: super::users::image_changes(image, &user),
+        ..AdminUserChanges::default()
+    };
+    user = state.core.admin_update_user(&caller.actor, user.id, changes).await?;
+    if let Some(group) = AdminConfig::load(&state).await?.default_group() {
+        // Open WebUI logs a default group it cannot join and keeps the account.
+        if let Err(e) = state.core.add_group_members(&caller.actor, group, &[user.id]).await {
+            tracing::warn!(user = %user.id, %group, error = %e, "could not add the new account to the default group");
+        }
     }
     Ok(axum::Json(AddUserResponse {
         token: String::new(),
@@ -147,7 +161,8 @@ pub(super) async fn add_post(
         email: user.email.clone().unwrap_or_default(),
         name: map::display_name(&user),
         role: user.role.as_str().to_string(),
-        profile_image_url: map::profile_image_url(&user),
+        // Open WebUI answers its profile-image route here, whatever it stored.
+        profile_image_url: format!("/api/v1/users/{}/profile/image", id_to_uuid(user.id.0)),
     }))
 }
 
@@ -194,7 +209,7 @@ pub(super) async fn update_profile_post(
     caller: Caller,
     Json(body): Json<UpdateProfileForm>,
 ) -> Result<axum::Json<ProfileResponse>> {
-    let image = ProfileImage::new(&body.profile_image_url);
+    let image = profile_image(&body.profile_image_url)?;
     let mut changes = ProfileChanges {
         name: Patch::Set(body.name),
         avatar: image.avatar.clone(),
@@ -242,9 +257,15 @@ pub(super) async fn update_timezone_post(
     Ok(axum::Json(json!({"status": true})))
 }
 
-/// API keys need the admin role or the `features.api_keys` permission (the core's rule, as
-/// Open WebUI words its refusal on these routes).
+/// API keys need `ENABLE_API_KEYS` on, and the admin role or the `features.api_keys`
+/// permission (the core's rule, as Open WebUI words its refusal on these routes).
 async fn ensure_api_keys_allowed(state: &AppState, actor: &Actor) -> Result<()> {
+    if !AdminConfig::load(state).await?.enable_api_keys {
+        return Err(OpenWebUiError::Detail(
+            StatusCode::FORBIDDEN,
+            error::API_KEY_CREATION_NOT_ALLOWED,
+        ));
+    }
     state
         .core
         .ensure_api_keys_permitted(&actor.user, Surface::OpenWebUi)

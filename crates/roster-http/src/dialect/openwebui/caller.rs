@@ -2,6 +2,7 @@
 //! WebUI's frontend keeps), the `token` cookie this dialect sets, and the parsing every
 //! resource shares (ids, emails).
 
+use super::admin::AdminConfig;
 use super::error::{self, OpenWebUiError};
 use super::map;
 use crate::cookie::{self, SameSite, SetCookie};
@@ -37,23 +38,54 @@ impl FromRequestParts<AppState> for Caller {
         let token = token_of(parts).ok_or(Error::Unauthenticated)?;
         let actor = state.core.authenticate_bearer(&token).await?;
         Ok(Caller {
-            actor: usable(state, actor).await?,
+            actor: usable(state, actor, &route_path(parts, state)).await?,
         })
     }
 }
 
-/// An API key works on these routes only for administrators and holders of
-/// `features.api_keys`, wherever it was created (Open WebUI's `API_KEY_NOT_ALLOWED`). The
-/// actor is marked as calling through Open WebUI's routes, so the core applies Open WebUI's
-/// rules to it (the primary administrator keeps its role).
-async fn usable(state: &AppState, actor: Actor) -> Result<Actor> {
+/// An API key works on these routes only while the admin configuration's `ENABLE_API_KEYS`
+/// is on, and only for administrators and holders of `features.api_keys`, wherever it was
+/// created (Open WebUI's 403 `API_KEY_NOT_ALLOWED`); with `ENABLE_API_KEYS_ENDPOINT_RESTRICTIONS`,
+/// only on the `API_KEYS_ALLOWED_ENDPOINTS` (`path` is the route's path under the dialect's
+/// prefix; 403 `ACCESS_PROHIBITED`). The actor is marked as calling through Open WebUI's
+/// routes, so the core applies Open WebUI's rules to it (the primary administrator keeps its
+/// role).
+async fn usable(state: &AppState, actor: Actor, path: &str) -> Result<Actor> {
     if matches!(actor.credential, Credential::ApiKey { .. }) {
+        let config = AdminConfig::load(state).await?;
+        if !config.enable_api_keys {
+            return Err(OpenWebUiError::Detail(
+                StatusCode::FORBIDDEN,
+                error::API_KEY_NOT_ALLOWED,
+            ));
+        }
         state
             .core
             .ensure_api_keys_permitted(&actor.user, Surface::OpenWebUi)
             .await?;
+        if !config.api_key_may_call(path) {
+            return Err(OpenWebUiError::Detail(StatusCode::FORBIDDEN, error::ACCESS_PROHIBITED));
+        }
     }
     Ok(actor.through(Surface::OpenWebUi))
+}
+
+/// The request's path under the dialect's prefix (`/api/v1/...`, as Open WebUI sees it):
+/// nested routers see only the rest of it.
+fn route_path(parts: &Parts, state: &AppState) -> String {
+    let full = parts
+        .extensions
+        .get::<axum::extract::OriginalUri>()
+        .map_or(parts.uri.path(), |uri| uri.0.path());
+    let prefix = state.config.openwebui_prefix.trim().trim_matches('/');
+    if prefix.is_empty() {
+        return full.to_string();
+    }
+    full.strip_prefix('/')
+        .and_then(|rest| rest.strip_prefix(prefix))
+        .filter(|rest| rest.starts_with('/'))
+        .unwrap_or(full)
+        .to_string()
 }
 
 /// The caller of the few routes Open WebUI opens to pending accounts too (`get_current_user`:
@@ -70,7 +102,7 @@ impl FromRequestParts<AppState> for Identity {
         let token = token_of(parts).ok_or(Error::Unauthenticated)?;
         let actor = state.core.authenticate_identity(&token).await?;
         Ok(Identity {
-            actor: usable(state, actor).await?,
+            actor: usable(state, actor, &route_path(parts, state)).await?,
             token,
         })
     }
@@ -86,7 +118,7 @@ impl axum::extract::OptionalFromRequestParts<AppState> for Identity {
         };
         match state.core.authenticate_identity(&token).await {
             Ok(actor) => Ok(Some(Identity {
-                actor: usable(state, actor).await?,
+                actor: usable(state, actor, &route_path(parts, state)).await?,
                 token,
             })),
             Err(Error::Unavailable) => Err(Error::Unavailable.into()),
@@ -114,11 +146,6 @@ pub(super) fn without_token_cookie(mut response: Response) -> Response {
     response
 }
 
-/// How long this dialect's sign-in tokens last.
-pub(super) fn token_ttl(state: &AppState) -> time::Duration {
-    time::Duration::seconds(state.config.openwebui_token_ttl_seconds.max(1))
-}
-
 pub(super) fn user_id(raw: &str) -> Result<UserId> {
     Ok(UserId(id_from_uuid(raw)?))
 }
@@ -142,6 +169,11 @@ pub(super) fn email(raw: &str) -> Result<String> {
         ));
     }
     Ok(email)
+}
+
+/// A `profile_image_url` as Open WebUI's forms check it (422 with its message otherwise).
+pub(super) fn profile_image(url: &str) -> Result<map::ProfileImage> {
+    map::ProfileImage::parse(url).map_err(|message| error::value_error("profile_image_url", url, &message))
 }
 
 /// The user's effective permissions over Open WebUI's defaults.

@@ -75,6 +75,22 @@ pub fn render_error(info: &ErrorInfo) -> Response {
     }
 }
 
+/// FastAPI's 422 for a body field whose pydantic `field_validator` raised
+/// `ValueError(message)`: `{type: "value_error", loc: ["body", field], msg: "Value error, ...",
+/// input, ctx: {error: {}}}`.
+pub fn value_error(field: &str, input: &str, message: &str) -> OpenWebUiError {
+    OpenWebUiError::Object(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        serde_json::json!([{
+            "type": "value_error",
+            "loc": ["body", field],
+            "msg": format!("Value error, {message}"),
+            "input": input,
+            "ctx": {"error": {}},
+        }]),
+    )
+}
+
 /// A handler's error: a core or request error (re-rendered by [`render_error`]), or an
 /// answer Open WebUI gives on one route only (`Detail`).
 pub type OpenWebUiError = crate::dialect::fastapi::FastApiError;

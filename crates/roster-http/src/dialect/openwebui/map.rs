@@ -5,7 +5,7 @@
 use super::dto::*;
 use roster_core::User;
 use roster_core::id::id_to_uuid;
-use roster_core::service::{Patch, own_avatar_file};
+use roster_core::service::{MAX_PREFERENCES_BYTES, Patch, own_avatar_file};
 use roster_core::store::Group;
 use serde_json::Value;
 
@@ -15,7 +15,7 @@ pub const INFO: &str = "info";
 pub const STATUS: &str = "status";
 pub const GENDER: &str = "gender";
 pub const DATE_OF_BIRTH: &str = "date_of_birth";
-/// A `data:` URL profile image (the core's avatar holds only URLs and paths).
+/// A profile image the core's avatar does not keep verbatim (a `data:` image, for one).
 pub const PROFILE_IMAGE: &str = "profile_image_url";
 
 /// Open WebUI's page size.
@@ -55,14 +55,17 @@ pub fn display_name(user: &User) -> String {
     })
 }
 
-/// `profile_image_url`: the stored URL or `data:` image, else the route serving the image
-/// (which also serves an avatar stored by Roster).
+/// `profile_image_url`: the route serving an avatar Roster stored (an upload through another
+/// dialect, a migrated image), else the image as the client gave it (an `http(s)` URL in the
+/// core's avatar, anything else in the preferences), else the route (which then serves the
+/// default image).
 pub fn profile_image_url(user: &User) -> String {
-    user.avatar
-        .clone()
-        .filter(|a| own_avatar_file(a).is_none())
-        .or_else(|| preference_str(user, PROFILE_IMAGE))
-        .unwrap_or_else(|| format!("/api/v1/users/{}/profile/image", id_to_uuid(user.id.0)))
+    let route = || format!("/api/v1/users/{}/profile/image", id_to_uuid(user.id.0));
+    match user.avatar.as_deref() {
+        Some(avatar) if own_avatar_file(avatar).is_some() => route(),
+        Some(avatar) => avatar.to_string(),
+        None => preference_str(user, PROFILE_IMAGE).unwrap_or_else(route),
+    }
 }
 
 /// The core user as `UserModel`.
@@ -203,6 +206,45 @@ pub fn merge_settings(current: Option<Value>, update: &serde_json::Map<String, V
     Value::Object(settings)
 }
 
+/// Open WebUI's `merge_user_ui_settings`: the user's `ui` settings over the administrator's
+/// defaults, objects merged key by key, a user's `null` leaving the default.
+pub fn merge_ui_settings(
+    defaults: &serde_json::Map<String, Value>,
+    settings: &serde_json::Map<String, Value>,
+) -> serde_json::Map<String, Value> {
+    let mut merged = defaults.clone();
+    for (key, value) in settings {
+        if value.is_null() {
+            continue;
+        }
+        let value = match (merged.get(key), value) {
+            (Some(Value::Object(default)), Value::Object(own)) => Value::Object(merge_ui_settings(default, own)),
+            _ => value.clone(),
+        };
+        merged.insert(key.clone(), value);
+    }
+    merged
+}
+
+/// `GET /users/user/settings` without `raw`: the stored settings with `ui` over the
+/// administrator's `DEFAULT_INTERFACE_SETTINGS` (the stored settings alone when there are no
+/// defaults).
+pub fn settings_with_defaults(stored: Value, defaults: &serde_json::Map<String, Value>) -> Value {
+    if defaults.is_empty() {
+        return stored;
+    }
+    let mut settings = match stored {
+        Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    };
+    let own_ui = match settings.get("ui") {
+        Some(Value::Object(ui)) => ui.clone(),
+        _ => serde_json::Map::new(),
+    };
+    settings.insert("ui".into(), Value::Object(merge_ui_settings(defaults, &own_ui)));
+    Value::Object(settings)
+}
+
 /// Drops the keys a non-admin may not set (Open WebUI drops them silently): the core's gated
 /// preference fields (`ui.system` without `chat.controls` and `chat.system_prompt`,
 /// `ui.toolServers` without `features.direct_tool_servers`, `notifications` and
@@ -240,39 +282,140 @@ pub fn decode_data_url(url: &str) -> Option<(String, Vec<u8>)> {
     Some((mime, bytes))
 }
 
-/// Where a profile image goes: URLs and paths in the core's avatar; `data:` images in the
-/// preferences; `/user.png` (Open WebUI's placeholder) and empty: none.
+/// Open WebUI's `validate_image_url` refusals (`utils/validate.py`, 0.12.4).
+pub const PROFILE_IMAGE_INVALID: &str = "Invalid profile image URL: must be a known internal path, an HTTP(S) URL with a host, or a data:image URI (png/jpeg/gif/webp).";
+pub const PROFILE_IMAGE_NO_HOST: &str = "Invalid profile image URL: HTTP(S) URLs must include a host.";
+/// Open WebUI's refusal of a `data:` image over `PROFILE_IMAGE_MAX_DATA_URI_SIZE`, with the
+/// most Roster keeps in a user's preferences as that limit.
+pub const PROFILE_IMAGE_TOO_LARGE: &str = "Invalid profile image URL: data URI exceeds the 65536-byte limit.";
+/// Python's `urlsplit` refuses a host with one bracket.
+pub const PROFILE_IMAGE_BAD_IPV6: &str = "Invalid IPv6 URL";
+
+/// The only relative paths Open WebUI accepts besides its profile-image route.
+const SAFE_STATIC_PATHS: [&str; 3] = ["/user.png", "/favicon.png", "/static/favicon.png"];
+
+/// `^/api/v1/users/[^/?#]+/profile/image$` (Python's `$` also matches before a final newline).
+fn is_profile_image_route(url: &str) -> bool {
+    let url = url.strip_suffix('\n').unwrap_or(url);
+    url.strip_prefix("/api/v1/users/")
+        .and_then(|rest| rest.strip_suffix("/profile/image"))
+        .is_some_and(|id| !id.is_empty() && !id.contains(['/', '?', '#']))
+}
+
+/// The scheme (lower-cased) and the rest of `url`, as Python's `urlsplit` splits them: it
+/// first drops leading spaces and control characters and every tab, CR and LF.
+fn split_scheme(url: &str) -> Option<(String, String)> {
+    let cleaned: String = url
+        .trim_start_matches(|c: char| c <= ' ')
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\r' | '\n'))
+        .collect();
+    let (scheme, rest) = cleaned.split_once(':')?;
+    let mut chars = scheme.chars();
+    let first = chars.next()?;
+    let valid = first.is_ascii_alphabetic() && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    valid.then(|| (scheme.to_ascii_lowercase(), rest.to_string()))
+}
+
+/// `urlsplit(url).hostname` of what follows the scheme: None when there is none.
+fn hostname(rest: &str) -> Result<Option<String>, String> {
+    let Some(after) = rest.strip_prefix("//") else {
+        return Ok(None);
+    };
+    let netloc = after.split(['/', '?', '#']).next().unwrap_or_default();
+    if netloc.contains('[') != netloc.contains(']') {
+        return Err(PROFILE_IMAGE_BAD_IPV6.into());
+    }
+    let host_info = netloc.rsplit_once('@').map_or(netloc, |(_, host)| host);
+    let host = match host_info.split_once('[') {
+        Some((_, bracketed)) => bracketed.split(']').next().unwrap_or_default(),
+        None => host_info.split(':').next().unwrap_or_default(),
+    };
+    Ok((!host.is_empty()).then(|| host.to_ascii_lowercase()))
+}
+
+/// `^data:image/(gif|jpeg|png|webp);base64,`, case-insensitively.
+fn is_safe_data_uri(url: &str) -> bool {
+    let head = url.get(..url.len().min(32)).unwrap_or(url).to_ascii_lowercase();
+    ALLOWED_IMAGE_TYPES
+        .iter()
+        .any(|mime| head.starts_with(&format!("data:{mime};base64,")))
+}
+
+/// Open WebUI's `validate_image_url` for profile images: empty, its own static paths and
+/// profile-image route (exactly), `http(s)` URLs with a host, and base64 `data:` images of
+/// the allowed types. The error is Open WebUI's message.
+pub fn validate_image_url(url: &str) -> Result<(), String> {
+    if url.is_empty() || SAFE_STATIC_PATHS.contains(&url) || is_profile_image_route(url) {
+        return Ok(());
+    }
+    if let Some((scheme, rest)) = split_scheme(url)
+        && (scheme == "http" || scheme == "https")
+    {
+        return match hostname(&rest)? {
+            Some(_) => Ok(()),
+            None => Err(PROFILE_IMAGE_NO_HOST.into()),
+        };
+    }
+    if is_safe_data_uri(url) {
+        return Ok(());
+    }
+    Err(PROFILE_IMAGE_INVALID.into())
+}
+
+/// Where an accepted profile image is stored, as given: an `http(s)` URL the core's avatar
+/// keeps verbatim goes there (every dialect shows it); anything else (Open WebUI's own static
+/// paths and route, which mean nothing elsewhere, a `data:` image, a URL the core's avatar
+/// rule would change) goes in the preferences; empty: none (Open WebUI then names its
+/// profile-image route).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProfileImage {
     pub avatar: Patch<String>,
-    data_url: Option<String>,
+    kept_in_preferences: Option<String>,
 }
 
 impl ProfileImage {
-    pub fn new(url: &str) -> Self {
-        let url = url.trim();
-        if url.starts_with("data:") {
-            return ProfileImage {
-                avatar: Patch::Clear,
-                data_url: Some(url.to_string()),
-            };
+    /// `url` checked as Open WebUI checks it (see [`validate_image_url`]); an image kept in
+    /// the preferences must also fit them ([`PROFILE_IMAGE_TOO_LARGE`]) and hold no NUL.
+    pub fn parse(url: &str) -> Result<Self, String> {
+        validate_image_url(url)?;
+        if url.len() > MAX_PREFERENCES_BYTES {
+            return Err(PROFILE_IMAGE_TOO_LARGE.to_string());
         }
-        let avatar = if url.is_empty() || url == "/user.png" {
-            Patch::Clear
+        if url.contains('\0') {
+            return Err(format!("Invalid profile image URL: {}", roster_core::user::NUL_REASON));
+        }
+        if url.is_empty() {
+            return Ok(ProfileImage {
+                avatar: Patch::Clear,
+                kept_in_preferences: None,
+            });
+        }
+        let verbatim = (url.starts_with("http://") || url.starts_with("https://"))
+            && matches!(roster_core::user::validate_avatar(url), Ok(Some(kept)) if kept == url);
+        Ok(if verbatim {
+            ProfileImage {
+                avatar: Patch::Set(url.to_string()),
+                kept_in_preferences: None,
+            }
         } else {
-            Patch::Set(url.to_string())
-        };
-        ProfileImage { avatar, data_url: None }
+            ProfileImage {
+                avatar: Patch::Clear,
+                kept_in_preferences: Some(url.to_string()),
+            }
+        })
     }
 
-    /// Whether it sets an image (not none).
-    pub fn sets_image(&self) -> bool {
-        self.data_url.is_some() || self.avatar != Patch::Clear
+    /// The preferences of a new account with this image (None: none to keep there).
+    pub fn initial_preferences(&self) -> Option<Value> {
+        let mut preferences = serde_json::Map::new();
+        self.apply(&mut preferences);
+        (!preferences.is_empty()).then_some(Value::Object(preferences))
     }
 
-    /// Keeps the `data:` image in `preferences`, or removes the one there.
+    /// Keeps the image in `preferences` when it goes there, or removes the one there.
     pub fn apply(&self, preferences: &mut serde_json::Map<String, Value>) {
-        match &self.data_url {
+        match &self.kept_in_preferences {
             Some(url) => preferences.insert(PROFILE_IMAGE.into(), Value::String(url.clone())),
             None => preferences.remove(PROFILE_IMAGE),
         };
@@ -309,6 +452,22 @@ mod tests {
     }
 
     #[test]
+    fn default_interface_settings_under_the_users() {
+        let defaults = json!({"theme": "dark", "params": {"a": 1, "b": 2}, "lang": "en"});
+        let defaults = defaults.as_object().unwrap();
+        let stored = json!({"ui": {"theme": "light", "params": {"b": 3}, "lang": null}, "x": 1});
+        assert_eq!(
+            settings_with_defaults(stored, defaults),
+            json!({"ui": {"theme": "light", "params": {"a": 1, "b": 3}, "lang": "en"}, "x": 1})
+        );
+        assert_eq!(settings_with_defaults(Value::Null, defaults), json!({"ui": defaults}));
+        assert_eq!(
+            settings_with_defaults(Value::Null, &serde_json::Map::new()),
+            Value::Null
+        );
+    }
+
+    #[test]
     fn forbidden_settings_are_dropped() {
         let mut update = json!({"ui": {"system": "s", "toolServers": [], "notifications": {"webhook_url": "u", "x": 1}}, "notifications": {}})
             .as_object()
@@ -328,6 +487,67 @@ mod tests {
         assert!(!email_format_ok("nope"));
         assert!(!email_format_ok("a@b"));
         assert!(!email_format_ok("@b.c"));
+    }
+
+    #[test]
+    fn profile_images_as_open_webui_checks_them() {
+        for ok in [
+            "",
+            "/user.png",
+            "/favicon.png",
+            "/static/favicon.png",
+            "/api/v1/users/abc/profile/image",
+            "/api/v1/users/abc/profile/image\n",
+            "https://example.com/a.png",
+            "HTTP://Example.com",
+            " http://x",
+            "http://u@h:80/p",
+            "http://[::1]/a",
+            "data:image/png;base64,aGk=",
+            "DATA:IMAGE/WEBP;BASE64,aGk=",
+        ] {
+            assert_eq!(validate_image_url(ok), Ok(()), "{ok:?}");
+        }
+        for (bad, why) in [
+            ("/static/other.png", PROFILE_IMAGE_INVALID),
+            ("/api/v1/users/a/b/profile/image", PROFILE_IMAGE_INVALID),
+            ("user.png", PROFILE_IMAGE_INVALID),
+            ("//evil.com/a.png", PROFILE_IMAGE_INVALID),
+            ("javascript:alert(1)", PROFILE_IMAGE_INVALID),
+            ("data:image/svg+xml;base64,aGk=", PROFILE_IMAGE_INVALID),
+            ("data:image/png,aGk=", PROFILE_IMAGE_INVALID),
+            ("ftp://host/a", PROFILE_IMAGE_INVALID),
+            ("http://:80/path", PROFILE_IMAGE_NO_HOST),
+            ("https:/x", PROFILE_IMAGE_NO_HOST),
+            ("http://user@/x", PROFILE_IMAGE_NO_HOST),
+            ("http://[::1/x", PROFILE_IMAGE_BAD_IPV6),
+        ] {
+            assert_eq!(validate_image_url(bad), Err(why.to_string()), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn profile_images_are_kept_as_given() {
+        let at = |url: &str| {
+            let image = ProfileImage::parse(url).unwrap();
+            let mut preferences = serde_json::Map::new();
+            image.apply(&mut preferences);
+            (image.avatar, preferences.get(PROFILE_IMAGE).cloned())
+        };
+        assert_eq!(at("/user.png"), (Patch::Clear, Some(json!("/user.png"))));
+        assert_eq!(at("https://x/a.png"), (Patch::Set("https://x/a.png".into()), None));
+        assert_eq!(at(""), (Patch::Clear, None));
+        assert_eq!(
+            at("data:image/png;base64,aGk="),
+            (Patch::Clear, Some(json!("data:image/png;base64,aGk=")))
+        );
+        // What the core's avatar would trim or refuse stays in the preferences, unchanged.
+        assert_eq!(at(" http://x"), (Patch::Clear, Some(json!(" http://x"))));
+        assert_eq!(at("HTTPS://x"), (Patch::Clear, Some(json!("HTTPS://x"))));
+        assert!(ProfileImage::parse("/etc/passwd").is_err());
+        let huge = format!("data:image/png;base64,{}", "A".repeat(MAX_PREFERENCES_BYTES));
+        assert_eq!(ProfileImage::parse(&huge), Err(PROFILE_IMAGE_TOO_LARGE.to_string()));
+        assert!(ProfileImage::parse("data:image/png;base64,\0").is_err());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! `/api/v1/groups` as Open WebUI's own frontend calls them, with UUID ids, epoch-second
 //! times and `{"detail": ...}` errors carrying Open WebUI's exact strings.
 
+mod admin;
 mod auths;
 mod caller;
 pub mod dto;

@@ -1,7 +1,7 @@
 //! Open WebUI's routes (`routers/auths.py`, `routers/users.py`, `routers/groups.py`), one
 //! file a resource. Each handler parses, calls core services, and renders Open WebUI's shapes.
 
-use super::{auths, error, groups, settings, users};
+use super::{admin, auths, error, groups, settings, users};
 use crate::state::AppState;
 use axum::Router;
 use axum::routing::{delete, get, post};
@@ -21,6 +21,8 @@ fn routes() -> Router<AppState> {
         .route("/update/password", post(auths::update_password_post))
         .route("/update/profile", post(auths::update_profile_post))
         .route("/update/timezone", post(auths::update_timezone_post))
+        .route("/admin/details", get(admin::details_get))
+        .route("/admin/config", get(admin::config_get).post(admin::config_post))
         .route(
             "/api_key",
             get(auths::api_key_get)

@@ -1,8 +1,10 @@
 //! `/api/v1/users/user/...` (the caller's settings, status and info, kept in the user's
 //! preferences), and the permission routes under `/api/v1/users`.
 
+use super::admin::AdminConfig;
 use super::caller::{Caller, Result, permissions_of, user_id};
 use super::dto::*;
+use super::error::{self, OpenWebUiError};
 use super::map;
 use crate::error::ApiError;
 use crate::extract::{Json, Query};
@@ -38,8 +40,22 @@ fn preference(user: &User, key: &str) -> Value {
     user.preferences.get(key).cloned().unwrap_or(Value::Null)
 }
 
-pub(super) async fn settings_get(caller: Caller, Query(_query): Query<SettingsQuery>) -> Result<axum::Json<Value>> {
-    Ok(axum::Json(preference(&caller.actor.user, map::SETTINGS)))
+/// The stored settings, with `ui` over the administrator's `DEFAULT_INTERFACE_SETTINGS`
+/// unless `raw`.
+pub(super) async fn settings_get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<SettingsQuery>,
+) -> Result<axum::Json<Value>> {
+    let stored = preference(&caller.actor.user, map::SETTINGS);
+    if query.raw.unwrap_or(false) {
+        return Ok(axum::Json(stored));
+    }
+    let config = AdminConfig::load(&state).await?;
+    Ok(axum::Json(map::settings_with_defaults(
+        stored,
+        &config.default_interface_settings,
+    )))
 }
 
 pub(super) async fn settings_update_post(
@@ -60,7 +76,17 @@ pub(super) async fn settings_update_post(
     Ok(axum::Json(preference(&user, map::SETTINGS)))
 }
 
-pub(super) async fn status_get(caller: Caller) -> Result<axum::Json<UserModel>> {
+/// The status routes answer 403 `ACTION_PROHIBITED` while `ENABLE_USER_STATUS` is off.
+async fn ensure_status_enabled(state: &AppState) -> Result<()> {
+    if AdminConfig::load(state).await?.enable_user_status {
+        Ok(())
+    } else {
+        Err(OpenWebUiError::Detail(StatusCode::FORBIDDEN, error::ACTION_PROHIBITED))
+    }
+}
+
+pub(super) async fn status_get(State(state): State<AppState>, caller: Caller) -> Result<axum::Json<UserModel>> {
+    ensure_status_enabled(&state).await?;
     Ok(axum::Json(map::user_model(&caller.actor.user)))
 }
 
@@ -69,6 +95,7 @@ pub(super) async fn status_update_post(
     caller: Caller,
     Json(body): Json<StatusForm>,
 ) -> Result<axum::Json<UserModel>> {
+    ensure_status_enabled(&state).await?;
     let user = change_preferences(&state, &caller, |p| {
         let mut status = object_at(p, map::STATUS);
         if let Some(v) = &body.status_emoji {

@@ -1,6 +1,6 @@
 //! `/api/v1/users`: the listings and one user's routes.
 
-use super::caller::{Caller, Result, email, user_id};
+use super::caller::{Caller, Result, email, profile_image, user_id};
 use super::dto::*;
 use super::error::{self, OpenWebUiError};
 use super::map::{self, ProfileImage};
@@ -17,10 +17,9 @@ use roster_core::store::UserSort;
 use roster_core::{Error, Role, User, UserId};
 use serde_json::{Value, json};
 
-/// The profile changes an administrator's new image makes to `user` (its `data:` image
-/// kept in the preferences, as [`ProfileImage`] says).
-pub(super) fn image_changes(url: &str, user: &User) -> ProfileChanges {
-    let image = ProfileImage::new(url);
+/// The profile changes an administrator's new image makes to `user` (kept in the avatar or
+/// the preferences, as [`ProfileImage`] says).
+pub(super) fn image_changes(image: ProfileImage, user: &User) -> ProfileChanges {
     let mut preferences = user.preferences.clone();
     if let Some(p) = preferences.as_object_mut() {
         image.apply(p);
@@ -224,10 +223,11 @@ pub(super) async fn id_update_post(
     caller.actor.require_admin()?;
     let id = user_id(&id)?;
     let role = body.role.as_deref().map(Role::parse).transpose()?;
-    let target = state.core.get_user(&caller.actor, id).await?;
     let email = body.email.as_deref().map(email).transpose()?;
-    let mut profile = match body.profile_image_url.as_deref() {
-        Some(url) => image_changes(url, &target),
+    let image = body.profile_image_url.as_deref().map(profile_image).transpose()?;
+    let target = state.core.get_user(&caller.actor, id).await?;
+    let mut profile = match image {
+        Some(image) => image_changes(image, &target),
         None => ProfileChanges::default(),
     };
     if let Some(name) = body.name {
