@@ -8,6 +8,7 @@ mod auth;
 mod authority;
 mod authz_props;
 mod errors;
+mod fastapi_validation;
 mod gates;
 mod groups;
 mod identity;

@@ -113,6 +113,7 @@ mod tests {
             reason: None,
             refusal: None,
             shape: false,
+            input: None,
         }
     }
 
