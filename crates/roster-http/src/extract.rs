@@ -311,6 +311,14 @@ fn form_urlencoded_parse(query: &str) -> form_urlencoded::Parse<'_> {
     form_urlencoded::parse(query.as_bytes())
 }
 
+/// For `#[serde(default, deserialize_with = "double_option")]`: tells an absent field
+/// (`None`) from an explicit `null` (`Some(None)`).
+pub fn double_option<'de, T: serde::Deserialize<'de>, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}
+
 /// The credential a request presents: `Authorization: Bearer <token or key>` or `x-api-key`.
 pub fn credential_of(parts: &Parts) -> Option<String> {
     if let Some(key) = parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()) {

@@ -2,6 +2,7 @@
 //! `api/v1/schemas`, `models/api_key/model.py`).
 
 use crate::dialect::fastapi::{FromQuery, QueryReader};
+use crate::extract::double_option;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -55,7 +56,8 @@ pub struct UserCreate {
 #[derive(Debug, Default, Deserialize)]
 pub struct UserUpdate {
     pub username: Option<String>,
-    #[serde(default)]
+    /// Absent, `null` (no picture) or a value.
+    #[serde(default, deserialize_with = "double_option")]
     pub profile_image: Option<Option<String>>,
     pub password: Option<String>,
     pub is_active: Option<bool>,
