@@ -413,7 +413,10 @@ impl Core {
             return Ok(None);
         };
         match self.store.get_user(user_id).await {
-            Ok(user) => Ok(user.ensure_may_sign_in_at(now).is_err().then_some(TokenHolder::Inactive)),
+            Ok(user) => Ok(user
+                .ensure_may_sign_in_at(now)
+                .is_err()
+                .then_some(TokenHolder::Inactive)),
             Err(StoreError::NotFound) => Ok(Some(TokenHolder::Gone)),
             Err(e) => Err(e.into()),
         }

@@ -89,8 +89,7 @@ impl FieldError {
     /// A field validator's refusal: `value_error`, `Value error, {reason}`, as pydantic words
     /// a `ValueError` raised by a validator.
     pub fn value_error(location: &str, name: &str, reason: &str, input: Value) -> Self {
-        Self::new("value_error", location, name, format!("Value error, {reason}"), input)
-            .with_ctx(json!({"error": {}}))
+        Self::new("value_error", location, name, format!("Value error, {reason}"), input).with_ctx(json!({"error": {}}))
     }
 
     /// The entry as FastAPI serialises it.

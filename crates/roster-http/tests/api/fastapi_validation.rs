@@ -82,7 +82,14 @@ async fn langflow_422_bodies(backend: Backend) {
         }]),
     );
     unprocessable(
-        &call(&app, Method::GET, &format!("{LANGFLOW}/users/?skip=-1&limit=500"), a, None).await,
+        &call(
+            &app,
+            Method::GET,
+            &format!("{LANGFLOW}/users/?skip=-1&limit=500"),
+            a,
+            None,
+        )
+        .await,
         json!([
             {
                 "type": "greater_than_equal",
@@ -111,7 +118,14 @@ async fn langflow_422_bodies(backend: Backend) {
         }]),
     );
     // Pydantic's lax integers are read as it reads them.
-    let r = call(&app, Method::GET, &format!("{LANGFLOW}/users/?limit=%2B02&skip=0.0"), a, None).await;
+    let r = call(
+        &app,
+        Method::GET,
+        &format!("{LANGFLOW}/users/?limit=%2B02&skip=0.0"),
+        a,
+        None,
+    )
+    .await;
     r.assert_status(200);
     assert_eq!(r.body["users"].as_array().unwrap().len(), 2);
     // The superuser check (a route dependency) comes before the parameters are validated.
@@ -154,7 +168,14 @@ async fn open_webui_422_bodies(backend: Backend) {
         }]),
     );
     unprocessable(
-        &call(&app, Method::GET, &format!("{OPEN_WEBUI}/users/search?page=1.5"), a, None).await,
+        &call(
+            &app,
+            Method::GET,
+            &format!("{OPEN_WEBUI}/users/search?page=1.5"),
+            a,
+            None,
+        )
+        .await,
         json!([{
             "type": "int_parsing",
             "loc": ["query", "page"],
@@ -163,7 +184,14 @@ async fn open_webui_422_bodies(backend: Backend) {
         }]),
     );
     unprocessable(
-        &call(&app, Method::GET, &format!("{OPEN_WEBUI}/users/user/settings?raw=maybe"), a, None).await,
+        &call(
+            &app,
+            Method::GET,
+            &format!("{OPEN_WEBUI}/users/user/settings?raw=maybe"),
+            a,
+            None,
+        )
+        .await,
         json!([{
             "type": "bool_parsing",
             "loc": ["query", "raw"],
@@ -171,7 +199,10 @@ async fn open_webui_422_bodies(backend: Backend) {
             "input": "maybe",
         }]),
     );
-    let groups = format!("{OPEN_WEBUI}/users/{}/groups?include_inherited=2", id_to_uuid(admin.id.0));
+    let groups = format!(
+        "{OPEN_WEBUI}/users/{}/groups?include_inherited=2",
+        id_to_uuid(admin.id.0)
+    );
     unprocessable(
         &call(&app, Method::GET, &groups, a, None).await,
         json!([{
@@ -182,9 +213,15 @@ async fn open_webui_422_bodies(backend: Backend) {
         }]),
     );
     // pydantic's booleans: `yes`, `on`, `1`, any case.
-    call(&app, Method::GET, &format!("{OPEN_WEBUI}/users/user/settings?raw=YES"), a, None)
-        .await
-        .assert_status(200);
+    call(
+        &app,
+        Method::GET,
+        &format!("{OPEN_WEBUI}/users/user/settings?raw=YES"),
+        a,
+        None,
+    )
+    .await
+    .assert_status(200);
     call(&app, Method::GET, &format!("{OPEN_WEBUI}/users/?page=%202%20"), a, None)
         .await
         .assert_status(200);
@@ -211,7 +248,12 @@ async fn open_webui_422_bodies(backend: Backend) {
         .await;
     r.assert_status(422);
     assert_eq!(r.body["detail"][0]["loc"], json!(["body", "password"]), "{}", r.text);
-    assert_eq!(r.body["detail"][0]["input"], json!({"email": "a@example.org"}), "{}", r.text);
+    assert_eq!(
+        r.body["detail"][0]["input"],
+        json!({"email": "a@example.org"}),
+        "{}",
+        r.text
+    );
 }
 
 backend_tests!(langflow_422_bodies, open_webui_422_bodies);

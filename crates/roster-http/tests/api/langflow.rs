@@ -814,7 +814,8 @@ async fn profile_images_of_langflows_set(backend: Backend) {
     assert_eq!(r.body["profile_image"], Value::Null);
     assert_eq!(whoami().await.body["profile_image"], Value::Null);
 
-    let rule = "Value error, must be an http(s) URL, an absolute path, or a picture of Langflow's set as {folder}/{file}";
+    let rule =
+        "Value error, must be an http(s) URL, an absolute path, or a picture of Langflow's set as {folder}/{file}";
     for bad in ["../../etc/passwd", "rocket.svg", "javascript:alert(1)"] {
         let r = patch(json!({"profile_image": bad})).await;
         r.assert_status(422);
@@ -833,7 +834,12 @@ async fn profile_images_of_langflows_set(backend: Backend) {
     // The core's avatar rule (no spaces in a URL), under the client's field name.
     let r = patch(json!({"profile_image": "/a b.png"})).await;
     r.assert_status(422);
-    assert_eq!(r.body["detail"][0]["loc"], json!(["body", "profile_image"]), "{}", r.text);
+    assert_eq!(
+        r.body["detail"][0]["loc"],
+        json!(["body", "profile_image"]),
+        "{}",
+        r.text
+    );
     assert_eq!(r.body["detail"][0]["input"], "/a b.png");
     assert!(!r.text.contains("avatar"), "{}", r.text);
     assert_eq!(whoami().await.body["profile_image"], Value::Null);
@@ -863,10 +869,9 @@ async fn tokens_of_inactive_and_deleted_users(backend: Backend) {
     detail(&r, 401, "User account is inactive");
     assert_eq!(r.headers["www-authenticate"], "Bearer");
     // The access cookie is the same token.
-    let by_cookie = send(
-        req(&app, Method::GET, "/api_key/").header("cookie", format!("access_token_lf={}", user.access_token)),
-    )
-    .await;
+    let by_cookie =
+        send(req(&app, Method::GET, "/api_key/").header("cookie", format!("access_token_lf={}", user.access_token)))
+            .await;
     detail(&by_cookie, 401, "User account is inactive");
 
     let gone = app.user(Role::User).await;

@@ -217,7 +217,10 @@ async fn auto_login_when_configured(backend: Backend) {
         .map(|c| c.to_str().unwrap().to_string())
         .collect();
     let refresh_cookie = cookies.iter().find(|c| c.starts_with("refresh_token_lf=")).unwrap();
-    assert!(refresh_cookie.contains("HttpOnly") && refresh_cookie.contains("Max-Age=604800"), "{refresh_cookie}");
+    assert!(
+        refresh_cookie.contains("HttpOnly") && refresh_cookie.contains("Max-Age=604800"),
+        "{refresh_cookie}"
+    );
     // The access cookie lasts the browser session.
     let access_cookie = cookies.iter().find(|c| c.starts_with("access_token_lf=")).unwrap();
     assert!(!access_cookie.contains("Max-Age"), "{access_cookie}");
@@ -232,7 +235,10 @@ async fn auto_login_when_configured(backend: Backend) {
     let refreshed = TestApp::read(refreshed).await;
     refreshed.assert_status(200);
     assert!(refreshed.body["access_token"].is_string());
-    assert_ne!(cookie_value(&refreshed, "refresh_token_lf").as_deref(), Some(refresh.as_str()));
+    assert_ne!(
+        cookie_value(&refreshed, "refresh_token_lf").as_deref(),
+        Some(refresh.as_str())
+    );
     let me = call(&app, Method::GET, "/users/whoami", Some(&token), None).await;
     me.assert_status(200);
     assert_eq!(me.body["username"], "langflow");

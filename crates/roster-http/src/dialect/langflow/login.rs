@@ -54,7 +54,12 @@ fn token_response_with(tokens: TokenPair, store_key: Option<String>, access_cook
         &tokens.refresh_token,
         Some(REFRESH_COOKIE_SECONDS),
     );
-    set_cookie(&mut response, ACCESS_COOKIE, &tokens.access_token, access_cookie_seconds);
+    set_cookie(
+        &mut response,
+        ACCESS_COOKIE,
+        &tokens.access_token,
+        access_cookie_seconds,
+    );
     set_cookie(&mut response, STORE_KEY_COOKIE, &store_key.unwrap_or_default(), None);
     response
 }

@@ -4,8 +4,8 @@
 use super::caller::{Caller, Result, permissions_of, user_id};
 use super::dto::*;
 use super::map;
-use crate::error::ApiError;
 use crate::dialect::fastapi::Query;
+use crate::error::ApiError;
 use crate::extract::Json;
 use crate::state::AppState;
 use axum::extract::{Path, State};
