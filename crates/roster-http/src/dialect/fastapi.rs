@@ -166,30 +166,17 @@ impl QueryReader {
             ));
             return None;
         };
-        if let Some(ge) = ge.filter(|ge| value < i128::from(*ge)) {
-            self.errors.push(
-                FieldError::new(
-                    "greater_than_equal",
-                    "query",
-                    name,
-                    format!("Input should be greater than or equal to {ge}"),
-                    json!(raw),
-                )
-                .with_ctx(json!({ "ge": ge })),
-            );
-            return None;
-        }
-        if let Some(le) = le.filter(|le| value > i128::from(*le)) {
-            self.errors.push(
-                FieldError::new(
-                    "less_than_equal",
-                    "query",
-                    name,
-                    format!("Input should be less than or equal to {le}"),
-                    json!(raw),
-                )
-                .with_ctx(json!({ "le": le })),
-            );
+        // A bound the value is beyond: pydantic's type, words and `ctx` key for it.
+        let beyond = [
+            ge.filter(|ge| value < i128::from(*ge))
+                .map(|ge| ("greater_than_equal", "greater than or equal to", "ge", ge)),
+            le.filter(|le| value > i128::from(*le))
+                .map(|le| ("less_than_equal", "less than or equal to", "le", le)),
+        ];
+        if let Some((kind, words, key, bound)) = beyond.into_iter().flatten().next() {
+            let msg = format!("Input should be {words} {bound}");
+            let error = FieldError::new(kind, "query", name, msg, json!(raw));
+            self.errors.push(error.with_ctx(json!({ key: bound })));
             return None;
         }
         // Python's integers have no bound; beyond i64 they are clamped.
