@@ -51,6 +51,17 @@ impl ApiError {
     /// fault (if known) leads the detail when the message does not name it. A shape error
     /// (see [`ErrorInfo::shape`]).
     pub fn misfit(status: StatusCode, code: ErrorCode, message: String, field: Option<String>) -> Self {
+        Self::misfit_of(status, code, message, field, None)
+    }
+
+    /// As [`ApiError::misfit`], with what the client sent at the field.
+    pub fn misfit_of(
+        status: StatusCode,
+        code: ErrorCode,
+        message: String,
+        field: Option<String>,
+        input: Option<serde_json::Value>,
+    ) -> Self {
         let (detail, reason) = match &field {
             Some(f) if !message.contains(f.as_str()) => (format!("{f}: {message}"), Some(message)),
             _ => (message, None),
@@ -58,6 +69,7 @@ impl ApiError {
         ApiError::Request(ErrorInfo {
             reason,
             shape: true,
+            input,
             ..ErrorInfo::request(status, code, detail, field)
         })
     }
@@ -119,6 +131,7 @@ impl ApiError {
                 reason: e.reason().map(str::to_string),
                 refusal: e.refusal(),
                 shape: e.is_nul_rejection(),
+                input: None,
             },
             ApiError::Request(info) => info.clone(),
         }
@@ -211,6 +224,9 @@ pub struct ErrorInfo {
     /// or URL does not fit the route's types (serde's errors), or holds a NUL character,
     /// which no store can hold.
     pub shape: bool,
+    /// For a shape error: what the client sent at the field (the enclosing object for a
+    /// missing field), for products that echo it (FastAPI's `input`).
+    pub input: Option<serde_json::Value>,
 }
 
 impl ErrorInfo {
@@ -224,6 +240,7 @@ impl ErrorInfo {
             reason: None,
             refusal: None,
             shape: false,
+            input: None,
         }
     }
 }

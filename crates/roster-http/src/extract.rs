@@ -150,6 +150,17 @@ pub async fn reject_nul_in_uri(mut request: Request, next: axum::middleware::Nex
     next.run(request).await
 }
 
+/// The value at a deserialisation error's `path` in `body`: the value that did not fit, or
+/// the object that lacks a missing field.
+fn value_at<'a>(body: &'a serde_json::Value, path: &serde_path_to_error::Path) -> Option<&'a serde_json::Value> {
+    use serde_path_to_error::Segment;
+    path.iter().try_fold(body, |value, segment| match segment {
+        Segment::Seq { index } => value.get(index),
+        Segment::Map { key } => value.get(key.as_str()),
+        Segment::Enum { .. } | Segment::Unknown => Some(value),
+    })
+}
+
 /// Parses a JSON body, naming the field at fault when it does not fit.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     reject_nul_in_json(bytes)?;
@@ -178,11 +189,15 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             }
             let message = inner.to_string();
             let field = field_in_message(&message).or_else(|| error_field(e.path()));
-            Err(ApiError::misfit(
+            let input = serde_json::from_slice::<serde_json::Value>(bytes)
+                .ok()
+                .and_then(|body| value_at(&body, e.path()).cloned());
+            Err(ApiError::misfit_of(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 ErrorCode::InvalidField,
                 message,
                 field,
+                input,
             ))
         }
     }
@@ -280,13 +295,28 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
         serde_path_to_error::deserialize(deserializer).map(Query).map_err(|e| {
             let message = e.inner().to_string();
             let field = field_in_message(&message).or_else(|| error_field(e.path()));
-            ApiError::misfit(StatusCode::BAD_REQUEST, ErrorCode::InvalidQuery, message, field)
+            // The raw value of the parameter at fault (the last, as repeated names overwrite).
+            let input = field.as_deref().and_then(|name| {
+                form_urlencoded_parse(query)
+                    .filter(|(k, _)| k == name)
+                    .last()
+                    .map(|(_, v)| serde_json::Value::String(v.into_owned()))
+            });
+            ApiError::misfit_of(StatusCode::BAD_REQUEST, ErrorCode::InvalidQuery, message, field, input)
         })
     }
 }
 
 fn form_urlencoded_parse(query: &str) -> form_urlencoded::Parse<'_> {
     form_urlencoded::parse(query.as_bytes())
+}
+
+/// For `#[serde(default, deserialize_with = "double_option")]`: tells an absent field
+/// (`None`) from an explicit `null` (`Some(None)`).
+pub fn double_option<'de, T: serde::Deserialize<'de>, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
 }
 
 /// The credential a request presents: `Authorization: Bearer <token or key>` or `x-api-key`.

@@ -398,6 +398,30 @@ impl Core {
         })
     }
 
+    /// What became of the account of an access token that no longer authenticates, for
+    /// products that tell their clients (Langflow). Only a token Roster signed, not yet
+    /// expired, says anything: [`TokenHolder::Gone`] when its user no longer exists,
+    /// [`TokenHolder::Inactive`] when the user may not sign in (deactivated, pending,
+    /// banned); `None` for anything else (a bad or expired token, a session ended while the
+    /// account may still sign in).
+    pub async fn access_token_holder(&self, token: &str) -> Result<Option<TokenHolder>> {
+        let now = self.clock.now();
+        let Ok(claims) = self.verify_access_token(token, now).await else {
+            return Ok(None);
+        };
+        let Ok((user_id, _)) = claims.ids() else {
+            return Ok(None);
+        };
+        match self.store.get_user(user_id).await {
+            Ok(user) => Ok(user
+                .ensure_may_sign_in_at(now)
+                .is_err()
+                .then_some(TokenHolder::Inactive)),
+            Err(StoreError::NotFound) => Ok(Some(TokenHolder::Gone)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Checks an access token's signature (remembered per token, since it cannot change),
     /// issuer and expiry. Says nothing about revocation: the caller checks the session.
     async fn verify_access_token(&self, token: &str, now: time::OffsetDateTime) -> Result<AccessClaims> {
@@ -520,4 +544,14 @@ impl Core {
         }
         Ok(session)
     }
+}
+
+/// What became of the account of an access token that no longer authenticates (see
+/// [`Core::access_token_holder`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenHolder {
+    /// The user was deleted.
+    Gone,
+    /// The user may not sign in: deactivated, awaiting approval or banned.
+    Inactive,
 }

@@ -5,14 +5,13 @@ use super::Core;
 use super::auth::{ClientMeta, LoginOutcome};
 use crate::error::{Error, Result};
 use crate::user::Role;
-use time::Duration;
 
 impl Core {
-    /// A session for the administrator named `username`, without a password, its access
-    /// token valid `access_ttl` (at most the session's lifetime). NotFound when there is no
-    /// such active administrator; refused for an account with two-factor authentication
-    /// (no sign-in may skip its second factor).
-    pub async fn auto_login(&self, username: &str, access_ttl: Duration, meta: &ClientMeta) -> Result<LoginOutcome> {
+    /// A session for the administrator named `username`, without a password: an access
+    /// token of the usual lifetime and a refresh token, as any sign-in. NotFound when there
+    /// is no such active administrator; refused for an account with two-factor
+    /// authentication (no sign-in may skip its second factor).
+    pub async fn auto_login(&self, username: &str, meta: &ClientMeta) -> Result<LoginOutcome> {
         let user = self
             .store
             .find_user_by_login(&username.trim().to_lowercase())
@@ -31,7 +30,7 @@ impl Core {
             .await?;
         let mut user = user;
         user.last_login_at = Some(now);
-        let tokens = self.start_session_with_ttl(&user, meta, access_ttl).await?;
+        let tokens = self.start_session(&user, meta).await?;
         tracing::info!(user = %user.id, session = %tokens.session_id, "auto-login");
         Ok(LoginOutcome {
             user,

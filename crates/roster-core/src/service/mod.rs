@@ -44,7 +44,7 @@ pub use api_keys::{
     API_KEY_PREFIX, API_KEY_PREFIXES, ApiKeyCreated, NewApiKey, SCOPE_INTROSPECT, is_api_key, may_grant,
 };
 pub use audit::{AuditPage, ListAudit, MAX_AUDIT_PAGE};
-pub use auth::{ClientMeta, Introspection, LoginOutcome, TokenPair};
+pub use auth::{ClientMeta, Introspection, LoginOutcome, TokenHolder, TokenPair};
 pub use avatars::{
     AVATAR_DECODE_BUDGET, AVATAR_SIZE, NATIVE_AVATAR_BASE, StoredAvatar, avatar_content_type, own_avatar_file,
 };

@@ -404,7 +404,7 @@ async fn user_rules_and_errors(backend: Backend) {
     );
     let bad = call(&app, Method::GET, "/users/not-a-uuid", a, None).await;
     bad.assert_status(422);
-    assert!(bad.body["detail"].is_array());
+    assert_eq!(bad.body["detail"][0]["type"], "uuid_parsing", "{}", bad.text);
 
     // Patch.
     let other_path = format!("/users/{}", uuid(other.id));
@@ -728,7 +728,7 @@ async fn refresh_logout_and_auto_login(backend: Backend) {
     auto.assert_status(403);
     assert_eq!(
         auto.body,
-        json!({"detail": {"message": "Auto login is disabled. Please enable it in the settings", "auto_login": false}})
+        json!({"detail": {"message": "Auto login is disabled.", "auto_login": false}})
     );
 }
 
@@ -779,6 +779,122 @@ async fn concurrent_preference_changes_are_kept(backend: Backend) {
     assert_eq!(stored["optins"]["github_starred"], true, "preferences: {stored}");
 }
 
+/// Langflow's avatar picker sends a picture of its bundled set, `{folder}/{file}`: kept as
+/// given; URLs and absolute paths are the avatar; anything else is refused naming
+/// `profile_image`, never Roster's own field.
+async fn profile_images_of_langflows_set(backend: Backend) {
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
+    let _admin = app.admin().await;
+    let user = app.user(Role::User).await;
+    let u = user.access_token.as_str();
+    let me = format!("/users/{}", uuid(user.id));
+    let patch = |body: Value| {
+        let (app, me) = (&app, &me);
+        async move { call(app, Method::PATCH, me, u, Some(body)).await }
+    };
+    let whoami = || async { call(&app, Method::GET, "/users/whoami", u, None).await };
+
+    for picture in ["Space/046-rocket.svg", "People/People Avatar-01-01.svg"] {
+        let r = patch(json!({"profile_image": picture})).await;
+        r.assert_status(200);
+        assert_eq!(r.body["profile_image"], picture, "{}", r.text);
+        assert_eq!(whoami().await.body["profile_image"], picture);
+    }
+    // Another change keeps it.
+    let r = patch(json!({"optins": {"github_starred": true}})).await;
+    assert_eq!(r.body["profile_image"], "People/People Avatar-01-01.svg");
+    // A URL replaces it, and a picture of the set replaces the URL.
+    let r = patch(json!({"profile_image": "https://example.org/me.png"})).await;
+    r.assert_status(200);
+    assert_eq!(r.body["profile_image"], "https://example.org/me.png");
+    let r = patch(json!({"profile_image": "Space/046-rocket.svg"})).await;
+    assert_eq!(r.body["profile_image"], "Space/046-rocket.svg");
+    let r = patch(json!({"profile_image": null})).await;
+    r.assert_status(200);
+    assert_eq!(r.body["profile_image"], Value::Null);
+    assert_eq!(whoami().await.body["profile_image"], Value::Null);
+
+    let rule =
+        "Value error, must be an http(s) URL, an absolute path, or a picture of Langflow's set as {folder}/{file}";
+    for bad in ["../../etc/passwd", "rocket.svg", "javascript:alert(1)"] {
+        let r = patch(json!({"profile_image": bad})).await;
+        r.assert_status(422);
+        assert_eq!(
+            r.body,
+            json!({"detail": [{
+                "type": "value_error",
+                "loc": ["body", "profile_image"],
+                "msg": rule,
+                "input": bad,
+                "ctx": {"error": {}},
+            }]}),
+            "{bad}"
+        );
+    }
+    // The core's avatar rule (no spaces in a URL), under the client's field name.
+    let r = patch(json!({"profile_image": "/a b.png"})).await;
+    r.assert_status(422);
+    assert_eq!(
+        r.body["detail"][0]["loc"],
+        json!(["body", "profile_image"]),
+        "{}",
+        r.text
+    );
+    assert_eq!(r.body["detail"][0]["input"], "/a b.png");
+    assert!(!r.text.contains("avatar"), "{}", r.text);
+    assert_eq!(whoami().await.body["profile_image"], Value::Null);
+}
+
+/// Langflow 1.13's 401s for an access token whose user was deactivated (`User account is
+/// inactive`) or deleted (its user lookup fails: `Token authentication failed`).
+async fn tokens_of_inactive_and_deleted_users(backend: Backend) {
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
+    let admin = app.admin().await;
+    let a = admin.access_token.as_str();
+
+    let user = app.user(Role::User).await;
+    call(&app, Method::GET, "/users/whoami", &user.access_token, None)
+        .await
+        .assert_status(200);
+    call(
+        &app,
+        Method::PATCH,
+        &format!("/users/{}", uuid(user.id)),
+        a,
+        Some(json!({"is_active": false})),
+    )
+    .await
+    .assert_status(200);
+    let r = call(&app, Method::GET, "/users/whoami", &user.access_token, None).await;
+    detail(&r, 401, "User account is inactive");
+    assert_eq!(r.headers["www-authenticate"], "Bearer");
+    // The access cookie is the same token.
+    let by_cookie =
+        send(req(&app, Method::GET, "/api_key/").header("cookie", format!("access_token_lf={}", user.access_token)))
+            .await;
+    detail(&by_cookie, 401, "User account is inactive");
+
+    let gone = app.user(Role::User).await;
+    call(&app, Method::DELETE, &format!("/users/{}", uuid(gone.id)), a, None)
+        .await
+        .assert_status(200);
+    detail(
+        &call(&app, Method::GET, "/users/whoami", &gone.access_token, None).await,
+        401,
+        "Token authentication failed",
+    );
+    // A session ended while the account may still sign in: the token is simply invalid.
+    let out = app.user(Role::User).await;
+    send(req(&app, Method::POST, "/logout").bearer_auth(&out.access_token))
+        .await
+        .assert_status(200);
+    detail(
+        &call(&app, Method::GET, "/users/whoami", &out.access_token, None).await,
+        401,
+        "Could not validate credentials",
+    );
+}
+
 backend_tests!(
     login_whoami_and_error_shapes,
     signup_waits_for_approval,
@@ -788,4 +904,6 @@ backend_tests!(
     api_keys,
     refresh_logout_and_auto_login,
     concurrent_preference_changes_are_kept,
+    profile_images_of_langflows_set,
+    tokens_of_inactive_and_deleted_users,
 );

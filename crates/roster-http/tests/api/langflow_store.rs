@@ -161,7 +161,10 @@ async fn auto_login_when_configured(backend: Backend) {
     let off = roster_testkit::or_skip!(spawn_app(backend).await);
     let r = call(&off, Method::GET, "/auto_login", None, None).await;
     r.assert_status(403);
-    assert_eq!(r.body["detail"]["auto_login"], false);
+    assert_eq!(
+        r.body,
+        json!({"detail": {"message": "Auto login is disabled.", "auto_login": false}})
+    );
 
     let http = HttpConfig {
         langflow_auto_login: true,
@@ -201,10 +204,41 @@ async fn auto_login_when_configured(backend: Backend) {
     let r = call(&app, Method::GET, "/auto_login", None, None).await;
     r.assert_status(200);
     assert_eq!(r.body["token_type"], "bearer");
-    assert_eq!(r.body["refresh_token"], Value::Null);
     let token = r.body["access_token"].as_str().unwrap().to_string();
+    // A refresh token, in the body and the `refresh_token_lf` cookie, as Langflow 1.13.
+    let refresh = r.body["refresh_token"].as_str().expect("a refresh token").to_string();
+    assert_eq!(cookie_value(&r, "refresh_token_lf").as_deref(), Some(refresh.as_str()));
     assert_eq!(cookie_value(&r, "access_token_lf").as_deref(), Some(token.as_str()));
     assert_eq!(cookie_value(&r, "apikey_tkn_lflw").as_deref(), Some(""));
+    let cookies: Vec<String> = r
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|c| c.to_str().unwrap().to_string())
+        .collect();
+    let refresh_cookie = cookies.iter().find(|c| c.starts_with("refresh_token_lf=")).unwrap();
+    assert!(
+        refresh_cookie.contains("HttpOnly") && refresh_cookie.contains("Max-Age=604800"),
+        "{refresh_cookie}"
+    );
+    // The access cookie lasts the browser session.
+    let access_cookie = cookies.iter().find(|c| c.starts_with("access_token_lf=")).unwrap();
+    assert!(!access_cookie.contains("Max-Age"), "{access_cookie}");
+    // The client refreshes right after.
+    let refreshed = app
+        .client
+        .post(format!("{}{P}/refresh", app.address))
+        .header("cookie", format!("refresh_token_lf={refresh}"))
+        .send()
+        .await
+        .unwrap();
+    let refreshed = TestApp::read(refreshed).await;
+    refreshed.assert_status(200);
+    assert!(refreshed.body["access_token"].is_string());
+    assert_ne!(
+        cookie_value(&refreshed, "refresh_token_lf").as_deref(),
+        Some(refresh.as_str())
+    );
     let me = call(&app, Method::GET, "/users/whoami", Some(&token), None).await;
     me.assert_status(200);
     assert_eq!(me.body["username"], "langflow");

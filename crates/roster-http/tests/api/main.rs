@@ -9,6 +9,7 @@ mod authority;
 mod authz_props;
 mod balances;
 mod errors;
+mod fastapi_validation;
 mod gates;
 mod groups;
 mod identity;

@@ -4,6 +4,7 @@ use super::caller::{Caller, Result};
 use super::dto::*;
 use super::error::{self, LangflowError};
 use super::map;
+use crate::dialect::fastapi;
 use crate::extract::Json;
 use crate::state::AppState;
 use axum::extract::{Path, State};
@@ -57,7 +58,8 @@ pub(super) async fn api_key_delete(
     Path(id): Path<String>,
 ) -> Result<axum::Json<serde_json::Value>> {
     let not_found = || LangflowError::Detail(StatusCode::BAD_REQUEST, error::API_KEY_NOT_FOUND);
-    let id = ApiKeyId(id_from_uuid(&id).map_err(|_| not_found())?);
+    let uuid = fastapi::path_uuid("api_key_id", &id)?;
+    let id = ApiKeyId(id_from_uuid(&uuid.hyphenated().to_string()).map_err(|_| not_found())?);
     state
         .core
         .revoke_my_api_key(&caller.actor, id)

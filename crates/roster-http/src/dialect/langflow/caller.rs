@@ -4,13 +4,14 @@
 
 use super::error::{self, LangflowError};
 use crate::cookie;
+use crate::dialect::fastapi;
 use crate::extract::bearer_token;
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use roster_core::id::id_from_uuid;
-use roster_core::service::is_api_key;
+use roster_core::service::{TokenHolder, is_api_key};
 use roster_core::{Actor, Error, UserId};
 
 pub(super) type Result<T> = std::result::Result<T, LangflowError>;
@@ -50,7 +51,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Caller>>
         match state.core.authenticate_bearer(&token).await {
             Ok(actor) => return Ok(Some(Caller { actor })),
             Err(e @ (Error::Unavailable | Error::Internal(_))) => return Err(e.into()),
-            Err(e) if key.is_none() => return Err(e.into()),
+            Err(e) if key.is_none() => return Err(token_refusal(state, &token, e).await),
             Err(_) => {}
         }
     }
@@ -62,6 +63,23 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Caller>>
         Ok(actor) => Ok(Some(Caller { actor })),
         Err(Error::InvalidToken) => Err(LangflowError::Detail(StatusCode::FORBIDDEN, error::INVALID_API_KEY)),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Langflow 1.13's answer to an access token that does not authenticate: 401 `User account
+/// is inactive` when its user may no longer sign in, 401 `Token authentication failed` when
+/// the user was deleted (its user lookup fails), else the error as it is.
+async fn token_refusal(state: &AppState, token: &str, e: Error) -> LangflowError {
+    let inactive = || LangflowError::Detail(StatusCode::UNAUTHORIZED, error::ACCOUNT_INACTIVE);
+    match e {
+        Error::AccountPending | Error::AccountDisabled | Error::Banned { .. } => inactive(),
+        Error::InvalidToken => match state.core.access_token_holder(token).await {
+            Ok(Some(TokenHolder::Inactive)) => inactive(),
+            Ok(Some(TokenHolder::Gone)) => LangflowError::Detail(StatusCode::UNAUTHORIZED, error::TOKEN_AUTH_FAILED),
+            Ok(None) => Error::InvalidToken.into(),
+            Err(e) => e.into(),
+        },
+        e => e.into(),
     }
 }
 
@@ -88,9 +106,16 @@ impl axum::extract::OptionalFromRequestParts<AppState> for Caller {
     }
 }
 
+/// A `user_id` path parameter, a UUID as Langflow declares it: a malformed one is FastAPI's
+/// 422 `uuid_parsing`; a well-formed one Roster never issued names no user (id 0, which no
+/// user has), so the route answers as for any unknown user.
 pub(super) fn user_id(raw: &str) -> Result<UserId> {
-    Ok(UserId(id_from_uuid(raw)?))
+    let uuid = fastapi::path_uuid("user_id", raw)?;
+    Ok(UserId(id_from_uuid(&uuid.hyphenated().to_string()).unwrap_or(NO_USER)))
 }
+
+/// An id no user has: ids start at 1.
+const NO_USER: i64 = 0;
 
 /// Replaces a core refusal (`Forbidden`) with Langflow's words for this route.
 pub(super) fn forbidden_as(text: &'static str) -> impl Fn(Error) -> LangflowError {

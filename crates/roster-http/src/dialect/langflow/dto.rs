@@ -1,6 +1,8 @@
 //! Langflow's request and response shapes (`services/database/models/user/model.py`,
 //! `api/v1/schemas`, `models/api_key/model.py`).
 
+use crate::dialect::fastapi::{FromQuery, QueryReader};
+use crate::extract::double_option;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -54,7 +56,8 @@ pub struct UserCreate {
 #[derive(Debug, Default, Deserialize)]
 pub struct UserUpdate {
     pub username: Option<String>,
-    #[serde(default)]
+    /// Absent, `null` (no picture) or a value.
+    #[serde(default, deserialize_with = "double_option")]
     pub profile_image: Option<Option<String>>,
     pub password: Option<String>,
     pub is_active: Option<bool>,
@@ -72,12 +75,22 @@ pub struct PasswordReset {
     pub current_password: Option<String>,
 }
 
-/// `GET /users/` query.
-#[derive(Debug, Deserialize)]
+/// `GET /users/` query: `skip` (≥ 0, default 0), `limit` (1 to 200, default 10), `search`.
+#[derive(Debug)]
 pub struct ListQuery {
-    pub skip: Option<i64>,
-    pub limit: Option<i64>,
+    pub skip: i64,
+    pub limit: i64,
     pub search: Option<String>,
+}
+
+impl FromQuery for ListQuery {
+    fn from_query(query: &mut QueryReader) -> Self {
+        ListQuery {
+            skip: query.int("skip", Some(0), None).unwrap_or(0),
+            limit: query.int("limit", Some(1), Some(200)).unwrap_or(10),
+            search: query.string("search"),
+        }
+    }
 }
 
 /// `ApiKeyCreate`.

@@ -12,6 +12,11 @@ pub const NO_CREDENTIALS: &str = "An API key must be passed as query or header";
 pub const INVALID_API_KEY: &str = "Invalid or missing API key";
 pub const INVALID_TOKEN: &str = "Could not validate credentials";
 pub const INACTIVE_USER: &str = "Inactive user";
+/// Langflow 1.13, an access token whose user is inactive (`InactiveUserError`).
+pub const ACCOUNT_INACTIVE: &str = "User account is inactive";
+/// Langflow 1.13, an access token whose user was deleted (its lookup fails, reported as
+/// `AuthInvalidTokenError("Token authentication failed")`).
+pub const TOKEN_AUTH_FAILED: &str = "Token authentication failed";
 pub const WAITING_FOR_APPROVAL: &str = "Waiting for approval";
 pub const INCORRECT_LOGIN: &str = "Incorrect username or password";
 pub const NOT_ENOUGH_PRIVILEGES: &str = "The user doesn't have enough privileges";
@@ -34,10 +39,10 @@ pub const SUPERUSER_NOT_CREATED: &str = "Super user hasn't been created";
 /// Renders any error of this dialect's router (handlers, extractors, fallbacks) as Langflow
 /// does. Route-specific answers are chosen by the handlers ([`LangflowError::Detail`]).
 pub fn render_error(info: &ErrorInfo) -> Response {
-    let field = info.field.as_deref();
     match info.code {
         C::NotFound => detail(StatusCode::NOT_FOUND, USER_NOT_FOUND),
-        C::InvalidId => validation("path", Some("user_id"), "Input should be a valid UUID"),
+        // A well-formed UUID Roster never issued: no such user.
+        C::InvalidId => detail(StatusCode::NOT_FOUND, USER_NOT_FOUND),
         C::RouteNotFound => detail(StatusCode::NOT_FOUND, "Not Found"),
         C::MethodNotAllowed => detail(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed"),
         C::Unauthenticated => detail(StatusCode::FORBIDDEN, NO_CREDENTIALS),
@@ -50,10 +55,10 @@ pub fn render_error(info: &ErrorInfo) -> Response {
         C::RegistrationDisabled => detail(StatusCode::FORBIDDEN, SIGNUP_DISABLED),
         C::Conflict => detail(StatusCode::BAD_REQUEST, USERNAME_UNAVAILABLE),
         C::LastAdmin => detail(StatusCode::BAD_REQUEST, info.detail.as_str()),
-        C::InvalidField => validation("body", field, &info.detail),
-        C::MalformedJson | C::UnsupportedMediaType | C::UnreadableBody => validation("body", None, &info.detail),
-        C::InvalidQuery => validation("query", field, &info.detail),
-        C::InvalidPath if info.status == StatusCode::UNPROCESSABLE_ENTITY => validation("path", field, &info.detail),
+        C::InvalidField => validation("body", info, &info.detail),
+        C::MalformedJson | C::UnsupportedMediaType | C::UnreadableBody => validation("body", info, &info.detail),
+        C::InvalidQuery => validation("query", info, &info.detail),
+        C::InvalidPath if info.status == StatusCode::UNPROCESSABLE_ENTITY => validation("path", info, &info.detail),
         C::BodyTooLarge => detail(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
         C::RateLimited => detail(StatusCode::TOO_MANY_REQUESTS, "Too many requests"),
         C::Unavailable => {
@@ -85,6 +90,7 @@ mod tests {
             reason: None,
             refusal: None,
             shape: false,
+            input: None,
         }
     }
 
@@ -95,7 +101,7 @@ mod tests {
             (C::Unauthenticated, StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN),
             (C::AccountDisabled, StatusCode::FORBIDDEN, StatusCode::UNAUTHORIZED),
             (C::Conflict, StatusCode::CONFLICT, StatusCode::BAD_REQUEST),
-            (C::InvalidId, StatusCode::BAD_REQUEST, StatusCode::UNPROCESSABLE_ENTITY),
+            (C::InvalidId, StatusCode::BAD_REQUEST, StatusCode::NOT_FOUND),
             (
                 C::Internal,
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -20,10 +20,8 @@ const REFRESH_COOKIE: &str = "refresh_token_lf";
 const STORE_KEY_COOKIE: &str = "apikey_tkn_lflw";
 /// Langflow's `REFRESH_TOKEN_EXPIRE_SECONDS`.
 const REFRESH_COOKIE_SECONDS: i64 = 604_800;
-const AUTO_LOGIN_DISABLED: &str = "Auto login is disabled. Please enable it in the settings";
-/// The lifetime of an auto-login access token (Langflow's long-term token: a year; at most
-/// the session lifetime, `refresh_token_ttl_days`).
-const AUTO_LOGIN_TOKEN_TTL: time::Duration = time::Duration::days(365);
+/// Langflow 1.13's refusal when `AUTO_LOGIN` is off (`api/v1/login.py`).
+const AUTO_LOGIN_DISABLED: &str = "Auto login is disabled.";
 
 fn set_cookie(response: &mut Response, name: &str, value: &str, max_age: Option<i64>) {
     let mut cookie = SetCookie::new(name, value, SameSite::Lax);
@@ -34,8 +32,16 @@ fn set_cookie(response: &mut Response, name: &str, value: &str, max_age: Option<
 }
 
 /// The token pair and Langflow's three cookies (`apikey_tkn_lflw`: the user's sealed store
-/// API key, as Langflow sets its encrypted value, or empty).
+/// API key, as Langflow sets its encrypted value, or empty); the access cookie lives as long
+/// as its token.
 fn token_response(tokens: TokenPair, store_key: Option<String>) -> Response {
+    let expires_in = tokens.expires_in;
+    token_response_with(tokens, store_key, Some(expires_in))
+}
+
+/// As [`token_response`], the access cookie living `access_cookie_seconds` (`None`: for the
+/// browser session).
+fn token_response_with(tokens: TokenPair, store_key: Option<String>, access_cookie_seconds: Option<i64>) -> Response {
     let mut response = axum::Json(Token {
         access_token: tokens.access_token.clone(),
         refresh_token: tokens.refresh_token.clone(),
@@ -52,7 +58,7 @@ fn token_response(tokens: TokenPair, store_key: Option<String>) -> Response {
         &mut response,
         ACCESS_COOKIE,
         &tokens.access_token,
-        Some(tokens.expires_in),
+        access_cookie_seconds,
     );
     set_cookie(&mut response, STORE_KEY_COOKIE, &store_key.unwrap_or_default(), None);
     response
@@ -111,9 +117,11 @@ pub(super) async fn logout_post(State(state): State<AppState>, parts: Parts) -> 
     Ok(response)
 }
 
-/// Langflow's `AUTO_LOGIN`: when `langflow_auto_login` is set, tokens for the configured
-/// superuser without a password (a long-lived access token, no refresh token, as Langflow's
-/// `create_user_longterm_token`); otherwise 403 with Langflow's detail object.
+/// Langflow's `AUTO_LOGIN`: when `langflow_auto_login` is set, a session for the configured
+/// superuser without a password, as Langflow 1.13's `create_user_longterm_token`: an access
+/// token of the usual lifetime and a refresh token, in the body and the `refresh_token_lf`
+/// cookie, so the client refreshes through `POST /refresh`; the access cookie lasts the
+/// browser session. Otherwise 403 with Langflow's detail object.
 pub(super) async fn auto_login_get(State(state): State<AppState>, Meta(meta): Meta) -> Result<Response> {
     if !state.config.langflow_auto_login {
         return Err(LangflowError::Object(
@@ -121,11 +129,7 @@ pub(super) async fn auto_login_get(State(state): State<AppState>, Meta(meta): Me
             json!({"message": AUTO_LOGIN_DISABLED, "auto_login": false}),
         ));
     }
-    let outcome = match state
-        .core
-        .auto_login(&state.config.langflow_superuser, AUTO_LOGIN_TOKEN_TTL, &meta)
-        .await
-    {
+    let outcome = match state.core.auto_login(&state.config.langflow_superuser, &meta).await {
         Ok(outcome) => outcome,
         Err(Error::NotFound(_)) => {
             return Err(LangflowError::Detail(
@@ -138,15 +142,7 @@ pub(super) async fn auto_login_get(State(state): State<AppState>, Meta(meta): Me
     };
     let tokens = outcome.tokens.ok_or(Error::AccountPending)?;
     let store_key = sealed_store_key(&state, outcome.user.id).await?;
-    let mut response = axum::Json(json!({
-        "access_token": tokens.access_token,
-        "refresh_token": null,
-        "token_type": "bearer",
-    }))
-    .into_response();
-    set_cookie(&mut response, ACCESS_COOKIE, &tokens.access_token, None);
-    set_cookie(&mut response, STORE_KEY_COOKIE, &store_key.unwrap_or_default(), None);
-    Ok(response)
+    Ok(token_response_with(tokens, store_key, None))
 }
 
 // ---------------------------------------------------------------------------------------

@@ -40,6 +40,74 @@ pub fn is_active(user: &User) -> bool {
     user.active && user.role != Role::Pending
 }
 
+/// The preferences key holding a picture of Langflow's own set (`Space/046-rocket.svg`).
+pub const PROFILE_IMAGE: &str = "profile_image";
+/// The longest `profile_image` accepted (as the core's avatar references).
+const PROFILE_IMAGE_MAX: usize = 2048;
+/// Why a `profile_image` is refused.
+pub const PROFILE_IMAGE_RULE: &str =
+    "must be an http(s) URL, an absolute path, or a picture of Langflow's set as {folder}/{file}";
+
+/// Where a `profile_image` sent to Langflow's routes is kept.
+#[derive(Debug, PartialEq)]
+pub enum ProfileImage {
+    /// An http(s) URL or an absolute path: the user's avatar (checked by the core).
+    Avatar(String),
+    /// A picture of Langflow's bundled set, `{folder}/{file}` (what its avatar picker
+    /// sends): kept as given in the preferences, where `roster migrate langflow` puts it.
+    Bundled(String),
+    /// `null` or empty: no picture.
+    Clear,
+}
+
+/// Sorts a `profile_image` into where it is kept; `None` when it is neither a URL, an
+/// absolute path, nor `{folder}/{file}` of names (letters, digits, `-`, `_`, `.`, spaces;
+/// never `.` or `..`).
+pub fn profile_image(raw: Option<&str>) -> Option<ProfileImage> {
+    let Some(raw) = raw.filter(|r| !r.trim().is_empty()) else {
+        return Some(ProfileImage::Clear);
+    };
+    if raw.starts_with("https://") || raw.starts_with("http://") || raw.starts_with('/') {
+        return Some(ProfileImage::Avatar(raw.to_string()));
+    }
+    let name = |part: &str| {
+        !part.trim().is_empty()
+            && part != "."
+            && part != ".."
+            && part
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ' '))
+    };
+    let bundled = raw.len() <= PROFILE_IMAGE_MAX
+        && raw
+            .split_once('/')
+            .is_some_and(|(folder, file)| name(folder) && name(file));
+    bundled.then(|| ProfileImage::Bundled(raw.to_string()))
+}
+
+/// The edit of a user's preferences a Langflow `PATCH` makes, applied by the core to the
+/// stored user when it writes: `optins` replaced when given, and the bundled picture set or
+/// removed when `profile_image` is given.
+pub fn edit_preferences<'a>(
+    optins: Option<&'a Value>,
+    picture: Option<&'a ProfileImage>,
+) -> impl Fn(&mut serde_json::Map<String, Value>) + Send + Sync + 'a {
+    move |preferences| {
+        if let Some(optins) = optins {
+            preferences.insert(OPTINS.into(), optins.clone());
+        }
+        match picture {
+            Some(ProfileImage::Bundled(path)) => {
+                preferences.insert(PROFILE_IMAGE.into(), Value::String(path.clone()));
+            }
+            Some(ProfileImage::Avatar(_) | ProfileImage::Clear) => {
+                preferences.remove(PROFILE_IMAGE);
+            }
+            None => {}
+        }
+    }
+}
+
 /// `UserRead`. Users without a username (made in another dialect) show their email.
 pub fn user_read(user: &User) -> UserRead {
     UserRead {
@@ -49,7 +117,7 @@ pub fn user_read(user: &User) -> UserRead {
         // langflow` lives in the preferences.
         profile_image: user.avatar.clone().or_else(|| {
             user.preferences
-                .get("profile_image")
+                .get(PROFILE_IMAGE)
                 .and_then(Value::as_str)
                 .map(str::to_string)
         }),
@@ -101,6 +169,37 @@ pub fn set_optins(new: &Value) -> impl Fn(&mut serde_json::Map<String, Value>) +
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn profile_images_are_sorted_by_where_they_are_kept() {
+        use ProfileImage::*;
+        assert_eq!(profile_image(None), Some(Clear));
+        assert_eq!(profile_image(Some("")), Some(Clear));
+        assert_eq!(
+            profile_image(Some("Space/046-rocket.svg")),
+            Some(Bundled("Space/046-rocket.svg".into()))
+        );
+        assert_eq!(
+            profile_image(Some("People/People Avatar-01-01.svg")),
+            Some(Bundled("People/People Avatar-01-01.svg".into()))
+        );
+        assert_eq!(
+            profile_image(Some("https://x.org/a.png")),
+            Some(Avatar("https://x.org/a.png".into()))
+        );
+        assert_eq!(profile_image(Some("/a.png")), Some(Avatar("/a.png".into())));
+        for bad in [
+            "rocket.svg",
+            "../etc/passwd",
+            "Space/..",
+            "a/b/c",
+            "javascript:alert(1)",
+            "Space/a\nb",
+            "Space/",
+        ] {
+            assert_eq!(profile_image(Some(bad)), None, "{bad}");
+        }
+    }
 
     #[test]
     fn times_are_naive_microseconds() {

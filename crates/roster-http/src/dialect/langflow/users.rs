@@ -5,10 +5,11 @@ use super::dto::*;
 use super::error::{self, LangflowError};
 use super::login::sealed_store_key;
 use super::map;
-use crate::extract::{Json, Meta, Query};
+use crate::dialect::fastapi::{self, FieldError};
+use crate::extract::{Json, Meta};
 use crate::state::AppState;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use roster_core::service::{
     AccountChanges, CANNOT_DEACTIVATE_SELF, ListUsers, NewUser, Patch, PreferencesEdit, Registration, SignupPolicy,
@@ -117,31 +118,25 @@ pub(super) async fn whoami_get(State(state): State<AppState>, caller: Caller) ->
     Ok(axum::Json(user_read(&state, &caller.actor.user).await?))
 }
 
-/// `skip` (≥ 0, default 0) and `limit` (1 to 200, default 10), ordered by username.
+/// Ordered by username. The query is read after the superuser check, as Langflow's route
+/// dependency runs before FastAPI validates the parameters.
 pub(super) async fn users_list_get(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query<ListQuery>,
+    uri: Uri,
 ) -> Result<axum::Json<UsersResponse>> {
     require_superuser(&caller.actor)?;
-    let limit = query.limit.unwrap_or(10);
-    if !(1..=200).contains(&limit) {
-        return Err(Error::invalid("limit", "Input should be between 1 and 200").into());
-    }
-    let skip = query.skip.unwrap_or(0);
-    if skip < 0 {
-        return Err(Error::invalid("skip", "Input should be greater than or equal to 0").into());
-    }
+    let fastapi::Query(query) = fastapi::read_query::<ListQuery>(uri.query())?;
     let request = ListUsers {
         search: query.search.clone(),
         sort: UserSort::Username,
-        limit: Some(limit as u32),
+        limit: Some(query.limit as u32),
         with_total: true,
         ..ListUsers::default()
     };
     let page = state
         .core
-        .list_users_by_offset(&caller.actor, UserListing::Administered, request, skip as u64)
+        .list_users_by_offset(&caller.actor, UserListing::Administered, request, query.skip as u64)
         .await?;
     Ok(axum::Json(UsersResponse {
         total_count: page.total,
@@ -187,10 +182,28 @@ pub(super) async fn user_patch(
     if let Some(username) = body.username {
         changes.profile.username = Patch::Set(username);
     }
-    changes.profile.avatar = Patch::from_json(body.profile_image);
-    // The optins are set on the stored user when it is written: a concurrent change to the
-    // other preferences is kept.
-    let edit = body.optins.as_ref().map(map::set_optins);
+    // `profile_image`: a URL or absolute path is the avatar; a picture of Langflow's set is
+    // kept as given in the preferences (and the avatar cleared, so it shows).
+    let picture = match &body.profile_image {
+        None => None,
+        Some(raw) => Some(map::profile_image(raw.as_deref()).ok_or_else(|| {
+            fastapi::invalid(vec![FieldError::value_error(
+                "body",
+                "profile_image",
+                map::PROFILE_IMAGE_RULE,
+                json!(raw),
+            )])
+        })?),
+    };
+    changes.profile.avatar = match &picture {
+        None => Patch::Keep,
+        Some(map::ProfileImage::Avatar(url)) => Patch::Set(url.clone()),
+        Some(map::ProfileImage::Bundled(_) | map::ProfileImage::Clear) => Patch::Clear,
+    };
+    // The optins and the picture are set on the stored user when it is written: a
+    // concurrent change to the other preferences is kept.
+    let edit = (body.optins.is_some() || picture.is_some())
+        .then(|| map::edit_preferences(body.optins.as_ref(), picture.as_ref()));
     let edit = edit.as_ref().map(|e| e as &PreferencesEdit<'_>);
     let user = state
         .core
@@ -200,6 +213,16 @@ pub(super) async fn user_patch(
             Error::Forbidden(CANNOT_DEACTIVATE_SELF) => {
                 LangflowError::Detail(StatusCode::FORBIDDEN, error::CANNOT_DEACTIVATE_SELF)
             }
+            // The core's avatar rule, under the client's field name.
+            Error::Invalid {
+                field: "avatar_url",
+                reason,
+            } => fastapi::invalid(vec![FieldError::value_error(
+                "body",
+                "profile_image",
+                &reason,
+                json!(body.profile_image),
+            )]),
             e => forbidden_as(error::PERMISSION_DENIED)(e),
         })?;
     Ok(axum::Json(user_read(&state, &user).await?))

@@ -5,23 +5,19 @@
 
 use super::map::rfc3339;
 use crate::error::{ApiError, Problem};
-use crate::extract::{Auth, Json, parse_id};
+use crate::extract::{Auth, Json, double_option, parse_id};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use roster_core::chat::{AllowDmsFrom, Block, Channel, Friendship, MessagingSettings, MessagingSettingsChange};
 use roster_core::id::ChannelId;
 use roster_core::{Error, UserId};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 type ApiResult<T> = Result<T, ApiError>;
-
-fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
 
 /// Adds these routes to the native router.
 pub(super) fn register(router: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {

@@ -1,12 +1,9 @@
 //! Request and response bodies of the native API.
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
-pub fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
+pub use crate::extract::double_option;
 
 /// A user as the native API shows it.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -1,6 +1,7 @@
 //! Request and response bodies as Open WebUI's models describe them
 //! (`models/users.py`, `models/auths.py`, `models/groups.py`).
 
+use crate::dialect::fastapi::{FromQuery, QueryReader};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -79,8 +80,8 @@ pub struct UserList<T> {
     pub total: i64,
 }
 
-/// Query of `GET /users/` and `/users/search`.
-#[derive(Debug, Deserialize, Default)]
+/// Query of `GET /users/` and `/users/search` (`page: int | None = 1`).
+#[derive(Debug, Default)]
 pub struct ListQuery {
     pub query: Option<String>,
     pub order_by: Option<String>,
@@ -88,16 +89,41 @@ pub struct ListQuery {
     pub page: Option<i64>,
 }
 
-/// `?include_inherited=`.
-#[derive(Debug, Deserialize, Default)]
+impl FromQuery for ListQuery {
+    fn from_query(q: &mut QueryReader) -> Self {
+        ListQuery {
+            query: q.string("query"),
+            order_by: q.string("order_by"),
+            direction: q.string("direction"),
+            page: q.int("page", None, None),
+        }
+    }
+}
+
+/// `?include_inherited=` (`bool = False`).
+#[derive(Debug, Default)]
 pub struct GroupsQuery {
     pub include_inherited: Option<bool>,
 }
 
-/// `?raw=`.
-#[derive(Debug, Deserialize, Default)]
+impl FromQuery for GroupsQuery {
+    fn from_query(q: &mut QueryReader) -> Self {
+        GroupsQuery {
+            include_inherited: q.bool("include_inherited"),
+        }
+    }
+}
+
+/// `?raw=` (`bool = False`).
+#[derive(Debug, Default)]
 pub struct SettingsQuery {
     pub raw: Option<bool>,
+}
+
+impl FromQuery for SettingsQuery {
+    fn from_query(q: &mut QueryReader) -> Self {
+        SettingsQuery { raw: q.bool("raw") }
+    }
 }
 
 /// `UserStatus`.

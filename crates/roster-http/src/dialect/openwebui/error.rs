@@ -56,7 +56,7 @@ pub fn render_error(info: &ErrorInfo) -> Response {
         C::RegistrationDisabled => detail(StatusCode::FORBIDDEN, ACCESS_PROHIBITED),
         C::Conflict if field == Some("username") => detail(StatusCode::BAD_REQUEST, USERNAME_TAKEN),
         C::Conflict => detail(StatusCode::BAD_REQUEST, EMAIL_TAKEN),
-        C::InvalidField if info.shape => validation("body", field, &info.detail),
+        C::InvalidField if info.shape => validation("body", info, &info.detail),
         C::InvalidField if field == Some("email") => detail(StatusCode::BAD_REQUEST, INVALID_EMAIL_FORMAT),
         C::InvalidField if field == Some("current_password") => detail(StatusCode::BAD_REQUEST, INCORRECT_PASSWORD),
         C::InvalidField if matches!(field, Some("password" | "new_password")) && info.reason.is_some() => {
@@ -64,10 +64,10 @@ pub fn render_error(info: &ErrorInfo) -> Response {
             let hint = info.reason.as_deref().filter(|r| !r.is_empty());
             detail(StatusCode::BAD_REQUEST, hint.unwrap_or(INVALID_PASSWORD))
         }
-        C::InvalidField => validation("body", field, &info.detail),
-        C::MalformedJson | C::UnsupportedMediaType => validation("body", None, &info.detail),
-        C::InvalidQuery => validation("query", field, &info.detail),
-        C::InvalidPath if info.status == StatusCode::UNPROCESSABLE_ENTITY => validation("path", field, &info.detail),
+        C::InvalidField => validation("body", info, &info.detail),
+        C::MalformedJson | C::UnsupportedMediaType => validation("body", info, &info.detail),
+        C::InvalidQuery => validation("query", info, &info.detail),
+        C::InvalidPath if info.status == StatusCode::UNPROCESSABLE_ENTITY => validation("path", info, &info.detail),
         C::BodyTooLarge => detail(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
         C::RateLimited => detail(StatusCode::TOO_MANY_REQUESTS, RATE_LIMIT_EXCEEDED),
         _ if info.status.is_client_error() => detail(info.status, info.detail.as_str()),

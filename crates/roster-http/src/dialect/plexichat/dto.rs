@@ -1,12 +1,9 @@
 //! Plexichat's request and response bodies (`src/api/schemas/*.py` of Plexichat): ids are
 //! snowflakes as decimal strings, times are Unix seconds.
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
-/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
-fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
+use crate::extract::double_option;
 
 /// The full user object, for the user themself (`GET /users/@me`).
 #[derive(Debug, Serialize)]

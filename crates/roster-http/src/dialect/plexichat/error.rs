@@ -120,6 +120,7 @@ mod tests {
             reason: None,
             refusal: None,
             shape: false,
+            input: None,
         }
     }
 
