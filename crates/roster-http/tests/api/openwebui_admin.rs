@@ -64,6 +64,17 @@ fn form(changes: Value) -> Value {
     form
 }
 
+/// Signs up the first account (Ada, the administrator) through Open WebUI's route: its token.
+async fn first_admin(app: &TestApp) -> String {
+    let first = signup(
+        app,
+        json!({"name": "Ada", "email": "ada@example.org", "password": "password-1"}),
+    )
+    .await;
+    first.assert_status(200);
+    first.body["token"].as_str().unwrap().to_string()
+}
+
 async fn configure(app: &TestApp, admin: &str, changes: Value) -> TestResponse {
     let r = post(app, "/auths/admin/config", admin, form(changes)).await;
     r.assert_status(200);
@@ -201,12 +212,7 @@ async fn profile_images_are_kept_as_given(backend: Backend) {
 
 async fn admin_details_follow_the_configuration(backend: Backend) {
     let app = roster_testkit::or_skip!(spawn_app(backend).await);
-    let first = signup(
-        &app,
-        json!({"name": "Ada", "email": "ada@example.org", "password": "password-1"}),
-    )
-    .await;
-    let a = first.body["token"].as_str().unwrap().to_string();
+    let a = first_admin(&app).await;
     configure(&app, &a, json!({"ENABLE_SIGNUP": true})).await;
     let pending = signup(
         &app,
@@ -249,12 +255,7 @@ async fn admin_details_follow_the_configuration(backend: Backend) {
 
 async fn admin_config_is_stored_and_governs_the_routes(backend: Backend) {
     let app = roster_testkit::or_skip!(spawn_app(backend).await);
-    let first = signup(
-        &app,
-        json!({"name": "Ada", "email": "ada@example.org", "password": "password-1"}),
-    )
-    .await;
-    let a = first.body["token"].as_str().unwrap().to_string();
+    let a = first_admin(&app).await;
     let user = app.user(Role::User).await;
     let u = user.access_token.as_str();
 
