@@ -10,11 +10,11 @@ use roster_testkit::app::{TestApp, TestResponse};
 use roster_testkit::{Backend, backend_tests, spawn_app};
 use serde_json::{Value, json};
 
-const P: &str = "/openwebui/api/v1";
+pub(super) const P: &str = "/openwebui/api/v1";
 
 const NOT_FOUND: &str = "We could not find what you're looking for :/";
-const ACTION_PROHIBITED: &str = "The requested action has been restricted as a security measure.";
-const ACCESS_PROHIBITED: &str =
+pub(super) const ACTION_PROHIBITED: &str = "The requested action has been restricted as a security measure.";
+pub(super) const ACCESS_PROHIBITED: &str =
     "You do not have permission to access this resource. Please contact your administrator for assistance.";
 const EMAIL_TAKEN: &str = "Uh-oh! This email is already registered. Sign in with your existing account or choose another email to start anew.";
 const INVALID_TOKEN: &str = "Your session has expired or the token is invalid. Please sign in again.";
@@ -28,16 +28,16 @@ fn uuid(id: UserId) -> String {
 }
 
 #[track_caller]
-fn detail(r: &TestResponse, status: u16, text: &str) {
+pub(super) fn detail(r: &TestResponse, status: u16, text: &str) {
     r.assert_status(status);
     assert_eq!(r.body, json!({ "detail": text }), "body: {}", r.text);
 }
 
-async fn get(app: &TestApp, path: &str, token: &str) -> TestResponse {
+pub(super) async fn get(app: &TestApp, path: &str, token: &str) -> TestResponse {
     app.get(&format!("{P}{path}"), Some(token)).await
 }
 
-async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> TestResponse {
+pub(super) async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> TestResponse {
     app.post(&format!("{P}{path}"), Some(token), &body).await
 }
 

@@ -11,21 +11,12 @@ use roster_testkit::app::{TestApp, TestResponse};
 use roster_testkit::{Backend, backend_tests, spawn_app};
 use serde_json::{Value, json};
 
-const P: &str = "/openwebui/api/v1";
+use super::openwebui::{ACCESS_PROHIBITED, ACTION_PROHIBITED, P, detail, get, post};
 
-const ACTION_PROHIBITED: &str = "The requested action has been restricted as a security measure.";
-const ACCESS_PROHIBITED: &str =
-    "You do not have permission to access this resource. Please contact your administrator for assistance.";
 const API_KEY_CREATION_NOT_ALLOWED: &str = "API key creation is not allowed in the environment.";
 const API_KEY_NOT_ALLOWED: &str = "Use of API key is not enabled in the environment.";
 const INVALID_IMAGE: &str = "Invalid profile image URL: must be a known internal path, an HTTP(S) URL with a host, or a data:image URI (png/jpeg/gif/webp).";
 const NO_HOST: &str = "Invalid profile image URL: HTTP(S) URLs must include a host.";
-
-#[track_caller]
-fn detail(r: &TestResponse, status: u16, text: &str) {
-    r.assert_status(status);
-    assert_eq!(r.body, json!({ "detail": text }), "body: {}", r.text);
-}
 
 /// FastAPI's 422 for Open WebUI's `profile_image_url` validator.
 #[track_caller]
@@ -43,14 +34,6 @@ fn invalid_image(r: &TestResponse, input: &str, message: &str) {
         "body: {}",
         r.text
     );
-}
-
-async fn get(app: &TestApp, path: &str, token: &str) -> TestResponse {
-    app.get(&format!("{P}{path}"), Some(token)).await
-}
-
-async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> TestResponse {
-    app.post(&format!("{P}{path}"), Some(token), &body).await
 }
 
 async fn signup(app: &TestApp, body: Value) -> TestResponse {
@@ -79,6 +62,17 @@ fn form(changes: Value) -> Value {
         form[key] = value.clone();
     }
     form
+}
+
+/// Signs up the first account (Ada, the administrator) through Open WebUI's route: its token.
+async fn first_admin(app: &TestApp) -> String {
+    let first = signup(
+        app,
+        json!({"name": "Ada", "email": "ada@example.org", "password": "password-1"}),
+    )
+    .await;
+    first.assert_status(200);
+    first.body["token"].as_str().unwrap().to_string()
 }
 
 async fn configure(app: &TestApp, admin: &str, changes: Value) -> TestResponse {
@@ -166,28 +160,13 @@ async fn profile_images_are_kept_as_given(backend: Backend) {
         assert_eq!(r.body["profile_image_url"], url);
         assert_eq!(get(&app, "/auths/", &a).await.body["profile_image_url"], url);
     }
-    invalid_image(
-        &post(
-            &app,
-            "/auths/update/profile",
-            &a,
-            json!({"profile_image_url": "http://:80/x", "name": "Ada"}),
-        )
-        .await,
-        "http://:80/x",
-        NO_HOST,
-    );
-    invalid_image(
-        &post(
-            &app,
-            "/auths/update/profile",
-            &a,
-            json!({"profile_image_url": "data:image/svg+xml;base64,PHN2Zy8+", "name": "Ada"}),
-        )
-        .await,
-        "data:image/svg+xml;base64,PHN2Zy8+",
-        INVALID_IMAGE,
-    );
+    for (url, message) in [
+        ("http://:80/x", NO_HOST),
+        ("data:image/svg+xml;base64,PHN2Zy8+", INVALID_IMAGE),
+    ] {
+        let body = json!({"profile_image_url": url, "name": "Ada"});
+        invalid_image(&post(&app, "/auths/update/profile", &a, body).await, url, message);
+    }
     assert_eq!(get(&app, "/auths/", &a).await.body["profile_image_url"], "/user.png");
     let updated = post(
         &app,
@@ -233,12 +212,7 @@ async fn profile_images_are_kept_as_given(backend: Backend) {
 
 async fn admin_details_follow_the_configuration(backend: Backend) {
     let app = roster_testkit::or_skip!(spawn_app(backend).await);
-    let first = signup(
-        &app,
-        json!({"name": "Ada", "email": "ada@example.org", "password": "password-1"}),
-    )
-    .await;
-    let a = first.body["token"].as_str().unwrap().to_string();
+    let a = first_admin(&app).await;
     configure(&app, &a, json!({"ENABLE_SIGNUP": true})).await;
     let pending = signup(
         &app,
@@ -281,12 +255,7 @@ async fn admin_details_follow_the_configuration(backend: Backend) {
 
 async fn admin_config_is_stored_and_governs_the_routes(backend: Backend) {
     let app = roster_testkit::or_skip!(spawn_app(backend).await);
-    let first = signup(
-        &app,
-        json!({"name": "Ada", "email": "ada@example.org", "password": "password-1"}),
-    )
-    .await;
-    let a = first.body["token"].as_str().unwrap().to_string();
+    let a = first_admin(&app).await;
     let user = app.user(Role::User).await;
     let u = user.access_token.as_str();
 

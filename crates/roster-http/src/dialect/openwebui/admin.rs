@@ -182,7 +182,15 @@ impl AdminConfig {
     /// The group new accounts join (`DEFAULT_GROUP_ID`), when it names one of Roster's.
     pub fn default_group(&self) -> Option<GroupId> {
         let id = self.default_group_id.trim();
-        (!id.is_empty()).then(|| id_from_uuid(id).ok().map(GroupId)).flatten()
+        if id.is_empty() {
+            return None;
+        }
+        let group = id_from_uuid(id).ok().map(GroupId);
+        if group.is_none() {
+            // Open WebUI logs a default group it cannot join and goes on.
+            tracing::warn!(default_group_id = id, "DEFAULT_GROUP_ID names no group");
+        }
+        group
     }
 
     /// How long a sign-in token lasts (`JWT_EXPIRES_IN`), at least a second.
@@ -283,4 +291,58 @@ pub(super) async fn config_post(
     let mut answer = state.core.set_product_config(&caller.actor, PRODUCT, document).await?;
     answer.insert("sessions_revoked".into(), Value::Bool(false));
     Ok(axum::Json(Value::Object(answer)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_as_open_webui_reads_them() {
+        assert_eq!(parse_duration("-1"), Some(None));
+        assert_eq!(parse_duration("0"), Some(None));
+        assert_eq!(parse_duration("4w"), Some(Some(2_419_200.0)));
+        assert_eq!(parse_duration("1.5h"), Some(Some(5_400.0)));
+        assert_eq!(parse_duration("250ms"), Some(Some(0.25)));
+        assert_eq!(parse_duration("-5m"), Some(Some(-300.0)));
+        for bad in ["", "4", "4W", " 4w", "1e3s", "-0", "4w2d", "h", ".5h", "5.h"] {
+            assert_eq!(parse_duration(bad), None, "{bad:?}");
+        }
+        assert_eq!(duration_text(2_419_200), "4w");
+        assert_eq!(duration_text(86_400 * 3), "3d");
+        assert_eq!(duration_text(5_400), "90m");
+        assert_eq!(duration_text(61), "61s");
+    }
+
+    #[test]
+    fn api_key_endpoints() {
+        let mut config = AdminConfig {
+            show_admin_details: true,
+            admin_email: None,
+            webui_url: String::new(),
+            enable_login_form: true,
+            enable_signup: false,
+            enable_api_keys: true,
+            enable_api_keys_endpoint_restrictions: false,
+            api_keys_allowed_endpoints: " /api/v1/users , ,/api/v1/groups/".into(),
+            default_user_role: "pending".into(),
+            default_group_id: String::new(),
+            default_interface_settings: Map::new(),
+            jwt_expires_in: "4w".into(),
+            enable_user_webhooks: false,
+            enable_user_status: true,
+            pending_user_overlay_title: None,
+            pending_user_overlay_content: None,
+        };
+        assert!(config.api_key_may_call("/anything"));
+        config.enable_api_keys_endpoint_restrictions = true;
+        assert!(config.api_key_may_call("/api/v1/users"));
+        assert!(config.api_key_may_call("/api/v1/users/user/settings"));
+        assert!(!config.api_key_may_call("/api/v1/usersx"));
+        assert!(!config.api_key_may_call("/api/v1/groups"));
+        assert!(config.api_key_may_call("/api/v1/groups//x"));
+        assert!(!config.api_key_may_call(""));
+        config.api_keys_allowed_endpoints = String::new();
+        assert!(!config.api_key_may_call("/api/v1/users"));
+    }
 }
