@@ -550,23 +550,26 @@ async fn redis_counters_expire_by_themselves() {
     let redis = roster_testkit::or_skip!(TestRedis::new().await);
     let counters = Counters::new(Some(&redis.url), &redis.prefix).unwrap();
     let now = roster_core::time::OffsetDateTime::now_utc();
-    let window = Duration::milliseconds(400);
+    // Windows long enough that a loaded machine does not end them between two calls, and
+    // each wait well past what it waits for.
+    let window = Duration::seconds(1);
     assert_eq!(counters.hit("w", window, now).await.0, 1);
     let (count, left) = counters.hit("w", window, now).await;
     assert_eq!(count, 2);
     assert!(left <= window && left > Duration::ZERO, "{left:?}");
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
     assert_eq!(counters.hit("w", window, now).await.0, 1, "a new window");
-    assert_eq!(counters.add_failure("f", window, now).await, 1);
-    assert_eq!(counters.add_failure("f", window, now).await, 2);
-    counters.lock("f", Duration::milliseconds(300), now).await;
+    let failures = Duration::seconds(30);
+    assert_eq!(counters.add_failure("f", failures, now).await, 1);
+    assert_eq!(counters.add_failure("f", failures, now).await, 2);
+    counters.lock("f", Duration::seconds(1), now).await;
     let keys = ["f".to_string(), "other".to_string()];
     assert!(counters.locked_for(&keys, now).await.is_some());
-    tokio::time::sleep(std::time::Duration::from_millis(350)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
     assert_eq!(counters.locked_for(&keys, now).await, None, "the lock ended");
-    assert_eq!(counters.add_failure("f", window, now).await, 3);
+    assert_eq!(counters.add_failure("f", failures, now).await, 3);
     counters.lock("f", Duration::seconds(30), now).await;
     counters.clear("f").await;
     assert_eq!(counters.locked_for(&keys, now).await, None);
-    assert_eq!(counters.add_failure("f", window, now).await, 1, "cleared");
+    assert_eq!(counters.add_failure("f", failures, now).await, 1, "cleared");
 }
