@@ -9,12 +9,14 @@
 //! OpenID Connect endpoints) need of it: the extractor, the cookie, the redirect to sign in.
 
 pub mod csrf;
+mod links;
 pub mod render;
 pub mod session;
 mod signin;
 pub mod strings;
 pub mod theme;
 
+pub use links::{REGISTER_PATH, RESET_PASSWORD_PATH};
 pub use render::ConsentPage;
 pub use session::{
     CHALLENGE_COOKIE, CurrentSession, SESSION_COOKIE, SIGNIN_PATH, SignInRequest, browser_session,
@@ -44,6 +46,7 @@ pub fn mount(_state: &AppState) -> Router<AppState> {
         )
         .route(SIGNOUT_PATH, get(signin::signout_page).post(signin::signout_submit))
         .route(render::STYLESHEET_PATH, get(stylesheet))
+        .merge(links::routes())
         .route_layer(axum::middleware::from_fn(crate::extract::reject_nul_in_uri))
 }
 

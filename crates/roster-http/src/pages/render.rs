@@ -54,7 +54,11 @@ pub struct Chrome {
 impl Chrome {
     /// A page titled `title`, in the language of `t`.
     pub fn new(state: &AppState, t: &'static Strings, title: &str) -> Self {
-        let pages = &state.config.pages;
+        Chrome::branded(&state.config.pages, t, title)
+    }
+
+    /// As [`Chrome::new`], from the branding settings alone.
+    pub fn branded(pages: &super::PageSettings, t: &'static Strings, title: &str) -> Self {
         Chrome {
             lang: t.lang,
             title: fill(title, &[("product", pages.product_name.trim())]),
@@ -208,6 +212,45 @@ pub struct ConsentPage {
     pub deny: String,
 }
 
+impl ConsentPage {
+    /// The consent page of `client` (its display name) asking `user_name` for `scopes`, in
+    /// the language of `t`: each scope in words (an unknown one by its name), a form posting
+    /// `decision=allow` or `decision=deny` to `action` with the `hidden` fields (put the CSRF
+    /// token among them: [`super::csrf::Csrf`]).
+    pub fn new(
+        pages: &super::PageSettings,
+        t: &'static Strings,
+        client: &str,
+        scopes: &[&str],
+        user_name: &str,
+        action: &str,
+        hidden: Vec<(&'static str, String)>,
+    ) -> Self {
+        let scopes = scopes
+            .iter()
+            .map(|scope| match *scope {
+                "openid" => t.scope_openid.to_string(),
+                "profile" => t.scope_profile.to_string(),
+                "email" => t.scope_email.to_string(),
+                "offline_access" => t.scope_offline_access.to_string(),
+                "roles" => t.scope_roles.to_string(),
+                "groups" => t.scope_groups.to_string(),
+                other => fill(t.scope_other, &[("scope", other)]),
+            })
+            .collect();
+        ConsentPage {
+            chrome: Chrome::branded(pages, t, t.consent_title),
+            intro: fill(t.consent_intro, &[("client", client)]),
+            scopes,
+            signed_in_as: fill(t.consent_signed_in_as, &[("name", user_name)]),
+            action: action.to_string(),
+            hidden,
+            allow: t.consent_allow.to_string(),
+            deny: t.consent_deny.to_string(),
+        }
+    }
+}
+
 /// A rendered page as a response with `status`: HTML, `Cache-Control: no-store`, the
 /// pages' Content-Security-Policy.
 pub fn respond(state: &AppState, status: StatusCode, page: &impl Template) -> Response {
@@ -257,4 +300,57 @@ pub fn failure(state: &AppState, t: &'static Strings, error: &Error) -> Response
             .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pages::PageSettings;
+    use crate::pages::strings::{DE, EN};
+
+    #[test]
+    fn the_consent_page_names_the_client_and_the_scopes_escaped() {
+        let page = ConsentPage::new(
+            &PageSettings::default(),
+            &EN,
+            "Chat <script>",
+            &["openid", "email", "groups", "x\"y"],
+            "Ann",
+            "/oauth/consent",
+            vec![("csrf", "token-1".into()), ("request", "r1".into())],
+        );
+        let html = page.render().unwrap();
+        let doc = scraper::Html::parse_document(&html);
+        let select = |s: &str| scraper::Selector::parse(s).unwrap();
+        let text = |s: &str| -> Vec<String> {
+            doc.select(&select(s))
+                .map(|e| e.text().collect::<String>().trim().to_string())
+                .collect()
+        };
+        assert_eq!(text("h1"), ["Allow access?"]);
+        assert!(!html.contains("<script>"), "{html}");
+        assert_eq!(
+            text(".scopes li"),
+            [
+                "Know who you are",
+                "See your email address",
+                "See the groups you belong to",
+                "Use the permission \u{201c}x\"y\u{201d}"
+            ]
+        );
+        assert!(text("main p").contains(&"Chat <script> is asking to:".to_string()));
+        let form = doc.select(&select("form[action=\"/oauth/consent\"]")).next().unwrap();
+        let buttons: Vec<_> = form
+            .select(&select("button[name=decision]"))
+            .map(|b| b.value().attr("value").unwrap().to_string())
+            .collect();
+        assert_eq!(buttons, ["allow", "deny"]);
+        let hidden: Vec<_> = form
+            .select(&select("input[type=hidden]"))
+            .map(|i| (i.value().attr("name").unwrap(), i.value().attr("value").unwrap()))
+            .collect();
+        assert_eq!(hidden, [("csrf", "token-1"), ("request", "r1")]);
+        let german = ConsentPage::new(&PageSettings::default(), &DE, "Chat", &["openid"], "Ann", "/c", vec![]);
+        assert!(german.render().unwrap().contains("Zugriff erlauben?"));
+    }
 }

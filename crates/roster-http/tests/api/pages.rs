@@ -790,6 +790,150 @@ async fn the_sign_in_page_is_reached_through_the_redirect_helper(backend: Backen
     assert_eq!(form.fields["identifier"], "ann");
 }
 
+async fn a_reset_link_opens_a_form_that_sets_the_password(backend: Backend) {
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
+    let user = app.user(Role::User).await;
+    let link = app
+        .core
+        .create_password_reset(app.core.operator(), user.id, Duration::hours(1))
+        .await
+        .unwrap();
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&user.email, &user.password, None).await;
+    let session = browser.session_cookie().unwrap();
+
+    // Opening the link twice uses nothing up (mail scanners open links).
+    let path = format!("/reset-password?token={}", link.token);
+    browser.get(&path).await;
+    let page = browser.get(&path).await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    assert_eq!(page.headers["referrer-policy"], "no-referrer");
+    let form = page.form("/reset-password");
+    assert_eq!(form.fields["token"], link.token);
+    assert_eq!(form.labels["password"], "New password");
+    assert_eq!(form.labels["confirm_password"], "Repeat the new password");
+    assert_eq!(page.texts("#password-hint"), ["At least 8 characters."]);
+
+    let answer = browser
+        .submit(
+            &form
+                .clone()
+                .set("password", "new-password-1")
+                .set("confirm_password", "other-one"),
+        )
+        .await;
+    assert_eq!(answer.status, 422);
+    assert_eq!(answer.alerts(), ["The two passwords are not the same."]);
+    let answer = browser
+        .submit(&form.clone().set("password", "short").set("confirm_password", "short"))
+        .await;
+    assert_eq!(answer.status, 422);
+    assert_eq!(answer.alerts(), ["The password must have at least 8 characters."]);
+
+    let answer = browser
+        .submit(
+            &form
+                .clone()
+                .set("password", "new-password-1")
+                .set("confirm_password", "new-password-1"),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.html);
+    assert!(
+        answer.text().contains("Your password has been changed"),
+        "{}",
+        answer.html
+    );
+    assert!(browser.session_cookie().is_none());
+    assert!(app.core.browser_session(&session).await.is_err(), "every session ends");
+    app.login(&user.email, "new-password-1").await.assert_status(200);
+
+    // Used: the link is dead, on GET and on POST.
+    let page = browser.get(&path).await;
+    assert_eq!(page.status, 404);
+    assert_eq!(
+        page.alerts(),
+        ["This link is invalid, has expired or has already been used. Ask for a new one."]
+    );
+    let answer = browser
+        .submit(&page_form_for_dead_link(&form, "another-password"))
+        .await;
+    assert_eq!(answer.status, 404);
+    assert_eq!(browser.get("/reset-password?token=nonsense").await.status, 404);
+    assert_eq!(browser.get("/reset-password").await.status, 404);
+}
+
+fn page_form_for_dead_link(form: &Form, password: &str) -> Form {
+    form.clone().set("password", password).set("confirm_password", password)
+}
+
+async fn an_invitation_link_opens_a_form_that_creates_the_account(backend: Backend) {
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
+    let _admin = app.admin().await;
+    let taken = app.user(Role::User).await;
+    let invitation = app
+        .core
+        .create_invitation(
+            app.core.operator(),
+            roster_core::service::NewInvitation {
+                email: "newcomer@example.org".into(),
+                role: Some(Role::User),
+                expires_in: Duration::days(1),
+            },
+        )
+        .await
+        .unwrap();
+    let mut browser = Browser::new(&app);
+    let path = format!("/register?token={}", invitation.token);
+    let page = browser.get(&path).await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    let form = page.form("/register");
+    assert_eq!(form.fields["email"], "newcomer@example.org");
+    assert_eq!(form.labels["username"], "Username (optional)");
+    assert_eq!(form.labels["password"], "New password");
+
+    let filled = form
+        .clone()
+        .set("name", "New Comer")
+        .set("password", "newcomer-password")
+        .set("confirm_password", "newcomer-password");
+    let answer = browser
+        .submit(&filled.clone().set("email", "someone-else@example.org"))
+        .await;
+    assert_eq!(answer.status, 422);
+    assert_eq!(answer.alerts(), ["Use the email address the invitation was sent to."]);
+    let answer = browser.submit(&filled.clone().set("username", &taken.username)).await;
+    assert_eq!(answer.status, 409, "{}", answer.html);
+    assert_eq!(answer.alerts(), ["This username is already taken."]);
+    assert_eq!(
+        answer.form("/register").fields["name"],
+        "New Comer",
+        "what was typed is kept"
+    );
+    let answer = browser
+        .submit(&filled.clone().set("confirm_password", "different"))
+        .await;
+    assert_eq!(answer.status, 422);
+
+    let answer = browser.submit(&filled.clone().set("username", "newcomer")).await;
+    assert_eq!(answer.status, 201, "{}", answer.html);
+    assert!(answer.text().contains("Your account has been created"));
+    let signin = answer
+        .doc()
+        .select(&select("main a"))
+        .map(|a| a.attr("href").unwrap().to_string())
+        .next()
+        .unwrap();
+    assert_eq!(signin, "/signin?login_hint=newcomer%40example.org");
+    let answer = browser.sign_in("newcomer", "newcomer-password", None).await;
+    assert_eq!(answer.status, 303, "{}", answer.html);
+
+    // The invitation is used up.
+    assert_eq!(browser.get(&path).await.status, 404);
+    let answer = browser.submit(&filled).await;
+    assert_eq!(answer.status, 404);
+}
+
 backend_tests!(
     sign_in_with_a_password_starts_a_browser_session,
     wrong_or_missing_credentials_are_announced_in_the_form,
@@ -803,4 +947,6 @@ backend_tests!(
     pages_carry_strict_headers_and_the_branding,
     branding_and_secure_cookies_follow_the_settings,
     the_sign_in_page_is_reached_through_the_redirect_helper,
+    a_reset_link_opens_a_form_that_sets_the_password,
+    an_invitation_link_opens_a_form_that_creates_the_account,
 );
