@@ -17,8 +17,8 @@ use tower_http::set_header::SetResponseHeaderLayer;
 pub struct SecurityHeaders {
     /// `X-Frame-Options` (`DENY`).
     pub frame_options: Option<String>,
-    /// `Content-Security-Policy` (`default-src 'none'; frame-ancestors 'none'`: Roster serves
-    /// JSON and images, never pages).
+    /// `Content-Security-Policy` (`default-src 'none'; frame-ancestors 'none'`: the API serves
+    /// JSON and images; the sign-in pages set their own, see [`crate::pages::theme`]).
     pub content_security_policy: Option<String>,
     /// `Referrer-Policy` (`no-referrer`).
     pub referrer_policy: Option<String>,

@@ -108,6 +108,31 @@ impl Core {
         })
     }
 
+    /// The address an invitation is for, while it can be used (a page shows it before the
+    /// form is sent); None for a link that is unknown, used, expired or not an invitation.
+    /// Uses nothing up.
+    pub async fn invitation_email(&self, invite_token: &str) -> Result<Option<String>> {
+        match self.store.get_account_token(&digest(invite_token.trim())).await {
+            Ok(t) if t.kind == AccountTokenKind::Invitation && t.usable_at(self.clock.now()) => Ok(t.email),
+            Ok(_) | Err(StoreError::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Accepts an invitation from a page: the registration of
+    /// [`Core::register_with_invitation`] (its rate limit, its rules), without starting a
+    /// session; the page sends the new user on to sign in.
+    pub async fn accept_invitation(
+        &self,
+        input: Registration,
+        invite_token: &str,
+        meta: &ClientMeta,
+    ) -> Result<crate::User> {
+        self.check_client_rate_limit(crate::limit::Limit::Register, meta)
+            .await?;
+        self.register_invited_account(input, invite_token).await
+    }
+
     /// Registration with an invitation, without signing in (see
     /// [`Core::register_with_invitation`]).
     pub async fn register_invited_account(&self, input: Registration, invite_token: &str) -> Result<crate::User> {

@@ -133,6 +133,16 @@ impl Core {
         })
     }
 
+    /// Whether a reset link can still be used (a page asks before it shows its form); uses
+    /// nothing up.
+    pub async fn password_reset_link_usable(&self, token: &str) -> Result<bool> {
+        match self.store.get_account_token(&digest(token.trim())).await {
+            Ok(t) => Ok(t.kind == AccountTokenKind::PasswordReset && t.usable_at(self.clock.now())),
+            Err(StoreError::NotFound) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Uses a reset link: sets the new password and revokes every session and every API key
     /// of the user.
     pub async fn reset_password_with_token(&self, token: &str, new_password: &str) -> Result<PasswordResetDone> {

@@ -23,6 +23,7 @@ mod me;
 mod nul;
 mod openwebui;
 mod openwebui_admin;
+mod pages;
 mod permissions;
 mod plexichat;
 mod plexichat_features;
