@@ -10,6 +10,7 @@ mod capability;
 mod codec;
 mod error;
 mod journal;
+mod oidc;
 mod postgres;
 mod sql;
 mod sqlite;

@@ -20,6 +20,7 @@ mod invitations;
 mod limits;
 mod messaging;
 mod migrate;
+pub mod oidc;
 mod password_resets;
 mod permissions;
 mod sealing;
@@ -243,6 +244,8 @@ pub struct Core {
     secrets_configured: bool,
     /// Rate-limit and login-throttle counters (in-process, or shared through Redis).
     counters: crate::limit::Counters,
+    /// The OpenID Connect provider's signing keys (see [`oidc`]).
+    oidc: oidc::OidcState,
 }
 
 /// How many verified access tokens are remembered.
@@ -283,6 +286,7 @@ impl Core {
             verified_tokens: quick_cache::sync::Cache::new(VERIFIED_TOKEN_CACHE),
             secrets,
             secrets_configured,
+            oidc: oidc::OidcState::default(),
         })
     }
 

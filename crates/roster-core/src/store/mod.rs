@@ -15,6 +15,7 @@ mod groups;
 mod instance;
 mod journal;
 mod migration;
+mod oidc;
 mod secrets;
 mod sessions;
 mod social;
@@ -29,6 +30,7 @@ pub use groups::*;
 pub use instance::*;
 pub use journal::*;
 pub use migration::*;
+pub use oidc::*;
 pub use secrets::*;
 pub use sessions::*;
 pub use social::*;
@@ -87,6 +89,7 @@ pub trait Store:
     + JournalStore
     + MigrationStore
     + WebhookStore
+    + OidcStore
     + Send
     + Sync
     + 'static
@@ -104,7 +107,7 @@ pub trait Store:
 pub mod prelude {
     pub use super::{
         AccountTokenStore as _, ApiKeyStore as _, BalanceStore as _, GroupStore as _, InstanceStore as _,
-        JournalStore as _, MigrationStore as _, SessionStore as _, SocialStore as _, Store as _, TwoFactorStore as _,
-        UserSecretStore as _, UserStore as _, WebhookStore as _,
+        JournalStore as _, MigrationStore as _, OidcStore as _, SessionStore as _, SocialStore as _, Store as _,
+        TwoFactorStore as _, UserSecretStore as _, UserStore as _, WebhookStore as _,
     };
 }

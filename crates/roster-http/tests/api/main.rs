@@ -19,6 +19,7 @@ mod librechat_client;
 mod librechat_two_factor;
 mod me;
 mod nul;
+mod oidc;
 mod openwebui;
 mod permissions;
 mod plexichat;

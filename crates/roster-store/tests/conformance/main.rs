@@ -16,6 +16,7 @@ mod journal;
 mod lifecycle;
 mod listing;
 mod migration;
+mod oidc;
 mod one_transaction;
 mod schema;
 mod sessions;

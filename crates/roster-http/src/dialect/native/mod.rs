@@ -2,6 +2,7 @@
 
 mod audit;
 mod chat;
+mod clients;
 mod dto;
 mod map;
 mod openapi;
