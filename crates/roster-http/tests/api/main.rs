@@ -21,6 +21,7 @@ mod me;
 mod nul;
 mod oidc;
 mod openwebui;
+mod pages;
 mod permissions;
 mod plexichat;
 mod policy;
