@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
 use roster_core::service::oidc::{
-    AuthorizeOutcome, AuthorizeRequest, ClientAuth, EndSessionRequest, OAuthError, SignedIn, TokenRequest,
+    AuthorizeOutcome, AuthorizeRequest, ClientAuth, EndSessionRequest, OAuthError, TokenRequest,
 };
 use serde::de::DeserializeOwned;
 
@@ -158,7 +158,15 @@ async fn jwks(State(state): State<AppState>) -> Response {
     }
 }
 
-/// `GET|POST /oidc/authorize`.
+/// The consent form's answer, posted back with the request's parameters.
+#[derive(serde::Deserialize, Default)]
+struct ConsentAnswer {
+    decision: Option<String>,
+    csrf: Option<String>,
+}
+
+/// `GET|POST /oidc/authorize`. A POST carrying `decision` is the consent form's answer
+/// (CSRF-checked).
 async fn authorize(
     State(state): State<AppState>,
     method: Method,
@@ -167,53 +175,82 @@ async fn authorize(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
-    let parsed: Result<AuthorizeRequest, OAuthError> = if method == Method::POST {
-        form(&headers, &body)
+    let raw: Vec<u8> = if method == Method::POST {
+        body.to_vec()
     } else {
-        query_params(query.as_deref().unwrap_or("").as_bytes())
+        query.unwrap_or_default().into_bytes()
+    };
+    let parsed: Result<AuthorizeRequest, OAuthError> = if method == Method::POST {
+        form(&headers, &raw)
+    } else {
+        query_params(&raw)
     };
     let request = match parsed {
         Ok(r) => r,
-        Err(e) => return pages::error_page(&e.error, &e.description),
+        Err(e) => return pages::error_page(&state, &headers, e.error, &e.description),
     };
-    // After a POST, come back with the same parameters as a GET.
+    let answer: ConsentAnswer = if method == Method::POST {
+        serde_urlencoded::from_bytes(&raw).unwrap_or_default()
+    } else {
+        ConsentAnswer::default()
+    };
+    // The request's own parameters (not the consent form's), to come back with.
+    let params: Vec<(String, String)> = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&raw)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(k, _)| pages::AUTHORIZE_PARAMS.contains(&k.as_str()))
+        .collect();
     let return_to = if method == Method::POST {
-        let query = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
-            .ok()
-            .and_then(|pairs| serde_urlencoded::to_string(pairs).ok())
-            .unwrap_or_default();
-        format!("/oidc/authorize?{query}")
+        format!(
+            "/oidc/authorize?{}",
+            serde_urlencoded::to_string(&params).unwrap_or_default()
+        )
     } else {
         uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default()
     };
-    let signed_in: Option<SignedIn> = pages::signed_in(&state, &headers).await;
+    let session = match pages::current(&state, &headers).await {
+        Ok(s) => s,
+        Err(page) => return page,
+    };
+    let consent = match answer.decision.as_deref() {
+        None => None,
+        Some(decision) => {
+            if session.is_none() || !crate::pages::csrf::Csrf::verify(&state, &headers, answer.csrf.as_deref()) {
+                return pages::error_page(
+                    &state,
+                    &headers,
+                    "invalid_request",
+                    "the consent form expired; start the sign-in again from the application",
+                );
+            }
+            Some(decision == "allow")
+        }
+    };
+    let signed_in = session.as_ref().map(pages::signed_in);
     match state
         .core
-        .oidc_authorize(&request, signed_in.as_ref(), None, &return_to)
+        .oidc_authorize(&request, signed_in.as_ref(), consent, &return_to)
         .await
     {
-        Ok(outcome) => render_outcome(outcome),
-        Err(e) => {
-            let e: OAuthError = e.into();
-            pages::error_page(e.error, &e.description)
+        Ok(AuthorizeOutcome::Redirect(to)) => no_store(Redirect::to(&to).into_response()),
+        Ok(AuthorizeOutcome::ErrorPage { error, description }) => {
+            pages::error_page(&state, &headers, error, &description)
         }
-    }
-}
-
-fn render_outcome(outcome: AuthorizeOutcome) -> Response {
-    match outcome {
-        AuthorizeOutcome::Redirect(to) => no_store(Redirect::to(&to).into_response()),
-        AuthorizeOutcome::ErrorPage { error, description } => pages::error_page(error, &description),
-        AuthorizeOutcome::SignIn {
+        Ok(AuthorizeOutcome::SignIn {
             force,
             login_hint,
             return_to,
-        } => no_store(pages::to_sign_in(&return_to, force, login_hint.as_deref())),
-        AuthorizeOutcome::Consent {
-            client_id,
-            client_name,
-            scopes,
-        } => pages::consent_unavailable(&client_id, &client_name, &scopes),
+        }) => pages::to_sign_in(&return_to, force, login_hint.as_deref()),
+        Ok(AuthorizeOutcome::Consent {
+            client_name, scopes, ..
+        }) => match &session {
+            Some(session) => pages::consent(&state, &headers, session, params, &client_name, &scopes),
+            None => pages::error_page(&state, &headers, "login_required", "sign in first"),
+        },
+        Err(e) => {
+            let e: OAuthError = e.into();
+            pages::error_page(&state, &headers, e.error, &e.description)
+        }
     }
 }
 
@@ -339,11 +376,11 @@ async fn end_session(
     };
     let request = match parsed {
         Ok(r) => r,
-        Err(e) => return pages::error_page(e.error, &e.description),
+        Err(e) => return pages::error_page(&state, &headers, e.error, &e.description),
     };
     let target = match state.core.oidc_end_session(&request).await {
         Ok(t) => t,
-        Err(e) => return pages::error_page(e.error, &e.description),
+        Err(e) => return pages::error_page(&state, &headers, e.error, &e.description),
     };
     pages::end_session(&state, &headers, target).await
 }

@@ -919,7 +919,118 @@ fn url_encode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
+fn query_of(location: &str) -> std::collections::HashMap<String, String> {
+    reqwest::Url::parse(location)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+async fn browser_sign_in_consent_and_logout(backend: Backend) {
+    use crate::pages::Browser;
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
+    let user = app.admin().await;
+    let secret = client(&app, "rp", false, true, ClientChanges::default()).await.unwrap();
+    let third = client(&app, "third", false, false, ClientChanges::default())
+        .await
+        .unwrap();
+    let mut browser = Browser::new(&app);
+    let authorize = |client: &str, extra: &str| {
+        format!(
+            "/oidc/authorize?response_type=code&client_id={client}&redirect_uri={}&scope=openid%20email%20profile&state=s1&nonce=n1&code_challenge={CHALLENGE}&code_challenge_method=S256{extra}",
+            url_encode(REDIRECT)
+        )
+    };
+    // Not signed in: to the sign-in page, then back, then to the client with a code.
+    let first = browser.get(&authorize("rp", "")).await;
+    assert_eq!(first.status, 303);
+    let to_signin = first.location().unwrap();
+    assert!(to_signin.starts_with("/signin?return_to="), "{to_signin}");
+    let back = browser
+        .sign_in(&user.email, &user.password, Some(&authorize("rp", "")))
+        .await;
+    assert_eq!(back.status, 303, "{}", back.html);
+    let back = back.location().unwrap();
+    let answer = browser.get(&back).await;
+    let location = answer.location().unwrap();
+    let q = query_of(&location);
+    assert!(location.starts_with(REDIRECT));
+    assert_eq!(q["state"], "s1");
+    let (status, tokens) = exchange(&app, &q["code"], ("rp", &secret)).await;
+    assert_eq!(status, 200, "{tokens}");
+    let id_token = tokens["id_token"].as_str().unwrap().to_string();
+    let id = claims_of(&id_token);
+    assert_eq!(id["sub"], user.id_str());
+    assert_eq!(id["nonce"], "n1");
+    assert_eq!(id["amr"], json!(["pwd"]));
+
+    // Signed in: prompt=none answers at once; prompt=login sends to sign in again, once.
+    let answer = browser.get(&authorize("rp", "&prompt=none")).await;
+    assert!(query_of(&answer.location().unwrap()).contains_key("code"));
+    let answer = browser.get(&authorize("rp", "&prompt=login")).await;
+    let to_signin = answer.location().unwrap();
+    assert!(to_signin.contains("prompt=login"), "{to_signin}");
+    app.clock.advance(roster_core::time::Duration::seconds(2));
+    let page = browser.get(&to_signin).await;
+    assert_eq!(page.status, 200, "the form is shown again: {}", page.html);
+    let signin = page
+        .form("/signin")
+        .set("identifier", &user.email)
+        .set("password", &user.password);
+    let back = browser.submit(&signin).await;
+    assert_eq!(back.status, 303, "{}", back.html);
+    let answer = browser.get(&back.location().unwrap()).await;
+    assert!(
+        query_of(&answer.location().unwrap()).contains_key("code"),
+        "no second sign-in loop"
+    );
+
+    // A third-party client asks for consent; deny, then allow.
+    let page = browser.get(&authorize("third", "")).await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    let consent = page.form("/oidc/authorize");
+    assert_eq!(consent.fields["client_id"], "third");
+    let decide = |decision: &str| {
+        let mut f = consent.clone();
+        f.fields.insert("decision".into(), decision.into());
+        f
+    };
+    let denied = browser.submit(&decide("deny")).await;
+    assert_eq!(query_of(&denied.location().unwrap())["error"], "access_denied");
+    let forged = browser.submit(&decide("allow").set("csrf", "forged")).await;
+    assert_eq!(forged.status, 400);
+    let allowed = browser.submit(&decide("allow")).await;
+    let q = query_of(&allowed.location().unwrap());
+    assert_eq!(q["state"], "s1");
+    let (status, third_tokens) = exchange(&app, &q["code"], ("third", &third)).await;
+    assert_eq!(status, 200, "{third_tokens}");
+
+    // RP-initiated logout with the ID token: the session ends, the client's grant too.
+    let out = browser
+        .get(&format!(
+            "/oidc/logout?id_token_hint={id_token}&post_logout_redirect_uri={}",
+            url_encode("https://rp.example/bye")
+        ))
+        .await;
+    assert_eq!(out.location().as_deref(), Some("https://rp.example/bye"));
+    let again = browser.get(&authorize("rp", "")).await;
+    assert!(again.location().unwrap().starts_with("/signin"));
+    let (status, _, _) = form(
+        &app,
+        "/oidc/token",
+        Some(("third", &third)),
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", third_tokens["refresh_token"].as_str().unwrap()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400, "ending the browser session ends its grants");
+}
+
 backend_tests!(
+    browser_sign_in_consent_and_logout,
     discovery_and_keys,
     code_flow_tokens_userinfo_refresh,
     codes_are_single_use_and_bound,
