@@ -196,6 +196,20 @@ enum Command {
         after_help = EXIT_CODES
     )]
     Webhooks(admin::webhooks::Command),
+    /// Manages OpenID Connect relying parties (clients).
+    #[command(
+        subcommand,
+        long_about = "OpenID Connect clients: `add CLIENT_ID --redirect-uri URI...` (prints the generated \
+                      secret once; --public for a PKCE-only client, --secret-stdin to give it, \
+                      --first-party to skip consent, --audience, --backchannel-logout-uri, \
+                      --post-logout-redirect-uri), `list`, `show`, `update`, `remove` and \
+                      `rotate-secret`. The same rules as /v1/clients.",
+        after_help = EXIT_CODES
+    )]
+    Clients(admin::clients::Command),
+    /// Rotates the OpenID Connect signing keys.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Keys(admin::clients::KeysCommand),
     /// Shows user deletions waiting for required webhook receivers (which are late).
     #[command(after_help = EXIT_CODES)]
     Deletions(admin::webhooks::DeletionsArgs),
@@ -261,6 +275,8 @@ fn main() -> std::process::ExitCode {
             Command::Audit(args) => admin::audit::run(&core, args).await,
             Command::Webhooks(command) => admin::webhooks::run(&core, command).await,
             Command::Deletions(args) => admin::webhooks::deletions(&core, args).await,
+            Command::Clients(command) => admin::clients::run(&core, command).await,
+            Command::Keys(command) => admin::clients::run_keys(&core, command).await,
             Command::Migrate(args) => admin::migrate::run(&core, args).await,
         };
         store.close().await;

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod badges;
 pub mod balance;
 pub mod bans;
+pub mod clients;
 pub mod create;
 pub mod delete;
 pub mod invite;

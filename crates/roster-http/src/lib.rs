@@ -8,6 +8,7 @@ pub mod dialect;
 pub mod error;
 pub mod extract;
 mod health;
+pub mod oidc;
 pub mod pages;
 pub mod protect;
 pub mod server;
@@ -32,6 +33,7 @@ pub fn app(state: AppState) -> Router {
         .merge(dialect::openwebui::mount(&state))
         .merge(dialect::langflow::mount(&state))
         .merge(dialect::plexichat::mount(&state))
+        .merge(oidc::mount(&state))
         .merge(pages::mount(&state))
         .fallback(error::not_found_fallback)
         .method_not_allowed_fallback(error::method_not_allowed_fallback)

@@ -11,6 +11,7 @@ mod codec;
 mod error;
 mod features;
 mod journal;
+mod oidc;
 mod postgres;
 mod sql;
 mod sqlite;

@@ -21,6 +21,7 @@ mod invitations;
 mod limits;
 mod messaging;
 mod migrate;
+pub mod oidc;
 mod password_resets;
 mod permissions;
 mod product_config;
@@ -259,6 +260,8 @@ pub struct Core {
     secrets_configured: bool,
     /// Rate-limit and login-throttle counters (in-process, or shared through Redis).
     counters: crate::limit::Counters,
+    /// The OpenID Connect provider's signing keys (see [`oidc`]).
+    oidc: oidc::OidcState,
 }
 
 /// How many verified access tokens are remembered.
@@ -299,6 +302,7 @@ impl Core {
             verified_tokens: quick_cache::sync::Cache::new(VERIFIED_TOKEN_CACHE),
             secrets,
             secrets_configured,
+            oidc: oidc::OidcState::default(),
         })
     }
 

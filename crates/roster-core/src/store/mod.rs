@@ -16,6 +16,7 @@ mod groups;
 mod instance;
 mod journal;
 mod migration;
+mod oidc;
 mod secrets;
 mod sessions;
 mod social;
@@ -31,6 +32,7 @@ pub use groups::*;
 pub use instance::*;
 pub use journal::*;
 pub use migration::*;
+pub use oidc::*;
 pub use secrets::*;
 pub use sessions::*;
 pub use social::*;
@@ -91,6 +93,7 @@ pub trait Store:
     + JournalStore
     + MigrationStore
     + WebhookStore
+    + OidcStore
     + Send
     + Sync
     + 'static
@@ -108,7 +111,8 @@ pub trait Store:
 pub mod prelude {
     pub use super::{
         AccountTokenStore as _, ApiKeyStore as _, BalanceStore as _, GroupStore as _, InstanceStore as _,
-        JournalStore as _, MigrationStore as _, SessionStore as _, SocialStore as _, Store as _, TierStore as _,
-        TwoFactorStore as _, UserSecretStore as _, UserSettingStore as _, UserStore as _, WebhookStore as _,
+        JournalStore as _, MigrationStore as _, OidcStore as _, SessionStore as _, SocialStore as _, Store as _,
+        TierStore as _, TwoFactorStore as _, UserSecretStore as _, UserSettingStore as _, UserStore as _,
+        WebhookStore as _,
     };
 }

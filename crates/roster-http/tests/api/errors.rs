@@ -123,6 +123,7 @@ async fn openapi_document_matches_the_routes(backend: Backend) {
     }
     documented.sort();
     let expected = [
+        "DELETE /v1/clients/{id}",
         "DELETE /v1/groups/{id}",
         "DELETE /v1/groups/{id}/members",
         "DELETE /v1/me/api-keys/{id}",
@@ -137,6 +138,8 @@ async fn openapi_document_matches_the_routes(backend: Backend) {
         "DELETE /v1/webhooks/{id}",
         "GET /v1/audit",
         "GET /v1/avatars/{file}",
+        "GET /v1/clients",
+        "GET /v1/clients/{id}",
         "GET /v1/deletions",
         "GET /v1/events",
         "GET /v1/groups",
@@ -163,6 +166,7 @@ async fn openapi_document_matches_the_routes(backend: Backend) {
         "GET /v1/webhooks/deliveries",
         "GET /v1/webhooks/{id}",
         "GET /v1/webhooks/{id}/deliveries",
+        "PATCH /v1/clients/{id}",
         "PATCH /v1/groups/{id}",
         "PATCH /v1/me",
         "PATCH /v1/users/{id}",
@@ -174,6 +178,8 @@ async fn openapi_document_matches_the_routes(backend: Backend) {
         "POST /v1/auth/refresh",
         "POST /v1/auth/register",
         "POST /v1/auth/reset-password",
+        "POST /v1/clients",
+        "POST /v1/clients/{id}/secret",
         "POST /v1/groups",
         "POST /v1/groups/{id}/members",
         "POST /v1/introspect",

@@ -21,6 +21,7 @@ mod librechat_client;
 mod librechat_two_factor;
 mod me;
 mod nul;
+mod oidc;
 mod openwebui;
 mod openwebui_admin;
 mod pages;

@@ -18,6 +18,7 @@ pub(crate) mod groups;
 pub(crate) mod instance;
 pub(crate) mod journal;
 pub(crate) mod migration;
+pub(crate) mod oidc;
 pub(crate) mod secrets;
 pub(crate) mod sessions;
 pub(crate) mod social;
@@ -38,6 +39,7 @@ macro_rules! impl_store {
         $crate::capability::instance::impl_instance!($store, $database);
         $crate::capability::journal::impl_journal!($store, $database);
         $crate::capability::migration::impl_migration!($store, $database);
+        $crate::capability::oidc::impl_oidc!($store, $database);
         $crate::capability::secrets::impl_secrets!($store, $database);
         $crate::capability::sessions::impl_sessions!($store, $database);
         $crate::capability::social::impl_social!($store, $database);

@@ -17,6 +17,7 @@ mod journal;
 mod lifecycle;
 mod listing;
 mod migration;
+mod oidc;
 mod one_transaction;
 mod schema;
 mod sessions;

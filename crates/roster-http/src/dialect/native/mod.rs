@@ -3,6 +3,7 @@
 mod audit;
 mod balances;
 mod chat;
+mod clients;
 mod dto;
 mod map;
 mod openapi;

@@ -25,7 +25,7 @@ type ApiResult<T> = Result<T, ApiError>;
     info(title = "Roster", description = "Roster's native user-management API."),
     modifiers(&BearerAuth),
     components(schemas(Problem)),
-    tags((name = "auth"), (name = "me"), (name = "users"), (name = "groups"), (name = "webhooks"))
+    tags((name = "auth"), (name = "me"), (name = "users"), (name = "groups"), (name = "webhooks"), (name = "clients"))
 )]
 struct ApiDoc;
 
@@ -83,7 +83,8 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(super::audit::audit_get))
         .merge(super::two_factor::routes())
         .merge(super::balances::routes())
-        .merge(super::webhooks::routes());
+        .merge(super::webhooks::routes())
+        .merge(super::clients::routes());
     let (router, openapi) = super::tiers::register(super::chat::register(router)).split_for_parts();
     let mut openapi = openapi;
     super::openapi::complete(&mut openapi);

@@ -1,0 +1,173 @@
+//! The OpenID Connect provider: signing keys, clients, grants, authorization codes and
+//! refresh tokens.
+
+use super::StoreResult;
+use crate::id::{SessionId, UserId};
+use crate::journal::Journal;
+use crate::user::User;
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+/// A signing key of ID and access tokens as stored.
+#[derive(Clone)]
+pub struct OidcKeyRecord {
+    /// Key id (`kid`).
+    pub kid: String,
+    /// `RS256` or `EdDSA`.
+    pub alg: String,
+    /// Increases with each rotation, per algorithm.
+    pub generation: i64,
+    /// RSA: PKCS#1 DER; Ed25519: PKCS#8 DER (sealed at rest when a secret key is configured).
+    pub private_key: Vec<u8>,
+    /// RSA: PKCS#1 DER of the public key; Ed25519: the raw public key.
+    pub public_key: Vec<u8>,
+    pub created_at: OffsetDateTime,
+}
+
+impl std::fmt::Debug for OidcKeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcKeyRecord")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("generation", &self.generation)
+            .finish()
+    }
+}
+
+/// A relying party.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OidcClient {
+    /// `[A-Za-z0-9]`, unique.
+    pub client_id: String,
+    pub name: Option<String>,
+    /// The SHA-256 of the secret (hex); None: a public client (PKCE, no secret).
+    pub secret_digest: Option<String>,
+    /// Exact-match redirect URIs.
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    /// The scopes it may ask for.
+    pub scopes: Vec<String>,
+    /// `authorization_code`, `refresh_token`, `client_credentials`.
+    pub grant_types: Vec<String>,
+    /// The `aud` of its access tokens (None: its client id).
+    pub audience: Option<String>,
+    /// Trusted: no consent screen.
+    pub first_party: bool,
+    pub backchannel_logout_uri: Option<String>,
+    /// `RS256` or `EdDSA`.
+    pub signing_alg: String,
+    /// Seconds.
+    pub access_token_ttl: i64,
+    pub id_token_ttl: i64,
+    pub refresh_token_ttl: i64,
+    /// The claim names that carry the Roster role and the group names.
+    pub roles_claim: String,
+    pub groups_claim: String,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+/// What a user granted a client in one browser session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OidcGrant {
+    /// A snowflake.
+    pub id: i64,
+    pub client_id: String,
+    pub user_id: UserId,
+    /// The browser session it came from (the OpenID `sid`).
+    pub session_id: SessionId,
+    /// Space-separated granted scopes.
+    pub scope: String,
+    pub auth_time: OffsetDateTime,
+    /// Authentication methods (`pwd`, `otp`).
+    pub amr: Vec<String>,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+/// An authorization code as stored (under the digest of the code).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OidcCode {
+    pub grant_id: i64,
+    pub redirect_uri: String,
+    pub nonce: Option<String>,
+    /// The S256 challenge (base64url), if PKCE was used.
+    pub code_challenge: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+/// What presenting an authorization code found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CodeRedemption {
+    /// The code was unused: it is now used. Its grant, the grant's user and the code.
+    Redeemed(Box<(OidcCode, OidcGrant, User)>),
+    /// The code had been used before: its grant (to be revoked).
+    Replayed { grant_id: i64 },
+    /// No such code.
+    Unknown,
+}
+
+/// What presenting a refresh token found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RefreshRotation {
+    /// The token was unused: it is now used and the new one stored.
+    Rotated(Box<(OidcGrant, User)>),
+    /// The token had been used before: its grant (to be revoked).
+    Reused { grant_id: i64 },
+    /// No such token.
+    Unknown,
+}
+
+/// What a database must offer for the OpenID Connect provider (a part of
+/// [`crate::store::Store`]).
+#[async_trait]
+pub trait OidcStore: Send + Sync {
+    /// All signing keys, by algorithm and generation.
+    async fn list_oidc_keys(&self) -> StoreResult<Vec<OidcKeyRecord>>;
+    /// Adds a signing key; false if its (algorithm, generation) exists (another instance won).
+    async fn insert_oidc_key(&self, key: &OidcKeyRecord, journal: &Journal) -> StoreResult<bool>;
+    /// Deletes signing keys (retired keys whose tokens have all expired).
+    async fn delete_oidc_keys(&self, kids: &[String]) -> StoreResult<()>;
+
+    /// Adds a client; `Conflict { field: "client_id" }` if the id is taken.
+    async fn insert_oidc_client(&self, client: &OidcClient, journal: &Journal) -> StoreResult<()>;
+    /// Reads a client.
+    async fn get_oidc_client(&self, client_id: &str) -> StoreResult<OidcClient>;
+    /// All clients, by id.
+    async fn list_oidc_clients(&self) -> StoreResult<Vec<OidcClient>>;
+    /// Replaces a client's settings (and secret digest); NotFound if it does not exist.
+    async fn update_oidc_client(&self, client: &OidcClient, journal: &Journal) -> StoreResult<()>;
+    /// Deletes a client with its grants and tokens; NotFound if it does not exist.
+    async fn delete_oidc_client(&self, client_id: &str, journal: &Journal) -> StoreResult<()>;
+
+    /// Stores a grant with its authorization code (by digest), and deletes the user's expired
+    /// grants.
+    async fn insert_oidc_grant(
+        &self,
+        grant: &OidcGrant,
+        code_digest: &str,
+        code: &OidcCode,
+        journal: &Journal,
+    ) -> StoreResult<()>;
+    /// Reads a grant with its user.
+    async fn get_oidc_grant(&self, id: i64) -> StoreResult<(OidcGrant, User)>;
+    /// Marks an authorization code used, atomically (see [`CodeRedemption`]).
+    async fn redeem_oidc_code(&self, digest: &str, now: OffsetDateTime) -> StoreResult<CodeRedemption>;
+    /// Adds a refresh token to a grant; NotFound if the grant is gone.
+    async fn insert_oidc_refresh_token(&self, grant_id: i64, digest: &str, now: OffsetDateTime) -> StoreResult<()>;
+    /// Marks `old_digest` used and stores `new_digest` for the same grant, atomically (see
+    /// [`RefreshRotation`]).
+    async fn rotate_oidc_refresh_token(
+        &self,
+        old_digest: &str,
+        new_digest: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<RefreshRotation>;
+    /// The grant a refresh token belongs to and whether the token was used, if it exists.
+    async fn get_oidc_refresh_token(&self, digest: &str) -> StoreResult<Option<(i64, bool)>>;
+    /// Deletes a grant with its codes and tokens; false if it was gone.
+    async fn delete_oidc_grant(&self, id: i64, journal: &Journal) -> StoreResult<bool>;
+    /// The grants of a user unexpired at `now` (for back-channel logout), oldest first.
+    async fn list_oidc_grants_of_user(&self, user: UserId, now: OffsetDateTime) -> StoreResult<Vec<OidcGrant>>;
+}

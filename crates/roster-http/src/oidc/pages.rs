@@ -1,0 +1,160 @@
+//! What the provider shows in the browser (through the sign-in pages' templates, strings and
+//! CSRF protection), and who is signed in there (the browser session).
+
+use crate::pages::csrf::{CSRF_FIELD, Csrf};
+use crate::pages::render::{Chrome, failure, message, respond};
+use crate::pages::{ConsentPage, SignInRequest, browser_session, language, signin_redirect, strings};
+use crate::state::AppState;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use roster_core::service::BrowserSession;
+use roster_core::service::oidc::{EndSessionTarget, SignedIn};
+
+/// An error the user sees (never sent to an unverified redirect URI).
+pub fn error_page(state: &AppState, headers: &HeaderMap, error: &str, description: &str) -> Response {
+    let status = match error {
+        "server_error" => StatusCode::INTERNAL_SERVER_ERROR,
+        "temporarily_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let t = language(headers);
+    let chrome = Chrome::new(state, t, "Sign-in error")
+        .error(description.to_string(), None)
+        .paragraph(format!("({error})"));
+    message(state, status, chrome)
+}
+
+/// The browser session, if any; Err: the page to answer when it cannot be read.
+pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<BrowserSession>, Response> {
+    browser_session(state, headers)
+        .await
+        .map_err(|e| failure(state, language(headers), &e))
+}
+
+/// Who is signed in, as the core's authorization step sees it.
+pub fn signed_in(session: &BrowserSession) -> SignedIn {
+    SignedIn {
+        user: session.user.clone(),
+        session_id: session.session_id,
+        auth_time: session.auth_time,
+        amr: session.amr.clone(),
+    }
+}
+
+/// To the sign-in page, coming back to `return_to`.
+pub fn to_sign_in(return_to: &str, force: bool, login_hint: Option<&str>) -> Response {
+    signin_redirect(&SignInRequest {
+        return_to: Some(return_to.to_string()),
+        force,
+        login_hint: login_hint.map(str::to_string),
+    })
+}
+
+/// The consent page: posts `decision=allow|deny` back to the authorization endpoint with the
+/// request's parameters and a CSRF token.
+pub fn consent(
+    state: &AppState,
+    headers: &HeaderMap,
+    session: &BrowserSession,
+    params: Vec<(String, String)>,
+    client_name: &str,
+    scopes: &[String],
+) -> Response {
+    let t = language(headers);
+    let csrf = Csrf::of(headers);
+    let scope_text = |s: &str| -> String {
+        match s {
+            "openid" => t.scope_openid.to_string(),
+            "profile" => t.scope_profile.to_string(),
+            "email" => t.scope_email.to_string(),
+            "offline_access" => t.scope_offline_access.to_string(),
+            "roles" => t.scope_roles.to_string(),
+            "groups" => t.scope_groups.to_string(),
+            other => strings::fill(t.scope_other, &[("scope", other)]),
+        }
+    };
+    let who = session
+        .user
+        .name
+        .clone()
+        .or_else(|| session.user.email.clone())
+        .or_else(|| session.user.username.clone())
+        .unwrap_or_else(|| session.user.id.to_string());
+    let mut hidden: Vec<(&'static str, String)> = vec![(CSRF_FIELD, csrf.token.clone())];
+    for (k, v) in params {
+        if let Some(name) = AUTHORIZE_PARAMS.iter().find(|p| **p == k) {
+            hidden.push((name, v));
+        }
+    }
+    let page = ConsentPage {
+        chrome: Chrome::new(state, t, t.consent_title),
+        intro: strings::fill(t.consent_intro, &[("client", client_name)]),
+        scopes: scopes.iter().map(|s| scope_text(s)).collect(),
+        signed_in_as: strings::fill(t.consent_signed_in_as, &[("name", &who)]),
+        action: "/oidc/authorize".into(),
+        hidden,
+        allow: t.consent_allow.into(),
+        deny: t.consent_deny.into(),
+    };
+    let mut response = respond(state, StatusCode::OK, &page);
+    csrf.set_on(state, &mut response);
+    response
+}
+
+/// The authorization request's parameters carried through the consent form.
+pub const AUTHORIZE_PARAMS: [&str; 13] = [
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "prompt",
+    "max_age",
+    "login_hint",
+    "response_mode",
+    "auth_after",
+];
+
+/// Ends the browser session when the hint names its user (no confirmation needed), then goes where
+/// the client asked. Without a hint for this session, the user confirms on the sign-out page.
+pub async fn end_session(state: &AppState, headers: &HeaderMap, target: EndSessionTarget) -> Response {
+    let session = match current(state, headers).await {
+        Ok(s) => s,
+        Err(page) => return page,
+    };
+    let t = language(headers);
+    if let Some(session) = &session {
+        // An ID token of this user (of this or an earlier session) is proof enough that the
+        // request comes from a client the user signed in to.
+        let hinted = target.hinted.is_some_and(|(user, _)| user == session.user.id);
+        if !hinted {
+            // A logout without proof the client holds this session's ID token: ask.
+            return no_store(Redirect::to(crate::pages::SIGNOUT_PATH).into_response());
+        }
+        if let Err(e) = state.core.end_browser_session(session, false).await {
+            return failure(state, t, &e);
+        }
+    }
+    let mut response = match target.redirect {
+        Some(to) => no_store(Redirect::to(&to).into_response()),
+        None => message(
+            state,
+            StatusCode::OK,
+            Chrome::new(state, t, t.signed_out_title).paragraph(t.signed_out_body),
+        ),
+    };
+    if session.is_some() {
+        crate::pages::clear_session_cookie(state).append_to(&mut response);
+    }
+    response
+}
+
+fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

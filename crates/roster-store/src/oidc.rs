@@ -1,0 +1,195 @@
+//! SQL and rows of the OpenID Connect provider (migration 0020): signing keys, clients,
+//! grants, authorization codes and refresh tokens. Lists are JSON text in both backends.
+
+use crate::codec::from_ms;
+use roster_core::store::{OidcClient, OidcCode, OidcGrant, OidcKeyRecord, StoreError, StoreResult};
+use roster_core::{SessionId, UserId};
+
+pub(crate) const LIST_KEYS: &str = "SELECT kid, alg, generation, private_key, public_key, created_at \
+     FROM oidc_signing_keys ORDER BY alg, generation";
+pub(crate) const INSERT_KEY: &str = "INSERT INTO oidc_signing_keys (kid, alg, generation, private_key, public_key, \
+     created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING";
+pub(crate) const DELETE_KEY: &str = "DELETE FROM oidc_signing_keys WHERE kid = $1";
+
+const CLIENT_COLUMNS: &str = "client_id, name, secret_digest, redirect_uris, post_logout_redirect_uris, scopes, \
+     grant_types, audience, first_party, backchannel_logout_uri, signing_alg, access_token_ttl, id_token_ttl, \
+     refresh_token_ttl, roles_claim, groups_claim, created_at, updated_at";
+
+pub(crate) fn get_client() -> String {
+    format!("SELECT {CLIENT_COLUMNS} FROM oidc_clients WHERE client_id = $1")
+}
+pub(crate) fn list_clients() -> String {
+    format!("SELECT {CLIENT_COLUMNS} FROM oidc_clients ORDER BY client_id")
+}
+pub(crate) fn insert_client() -> String {
+    format!(
+        "INSERT INTO oidc_clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+         $14, $15, $16, $17, $18)"
+    )
+}
+pub(crate) const UPDATE_CLIENT: &str = "UPDATE oidc_clients SET name = $2, secret_digest = $3, redirect_uris = $4, \
+     post_logout_redirect_uris = $5, scopes = $6, grant_types = $7, audience = $8, first_party = $9, \
+     backchannel_logout_uri = $10, signing_alg = $11, access_token_ttl = $12, id_token_ttl = $13, \
+     refresh_token_ttl = $14, roles_claim = $15, groups_claim = $16, created_at = $17, updated_at = $18 \
+     WHERE client_id = $1";
+pub(crate) const DELETE_CLIENT: &str = "DELETE FROM oidc_clients WHERE client_id = $1";
+
+const GRANT_COLUMNS: &str = "id, client_id, user_id, session_id, scope, auth_time, amr, created_at, expires_at";
+pub(crate) fn get_grant() -> String {
+    format!("SELECT {GRANT_COLUMNS} FROM oidc_grants WHERE id = $1")
+}
+pub(crate) fn list_grants_of_user() -> String {
+    format!("SELECT {GRANT_COLUMNS} FROM oidc_grants WHERE user_id = $1 AND expires_at > $2 ORDER BY id")
+}
+pub(crate) const INSERT_GRANT: &str = "INSERT INTO oidc_grants (id, client_id, user_id, session_id, scope, \
+     auth_time, amr, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+pub(crate) const DELETE_EXPIRED_GRANTS: &str = "DELETE FROM oidc_grants WHERE user_id = $1 AND expires_at <= $2";
+pub(crate) const DELETE_GRANT: &str = "DELETE FROM oidc_grants WHERE id = $1";
+
+pub(crate) const INSERT_CODE: &str = "INSERT INTO oidc_codes (digest, grant_id, redirect_uri, nonce, \
+     code_challenge, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+pub(crate) const USE_CODE: &str = "UPDATE oidc_codes SET used_at = $2 WHERE digest = $1 AND used_at IS NULL";
+pub(crate) const GET_CODE: &str =
+    "SELECT grant_id, redirect_uri, nonce, code_challenge, created_at, expires_at FROM oidc_codes WHERE digest = $1";
+
+pub(crate) const INSERT_REFRESH: &str =
+    "INSERT INTO oidc_refresh_tokens (digest, grant_id, created_at) VALUES ($1, $2, $3)";
+pub(crate) const USE_REFRESH: &str =
+    "UPDATE oidc_refresh_tokens SET used_at = $2 WHERE digest = $1 AND used_at IS NULL";
+pub(crate) const GRANT_OF_REFRESH: &str = "SELECT grant_id FROM oidc_refresh_tokens WHERE digest = $1";
+pub(crate) const GET_REFRESH: &str = "SELECT grant_id, used_at FROM oidc_refresh_tokens WHERE digest = $1";
+
+fn list(field: &'static str, text: &str) -> StoreResult<Vec<String>> {
+    serde_json::from_str(text).map_err(|e| StoreError::Other(anyhow::anyhow!("stored {field} is not a JSON list: {e}")))
+}
+
+/// A list as stored.
+pub(crate) fn list_text(values: &[String]) -> String {
+    serde_json::to_string(values).unwrap_or_else(|_| "[]".into())
+}
+
+/// An `oidc_signing_keys` row.
+#[derive(sqlx::FromRow)]
+pub(crate) struct KeyRow {
+    kid: String,
+    alg: String,
+    generation: i64,
+    private_key: Vec<u8>,
+    public_key: Vec<u8>,
+    created_at: i64,
+}
+
+impl KeyRow {
+    pub(crate) fn into_record(self) -> StoreResult<OidcKeyRecord> {
+        Ok(OidcKeyRecord {
+            kid: self.kid,
+            alg: self.alg,
+            generation: self.generation,
+            private_key: self.private_key,
+            public_key: self.public_key,
+            created_at: from_ms(self.created_at)?,
+        })
+    }
+}
+
+/// An `oidc_clients` row.
+#[derive(sqlx::FromRow)]
+pub(crate) struct ClientRow {
+    client_id: String,
+    name: Option<String>,
+    secret_digest: Option<String>,
+    redirect_uris: String,
+    post_logout_redirect_uris: String,
+    scopes: String,
+    grant_types: String,
+    audience: Option<String>,
+    first_party: bool,
+    backchannel_logout_uri: Option<String>,
+    signing_alg: String,
+    access_token_ttl: i64,
+    id_token_ttl: i64,
+    refresh_token_ttl: i64,
+    roles_claim: String,
+    groups_claim: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl ClientRow {
+    pub(crate) fn into_client(self) -> StoreResult<OidcClient> {
+        Ok(OidcClient {
+            client_id: self.client_id,
+            name: self.name,
+            secret_digest: self.secret_digest,
+            redirect_uris: list("redirect_uris", &self.redirect_uris)?,
+            post_logout_redirect_uris: list("post_logout_redirect_uris", &self.post_logout_redirect_uris)?,
+            scopes: list("scopes", &self.scopes)?,
+            grant_types: list("grant_types", &self.grant_types)?,
+            audience: self.audience,
+            first_party: self.first_party,
+            backchannel_logout_uri: self.backchannel_logout_uri,
+            signing_alg: self.signing_alg,
+            access_token_ttl: self.access_token_ttl,
+            id_token_ttl: self.id_token_ttl,
+            refresh_token_ttl: self.refresh_token_ttl,
+            roles_claim: self.roles_claim,
+            groups_claim: self.groups_claim,
+            created_at: from_ms(self.created_at)?,
+            updated_at: from_ms(self.updated_at)?,
+        })
+    }
+}
+
+/// An `oidc_grants` row.
+#[derive(sqlx::FromRow)]
+pub(crate) struct GrantRow {
+    id: i64,
+    client_id: String,
+    user_id: i64,
+    session_id: i64,
+    scope: String,
+    auth_time: i64,
+    amr: String,
+    created_at: i64,
+    expires_at: i64,
+}
+
+impl GrantRow {
+    pub(crate) fn into_grant(self) -> StoreResult<OidcGrant> {
+        Ok(OidcGrant {
+            id: self.id,
+            client_id: self.client_id,
+            user_id: UserId(self.user_id),
+            session_id: SessionId(self.session_id),
+            scope: self.scope,
+            auth_time: from_ms(self.auth_time)?,
+            amr: list("amr", &self.amr)?,
+            created_at: from_ms(self.created_at)?,
+            expires_at: from_ms(self.expires_at)?,
+        })
+    }
+}
+
+/// An `oidc_codes` row, without its digest and use.
+#[derive(sqlx::FromRow)]
+pub(crate) struct CodeRow {
+    grant_id: i64,
+    redirect_uri: String,
+    nonce: Option<String>,
+    code_challenge: Option<String>,
+    created_at: i64,
+    expires_at: i64,
+}
+
+impl CodeRow {
+    pub(crate) fn into_code(self) -> StoreResult<OidcCode> {
+        Ok(OidcCode {
+            grant_id: self.grant_id,
+            redirect_uri: self.redirect_uri,
+            nonce: self.nonce,
+            code_challenge: self.code_challenge,
+            created_at: from_ms(self.created_at)?,
+            expires_at: from_ms(self.expires_at)?,
+        })
+    }
+}

@@ -1,0 +1,207 @@
+//! The OpenID Connect provider: signing keys, clients, grants, codes and refresh tokens.
+
+use crate::common::*;
+use roster_core::store::{CodeRedemption, OidcClient, OidcCode, OidcGrant, OidcKeyRecord, RefreshRotation};
+
+fn client(id: &str) -> OidcClient {
+    let t = at_ms(ms(now()));
+    OidcClient {
+        client_id: id.into(),
+        name: Some("Chat".into()),
+        secret_digest: Some("d".repeat(64)),
+        redirect_uris: vec!["https://rp.example/cb".into(), "http://127.0.0.1:8080/cb".into()],
+        post_logout_redirect_uris: vec![],
+        scopes: vec!["openid".into(), "email".into()],
+        grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+        audience: Some("langflow".into()),
+        first_party: true,
+        backchannel_logout_uri: None,
+        signing_alg: "RS256".into(),
+        access_token_ttl: 900,
+        id_token_ttl: 3600,
+        refresh_token_ttl: 86_400,
+        roles_claim: "roles".into(),
+        groups_claim: "groups".into(),
+        created_at: t,
+        updated_at: t,
+    }
+}
+
+async fn oidc_keys_are_unique_per_generation(backend: Backend) {
+    let f = roster_testkit::or_skip!(fixture(backend).await);
+    assert!(f.store.list_oidc_keys().await.unwrap().is_empty());
+    let key = |kid: &str, alg: &str, generation: i64| OidcKeyRecord {
+        kid: kid.into(),
+        alg: alg.into(),
+        generation,
+        private_key: vec![1, 2, 3],
+        public_key: vec![4, 5],
+        created_at: at_ms(ms(now())),
+    };
+    assert!(
+        f.store
+            .insert_oidc_key(&key("a", "RS256", 1), &NO_JOURNAL)
+            .await
+            .unwrap()
+    );
+    // Another instance making generation 1 at the same time loses; EdDSA has its own chain.
+    assert!(
+        !f.store
+            .insert_oidc_key(&key("b", "RS256", 1), &NO_JOURNAL)
+            .await
+            .unwrap()
+    );
+    assert!(
+        f.store
+            .insert_oidc_key(&key("c", "EdDSA", 1), &NO_JOURNAL)
+            .await
+            .unwrap()
+    );
+    assert!(
+        f.store
+            .insert_oidc_key(&key("d", "RS256", 2), &NO_JOURNAL)
+            .await
+            .unwrap()
+    );
+    let listed = f.store.list_oidc_keys().await.unwrap();
+    let kids: Vec<_> = listed.iter().map(|k| k.kid.as_str()).collect();
+    assert_eq!(kids, ["c", "a", "d"]);
+    assert_eq!(listed[1].private_key, vec![1, 2, 3]);
+    f.store.delete_oidc_keys(&["a".into()]).await.unwrap();
+    assert_eq!(f.store.list_oidc_keys().await.unwrap().len(), 2);
+}
+
+async fn oidc_clients_round_trip(backend: Backend) {
+    let f = roster_testkit::or_skip!(fixture(backend).await);
+    let c = client("chat");
+    f.store.insert_oidc_client(&c, &NO_JOURNAL).await.unwrap();
+    assert_eq!(f.store.get_oidc_client("chat").await.unwrap(), c);
+    assert_conflict(f.store.insert_oidc_client(&c, &NO_JOURNAL).await, "client_id");
+    let mut changed = c.clone();
+    changed.secret_digest = None;
+    changed.audience = None;
+    changed.scopes = vec!["openid".into()];
+    f.store.update_oidc_client(&changed, &NO_JOURNAL).await.unwrap();
+    assert_eq!(f.store.get_oidc_client("chat").await.unwrap(), changed);
+    assert_not_found(f.store.update_oidc_client(&client("nobody"), &NO_JOURNAL).await);
+    f.store
+        .insert_oidc_client(&client("another"), &NO_JOURNAL)
+        .await
+        .unwrap();
+    let ids: Vec<_> = f
+        .store
+        .list_oidc_clients()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.client_id)
+        .collect();
+    assert_eq!(ids, ["another", "chat"]);
+    f.store.delete_oidc_client("chat", &NO_JOURNAL).await.unwrap();
+    assert_not_found(f.store.get_oidc_client("chat").await);
+    assert_not_found(f.store.delete_oidc_client("chat", &NO_JOURNAL).await);
+}
+
+async fn oidc_codes_and_refresh_tokens_are_single_use(backend: Backend) {
+    let f = roster_testkit::or_skip!(fixture(backend).await);
+    let user = f.insert(&f.user(Some("o@example.org"), None)).await;
+    let t = at_ms(ms(now()));
+    let session = f.session(user.id, t);
+    f.store.insert_session(&session, "s0").await.unwrap();
+    f.store.insert_oidc_client(&client("chat"), &NO_JOURNAL).await.unwrap();
+    let grant = OidcGrant {
+        id: f.ids.next_id(),
+        client_id: "chat".into(),
+        user_id: user.id,
+        session_id: session.id,
+        scope: "openid email".into(),
+        auth_time: t,
+        amr: vec!["pwd".into()],
+        created_at: t,
+        expires_at: t + Duration::days(1),
+    };
+    let code = OidcCode {
+        grant_id: grant.id,
+        redirect_uri: "https://rp.example/cb".into(),
+        nonce: Some("n".into()),
+        code_challenge: None,
+        created_at: t,
+        expires_at: t + Duration::seconds(60),
+    };
+    f.store
+        .insert_oidc_grant(&grant, "c0", &code, &NO_JOURNAL)
+        .await
+        .unwrap();
+    match f.store.redeem_oidc_code("c0", t).await.unwrap() {
+        CodeRedemption::Redeemed(found) => {
+            let (c, g, u) = *found;
+            assert_eq!((c, g, u.id), (code.clone(), grant.clone(), user.id));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        f.store.redeem_oidc_code("c0", t).await.unwrap(),
+        CodeRedemption::Replayed { grant_id: grant.id }
+    );
+    assert_eq!(
+        f.store.redeem_oidc_code("nope", t).await.unwrap(),
+        CodeRedemption::Unknown
+    );
+
+    f.store.insert_oidc_refresh_token(grant.id, "r0", t).await.unwrap();
+    assert_eq!(
+        f.store.get_oidc_refresh_token("r0").await.unwrap(),
+        Some((grant.id, false))
+    );
+    assert!(matches!(
+        f.store.rotate_oidc_refresh_token("r0", "r1", t).await.unwrap(),
+        RefreshRotation::Rotated(_)
+    ));
+    assert_eq!(
+        f.store.get_oidc_refresh_token("r0").await.unwrap(),
+        Some((grant.id, true))
+    );
+    assert_eq!(
+        f.store.rotate_oidc_refresh_token("r0", "r2", t).await.unwrap(),
+        RefreshRotation::Reused { grant_id: grant.id }
+    );
+    assert_eq!(f.store.get_oidc_refresh_token("r2").await.unwrap(), None);
+    assert_eq!(
+        f.store.list_oidc_grants_of_user(user.id, t).await.unwrap(),
+        vec![grant.clone()]
+    );
+    // Ending the browser session ends the grant and its tokens.
+    f.store.delete_session(user.id, session.id, &NO_JOURNAL).await.unwrap();
+    assert_not_found(f.store.get_oidc_grant(grant.id).await);
+    assert_eq!(f.store.get_oidc_refresh_token("r1").await.unwrap(), None);
+    assert_eq!(
+        f.store.rotate_oidc_refresh_token("r1", "r3", t).await.unwrap(),
+        RefreshRotation::Unknown
+    );
+    // A grant for a session that does not exist is refused.
+    let orphan = OidcGrant {
+        id: f.ids.next_id(),
+        session_id: SessionId(42),
+        ..grant.clone()
+    };
+    assert_not_found(
+        f.store
+            .insert_oidc_grant(
+                &orphan,
+                "c9",
+                &OidcCode {
+                    grant_id: orphan.id,
+                    ..code
+                },
+                &NO_JOURNAL,
+            )
+            .await,
+    );
+    assert!(!f.store.delete_oidc_grant(grant.id, &NO_JOURNAL).await.unwrap());
+}
+
+backend_tests!(
+    oidc_keys_are_unique_per_generation,
+    oidc_clients_round_trip,
+    oidc_codes_and_refresh_tokens_are_single_use,
+);
