@@ -68,7 +68,10 @@ fn package_dir(venv_python: &Path, package: &str) -> Option<PathBuf> {
 
 fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
-    std::fs::File::open("/dev/urandom").unwrap().read_exact(&mut buf).unwrap();
+    std::fs::File::open("/dev/urandom")
+        .unwrap()
+        .read_exact(&mut buf)
+        .unwrap();
     hex::encode(buf)
 }
 
@@ -111,7 +114,14 @@ struct Product {
 }
 
 impl Product {
-    fn start(name: &'static str, program: &Path, args: &[&str], env: &[(&str, String)], dir: &Path, artifacts: &Path) -> Product {
+    fn start(
+        name: &'static str,
+        program: &Path,
+        args: &[&str],
+        env: &[(&str, String)],
+        dir: &Path,
+        artifacts: &Path,
+    ) -> Product {
         let log = artifacts.join(format!("{name}.log"));
         let out = std::fs::File::create(&log).unwrap();
         let mut command = tokio::process::Command::new(program);
@@ -145,7 +155,11 @@ impl Product {
                 return;
             }
             if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("{} exited ({status}) before answering {url}:\n{}", self.name, self.tail());
+                panic!(
+                    "{} exited ({status}) before answering {url}:\n{}",
+                    self.name,
+                    self.tail()
+                );
             }
             assert!(
                 started.elapsed() < within,
@@ -166,7 +180,14 @@ impl Product {
 
 /// Runs a driver of tests/e2e/ with the driver virtualenv and the Roster variables; passes only
 /// when it exits 0 having printed `ALL OK`. Its checks are echoed as they come.
-async fn run_driver(python: &Path, script: &str, roster: &Roster, env: &[(&str, String)], artifacts: &Path, within: Duration) {
+async fn run_driver(
+    python: &Path,
+    script: &str,
+    roster: &Roster,
+    env: &[(&str, String)],
+    artifacts: &Path,
+    within: Duration,
+) {
     let mut command = tokio::process::Command::new(python);
     command
         .arg("-u")
@@ -196,7 +217,11 @@ async fn run_driver(python: &Path, script: &str, roster: &Roster, env: &[(&str, 
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    std::fs::write(artifacts.join(format!("{script}.out")), format!("{stdout}\n--- stderr ---\n{stderr}")).unwrap();
+    std::fs::write(
+        artifacts.join(format!("{script}.out")),
+        format!("{stdout}\n--- stderr ---\n{stderr}"),
+    )
+    .unwrap();
     eprintln!("{script}:\n{stdout}");
     assert!(
         out.status.success() && stdout.lines().any(|l| l == "ALL OK"),
@@ -219,7 +244,9 @@ async fn open_webui_signs_users_in_through_roster() {
         return skip(TEST, "the open_webui package has no frontend directory").unwrap_or(());
     };
     let Some(redis) = TestRedis::new().await else { return };
-    let Some(roster) = start_roster(Backend::Postgres).await else { return };
+    let Some(roster) = start_roster(Backend::Postgres).await else {
+        return;
+    };
     let artifacts = artifacts(TEST);
     let data = tempfile::tempdir().unwrap();
     let port = free_port();
@@ -244,7 +271,10 @@ async fn open_webui_signs_users_in_through_roster() {
         ("OAUTH_CLIENT_ID", client_id.clone()),
         ("OAUTH_CLIENT_SECRET", secret.clone()),
         ("OAUTH_CODE_CHALLENGE_METHOD", "S256".into()),
-        ("OPENID_PROVIDER_URL", format!("{}/.well-known/openid-configuration", roster.url)),
+        (
+            "OPENID_PROVIDER_URL",
+            format!("{}/.well-known/openid-configuration", roster.url),
+        ),
         ("OPENID_REDIRECT_URI", format!("{owui_url}/oauth/oidc/login/callback")),
         ("ENABLE_OAUTH_SIGNUP", "true".into()),
         ("OAUTH_MERGE_ACCOUNTS_BY_EMAIL", "true".into()),
@@ -261,13 +291,23 @@ async fn open_webui_signs_users_in_through_roster() {
     let mut product = Product::start(
         "open-webui",
         &owui,
-        &["-m", "uvicorn", "open_webui.main:app", "--host", "127.0.0.1", "--port", &port_arg],
+        &[
+            "-m",
+            "uvicorn",
+            "open_webui.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port_arg,
+        ],
         &env,
         data.path(),
         &artifacts,
     );
     // About a minute on an idle machine; far more while other builds share the cores.
-    product.wait_healthy(&format!("{owui_url}/health"), Duration::from_secs(420)).await;
+    product
+        .wait_healthy(&format!("{owui_url}/health"), Duration::from_secs(420))
+        .await;
     run_driver(
         &driver,
         "openwebui.py",
@@ -290,7 +330,9 @@ async fn langflow_accepts_roster_access_tokens_for_its_audience() {
     const TEST: &str = "langflow";
     let Some(langflow) = venv(TEST, "langflow") else { return };
     let Some(driver) = venv(TEST, "driver") else { return };
-    let Some(roster) = start_roster(Backend::Sqlite).await else { return };
+    let Some(roster) = start_roster(Backend::Sqlite).await else {
+        return;
+    };
     let artifacts = artifacts(TEST);
     let data = tempfile::tempdir().unwrap();
     let port = free_port();
@@ -298,7 +340,10 @@ async fn langflow_accepts_roster_access_tokens_for_its_audience() {
     let audience = "langflow".to_string();
     let env = [
         ("LANGFLOW_CONFIG_DIR", data.path().display().to_string()),
-        ("LANGFLOW_DATABASE_URL", format!("sqlite:///{}/langflow.db", data.path().display())),
+        (
+            "LANGFLOW_DATABASE_URL",
+            format!("sqlite:///{}/langflow.db", data.path().display()),
+        ),
         ("LANGFLOW_AUTO_LOGIN", "false".into()),
         ("LANGFLOW_SUPERUSER", "lfadmin".into()),
         ("LANGFLOW_SUPERUSER_PASSWORD", random_hex(16)),
@@ -321,7 +366,9 @@ async fn langflow_accepts_roster_access_tokens_for_its_audience() {
         data.path(),
         &artifacts,
     );
-    product.wait_healthy(&format!("{url}/health"), Duration::from_secs(300)).await;
+    product
+        .wait_healthy(&format!("{url}/health"), Duration::from_secs(300))
+        .await;
     run_driver(
         &driver,
         "langflow.py",
@@ -343,7 +390,9 @@ async fn sign_in_pages_in_chromium(backend: Backend) {
     if !Path::new(&chromium).is_file() {
         return skip(&test, &format!("{chromium} is missing (Debian's chromium)")).unwrap_or(());
     }
-    let Some(roster) = start_roster(backend).await else { return };
+    let Some(roster) = start_roster(backend).await else {
+        return;
+    };
     let artifacts = artifacts(&test);
     run_driver(
         &driver,
