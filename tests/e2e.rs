@@ -267,7 +267,7 @@ async fn open_webui_signs_users_in_through_roster() {
         ("RAG_EMBEDDING_ENGINE", "openai".into()),
         ("AUDIO_STT_ENGINE", "openai".into()),
         ("ENABLE_VERSION_UPDATE_CHECK", "false".into()),
-        // What README's "Use Roster as the identity provider" tells an operator to set.
+        // The settings an operator gives the product to use Roster (docs/e2e.md).
         ("OAUTH_CLIENT_ID", client_id.clone()),
         ("OAUTH_CLIENT_SECRET", secret.clone()),
         ("OAUTH_CODE_CHALLENGE_METHOD", "S256".into()),
@@ -349,7 +349,7 @@ async fn langflow_accepts_roster_access_tokens_for_its_audience() {
         ("LANGFLOW_SUPERUSER_PASSWORD", random_hex(16)),
         ("LANGFLOW_SECRET_KEY", random_hex(32)),
         ("DO_NOT_TRACK", "true".into()),
-        // What README's "Use Roster as the identity provider" tells an operator to set.
+        // The settings an operator gives the product to use Roster (docs/e2e.md).
         ("LANGFLOW_EXTERNAL_AUTH_ENABLED", "true".into()),
         ("LANGFLOW_EXTERNAL_AUTH_JWKS_URL", format!("{}/oidc/jwks", roster.url)),
         ("LANGFLOW_EXTERNAL_AUTH_ISSUER", roster.url.clone()),

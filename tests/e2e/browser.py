@@ -190,13 +190,14 @@ def scenario() -> None:
         context = browser.new_context(locale="en-US")
         page = context.new_page()
         page.goto(f"{ROSTER_URL}/signin")
-        order = []
+        focused = "document.activeElement && (document.activeElement.name || document.activeElement.tagName)"
+        # The identifier may have the focus already (autofocus); else Tab must reach it.
+        order = [page.evaluate(focused)]
         for _ in range(12):
-            page.keyboard.press("Tab")
-            name = page.evaluate("document.activeElement && (document.activeElement.name || document.activeElement.tagName)")
-            order.append(name)
-            if name == IDENTIFIER_FIELD:
+            if order[-1] == IDENTIFIER_FIELD:
                 break
+            page.keyboard.press("Tab")
+            order.append(page.evaluate(focused))
         check("Tab reaches the identifier field", order[-1] == IDENTIFIER_FIELD, order)
         page.keyboard.type("pat")
         page.keyboard.press("Tab")
