@@ -27,9 +27,10 @@ uv_bin() {
     elif [ -x "$CACHE/uv/bin/uv" ]; then
         echo "$CACHE/uv/bin/uv"
     else
+        # pip --target needs no venv module; uv then makes the virtualenvs itself.
         log "installing uv from PyPI into $CACHE/uv"
-        "$PYTHON" -m venv "$CACHE/uv"
-        "$CACHE/uv/bin/pip" install --quiet --disable-pip-version-check uv
+        PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore \
+            "$PYTHON" -m pip install --quiet --disable-pip-version-check --target "$CACHE/uv" uv >&2
         echo "$CACHE/uv/bin/uv"
     fi
 }
