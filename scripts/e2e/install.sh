@@ -28,6 +28,10 @@ uv_bin() {
         echo "$CACHE/uv/bin/uv"
     else
         # pip --target needs no venv module; uv then makes the virtualenvs itself.
+        if ! "$PYTHON" -m pip --version >/dev/null 2>&1; then
+            log "no pip for $PYTHON: installing Debian's python3-pip"
+            apt_install python3-pip
+        fi
         log "installing uv from PyPI into $CACHE/uv"
         PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore \
             "$PYTHON" -m pip install --quiet --disable-pip-version-check --target "$CACHE/uv" uv >&2
@@ -54,19 +58,23 @@ venv() {
     log "$name: done"
 }
 
+apt_install() {
+    local SUDO=""
+    if [ "$(id -u)" != 0 ]; then
+        command -v sudo >/dev/null 2>&1 || { log "not root and no sudo: install Debian's $*"; return 1; }
+        SUDO=sudo
+    fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
+}
+
 browser() {
     if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
         log "browser: /usr/bin/chromium present"
         return 0
     fi
-    if [ "$(id -u)" != 0 ] && ! command -v sudo >/dev/null 2>&1; then
-        log "browser: chromium missing and not root: install Debian's chromium and chromium-driver"
-        return 1
-    fi
-    local SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
     log "browser: installing Debian's chromium and chromium-driver"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+    apt_install chromium chromium-driver
 }
 
 what=("$@")
