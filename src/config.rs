@@ -94,6 +94,16 @@ pub struct Settings {
     pub langflow_auto_login: bool,
     /// The account auto-login signs in as (Langflow's `LANGFLOW_SUPERUSER`).
     pub langflow_superuser: String,
+    /// The product name the sign-in pages show.
+    pub pages_product_name: String,
+    /// The logo above the sign-in pages (an http(s) URL or a path on Roster); none by default.
+    pub pages_logo_url: Option<String>,
+    /// The sign-in pages' accent colour (buttons, links, focus), `#rrggbb`.
+    pub pages_accent_color: String,
+    /// The sign-in pages' background colour, `#rrggbb`.
+    pub pages_background_color: String,
+    /// The sign-in pages' text colour, `#rrggbb`.
+    pub pages_text_color: String,
     /// Whether this instance runs the webhook delivery worker.
     pub webhook_worker: bool,
     /// How often an idle delivery worker looks for new events, milliseconds.
@@ -217,6 +227,11 @@ impl Default for Settings {
             secret_key: None,
             langflow_auto_login: false,
             langflow_superuser: "langflow".into(),
+            pages_product_name: roster_http::pages::PageSettings::default().product_name,
+            pages_logo_url: None,
+            pages_accent_color: roster_http::pages::PageSettings::default().accent_color,
+            pages_background_color: roster_http::pages::PageSettings::default().background_color,
+            pages_text_color: roster_http::pages::PageSettings::default().text_color,
             webhook_worker: true,
             webhook_poll_interval_ms: 1000,
             webhook_timeout_seconds: 10,
@@ -297,6 +312,11 @@ const ENV_KEYS: &[&str] = &[
     "secret_key",
     "langflow_auto_login",
     "langflow_superuser",
+    "pages_product_name",
+    "pages_logo_url",
+    "pages_accent_color",
+    "pages_background_color",
+    "pages_text_color",
     "webhook_worker",
     "webhook_poll_interval_ms",
     "webhook_timeout_seconds",
@@ -430,6 +450,7 @@ impl Settings {
         if roster_core::service::PrimaryAdminRole::parse(&self.primary_admin_keeps_role).is_none() {
             bail!("primary_admin_keeps_role must be openwebui or everywhere");
         }
+        self.pages().validate().map_err(|e| anyhow::anyhow!(e))?;
         self.validate_plexichat_prefix()?;
         self.validate_webhooks()?;
         self.validate_limits()?;
@@ -503,7 +524,24 @@ impl Settings {
             plexichat_prefix: self.plexichat_prefix.clone(),
             langflow_auto_login: self.langflow_auto_login,
             langflow_superuser: self.langflow_superuser.clone(),
+            pages: self.pages(),
             ..self.http_limits()
+        }
+    }
+
+    /// The sign-in pages' branding (an empty logo URL is none).
+    fn pages(&self) -> roster_http::pages::PageSettings {
+        roster_http::pages::PageSettings {
+            product_name: self.pages_product_name.trim().to_string(),
+            logo_url: self
+                .pages_logo_url
+                .as_deref()
+                .map(str::trim)
+                .filter(|u| !u.is_empty())
+                .map(str::to_string),
+            accent_color: self.pages_accent_color.trim().to_string(),
+            background_color: self.pages_background_color.trim().to_string(),
+            text_color: self.pages_text_color.trim().to_string(),
         }
     }
 }
@@ -668,6 +706,29 @@ mod secret_key_tests {
         let error = settings.secret_key().unwrap_err().to_string();
         assert!(
             error.contains("ROSTER_SECRET_KEY") && error.contains("32 bytes"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn page_branding_is_checked_and_passed_on() {
+        let mut settings = Settings {
+            pages_product_name: " Acme Chat ".into(),
+            pages_logo_url: Some(" ".into()),
+            ..Settings::default()
+        };
+        assert!(settings.validate().is_ok());
+        assert_eq!(settings.http().pages.product_name, "Acme Chat");
+        assert_eq!(settings.http().pages.logo_url, None);
+        settings.pages_logo_url = Some("https://cdn.example.org/logo.svg".into());
+        assert_eq!(
+            settings.http().pages.logo_url.as_deref(),
+            Some("https://cdn.example.org/logo.svg")
+        );
+        settings.pages_text_color = "#eeeeee".into();
+        let error = settings.validate().unwrap_err().to_string();
+        assert!(
+            error.contains("pages_text_color") && error.contains("contrast"),
             "{error}"
         );
     }

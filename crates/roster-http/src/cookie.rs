@@ -1,5 +1,6 @@
 //! Cookies: the one place the dialects read a request's cookies and build the `Set-Cookie`
-//! headers they send. Every cookie Roster sets is `HttpOnly` on `Path=/`.
+//! headers they send. Every cookie Roster sets is `HttpOnly` on `Path=/`; the sign-in pages'
+//! cookies are also `Secure` when users reach Roster over https.
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
@@ -31,6 +32,7 @@ pub struct SetCookie {
     value: String,
     same_site: SameSite,
     max_age: Option<i64>,
+    secure: bool,
 }
 
 impl SetCookie {
@@ -41,6 +43,7 @@ impl SetCookie {
             value: value.into(),
             same_site,
             max_age: None,
+            secure: false,
         }
     }
 
@@ -55,6 +58,12 @@ impl SetCookie {
         self
     }
 
+    /// Sent over https only (`Secure`) when `secure`.
+    pub fn secure(mut self, secure: bool) -> Self {
+        self.secure = secure;
+        self
+    }
+
     /// The header value.
     pub fn render(&self) -> String {
         let same_site = match self.same_site {
@@ -64,6 +73,9 @@ impl SetCookie {
         let mut out = format!("{}={}; HttpOnly; Path=/; SameSite={same_site}", self.name, self.value);
         if let Some(age) = self.max_age {
             out.push_str(&format!("; Max-Age={age}"));
+        }
+        if self.secure {
+            out.push_str("; Secure");
         }
         out
     }
@@ -109,6 +121,10 @@ mod tests {
         assert_eq!(
             SetCookie::removal("token", SameSite::Lax).render(),
             "token=; HttpOnly; Path=/; SameSite=Lax; Max-Age=0"
+        );
+        assert_eq!(
+            SetCookie::new("s", "v", SameSite::Lax).secure(true).render(),
+            "s=v; HttpOnly; Path=/; SameSite=Lax; Secure"
         );
     }
 }

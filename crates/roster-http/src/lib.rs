@@ -8,6 +8,7 @@ pub mod dialect;
 pub mod error;
 pub mod extract;
 mod health;
+pub mod pages;
 pub mod protect;
 pub mod server;
 mod state;
@@ -31,6 +32,7 @@ pub fn app(state: AppState) -> Router {
         .merge(dialect::openwebui::mount(&state))
         .merge(dialect::langflow::mount(&state))
         .merge(dialect::plexichat::mount(&state))
+        .merge(pages::mount(&state))
         .fallback(error::not_found_fallback)
         .method_not_allowed_fallback(error::method_not_allowed_fallback)
         .layer(DefaultBodyLimit::max(body_limit))

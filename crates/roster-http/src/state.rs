@@ -46,6 +46,8 @@ pub struct HttpConfig {
     pub security_headers: crate::protect::SecurityHeaders,
     /// Cross-origin access (off by default).
     pub cors: crate::protect::CorsSettings,
+    /// The sign-in pages' branding.
+    pub pages: crate::pages::PageSettings,
 }
 
 impl Default for HttpConfig {
@@ -69,6 +71,7 @@ impl Default for HttpConfig {
             request_timeout: std::time::Duration::from_secs(30),
             security_headers: crate::protect::SecurityHeaders::default(),
             cors: crate::protect::CorsSettings::default(),
+            pages: crate::pages::PageSettings::default(),
         }
     }
 }

@@ -2,7 +2,9 @@
 //! timestamps as milliseconds since the Unix epoch, JSON documents, roles as text. Shared by
 //! SQLite and PostgreSQL; no SQL and no policy.
 
-use roster_core::store::{AccountToken, AccountTokenKind, ApiKey, RefreshTokenRecord, Session, StoreResult};
+use roster_core::store::{
+    AccountToken, AccountTokenKind, ApiKey, BrowserSessionRecord, RefreshTokenRecord, Session, StoreResult,
+};
 use roster_core::token::SigningKeyRecord;
 use roster_core::user::PasswordHash;
 use roster_core::{ApiKeyId, Role, SessionId, StoreError, User, UserId};
@@ -241,6 +243,31 @@ impl SessionWithUserRow {
             ip: self.s_ip,
         };
         Ok((session.into_session()?, self.user.into_user()?))
+    }
+}
+
+/// A browser session joined with its session and user (`sql::GET_BROWSER_SESSION_WITH_USER`).
+#[derive(sqlx::FromRow)]
+pub(crate) struct BrowserSessionWithUserRow {
+    #[sqlx(flatten)]
+    session: SessionWithUserRow,
+    b_auth_time: i64,
+    b_amr: String,
+}
+
+impl BrowserSessionWithUserRow {
+    pub(crate) fn into_pair(self) -> StoreResult<(BrowserSessionRecord, User)> {
+        let auth_time = from_ms(self.b_auth_time)?;
+        let amr = self.b_amr.split_whitespace().map(str::to_string).collect();
+        let (session, user) = self.session.into_pair()?;
+        Ok((
+            BrowserSessionRecord {
+                session,
+                auth_time,
+                amr,
+            },
+            user,
+        ))
     }
 }
 

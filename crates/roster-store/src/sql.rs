@@ -151,6 +151,21 @@ pub(crate) const GET_SESSION_WITH_USER: &str = concat!(
      ON users.id = s.s_user_id"
 );
 
+/// `$1` session, `$2` cookie digest, `$3` auth_time, `$4` amr.
+pub(crate) const INSERT_BROWSER_SESSION: &str =
+    "INSERT INTO browser_sessions (session_id, digest, auth_time, amr) VALUES ($1, $2, $3, $4)";
+
+/// A browser session, its session and its user in one statement (`$1` the cookie's digest).
+pub(crate) const GET_BROWSER_SESSION_WITH_USER: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    ", s_id, s_user_id, s_created_at, s_last_used_at, s_expires_at, s_user_agent, s_ip, b_auth_time, b_amr \
+     FROM users JOIN (SELECT s.id AS s_id, s.user_id AS s_user_id, s.created_at AS s_created_at, \
+     s.last_used_at AS s_last_used_at, s.expires_at AS s_expires_at, s.user_agent AS s_user_agent, s.ip AS s_ip, \
+     b.auth_time AS b_auth_time, b.amr AS b_amr FROM browser_sessions b JOIN sessions s ON s.id = b.session_id \
+     WHERE b.digest = $1) bs ON users.id = bs.s_user_id"
+);
+
 /// An API key and its user in one statement (`$1` the key's digest).
 pub(crate) const GET_API_KEY_WITH_USER: &str = concat!(
     "SELECT ",

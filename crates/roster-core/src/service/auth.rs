@@ -11,7 +11,7 @@ use crate::user::User;
 use time::Duration;
 
 /// How often last-use times are written at most, per session, key or user.
-const TOUCH_INTERVAL: Duration = Duration::seconds(60);
+pub(super) const TOUCH_INTERVAL: Duration = Duration::seconds(60);
 
 /// Who is calling, as far as the transport can tell.
 #[derive(Debug, Clone, Default)]
@@ -51,7 +51,7 @@ pub struct Introspection {
     pub iat: Option<i64>,
 }
 
-fn truncate(s: Option<&str>, max: usize) -> Option<String> {
+pub(super) fn truncate(s: Option<&str>, max: usize) -> Option<String> {
     s.map(|s| s.chars().take(max).collect())
 }
 

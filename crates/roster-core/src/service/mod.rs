@@ -11,6 +11,7 @@ mod avatars;
 mod badges;
 mod balances;
 mod bans;
+mod browser;
 mod channels;
 mod chat_profile;
 mod groups;
@@ -48,6 +49,7 @@ pub use avatars::{
 pub use avatars::{Processed as ProcessedAvatar, process as process_avatar};
 pub use badges::{MAX_BADGE_LENGTH, validate_badge};
 pub use bans::{MAX_BAN, parse_duration};
+pub use browser::{AMR_OTP, AMR_PASSWORD, BrowserSession, BrowserSessionStarted, BrowserSignIn};
 pub use channels::{CANNOT_MESSAGE, NOTES_CHANNEL_NAME};
 pub use chat_profile::{ChatAccountChanges, INCORRECT_CURRENT_PASSWORD};
 pub use groups::{GroupChanges, GroupWithMembers, MAX_MEMBERS_PER_CHANGE, NewGroup, validate_permissions};

@@ -378,6 +378,19 @@ impl Core {
         factor: &SecondFactor,
         meta: &ClientMeta,
     ) -> Result<LoginOutcome> {
+        let user = self.pass_two_factor_challenge(challenge, factor).await?;
+        let tokens = self.start_session(&user, meta).await?;
+        tracing::info!(user = %user.id, session = %tokens.session_id, "login (two-factor)");
+        Ok(LoginOutcome {
+            user,
+            tokens: Some(tokens),
+        })
+    }
+
+    /// The second login step without the session: checks the challenge and the factor
+    /// (the rules of [`Core::complete_two_factor_login`]), uses both up and records the
+    /// login; the caller starts the session it needs.
+    pub(super) async fn pass_two_factor_challenge(&self, challenge: &str, factor: &SecondFactor) -> Result<User> {
         let challenge = challenge.trim();
         if challenge.is_empty() {
             return Err(Error::invalid("challenge", "must not be empty"));
@@ -412,12 +425,7 @@ impl Core {
             .await?;
         let mut user = user;
         user.last_login_at = Some(now);
-        let tokens = self.start_session(&user, meta).await?;
-        tracing::info!(user = %user.id, session = %tokens.session_id, "login (two-factor)");
-        Ok(LoginOutcome {
-            user,
-            tokens: Some(tokens),
-        })
+        Ok(user)
     }
 
     /// The Langflow store API key of a user, opened; None when not set.

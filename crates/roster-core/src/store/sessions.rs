@@ -20,6 +20,17 @@ pub struct Session {
     pub ip: Option<String>,
 }
 
+/// A browser session: a [`Session`] signed in through Roster's own pages, found by the digest
+/// of its cookie. Ending the session (any path that deletes sessions) ends it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BrowserSessionRecord {
+    pub session: Session,
+    /// When the user last proved who they are in this session.
+    pub auth_time: OffsetDateTime,
+    /// How (RFC 8176 values: `pwd`, `otp`).
+    pub amr: Vec<String>,
+}
+
 /// A stored refresh token.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RefreshTokenRecord {
@@ -34,6 +45,17 @@ pub struct RefreshTokenRecord {
 pub trait SessionStore: Send + Sync {
     /// Creates a session with its first refresh token (stored as a digest).
     async fn insert_session(&self, session: &Session, refresh_digest: &str) -> StoreResult<()>;
+    /// Creates a browser session: the session (without a refresh token) and its cookie's
+    /// digest, `auth_time` and `amr`, in one transaction.
+    async fn insert_browser_session(
+        &self,
+        session: &Session,
+        cookie_digest: &str,
+        auth_time: OffsetDateTime,
+        amr: &[String],
+    ) -> StoreResult<()>;
+    /// Reads a browser session by its cookie's digest, with its user, in one round trip.
+    async fn get_browser_session(&self, cookie_digest: &str) -> StoreResult<(BrowserSessionRecord, User)>;
     /// Reads a session.
     async fn get_session(&self, id: SessionId) -> StoreResult<Session>;
     /// Reads a session and its user in one round trip (the per-request check).

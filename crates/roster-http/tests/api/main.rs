@@ -20,6 +20,7 @@ mod librechat_two_factor;
 mod me;
 mod nul;
 mod openwebui;
+mod pages;
 mod permissions;
 mod plexichat;
 mod policy;

@@ -5,12 +5,16 @@ macro_rules! impl_sessions {
     ($store:ty, $database:ty) => {
         const _: () = {
             use crate::capability::common::write_transaction;
-            use crate::codec::{RefreshTokenRow, SessionRow, SessionWithUserRow, convert_all, to_ms};
+            use crate::codec::{
+                BrowserSessionWithUserRow, RefreshTokenRow, SessionRow, SessionWithUserRow, convert_all, to_ms,
+            };
             use crate::error::store_error;
             use crate::sql;
             use async_trait::async_trait;
             use roster_core::journal::Journal;
-            use roster_core::store::{RefreshTokenRecord, Session, SessionStore, StoreError, StoreResult};
+            use roster_core::store::{
+                BrowserSessionRecord, RefreshTokenRecord, Session, SessionStore, StoreError, StoreResult,
+            };
             use roster_core::{SessionId, User, UserId};
             use time::OffsetDateTime;
 
@@ -37,6 +41,45 @@ macro_rules! impl_sessions {
                         Ok(())
                     })?;
                     Ok(())
+                }
+
+                async fn insert_browser_session(
+                    &self,
+                    session: &Session,
+                    cookie_digest: &str,
+                    auth_time: OffsetDateTime,
+                    amr: &[String],
+                ) -> StoreResult<()> {
+                    write_transaction!(self, |transaction| {
+                        sqlx::query(sql::INSERT_SESSION)
+                            .bind(session.id.0)
+                            .bind(session.user_id.0)
+                            .bind(to_ms(session.created_at))
+                            .bind(to_ms(session.last_used_at))
+                            .bind(to_ms(session.expires_at))
+                            .bind(session.user_agent.as_deref())
+                            .bind(session.ip.as_deref())
+                            .execute(&mut *transaction)
+                            .await?;
+                        sqlx::query(sql::INSERT_BROWSER_SESSION)
+                            .bind(session.id.0)
+                            .bind(cookie_digest)
+                            .bind(to_ms(auth_time))
+                            .bind(amr.join(" "))
+                            .execute(&mut *transaction)
+                            .await?;
+                        Ok(())
+                    })?;
+                    Ok(())
+                }
+
+                async fn get_browser_session(&self, cookie_digest: &str) -> StoreResult<(BrowserSessionRecord, User)> {
+                    let row: BrowserSessionWithUserRow = sqlx::query_as(sql::GET_BROWSER_SESSION_WITH_USER)
+                        .bind(cookie_digest)
+                        .fetch_one(self.read_pool())
+                        .await
+                        .map_err(store_error)?;
+                    row.into_pair()
                 }
 
                 async fn get_session(&self, id: SessionId) -> StoreResult<Session> {

@@ -147,7 +147,72 @@ async fn sessions_listing_and_scoped_deletion(backend: Backend) {
     assert!(f.store.get_refresh_token("ben0").await.is_ok());
 }
 
+async fn browser_sessions_are_sessions_found_by_their_cookie(backend: Backend) {
+    let f = roster_testkit::or_skip!(fixture(backend).await);
+    let ann = f.insert(&f.user(Some("ann@example.org"), None)).await;
+    let t = now();
+    let amr = vec!["pwd".to_string(), "otp".to_string()];
+    let first = f.session(ann.id, t);
+    f.store
+        .insert_browser_session(&first, "cookie-1", t, &amr)
+        .await
+        .unwrap();
+    let (record, user) = f.store.get_browser_session("cookie-1").await.unwrap();
+    assert_eq!(record.session, first);
+    assert_eq!((record.auth_time, record.amr.clone()), (t, amr));
+    assert_eq!(user.id, ann.id);
+    // It is one of the user's sessions, and has no refresh token.
+    assert_eq!(f.store.list_sessions(ann.id).await.unwrap(), vec![first.clone()]);
+    assert_not_found(f.store.get_browser_session("cookie-2").await);
+    // Its cookie is unique; a session needs its user.
+    let twin = f.session(ann.id, t);
+    assert!(f.store.insert_browser_session(&twin, "cookie-1", t, &[]).await.is_err());
+    assert_not_found(f.store.get_session(twin.id).await);
+    let orphan = f.session(UserId(31337), t);
+    assert!(f.store.insert_browser_session(&orphan, "orphan", t, &[]).await.is_err());
+    assert_not_found(f.store.get_browser_session("orphan").await);
+
+    // Touching it is touching the session.
+    let later = t + Duration::seconds(90);
+    f.store.touch_session(first.id, later).await.unwrap();
+    assert_eq!(
+        f.store
+            .get_browser_session("cookie-1")
+            .await
+            .unwrap()
+            .0
+            .session
+            .last_used_at,
+        later
+    );
+
+    // Every way a session ends ends it: one session, all of a user's, the user.
+    f.store.delete_session(ann.id, first.id, &NO_JOURNAL).await.unwrap();
+    assert_not_found(f.store.get_browser_session("cookie-1").await);
+    let second = f.session(ann.id, t);
+    f.store
+        .insert_browser_session(&second, "cookie-2", t, &["pwd".to_string()])
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store
+            .delete_sessions_of_user(ann.id, None, &NO_JOURNAL)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_not_found(f.store.get_browser_session("cookie-2").await);
+    let third = f.session(ann.id, t);
+    f.store
+        .insert_browser_session(&third, "cookie-3", t, &["pwd".to_string()])
+        .await
+        .unwrap();
+    f.store.delete_user(ann.id, false, &NO_JOURNAL).await.unwrap();
+    assert_not_found(f.store.get_browser_session("cookie-3").await);
+}
+
 backend_tests!(
+    browser_sessions_are_sessions_found_by_their_cookie,
     refresh_tokens_rotate_once,
     refresh_rotation_under_concurrency,
     sessions_listing_and_scoped_deletion,
