@@ -381,10 +381,10 @@ async fn langflow_accepts_roster_access_tokens_for_its_audience() {
 }
 
 /// Roster's sign-in pages in Debian's Chromium (headless, driven by Playwright, nothing
-/// downloaded): sign in, wrong password, second factor, consent, sign-out, keyboard only;
-/// screenshots in target/tmp/e2e/browser-<backend>/.
-async fn sign_in_pages_in_chromium(backend: Backend) {
-    let test = format!("browser-{}", backend.name());
+/// downloaded); `part` is the driver's `pages` or `oidc`; screenshots in
+/// target/tmp/e2e/browser-<part>-<backend>/.
+async fn in_chromium(part: &str, backend: Backend) {
+    let test = format!("browser-{part}-{}", backend.name());
     let Some(driver) = venv(&test, "driver") else { return };
     let chromium = std::env::var("ROSTER_E2E_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     if !Path::new(&chromium).is_file() {
@@ -398,11 +398,23 @@ async fn sign_in_pages_in_chromium(backend: Backend) {
         &driver,
         "browser.py",
         &roster,
-        &[("CHROMIUM", chromium)],
+        &[("CHROMIUM", chromium), ("BROWSER_PART", part.to_string())],
         &artifacts,
         Duration::from_secs(300),
     )
     .await;
 }
 
-backend_tests!(sign_in_pages_in_chromium);
+/// The pages on their own: sign in, wrong password, second factor (wrong and right code),
+/// sign-out, keyboard only, labels, `lang`, the session cookie's attributes.
+async fn sign_in_pages_in_chromium(backend: Backend) {
+    in_chromium("pages", backend).await;
+}
+
+/// The pages inside a third-party client's authorization code flow: consent (allow, deny),
+/// single sign-on, sign-out, and the second factor in the ID token's `amr`.
+async fn oidc_sign_in_and_consent_in_chromium(backend: Backend) {
+    in_chromium("oidc", backend).await;
+}
+
+backend_tests!(sign_in_pages_in_chromium, oidc_sign_in_and_consent_in_chromium);
