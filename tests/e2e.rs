@@ -236,6 +236,7 @@ async fn run_driver(
 /// On PostgreSQL (the product takes a minute to start, so one backend; the Langflow test runs
 /// on SQLite).
 #[tokio::test]
+#[ignore = "needs the OpenID Connect provider (issue 19, branch oidc), not merged yet"]
 async fn open_webui_signs_users_in_through_roster() {
     const TEST: &str = "open_webui";
     let Some(owui) = venv(TEST, "open-webui") else { return };
@@ -326,6 +327,7 @@ async fn open_webui_signs_users_in_through_roster() {
 /// Langflow 1.13 (`langflow-base`) in external-auth mode with Roster's JWKS: a Roster access
 /// token for its audience is accepted (whoami 200, the user created), others are refused.
 #[tokio::test]
+#[ignore = "needs the OpenID Connect provider (issue 19, branch oidc), not merged yet"]
 async fn langflow_accepts_roster_access_tokens_for_its_audience() {
     const TEST: &str = "langflow";
     let Some(langflow) = venv(TEST, "langflow") else { return };
@@ -411,10 +413,23 @@ async fn sign_in_pages_in_chromium(backend: Backend) {
     in_chromium("pages", backend).await;
 }
 
+backend_tests!(sign_in_pages_in_chromium);
+
 /// The pages inside a third-party client's authorization code flow: consent (allow, deny),
 /// single sign-on, sign-out, and the second factor in the ID token's `amr`.
-async fn oidc_sign_in_and_consent_in_chromium(backend: Backend) {
-    in_chromium("oidc", backend).await;
-}
+mod oidc_sign_in_and_consent_in_chromium {
+    use roster_testkit::Backend;
+    use roster_testkit::db::run_backend_test;
 
-backend_tests!(sign_in_pages_in_chromium, oidc_sign_in_and_consent_in_chromium);
+    #[test]
+    #[ignore = "needs the OpenID Connect provider (issue 19, branch oidc), not merged yet"]
+    fn sqlite() {
+        run_backend_test(super::in_chromium("oidc", Backend::Sqlite));
+    }
+
+    #[test]
+    #[ignore = "needs the OpenID Connect provider (issue 19, branch oidc), not merged yet"]
+    fn postgres() {
+        run_backend_test(super::in_chromium("oidc", Backend::Postgres));
+    }
+}
