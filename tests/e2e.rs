@@ -236,7 +236,7 @@ async fn run_driver(
 /// On PostgreSQL (the product takes a minute to start, so one backend; the Langflow test runs
 /// on SQLite).
 #[tokio::test]
-#[ignore = "needs the OpenID Connect provider (issue 19, branch oidc), not merged yet"]
+#[ignore = "needs /oidc/authorize to see the browser session (issue 19, branch oidc, not finished)"]
 async fn open_webui_signs_users_in_through_roster() {
     const TEST: &str = "open_webui";
     let Some(owui) = venv(TEST, "open-webui") else { return };
@@ -327,7 +327,7 @@ async fn open_webui_signs_users_in_through_roster() {
 /// Langflow 1.13 (`langflow-base`) in external-auth mode with Roster's JWKS: a Roster access
 /// token for its audience is accepted (whoami 200, the user created), others are refused.
 #[tokio::test]
-#[ignore = "needs the OpenID Connect provider (issue 19, branch oidc), not merged yet"]
+#[ignore = "needs /oidc/authorize to see the browser session (issue 19, branch oidc, not finished)"]
 async fn langflow_accepts_roster_access_tokens_for_its_audience() {
     const TEST: &str = "langflow";
     let Some(langflow) = venv(TEST, "langflow") else { return };
@@ -422,13 +422,13 @@ mod oidc_sign_in_and_consent_in_chromium {
     use roster_testkit::db::run_backend_test;
 
     #[test]
-    #[ignore = "needs the OpenID Connect provider (issue 19, branch oidc), not merged yet"]
+    #[ignore = "needs /oidc/authorize to see the browser session (issue 19, branch oidc, not finished)"]
     fn sqlite() {
         run_backend_test(super::in_chromium("oidc", Backend::Sqlite));
     }
 
     #[test]
-    #[ignore = "needs the OpenID Connect provider (issue 19, branch oidc), not merged yet"]
+    #[ignore = "needs /oidc/authorize to see the browser session (issue 19, branch oidc, not finished)"]
     fn postgres() {
         run_backend_test(super::in_chromium("oidc", Backend::Postgres));
     }

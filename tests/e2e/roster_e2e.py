@@ -50,8 +50,8 @@ def main(scenario) -> None:
     """Runs a scenario; exit 0 and `ALL OK` only when every check passed."""
     try:
         scenario()
-    except CheckFailed as e:
-        print(f"FAILED: {e}", file=sys.stderr, flush=True)
+    except (CheckFailed, httpx.HTTPError) as e:
+        print(f"FAILED: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
         sys.exit(1)
     print("ALL OK", flush=True)
 
