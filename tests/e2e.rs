@@ -134,6 +134,8 @@ impl Product {
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
             .stderr(out)
+            // Its own process group, so that dropping it also ends the servers it forks.
+            .process_group(0)
             .kill_on_drop(true);
         for (k, v) in env {
             command.env(k, v);
@@ -175,6 +177,16 @@ impl Product {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(60)..].join("\n")
+    }
+}
+
+impl Drop for Product {
+    fn drop(&mut self) {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .status();
+        }
     }
 }
 
