@@ -22,6 +22,7 @@ mod librechat_two_factor;
 mod me;
 mod nul;
 mod oidc;
+mod openid_client;
 mod openwebui;
 mod openwebui_admin;
 mod pages;
