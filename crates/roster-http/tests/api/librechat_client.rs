@@ -10,39 +10,11 @@ use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 fn client_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/clients/librechat")
+    crate::npm::client_dir("librechat")
 }
 
-fn skip(why: &str) -> bool {
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("the LibreChat client test cannot run in CI: {why}");
-    }
-    eprintln!("SKIPPED: LibreChat client test: {why}");
-    true
-}
-
-/// Installs the client's packages once (npm ci); false (and SKIPPED) when that is impossible.
 fn ready() -> bool {
-    static READY: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *READY.get_or_init(|| {
-        let dir = client_dir();
-        let node = std::process::Command::new("node").arg("--version").output();
-        if !node.is_ok_and(|o| o.status.success()) {
-            return !skip("node is not installed");
-        }
-        if dir.join("node_modules/librechat-data-provider").exists() {
-            return true;
-        }
-        let npm = std::process::Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&dir)
-            .output();
-        match npm {
-            Ok(o) if o.status.success() => true,
-            Ok(o) => !skip(&format!("npm ci failed: {}", String::from_utf8_lossy(&o.stderr))),
-            Err(e) => !skip(&format!("npm is not installed: {e}")),
-        }
-    })
+    crate::npm::ready("librechat", "librechat-data-provider", "LibreChat client test")
 }
 
 async fn librechat_data_provider_drives_the_dialect(backend: Backend) {

@@ -20,6 +20,7 @@ mod librechat;
 mod librechat_client;
 mod librechat_two_factor;
 mod me;
+mod npm;
 mod nul;
 mod oidc;
 mod openid_client;
