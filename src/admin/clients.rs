@@ -1,4 +1,4 @@
-//! `roster clients add|list|show|update|remove|rotate-secret` and `roster keys rotate`: the
+//! `roster clients add|list|show|update|remove|rotate-secret|logouts` and `roster keys rotate`: the
 //! OpenID Connect relying parties and signing keys, through the same core services as
 //! `/v1/clients`.
 
@@ -29,6 +29,20 @@ pub enum Command {
         /// Read the secret from standard input (32 to 128 letters and digits).
         #[arg(long)]
         secret_stdin: bool,
+    },
+    /// Lists the back-channel logouts queued for clients, newest first.
+    Logouts {
+        /// Only this client's.
+        client_id: Option<String>,
+        /// Only pending, delivered or failed ones.
+        #[arg(long, value_parser = ["pending", "delivered", "failed"])]
+        status: Option<String>,
+        /// At most this many (1 to 500).
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// table or json.
+        #[arg(long, value_parser = ["table", "json"], default_value = "table")]
+        format: String,
     },
 }
 
@@ -229,6 +243,54 @@ pub async fn run(core: &Core, command: Command) -> anyhow::Result<()> {
                 .await
                 .map_err(explain)?;
             print_created("secret replaced", &created);
+            Ok(())
+        }
+        Command::Logouts {
+            client_id,
+            status,
+            limit,
+            format,
+        } => {
+            let logouts = core
+                .list_oidc_logouts(core.operator(), client_id.as_deref(), status.as_deref(), Some(limit))
+                .await
+                .map_err(explain)?;
+            let time = |t: Option<roster_core::time::OffsetDateTime>| {
+                t.map_or_else(|| "-".to_string(), roster_core::user::rfc3339)
+            };
+            if format == "json" {
+                let rows: Vec<serde_json::Value> = logouts
+                    .iter()
+                    .map(|l| {
+                        serde_json::json!({
+                            "id": l.id, "client_id": l.client_id, "user_id": l.user_id.to_string(),
+                            "sid": l.sid.to_string(), "status": l.status.as_str(), "attempts": l.attempts,
+                            "last_attempt_at": l.last_attempt_at.map(roster_core::user::rfc3339),
+                            "last_status_code": l.last_status_code, "last_error": l.last_error,
+                            "delivered_at": l.delivered_at.map(roster_core::user::rfc3339),
+                            "created_at": roster_core::user::rfc3339(l.created_at),
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                println!(
+                    "{:<8} {:<16} {:<20} {:<10} {:<8} {:<25} ERROR",
+                    "ID", "CLIENT ID", "USER", "STATUS", "ATTEMPTS", "LAST ATTEMPT"
+                );
+                for l in &logouts {
+                    println!(
+                        "{:<8} {:<16} {:<20} {:<10} {:<8} {:<25} {}",
+                        l.id,
+                        l.client_id,
+                        l.user_id.to_string(),
+                        l.status.as_str(),
+                        l.attempts,
+                        time(l.last_attempt_at),
+                        l.last_error.as_deref().unwrap_or("-")
+                    );
+                }
+            }
             Ok(())
         }
     }

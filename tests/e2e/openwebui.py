@@ -82,8 +82,7 @@ def refused(identifier: str, password: str, why: str) -> None:
     check(f"{identifier} ({why}): Roster says why", r.status_code in (200, 401, 403) and says_why, f"{r.status_code} {r.text[:400]}")
 
 
-# Roster does not send back-channel logout tokens yet (issue 19): the test that checks them is
-# its own, ignored until then (tests/e2e.rs); this one checks everything else.
+# Back-channel logout is checked by a test of its own (tests/e2e.rs sets OWUI_CHECK_BACKCHANNEL).
 BACKCHANNEL = os.environ.get("OWUI_CHECK_BACKCHANNEL") == "1"
 
 

@@ -1,8 +1,10 @@
-//! SQL and rows of the OpenID Connect provider (migration 0020): signing keys, clients,
-//! grants, authorization codes and refresh tokens. Lists are JSON text in both backends.
+//! SQL and rows of the OpenID Connect provider (migrations 0020, 0026): signing keys, clients,
+//! grants, authorization codes, refresh tokens and the back-channel logout queue. Lists are
+//! JSON text in both backends.
 
 use crate::codec::from_ms;
-use roster_core::store::{OidcClient, OidcCode, OidcGrant, OidcKeyRecord, StoreError, StoreResult};
+use roster_core::store::{OidcClient, OidcCode, OidcGrant, OidcKeyRecord, OidcLogout, StoreError, StoreResult};
+use roster_core::webhooks::DeliveryStatus;
 use roster_core::{SessionId, UserId};
 
 pub(crate) const LIST_KEYS: &str = "SELECT kid, alg, generation, private_key, public_key, created_at \
@@ -34,7 +36,8 @@ pub(crate) const UPDATE_CLIENT: &str = "UPDATE oidc_clients SET name = $2, secre
      WHERE client_id = $1";
 pub(crate) const DELETE_CLIENT: &str = "DELETE FROM oidc_clients WHERE client_id = $1";
 
-const GRANT_COLUMNS: &str = "id, client_id, user_id, session_id, scope, auth_time, amr, created_at, expires_at";
+const GRANT_COLUMNS: &str = "id, client_id, user_id, session_id, COALESCE(sid, session_id) AS sid, offline, scope, \
+     auth_time, amr, created_at, expires_at";
 pub(crate) fn get_grant() -> String {
     format!("SELECT {GRANT_COLUMNS} FROM oidc_grants WHERE id = $1")
 }
@@ -42,8 +45,19 @@ pub(crate) fn list_grants_of_user() -> String {
     format!("SELECT {GRANT_COLUMNS} FROM oidc_grants WHERE user_id = $1 AND expires_at > $2 ORDER BY id")
 }
 pub(crate) const INSERT_GRANT: &str = "INSERT INTO oidc_grants (id, client_id, user_id, session_id, scope, \
-     auth_time, amr, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+     auth_time, amr, created_at, expires_at, sid, offline) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+/// `$1` session, `$2` user: whether the browser session an offline grant comes from is live.
+pub(crate) const COUNT_SESSION_OF_USER: &str = "SELECT COUNT(*) FROM sessions WHERE id = $1 AND user_id = $2";
+/// An offline grant's own session: `$1` id, `$2` user, `$3` now, `$4` expiry, `$5` its label.
+pub(crate) const INSERT_OFFLINE_SESSION: &str = "INSERT INTO sessions (id, user_id, created_at, last_used_at, \
+     expires_at, user_agent, ip) VALUES ($1, $2, $3, $3, $4, $5, NULL)";
+/// Expired grants end without a back-channel logout (their sessions have not ended): marked
+/// first, then deleted (see migration 0026).
+pub(crate) const QUIET_EXPIRED_GRANTS: &str =
+    "UPDATE oidc_grants SET quiet_end = TRUE WHERE user_id = $1 AND expires_at <= $2";
 pub(crate) const DELETE_EXPIRED_GRANTS: &str = "DELETE FROM oidc_grants WHERE user_id = $1 AND expires_at <= $2";
+/// Every grant of a user (a ban); each queues a back-channel logout.
+pub(crate) const DELETE_GRANTS_OF_USER: &str = "DELETE FROM oidc_grants WHERE user_id = $1";
 pub(crate) const DELETE_GRANT: &str = "DELETE FROM oidc_grants WHERE id = $1";
 
 pub(crate) const INSERT_CODE: &str = "INSERT INTO oidc_codes (digest, grant_id, redirect_uri, nonce, \
@@ -58,6 +72,20 @@ pub(crate) const USE_REFRESH: &str =
     "UPDATE oidc_refresh_tokens SET used_at = $2 WHERE digest = $1 AND used_at IS NULL";
 pub(crate) const GRANT_OF_REFRESH: &str = "SELECT grant_id FROM oidc_refresh_tokens WHERE digest = $1";
 pub(crate) const GET_REFRESH: &str = "SELECT grant_id, used_at FROM oidc_refresh_tokens WHERE digest = $1";
+
+pub(crate) const LOGOUT_COLUMNS: &str = "id, client_id, user_id, sid, status, attempts, next_attempt_at, \
+     last_attempt_at, last_status_code, last_error, delivered_at, created_at";
+
+/// Due, pending, unclaimed logouts leased to `$1` until `$3` (`$2` now, `$4` the most),
+/// oldest first. `{lock}` is PostgreSQL's `FOR UPDATE SKIP LOCKED` (empty on SQLite).
+pub(crate) fn claim_logouts(lock: &str) -> String {
+    format!(
+        "UPDATE oidc_logouts SET claimed_by = $1, claimed_until = $3 WHERE id IN (\
+         SELECT id FROM oidc_logouts WHERE status = 'pending' AND next_attempt_at <= $2 \
+         AND (claimed_until IS NULL OR claimed_until <= $2) ORDER BY id LIMIT $4{lock}) \
+         RETURNING {LOGOUT_COLUMNS}"
+    )
+}
 
 fn list(field: &'static str, text: &str) -> StoreResult<Vec<String>> {
     serde_json::from_str(text).map_err(|e| StoreError::Other(anyhow::anyhow!("stored {field} is not a JSON list: {e}")))
@@ -147,6 +175,8 @@ pub(crate) struct GrantRow {
     client_id: String,
     user_id: i64,
     session_id: i64,
+    sid: i64,
+    offline: bool,
     scope: String,
     auth_time: i64,
     amr: String,
@@ -161,6 +191,8 @@ impl GrantRow {
             client_id: self.client_id,
             user_id: UserId(self.user_id),
             session_id: SessionId(self.session_id),
+            sid: SessionId(self.sid),
+            offline: self.offline,
             scope: self.scope,
             auth_time: from_ms(self.auth_time)?,
             amr: list("amr", &self.amr)?,
@@ -190,6 +222,45 @@ impl CodeRow {
             code_challenge: self.code_challenge,
             created_at: from_ms(self.created_at)?,
             expires_at: from_ms(self.expires_at)?,
+        })
+    }
+}
+
+/// An `oidc_logouts` row.
+#[derive(sqlx::FromRow)]
+pub(crate) struct LogoutRow {
+    id: i64,
+    client_id: String,
+    user_id: i64,
+    sid: i64,
+    status: String,
+    attempts: i64,
+    next_attempt_at: i64,
+    last_attempt_at: Option<i64>,
+    last_status_code: Option<i64>,
+    last_error: Option<String>,
+    delivered_at: Option<i64>,
+    created_at: i64,
+}
+
+impl LogoutRow {
+    pub(crate) fn into_logout(self) -> StoreResult<OidcLogout> {
+        let status = DeliveryStatus::parse(&self.status)
+            .map_err(|_| StoreError::Other(anyhow::anyhow!("unknown logout status {:?}", self.status)))?;
+        let opt = |ms: Option<i64>| ms.map(from_ms).transpose();
+        Ok(OidcLogout {
+            id: self.id,
+            client_id: self.client_id,
+            user_id: UserId(self.user_id),
+            sid: SessionId(self.sid),
+            status,
+            attempts: self.attempts,
+            next_attempt_at: from_ms(self.next_attempt_at)?,
+            last_attempt_at: opt(self.last_attempt_at)?,
+            last_status_code: self.last_status_code,
+            last_error: self.last_error,
+            delivered_at: opt(self.delivered_at)?,
+            created_at: from_ms(self.created_at)?,
         })
     }
 }

@@ -45,10 +45,16 @@ pub(crate) const CLAIMED_HEAD: &str = "SELECT d.id, d.subscription_id, d.event_s
      JOIN outbox o ON o.seq = d.event_seq JOIN webhook_subscriptions s ON s.id = d.subscription_id \
      WHERE d.id IN ";
 
-pub(crate) const RECORD_ATTEMPT: &str = "UPDATE webhook_deliveries SET status = $3, attempts = attempts + 1, \
-     last_attempt_at = $4, last_status_code = $5, last_error = $6, next_attempt_at = $7, \
-     delivered_at = COALESCE($8, delivered_at), claimed_by = NULL, claimed_until = NULL \
-     WHERE id = $1 AND claimed_by = $2";
+/// Records an attempt on a claimed row of `table` (`webhook_deliveries`, `oidc_logouts`, which
+/// share these columns): `$1` id, `$2` the claim's owner, `$3` status, `$4` attempted at, `$5`
+/// status code, `$6` error, `$7` next attempt, `$8` delivered at.
+pub(crate) fn record_attempt(table: &str) -> String {
+    format!(
+        "UPDATE {table} SET status = $3, attempts = attempts + 1, last_attempt_at = $4, last_status_code = $5, \
+         last_error = $6, next_attempt_at = $7, delivered_at = COALESCE($8, delivered_at), claimed_by = NULL, \
+         claimed_until = NULL WHERE id = $1 AND claimed_by = $2"
+    )
+}
 pub(crate) const REPLAY_DELIVERY: &str = "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, \
      next_attempt_at = $2, claimed_by = NULL, claimed_until = NULL \
      WHERE id = $1 AND (claimed_until IS NULL OR claimed_until <= $2)";

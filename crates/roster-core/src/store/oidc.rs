@@ -5,6 +5,7 @@ use super::StoreResult;
 use crate::id::{SessionId, UserId};
 use crate::journal::Journal;
 use crate::user::User;
+use crate::webhooks::{AttemptRecord, DeliveryStatus};
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
@@ -74,8 +75,14 @@ pub struct OidcGrant {
     pub id: i64,
     pub client_id: String,
     pub user_id: UserId,
-    /// The browser session it came from (the OpenID `sid`).
+    /// The session it lives in: the browser session it came from, or for an offline grant a
+    /// session of its own (created with the grant), which ends only with every session of
+    /// the user or with the grant.
     pub session_id: SessionId,
+    /// The browser session it came from (the OpenID `sid`).
+    pub sid: SessionId,
+    /// Granted with `offline_access`: outlives the browser session's sign-out.
+    pub offline: bool,
     /// Space-separated granted scopes.
     pub scope: String,
     pub auth_time: OffsetDateTime,
@@ -95,6 +102,27 @@ pub struct OidcCode {
     pub code_challenge: Option<String>,
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
+}
+
+/// A back-channel logout queued for a client when a grant of one of its users ended: one
+/// per (client, browser session) while pending. The worker signs a `logout_token` for it at
+/// each attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OidcLogout {
+    pub id: i64,
+    pub client_id: String,
+    /// The user whose session ended (the token's `sub`; the user may be deleted by now).
+    pub user_id: UserId,
+    /// The browser session (the token's `sid`, as in the ID tokens).
+    pub sid: SessionId,
+    pub status: DeliveryStatus,
+    pub attempts: i64,
+    pub next_attempt_at: OffsetDateTime,
+    pub last_attempt_at: Option<OffsetDateTime>,
+    pub last_status_code: Option<i64>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
 }
 
 /// What presenting an authorization code found.
@@ -142,7 +170,8 @@ pub trait OidcStore: Send + Sync {
     async fn delete_oidc_client(&self, client_id: &str, journal: &Journal) -> StoreResult<()>;
 
     /// Stores a grant with its authorization code (by digest), and deletes the user's expired
-    /// grants.
+    /// grants (without back-channel logouts). An offline grant's own session (`session_id`) is
+    /// created with it. NotFound if the browser session (`sid`) has ended.
     async fn insert_oidc_grant(
         &self,
         grant: &OidcGrant,
@@ -166,8 +195,38 @@ pub trait OidcStore: Send + Sync {
     ) -> StoreResult<RefreshRotation>;
     /// The grant a refresh token belongs to and whether the token was used, if it exists.
     async fn get_oidc_refresh_token(&self, digest: &str) -> StoreResult<Option<(i64, bool)>>;
-    /// Deletes a grant with its codes and tokens; false if it was gone.
+    /// Deletes a grant with its codes and tokens; false if it was gone. Like every end of a
+    /// grant (its session, its user, a ban), this queues a back-channel logout for its client
+    /// in the same transaction (see [`OidcLogout`]).
     async fn delete_oidc_grant(&self, id: i64, journal: &Journal) -> StoreResult<bool>;
     /// The grants of a user unexpired at `now` (for back-channel logout), oldest first.
     async fn list_oidc_grants_of_user(&self, user: UserId, now: OffsetDateTime) -> StoreResult<Vec<OidcGrant>>;
+
+    /// Claims up to `limit` back-channel logouts that are pending, due at `now` and not
+    /// claimed by a live lease: leased to `owner` until `lease_until`, oldest first. Rows
+    /// being claimed by another instance are skipped, never waited for.
+    async fn claim_oidc_logouts(
+        &self,
+        owner: &str,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<OidcLogout>>;
+    /// Records an attempt of a logout claimed by `owner`, ends the claim and writes `journal`
+    /// (empty for an attempt to be retried); false, writing nothing, if the claim is no
+    /// longer `owner`'s.
+    async fn record_oidc_logout_attempt(
+        &self,
+        id: i64,
+        owner: &str,
+        attempt: &AttemptRecord,
+        journal: &Journal,
+    ) -> StoreResult<bool>;
+    /// Queued logouts, newest first: of one client or all, of one status or all.
+    async fn list_oidc_logouts(
+        &self,
+        client_id: Option<&str>,
+        status: Option<DeliveryStatus>,
+        limit: u32,
+    ) -> StoreResult<Vec<OidcLogout>>;
 }

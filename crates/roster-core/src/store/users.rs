@@ -200,7 +200,9 @@ pub trait UserStore: Send + Sync {
         now: OffsetDateTime,
         journal: &Journal,
     ) -> StoreResult<(u64, u64)>;
-    /// Sets (`until` given) or lifts (None) a user's ban and returns the stored user. With
+    /// Sets (`until` given) or lifts (None) a user's ban and returns the stored user. Setting
+    /// one ends the user's OpenID Connect grants in the same transaction (each queues its
+    /// back-channel logout); sessions stay, refused while it lasts. With
     /// `keep_an_admin`, fails with [`StoreError::LastAdmin`] if afterwards no active admin
     /// who is not banned at `now` would remain.
     async fn set_user_ban(

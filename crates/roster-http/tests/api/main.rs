@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod authority;
 mod authz_props;
+mod backchannel;
 mod balances;
 mod errors;
 mod fastapi_validation;

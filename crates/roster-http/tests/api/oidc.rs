@@ -9,7 +9,7 @@ use roster_testkit::app::{TestApp, TestUser};
 use roster_testkit::{Backend, backend_tests, spawn_app};
 use serde_json::{Value, json};
 
-const REDIRECT: &str = "https://rp.example/oauth/callback";
+pub(crate) const REDIRECT: &str = "https://rp.example/oauth/callback";
 const VERIFIER: &str = "dBjftJeZ4CVP-mJ92K59mJ9ptYyXoSvcwQ98Ua8hCm4";
 const CHALLENGE: &str = "QkivW4l930RkWv961iReOTNmRwNtPvQw3MK03HrFTKU";
 
@@ -21,7 +21,13 @@ fn no_redirects() -> reqwest::Client {
 }
 
 /// Registers a client through the core; returns its secret (None: public).
-async fn client(app: &TestApp, id: &str, public: bool, first_party: bool, changes: ClientChanges) -> Option<String> {
+pub(crate) async fn client(
+    app: &TestApp,
+    id: &str,
+    public: bool,
+    first_party: bool,
+    changes: ClientChanges,
+) -> Option<String> {
     let created = app
         .core
         .create_oidc_client(
@@ -44,7 +50,7 @@ async fn client(app: &TestApp, id: &str, public: bool, first_party: bool, change
 }
 
 /// The user's browser session: the session of its test login.
-async fn signed_in(app: &TestApp, user: &TestUser) -> SignedIn {
+pub(crate) async fn signed_in(app: &TestApp, user: &TestUser) -> SignedIn {
     let claims = app.core.keys().verify(&user.access_token, app.clock.now()).unwrap();
     let (_, session): (UserId, SessionId) = claims.ids().unwrap();
     SignedIn {
@@ -55,7 +61,7 @@ async fn signed_in(app: &TestApp, user: &TestUser) -> SignedIn {
     }
 }
 
-fn request(client_id: &str, extra: &[(&str, &str)]) -> AuthorizeRequest {
+pub(crate) fn request(client_id: &str, extra: &[(&str, &str)]) -> AuthorizeRequest {
     let mut r = AuthorizeRequest {
         response_type: Some("code".into()),
         client_id: Some(client_id.into()),
@@ -83,7 +89,7 @@ fn request(client_id: &str, extra: &[(&str, &str)]) -> AuthorizeRequest {
 }
 
 /// Runs the authorization step for `user` and returns the code.
-async fn code_for(app: &TestApp, user: &TestUser, client_id: &str, extra: &[(&str, &str)]) -> String {
+pub(crate) async fn code_for(app: &TestApp, user: &TestUser, client_id: &str, extra: &[(&str, &str)]) -> String {
     let who = signed_in(app, user).await;
     let outcome = app
         .core
@@ -101,7 +107,7 @@ async fn code_for(app: &TestApp, user: &TestUser, client_id: &str, extra: &[(&st
     q["code"].clone()
 }
 
-async fn form(
+pub(crate) async fn form(
     app: &TestApp,
     path: &str,
     basic: Option<(&str, &str)>,
@@ -121,7 +127,7 @@ async fn form(
     (status, serde_json::from_str(&text).unwrap_or(Value::Null), headers)
 }
 
-async fn exchange(app: &TestApp, code: &str, basic: (&str, &str)) -> (u16, Value) {
+pub(crate) async fn exchange(app: &TestApp, code: &str, basic: (&str, &str)) -> (u16, Value) {
     let (status, body, headers) = form(
         app,
         "/oidc/token",
@@ -141,13 +147,13 @@ async fn exchange(app: &TestApp, code: &str, basic: (&str, &str)) -> (u16, Value
     (status, body)
 }
 
-fn claims_of(jwt: &str) -> Value {
+pub(crate) fn claims_of(jwt: &str) -> Value {
     let payload = jwt.split('.').nth(1).unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
 
 /// Verifies `jwt` against the published JWKS, as a relying party does.
-async fn verify_with_jwks(app: &TestApp, jwt: &str, audience: &str) -> Value {
+pub(crate) async fn verify_with_jwks(app: &TestApp, jwt: &str, audience: &str) -> Value {
     let jwks: jsonwebtoken::jwk::JwkSet = app
         .client
         .get(format!("{}/oidc/jwks", app.address))
@@ -915,11 +921,11 @@ async fn clients_are_validated_and_audited(backend: Backend) {
     assert!(events.iter().any(|e| e.event_type == "oidc_client.created"));
 }
 
-fn url_encode(s: &str) -> String {
+pub(crate) fn url_encode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-fn query_of(location: &str) -> std::collections::HashMap<String, String> {
+pub(crate) fn query_of(location: &str) -> std::collections::HashMap<String, String> {
     reqwest::Url::parse(location)
         .unwrap()
         .query_pairs()

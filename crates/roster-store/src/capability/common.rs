@@ -251,6 +251,25 @@ macro_rules! impl_common {
                     Ok(())
                 }
 
+                /// Binds an attempt on a claimed row (see `webhooks::record_attempt`).
+                fn bind_attempt<'q>(
+                    query: Query<'q, Db, <Db as Database>::Arguments<'q>>,
+                    id: i64,
+                    owner: &'q str,
+                    attempt: &'q roster_core::webhooks::AttemptRecord,
+                ) -> Query<'q, Db, <Db as Database>::Arguments<'q>> {
+                    let delivered = attempt.status == roster_core::webhooks::DeliveryStatus::Delivered;
+                    query
+                        .bind(id)
+                        .bind(owner)
+                        .bind(attempt.status.as_str())
+                        .bind(codec::to_ms(attempt.attempted_at))
+                        .bind(attempt.status_code)
+                        .bind(attempt.error.as_deref())
+                        .bind(codec::to_ms(attempt.next_attempt_at))
+                        .bind(delivered.then(|| codec::to_ms(attempt.attempted_at)))
+                }
+
                 /// Runs a one-statement write and, when it touched a row, writes `journal` with it;
                 /// NotFound, writing nothing, when it touched none.
                 async fn write_one_row<'q>(

@@ -7,15 +7,17 @@ macro_rules! impl_oidc {
             use crate::capability::common::write_transaction;
             use crate::codec::{convert_all, to_ms};
             use crate::error::{is_unique_violation, store_error};
-            use crate::oidc::{self, ClientRow, CodeRow, GrantRow, KeyRow, list_text};
+            use crate::oidc::{self, ClientRow, CodeRow, GrantRow, KeyRow, LogoutRow, list_text};
             use async_trait::async_trait;
             use roster_core::journal::Journal;
             use roster_core::store::{
-                CodeRedemption, OidcClient, OidcCode, OidcGrant, OidcKeyRecord, OidcStore, RefreshRotation, StoreError,
-                StoreResult, UserStore,
+                CodeRedemption, OidcClient, OidcCode, OidcGrant, OidcKeyRecord, OidcLogout, OidcStore, RefreshRotation,
+                StoreError, StoreResult, UserStore,
             };
+            use roster_core::webhooks::{AttemptRecord, DeliveryStatus};
             use roster_core::{User, UserId};
             use sqlx::Database;
+            use sqlx::QueryBuilder;
             use sqlx::query::Query;
             use time::OffsetDateTime;
 
@@ -164,11 +166,34 @@ macro_rules! impl_oidc {
                     journal: &Journal,
                 ) -> StoreResult<()> {
                     write_transaction!(self, |transaction| {
+                        sqlx::query(oidc::QUIET_EXPIRED_GRANTS)
+                            .bind(grant.user_id.0)
+                            .bind(to_ms(grant.created_at))
+                            .execute(&mut *transaction)
+                            .await?;
                         sqlx::query(oidc::DELETE_EXPIRED_GRANTS)
                             .bind(grant.user_id.0)
                             .bind(to_ms(grant.created_at))
                             .execute(&mut *transaction)
                             .await?;
+                        if grant.offline {
+                            let live: i64 = sqlx::query_scalar(oidc::COUNT_SESSION_OF_USER)
+                                .bind(grant.sid.0)
+                                .bind(grant.user_id.0)
+                                .fetch_one(&mut *transaction)
+                                .await?;
+                            if live == 0 {
+                                return Err(StoreError::NotFound.into());
+                            }
+                            sqlx::query(oidc::INSERT_OFFLINE_SESSION)
+                                .bind(grant.session_id.0)
+                                .bind(grant.user_id.0)
+                                .bind(to_ms(grant.created_at))
+                                .bind(to_ms(grant.expires_at))
+                                .bind(format!("offline access: {}", grant.client_id))
+                                .execute(&mut *transaction)
+                                .await?;
+                        }
                         sqlx::query(oidc::INSERT_GRANT)
                             .bind(grant.id)
                             .bind(grant.client_id.as_str())
@@ -179,6 +204,8 @@ macro_rules! impl_oidc {
                             .bind(list_text(&grant.amr))
                             .bind(to_ms(grant.created_at))
                             .bind(to_ms(grant.expires_at))
+                            .bind(grant.sid.0)
+                            .bind(grant.offline)
                             .execute(&mut *transaction)
                             .await?;
                         sqlx::query(oidc::INSERT_CODE)
@@ -329,6 +356,77 @@ macro_rules! impl_oidc {
                         .await
                         .map_err(store_error)?;
                     convert_all(rows, GrantRow::into_grant)
+                }
+
+                async fn claim_oidc_logouts(
+                    &self,
+                    owner: &str,
+                    now: OffsetDateTime,
+                    lease_until: OffsetDateTime,
+                    limit: u32,
+                ) -> StoreResult<Vec<OidcLogout>> {
+                    let statement = oidc::claim_logouts(Self::CLAIM_LOCK);
+                    let rows: Vec<LogoutRow> = write_transaction!(self, |transaction| {
+                        Ok(sqlx::query_as(&statement)
+                            .bind(owner)
+                            .bind(to_ms(now))
+                            .bind(to_ms(lease_until))
+                            .bind(i64::from(limit))
+                            .fetch_all(&mut *transaction)
+                            .await?)
+                    })?;
+                    let mut logouts = convert_all(rows, LogoutRow::into_logout)?;
+                    logouts.sort_by_key(|l| l.id);
+                    Ok(logouts)
+                }
+
+                async fn record_oidc_logout_attempt(
+                    &self,
+                    id: i64,
+                    owner: &str,
+                    attempt: &AttemptRecord,
+                    journal: &Journal,
+                ) -> StoreResult<bool> {
+                    let statement = crate::webhooks::record_attempt("oidc_logouts");
+                    let updated = write_transaction!(self, |transaction| {
+                        let updated = Self::bind_attempt(sqlx::query(&statement), id, owner, attempt)
+                            .execute(&mut *transaction)
+                            .await?
+                            .rows_affected()
+                            == 1;
+                        if updated {
+                            Self::write_journal(&mut transaction, journal).await?;
+                        }
+                        Ok(updated)
+                    })?;
+                    Ok(updated)
+                }
+
+                async fn list_oidc_logouts(
+                    &self,
+                    client_id: Option<&str>,
+                    status: Option<DeliveryStatus>,
+                    limit: u32,
+                ) -> StoreResult<Vec<OidcLogout>> {
+                    let mut select = QueryBuilder::<Db>::new(format!(
+                        "SELECT {} FROM oidc_logouts WHERE 1 = 1",
+                        oidc::LOGOUT_COLUMNS
+                    ));
+                    if let Some(client_id) = client_id {
+                        select.push(" AND client_id = ").push_bind(client_id.to_string());
+                    }
+                    if let Some(status) = status {
+                        select.push(" AND status = ").push_bind(status.as_str());
+                    }
+                    select
+                        .push(" ORDER BY id DESC LIMIT ")
+                        .push_bind(i64::from(limit));
+                    let rows: Vec<LogoutRow> = select
+                        .build_query_as()
+                        .fetch_all(self.read_pool())
+                        .await
+                        .map_err(store_error)?;
+                    convert_all(rows, LogoutRow::into_logout)
                 }
             }
         };

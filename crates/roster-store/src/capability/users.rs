@@ -534,6 +534,14 @@ macro_rules! impl_users {
                         if keep_an_admin {
                             Self::ensure_an_admin(&mut transaction, now).await?;
                         }
+                        if until.is_some() {
+                            // A ban ends the user's OpenID Connect grants (each queues its
+                            // back-channel logout); the sessions stay, refused until it ends.
+                            sqlx::query(crate::oidc::DELETE_GRANTS_OF_USER)
+                                .bind(id.0)
+                                .execute(&mut *transaction)
+                                .await?;
+                        }
                         Self::write_journal(&mut transaction, journal).await?;
                         Ok(row)
                     })?;

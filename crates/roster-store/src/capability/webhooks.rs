@@ -17,8 +17,7 @@ macro_rules! impl_webhooks {
             use roster_core::journal::OutboxEvent;
             use roster_core::store::{StoreError, StoreResult};
             use roster_core::webhooks::{
-                AttemptRecord, ClaimedDelivery, Delivery, DeliveryQuery, DeliveryStatus, Subscription, USER_DELETED,
-                WebhookStore,
+                AttemptRecord, ClaimedDelivery, Delivery, DeliveryQuery, Subscription, USER_DELETED, WebhookStore,
             };
             use sqlx::QueryBuilder;
             use sqlx::types::Json;
@@ -208,17 +207,9 @@ macro_rules! impl_webhooks {
                 }
 
                 async fn record_attempt(&self, id: i64, owner: &str, attempt: &AttemptRecord) -> StoreResult<bool> {
-                    let delivered = attempt.status == DeliveryStatus::Delivered;
+                    let statement = webhooks::record_attempt("webhook_deliveries");
                     let updated = write_transaction!(self, |transaction| {
-                        Ok(sqlx::query(webhooks::RECORD_ATTEMPT)
-                            .bind(id)
-                            .bind(owner)
-                            .bind(attempt.status.as_str())
-                            .bind(to_ms(attempt.attempted_at))
-                            .bind(attempt.status_code)
-                            .bind(attempt.error.as_deref())
-                            .bind(to_ms(attempt.next_attempt_at))
-                            .bind(delivered.then(|| to_ms(attempt.attempted_at)))
+                        Ok(Self::bind_attempt(sqlx::query(&statement), id, owner, attempt)
                             .execute(&mut *transaction)
                             .await?
                             .rows_affected())

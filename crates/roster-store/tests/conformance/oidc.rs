@@ -114,6 +114,8 @@ async fn oidc_codes_and_refresh_tokens_are_single_use(backend: Backend) {
         client_id: "chat".into(),
         user_id: user.id,
         session_id: session.id,
+        sid: session.id,
+        offline: false,
         scope: "openid email".into(),
         auth_time: t,
         amr: vec!["pwd".into()],
@@ -182,6 +184,7 @@ async fn oidc_codes_and_refresh_tokens_are_single_use(backend: Backend) {
     let orphan = OidcGrant {
         id: f.ids.next_id(),
         session_id: SessionId(42),
+        sid: SessionId(42),
         ..grant.clone()
     };
     assert_not_found(
@@ -200,8 +203,173 @@ async fn oidc_codes_and_refresh_tokens_are_single_use(backend: Backend) {
     assert!(!f.store.delete_oidc_grant(grant.id, &NO_JOURNAL).await.unwrap());
 }
 
+/// Every end of a grant queues one back-channel logout for a client with a URI, in the same
+/// transaction (migration 0026's trigger): its session, its user's sessions, a ban, its own
+/// deletion; expired grants swept away and clients without a URI get none; an offline grant
+/// outlives its browser session (whose end still queues a logout for its `sid`) and ends with
+/// the user's other sessions. Claims, attempts and the listing.
+async fn oidc_grant_ends_queue_backchannel_logouts(backend: Backend) {
+    use roster_core::webhooks::{AttemptRecord, DeliveryStatus};
+    let f = roster_testkit::or_skip!(fixture(backend).await);
+    let t = at_ms(ms(now()));
+    let mut rp = client("rp");
+    rp.backchannel_logout_uri = Some("https://rp.example/logout".into());
+    f.store.insert_oidc_client(&rp, &NO_JOURNAL).await.unwrap();
+    f.store.insert_oidc_client(&client("quiet"), &NO_JOURNAL).await.unwrap();
+    let grant = |user: UserId, session: SessionId, client: &str, offline: bool, expires_at| {
+        let id = f.ids.next_id();
+        OidcGrant {
+            id,
+            client_id: client.into(),
+            user_id: user,
+            session_id: if offline { SessionId(f.ids.next_id()) } else { session },
+            sid: session,
+            offline,
+            scope: "openid".into(),
+            auth_time: t,
+            amr: vec!["pwd".into()],
+            created_at: t,
+            expires_at,
+        }
+    };
+    let store = f.store.clone();
+    let add = |g: OidcGrant| {
+        let store = store.clone();
+        async move {
+            let code = OidcCode {
+                grant_id: g.id,
+                redirect_uri: "https://rp.example/cb".into(),
+                nonce: None,
+                code_challenge: None,
+                created_at: g.created_at,
+                expires_at: g.created_at + Duration::seconds(60),
+            };
+            store
+                .insert_oidc_grant(&g, &format!("code{}", g.id), &code, &NO_JOURNAL)
+                .await
+                .unwrap();
+            g
+        }
+    };
+    let pending = || async {
+        let mut l = f
+            .store
+            .list_oidc_logouts(Some("rp"), Some(DeliveryStatus::Pending), 100)
+            .await
+            .unwrap();
+        l.sort_by_key(|l| l.id);
+        l.into_iter().map(|l| (l.user_id, l.sid)).collect::<Vec<_>>()
+    };
+
+    // A browser session with two grants of rp and one of quiet: its end queues one logout.
+    let ann = f.insert(&f.user(Some("ann@example.org"), None)).await;
+    let browser = f.session(ann.id, t);
+    f.store.insert_session(&browser, "a0").await.unwrap();
+    add(grant(ann.id, browser.id, "rp", false, t + Duration::days(1))).await;
+    add(grant(ann.id, browser.id, "rp", false, t + Duration::days(1))).await;
+    add(grant(ann.id, browser.id, "quiet", false, t + Duration::days(1))).await;
+    // An offline grant from the same browser session, in a session of its own.
+    let offline = add(grant(ann.id, browser.id, "rp", true, t + Duration::days(1))).await;
+    assert_eq!(f.store.list_sessions(ann.id).await.unwrap().len(), 2);
+    assert!(pending().await.is_empty());
+    f.store.delete_session(ann.id, browser.id, &NO_JOURNAL).await.unwrap();
+    assert_eq!(pending().await, vec![(ann.id, browser.id)]);
+    // The offline grant outlived it, keeping its sid; ending every session ends it (its
+    // logout is already pending: one, not two).
+    let (kept, _) = f.store.get_oidc_grant(offline.id).await.unwrap();
+    assert!(kept.offline && kept.sid == browser.id && kept.session_id != browser.id);
+    f.store
+        .delete_sessions_of_user(ann.id, None, &NO_JOURNAL)
+        .await
+        .unwrap();
+    assert_not_found(f.store.get_oidc_grant(offline.id).await);
+    assert_eq!(pending().await, vec![(ann.id, browser.id)]);
+
+    // Claimed, attempted, delivered.
+    let owner = "worker-1";
+    let claimed = f
+        .store
+        .claim_oidc_logouts(owner, t, t + Duration::seconds(30), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert!(
+        f.store
+            .claim_oidc_logouts("worker-2", t, t + Duration::seconds(30), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "leased"
+    );
+    let delivered = AttemptRecord {
+        status: DeliveryStatus::Delivered,
+        attempted_at: t,
+        status_code: Some(200),
+        error: None,
+        next_attempt_at: t,
+    };
+    assert!(
+        !f.store
+            .record_oidc_logout_attempt(claimed[0].id, "worker-2", &delivered, &NO_JOURNAL)
+            .await
+            .unwrap()
+    );
+    assert!(
+        f.store
+            .record_oidc_logout_attempt(claimed[0].id, owner, &delivered, &NO_JOURNAL)
+            .await
+            .unwrap()
+    );
+    let all = f.store.list_oidc_logouts(None, None, 10).await.unwrap();
+    assert_eq!(
+        (all.len(), all[0].status, all[0].attempts),
+        (1, DeliveryStatus::Delivered, 1)
+    );
+    assert_eq!(all[0].delivered_at, Some(t));
+
+    // A ban ends every grant; an expired grant swept away by a new one ends without a logout;
+    // deleting an offline grant (revocation) ends its session.
+    let ben = f.insert(&f.user(Some("ben@example.org"), None)).await;
+    let session = f.session(ben.id, t);
+    f.store.insert_session(&session, "b0").await.unwrap();
+    add(grant(ben.id, session.id, "rp", false, t - Duration::seconds(1))).await;
+    let offline = add(grant(ben.id, session.id, "rp", true, t + Duration::days(1))).await;
+    assert!(pending().await.is_empty(), "the expired grant went quietly");
+    assert!(f.store.delete_oidc_grant(offline.id, &NO_JOURNAL).await.unwrap());
+    assert_eq!(pending().await, vec![(ben.id, session.id)]);
+    assert_eq!(f.store.list_sessions(ben.id).await.unwrap(), vec![session.clone()]);
+    add(grant(ben.id, session.id, "rp", false, t + Duration::days(1))).await;
+    f.store
+        .set_user_ban(ben.id, Some(t + Duration::hours(1)), None, false, t, &NO_JOURNAL)
+        .await
+        .unwrap();
+    assert_eq!(f.store.list_oidc_grants_of_user(ben.id, t).await.unwrap(), vec![]);
+    assert_eq!(
+        f.store.list_sessions(ben.id).await.unwrap().len(),
+        1,
+        "a ban leaves the sessions"
+    );
+    assert_eq!(pending().await.len(), 1, "one pending logout per (client, sid)");
+
+    // Deleting the user queues the rest; deleting the client queues nothing.
+    let cy = f.insert(&f.user(Some("cy@example.org"), None)).await;
+    let session = f.session(cy.id, t);
+    f.store.insert_session(&session, "c0").await.unwrap();
+    add(grant(cy.id, session.id, "rp", false, t + Duration::days(1))).await;
+    f.store.delete_user(cy.id, false, &NO_JOURNAL).await.unwrap();
+    assert_eq!(pending().await.last(), Some(&(cy.id, session.id)));
+    let before = f.store.list_oidc_logouts(None, None, 100).await.unwrap().len();
+    let dee = f.insert(&f.user(Some("dee@example.org"), None)).await;
+    let session = f.session(dee.id, t);
+    f.store.insert_session(&session, "d0").await.unwrap();
+    add(grant(dee.id, session.id, "rp", false, t + Duration::days(1))).await;
+    f.store.delete_oidc_client("rp", &NO_JOURNAL).await.unwrap();
+    assert_eq!(f.store.list_oidc_logouts(None, None, 100).await.unwrap().len(), before);
+}
+
 backend_tests!(
     oidc_keys_are_unique_per_generation,
     oidc_clients_round_trip,
     oidc_codes_and_refresh_tokens_are_single_use,
+    oidc_grant_ends_queue_backchannel_logouts,
 );

@@ -6,6 +6,7 @@ use super::action;
 use super::keys::{ALGORITHMS, MAX_TOKEN_TTL, RS256};
 use crate::error::{Error, Result};
 use crate::id::UserId;
+use crate::service::webhook_net::{AddressPolicy, check_url};
 use crate::service::{Authority, Core};
 use crate::store::{OidcClient, StoreError};
 use crate::token::{digest, digests_equal};
@@ -262,7 +263,9 @@ fn optional_text(field: &'static str, value: Option<String>, max: usize) -> Resu
 }
 
 /// Applies `changes` to `client` and checks the whole result.
-fn apply(client: &mut OidcClient, changes: ClientChanges) -> Result<()> {
+/// Applies `changes` to `client`; `policy` is where outbound requests may go (the
+/// back-channel logout URI is checked as a webhook URL is).
+fn apply(client: &mut OidcClient, changes: ClientChanges, policy: AddressPolicy) -> Result<()> {
     if let Some(name) = changes.name {
         client.name = optional_text("name", name, 200)?;
     }
@@ -292,6 +295,11 @@ fn apply(client: &mut OidcClient, changes: ClientChanges) -> Result<()> {
         let uri = uri.filter(|u| !u.trim().is_empty());
         if let Some(u) = &uri {
             validate_uri("backchannel_logout_uri", u)?;
+            let parsed = url::Url::parse(u).map_err(|_| Error::invalid("backchannel_logout_uri", "is not a URL"))?;
+            check_url(&parsed, policy).map_err(|e| match e {
+                Error::Invalid { reason, .. } => Error::invalid("backchannel_logout_uri", reason),
+                e => e,
+            })?;
         }
         client.backchannel_logout_uri = uri;
     }
@@ -400,7 +408,7 @@ impl Core {
             created_at: now,
             updated_at: now,
         };
-        apply(&mut client, new.settings)?;
+        apply(&mut client, new.settings, self.address_policy())?;
         let details = serde_json::json!({ "client_id": client.client_id });
         let journal = self
             .journal(actor)
@@ -448,7 +456,7 @@ impl Core {
     ) -> Result<ClientView> {
         let actor = by.into().require_admin()?;
         let mut client = self.store.get_oidc_client(client_id).await.map_err(not_found)?;
-        apply(&mut client, changes)?;
+        apply(&mut client, changes, self.address_policy())?;
         client.updated_at = self.clock.now();
         let details = serde_json::json!({ "client_id": client.client_id });
         let journal = self

@@ -387,13 +387,22 @@ impl Core {
             }
         }
 
-        // Issue the code.
+        // Issue the code. With offline_access (and refresh tokens), the grant lives in a
+        // session of its own and outlives the browser session's sign-out.
         let code = random_secret();
+        let offline = has_scope(&requested.join(" "), "offline_access")
+            && client.grant_types.iter().any(|g| g == "refresh_token");
         let grant = OidcGrant {
             id: self.next_id(),
             client_id: client.client_id.clone(),
             user_id: signed_in.user.id,
-            session_id: signed_in.session_id,
+            session_id: if offline {
+                SessionId(self.next_id())
+            } else {
+                signed_in.session_id
+            },
+            sid: signed_in.session_id,
+            offline,
             scope: requested.join(" "),
             auth_time: signed_in.auth_time,
             amr: signed_in.amr.clone(),
@@ -695,7 +704,7 @@ impl Core {
         let now = self.clock.now();
         let profile = self.oidc_profile_claims(client, user, scope).await?;
         let keys = self.oidc_keys().await?;
-        let sid = grant.session_id.to_string();
+        let sid = grant.sid.to_string();
         let mut access = Map::new();
         access.insert("iss".into(), json!(self.oidc_issuer()));
         access.insert("sub".into(), json!(user.id.to_string()));

@@ -1,7 +1,8 @@
 //! The OpenID Connect provider (Core 1.0, Discovery 1.0, RFC 6749, 7636, 7009, 7662,
-//! RP-Initiated Logout 1.0): signing keys, clients and the authorization code flow. The
+//! RP-Initiated Logout 1.0, Back-Channel Logout 1.0): signing keys, clients and the authorization code flow. The
 //! HTTP side (`roster_http::oidc`) parses and renders; every rule is here.
 
+pub mod backchannel;
 mod clients;
 mod flow;
 pub mod keys;
@@ -26,6 +27,8 @@ pub mod action {
     pub const TOKEN: &str = "oidc.token";
     /// A grant ended: revoked by its client, a replayed code or a reused refresh token.
     pub const GRANT_REVOKED: &str = "oidc.grant_revoked";
+    /// A back-channel logout was delivered, or given up (`status`).
+    pub const BACKCHANNEL_LOGOUT: &str = "oidc.backchannel_logout";
     /// The signing keys were rotated.
     pub const KEYS_ROTATED: &str = "oidc.keys_rotated";
     pub const CLIENT_CREATED: &str = "oidc_client.created";

@@ -1,5 +1,6 @@
-//! The delivery worker that `roster serve` runs: it claims due deliveries, sends them through
-//! a transport that checks every address a name resolves to, and records each attempt.
+//! The delivery worker that `roster serve` runs: it claims due deliveries (webhooks and
+//! OpenID Connect back-channel logouts), sends them through a transport that checks every
+//! address a name resolves to, and records each attempt.
 
 use super::{DELIVERY_LEASE, secret_context};
 use crate::error::{Error, Result};
@@ -306,7 +307,8 @@ impl DeliveryWorker {
         tracing::info!("webhook delivery worker stopped");
     }
 
-    /// One round: queue new events, claim what is due, send it. Returns how many were sent.
+    /// One round: queue new events, claim what is due (webhook deliveries and back-channel
+    /// logouts), send it. Returns how many were sent.
     pub async fn tick(&self) -> Result<usize> {
         let store = &self.core.store;
         let now = OffsetDateTime::now_utc();
@@ -321,7 +323,12 @@ impl DeliveryWorker {
         let claimed = store
             .claim_deliveries(&self.owner, now, lease_until, self.settings.concurrency.max(1))
             .await?;
-        let count = claimed.len();
+        // OpenID Connect back-channel logouts go out with the same claims, transport and
+        // back-off (see `service::oidc::backchannel`).
+        let logouts = store
+            .claim_oidc_logouts(&self.owner, now, lease_until, self.settings.concurrency.max(1))
+            .await?;
+        let count = claimed.len() + logouts.len();
         let mut sends = tokio::task::JoinSet::new();
         for delivery in claimed {
             let transport = self.transport.clone();
@@ -329,6 +336,16 @@ impl DeliveryWorker {
             let settings = self.settings.clone();
             let owner = self.owner.clone();
             sends.spawn(async move { send(&core, transport.as_ref(), &settings, &owner, delivery).await });
+        }
+        for logout in logouts {
+            let transport = self.transport.clone();
+            let core = self.core.clone();
+            let settings = self.settings.clone();
+            let owner = self.owner.clone();
+            sends.spawn(async move {
+                core.send_oidc_logout(transport.as_ref(), &settings, &owner, logout)
+                    .await
+            });
         }
         while let Some(result) = sends.join_next().await {
             match result {
@@ -369,26 +386,64 @@ async fn send(
         ("Roster-Delivery-Id", delivery.id.to_string()),
         ("Roster-Delivery-Attempt", attempt.to_string()),
     ];
-    // The URL was checked when subscribed to, but the setting may have changed since; names
-    // are checked on what they resolve to, by the transport.
+    let outcome = post_checked(core, transport, settings, &url, &headers, body).await;
+    let record = attempt_record(outcome, delivery.attempts, settings);
+    let (status, error) = (record.status, record.error.clone());
+    match (&status, &error) {
+        (DeliveryStatus::Delivered, _) => {
+            tracing::debug!(delivery = delivery.id, event = event.id, "webhook delivered")
+        }
+        (_, Some(e)) => {
+            tracing::info!(delivery = delivery.id, event = event.id, attempt, error = %e, status = status.as_str(), "webhook attempt failed")
+        }
+        _ => {}
+    }
+    if !core.store.record_attempt(delivery.id, owner, &record).await? {
+        tracing::warn!(
+            delivery = delivery.id,
+            "the claim on a webhook delivery lapsed before its outcome was recorded"
+        );
+    }
+    Ok(())
+}
+
+/// POSTs `body` to `url` under the deployment's address policy (checked again here: the
+/// setting may have changed since the URL was registered; names are checked on what they
+/// resolve to, by the transport). Shared by webhooks and back-channel logout.
+pub(crate) async fn post_checked(
+    core: &Core,
+    transport: &dyn WebhookTransport,
+    settings: &WebhookSettings,
+    url: &str,
+    headers: &[(&str, String)],
+    body: Vec<u8>,
+) -> std::result::Result<u16, SendFailure> {
     let policy = core.address_policy();
-    let outcome = match url::Url::parse(&url).map(|u| check_url(&u, policy)) {
+    match url::Url::parse(url).map(|u| check_url(&u, policy)) {
         Ok(Ok(())) => {
             transport
-                .post(&url, &headers, body, settings.request_timeout, policy)
+                .post(url, headers, body, settings.request_timeout, policy)
                 .await
         }
         _ => Err(SendFailure::AddressNotAllowed),
-    };
+    }
+}
+
+/// The record of attempt `previous_attempts + 1` with this outcome: delivered on a 2xx, else
+/// pending again after the back-off, or failed after `max_attempts`. Only the status code, or
+/// the kind of failure: nothing of what the receiver or the socket said.
+pub(crate) fn attempt_record(
+    outcome: std::result::Result<u16, SendFailure>,
+    previous_attempts: i64,
+    settings: &WebhookSettings,
+) -> AttemptRecord {
     let attempted_at = OffsetDateTime::now_utc();
-    // Only the status code, or the kind of failure: nothing of what the receiver or the
-    // socket said.
     let (status_code, error) = match outcome {
         Ok(code) if (200..300).contains(&code) => (Some(i64::from(code)), None),
         Ok(code) => (Some(i64::from(code)), Some(format!("HTTP {code}"))),
         Err(failure) => (None, Some(failure.as_str().to_string())),
     };
-    let attempts = u32::try_from(attempt).unwrap_or(u32::MAX);
+    let attempts = u32::try_from(previous_attempts + 1).unwrap_or(u32::MAX);
     let status = if error.is_none() {
         DeliveryStatus::Delivered
     } else if attempts >= settings.max_attempts {
@@ -400,29 +455,13 @@ async fn send(
         DeliveryStatus::Pending => attempted_at + settings.backoff(attempts),
         _ => attempted_at,
     };
-    match (&status, &error) {
-        (DeliveryStatus::Delivered, _) => {
-            tracing::debug!(delivery = delivery.id, event = event.id, "webhook delivered")
-        }
-        (_, Some(e)) => {
-            tracing::info!(delivery = delivery.id, event = event.id, attempt, error = %e, status = status.as_str(), "webhook attempt failed")
-        }
-        _ => {}
-    }
-    let record = AttemptRecord {
+    AttemptRecord {
         status,
         attempted_at,
         status_code,
         error,
         next_attempt_at,
-    };
-    if !core.store.record_attempt(delivery.id, owner, &record).await? {
-        tracing::warn!(
-            delivery = delivery.id,
-            "the claim on a webhook delivery lapsed before its outcome was recorded"
-        );
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ mod delivery;
 pub use delivery::{
     DeliveryWorker, HostResolver, HttpTransport, SendFailure, SystemResolver, WebhookSettings, WebhookTransport,
 };
+pub(crate) use delivery::{attempt_record, post_checked};
 
 /// The API-key scope that allows reading `GET /v1/events` (administrators only may grant it).
 pub const SCOPE_EVENTS: &str = "events";
