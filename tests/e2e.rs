@@ -100,6 +100,15 @@ async fn start_roster(backend: Backend) -> Option<Roster> {
         ],
     );
     wait_ready(&address).await;
+    // The first use of the provider creates its signing keys; done here, not inside a
+    // product's token request (with its own short timeout) on a busy machine.
+    let jwks = reqwest::Client::new()
+        .get(format!("{url}/oidc/jwks"))
+        .timeout(Duration::from_secs(120))
+        .send()
+        .await
+        .expect("the JWKS answers");
+    assert_eq!(jwks.status(), 200);
     Some(Roster {
         _server: server,
         _dir: dir,
@@ -216,6 +225,7 @@ async fn run_driver(
         .env("ROSTER_BIN", BIN)
         .env("ROSTER_DATABASE_URL", &roster.db.url)
         .env("ROSTER_SECRET_KEY", roster_testkit::app::TEST_SECRET_KEY)
+        .env("ROSTER_WEBHOOK_ALLOW_PRIVATE_NETWORKS", "true")
         .env("E2E_ARTIFACTS", artifacts)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -254,7 +264,7 @@ async fn open_webui_signs_users_in_through_roster() {
 }
 
 /// As [`open_webui_signs_users_in_through_roster`], and each session Roster ends (sign-out, ban)
-/// ends the Open WebUI session through back-channel logout.
+/// ends the Open WebUI session through back-channel logout (Open WebUI with Redis).
 #[tokio::test]
 async fn open_webui_sessions_end_through_backchannel_logout() {
     open_webui("open_webui_backchannel", true).await;

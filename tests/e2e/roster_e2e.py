@@ -3,7 +3,8 @@
 The Rust harness starts `roster serve` and the product, then runs a driver with:
   ROSTER_URL          the Roster base URL (also its issuer), e.g. http://127.0.0.1:40123
   ROSTER_BIN          the roster binary, for admin commands against the same database
-  ROSTER_DATABASE_URL, ROSTER_SECRET_KEY, ROSTER_PUBLIC_URL   what that binary needs
+  ROSTER_DATABASE_URL, ROSTER_SECRET_KEY, ROSTER_PUBLIC_URL,
+  ROSTER_WEBHOOK_ALLOW_PRIVATE_NETWORKS                      what that binary needs
   E2E_ARTIFACTS       a directory for screenshots and logs (under target/)
 Each driver prints one line per check ("ok - ...") and "ALL OK" at the end; any failed
 check raises, prints "not ok - ..." and exits non-zero.
@@ -63,7 +64,13 @@ def roster(*args: str, stdin: str | None = None) -> str:
     """Runs `roster ARGS` against the test database; its standard output. Fails on exit != 0."""
     env = {
         k: os.environ[k]
-        for k in ("ROSTER_DATABASE_URL", "ROSTER_SECRET_KEY", "ROSTER_PUBLIC_URL", "PATH")
+        for k in (
+            "ROSTER_DATABASE_URL",
+            "ROSTER_SECRET_KEY",
+            "ROSTER_PUBLIC_URL",
+            "ROSTER_WEBHOOK_ALLOW_PRIVATE_NETWORKS",
+            "PATH",
+        )
         if k in os.environ
     }
     run = subprocess.run(
