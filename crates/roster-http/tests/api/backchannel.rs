@@ -345,6 +345,40 @@ async fn logouts_survive_a_restart_and_are_given_up_visibly(backend: Backend) {
     check_logout(&app, &received[0], "rp", &id_token).await;
     assert_eq!(logouts(&app, "rp").await[0].status, DeliveryStatus::Delivered);
 
+    // Two instances deliver together: each logout is sent once (claims with a lease; on
+    // SQLite one instance holds the delivery lease).
+    let mut expected = std::collections::HashSet::new();
+    for _ in 0..6 {
+        let user = app.user(Role::User).await;
+        let id_token = tokens(&app, &user, "rp", &secret, "openid").await;
+        expected.insert(id_token["sid"].as_str().unwrap().to_string());
+        app.core
+            .revoke_user_sessions(app.core.operator(), user.id)
+            .await
+            .unwrap();
+    }
+    let (a, b) = (worker(app.core.clone()), worker(restarted.clone()));
+    for _ in 0..400 {
+        let (x, y) = tokio::join!(a.tick(), b.tick());
+        x.unwrap();
+        y.unwrap();
+        if receiver.received().len() >= 1 + expected.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (x, y) = tokio::join!(a.tick(), b.tick());
+    x.unwrap();
+    y.unwrap();
+    let sids: Vec<String> = receiver.received()[1..]
+        .iter()
+        .map(|r| claims_of(&logout_token(r))["sid"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(sids.len(), expected.len(), "each sent once: {sids:?}");
+    assert_eq!(sids.into_iter().collect::<std::collections::HashSet<_>>(), expected);
+    let already = receiver.received().len();
+
     // A receiver that keeps failing: retried with back-off, then given up (failed, kept,
     // audited), never sent again.
     receiver.answer(Answer::Status(500));
@@ -360,7 +394,7 @@ async fn logouts_survive_a_restart_and_are_given_up_visibly(backend: Backend) {
         .await
         .unwrap();
     let worker = worker(app.core.clone());
-    deliver(&worker, &receiver, 1 + fast().max_attempts as usize).await;
+    deliver(&worker, &receiver, already + fast().max_attempts as usize).await;
     let last = logouts(&app, "rp").await.remove(0);
     assert_eq!(last.status, DeliveryStatus::Failed, "{last:?}");
     assert_eq!(last.attempts, i64::from(fast().max_attempts));
@@ -374,7 +408,7 @@ async fn logouts_survive_a_restart_and_are_given_up_visibly(backend: Backend) {
     assert_eq!(failed, vec![last]);
     tokio::time::sleep(Duration::from_millis(200)).await;
     worker.tick().await.unwrap();
-    assert_eq!(receiver.received().len(), 1 + fast().max_attempts as usize);
+    assert_eq!(receiver.received().len(), already + fast().max_attempts as usize);
     assert!(
         app.core
             .list_oidc_logouts(app.core.operator(), None, Some("lost"), None)
