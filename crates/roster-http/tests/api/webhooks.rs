@@ -38,12 +38,12 @@ async fn commit_events(app: &TestApp, events: &[(&str, i64)]) -> Vec<OutboxEvent
 
 /// An app whose webhooks may go to the test receivers, which listen on loopback
 /// (`webhook_allow_private_networks`; by default they may not: see `webhook_targets`).
-async fn webhook_app(backend: Backend) -> Option<TestApp> {
+pub(crate) async fn webhook_app(backend: Backend) -> Option<TestApp> {
     roster_testkit::app::spawn_app_with(backend, |c| c.webhook_allow_private_networks = true).await
 }
 
 /// Fast settings for tests.
-fn fast() -> WebhookSettings {
+pub(crate) fn fast() -> WebhookSettings {
     WebhookSettings {
         poll_interval: Duration::from_millis(25),
         request_timeout: Duration::from_millis(400),
