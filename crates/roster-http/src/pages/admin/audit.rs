@@ -227,10 +227,7 @@ pub async fn page(State(state): State<AppState>, admin: Admin, PageQuery(query):
         until: query.until.clone(),
         rows,
         next,
-        first: query
-            .cursor
-            .as_ref()
-            .map(|_| with_query("/admin/audit", &filters, "")),
+        first: query.cursor.as_ref().map(|_| with_query("/admin/audit", &filters, "")),
         csv: with_query("/admin/audit", &filters, "format=csv"),
         json: with_query("/admin/audit", &filters, "format=json"),
     };

@@ -100,7 +100,11 @@ pub struct DashboardQuery {
 }
 
 /// `GET /admin`.
-pub async fn page(State(state): State<AppState>, admin: Admin, PageQuery(query): PageQuery<DashboardQuery>) -> Response {
+pub async fn page(
+    State(state): State<AppState>,
+    admin: Admin,
+    PageQuery(query): PageQuery<DashboardQuery>,
+) -> Response {
     let t = admin.t;
     let now = state.core.clock.now();
     let stats = match state.core.user_stats(&admin.actor).await {
@@ -129,11 +133,23 @@ pub async fn page(State(state): State<AppState>, admin: Admin, PageQuery(query):
         (t.total_users, stats.total, "/admin/users".to_string()),
         (t.role_admin, role_count("admin"), "/admin/users?role=admin".to_string()),
         (t.role_user, role_count("user"), "/admin/users?role=user".to_string()),
-        (t.role_pending, role_count("pending"), "/admin/users?status=pending".to_string()),
+        (
+            t.role_pending,
+            role_count("pending"),
+            "/admin/users?status=pending".to_string(),
+        ),
         (t.status_active, stats.active, "/admin/users?status=active".to_string()),
-        (t.status_deactivated, stats.deactivated, "/admin/users?status=deactivated".to_string()),
+        (
+            t.status_deactivated,
+            stats.deactivated,
+            "/admin/users?status=deactivated".to_string(),
+        ),
         (t.status_banned, stats.banned, "/admin/users?status=banned".to_string()),
-        (t.status_unverified, stats.email_unverified, "/admin/users?status=unverified".to_string()),
+        (
+            t.status_unverified,
+            stats.email_unverified,
+            "/admin/users?status=unverified".to_string(),
+        ),
         (t.active_24h, stats.active_last_24_hours, String::new()),
         (t.active_7d, stats.active_last_7_days, String::new()),
         (t.active_30d, stats.active_last_30_days, String::new()),
@@ -156,11 +172,7 @@ pub async fn page(State(state): State<AppState>, admin: Admin, PageQuery(query):
                 ("days", &stats.signups_by_day.len().to_string()),
             ],
         ),
-        days: stats
-            .signups_by_day
-            .iter()
-            .map(|(d, n)| (d.to_string(), *n))
-            .collect(),
+        days: stats.signups_by_day.iter().map(|(d, n)| (d.to_string(), *n)).collect(),
         pending: pending
             .iter()
             .map(|u| (user_row(&admin, u, now), u.id.to_string()))
@@ -227,7 +239,11 @@ mod tests {
 
     #[test]
     fn bars_scale_to_the_largest_day() {
-        let days = [(date!(2026 - 01 - 01), 0), (date!(2026 - 01 - 02), 4), (date!(2026 - 01 - 03), 2)];
+        let days = [
+            (date!(2026 - 01 - 01), 0),
+            (date!(2026 - 01 - 02), 4),
+            (date!(2026 - 01 - 03), 2),
+        ];
         let c = chart(&days);
         assert_eq!(c.max, 4);
         assert_eq!(c.bars.len(), 3);
@@ -237,7 +253,10 @@ mod tests {
         assert_eq!(c.bars[1].y, TOP);
         assert_eq!(c.bars[2].x, 2 * (WIDTH / 3) + 1);
         assert_eq!(c.bars[1].label, "2026-01-02: 4");
-        assert_eq!((c.first_day.as_str(), c.last_day.as_str()), ("2026-01-01", "2026-01-03"));
+        assert_eq!(
+            (c.first_day.as_str(), c.last_day.as_str()),
+            ("2026-01-01", "2026-01-03")
+        );
         assert_eq!(chart(&[]).bars, []);
     }
 }

@@ -81,7 +81,11 @@ pub fn permissions_from_form(current: &Value, fields: &[(String, String)]) -> Va
                 *entry = Value::Object(Map::new());
             }
             let Some(target) = entry.as_object_mut() else { continue };
-            for key in keys.as_object().map(|k| k.keys().cloned().collect::<Vec<_>>()).unwrap_or_default() {
+            for key in keys
+                .as_object()
+                .map(|k| k.keys().cloned().collect::<Vec<_>>())
+                .unwrap_or_default()
+            {
                 let name = format!("perm.{section}.{key}");
                 let on = fields.iter().any(|(n, v)| *n == name && v == "on");
                 target.insert(key, Value::Bool(on));
@@ -131,7 +135,13 @@ fn notice(admin: &Admin, key: Option<&str>) -> Option<String> {
     )
 }
 
-async fn groups_view(state: &AppState, admin: &Admin, chrome: AdminChrome, status: StatusCode, form: GroupForm) -> Response {
+async fn groups_view(
+    state: &AppState,
+    admin: &Admin,
+    chrome: AdminChrome,
+    status: StatusCode,
+    form: GroupForm,
+) -> Response {
     let groups = match state.core.list_groups_with_members(&admin.actor).await {
         Ok(groups) => groups,
         Err(error) => return error_page(state, admin, &error),
@@ -371,10 +381,7 @@ fn submitted_permissions(current: &Value, fields: &[(String, String)]) -> Result
     let mode = fields.iter().find(|(n, _)| n == "mode").map(|(_, v)| v.as_str());
     match mode {
         Some("json") => {
-            let text = fields
-                .iter()
-                .find(|(n, _)| n == "json")
-                .map_or("", |(_, v)| v.as_str());
+            let text = fields.iter().find(|(n, _)| n == "json").map_or("", |(_, v)| v.as_str());
             serde_json::from_str::<Value>(text).map_err(|e| Error::invalid("json", format!("is not JSON: {e}")))
         }
         _ => Ok(permissions_from_form(current, fields)),
@@ -523,7 +530,11 @@ mod tests {
         assert_eq!(result["extra"], json!({"x": true}));
         let form = permission_form(&result);
         let features = form.iter().find(|s| s.name == "features").unwrap();
-        let api_keys = features.boxes.iter().find(|b| b.name == "perm.features.api_keys").unwrap();
+        let api_keys = features
+            .boxes
+            .iter()
+            .find(|b| b.name == "perm.features.api_keys")
+            .unwrap();
         assert!(api_keys.checked);
         assert_eq!(api_keys.label, "api keys");
     }

@@ -21,8 +21,8 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use roster_core::service::{Actor, BrowserSession};
 use roster_core::Error;
+use roster_core::service::{Actor, BrowserSession};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use strings::{AdminStrings, admin_strings};
@@ -52,7 +52,10 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/users/{id}/reset-link", post(users::reset_link))
         .route("/admin/users/{id}/reset-two-factor", post(users::reset_two_factor))
         .route("/admin/users/{id}/sessions/revoke-all", post(users::revoke_all))
-        .route("/admin/users/{id}/sessions/{session}/revoke", post(users::revoke_session))
+        .route(
+            "/admin/users/{id}/sessions/{session}/revoke",
+            post(users::revoke_session),
+        )
         .route("/admin/users/{id}/api-keys/{key}/revoke", post(users::revoke_api_key))
         .route("/admin/users/{id}/groups", post(users::add_group))
         .route("/admin/users/{id}/groups/{group}/remove", post(users::remove_group))
@@ -105,7 +108,13 @@ impl FromRequestParts<AppState> for Admin {
         };
         let actor = session.actor();
         if actor.require_admin().is_err() {
-            return Err(view::refusal(state, t, StatusCode::FORBIDDEN, t.forbidden_title, t.forbidden_body));
+            return Err(view::refusal(
+                state,
+                t,
+                StatusCode::FORBIDDEN,
+                t.forbidden_title,
+                t.forbidden_body,
+            ));
         }
         Ok(Admin {
             session,
@@ -139,15 +148,20 @@ impl Admin {
             fresh.set_on(state, &mut response);
             return Err(response);
         }
-        read_form::<T>(headers, body)
-            .ok_or_else(|| view::refusal(state, self.t, StatusCode::BAD_REQUEST, self.t.confirm_title, self.t.bad_form))
+        read_form::<T>(headers, body).ok_or_else(|| {
+            view::refusal(
+                state,
+                self.t,
+                StatusCode::BAD_REQUEST,
+                self.t.confirm_title,
+                self.t.bad_form,
+            )
+        })
     }
 
     /// Whether a dangerous action must ask for the password again.
     pub fn needs_reauth(&self, state: &AppState) -> bool {
-        !self
-            .session
-            .authenticated_within(REAUTH_AFTER, state.core.clock.now())
+        !self.session.authenticated_within(REAUTH_AFTER, state.core.clock.now())
     }
 }
 

@@ -294,7 +294,11 @@ pub async fn list(State(state): State<AppState>, admin: Admin, PageQuery(query):
                 ("name", t.sort_name),
                 ("last_active_at", t.sort_last_active),
             ],
-            if query.sort.is_empty() { "created_at" } else { &query.sort },
+            if query.sort.is_empty() {
+                "created_at"
+            } else {
+                &query.sort
+            },
         ),
         orders: choices(&[("desc", t.order_desc), ("asc", t.order_asc)], &query.order),
         count,
@@ -442,7 +446,11 @@ async fn user_view(state: &AppState, admin: &Admin, id: UserId, chrome: AdminChr
             (t.col_last_active, when_or(user.last_active_at, t.never)),
         ],
         roles: choices(
-            &[("admin", t.role_admin), ("user", t.role_user), ("pending", t.role_pending)],
+            &[
+                ("admin", t.role_admin),
+                ("user", t.role_user),
+                ("pending", t.role_pending),
+            ],
             user.role.as_str(),
         ),
         active: user.active,
@@ -549,7 +557,9 @@ async fn outcome<T>(state: &AppState, admin: &Admin, id: UserId, result: Result<
             let status = crate::error::status_of(&error);
             let chrome = AdminChrome::new(state, admin, admin.t.users_title, "/admin/users").core_error(
                 &error,
-                &["name", "username", "email", "bio", "timezone", "duration", "reason", "amount"],
+                &[
+                    "name", "username", "email", "bio", "timezone", "duration", "reason", "amount",
+                ],
             );
             user_view(state, admin, id, chrome, status).await
         }
@@ -689,14 +699,30 @@ pub async fn active(
     let active = match form.active.as_str() {
         "true" => true,
         "false" => false,
-        _ => return outcome::<()>(&state, &admin, id, Err(Error::invalid("active", "must be true or false")), "").await,
+        _ => {
+            return outcome::<()>(
+                &state,
+                &admin,
+                id,
+                Err(Error::invalid("active", "must be true or false")),
+                "",
+            )
+            .await;
+        }
     };
     let changes = AdminUserChanges {
         active: Some(active),
         ..AdminUserChanges::default()
     };
     let result = state.core.admin_update_user(&admin.actor, id, changes).await;
-    outcome(&state, &admin, id, result, if active { "activated" } else { "deactivated" }).await
+    outcome(
+        &state,
+        &admin,
+        id,
+        result,
+        if active { "activated" } else { "deactivated" },
+    )
+    .await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -718,7 +744,11 @@ pub async fn ban(
     let result = match parse_duration("duration", form.duration.trim()) {
         Ok(duration) => {
             let reason = Some(form.reason.trim()).filter(|r| !r.is_empty());
-            state.core.ban_user(&admin.actor, id, duration, reason).await.map(|_| ())
+            state
+                .core
+                .ban_user(&admin.actor, id, duration, reason)
+                .await
+                .map(|_| ())
         }
         Err(error) => Err(error),
     };
@@ -880,7 +910,11 @@ pub async fn add_group(
 ) -> Response {
     let (id, form) = prepared!(state, admin, id, headers, body, GroupForm);
     let result = match form.group.parse::<GroupId>() {
-        Ok(group) => state.core.add_group_members(&admin.actor, group, &[id]).await.map(|_| ()),
+        Ok(group) => state
+            .core
+            .add_group_members(&admin.actor, group, &[id])
+            .await
+            .map(|_| ()),
         Err(_) => Err(Error::invalid("group", "is not a group")),
     };
     outcome(&state, &admin, id, result, "group_added").await
@@ -896,7 +930,11 @@ pub async fn remove_group(
 ) -> Response {
     let (id, _) = prepared!(state, admin, id, headers, body, Empty);
     let result = match group.parse::<GroupId>() {
-        Ok(group) => state.core.remove_group_members(&admin.actor, group, &[id]).await.map(|_| ()),
+        Ok(group) => state
+            .core
+            .remove_group_members(&admin.actor, group, &[id])
+            .await
+            .map(|_| ()),
         Err(_) => Err(Error::NotFound("group")),
     };
     outcome(&state, &admin, id, result, "group_removed").await

@@ -181,7 +181,13 @@ pub struct ConfirmPage {
 /// Passes when the administrator confirmed (typed what was asked, and gave the password again
 /// when the sign-in is old, checked by the core with the login throttle); otherwise the
 /// confirmation page, with what was wrong.
-pub async fn confirm(state: &AppState, admin: &Admin, meta: &Meta, ask: Ask, given: &Confirmation) -> Result<(), Response> {
+pub async fn confirm(
+    state: &AppState,
+    admin: &Admin,
+    meta: &Meta,
+    ask: Ask,
+    given: &Confirmation,
+) -> Result<(), Response> {
     let t = admin.t;
     let reauth = admin.needs_reauth(state);
     let page = |status: StatusCode, typed_error: Option<String>, password_error: Option<String>| {
@@ -198,7 +204,10 @@ pub async fn confirm(state: &AppState, admin: &Admin, meta: &Meta, ask: Ask, giv
             action: ask.action.clone(),
             hidden: ask.hidden.clone(),
             confirmed_field: CONFIRMED_FIELD,
-            typed_label: ask.typed.as_deref().map(|login| fill(t.type_to_confirm, &[("login", login)])),
+            typed_label: ask
+                .typed
+                .as_deref()
+                .map(|login| fill(t.type_to_confirm, &[("login", login)])),
             typed_error,
             password_label: reauth.then_some(t.your_password_label),
             password_hint: t.reauth_hint,
@@ -215,7 +224,11 @@ pub async fn confirm(state: &AppState, admin: &Admin, meta: &Meta, ask: Ask, giv
     if let Some(expected) = &ask.typed
         && given.typed.as_deref().map(str::trim) != Some(expected.as_str())
     {
-        return Err(page(StatusCode::UNPROCESSABLE_ENTITY, Some(t.error_typed_mismatch.into()), None));
+        return Err(page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(t.error_typed_mismatch.into()),
+            None,
+        ));
     }
     if reauth {
         let password = given.password.as_deref().unwrap_or("");
@@ -229,7 +242,11 @@ pub async fn confirm(state: &AppState, admin: &Admin, meta: &Meta, ask: Ask, giv
         match state.core.confirm_own_password(&admin.actor, password, &meta.0).await {
             Ok(()) => {}
             Err(Error::InvalidCredentials) => {
-                return Err(page(StatusCode::UNAUTHORIZED, None, Some(t.error_password_wrong.into())));
+                return Err(page(
+                    StatusCode::UNAUTHORIZED,
+                    None,
+                    Some(t.error_password_wrong.into()),
+                ));
             }
             Err(Error::RateLimited { retry_after }) => {
                 let mut response = page(StatusCode::TOO_MANY_REQUESTS, None, Some(t.error_throttled.into()));
