@@ -20,6 +20,9 @@ fn pages(user: UserId, group: &str) -> Vec<String> {
         "/admin/permissions".into(),
         "/admin/audit".into(),
         "/admin/audit?format=csv".into(),
+        "/admin/invitations".into(),
+        "/admin/webhooks".into(),
+        "/admin/webhooks/1".into(),
     ]
 }
 
@@ -51,6 +54,10 @@ fn actions(user: UserId, group: &str) -> Vec<String> {
         format!("{g}/permissions"),
         format!("{g}/delete"),
         "/admin/permissions".into(),
+        "/admin/invitations".into(),
+        "/admin/webhooks".into(),
+        "/admin/webhooks/1/delete".into(),
+        "/admin/webhooks/1/deliveries/1/replay".into(),
     ]
 }
 
@@ -125,6 +132,10 @@ async fn only_administrators_get_in(backend: Backend) {
     let mut browser = signed_in(&app, &admin.email, &admin.password).await;
     for path in pages(user.id, &group) {
         let page = browser.get(&path).await;
+        if path == "/admin/webhooks/1" {
+            assert_eq!(page.status, 404, "no such subscription");
+            continue;
+        }
         assert_eq!(page.status, 200, "{path}: {}", page.html);
         if !path.contains("format=") {
             let csp = page.headers["content-security-policy"].to_str().unwrap();
@@ -133,7 +144,7 @@ async fn only_administrators_get_in(backend: Backend) {
                 "{csp}"
             );
             assert!(!page.html.contains("<script"), "{path}");
-            assert_eq!(page.texts("nav[aria-label] a[aria-current=page]").len() <= 1, true);
+            assert!(page.texts("nav[aria-label] a[aria-current=page]").len() <= 1);
         }
     }
 }
@@ -221,7 +232,7 @@ async fn a_ban_from_the_console_refuses_the_users_token(backend: Backend) {
         csv.html
     );
     assert!(csv.html.contains("user.ban"));
-    let json = browser.get(&format!("/admin/audit?format=json&action=user.ban")).await;
+    let json = browser.get("/admin/audit?format=json&action=user.ban").await;
     let entries: serde_json::Value = serde_json::from_str(&json.html).unwrap();
     assert_eq!(entries[0]["actor_id"], admin.id.to_string());
     let bad = browser.get("/admin/audit?since=yesterday").await;
@@ -526,12 +537,134 @@ async fn the_list_filters_and_pages_by_keyset(backend: Backend) {
     assert_eq!(second.texts(".pager a"), ["First page"]);
     let unverified = browser.get("/admin/users?q=pager&status=unverified").await;
     assert_eq!(unverified.texts("#count"), ["26 matching users"]);
+
+    // Two-factor on, and a group's members; reset two-factor from the user's page.
+    let enrolled = app.user(Role::User).await;
+    crate::two_factor::enable(&app, &enrolled).await;
+    let member = app.user(Role::User).await;
+    let group = group_id(&app, &admin, "filtered").await;
+    app.post(
+        &format!("/v1/groups/{group}/members"),
+        Some(&admin.access_token),
+        &serde_json::json!({ "user_ids": [member.id.to_string()] }),
+    )
+    .await
+    .assert_status(200);
+    let two_factor = browser.get("/admin/users?status=two_factor").await;
+    assert_eq!(two_factor.texts("#count"), ["1 matching users"]);
+    assert!(two_factor.texts("tbody tr")[0].contains(&enrolled.email));
+    let members = browser.get(&format!("/admin/users?group={group}")).await;
+    assert_eq!(members.texts("#count"), ["1 matching users"]);
+    assert!(members.texts("tbody tr")[0].contains(&member.email));
+    let page = browser.get(&format!("/admin/users/{}", enrolled.id)).await;
+    let reset = format!("/admin/users/{}/reset-two-factor", enrolled.id);
+    let question = post_form(&mut browser, &page, &reset, &[]).await;
+    assert_eq!(browser.submit(&question.form(&reset)).await.status, 303);
+    let two_factor = browser.get("/admin/users?status=two_factor").await;
+    assert_eq!(two_factor.texts("#count"), ["0 matching users"]);
+
     let bad = browser.get("/admin/users?status=sleeping").await;
     assert_eq!(bad.status, 422);
     assert_eq!(bad.texts("[role=alert] a[href=\"#status\"]").len(), 1);
 }
 
+async fn invitations_and_webhooks_with_replay(backend: Backend) {
+    let app = roster_testkit::or_skip!(
+        roster_testkit::app::spawn_app_with(backend, |c| c.webhook_allow_private_networks = true).await
+    );
+    let admin = app.admin().await;
+    let mut browser = signed_in(&app, &admin.email, &admin.password).await;
+
+    // An invitation link, shown once; it registers the invited address.
+    let page = browser.get("/admin/invitations").await;
+    let answer = post_form(
+        &mut browser,
+        &page,
+        "/admin/invitations",
+        &[("email", "invited@example.org"), ("role", "user"), ("expires", "2d")],
+    )
+    .await;
+    assert_eq!(answer.status, 201, "{}", answer.html);
+    let link = answer.texts("#shown-once")[0].clone();
+    let path = link[link.find("/register?token=").expect("a registration link")..].to_string();
+    let register = browser.get(&path).await;
+    assert_eq!(register.status, 200, "{}", register.html);
+    assert_eq!(register.form("/register").fields["email"], "invited@example.org");
+    let bad = post_form(
+        &mut browser,
+        &page,
+        "/admin/invitations",
+        &[("email", "nope"), ("expires", "2d")],
+    )
+    .await;
+    assert_eq!(bad.status, 422);
+    assert_eq!(bad.texts("[role=alert] a[href=\"#email\"]").len(), 1);
+
+    // A subscription whose receiver fails: the delivery fails, and is replayed from its page.
+    let receiver = roster_testkit::webhooks::Receiver::start(roster_testkit::webhooks::Answer::Status(500)).await;
+    let page = browser.get("/admin/webhooks").await;
+    let answer = post_form(
+        &mut browser,
+        &page,
+        "/admin/webhooks",
+        &[("url", &receiver.url), ("event_types", "user.banned")],
+    )
+    .await;
+    assert_eq!(answer.status, 201, "{}", answer.html);
+    assert!(answer.texts("#shown-once")[0].starts_with("whsec_"));
+    let subscriptions = app.core.list_subscriptions(app.core.operator()).await.unwrap();
+    let id = subscriptions[0].id;
+    let user = app.user(Role::User).await;
+    app.core
+        .ban_user(app.core.operator(), user.id, Duration::hours(1), None)
+        .await
+        .unwrap();
+    let settings = roster_core::service::WebhookSettings {
+        max_attempts: 1,
+        ..roster_core::service::WebhookSettings::default()
+    };
+    let worker = roster_core::service::DeliveryWorker::new(
+        app.core.clone(),
+        settings,
+        std::sync::Arc::new(roster_core::service::HttpTransport::new().unwrap()),
+    );
+    worker.tick().await.unwrap();
+    let failed = browser.get(&format!("/admin/webhooks/{id}?status=failed")).await;
+    assert_eq!(failed.status, 200, "{}", failed.html);
+    let rows = failed.texts("#deliveries-caption ~ tbody tr");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].contains("user.banned") && rows[0].contains("500"), "{rows:?}");
+    let replay = failed
+        .doc()
+        .select(&scraper::Selector::parse("form[action$=\"/replay\"]").unwrap())
+        .next()
+        .unwrap()
+        .attr("action")
+        .unwrap()
+        .to_string();
+    let answer = post_form(&mut browser, &failed, &replay, &[]).await;
+    assert_eq!(answer.location(), Some(format!("/admin/webhooks/{id}?done=replayed")));
+    let pending = browser.get(&format!("/admin/webhooks/{id}?status=pending")).await;
+    assert_eq!(pending.texts("#deliveries-caption ~ tbody tr").len(), 1);
+
+    // Deleting it is confirmed.
+    let page = browser.get(&format!("/admin/webhooks/{id}")).await;
+    let delete = format!("/admin/webhooks/{id}/delete");
+    let question = post_form(&mut browser, &page, &delete, &[]).await;
+    assert_eq!(question.status, 200);
+    let answer = browser.submit(&question.form(&delete)).await;
+    assert_eq!(answer.location().as_deref(), Some("/admin/webhooks?done=deleted"));
+    assert!(
+        app.core
+            .list_subscriptions(app.core.operator())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 backend_tests!(
+    invitations_and_webhooks_with_replay,
     only_administrators_get_in,
     forms_without_the_csrf_token_are_refused,
     a_ban_from_the_console_refuses_the_users_token,

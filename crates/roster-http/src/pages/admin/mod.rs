@@ -7,6 +7,7 @@
 mod audit;
 mod dashboard;
 mod groups;
+mod integrations;
 pub mod strings;
 mod users;
 mod view;
@@ -70,6 +71,20 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/groups/{id}/delete", post(groups::delete))
         .route("/admin/permissions", get(groups::template).post(groups::save_template))
         .route("/admin/audit", get(audit::page))
+        .route(
+            "/admin/invitations",
+            get(integrations::invitations).post(integrations::invite),
+        )
+        .route(
+            "/admin/webhooks",
+            get(integrations::webhooks).post(integrations::create_webhook),
+        )
+        .route("/admin/webhooks/{id}", get(integrations::webhook))
+        .route("/admin/webhooks/{id}/delete", post(integrations::delete_webhook))
+        .route(
+            "/admin/webhooks/{id}/deliveries/{delivery}/replay",
+            post(integrations::replay),
+        )
 }
 
 /// A signed-in administrator's request: the session, the caller it is for the core, the

@@ -54,6 +54,8 @@ impl AdminChrome {
             ("/admin/users", t.nav_users),
             ("/admin/groups", t.nav_groups),
             ("/admin/permissions", t.nav_permissions),
+            ("/admin/invitations", t.nav_invitations),
+            ("/admin/webhooks", t.nav_webhooks),
             ("/admin/audit", t.nav_audit),
         ]
         .into_iter()
@@ -332,11 +334,14 @@ td button{min-height:2.75rem;padding:.25rem .75rem}
 .filters .field{min-width:10rem;flex:1 1 10rem}
 .inline{display:flex;flex-wrap:wrap;gap:.75rem;align-items:flex-end;margin:0 0 1rem}
 .inline .field{margin:0;flex:1 1 12rem}
-select,textarea,input[type=number],input[type=search],input[type=datetime-local]{display:block;width:100%;min-height:2.75rem;padding:.5rem .75rem;font:inherit;color:var(--text);background:var(--bg);border:2px solid currentColor;border-radius:4px}
+select,textarea,input[type=number],input[type=search],input[type=url]{display:block;width:100%;min-height:2.75rem;padding:.5rem .75rem;font:inherit;color:var(--text);background:var(--bg);border:2px solid currentColor;border-radius:4px}
 textarea{min-height:10rem;font-family:ui-monospace,monospace}
 select:focus-visible,textarea:focus-visible,summary:focus-visible,.table-wrap:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
 button.danger{background:#b3261e;border-color:#b3261e}
-.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(11rem,1fr));gap:1rem;list-style:none;padding:0;margin:0 0 1.5rem}
+.facts{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;margin:0 0 1.5rem}
+.facts dt{font-weight:600}
+.facts dd{margin:0;overflow-wrap:anywhere}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(9rem,1fr));gap:1rem;list-style:none;padding:0;margin:0 0 1.5rem}
 .cards li{border:2px solid currentColor;border-radius:4px;padding:.75rem}
 .cards .n{display:block;font-size:1.5rem;font-weight:700}
 .chart{max-width:100%;height:auto;display:block;margin:0 0 1rem}
