@@ -3,7 +3,7 @@
 
 use super::users::{UserRow, user_row};
 use super::view::{AdminChrome, render};
-use super::{Admin, done, error_page};
+use super::{Admin, DoneQuery, Empty, done, error_page, path_id};
 use crate::pages::PageQuery;
 use crate::pages::strings::fill;
 use crate::state::AppState;
@@ -14,8 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use roster_core::service::{AdminUserChanges, ListUsers};
 use roster_core::store::UserSort;
-use roster_core::{Error, Role, UserId};
-use serde::Deserialize;
+use roster_core::{Role, UserId};
 use time::Date;
 
 /// How many waiting accounts the dashboard lists (the users page lists them all).
@@ -93,18 +92,8 @@ pub struct DashboardPage {
     pub pending: Vec<(UserRow, String)>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct DashboardQuery {
-    done: Option<String>,
-}
-
 /// `GET /admin`.
-pub async fn page(
-    State(state): State<AppState>,
-    admin: Admin,
-    PageQuery(query): PageQuery<DashboardQuery>,
-) -> Response {
+pub async fn page(State(state): State<AppState>, admin: Admin, PageQuery(query): PageQuery<DoneQuery>) -> Response {
     let t = admin.t;
     let now = state.core.clock.now();
     let stats = match state.core.user_stats(&admin.actor).await {
@@ -181,17 +170,14 @@ pub async fn page(
     render(&state, &admin, StatusCode::OK, &page)
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct Empty {}
-
 /// Approves (`approve`: the role `user`) or rejects (deactivates) a waiting account.
 async fn decide(state: AppState, admin: Admin, id: String, headers: HeaderMap, body: Bytes, approve: bool) -> Response {
     if let Err(response) = admin.form::<Empty>(&state, &headers, &body) {
         return response;
     }
-    let Ok(id) = id.parse::<UserId>() else {
-        return error_page(&state, &admin, &Error::NotFound("user"));
+    let id: UserId = match path_id(&state, &admin, &id, "user") {
+        Ok(id) => id,
+        Err(response) => return response,
     };
     let changes = if approve {
         AdminUserChanges {

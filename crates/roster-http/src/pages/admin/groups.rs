@@ -4,7 +4,7 @@
 
 use super::users::{UserRow, user_row};
 use super::view::{AdminChrome, Ask, Confirmation, confirm, render};
-use super::{Admin, done, error_page};
+use super::{Admin, DoneQuery, done, error_page, id_and_form, path_id};
 use crate::extract::Meta;
 use crate::pages::PageQuery;
 use crate::pages::strings::fill;
@@ -111,12 +111,6 @@ pub struct GroupsPage {
     pub rows: Vec<GroupListRow>,
     pub name: String,
     pub description: String,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct DoneQuery {
-    done: Option<String>,
 }
 
 fn notice(admin: &Admin, key: Option<&str>) -> Option<String> {
@@ -257,10 +251,6 @@ async fn group_view(state: &AppState, admin: &Admin, id: GroupId, chrome: AdminC
     render(state, admin, status, &page)
 }
 
-fn parse_group(raw: &str) -> Result<GroupId, Error> {
-    raw.parse::<GroupId>().map_err(|_| Error::NotFound("group"))
-}
-
 /// `GET /admin/groups/{id}`.
 pub async fn page(
     State(state): State<AppState>,
@@ -268,9 +258,9 @@ pub async fn page(
     Path(id): Path<String>,
     PageQuery(query): PageQuery<DoneQuery>,
 ) -> Response {
-    let id = match parse_group(&id) {
+    let id: GroupId = match path_id(&state, &admin, &id, "group") {
         Ok(id) => id,
-        Err(error) => return error_page(&state, &admin, &error),
+        Err(response) => return response,
     };
     let chrome = AdminChrome::new(&state, &admin, admin.t.groups_title, "/admin/groups")
         .notice(notice(&admin, query.done.as_deref()));
@@ -290,6 +280,7 @@ async fn outcome<T>(state: &AppState, admin: &Admin, id: GroupId, result: Result
     }
 }
 
+/// The path's group and the form (CSRF checked), or the answer.
 fn prepare<T: serde::de::DeserializeOwned>(
     state: &AppState,
     admin: &Admin,
@@ -297,9 +288,7 @@ fn prepare<T: serde::de::DeserializeOwned>(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(GroupId, T), Response> {
-    let form = admin.form::<T>(state, headers, body)?;
-    let id = parse_group(raw_id).map_err(|e| error_page(state, admin, &e))?;
-    Ok((id, form))
+    id_and_form(state, admin, (raw_id, "group"), headers, body)
 }
 
 /// `POST /admin/groups/{id}/rename`: name and description.

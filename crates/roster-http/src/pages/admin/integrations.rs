@@ -4,7 +4,7 @@
 
 use super::users::{Choice, choices};
 use super::view::{AdminChrome, Ask, Confirmation, MessagePage, confirm, render, when, when_or};
-use super::{Admin, done, error_page};
+use super::{Admin, Empty, done, error_page, id_and_form, path_id};
 use crate::extract::Meta;
 use crate::pages::strings::fill;
 use crate::pages::{PageQuery, REGISTER_PATH};
@@ -342,10 +342,6 @@ async fn webhook_view(
     render(state, admin, code, &page)
 }
 
-fn parse_webhook(raw: &str) -> Result<i64, Error> {
-    raw.parse::<i64>().map_err(|_| Error::NotFound("webhook"))
-}
-
 /// `GET /admin/webhooks/{id}` (`status` filters the deliveries).
 pub async fn webhook(
     State(state): State<AppState>,
@@ -353,18 +349,14 @@ pub async fn webhook(
     Path(id): Path<String>,
     PageQuery(query): PageQuery<DoneQuery>,
 ) -> Response {
-    let id = match parse_webhook(&id) {
+    let id: i64 = match path_id(&state, &admin, &id, "webhook") {
         Ok(id) => id,
-        Err(error) => return error_page(&state, &admin, &error),
+        Err(response) => return response,
     };
     let notice = (query.done.as_deref() == Some("replayed")).then(|| admin.t.delivery_replayed.to_string());
     let chrome = AdminChrome::new(&state, &admin, admin.t.webhooks_title, "/admin/webhooks").notice(notice);
     webhook_view(&state, &admin, id, chrome, StatusCode::OK, &query.status).await
 }
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct Empty {}
 
 /// `POST /admin/webhooks/{id}/deliveries/{delivery}/replay`: sends the delivery again.
 pub async fn replay(
@@ -377,7 +369,7 @@ pub async fn replay(
     if let Err(response) = admin.form::<Empty>(&state, &headers, &body) {
         return response;
     }
-    let result = match (parse_webhook(&id), delivery.parse::<i64>()) {
+    let result = match (id.parse::<i64>(), delivery.parse::<i64>()) {
         (Ok(id), Ok(delivery)) => state.core.replay_delivery(&admin.actor, delivery).await.map(|_| id),
         _ => Err(Error::NotFound("delivery")),
     };
@@ -396,15 +388,11 @@ pub async fn delete_webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let given = match admin.form::<Confirmation>(&state, &headers, &body) {
-        Ok(given) => given,
+    let (id, given) = match id_and_form::<i64, Confirmation>(&state, &admin, (&id, "webhook"), &headers, &body) {
+        Ok(prepared) => prepared,
         Err(response) => return response,
     };
-    let subscription = match parse_webhook(&id) {
-        Ok(id) => state.core.get_subscription(&admin.actor, id).await,
-        Err(error) => Err(error),
-    };
-    let subscription = match subscription {
+    let subscription = match state.core.get_subscription(&admin.actor, id).await {
         Ok(subscription) => subscription,
         Err(error) => return error_page(&state, &admin, &error),
     };

@@ -4,6 +4,9 @@
 //! sign-in pages; every form carries the CSRF token; dangerous actions ask for confirmation
 //! and, when the sign-in is older than [`REAUTH_AFTER`], for the password again. No script.
 
+// The error of the helpers below is the page to answer with, built once per request.
+#![allow(clippy::result_large_err)]
+
 mod audit;
 mod dashboard;
 mod groups;
@@ -178,6 +181,41 @@ impl Admin {
     pub fn needs_reauth(&self, state: &AppState) -> bool {
         !self.session.authenticated_within(REAUTH_AFTER, state.core.clock.now())
     }
+}
+
+/// A form without fields of its own (its CSRF token only).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct Empty {}
+
+/// A page's query after an action: what was done.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct DoneQuery {
+    pub done: Option<String>,
+}
+
+/// The id in a path (a user's, a group's, ...), or the not-found page of `what`.
+pub(crate) fn path_id<I: std::str::FromStr>(
+    state: &AppState,
+    admin: &Admin,
+    raw: &str,
+    what: &'static str,
+) -> Result<I, Response> {
+    raw.parse::<I>()
+        .map_err(|_| error_page(state, admin, &Error::NotFound(what)))
+}
+
+/// An action's form (its CSRF token checked first) and the id in its path, or the answer.
+pub(crate) fn id_and_form<I: std::str::FromStr, T: DeserializeOwned>(
+    state: &AppState,
+    admin: &Admin,
+    (raw, what): (&str, &'static str),
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(I, T), Response> {
+    let form = admin.form::<T>(state, headers, body)?;
+    Ok((path_id(state, admin, raw, what)?, form))
 }
 
 /// After a change: back to `to` (a page of the console) with `done`, the message it shows.

@@ -4,7 +4,7 @@
 use super::view::{
     AdminChrome, Ask, Confirmation, MessagePage, confirm, display_name, login_of, render, when, when_or,
 };
-use super::{Admin, done, error_page};
+use super::{Admin, DoneQuery, Empty, done, error_page, id_and_form, path_id};
 use crate::extract::Meta;
 use crate::pages::PageQuery;
 use crate::pages::RESET_PASSWORD_PATH;
@@ -521,16 +521,6 @@ async fn user_view(state: &AppState, admin: &Admin, id: UserId, chrome: AdminChr
     render(state, admin, status, &page)
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct DoneQuery {
-    done: Option<String>,
-}
-
-fn parse_user(raw: &str) -> Result<UserId, Error> {
-    raw.parse::<UserId>().map_err(|_| Error::NotFound("user"))
-}
-
 /// `GET /admin/users/{id}`.
 pub async fn page(
     State(state): State<AppState>,
@@ -538,9 +528,9 @@ pub async fn page(
     Path(id): Path<String>,
     PageQuery(query): PageQuery<DoneQuery>,
 ) -> Response {
-    let id = match parse_user(&id) {
+    let id: UserId = match path_id(&state, &admin, &id, "user") {
         Ok(id) => id,
-        Err(error) => return error_page(&state, &admin, &error),
+        Err(response) => return response,
     };
     let chrome = AdminChrome::new(&state, &admin, admin.t.users_title, "/admin/users")
         .notice(query.done.as_deref().and_then(|d| notice(&admin, d)));
@@ -566,31 +556,14 @@ async fn outcome<T>(state: &AppState, admin: &Admin, id: UserId, result: Result<
     }
 }
 
-/// Parses the path's user and the form (CSRF checked), or answers.
-fn prepare<T: serde::de::DeserializeOwned>(
-    state: &AppState,
-    admin: &Admin,
-    raw_id: &str,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(UserId, T), Response> {
-    let form = admin.form::<T>(state, headers, body)?;
-    let id = parse_user(raw_id).map_err(|e| error_page(state, admin, &e))?;
-    Ok((id, form))
-}
-
 macro_rules! prepared {
     ($state:expr, $admin:expr, $id:expr, $headers:expr, $body:expr, $form:ty) => {
-        match prepare::<$form>(&$state, &$admin, &$id, &$headers, &$body) {
+        match id_and_form::<UserId, $form>(&$state, &$admin, (&$id, "user"), &$headers, &$body) {
             Ok(prepared) => prepared,
             Err(response) => return response,
         }
     };
 }
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct Empty {}
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
