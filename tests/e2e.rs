@@ -421,7 +421,19 @@ async fn langflow_accepts_roster_access_tokens_for_its_audience() {
 /// downloaded); `part` is the driver's `pages` or `oidc`; screenshots in
 /// target/tmp/e2e/browser-<part>-<backend>/.
 async fn in_chromium(part: &str, backend: Backend) {
-    let test = format!("browser-{part}-{}", backend.name());
+    chromium_driver(
+        "browser.py",
+        &format!("browser-{part}-{}", backend.name()),
+        part,
+        backend,
+    )
+    .await;
+}
+
+/// Runs the Chromium driver `script` with Roster on `backend`; `part` is its BROWSER_PART;
+/// screenshots in target/tmp/e2e/<test>/.
+async fn chromium_driver(script: &str, test: &str, part: &str, backend: Backend) {
+    let test = test.to_string();
     let Some(driver) = venv(&test, "driver") else { return };
     let chromium = std::env::var("ROSTER_E2E_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     if !Path::new(&chromium).is_file() {
@@ -433,7 +445,7 @@ async fn in_chromium(part: &str, backend: Backend) {
     let artifacts = artifacts(&test);
     run_driver(
         &driver,
-        "browser.py",
+        script,
         &roster,
         &[("CHROMIUM", chromium), ("BROWSER_PART", part.to_string())],
         &artifacts,
@@ -449,6 +461,31 @@ async fn sign_in_pages_in_chromium(backend: Backend) {
 }
 
 backend_tests!(sign_in_pages_in_chromium);
+
+/// The admin console in Chromium: sign in as an administrator, find a user by search, ban,
+/// unban, revoke a session (the token then fails through the API), create a group and add the
+/// user, approve a waiting account, delete with the typed confirmation, the ban flow with the
+/// keyboard alone; screenshots of every console page at desktop width and 375 px in
+/// target/tmp/e2e/admin-console-<backend>/.
+mod admin_console_in_chromium {
+    use roster_testkit::Backend;
+    use roster_testkit::db::run_backend_test;
+
+    async fn run(backend: Backend) {
+        let test = format!("admin-console-{}", backend.name());
+        super::chromium_driver("admin_console.py", &test, "admin", backend).await;
+    }
+
+    #[test]
+    fn sqlite() {
+        run_backend_test(run(Backend::Sqlite));
+    }
+
+    #[test]
+    fn postgres() {
+        run_backend_test(run(Backend::Postgres));
+    }
+}
 
 /// The pages inside a third-party client's authorization code flow: consent (allow, deny),
 /// single sign-on, sign-out, and the second factor in the ID token's `amr`.

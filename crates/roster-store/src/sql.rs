@@ -344,6 +344,35 @@ fn filter_conditions(query: &UserQuery, plan: SearchPlan, params: &mut Vec<Param
         let placeholder = next(params, Param::Bool(active));
         conditions.push(format!("active = {placeholder}"));
     }
+    let filters = &query.filters;
+    if let Some(verified) = filters.email_verified {
+        let placeholder = next(params, Param::Bool(verified));
+        conditions.push(format!("email_verified = {placeholder}"));
+    }
+    if let Some((banned, now)) = filters.banned {
+        let placeholder = next(params, Param::Int(crate::codec::to_ms(now)));
+        conditions.push(if banned {
+            format!("banned_until > {placeholder}")
+        } else {
+            format!("(banned_until IS NULL OR banned_until <= {placeholder})")
+        });
+    }
+    if let Some(on) = filters.two_factor {
+        let not = if on { "" } else { "NOT " };
+        conditions.push(format!(
+            "{not}EXISTS (SELECT 1 FROM two_factor t WHERE t.user_id = users.id AND t.enabled_at IS NOT NULL)"
+        ));
+    }
+    if let Some(group) = filters.group {
+        let placeholder = next(params, Param::Int(group.0));
+        conditions.push(format!(
+            "EXISTS (SELECT 1 FROM group_members m WHERE m.user_id = users.id AND m.group_id = {placeholder})"
+        ));
+    }
+    if let Some(provider) = &filters.provider {
+        let placeholder = next(params, Param::Text(provider.clone()));
+        conditions.push(format!("provider = {placeholder}"));
+    }
     conditions
 }
 
@@ -660,6 +689,7 @@ mod tests {
             descending: true,
             after: Some((SortKey::Text("m".into()), UserId(7))),
             limit: 10,
+            filters: Default::default(),
         };
         let (sql, params) = list_users(&query, SearchPlan::Scan).unwrap();
         assert!(sql.contains("search_key LIKE $1 ESCAPE '\\'"), "{sql}");

@@ -2,6 +2,7 @@
 //! handlers of every dialect and by the admin commands.
 
 mod account;
+mod administration;
 mod admins;
 mod api_keys;
 mod audit;

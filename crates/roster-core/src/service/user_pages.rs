@@ -5,7 +5,7 @@
 use super::{Actor, Authority, Core};
 use crate::error::{Error, Result};
 use crate::id::UserId;
-use crate::store::{SortKey, UserQuery, UserSort};
+use crate::store::{SortKey, UserFilters, UserQuery, UserSort};
 use crate::user::{Role, User};
 
 /// The most users one page holds.
@@ -32,6 +32,8 @@ pub struct ListUsers {
     pub limit: Option<u32>,
     /// Also count every match.
     pub with_total: bool,
+    /// The further filters (the admin console's: verified, banned, two-factor, group, provider).
+    pub filters: UserFilters,
 }
 
 /// Encodes a list position as an opaque cursor.
@@ -192,6 +194,7 @@ impl Core {
             descending: request.descending,
             after,
             limit: limit + 1,
+            filters: request.filters,
         };
         let total = if request.with_total {
             Some(self.store.count_matching_users(&query).await?)

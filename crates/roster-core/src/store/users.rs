@@ -72,6 +72,22 @@ pub struct UserQuery {
     /// Return rows strictly after this position.
     pub after: Option<(SortKey, UserId)>,
     pub limit: u32,
+    /// The filters of the admin console (see [`UserFilters`]).
+    pub filters: UserFilters,
+}
+
+/// Further filters of a listing of users, each None for "any".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserFilters {
+    pub email_verified: Option<bool>,
+    /// Whether a ban is in force at the given instant.
+    pub banned: Option<(bool, time::OffsetDateTime)>,
+    /// Whether two-factor authentication is on (confirmed).
+    pub two_factor: Option<bool>,
+    /// Members of this group.
+    pub group: Option<crate::id::GroupId>,
+    /// Users of this sign-in provider (`password`, `oidc`, ...).
+    pub provider: Option<String>,
 }
 
 /// Counts over all users, as the store computes them (see [`UserStore::user_counts`]).

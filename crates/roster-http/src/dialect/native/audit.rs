@@ -61,7 +61,7 @@ pub struct AuditListBody {
     pub next_cursor: Option<String>,
 }
 
-fn user_id(field: &'static str, raw: Option<&str>) -> Result<Option<UserId>, Error> {
+pub(crate) fn user_id(field: &'static str, raw: Option<&str>) -> Result<Option<UserId>, Error> {
     raw.map(|s| {
         s.trim()
             .parse::<UserId>()
@@ -70,7 +70,7 @@ fn user_id(field: &'static str, raw: Option<&str>) -> Result<Option<UserId>, Err
     .transpose()
 }
 
-fn time(field: &'static str, raw: Option<&str>) -> Result<Option<OffsetDateTime>, Error> {
+pub(crate) fn time(field: &'static str, raw: Option<&str>) -> Result<Option<OffsetDateTime>, Error> {
     raw.map(|s| {
         OffsetDateTime::parse(s.trim(), &time::format_description::well_known::Rfc3339)
             .map_err(|_| Error::invalid(field, "must be an RFC 3339 time such as 2026-01-31T12:00:00Z"))
@@ -78,7 +78,7 @@ fn time(field: &'static str, raw: Option<&str>) -> Result<Option<OffsetDateTime>
     .transpose()
 }
 
-fn entry_body(entry: AuditEntry) -> AuditEntryBody {
+pub(crate) fn entry_body(entry: AuditEntry) -> AuditEntryBody {
     AuditEntryBody {
         id: entry.id.to_string(),
         at: rfc3339(entry.at),

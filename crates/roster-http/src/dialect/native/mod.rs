@@ -1,6 +1,6 @@
 //! Roster's own API under `/v1`, described by the OpenAPI document at `/v1/openapi.json`.
 
-mod audit;
+pub(crate) mod audit;
 mod balances;
 mod chat;
 mod clients;

@@ -355,6 +355,7 @@ async fn users_get(
         cursor: query.cursor,
         limit: query.limit,
         with_total: query.total.unwrap_or(false),
+        ..ListUsers::default()
     };
     let page = state.core.list_users(&actor, request).await?;
     Ok(axum::Json(UserListBody {

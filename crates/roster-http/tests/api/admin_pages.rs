@@ -1,0 +1,675 @@
+//! The admin console (`/admin`): administrators only (403 for everyone else on every page and
+//! action, a redirect to sign in without a session), CSRF on every form, confirmation and the
+//! password again for dangerous actions, and each action's effect through the API.
+
+use crate::pages::{Browser, Page};
+use roster_core::service::{AdminUserChanges, NewUser};
+use roster_core::{Role, UserId};
+use roster_testkit::{Backend, TestApp, backend_tests, spawn_app};
+use time::Duration;
+
+/// Every page of the console.
+fn pages(user: UserId, group: &str) -> Vec<String> {
+    vec![
+        "/admin".into(),
+        "/admin/users".into(),
+        "/admin/users?q=a&status=banned".into(),
+        format!("/admin/users/{user}"),
+        "/admin/groups".into(),
+        format!("/admin/groups/{group}"),
+        "/admin/permissions".into(),
+        "/admin/audit".into(),
+        "/admin/audit?format=csv".into(),
+        "/admin/invitations".into(),
+        "/admin/webhooks".into(),
+        "/admin/webhooks/1".into(),
+    ]
+}
+
+/// Every action of the console.
+fn actions(user: UserId, group: &str) -> Vec<String> {
+    let u = format!("/admin/users/{user}");
+    let g = format!("/admin/groups/{group}");
+    vec![
+        format!("/admin/pending/{user}/approve"),
+        format!("/admin/pending/{user}/reject"),
+        format!("{u}/profile"),
+        format!("{u}/role"),
+        format!("{u}/active"),
+        format!("{u}/ban"),
+        format!("{u}/unban"),
+        format!("{u}/reset-link"),
+        format!("{u}/reset-two-factor"),
+        format!("{u}/sessions/revoke-all"),
+        format!("{u}/sessions/1/revoke"),
+        format!("{u}/api-keys/1/revoke"),
+        format!("{u}/groups"),
+        format!("{u}/groups/{group}/remove"),
+        format!("{u}/credits"),
+        format!("{u}/delete"),
+        "/admin/groups".into(),
+        format!("{g}/rename"),
+        format!("{g}/members"),
+        format!("{g}/members/{user}/remove"),
+        format!("{g}/permissions"),
+        format!("{g}/delete"),
+        "/admin/permissions".into(),
+        "/admin/invitations".into(),
+        "/admin/webhooks".into(),
+        "/admin/webhooks/1/delete".into(),
+        "/admin/webhooks/1/deliveries/1/replay".into(),
+    ]
+}
+
+/// A browser signed in as `login`.
+async fn signed_in<'a>(app: &'a TestApp, login: &str, password: &str) -> Browser<'a> {
+    let mut browser = Browser::new(app);
+    let answer = browser.sign_in(login, password, None).await;
+    assert_eq!(answer.status, 303, "{}", answer.html);
+    browser
+}
+
+/// Posts the form of `page` whose action is `action`, with `fields` set (select and textarea
+/// fields included, which the page parser does not read).
+async fn post_form(browser: &mut Browser<'_>, page: &Page, action: &str, fields: &[(&str, &str)]) -> Page {
+    let mut form = page.form(action);
+    for (name, value) in fields {
+        form.fields.insert(name.to_string(), value.to_string());
+    }
+    browser.submit(&form).await
+}
+
+async fn group_id(app: &TestApp, admin: &roster_testkit::app::TestUser, name: &str) -> String {
+    let r = app
+        .post(
+            "/v1/groups",
+            Some(&admin.access_token),
+            &serde_json::json!({ "name": name }),
+        )
+        .await;
+    r.assert_status(201);
+    r.body["id"].as_str().unwrap().to_string()
+}
+
+async fn only_administrators_get_in(backend: Backend) {
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
+    let admin = app.admin().await;
+    let user = app.user(Role::User).await;
+    let group = group_id(&app, &admin, "readers").await;
+
+    // Without a session: to sign in, and back here afterwards.
+    let mut anonymous = Browser::new(&app);
+    let answer = anonymous.get(&format!("/admin/users/{}", user.id)).await;
+    assert_eq!(answer.status, 303);
+    assert_eq!(
+        answer.location().as_deref(),
+        Some(format!("/signin?return_to=%2Fadmin%2Fusers%2F{}", user.id).as_str())
+    );
+    let answer = anonymous
+        .post_raw(&format!("/admin/users/{}/ban", user.id), "duration=1d".into(), &[])
+        .await;
+    assert_eq!(answer.status, 303);
+    assert_eq!(answer.location().as_deref(), Some("/signin?return_to=%2Fadmin"));
+
+    // A signed-in user who is not an administrator: 403 everywhere, nothing done.
+    let mut browser = signed_in(&app, &user.email, &user.password).await;
+    let token = browser.cookies["roster_csrf"].clone();
+    for path in pages(user.id, &group) {
+        let page = browser.get(&path).await;
+        assert_eq!(page.status, 403, "{path}");
+        assert_eq!(page.texts("h1"), ["Administrators only"], "{path}");
+    }
+    for path in actions(admin.id, &group) {
+        let body = format!("csrf={token}&duration=1d&role=user&active=false&confirmed=yes&typed=x&name=x&login=x");
+        let page = browser.post_raw(&path, body, &[]).await;
+        assert_eq!(page.status, 403, "{path}");
+    }
+    let me = app.get("/v1/me", Some(&admin.access_token)).await;
+    me.assert_status(200);
+    assert_eq!(me.body["role"], "admin");
+
+    // The administrator gets every page.
+    let mut browser = signed_in(&app, &admin.email, &admin.password).await;
+    for path in pages(user.id, &group) {
+        let page = browser.get(&path).await;
+        if path == "/admin/webhooks/1" {
+            assert_eq!(page.status, 404, "no such subscription");
+            continue;
+        }
+        assert_eq!(page.status, 200, "{path}: {}", page.html);
+        if !path.contains("format=") {
+            let csp = page.headers["content-security-policy"].to_str().unwrap();
+            assert!(
+                csp.contains("default-src 'none'") && !csp.contains("script-src"),
+                "{csp}"
+            );
+            assert!(!page.html.contains("<script"), "{path}");
+            assert!(page.texts("nav[aria-label] a[aria-current=page]").len() <= 1);
+        }
+    }
+}
+
+async fn forms_without_the_csrf_token_are_refused(backend: Backend) {
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
+    let admin = app.admin().await;
+    let user = app.user(Role::User).await;
+    let mut browser = signed_in(&app, &admin.email, &admin.password).await;
+    let page = browser.get(&format!("/admin/users/{}", user.id)).await;
+    let ban = format!("/admin/users/{}/ban", user.id);
+    let form = page.form(&ban);
+    assert_eq!(form.fields["csrf"], browser.cookies["roster_csrf"]);
+
+    let missing = browser.post_raw(&ban, "duration=1d".into(), &[]).await;
+    assert_eq!(missing.status, 403);
+    let wrong = browser
+        .post_raw(&ban, format!("duration=1d&csrf={}", "A".repeat(43)), &[])
+        .await;
+    assert_eq!(wrong.status, 403);
+    let token = &browser.cookies["roster_csrf"].clone();
+    let cross_site = browser
+        .post_raw(
+            &ban,
+            format!("duration=1d&csrf={token}"),
+            &[("sec-fetch-site", "cross-site")],
+        )
+        .await;
+    assert_eq!(cross_site.status, 403);
+    app.get("/v1/me", Some(&user.access_token)).await.assert_status(200);
+}
+
+async fn a_ban_from_the_console_refuses_the_users_token(backend: Backend) {
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
+    let admin = app.admin().await;
+    let user = app.user(Role::User).await;
+    let mut browser = signed_in(&app, &admin.email, &admin.password).await;
+
+    // Found by the same substring search as the API.
+    let list = browser.get(&format!("/admin/users?q={}", &user.username[1..])).await;
+    assert_eq!(list.status, 200);
+    assert_eq!(list.texts("#count"), ["1 matching users"]);
+    let href = format!("/admin/users/{}", user.id);
+    assert_eq!(list.texts(&format!("table a[href=\"{href}\"]")).len(), 1);
+
+    let page = browser.get(&href).await;
+    let answer = post_form(
+        &mut browser,
+        &page,
+        &format!("{href}/ban"),
+        &[("duration", "7d"), ("reason", "spam")],
+    )
+    .await;
+    assert_eq!(answer.status, 303, "{}", answer.html);
+    assert_eq!(answer.location(), Some(format!("{href}?done=banned")));
+    let r = app.get("/v1/me", Some(&user.access_token)).await;
+    assert!(r.status == 401 || r.status == 403, "{}", r.text);
+    app.login(&user.email, &user.password).await.assert_status(403);
+
+    let page = browser.get(&format!("{href}?done=banned")).await;
+    assert_eq!(page.texts("[role=status]"), ["The user was banned."]);
+    assert!(page.texts("#ban-state")[0].contains("Reason: spam"));
+    let banned = browser.get("/admin/users?status=banned").await;
+    assert_eq!(banned.texts("#count"), ["1 matching users"]);
+
+    // The audit log names the administrator.
+    let audit = browser
+        .get(&format!("/admin/audit?action=user.ban&target={}", user.id))
+        .await;
+    assert_eq!(audit.status, 200);
+    let rows = audit.texts("tbody tr");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(
+        rows[0].contains(&admin.id.to_string()) && rows[0].contains("spam"),
+        "{rows:?}"
+    );
+    let csv = browser
+        .get(&format!("/admin/audit?format=csv&target={}", user.id))
+        .await;
+    assert_eq!(csv.status, 200);
+    assert!(csv.headers["content-type"].to_str().unwrap().starts_with("text/csv"));
+    assert!(
+        csv.html.starts_with("id,at,actor_id,action,target_id,ip,details"),
+        "{}",
+        csv.html
+    );
+    assert!(csv.html.contains("user.ban"));
+    let json = browser.get("/admin/audit?format=json&action=user.ban").await;
+    let entries: serde_json::Value = serde_json::from_str(&json.html).unwrap();
+    assert_eq!(entries[0]["actor_id"], admin.id.to_string());
+    let bad = browser.get("/admin/audit?since=yesterday").await;
+    assert_eq!(bad.status, 422);
+    assert_eq!(bad.texts("[role=alert] a[href=\"#since\"]").len(), 1);
+
+    // A bad duration is the field's error; unban lets the user in again.
+    let page = browser.get(&href).await;
+    let answer = post_form(&mut browser, &page, &format!("{href}/ban"), &[("duration", "soon")]).await;
+    assert_eq!(answer.status, 422);
+    assert_eq!(answer.texts("[role=alert] a[href=\"#duration\"]").len(), 1);
+    let answer = post_form(&mut browser, &page, &format!("{href}/unban"), &[]).await;
+    assert_eq!(answer.status, 303);
+    app.login(&user.email, &user.password).await.assert_status(200);
+}
+
+async fn dangerous_actions_are_confirmed_with_the_password_when_the_sign_in_is_old(backend: Backend) {
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
+    let admin = app.admin().await;
+    let user = app.user(Role::User).await;
+    let second = app.login(&user.email, &user.password).await;
+    second.assert_status(200);
+    let second_token = second.body["access_token"].as_str().unwrap().to_string();
+    let key = app.api_key(&user, &[]).await;
+    let mut browser = signed_in(&app, &admin.email, &admin.password).await;
+    let href = format!("/admin/users/{}", user.id);
+
+    // One session revoked: its token fails, the other still works.
+    let page = browser.get(&href).await;
+    let sessions = app.core.list_user_sessions(app.core.operator(), user.id).await.unwrap();
+    assert_eq!(sessions.len(), 2);
+    assert_eq!(page.texts("#sessions-caption + thead + tbody tr").len(), 2);
+    let first_session = app
+        .core
+        .authenticate_bearer(&user.access_token)
+        .await
+        .unwrap()
+        .session()
+        .unwrap();
+    let answer = post_form(
+        &mut browser,
+        &page,
+        &format!("{href}/sessions/{first_session}/revoke"),
+        &[],
+    )
+    .await;
+    assert_eq!(answer.status, 303, "{}", answer.html);
+    app.get("/v1/me", Some(&user.access_token)).await.assert_status(401);
+    app.get("/v1/me", Some(&second_token)).await.assert_status(200);
+
+    // The API key, revoked.
+    app.get("/v1/me", Some(&key)).await.assert_status(200);
+    let page = browser.get(&href).await;
+    let keys = app.core.list_user_api_keys(app.core.operator(), user.id).await.unwrap();
+    let answer = post_form(
+        &mut browser,
+        &page,
+        &format!("{href}/api-keys/{}/revoke", keys[0].id),
+        &[],
+    )
+    .await;
+    assert_eq!(answer.status, 303);
+    app.get("/v1/me", Some(&key)).await.assert_status(401);
+
+    // Revoke all: first the question, then done.
+    let page = browser.get(&href).await;
+    let revoke_all = format!("{href}/sessions/revoke-all");
+    let question = post_form(&mut browser, &page, &revoke_all, &[]).await;
+    assert_eq!(question.status, 200);
+    assert_eq!(question.texts("h1"), ["Are you sure?"]);
+    app.get("/v1/me", Some(&second_token)).await.assert_status(200);
+    let confirm = question.form(&revoke_all);
+    assert_eq!(confirm.fields["confirmed"], "yes");
+    assert!(
+        !confirm.fields.contains_key("password"),
+        "a fresh sign-in needs no password"
+    );
+    let answer = browser.submit(&confirm).await;
+    assert_eq!(answer.status, 303, "{}", answer.html);
+    app.get("/v1/me", Some(&second_token)).await.assert_status(401);
+
+    // Ten minutes on, the password again: wrong (401), then right.
+    app.advance(Duration::minutes(10));
+    let page = browser.get(&href).await;
+    let demote = format!("{href}/role");
+    app.set_user(
+        user.id,
+        AdminUserChanges {
+            role: Some(Role::Admin),
+            ..Default::default()
+        },
+    )
+    .await;
+    let question = post_form(&mut browser, &page, &demote, &[("role", "user")]).await;
+    assert_eq!(question.status, 200, "{}", question.html);
+    let confirm = question.form(&demote);
+    assert_eq!(confirm.fields["role"], "user");
+    assert_eq!(confirm.labels["password"], "Your password");
+    let wrong = browser.submit(&confirm.clone().set("password", "not it")).await;
+    assert_eq!(wrong.status, 401);
+    assert_eq!(wrong.alerts(), ["The password is not right."]);
+    let me = app
+        .get(&format!("/v1/users/{}", user.id), Some(&admin.access_token))
+        .await;
+    assert_eq!(me.body["role"], "admin");
+    let right = browser
+        .submit(&wrong.form(&demote).set("password", &admin.password))
+        .await;
+    assert_eq!(right.status, 303, "{}", right.html);
+    let me = app
+        .get(&format!("/v1/users/{}", user.id), Some(&admin.access_token))
+        .await;
+    assert_eq!(me.body["role"], "user");
+
+    // Delete: typed confirmation.
+    let page = browser.get(&href).await;
+    let delete = format!("{href}/delete");
+    let question = post_form(&mut browser, &page, &delete, &[]).await;
+    assert_eq!(
+        question.form(&delete).labels["typed"],
+        format!("Type {} to confirm", user.email)
+    );
+    let mistyped = browser
+        .submit(
+            &question
+                .form(&delete)
+                .set("typed", "someone")
+                .set("password", &admin.password),
+        )
+        .await;
+    assert_eq!(mistyped.status, 422);
+    app.get(&format!("/v1/users/{}", user.id), Some(&admin.access_token))
+        .await
+        .assert_status(200);
+    let answer = browser
+        .submit(
+            &question
+                .form(&delete)
+                .set("typed", &user.email)
+                .set("password", &admin.password),
+        )
+        .await;
+    assert_eq!(answer.status, 303, "{}", answer.html);
+    assert_eq!(answer.location().as_deref(), Some("/admin/users?done=deleted"));
+    app.get(&format!("/v1/users/{}", user.id), Some(&admin.access_token))
+        .await
+        .assert_status(404);
+}
+
+async fn pending_accounts_are_approved_or_rejected_from_the_dashboard(backend: Backend) {
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
+    let admin = app.admin().await;
+    let waiting = app.user(Role::Pending).await;
+    let other = app.user(Role::Pending).await;
+    let mut browser = signed_in(&app, &admin.email, &admin.password).await;
+    let dashboard = browser.get("/admin").await;
+    assert_eq!(dashboard.status, 200);
+    assert_eq!(dashboard.texts("#pending-caption + thead + tbody tr").len(), 2);
+    assert_eq!(
+        dashboard
+            .doc()
+            .select(&scraper::Selector::parse("svg[role=img] rect").unwrap())
+            .count(),
+        30
+    );
+    let answer = post_form(
+        &mut browser,
+        &dashboard,
+        &format!("/admin/pending/{}/approve", waiting.id),
+        &[],
+    )
+    .await;
+    assert_eq!(answer.location().as_deref(), Some("/admin?done=approved"));
+    let answer = post_form(
+        &mut browser,
+        &dashboard,
+        &format!("/admin/pending/{}/reject", other.id),
+        &[],
+    )
+    .await;
+    assert_eq!(answer.status, 303);
+    app.login(&waiting.email, &waiting.password).await.assert_status(200);
+    app.login(&other.email, &other.password).await.assert_status(403);
+    let dashboard = browser.get("/admin?done=rejected").await;
+    assert_eq!(
+        dashboard.texts("[role=status]"),
+        ["The account was rejected (deactivated)."]
+    );
+    assert_eq!(dashboard.texts("#pending-caption").len(), 0);
+}
+
+async fn groups_and_permissions_are_managed_from_the_console(backend: Backend) {
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
+    let admin = app.admin().await;
+    let user = app.user(Role::User).await;
+    let mut browser = signed_in(&app, &admin.email, &admin.password).await;
+    let groups = browser.get("/admin/groups").await;
+    let answer = post_form(&mut browser, &groups, "/admin/groups", &[("name", "Key holders")]).await;
+    assert_eq!(answer.status, 303, "{}", answer.html);
+    let href = answer.location().unwrap().split('?').next().unwrap().to_string();
+    let page = browser.get(&href).await;
+    assert_eq!(page.texts("h1"), ["Group: Key holders"]);
+    let answer = post_form(
+        &mut browser,
+        &page,
+        &format!("{href}/members"),
+        &[("login", &user.username)],
+    )
+    .await;
+    assert_eq!(answer.status, 303, "{}", answer.html);
+    let unknown = post_form(&mut browser, &page, &format!("{href}/members"), &[("login", "nobody")]).await;
+    assert_eq!(unknown.status, 422);
+    assert_eq!(unknown.texts("[role=alert] a[href=\"#login\"]").len(), 1);
+
+    // API keys need `features.api_keys`, which the group now grants.
+    let create_key = || async {
+        app.post(
+            "/openwebui/api/v1/auths/api_key",
+            Some(&user.access_token),
+            &serde_json::json!({}),
+        )
+        .await
+    };
+    create_key().await.assert_status(403);
+    let page = browser.get(&href).await;
+    let permissions = format!("{href}/permissions");
+    let answer = post_form(&mut browser, &page, &permissions, &[("perm.features.api_keys", "on")]).await;
+    assert_eq!(answer.status, 303, "{}", answer.html);
+    create_key().await.assert_status(200);
+
+    // Raw JSON: an error names the field; a good one is stored as given.
+    let page = browser.get(&href).await;
+    let forms: Vec<_> = page
+        .doc()
+        .select(&scraper::Selector::parse("form[action$=\"/permissions\"] input[name=mode]").unwrap())
+        .map(|e| e.attr("value").unwrap().to_string())
+        .collect();
+    assert_eq!(forms, ["form", "json"]);
+    let body = format!("csrf={}&mode=json&json={}", browser.cookies["roster_csrf"], "%7Bnot");
+    let bad = browser.post_raw(&permissions, body, &[]).await;
+    assert_eq!(bad.status, 422);
+    assert_eq!(bad.texts("[role=alert] a[href=\"#json\"]").len(), 1);
+    let body = format!(
+        "csrf={}&mode=json&json={}",
+        browser.cookies["roster_csrf"],
+        crate::pages::urlencode(r#"{"chat": {"share": true}}"#)
+    );
+    assert_eq!(browser.post_raw(&permissions, body, &[]).await.status, 303);
+    create_key().await.assert_status(403);
+
+    // The user's page lists the group; removal from there.
+    let user_page = browser.get(&format!("/admin/users/{}", user.id)).await;
+    assert_eq!(user_page.texts(".member-groups a"), ["Key holders"]);
+    let id = href.rsplit('/').next().unwrap();
+    let answer = post_form(
+        &mut browser,
+        &user_page,
+        &format!("/admin/users/{}/groups/{id}/remove", user.id),
+        &[],
+    )
+    .await;
+    assert_eq!(answer.status, 303);
+    let page = browser.get(&href).await;
+    assert_eq!(page.texts("main p").iter().filter(|p| *p == "No member.").count(), 1);
+}
+
+async fn the_list_filters_and_pages_by_keyset(backend: Backend) {
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
+    let admin = app.admin().await;
+    for i in 0..53 {
+        app.core
+            .create_user(
+                app.core.operator(),
+                NewUser {
+                    email: Some(format!("pager{i}@example.org")),
+                    name: Some(format!("Pager {i}")),
+                    email_verified: i % 2 == 0,
+                    ..NewUser::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let mut browser = signed_in(&app, &admin.email, &admin.password).await;
+    let first = browser.get("/admin/users?q=pager&sort=email&order=asc").await;
+    assert_eq!(first.texts("#count"), ["53 matching users"]);
+    let rows = first.texts("tbody tr");
+    assert_eq!(rows.len(), 50);
+    assert!(rows[0].contains("pager0@example.org"), "{rows:?}");
+    let next = first
+        .doc()
+        .select(&scraper::Selector::parse("a[rel=next]").unwrap())
+        .next()
+        .unwrap()
+        .attr("href")
+        .unwrap()
+        .to_string();
+    assert!(next.contains("q=pager") && next.contains("cursor="), "{next}");
+    let second = browser.get(&next).await;
+    assert_eq!(second.texts("tbody tr").len(), 3);
+    assert_eq!(second.texts("a[rel=next]").len(), 0);
+    assert_eq!(second.texts(".pager a"), ["First page"]);
+    let unverified = browser.get("/admin/users?q=pager&status=unverified").await;
+    assert_eq!(unverified.texts("#count"), ["26 matching users"]);
+
+    // Two-factor on, and a group's members; reset two-factor from the user's page.
+    let enrolled = app.user(Role::User).await;
+    crate::two_factor::enable(&app, &enrolled).await;
+    let member = app.user(Role::User).await;
+    let group = group_id(&app, &admin, "filtered").await;
+    app.post(
+        &format!("/v1/groups/{group}/members"),
+        Some(&admin.access_token),
+        &serde_json::json!({ "user_ids": [member.id.to_string()] }),
+    )
+    .await
+    .assert_status(200);
+    let two_factor = browser.get("/admin/users?status=two_factor").await;
+    assert_eq!(two_factor.texts("#count"), ["1 matching users"]);
+    assert!(two_factor.texts("tbody tr")[0].contains(&enrolled.email));
+    let members = browser.get(&format!("/admin/users?group={group}")).await;
+    assert_eq!(members.texts("#count"), ["1 matching users"]);
+    assert!(members.texts("tbody tr")[0].contains(&member.email));
+    let page = browser.get(&format!("/admin/users/{}", enrolled.id)).await;
+    let reset = format!("/admin/users/{}/reset-two-factor", enrolled.id);
+    let question = post_form(&mut browser, &page, &reset, &[]).await;
+    assert_eq!(browser.submit(&question.form(&reset)).await.status, 303);
+    let two_factor = browser.get("/admin/users?status=two_factor").await;
+    assert_eq!(two_factor.texts("#count"), ["0 matching users"]);
+
+    let bad = browser.get("/admin/users?status=sleeping").await;
+    assert_eq!(bad.status, 422);
+    assert_eq!(bad.texts("[role=alert] a[href=\"#status\"]").len(), 1);
+}
+
+async fn invitations_and_webhooks_with_replay(backend: Backend) {
+    let app = roster_testkit::or_skip!(
+        roster_testkit::app::spawn_app_with(backend, |c| c.webhook_allow_private_networks = true).await
+    );
+    let admin = app.admin().await;
+    let mut browser = signed_in(&app, &admin.email, &admin.password).await;
+
+    // An invitation link, shown once; it registers the invited address.
+    let page = browser.get("/admin/invitations").await;
+    let answer = post_form(
+        &mut browser,
+        &page,
+        "/admin/invitations",
+        &[("email", "invited@example.org"), ("role", "user"), ("expires", "2d")],
+    )
+    .await;
+    assert_eq!(answer.status, 201, "{}", answer.html);
+    let link = answer.texts("#shown-once")[0].clone();
+    let path = link[link.find("/register?token=").expect("a registration link")..].to_string();
+    let register = browser.get(&path).await;
+    assert_eq!(register.status, 200, "{}", register.html);
+    assert_eq!(register.form("/register").fields["email"], "invited@example.org");
+    let bad = post_form(
+        &mut browser,
+        &page,
+        "/admin/invitations",
+        &[("email", "nope"), ("expires", "2d")],
+    )
+    .await;
+    assert_eq!(bad.status, 422);
+    assert_eq!(bad.texts("[role=alert] a[href=\"#email\"]").len(), 1);
+
+    // A subscription whose receiver fails: the delivery fails, and is replayed from its page.
+    let receiver = roster_testkit::webhooks::Receiver::start(roster_testkit::webhooks::Answer::Status(500)).await;
+    let page = browser.get("/admin/webhooks").await;
+    let answer = post_form(
+        &mut browser,
+        &page,
+        "/admin/webhooks",
+        &[("url", &receiver.url), ("event_types", "user.banned")],
+    )
+    .await;
+    assert_eq!(answer.status, 201, "{}", answer.html);
+    assert!(answer.texts("#shown-once")[0].starts_with("whsec_"));
+    let subscriptions = app.core.list_subscriptions(app.core.operator()).await.unwrap();
+    let id = subscriptions[0].id;
+    let user = app.user(Role::User).await;
+    app.core
+        .ban_user(app.core.operator(), user.id, Duration::hours(1), None)
+        .await
+        .unwrap();
+    let settings = roster_core::service::WebhookSettings {
+        max_attempts: 1,
+        ..roster_core::service::WebhookSettings::default()
+    };
+    let worker = roster_core::service::DeliveryWorker::new(
+        app.core.clone(),
+        settings,
+        std::sync::Arc::new(roster_core::service::HttpTransport::new().unwrap()),
+    );
+    worker.tick().await.unwrap();
+    let failed = browser.get(&format!("/admin/webhooks/{id}?status=failed")).await;
+    assert_eq!(failed.status, 200, "{}", failed.html);
+    let rows = failed.texts("#deliveries-caption ~ tbody tr");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].contains("user.banned") && rows[0].contains("500"), "{rows:?}");
+    let replay = failed
+        .doc()
+        .select(&scraper::Selector::parse("form[action$=\"/replay\"]").unwrap())
+        .next()
+        .unwrap()
+        .attr("action")
+        .unwrap()
+        .to_string();
+    let answer = post_form(&mut browser, &failed, &replay, &[]).await;
+    assert_eq!(answer.location(), Some(format!("/admin/webhooks/{id}?done=replayed")));
+    let pending = browser.get(&format!("/admin/webhooks/{id}?status=pending")).await;
+    assert_eq!(pending.texts("#deliveries-caption ~ tbody tr").len(), 1);
+
+    // Deleting it is confirmed.
+    let page = browser.get(&format!("/admin/webhooks/{id}")).await;
+    let delete = format!("/admin/webhooks/{id}/delete");
+    let question = post_form(&mut browser, &page, &delete, &[]).await;
+    assert_eq!(question.status, 200);
+    let answer = browser.submit(&question.form(&delete)).await;
+    assert_eq!(answer.location().as_deref(), Some("/admin/webhooks?done=deleted"));
+    assert!(
+        app.core
+            .list_subscriptions(app.core.operator())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+backend_tests!(
+    invitations_and_webhooks_with_replay,
+    only_administrators_get_in,
+    forms_without_the_csrf_token_are_refused,
+    a_ban_from_the_console_refuses_the_users_token,
+    dangerous_actions_are_confirmed_with_the_password_when_the_sign_in_is_old,
+    pending_accounts_are_approved_or_rejected_from_the_dashboard,
+    groups_and_permissions_are_managed_from_the_console,
+    the_list_filters_and_pages_by_keyset,
+);
