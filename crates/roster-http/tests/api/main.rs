@@ -10,6 +10,7 @@ mod authz_props;
 mod balances;
 mod errors;
 mod fastapi_validation;
+mod forward_auth;
 mod gates;
 mod groups;
 mod identity;
