@@ -384,6 +384,18 @@ async fn proxy_checks_sessions(backend: Backend) {
         "the client's own header is replaced"
     );
 
+    // The application's own bearer token (Open WebUI's frontend sends one) next to the session.
+    let app_call = http
+        .get(format!("{proxy}/api/v1/chats"))
+        .header("cookie", cookie_header(&jar))
+        .bearer_auth("the-application's-own-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(app_call.status(), 200);
+    assert_eq!(upstream.count(), 2);
+    assert_eq!(upstream.last().1["x-roster-email"], "ann@example.org");
+
     // A bearer token works as well (an API client).
     let login: Value = http
         .post(format!("{roster}/v1/auth/login"))
@@ -401,7 +413,7 @@ async fn proxy_checks_sessions(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(api.status(), 200);
-    assert_eq!(upstream.count(), 2);
+    assert_eq!(upstream.count(), 3);
     assert_eq!(upstream.last().1["x-roster-email"], "ann@example.org");
 
     // Deactivated: the session no longer passes, and the app sees nothing more.
@@ -423,7 +435,7 @@ async fn proxy_checks_sessions(backend: Backend) {
     assert_eq!(page.status(), 302);
     assert_eq!(
         upstream.count(),
-        2,
+        3,
         "a deactivated user's session never reaches the upstream"
     );
 

@@ -166,13 +166,18 @@ fn sign_in_url(state: &AppState, original: Option<&str>) -> String {
     .url()
 }
 
-/// The caller: a browser session, else a bearer credential. `Ok(None)` when there is
-/// neither; a credential that does not authenticate is its error (401, 403).
+/// The caller: a live browser session first (the application's own `Authorization` header,
+/// such as Open WebUI's frontend sends with its calls, is then not Roster's business), else a
+/// bearer credential. `Ok(None)` when there is neither; a credential that does not
+/// authenticate is its error (401, 403).
 async fn caller(state: &AppState, parts: &Parts) -> Result<Option<Actor>, Error> {
-    if let Some(credential) = credential_of(parts) {
-        return state.core.authenticate_bearer(&credential).await.map(Some);
+    if let Some(session) = browser_session(state, &parts.headers).await? {
+        return Ok(Some(session.actor()));
     }
-    Ok(browser_session(state, &parts.headers).await?.map(|s| s.actor()))
+    match credential_of(parts) {
+        Some(credential) => state.core.authenticate_bearer(&credential).await.map(Some),
+        None => Ok(None),
+    }
 }
 
 /// `GET /v1/forward-auth`.
