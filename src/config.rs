@@ -628,10 +628,7 @@ impl Settings {
         }
         for host in &self.forward_auth_allowed_hosts {
             let h = host.trim();
-            if h.is_empty()
-                || h.contains(['/', '@', ' '])
-                || h[h.starts_with("*.").then_some(2).unwrap_or(0)..].contains('*')
-            {
+            if h.is_empty() || h.contains(['/', '@', ' ']) || h.strip_prefix("*.").unwrap_or(h).contains('*') {
                 bail!("forward_auth_allowed_hosts: {host:?} is not a host, host:port or *.domain");
             }
         }

@@ -287,7 +287,7 @@ async fn return_to_original(State(state): State<AppState>, parts: Parts) -> Resp
 fn percent_encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for byte in value.bytes() {
-        if byte == b'%' || byte < 0x20 || byte >= 0x7f {
+        if byte == b'%' || !(0x20..0x7f).contains(&byte) {
             out.push_str(&format!("%{byte:02X}"));
         } else {
             out.push(char::from(byte));
