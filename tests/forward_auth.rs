@@ -5,6 +5,7 @@
 
 use axum::Router;
 use axum::http::HeaderMap;
+use reqwest::Method;
 use roster_testkit::process::{ServerProcess, free_port, wait_ready};
 use roster_testkit::{Backend, TestDatabase, in_ci};
 use serde_json::{Value, json};
@@ -205,6 +206,25 @@ fn location(response: &reqwest::Response) -> String {
     response.headers()["location"].to_str().unwrap().to_string()
 }
 
+/// Roster's native API, called directly (not through the proxy).
+struct Api<'a> {
+    http: &'a reqwest::Client,
+    base: &'a str,
+}
+
+impl Api<'_> {
+    /// Sends `body` as JSON with the token, if any; asserts a 2xx and answers the JSON.
+    async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Value) -> Value {
+        let mut request = self.http.request(method, format!("{}{path}", self.base)).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        assert!(response.status().is_success(), "{path}: {}", response.status());
+        response.json().await.unwrap()
+    }
+}
+
 async fn proxy_checks_sessions(backend: Backend) {
     let Some(nginx) = nginx_binary() else { return };
     let db = roster_testkit::or_skip!(TestDatabase::new(backend).await);
@@ -232,46 +252,35 @@ async fn proxy_checks_sessions(backend: Backend) {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let admin: Value = http
-        .post(format!("{roster}/v1/auth/register"))
-        .json(&json!({"email": "root@example.org", "password": "correct horse 1"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let api = Api {
+        http: &http,
+        base: &roster,
+    };
+    let admin = api
+        .send(
+            Method::POST,
+            "/v1/auth/register",
+            None,
+            json!({"email": "root@example.org", "password": "correct horse 1"}),
+        )
+        .await;
     let admin_token = admin["access_token"].as_str().unwrap().to_string();
-    let ann: Value = http
-        .post(format!("{roster}/v1/users"))
-        .bearer_auth(&admin_token)
-        .json(&json!({"email": "ann@example.org", "name": "Ann Lee", "password": "ann's password"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ann = api
+        .send(
+            Method::POST,
+            "/v1/users",
+            Some(&admin_token),
+            json!({"email": "ann@example.org", "name": "Ann Lee", "password": "ann's password"}),
+        )
+        .await;
     let ann_id = ann["id"].as_str().unwrap().to_string();
     for name in ["staff", "writers"] {
-        let group: Value = http
-            .post(format!("{roster}/v1/groups"))
-            .bearer_auth(&admin_token)
-            .json(&json!({"name": name}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let added = http
-            .post(format!("{roster}/v1/groups/{}/members", group["id"].as_str().unwrap()))
-            .bearer_auth(&admin_token)
-            .json(&json!({"user_ids": [ann_id]}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(added.status(), 200);
+        let group = api
+            .send(Method::POST, "/v1/groups", Some(&admin_token), json!({"name": name}))
+            .await;
+        let path = format!("/v1/groups/{}/members", group["id"].as_str().unwrap());
+        api.send(Method::POST, &path, Some(&admin_token), json!({"user_ids": [ann_id]}))
+            .await;
     }
 
     std::fs::write(
@@ -291,7 +300,7 @@ async fn proxy_checks_sessions(backend: Backend) {
 
     // No session: an API call gets 401, a browser the sign-in page; neither reaches the app,
     // and identity headers a client sends itself change nothing.
-    let api = http
+    let anonymous = http
         .get(format!("{proxy}/api/chats"))
         .header("accept", "application/json")
         .header("x-roster-email", "root@example.org")
@@ -299,7 +308,7 @@ async fn proxy_checks_sessions(backend: Backend) {
         .send()
         .await
         .unwrap();
-    assert_eq!(api.status(), 401);
+    assert_eq!(anonymous.status(), 401);
     let bad_token = http
         .get(format!("{proxy}/api/chats"))
         .bearer_auth("not-a-token")
@@ -397,34 +406,32 @@ async fn proxy_checks_sessions(backend: Backend) {
     assert_eq!(upstream.last().1["x-roster-email"], "ann@example.org");
 
     // A bearer token works as well (an API client).
-    let login: Value = http
-        .post(format!("{roster}/v1/auth/login"))
-        .json(&json!({"login": "ann@example.org", "password": "ann's password"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let api = http
+    let login = api
+        .send(
+            Method::POST,
+            "/v1/auth/login",
+            None,
+            json!({"login": "ann@example.org", "password": "ann's password"}),
+        )
+        .await;
+    let bearer = http
         .get(format!("{proxy}/api/models"))
         .bearer_auth(login["access_token"].as_str().unwrap())
         .send()
         .await
         .unwrap();
-    assert_eq!(api.status(), 200);
+    assert_eq!(bearer.status(), 200);
     assert_eq!(upstream.count(), 3);
     assert_eq!(upstream.last().1["x-roster-email"], "ann@example.org");
 
     // Deactivated: the session no longer passes, and the app sees nothing more.
-    let deactivated = http
-        .patch(format!("{roster}/v1/users/{ann_id}"))
-        .bearer_auth(&admin_token)
-        .json(&json!({"active": false}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deactivated.status(), 200);
+    api.send(
+        Method::PATCH,
+        &format!("/v1/users/{ann_id}"),
+        Some(&admin_token),
+        json!({"active": false}),
+    )
+    .await;
     let page = http
         .get(&original)
         .header("accept", "text/html")

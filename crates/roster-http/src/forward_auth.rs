@@ -16,6 +16,7 @@
 
 use crate::error::ApiError;
 use crate::extract::credential_of;
+use crate::pages::session::{no_store, redirect};
 use crate::pages::{SignInRequest, browser_session};
 use crate::state::AppState;
 use axum::Router;
@@ -232,19 +233,14 @@ fn unauthenticated(state: &AppState, parts: &Parts) -> Response {
         .uri
         .query()
         .is_some_and(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "unauthenticated" && v == "401"));
-    let mut response = if only_401 {
-        let mut response = ApiError::from(Error::Unauthenticated).into_response();
-        if let Ok(value) = HeaderValue::from_str(&target) {
-            response
-                .headers_mut()
-                .insert(HeaderName::from_static(SIGN_IN_HEADER), value);
-        }
+    if !only_401 {
+        return redirect(StatusCode::FOUND, &target);
+    }
+    let mut response = ApiError::from(Error::Unauthenticated).into_response();
+    if let Ok(value) = HeaderValue::from_str(&target) {
         response
-    } else {
-        StatusCode::FOUND.into_response()
-    };
-    if !only_401 && let Ok(value) = HeaderValue::from_str(&target) {
-        response.headers_mut().insert(header::LOCATION, value);
+            .headers_mut()
+            .insert(HeaderName::from_static(SIGN_IN_HEADER), value);
     }
     no_store(response)
 }
@@ -262,13 +258,7 @@ async fn return_to_original(State(state): State<AppState>, parts: Parts) -> Resp
         return no_store(ApiError::from(Error::invalid("rd", "must be a URL on an allowed host")).into_response());
     };
     match browser_session(&state, &parts.headers).await {
-        Ok(Some(_)) => {
-            let mut response = StatusCode::SEE_OTHER.into_response();
-            if let Ok(value) = HeaderValue::from_str(&target) {
-                response.headers_mut().insert(header::LOCATION, value);
-            }
-            no_store(response)
-        }
+        Ok(Some(_)) => redirect(StatusCode::SEE_OTHER, &target),
         Ok(None) => crate::pages::signin_redirect(&SignInRequest {
             return_to: Some(
                 parts
@@ -294,13 +284,6 @@ fn percent_encode(value: &str) -> String {
         }
     }
     out
-}
-
-fn no_store(mut response: Response) -> Response {
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }
 
 #[cfg(test)]
