@@ -193,6 +193,20 @@ pub struct Settings {
     /// addresses, for receivers on the same host or network. Cloud metadata, unspecified and
     /// multicast addresses stay refused.
     pub webhook_allow_private_networks: bool,
+    /// Hosts `GET /v1/forward-auth` may send a browser back to after signing in (`name`,
+    /// `name:port`, or `*.domain`); empty: none.
+    #[serde(deserialize_with = "crate::limits::string_or_list")]
+    pub forward_auth_allowed_hosts: Vec<String>,
+    /// The header forward authentication answers the user's id in.
+    pub forward_auth_user_header: String,
+    /// ... the user's email in.
+    pub forward_auth_email_header: String,
+    /// ... the user's name in.
+    pub forward_auth_name_header: String,
+    /// ... the user's group names in (comma-separated).
+    pub forward_auth_groups_header: String,
+    /// ... the user's role in (`admin`, `user`).
+    pub forward_auth_role_header: String,
 }
 
 impl Default for Settings {
@@ -281,6 +295,12 @@ impl Default for Settings {
             api_key_permission: "openwebui".into(),
             primary_admin_keeps_role: "openwebui".into(),
             webhook_allow_private_networks: false,
+            forward_auth_allowed_hosts: Vec::new(),
+            forward_auth_user_header: "X-Roster-User".into(),
+            forward_auth_email_header: "X-Roster-Email".into(),
+            forward_auth_name_header: "X-Roster-Name".into(),
+            forward_auth_groups_header: "X-Roster-Groups".into(),
+            forward_auth_role_header: "X-Roster-Role".into(),
         }
     }
 }
@@ -370,6 +390,12 @@ const ENV_KEYS: &[&str] = &[
     "api_key_permission",
     "primary_admin_keeps_role",
     "webhook_allow_private_networks",
+    "forward_auth_allowed_hosts",
+    "forward_auth_user_header",
+    "forward_auth_email_header",
+    "forward_auth_name_header",
+    "forward_auth_groups_header",
+    "forward_auth_role_header",
 ];
 
 /// Settings given as flags; only those present override.
@@ -411,6 +437,7 @@ impl Settings {
             bail!("min_password_length must be between 1 and 128");
         }
         self.role()?;
+        self.forward_auth()?;
         if self.access_token_ttl_seconds < 10 {
             bail!("access_token_ttl_seconds must be at least 10");
         }
@@ -552,6 +579,7 @@ impl Settings {
             langflow_auto_login: self.langflow_auto_login,
             langflow_superuser: self.langflow_superuser.clone(),
             pages: self.pages(),
+            forward_auth: self.forward_auth().unwrap_or_default(),
             ..self.http_limits()
         }
     }
@@ -574,6 +602,46 @@ impl Settings {
 }
 
 impl Settings {
+    /// Forward authentication's settings, checked: header names must be valid and distinct.
+    fn forward_auth(&self) -> anyhow::Result<roster_http::forward_auth::ForwardAuthSettings> {
+        use roster_http::forward_auth::{ForwardAuthHeaders, ForwardAuthSettings};
+        let name = |setting: &str, raw: &str| -> anyhow::Result<axum::http::HeaderName> {
+            axum::http::HeaderName::from_bytes(raw.trim().as_bytes())
+                .map_err(|_| anyhow::anyhow!("{setting} must be an HTTP header name, not {raw:?}"))
+        };
+        let headers = ForwardAuthHeaders {
+            user: name("forward_auth_user_header", &self.forward_auth_user_header)?,
+            email: name("forward_auth_email_header", &self.forward_auth_email_header)?,
+            name: name("forward_auth_name_header", &self.forward_auth_name_header)?,
+            groups: name("forward_auth_groups_header", &self.forward_auth_groups_header)?,
+            role: name("forward_auth_role_header", &self.forward_auth_role_header)?,
+        };
+        let all = [
+            &headers.user,
+            &headers.email,
+            &headers.name,
+            &headers.groups,
+            &headers.role,
+        ];
+        if all.iter().enumerate().any(|(i, a)| all[..i].contains(a)) {
+            bail!("the forward_auth_*_header settings must name five different headers");
+        }
+        for host in &self.forward_auth_allowed_hosts {
+            let h = host.trim();
+            if h.is_empty() || h.contains(['/', '@', ' ']) || h.strip_prefix("*.").unwrap_or(h).contains('*') {
+                bail!("forward_auth_allowed_hosts: {host:?} is not a host, host:port or *.domain");
+            }
+        }
+        Ok(ForwardAuthSettings {
+            headers,
+            allowed_hosts: self
+                .forward_auth_allowed_hosts
+                .iter()
+                .map(|h| h.trim().to_string())
+                .collect(),
+        })
+    }
+
     fn validate_webhooks(&self) -> anyhow::Result<()> {
         if !(10..=3_600_000).contains(&self.webhook_poll_interval_ms) {
             bail!("webhook_poll_interval_ms must be between 10 and 3600000");
@@ -909,5 +977,34 @@ mod balance_tests {
         settings.balance_refill_interval_value = -3;
         let error = settings.validate().unwrap_err().to_string();
         assert!(error.contains("balance_refill_interval_value"), "{error}");
+    }
+}
+
+#[cfg(test)]
+mod forward_auth_tests {
+    use super::*;
+
+    #[test]
+    fn forward_auth_settings_are_checked() {
+        let mut settings = Settings::default();
+        assert_eq!(settings.http().forward_auth.headers.email.as_str(), "x-roster-email");
+        settings.forward_auth_email_header = "X-User-Email".into();
+        settings.forward_auth_allowed_hosts = vec!["chat.example.org".into(), "*.example.net:8443".into()];
+        assert!(settings.validate().is_ok());
+        let http = settings.http();
+        assert_eq!(http.forward_auth.headers.email.as_str(), "x-user-email");
+        assert!(http.forward_auth.host_allowed("a.example.net:8443"));
+        settings.forward_auth_name_header = "X-User-Email".into();
+        let error = settings.validate().unwrap_err().to_string();
+        assert!(error.contains("five different headers"), "{error}");
+        settings.forward_auth_name_header = "bad header".into();
+        let error = settings.validate().unwrap_err().to_string();
+        assert!(error.contains("forward_auth_name_header"), "{error}");
+        settings.forward_auth_name_header = "X-User-Name".into();
+        for bad in ["https://chat.example.org", "a*.example.org", "", "user@host"] {
+            settings.forward_auth_allowed_hosts = vec![bad.into()];
+            let error = settings.validate().unwrap_err().to_string();
+            assert!(error.contains("forward_auth_allowed_hosts"), "{bad}: {error}");
+        }
     }
 }

@@ -7,6 +7,7 @@ pub mod cookie;
 pub mod dialect;
 pub mod error;
 pub mod extract;
+pub mod forward_auth;
 mod health;
 pub mod oidc;
 pub mod pages;
@@ -35,6 +36,7 @@ pub fn app(state: AppState) -> Router {
         .merge(dialect::plexichat::mount(&state))
         .merge(oidc::mount(&state))
         .merge(pages::mount(&state))
+        .merge(forward_auth::mount(&state))
         .fallback(error::not_found_fallback)
         .method_not_allowed_fallback(error::method_not_allowed_fallback)
         .layer(DefaultBodyLimit::max(body_limit))

@@ -48,6 +48,8 @@ pub struct HttpConfig {
     pub cors: crate::protect::CorsSettings,
     /// The sign-in pages' branding.
     pub pages: crate::pages::PageSettings,
+    /// Forward authentication: the identity headers' names and where a browser may return.
+    pub forward_auth: crate::forward_auth::ForwardAuthSettings,
 }
 
 impl Default for HttpConfig {
@@ -72,6 +74,7 @@ impl Default for HttpConfig {
             security_headers: crate::protect::SecurityHeaders::default(),
             cors: crate::protect::CorsSettings::default(),
             pages: crate::pages::PageSettings::default(),
+            forward_auth: crate::forward_auth::ForwardAuthSettings::default(),
         }
     }
 }

@@ -127,11 +127,21 @@ pub fn signin_redirect(request: &SignInRequest) -> Response {
 
 /// A 303 to a path on Roster (or to `/` if `to` is not a safe one).
 pub(crate) fn see_other(to: &str) -> Response {
-    let to = safe_return_to(to).unwrap_or_else(|| "/".into());
-    let mut response = StatusCode::SEE_OTHER.into_response();
-    if let Ok(value) = HeaderValue::from_str(&to) {
+    redirect(StatusCode::SEE_OTHER, &safe_return_to(to).unwrap_or_else(|| "/".into()))
+}
+
+/// A redirect (`status`) to `location` exactly, never cached: the caller has checked the
+/// target (see [`safe_return_to`], [`crate::forward_auth::ForwardAuthSettings::allowed_url`]).
+pub(crate) fn redirect(status: StatusCode, location: &str) -> Response {
+    let mut response = status.into_response();
+    if let Ok(value) = HeaderValue::from_str(location) {
         response.headers_mut().insert(header::LOCATION, value);
     }
+    no_store(response)
+}
+
+/// `response` with `Cache-Control: no-store`.
+pub(crate) fn no_store(mut response: Response) -> Response {
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

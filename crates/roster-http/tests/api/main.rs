@@ -12,6 +12,7 @@ mod backchannel;
 mod balances;
 mod errors;
 mod fastapi_validation;
+mod forward_auth;
 mod gates;
 mod groups;
 mod identity;
