@@ -15,6 +15,7 @@ pub mod session;
 mod signin;
 pub mod strings;
 pub mod theme;
+mod verify;
 
 pub use links::{REGISTER_PATH, RESET_PASSWORD_PATH};
 pub use render::ConsentPage;
@@ -25,6 +26,7 @@ pub use session::{
 pub use signin::{SECOND_FACTOR_PATH, SIGNOUT_PATH};
 pub use strings::Strings;
 pub use theme::PageSettings;
+pub use verify::{RESEND_VERIFICATION_PATH, VERIFY_EMAIL_PATH};
 
 use crate::state::AppState;
 use axum::Router;
@@ -47,6 +49,7 @@ pub fn mount(_state: &AppState) -> Router<AppState> {
         .route(SIGNOUT_PATH, get(signin::signout_page).post(signin::signout_submit))
         .route(render::STYLESHEET_PATH, get(stylesheet))
         .merge(links::routes())
+        .merge(verify::routes())
         .route_layer(axum::middleware::from_fn(crate::extract::reject_nul_in_uri))
 }
 
