@@ -1105,15 +1105,7 @@ async fn clients_are_managed_from_the_command_line(backend: Backend) {
     roster(&app, &["clients", "remove", "lf"], "").fails(1, "client not found");
 
     // Every change is audited (the command line is no user) and in the outbox.
-    let audit = app
-        .core
-        .store
-        .list_audit(&roster_core::journal::AuditQuery {
-            limit: 500,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let audit = app.audit().await;
     for action in [
         "oidc_client.created",
         "oidc_client.updated",

@@ -2,8 +2,8 @@
 //! CSRF protection), and who is signed in there (the browser session).
 
 use crate::pages::csrf::{CSRF_FIELD, Csrf};
-use crate::pages::render::{Chrome, FormPage, Link, failure, message, respond};
-use crate::pages::{ConsentPage, SignInRequest, browser_session, language, signin_redirect, strings};
+use crate::pages::render::{Chrome, FormPage, Link, failure, message};
+use crate::pages::{ConsentPage, SignInRequest, browser_session, form_response, language, signin_redirect, strings};
 use crate::state::AppState;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -62,17 +62,6 @@ pub fn consent(
 ) -> Response {
     let t = language(headers);
     let csrf = Csrf::of(headers);
-    let scope_text = |s: &str| -> String {
-        match s {
-            "openid" => t.scope_openid.to_string(),
-            "profile" => t.scope_profile.to_string(),
-            "email" => t.scope_email.to_string(),
-            "offline_access" => t.scope_offline_access.to_string(),
-            "roles" => t.scope_roles.to_string(),
-            "groups" => t.scope_groups.to_string(),
-            other => strings::fill(t.scope_other, &[("scope", other)]),
-        }
-    };
     let who = session
         .user
         .name
@@ -86,19 +75,17 @@ pub fn consent(
             hidden.push((name, v));
         }
     }
-    let page = ConsentPage {
-        chrome: Chrome::new(state, t, t.consent_title),
-        intro: strings::fill(t.consent_intro, &[("client", client_name)]),
-        scopes: scopes.iter().map(|s| scope_text(s)).collect(),
-        signed_in_as: strings::fill(t.consent_signed_in_as, &[("name", &who)]),
-        action: "/oidc/authorize".into(),
+    let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
+    let page = ConsentPage::new(
+        &state.config.pages,
+        t,
+        client_name,
+        &scopes,
+        &who,
+        "/oidc/authorize",
         hidden,
-        allow: t.consent_allow.into(),
-        deny: t.consent_deny.into(),
-    };
-    let mut response = respond(state, StatusCode::OK, &page);
-    csrf.set_on(state, &mut response);
-    response
+    );
+    form_response(state, &csrf, StatusCode::OK, &page)
 }
 
 /// The authorization request's parameters carried through the consent form.
@@ -167,9 +154,7 @@ fn logout_confirmation(
         submit: t.sign_out_button.into(),
         cancel: Some(Link::new(crate::pages::SIGNIN_PATH, t.cancel)),
     };
-    let mut response = respond(state, status, &page);
-    csrf.set_on(state, &mut response);
-    response
+    form_response(state, &csrf, status, &page)
 }
 
 /// Ends the browser session and goes where the client asked (its registered

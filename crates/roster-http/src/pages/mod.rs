@@ -23,6 +23,7 @@ pub use session::{
     CHALLENGE_COOKIE, CurrentSession, SESSION_COOKIE, SIGNIN_PATH, SignInRequest, browser_session,
     clear_session_cookie, safe_return_to, session_cookie, signin_redirect,
 };
+pub(crate) use signin::form_response;
 pub use signin::{SECOND_FACTOR_PATH, SIGNOUT_PATH};
 pub use strings::Strings;
 pub use theme::PageSettings;

@@ -56,8 +56,13 @@ struct SignInForm {
     password: Option<String>,
 }
 
-/// A form page as a response, with the CSRF cookie when its token is new.
-pub(super) fn form_response(state: &AppState, csrf: &Csrf, status: StatusCode, page: &FormPage) -> Response {
+/// A page with a form as a response, with the CSRF cookie when its token is new.
+pub(crate) fn form_response(
+    state: &AppState,
+    csrf: &Csrf,
+    status: StatusCode,
+    page: &impl askama::Template,
+) -> Response {
     let mut response = respond(state, status, page);
     csrf.set_on(state, &mut response);
     response

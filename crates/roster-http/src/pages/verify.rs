@@ -6,9 +6,10 @@
 //! every address).
 
 use super::csrf::{CSRF_FIELD, Csrf};
+use super::links::link_form;
 use super::render::{Chrome, Field, FormPage, failure, message};
 use super::session::SIGNIN_PATH;
-use super::signin::{form_response, submitted, throttled};
+use super::signin::{submitted, throttled};
 use super::strings::Strings;
 use super::{Lang, PageQuery};
 use crate::extract::Meta;
@@ -16,7 +17,7 @@ use crate::state::AppState;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use roster_core::Error;
@@ -39,16 +40,6 @@ pub(super) fn routes() -> Router<AppState> {
 struct VerifyForm {
     token: Option<String>,
     email: Option<String>,
-}
-
-/// A form page of the link: the link's token is in the URL, so it must not travel on in a
-/// Referer.
-fn link_form(state: &AppState, csrf: &Csrf, status: StatusCode, page: &FormPage) -> Response {
-    let mut response = form_response(state, csrf, status, page);
-    response
-        .headers_mut()
-        .insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    response
 }
 
 /// The confirmation: one button, the link's token and address carried as hidden fields.

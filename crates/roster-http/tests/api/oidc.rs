@@ -349,15 +349,7 @@ async fn code_flow_tokens_userinfo_refresh(backend: Backend) {
     assert_eq!(r.status(), 401, "a revoked grant's access token is refused");
 
     // The audit trail names the client.
-    let audit = app
-        .core
-        .store
-        .list_audit(&roster_core::journal::AuditQuery {
-            limit: 500,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let audit = app.audit().await;
     for action in ["oidc.authorize", "oidc.token"] {
         assert!(
             audit
@@ -892,15 +884,7 @@ async fn clients_are_validated_and_audited(backend: Backend) {
     app.delete("/v1/clients/webui", Some(&admin.access_token))
         .await
         .assert_problem(404, "not_found");
-    let audit = app
-        .core
-        .store
-        .list_audit(&roster_core::journal::AuditQuery {
-            limit: 500,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let audit = app.audit().await;
     for action in [
         "oidc_client.created",
         "oidc_client.updated",
@@ -1032,14 +1016,8 @@ async fn browser_sign_in_consent_and_logout(backend: Backend) {
 
 /// The audit actions recorded for `client_id`.
 async fn audited(app: &TestApp, client_id: &str) -> Vec<String> {
-    app.core
-        .store
-        .list_audit(&roster_core::journal::AuditQuery {
-            limit: 500,
-            ..Default::default()
-        })
+    app.audit()
         .await
-        .unwrap()
         .into_iter()
         .filter(|e| e.details["client_id"] == client_id)
         .map(|e| e.action)
