@@ -267,6 +267,7 @@ pub const DE: Strings = Strings {
     verify_email_intro: "Bestätigen Sie, dass diese E-Mail-Adresse Ihnen gehört.",
     verify_email_button: "Meine E-Mail-Adresse bestätigen",
     email_verified_body: "Ihre E-Mail-Adresse ist bestätigt. Sie können diese Seite schließen.",
+    link_invalid_body: "Dieser Link ist ungültig, abgelaufen oder wurde bereits verwendet. Fordern Sie einen neuen an.",
     verify_email_failed_body: "Dieser Bestätigungslink ist abgelaufen oder wurde bereits verwendet. Geben Sie Ihre E-Mail-Adresse ein, um einen neuen zu erhalten.",
     resend_verification_button: "Neuen Link senden",
     verification_resent_body: "Falls ein Konto mit dieser Adresse noch bestätigt werden muss, ist ein neuer Link unterwegs. Sehen Sie in Ihrem Postfach nach.",

@@ -102,14 +102,22 @@ fn resend_form(
     link_form(state, csrf, status, &page)
 }
 
-/// `GET /verify-email?token=...&email=...`: asks to confirm; uses nothing up.
+/// `GET /verify-email?token=...&email=...`: asks to confirm; uses nothing up. Without a
+/// token: the form asking for a new link.
 async fn verify_page(
     State(state): State<AppState>,
     Lang(t): Lang,
     headers: HeaderMap,
     PageQuery(query): PageQuery<VerifyForm>,
 ) -> Response {
-    confirm_form(&state, t, &Csrf::of(&headers), StatusCode::OK, &query, None)
+    let csrf = Csrf::of(&headers);
+    if query.token.as_deref().is_none_or(|t| t.trim().is_empty()) {
+        // No token: nothing to confirm; offer a new link.
+        let email = query.email.as_deref().unwrap_or_default();
+        let notice = (t.link_invalid_body.to_string(), None);
+        return resend_form(&state, t, &csrf, StatusCode::NOT_FOUND, email, notice);
+    }
+    confirm_form(&state, t, &csrf, StatusCode::OK, &query, None)
 }
 
 /// `POST /verify-email`: uses the link; on success says so, otherwise says the link is

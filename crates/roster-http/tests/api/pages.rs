@@ -993,6 +993,9 @@ async fn a_verification_link_asks_to_confirm_then_verifies(backend: Backend) {
     assert_eq!(resend.labels["email"], "Email address");
     let garbled = browser.submit(&form.clone().set("token", "nonsense")).await;
     assert_eq!(garbled.status, 404);
+    let no_token = browser.get("/verify-email").await;
+    assert_eq!(no_token.status, 404);
+    no_token.form("/verify-email/resend");
 
     // Asking for a new link: the same answer for every address; an unverified one gets mail.
     let other = app.user(Role::User).await;
