@@ -555,14 +555,6 @@ impl Settings {
         format!("{}/{page}?token={token}", self.public_url.trim_end_matches('/'))
     }
 
-    /// The page LibreChat's verification links lead to (under `librechat_prefix`).
-    pub fn librechat_verify_page(&self) -> String {
-        match self.librechat_prefix.trim().trim_matches('/') {
-            "" => "/verify".to_string(),
-            prefix => format!("/{prefix}/verify"),
-        }
-    }
-
     /// The transport's settings.
     pub fn http(&self) -> HttpConfig {
         HttpConfig {

@@ -256,7 +256,7 @@ fn main() -> std::process::ExitCode {
         let (store, core) = serve::build_core(&settings).await?;
         let outcome = match cli.command {
             Command::Serve { .. } => Ok(()),
-            Command::CreateUser(args) => admin::create::run(&core, &settings, args).await,
+            Command::CreateUser(args) => admin::create::run(&core, args).await,
             Command::InviteUser(args) => admin::invite::run(&core, &settings, args).await,
             Command::ListUsers(args) => admin::list::run(&core, args).await,
             Command::ResetPassword(args) => admin::password::run(&core, &settings, args).await,

@@ -835,6 +835,125 @@ async fn a_different_secret_key_is_refused(backend: Backend) {
 async fn clients_logouts_lists_the_queue(backend: Backend) {
     use roster_core::service::oidc::{AuthorizeOutcome, AuthorizeRequest, SignedIn};
     let app = roster_testkit::or_skip!(app(backend).await);
+/// `roster clients add|list|show|update|remove|rotate-secret` against a real database: the
+/// secret printed once (or read from standard input), errors naming the field, exit codes.
+async fn clients_are_managed_from_the_command_line(backend: Backend) {
+    let app = roster_testkit::or_skip!(app(backend).await);
+    let secret_of = |out: &str| -> String {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with("Client secret (shown once): "))
+            .unwrap_or_else(|| panic!("no secret in {out}"));
+        line.trim_start_matches("Client secret (shown once): ").to_string()
+    };
+    let works = |id: &str, secret: &str| {
+        let app = &app;
+        let (id, secret) = (id.to_string(), secret.to_string());
+        async move {
+            app.client
+                .post(format!("{}/oidc/token", app.address))
+                .basic_auth(&id, Some(&secret))
+                .form(&[("grant_type", "client_credentials")])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+
+    // add: a generated secret, printed once, that authenticates the client.
+    let r = roster(
+        &app,
+        &[
+            "clients",
+            "add",
+            "owui",
+            "--first-party",
+            "--redirect-uri",
+            "https://chat.example.org/oauth/oidc/login/callback",
+            "--redirect-uri",
+            "http://127.0.0.1:8080/cb",
+            "--post-logout-redirect-uri",
+            "https://chat.example.org/auth",
+            "--grant-types",
+            "authorization_code,refresh_token,client_credentials",
+            "--scopes",
+            "openid,email,profile",
+            "--name",
+            "Open WebUI",
+        ],
+        "",
+    );
+    r.ok();
+    assert!(r.stdout.contains("Client owui created."), "{r:?}");
+    let secret = secret_of(&r.stdout);
+    assert_eq!(secret.len(), 40, "{secret}");
+    assert!(secret.chars().all(|c| c.is_ascii_alphanumeric()));
+    assert_eq!(works("owui", &secret).await, 200);
+    let stored = app.core.get_oidc_client(app.core.operator(), "owui").await.unwrap();
+    assert_eq!(
+        stored.redirect_uris,
+        [
+            "https://chat.example.org/oauth/oidc/login/callback",
+            "http://127.0.0.1:8080/cb"
+        ]
+    );
+    assert!(stored.first_party && stored.confidential);
+    assert_eq!(stored.name.as_deref(), Some("Open WebUI"));
+
+    // --secret-stdin: the given secret, never printed; --public: no secret at all.
+    let given = "S".repeat(20) + &"7".repeat(20);
+    let r = roster(
+        &app,
+        &[
+            "clients",
+            "add",
+            "lf",
+            "--secret-stdin",
+            "--audience",
+            "langflow",
+            "--grant-types",
+            "authorization_code,client_credentials",
+            "--redirect-uri",
+            "https://flows.example.org/cb",
+        ],
+        &format!("{given}\n"),
+    );
+    r.ok();
+    assert!(r.stdout.contains("Client lf created."), "{r:?}");
+    assert!(!r.stdout.contains("secret") && !r.stdout.contains(&given), "{r:?}");
+    assert_eq!(works("lf", &given).await, 200);
+    let r = roster(
+        &app,
+        &[
+            "clients",
+            "add",
+            "spa",
+            "--public",
+            "--redirect-uri",
+            "https://spa.example.org/cb",
+        ],
+        "",
+    );
+    r.ok();
+    assert!(!r.stdout.contains("secret"), "{r:?}");
+    assert!(
+        !app.core
+            .get_oidc_client(app.core.operator(), "spa")
+            .await
+            .unwrap()
+            .confidential
+    );
+
+    // Errors name the field (exit 1) or the misuse (exit 2); nothing is created.
+    roster(
+        &app,
+        &["clients", "add", "bad-id", "--redirect-uri", "https://x.example/cb"],
+        "",
+    )
+    .fails(1, "client_id");
+    roster(&app, &["clients", "add", "x1", "--redirect-uri", "not a url"], "").fails(1, "redirect_uris");
     roster(
         &app,
         &[
@@ -910,6 +1029,172 @@ async fn clients_logouts_lists_the_queue(backend: Backend) {
 
 backend_tests!(
     clients_logouts_lists_the_queue,
+            "x2",
+            "--redirect-uri",
+            "https://x.example/cb",
+            "--scopes",
+            "openid,admin",
+        ],
+        "",
+    )
+    .fails(1, "scopes");
+    roster(&app, &["clients", "add", "x3"], "").fails(1, "redirect_uris");
+    roster(
+        &app,
+        &[
+            "clients",
+            "add",
+            "x4",
+            "--secret-stdin",
+            "--redirect-uri",
+            "https://x.example/cb",
+        ],
+        "short\n",
+    )
+    .fails(1, "secret");
+    roster(
+        &app,
+        &[
+            "clients",
+            "add",
+            "x5",
+            "--secret-stdin",
+            "--redirect-uri",
+            "https://x.example/cb",
+        ],
+        "",
+    )
+    .fails(2, "--secret-stdin");
+    let r = roster(&app, &["clients", "add", "x6", "--public", "--secret-stdin"], "");
+    assert_eq!(r.code, 2, "{r:?}");
+    roster(
+        &app,
+        &["clients", "add", "owui", "--redirect-uri", "https://x.example/cb"],
+        "",
+    )
+    .fails(1, "client_id is already taken");
+    let ids: Vec<String> = app
+        .core
+        .list_oidc_clients(app.core.operator())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.client_id)
+        .collect();
+    assert_eq!(ids, ["lf", "owui", "spa"]);
+
+    // list and show, as a table and as JSON.
+    let r = roster(&app, &["clients", "list"], "");
+    r.ok();
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert!(lines[0].starts_with("CLIENT ID"), "{r:?}");
+    assert_eq!(lines.len(), 4, "{r:?}");
+    assert!(
+        lines[2].starts_with("owui") && lines[2].contains("confidential"),
+        "{r:?}"
+    );
+    assert!(lines[3].starts_with("spa") && lines[3].contains("public"), "{r:?}");
+    let r = roster(&app, &["clients", "list", "--format", "json"], "");
+    r.ok();
+    let listed: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 3);
+    assert!(
+        !r.stdout.contains(&secret) && !r.stdout.contains("digest"),
+        "no secret listed"
+    );
+    let r = roster(&app, &["clients", "show", "lf"], "");
+    r.ok();
+    assert!(r.stdout.contains("audience                   langflow"), "{r:?}");
+    let r = roster(&app, &["clients", "show", "owui", "--format", "json"], "");
+    r.ok();
+    let shown: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(shown["client_id"], "owui");
+    assert_eq!(
+        shown["post_logout_redirect_uris"],
+        json!(["https://chat.example.org/auth"])
+    );
+    roster(&app, &["clients", "show", "nobody"], "").fails(1, "client not found");
+
+    // update: only what is given changes.
+    let r = roster(
+        &app,
+        &[
+            "clients",
+            "update",
+            "owui",
+            "--no-first-party",
+            "--access-token-ttl",
+            "600",
+            "--name",
+            "",
+        ],
+        "",
+    );
+    r.ok();
+    assert!(r.stdout.contains("Client owui updated."), "{r:?}");
+    let updated = app.core.get_oidc_client(app.core.operator(), "owui").await.unwrap();
+    assert!(!updated.first_party);
+    assert_eq!(updated.access_token_ttl, 600);
+    assert_eq!(updated.name, None);
+    assert_eq!(updated.redirect_uris, stored.redirect_uris, "unchanged");
+    roster(&app, &["clients", "update", "owui", "--access-token-ttl", "5"], "").fails(1, "access_token_ttl");
+    roster(&app, &["clients", "update", "owui", "--signing-alg", "HS256"], "").fails(1, "signing_alg");
+    roster(&app, &["clients", "update", "nobody", "--first-party"], "").fails(1, "client not found");
+    assert_eq!(
+        app.core
+            .get_oidc_client(app.core.operator(), "owui")
+            .await
+            .unwrap()
+            .access_token_ttl,
+        600,
+        "a refused update changes nothing"
+    );
+
+    // rotate-secret: a new secret printed once, the old one refused at once.
+    let r = roster(&app, &["clients", "rotate-secret", "owui"], "");
+    r.ok();
+    assert!(r.stdout.contains("Client owui secret replaced."), "{r:?}");
+    let rotated = secret_of(&r.stdout);
+    assert_ne!(rotated, secret);
+    assert_eq!(works("owui", &secret).await, 401);
+    assert_eq!(works("owui", &rotated).await, 200);
+    let again = "R".repeat(40);
+    let r = roster(
+        &app,
+        &["clients", "rotate-secret", "lf", "--secret-stdin"],
+        &format!("{again}\n"),
+    );
+    r.ok();
+    assert!(!r.stdout.contains(&again) && !r.stdout.contains("shown once"), "{r:?}");
+    assert_eq!(works("lf", &given).await, 401);
+    assert_eq!(works("lf", &again).await, 200);
+    roster(&app, &["clients", "rotate-secret", "spa"], "").fails(1, "a public client has no secret");
+    roster(&app, &["clients", "rotate-secret", "nobody"], "").fails(1, "client not found");
+
+    // remove: gone, its tokens with it; a second remove is an error.
+    let r = roster(&app, &["clients", "remove", "lf"], "");
+    r.ok();
+    assert!(r.stdout.contains("Client lf removed."), "{r:?}");
+    assert_eq!(works("lf", &again).await, 401);
+    roster(&app, &["clients", "remove", "lf"], "").fails(1, "client not found");
+
+    // Every change is audited (the command line is no user) and in the outbox.
+    let audit = app.audit().await;
+    for action in [
+        "oidc_client.created",
+        "oidc_client.updated",
+        "oidc_client.secret_rotated",
+        "oidc_client.deleted",
+    ] {
+        assert!(
+            audit.iter().any(|e| e.action == action && e.actor_id.is_none()),
+            "{action} audited"
+        );
+    }
+}
+
+backend_tests!(
+    clients_are_managed_from_the_command_line,
     a_different_secret_key_is_refused,
     create_user_and_list_users,
     ban_unban_and_list_bans,
@@ -1003,15 +1288,31 @@ mod verification_and_refill {
         assert_eq!(mail.len(), 1, "only the unverified user is mailed");
         assert_eq!(mail[0].to, vec!["vera@example.org".to_string()]);
         assert!(mail[0].decoded().contains("Verify your email"), "{}", mail[0].data);
-        let link = mail[0]
-            .link("https://roster.example.org/librechat/verify?token=")
-            .unwrap();
+        let link = mail[0].link("https://roster.example.org/verify-email?token=").unwrap();
         assert!(link.ends_with("&email=vera%40example.org"), "{link}");
-        // The link works on the LibreChat dialect's verification page.
+        // The link leads to Roster's verification page: opening it asks to confirm and uses
+        // nothing up; the confirmation (a form with its CSRF token) verifies.
         let path = link.trim_start_matches("https://roster.example.org");
-        let r = app.get(path, None).await;
-        r.assert_status(200);
-        assert_eq!(r.body["message"], "Email verified successfully");
+        let page = app.client.get(format!("{}{path}", app.address)).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        let query: std::collections::HashMap<String, String> =
+            reqwest::Url::parse(&link).unwrap().query_pairs().into_owned().collect();
+        let csrf = "c".repeat(43);
+        let confirm = || {
+            app.client
+                .post(format!("{}/verify-email", app.address))
+                .header("cookie", format!("roster_csrf={csrf}"))
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("token", query["token"].as_str()),
+                    ("email", query["email"].as_str()),
+                ])
+                .send()
+        };
+        let done = confirm().await.unwrap();
+        assert_eq!(done.status(), 200);
+        assert!(done.text().await.unwrap().contains("Your email address is verified"));
+        assert_eq!(confirm().await.unwrap().status(), 404, "a used link says so");
         let login = app.login("vera@example.org", "vera's password").await;
         login.assert_status(200);
         assert_eq!(login.body["user"]["email_verified"], true);
@@ -1031,7 +1332,7 @@ mod verification_and_refill {
         );
         r.ok();
         assert!(r.stdout.contains("No email service is configured"), "{r:?}");
-        token_in(&r.stdout, "librechat/verify");
+        token_in(&r.stdout, "verify-email");
     }
 
     async fn balance_shows_and_sets_refill_settings(backend: Backend) {

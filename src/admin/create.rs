@@ -1,7 +1,6 @@
 //! `roster create-user`.
 
 use super::{ask, ask_hidden, ask_yes_no, explain, interactive, password_from_stdin, usage};
-use crate::config::Settings;
 use roster_core::service::NewUser;
 use roster_core::{Core, Role};
 
@@ -37,7 +36,7 @@ fn local_part(email: &str) -> String {
     email.split('@').next().unwrap_or_default().trim().to_string()
 }
 
-pub async fn run(core: &Core, settings: &Settings, args: Args) -> anyhow::Result<()> {
+pub async fn run(core: &Core, args: Args) -> anyhow::Result<()> {
     let role = args.role.as_deref().map(Role::parse).transpose().map_err(explain)?;
     let prompting = args.username.is_none();
     if prompting {
@@ -125,8 +124,11 @@ pub async fn run(core: &Core, settings: &Settings, args: Args) -> anyhow::Result
     }
     if !user.email_verified {
         // As LibreChat's script (its registerUser): an unverified address gets a verification
-        // mail when an email service is configured.
-        let sent = core.send_verification(&user, &settings.librechat_verify_page()).await;
+        // mail when an email service is configured. The link leads to Roster's own
+        // verification page, which asks to confirm before it uses the link.
+        let sent = core
+            .send_verification(&user, roster_http::pages::VERIFY_EMAIL_PATH)
+            .await;
         match sent {
             Ok(_) if core.mail_enabled() => {
                 println!("Verification email sent to {}.", user.email.as_deref().unwrap_or("-"));

@@ -58,6 +58,7 @@ _RP = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Answer)
 threading.Thread(target=_RP.serve_forever, daemon=True).start()
 RP_ORIGIN = f"http://127.0.0.1:{_RP.server_address[1]}"
 REDIRECT = f"{RP_ORIGIN}/cb"
+BYE = f"{RP_ORIGIN}/bye"
 CLIENT, SECRET = "portal", secrets.token_hex(24)
 SESSION_COOKIE = "roster_session"
 
@@ -208,9 +209,10 @@ def sign_in_pages(browser) -> None:
 
 
 def oidc_flows(browser) -> None:
-    """The pages inside the OpenID Connect flow of a third-party client: consent, single
-    sign-on, denial, sign-out, the second factor's amr."""
-    add_client(CLIENT, SECRET, [REDIRECT], first_party=False)
+    """The pages inside the OpenID Connect flow of a third-party client: consent (remembered),
+    single sign-on, denial, RP-initiated logout's confirmation, sign-out, the second factor's
+    amr."""
+    add_client(CLIENT, SECRET, [REDIRECT], first_party=False, post_logout_redirect_uris=[BYE])
     context = browser.new_context(locale="en-US")
     page = context.new_page()
     rp = RelyingParty(page)
@@ -229,13 +231,12 @@ def oidc_flows(browser) -> None:
     claims = jwt_claims(exchange(params["code"], verifier)["id_token"])
     check("the ID token is Pat's, with the nonce", claims.get("email") == "pat@example.org" and claims.get("nonce") == nonce, claims)
 
-    # Single sign-on: a second authorization in the same browser needs no password.
+    # Single sign-on: a second authorization in the same browser needs no password, and the
+    # consent given is remembered.
     rp.urls.clear()
     state, _, _ = start_flow(page)
-    # Consent is not remembered yet (issue 19): the consent page comes again, the password does not.
     check("the Roster browser session signs in again without the password form", not on_sign_in_form(page), page.url)
-    click_button(page, "allow")
-    check("allowing again sends the browser back with a code and the state", len(rp.urls) == 1 and query(rp.urls[0]).get("state") == state, f"{rp.urls} {page.url}")
+    check("the remembered consent sends the browser straight back with a code and the state", len(rp.urls) == 1 and query(rp.urls[0]).get("state") == state, f"{rp.urls} {page.url}")
 
     # Denying consent: access_denied back at the client.
     rp.urls.clear()
@@ -243,6 +244,19 @@ def oidc_flows(browser) -> None:
     shot(page, "11-consent-again")
     click_button(page, "deny|cancel|decline")
     check("denying consent returns error=access_denied", len(rp.urls) == 1 and query(rp.urls[0]).get("error") == "access_denied" and query(rp.urls[0]).get("state") == state, rp.urls)
+
+    # RP-initiated logout without an ID token: Roster asks first, then goes back with the state.
+    rp.urls.clear()
+    page.goto(f"{ROSTER_URL}/oidc/logout?client_id={CLIENT}&post_logout_redirect_uri={BYE}&state=bye1")
+    check("a logout without an ID token asks to confirm", rp.urls == [] and page.locator("form[action='/oidc/logout'] [type=submit]").count() == 1, page.url)
+    shot(page, "12-logout-confirm")
+    page.locator("form[action='/oidc/logout'] [type=submit]").first.click()
+    page.wait_for_load_state()
+    check("confirming goes back to the registered post-logout URI with the state", len(rp.urls) == 1 and rp.urls[0].startswith(BYE) and query(rp.urls[0]).get("state") == "bye1", rp.urls)
+    rp.urls.clear()
+    start_flow(page)
+    check("after the logout, authorize asks for the password again", on_sign_in_form(page) and rp.urls == [], page.url)
+    fill_sign_in(page, "pat", PASSWORD)
 
     # After signing out, authorize asks for the password again.
     page.goto(f"{ROSTER_URL}/signout")

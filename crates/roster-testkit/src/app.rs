@@ -237,6 +237,18 @@ impl TestApp {
         self.request(Method::DELETE, path, token, None).await
     }
 
+    /// The newest entries of the audit trail (up to 500), newest first.
+    pub async fn audit(&self) -> Vec<roster_core::journal::AuditEntry> {
+        self.core
+            .store
+            .list_audit(&roster_core::journal::AuditQuery {
+                limit: 500,
+                ..Default::default()
+            })
+            .await
+            .expect("the audit trail")
+    }
+
     /// Moves the clock forward.
     pub fn advance(&self, by: Duration) {
         self.clock.advance(by);

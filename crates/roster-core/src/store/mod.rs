@@ -17,6 +17,7 @@ mod instance;
 mod journal;
 mod migration;
 mod oidc;
+mod oidc_consents;
 mod secrets;
 mod sessions;
 mod social;
@@ -33,6 +34,7 @@ pub use instance::*;
 pub use journal::*;
 pub use migration::*;
 pub use oidc::*;
+pub use oidc_consents::*;
 pub use secrets::*;
 pub use sessions::*;
 pub use social::*;
@@ -94,6 +96,7 @@ pub trait Store:
     + MigrationStore
     + WebhookStore
     + OidcStore
+    + OidcConsentStore
     + Send
     + Sync
     + 'static
@@ -111,8 +114,8 @@ pub trait Store:
 pub mod prelude {
     pub use super::{
         AccountTokenStore as _, ApiKeyStore as _, BalanceStore as _, GroupStore as _, InstanceStore as _,
-        JournalStore as _, MigrationStore as _, OidcStore as _, SessionStore as _, SocialStore as _, Store as _,
-        TierStore as _, TwoFactorStore as _, UserSecretStore as _, UserSettingStore as _, UserStore as _,
-        WebhookStore as _,
+        JournalStore as _, MigrationStore as _, OidcConsentStore as _, OidcStore as _, SessionStore as _,
+        SocialStore as _, Store as _, TierStore as _, TwoFactorStore as _, UserSecretStore as _, UserSettingStore as _,
+        UserStore as _, WebhookStore as _,
     };
 }

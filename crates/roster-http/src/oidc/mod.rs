@@ -382,5 +382,13 @@ async fn end_session(
         Ok(t) => t,
         Err(e) => return pages::error_page(&state, &headers, e.error, &e.description),
     };
-    pages::end_session(&state, &headers, target).await
+    // The confirmation page's answer: `confirm` with its CSRF token.
+    let answer = if method == Method::POST {
+        serde_urlencoded::from_bytes::<pages::LogoutAnswer>(&body)
+            .ok()
+            .filter(|a| a.confirm.is_some())
+    } else {
+        None
+    };
+    pages::end_session(&state, &headers, &request, target, answer).await
 }

@@ -2,13 +2,13 @@
 //! CSRF protection), and who is signed in there (the browser session).
 
 use crate::pages::csrf::{CSRF_FIELD, Csrf};
-use crate::pages::render::{Chrome, failure, message, respond};
-use crate::pages::{ConsentPage, SignInRequest, browser_session, language, signin_redirect, strings};
+use crate::pages::render::{Chrome, FormPage, Link, failure, message};
+use crate::pages::{ConsentPage, SignInRequest, browser_session, form_response, language, signin_redirect, strings};
 use crate::state::AppState;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use roster_core::service::BrowserSession;
-use roster_core::service::oidc::{EndSessionTarget, SignedIn};
+use roster_core::service::oidc::{EndSessionRequest, EndSessionTarget, SignedIn};
 
 /// An error the user sees (never sent to an unverified redirect URI).
 pub fn error_page(state: &AppState, headers: &HeaderMap, error: &str, description: &str) -> Response {
@@ -62,17 +62,6 @@ pub fn consent(
 ) -> Response {
     let t = language(headers);
     let csrf = Csrf::of(headers);
-    let scope_text = |s: &str| -> String {
-        match s {
-            "openid" => t.scope_openid.to_string(),
-            "profile" => t.scope_profile.to_string(),
-            "email" => t.scope_email.to_string(),
-            "offline_access" => t.scope_offline_access.to_string(),
-            "roles" => t.scope_roles.to_string(),
-            "groups" => t.scope_groups.to_string(),
-            other => strings::fill(t.scope_other, &[("scope", other)]),
-        }
-    };
     let who = session
         .user
         .name
@@ -86,19 +75,17 @@ pub fn consent(
             hidden.push((name, v));
         }
     }
-    let page = ConsentPage {
-        chrome: Chrome::new(state, t, t.consent_title),
-        intro: strings::fill(t.consent_intro, &[("client", client_name)]),
-        scopes: scopes.iter().map(|s| scope_text(s)).collect(),
-        signed_in_as: strings::fill(t.consent_signed_in_as, &[("name", &who)]),
-        action: "/oidc/authorize".into(),
+    let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
+    let page = ConsentPage::new(
+        &state.config.pages,
+        t,
+        client_name,
+        &scopes,
+        &who,
+        "/oidc/authorize",
         hidden,
-        allow: t.consent_allow.into(),
-        deny: t.consent_deny.into(),
-    };
-    let mut response = respond(state, StatusCode::OK, &page);
-    csrf.set_on(state, &mut response);
-    response
+    );
+    form_response(state, &csrf, StatusCode::OK, &page)
 }
 
 /// The authorization request's parameters carried through the consent form.
@@ -118,9 +105,69 @@ pub const AUTHORIZE_PARAMS: [&str; 13] = [
     "auth_after",
 ];
 
-/// Ends the browser session when the hint names its user (no confirmation needed), then goes where
-/// the client asked. Without a hint for this session, the user confirms on the sign-out page.
-pub async fn end_session(state: &AppState, headers: &HeaderMap, target: EndSessionTarget) -> Response {
+/// The logout confirmation's answer (posted back with the end-session parameters).
+#[derive(serde::Deserialize, Default)]
+pub struct LogoutAnswer {
+    pub confirm: Option<String>,
+    pub csrf: Option<String>,
+}
+
+/// Asks whether to sign out (a logout request that does not prove it comes from a client the
+/// user signed in to, RP-Initiated Logout 1.0 §2: without it, any site could sign the user
+/// out). The form posts the request's parameters back with `confirm` and a CSRF token.
+fn logout_confirmation(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: &EndSessionRequest,
+    redirect: bool,
+    csrf: Csrf,
+    status: StatusCode,
+    notice: Option<&str>,
+) -> Response {
+    let t = language(headers);
+    let product = state.config.pages.product_name.trim().to_string();
+    let mut chrome =
+        Chrome::new(state, t, t.sign_out_title).paragraph(strings::fill(t.sign_out_question, &[("product", &product)]));
+    if redirect {
+        chrome = chrome.paragraph(t.sign_out_return_body);
+    }
+    if let Some(notice) = notice {
+        chrome = chrome.error(notice.to_string(), None);
+    }
+    let mut hidden: Vec<(&'static str, String)> = vec![(CSRF_FIELD, csrf.token.clone()), ("confirm", "yes".into())];
+    for (name, value) in [
+        ("id_token_hint", &request.id_token_hint),
+        ("post_logout_redirect_uri", &request.post_logout_redirect_uri),
+        ("client_id", &request.client_id),
+        ("logout_hint", &request.logout_hint),
+        ("state", &request.state),
+    ] {
+        if let Some(value) = value {
+            hidden.push((name, value.clone()));
+        }
+    }
+    let page = FormPage {
+        chrome,
+        action: "/oidc/logout".into(),
+        hidden,
+        fields: Vec::new(),
+        submit: t.sign_out_button.into(),
+        cancel: Some(Link::new(crate::pages::SIGNIN_PATH, t.cancel)),
+    };
+    form_response(state, &csrf, status, &page)
+}
+
+/// Ends the browser session and goes where the client asked (its registered
+/// `post_logout_redirect_uri`, with `state`), or says "Signed out". When the request proves
+/// it comes from a client the user signed in to (an `id_token_hint` of the signed-in user),
+/// at once; otherwise only once the user confirmed (`answer`, CSRF-checked).
+pub async fn end_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: &EndSessionRequest,
+    target: EndSessionTarget,
+    answer: Option<LogoutAnswer>,
+) -> Response {
     let session = match current(state, headers).await {
         Ok(s) => s,
         Err(page) => return page,
@@ -130,9 +177,26 @@ pub async fn end_session(state: &AppState, headers: &HeaderMap, target: EndSessi
         // An ID token of this user (of this or an earlier session) is proof enough that the
         // request comes from a client the user signed in to.
         let hinted = target.hinted.is_some_and(|(user, _)| user == session.user.id);
-        if !hinted {
-            // A logout without proof the client holds this session's ID token: ask.
-            return no_store(Redirect::to(crate::pages::SIGNOUT_PATH).into_response());
+        let redirect = target.redirect.is_some();
+        match answer {
+            _ if hinted => {}
+            None => {
+                return logout_confirmation(
+                    state,
+                    headers,
+                    request,
+                    redirect,
+                    Csrf::of(headers),
+                    StatusCode::OK,
+                    None,
+                );
+            }
+            Some(answer) if !Csrf::verify(state, headers, answer.csrf.as_deref()) => {
+                let notice = Some(t.error_form_expired);
+                let csrf = Csrf::fresh();
+                return logout_confirmation(state, headers, request, redirect, csrf, StatusCode::FORBIDDEN, notice);
+            }
+            Some(_) => {}
         }
         if let Err(e) = state.core.end_browser_session(session, false).await {
             return failure(state, t, &e);

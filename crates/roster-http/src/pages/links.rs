@@ -4,8 +4,9 @@
 //! the form's POST uses it (mail scanners open links).
 
 use super::csrf::{CSRF_FIELD, Csrf};
-use super::render::{Chrome, Field, FormPage, failure, message, respond};
+use super::render::{Chrome, Field, FormPage, failure, message};
 use super::session::{SIGNIN_PATH, SignInRequest, clear_session_cookie};
+use super::signin::form_response;
 use super::strings::{Strings, fill};
 use super::{Lang, PageQuery, read_form};
 use crate::extract::Meta;
@@ -79,9 +80,10 @@ fn new_password_fields(
     ]
 }
 
-fn with_csrf(state: &AppState, csrf: &Csrf, mut response: Response) -> Response {
-    csrf.set_on(state, &mut response);
-    // A link's token is in the URL: it must not travel on in a Referer.
+/// A form page of a link as a response: the link's token is in the URL, so it must not travel
+/// on in a Referer.
+pub(super) fn link_form(state: &AppState, csrf: &Csrf, status: StatusCode, page: &FormPage) -> Response {
+    let mut response = form_response(state, csrf, status, page);
     response
         .headers_mut()
         .insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
@@ -115,7 +117,7 @@ fn reset_form(
         submit: t.reset_password_button.into(),
         cancel: None,
     };
-    with_csrf(state, csrf, respond(state, status, &page))
+    link_form(state, csrf, status, &page)
 }
 
 /// `GET /reset-password?token=...`: the form, if the link can still be used.
@@ -283,7 +285,7 @@ fn invitation_form(
         submit: t.create_account_button.into(),
         cancel: None,
     };
-    with_csrf(state, csrf, respond(state, status, &page))
+    link_form(state, csrf, status, &page)
 }
 
 /// `GET /register?token=...`: the form, with the invited address filled in.

@@ -16,6 +16,7 @@ pub mod session;
 mod signin;
 pub mod strings;
 pub mod theme;
+mod verify;
 
 pub use links::{REGISTER_PATH, RESET_PASSWORD_PATH};
 pub use render::ConsentPage;
@@ -23,9 +24,11 @@ pub use session::{
     CHALLENGE_COOKIE, CurrentSession, SESSION_COOKIE, SIGNIN_PATH, SignInRequest, browser_session,
     clear_session_cookie, safe_return_to, session_cookie, signin_redirect,
 };
+pub(crate) use signin::form_response;
 pub use signin::{SECOND_FACTOR_PATH, SIGNOUT_PATH};
 pub use strings::Strings;
 pub use theme::PageSettings;
+pub use verify::{RESEND_VERIFICATION_PATH, VERIFY_EMAIL_PATH};
 
 use crate::state::AppState;
 use axum::Router;
@@ -49,6 +52,7 @@ pub fn mount(_state: &AppState) -> Router<AppState> {
         .route(render::STYLESHEET_PATH, get(stylesheet))
         .merge(links::routes())
         .merge(admin::routes())
+        .merge(verify::routes())
         .route_layer(axum::middleware::from_fn(crate::extract::reject_nul_in_uri))
 }
 

@@ -18,8 +18,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use roster_core::Error;
+use roster_core::service::{BrowserSession, BrowserSessionStarted};
 use roster_core::service::{BrowserSignIn, SecondFactor};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 /// Path of the second step.
 pub const SECOND_FACTOR_PATH: &str = "/signin/second-factor";
@@ -49,10 +51,95 @@ impl SignInQuery {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct SignInForm {
-    csrf: Option<String>,
     return_to: Option<String>,
     identifier: Option<String>,
     password: Option<String>,
+}
+
+/// A page with a form as a response, with the CSRF cookie when its token is new.
+pub(crate) fn form_response(
+    state: &AppState,
+    csrf: &Csrf,
+    status: StatusCode,
+    page: &impl askama::Template,
+) -> Response {
+    let mut response = respond(state, status, page);
+    csrf.set_on(state, &mut response);
+    response
+}
+
+/// Why a posted form was not taken: it could not be read (400), or its CSRF check failed
+/// (403, with a fresh token for the form shown again).
+pub(super) struct Refused {
+    pub status: StatusCode,
+    pub notice: &'static str,
+    pub csrf: Csrf,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct CsrfField {
+    csrf: Option<String>,
+}
+
+/// Reads a posted form (its default when it cannot be read) and checks its CSRF token: Ok
+/// with the token to render the next form with, or why it was refused.
+pub(super) fn submitted<T: DeserializeOwned + Default>(
+    state: &AppState,
+    t: &'static Strings,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> (T, Result<Csrf, Refused>) {
+    let Some(form) = read_form::<T>(headers, body) else {
+        let refused = Refused {
+            status: StatusCode::BAD_REQUEST,
+            notice: t.error_bad_request,
+            csrf: Csrf::of(headers),
+        };
+        return (T::default(), Err(refused));
+    };
+    let token = read_form::<CsrfField>(headers, body).and_then(|f| f.csrf);
+    if !Csrf::verify(state, headers, token.as_deref()) {
+        let refused = Refused {
+            status: StatusCode::FORBIDDEN,
+            notice: t.error_form_expired,
+            csrf: Csrf::fresh(),
+        };
+        return (form, Err(refused));
+    }
+    (form, Ok(Csrf::of(headers)))
+}
+
+/// A throttled answer: `render` gets the message in words; the answer gets `Retry-After`.
+pub(super) fn throttled(
+    wait: std::time::Duration,
+    t: &'static Strings,
+    render: impl FnOnce(String) -> Response,
+) -> Response {
+    let seconds = (wait.as_secs_f64().ceil() as i64).max(1);
+    let mut response = render(fill(t.error_throttled, &[("seconds", &seconds.to_string())]));
+    if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+/// A finished sign-in: the browser session this browser had before ends, the new one's
+/// cookie is set, and the browser goes on to `return_to`.
+async fn signed_in(
+    state: &AppState,
+    previous: Option<BrowserSession>,
+    started: &BrowserSessionStarted,
+    return_to: Option<&str>,
+) -> Response {
+    if let Some(previous) = previous
+        && let Err(error) = state.core.end_browser_session(&previous, false).await
+    {
+        tracing::warn!(%error, "the replaced browser session could not be ended");
+    }
+    let mut response = after_sign_in(return_to);
+    session_cookie(state, started).append_to(&mut response);
+    response
 }
 
 /// What the sign-in form shows besides its fields.
@@ -100,9 +187,7 @@ fn signin_form(state: &AppState, t: &'static Strings, csrf: &Csrf, status: Statu
         submit: t.sign_in_button.into(),
         cancel: None,
     };
-    let mut response = respond(state, status, &page);
-    csrf.set_on(state, &mut response);
-    response
+    form_response(state, csrf, status, &page)
 }
 
 /// Where a signed-in browser goes: `return_to`, else the sign-in page (which then says who
@@ -171,14 +256,6 @@ fn account_refusal(state: &AppState, t: &'static Strings, error: &Error) -> Opti
     Some(message(state, StatusCode::FORBIDDEN, chrome))
 }
 
-/// Adds `Retry-After` to a throttled answer.
-fn retry_after(mut response: Response, seconds: i64) -> Response {
-    if let Ok(value) = HeaderValue::from_str(&seconds.max(1).to_string()) {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
-    }
-    response
-}
-
 /// `POST /signin`.
 pub(super) async fn signin_submit(
     State(state): State<AppState>,
@@ -188,13 +265,7 @@ pub(super) async fn signin_submit(
     CurrentSession(previous): CurrentSession,
     body: Bytes,
 ) -> Response {
-    let Some(form) = read_form::<SignInForm>(&headers, &body) else {
-        let view = SignInView {
-            notice: Some(t.error_bad_request.into()),
-            ..Default::default()
-        };
-        return signin_form(&state, t, &Csrf::of(&headers), StatusCode::BAD_REQUEST, view);
-    };
+    let (form, checked) = submitted::<SignInForm>(&state, t, &headers, &body);
     let return_to = form.return_to.as_deref().and_then(safe_return_to);
     let identifier = form.identifier.unwrap_or_default().trim().to_string();
     let password = form.password.unwrap_or_default();
@@ -203,27 +274,20 @@ pub(super) async fn signin_submit(
         identifier: identifier.clone(),
         ..Default::default()
     };
-    if !Csrf::verify(&state, &headers, form.csrf.as_deref()) {
-        view.notice = Some(t.error_form_expired.into());
-        return signin_form(&state, t, &Csrf::fresh(), StatusCode::FORBIDDEN, view);
-    }
-    let csrf = Csrf::of(&headers);
+    let csrf = match checked {
+        Ok(csrf) => csrf,
+        Err(refused) => {
+            view.notice = Some(refused.notice.into());
+            return signin_form(&state, t, &refused.csrf, refused.status, view);
+        }
+    };
     if identifier.is_empty() || password.is_empty() {
         view.identifier_error = identifier.is_empty().then(|| t.error_identifier_missing.into());
         view.password_error = password.is_empty().then(|| t.error_password_missing.into());
         return signin_form(&state, t, &csrf, StatusCode::UNPROCESSABLE_ENTITY, view);
     }
     match state.core.browser_sign_in(&identifier, &password, &meta).await {
-        Ok(BrowserSignIn::SignedIn(started)) => {
-            if let Some(previous) = previous
-                && let Err(error) = state.core.end_browser_session(&previous, false).await
-            {
-                tracing::warn!(%error, "the replaced browser session could not be ended");
-            }
-            let mut response = after_sign_in(return_to.as_deref());
-            session_cookie(&state, &started).append_to(&mut response);
-            response
-        }
+        Ok(BrowserSignIn::SignedIn(started)) => signed_in(&state, previous, &started, return_to.as_deref()).await,
         Ok(BrowserSignIn::SecondFactor { challenge, expires_in }) => {
             let mut next = String::from(SECOND_FACTOR_PATH);
             if let Some(to) = &return_to {
@@ -249,14 +313,10 @@ pub(super) async fn signin_submit(
             view.notice = Some(t.error_email_not_verified.into());
             signin_form(&state, t, &csrf, StatusCode::FORBIDDEN, view)
         }
-        Err(Error::RateLimited { retry_after: wait }) => {
-            let seconds = (wait.as_secs_f64().ceil() as i64).max(1);
-            view.notice = Some(fill(t.error_throttled, &[("seconds", &seconds.to_string())]));
-            retry_after(
-                signin_form(&state, t, &csrf, StatusCode::TOO_MANY_REQUESTS, view),
-                seconds,
-            )
-        }
+        Err(Error::RateLimited { retry_after }) => throttled(retry_after, t, |notice| {
+            view.notice = Some(notice);
+            signin_form(&state, t, &csrf, StatusCode::TOO_MANY_REQUESTS, view)
+        }),
         Err(Error::Invalid { field, .. }) => {
             // Only a login or password the core will not read gets here (too long, ...).
             if field == "password" {
@@ -281,7 +341,6 @@ pub(super) struct ReturnQuery {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct SecondFactorForm {
-    csrf: Option<String>,
     return_to: Option<String>,
     code: Option<String>,
 }
@@ -324,9 +383,7 @@ fn second_factor_form(
         submit: t.verify_button.into(),
         cancel: None,
     };
-    let mut response = respond(state, status, &page);
-    csrf.set_on(state, &mut response);
-    response
+    form_response(state, csrf, status, &page)
 }
 
 /// A TOTP code is six digits (spaces ignored); anything else is taken as a backup code.
@@ -390,42 +447,25 @@ pub(super) async fn second_factor_submit(
     CurrentSession(previous): CurrentSession,
     body: Bytes,
 ) -> Response {
-    let Some(form) = read_form::<SecondFactorForm>(&headers, &body) else {
-        return second_factor_form(
-            &state,
-            t,
-            &Csrf::of(&headers),
-            StatusCode::BAD_REQUEST,
-            None,
-            None,
-            Some(t.error_bad_request.into()),
-        );
-    };
+    let (form, checked) = submitted::<SecondFactorForm>(&state, t, &headers, &body);
     let return_to = form.return_to.as_deref().and_then(safe_return_to);
-    if !Csrf::verify(&state, &headers, form.csrf.as_deref()) {
-        return second_factor_form(
-            &state,
-            t,
-            &Csrf::fresh(),
-            StatusCode::FORBIDDEN,
-            return_to.as_deref(),
-            None,
-            Some(t.error_form_expired.into()),
-        );
-    }
-    let csrf = Csrf::of(&headers);
+    let show = |csrf: &Csrf, status: StatusCode, error: Option<&str>, notice: Option<String>| {
+        let error = error.map(str::to_string);
+        second_factor_form(&state, t, csrf, status, return_to.as_deref(), error, notice)
+    };
+    let csrf = match checked {
+        Ok(csrf) => csrf,
+        Err(refused) => return show(&refused.csrf, refused.status, None, Some(refused.notice.into())),
+    };
     let Some(challenge) = cookie::get(&headers, CHALLENGE_COOKIE) else {
         return challenge_expired(&state, t, return_to.as_deref());
     };
     let code = form.code.unwrap_or_default();
     if code.trim().is_empty() {
-        return second_factor_form(
-            &state,
-            t,
+        return show(
             &csrf,
             StatusCode::UNPROCESSABLE_ENTITY,
-            return_to.as_deref(),
-            Some(t.error_code_missing.into()),
+            Some(t.error_code_missing),
             None,
         );
     }
@@ -435,41 +475,15 @@ pub(super) async fn second_factor_submit(
         .await
     {
         Ok(started) => {
-            if let Some(previous) = previous
-                && let Err(error) = state.core.end_browser_session(&previous, false).await
-            {
-                tracing::warn!(%error, "the replaced browser session could not be ended");
-            }
-            let mut response = after_sign_in(return_to.as_deref());
-            session_cookie(&state, &started).append_to(&mut response);
+            let mut response = signed_in(&state, previous, &started, return_to.as_deref()).await;
             clear_challenge(&state, &mut response);
             response
         }
-        Err(Error::InvalidTwoFactorCode) => second_factor_form(
-            &state,
-            t,
-            &csrf,
-            StatusCode::UNAUTHORIZED,
-            return_to.as_deref(),
-            Some(t.error_code_invalid.into()),
-            None,
-        ),
+        Err(Error::InvalidTwoFactorCode) => show(&csrf, StatusCode::UNAUTHORIZED, Some(t.error_code_invalid), None),
         Err(Error::InvalidToken | Error::Invalid { .. }) => challenge_expired(&state, t, return_to.as_deref()),
-        Err(Error::RateLimited { retry_after: wait }) => {
-            let seconds = (wait.as_secs_f64().ceil() as i64).max(1);
-            retry_after(
-                second_factor_form(
-                    &state,
-                    t,
-                    &csrf,
-                    StatusCode::TOO_MANY_REQUESTS,
-                    return_to.as_deref(),
-                    None,
-                    Some(fill(t.error_throttled, &[("seconds", &seconds.to_string())])),
-                ),
-                seconds,
-            )
-        }
+        Err(Error::RateLimited { retry_after }) => throttled(retry_after, t, |notice| {
+            show(&csrf, StatusCode::TOO_MANY_REQUESTS, None, Some(notice))
+        }),
         Err(error) => {
             let mut response =
                 account_refusal(&state, t, &error).unwrap_or_else(|| super::render::failure(&state, t, &error));
@@ -485,7 +499,6 @@ pub(super) async fn second_factor_submit(
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct SignOutForm {
-    csrf: Option<String>,
     everywhere: Option<String>,
     return_to: Option<String>,
 }
@@ -517,9 +530,7 @@ fn signout_form(
             t.cancel,
         )),
     };
-    let mut response = respond(state, status, &page);
-    csrf.set_on(state, &mut response);
-    response
+    form_response(state, csrf, status, &page)
 }
 
 /// `GET /signout`: asks to confirm (a link alone never signs anyone out).
@@ -555,26 +566,11 @@ pub(super) async fn signout_submit(
     CurrentSession(session): CurrentSession,
     body: Bytes,
 ) -> Response {
-    let Some(form) = read_form::<SignOutForm>(&headers, &body) else {
-        return signout_form(
-            &state,
-            t,
-            &Csrf::of(&headers),
-            StatusCode::BAD_REQUEST,
-            None,
-            Some(t.error_bad_request.into()),
-        );
-    };
+    let (form, checked) = submitted::<SignOutForm>(&state, t, &headers, &body);
     let return_to = form.return_to.as_deref().and_then(safe_return_to);
-    if !Csrf::verify(&state, &headers, form.csrf.as_deref()) {
-        return signout_form(
-            &state,
-            t,
-            &Csrf::fresh(),
-            StatusCode::FORBIDDEN,
-            return_to.as_deref(),
-            Some(t.error_form_expired.into()),
-        );
+    if let Err(refused) = checked {
+        let notice = Some(refused.notice.into());
+        return signout_form(&state, t, &refused.csrf, refused.status, return_to.as_deref(), notice);
     }
     let everywhere = form.everywhere.as_deref() == Some("on");
     if let Some(session) = &session

@@ -106,6 +106,10 @@ pub struct Strings {
     pub scope_groups: &'static str,
     /// `{scope}`
     pub scope_other: &'static str,
+    pub verify_email_failed_body: &'static str,
+    pub resend_verification_button: &'static str,
+    pub verification_resent_body: &'static str,
+    pub sign_out_return_body: &'static str,
 }
 
 /// English: the complete table.
@@ -197,6 +201,10 @@ pub const EN: Strings = Strings {
     scope_roles: "See your role",
     scope_groups: "See the groups you belong to",
     scope_other: "Use the permission “{scope}”",
+    verify_email_failed_body: "This verification link has expired or has already been used. Enter your email address to get a new one.",
+    resend_verification_button: "Send a new link",
+    verification_resent_body: "If an account with this address still needs to be verified, a new link is on its way. Check your email.",
+    sign_out_return_body: "You will then go back to the application you came from.",
 };
 
 /// German.
@@ -255,6 +263,16 @@ pub const DE: Strings = Strings {
     consent_intro: "{client} möchte:",
     consent_allow: "Erlauben",
     consent_deny: "Ablehnen",
+    verify_email_title: "E-Mail-Adresse bestätigen",
+    verify_email_intro: "Bestätigen Sie, dass diese E-Mail-Adresse Ihnen gehört.",
+    verify_email_button: "Meine E-Mail-Adresse bestätigen",
+    email_verified_body: "Ihre E-Mail-Adresse ist bestätigt. Sie können diese Seite schließen.",
+    link_invalid_body: "Dieser Link ist ungültig, abgelaufen oder wurde bereits verwendet. Fordern Sie einen neuen an.",
+    verify_email_failed_body: "Dieser Bestätigungslink ist abgelaufen oder wurde bereits verwendet. Geben Sie Ihre E-Mail-Adresse ein, um einen neuen zu erhalten.",
+    resend_verification_button: "Neuen Link senden",
+    verification_resent_body: "Falls ein Konto mit dieser Adresse noch bestätigt werden muss, ist ein neuer Link unterwegs. Sehen Sie in Ihrem Postfach nach.",
+    error_email_invalid: "Geben Sie eine gültige E-Mail-Adresse ein.",
+    sign_out_return_body: "Danach kehren Sie zu der Anwendung zurück, von der Sie kamen.",
     ..EN
 };
 

@@ -498,9 +498,7 @@ async fn password_reset(backend: Backend) {
         "If an account with that email exists, a password reset link has been sent to it.",
     );
     let mail = smtp.wait_for(2).await;
-    let link = mail[1]
-        .link(&format!("{}/librechat/reset-password?", app.address))
-        .unwrap();
+    let link = mail[1].link(&format!("{}/reset-password?", app.address)).unwrap();
     assert!(
         link.contains(&format!("userId={}", user["id"].as_str().unwrap())),
         "{link}"

@@ -78,6 +78,7 @@ pub(crate) fn request(client_id: &str, extra: &[(&str, &str)]) -> AuthorizeReque
         match *k {
             "nonce" => r.nonce = v.filter(|s| !s.is_empty()),
             "scope" => r.scope = v,
+            "prompt" => r.prompt = v,
             "pkce" => {
                 r.code_challenge = None;
                 r.code_challenge_method = None;
@@ -354,15 +355,7 @@ async fn code_flow_tokens_userinfo_refresh(backend: Backend) {
     assert_eq!(r.status(), 401, "a revoked grant's access token is refused");
 
     // The audit trail names the client.
-    let audit = app
-        .core
-        .store
-        .list_audit(&roster_core::journal::AuditQuery {
-            limit: 500,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let audit = app.audit().await;
     for action in ["oidc.authorize", "oidc.token"] {
         assert!(
             audit
@@ -897,15 +890,7 @@ async fn clients_are_validated_and_audited(backend: Backend) {
     app.delete("/v1/clients/webui", Some(&admin.access_token))
         .await
         .assert_problem(404, "not_found");
-    let audit = app
-        .core
-        .store
-        .list_audit(&roster_core::journal::AuditQuery {
-            limit: 500,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let audit = app.audit().await;
     for action in [
         "oidc_client.created",
         "oidc_client.updated",
@@ -1035,7 +1020,248 @@ async fn browser_sign_in_consent_and_logout(backend: Backend) {
     assert_eq!(status, 400, "ending the browser session ends its grants");
 }
 
+/// The audit actions recorded for `client_id`.
+async fn audited(app: &TestApp, client_id: &str) -> Vec<String> {
+    app.audit()
+        .await
+        .into_iter()
+        .filter(|e| e.details["client_id"] == client_id)
+        .map(|e| e.action)
+        .collect()
+}
+
+async fn consent_is_remembered_listed_and_withdrawn(backend: Backend) {
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
+    let user = app.admin().await;
+    let other = app.user(Role::User).await;
+    let secret = client(&app, "third", false, false, ClientChanges::default())
+        .await
+        .unwrap();
+    let who = signed_in(&app, &user).await;
+    let authorize = |extra: &'static [(&'static str, &'static str)], consent: Option<bool>| {
+        let who = who.clone();
+        let app = &app;
+        async move {
+            app.core
+                .oidc_authorize(&request("third", extra), Some(&who), consent, "/oidc/authorize")
+                .await
+                .unwrap()
+        }
+    };
+    let is_consent = |o: &AuthorizeOutcome| matches!(o, AuthorizeOutcome::Consent { .. });
+    let code_of = |o: AuthorizeOutcome| match o {
+        AuthorizeOutcome::Redirect(to) => query_of(&to).get("code").cloned(),
+        other => panic!("expected a redirect, got {other:?}"),
+    };
+    let error_of = |o: AuthorizeOutcome| match o {
+        AuthorizeOutcome::Redirect(to) => query_of(&to)["error"].clone(),
+        other => panic!("expected a redirect, got {other:?}"),
+    };
+    // Not allowed yet: asked, and prompt=none is consent_required.
+    assert!(is_consent(&authorize(&[], None).await));
+    assert_eq!(
+        error_of(authorize(&[("prompt", "none")], None).await),
+        "consent_required"
+    );
+    // Allowed once: remembered for the same scopes (and fewer), prompt=none included.
+    assert!(code_of(authorize(&[], Some(true)).await).is_some());
+    assert!(code_of(authorize(&[], None).await).is_some(), "not asked again");
+    assert!(code_of(authorize(&[("scope", "openid email")], None).await).is_some());
+    let code = code_of(authorize(&[("prompt", "none")], None).await).unwrap();
+    // prompt=consent asks again; so does a scope not allowed yet.
+    assert!(is_consent(&authorize(&[("prompt", "consent")], None).await));
+    let more: &[(&str, &str)] = &[("scope", "openid profile email offline_access groups")];
+    assert!(is_consent(&authorize(more, None).await));
+    assert_eq!(
+        error_of(authorize(&[("scope", "openid groups"), ("prompt", "none")], None).await),
+        "consent_required"
+    );
+    // Another user's consent is their own.
+    let theirs = signed_in(&app, &other).await;
+    let outcome = app
+        .core
+        .oidc_authorize(&request("third", &[]), Some(&theirs), None, "/")
+        .await
+        .unwrap();
+    assert!(is_consent(&outcome), "{outcome:?}");
+
+    // The user lists the consent (native API).
+    let token = Some(user.access_token.as_str());
+    let list = app.get("/v1/me/consents", token).await;
+    list.assert_status(200);
+    let consents = list.body["consents"].as_array().unwrap();
+    assert_eq!(consents.len(), 1, "{}", list.body);
+    assert_eq!(consents[0]["client_id"], "third");
+    assert_eq!(consents[0]["client_name"], "third");
+    assert_eq!(
+        consents[0]["scopes"],
+        json!(["openid", "profile", "email", "offline_access"])
+    );
+    assert!(consents[0]["granted_at"].as_str().unwrap().contains('T'));
+    let one = app.get("/v1/me/consents/third", token).await;
+    one.assert_status(200);
+    assert_eq!(one.body["client_id"], "third");
+    app.get("/v1/me/consents/third", Some(&other.access_token))
+        .await
+        .assert_status(404);
+    app.get("/v1/me/consents", None).await.assert_status(401);
+    assert_eq!(
+        app.get("/v1/me/consents", Some(&other.access_token)).await.body["consents"],
+        json!([])
+    );
+
+    // Withdrawing it ends the client's refresh tokens of the user; the next sign-in asks.
+    let (status, tokens) = exchange(&app, &code, ("third", &secret)).await;
+    assert_eq!(status, 200, "{tokens}");
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_string();
+    app.delete("/v1/me/consents/third", Some(&other.access_token))
+        .await
+        .assert_status(404);
+    app.delete("/v1/me/consents/third", token).await.assert_status(204);
+    app.delete("/v1/me/consents/third", token).await.assert_status(404);
+    app.get("/v1/me/consents/third", token).await.assert_status(404);
+    let (status, body, _) = form(
+        &app,
+        "/oidc/token",
+        Some(("third", &secret)),
+        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+    )
+    .await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
+    let r = no_redirects()
+        .get(format!("{}/oidc/userinfo", app.address))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "the access token ends with the grant");
+    assert!(is_consent(&authorize(&[], None).await));
+    let actions = audited(&app, "third").await;
+    for action in ["oidc.consent_granted", "oidc.consent_withdrawn"] {
+        assert!(actions.iter().any(|a| a == action), "{action} audited: {actions:?}");
+    }
+
+    // Removing the client removes its consents: registered again, it asks again.
+    assert!(code_of(authorize(&[], Some(true)).await).is_some());
+    app.core.delete_oidc_client(app.core.operator(), "third").await.unwrap();
+    client(&app, "third", false, false, ClientChanges::default()).await;
+    assert!(is_consent(&authorize(&[], None).await));
+    assert_eq!(app.get("/v1/me/consents", token).await.body["consents"], json!([]));
+}
+
+async fn logout_without_a_hint_asks_first(backend: Backend) {
+    use crate::pages::Browser;
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
+    let user = app.admin().await;
+    let secret = client(&app, "rp", false, true, ClientChanges::default()).await.unwrap();
+    client(&app, "other", false, true, ClientChanges::default()).await;
+    let elsewhere = ClientChanges {
+        post_logout_redirect_uris: Some(vec!["https://other.example/bye".into()]),
+        ..Default::default()
+    };
+    app.core
+        .update_oidc_client(app.core.operator(), "other", elsewhere)
+        .await
+        .unwrap();
+    let bye = url_encode("https://rp.example/bye");
+    let mut browser = Browser::new(&app);
+    let first = browser.sign_in(&user.email, &user.password, None).await;
+    assert_eq!(first.status, 303, "{}", first.html);
+    let is_signed_in = |page: &crate::pages::Page| page.texts("main a").iter().any(|a| a == "Sign out");
+
+    // client_id and a registered URI, no hint: a confirmation page; nothing ends yet.
+    let page = browser
+        .get(&format!(
+            "/oidc/logout?client_id=rp&post_logout_redirect_uri={bye}&state=x%20y"
+        ))
+        .await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    assert!(page.location().is_none());
+    let confirm = page.form("/oidc/logout");
+    assert_eq!(confirm.fields["client_id"], "rp");
+    assert_eq!(confirm.fields["post_logout_redirect_uri"], "https://rp.example/bye");
+    assert_eq!(confirm.fields["state"], "x y");
+    assert!(is_signed_in(&browser.get("/signin").await), "still signed in");
+    // A forged answer (logout CSRF) is refused and ends nothing.
+    let forged = browser.submit(&confirm.clone().set("csrf", "forged")).await;
+    assert_eq!(forged.status, 403);
+    assert!(forged.location().is_none());
+    assert!(is_signed_in(&browser.get("/signin").await), "still signed in");
+    // Confirmed: the session ends, back to the client with its state.
+    let page = browser
+        .get(&format!(
+            "/oidc/logout?client_id=rp&post_logout_redirect_uri={bye}&state=x%20y"
+        ))
+        .await;
+    let done = browser.submit(&page.form("/oidc/logout")).await;
+    assert_eq!(done.status, 303, "{}", done.html);
+    assert_eq!(done.location().as_deref(), Some("https://rp.example/bye?state=x+y"));
+    assert!(!is_signed_in(&browser.get("/signin").await), "signed out");
+
+    // The same confirmation for a POSTed request (RP-Initiated Logout allows both).
+    browser.sign_in(&user.email, &user.password, None).await;
+    let body = format!("client_id=rp&post_logout_redirect_uri={bye}");
+    let page = browser.post_raw("/oidc/logout", body, &[]).await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    assert!(is_signed_in(&browser.get("/signin").await));
+    let done = browser.submit(&page.form("/oidc/logout")).await;
+    assert_eq!(done.location().as_deref(), Some("https://rp.example/bye"));
+
+    // Without client_id or a hint, a redirect URI is an error page; so is one registered for
+    // another client, or an unregistered one: never a redirect, and the session stays.
+    browser.sign_in(&user.email, &user.password, None).await;
+    for query in [
+        format!("post_logout_redirect_uri={bye}"),
+        format!("client_id=other&post_logout_redirect_uri={bye}&state=s"),
+        format!(
+            "client_id=rp&post_logout_redirect_uri={}",
+            url_encode("https://rp.example/bye/")
+        ),
+        format!("client_id=nobody&post_logout_redirect_uri={bye}"),
+    ] {
+        let page = browser.get(&format!("/oidc/logout?{query}")).await;
+        assert_eq!(page.status, 400, "{query}: {}", page.html);
+        assert!(page.location().is_none(), "{query}");
+    }
+    assert!(is_signed_in(&browser.get("/signin").await));
+
+    // With the ID token as hint: at once; client_id must then be its audience.
+    let who = signed_in(&app, &user).await;
+    let outcome = app
+        .core
+        .oidc_authorize(&request("rp", &[]), Some(&who), None, "/")
+        .await
+        .unwrap();
+    let AuthorizeOutcome::Redirect(to) = outcome else {
+        panic!("{outcome:?}")
+    };
+    let (_, tokens) = exchange(&app, &query_of(&to)["code"], ("rp", &secret)).await;
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let page = browser
+        .get(&format!(
+            "/oidc/logout?id_token_hint={id_token}&client_id=other&post_logout_redirect_uri={bye}"
+        ))
+        .await;
+    assert_eq!(page.status, 400, "client_id differs from the hint's audience");
+    assert!(is_signed_in(&browser.get("/signin").await));
+    let done = browser
+        .get(&format!(
+            "/oidc/logout?id_token_hint={id_token}&client_id=rp&post_logout_redirect_uri={bye}&state=s"
+        ))
+        .await;
+    assert_eq!(done.location().as_deref(), Some("https://rp.example/bye?state=s"));
+    assert!(!is_signed_in(&browser.get("/signin").await), "signed out at once");
+
+    // Not signed in: nothing to end, straight back to the client.
+    let page = browser
+        .get(&format!("/oidc/logout?client_id=rp&post_logout_redirect_uri={bye}"))
+        .await;
+    assert_eq!(page.location().as_deref(), Some("https://rp.example/bye"));
+}
+
 backend_tests!(
+    consent_is_remembered_listed_and_withdrawn,
+    logout_without_a_hint_asks_first,
     browser_sign_in_consent_and_logout,
     discovery_and_keys,
     code_flow_tokens_userinfo_refresh,

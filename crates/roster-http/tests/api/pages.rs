@@ -934,7 +934,118 @@ async fn an_invitation_link_opens_a_form_that_creates_the_account(backend: Backe
     assert_eq!(answer.status, 404);
 }
 
+async fn a_verification_link_asks_to_confirm_then_verifies(backend: Backend) {
+    let smtp = roster_testkit::smtp::SmtpSink::start().await;
+    let url = smtp.url.clone();
+    let app = roster_testkit::or_skip!(spawn_app_with(backend, move |c| c.smtp_url = Some(url)).await);
+    let unverified = || AdminUserChanges {
+        email_verified: Some(false),
+        ..Default::default()
+    };
+    let user = app.user(Role::User).await;
+    app.set_user(user.id, unverified()).await;
+    let verified = |id| {
+        let app = &app;
+        async move { app.core.store.get_user(id).await.unwrap().email_verified }
+    };
+    let link = app
+        .core
+        .send_verification(&app.core.store.get_user(user.id).await.unwrap(), "/verify-email")
+        .await
+        .unwrap();
+    smtp.wait_for(1).await;
+    let path = link.trim_start_matches(&app.address).to_string();
+    assert!(path.starts_with("/verify-email?token="), "{path}");
+    let mut browser = Browser::new(&app);
+
+    // Opening the link (twice, as a mail scanner and then the user) uses nothing up.
+    browser.get(&path).await;
+    let page = browser.get(&path).await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    assert_eq!(page.headers["referrer-policy"], "no-referrer");
+    assert!(!verified(user.id).await, "opening the link verifies nothing");
+    assert!(page.text().contains(&user.email), "{}", page.html);
+    let form = page.form("/verify-email");
+    assert_eq!(form.fields["email"], user.email);
+    assert!(page.texts("button").contains(&"Verify my email address".to_string()));
+
+    // A forged confirmation is refused.
+    let forged = browser.submit(&form.clone().set("csrf", "forged")).await;
+    assert_eq!(forged.status, 403);
+    assert!(!verified(user.id).await);
+
+    // Confirmed (with the renewed token): verified, through the service every dialect uses.
+    let form = forged.form("/verify-email");
+    let done = browser.submit(&form).await;
+    assert_eq!(done.status, 200, "{}", done.html);
+    assert!(done.text().contains("Your email address is verified"), "{}", done.html);
+    assert!(verified(user.id).await);
+
+    // Used: a clear message and a form for a new link, the address filled in.
+    let again = browser.submit(&form).await;
+    assert_eq!(again.status, 404);
+    assert_eq!(
+        again.alerts(),
+        ["This verification link has expired or has already been used. Enter your email address to get a new one."]
+    );
+    let resend = again.form("/verify-email/resend");
+    assert_eq!(resend.fields["email"], user.email);
+    assert_eq!(resend.labels["email"], "Email address");
+    let garbled = browser.submit(&form.clone().set("token", "nonsense")).await;
+    assert_eq!(garbled.status, 404);
+    let no_token = browser.get("/verify-email").await;
+    assert_eq!(no_token.status, 404);
+    no_token.form("/verify-email/resend");
+
+    // Asking for a new link: the same answer for every address; an unverified one gets mail.
+    let other = app.user(Role::User).await;
+    app.set_user(other.id, unverified()).await;
+    let answer = browser.submit(&resend.clone().set("email", &other.email)).await;
+    assert_eq!(answer.status, 200, "{}", answer.html);
+    assert!(answer.text().contains("a new link is on its way"), "{}", answer.html);
+    let mail = smtp.wait_for(2).await;
+    assert_eq!(mail[1].to, vec![other.email.clone()]);
+    let new_link = mail[1]
+        .link(&format!("{}/verify-email?token=", app.address))
+        .expect("the new link leads to this page");
+    let page = browser.get(new_link.trim_start_matches(&app.address)).await;
+    let done = browser.submit(&page.form("/verify-email")).await;
+    assert_eq!(done.status, 200, "{}", done.html);
+    assert!(verified(other.id).await);
+
+    // A malformed address names the field; too many requests are throttled.
+    let bad = browser.submit(&resend.clone().set("email", "not an address")).await;
+    assert_eq!(bad.status, 422);
+    assert_eq!(bad.texts("#email-error"), ["Enter a valid email address."]);
+    let mut last = None;
+    for _ in 0..5 {
+        let answer = browser.submit(&resend.clone().set("email", "nobody@example.org")).await;
+        if answer.status == 429 {
+            last = Some(answer);
+            break;
+        }
+        assert_eq!(answer.status, 200);
+    }
+    let throttled = last.expect("resending is rate limited");
+    assert!(throttled.headers.contains_key("retry-after"));
+    assert!(
+        throttled.alerts()[0].starts_with("Too many attempts."),
+        "{}",
+        throttled.html
+    );
+
+    // In German.
+    browser.language = Some("de");
+    let page = browser.get(&path).await;
+    assert_eq!(page.texts("h1"), ["E-Mail-Adresse bestätigen"]);
+    assert!(
+        page.texts("button")
+            .contains(&"Meine E-Mail-Adresse bestätigen".to_string())
+    );
+}
+
 backend_tests!(
+    a_verification_link_asks_to_confirm_then_verifies,
     sign_in_with_a_password_starts_a_browser_session,
     wrong_or_missing_credentials_are_announced_in_the_form,
     sign_in_is_throttled_like_every_login,

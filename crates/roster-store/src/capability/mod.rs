@@ -19,6 +19,7 @@ pub(crate) mod instance;
 pub(crate) mod journal;
 pub(crate) mod migration;
 pub(crate) mod oidc;
+pub(crate) mod oidc_consents;
 pub(crate) mod secrets;
 pub(crate) mod sessions;
 pub(crate) mod social;
@@ -40,6 +41,7 @@ macro_rules! impl_store {
         $crate::capability::journal::impl_journal!($store, $database);
         $crate::capability::migration::impl_migration!($store, $database);
         $crate::capability::oidc::impl_oidc!($store, $database);
+        $crate::capability::oidc_consents::impl_oidc_consents!($store, $database);
         $crate::capability::secrets::impl_secrets!($store, $database);
         $crate::capability::sessions::impl_sessions!($store, $database);
         $crate::capability::social::impl_social!($store, $database);

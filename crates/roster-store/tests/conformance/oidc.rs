@@ -1,7 +1,9 @@
 //! The OpenID Connect provider: signing keys, clients, grants, codes and refresh tokens.
 
 use crate::common::*;
-use roster_core::store::{CodeRedemption, OidcClient, OidcCode, OidcGrant, OidcKeyRecord, RefreshRotation};
+use roster_core::store::{
+    CodeRedemption, OidcClient, OidcCode, OidcConsent, OidcGrant, OidcKeyRecord, RefreshRotation,
+};
 
 fn client(id: &str) -> OidcClient {
     let t = at_ms(ms(now()));
@@ -365,9 +367,117 @@ async fn oidc_grant_ends_queue_backchannel_logouts(backend: Backend) {
     add(grant(dee.id, session.id, "rp", false, t + Duration::days(1))).await;
     f.store.delete_oidc_client("rp", &NO_JOURNAL).await.unwrap();
     assert_eq!(f.store.list_oidc_logouts(None, None, 100).await.unwrap().len(), before);
+async fn oidc_consents_are_per_user_and_client(backend: Backend) {
+    let f = roster_testkit::or_skip!(fixture(backend).await);
+    let user = f.insert(&f.user(Some("c@example.org"), None)).await;
+    let other = f.insert(&f.user(Some("d@example.org"), None)).await;
+    let t = at_ms(ms(now()));
+    f.store.insert_oidc_client(&client("chat"), &NO_JOURNAL).await.unwrap();
+    f.store.insert_oidc_client(&client("wiki"), &NO_JOURNAL).await.unwrap();
+    assert_eq!(f.store.get_oidc_consent(user.id, "chat").await.unwrap(), None);
+    let consent = OidcConsent {
+        user_id: user.id,
+        client_id: "chat".into(),
+        scopes: vec!["openid".into(), "email".into()],
+        created_at: t,
+        updated_at: t,
+    };
+    f.store.put_oidc_consent(&consent, &NO_JOURNAL).await.unwrap();
+    assert_eq!(
+        f.store.get_oidc_consent(user.id, "chat").await.unwrap(),
+        Some(consent.clone())
+    );
+    // Replacing keeps when it was first given.
+    let later = OidcConsent {
+        scopes: vec!["openid".into(), "email".into(), "groups".into()],
+        created_at: t + Duration::hours(1),
+        updated_at: t + Duration::hours(1),
+        ..consent.clone()
+    };
+    f.store.put_oidc_consent(&later, &NO_JOURNAL).await.unwrap();
+    let stored = f.store.get_oidc_consent(user.id, "chat").await.unwrap().unwrap();
+    assert_eq!(stored.scopes, later.scopes);
+    assert_eq!((stored.created_at, stored.updated_at), (t, later.updated_at));
+    let wiki = OidcConsent {
+        client_id: "wiki".into(),
+        ..consent.clone()
+    };
+    f.store.put_oidc_consent(&wiki, &NO_JOURNAL).await.unwrap();
+    let theirs = OidcConsent {
+        user_id: other.id,
+        ..consent.clone()
+    };
+    f.store.put_oidc_consent(&theirs, &NO_JOURNAL).await.unwrap();
+    let listed: Vec<_> = f
+        .store
+        .list_oidc_consents(user.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.client_id)
+        .collect();
+    assert_eq!(listed, ["chat", "wiki"]);
+    // An unknown client or user: nothing stored.
+    assert_not_found(
+        f.store
+            .put_oidc_consent(
+                &OidcConsent {
+                    client_id: "nobody".into(),
+                    ..consent.clone()
+                },
+                &NO_JOURNAL,
+            )
+            .await,
+    );
+
+    // Withdrawing deletes the consent and the client's grants of the user (their tokens
+    // with them), not other clients' nor other users'.
+    let session = f.session(user.id, t);
+    f.store.insert_session(&session, "s1").await.unwrap();
+    let grant = |id: i64, client: &str| OidcGrant {
+        id,
+        client_id: client.into(),
+        user_id: user.id,
+        session_id: session.id,
+        scope: "openid".into(),
+        auth_time: t,
+        amr: vec!["pwd".into()],
+        created_at: t,
+        expires_at: t + Duration::days(1),
+    };
+    let code = |grant_id: i64| OidcCode {
+        grant_id,
+        redirect_uri: "https://rp.example/cb".into(),
+        nonce: None,
+        code_challenge: None,
+        created_at: t,
+        expires_at: t + Duration::seconds(60),
+    };
+    let (chat_grant, wiki_grant) = (f.ids.next_id(), f.ids.next_id());
+    for (id, client, digest) in [(chat_grant, "chat", "k1"), (wiki_grant, "wiki", "k2")] {
+        f.store
+            .insert_oidc_grant(&grant(id, client), digest, &code(id), &NO_JOURNAL)
+            .await
+            .unwrap();
+    }
+    f.store.insert_oidc_refresh_token(chat_grant, "rr", t).await.unwrap();
+    f.store.delete_oidc_consent(user.id, "chat", &NO_JOURNAL).await.unwrap();
+    assert_eq!(f.store.get_oidc_consent(user.id, "chat").await.unwrap(), None);
+    assert_not_found(f.store.get_oidc_grant(chat_grant).await);
+    assert_eq!(f.store.get_oidc_refresh_token("rr").await.unwrap(), None);
+    assert!(f.store.get_oidc_grant(wiki_grant).await.is_ok());
+    assert!(f.store.get_oidc_consent(other.id, "chat").await.unwrap().is_some());
+    assert_not_found(f.store.delete_oidc_consent(user.id, "chat", &NO_JOURNAL).await);
+
+    // Removing the client or the user removes their consents.
+    f.store.delete_oidc_client("wiki", &NO_JOURNAL).await.unwrap();
+    assert!(f.store.list_oidc_consents(user.id).await.unwrap().is_empty());
+    f.store.delete_user(other.id, false, &NO_JOURNAL).await.unwrap();
+    assert!(f.store.list_oidc_consents(other.id).await.unwrap().is_empty());
 }
 
 backend_tests!(
+    oidc_consents_are_per_user_and_client,
     oidc_keys_are_unique_per_generation,
     oidc_clients_round_trip,
     oidc_codes_and_refresh_tokens_are_single_use,

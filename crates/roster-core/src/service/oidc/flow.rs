@@ -372,8 +372,16 @@ impl Core {
         }
         if !client.first_party {
             match consent {
-                Some(true) => {}
+                Some(true) => {
+                    self.remember_oidc_consent(signed_in.user.id, &client, &requested)
+                        .await?
+                }
                 Some(false) => return fail("access_denied", "the user did not allow access"),
+                // A remembered consent covers scopes allowed before, unless prompt=consent.
+                None if !prompts.iter().any(|p| p == "consent")
+                    && self
+                        .oidc_consent_covers(signed_in.user.id, &client.client_id, &requested)
+                        .await? => {}
                 None if prompt_none => {
                     return fail("consent_required", "the user must approve this client");
                 }

@@ -4,10 +4,12 @@
 
 pub mod backchannel;
 mod clients;
+mod consents;
 mod flow;
 pub mod keys;
 
 pub use clients::{ClientChanges, ClientCreated, ClientView, NewClient, SUPPORTED_GRANT_TYPES, SUPPORTED_SCOPES};
+pub use consents::ConsentView;
 pub use flow::{
     AuthorizeOutcome, AuthorizeRequest, ClientAuth, EndSessionRequest, EndSessionTarget, SignedIn, TokenRequest,
     TokenResponse,
@@ -35,6 +37,10 @@ pub mod action {
     pub const CLIENT_UPDATED: &str = "oidc_client.updated";
     pub const CLIENT_SECRET_ROTATED: &str = "oidc_client.secret_rotated";
     pub const CLIENT_DELETED: &str = "oidc_client.deleted";
+    /// A user allowed a client that is not first-party (scopes remembered).
+    pub const CONSENT_GRANTED: &str = "oidc.consent_granted";
+    /// A user withdrew a consent (the client's grants of the user ended).
+    pub const CONSENT_WITHDRAWN: &str = "oidc.consent_withdrawn";
 }
 
 /// The provider's per-process state: the signing keys read from the database.

@@ -236,10 +236,11 @@ async fn request_password_reset(
     Meta(meta): Meta,
     Json(body): Json<EmailRequest>,
 ) -> LcResult<axum::Json<Value>> {
-    let page = format!("{}/reset-password", prefix(&state));
+    // Roster's own page (at the root, whatever the prefix) serves the link.
+    let page = crate::pages::RESET_PASSWORD_PATH;
     match state
         .core
-        .request_password_reset(&body.email, &meta, &page, |u| u.id.to_object_id())
+        .request_password_reset(&body.email, &meta, page, |u| u.id.to_object_id())
         .await
     {
         Ok(()) => Ok(axum::Json(json!({ "message": RESET_REQUESTED }))),

@@ -4,6 +4,7 @@ pub(crate) mod audit;
 mod balances;
 mod chat;
 mod clients;
+mod consents;
 mod dto;
 mod map;
 mod openapi;

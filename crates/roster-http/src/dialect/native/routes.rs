@@ -84,7 +84,8 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(super::two_factor::routes())
         .merge(super::balances::routes())
         .merge(super::webhooks::routes())
-        .merge(super::clients::routes());
+        .merge(super::clients::routes())
+        .merge(super::consents::routes());
     let (router, openapi) = super::tiers::register(super::chat::register(router)).split_for_parts();
     let mut openapi = openapi;
     super::openapi::complete(&mut openapi);
