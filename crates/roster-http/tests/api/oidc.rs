@@ -1050,6 +1050,14 @@ async fn access_token_for(app: &TestApp, user: &TestUser, secret: &str) -> Strin
     tokens["access_token"].as_str().unwrap().to_string()
 }
 
+/// A new user with an access token that userinfo answers (so its check is remembered).
+async fn serving_user(app: &TestApp, secret: &str) -> (TestUser, String) {
+    let user = app.user(Role::User).await;
+    let token = access_token_for(app, &user, secret).await;
+    assert_eq!(userinfo(app, &token).await.0, 200);
+    (user, token)
+}
+
 /// Userinfo remembers a token's checked signature, but reads the grant, the account, the
 /// client's claim names and the groups on every request: whatever ends access refuses the
 /// very next request, and a change to the claims shows at once.
@@ -1111,17 +1119,13 @@ async fn userinfo_refuses_the_next_request_once_access_ends(backend: Backend) {
     assert_eq!(userinfo(&app, &token).await.0, 401, "revoked grant");
 
     // The browser session ended (logout).
-    let user = app.user(Role::User).await;
-    let token = access_token_for(&app, &user, &secret).await;
-    assert_eq!(userinfo(&app, &token).await.0, 200);
+    let (user, token) = serving_user(&app, &secret).await;
     let actor = app.core.authenticate_bearer(&user.access_token).await.unwrap();
     app.core.logout(&actor).await.unwrap();
     assert_eq!(userinfo(&app, &token).await.0, 401, "ended session");
 
     // Banned.
-    let user = app.user(Role::User).await;
-    let token = access_token_for(&app, &user, &secret).await;
-    assert_eq!(userinfo(&app, &token).await.0, 200);
+    let (user, token) = serving_user(&app, &secret).await;
     app.core
         .ban_user(
             app.core.operator(),
@@ -1134,9 +1138,7 @@ async fn userinfo_refuses_the_next_request_once_access_ends(backend: Backend) {
     assert_eq!(userinfo(&app, &token).await.0, 401, "banned user");
 
     // Deactivated.
-    let user = app.user(Role::User).await;
-    let token = access_token_for(&app, &user, &secret).await;
-    assert_eq!(userinfo(&app, &token).await.0, 200);
+    let (user, token) = serving_user(&app, &secret).await;
     app.core
         .admin_update_user(
             app.core.operator(),
@@ -1151,23 +1153,17 @@ async fn userinfo_refuses_the_next_request_once_access_ends(backend: Backend) {
     assert_eq!(userinfo(&app, &token).await.0, 401, "deactivated user");
 
     // Deleted.
-    let user = app.user(Role::User).await;
-    let token = access_token_for(&app, &user, &secret).await;
-    assert_eq!(userinfo(&app, &token).await.0, 200);
+    let (user, token) = serving_user(&app, &secret).await;
     app.core.delete_user(app.core.operator(), user.id).await.unwrap();
     assert_eq!(userinfo(&app, &token).await.0, 401, "deleted user");
 
     // Expired (the remembered signature check does not outlive the token).
-    let user = app.user(Role::User).await;
-    let token = access_token_for(&app, &user, &secret).await;
-    assert_eq!(userinfo(&app, &token).await.0, 200);
+    let (_, token) = serving_user(&app, &secret).await;
     app.clock.advance(roster_core::time::Duration::seconds(901));
     assert_eq!(userinfo(&app, &token).await.0, 401, "expired token");
 
     // The client removed.
-    let user = app.user(Role::User).await;
-    let token = access_token_for(&app, &user, &secret).await;
-    assert_eq!(userinfo(&app, &token).await.0, 200);
+    let (_, token) = serving_user(&app, &secret).await;
     app.core.delete_oidc_client(app.core.operator(), "rp").await.unwrap();
     assert_eq!(userinfo(&app, &token).await.0, 401, "removed client");
 
