@@ -61,12 +61,12 @@ access=$(curl -sf "$base/oidc/token" --data-urlencode grant_type=authorization_c
 measure() {
   local path=$1 bearer=$2 urls=()
   for _ in $(seq 1 50); do urls+=("$base$path"); done
-  curl -sf -o /dev/null -H "authorization: Bearer $bearer" "${urls[@]}" # warm-up
+  curl -sf -H "authorization: Bearer $bearer" "${urls[@]}" >/dev/null # warm-up
   urls=()
   for _ in $(seq 1 "$n"); do urls+=("$base$path"); done
   callgrind_control -z "$pid" >/dev/null
-  curl -sf -o /dev/null -H "authorization: Bearer $bearer" "${urls[@]}"
-  callgrind_control -d "$path" "$pid" >/dev/null
+  curl -sf -H "authorization: Bearer $bearer" "${urls[@]}" >/dev/null
+  callgrind_control --dump="$path" "$pid" >/dev/null
   sleep 1
   local file total
   file=$(ls -t "$dir"/cg."$pid".* | head -1)
