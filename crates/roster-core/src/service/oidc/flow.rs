@@ -922,8 +922,13 @@ impl Core {
             return Ok(claims);
         }
         let mut keys = self.oidc_keys().await?;
-        if !keys.knows(token) {
-            keys = self.reload_oidc_keys().await?;
+        if keys.should_reload_for(token) {
+            // One reload for many such requests: whoever waited finds the fresh copy.
+            let _turn = self.oidc.load.lock().await;
+            keys = self.cached_oidc_keys().unwrap_or(keys);
+            if keys.should_reload_for(token) {
+                keys = self.reload_oidc_keys().await?;
+            }
         }
         let claims: AccessTokenClaims = keys.verify(token, self.oidc_issuer(), now)?;
         if claims.token_use.as_deref() != Some("access") {
