@@ -34,9 +34,11 @@ pub struct ScenarioResult {
     pub p999_ms: f64,
 }
 
-type MakeRequest = Arc<dyn Fn(usize, u64) -> Request<Full<Bytes>> + Send + Sync>;
+/// The next request of connection `index` (its `n`th); `None` when the scenario has no
+/// more to send (a pool of single-use codes ran out).
+type MakeRequest = Arc<dyn Fn(usize, u64) -> Option<Request<Full<Bytes>>> + Send + Sync>;
 
-fn request(
+pub fn request(
     method: Method,
     address: &str,
     path: &str,
@@ -67,12 +69,19 @@ async fn connect(address: &str) -> anyhow::Result<hyper::client::conn::http1::Se
     Ok(sender)
 }
 
-/// One request on a fresh connection: status and JSON body.
-pub async fn call(address: &str, req: Request<Full<Bytes>>) -> anyhow::Result<(u16, Value)> {
+/// One request on a fresh connection: status, headers and body.
+pub async fn call_raw(address: &str, req: Request<Full<Bytes>>) -> anyhow::Result<(u16, hyper::HeaderMap, Bytes)> {
     let mut sender = connect(address).await?;
     let response = sender.send_request(req).await?;
     let status = response.status().as_u16();
+    let headers = response.headers().clone();
     let bytes = response.into_body().collect().await?.to_bytes();
+    Ok((status, headers, bytes))
+}
+
+/// One request on a fresh connection: status and JSON body.
+pub async fn call(address: &str, req: Request<Full<Bytes>>) -> anyhow::Result<(u16, Value)> {
+    let (status, _, bytes) = call_raw(address, req).await?;
     Ok((status, serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
 }
 
@@ -94,10 +103,17 @@ pub struct Fixtures {
     pub login: (String, String),
     pub search_few: String,
     pub search_many: String,
+    /// Active users' emails and their password (for the sign-in page).
+    pub user_emails: Vec<String>,
+    pub password: String,
+    /// How many users were seeded.
+    pub users: u64,
+    /// How many codes the code exchange scenario gets.
+    pub oidc_codes: usize,
 }
 
 impl Fixtures {
-    pub async fn prepare(plan: &Plan, seeded: &Seeded) -> anyhow::Result<Self> {
+    pub async fn prepare(plan: &Plan, seeded: &Seeded, users: u64, oidc_codes: usize) -> anyhow::Result<Self> {
         let a = plan.address.as_str();
         let login = |who: &str| {
             request(
@@ -144,9 +160,16 @@ impl Fixtures {
             login: (seeded.user_emails[0].clone(), seeded.password.clone()),
             search_few: seeded.search_few.clone(),
             search_many: seeded.search_many.clone(),
+            user_emails: seeded.user_emails.clone(),
+            password: seeded.password.clone(),
+            users,
+            oidc_codes,
         })
     }
 }
+
+/// What one connection measured: latencies, successes, errors, and when it stopped.
+type WorkerOutcome = (Histogram<u64>, u64, u64, Instant);
 
 async fn worker(
     address: String,
@@ -154,7 +177,7 @@ async fn worker(
     index: usize,
     measure_from: Instant,
     until: Instant,
-) -> (Histogram<u64>, u64, u64) {
+) -> WorkerOutcome {
     let mut histogram = new_histogram();
     let (mut ok, mut errors, mut n) = (0u64, 0u64, 0u64);
     let mut sender = None;
@@ -171,7 +194,7 @@ async fn worker(
         }
         let Some(s) = sender.as_mut() else { continue };
         n += 1;
-        let req = make(index, n);
+        let Some(req) = make(index, n) else { break };
         let started = Instant::now();
         let outcome = async {
             s.ready().await?;
@@ -203,7 +226,7 @@ async fn worker(
             }
         }
     }
-    (histogram, ok, errors)
+    (histogram, ok, errors, Instant::now().min(until))
 }
 
 /// Microseconds from 1 µs to 60 s, three significant digits.
@@ -219,23 +242,30 @@ async fn run_scenario(plan: &Plan, name: &str, connections: usize, make: MakeReq
     let tasks: Vec<_> = (0..connections)
         .map(|i| tokio::spawn(worker(plan.address.clone(), make.clone(), i, measure_from, until)))
         .collect();
-    summarise(name, plan.duration, tasks).await
+    summarise(name, measure_from, tasks).await
 }
 
+/// Adds up the connections' numbers; the rate is over the measured time (shorter than the
+/// planned duration when a scenario ran out of requests).
 async fn summarise(
     name: &str,
-    duration: Duration,
-    tasks: Vec<tokio::task::JoinHandle<(Histogram<u64>, u64, u64)>>,
+    measure_from: Instant,
+    tasks: Vec<tokio::task::JoinHandle<WorkerOutcome>>,
 ) -> ScenarioResult {
     let mut total = new_histogram();
     let (mut ok, mut errors) = (0, 0);
+    let mut stopped = measure_from;
     for t in tasks {
-        if let Ok((h, o, e)) = t.await {
+        if let Ok((h, o, e, end)) = t.await {
             let _ = total.add(&h);
             ok += o;
             errors += e;
+            stopped = stopped.max(end);
         }
     }
+    let duration = stopped
+        .saturating_duration_since(measure_from)
+        .max(Duration::from_millis(1));
     let ms = |q: f64| total.value_at_quantile(q) as f64 / 1000.0;
     ScenarioResult {
         name: name.to_string(),
@@ -248,106 +278,172 @@ async fn summarise(
     }
 }
 
+/// A GET of `path` with `Authorization: Bearer` of connection `i`'s token.
+fn get_with_tokens(a: &str, path: &str, bearers: &Arc<Vec<String>>) -> MakeRequest {
+    let (a, path, b) = (a.to_string(), path.to_string(), bearers.clone());
+    Arc::new(move |i, _| {
+        Some(request(
+            Method::GET,
+            &a,
+            &path,
+            Some(("authorization", &b[i % b.len()])),
+            None,
+        ))
+    })
+}
+
+/// Whether `name` is selected by `--only` (everything when empty).
+fn selected(only: &[String], name: &str) -> bool {
+    only.is_empty() || only.iter().any(|o| o == name)
+}
+
 /// Every scenario, in order; `only` restricts to the named ones.
 pub async fn run_all(plan: &Plan, f: &Fixtures, only: &[String]) -> anyhow::Result<Vec<ScenarioResult>> {
     let a = plan.address.clone();
-    let admin = format!("Bearer {}", f.admin_token);
+    let admins: Arc<Vec<String>> = Arc::new(vec![format!("Bearer {}", f.admin_token)]);
     let bearers: Arc<Vec<String>> = Arc::new(f.user_tokens.iter().map(|t| format!("Bearer {t}")).collect());
     let key = f.api_key.clone();
-    let mut scenarios: Vec<(&str, MakeRequest)> = Vec::new();
+    let mut results = Vec::new();
+    let mut run = async |name: &str, make: MakeRequest| {
+        if selected(only, name) {
+            eprintln!("running {name} ...");
+            results.push(run_scenario(plan, name, plan.connections, make).await);
+        }
+    };
+
     {
         let a = a.clone();
-        scenarios.push((
+        run(
             "healthz",
-            Arc::new(move |_, _| request(Method::GET, &a, "/healthz", None, None)),
-        ));
+            Arc::new(move |_, _| Some(request(Method::GET, &a, "/healthz", None, None))),
+        )
+        .await;
     }
-    {
-        let (a, b) = (a.clone(), bearers.clone());
-        scenarios.push((
-            "me_bearer",
-            Arc::new(move |i, _| {
-                request(
-                    Method::GET,
-                    &a,
-                    "/v1/me",
-                    Some(("authorization", &b[i % b.len()])),
-                    None,
-                )
-            }),
-        ));
-    }
+    run("me_bearer", get_with_tokens(&a, "/v1/me", &bearers)).await;
     {
         let a = a.clone();
-        scenarios.push((
+        run(
             "me_api_key",
-            Arc::new(move |_, _| request(Method::GET, &a, "/v1/me", Some(("x-api-key", &key)), None)),
-        ));
+            Arc::new(move |_, _| Some(request(Method::GET, &a, "/v1/me", Some(("x-api-key", &key)), None))),
+        )
+        .await;
     }
+
+    // OpenID Connect: userinfo with a JWT access token (next to /v1/me above), then the code
+    // exchange, on a pool of codes made through /oidc/authorize just before it.
+    if selected(only, "oidc_userinfo") || selected(only, "oidc_code_exchange") {
+        eprintln!("preparing OpenID Connect fixtures ...");
+        let oidc = Arc::new(crate::oidc::Oidc::prepare(&a, &f.user_emails, &f.password, &f.admin_token, 8).await?);
+        let tokens = oidc.access_tokens(plan.connections.max(1)).await?;
+        let userinfo: Arc<Vec<String>> = Arc::new(tokens.iter().map(|t| format!("Bearer {t}")).collect());
+        run("oidc_userinfo", get_with_tokens(&a, "/oidc/userinfo", &userinfo)).await;
+        if selected(only, "oidc_code_exchange") {
+            let started = Instant::now();
+            let codes = oidc
+                .codes(f.oidc_codes, plan.connections, Duration::from_secs(30))
+                .await?;
+            eprintln!(
+                "made {} codes through /oidc/authorize in {:.1} s",
+                codes.len(),
+                started.elapsed().as_secs_f64()
+            );
+            let codes = Arc::new(codes);
+            let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let a = a.clone();
+            run(
+                "oidc_code_exchange",
+                Arc::new(move |_, _| {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    codes.get(i).map(|code| crate::oidc::token_request(&a, code))
+                }),
+            )
+            .await;
+        }
+    }
+
     {
         let (a, b) = (a.clone(), bearers.clone());
-        scenarios.push((
+        run(
             "patch_me",
             Arc::new(move |i, n| {
                 let body = json!({"bio": format!("benchmark write {n}")});
-                request(
+                Some(request(
                     Method::PATCH,
                     &a,
                     "/v1/me",
                     Some(("authorization", &b[i % b.len()])),
                     Some(&body),
-                )
+                ))
             }),
-        ));
-    }
-    let admin_get = |name: &'static str, path: String| -> (&'static str, MakeRequest) {
-        let (a, admin) = (a.clone(), admin.clone());
-        (
-            name,
-            Arc::new(move |_, _| request(Method::GET, &a, &path, Some(("authorization", &admin)), None)),
         )
-    };
-    scenarios.push(admin_get("list_first_page", "/v1/users?limit=50".into()));
-    scenarios.push(admin_get(
+        .await;
+    }
+    run("list_first_page", get_with_tokens(&a, "/v1/users?limit=50", &admins)).await;
+    run(
         "list_deep_page",
-        format!("/v1/users?limit=50&cursor={}", f.deep_cursor),
-    ));
-    scenarios.push(admin_get(
+        get_with_tokens(&a, &format!("/v1/users?limit=50&cursor={}", f.deep_cursor), &admins),
+    )
+    .await;
+    run(
         "search_few",
-        format!("/v1/users?limit=50&q={}", f.search_few),
-    ));
-    scenarios.push(admin_get(
+        get_with_tokens(&a, &format!("/v1/users?limit=50&q={}", f.search_few), &admins),
+    )
+    .await;
+    run(
         "search_many",
-        format!("/v1/users?limit=50&q={}", f.search_many),
-    ));
+        get_with_tokens(&a, &format!("/v1/users?limit=50&q={}", f.search_many), &admins),
+    )
+    .await;
+
+    // The dialects' hot routes, at their default mount points.
+    run("owui_auths", get_with_tokens(&a, "/openwebui/api/v1/auths/", &bearers)).await;
+    run(
+        "owui_users_page2",
+        get_with_tokens(&a, "/openwebui/api/v1/users/?page=2", &admins),
+    )
+    .await;
+    run(
+        "owui_users_deep_page",
+        get_with_tokens(
+            &a,
+            &format!("/openwebui/api/v1/users/?page={}", (f.users / 60).max(1)),
+            &admins,
+        ),
+    )
+    .await;
+    run(
+        "owui_users_search",
+        get_with_tokens(
+            &a,
+            &format!("/openwebui/api/v1/users/search?query={}", f.search_few),
+            &admins,
+        ),
+    )
+    .await;
+    run(
+        "langflow_whoami",
+        get_with_tokens(&a, "/langflow/api/v1/users/whoami", &bearers),
+    )
+    .await;
+    run(
+        "langflow_users",
+        get_with_tokens(&a, "/langflow/api/v1/users/?skip=50&limit=50", &admins),
+    )
+    .await;
+    run("librechat_user", get_with_tokens(&a, "/librechat/api/user", &bearers)).await;
+    run("plexichat_me", get_with_tokens(&a, "/plexichat/users/@me", &bearers)).await;
+
     let login_body = json!({"login": f.login.0, "password": f.login.1});
     let login: MakeRequest = {
         let a = a.clone();
-        Arc::new(move |_, _| request(Method::POST, &a, "/v1/auth/login", None, Some(&login_body)))
+        Arc::new(move |_, _| Some(request(Method::POST, &a, "/v1/auth/login", None, Some(&login_body))))
     };
-    scenarios.push(("login", login.clone()));
+    run("login", login.clone()).await;
 
-    let mut results = Vec::new();
-    for (name, make) in scenarios {
-        if !only.is_empty() && !only.iter().any(|o| o == name) {
-            continue;
-        }
-        eprintln!("running {name} ...");
-        results.push(run_scenario(plan, name, plan.connections, make).await);
-    }
-    if only.is_empty() || only.iter().any(|o| o == "isolation") {
+    if selected(only, "isolation") {
         eprintln!("running isolation (login flood + me_bearer) ...");
         let half = (plan.connections / 2).max(1);
-        let b = bearers.clone();
-        let me: MakeRequest = Arc::new(move |i, _| {
-            request(
-                Method::GET,
-                &a,
-                "/v1/me",
-                Some(("authorization", &b[i % b.len()])),
-                None,
-            )
-        });
+        let me = get_with_tokens(&a, "/v1/me", &bearers);
         let measure_from = Instant::now() + plan.warmup;
         let until = measure_from + plan.duration;
         let flood: Vec<_> = (0..half)
@@ -356,8 +452,8 @@ pub async fn run_all(plan: &Plan, f: &Fixtures, only: &[String]) -> anyhow::Resu
         let probes: Vec<_> = (0..half)
             .map(|i| tokio::spawn(worker(plan.address.clone(), me.clone(), i, measure_from, until)))
             .collect();
-        results.push(summarise("isolation_me_during_login_flood", plan.duration, probes).await);
-        results.push(summarise("isolation_login_flood", plan.duration, flood).await);
+        results.push(summarise("isolation_me_during_login_flood", measure_from, probes).await);
+        results.push(summarise("isolation_login_flood", measure_from, flood).await);
     }
     Ok(results)
 }

@@ -3,6 +3,7 @@
 //! memory and start-up. Run by hand: `cargo run --release -p roster-bench -- --users 1000000`.
 
 mod load;
+mod oidc;
 mod report;
 mod seed;
 mod server;
@@ -50,6 +51,10 @@ pub struct Args {
     /// database (0 skips it).
     #[arg(long, default_value_t = 100_000)]
     pub import_records: u64,
+    /// How many authorization codes the code exchange scenario gets (made through
+    /// `/oidc/authorize` just before it; it ends early if they run out).
+    #[arg(long, default_value_t = 20_000)]
+    pub oidc_codes: usize,
     /// The `roster` binary; by default built with `cargo build --release` from this workspace.
     #[arg(long)]
     pub server_bin: Option<PathBuf>,
@@ -89,7 +94,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         duration: Duration::from_secs(args.duration),
         warmup: Duration::from_secs(args.warmup),
     };
-    let fixtures = load::Fixtures::prepare(&plan, &seeded).await?;
+    let fixtures = load::Fixtures::prepare(&plan, &seeded, args.users, args.oidc_codes).await?;
     let results = load::run_all(&plan, &fixtures, &args.only).await?;
     let final_rss = server.rss_kib();
     server.stop();

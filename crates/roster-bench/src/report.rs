@@ -29,7 +29,23 @@ pub struct Report {
     /// `GET /v1/me` throughput as a share of `/healthz` throughput.
     pub me_bearer_over_healthz: Option<f64>,
     pub me_api_key_over_healthz: Option<f64>,
+    /// Each dialect route's (and userinfo's) throughput as a share of its native
+    /// equivalent's in the same run: `(scenario, native scenario, share)`.
+    pub against_native: Vec<(String, String, f64)>,
 }
+
+/// The scenarios that have a native equivalent, and that equivalent.
+const NATIVE_EQUIVALENTS: &[(&str, &str)] = &[
+    ("oidc_userinfo", "me_bearer"),
+    ("owui_auths", "me_bearer"),
+    ("langflow_whoami", "me_bearer"),
+    ("librechat_user", "me_bearer"),
+    ("plexichat_me", "me_bearer"),
+    ("owui_users_page2", "list_first_page"),
+    ("owui_users_deep_page", "list_deep_page"),
+    ("langflow_users", "list_first_page"),
+    ("owui_users_search", "search_few"),
+];
 
 fn memory_mib() -> u64 {
     std::fs::read_to_string("/proc/meminfo")
@@ -71,6 +87,13 @@ impl Report {
             final_rss_mib: final_rss_kib.map(|k| k as f64 / 1024.0),
             me_bearer_over_healthz: ratio("me_bearer"),
             me_api_key_over_healthz: ratio("me_api_key"),
+            against_native: NATIVE_EQUIVALENTS
+                .iter()
+                .filter_map(|(name, native)| match (rps(name), rps(native)) {
+                    (Some(a), Some(b)) if b > 0.0 => Some((name.to_string(), native.to_string(), a / b)),
+                    _ => None,
+                })
+                .collect(),
             scenarios,
         }
     }
@@ -102,6 +125,9 @@ impl Report {
             "me (API key) / healthz throughput: {}",
             pct(self.me_api_key_over_healthz)
         );
+        for (name, native, share) in &self.against_native {
+            println!("{name} / {native} throughput: {:.0}%", share * 100.0);
+        }
         let mib = |m: Option<f64>| m.map(|m| format!("{m:.1} MiB")).unwrap_or_else(|| "-".into());
         println!(
             "seeding: {:.1} s; start-up to ready: {:.0} ms",

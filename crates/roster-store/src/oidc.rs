@@ -3,7 +3,9 @@
 //! JSON text in both backends.
 
 use crate::codec::from_ms;
-use roster_core::store::{OidcClient, OidcCode, OidcGrant, OidcKeyRecord, OidcLogout, StoreError, StoreResult};
+use roster_core::store::{
+    OidcClient, OidcCode, OidcGrant, OidcGrantProfile, OidcKeyRecord, OidcLogout, StoreError, StoreResult,
+};
 use roster_core::webhooks::DeliveryStatus;
 use roster_core::{SessionId, UserId};
 
@@ -200,6 +202,62 @@ impl GrantRow {
             expires_at: from_ms(self.expires_at)?,
         })
     }
+}
+
+/// One row of `sql::GET_OIDC_GRANT_PROFILE`: the grant, its client's claim settings, its
+/// user, and one of the user's groups.
+#[derive(sqlx::FromRow)]
+pub(crate) struct GrantProfileRow {
+    #[sqlx(flatten)]
+    user: crate::codec::UserRow,
+    g_id: i64,
+    g_client_id: String,
+    g_user_id: i64,
+    g_session_id: i64,
+    g_scope: String,
+    g_auth_time: i64,
+    g_amr: String,
+    g_created_at: i64,
+    g_expires_at: i64,
+    c_audience: Option<String>,
+    c_roles_claim: String,
+    c_groups_claim: String,
+    gm_name: Option<String>,
+}
+
+/// The profile of the rows of one grant (NotFound when there are none).
+pub(crate) fn grant_profile(rows: Vec<GrantProfileRow>) -> StoreResult<OidcGrantProfile> {
+    let mut groups = Vec::new();
+    let mut first = None;
+    for row in rows {
+        if let Some(name) = row.gm_name.clone() {
+            groups.push(name);
+        }
+        if first.is_none() {
+            first = Some(row);
+        }
+    }
+    let row = first.ok_or(StoreError::NotFound)?;
+    let grant = GrantRow {
+        id: row.g_id,
+        client_id: row.g_client_id,
+        user_id: row.g_user_id,
+        session_id: row.g_session_id,
+        scope: row.g_scope,
+        auth_time: row.g_auth_time,
+        amr: row.g_amr,
+        created_at: row.g_created_at,
+        expires_at: row.g_expires_at,
+    }
+    .into_grant()?;
+    Ok(OidcGrantProfile {
+        grant,
+        user: row.user.into_user()?,
+        audience: row.c_audience,
+        roles_claim: row.c_roles_claim,
+        groups_claim: row.c_groups_claim,
+        groups,
+    })
 }
 
 /// An `oidc_codes` row, without its digest and use.

@@ -151,6 +151,26 @@ pub(crate) const GET_SESSION_WITH_USER: &str = concat!(
      ON users.id = s.s_user_id"
 );
 
+/// What OpenID Connect's userinfo reads, in one statement (`$1` the grant id): the grant, its
+/// client's audience and claim names, its user, and one row per group of the user (`gm_name`
+/// NULL when there is none), in group name order. The group tables join as single-table
+/// subqueries so that every engine flattens them into index lookups.
+pub(crate) const GET_OIDC_GRANT_PROFILE: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    ", g_id, g_client_id, g_user_id, g_session_id, g_scope, g_auth_time, g_amr, g_created_at, g_expires_at, \
+     c_audience, c_roles_claim, c_groups_claim, gm_name FROM users \
+     JOIN (SELECT og.id AS g_id, og.client_id AS g_client_id, og.user_id AS g_user_id, \
+     og.session_id AS g_session_id, og.scope AS g_scope, og.auth_time AS g_auth_time, og.amr AS g_amr, \
+     og.created_at AS g_created_at, og.expires_at AS g_expires_at, c.audience AS c_audience, \
+     c.roles_claim AS c_roles_claim, c.groups_claim AS c_groups_claim FROM oidc_grants og \
+     JOIN oidc_clients c ON c.client_id = og.client_id WHERE og.id = $1) g ON users.id = g.g_user_id \
+     LEFT JOIN (SELECT user_id AS gm_user_id, group_id AS gm_group_id FROM group_members) m \
+     ON m.gm_user_id = users.id \
+     LEFT JOIN (SELECT id AS gm_id, name AS gm_name FROM groups) gr ON gr.gm_id = m.gm_group_id \
+     ORDER BY gm_name, gm_id"
+);
+
 /// `$1` session, `$2` cookie digest, `$3` auth_time, `$4` amr.
 pub(crate) const INSERT_BROWSER_SESSION: &str =
     "INSERT INTO browser_sessions (session_id, digest, auth_time, amr) VALUES ($1, $2, $3, $4)";

@@ -68,6 +68,20 @@ pub struct OidcClient {
     pub updated_at: OffsetDateTime,
 }
 
+/// A grant with what the userinfo endpoint needs besides it, read in one round trip.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OidcGrantProfile {
+    pub grant: OidcGrant,
+    pub user: User,
+    /// The client's audience (None: its client id).
+    pub audience: Option<String>,
+    /// The client's names of the role and group claims.
+    pub roles_claim: String,
+    pub groups_claim: String,
+    /// The user's group names, in name order.
+    pub groups: Vec<String>,
+}
+
 /// What a user granted a client in one browser session.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OidcGrant {
@@ -181,6 +195,9 @@ pub trait OidcStore: Send + Sync {
     ) -> StoreResult<()>;
     /// Reads a grant with its user.
     async fn get_oidc_grant(&self, id: i64) -> StoreResult<(OidcGrant, User)>;
+    /// Reads, in one round trip, what userinfo needs of a grant: the grant, its user, its
+    /// client's audience and claim names, and the user's group names.
+    async fn get_oidc_grant_profile(&self, id: i64) -> StoreResult<OidcGrantProfile>;
     /// Marks an authorization code used, atomically (see [`CodeRedemption`]).
     async fn redeem_oidc_code(&self, digest: &str, now: OffsetDateTime) -> StoreResult<CodeRedemption>;
     /// Adds a refresh token to a grant; NotFound if the grant is gone.

@@ -1257,12 +1257,157 @@ async fn logout_without_a_hint_asks_first(backend: Backend) {
         .get(&format!("/oidc/logout?client_id=rp&post_logout_redirect_uri={bye}"))
         .await;
     assert_eq!(page.location().as_deref(), Some("https://rp.example/bye"));
+/// Userinfo of `token`: status and body.
+async fn userinfo(app: &TestApp, token: &str) -> (u16, Value) {
+    let r = app
+        .client
+        .get(format!("{}/oidc/userinfo", app.address))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// An access token of `user` for the client `rp` (a fresh grant each time).
+async fn access_token_for(app: &TestApp, user: &TestUser, secret: &str) -> String {
+    let code = code_for(app, user, "rp", &[]).await;
+    let (status, tokens) = exchange(app, &code, ("rp", secret)).await;
+    assert_eq!(status, 200, "{tokens}");
+    tokens["access_token"].as_str().unwrap().to_string()
+}
+
+/// A new user with an access token that userinfo answers (so its check is remembered).
+async fn serving_user(app: &TestApp, secret: &str) -> (TestUser, String) {
+    let user = app.user(Role::User).await;
+    let token = access_token_for(app, &user, secret).await;
+    assert_eq!(userinfo(app, &token).await.0, 200);
+    (user, token)
+}
+
+/// Userinfo remembers a token's checked signature, but reads the grant, the account, the
+/// client's claim names and the groups on every request: whatever ends access refuses the
+/// very next request, and a change to the claims shows at once.
+async fn userinfo_refuses_the_next_request_once_access_ends(backend: Backend) {
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
+    let admin = app.admin().await;
+    let operator = app.core.authenticate_bearer(&admin.access_token).await.unwrap();
+    let secret = client(
+        &app,
+        "rp",
+        false,
+        true,
+        ClientChanges {
+            roles_claim: Some("rr".into()),
+            groups_claim: Some("gg".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+
+    // Claims: the client's claim names, the user's groups in name order, read live.
+    let user = app.user(Role::User).await;
+    let token = access_token_for(&app, &user, &secret).await;
+    let (status, info) = userinfo(&app, &token).await;
+    assert_eq!(status, 200, "{info}");
+    assert_eq!(info["sub"], user.id_str());
+    assert_eq!(info["rr"], json!(["user"]));
+    assert_eq!(info["gg"], json!([]));
+    for name in ["zeta", "alpha"] {
+        let group = app
+            .core
+            .create_group(
+                &operator,
+                roster_core::service::NewGroup {
+                    name: name.into(),
+                    description: None,
+                    permissions: None,
+                },
+            )
+            .await
+            .unwrap();
+        app.core
+            .add_group_members(&operator, group.id, &[user.id])
+            .await
+            .unwrap();
+    }
+    let (status, info) = userinfo(&app, &token).await;
+    assert_eq!(status, 200, "{info}");
+    assert_eq!(info["gg"], json!(["alpha", "zeta"]));
+    assert_eq!(info["rr"], json!(["user"]));
+    assert_eq!(info["email"], user.email);
+
+    // Revoked by its client.
+    let (status, info) = userinfo(&app, &token).await;
+    assert_eq!(status, 200, "{info}");
+    let (status, _, _) = form(&app, "/oidc/revoke", Some(("rp", &secret)), &[("token", &token)]).await;
+    assert_eq!(status, 200);
+    assert_eq!(userinfo(&app, &token).await.0, 401, "revoked grant");
+
+    // The browser session ended (logout).
+    let (user, token) = serving_user(&app, &secret).await;
+    let actor = app.core.authenticate_bearer(&user.access_token).await.unwrap();
+    app.core.logout(&actor).await.unwrap();
+    assert_eq!(userinfo(&app, &token).await.0, 401, "ended session");
+
+    // Banned.
+    let (user, token) = serving_user(&app, &secret).await;
+    app.core
+        .ban_user(
+            app.core.operator(),
+            user.id,
+            roster_core::time::Duration::hours(1),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(userinfo(&app, &token).await.0, 401, "banned user");
+
+    // Deactivated.
+    let (user, token) = serving_user(&app, &secret).await;
+    app.core
+        .admin_update_user(
+            app.core.operator(),
+            user.id,
+            roster_core::service::AdminUserChanges {
+                active: Some(false),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(userinfo(&app, &token).await.0, 401, "deactivated user");
+
+    // Deleted.
+    let (user, token) = serving_user(&app, &secret).await;
+    app.core.delete_user(app.core.operator(), user.id).await.unwrap();
+    assert_eq!(userinfo(&app, &token).await.0, 401, "deleted user");
+
+    // Expired (the remembered signature check does not outlive the token).
+    let (_, token) = serving_user(&app, &secret).await;
+    app.clock.advance(roster_core::time::Duration::seconds(901));
+    assert_eq!(userinfo(&app, &token).await.0, 401, "expired token");
+
+    // The client removed.
+    let (_, token) = serving_user(&app, &secret).await;
+    app.core.delete_oidc_client(app.core.operator(), "rp").await.unwrap();
+    assert_eq!(userinfo(&app, &token).await.0, 401, "removed client");
+
+    // A token whose signature does not match is refused, remembered or not.
+    let mut forged: Vec<char> = token.chars().collect();
+    let i = forged.len() - 20;
+    forged[i] = if forged[i] == 'A' { 'B' } else { 'A' };
+    let forged: String = forged.into_iter().collect();
+    assert_eq!(userinfo(&app, &forged).await.0, 401, "bad signature");
 }
 
 backend_tests!(
     consent_is_remembered_listed_and_withdrawn,
     logout_without_a_hint_asks_first,
     browser_sign_in_consent_and_logout,
+    userinfo_refuses_the_next_request_once_access_ends,
     discovery_and_keys,
     code_flow_tokens_userinfo_refresh,
     codes_are_single_use_and_bound,

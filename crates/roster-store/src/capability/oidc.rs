@@ -7,12 +7,12 @@ macro_rules! impl_oidc {
             use crate::capability::common::write_transaction;
             use crate::codec::{convert_all, to_ms};
             use crate::error::{is_unique_violation, store_error};
-            use crate::oidc::{self, ClientRow, CodeRow, GrantRow, KeyRow, LogoutRow, list_text};
+            use crate::oidc::{self, ClientRow, CodeRow, GrantProfileRow, GrantRow, KeyRow, LogoutRow, list_text};
             use async_trait::async_trait;
             use roster_core::journal::Journal;
             use roster_core::store::{
-                CodeRedemption, OidcClient, OidcCode, OidcGrant, OidcKeyRecord, OidcLogout, OidcStore, RefreshRotation,
-                StoreError, StoreResult, UserStore,
+                CodeRedemption, OidcClient, OidcCode, OidcGrant, OidcGrantProfile, OidcKeyRecord, OidcLogout, OidcStore,
+                RefreshRotation, StoreError, StoreResult, UserStore,
             };
             use roster_core::webhooks::{AttemptRecord, DeliveryStatus};
             use roster_core::{User, UserId};
@@ -226,6 +226,15 @@ macro_rules! impl_oidc {
 
                 async fn get_oidc_grant(&self, id: i64) -> StoreResult<(OidcGrant, User)> {
                     self.oidc_grant_with_user(id).await
+                }
+
+                async fn get_oidc_grant_profile(&self, id: i64) -> StoreResult<OidcGrantProfile> {
+                    let rows: Vec<GrantProfileRow> = sqlx::query_as(crate::sql::GET_OIDC_GRANT_PROFILE)
+                        .bind(id)
+                        .fetch_all(self.read_pool())
+                        .await
+                        .map_err(store_error)?;
+                    oidc::grant_profile(rows)
                 }
 
                 async fn redeem_oidc_code(&self, digest: &str, now: OffsetDateTime) -> StoreResult<CodeRedemption> {

@@ -133,7 +133,7 @@ pub struct EndSessionTarget {
 
 /// Access token claims Roster reads back (userinfo, introspection, revocation).
 #[derive(Debug, Clone, serde::Deserialize)]
-struct AccessTokenClaims {
+pub(super) struct AccessTokenClaims {
     sub: String,
     client_id: String,
     #[serde(default)]
@@ -148,6 +148,34 @@ struct AccessTokenClaims {
     /// Roster's marker: this is an access token.
     #[serde(default)]
     token_use: Option<String>,
+}
+
+impl AccessTokenClaims {
+    /// The grant the token came from (None for client_credentials).
+    fn grant_id(&self) -> Result<Option<i64>> {
+        self.gid
+            .as_deref()
+            .map(|g| g.parse().map_err(|_| Error::InvalidToken))
+            .transpose()
+    }
+}
+
+/// Whether `grant` and its `user` still back an access token at `now`: the same user and
+/// client, the grant not expired, the account allowed to sign in.
+fn grant_backs(claims: &AccessTokenClaims, grant: &OidcGrant, user: &User, now: OffsetDateTime) -> Result<()> {
+    if grant.user_id.to_string() != claims.sub || grant.client_id != claims.client_id || grant.expires_at <= now {
+        return Err(Error::InvalidToken);
+    }
+    user.ensure_may_sign_in_at(now).map_err(|_| Error::InvalidToken)
+}
+
+/// Whether a token's `aud` (a string or an array of them) names `audience`.
+fn audience_names(aud: &Value, audience: &str) -> bool {
+    match aud {
+        Value::String(a) => a == audience,
+        Value::Array(items) => items.iter().any(|a| a.as_str() == Some(audience)),
+        _ => false,
+    }
 }
 
 fn scopes(scope: &str) -> Vec<String> {
@@ -802,6 +830,28 @@ impl Core {
     /// verified the address), `name`, `preferred_username`, `picture`, the role and the group
     /// names (under the client's claim names).
     async fn oidc_profile_claims(&self, client: &OidcClient, user: &User, scope: &str) -> Result<Map<String, Value>> {
+        let groups: Vec<String> = if has_scope(scope, "profile") || has_scope(scope, "groups") {
+            self.store
+                .list_groups_of_user(user.id)
+                .await?
+                .into_iter()
+                .map(|g| g.name)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(self.profile_claims(&client.roles_claim, &client.groups_claim, user, scope, groups))
+    }
+
+    /// [`Self::oidc_profile_claims`] with the user's group names at hand.
+    fn profile_claims(
+        &self,
+        roles_claim: &str,
+        groups_claim: &str,
+        user: &User,
+        scope: &str,
+        groups: Vec<String>,
+    ) -> Map<String, Value> {
         let mut claims = Map::new();
         if has_scope(scope, "email")
             && let Some(email) = &user.email
@@ -828,19 +878,12 @@ impl Core {
             }
         }
         if profile || has_scope(scope, "roles") {
-            claims.insert(client.roles_claim.clone(), json!([user.role.as_str()]));
+            claims.insert(roles_claim.to_string(), json!([user.role.as_str()]));
         }
         if profile || has_scope(scope, "groups") {
-            let groups: Vec<String> = self
-                .store
-                .list_groups_of_user(user.id)
-                .await?
-                .into_iter()
-                .map(|g| g.name)
-                .collect();
-            claims.insert(client.groups_claim.clone(), json!(groups));
+            claims.insert(groups_claim.to_string(), json!(groups));
         }
-        Ok(claims)
+        claims
     }
 
     fn absolute_url(&self, path: &str) -> Option<String> {
@@ -870,49 +913,76 @@ impl Core {
     /// Reads an access token Roster issued: signature, issuer, expiry, and (for a user's
     /// token) a live grant and an account that may sign in.
     async fn read_access_token(&self, token: &str) -> Result<(AccessTokenClaims, Option<(OidcGrant, User)>)> {
+        let claims = self.verified_access_claims(token).await?;
+        let Some(gid) = claims.grant_id()? else {
+            return Ok((claims, None));
+        };
+        let (grant, user) = self.store.get_oidc_grant(gid).await.map_err(|e| match e {
+            StoreError::NotFound => Error::InvalidToken,
+            e => e.into(),
+        })?;
+        grant_backs(&claims, &grant, &user, self.clock.now())?;
+        Ok((claims, Some((grant, user))))
+    }
+
+    /// Checks an access token Roster issued: signature, issuer, expiry and type. A token
+    /// cannot change, so its signature check is remembered (by its SHA-256, a bounded
+    /// number of them); expiry is compared on every call. Says nothing about revocation:
+    /// the callers read the grant and the user on every request.
+    async fn verified_access_claims(&self, token: &str) -> Result<AccessTokenClaims> {
         let now = self.clock.now();
+        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some(claims) = self.oidc.verified.get(&key) {
+            if claims.exp <= now.unix_timestamp() {
+                return Err(Error::InvalidToken);
+            }
+            return Ok(claims);
+        }
         let mut keys = self.oidc_keys().await?;
-        if !keys.knows(token) {
-            keys = self.reload_oidc_keys().await?;
+        if keys.should_reload_for(token) {
+            // One reload for many such requests: whoever waited finds the fresh copy.
+            let _turn = self.oidc.load.lock().await;
+            keys = self.cached_oidc_keys().unwrap_or(keys);
+            if keys.should_reload_for(token) {
+                keys = self.reload_oidc_keys().await?;
+            }
         }
         let claims: AccessTokenClaims = keys.verify(token, self.oidc_issuer(), now)?;
         if claims.token_use.as_deref() != Some("access") {
             return Err(Error::InvalidToken);
         }
-        let Some(gid) = claims.gid.as_deref() else {
-            return Ok((claims, None));
-        };
-        let gid: i64 = gid.parse().map_err(|_| Error::InvalidToken)?;
-        let (grant, user) = self.store.get_oidc_grant(gid).await.map_err(|e| match e {
-            StoreError::NotFound => Error::InvalidToken,
-            e => e.into(),
-        })?;
-        if grant.user_id.to_string() != claims.sub || grant.client_id != claims.client_id || grant.expires_at <= now {
-            return Err(Error::InvalidToken);
-        }
-        user.ensure_may_sign_in_at(now).map_err(|_| Error::InvalidToken)?;
-        Ok((claims, Some((grant, user))))
+        self.oidc.verified.insert(key, claims.clone());
+        Ok(claims)
     }
 
-    /// The userinfo endpoint: the profile claims of the token's scope, with `sub`.
+    /// The userinfo endpoint: the profile claims of the token's scope, with `sub`. One read
+    /// per request (grant, user, client claim names and groups together), so a grant that
+    /// ended or an account that may no longer sign in is refused at once.
     pub async fn oidc_userinfo(&self, access_token: &str) -> Result<Value> {
-        let (claims, found) = self.read_access_token(access_token).await?;
-        let Some((grant, user)) = found else {
-            return Err(Error::InvalidToken);
-        };
+        let claims = self.verified_access_claims(access_token).await?;
         if !has_scope(&claims.scope, "openid") {
             return Err(Error::InvalidToken);
         }
-        let client = self
-            .store
-            .get_oidc_client(&grant.client_id)
-            .await
-            .map_err(|_| Error::InvalidToken)?;
-        let mut out = Map::new();
-        out.insert("sub".into(), json!(user.id.to_string()));
-        for (k, v) in self.oidc_profile_claims(&client, &user, &claims.scope).await? {
-            out.insert(k, v);
+        let gid = claims.grant_id()?.ok_or(Error::InvalidToken)?;
+        let found = self.store.get_oidc_grant_profile(gid).await.map_err(|e| match e {
+            StoreError::NotFound => Error::InvalidToken,
+            e => e.into(),
+        })?;
+        grant_backs(&claims, &found.grant, &found.user, self.clock.now())?;
+        // Issued for this client: its audience (or its client id when it has none).
+        let audience = found.audience.as_deref().unwrap_or(&found.grant.client_id);
+        if !audience_names(&claims.aud, audience) {
+            return Err(Error::InvalidToken);
         }
+        let mut out = Map::new();
+        out.insert("sub".into(), json!(found.user.id.to_string()));
+        out.extend(self.profile_claims(
+            &found.roles_claim,
+            &found.groups_claim,
+            &found.user,
+            &claims.scope,
+            found.groups,
+        ));
         Ok(Value::Object(out))
     }
 

@@ -32,6 +32,8 @@ pub const MAX_TOKEN_TTL: Duration = Duration::days(1);
 /// How long an instance keeps its copy of the keys before reading them again (so keys rotated
 /// by another instance or by `roster keys rotate` are used everywhere within this time).
 pub const KEY_RELOAD: std::time::Duration = std::time::Duration::from_secs(30);
+/// The least time between two reads of the keys caused by a token naming an unknown key.
+pub const UNKNOWN_KEY_RELOAD: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A fresh key of `alg`, generation `generation`.
 pub fn generate(alg: &str, generation: i64, now: OffsetDateTime) -> Result<OidcKeyRecord> {
@@ -231,12 +233,18 @@ impl OidcKeys {
         jsonwebtoken::encode(&header, claims, &signer.key).map_err(|e| Error::Internal(e.into()))
     }
 
-    /// Whether a token names a key of this set.
-    pub fn knows(&self, token: &str) -> bool {
-        jsonwebtoken::decode_header(token)
-            .ok()
-            .and_then(|h| h.kid)
-            .is_some_and(|kid| self.verifiers.contains_key(&kid))
+    /// Whether a token is worth reading the keys again for: its header is a well-formed JWS
+    /// header of an algorithm Roster signs with, naming a key this copy does not hold, and
+    /// this copy is older than [`UNKNOWN_KEY_RELOAD`]. Garbage or a forged header never
+    /// costs a database read more than once per interval.
+    pub fn should_reload_for(&self, token: &str) -> bool {
+        if self.loaded.elapsed() < UNKNOWN_KEY_RELOAD {
+            return false;
+        }
+        jsonwebtoken::decode_header(token).ok().is_some_and(|h| {
+            self.verifiers.values().any(|(alg, _)| *alg == h.alg)
+                && h.kid.is_some_and(|kid| !self.verifiers.contains_key(&kid))
+        })
     }
 
     /// Verifies the signature and the issuer of a token signed by one of these keys; expiry
@@ -318,5 +326,31 @@ mod tests {
                 .verify::<serde_json::Value>(&token, "https://id.example", now)
                 .is_err()
         );
+    }
+
+    #[test]
+    fn only_a_well_formed_unknown_key_asks_for_a_reload() {
+        let t0 = OffsetDateTime::now_utc();
+        let records: Vec<_> = (1..=2)
+            .map(|g| generate(RS256, g, t0).unwrap())
+            .chain((1..=2).map(|g| generate(EDDSA, g, t0).unwrap()))
+            .collect();
+        let mut keys = OidcKeys::from_records(&records, t0).unwrap();
+        let claims = serde_json::json!({"iss": "https://id.example", "sub": "1", "exp": t0.unix_timestamp() + 60});
+        let known = keys.sign(RS256, None, &claims).unwrap();
+        let strangers = [generate(RS256, 7, t0).unwrap(), generate(RS256, 8, t0).unwrap()];
+        let stranger = OidcKeys::from_records(&strangers, t0)
+            .unwrap()
+            .sign(RS256, None, &claims)
+            .unwrap();
+        // A fresh copy never reloads, whatever the token.
+        keys.loaded = std::time::Instant::now();
+        assert!(!keys.should_reload_for(&stranger));
+        keys.loaded = std::time::Instant::now() - UNKNOWN_KEY_RELOAD;
+        assert!(keys.should_reload_for(&stranger));
+        assert!(!keys.should_reload_for(&known));
+        for garbage in ["", "abc", "a.b.c", "eyJhbGciOiJub25lIn0.e30.", "not a token at all"] {
+            assert!(!keys.should_reload_for(garbage), "{garbage:?}");
+        }
     }
 }

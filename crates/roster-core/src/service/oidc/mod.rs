@@ -43,11 +43,28 @@ pub mod action {
     pub const CONSENT_WITHDRAWN: &str = "oidc.consent_withdrawn";
 }
 
-/// The provider's per-process state: the signing keys read from the database.
-#[derive(Default)]
+/// The provider's per-process state: the signing keys read from the database, and the
+/// access tokens whose signature was already checked.
 pub struct OidcState {
     keys: RwLock<Option<Arc<OidcKeys>>>,
     load: tokio::sync::Mutex<()>,
+    /// Claims of access tokens that passed the signature, issuer and type checks, by the
+    /// SHA-256 of the token (a token cannot change, so its signature stays checked; expiry
+    /// is compared on every use, and the grant and user are read on every use).
+    verified: quick_cache::sync::Cache<[u8; 32], flow::AccessTokenClaims>,
+}
+
+/// How many checked access tokens are remembered.
+const VERIFIED_ACCESS_TOKENS: usize = 10_000;
+
+impl Default for OidcState {
+    fn default() -> Self {
+        Self {
+            keys: RwLock::default(),
+            load: tokio::sync::Mutex::default(),
+            verified: quick_cache::sync::Cache::new(VERIFIED_ACCESS_TOKENS),
+        }
+    }
 }
 
 /// An OAuth 2.0 error (RFC 6749 §5.2, OIDC Core §3.1.2.6): the `error` code and a

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Counts the instructions the server executes per request of GET /v1/me (access token) and
+# GET /oidc/userinfo (a JWT access token from the code flow), under valgrind's callgrind.
+# Instruction counts do not depend on the machine's load, so they compare two routes (or two
+# builds) where timings on a shared machine cannot.
+#
+#   bench/callgrind.sh [path/to/roster] [requests]
+#
+# Needs valgrind and curl; builds nothing (default binary: target/release/roster). Uses a
+# fresh SQLite database in a temporary directory; prints instructions per request.
+set -euo pipefail
+
+bin=${1:-target/release/roster}
+n=${2:-2000}
+dir=$(mktemp -d)
+port=$((20000 + RANDOM % 20000))
+base="http://127.0.0.1:$port"
+db="sqlite://$dir/roster.db"
+cleanup() {
+  if [[ -n "${pid:-}" ]]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+password='callgrind-password-1'
+# Under valgrind a password hash takes many seconds: no request timeout.
+export ROSTER_PUBLIC_URL="$base" ROSTER_LOG=error ROSTER_RATE_LIMIT_LOGIN_MAX=0 ROSTER_REQUEST_TIMEOUT_SECONDS=3600
+echo "$password" | "$bin" create-user cg@bench.example cg cg --role admin \
+  --password-stdin --database "$db" --data-dir "$dir" >/dev/null
+
+valgrind --tool=callgrind --callgrind-out-file="$dir/cg.%p" "$bin" serve --listen "127.0.0.1:$port" \
+  --database "$db" --data-dir "$dir" 2>"$dir/valgrind.log" &
+pid=$!
+for _ in $(seq 1 600); do
+  curl -sf "$base/readyz" >/dev/null 2>&1 && break
+  sleep 0.5
+done
+
+json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+token=$(curl -sf "$base/v1/auth/login" -H 'content-type: application/json' \
+  -d "{\"login\":\"cg\",\"password\":\"$password\"}" | json "['access_token']")
+redirect='http://127.0.0.1:9/callback'
+curl -sf "$base/v1/clients" -H "authorization: Bearer $token" -H 'content-type: application/json' \
+  -d "{\"client_id\":\"cg\",\"public\":true,\"first_party\":true,\"redirect_uris\":[\"$redirect\"]}" >/dev/null
+csrf='Y2FsbGdyaW5kLWNzcmYtdG9rZW4tMDEyMzQ1Njc4OTA'
+session=$(curl -s -o /dev/null -D - "$base/signin" -H "cookie: roster_csrf=$csrf" \
+  --data-urlencode "csrf=$csrf" --data-urlencode identifier=cg --data-urlencode "password=$password" |
+  sed -n 's/^[Ss]et-[Cc]ookie: roster_session=\([^;]*\).*/\1/p')
+verifier='callgrind-pkce-verifier-0123456789-abcdefghijklmn'
+challenge=$(printf '%s' "$verifier" | openssl dgst -sha256 -binary | base64 | tr '+/' '-_' | tr -d '=')
+location=$(curl -s -o /dev/null -D - -H "cookie: roster_session=$session" \
+  "$base/oidc/authorize?response_type=code&client_id=cg&redirect_uri=$(python3 -c "import urllib.parse;print(urllib.parse.quote('$redirect',safe=''))")&scope=openid%20profile%20email&code_challenge=$challenge&code_challenge_method=S256" |
+  sed -n 's/^[Ll]ocation: //p' | tr -d '\r')
+code=$(python3 -c "import urllib.parse,sys;print(urllib.parse.parse_qs(urllib.parse.urlparse(sys.argv[1]).query)['code'][0])" "$location")
+access=$(curl -sf "$base/oidc/token" --data-urlencode grant_type=authorization_code --data-urlencode "code=$code" \
+  --data-urlencode "redirect_uri=$redirect" --data-urlencode client_id=cg --data-urlencode "code_verifier=$verifier" |
+  json "['access_token']")
+
+# Sends $n requests of $1 with token $2 on one kept-alive connection; prints instructions per
+# request (the server's total between a zeroing and a dump, all threads).
+measure() {
+  local path=$1 bearer=$2 urls=()
+  for _ in $(seq 1 50); do urls+=("$base$path"); done
+  curl -sf -H "authorization: Bearer $bearer" "${urls[@]}" >/dev/null # warm-up
+  urls=()
+  for _ in $(seq 1 "$n"); do urls+=("$base$path"); done
+  callgrind_control -z "$pid" >/dev/null
+  curl -sf -H "authorization: Bearer $bearer" "${urls[@]}" >/dev/null
+  callgrind_control --dump="$path" "$pid" >/dev/null
+  sleep 1
+  local file total
+  file=$(ls -t "$dir"/cg."$pid".* | head -1)
+  total=$(sed -n 's/^summary: *//p' "$file" | awk '{print $1}')
+  echo "$path: $((total / n)) instructions per request ($n requests)"
+}
+measure /v1/me "$token"
+measure /oidc/userinfo "$access"
