@@ -835,6 +835,79 @@ async fn a_different_secret_key_is_refused(backend: Backend) {
 async fn clients_logouts_lists_the_queue(backend: Backend) {
     use roster_core::service::oidc::{AuthorizeOutcome, AuthorizeRequest, SignedIn};
     let app = roster_testkit::or_skip!(app(backend).await);
+    roster(
+        &app,
+        &[
+            "clients",
+            "add",
+            "rp",
+            "--first-party",
+            "--redirect-uri",
+            "https://rp.example/cb",
+            "--backchannel-logout-uri",
+            "https://rp.example/logout",
+        ],
+        "",
+    )
+    .ok();
+    let user = app.user(Role::User).await;
+    let claims = app
+        .core
+        .keys()
+        .verify(&user.access_token, roster_core::time::OffsetDateTime::now_utc())
+        .unwrap();
+    let (_, session): (roster_core::UserId, roster_core::SessionId) = claims.ids().unwrap();
+    let signed_in = SignedIn {
+        user: app.core.store.get_user(user.id).await.unwrap(),
+        session_id: session,
+        auth_time: roster_core::time::OffsetDateTime::now_utc(),
+        amr: vec!["pwd".into()],
+    };
+    let request = AuthorizeRequest {
+        response_type: Some("code".into()),
+        client_id: Some("rp".into()),
+        redirect_uri: Some("https://rp.example/cb".into()),
+        scope: Some("openid".into()),
+        ..Default::default()
+    };
+    let outcome = app
+        .core
+        .oidc_authorize(&request, Some(&signed_in), None, "/oidc/authorize")
+        .await
+        .unwrap();
+    assert!(matches!(outcome, AuthorizeOutcome::Redirect(_)), "{outcome:?}");
+    roster(&app, &["clients", "logouts"], "").ok();
+    app.core
+        .revoke_user_sessions(app.core.operator(), user.id)
+        .await
+        .unwrap();
+
+    let r = roster(&app, &["clients", "logouts", "rp"], "");
+    r.ok();
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{r:?}");
+    assert!(lines[0].starts_with("ID") && lines[0].contains("STATUS"), "{r:?}");
+    assert!(
+        lines[1].contains(&user.id.to_string()) && lines[1].contains("pending"),
+        "{r:?}"
+    );
+    let r = roster(&app, &["clients", "logouts", "--format", "json"], "");
+    r.ok();
+    let rows: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(rows[0]["client_id"], "rp");
+    assert_eq!(rows[0]["user_id"], user.id.to_string());
+    assert_eq!(rows[0]["sid"], session.to_string());
+    assert_eq!(
+        (rows[0]["status"].as_str(), rows[0]["attempts"].as_i64()),
+        (Some("pending"), Some(0))
+    );
+    let r = roster(&app, &["clients", "logouts", "--status", "delivered"], "");
+    r.ok();
+    assert_eq!(r.stdout.lines().count(), 1, "{r:?}");
+    roster(&app, &["clients", "logouts", "--limit", "0"], "").fails(1, "limit");
+    assert_eq!(roster(&app, &["clients", "logouts", "--status", "lost"], "").code, 2);
+}
+
 /// `roster clients add|list|show|update|remove|rotate-secret` against a real database: the
 /// secret printed once (or read from standard input), errors naming the field, exit codes.
 async fn clients_are_managed_from_the_command_line(backend: Backend) {
@@ -959,76 +1032,6 @@ async fn clients_are_managed_from_the_command_line(backend: Backend) {
         &[
             "clients",
             "add",
-            "rp",
-            "--first-party",
-            "--redirect-uri",
-            "https://rp.example/cb",
-            "--backchannel-logout-uri",
-            "https://rp.example/logout",
-        ],
-        "",
-    )
-    .ok();
-    let user = app.user(Role::User).await;
-    let claims = app
-        .core
-        .keys()
-        .verify(&user.access_token, roster_core::time::OffsetDateTime::now_utc())
-        .unwrap();
-    let (_, session): (roster_core::UserId, roster_core::SessionId) = claims.ids().unwrap();
-    let signed_in = SignedIn {
-        user: app.core.store.get_user(user.id).await.unwrap(),
-        session_id: session,
-        auth_time: roster_core::time::OffsetDateTime::now_utc(),
-        amr: vec!["pwd".into()],
-    };
-    let request = AuthorizeRequest {
-        response_type: Some("code".into()),
-        client_id: Some("rp".into()),
-        redirect_uri: Some("https://rp.example/cb".into()),
-        scope: Some("openid".into()),
-        ..Default::default()
-    };
-    let outcome = app
-        .core
-        .oidc_authorize(&request, Some(&signed_in), None, "/oidc/authorize")
-        .await
-        .unwrap();
-    assert!(matches!(outcome, AuthorizeOutcome::Redirect(_)), "{outcome:?}");
-    roster(&app, &["clients", "logouts"], "").ok();
-    app.core
-        .revoke_user_sessions(app.core.operator(), user.id)
-        .await
-        .unwrap();
-
-    let r = roster(&app, &["clients", "logouts", "rp"], "");
-    r.ok();
-    let lines: Vec<&str> = r.stdout.lines().collect();
-    assert_eq!(lines.len(), 2, "{r:?}");
-    assert!(lines[0].starts_with("ID") && lines[0].contains("STATUS"), "{r:?}");
-    assert!(
-        lines[1].contains(&user.id.to_string()) && lines[1].contains("pending"),
-        "{r:?}"
-    );
-    let r = roster(&app, &["clients", "logouts", "--format", "json"], "");
-    r.ok();
-    let rows: Value = serde_json::from_str(&r.stdout).unwrap();
-    assert_eq!(rows[0]["client_id"], "rp");
-    assert_eq!(rows[0]["user_id"], user.id.to_string());
-    assert_eq!(rows[0]["sid"], session.to_string());
-    assert_eq!(
-        (rows[0]["status"].as_str(), rows[0]["attempts"].as_i64()),
-        (Some("pending"), Some(0))
-    );
-    let r = roster(&app, &["clients", "logouts", "--status", "delivered"], "");
-    r.ok();
-    assert_eq!(r.stdout.lines().count(), 1, "{r:?}");
-    roster(&app, &["clients", "logouts", "--limit", "0"], "").fails(1, "limit");
-    assert_eq!(roster(&app, &["clients", "logouts", "--status", "lost"], "").code, 2);
-}
-
-backend_tests!(
-    clients_logouts_lists_the_queue,
             "x2",
             "--redirect-uri",
             "https://x.example/cb",
@@ -1194,6 +1197,7 @@ backend_tests!(
 }
 
 backend_tests!(
+    clients_logouts_lists_the_queue,
     clients_are_managed_from_the_command_line,
     a_different_secret_key_is_refused,
     create_user_and_list_users,

@@ -158,10 +158,11 @@ pub(crate) const GET_SESSION_WITH_USER: &str = concat!(
 pub(crate) const GET_OIDC_GRANT_PROFILE: &str = concat!(
     "SELECT ",
     user_columns!(),
-    ", g_id, g_client_id, g_user_id, g_session_id, g_scope, g_auth_time, g_amr, g_created_at, g_expires_at, \
+    ", g_id, g_client_id, g_user_id, g_session_id, g_sid, g_offline, g_scope, g_auth_time, g_amr, g_created_at, g_expires_at, \
      c_audience, c_roles_claim, c_groups_claim, gm_name FROM users \
      JOIN (SELECT og.id AS g_id, og.client_id AS g_client_id, og.user_id AS g_user_id, \
-     og.session_id AS g_session_id, og.scope AS g_scope, og.auth_time AS g_auth_time, og.amr AS g_amr, \
+     og.session_id AS g_session_id, COALESCE(og.sid, og.session_id) AS g_sid, \
+     og.offline AS g_offline, og.scope AS g_scope, og.auth_time AS g_auth_time, og.amr AS g_amr, \
      og.created_at AS g_created_at, og.expires_at AS g_expires_at, c.audience AS c_audience, \
      c.roles_claim AS c_roles_claim, c.groups_claim AS c_groups_claim FROM oidc_grants og \
      JOIN oidc_clients c ON c.client_id = og.client_id WHERE og.id = $1) g ON users.id = g.g_user_id \

@@ -1257,6 +1257,8 @@ async fn logout_without_a_hint_asks_first(backend: Backend) {
         .get(&format!("/oidc/logout?client_id=rp&post_logout_redirect_uri={bye}"))
         .await;
     assert_eq!(page.location().as_deref(), Some("https://rp.example/bye"));
+}
+
 /// Userinfo of `token`: status and body.
 async fn userinfo(app: &TestApp, token: &str) -> (u16, Value) {
     let r = app

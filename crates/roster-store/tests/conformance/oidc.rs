@@ -367,6 +367,8 @@ async fn oidc_grant_ends_queue_backchannel_logouts(backend: Backend) {
     add(grant(dee.id, session.id, "rp", false, t + Duration::days(1))).await;
     f.store.delete_oidc_client("rp", &NO_JOURNAL).await.unwrap();
     assert_eq!(f.store.list_oidc_logouts(None, None, 100).await.unwrap().len(), before);
+}
+
 async fn oidc_consents_are_per_user_and_client(backend: Backend) {
     let f = roster_testkit::or_skip!(fixture(backend).await);
     let user = f.insert(&f.user(Some("c@example.org"), None)).await;
@@ -439,6 +441,8 @@ async fn oidc_consents_are_per_user_and_client(backend: Backend) {
         client_id: client.into(),
         user_id: user.id,
         session_id: session.id,
+        sid: session.id,
+        offline: false,
         scope: "openid".into(),
         auth_time: t,
         amr: vec!["pwd".into()],
