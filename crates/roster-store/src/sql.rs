@@ -476,6 +476,9 @@ pub(crate) const LIST_TERMS_ACCEPTANCES: &str = "SELECT user_id, version, accept
 /// `$1` id, `$2` user, `$3` kind, `$4` amount, `$5` at (ms); a second start grant is skipped.
 pub(crate) const INSERT_BALANCE_TRANSACTION: &str = "INSERT INTO balance_transactions \
      (id, user_id, kind, amount, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";
+/// `$1` user, `$2` limit: the user's ledger, newest first.
+pub(crate) const LIST_BALANCE_TRANSACTIONS: &str = "SELECT id, kind, amount, created_at FROM balance_transactions \
+     WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2";
 pub(crate) const DELETE_BALANCE_TRANSACTIONS_OF_USER: &str = "DELETE FROM balance_transactions WHERE user_id = $1";
 /// `$1` user: locks the user's row (PostgreSQL) so that ledger writers of one user take turns.
 pub(crate) const LOCK_USER_FOR_LEDGER: &str = "UPDATE users SET revision = revision WHERE id = $1";

@@ -53,8 +53,8 @@ pub use avatars::{
 pub use avatars::{Processed as ProcessedAvatar, process as process_avatar};
 pub use badges::{MAX_BADGE_LENGTH, validate_badge};
 pub use balances::{
-    BalanceView, MAX_AMOUNT, MAX_REFILL_INTERVAL, RefillChanges, RefillSettings, SpendOutcome, refill_due,
-    refill_eligible_at,
+    BalanceView, MAX_AMOUNT, MAX_LEDGER_PAGE, MAX_REFILL_INTERVAL, RefillChanges, RefillSettings, SpendOutcome,
+    refill_due, refill_eligible_at,
 };
 pub use bans::{MAX_BAN, parse_duration};
 pub use browser::{AMR_OTP, AMR_PASSWORD, BrowserSession, BrowserSessionStarted, BrowserSignIn};

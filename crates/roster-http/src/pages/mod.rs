@@ -8,6 +8,7 @@
 //! ([`roster_core::service::BrowserSession`]); [`session`] has what other routes (the
 //! OpenID Connect endpoints) need of it: the extractor, the cookie, the redirect to sign in.
 
+pub mod account;
 pub mod csrf;
 mod links;
 pub mod render;
@@ -47,6 +48,7 @@ pub fn mount(_state: &AppState) -> Router<AppState> {
         .route(SIGNOUT_PATH, get(signin::signout_page).post(signin::signout_submit))
         .route(render::STYLESHEET_PATH, get(stylesheet))
         .merge(links::routes())
+        .merge(account::routes())
         .route_layer(axum::middleware::from_fn(crate::extract::reject_nul_in_uri))
 }
 

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod abuse;
+mod account_pages;
 mod api_keys;
 mod audit;
 mod auth;
