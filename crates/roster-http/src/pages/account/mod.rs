@@ -980,7 +980,7 @@ async fn sessions_panels(ctx: &Ctx) -> Result<Vec<Panel>, Error> {
         let current = session.id == ctx.session.session_id;
         let device = session.user_agent.clone().unwrap_or_else(|| a.unknown.to_string());
         let heading = if current {
-            format!("{} ({device})", a.this_session)
+            a.this_session.to_string()
         } else {
             device.clone()
         };
