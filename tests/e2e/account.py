@@ -33,6 +33,8 @@ PAGES: list[tuple[str, str, str]] = [
     ("reset-password-invalid", "/reset-password?token=not-a-token", "anonymous"),
     ("sign-out", "/signout", "user"),
     ("account-profile", "/account", "user"),
+    ("account-email", "/account/email", "user"),
+    ("email-change-confirm", "/account/email/confirm?token=from-the-mail", "anonymous"),
     ("account-password", "/account/password", "user"),
     ("account-two-factor", "/account/two-factor", "user"),
     ("account-sessions", "/account/sessions", "user"),

@@ -452,6 +452,19 @@ pub(crate) const PUT_PERMISSION_TEMPLATE: &str = "INSERT INTO permission_templat
 /// `$1` digest, `$2` user, `$3` email, `$4` created (ms), `$5` expires (ms).
 pub(crate) const INSERT_EMAIL_VERIFICATION: &str = "INSERT INTO email_verifications \
      (digest, user_id, email, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)";
+/// `$1` user, `$2` digest, `$3` new email, `$4` created (ms), `$5` expires (ms): a user's
+/// pending email change, replacing an earlier one.
+pub(crate) const PUT_EMAIL_CHANGE: &str = "INSERT INTO email_changes \
+     (user_id, digest, new_email, created_at, expires_at) VALUES ($1, $2, $3, $4, $5) \
+     ON CONFLICT (user_id) DO UPDATE SET digest = excluded.digest, new_email = excluded.new_email, \
+     created_at = excluded.created_at, expires_at = excluded.expires_at";
+pub(crate) const GET_EMAIL_CHANGE_BY_DIGEST: &str =
+    "SELECT user_id, new_email, created_at, expires_at FROM email_changes WHERE digest = $1";
+pub(crate) const GET_EMAIL_CHANGE: &str =
+    "SELECT user_id, new_email, created_at, expires_at FROM email_changes WHERE user_id = $1";
+/// `$1` user, `$2` the token's digest or NULL for any.
+pub(crate) const DELETE_EMAIL_CHANGE: &str =
+    "DELETE FROM email_changes WHERE user_id = $1 AND (CAST($2 AS TEXT) IS NULL OR digest = $2)";
 pub(crate) const DELETE_EMAIL_VERIFICATIONS_OF_USER: &str = "DELETE FROM email_verifications WHERE user_id = $1";
 /// `$1` digest, `$2` now (ms), `$3` the email or NULL, `$4` the user or NULL; affects no row
 /// unless the token is unused, unexpired, and for that email and user when they are given.

@@ -14,6 +14,7 @@ mod bans;
 mod browser;
 mod channels;
 mod chat_profile;
+mod email_change;
 mod groups;
 mod import;
 mod import_read;
@@ -60,6 +61,7 @@ pub use bans::{MAX_BAN, parse_duration};
 pub use browser::{AMR_OTP, AMR_PASSWORD, BrowserSession, BrowserSessionStarted, BrowserSignIn};
 pub use channels::{CANNOT_MESSAGE, NOTES_CHANNEL_NAME};
 pub use chat_profile::{ChatAccountChanges, INCORRECT_CURRENT_PASSWORD};
+pub use email_change::{EMAIL_CHANGE_TTL, EmailChangeRequested};
 pub use groups::{GroupChanges, GroupWithMembers, MAX_MEMBERS_PER_CHANGE, NewGroup, validate_permissions};
 pub use import::{
     ImportLine, ImportOptions, ImportReport, OnConflict, Outcome, RecordReport, UserRecord, validate_password_hash,

@@ -17,6 +17,7 @@ mod signin;
 pub mod strings;
 pub mod theme;
 
+pub use account::{ACCOUNT_PATH, EMAIL_CHANGE_CONFIRM_PATH};
 pub use links::{REGISTER_PATH, RESET_PASSWORD_PATH};
 pub use render::ConsentPage;
 pub use session::{

@@ -6,7 +6,8 @@ use crate::pages::{Browser, Form, Page, urlencode};
 use crate::two_factor::{base32_decode, code};
 use roster_core::two_factor::STEP_SECONDS;
 use roster_core::{Clock, Role};
-use roster_testkit::app::TestUser;
+use roster_testkit::app::{TestUser, spawn_app_with};
+use roster_testkit::smtp::SmtpSink;
 use roster_testkit::{Backend, TestApp, backend_tests, spawn_app};
 use scraper::Selector;
 use time::Duration;
@@ -66,8 +67,9 @@ fn form_with_id(page: &Page, action: &str, id: &str) -> Form {
     }
 }
 
-const SECTIONS: [&str; 8] = [
+const SECTIONS: [&str; 9] = [
     "/account",
+    "/account/email",
     "/account/password",
     "/account/two-factor",
     "/account/sessions",
@@ -643,7 +645,184 @@ async fn terms_credits_and_deleting_the_account(backend: Backend) {
     let _ = app.clock.now();
 }
 
+/// The email change: a link to the NEW address, a notice to the old one, nothing changed
+/// until the link's page is confirmed; then the new address, verified; the link spent.
+async fn the_email_changes_once_the_new_address_confirms(backend: Backend) {
+    let smtp = SmtpSink::start().await;
+    let url = smtp.url.clone();
+    let app = roster_testkit::or_skip!(spawn_app_with(backend, move |c| c.smtp_url = Some(url)).await);
+    let _admin = app.admin().await;
+    let user = app.user(Role::User).await;
+    let other = app.user(Role::User).await;
+    let mut browser = signed_in(&app, &user).await;
+    let page = browser.get("/account/email").await;
+    assert!(page.text().contains(&user.email));
+    let form = page.form("/account/email");
+    assert_eq!(form.labels["new_email"], "New email address");
+
+    // The rules: the current password, a valid and free address.
+    let answer = browser
+        .submit(
+            &form
+                .clone()
+                .set("new_email", "new@example.org")
+                .set("current_password", "wrong"),
+        )
+        .await;
+    assert_eq!(answer.status, 422);
+    assert_eq!(answer.alerts(), ["The current password is not correct."]);
+    let answer = browser
+        .submit(
+            &form
+                .clone()
+                .set("new_email", "not an address")
+                .set("current_password", &user.password),
+        )
+        .await;
+    assert_eq!(answer.status, 422);
+    assert!(
+        answer.alerts()[0].starts_with("New email address: "),
+        "{:?}",
+        answer.alerts()
+    );
+    let answer = browser
+        .submit(
+            &form
+                .clone()
+                .set("new_email", &other.email)
+                .set("current_password", &user.password),
+        )
+        .await;
+    assert_eq!(answer.status, 409);
+
+    let answer = browser
+        .submit(
+            &form
+                .set("new_email", "New@Example.org")
+                .set("current_password", &user.password),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.html);
+    assert!(
+        status(&answer).contains("A link was sent to new@example.org"),
+        "{}",
+        status(&answer)
+    );
+    assert!(
+        answer
+            .text()
+            .contains("A link to confirm new@example.org was sent there.")
+    );
+    let mail = smtp.wait_for(2).await;
+    let to_new = mail
+        .iter()
+        .find(|m| m.to.iter().any(|t| t.contains("new@example.org")))
+        .unwrap();
+    let to_old = mail
+        .iter()
+        .find(|m| m.to.iter().any(|t| t.contains(&user.email)))
+        .unwrap();
+    assert!(to_old.decoded().contains("new@example.org"));
+    assert!(to_old.link(&app.address).is_none(), "the old address gets no link");
+    let link = to_new
+        .link(&format!("{}/account/email/confirm?token=", app.address))
+        .unwrap();
+    let path = link.strip_prefix(&app.address).unwrap().to_string();
+    // Nothing changed yet.
+    let me = app.get("/v1/me", Some(&user.access_token)).await;
+    assert_eq!(me.body["email"], user.email.as_str());
+    let pending = app.get("/v1/me/email", Some(&user.access_token)).await;
+    pending.assert_status(200);
+    assert_eq!(pending.body["pending_email"], "new@example.org");
+
+    // The link's page, in another browser without a session: opening it changes nothing,
+    // its button does (with the form's CSRF token).
+    let mut elsewhere = Browser::new(&app);
+    let page = elsewhere.get(&path).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        app.get("/v1/me", Some(&user.access_token)).await.body["email"],
+        user.email.as_str()
+    );
+    let mut forged = page.form("/account/email/confirm");
+    forged.fields.remove("csrf");
+    let refused = elsewhere.submit(&forged).await;
+    assert_eq!(refused.status, 403);
+    // The refusal renewed the token: the form it shows goes through.
+    let answer = elsewhere.submit(&refused.form("/account/email/confirm")).await;
+    assert_eq!(answer.status, 200, "{}", answer.html);
+    assert!(answer.text().contains("Your email address is now new@example.org."));
+    let me = app.get("/v1/me", Some(&user.access_token)).await;
+    assert_eq!(me.body["email"], "new@example.org");
+    assert_eq!(me.body["email_verified"], true, "{}", me.body);
+    assert_eq!(app.login("new@example.org", &user.password).await.status, 200);
+    // Spent.
+    let again = elsewhere.get(&path).await.form("/account/email/confirm");
+    let answer = elsewhere.submit(&again).await;
+    assert_eq!(answer.status, 422);
+    assert_eq!(app.get("/v1/me/email", Some(&user.access_token)).await.status, 404);
+    let audit = app
+        .core
+        .store
+        .list_audit(&roster_core::journal::AuditQuery {
+            target: Some(user.id),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let actions: Vec<_> = audit.iter().map(|e| e.action.as_str()).collect();
+    assert!(actions.contains(&"user.email_change_request"), "{actions:?}");
+    assert!(actions.contains(&"user.email_change_confirm"), "{actions:?}");
+}
+
+/// The same through the native API: an API key may not ask (a session is needed), a change
+/// can be cancelled, an expired link is refused.
+async fn the_email_change_through_the_api(backend: Backend) {
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
+    let _admin = app.admin().await;
+    let user = app.user(Role::User).await;
+    let t = Some(user.access_token.as_str());
+    let key = app
+        .post("/v1/me/api-keys", t, &serde_json::json!({ "name": "k" }))
+        .await;
+    let key = key.body["key"]
+        .as_str()
+        .or(key.body["secret"].as_str())
+        .unwrap()
+        .to_string();
+    let body = serde_json::json!({ "new_email": "api-new@example.org", "current_password": user.password });
+    app.post("/v1/me/email", Some(&key), &body).await.assert_status(403);
+    app.post(
+        "/v1/me/email",
+        t,
+        &serde_json::json!({ "new_email": "x@example.org", "current_password": "no" }),
+    )
+    .await
+    .assert_status(422);
+    let asked = app.post("/v1/me/email", t, &body).await;
+    asked.assert_status(202);
+    assert_eq!(asked.body["pending_email"], "api-new@example.org");
+    assert_eq!(app.delete("/v1/me/email", t).await.status, 204);
+    assert_eq!(app.get("/v1/me/email", t).await.status, 404);
+    assert_eq!(app.delete("/v1/me/email", t).await.status, 404);
+    // An unknown or expired link.
+    let confirm = |token: &str| serde_json::json!({ "token": token });
+    app.post("/v1/auth/email-change/confirm", None, &confirm("nope"))
+        .await
+        .assert_status(422);
+    app.post("/v1/me/email", t, &body).await.assert_status(202);
+    app.advance(roster_core::service::EMAIL_CHANGE_TTL + Duration::seconds(1));
+    let login = app.login(&user.email, &user.password).await;
+    let t = login.body["access_token"].as_str();
+    assert_eq!(app.get("/v1/me/email", t).await.status, 404, "expired");
+    let me = app.get("/v1/me", t).await;
+    assert_eq!(me.body["email"], user.email.as_str());
+}
+
 backend_tests!(
+    the_email_changes_once_the_new_address_confirms,
+    the_email_change_through_the_api,
     every_account_page_needs_a_session_and_is_well_formed,
     the_profile_form_changes_the_profile,
     a_picture_is_uploaded_and_removed,

@@ -5,6 +5,7 @@ mod balances;
 mod chat;
 mod clients;
 mod dto;
+mod email_change;
 mod map;
 mod openapi;
 mod routes;
