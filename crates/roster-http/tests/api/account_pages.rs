@@ -202,7 +202,6 @@ async fn a_picture_is_uploaded_and_removed(backend: Backend) {
     let mut browser = signed_in(&app, &user).await;
     let page = browser.get("/account").await;
     assert!(page.text().contains("You have no picture."));
-    let csrf = browser.cookies["roster_csrf"].clone();
     let mut png = Vec::new();
     image::RgbImage::from_pixel(40, 40, image::Rgb([200, 30, 30]))
         .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)

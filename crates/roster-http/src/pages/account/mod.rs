@@ -231,12 +231,12 @@ fn require(
     headers: &HeaderMap,
     session: Option<BrowserSession>,
     back_to: &str,
-) -> Result<Ctx, Response> {
+) -> Result<Ctx, Box<Response>> {
     let Some(session) = session else {
-        return Err(signin_redirect(&SignInRequest {
+        return Err(Box::new(signin_redirect(&SignInRequest {
             return_to: Some(back_to.to_string()),
             ..Default::default()
-        }));
+        })));
     };
     Ok(Ctx {
         state,
@@ -256,16 +256,16 @@ async fn posted<T: serde::de::DeserializeOwned + CsrfField>(
     session: Option<BrowserSession>,
     body: &[u8],
     section: Section,
-) -> Result<(Ctx, T), Response> {
+) -> Result<(Ctx, T), Box<Response>> {
     let mut ctx = require(state, t, headers, session, section.path())?;
     let Some(form) = read_form::<T>(headers, body) else {
         let view = View::status(StatusCode::BAD_REQUEST).error(t.error_bad_request, None);
-        return Err(render(&ctx, section, view).await);
+        return Err(Box::new(render(&ctx, section, view).await));
     };
     if !Csrf::verify(&ctx.state, headers, form.csrf()) {
         ctx.csrf = Csrf::fresh();
         let view = View::status(StatusCode::FORBIDDEN).error(t.error_form_expired, None);
-        return Err(render(&ctx, section, view).await);
+        return Err(Box::new(render(&ctx, section, view).await));
     }
     Ok((ctx, form))
 }
@@ -461,13 +461,16 @@ async fn show(
 ) -> Response {
     let ctx = match require(state, t, headers, session, section.path()) {
         Ok(ctx) => ctx,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
-    let mut view = View::default();
-    view.notice = match (query.done.as_deref(), query.revoked) {
+    let notice = match (query.done.as_deref(), query.revoked) {
         (Some("revoked"), Some(n)) => Some(fill(ctx.a.sessions_revoked, &[("count", &n.to_string())])),
         (Some(done), _) => done_notice(ctx.a, done).map(str::to_string),
         _ => None,
+    };
+    let view = View {
+        notice,
+        ..Default::default()
     };
     render(&ctx, section, view).await
 }
@@ -607,7 +610,7 @@ async fn profile_submit(
 ) -> Response {
     let (ctx, form) = match posted::<ProfileForm>(state, t, &headers, session, &body, Section::Profile).await {
         Ok(posted) => posted,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let typed = View::default()
         .value("name", form.name.clone().unwrap_or_default())
@@ -643,7 +646,7 @@ async fn avatar_submit(
 ) -> Response {
     let mut ctx = match require(state, t, &headers, session, ACCOUNT_PATH) {
         Ok(ctx) => ctx,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let mut csrf = None;
     let mut image = None;
@@ -701,7 +704,7 @@ async fn avatar_remove(
 ) -> Response {
     let (ctx, _) = match posted::<CsrfOnly>(state, t, &headers, session, &body, Section::Profile).await {
         Ok(posted) => posted,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let changes = ProfileChanges {
         avatar: Patch::Clear,
@@ -773,7 +776,7 @@ async fn email_submit(
 ) -> Response {
     let (ctx, form) = match posted::<EmailForm>(state, t, &headers, session, &body, Section::Email).await {
         Ok(posted) => posted,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let a = ctx.a;
     let new_email = form.new_email.unwrap_or_default();
@@ -826,7 +829,7 @@ async fn email_cancel(
 ) -> Response {
     let (ctx, _) = match posted::<CsrfOnly>(state, t, &headers, session, &body, Section::Email).await {
         Ok(posted) => posted,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     match ctx.state.core.cancel_email_change(&ctx.session.actor()).await {
         Ok(_) => done(Section::Email, "email-cancelled"),
@@ -979,7 +982,7 @@ async fn password_submit(
 ) -> Response {
     let (ctx, form) = match posted::<PasswordForm>(state, t, &headers, session, &body, Section::Password).await {
         Ok(posted) => posted,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let current = form.current_password.unwrap_or_default();
     let new = form.new_password.unwrap_or_default();
@@ -1110,7 +1113,7 @@ async fn two_factor_setup(
 ) -> Response {
     let (ctx, _) = match posted::<CsrfOnly>(state, t, &headers, session, &body, Section::TwoFactor).await {
         Ok(posted) => posted,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let a = ctx.a;
     let enrolment = match ctx.state.core.begin_two_factor(&ctx.session.actor()).await {
@@ -1147,7 +1150,7 @@ async fn two_factor_confirm(
 ) -> Response {
     let (ctx, form) = match posted::<CodeForm>(state, t, &headers, session, &body, Section::TwoFactor).await {
         Ok(posted) => posted,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let code: String = form
         .code
@@ -1177,7 +1180,7 @@ async fn two_factor_manage(
 ) -> Response {
     let (ctx, form) = match posted::<CodeForm>(state, t, &headers, session, &body, Section::TwoFactor).await {
         Ok(posted) => posted,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let code = form.code.unwrap_or_default();
     if code.trim().is_empty() {
@@ -1281,7 +1284,7 @@ async fn session_revoke(
 ) -> Response {
     let (ctx, form) = match posted::<IdForm>(state, t, &headers, session, &body, Section::Sessions).await {
         Ok(posted) => posted,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let id = match form.id.unwrap_or_default().parse::<SessionId>() {
         Ok(id) => id,
@@ -1310,7 +1313,7 @@ async fn sessions_revoke_others(
 ) -> Response {
     let (ctx, _) = match posted::<CsrfOnly>(state, t, &headers, session, &body, Section::Sessions).await {
         Ok(posted) => posted,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     match ctx.state.core.revoke_my_other_sessions(&ctx.session.actor()).await {
         Ok(n) => see_other(&format!("{SESSIONS_PATH}?done=revoked&revoked={n}")),
@@ -1329,7 +1332,7 @@ async fn sessions_everywhere(
 ) -> Response {
     let (ctx, _) = match posted::<CsrfOnly>(state, t, &headers, session, &body, Section::Sessions).await {
         Ok(posted) => posted,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     match ctx.state.core.end_browser_session(&ctx.session, true).await {
         Ok(_) => signed_out(&ctx, true),
@@ -1390,7 +1393,7 @@ async fn api_key_create(
 ) -> Response {
     let (ctx, form) = match posted::<KeyForm>(state, t, &headers, session, &body, Section::ApiKeys).await {
         Ok(posted) => posted,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let a = ctx.a;
     let name = form.name.unwrap_or_default();
@@ -1434,7 +1437,7 @@ async fn api_key_revoke(
 ) -> Response {
     let (ctx, form) = match posted::<IdForm>(state, t, &headers, session, &body, Section::ApiKeys).await {
         Ok(posted) => posted,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let id = match form.id.unwrap_or_default().parse::<ApiKeyId>() {
         Ok(id) => id,
@@ -1485,7 +1488,7 @@ async fn terms_accept(
 ) -> Response {
     let (ctx, _) = match posted::<CsrfOnly>(state, t, &headers, session, &body, Section::Terms).await {
         Ok(posted) => posted,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     match ctx.state.core.accept_terms(&ctx.session.actor()).await {
         Ok(_) => done(Section::Terms, "saved"),
@@ -1568,7 +1571,7 @@ async fn delete_submit(
 ) -> Response {
     let (ctx, form) = match posted::<DeleteForm>(state, t, &headers, session, &body, Section::Delete).await {
         Ok(posted) => posted,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let a = ctx.a;
     if form.confirm.as_deref().map(str::trim) != Some(a.delete_confirm_word) {
