@@ -487,6 +487,96 @@ mod admin_console_in_chromium {
     }
 }
 
+/// axe-core's browser script, from `tests/clients/axe` (`npm ci` there when missing, as
+/// `scripts/e2e/install.sh axe` does); None after SKIPPED (a failure in CI).
+fn axe_script(test: &str) -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients/axe");
+    let script = dir.join("node_modules/axe-core/axe.min.js");
+    if !script.is_file() {
+        let npm = std::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .output();
+        match npm {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => {
+                return skip(
+                    test,
+                    &format!(
+                        "npm ci in tests/clients/axe failed: {}",
+                        String::from_utf8_lossy(&o.stderr)
+                    ),
+                );
+            }
+            Err(e) => return skip(test, &format!("npm is not installed: {e}")),
+        }
+    }
+    Some(script)
+}
+
+/// The list of pages of `tests/e2e/account.py` (`part` `a11y`: axe-core finds no serious or
+/// critical violation, screenshots at desktop and 375 px width in light and dark) or the
+/// account flows (`part` `flows`); artifacts in target/tmp/e2e/account-<part>-<backend>/.
+async fn account_in_chromium(part: &str, backend: Backend) {
+    let test = format!("account-{part}-{}", backend.name());
+    let Some(driver) = venv(&test, "driver") else { return };
+    let chromium = std::env::var("ROSTER_E2E_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !Path::new(&chromium).is_file() {
+        return skip(&test, &format!("{chromium} is missing (Debian's chromium)")).unwrap_or(());
+    }
+    let Some(axe) = axe_script(&test) else { return };
+    let Some(roster) = start_roster(backend).await else {
+        return;
+    };
+    let artifacts = artifacts(&test);
+    run_driver(
+        &driver,
+        "account.py",
+        &roster,
+        &[
+            ("CHROMIUM", chromium),
+            ("ACCOUNT_PART", part.to_string()),
+            ("AXE_JS", axe.display().to_string()),
+        ],
+        &artifacts,
+        Duration::from_secs(600),
+    )
+    .await;
+}
+
+/// Every page of the list is accessible (axe-core) and fits a phone, in light and dark.
+mod pages_pass_axe_in_chromium {
+    use roster_testkit::Backend;
+    use roster_testkit::db::run_backend_test;
+
+    #[test]
+    fn sqlite() {
+        run_backend_test(super::account_in_chromium("a11y", Backend::Sqlite));
+    }
+
+    #[test]
+    fn postgres() {
+        run_backend_test(super::account_in_chromium("a11y", Backend::Postgres));
+    }
+}
+
+/// As a user: change the password, enrol two-step verification from the QR code page,
+/// create an API key, use it and revoke it.
+mod account_flows_in_chromium {
+    use roster_testkit::Backend;
+    use roster_testkit::db::run_backend_test;
+
+    #[test]
+    fn sqlite() {
+        run_backend_test(super::account_in_chromium("flows", Backend::Sqlite));
+    }
+
+    #[test]
+    fn postgres() {
+        run_backend_test(super::account_in_chromium("flows", Backend::Postgres));
+    }
+}
+
 /// The pages inside a third-party client's authorization code flow: consent (allow, deny),
 /// single sign-on, sign-out, and the second factor in the ID token's `amr`.
 mod oidc_sign_in_and_consent_in_chromium {

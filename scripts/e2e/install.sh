@@ -8,9 +8,10 @@
 #     langflow/             virtualenv with langflow-base==1.13.0
 #     driver/               virtualenv with the test drivers' libraries (playwright, httpx)
 #   plus Debian's chromium and chromium-driver (apt) when /usr/bin/chromium is missing,
-#   and Debian's nginx (apt) when /usr/sbin/nginx is missing (the forward-auth test).
+#   Debian's nginx (apt) when /usr/sbin/nginx is missing (the forward-auth test),
+#   and axe-core (npm ci in tests/clients/axe, its node_modules ignored by git).
 #
-# Usage: scripts/e2e/install.sh [openwebui|langflow|driver|browser|proxy ...]  (default: all)
+# Usage: scripts/e2e/install.sh [openwebui|langflow|driver|browser|proxy|axe ...]  (default: all)
 set -euo pipefail
 
 CACHE="${ROSTER_E2E_CACHE:-$HOME/.cache/roster-e2e}"
@@ -87,8 +88,20 @@ proxy() {
     apt_install nginx
 }
 
+axe() {
+    local dir
+    dir="$(cd "$(dirname "$0")/../.." && pwd)/tests/clients/axe"
+    if [ -f "$dir/node_modules/axe-core/axe.min.js" ]; then
+        log "axe: already installed"
+        return 0
+    fi
+    command -v npm >/dev/null 2>&1 || { log "axe: npm is missing (install Node.js 18 or later)"; return 1; }
+    log "axe: npm ci in $dir"
+    (cd "$dir" && npm ci --no-audit --no-fund >&2)
+}
+
 what=("$@")
-[ ${#what[@]} -gt 0 ] || what=(browser proxy driver langflow openwebui)
+[ ${#what[@]} -gt 0 ] || what=(browser proxy driver axe langflow openwebui)
 for w in "${what[@]}"; do
     case "$w" in
         openwebui) venv open-webui "open-webui==$OPEN_WEBUI_VERSION" ;;
@@ -97,7 +110,8 @@ for w in "${what[@]}"; do
         driver) PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 venv driver "playwright==$PLAYWRIGHT_VERSION" "httpx>=0.27" "pyjwt[crypto]>=2.8" ;;
         browser) browser ;;
         proxy) proxy ;;
-        *) log "unknown part: $w (openwebui, langflow, driver, browser, proxy)"; exit 2 ;;
+        axe) axe ;;
+        *) log "unknown part: $w (openwebui, langflow, driver, browser, proxy, axe)"; exit 2 ;;
     esac
 done
 log "ready in $CACHE"

@@ -295,6 +295,9 @@ pub mod audit {
     pub const TIER_DELETE: &str = "tier.delete";
     pub const USER_TIER_SET: &str = "user.tier_set";
     pub const USER_TIER_CLEAR: &str = "user.tier_clear";
+    pub const EMAIL_CHANGE_REQUEST: &str = "user.email_change_request";
+    pub const EMAIL_CHANGE_CANCEL: &str = "user.email_change_cancel";
+    pub const EMAIL_CHANGE_CONFIRM: &str = "user.email_change_confirm";
 }
 
 /// A page request for the audit trail (the store's side of `GET /v1/audit`).

@@ -502,6 +502,19 @@ pub(crate) const PUT_PERMISSION_TEMPLATE: &str = "INSERT INTO permission_templat
 /// `$1` digest, `$2` user, `$3` email, `$4` created (ms), `$5` expires (ms).
 pub(crate) const INSERT_EMAIL_VERIFICATION: &str = "INSERT INTO email_verifications \
      (digest, user_id, email, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)";
+/// `$1` user, `$2` digest, `$3` new email, `$4` created (ms), `$5` expires (ms): a user's
+/// pending email change, replacing an earlier one.
+pub(crate) const PUT_EMAIL_CHANGE: &str = "INSERT INTO email_changes \
+     (user_id, digest, new_email, created_at, expires_at) VALUES ($1, $2, $3, $4, $5) \
+     ON CONFLICT (user_id) DO UPDATE SET digest = excluded.digest, new_email = excluded.new_email, \
+     created_at = excluded.created_at, expires_at = excluded.expires_at";
+pub(crate) const GET_EMAIL_CHANGE_BY_DIGEST: &str =
+    "SELECT user_id, new_email, created_at, expires_at FROM email_changes WHERE digest = $1";
+pub(crate) const GET_EMAIL_CHANGE: &str =
+    "SELECT user_id, new_email, created_at, expires_at FROM email_changes WHERE user_id = $1";
+/// `$1` user, `$2` the token's digest or NULL for any.
+pub(crate) const DELETE_EMAIL_CHANGE: &str =
+    "DELETE FROM email_changes WHERE user_id = $1 AND (CAST($2 AS TEXT) IS NULL OR digest = $2)";
 pub(crate) const DELETE_EMAIL_VERIFICATIONS_OF_USER: &str = "DELETE FROM email_verifications WHERE user_id = $1";
 /// `$1` digest, `$2` now (ms), `$3` the email or NULL, `$4` the user or NULL; affects no row
 /// unless the token is unused, unexpired, and for that email and user when they are given.
@@ -526,6 +539,9 @@ pub(crate) const LIST_TERMS_ACCEPTANCES: &str = "SELECT user_id, version, accept
 /// `$1` id, `$2` user, `$3` kind, `$4` amount, `$5` at (ms); a second start grant is skipped.
 pub(crate) const INSERT_BALANCE_TRANSACTION: &str = "INSERT INTO balance_transactions \
      (id, user_id, kind, amount, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";
+/// `$1` user, `$2` limit: the user's ledger, newest first.
+pub(crate) const LIST_BALANCE_TRANSACTIONS: &str = "SELECT id, kind, amount, created_at FROM balance_transactions \
+     WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2";
 pub(crate) const DELETE_BALANCE_TRANSACTIONS_OF_USER: &str = "DELETE FROM balance_transactions WHERE user_id = $1";
 /// `$1` user: locks the user's row (PostgreSQL) so that ledger writers of one user take turns.
 pub(crate) const LOCK_USER_FOR_LEDGER: &str = "UPDATE users SET revision = revision WHERE id = $1";

@@ -15,6 +15,8 @@ use time::{Date, Duration, OffsetDateTime};
 pub const MAX_AMOUNT: i64 = 1_000_000_000_000_000;
 /// The largest refill interval value (in its unit).
 pub const MAX_REFILL_INTERVAL: i64 = 1_000_000;
+/// The most ledger transactions one listing returns.
+pub const MAX_LEDGER_PAGE: i64 = 500;
 
 /// Auto-refill settings: the deployment's defaults (LibreChat's `balance` section) or a
 /// user's effective ones.
@@ -232,6 +234,16 @@ impl Core {
         self.ensure_start_grant(actor.user.id).await?;
         let record = self.store.get_balance_record(actor.user.id).await?;
         Ok(self.balance_view(actor.user.id, record))
+    }
+
+    /// The caller's credit ledger, newest first, at most `limit` (1 to [`MAX_LEDGER_PAGE`])
+    /// transactions.
+    pub async fn my_balance_transactions(&self, actor: &Actor, limit: i64) -> Result<Vec<BalanceTransaction>> {
+        if !(1..=MAX_LEDGER_PAGE).contains(&limit) {
+            return Err(Error::invalid("limit", format!("must be 1 to {MAX_LEDGER_PAGE}")));
+        }
+        self.ensure_start_grant(actor.user.id).await?;
+        Ok(self.store.list_balance_transactions(actor.user.id, limit).await?)
     }
 
     /// A user's balance with its auto-refill state (administrators and the operator).

@@ -15,6 +15,7 @@ mod bans;
 mod browser;
 mod channels;
 mod chat_profile;
+mod email_change;
 mod groups;
 mod import;
 mod import_read;
@@ -54,13 +55,14 @@ pub use avatars::{
 pub use avatars::{Processed as ProcessedAvatar, process as process_avatar};
 pub use badges::{MAX_BADGE_LENGTH, validate_badge};
 pub use balances::{
-    BalanceView, MAX_AMOUNT, MAX_REFILL_INTERVAL, RefillChanges, RefillSettings, SpendOutcome, refill_due,
-    refill_eligible_at,
+    BalanceView, MAX_AMOUNT, MAX_LEDGER_PAGE, MAX_REFILL_INTERVAL, RefillChanges, RefillSettings, SpendOutcome,
+    refill_due, refill_eligible_at,
 };
 pub use bans::{MAX_BAN, parse_duration};
 pub use browser::{AMR_OTP, AMR_PASSWORD, BrowserSession, BrowserSessionStarted, BrowserSignIn};
 pub use channels::{CANNOT_MESSAGE, NOTES_CHANNEL_NAME};
 pub use chat_profile::{ChatAccountChanges, INCORRECT_CURRENT_PASSWORD};
+pub use email_change::{EMAIL_CHANGE_TTL, EmailChangeRequested};
 pub use groups::{GroupChanges, GroupWithMembers, MAX_MEMBERS_PER_CHANGE, NewGroup, validate_permissions};
 pub use import::{
     ImportLine, ImportOptions, ImportReport, OnConflict, Outcome, RecordReport, UserRecord, validate_password_hash,

@@ -74,7 +74,7 @@ fn bad_verification() -> Error {
 }
 
 /// A link: `{public_url}{page}?{query}`.
-fn link(public_url: &str, page: &str, query: &[(&str, &str)]) -> String {
+pub(super) fn link(public_url: &str, page: &str, query: &[(&str, &str)]) -> String {
     let query: Vec<String> = query
         .iter()
         .map(|(k, v)| format!("{k}={}", percent_encode(v)))
@@ -91,7 +91,7 @@ fn percent_encode(s: &str) -> String {
         .collect()
 }
 
-fn message(to: &str, subject: &str, intro: &str, url: &str, action: &str) -> MailMessage {
+pub(super) fn message(to: &str, subject: &str, intro: &str, url: &str, action: &str) -> MailMessage {
     MailMessage {
         to: to.to_string(),
         subject: subject.to_string(),
@@ -112,7 +112,7 @@ impl Core {
     }
 
     /// Sends a message, or logs the link when no SMTP server is configured.
-    async fn deliver(&self, message: MailMessage, url: &str) -> Result<()> {
+    pub(super) async fn deliver(&self, message: MailMessage, url: &str) -> Result<()> {
         match &self.mailer {
             Some(mailer) => mailer.send(&message).await,
             None => {

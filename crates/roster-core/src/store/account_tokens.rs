@@ -67,6 +67,16 @@ pub struct EmailVerification {
     pub expires_at: OffsetDateTime,
 }
 
+/// An email change waiting for its confirmation (the link's token is only a digest).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmailChange {
+    pub user_id: UserId,
+    /// The address asked for (the link was mailed there).
+    pub new_email: String,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
 /// What a database must offer for single-use account tokens (invitations, password resets) and
 /// email verifications (a part of [`crate::store::Store`]).
 #[async_trait]
@@ -108,4 +118,14 @@ pub trait AccountTokenStore: Send + Sync {
         now: OffsetDateTime,
         journal: JournalFor<'_>,
     ) -> StoreResult<EmailVerification>;
+    /// Stores a user's pending email change (its token as a digest), replacing an earlier
+    /// one, with `journal`, in one transaction.
+    async fn put_email_change(&self, change: &EmailChange, digest: &str, journal: &Journal) -> StoreResult<()>;
+    /// The pending email change whose token has `digest` (expired or not). NotFound without.
+    async fn get_email_change_by_digest(&self, digest: &str) -> StoreResult<EmailChange>;
+    /// A user's pending email change, if any (expired or not).
+    async fn get_email_change(&self, user: UserId) -> StoreResult<Option<EmailChange>>;
+    /// Deletes a user's pending email change (only the one whose token has `digest`, when
+    /// given), with `journal` when there was one; whether there was.
+    async fn delete_email_change(&self, user: UserId, digest: Option<&str>, journal: &Journal) -> StoreResult<bool>;
 }

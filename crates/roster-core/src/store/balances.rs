@@ -82,6 +82,20 @@ impl RefillUnit {
     }
 }
 
+impl BalanceKind {
+    /// The kind of a stored name.
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            BalanceKind::StartGrant,
+            BalanceKind::Spend,
+            BalanceKind::Refill,
+            BalanceKind::Adjustment,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == name)
+    }
+}
+
 /// A user's own auto-refill settings; each `None` falls back to the configured default.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RefillOverrides {
@@ -145,4 +159,7 @@ pub trait BalanceStore: Send + Sync {
     /// spend and the journal. Returns the plan written and the record after it. `NotFound`
     /// for an unknown user.
     async fn spend_balance(&self, user: UserId, plan: SpendPlanner<'_>) -> StoreResult<(SpendPlan, BalanceRecord)>;
+    /// A user's ledger, newest first, at most `limit` transactions (by the index on the
+    /// user's transactions).
+    async fn list_balance_transactions(&self, user: UserId, limit: i64) -> StoreResult<Vec<BalanceTransaction>>;
 }

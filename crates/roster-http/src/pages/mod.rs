@@ -9,6 +9,7 @@
 //! OpenID Connect endpoints) need of it: the extractor, the cookie, the redirect to sign in.
 
 pub mod admin;
+pub mod account;
 pub mod csrf;
 mod links;
 pub mod render;
@@ -18,6 +19,7 @@ pub mod strings;
 pub mod theme;
 mod verify;
 
+pub use account::{ACCOUNT_PATH, EMAIL_CHANGE_CONFIRM_PATH};
 pub use links::{REGISTER_PATH, RESET_PASSWORD_PATH};
 pub use render::ConsentPage;
 pub use session::{
@@ -53,6 +55,7 @@ pub fn mount(_state: &AppState) -> Router<AppState> {
         .merge(links::routes())
         .merge(admin::routes())
         .merge(verify::routes())
+        .merge(account::routes())
         .route_layer(axum::middleware::from_fn(crate::extract::reject_nul_in_uri))
 }
 

@@ -252,7 +252,7 @@ impl ConsentPage {
 }
 
 /// A rendered page as a response with `status`: HTML, `Cache-Control: no-store`, the
-/// pages' Content-Security-Policy.
+/// pages' Content-Security-Policy, `X-Frame-Options: DENY`.
 pub fn respond(state: &AppState, status: StatusCode, page: &impl Template) -> Response {
     let html = match page.render() {
         Ok(html) => html,
@@ -271,6 +271,9 @@ pub fn respond(state: &AppState, status: StatusCode, page: &impl Template) -> Re
     if let Ok(csp) = HeaderValue::from_str(&state.config.pages.content_security_policy()) {
         headers.insert(header::CONTENT_SECURITY_POLICY, csp);
     }
+    // Never framed (clickjacking), whatever the deployment's API headers say: the policy's
+    // `frame-ancestors 'none'`, and this for browsers that know only the older header.
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     response
 }
 

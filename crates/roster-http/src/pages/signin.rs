@@ -387,7 +387,7 @@ fn second_factor_form(
 }
 
 /// A TOTP code is six digits (spaces ignored); anything else is taken as a backup code.
-fn second_factor(code: &str) -> SecondFactor {
+pub(super) fn second_factor(code: &str) -> SecondFactor {
     let digits: String = code.chars().filter(|c| !c.is_whitespace()).collect();
     if digits.len() == 6 && digits.bytes().all(|b| b.is_ascii_digit()) {
         SecondFactor::Code(digits)

@@ -117,14 +117,39 @@ impl PageSettings {
     }
 
     /// The stylesheet of every page (`GET /pages/style.css`): the colours as custom
-    /// properties, visible focus, large targets, no script.
+    /// properties, a dark theme for browsers that prefer one (`prefers-color-scheme: dark`,
+    /// see [`PageSettings::dark_accent`]), visible focus, large targets, no script.
     pub fn stylesheet(&self) -> String {
+        let dark_accent = self.dark_accent();
         format!(
-            ":root{{--accent:{accent};--bg:{bg};--text:{text}}}\n{BASE_CSS}",
+            ":root{{color-scheme:light dark;--accent:{accent};--bg:{bg};--text:{text};--on-accent:#ffffff;--danger:{danger};--muted-bg:{muted}}}\n\
+             @media (prefers-color-scheme:dark){{:root{{--accent:{dark_accent};--bg:{dark_bg};--text:{dark_text};--on-accent:{dark_bg};--danger:{dark_danger};--muted-bg:{dark_muted}}}}}\n{BASE_CSS}{ACCOUNT_CSS}",
             accent = self.accent_color,
             bg = self.background_color,
-            text = self.text_color
+            text = self.text_color,
+            danger = DANGER,
+            muted = MUTED_BACKGROUND,
+            dark_bg = DARK_BACKGROUND,
+            dark_text = DARK_TEXT,
+            dark_danger = DARK_DANGER,
+            dark_muted = DARK_MUTED_BACKGROUND,
         )
+    }
+
+    /// The accent of the dark theme: the deployment's accent mixed with white until it
+    /// reads on the dark background (links) and the dark background reads on it (buttons),
+    /// at least [`MIN_CONTRAST`] both ways.
+    pub fn dark_accent(&self) -> String {
+        let accent = parse_color(&self.accent_color).unwrap_or([0x1d, 0x4e, 0xd8]);
+        let background = parse_color(DARK_BACKGROUND).unwrap_or([0, 0, 0]);
+        let mix =
+            |weight: u16| -> [u8; 3] { accent.map(|c| ((u16::from(c) * (100 - weight) + 255 * weight) / 100) as u8) };
+        let color = (0..=100)
+            .step_by(5)
+            .map(mix)
+            .find(|c| contrast(*c, background) >= MIN_CONTRAST)
+            .unwrap_or(WHITE);
+        format!("#{:02x}{:02x}{:02x}", color[0], color[1], color[2])
     }
 
     /// The pages' Content-Security-Policy: nothing but the served stylesheet and images
@@ -152,6 +177,16 @@ fn logo_origin(url: &str) -> Option<String> {
     Some(format!("{scheme}://{host}"))
 }
 
+/// Errors (on the light background).
+const DANGER: &str = "#b3261e";
+/// Panels and code (on the light background).
+const MUTED_BACKGROUND: &str = "#f3f4f6";
+/// The dark theme's background, text, errors and panels.
+const DARK_BACKGROUND: &str = "#16181d";
+const DARK_TEXT: &str = "#e8eaed";
+const DARK_DANGER: &str = "#ffb4ab";
+const DARK_MUTED_BACKGROUND: &str = "#23262d";
+
 const BASE_CSS: &str = r#"*,*::before,*::after{box-sizing:border-box}
 html{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;font-size:100%;line-height:1.5;color:var(--text);background:var(--bg)}
 body{margin:0;padding:2rem 1rem}
@@ -162,26 +197,62 @@ h1{font-size:1.5rem;line-height:1.25;margin:0 0 1rem}
 h2{font-size:1.125rem;margin:0 0 .5rem}
 p{margin:0 0 1rem}
 a{color:var(--accent);text-decoration:underline;text-underline-offset:.15em}
-a:focus-visible,button:focus-visible,input:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
+a:focus-visible,button:focus-visible,input:focus-visible,textarea:focus-visible,select:focus-visible,summary:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
 .field{margin:0 0 1.25rem}
 label{display:block;font-weight:600;margin:0 0 .25rem}
 .hint{display:block;font-size:.9375rem;margin:0 0 .25rem}
-.field-error{display:block;font-weight:600;color:#b3261e;margin:0 0 .25rem}
+.field-error{display:block;font-weight:600;color:var(--danger);margin:0 0 .25rem}
 input[type=text],input[type=email],input[type=password]{display:block;width:100%;min-height:2.75rem;padding:.5rem .75rem;font:inherit;color:var(--text);background:var(--bg);border:2px solid currentColor;border-radius:4px}
-input[aria-invalid=true]{border-color:#b3261e}
+input[aria-invalid=true]{border-color:var(--danger)}
 .check{display:flex;gap:.5rem;align-items:flex-start}
 .check input{width:1.5rem;height:1.5rem;margin:0;flex:none}
 .check label{font-weight:400;margin:0}
-button{min-height:2.75rem;padding:.5rem 1.25rem;font:inherit;font-weight:600;color:#fff;background:var(--accent);border:2px solid var(--accent);border-radius:4px;cursor:pointer}
+button{min-height:2.75rem;padding:.5rem 1.25rem;font:inherit;font-weight:600;color:var(--on-accent);background:var(--accent);border:2px solid var(--accent);border-radius:4px;cursor:pointer}
 button.secondary{color:var(--accent);background:var(--bg)}
 .actions{display:flex;flex-wrap:wrap;gap:.75rem;margin:0 0 1rem}
-.errors{border:3px solid #b3261e;border-radius:4px;padding:1rem;margin:0 0 1.5rem}
+.errors{border:3px solid var(--danger);border-radius:4px;padding:1rem;margin:0 0 1.5rem}
 .errors ul{margin:0;padding-left:1.25rem}
-.errors a{color:#b3261e;font-weight:600}
+.errors a{color:var(--danger);font-weight:600}
 .links{list-style:none;padding:0;margin:1.5rem 0 0}
 .links li{margin:0 0 .5rem}
 .scopes{margin:0 0 1.5rem;padding-left:1.25rem}
 @media (prefers-reduced-motion:reduce){*{transition:none!important;animation:none!important}}
+@media (max-width:30rem){body{padding:1rem .75rem}}
+"#;
+
+/// The account pages' parts: navigation, panels, lists, tables, the QR code.
+const ACCOUNT_CSS: &str = r#"main:has(.account-nav){max-width:44rem}
+.brand:has(+main .account-nav){max-width:44rem}
+.account-nav{margin:0 0 1.5rem}
+.account-nav .who{margin:0 0 .5rem;font-size:.9375rem}
+.account-nav ul{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:.25rem .5rem}
+.account-nav a{display:inline-block;padding:.375rem .5rem;min-height:2.75rem;line-height:2rem}
+.account-nav a[aria-current=page]{font-weight:700;text-decoration-thickness:3px}
+.status:empty{display:none}
+.status p{border-left:4px solid var(--accent);padding:.5rem .75rem;background:var(--muted-bg)}
+.panel{margin:0 0 2rem}
+.facts{margin:0 0 1rem}
+.facts div{display:flex;flex-wrap:wrap;gap:0 .5rem;margin:0 0 .25rem}
+.facts dt{font-weight:600}
+.facts dt::after{content:":"}
+.facts dd{margin:0;overflow-wrap:anywhere}
+.items{list-style:none;margin:0 0 1.5rem;padding:0}
+.item{border:1px solid currentColor;border-radius:4px;padding:.75rem 1rem;margin:0 0 .75rem}
+.item h3{font-size:1rem;margin:0 0 .5rem;overflow-wrap:anywhere}
+.item form .actions{margin:0}
+code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:var(--muted-bg);padding:.125rem .25rem;border-radius:3px;overflow-wrap:anywhere}
+.secret code{font-size:1.0625rem}
+.codes{columns:2;gap:1rem;padding-left:1.25rem;margin:0 0 1rem}
+.qr{width:14rem;max-width:100%;margin:0 0 1rem;background:#fff;padding:.5rem;border-radius:4px}
+.qr svg{display:block;width:100%;height:auto}
+.avatar{border-radius:50%;object-fit:cover}
+textarea,input[type=file]{display:block;width:100%;padding:.5rem .75rem;font:inherit;color:var(--text);background:var(--bg);border:2px solid currentColor;border-radius:4px}
+textarea[aria-invalid=true]{border-color:var(--danger)}
+.table-wrap{overflow-x:auto;margin:0 0 1rem}
+table{border-collapse:collapse;width:100%}
+caption{text-align:left;font-weight:600;margin:0 0 .5rem}
+th,td{text-align:left;padding:.375rem .5rem;border-bottom:1px solid currentColor}
+td:last-child,th:last-child{text-align:right}
 "#;
 
 #[cfg(test)]
@@ -191,6 +262,31 @@ mod tests {
     #[test]
     fn the_defaults_are_valid_and_readable() {
         assert_eq!(PageSettings::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn the_dark_theme_keeps_every_colour_readable() {
+        let dark = parse_color(DARK_BACKGROUND).unwrap();
+        for accent in ["#1d4ed8", "#000080", "#7c3aed", "#b91c1c", "#111111"] {
+            let settings = PageSettings {
+                accent_color: accent.into(),
+                ..Default::default()
+            };
+            let dark_accent = parse_color(&settings.dark_accent()).unwrap();
+            assert!(contrast(dark_accent, dark) >= MIN_CONTRAST, "{accent}");
+        }
+        let text = parse_color(DARK_TEXT).unwrap();
+        let danger = parse_color(DARK_DANGER).unwrap();
+        let muted = parse_color(DARK_MUTED_BACKGROUND).unwrap();
+        assert!(contrast(text, dark) >= MIN_CONTRAST && contrast(text, muted) >= MIN_CONTRAST);
+        assert!(contrast(danger, dark) >= MIN_CONTRAST);
+        let light_danger = parse_color(DANGER).unwrap();
+        let light_muted = parse_color(MUTED_BACKGROUND).unwrap();
+        let light_text = parse_color(&PageSettings::default().text_color).unwrap();
+        assert!(contrast(light_danger, WHITE) >= MIN_CONTRAST);
+        assert!(contrast(light_text, light_muted) >= MIN_CONTRAST);
+        let css = PageSettings::default().stylesheet();
+        assert!(css.contains("@media (prefers-color-scheme:dark)") && !css.contains("#fff;background:var(--accent)"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod abuse;
 mod admin_pages;
+mod account_pages;
 mod api_keys;
 mod audit;
 mod auth;

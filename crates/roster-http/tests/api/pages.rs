@@ -190,6 +190,12 @@ impl<'a> Browser<'a> {
         self.send(request).await
     }
 
+    /// Posts a `multipart/form-data` form (a file upload).
+    pub async fn post_multipart(&mut self, path: &str, form: reqwest::multipart::Form) -> Page {
+        let request = self.client.post(format!("{}{path}", self.app.address)).multipart(form);
+        self.send(request).await
+    }
+
     /// Signs in through the form (no second factor); returns the answer to the POST.
     pub async fn sign_in(&mut self, login: &str, password: &str, return_to: Option<&str>) -> Page {
         let path = match return_to {

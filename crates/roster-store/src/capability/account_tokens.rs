@@ -11,13 +11,24 @@ macro_rules! impl_account_tokens {
             use async_trait::async_trait;
             use roster_core::journal::{Journal, JournalFor};
             use roster_core::store::{
-                AccountToken, AccountTokenKind, AccountTokenStore, EmailVerification, StoreError, StoreResult,
+                AccountToken, AccountTokenKind, AccountTokenStore, EmailChange, EmailVerification, StoreError,
+                StoreResult,
             };
             use roster_core::{Role, User, UserId};
             use sqlx::Transaction;
             use time::OffsetDateTime;
 
             type Db = $database;
+
+            /// An `email_changes` row as read.
+            fn email_change((user, new_email, created, expires): (i64, String, i64, i64)) -> StoreResult<EmailChange> {
+                Ok(EmailChange {
+                    user_id: UserId(user),
+                    new_email,
+                    created_at: from_ms(created)?,
+                    expires_at: from_ms(expires)?,
+                })
+            }
 
             impl $store {
                 /// Stores an account token (the secret as a digest) inside `transaction`.
@@ -102,6 +113,66 @@ macro_rules! impl_account_tokens {
                         Ok(user) => Ok(user),
                         Err(error) => Err(self.user_write_error(error, user).await),
                     }
+                }
+
+                async fn put_email_change(
+                    &self,
+                    change: &EmailChange,
+                    digest: &str,
+                    journal: &Journal,
+                ) -> StoreResult<()> {
+                    write_transaction!(self, |transaction| {
+                        sqlx::query(sql::PUT_EMAIL_CHANGE)
+                            .bind(change.user_id.0)
+                            .bind(digest)
+                            .bind(change.new_email.as_str())
+                            .bind(to_ms(change.created_at))
+                            .bind(to_ms(change.expires_at))
+                            .execute(&mut *transaction)
+                            .await?;
+                        Self::write_journal(&mut transaction, journal).await?;
+                        Ok(())
+                    })?;
+                    Ok(())
+                }
+
+                async fn get_email_change_by_digest(&self, digest: &str) -> StoreResult<EmailChange> {
+                    let row: Option<(i64, String, i64, i64)> = sqlx::query_as(sql::GET_EMAIL_CHANGE_BY_DIGEST)
+                        .bind(digest)
+                        .fetch_optional(self.read_pool())
+                        .await
+                        .map_err(store_error)?;
+                    email_change(row.ok_or(StoreError::NotFound)?)
+                }
+
+                async fn get_email_change(&self, user: UserId) -> StoreResult<Option<EmailChange>> {
+                    let row: Option<(i64, String, i64, i64)> = sqlx::query_as(sql::GET_EMAIL_CHANGE)
+                        .bind(user.0)
+                        .fetch_optional(self.read_pool())
+                        .await
+                        .map_err(store_error)?;
+                    row.map(email_change).transpose()
+                }
+
+                async fn delete_email_change(
+                    &self,
+                    user: UserId,
+                    digest: Option<&str>,
+                    journal: &Journal,
+                ) -> StoreResult<bool> {
+                    let deleted = write_transaction!(self, |transaction| {
+                        let deleted = sqlx::query(sql::DELETE_EMAIL_CHANGE)
+                            .bind(user.0)
+                            .bind(digest)
+                            .execute(&mut *transaction)
+                            .await?
+                            .rows_affected();
+                        if deleted > 0 {
+                            Self::write_journal(&mut transaction, journal).await?;
+                        }
+                        Ok(deleted)
+                    })?;
+                    Ok(deleted > 0)
                 }
 
                 async fn insert_email_verification(&self, record: &EmailVerification, digest: &str) -> StoreResult<()> {

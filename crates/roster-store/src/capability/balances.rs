@@ -114,6 +114,32 @@ macro_rules! impl_balances {
                     Ok((balance, grants > 0))
                 }
 
+                async fn list_balance_transactions(
+                    &self,
+                    user: UserId,
+                    limit: i64,
+                ) -> StoreResult<Vec<BalanceTransaction>> {
+                    let rows: Vec<(i64, String, i64, i64)> = sqlx::query_as(sql::LIST_BALANCE_TRANSACTIONS)
+                        .bind(user.0)
+                        .bind(limit.max(0))
+                        .fetch_all(self.read_pool())
+                        .await
+                        .map_err(store_error)?;
+                    rows.into_iter()
+                        .map(|(id, kind, amount, at)| {
+                            Ok(BalanceTransaction {
+                                id,
+                                user_id: user,
+                                kind: BalanceKind::parse(&kind).ok_or_else(|| {
+                                    StoreError::Other(anyhow::anyhow!("stored transaction kind {kind:?} is unknown"))
+                                })?,
+                                amount,
+                                created_at: from_ms(at)?,
+                            })
+                        })
+                        .collect()
+                }
+
                 async fn get_balance_record(&self, user: UserId) -> StoreResult<BalanceRecord> {
                     let ledger: LedgerRow = sqlx::query_as(sql::GET_BALANCE_LEDGER)
                         .bind(user.0)

@@ -6,6 +6,7 @@ mod chat;
 mod clients;
 mod consents;
 mod dto;
+mod email_change;
 mod map;
 mod openapi;
 mod routes;

@@ -83,6 +83,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(super::audit::audit_get))
         .merge(super::two_factor::routes())
         .merge(super::balances::routes())
+        .merge(super::email_change::routes())
         .merge(super::webhooks::routes())
         .merge(super::clients::routes())
         .merge(super::consents::routes());
