@@ -87,6 +87,11 @@ impl PgStore {
     /// Every instance delivers (the leases always succeed).
     const SINGLE_DELIVERER: bool = false;
 
+    /// The pool, named for the metrics.
+    fn pools(&self) -> [(&'static str, &PgPool); 1] {
+        [("main", &self.pool)]
+    }
+
     fn read_pool(&self) -> &PgPool {
         &self.pool
     }

@@ -145,6 +145,11 @@ impl SqliteStore {
     /// One instance at a time delivers webhooks (the `delivery` lease).
     const SINGLE_DELIVERER: bool = true;
 
+    /// The pools, named for the metrics.
+    fn pools(&self) -> [(&'static str, &SqlitePool); 2] {
+        [("reader", &self.reader), ("writer", &self.writer)]
+    }
+
     fn read_pool(&self) -> &SqlitePool {
         &self.reader
     }

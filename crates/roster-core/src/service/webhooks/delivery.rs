@@ -400,6 +400,14 @@ async fn send(
         DeliveryStatus::Pending => attempted_at + settings.backoff(attempts),
         _ => attempted_at,
     };
+    crate::telemetry::delivery(
+        "webhook",
+        match status {
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Pending => "retry",
+            _ => "failed",
+        },
+    );
     match (&status, &error) {
         (DeliveryStatus::Delivered, _) => {
             tracing::debug!(delivery = delivery.id, event = event.id, "webhook delivered")
