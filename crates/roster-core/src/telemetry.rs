@@ -110,6 +110,48 @@ pub fn mask_email(address: &str) -> String {
     }
 }
 
+/// Sets the connection pool gauges (cheap: no round trip; called before each scrape).
+pub fn refresh_pool_gauges(store: &dyn crate::Store) {
+    for pool in store.pool_stats() {
+        let in_use = pool.size.saturating_sub(pool.idle);
+        metrics::gauge!(DB_CONNECTIONS, "pool" => pool.pool, "state" => "in_use").set(f64::from(in_use));
+        metrics::gauge!(DB_CONNECTIONS, "pool" => pool.pool, "state" => "idle").set(f64::from(pool.idle));
+        metrics::gauge!(DB_CONNECTIONS_MAX, "pool" => pool.pool).set(f64::from(pool.max));
+    }
+}
+
+const ROLES: [crate::Role; 3] = [crate::Role::Admin, crate::Role::User, crate::Role::Pending];
+const STATUSES: [&str; 3] = ["active", "inactive", "banned"];
+
+impl crate::Core {
+    /// Sets the gauges read from the database: users by role and status (every pair, zero
+    /// included) and the outbox backlog. One pass over the users table and a few indexed
+    /// look-ups: meant for an interval (`metrics_refresh_seconds`), never per scrape.
+    pub async fn refresh_database_gauges(&self) -> crate::Result<()> {
+        let now = self.clock.now();
+        let census = self.store.users_by_role_and_status(now).await?;
+        for role in ROLES {
+            for status in STATUSES {
+                let n = census
+                    .iter()
+                    .find(|(r, s, _)| r == role.as_str() && s == status)
+                    .map_or(0, |(_, _, n)| *n);
+                metrics::gauge!(USERS, "role" => role.as_str(), "status" => status).set(n as f64);
+            }
+        }
+        let backlog = self.store.outbox_backlog().await?;
+        metrics::gauge!(OUTBOX_UNQUEUED).set(backlog.unqueued_events as f64);
+        metrics::gauge!(DELIVERIES_PENDING).set(backlog.pending_deliveries as f64);
+        let now_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
+        let age = backlog
+            .oldest_undelivered_ms
+            .map_or(0.0, |at| (now_ms - at).max(0) as f64 / 1000.0);
+        metrics::gauge!(OUTBOX_OLDEST_AGE).set(age);
+        metrics::gauge!(GAUGES_REFRESHED).set(now.unix_timestamp() as f64);
+        Ok(())
+    }
+}
+
 tokio::task_local! {
     static REQUEST_USER: Cell<Option<UserId>>;
 }
