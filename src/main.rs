@@ -4,6 +4,7 @@
 mod admin;
 mod config;
 mod limits;
+mod observe;
 mod serve;
 mod webhooks;
 
