@@ -7,9 +7,11 @@
 #     open-webui/           virtualenv with open-webui==0.12.4
 #     langflow/             virtualenv with langflow-base==1.13.0
 #     driver/               virtualenv with the test drivers' libraries (playwright, httpx)
-#   plus Debian's chromium and chromium-driver (apt) when /usr/bin/chromium is missing.
+#   plus Debian's chromium and chromium-driver (apt) when /usr/bin/chromium is missing,
+#   and Debian's prometheus package (apt) when promtool is missing (the metrics test runs
+#   `promtool check metrics` on Roster's /metrics).
 #
-# Usage: scripts/e2e/install.sh [openwebui|langflow|driver|browser ...]  (default: all)
+# Usage: scripts/e2e/install.sh [openwebui|langflow|driver|browser|promtool ...]  (default: all)
 set -euo pipefail
 
 CACHE="${ROSTER_E2E_CACHE:-$HOME/.cache/roster-e2e}"
@@ -77,8 +79,17 @@ browser() {
     apt_install chromium chromium-driver
 }
 
+prometheus_tools() {
+    if command -v promtool >/dev/null 2>&1; then
+        log "promtool: $(command -v promtool) present"
+        return 0
+    fi
+    log "promtool: installing Debian's prometheus package"
+    apt_install prometheus
+}
+
 what=("$@")
-[ ${#what[@]} -gt 0 ] || what=(browser driver langflow openwebui)
+[ ${#what[@]} -gt 0 ] || what=(browser promtool driver langflow openwebui)
 for w in "${what[@]}"; do
     case "$w" in
         openwebui) venv open-webui "open-webui==$OPEN_WEBUI_VERSION" ;;
@@ -86,7 +97,8 @@ for w in "${what[@]}"; do
         # The drivers never download a browser: Playwright drives /usr/bin/chromium.
         driver) PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 venv driver "playwright==$PLAYWRIGHT_VERSION" "httpx>=0.27" "pyjwt[crypto]>=2.8" ;;
         browser) browser ;;
-        *) log "unknown part: $w (openwebui, langflow, driver, browser)"; exit 2 ;;
+        promtool) prometheus_tools ;;
+        *) log "unknown part: $w (openwebui, langflow, driver, browser, promtool)"; exit 2 ;;
     esac
 done
 log "ready in $CACHE"
