@@ -110,9 +110,67 @@ pub struct FlagOverrides {
     pub database_url: Option<String>,
 }
 
+/// Which layer gave a setting its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Default,
+    File,
+    Environment,
+    Flag,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Default => "default",
+            Source::File => "file",
+            Source::Environment => "environment",
+            Source::Flag => "flag",
+        }
+    }
+}
+
+/// Every setting's name, in the order of [`Settings`]' fields.
+pub fn setting_names() -> impl Iterator<Item = &'static str> {
+    ENV_KEYS.iter().copied().chain(std::iter::once("terms_version"))
+}
+
 impl Settings {
-    /// Loads the layers in order of precedence.
+    /// Loads the layers in order of precedence and checks the result.
     pub fn load(config_file: Option<&Path>, flags: FlagOverrides) -> anyhow::Result<Self> {
+        let (settings, _) = Self::load_unchecked(config_file, flags)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Loads the layers without checking the values, with the layer each value came from
+    /// (every setting, in order). Fails only on what cannot be read (a missing file, a
+    /// value of the wrong type, an unknown key), naming the setting.
+    pub fn load_unchecked(
+        config_file: Option<&Path>,
+        flags: FlagOverrides,
+    ) -> anyhow::Result<(Self, Vec<(&'static str, Source)>)> {
+        let file = config_file.map(|path| Figment::from(Toml::file(path)));
+        let flag_values = serde_json::to_value(&flags).unwrap_or_default();
+        let settings = Self::merge(config_file, flags)?;
+        let sources = setting_names()
+            .map(|name| {
+                let source = if flag_values.get(name).is_some() {
+                    Source::Flag
+                } else if std::env::var_os(format!("ROSTER_{}", name.to_uppercase())).is_some() {
+                    Source::Environment
+                } else if file.as_ref().is_some_and(|f| f.contains(name)) {
+                    Source::File
+                } else {
+                    Source::Default
+                };
+                (name, source)
+            })
+            .collect();
+        Ok((settings, sources))
+    }
+
+    fn merge(config_file: Option<&Path>, flags: FlagOverrides) -> anyhow::Result<Self> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         if let Some(path) = config_file {
             if !path.exists() {
@@ -129,8 +187,6 @@ impl Settings {
         if let Ok(version) = std::env::var("ROSTER_TERMS_VERSION") {
             settings.terms_version = version;
         }
-        settings.validate()?;
         Ok(settings)
     }
-
 }
