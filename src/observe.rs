@@ -53,24 +53,39 @@ pub fn install_recorder(settings: &Settings) -> anyhow::Result<Option<Prometheus
 /// The HELP text of every metric.
 fn describe() {
     use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
-    describe_counter!(t::HTTP_REQUESTS, "HTTP requests by route template, dialect, method and status.");
+    describe_counter!(
+        t::HTTP_REQUESTS,
+        "HTTP requests by route template, dialect, method and status."
+    );
     describe_histogram!(
         t::HTTP_DURATION,
         Unit::Seconds,
         "HTTP request latency by route template, dialect and method."
     );
     describe_counter!(t::LOGINS, "Sign-ins by method and outcome.");
-    describe_counter!(t::LIMIT_HITS, "Requests refused by a rate limit or a login throttle, by limit.");
+    describe_counter!(
+        t::LIMIT_HITS,
+        "Requests refused by a rate limit or a login throttle, by limit."
+    );
     describe_gauge!(t::HASHER_QUEUE, "Password hashing jobs waiting for a hasher thread.");
     describe_histogram!(
         t::HASHER_WAIT,
         Unit::Seconds,
         "How long password hashing jobs waited for a hasher thread."
     );
-    describe_gauge!(t::DB_CONNECTIONS, "Database connections by pool and state (in_use, idle).");
+    describe_gauge!(
+        t::DB_CONNECTIONS,
+        "Database connections by pool and state (in_use, idle)."
+    );
     describe_gauge!(t::DB_CONNECTIONS_MAX, "The most connections each database pool opens.");
-    describe_gauge!(t::OUTBOX_UNQUEUED, "Outbox events not yet queued for some webhook subscription.");
-    describe_gauge!(t::DELIVERIES_PENDING, "Deliveries queued and not yet delivered or given up.");
+    describe_gauge!(
+        t::OUTBOX_UNQUEUED,
+        "Outbox events not yet queued for some webhook subscription."
+    );
+    describe_gauge!(
+        t::DELIVERIES_PENDING,
+        "Deliveries queued and not yet delivered or given up."
+    );
     describe_gauge!(
         t::OUTBOX_OLDEST_AGE,
         Unit::Seconds,

@@ -47,7 +47,11 @@ async fn config_check_shows_values_sources_and_masks_secrets(backend: Backend) {
     .unwrap();
     let key = "q2Jq9a3vNq8Jm6m7qfY2b2lJw4bQm5q0rX3m4i9e2VQ=";
     let with_password = db.url.replacen("://", "://someone:db-pass-2@", 1);
-    let database = if backend == Backend::Postgres { with_password.as_str() } else { db.url.as_str() };
+    let database = if backend == Backend::Postgres {
+        with_password.as_str()
+    } else {
+        db.url.as_str()
+    };
     let out = roster(
         dir.path(),
         &["--config", "roster.toml", "--data-dir", "from-flag", "config", "check"],
@@ -63,13 +67,22 @@ async fn config_check_shows_values_sources_and_masks_secrets(backend: Backend) {
     assert!(stdout.ends_with("configuration OK\n"), "{stdout}");
     assert!(line(&stdout, "listen").ends_with("# default"));
     assert!(line(&stdout, "data_dir").contains("\"from-flag\"") && line(&stdout, "data_dir").ends_with("# flag"));
-    assert!(line(&stdout, "min_password_length").contains("= 12") && line(&stdout, "min_password_length").ends_with("# file"));
+    assert!(
+        line(&stdout, "min_password_length").contains("= 12")
+            && line(&stdout, "min_password_length").ends_with("# file")
+    );
     assert!(line(&stdout, "log_format").ends_with("# file"));
-    assert!(line(&stdout, "metrics_listen").contains("127.0.0.1:9480") && line(&stdout, "metrics_listen").ends_with("# environment"));
+    assert!(
+        line(&stdout, "metrics_listen").contains("127.0.0.1:9480")
+            && line(&stdout, "metrics_listen").ends_with("# environment")
+    );
     assert!(line(&stdout, "secret_key").ends_with("# environment"));
     assert!(line(&stdout, "node_id").contains("(unset)"));
     for secret in [key, "smtp-pass-1", "db-pass-2", "redis-pass-3"] {
-        assert!(!stdout.contains(secret) && !stderr.contains(secret), "{secret} shown:\n{stdout}");
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "{secret} shown:\n{stdout}"
+        );
     }
     assert!(line(&stdout, "smtp_url").contains("smtp://mailer:***@127.0.0.1:2525"));
     assert!(line(&stdout, "redis_url").contains("***@127.0.0.1:6379"));
@@ -109,8 +122,14 @@ async fn doctor_passes_a_ready_deployment_and_names_what_fails(backend: Backend)
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("FAIL secret key"), "{stdout}");
     match backend {
-        Backend::Postgres => assert!(stdout.contains("FAIL migrations") && stdout.contains("pending"), "{stdout}"),
-        Backend::Sqlite => assert!(stdout.contains("FAIL database") && stdout.contains("does not exist"), "{stdout}"),
+        Backend::Postgres => assert!(
+            stdout.contains("FAIL migrations") && stdout.contains("pending"),
+            "{stdout}"
+        ),
+        Backend::Sqlite => assert!(
+            stdout.contains("FAIL database") && stdout.contains("does not exist"),
+            "{stdout}"
+        ),
     }
 
     // An admin command migrates the database and creates the key file.
@@ -123,7 +142,15 @@ async fn doctor_passes_a_ready_deployment_and_names_what_fails(backend: Backend)
     let out = roster(dir.path(), &["doctor"], &ready);
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}{stderr}");
-    for check in ["configuration", "database", "migrations", "secret key", "smtp", "redis", "clock"] {
+    for check in [
+        "configuration",
+        "database",
+        "migrations",
+        "secret key",
+        "smtp",
+        "redis",
+        "clock",
+    ] {
         assert!(stdout.contains(&format!("ok   {check}:")), "{check}:\n{stdout}");
     }
     assert!(stdout.contains("none pending"), "{stdout}");
@@ -143,7 +170,10 @@ async fn doctor_passes_a_ready_deployment_and_names_what_fails(backend: Backend)
     );
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("FAIL secret key") && stdout.contains("not the one"), "{stdout}");
+    assert!(
+        stdout.contains("FAIL secret key") && stdout.contains("not the one"),
+        "{stdout}"
+    );
     assert!(stdout.contains("FAIL smtp"), "{stdout}");
     assert!(stdout.contains("ok   database"), "{stdout}");
     assert!(stderr.contains("secret key") && stderr.contains("smtp"), "{stderr}");

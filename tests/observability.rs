@@ -168,18 +168,30 @@ async fn traffic_moves_the_metrics_and_every_request_logs_one_clean_line(backend
 
     // Sign-up (the first account is the administrator), a wrong and a right login.
     let r = c
-        .post("/v1/auth/register", None, json!({"email": admin_email, "password": admin_password}))
+        .post(
+            "/v1/auth/register",
+            None,
+            json!({"email": admin_email, "password": admin_password}),
+        )
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
     let admin_id = r.body["user"]["id"].as_str().unwrap().to_string();
     secrets.push(r.body["access_token"].as_str().unwrap().into());
     secrets.push(r.body["refresh_token"].as_str().unwrap().into());
     let r = c
-        .post("/v1/auth/login", None, json!({"login": admin_email, "password": wrong_password}))
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"login": admin_email, "password": wrong_password}),
+        )
         .await;
     assert_eq!(r.status, 401);
     let r = c
-        .post("/v1/auth/login", None, json!({"login": admin_email, "password": admin_password}))
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"login": admin_email, "password": admin_password}),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let token = r.body["access_token"].as_str().unwrap().to_string();
@@ -190,12 +202,20 @@ async fn traffic_moves_the_metrics_and_every_request_logs_one_clean_line(backend
 
     // A webhook, then an event for it (a second user signs up).
     let r = c
-        .post("/v1/webhooks", Some(&token), json!({"url": receiver.url, "event_types": ["user.created"]}))
+        .post(
+            "/v1/webhooks",
+            Some(&token),
+            json!({"url": receiver.url, "event_types": ["user.created"]}),
+        )
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
     secrets.push(r.body["secret"].as_str().unwrap().into());
     let r = c
-        .post("/v1/auth/register", None, json!({"email": user_email, "password": user_password}))
+        .post(
+            "/v1/auth/register",
+            None,
+            json!({"email": user_email, "password": user_password}),
+        )
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
     let user_id = r.body["user"]["id"].as_str().unwrap().to_string();
@@ -228,7 +248,11 @@ async fn traffic_moves_the_metrics_and_every_request_logs_one_clean_line(backend
     secrets.push(totp_secret.clone());
     secrets.extend(backup_codes.iter().cloned());
     let r = c
-        .post("/v1/auth/login", None, json!({"login": admin_email, "password": admin_password}))
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"login": admin_email, "password": admin_password}),
+        )
         .await;
     assert_eq!(r.body["two_factor_required"], true, "{}", r.body);
     let challenge = r.body["challenge"].as_str().unwrap().to_string();
@@ -252,12 +276,23 @@ async fn traffic_moves_the_metrics_and_every_request_logs_one_clean_line(backend
         .find_map(|m| m.link(&format!("http://127.0.0.1:8480/librechat/reset-password?")))
         .or_else(|| mail.iter().find_map(|m| m.link("http")))
         .unwrap();
-    let reset_token = link.split("token=").nth(1).unwrap().split('&').next().unwrap().to_string();
+    let reset_token = link
+        .split("token=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_string();
     secrets.push(reset_token.clone());
     assert_eq!(c.post(reset, None, json!({"email": user_email})).await.status, 200);
     assert_eq!(c.post(reset, None, json!({"email": user_email})).await.status, 429);
     let r = c
-        .post("/v1/auth/reset-password", None, json!({"token": reset_token, "new_password": new_password}))
+        .post(
+            "/v1/auth/reset-password",
+            None,
+            json!({"token": reset_token, "new_password": new_password}),
+        )
         .await;
     assert!(r.status < 300, "{} {}", r.status, r.body);
 
@@ -309,9 +344,15 @@ async fn traffic_moves_the_metrics_and_every_request_logs_one_clean_line(backend
     assert_eq!(requests("/v1/auth/login", "native", "POST", 200), 2.0);
     assert_eq!(requests("/v1/auth/register", "native", "POST", 201), 2.0);
     assert_eq!(requests("/v1/users/{id}", "native", "GET", 200), 1.0);
-    assert_eq!(requests("/librechat/api/auth/requestPasswordReset", "librechat", "POST", 429), 1.0);
+    assert_eq!(
+        requests("/librechat/api/auth/requestPasswordReset", "librechat", "POST", 429),
+        1.0
+    );
     assert_eq!(requests("/healthz", "health", "GET", 200), 2.0);
-    assert!(!text.contains(&user_id) && !text.contains(&admin_id), "no ids in labels");
+    assert!(
+        !text.contains(&user_id) && !text.contains(&admin_id),
+        "no ids in labels"
+    );
     assert!(!text.contains("@example.org"), "no addresses in labels");
     assert!(
         value(
@@ -320,7 +361,10 @@ async fn traffic_moves_the_metrics_and_every_request_logs_one_clean_line(backend
         ) >= 3.0
     );
     let logins = |method: &str, outcome: &str| {
-        value(&s, &format!(r#"roster_logins_total{{method="{method}",outcome="{outcome}"}}"#))
+        value(
+            &s,
+            &format!(r#"roster_logins_total{{method="{method}",outcome="{outcome}"}}"#),
+        )
     };
     assert_eq!(logins("password", "invalid_credentials"), 1.0);
     assert_eq!(logins("password", "success"), 1.0);
@@ -369,7 +413,10 @@ async fn traffic_moves_the_metrics_and_every_request_logs_one_clean_line(backend
     let request_lines: Vec<&Value> = lines.iter().filter(|l| l["target"] == "roster::request").collect();
     for n in 0..c.sent.load(Ordering::SeqCst) {
         let id = format!("t-{n}");
-        let mine: Vec<&&Value> = request_lines.iter().filter(|l| l["request_id"] == id.as_str()).collect();
+        let mine: Vec<&&Value> = request_lines
+            .iter()
+            .filter(|l| l["request_id"] == id.as_str())
+            .collect();
         assert_eq!(mine.len(), 1, "request {id}: {mine:?}");
         let line = mine[0];
         assert!(line["route"].is_string() && line["method"].is_string(), "{line}");
@@ -377,7 +424,10 @@ async fn traffic_moves_the_metrics_and_every_request_logs_one_clean_line(backend
         assert!(line["dialect"].is_string(), "{line}");
     }
     assert_eq!(
-        request_lines.iter().filter(|l| l["request_id"] == generated.as_str()).count(),
+        request_lines
+            .iter()
+            .filter(|l| l["request_id"] == generated.as_str())
+            .count(),
         1,
         "the generated id is logged as echoed"
     );
@@ -388,16 +438,20 @@ async fn traffic_moves_the_metrics_and_every_request_logs_one_clean_line(backend
     assert_eq!(me_line["route"], "/v1/me");
     assert_eq!(me_line["status"], 200);
     assert_eq!(me_line["user_id"].to_string(), admin_id, "{me_line}");
-    let user_page = request_lines
-        .iter()
-        .find(|l| l["route"] == "/v1/users/{id}")
-        .unwrap();
-    assert_eq!(user_page["user_id"].to_string(), admin_id, "the caller, not the user read");
+    let user_page = request_lines.iter().find(|l| l["route"] == "/v1/users/{id}").unwrap();
+    assert_eq!(
+        user_page["user_id"].to_string(),
+        admin_id,
+        "the caller, not the user read"
+    );
 
     // No secret and no full address in any line.
     for secret in &secrets {
         assert!(!secret.is_empty());
-        assert!(!log.contains(secret.as_str()), "the log holds a secret or an address: {secret}");
+        assert!(
+            !log.contains(secret.as_str()),
+            "the log holds a secret or an address: {secret}"
+        );
     }
 }
 

@@ -79,10 +79,17 @@ pub async fn doctor(config_file: Option<&Path>, flags: FlagOverrides) -> anyhow:
     let inspection = roster_store::inspect(&url).await;
     let migrated = match &inspection {
         Ok(i) => {
-            verdict(true, "database", &format!("reachable ({backend:?}, {})", mask_url(&url)));
+            verdict(
+                true,
+                "database",
+                &format!("reachable ({backend:?}, {})", mask_url(&url)),
+            );
             let ok = i.pending.is_empty() && i.unknown.is_empty();
             let detail = if !i.unknown.is_empty() {
-                format!("the database has migrations this Roster does not know ({:?}): upgrade Roster", i.unknown)
+                format!(
+                    "the database has migrations this Roster does not know ({:?}): upgrade Roster",
+                    i.unknown
+                )
             } else if i.pending.is_empty() {
                 format!("{} applied, none pending", i.applied)
             } else {
@@ -116,14 +123,26 @@ pub async fn doctor(config_file: Option<&Path>, flags: FlagOverrides) -> anyhow:
                 let matches = roster_core::service::key_matches_database(store.as_ref(), &key).await;
                 store.close().await;
                 let ok = match matches {
-                    Ok(Some(true)) => verdict(true, "secret key", &format!("key id {} matches the database", key.key_id())),
-                    Ok(None) => verdict(true, "secret key", &format!("key id {} (the database has none recorded yet)", key.key_id())),
+                    Ok(Some(true)) => verdict(
+                        true,
+                        "secret key",
+                        &format!("key id {} matches the database", key.key_id()),
+                    ),
+                    Ok(None) => verdict(
+                        true,
+                        "secret key",
+                        &format!("key id {} (the database has none recorded yet)", key.key_id()),
+                    ),
                     Ok(Some(false)) => verdict(
                         false,
                         "secret key",
                         &format!("key id {} is not the one this database was set up with", key.key_id()),
                     ),
-                    Err(e) => verdict(false, "secret key", &format!("cannot read the database's key check: {e}")),
+                    Err(e) => verdict(
+                        false,
+                        "secret key",
+                        &format!("cannot read the database's key check: {e}"),
+                    ),
                 };
                 if !ok {
                     failed.push("secret key");
@@ -135,7 +154,11 @@ pub async fn doctor(config_file: Option<&Path>, flags: FlagOverrides) -> anyhow:
             }
         },
         Ok(key) => {
-            verdict(true, "secret key", &format!("key id {} (not compared: the database is not ready)", key.key_id()));
+            verdict(
+                true,
+                "secret key",
+                &format!("key id {} (not compared: the database is not ready)", key.key_id()),
+            );
         }
     }
 
@@ -226,8 +249,14 @@ mod tests {
             mask_url("postgres://roster:hunter2@db:5432/roster"),
             "postgres://roster:***@db:5432/roster"
         );
-        assert_eq!(mask_url("redis://:pw@127.0.0.1:6379/0"), "redis://:***@127.0.0.1:6379/0");
-        assert_eq!(mask_url("sqlite://roster-data/roster.db"), "sqlite://roster-data/roster.db");
+        assert_eq!(
+            mask_url("redis://:pw@127.0.0.1:6379/0"),
+            "redis://:***@127.0.0.1:6379/0"
+        );
+        assert_eq!(
+            mask_url("sqlite://roster-data/roster.db"),
+            "sqlite://roster-data/roster.db"
+        );
         assert!(!mask_url("smtp://u:p w@x y").contains("p w"));
         assert_eq!(shown("secret_key", &serde_json::json!("abc")), "\"***\" (set)");
         assert_eq!(shown("node_id", &serde_json::Value::Null), "(unset)");

@@ -82,7 +82,10 @@ impl Settings {
             bail!("log_format must be text or json, not {:?}", self.log_format);
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log).is_err() {
-            bail!("log is not a valid log filter (such as info or roster=debug,info): {:?}", self.log);
+            bail!(
+                "log is not a valid log filter (such as info or roster=debug,info): {:?}",
+                self.log
+            );
         }
         check_address("listen", &self.listen)?;
         if !self.metrics_listen.trim().is_empty() {
@@ -113,9 +116,8 @@ impl Settings {
             }
         }
         if let Some(key) = self.secret_key.as_ref().filter(|k| !k.0.trim().is_empty()) {
-            roster_core::secret::SecretKey::from_base64(&key.0).map_err(|e| {
-                anyhow::anyhow!("secret_key {e}; generate one with: openssl rand -base64 32")
-            })?;
+            roster_core::secret::SecretKey::from_base64(&key.0)
+                .map_err(|e| anyhow::anyhow!("secret_key {e}; generate one with: openssl rand -base64 32"))?;
         }
         Ok(())
     }
@@ -173,7 +175,6 @@ impl Settings {
         Ok(())
     }
 }
-
 
 /// A `host:port` address to listen on (the host a name or an IP address).
 fn check_address(name: &str, value: &str) -> anyhow::Result<()> {

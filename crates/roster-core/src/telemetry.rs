@@ -69,9 +69,9 @@ pub fn login_outcome<T>(result: &crate::Result<T>) -> &'static str {
         Ok(_) => "success",
         Err(Error::TwoFactorRequired(_)) => "two_factor_required",
         Err(Error::RateLimited { .. }) => "throttled",
-        Err(
-            Error::InvalidCredentials | Error::InvalidToken | Error::InvalidTwoFactorCode | Error::Unauthenticated,
-        ) => "invalid_credentials",
+        Err(Error::InvalidCredentials | Error::InvalidToken | Error::InvalidTwoFactorCode | Error::Unauthenticated) => {
+            "invalid_credentials"
+        }
         Err(
             Error::AccountPending
             | Error::AccountDisabled

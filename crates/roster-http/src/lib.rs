@@ -45,8 +45,7 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             context::request_context,
-        ))
-;
+        ));
     protect::protect(router, &config)
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe::observe))
         .with_state(state)

@@ -276,6 +276,9 @@ mod tests {
         assert_eq!(m.dialect_of("/oidc/token"), "oidc");
         assert_eq!(m.dialect_of("/healthz"), "health");
         assert_eq!(m.dialect_of(UNMATCHED), UNMATCHED);
-        assert_eq!(method_label(&Method::from_bytes(b"BREW").unwrap_or(Method::GET)), "other");
+        assert_eq!(
+            method_label(&Method::from_bytes(b"BREW").unwrap_or(Method::GET)),
+            "other"
+        );
     }
 }

@@ -99,7 +99,10 @@ pub async fn inspect(url: &str) -> anyhow::Result<Inspection> {
                     .read_only(true);
                 let path = options.get_filename().to_path_buf();
                 if !path.exists() {
-                    bail!("the database file {} does not exist (roster serve creates it)", path.display());
+                    bail!(
+                        "the database file {} does not exist (roster serve creates it)",
+                        path.display()
+                    );
                 }
                 let mut c = sqlx::SqliteConnection::connect_with(&options)
                     .await

@@ -164,7 +164,10 @@ impl Core {
     /// Authenticates an API key: known, unexpired, its owner allowed in.
     pub async fn authenticate_api_key(&self, secret: &str) -> Result<Actor> {
         let outcome = self.check_api_key(secret).await;
-        crate::telemetry::login(crate::telemetry::LoginMethod::ApiKey, crate::telemetry::login_outcome(&outcome));
+        crate::telemetry::login(
+            crate::telemetry::LoginMethod::ApiKey,
+            crate::telemetry::login_outcome(&outcome),
+        );
         if let Ok(actor) = &outcome {
             crate::telemetry::note_request_user(actor.user.id);
         }

@@ -127,7 +127,10 @@ impl Core {
         meta: &ClientMeta,
     ) -> Result<User> {
         let outcome = self.verify_password_login(login, password, allow_pending, meta).await;
-        crate::telemetry::login(crate::telemetry::LoginMethod::Password, crate::telemetry::login_outcome(&outcome));
+        crate::telemetry::login(
+            crate::telemetry::LoginMethod::Password,
+            crate::telemetry::login_outcome(&outcome),
+        );
         if let Ok(user) = &outcome {
             crate::telemetry::note_request_user(user.id);
         }

@@ -127,8 +127,17 @@ impl Core {
             };
             let failures = self.counters.add_failure(key, throttle.reset_after, now).await;
             if let Some(delay) = throttle.delay_after(failures, free) {
-                let scope = if key.starts_with("throttle:ip:") { "address" } else { "account" };
-                tracing::warn!(scope, failures, delay_ms = delay.whole_milliseconds() as i64, "login throttled");
+                let scope = if key.starts_with("throttle:ip:") {
+                    "address"
+                } else {
+                    "account"
+                };
+                tracing::warn!(
+                    scope,
+                    failures,
+                    delay_ms = delay.whole_milliseconds() as i64,
+                    "login throttled"
+                );
                 self.counters.lock(key, delay, now).await;
             }
         }

@@ -392,7 +392,10 @@ impl Core {
     /// login; the caller starts the session it needs.
     pub(super) async fn pass_two_factor_challenge(&self, challenge: &str, factor: &SecondFactor) -> Result<User> {
         let outcome = self.check_two_factor_challenge(challenge, factor).await;
-        crate::telemetry::login(crate::telemetry::LoginMethod::TwoFactor, crate::telemetry::login_outcome(&outcome));
+        crate::telemetry::login(
+            crate::telemetry::LoginMethod::TwoFactor,
+            crate::telemetry::login_outcome(&outcome),
+        );
         if let Ok(user) = &outcome {
             crate::telemetry::note_request_user(user.id);
         }

@@ -805,7 +805,10 @@ async fn users_by_role_and_status_count_each_user_once(backend: Backend) {
     let mut inactive = f.user(Some("b@example.org"), Some("b"));
     inactive.active = false;
     f.insert(&inactive).await;
-    for (email, until) in [("c@example.org", t + Duration::hours(1)), ("d@example.org", t - Duration::hours(1))] {
+    for (email, until) in [
+        ("c@example.org", t + Duration::hours(1)),
+        ("d@example.org", t - Duration::hours(1)),
+    ] {
         let user = f.insert(&f.user(Some(email), None)).await;
         f.store
             .set_user_ban(user.id, Some(until), None, false, t, &NO_JOURNAL)
