@@ -102,7 +102,7 @@ pub struct Settings {
     pub balance_refill_interval_unit: String,
     /// Credits one automatic refill adds.
     pub balance_refill_amount: i64,
-    /// `smtp://[user:password@]host[:port]`; absent: links are logged, not mailed.
+    /// `smtp://[user:password@]host[:port]`; absent: no mail is sent (and no link logged).
     pub smtp_url: Option<String>,
     /// The From address of mail.
     pub mail_from: String,

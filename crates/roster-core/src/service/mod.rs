@@ -252,7 +252,7 @@ pub struct Core {
     /// every request would cost more than the rest of the request. Revocation is still
     /// checked against the store each time.
     verified_tokens: quick_cache::sync::Cache<String, crate::token::AccessClaims>,
-    /// Delivers mail; None: links are logged instead.
+    /// Delivers mail; None: nothing is sent (a log line says so, without the link).
     pub mailer: Option<Arc<dyn crate::mail::Mailer>>,
     /// Seals secrets at rest (TOTP secrets, signing keys, users' stored keys).
     pub secrets: crate::secret::SecretBox,
