@@ -116,8 +116,12 @@ impl Settings {
             }
         }
         if let Some(key) = self.secret_key.as_ref().filter(|k| !k.0.trim().is_empty()) {
-            roster_core::secret::SecretKey::from_base64(&key.0)
-                .map_err(|e| anyhow::anyhow!("secret_key {e}; generate one with: openssl rand -base64 32"))?;
+            roster_core::secret::SecretKey::from_base64(&key.0).map_err(|e| {
+                anyhow::anyhow!(
+                    "{} (secret_key) {e}; generate one with: openssl rand -base64 32",
+                    roster_core::secret::KEY_SETTING
+                )
+            })?;
         }
         Ok(())
     }
