@@ -4,6 +4,7 @@
 mod admin;
 mod config;
 mod limits;
+mod observe;
 mod serve;
 mod webhooks;
 
@@ -44,6 +45,21 @@ enum Command {
         #[arg(long)]
         listen: Option<String>,
     },
+    /// Shows or checks the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Checks what the server needs: the database and its migrations, the secret key, SMTP,
+    /// Redis and the clock, one verdict a line.
+    #[command(
+        long_about = "Checks the configuration, then the database (reachable; migrations applied, none \
+                      pending or unknown), the secret key (its format; on a migrated database, that it is the \
+                      database's), SMTP (connect and EHLO, when smtp_url is set), Redis (PING, when redis_url is \
+                      set) and the clock (after 2024; on PostgreSQL within 5 s of the server's). One line per \
+                      check: `ok` or `FAIL`, what, and why. Changes nothing (the SQLite file is opened read-only \
+                      and never created). Exits 1 if any check fails.",
+        after_help = EXIT_CODES
+    )]
+    Doctor,
     /// Creates a user. Without EMAIL NAME USERNAME, asks for them (on a terminal).
     #[command(
         long_about = "Creates a user, as an administrator would through the API (same validation; the \
@@ -230,6 +246,20 @@ enum Command {
     Migrate(admin::migrate::Args),
 }
 
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Prints every setting's effective value and where it came from, then checks them all.
+    #[command(
+        long_about = "Prints every setting as `name = value  # source`, the source being default, file \
+                      (--config), environment (ROSTER_*) or flag, with secrets masked (secret_key, and the \
+                      password in database_url, smtp_url and redis_url); then checks every value (URLs, \
+                      prefixes, addresses, durations, the key's format). Prints `configuration OK`, or exits 1 \
+                      with an error naming the bad setting. Opens nothing.",
+        after_help = EXIT_CODES
+    )]
+    Check,
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -251,11 +281,16 @@ fn main() -> std::process::ExitCode {
             let settings = config::Settings::load(config_file.as_deref(), flags)?;
             return serve::run(settings).await;
         }
+        match cli.command {
+            Command::Config(ConfigCommand::Check) => return config::check::config_check(config_file.as_deref(), flags),
+            Command::Doctor => return config::check::doctor(config_file.as_deref(), flags).await,
+            _ => {}
+        }
         let settings = config::Settings::load(config_file.as_deref(), flags)?;
         init_command_logging();
         let (store, core) = serve::build_core(&settings).await?;
         let outcome = match cli.command {
-            Command::Serve { .. } => Ok(()),
+            Command::Serve { .. } | Command::Config(_) | Command::Doctor => Ok(()),
             Command::CreateUser(args) => admin::create::run(&core, args).await,
             Command::InviteUser(args) => admin::invite::run(&core, &settings, args).await,
             Command::ListUsers(args) => admin::list::run(&core, args).await,

@@ -7,7 +7,6 @@ use roster_http::AppState;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tracing_subscriber::EnvFilter;
 
 /// Opens the database the settings name (creating the data directory, applying migrations)
 /// and builds the core over it: the same for the server and for every admin command.
@@ -31,13 +30,24 @@ pub async fn build_core(settings: &Settings) -> anyhow::Result<(Arc<dyn Store>, 
 
 /// Runs the server until SIGINT or SIGTERM.
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    crate::observe::init_logging(&settings);
+    // Before the core: handles made before the recorder is installed would count nothing.
+    let recorder = crate::observe::install_recorder(&settings)?;
 
     let (store, core) = build_core(&settings).await?;
     let url = settings.database_url();
     let core = Arc::new(core);
-    let state = AppState::new(core.clone(), settings.http());
+    let mut state = AppState::new(core.clone(), settings.http());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    if let Some(handle) = &recorder {
+        crate::observe::start_refresh(&settings, core.clone(), handle.clone(), stop_rx.clone());
+        if settings.metrics_listen.trim().is_empty() {
+            state = state.with_metrics(handle.clone());
+        } else {
+            let metrics_state = state.clone().with_metrics(handle.clone());
+            crate::observe::serve_metrics(&settings.metrics_listen, metrics_state, stop_rx.clone()).await?;
+        }
+    }
     if let Some(url) = &settings.redis_url {
         tracing::info!(redis = %redact(url), "rate limits are shared through Redis");
     }
@@ -47,7 +57,6 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     tracing::info!(address = %listener.local_addr()?, backend = ?roster_store::backend_of(&url)?, "roster is listening");
 
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut server_stop = stop_rx.clone();
     let server = tokio::spawn(async move {
         roster_http::server::serve(listener, state, async move {

@@ -9,9 +9,11 @@
 #     driver/               virtualenv with the test drivers' libraries (playwright, httpx)
 #   plus Debian's chromium and chromium-driver (apt) when /usr/bin/chromium is missing,
 #   Debian's nginx (apt) when /usr/sbin/nginx is missing (the forward-auth test),
+#   Debian's prometheus package (apt) when promtool is missing (the metrics test runs
+#   `promtool check metrics` on Roster's /metrics),
 #   and axe-core (npm ci in tests/clients/axe, its node_modules ignored by git).
 #
-# Usage: scripts/e2e/install.sh [openwebui|langflow|driver|browser|proxy|axe ...]  (default: all)
+# Usage: scripts/e2e/install.sh [openwebui|langflow|driver|browser|proxy|promtool|axe ...]  (default: all)
 set -euo pipefail
 
 CACHE="${ROSTER_E2E_CACHE:-$HOME/.cache/roster-e2e}"
@@ -100,8 +102,17 @@ axe() {
     (cd "$dir" && npm ci --no-audit --no-fund >&2)
 }
 
+prometheus_tools() {
+    if command -v promtool >/dev/null 2>&1; then
+        log "promtool: $(command -v promtool) present"
+        return 0
+    fi
+    log "promtool: installing Debian's prometheus package"
+    apt_install prometheus
+}
+
 what=("$@")
-[ ${#what[@]} -gt 0 ] || what=(browser proxy driver axe langflow openwebui)
+[ ${#what[@]} -gt 0 ] || what=(browser proxy promtool driver axe langflow openwebui)
 for w in "${what[@]}"; do
     case "$w" in
         openwebui) venv open-webui "open-webui==$OPEN_WEBUI_VERSION" ;;
@@ -110,8 +121,9 @@ for w in "${what[@]}"; do
         driver) PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 venv driver "playwright==$PLAYWRIGHT_VERSION" "httpx>=0.27" "pyjwt[crypto]>=2.8" ;;
         browser) browser ;;
         proxy) proxy ;;
+        promtool) prometheus_tools ;;
         axe) axe ;;
-        *) log "unknown part: $w (openwebui, langflow, driver, browser, proxy, axe)"; exit 2 ;;
+        *) log "unknown part: $w (openwebui, langflow, driver, browser, proxy, promtool, axe)"; exit 2 ;;
     esac
 done
 log "ready in $CACHE"

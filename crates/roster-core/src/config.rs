@@ -40,7 +40,7 @@ pub struct CoreConfig {
     pub start_balance: i64,
     /// The default auto-refill settings (LibreChat's `balance` section); users may have their own.
     pub balance_refill: crate::service::RefillSettings,
-    /// `smtp://[user:pass@]host:port` or `smtps://...`; None: links are logged, not mailed.
+    /// `smtp://[user:pass@]host:port` or `smtps://...`; None: no mail is sent (and no link logged).
     pub smtp_url: Option<String>,
     /// The From address of mail.
     pub mail_from: String,

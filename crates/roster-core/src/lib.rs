@@ -13,6 +13,7 @@ pub mod password;
 pub mod secret;
 pub mod service;
 pub mod store;
+pub mod telemetry;
 pub mod tier;
 pub mod token;
 pub mod two_factor;

@@ -101,6 +101,19 @@ impl SmtpMailer {
     }
 }
 
+impl SmtpMailer {
+    /// Connects, says EHLO (and STARTTLS or TLS as configured) and quits: whether the server
+    /// would take mail (for `roster doctor`).
+    pub async fn check(&self) -> std::result::Result<(), String> {
+        match tokio::time::timeout(std::time::Duration::from_secs(10), self.transport.test_connection()).await {
+            Ok(Ok(true)) => Ok(()),
+            Ok(Ok(false)) => Err("the server did not answer EHLO".into()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("no answer within 10 s".into()),
+        }
+    }
+}
+
 /// Escapes text for HTML.
 pub fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;")

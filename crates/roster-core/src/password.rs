@@ -109,12 +109,20 @@ impl PasswordHasher {
 
     async fn run<T: Send + 'static>(&self, job: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static) -> Result<T> {
         let (tx, rx) = tokio::sync::oneshot::channel();
+        let queue = metrics::gauge!(crate::telemetry::HASHER_QUEUE);
+        let wait = metrics::histogram!(crate::telemetry::HASHER_WAIT);
+        let queued_at = std::time::Instant::now();
+        let dequeued = queue.clone();
         let job: Job = Box::new(move |memory| {
+            dequeued.decrement(1.0);
+            wait.record(queued_at.elapsed().as_secs_f64());
             let _ = tx.send(job(memory));
         });
-        self.jobs
-            .send(job)
-            .map_err(|_| Error::Internal(anyhow::anyhow!("the password hasher has stopped")))?;
+        queue.increment(1.0);
+        self.jobs.send(job).map_err(|_| {
+            queue.decrement(1.0);
+            Error::Internal(anyhow::anyhow!("the password hasher has stopped"))
+        })?;
         rx.await
             .map_err(|_| Error::Internal(anyhow::anyhow!("a password hashing job was lost")))
     }

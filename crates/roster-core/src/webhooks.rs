@@ -117,6 +117,18 @@ pub struct AttemptRecord {
     pub next_attempt_at: OffsetDateTime,
 }
 
+/// What is still owed to webhook receivers (see [`WebhookStore::outbox_backlog`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxBacklog {
+    /// Outbox events after the position of the subscription furthest behind: not yet queued
+    /// for it.
+    pub unqueued_events: i64,
+    /// Deliveries pending (queued, not delivered, not given up).
+    pub pending_deliveries: i64,
+    /// When the oldest event not yet queued or still pending happened (Unix milliseconds).
+    pub oldest_undelivered_ms: Option<i64>,
+}
+
 /// A page request for the delivery log.
 #[derive(Debug, Clone, Default)]
 pub struct DeliveryQuery {
@@ -192,6 +204,8 @@ pub trait WebhookStore: Send + Sync {
     ) -> StoreResult<bool>;
     /// Gives a lease up if `holder` has it.
     async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()>;
+    /// What is still owed to receivers (for the metrics).
+    async fn outbox_backlog(&self) -> StoreResult<OutboxBacklog>;
 }
 
 /// A user id in every dialect's form.

@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod forward_auth;
 mod health;
+pub mod observe;
 pub mod oidc;
 pub mod pages;
 pub mod protect;
@@ -21,14 +22,16 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
-use tower_http::trace::TraceLayer;
 
 /// Builds the whole application. The only way the server and the tests get a router.
 pub fn app(state: AppState) -> Router {
     let body_limit = state.config.body_limit;
     let config = state.config.clone();
-    let router = Router::new()
-        .merge(health::router())
+    let mut router = Router::new().merge(health::router());
+    if state.metrics.is_some() {
+        router = router.route("/metrics", axum::routing::get(observe::metrics));
+    }
+    let router = router
         .merge(dialect::native::mount(&state))
         .merge(dialect::librechat::mount(&state))
         .merge(dialect::openwebui::mount(&state))
@@ -44,9 +47,17 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             context::request_context,
-        ))
-        .layer(TraceLayer::new_for_http());
-    protect::protect(router, &config).with_state(state)
+        ));
+    protect::protect(router, &config)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe::observe))
+        .with_state(state)
+}
+
+/// The app of a separate metrics listener (`metrics_listen`): `GET /metrics` only.
+pub fn metrics_app(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", axum::routing::get(observe::metrics))
+        .with_state(state)
 }
 
 /// A body over the limit is answered (413) before it is read, and the server then closes the

@@ -84,6 +84,10 @@ impl Default for HttpConfig {
 pub struct AppState {
     pub core: Arc<Core>,
     pub config: Arc<HttpConfig>,
+    /// The HTTP metrics' handles (see [`crate::observe`]).
+    pub(crate) http_metrics: Arc<crate::observe::HttpMetrics>,
+    /// What `GET /metrics` renders; None: the app has no `/metrics` route.
+    pub(crate) metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 impl AppState {
@@ -91,7 +95,15 @@ impl AppState {
     pub fn new(core: Arc<Core>, config: HttpConfig) -> Self {
         Self {
             core,
+            http_metrics: Arc::new(crate::observe::HttpMetrics::new(&config)),
             config: Arc::new(config),
+            metrics: None,
         }
+    }
+
+    /// The same state, serving `GET /metrics` from `handle` (the installed Prometheus recorder's).
+    pub fn with_metrics(mut self, handle: metrics_exporter_prometheus::PrometheusHandle) -> Self {
+        self.metrics = Some(handle);
+        self
     }
 }

@@ -71,6 +71,89 @@ pub async fn open(url: &str) -> anyhow::Result<Arc<dyn Store>> {
     }
 }
 
+/// What `roster doctor` learns of a database without changing it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inspection {
+    /// Migrations of this Roster that the database has.
+    pub applied: usize,
+    /// Migrations of this Roster not yet applied (`0037 description`).
+    pub pending: Vec<String>,
+    /// Migrations the database has that this Roster does not know (a newer Roster's).
+    pub unknown: Vec<i64>,
+    /// The database server's clock (PostgreSQL; SQLite runs on this host's clock).
+    pub server_time: Option<time::OffsetDateTime>,
+}
+
+/// Connects to the database at `url` (one connection; a SQLite file is opened read-only and
+/// never created) and reads which migrations it has, and the server's clock.
+pub async fn inspect(url: &str) -> anyhow::Result<Inspection> {
+    use anyhow::Context as _;
+    use sqlx::Connection as _;
+    const APPLIED: &str = "SELECT version FROM _sqlx_migrations WHERE success";
+    let (migrator, applied, server_time): (&sqlx::migrate::Migrator, Result<Vec<i64>, sqlx::Error>, _) =
+        match backend_of(url)? {
+            BackendKind::Sqlite => {
+                use std::str::FromStr as _;
+                let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
+                    .context("reading the SQLite database URL")?
+                    .read_only(true);
+                let path = options.get_filename().to_path_buf();
+                if !path.exists() {
+                    bail!(
+                        "the database file {} does not exist (roster serve creates it)",
+                        path.display()
+                    );
+                }
+                let mut c = sqlx::SqliteConnection::connect_with(&options)
+                    .await
+                    .map_err(|e| connect_error(e, "SQLite"))?;
+                let applied = sqlx::query_scalar(APPLIED).fetch_all(&mut c).await;
+                let _ = c.close().await;
+                (sqlite::migrator(), applied, None)
+            }
+            BackendKind::Postgres => {
+                let connect = sqlx::PgConnection::connect(url);
+                let mut c = tokio::time::timeout(std::time::Duration::from_secs(10), connect)
+                    .await
+                    .map_err(|_| anyhow::anyhow!("connecting to PostgreSQL timed out after 10 s"))?
+                    .map_err(|e| connect_error(e, "PostgreSQL"))?;
+                let applied = sqlx::query_scalar(APPLIED).fetch_all(&mut c).await;
+                let ms: i64 = sqlx::query_scalar("SELECT (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT")
+                    .fetch_one(&mut c)
+                    .await
+                    .context("reading the server's clock")?;
+                let _ = c.close().await;
+                let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+                    .context("the server's clock")?;
+                (postgres::migrator(), applied, Some(at))
+            }
+        };
+    // A database no Roster has migrated has no migrations table: everything is pending.
+    let applied = match applied {
+        Ok(versions) => versions,
+        Err(sqlx::Error::Database(e)) if e.message().contains("_sqlx_migrations") => Vec::new(),
+        Err(e) => return Err(anyhow::Error::new(e).context("reading the applied migrations")),
+    };
+    let known: Vec<&sqlx::migrate::Migration> = migrator
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .collect();
+    Ok(Inspection {
+        applied: known.iter().filter(|m| applied.contains(&m.version)).count(),
+        pending: known
+            .iter()
+            .filter(|m| !applied.contains(&m.version))
+            .map(|m| format!("{:04} {}", m.version, m.description))
+            .collect(),
+        unknown: applied
+            .iter()
+            .filter(|v| !known.iter().any(|m| m.version == **v))
+            .copied()
+            .collect(),
+        server_time,
+    })
+}
+
 /// Turns a migration failure into an error an operator can act on.
 fn migrate_error(error: sqlx::migrate::MigrateError) -> anyhow::Error {
     use sqlx::migrate::MigrateError;

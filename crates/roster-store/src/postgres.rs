@@ -11,6 +11,11 @@ use std::time::Duration;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// The migrations of this Roster (for [`crate::inspect`]).
+pub(crate) fn migrator() -> &'static Migrator {
+    &MIGRATOR
+}
+
 /// The transaction-level advisory lock taken by writes under the last-admin guard ("RostAdmn").
 /// READ COMMITTED alone would let two transactions each demote one of two admins.
 const ADMIN_GUARD_LOCK: i64 = 0x526f_7374_4164_6d6e;
@@ -86,6 +91,11 @@ impl PgStore {
     const CLAIM_LOCK: &'static str = " FOR UPDATE SKIP LOCKED";
     /// Every instance delivers (the leases always succeed).
     const SINGLE_DELIVERER: bool = false;
+
+    /// The pool, named for the metrics.
+    fn pools(&self) -> [(&'static str, &PgPool); 1] {
+        [("main", &self.pool)]
+    }
 
     fn read_pool(&self) -> &PgPool {
         &self.pool

@@ -231,6 +231,9 @@ pub(crate) const USER_TOTALS: &str = "SELECT COUNT(*), \
      COALESCE(SUM(CASE WHEN email_verified THEN 1 ELSE 0 END), 0), \
      COALESCE(SUM(CASE WHEN active THEN 1 ELSE 0 END), 0), \
      COALESCE(SUM(CASE WHEN banned_until > $1 THEN 1 ELSE 0 END), 0) FROM users";
+/// Users per role and status (`$1`: now, ms).
+pub(crate) const USERS_BY_ROLE_AND_STATUS: &str = "SELECT role, CASE WHEN banned_until > $1 THEN 'banned' \
+     WHEN active THEN 'active' ELSE 'inactive' END, COUNT(*) FROM users GROUP BY 1, 2 ORDER BY 1, 2";
 pub(crate) const USERS_BY_ROLE: &str = "SELECT role, COUNT(*) FROM users GROUP BY role ORDER BY role";
 pub(crate) const USERS_BY_PROVIDER: &str =
     "SELECT provider, COUNT(*) FROM users GROUP BY provider ORDER BY COUNT(*) DESC, provider";

@@ -16,6 +16,11 @@ use std::time::{Duration, Instant};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
+/// The migrations of this Roster (for [`crate::inspect`]).
+pub(crate) fn migrator() -> &'static Migrator {
+    &MIGRATOR
+}
+
 /// How long a connection waits for another's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a request waits for the writer; writes queue behind one connection.
@@ -144,6 +149,11 @@ impl SqliteStore {
     const CLAIM_LOCK: &'static str = "";
     /// One instance at a time delivers webhooks (the `delivery` lease).
     const SINGLE_DELIVERER: bool = true;
+
+    /// The pools, named for the metrics.
+    fn pools(&self) -> [(&'static str, &SqlitePool); 2] {
+        [("reader", &self.reader), ("writer", &self.writer)]
+    }
 
     fn read_pool(&self) -> &SqlitePool {
         &self.reader

@@ -183,3 +183,12 @@ impl ClaimedRow {
         })
     }
 }
+
+/// The backlog: events after the furthest-behind subscription's position, pending deliveries,
+/// and the time of the oldest event among both (by `seq`, through the primary key).
+pub(crate) const OUTBOX_BACKLOG: &str = "SELECT \
+     (SELECT COUNT(*) FROM outbox WHERE seq > (SELECT MIN(fanned_out_seq) FROM webhook_subscriptions)), \
+     (SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending'), \
+     (SELECT MIN(occurred_at) FROM outbox WHERE seq IN ( \
+         (SELECT MIN(event_seq) FROM webhook_deliveries WHERE status = 'pending'), \
+         (SELECT MIN(seq) FROM outbox WHERE seq > (SELECT MIN(fanned_out_seq) FROM webhook_subscriptions))))";

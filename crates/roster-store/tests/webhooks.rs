@@ -264,7 +264,45 @@ async fn one_sqlite_instance_holds_the_delivery_lease(backend: Backend) {
     assert!(webhooks.acquire_lease("delivery", "a", now, until).await.unwrap());
 }
 
+/// The metrics' backlog: events not yet queued, pending deliveries, and the oldest event owed.
+async fn the_backlog_counts_what_receivers_are_owed(backend: Backend) {
+    let db = roster_testkit::or_skip!(TestDatabase::new(backend).await);
+    let store = db.store().await;
+    let none = store.outbox_backlog().await.unwrap();
+    assert_eq!(none.unqueued_events, 0);
+    assert_eq!(none.pending_deliveries, 0);
+    assert_eq!(none.oldest_undelivered_ms, None);
+    store.insert_subscription(&subscription(1, &[], false)).await.unwrap();
+    let mut first = event(2000, "user.updated", 10);
+    first.occurred_at = OffsetDateTime::now_utc() - Duration::minutes(5);
+    let first_ms = (first.occurred_at.unix_timestamp_nanos() / 1_000_000) as i64;
+    store
+        .append_outbox_events(&[first, event(2001, "user.updated", 11), event(2002, "user.updated", 12)])
+        .await
+        .unwrap();
+    let unqueued = store.outbox_backlog().await.unwrap();
+    assert_eq!(unqueued.unqueued_events, 3);
+    assert_eq!(unqueued.pending_deliveries, 0);
+    assert_eq!(unqueued.oldest_undelivered_ms, Some(first_ms));
+    let now = OffsetDateTime::now_utc();
+    assert_eq!(store.fan_out(now, 1000).await.unwrap(), 3);
+    let queued = store.outbox_backlog().await.unwrap();
+    assert_eq!((queued.unqueued_events, queued.pending_deliveries), (0, 3));
+    assert_eq!(queued.oldest_undelivered_ms, Some(first_ms));
+    let claimed = store
+        .claim_deliveries("w", now, now + Duration::seconds(30), 10)
+        .await
+        .unwrap();
+    for c in &claimed {
+        assert!(store.record_attempt(c.delivery.id, "w", &delivered(now)).await.unwrap());
+    }
+    let done = store.outbox_backlog().await.unwrap();
+    assert_eq!((done.unqueued_events, done.pending_deliveries), (0, 0));
+    assert_eq!(done.oldest_undelivered_ms, None);
+}
+
 backend_tests!(
+    the_backlog_counts_what_receivers_are_owed,
     racing_claims_take_each_delivery_once_in_order_per_user,
     claims_lapse_replays_reset_and_deletions_wait,
     one_sqlite_instance_holds_the_delivery_lease,

@@ -67,6 +67,14 @@ impl RedisCounters {
         })
     }
 
+    /// Connects and sends PING (for `roster doctor`).
+    pub async fn ping(&self) -> Result<(), CounterError> {
+        let mut connection = self.connection().await?;
+        self.bounded(::redis::cmd("PING").query_async::<String>(&mut connection))
+            .await
+            .map(drop)
+    }
+
     fn key(&self, kind: &str, key: &str) -> String {
         format!("{}{kind}:{key}", self.prefix)
     }

@@ -163,6 +163,18 @@ impl Core {
 
     /// Authenticates an API key: known, unexpired, its owner allowed in.
     pub async fn authenticate_api_key(&self, secret: &str) -> Result<Actor> {
+        let outcome = self.check_api_key(secret).await;
+        crate::telemetry::login(
+            crate::telemetry::LoginMethod::ApiKey,
+            crate::telemetry::login_outcome(&outcome),
+        );
+        if let Ok(actor) = &outcome {
+            crate::telemetry::note_request_user(actor.user.id);
+        }
+        outcome
+    }
+
+    async fn check_api_key(&self, secret: &str) -> Result<Actor> {
         let (key, user) = self
             .store
             .get_api_key_with_user(&digest(secret))

@@ -127,6 +127,13 @@ impl Core {
         meta: &ClientMeta,
     ) -> Result<User> {
         let outcome = self.verify_password_login(login, password, allow_pending, meta).await;
+        crate::telemetry::login(
+            crate::telemetry::LoginMethod::Password,
+            crate::telemetry::login_outcome(&outcome),
+        );
+        if let Ok(user) = &outcome {
+            crate::telemetry::note_request_user(user.id);
+        }
         if let Err(error) = &outcome {
             self.audit_login_failure(login, error).await;
         }
@@ -371,6 +378,7 @@ impl Core {
         let now = self.clock.now();
         let claims = self.verify_access_token(token, now).await?;
         let (user_id, session_id) = claims.ids()?;
+        crate::telemetry::note_request_user(user_id);
         let (session, user) = self
             .store
             .get_session_with_user(session_id)

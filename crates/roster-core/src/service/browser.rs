@@ -170,6 +170,7 @@ impl Core {
         if record.session.user_id != user.id || record.session.expires_at <= now {
             return Err(Error::InvalidToken);
         }
+        crate::telemetry::note_request_user(user.id);
         user.ensure_may_sign_in_at(now)?;
         if now - record.session.last_used_at >= TOUCH_INTERVAL {
             self.store.touch_session(record.session.id, now).await?;

@@ -85,7 +85,7 @@ impl Core {
             &url,
             "Confirm the new address",
         );
-        self.deliver(confirm, &url).await?;
+        self.deliver(confirm).await?;
         if let Some(old) = user.email.as_deref() {
             self.notify_old_address(old, &change.new_email).await;
         }

@@ -69,7 +69,8 @@ impl Core {
             .hit(&format!("{}:{key}", limit.name()), rate.window, self.clock.now())
             .await;
         if count > u64::from(rate.max) {
-            tracing::info!(limit = limit.name(), key, "rate limited");
+            tracing::info!(limit = limit.name(), "rate limited");
+            crate::telemetry::limit_hit(limit.name());
             return Err(Error::RateLimited {
                 retry_after: retry_after(left),
             });
@@ -103,6 +104,7 @@ impl Core {
             self.check_rate_limit(Limit::Login, ip).await?;
         }
         if let Some(wait) = self.counters.locked_for(&keys.all(), self.clock.now()).await {
+            crate::telemetry::limit_hit("login_throttle");
             return Err(Error::RateLimited {
                 retry_after: retry_after(wait),
             });
@@ -125,7 +127,17 @@ impl Core {
             };
             let failures = self.counters.add_failure(key, throttle.reset_after, now).await;
             if let Some(delay) = throttle.delay_after(failures, free) {
-                tracing::warn!(key = %key, failures, delay_ms = delay.whole_milliseconds() as i64, "login throttled");
+                let scope = if key.starts_with("throttle:ip:") {
+                    "address"
+                } else {
+                    "account"
+                };
+                tracing::warn!(
+                    scope,
+                    failures,
+                    delay_ms = delay.whole_milliseconds() as i64,
+                    "login throttled"
+                );
                 self.counters.lock(key, delay, now).await;
             }
         }

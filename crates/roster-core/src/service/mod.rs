@@ -79,7 +79,7 @@ pub use permissions::{
     API_KEYS_NOT_PERMITTED, API_KEYS_PERMISSION, ApiKeyGate, DEFAULT_TEMPLATE, GATED_PREFERENCES, GatedPreference,
     Surface, builtin_permissions, check_preference_gates, fill_missing, forbidden_by, or_merge, remove_at, value_at,
 };
-pub use sealing::KEY_CHECK_SETTING;
+pub use sealing::{KEY_CHECK_SETTING, key_matches_database};
 pub use social::FRIEND_REQUEST_BLOCKED;
 pub use stats::{SIGNUP_DAYS, UserStats, epoch_day};
 pub use superusers::{AccountChanges, CANNOT_DEACTIVATE_SELF, NOT_OWN_ACCOUNT, ONLY_SUPERUSERS};
@@ -255,7 +255,7 @@ pub struct Core {
     /// every request would cost more than the rest of the request. Revocation is still
     /// checked against the store each time.
     verified_tokens: quick_cache::sync::Cache<String, crate::token::AccessClaims>,
-    /// Delivers mail; None: links are logged instead.
+    /// Delivers mail; None: nothing is sent (a log line says so, without the link).
     pub mailer: Option<Arc<dyn crate::mail::Mailer>>,
     /// Seals secrets at rest (TOTP secrets, signing keys, users' stored keys).
     pub secrets: crate::secret::SecretBox,

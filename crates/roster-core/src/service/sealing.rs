@@ -34,6 +34,13 @@ pub(super) async fn open_secret_box(
     Ok((SecretBox::new(key)?, true))
 }
 
+/// Whether `key` is the one the database was set up with: None when no instance has recorded
+/// one yet (for `roster doctor`; the start-up check is [`open_secret_box`]).
+pub async fn key_matches_database(store: &dyn Store, key: &SecretKey) -> Result<Option<bool>> {
+    let stored = store.get_instance_setting(KEY_CHECK_SETTING).await?;
+    Ok(stored.map(|stored| crate::token::digests_equal(&stored, &key.check_value())))
+}
+
 fn context(kid: &str) -> String {
     format!("signing_key:{kid}")
 }

@@ -391,6 +391,18 @@ impl Core {
     /// (the rules of [`Core::complete_two_factor_login`]), uses both up and records the
     /// login; the caller starts the session it needs.
     pub(super) async fn pass_two_factor_challenge(&self, challenge: &str, factor: &SecondFactor) -> Result<User> {
+        let outcome = self.check_two_factor_challenge(challenge, factor).await;
+        crate::telemetry::login(
+            crate::telemetry::LoginMethod::TwoFactor,
+            crate::telemetry::login_outcome(&outcome),
+        );
+        if let Ok(user) = &outcome {
+            crate::telemetry::note_request_user(user.id);
+        }
+        outcome
+    }
+
+    async fn check_two_factor_challenge(&self, challenge: &str, factor: &SecondFactor) -> Result<User> {
         let challenge = challenge.trim();
         if challenge.is_empty() {
             return Err(Error::invalid("challenge", "must not be empty"));

@@ -111,12 +111,12 @@ impl Core {
         self.mailer.is_some()
     }
 
-    /// Sends a message, or logs the link when no SMTP server is configured.
-    pub(super) async fn deliver(&self, message: MailMessage, url: &str) -> Result<()> {
+    /// Sends a message; without an SMTP server, logs that it was not sent (never the link).
+    pub(super) async fn deliver(&self, message: MailMessage) -> Result<()> {
         match &self.mailer {
             Some(mailer) => mailer.send(&message).await,
             None => {
-                tracing::info!(to = %message.to, link = %url, subject = %message.subject, "mail not configured; link");
+                tracing::info!(to = %crate::telemetry::mask_email(&message.to), subject = %message.subject, "mail not configured; the link was not sent");
                 Ok(())
             }
         }
@@ -129,7 +129,6 @@ impl Core {
         &self,
         write: impl std::future::Future<Output = std::result::Result<(), StoreError>> + Send + 'static,
         message: MailMessage,
-        url: String,
     ) {
         let mailer = self.mailer.clone();
         tokio::spawn(async move {
@@ -144,7 +143,7 @@ impl Core {
                     }
                 }
                 None => {
-                    tracing::info!(to = %message.to, link = %url, subject = %message.subject, "mail not configured; link");
+                    tracing::info!(to = %crate::telemetry::mask_email(&message.to), subject = %message.subject, "mail not configured; the link was not sent");
                 }
             }
         });
@@ -244,16 +243,16 @@ impl Core {
             text: format!("{text}\n"),
             html: format!("<p>{}</p>", html_escape(text)),
         };
-        self.deliver_later(async { Ok(()) }, mail, String::new());
+        self.deliver_later(async { Ok(()) }, mail);
         Ok(())
     }
 
     /// Creates a verification link for the user's address (replacing earlier ones) and mails
-    /// it (or logs it). Returns the link.
+    /// it (when SMTP is configured). Returns the link.
     pub async fn send_verification(&self, user: &User, verify_page: &str) -> Result<String> {
         let (record, token_digest, mail, url) = self.new_verification(user, verify_page)?;
         self.store.insert_email_verification(&record, &token_digest).await?;
-        self.deliver(mail, &url).await?;
+        self.deliver(mail).await?;
         Ok(url)
     }
 
@@ -302,12 +301,11 @@ impl Core {
         };
         match self.store.find_user_by_login(email.as_str()).await {
             Ok(user) if user.has_email(&email) && !user.email_verified => {
-                let (record, token_digest, mail, url) = self.new_verification(&user, verify_page)?;
+                let (record, token_digest, mail, _) = self.new_verification(&user, verify_page)?;
                 let store = self.store.clone();
                 self.deliver_later(
                     async move { store.insert_email_verification(&record, &token_digest).await },
                     mail,
-                    url,
                 );
             }
             Ok(_) | Err(StoreError::NotFound) => {}
@@ -409,7 +407,6 @@ impl Core {
         self.deliver_later(
             async move { store.insert_account_token(&record, &token_digest).await },
             mail,
-            url,
         );
         Ok(())
     }
@@ -453,7 +450,7 @@ impl Core {
             url,
             "Create your account",
         );
-        self.deliver(mail, url).await?;
+        self.deliver(mail).await?;
         Ok(true)
     }
 }

@@ -107,6 +107,21 @@ pub trait Store:
     async fn ping(&self) -> StoreResult<()>;
     /// Closes the connection pools, waiting for connections in use to be returned.
     async fn close(&self);
+    /// The connection pools as they are now (no round trip; for the metrics).
+    fn pool_stats(&self) -> Vec<PoolStats>;
+}
+
+/// One connection pool's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// `reader` or `writer` (SQLite), `main` (PostgreSQL).
+    pub pool: &'static str,
+    /// Open connections, in use or idle.
+    pub size: u32,
+    /// Open connections not in use.
+    pub idle: u32,
+    /// The most connections the pool opens.
+    pub max: u32,
 }
 
 /// Every capability trait, imported for its methods only: `use roster_core::store::prelude::*;`

@@ -153,6 +153,10 @@ pub trait UserStore: Send + Sync {
     async fn count_matching_users(&self, query: &UserQuery) -> StoreResult<i64>;
     /// How many users exist.
     async fn count_users(&self) -> StoreResult<i64>;
+    /// Users per (role, status), status being `banned` (a ban in force at `now`), `active` or
+    /// `inactive`; only the pairs that have users. One pass over the table (for the metrics,
+    /// refreshed on an interval).
+    async fn users_by_role_and_status(&self, now: OffsetDateTime) -> StoreResult<Vec<(String, String, i64)>>;
     /// Counts for statistics: sign-ups by day from `signups_since`, activity since each of
     /// `active_since`, bans in force at `now`.
     async fn user_counts(

@@ -62,6 +62,18 @@ macro_rules! impl_store {
                 async fn close(&self) {
                     self.close_pools().await;
                 }
+
+                fn pool_stats(&self) -> Vec<roster_core::store::PoolStats> {
+                    self.pools()
+                        .into_iter()
+                        .map(|(pool, p)| roster_core::store::PoolStats {
+                            pool,
+                            size: p.size(),
+                            idle: u32::try_from(p.num_idle()).unwrap_or(u32::MAX),
+                            max: p.options().get_max_connections(),
+                        })
+                        .collect()
+                }
             }
         };
     };

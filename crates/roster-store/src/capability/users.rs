@@ -348,6 +348,17 @@ macro_rules! impl_users {
                         .map_err(store_error)
                 }
 
+                async fn users_by_role_and_status(
+                    &self,
+                    now: OffsetDateTime,
+                ) -> StoreResult<Vec<(String, String, i64)>> {
+                    sqlx::query_as(sql::USERS_BY_ROLE_AND_STATUS)
+                        .bind(to_ms(now))
+                        .fetch_all(self.read_pool())
+                        .await
+                        .map_err(store_error)
+                }
+
                 async fn user_counts(
                     &self,
                     now: OffsetDateTime,

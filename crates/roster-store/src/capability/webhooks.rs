@@ -329,6 +329,20 @@ macro_rules! impl_webhooks {
                     Ok(taken == 1)
                 }
 
+                async fn outbox_backlog(&self) -> StoreResult<roster_core::webhooks::OutboxBacklog> {
+                    self.sequence_outbox_now().await?;
+                    let (unqueued_events, pending_deliveries, oldest_undelivered_ms): (i64, i64, Option<i64>) =
+                        sqlx::query_as(webhooks::OUTBOX_BACKLOG)
+                            .fetch_one(self.read_pool())
+                            .await
+                            .map_err(store_error)?;
+                    Ok(roster_core::webhooks::OutboxBacklog {
+                        unqueued_events,
+                        pending_deliveries,
+                        oldest_undelivered_ms,
+                    })
+                }
+
                 async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()> {
                     if !Self::SINGLE_DELIVERER {
                         return Ok(());

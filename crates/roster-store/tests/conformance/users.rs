@@ -793,7 +793,43 @@ async fn terms_acceptances_are_kept(backend: Backend) {
     );
 }
 
+/// The metrics' census: users per role and status, a ban counting only while in force.
+async fn users_by_role_and_status_count_each_user_once(backend: Backend) {
+    let f = roster_testkit::or_skip!(fixture(backend).await);
+    let t = now();
+    assert!(f.store.users_by_role_and_status(t).await.unwrap().is_empty());
+    let mut admin = f.user(Some("admin@example.org"), Some("admin"));
+    admin.role = Role::Admin;
+    f.insert(&admin).await;
+    f.insert(&f.user(Some("a@example.org"), Some("a"))).await;
+    let mut inactive = f.user(Some("b@example.org"), Some("b"));
+    inactive.active = false;
+    f.insert(&inactive).await;
+    for (email, until) in [
+        ("c@example.org", t + Duration::hours(1)),
+        ("d@example.org", t - Duration::hours(1)),
+    ] {
+        let user = f.insert(&f.user(Some(email), None)).await;
+        f.store
+            .set_user_ban(user.id, Some(until), None, false, t, &NO_JOURNAL)
+            .await
+            .unwrap();
+    }
+    let census = f.store.users_by_role_and_status(t).await.unwrap();
+    let expected: Vec<(String, String, i64)> = [
+        ("admin", "active", 1),
+        ("user", "active", 2),
+        ("user", "banned", 1),
+        ("user", "inactive", 1),
+    ]
+    .iter()
+    .map(|(r, s, n)| (r.to_string(), s.to_string(), *n))
+    .collect();
+    assert_eq!(census, expected);
+}
+
 backend_tests!(
+    users_by_role_and_status_count_each_user_once,
     users_round_trip,
     a_login_names_one_account,
     colliding_identifiers_under_concurrency,

@@ -76,7 +76,7 @@ impl Core {
                     .into_bytes();
                 let headers = [("content-type", "application/x-www-form-urlencoded".to_string())];
                 let outcome = post_checked(self, transport, settings, &uri, &headers, body).await;
-                attempt_record(outcome, logout.attempts, settings)
+                attempt_record("backchannel_logout", outcome, logout.attempts, settings)
             }
             None => {
                 // The client was deleted, or takes no back-channel logouts any more: nothing

@@ -539,7 +539,17 @@ impl Core {
             )));
         }
         match grant_type {
-            "authorization_code" => self.exchange_code(&client, request).await,
+            "authorization_code" => {
+                let outcome = self.exchange_code(&client, request).await;
+                let label = match &outcome {
+                    Ok(_) => "success",
+                    Err(e) if e.error == "invalid_grant" => "invalid_credentials",
+                    Err(e) if e.error == "server_error" => "error",
+                    Err(_) => "refused",
+                };
+                crate::telemetry::login(crate::telemetry::LoginMethod::Oidc, label);
+                outcome
+            }
             "refresh_token" => self.exchange_refresh_token(&client, request).await,
             _ => self.client_credentials(&client, request).await,
         }

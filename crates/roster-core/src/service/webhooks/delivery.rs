@@ -387,7 +387,7 @@ async fn send(
         ("Roster-Delivery-Attempt", attempt.to_string()),
     ];
     let outcome = post_checked(core, transport, settings, &url, &headers, body).await;
-    let record = attempt_record(outcome, delivery.attempts, settings);
+    let record = attempt_record("webhook", outcome, delivery.attempts, settings);
     let (status, error) = (record.status, record.error.clone());
     match (&status, &error) {
         (DeliveryStatus::Delivered, _) => {
@@ -431,8 +431,10 @@ pub(crate) async fn post_checked(
 
 /// The record of attempt `previous_attempts + 1` with this outcome: delivered on a 2xx, else
 /// pending again after the back-off, or failed after `max_attempts`. Only the status code, or
-/// the kind of failure: nothing of what the receiver or the socket said.
+/// the kind of failure: nothing of what the receiver or the socket said. Counted in the
+/// deliveries metric under `kind` (`webhook`, `backchannel_logout`).
 pub(crate) fn attempt_record(
+    kind: &'static str,
     outcome: std::result::Result<u16, SendFailure>,
     previous_attempts: i64,
     settings: &WebhookSettings,
@@ -455,6 +457,14 @@ pub(crate) fn attempt_record(
         DeliveryStatus::Pending => attempted_at + settings.backoff(attempts),
         _ => attempted_at,
     };
+    crate::telemetry::delivery(
+        kind,
+        match status {
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Pending => "retry",
+            _ => "failed",
+        },
+    );
     AttemptRecord {
         status,
         attempted_at,

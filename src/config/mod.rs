@@ -1,13 +1,20 @@
 //! Settings: built-in defaults, then a TOML file (`--config`), then `ROSTER_*` environment
-//! variables, then command-line flags.
+//! variables, then command-line flags. This file holds the settings and what they become
+//! (the core's and the transport's configurations); `sources` reads the layers and tells
+//! where each value came from, `validate` checks them, `check` is `roster config check` and
+//! `roster doctor`.
 
-use anyhow::{Context, bail};
-use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
+pub mod check;
+mod sources;
+mod validate;
+
+pub use sources::FlagOverrides;
+
+use anyhow::bail;
 use roster_core::{CoreConfig, Role};
 use roster_http::HttpConfig;
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Every setting, with its default.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -42,6 +49,16 @@ pub struct Settings {
     pub trust_forwarded_for: bool,
     /// Log filter (`info`, `roster=debug,info`, ...); `RUST_LOG` wins when set.
     pub log: String,
+    /// `text` (one human-readable line per event) or `json` (one JSON object per line).
+    pub log_format: String,
+    /// Whether Prometheus metrics are kept and served at `/metrics`.
+    pub metrics: bool,
+    /// Serve `/metrics` only on this address (`host:port`), not on `listen`; empty: on
+    /// `listen`, beside the API.
+    pub metrics_listen: String,
+    /// How often the gauges read from the database (users by role and status, the outbox
+    /// backlog) are refreshed, seconds.
+    pub metrics_refresh_seconds: u64,
     /// Where users reach Roster's pages: the base of the links the admin commands print
     /// (`{public_url}/register?token=...`, `{public_url}/reset-password?token=...`).
     pub public_url: String,
@@ -85,7 +102,7 @@ pub struct Settings {
     pub balance_refill_interval_unit: String,
     /// Credits one automatic refill adds.
     pub balance_refill_amount: i64,
-    /// `smtp://[user:password@]host[:port]`; absent: links are logged, not mailed.
+    /// `smtp://[user:password@]host[:port]`; absent: no mail is sent (and no link logged).
     pub smtp_url: Option<String>,
     /// The From address of mail.
     pub mail_from: String,
@@ -226,6 +243,10 @@ impl Default for Settings {
             shutdown_grace_seconds: 10,
             trust_forwarded_for: false,
             log: "info".into(),
+            log_format: "text".into(),
+            metrics: true,
+            metrics_listen: String::new(),
+            metrics_refresh_seconds: 30,
             public_url: "http://127.0.0.1:8480".into(),
             librechat_prefix: "/librechat".into(),
             openwebui_prefix: "/openwebui".into(),
@@ -305,204 +326,8 @@ impl Default for Settings {
     }
 }
 
-/// The environment variables read, each `ROSTER_` + the upper-cased setting name.
-/// `ROSTER_TERMS_VERSION` is read apart, as a string (see [`Settings::load`]).
-const ENV_KEYS: &[&str] = &[
-    "listen",
-    "data_dir",
-    "database_url",
-    "min_password_length",
-    "default_role",
-    "allow_registration",
-    "quiet_registration",
-    "access_token_ttl_seconds",
-    "refresh_token_ttl_days",
-    "node_id",
-    "body_limit_bytes",
-    "shutdown_grace_seconds",
-    "trust_forwarded_for",
-    "log",
-    "public_url",
-    "librechat_prefix",
-    "openwebui_prefix",
-    "langflow_prefix",
-    "langflow_new_user_is_active",
-    "openwebui_default_role",
-    "openwebui_enable_signup",
-    "activity_interval_seconds",
-    "openwebui_token_ttl_seconds",
-    "allow_unverified_email_login",
-    "allow_account_deletion",
-    "verification_token_ttl_minutes",
-    "verification_resend_max",
-    "verification_resend_window_minutes",
-    "start_balance",
-    "balance_auto_refill_enabled",
-    "balance_refill_interval_value",
-    "balance_refill_interval_unit",
-    "balance_refill_amount",
-    "smtp_url",
-    "mail_from",
-    "avatar_max_bytes",
-    "avatar_concurrency",
-    "plexichat_prefix",
-    "secret_key",
-    "langflow_auto_login",
-    "langflow_superuser",
-    "pages_product_name",
-    "pages_logo_url",
-    "pages_accent_color",
-    "pages_background_color",
-    "pages_text_color",
-    "webhook_worker",
-    "webhook_poll_interval_ms",
-    "webhook_timeout_seconds",
-    "webhook_max_attempts",
-    "webhook_backoff_base_ms",
-    "webhook_backoff_cap_seconds",
-    "webhook_lease_seconds",
-    "rate_limit_login_max",
-    "rate_limit_login_window_seconds",
-    "rate_limit_register_max",
-    "rate_limit_register_window_seconds",
-    "rate_limit_password_reset_max",
-    "rate_limit_password_reset_window_seconds",
-    "rate_limit_two_factor_max",
-    "rate_limit_two_factor_window_seconds",
-    "login_throttle_account_failures",
-    "login_throttle_ip_failures",
-    "login_throttle_base_delay_seconds",
-    "login_throttle_max_delay_seconds",
-    "login_throttle_reset_seconds",
-    "redis_url",
-    "redis_key_prefix",
-    "trusted_proxies",
-    "max_header_bytes",
-    "header_read_timeout_seconds",
-    "request_timeout_seconds",
-    "frame_options",
-    "content_security_policy",
-    "referrer_policy",
-    "hsts_max_age_seconds",
-    "cors_allowed_origins",
-    "cors_allow_credentials",
-    "cors_max_age_seconds",
-    "api_key_permission",
-    "primary_admin_keeps_role",
-    "webhook_allow_private_networks",
-    "forward_auth_allowed_hosts",
-    "forward_auth_user_header",
-    "forward_auth_email_header",
-    "forward_auth_name_header",
-    "forward_auth_groups_header",
-    "forward_auth_role_header",
-];
-
-/// Settings given as flags; only those present override.
-#[derive(Debug, Default, Serialize)]
-pub struct FlagOverrides {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub listen: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub data_dir: Option<PathBuf>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub database_url: Option<String>,
-}
-
 impl Settings {
-    /// Loads the layers in order of precedence.
-    pub fn load(config_file: Option<&Path>, flags: FlagOverrides) -> anyhow::Result<Self> {
-        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
-        if let Some(path) = config_file {
-            if !path.exists() {
-                bail!("config file {} does not exist", path.display());
-            }
-            figment = figment.merge(Toml::file(path));
-        }
-        let mut settings: Settings = figment
-            .merge(Env::prefixed("ROSTER_").only(ENV_KEYS))
-            .merge(Serialized::defaults(flags))
-            .extract()
-            .context("invalid configuration")?;
-        // Read as written: figment would turn `2` or `1.0` into a number.
-        if let Ok(version) = std::env::var("ROSTER_TERMS_VERSION") {
-            settings.terms_version = version;
-        }
-        settings.validate()?;
-        Ok(settings)
-    }
-
-    fn validate(&self) -> anyhow::Result<()> {
-        if !(1..=128).contains(&self.min_password_length) {
-            bail!("min_password_length must be between 1 and 128");
-        }
-        self.role()?;
-        self.forward_auth()?;
-        if self.access_token_ttl_seconds < 10 {
-            bail!("access_token_ttl_seconds must be at least 10");
-        }
-        if self.refresh_token_ttl_days < 1 {
-            bail!("refresh_token_ttl_days must be at least 1");
-        }
-        if self.node_id.is_some_and(|n| n > 1023) {
-            bail!("node_id must be between 0 and 1023");
-        }
-        if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://"))
-            || self.public_url.chars().any(char::is_whitespace)
-        {
-            bail!("public_url must be an http:// or https:// URL");
-        }
-        if !self.librechat_prefix.starts_with('/') || self.librechat_prefix.chars().any(char::is_whitespace) {
-            bail!("librechat_prefix must be a path starting with / (or / itself)");
-        }
-        if !self.openwebui_prefix.starts_with('/') || self.openwebui_prefix.chars().any(char::is_whitespace) {
-            bail!("openwebui_prefix must be a path starting with / (or / itself)");
-        }
-        if !self.langflow_prefix.starts_with('/') || self.langflow_prefix.chars().any(char::is_whitespace) {
-            bail!("langflow_prefix must be a path starting with / (or / itself)");
-        }
-        if same_mount(&self.langflow_prefix, &self.openwebui_prefix) {
-            bail!("langflow_prefix and openwebui_prefix must differ (both dialects serve /api/v1/users)");
-        }
-        if !matches!(
-            Role::parse(&self.openwebui_default_role),
-            Ok(Role::User | Role::Pending)
-        ) {
-            bail!("openwebui_default_role must be user or pending");
-        }
-        if self.openwebui_token_ttl_seconds < 60 {
-            bail!("openwebui_token_ttl_seconds must be at least 60");
-        }
-        if !(1..=64).contains(&self.avatar_concurrency) {
-            bail!("avatar_concurrency must be between 1 and 64");
-        }
-        if self.activity_interval_seconds < 0 {
-            bail!("activity_interval_seconds must not be negative");
-        }
-        if self.verification_token_ttl_minutes < 1 || self.verification_resend_window_minutes < 1 {
-            bail!("verification_token_ttl_minutes and verification_resend_window_minutes must be at least 1");
-        }
-        if self.langflow_auto_login && self.langflow_superuser.trim().is_empty() {
-            bail!("langflow_superuser must name the account langflow_auto_login signs in as");
-        }
-        if self.terms_version.trim().is_empty() || self.terms_version.len() > 64 {
-            bail!("terms_version must be 1 to 64 characters");
-        }
-        self.balance_refill()?;
-        if roster_core::service::ApiKeyGate::parse(&self.api_key_permission).is_none() {
-            bail!("api_key_permission must be openwebui or everywhere");
-        }
-        if roster_core::service::PrimaryAdminRole::parse(&self.primary_admin_keeps_role).is_none() {
-            bail!("primary_admin_keeps_role must be openwebui or everywhere");
-        }
-        self.pages().validate().map_err(|e| anyhow::anyhow!(e))?;
-        self.validate_plexichat_prefix()?;
-        self.validate_webhooks()?;
-        self.validate_limits()?;
-        Ok(())
-    }
-
-    fn role(&self) -> anyhow::Result<Role> {
+    pub(crate) fn role(&self) -> anyhow::Result<Role> {
         match Role::parse(&self.default_role) {
             Ok(Role::Admin) | Err(_) => bail!("default_role must be user or pending"),
             Ok(role) => Ok(role),
@@ -577,7 +402,7 @@ impl Settings {
     }
 
     /// The sign-in pages' branding (an empty logo URL is none).
-    fn pages(&self) -> roster_http::pages::PageSettings {
+    pub(crate) fn pages(&self) -> roster_http::pages::PageSettings {
         roster_http::pages::PageSettings {
             product_name: self.pages_product_name.trim().to_string(),
             logo_url: self
@@ -593,89 +418,8 @@ impl Settings {
     }
 }
 
-impl Settings {
-    /// Forward authentication's settings, checked: header names must be valid and distinct.
-    fn forward_auth(&self) -> anyhow::Result<roster_http::forward_auth::ForwardAuthSettings> {
-        use roster_http::forward_auth::{ForwardAuthHeaders, ForwardAuthSettings};
-        let name = |setting: &str, raw: &str| -> anyhow::Result<axum::http::HeaderName> {
-            axum::http::HeaderName::from_bytes(raw.trim().as_bytes())
-                .map_err(|_| anyhow::anyhow!("{setting} must be an HTTP header name, not {raw:?}"))
-        };
-        let headers = ForwardAuthHeaders {
-            user: name("forward_auth_user_header", &self.forward_auth_user_header)?,
-            email: name("forward_auth_email_header", &self.forward_auth_email_header)?,
-            name: name("forward_auth_name_header", &self.forward_auth_name_header)?,
-            groups: name("forward_auth_groups_header", &self.forward_auth_groups_header)?,
-            role: name("forward_auth_role_header", &self.forward_auth_role_header)?,
-        };
-        let all = [
-            &headers.user,
-            &headers.email,
-            &headers.name,
-            &headers.groups,
-            &headers.role,
-        ];
-        if all.iter().enumerate().any(|(i, a)| all[..i].contains(a)) {
-            bail!("the forward_auth_*_header settings must name five different headers");
-        }
-        for host in &self.forward_auth_allowed_hosts {
-            let h = host.trim();
-            if h.is_empty() || h.contains(['/', '@', ' ']) || h.strip_prefix("*.").unwrap_or(h).contains('*') {
-                bail!("forward_auth_allowed_hosts: {host:?} is not a host, host:port or *.domain");
-            }
-        }
-        Ok(ForwardAuthSettings {
-            headers,
-            allowed_hosts: self
-                .forward_auth_allowed_hosts
-                .iter()
-                .map(|h| h.trim().to_string())
-                .collect(),
-        })
-    }
-
-    fn validate_webhooks(&self) -> anyhow::Result<()> {
-        if !(10..=3_600_000).contains(&self.webhook_poll_interval_ms) {
-            bail!("webhook_poll_interval_ms must be between 10 and 3600000");
-        }
-        if !(1..=300).contains(&self.webhook_timeout_seconds) {
-            bail!("webhook_timeout_seconds must be between 1 and 300");
-        }
-        if !(1..=100).contains(&self.webhook_max_attempts) {
-            bail!("webhook_max_attempts must be between 1 and 100");
-        }
-        if self.webhook_backoff_base_ms < 10 || self.webhook_backoff_cap_seconds < 1 {
-            bail!("webhook_backoff_base_ms must be at least 10 and webhook_backoff_cap_seconds at least 1");
-        }
-        if !(1..=3600).contains(&self.webhook_lease_seconds) {
-            bail!("webhook_lease_seconds must be between 1 and 3600");
-        }
-        Ok(())
-    }
-
-    /// The webhook delivery worker's settings.
-    pub fn webhooks(&self) -> roster_core::service::WebhookSettings {
-        use std::time::Duration;
-        roster_core::service::WebhookSettings {
-            poll_interval: Duration::from_millis(self.webhook_poll_interval_ms),
-            request_timeout: Duration::from_secs(self.webhook_timeout_seconds),
-            max_attempts: self.webhook_max_attempts,
-            backoff_base: Duration::from_millis(self.webhook_backoff_base_ms),
-            backoff_cap: Duration::from_secs(self.webhook_backoff_cap_seconds),
-            lease: Duration::from_secs(self.webhook_lease_seconds),
-            ..roster_core::service::WebhookSettings::default()
-        }
-    }
-}
-
 fn time_duration_seconds(s: i64) -> roster_core::time::Duration {
     roster_core::time::Duration::seconds(s)
-}
-
-/// Whether two dialect prefixes name the same mount point (`/x`, `/x/` and `x` do; so do `/`
-/// and the empty prefix).
-fn same_mount(a: &str, b: &str) -> bool {
-    a.trim().trim_matches('/') == b.trim().trim_matches('/')
 }
 
 fn random_node_id() -> u16 {
@@ -684,10 +428,8 @@ fn random_node_id() -> u16 {
 }
 
 impl Settings {
-    /// The Plexichat prefix is a path, and a mount point of its own unless it is the root
-    /// (where its paths, `/users/...`, meet no other dialect's).
     /// The default auto-refill settings, checked.
-    fn balance_refill(&self) -> anyhow::Result<roster_core::service::RefillSettings> {
+    pub(crate) fn balance_refill(&self) -> anyhow::Result<roster_core::service::RefillSettings> {
         let unit = self.balance_refill_interval_unit.trim();
         let Some(interval_unit) = roster_core::store::RefillUnit::parse(unit) else {
             bail!("balance_refill_interval_unit must be seconds, minutes, hours, days, weeks or months, not {unit:?}");
@@ -702,66 +444,6 @@ impl Settings {
             bail!("balance_{e}");
         }
         Ok(settings)
-    }
-
-    fn validate_plexichat_prefix(&self) -> anyhow::Result<()> {
-        if !self.plexichat_prefix.starts_with('/') || self.plexichat_prefix.chars().any(char::is_whitespace) {
-            bail!("plexichat_prefix must be a path starting with / (or / itself)");
-        }
-        if !same_mount(&self.plexichat_prefix, "/") {
-            for (name, other) in [
-                ("librechat_prefix", &self.librechat_prefix),
-                ("openwebui_prefix", &self.openwebui_prefix),
-                ("langflow_prefix", &self.langflow_prefix),
-            ] {
-                if same_mount(&self.plexichat_prefix, other) {
-                    bail!("plexichat_prefix and {name} must differ");
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod plexichat_tests {
-    use super::*;
-
-    #[test]
-    fn plexichat_needs_a_mount_of_its_own() {
-        let mut settings = Settings::default();
-        assert_eq!(settings.http().plexichat_prefix, "/plexichat");
-        settings.plexichat_prefix = "/".into();
-        settings.librechat_prefix = "/".into();
-        assert!(settings.validate().is_ok());
-        settings.plexichat_prefix = "/chat".into();
-        settings.langflow_prefix = "/chat/".into();
-        let error = settings.validate().unwrap_err().to_string();
-        assert!(error.contains("plexichat_prefix"), "{error}");
-        settings.langflow_prefix = "/langflow".into();
-        settings.plexichat_prefix = "chat".into();
-        assert!(settings.validate().is_err());
-    }
-}
-
-#[cfg(test)]
-mod langflow_tests {
-    use super::*;
-
-    #[test]
-    fn langflow_and_openwebui_need_their_own_mounts() {
-        let mut settings = Settings::default();
-        assert!(settings.validate().is_ok());
-        settings.langflow_prefix = "/".into();
-        assert!(settings.validate().is_ok());
-        settings.openwebui_prefix = "/".into();
-        let error = settings.validate().unwrap_err().to_string();
-        assert!(error.contains("langflow_prefix"), "{error}");
-        settings.openwebui_prefix = "/openwebui".into();
-        settings.langflow_prefix = "/openwebui/".into();
-        assert!(settings.validate().is_err());
-        settings.langflow_prefix = "/langflow x".into();
-        assert!(settings.validate().is_err());
     }
 }
 
