@@ -42,6 +42,14 @@ PAGES: list[tuple[str, str, str]] = [
     ("account-terms", "/account/terms", "user"),
     ("account-credits", "/account/credits", "user"),
     ("account-delete", "/account/delete", "user"),
+    ("admin-dashboard", "/admin", "admin"),
+    ("admin-users", "/admin/users", "admin"),
+    ("admin-users-filtered", "/admin/users?q=root&role=admin", "admin"),
+    ("admin-groups", "/admin/groups", "admin"),
+    ("admin-permissions", "/admin/permissions", "admin"),
+    ("admin-audit", "/admin/audit", "admin"),
+    ("admin-invitations", "/admin/invitations", "admin"),
+    ("admin-webhooks", "/admin/webhooks", "admin"),
 ]
 
 # Widths: a desktop and a 375 px phone.
