@@ -8,8 +8,8 @@
 //! ([`roster_core::service::BrowserSession`]); [`session`] has what other routes (the
 //! OpenID Connect endpoints) need of it: the extractor, the cookie, the redirect to sign in.
 
-pub mod admin;
 pub mod account;
+pub mod admin;
 pub mod csrf;
 mod links;
 pub mod render;

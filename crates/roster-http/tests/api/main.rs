@@ -2,8 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod abuse;
-mod admin_pages;
 mod account_pages;
+mod admin_pages;
 mod api_keys;
 mod audit;
 mod auth;

@@ -11,8 +11,8 @@ macro_rules! impl_oidc {
             use async_trait::async_trait;
             use roster_core::journal::Journal;
             use roster_core::store::{
-                CodeRedemption, OidcClient, OidcCode, OidcGrant, OidcGrantProfile, OidcKeyRecord, OidcLogout, OidcStore,
-                RefreshRotation, StoreError, StoreResult, UserStore,
+                CodeRedemption, OidcClient, OidcCode, OidcGrant, OidcGrantProfile, OidcKeyRecord, OidcLogout,
+                OidcStore, RefreshRotation, StoreError, StoreResult, UserStore,
             };
             use roster_core::webhooks::{AttemptRecord, DeliveryStatus};
             use roster_core::{User, UserId};
