@@ -273,7 +273,7 @@ async fn traffic_moves_the_metrics_and_every_request_logs_one_clean_line(backend
     let mail = smtp.wait_for(1).await;
     let link = mail
         .iter()
-        .find_map(|m| m.link("http://127.0.0.1:8480/librechat/reset-password?"))
+        .find_map(|m| m.link("http://127.0.0.1:8480/reset-password?"))
         .unwrap();
     let reset_token = link
         .split("token=")
