@@ -1348,8 +1348,14 @@ async fn userinfo_refuses_the_next_request_once_access_ends(backend: Backend) {
     assert_eq!(status, 200);
     assert_eq!(userinfo(&app, &token).await.0, 401, "revoked grant");
 
-    // The browser session ended (logout).
-    let (user, token) = serving_user(&app, &secret).await;
+    // The browser session ended (logout): a grant without offline_access ends with it (an
+    // offline one outlives it, see `backchannel::offline_grants_outlive_the_sign_out_but_not_the_account`).
+    let user = app.user(Role::User).await;
+    let code = code_for(&app, &user, "rp", &[("scope", "openid profile email")]).await;
+    let (status, tokens) = exchange(&app, &code, ("rp", &secret)).await;
+    assert_eq!(status, 200, "{tokens}");
+    let token = tokens["access_token"].as_str().unwrap().to_string();
+    assert_eq!(userinfo(&app, &token).await.0, 200);
     let actor = app.core.authenticate_bearer(&user.access_token).await.unwrap();
     app.core.logout(&actor).await.unwrap();
     assert_eq!(userinfo(&app, &token).await.0, 401, "ended session");
