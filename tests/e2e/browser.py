@@ -201,7 +201,9 @@ def sign_in_pages(browser) -> None:
     check("the focused field is visibly marked", focus_style != "none none", focus_style)
     page.keyboard.type(PASSWORD)
     shot(page, "08-keyboard")
-    page.keyboard.press("Enter")
+    # A key press does not wait for the navigation it starts; wait for it here.
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     page.wait_for_load_state()
     check("Enter signs in: the form is gone, the session cookie is set", not on_sign_in_form(page) and session_cookies(context) != [], page.url)
     shot(page, "09-keyboard-signed-in")
