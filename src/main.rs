@@ -244,6 +244,50 @@ enum Command {
         after_help = EXIT_CODES
     )]
     Migrate(admin::migrate::Args),
+    /// Writes a consistent copy of the database to FILE, also while the server runs.
+    #[command(
+        long_about = "Writes a consistent copy of the database to FILE (which must not exist), also while \
+                      the server runs and writes. SQLite: a copy of the database file (VACUUM INTO). \
+                      PostgreSQL: a dump of every table (gzip-compressed JSON lines) read in one REPEATABLE \
+                      READ transaction. Sealed secrets (two-factor, OIDC keys) stay sealed: keep the \
+                      secret_key with the backup. Prints the rows per table.",
+        after_help = EXIT_CODES
+    )]
+    Backup(admin::backup::BackupArgs),
+    /// Loads a backup into an empty database (migrated first).
+    #[command(
+        long_about = "Loads FILE (a SQLite file or a dump `roster backup` wrote) into the configured \
+                      database, which must be empty: it is created and migrated first, then every table is \
+                      loaded in one transaction (nothing is written if anything fails). Refuses a database \
+                      that has data, naming a table that has rows, and a backup made by a Roster with other \
+                      migrations. A SQLite backup can be restored into PostgreSQL and a dump into SQLite.",
+        after_help = EXIT_CODES
+    )]
+    Restore(admin::backup::RestoreArgs),
+    /// Copies every table from one database to another (SQLite to PostgreSQL and back).
+    #[command(
+        long_about = "Copies every row of every table of --from (read in one snapshot, never changed) into \
+                      --to, which must be empty (created and migrated first; loaded in one transaction): \
+                      users, password hashes, sessions, API keys, groups, two-factor (sealed secrets stay \
+                      sealed: use the same secret_key), ledger, audit, outbox, webhooks, OpenID Connect \
+                      clients, keys and grants. PostgreSQL's sequences are set past the copied rows. The \
+                      configured database is not used.",
+        after_help = EXIT_CODES
+    )]
+    Copy(admin::backup::CopyArgs),
+    /// Deletes what retention no longer keeps (--dry-run: counts it), in batches.
+    #[command(
+        long_about = "Deletes, in batches of purge_batch_size (each its own short transaction, so servers \
+                      keep writing), audit entries older than audit_retention_days, outbox events no receiver \
+                      is owed older than outbox_retention_days, finished webhook deliveries and back-channel \
+                      logouts older than delivery_retention_days, and expired sessions (with their refresh \
+                      tokens), reset and invitation links, verification links, email-change requests, \
+                      two-factor challenges and OpenID Connect codes and grants. Prints the rows per kind. \
+                      --dry-run prints what would go and deletes nothing. `roster serve` does the same every \
+                      purge_interval_minutes.",
+        after_help = EXIT_CODES
+    )]
+    Purge(admin::purge::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -286,11 +330,25 @@ fn main() -> std::process::ExitCode {
             Command::Doctor => return config::check::doctor(config_file.as_deref(), flags).await,
             _ => {}
         }
+        if let Command::Copy(args) = cli.command {
+            init_command_logging();
+            return admin::backup::copy(args).await;
+        }
         let settings = config::Settings::load(config_file.as_deref(), flags)?;
         init_command_logging();
+        match cli.command {
+            Command::Backup(args) => return admin::backup::backup(&settings.database_url(), args).await,
+            Command::Restore(args) => return admin::backup::restore(&settings.database_url(), args).await,
+            _ => {}
+        }
         let (store, core) = serve::build_core(&settings).await?;
         let outcome = match cli.command {
-            Command::Serve { .. } | Command::Config(_) | Command::Doctor => Ok(()),
+            Command::Serve { .. }
+            | Command::Config(_)
+            | Command::Doctor
+            | Command::Backup(_)
+            | Command::Restore(_)
+            | Command::Copy(_) => Ok(()),
             Command::CreateUser(args) => admin::create::run(&core, args).await,
             Command::InviteUser(args) => admin::invite::run(&core, &settings, args).await,
             Command::ListUsers(args) => admin::list::run(&core, args).await,
@@ -313,6 +371,7 @@ fn main() -> std::process::ExitCode {
             Command::Clients(command) => admin::clients::run(&core, command).await,
             Command::Keys(command) => admin::clients::run_keys(&core, command).await,
             Command::Migrate(args) => admin::migrate::run(&core, args).await,
+            Command::Purge(args) => admin::purge::run(&core, &settings.retention(), args).await,
         };
         store.close().await;
         outcome

@@ -92,6 +92,7 @@ fn describe() {
         "Age of the oldest event a receiver is still owed (0: none)."
     );
     describe_counter!(t::DELIVERIES, "Delivery attempts by kind and outcome.");
+    describe_counter!(t::PURGED, "Rows deleted by retention's purges, by kind.");
     describe_gauge!(t::USERS, "Users by role and status, as of the last refresh.");
     describe_gauge!(
         t::GAUGES_REFRESHED,

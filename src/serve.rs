@@ -65,6 +65,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         .await
     });
 
+    start_purges(&settings, core.clone(), stop_rx.clone());
     let worker = crate::webhooks::start_worker(&settings, core, stop_rx.clone())?;
 
     shutdown_signal().await;
@@ -83,6 +84,45 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Purges what retention no longer keeps every `purge_interval_minutes` (the first time a
+/// minute after start), until `stop`; nothing when the interval is 0.
+fn start_purges(settings: &Settings, core: Arc<Core>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    if settings.purge_interval_minutes == 0 {
+        return;
+    }
+    let policy = settings.retention();
+    let every = Duration::from_secs(settings.purge_interval_minutes * 60);
+    tokio::spawn(async move {
+        let mut next = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep_until(next) => {
+                    match core.purge(&policy, false).await {
+                        Ok(purged) => {
+                            let rows: u64 = purged.iter().map(|p| p.rows).sum();
+                            if rows > 0 {
+                                let kinds: Vec<String> = purged
+                                    .iter()
+                                    .filter(|p| p.rows > 0)
+                                    .map(|p| format!("{}={}", p.kind.as_str(), p.rows))
+                                    .collect();
+                                tracing::info!(rows, kinds = %kinds.join(","), "purged what retention no longer keeps");
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "the retention purge failed; trying again later"),
+                    }
+                    next = tokio::time::Instant::now() + every;
+                }
+                changed = stop.changed() => {
+                    if changed.is_err() || *stop.borrow() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
 }
 
 async fn shutdown_signal() {

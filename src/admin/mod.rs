@@ -2,6 +2,7 @@
 //! only), calls the core services the HTTP API calls, and prints. Every rule is the core's.
 
 pub mod audit;
+pub mod backup;
 pub mod badges;
 pub mod balance;
 pub mod bans;
@@ -12,6 +13,7 @@ pub mod invite;
 pub mod list;
 pub mod migrate;
 pub mod password;
+pub mod purge;
 pub mod stats;
 pub mod tiers;
 pub mod transfer;

@@ -59,6 +59,16 @@ pub struct Settings {
     /// How often the gauges read from the database (users by role and status, the outbox
     /// backlog) are refreshed, seconds.
     pub metrics_refresh_seconds: u64,
+    /// Audit entries are kept this many days, then purged (0: for ever).
+    pub audit_retention_days: u32,
+    /// Outbox events no receiver is owed are kept this many days, then purged (0: for ever).
+    pub outbox_retention_days: u32,
+    /// Finished webhook deliveries and back-channel logouts are kept this many days (0: for ever).
+    pub delivery_retention_days: u32,
+    /// How often `roster serve` purges (retention), minutes (0: never; `roster purge` still works).
+    pub purge_interval_minutes: u64,
+    /// Rows a purge deletes per transaction.
+    pub purge_batch_size: u32,
     /// Where users reach Roster's pages: the base of the links the admin commands print
     /// (`{public_url}/register?token=...`, `{public_url}/reset-password?token=...`).
     pub public_url: String,
@@ -247,6 +257,11 @@ impl Default for Settings {
             metrics: true,
             metrics_listen: String::new(),
             metrics_refresh_seconds: 30,
+            audit_retention_days: 365,
+            outbox_retention_days: 30,
+            delivery_retention_days: 30,
+            purge_interval_minutes: 60,
+            purge_batch_size: 1000,
             public_url: "http://127.0.0.1:8480".into(),
             librechat_prefix: "/librechat".into(),
             openwebui_prefix: "/openwebui".into(),
@@ -381,6 +396,16 @@ impl Settings {
     }
 
     /// The transport's settings.
+    /// The retention the purges apply.
+    pub fn retention(&self) -> roster_core::service::RetentionPolicy {
+        roster_core::service::RetentionPolicy {
+            audit_days: self.audit_retention_days,
+            outbox_days: self.outbox_retention_days,
+            delivery_days: self.delivery_retention_days,
+            batch_size: self.purge_batch_size,
+        }
+    }
+
     pub fn http(&self) -> HttpConfig {
         HttpConfig {
             body_limit: self.body_limit_bytes,

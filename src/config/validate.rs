@@ -98,6 +98,21 @@ impl Settings {
         if !(1..=86_400).contains(&self.metrics_refresh_seconds) {
             bail!("metrics_refresh_seconds must be between 1 and 86400");
         }
+        for (name, days) in [
+            ("audit_retention_days", self.audit_retention_days),
+            ("outbox_retention_days", self.outbox_retention_days),
+            ("delivery_retention_days", self.delivery_retention_days),
+        ] {
+            if days > 36_500 {
+                bail!("{name} must be between 0 (keep for ever) and 36500");
+            }
+        }
+        if self.purge_interval_minutes > 10_080 {
+            bail!("purge_interval_minutes must be between 0 (no background purge) and 10080");
+        }
+        if !(1..=100_000).contains(&self.purge_batch_size) {
+            bail!("purge_batch_size must be between 1 and 100000");
+        }
         if url::Url::parse(self.public_url.trim()).is_err() {
             bail!("public_url is not a valid URL: {:?}", self.public_url);
         }

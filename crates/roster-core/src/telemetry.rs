@@ -32,6 +32,8 @@ pub const DELIVERIES_PENDING: &str = "roster_deliveries_pending";
 pub const OUTBOX_OLDEST_AGE: &str = "roster_outbox_oldest_undelivered_age_seconds";
 /// Delivery attempts: `kind` (webhook, ...) and `outcome` (delivered, retry, failed).
 pub const DELIVERIES: &str = "roster_deliveries_total";
+/// Rows deleted by retention's purges: `kind` (`audit`, `outbox`, `sessions`, ...).
+pub const PURGED: &str = "roster_purged_total";
 /// Users: `role` and `status` (active, inactive, banned), refreshed on an interval.
 pub const USERS: &str = "roster_users";
 /// When the gauges above were last refreshed (Unix seconds).

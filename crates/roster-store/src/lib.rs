@@ -13,8 +13,10 @@ mod features;
 mod journal;
 mod oidc;
 mod postgres;
+mod retention;
 mod sql;
 mod sqlite;
+pub mod transfer;
 mod two_factor;
 mod webhooks;
 

@@ -27,6 +27,7 @@ pub mod oidc;
 mod password_resets;
 mod permissions;
 mod product_config;
+mod retention;
 mod sealing;
 mod sessions;
 mod social;
@@ -74,6 +75,7 @@ pub use migrate::{
     MigrateOptions, MigrationOutcome, MigrationRecord, MigrationReport, SourceApiKey, SourceBackupCode, SourceData,
     SourceGroup, SourceImage, SourceTransaction, SourceTwoFactor, SourceUser,
 };
+pub use retention::{Purged, RetentionPolicy};
 pub use password_resets::{PasswordResetDone, ResetLinkCreated};
 pub use permissions::{
     API_KEYS_NOT_PERMITTED, API_KEYS_PERMISSION, ApiKeyGate, DEFAULT_TEMPLATE, GATED_PREFERENCES, GatedPreference,
