@@ -88,9 +88,13 @@ async fn populate(app: &TestApp) -> Vec<Account> {
     let setup = app.post("/v1/me/2fa/setup", Some(&token), &json!({})).await;
     setup.assert_status(200);
     let secret = base32(setup.body["secret"].as_str().unwrap());
-    app.post("/v1/me/2fa/confirm", Some(&token), &json!({"code": totp(app, &secret, 0)}))
-        .await
-        .assert_status(200);
+    app.post(
+        "/v1/me/2fa/confirm",
+        Some(&token),
+        &json!({"code": totp(app, &secret, 0)}),
+    )
+    .await
+    .assert_status(200);
     app.advance(roster_core::time::Duration::seconds(30));
     accounts[2].totp = Some(secret);
     app.post("/v1/groups", Some(&admin.access_token), &json!({"name": "staff"}))
@@ -100,7 +104,13 @@ async fn populate(app: &TestApp) -> Vec<Account> {
     roster(url, &["webhooks", "add", "https://hooks.example.org/in"]).ok();
     roster(
         url,
-        &["clients", "add", "chat", "--redirect-uri", "https://chat.example.org/cb"],
+        &[
+            "clients",
+            "add",
+            "chat",
+            "--redirect-uri",
+            "https://chat.example.org/cb",
+        ],
     )
     .ok();
     roster(url, &["tier", "set", "gold", "--limit", "requests=5"]).ok();
@@ -317,6 +327,23 @@ async fn backup_under_writes_then_restore(backend: Backend) {
         // The dump's own counts are the ones restored.
         let dumped = printed_counts(&backup.stdout);
         assert_eq!(dumped, printed, "{}", backup.stdout);
+        // A dump without its last line is refused, and nothing is written.
+        let cut = dir.path().join("cut.backup");
+        let status = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "gzip -dc '{}' | sed '$d' | gzip > '{}'",
+                file.display(),
+                cut.display()
+            ))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let empty = fresh(backend).await.unwrap();
+        let refused = roster(&empty.url, &["restore", cut.to_str().unwrap()]);
+        assert_eq!(refused.code, 1, "{refused:?}");
+        assert!(refused.stderr.contains("truncated"), "{refused:?}");
+        assert_eq!(row_counts(&empty.url).await["users"], 0);
     }
 
     // Every user in the backup signs in on a Roster over the restored database.
@@ -361,20 +388,51 @@ async fn copy_sqlite_to_postgres_and_back() {
     let source = spawn_app_on(fresh(Backend::Sqlite).await.unwrap()).await;
     let accounts = populate(&source).await;
     let back = fresh(Backend::Sqlite).await.unwrap();
+    // Rows in the tables whose ids PostgreSQL takes from a sequence.
+    {
+        let mut c = sqlx::SqliteConnection::connect(&source.db.url).await.unwrap();
+        sqlx::raw_sql(
+            "INSERT INTO webhook_deliveries (id, subscription_id, event_seq, event_id, event_type, subject_id, \
+               status, attempts, next_attempt_at, created_at) \
+               SELECT 41, id, 1, 1, 'user.created', 1, 'delivered', 1, 0, 0 FROM webhook_subscriptions; \
+             INSERT INTO oidc_logouts (id, client_id, user_id, sid, status, attempts, next_attempt_at, created_at) \
+               VALUES (7, 'chat', 1, 1, 'delivered', 1, 0, 0);",
+        )
+        .execute(&mut c)
+        .await
+        .unwrap();
+    }
 
-    let there = roster(&source.db.url, &["copy", "--from", &source.db.url, "--to", &postgres.url]);
+    let there = roster(
+        &source.db.url,
+        &["copy", "--from", &source.db.url, "--to", &postgres.url],
+    );
     there.ok();
     let back_again = roster(&source.db.url, &["copy", "--from", &postgres.url, "--to", &back.url]);
     back_again.ok();
 
     let original = contents(&source.db.url).await;
-    assert!(original.values().filter(|rows| !rows.is_empty()).count() >= 15, "{original:?}");
+    assert!(
+        original.values().filter(|rows| !rows.is_empty()).count() >= 15,
+        "{original:?}"
+    );
     assert_eq!(original, contents(&back.url).await);
     let in_postgres = row_counts(&postgres.url).await;
     let in_sqlite = row_counts(&source.db.url).await;
     assert_eq!(in_postgres, in_sqlite);
 
     // PostgreSQL's sequences are past the copied rows: new rows get new ids.
+    {
+        let mut c = sqlx::PgConnection::connect(&postgres.url).await.unwrap();
+        let next: (i64, i64) = sqlx::query_as(
+            "SELECT nextval(pg_get_serial_sequence('webhook_deliveries', 'id')), \
+                    nextval(pg_get_serial_sequence('oidc_logouts', 'id'))",
+        )
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+        assert_eq!(next, (42, 8));
+    }
     let pg_app = spawn_app_on(postgres).await;
     everyone_signs_in(&pg_app, &accounts).await;
     roster(&pg_app.db.url, &["webhooks", "add", "https://hooks.example.org/second"]).ok();
@@ -408,7 +466,10 @@ async fn copy_refuses_a_target_with_data() {
     let target = spawn_app_on(fresh(Backend::Sqlite).await.unwrap()).await;
     target.admin().await;
     let before = row_counts(&target.db.url).await;
-    let r = roster(&source.db.url, &["copy", "--from", &source.db.url, "--to", &target.db.url]);
+    let r = roster(
+        &source.db.url,
+        &["copy", "--from", &source.db.url, "--to", &target.db.url],
+    );
     assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stderr.contains("not empty") && r.stderr.contains("table"), "{r:?}");
     assert_eq!(before, row_counts(&target.db.url).await);

@@ -124,7 +124,11 @@ async fn seeded(url: &str) -> BTreeMap<&'static str, Vec<String>> {
     let mut out = BTreeMap::new();
     for (table, key, mine) in [
         ("audit_log", "id", &["801", "901", "902", "903"][..]),
-        ("outbox", "seq", &["1000001", "1000002", "1000003", "1000004", "1000005"][..]),
+        (
+            "outbox",
+            "seq",
+            &["1000001", "1000002", "1000003", "1000004", "1000005"][..],
+        ),
         ("webhook_deliveries", "id", &["801", "802", "901", "902"][..]),
         ("sessions", "id", &["801", "802", "901"][..]),
         ("refresh_tokens", "digest", &["r901"][..]),
@@ -163,7 +167,11 @@ async fn purge_removes_the_old_and_keeps_the_young_and_the_owed(backend: Backend
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let counts: BTreeMap<String, u64> = stdout
         .lines()
         .filter_map(|l| l.split_once(": "))

@@ -392,14 +392,22 @@ impl Db {
             match self {
                 Db::Sqlite(c) => {
                     let mut stream = sqlx::query(&sql).fetch(&mut *c);
-                    while let Some(row) = stream.try_next().await.with_context(|| format!("reading {}", table.name))? {
+                    while let Some(row) = stream
+                        .try_next()
+                        .await
+                        .with_context(|| format!("reading {}", table.name))?
+                    {
                         sink.row(decode(&row, table)?).await?;
                         rows += 1;
                     }
                 }
                 Db::Pg(c) => {
                     let mut stream = sqlx::query(&sql).fetch(&mut *c);
-                    while let Some(row) = stream.try_next().await.with_context(|| format!("reading {}", table.name))? {
+                    while let Some(row) = stream
+                        .try_next()
+                        .await
+                        .with_context(|| format!("reading {}", table.name))?
+                    {
                         sink.row(decode(&row, table)?).await?;
                         rows += 1;
                     }
@@ -645,7 +653,10 @@ impl Sink for Loader {
 
     async fn table(&mut self, table: &Table) -> anyhow::Result<()> {
         let Some(target) = self.schema.get(&table.name) else {
-            bail!("this database has no table {} (the source has); nothing was written", table.name);
+            bail!(
+                "this database has no table {} (the source has); nothing was written",
+                table.name
+            );
         };
         let source_names: BTreeSet<&String> = table.columns.iter().map(|(c, _)| c).collect();
         let target_names: BTreeSet<&String> = target.columns.iter().map(|(c, _)| c).collect();
@@ -660,7 +671,14 @@ impl Sink for Loader {
         let target_kinds: Vec<Kind> = table
             .columns
             .iter()
-            .map(|(c, _)| target.columns.iter().find(|(t, _)| t == c).map(|(_, k)| *k).unwrap_or(Kind::Text))
+            .map(|(c, _)| {
+                target
+                    .columns
+                    .iter()
+                    .find(|(t, _)| t == c)
+                    .map(|(_, k)| *k)
+                    .unwrap_or(Kind::Text)
+            })
             .collect();
         let pg = matches!(self.db, Db::Pg(_));
         let placeholders: Vec<String> = target_kinds
@@ -693,7 +711,11 @@ impl Sink for Loader {
             bail!("a row before its table");
         };
         if values.len() != kinds.len() {
-            bail!("table {name}: a row has {} values for {} columns", values.len(), kinds.len());
+            bail!(
+                "table {name}: a row has {} values for {} columns",
+                values.len(),
+                kinds.len()
+            );
         }
         let values = values
             .into_iter()
@@ -731,7 +753,6 @@ impl Sink for Loader {
         Ok(())
     }
 }
-
 
 /// A value as a column of `kind` takes it: booleans and integers cross over (SQLite keeps
 /// booleans as 0 and 1); documents stay text.
@@ -816,7 +837,10 @@ async fn read_dump(path: &Path, sink: &mut dyn Sink) -> anyhow::Result<Report> {
             }
             (Json::Object(o), Some((table, rows))) if o.contains_key("end") => {
                 if o["rows"].as_u64() != Some(*rows) {
-                    bail!("the backup is damaged (table {table} should have {} rows, has {rows})", o["rows"]);
+                    bail!(
+                        "the backup is damaged (table {table} should have {} rows, has {rows})",
+                        o["rows"]
+                    );
                 }
                 sink.end_table(*rows).await?;
                 report.tables.push((table.clone(), *rows));
@@ -870,7 +894,9 @@ pub async fn backup(url: &str, file: &Path) -> anyhow::Result<Backup> {
     let mut db = Db::open_source(url).await?;
     let outcome = match &mut db {
         Db::Sqlite(c) => {
-            let target = partial.to_str().ok_or_else(|| anyhow!("the backup path is not UTF-8"))?;
+            let target = partial
+                .to_str()
+                .ok_or_else(|| anyhow!("the backup path is not UTF-8"))?;
             sqlx::query("VACUUM INTO $1")
                 .bind(target)
                 .execute(&mut *c)
@@ -907,7 +933,9 @@ pub async fn restore(file: &Path, url: &str) -> anyhow::Result<Report> {
     {
         use std::io::Read as _;
         let mut f = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
-        let n = f.read(&mut magic).with_context(|| format!("reading {}", file.display()))?;
+        let n = f
+            .read(&mut magic)
+            .with_context(|| format!("reading {}", file.display()))?;
         if n < magic.len() {
             bail!("{} is not a Roster backup (too short)", file.display());
         }

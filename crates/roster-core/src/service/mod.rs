@@ -75,12 +75,12 @@ pub use migrate::{
     MigrateOptions, MigrationOutcome, MigrationRecord, MigrationReport, SourceApiKey, SourceBackupCode, SourceData,
     SourceGroup, SourceImage, SourceTransaction, SourceTwoFactor, SourceUser,
 };
-pub use retention::{Purged, RetentionPolicy};
 pub use password_resets::{PasswordResetDone, ResetLinkCreated};
 pub use permissions::{
     API_KEYS_NOT_PERMITTED, API_KEYS_PERMISSION, ApiKeyGate, DEFAULT_TEMPLATE, GATED_PREFERENCES, GatedPreference,
     Surface, builtin_permissions, check_preference_gates, fill_missing, forbidden_by, or_merge, remove_at, value_at,
 };
+pub use retention::{Purged, RetentionPolicy};
 pub use sealing::{KEY_CHECK_SETTING, key_matches_database};
 pub use social::FRIEND_REQUEST_BLOCKED;
 pub use stats::{SIGNUP_DAYS, UserStats, epoch_day};

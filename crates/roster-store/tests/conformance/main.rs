@@ -19,6 +19,7 @@ mod listing;
 mod migration;
 mod oidc;
 mod one_transaction;
+mod retention;
 mod schema;
 mod sessions;
 mod two_factor_store;
