@@ -72,8 +72,20 @@ async fn the_newest_event_and_live_challenges_stay(backend: Backend) {
     assert_eq!(f.store.purge_batch(PurgeKind::Outbox, cutoff, 100).await.unwrap(), 1);
     let left = f.store.list_outbox(0, 100).await.unwrap();
     assert_eq!(left.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![11]);
-    assert_eq!(f.store.purge_batch(PurgeKind::TwoFactorChallenges, now, 100).await.unwrap(), 1);
-    assert_eq!(f.store.purge_batch(PurgeKind::TwoFactorChallenges, now, 100).await.unwrap(), 0);
+    assert_eq!(
+        f.store
+            .purge_batch(PurgeKind::TwoFactorChallenges, now, 100)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        f.store
+            .purge_batch(PurgeKind::TwoFactorChallenges, now, 100)
+            .await
+            .unwrap(),
+        0
+    );
 }
 
 backend_tests!(purges_in_batches_and_counts, the_newest_event_and_live_challenges_stay);
