@@ -279,7 +279,7 @@ enum Command {
     #[command(
         long_about = "Deletes, in batches of purge_batch_size (each its own short transaction, so servers \
                       keep writing), audit entries older than audit_retention_days, outbox events no receiver \
-                      is owed older than outbox_retention_days, finished webhook deliveries and back-channel \
+                      is owed older than outbox_retention_days, delivered webhook deliveries and back-channel \
                       logouts older than delivery_retention_days, and expired sessions (with their refresh \
                       tokens), reset and invitation links, verification links, email-change requests, \
                       two-factor challenges and OpenID Connect codes and grants. Prints the rows per kind. \

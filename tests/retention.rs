@@ -67,7 +67,8 @@ async fn seed(app: &TestApp) -> (i64, i64) {
            (801, {old}, NULL, 'test.young', NULL, NULL, '{{}}'); \
          INSERT INTO webhook_subscriptions (id, url, event_types, secret, required_for_deletion, description, \
            created_by, created_at, start_seq, fanned_out_seq) VALUES \
-           (1, 'https://hooks.example.org/in', '[]', 'sealed', FALSE, NULL, NULL, {old}, 0, 1000002); \
+           (1, 'https://hooks.example.org/in', '[]', 'sealed', FALSE, NULL, NULL, {old}, 0, 1000002), \
+           (2, 'https://hooks.example.org/required', '[]', 'sealed', TRUE, NULL, NULL, {old}, 0, 1000002); \
          INSERT INTO outbox (seq, id, event_type, subject_id, actor_id, occurred_at, payload) VALUES \
            (1000001, 901, 'test', {a}, NULL, {old}, '{{}}'), \
            (1000002, 802, 'test', {a}, NULL, {old}, '{{}}'), \
@@ -77,9 +78,10 @@ async fn seed(app: &TestApp) -> (i64, i64) {
          INSERT INTO webhook_deliveries (id, subscription_id, event_seq, event_id, event_type, subject_id, status, \
            attempts, next_attempt_at, delivered_at, last_attempt_at, created_at) VALUES \
            (901, 1, 1000001, 901, 'test', {a}, 'delivered', 1, {old}, {old}, {old}, {old}), \
-           (902, 1, 1, 1, 'test', {a}, 'failed', 5, {old}, NULL, {old}, {old}), \
+           (802, 1, 1, 1, 'test', {a}, 'failed', 5, {old}, NULL, {old}, {old}), \
            (801, 1, 1000002, 802, 'test', {a}, 'pending', 0, {old}, NULL, NULL, {old}), \
-           (802, 1, 2, 2, 'test', {a}, 'delivered', 1, {young}, {young}, {young}, {young}); \
+           (803, 1, 2, 2, 'test', {a}, 'delivered', 1, {young}, {young}, {young}, {young}), \
+           (804, 2, 1000004, 804, 'test', {a}, 'delivered', 1, {old}, {old}, {old}, {old}); \
          INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at) VALUES \
            (901, {a}, {old}, {old}, {expired}), \
            (801, {a}, {old}, {old}, {expired}), \
@@ -129,7 +131,7 @@ async fn seeded(url: &str) -> BTreeMap<&'static str, Vec<String>> {
             "seq",
             &["1000001", "1000002", "1000003", "1000004", "1000005"][..],
         ),
-        ("webhook_deliveries", "id", &["801", "802", "901", "902"][..]),
+        ("webhook_deliveries", "id", &["801", "802", "803", "804", "901"][..]),
         ("sessions", "id", &["801", "802", "901"][..]),
         ("refresh_tokens", "digest", &["r901"][..]),
         ("oidc_grants", "id", &["801", "802", "901"][..]),
@@ -180,7 +182,7 @@ async fn purge_removes_the_old_and_keeps_the_young_and_the_owed(backend: Backend
     let expected: BTreeMap<String, u64> = [
         ("audit", 3),
         ("outbox", 1),
-        ("deliveries", 2),
+        ("deliveries", 1),
         ("sessions", 1),
         ("account_tokens", 1),
         ("email_verifications", 1),
@@ -194,7 +196,7 @@ async fn purge_removes_the_old_and_keeps_the_young_and_the_owed(backend: Backend
     .map(|(k, n)| (k.to_string(), n))
     .collect();
     assert_eq!(counts, expected, "{stdout}");
-    assert!(stdout.contains("would purge 14 rows"), "{stdout}");
+    assert!(stdout.contains("would purge 13 rows"), "{stdout}");
     assert_eq!(before, seeded(&app.db.url).await, "a dry run deletes nothing");
 
     // The purge, one row per batch.
@@ -206,14 +208,16 @@ async fn purge_removes_the_old_and_keeps_the_young_and_the_owed(backend: Backend
     let audit = purged.iter().find(|p| p.kind == PurgeKind::Audit).unwrap();
     assert_eq!((audit.rows, audit.batches), (3, 3), "several batches");
     let total: u64 = purged.iter().map(|p| p.rows).sum();
-    assert_eq!(total, 14, "{purged:?}");
+    assert_eq!(total, 13, "{purged:?}");
 
     let after = seeded(&app.db.url).await;
     assert_eq!(after["audit_log"], v(&["801"]));
     // 1000001: old, delivered everywhere: gone. 1000002: a delivery pending; 1000003: the
     // subscription has not queued it yet; 1000004: young; 1000005: the newest.
     assert_eq!(after["outbox"], v(&["1000002", "1000003", "1000004", "1000005"]));
-    assert_eq!(after["webhook_deliveries"], v(&["801", "802"]));
+    // 801 is pending and 802 failed (both still owed); 803 is young; 804, to a subscription
+    // required for deletions, proves the delivery of an event still in the outbox.
+    assert_eq!(after["webhook_deliveries"], v(&["801", "802", "803", "804"]));
     // 801 expired but an unexpired grant hangs on it; 802 is live.
     assert_eq!(after["sessions"], v(&["801", "802"]));
     assert!(after["refresh_tokens"].is_empty(), "{after:?}");

@@ -63,7 +63,7 @@ pub struct Settings {
     pub audit_retention_days: u32,
     /// Outbox events no receiver is owed are kept this many days, then purged (0: for ever).
     pub outbox_retention_days: u32,
-    /// Finished webhook deliveries and back-channel logouts are kept this many days (0: for ever).
+    /// Delivered webhook deliveries and back-channel logouts are kept this many days (0: for ever).
     pub delivery_retention_days: u32,
     /// How often `roster serve` purges (retention), minutes (0: never; `roster purge` still works).
     pub purge_interval_minutes: u64,

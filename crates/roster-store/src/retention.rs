@@ -20,10 +20,16 @@ pub(crate) fn target(kind: PurgeKind) -> (&'static str, &'static str, &'static s
              AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_seq = outbox.seq \
                              AND d.status <> 'delivered')",
         ),
+        // Delivered ones only (a failed one is still owed: it may be replayed). A delivery to a
+        // subscription required for deletions is the proof that a deletion event still in the
+        // outbox was delivered (see `LIST_PENDING_DELETIONS`): it goes after its event.
         PurgeKind::Deliveries => (
             "webhook_deliveries",
             "id",
-            "status IN ('delivered', 'failed') AND COALESCE(delivered_at, last_attempt_at, created_at) < $1",
+            "status = 'delivered' AND COALESCE(delivered_at, created_at) < $1 \
+             AND (NOT EXISTS (SELECT 1 FROM outbox o WHERE o.seq = webhook_deliveries.event_seq) \
+                  OR NOT EXISTS (SELECT 1 FROM webhook_subscriptions s \
+                                 WHERE s.id = webhook_deliveries.subscription_id AND s.required_for_deletion = TRUE))",
         ),
         // An offline grant keeps its session: it ends with the grant.
         PurgeKind::Sessions => (
@@ -41,7 +47,7 @@ pub(crate) fn target(kind: PurgeKind) -> (&'static str, &'static str, &'static s
         PurgeKind::BackchannelLogouts => (
             "oidc_logouts",
             "id",
-            "status IN ('delivered', 'failed') AND COALESCE(delivered_at, last_attempt_at, created_at) < $1",
+            "status = 'delivered' AND COALESCE(delivered_at, created_at) < $1",
         ),
     }
 }

@@ -12,7 +12,7 @@ pub struct RetentionPolicy {
     pub audit_days: u32,
     /// Outbox events owed to no receiver are kept this many days (0: for ever).
     pub outbox_days: u32,
-    /// Finished webhook deliveries and back-channel logouts are kept this many days (0: for ever).
+    /// Delivered webhook deliveries and back-channel logouts are kept this many days (0: for ever).
     pub delivery_days: u32,
     /// Rows deleted per batch (each batch its own transaction).
     pub batch_size: u32,

@@ -13,7 +13,8 @@ pub enum PurgeKind {
     /// subscription has queued past them, no delivery of them is pending or failed, and they
     /// are not the newest event (whose number the next ones count from).
     Outbox,
-    /// Webhook deliveries delivered or given up before the cut-off.
+    /// Webhook deliveries delivered before the cut-off (failed ones stay: they are owed); one
+    /// to a subscription required for deletions stays while its event is in the outbox.
     Deliveries,
     /// Sessions expired before the cut-off (with their refresh tokens and browser sessions),
     /// unless a grant that has not expired still hangs on them.
@@ -30,7 +31,7 @@ pub enum PurgeKind {
     OidcCodes,
     /// OpenID Connect grants expired before the cut-off (with their codes and refresh tokens).
     OidcGrants,
-    /// Back-channel logouts delivered or given up before the cut-off.
+    /// Back-channel logouts delivered before the cut-off.
     BackchannelLogouts,
 }
 
@@ -38,8 +39,8 @@ impl PurgeKind {
     /// Every kind, in the order a purge goes through them.
     pub const ALL: [PurgeKind; 11] = [
         PurgeKind::Audit,
-        PurgeKind::Deliveries,
         PurgeKind::Outbox,
+        PurgeKind::Deliveries,
         PurgeKind::BackchannelLogouts,
         PurgeKind::OidcCodes,
         PurgeKind::OidcGrants,
