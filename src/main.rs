@@ -229,6 +229,20 @@ enum Command {
     /// Shows user deletions waiting for required webhook receivers (which are late).
     #[command(after_help = EXIT_CODES)]
     Deletions(admin::webhooks::DeletionsArgs),
+    /// Makes groups, the permission template, webhooks and OpenID Connect clients match a file.
+    #[command(
+        long_about = "Makes the objects FILE declares (TOML, or YAML for .yaml/.yml) match it: the \
+                      permission template (permission_templates), groups (with their members by email or \
+                      username), webhook subscriptions (webhooks, named by URL) and OpenID Connect clients \
+                      (clients, by client_id). Every entry is checked before anything changes; an error \
+                      names the file, the entry and the field. Prints one line per object created, updated \
+                      (with the fields) or deleted; a second run changes nothing and says so. --dry-run \
+                      prints the same and changes nothing. Objects of a kind the file has a section for but \
+                      does not name are listed and kept, or removed with --prune. Secrets may be \
+                      `env:NAME` or `file:PATH`; they are never printed. See docs/operations.md.",
+        after_help = EXIT_CODES
+    )]
+    Apply(admin::apply::Args),
     /// Moves users in from Open WebUI, Langflow or LibreChat (their passwords keep working).
     #[command(
         long_about = "Imports the users of an Open WebUI or Langflow database (a SQLite file or a \
@@ -313,6 +327,7 @@ fn main() -> std::process::ExitCode {
             Command::Clients(command) => admin::clients::run(&core, command).await,
             Command::Keys(command) => admin::clients::run_keys(&core, command).await,
             Command::Migrate(args) => admin::migrate::run(&core, args).await,
+            Command::Apply(args) => admin::apply::run(&core, args).await,
         };
         store.close().await;
         outcome

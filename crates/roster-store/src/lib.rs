@@ -17,6 +17,7 @@ mod sql;
 mod sqlite;
 mod two_factor;
 mod webhooks;
+mod waiting;
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
