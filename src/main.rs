@@ -3,6 +3,7 @@
 
 mod admin;
 mod config;
+mod healthcheck;
 mod limits;
 mod observe;
 mod serve;
@@ -48,6 +49,10 @@ enum Command {
     /// Shows or checks the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Asks the running server's GET /readyz; exits 0 only if it answers 200 (for container
+    /// health checks).
+    #[command(after_help = EXIT_CODES)]
+    Healthcheck(healthcheck::Args),
     /// Checks what the server needs: the database and its migrations, the secret key, SMTP,
     /// Redis and the clock, one verdict a line.
     #[command(
@@ -298,13 +303,17 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Config(ConfigCommand::Check) => return config::check::config_check(config_file.as_deref(), flags),
             Command::Doctor => return config::check::doctor(config_file.as_deref(), flags).await,
+            Command::Healthcheck(args) => {
+                let settings = config::Settings::load(config_file.as_deref(), flags)?;
+                return healthcheck::run(&settings.listen, args);
+            }
             _ => {}
         }
         let settings = config::Settings::load(config_file.as_deref(), flags)?;
         init_command_logging();
         let (store, core) = serve::build_core(&settings).await?;
         let outcome = match cli.command {
-            Command::Serve { .. } | Command::Config(_) | Command::Doctor => Ok(()),
+            Command::Serve { .. } | Command::Config(_) | Command::Doctor | Command::Healthcheck(_) => Ok(()),
             Command::CreateUser(args) => admin::create::run(&core, args).await,
             Command::InviteUser(args) => admin::invite::run(&core, &settings, args).await,
             Command::ListUsers(args) => admin::list::run(&core, args).await,

@@ -141,7 +141,7 @@ async fn apply_reapply_change_dry_run_and_prune(backend: Backend) {
     // Through the core: audited (by the command line: no actor) and in the outbox.
     let (code, audit, _) = roster(&db, dir.path(), &["audit", "--json"], &[]);
     assert_eq!(code, 0);
-    for action in ["group.create", "permission_template.update", "oidc.client.created"] {
+    for action in ["group.create", "permission_template.update", "oidc_client.created"] {
         assert!(audit.contains(action), "{action} in {audit}");
     }
 
@@ -233,8 +233,8 @@ async fn bad_files_change_nothing(backend: Backend) {
         ("syntax.toml", format!("{good}[[groups]\nname = 1\n"), "line 4"),
         ("syntax.yaml", "groups:\n  - name: a\n   description: [\n".into(), "line 3"),
         ("section.toml", format!("{good}[[grops]]\nname = \"x\"\n"), "unknown section \"grops\""),
-        ("field.toml", format!("{good}[[groups]]\nname = \"x\"\ncolour = \"red\"\n"), "groups[1]: unknown field `colour`"),
-        ("type.toml", format!("{good}[[groups]]\nname = \"x\"\npermissions = \"all\"\n"), "groups[1].permissions"),
+        ("field.toml", format!("{good}[[groups]]\nname = \"x\"\ncolour = \"red\"\n"), "groups[1].colour: unknown field `colour`"),
+        ("type.toml", format!("{good}[[groups]]\nname = \"x\"\npermissions = \"all\"\n"), "groups[1] (x): permissions: must be a JSON object"),
         ("member.toml", format!("{good}[[groups]]\nname = \"x\"\nmembers = [\"alice\", \"nobody\"]\n"), "groups[1] (x): members[1]: no user with the email or username \"nobody\""),
         ("twice.toml", format!("{good}{good}"), "groups[1] (first): named twice in the file"),
         ("hook.toml", format!("{good}[[webhooks]]\nurl = \"https://h.example.org/\"\nevents = [\"user.exploded\"]\n"), "webhooks[0] (https://h.example.org/): event_types"),
@@ -292,6 +292,9 @@ async fn the_documented_example_applies(backend: Backend) {
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("No changes"), "{out}");
     assert_eq!(store_groups(&db).await, ["engineering", "support"]);
+    let docs = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/operations.md")).unwrap();
+    let text = std::fs::read_to_string(&example).unwrap();
+    assert!(docs.contains(&text), "docs/operations.md shows docs/examples/roster-apply.toml as it is");
 }
 
 backend_tests!(

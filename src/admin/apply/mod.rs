@@ -270,7 +270,7 @@ pub fn read_document(path: &Path) -> anyhow::Result<BTreeMap<String, Value>> {
     let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     let value: Value = match extension.as_str() {
         "toml" => {
-            let value: toml::Value = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}", e.to_string().trim_end()))?;
+            let value: toml::Value = toml::from_str(&text).map_err(|e| toml_error(&text, &e))?;
             serde_json::to_value(value)?
         }
         "yaml" | "yml" => serde_yaml_ng::from_str(&text).map_err(|e| anyhow::anyhow!("{e}"))?,
@@ -285,6 +285,20 @@ pub fn read_document(path: &Path) -> anyhow::Result<BTreeMap<String, Value>> {
         anyhow::bail!("unknown section {unknown:?} (known: {})", KINDS.join(", "));
     }
     Ok(map.into_iter().collect())
+}
+
+/// A TOML error on one line: where, then what.
+fn toml_error(text: &str, error: &toml::de::Error) -> anyhow::Error {
+    let message = error.message().trim_end().replace('\n', "; ");
+    match error.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            anyhow::anyhow!("line {line}, column {column}: {message}")
+        }
+        None => anyhow::anyhow!("{message}"),
+    }
 }
 
 pub async fn run(core: &Core, args: Args) -> anyhow::Result<()> {
