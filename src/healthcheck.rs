@@ -48,7 +48,9 @@ pub fn run(listen: &str, args: Args) -> anyhow::Result<()> {
         "GET {READY_ROUTE} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nUser-Agent: roster-healthcheck\r\n\r\n"
     )?;
     let mut head = [0u8; 64];
-    let read = stream.read(&mut head).with_context(|| format!("no answer from {address}"))?;
+    let read = stream
+        .read(&mut head)
+        .with_context(|| format!("no answer from {address}"))?;
     let line = String::from_utf8_lossy(&head[..read]);
     let status = line.split_whitespace().nth(1).unwrap_or("?");
     if status == "200" {

@@ -25,7 +25,11 @@ fn roster(db: &TestDatabase, dir: &Path, args: &[&str], env: &[(&str, &str)]) ->
         .output()
         .unwrap();
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    (output.status.code().unwrap_or(-1), text(&output.stdout), text(&output.stderr))
+    (
+        output.status.code().unwrap_or(-1),
+        text(&output.stdout),
+        text(&output.stderr),
+    )
 }
 
 /// Applies `file` (in `dir`) with `flags`; asserts success and returns standard output.
@@ -39,7 +43,10 @@ fn apply(db: &TestDatabase, dir: &Path, file: &str, flags: &[&str]) -> String {
         &[("HOOK_SECRET", HOOK_SECRET), ("CLIENT_SECRET", CLIENT_SECRET)],
     );
     assert_eq!(code, 0, "apply {file} {flags:?}: {out}{err}");
-    assert!(!out.contains(HOOK_SECRET) && !out.contains(CLIENT_SECRET), "a secret printed: {out}");
+    assert!(
+        !out.contains(HOOK_SECRET) && !out.contains(CLIENT_SECRET),
+        "a secret printed: {out}"
+    );
     out
 }
 
@@ -82,23 +89,54 @@ first_party = true
 async fn state(store: &Arc<dyn Store>) -> serde_json::Value {
     let mut groups = Vec::new();
     for g in store.list_groups().await.unwrap() {
-        let mut members: Vec<i64> = store.list_group_members(g.id).await.unwrap().iter().map(|u| u.0).collect();
+        let mut members: Vec<i64> = store
+            .list_group_members(g.id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|u| u.0)
+            .collect();
         members.sort();
-        groups.push(json!([g.name, g.description, g.permissions, members, g.updated_at.unix_timestamp_nanos().to_string()]));
+        groups.push(json!([
+            g.name,
+            g.description,
+            g.permissions,
+            members,
+            g.updated_at.unix_timestamp_nanos().to_string()
+        ]));
     }
     let hooks: Vec<_> = store
         .list_subscriptions()
         .await
         .unwrap()
         .into_iter()
-        .map(|s| json!([s.id, s.url, s.event_types, s.secret, s.required_for_deletion, s.description]))
+        .map(|s| {
+            json!([
+                s.id,
+                s.url,
+                s.event_types,
+                s.secret,
+                s.required_for_deletion,
+                s.description
+            ])
+        })
         .collect();
     let clients: Vec<_> = store
         .list_oidc_clients()
         .await
         .unwrap()
         .into_iter()
-        .map(|c| json!([c.client_id, c.name, c.secret_digest, c.redirect_uris, c.first_party, c.scopes, c.updated_at.unix_timestamp_nanos().to_string()]))
+        .map(|c| {
+            json!([
+                c.client_id,
+                c.name,
+                c.secret_digest,
+                c.redirect_uris,
+                c.first_party,
+                c.scopes,
+                c.updated_at.unix_timestamp_nanos().to_string()
+            ])
+        })
         .collect();
     let template = store.get_permission_template("default").await.unwrap();
     json!({ "groups": groups, "webhooks": hooks, "clients": clients, "template": template })
@@ -120,7 +158,10 @@ async fn apply_reapply_change_dry_run_and_prune(backend: Backend) {
     assert_eq!(state(&store).await, empty);
 
     let out = apply(&db, dir.path(), "roster.toml", &[]);
-    assert!(out.contains("Applied roster.toml: 5 created, 0 updated, 0 deleted."), "{out}");
+    assert!(
+        out.contains("Applied roster.toml: 5 created, 0 updated, 0 deleted."),
+        "{out}"
+    );
     let groups = store.list_groups().await.unwrap();
     let engineering = groups.iter().find(|g| g.name == "engineering").unwrap();
     assert_eq!(engineering.permissions, json!({ "workspace": { "models": true } }));
@@ -136,7 +177,10 @@ async fn apply_reapply_change_dry_run_and_prune(backend: Backend) {
     let client = store.get_oidc_client("chat").await.unwrap();
     assert!(client.first_party);
     assert_eq!(client.redirect_uris, ["https://chat.example.org/callback"]);
-    assert_eq!(client.secret_digest.as_deref(), Some(roster_core::token::digest(CLIENT_SECRET).as_str()));
+    assert_eq!(
+        client.secret_digest.as_deref(),
+        Some(roster_core::token::digest(CLIENT_SECRET).as_str())
+    );
 
     // Through the core: audited (by the command line: no actor) and in the outbox.
     let (code, audit, _) = roster(&db, dir.path(), &["audit", "--json"], &[]);
@@ -159,12 +203,21 @@ async fn apply_reapply_change_dry_run_and_prune(backend: Backend) {
     std::fs::write(dir.path().join("roster.toml"), &changed).unwrap();
     let before = state(&store).await;
     let out = apply(&db, dir.path(), "roster.toml", &["--dry-run"]);
-    assert!(out.contains("~ would update engineering: description, members"), "{out}");
+    assert!(
+        out.contains("~ would update engineering: description, members"),
+        "{out}"
+    );
     assert!(out.contains("~ would update chat: first_party"), "{out}");
     assert_eq!(state(&store).await, before, "a dry run changes nothing");
     let out = apply(&db, dir.path(), "roster.toml", &[]);
     assert!(out.contains("0 created, 2 updated, 0 deleted"), "{out}");
-    let engineering = store.list_groups().await.unwrap().into_iter().find(|g| g.name == "engineering").unwrap();
+    let engineering = store
+        .list_groups()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|g| g.name == "engineering")
+        .unwrap();
     assert_eq!(engineering.description, "Builds more");
     assert_eq!(store.list_group_members(engineering.id).await.unwrap().len(), 1);
     assert!(!store.get_oidc_client("chat").await.unwrap().first_party);
@@ -172,10 +225,16 @@ async fn apply_reapply_change_dry_run_and_prune(backend: Backend) {
         &db,
         dir.path(),
         &["apply", "roster.toml"],
-        &[("HOOK_SECRET", "another-secret-0123456789"), ("CLIENT_SECRET", "Another0123456789abcdefghijKLMNOPQRSTU")],
+        &[
+            ("HOOK_SECRET", "another-secret-0123456789"),
+            ("CLIENT_SECRET", "Another0123456789abcdefghijKLMNOPQRSTU"),
+        ],
     );
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("~ update https://hooks.example.org/roster: secret"), "{out}");
+    assert!(
+        out.contains("~ update https://hooks.example.org/roster: secret"),
+        "{out}"
+    );
     assert!(out.contains("~ update chat: secret"), "{out}");
     assert!(!out.contains("another-secret") && !out.contains("Another0123"), "{out}");
     assert_eq!(
@@ -203,18 +262,33 @@ redirect_uris = ["https://web.example.org/cb"]
 "#;
     std::fs::write(dir.path().join("fewer.toml"), fewer).unwrap();
     let out = apply(&db, dir.path(), "fewer.toml", &[]);
-    assert!(out.contains("! not in the file, kept (--prune removes it): support"), "{out}");
-    assert!(out.contains("! not in the file, kept (--prune removes it): chat"), "{out}");
+    assert!(
+        out.contains("! not in the file, kept (--prune removes it): support"),
+        "{out}"
+    );
+    assert!(
+        out.contains("! not in the file, kept (--prune removes it): chat"),
+        "{out}"
+    );
     assert!(out.contains("1 created"), "{out}");
     assert_eq!(store.list_groups().await.unwrap().len(), 2);
     let out = apply(&db, dir.path(), "fewer.toml", &["--prune", "--dry-run"]);
-    assert!(out.contains("- would delete support") && out.contains("- would delete chat"), "{out}");
+    assert!(
+        out.contains("- would delete support") && out.contains("- would delete chat"),
+        "{out}"
+    );
     assert_eq!(store.list_groups().await.unwrap().len(), 2);
     let out = apply(&db, dir.path(), "fewer.toml", &["--prune"]);
     assert!(out.contains("0 created, 0 updated, 2 deleted"), "{out}");
     let names: Vec<String> = store.list_groups().await.unwrap().into_iter().map(|g| g.name).collect();
     assert_eq!(names, ["engineering"]);
-    let clients: Vec<String> = store.list_oidc_clients().await.unwrap().into_iter().map(|c| c.client_id).collect();
+    let clients: Vec<String> = store
+        .list_oidc_clients()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.client_id)
+        .collect();
     assert_eq!(clients, ["web"]);
     let out = apply(&db, dir.path(), "fewer.toml", &["--prune"]);
     assert!(out.starts_with("No changes"), "{out}");
@@ -231,21 +305,58 @@ async fn bad_files_change_nothing(backend: Backend) {
     let good = "[[groups]]\nname = \"first\"\n\n";
     let cases: [(&str, String, &str); 9] = [
         ("syntax.toml", format!("{good}[[groups]\nname = 1\n"), "line 4"),
-        ("syntax.yaml", "groups:\n  - name: a\n   description: [\n".into(), "line 3"),
-        ("section.toml", format!("{good}[[grops]]\nname = \"x\"\n"), "unknown section \"grops\""),
-        ("field.toml", format!("{good}[[groups]]\nname = \"x\"\ncolour = \"red\"\n"), "groups[1].colour: unknown field `colour`"),
-        ("type.toml", format!("{good}[[groups]]\nname = \"x\"\npermissions = \"all\"\n"), "groups[1] (x): permissions: must be a JSON object"),
-        ("member.toml", format!("{good}[[groups]]\nname = \"x\"\nmembers = [\"alice\", \"nobody\"]\n"), "groups[1] (x): members[1]: no user with the email or username \"nobody\""),
-        ("twice.toml", format!("{good}{good}"), "groups[1] (first): named twice in the file"),
-        ("hook.toml", format!("{good}[[webhooks]]\nurl = \"https://h.example.org/\"\nevents = [\"user.exploded\"]\n"), "webhooks[0] (https://h.example.org/): event_types"),
-        ("secret.toml", format!("{good}[[clients]]\nclient_id = \"c\"\nsecret = \"env:MISSING_SECRET\"\nredirect_uris = [\"https://c.example.org/cb\"]\n"), "clients[0] (c): secret: the environment variable MISSING_SECRET is not set"),
+        (
+            "syntax.yaml",
+            "groups:\n  - name: a\n   description: [\n".into(),
+            "line 3",
+        ),
+        (
+            "section.toml",
+            format!("{good}[[grops]]\nname = \"x\"\n"),
+            "unknown section \"grops\"",
+        ),
+        (
+            "field.toml",
+            format!("{good}[[groups]]\nname = \"x\"\ncolour = \"red\"\n"),
+            "groups[1].colour: unknown field `colour`",
+        ),
+        (
+            "type.toml",
+            format!("{good}[[groups]]\nname = \"x\"\npermissions = \"all\"\n"),
+            "groups[1] (x): permissions: must be a JSON object",
+        ),
+        (
+            "member.toml",
+            format!("{good}[[groups]]\nname = \"x\"\nmembers = [\"alice\", \"nobody\"]\n"),
+            "groups[1] (x): members[1]: no user with the email or username \"nobody\"",
+        ),
+        (
+            "twice.toml",
+            format!("{good}{good}"),
+            "groups[1] (first): named twice in the file",
+        ),
+        (
+            "hook.toml",
+            format!("{good}[[webhooks]]\nurl = \"https://h.example.org/\"\nevents = [\"user.exploded\"]\n"),
+            "webhooks[0] (https://h.example.org/): event_types",
+        ),
+        (
+            "secret.toml",
+            format!(
+                "{good}[[clients]]\nclient_id = \"c\"\nsecret = \"env:MISSING_SECRET\"\nredirect_uris = [\"https://c.example.org/cb\"]\n"
+            ),
+            "clients[0] (c): secret: the environment variable MISSING_SECRET is not set",
+        ),
     ];
     for (name, text, needle) in cases {
         std::fs::write(dir.path().join(name), text).unwrap();
         let (code, out, err) = roster(&db, dir.path(), &["apply", name], &[]);
         assert_eq!(code, 1, "{name}: {out}{err}");
         assert_eq!(err.lines().count(), 1, "{name}: one line: {err}");
-        assert!(err.contains(name) && err.contains(needle), "{name}: {needle:?} in {err}");
+        assert!(
+            err.contains(name) && err.contains(needle),
+            "{name}: {needle:?} in {err}"
+        );
         assert_eq!(state(&store).await, empty, "{name} changed something");
     }
     let (code, _, err) = roster(&db, dir.path(), &["apply", "missing.toml"], &[]);
@@ -271,7 +382,14 @@ async fn yaml_files_and_file_secrets(backend: Backend) {
 }
 
 async fn store_groups(db: &TestDatabase) -> Vec<String> {
-    db.store().await.list_groups().await.unwrap().into_iter().map(|g| g.name).collect()
+    db.store()
+        .await
+        .list_groups()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| g.name)
+        .collect()
 }
 
 /// The example of docs/operations.md applies as it is, and a second time changes nothing.
@@ -294,7 +412,10 @@ async fn the_documented_example_applies(backend: Backend) {
     assert_eq!(store_groups(&db).await, ["engineering", "support"]);
     let docs = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/operations.md")).unwrap();
     let text = std::fs::read_to_string(&example).unwrap();
-    assert!(docs.contains(&text), "docs/operations.md shows docs/examples/roster-apply.toml as it is");
+    assert!(
+        docs.contains(&text),
+        "docs/operations.md shows docs/examples/roster-apply.toml as it is"
+    );
 }
 
 backend_tests!(

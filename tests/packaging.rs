@@ -67,7 +67,11 @@ fn settings_are_real(what: &str, env: &[(String, String)]) {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{what}: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{what}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for (key, _) in env {
         let setting = key.strip_prefix("ROSTER_").unwrap().to_ascii_lowercase();
         assert!(
@@ -130,16 +134,27 @@ async fn the_health_check_asks_readyz(backend: Backend) {
 /// `systemd-analyze verify` accepts the unit (its ExecStart pointed at the binary built here).
 #[test]
 fn the_systemd_unit_verifies() {
-    let found = Command::new("systemd-analyze").arg("--version").output().is_ok_and(|o| o.status.success());
+    let found = Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !found {
         let ci = std::env::var("CI").is_ok_and(|v| matches!(v.trim(), "true" | "1" | "yes"));
-        assert!(!ci, "systemd-analyze is needed (Debian's systemd package; scripts/e2e/install.sh)");
+        assert!(
+            !ci,
+            "systemd-analyze is needed (Debian's systemd package; scripts/e2e/install.sh)"
+        );
         eprintln!("\n*** SKIPPED: systemd-analyze not found; the unit was not verified. ***\n");
         return;
     }
     let unit = repo_file("packaging/systemd/roster.service");
     assert!(unit.contains("ExecStart=/usr/local/bin/roster "));
-    for hardening in ["NoNewPrivileges=yes", "ProtectSystem=strict", "PrivateTmp=yes", "CapabilityBoundingSet=\n"] {
+    for hardening in [
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "PrivateTmp=yes",
+        "CapabilityBoundingSet=\n",
+    ] {
         assert!(unit.contains(hardening), "{hardening}");
     }
     let dir = tempfile::tempdir().unwrap();
@@ -151,10 +166,7 @@ fn the_systemd_unit_verifies() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let complaints: Vec<&str> = stderr
-        .lines()
-        .filter(|l| l.contains("roster.service"))
-        .collect();
+    let complaints: Vec<&str> = stderr.lines().filter(|l| l.contains("roster.service")).collect();
     assert!(out.status.success() && complaints.is_empty(), "{out:?}");
 }
 

@@ -16,8 +16,8 @@ mod postgres;
 mod sql;
 mod sqlite;
 mod two_factor;
-mod webhooks;
 mod waiting;
+mod webhooks;
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

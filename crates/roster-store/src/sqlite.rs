@@ -4,8 +4,8 @@
 //! line included) queue on the busy timeout instead of failing on a stale snapshot.
 //! Connection handling only; the queries are shared (`capability/`).
 
-use crate::waiting::{Counted, Waiting};
 use crate::error::is_sqlite_busy;
+use crate::waiting::{Counted, Waiting};
 use crate::{connect_error, migrate_error};
 use anyhow::{Context, bail};
 use sqlx::migrate::{MigrateError, Migrator};

@@ -107,7 +107,13 @@ where
     where
         'p: 'e,
     {
-        Box::pin(async move { self.waiting.acquire(self.pool).await?.prepare_with(sql, parameters).await })
+        Box::pin(async move {
+            self.waiting
+                .acquire(self.pool)
+                .await?
+                .prepare_with(sql, parameters)
+                .await
+        })
     }
 
     fn describe<'e, 'q: 'e>(
@@ -141,12 +147,22 @@ mod tests {
         let pool: Pool<DB> = PoolOptions::new().max_connections(1).connect(url).await.unwrap();
         let waiting = Waiting::default();
         let held = waiting.acquire(&pool).await.unwrap();
-        assert_eq!(waiting.now(), 0, "an acquisition that got its connection no longer waits");
+        assert_eq!(
+            waiting.now(),
+            0,
+            "an acquisition that got its connection no longer waits"
+        );
 
-        let counted = Counted { pool: &pool, waiting: &waiting };
+        let counted = Counted {
+            pool: &pool,
+            waiting: &waiting,
+        };
         let read = sqlx::query_scalar::<DB, i64>("SELECT CAST(1 AS BIGINT)").fetch_one(counted);
         let mut read = std::pin::pin!(read);
-        assert!(poll_once(read.as_mut()).await.is_pending(), "the held connection was given");
+        assert!(
+            poll_once(read.as_mut()).await.is_pending(),
+            "the held connection was given"
+        );
         assert_eq!(waiting.now(), 1);
         {
             let begin = waiting.begin(&pool, None);

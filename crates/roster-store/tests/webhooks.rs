@@ -304,7 +304,10 @@ async fn the_backlog_counts_what_receivers_are_owed(backend: Backend) {
 async fn a_subscription_changes_in_place_and_keeps_its_position(backend: Backend) {
     let db = roster_testkit::or_skip!(TestDatabase::new(backend).await);
     let store = db.store().await;
-    store.append_outbox_events(&[event(500, "user.updated", 3)]).await.unwrap();
+    store
+        .append_outbox_events(&[event(500, "user.updated", 3)])
+        .await
+        .unwrap();
     let made = store.insert_subscription(&subscription(4, &[], false)).await.unwrap();
     let changed = Subscription {
         url: "https://example.org/other".into(),
@@ -321,7 +324,10 @@ async fn a_subscription_changes_in_place_and_keeps_its_position(backend: Backend
     assert_eq!(read.secret, changed.secret);
     assert!(read.required_for_deletion);
     assert_eq!(read.description.as_deref(), Some("billing"));
-    assert_eq!((read.start_seq, read.fanned_out_seq), (made.start_seq, made.fanned_out_seq));
+    assert_eq!(
+        (read.start_seq, read.fanned_out_seq),
+        (made.start_seq, made.fanned_out_seq)
+    );
     let missing = Subscription { id: 99, ..changed };
     assert!(matches!(
         store.update_subscription(&missing).await,

@@ -64,7 +64,12 @@ impl Kind for Templates {
         Ok(None)
     }
 
-    async fn update(core: &Core, desired: (String, Value), _: (String, Value), _: &[&'static str]) -> anyhow::Result<()> {
+    async fn update(
+        core: &Core,
+        desired: (String, Value),
+        _: (String, Value),
+        _: &[&'static str],
+    ) -> anyhow::Result<()> {
         Templates::create(core, desired).await.map(|_| ())
     }
 
@@ -144,8 +149,14 @@ impl Kind for Groups {
             (Some(wanted), None) => wanted.is_empty(),
         };
         Ok(differing(&[
-            ("description", desired.group.description.as_deref() == Some(live.group.description.as_str())),
-            ("permissions", desired.group.permissions.as_ref() == Some(&live.group.permissions)),
+            (
+                "description",
+                desired.group.description.as_deref() == Some(live.group.description.as_str()),
+            ),
+            (
+                "permissions",
+                desired.group.permissions.as_ref() == Some(&live.group.permissions),
+            ),
             ("members", members_same),
         ]))
     }
@@ -244,7 +255,10 @@ impl Kind for Webhooks {
         };
         Ok(differing(&[
             ("events", set_of(&desired.event_types) == set_of(&live.event_types)),
-            ("required_for_deletion", desired.required_for_deletion == live.required_for_deletion),
+            (
+                "required_for_deletion",
+                desired.required_for_deletion == live.required_for_deletion,
+            ),
             ("description", desired.description == live.description),
             ("secret", secret_same),
         ]))
@@ -252,7 +266,10 @@ impl Kind for Webhooks {
 
     async fn create(core: &Core, desired: NewSubscription) -> anyhow::Result<Option<String>> {
         let generated = desired.secret.is_none();
-        let created = core.create_subscription(core.operator(), desired).await.map_err(explain)?;
+        let created = core
+            .create_subscription(core.operator(), desired)
+            .await
+            .map_err(explain)?;
         Ok(generated.then(|| {
             format!(
                 "Webhook {} ({}): signing secret (shown once): {}",
@@ -277,7 +294,9 @@ impl Kind for Webhooks {
     }
 
     async fn delete(core: &Core, live: Subscription) -> anyhow::Result<()> {
-        core.delete_subscription(core.operator(), live.id).await.map_err(explain)
+        core.delete_subscription(core.operator(), live.id)
+            .await
+            .map_err(explain)
     }
 }
 
@@ -417,12 +436,18 @@ impl Kind for Clients {
         Ok(differing(&[
             ("name", d.name == live.name),
             ("redirect_uris", d.redirect_uris == live.redirect_uris),
-            ("post_logout_redirect_uris", d.post_logout_redirect_uris == live.post_logout_redirect_uris),
+            (
+                "post_logout_redirect_uris",
+                d.post_logout_redirect_uris == live.post_logout_redirect_uris,
+            ),
             ("scopes", set_of(&d.scopes) == set_of(&live.scopes)),
             ("grant_types", set_of(&d.grant_types) == set_of(&live.grant_types)),
             ("audience", d.audience == live.audience),
             ("first_party", d.first_party == live.first_party),
-            ("backchannel_logout_uri", d.backchannel_logout_uri == live.backchannel_logout_uri),
+            (
+                "backchannel_logout_uri",
+                d.backchannel_logout_uri == live.backchannel_logout_uri,
+            ),
             ("signing_alg", d.signing_alg == live.signing_alg),
             ("access_token_ttl", d.access_token_ttl == live.access_token_ttl),
             ("id_token_ttl", d.id_token_ttl == live.id_token_ttl),

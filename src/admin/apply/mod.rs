@@ -58,11 +58,7 @@ pub trait Kind {
     /// What names an entry (unique within the section): a group's name, a client's id, ...
     fn key(spec: &Self::Spec) -> String;
     /// Checks an entry (as the core would on creation, changing nothing) and resolves it.
-    fn desired(
-        core: &Core,
-        spec: Self::Spec,
-        origin: &Origin,
-    ) -> impl Future<Output = anyhow::Result<Self::Desired>>;
+    fn desired(core: &Core, spec: Self::Spec, origin: &Origin) -> impl Future<Output = anyhow::Result<Self::Desired>>;
     /// Every object of the kind in the database, with its key.
     fn live(core: &Core) -> impl Future<Output = anyhow::Result<Vec<(String, Self::Live)>>>;
     /// The fields that differ (empty: nothing to do). Fails where the difference cannot be
@@ -137,9 +133,11 @@ impl<K: Kind + 'static> Plan for KindPlan<K> {
             .iter()
             .filter_map(|(key, action)| match action {
                 Action::Create(_) => Some(format!("  + {} {key}", would("create", "create"))),
-                Action::Update(_, _, fields) => {
-                    Some(format!("  ~ {} {key}: {}", would("update", "update"), fields.join(", ")))
-                }
+                Action::Update(_, _, fields) => Some(format!(
+                    "  ~ {} {key}: {}",
+                    would("update", "update"),
+                    fields.join(", ")
+                )),
                 Action::Delete(_) => Some(format!("  - {} {key}", would("delete", "delete"))),
                 Action::Extra => Some(format!("  ! not in the file, kept (--prune removes it): {key}")),
                 Action::Unchanged => None,
@@ -267,7 +265,11 @@ async fn plan_all(
 /// line; an unknown section is an error.
 pub fn read_document(path: &Path) -> anyhow::Result<BTreeMap<String, Value>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let value: Value = match extension.as_str() {
         "toml" => {
             let value: toml::Value = toml::from_str(&text).map_err(|e| toml_error(&text, &e))?;

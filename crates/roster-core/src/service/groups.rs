@@ -112,7 +112,12 @@ impl Core {
     }
 
     /// Changes a group's name, description or permissions (administrators only).
-    pub async fn update_group(&self, by: impl Into<Authority<'_>>, id: GroupId, changes: GroupChanges) -> Result<Group> {
+    pub async fn update_group(
+        &self,
+        by: impl Into<Authority<'_>>,
+        id: GroupId,
+        changes: GroupChanges,
+    ) -> Result<Group> {
         let by = by.into().require_admin()?;
         let (group, journal) = self.changed_group(by, id, changes).await?;
         let journal = journal.build();

@@ -100,9 +100,9 @@ pub use users::{
 pub use verification::SignupForm;
 pub use webhook_net::{AddressPolicy, Refusal, check_ip, check_url, without_credentials};
 pub use webhooks::{
-    Checked as CheckedSubscription, DeletionReceiver, DeletionStatus, DeliveryWorker, EventPage, HostResolver, HttpTransport, MAX_DELIVERIES_PAGE,
-    MAX_EVENTS_PAGE, NewSubscription, SCOPE_EVENTS, SendFailure, SubscriptionCreated, SystemResolver,
-    WEBHOOK_SECRET_PREFIX, WebhookSettings, WebhookTransport,
+    Checked as CheckedSubscription, DeletionReceiver, DeletionStatus, DeliveryWorker, EventPage, HostResolver,
+    HttpTransport, MAX_DELIVERIES_PAGE, MAX_EVENTS_PAGE, NewSubscription, SCOPE_EVENTS, SendFailure,
+    SubscriptionCreated, SystemResolver, WEBHOOK_SECRET_PREFIX, WebhookSettings, WebhookTransport,
 };
 
 use crate::clock::Clock;

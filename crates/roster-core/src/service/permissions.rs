@@ -214,7 +214,12 @@ pub fn or_merge(base: &mut Value, grant: &Value) {
 
 impl Core {
     /// The stored template `name`, completed from `defaults` (administrators only).
-    pub async fn permission_template(&self, by: impl Into<Authority<'_>>, name: &str, defaults: &Value) -> Result<Value> {
+    pub async fn permission_template(
+        &self,
+        by: impl Into<Authority<'_>>,
+        name: &str,
+        defaults: &Value,
+    ) -> Result<Value> {
         by.into().require_admin()?;
         self.template_with_defaults(name, defaults).await
     }

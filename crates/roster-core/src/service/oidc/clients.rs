@@ -443,7 +443,12 @@ impl Core {
 
     /// Whether `secret` is the client's secret (false for a public client; the secret is
     /// stored only as a digest).
-    pub async fn oidc_client_secret_is(&self, by: impl Into<Authority<'_>>, client_id: &str, secret: &str) -> Result<bool> {
+    pub async fn oidc_client_secret_is(
+        &self,
+        by: impl Into<Authority<'_>>,
+        client_id: &str,
+        secret: &str,
+    ) -> Result<bool> {
         by.into().require_admin()?;
         let client = self.store.get_oidc_client(client_id).await.map_err(not_found)?;
         Ok(secret_matches(&client, secret))
