@@ -3,6 +3,7 @@
 
 mod admin;
 mod config;
+mod healthcheck;
 mod limits;
 mod observe;
 mod serve;
@@ -48,6 +49,10 @@ enum Command {
     /// Shows or checks the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Asks the running server's GET /readyz; exits 0 only if it answers 200 (for container
+    /// health checks).
+    #[command(after_help = EXIT_CODES)]
+    Healthcheck(healthcheck::Args),
     /// Checks what the server needs: the database and its migrations, the secret key, SMTP,
     /// Redis and the clock, one verdict a line.
     #[command(
@@ -229,6 +234,20 @@ enum Command {
     /// Shows user deletions waiting for required webhook receivers (which are late).
     #[command(after_help = EXIT_CODES)]
     Deletions(admin::webhooks::DeletionsArgs),
+    /// Makes groups, the permission template, webhooks and OpenID Connect clients match a file.
+    #[command(
+        long_about = "Makes the objects FILE declares (TOML, or YAML for .yaml/.yml) match it: the \
+                      permission template (permission_templates), groups (with their members by email or \
+                      username), webhook subscriptions (webhooks, named by URL) and OpenID Connect clients \
+                      (clients, by client_id). Every entry is checked before anything changes; an error \
+                      names the file, the entry and the field. Prints one line per object created, updated \
+                      (with the fields) or deleted; a second run changes nothing and says so. --dry-run \
+                      prints the same and changes nothing. Objects of a kind the file has a section for but \
+                      does not name are listed and kept, or removed with --prune. Secrets may be \
+                      `env:NAME` or `file:PATH`; they are never printed. See docs/operations.md.",
+        after_help = EXIT_CODES
+    )]
+    Apply(admin::apply::Args),
     /// Moves users in from Open WebUI, Langflow or LibreChat (their passwords keep working).
     #[command(
         long_about = "Imports the users of an Open WebUI or Langflow database (a SQLite file or a \
@@ -328,6 +347,10 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Config(ConfigCommand::Check) => return config::check::config_check(config_file.as_deref(), flags),
             Command::Doctor => return config::check::doctor(config_file.as_deref(), flags).await,
+            Command::Healthcheck(args) => {
+                let settings = config::Settings::load(config_file.as_deref(), flags)?;
+                return healthcheck::run(&settings.listen, args);
+            }
             _ => {}
         }
         if let Command::Copy(args) = cli.command {
@@ -346,6 +369,7 @@ fn main() -> std::process::ExitCode {
             Command::Serve { .. }
             | Command::Config(_)
             | Command::Doctor
+            | Command::Healthcheck(_)
             | Command::Backup(_)
             | Command::Restore(_)
             | Command::Copy(_) => Ok(()),
@@ -372,6 +396,7 @@ fn main() -> std::process::ExitCode {
             Command::Keys(command) => admin::clients::run_keys(&core, command).await,
             Command::Migrate(args) => admin::migrate::run(&core, args).await,
             Command::Purge(args) => admin::purge::run(&core, &settings.retention(), args).await,
+            Command::Apply(args) => admin::apply::run(&core, args).await,
         };
         store.close().await;
         outcome

@@ -75,7 +75,7 @@ fn describe() {
     );
     describe_gauge!(
         t::DB_CONNECTIONS,
-        "Database connections by pool and state (in_use, idle)."
+        "Database connections by pool and state (in_use, idle, waiting: acquisitions waiting for a connection)."
     );
     describe_gauge!(t::DB_CONNECTIONS_MAX, "The most connections each database pool opens.");
     describe_gauge!(

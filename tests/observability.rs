@@ -385,6 +385,7 @@ async fn traffic_moves_the_metrics_and_every_request_logs_one_clean_line(backend
     };
     assert!(value(&s, &format!(r#"roster_db_connections_max{{pool="{pool}"}}"#)) >= 1.0);
     assert!(s.contains_key(&format!(r#"roster_db_connections{{pool="{pool}",state="idle"}}"#)));
+    assert!(s.contains_key(&format!(r#"roster_db_connections{{pool="{pool}",state="waiting"}}"#)));
     if promtool_available() {
         let metrics_file = dir.path().join("metrics.txt");
         std::fs::write(&metrics_file, &text).unwrap();

@@ -11,9 +11,11 @@
 #   Debian's nginx (apt) when /usr/sbin/nginx is missing (the forward-auth test),
 #   Debian's prometheus package (apt) when promtool is missing (the metrics test runs
 #   `promtool check metrics` on Roster's /metrics),
+#   Debian's systemd package (apt) when systemd-analyze is missing (the packaging test runs
+#   `systemd-analyze verify` on packaging/systemd/roster.service),
 #   and axe-core (npm ci in tests/clients/axe, its node_modules ignored by git).
 #
-# Usage: scripts/e2e/install.sh [openwebui|langflow|driver|browser|proxy|promtool|axe ...]  (default: all)
+# Usage: scripts/e2e/install.sh [openwebui|langflow|driver|browser|proxy|promtool|systemd|axe ...]  (default: all)
 set -euo pipefail
 
 CACHE="${ROSTER_E2E_CACHE:-$HOME/.cache/roster-e2e}"
@@ -111,8 +113,17 @@ prometheus_tools() {
     apt_install prometheus
 }
 
+systemd_tools() {
+    if command -v systemd-analyze >/dev/null 2>&1; then
+        log "systemd-analyze: $(command -v systemd-analyze) present"
+        return 0
+    fi
+    log "systemd-analyze: installing Debian's systemd package"
+    apt_install systemd
+}
+
 what=("$@")
-[ ${#what[@]} -gt 0 ] || what=(browser proxy promtool driver axe langflow openwebui)
+[ ${#what[@]} -gt 0 ] || what=(browser proxy promtool systemd driver axe langflow openwebui)
 for w in "${what[@]}"; do
     case "$w" in
         openwebui) venv open-webui "open-webui==$OPEN_WEBUI_VERSION" ;;
@@ -122,8 +133,9 @@ for w in "${what[@]}"; do
         browser) browser ;;
         proxy) proxy ;;
         promtool) prometheus_tools ;;
+        systemd) systemd_tools ;;
         axe) axe ;;
-        *) log "unknown part: $w (openwebui, langflow, driver, browser, proxy, promtool, axe)"; exit 2 ;;
+        *) log "unknown part: $w (openwebui, langflow, driver, browser, proxy, promtool, systemd, axe)"; exit 2 ;;
     esac
 done
 log "ready in $CACHE"

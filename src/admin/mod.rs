@@ -1,6 +1,7 @@
 //! The admin commands: thin. Each parses its arguments, asks what it must ask (on a terminal
 //! only), calls the core services the HTTP API calls, and prints. Every rule is the core's.
 
+pub mod apply;
 pub mod audit;
 pub mod backup;
 pub mod badges;

@@ -20,7 +20,8 @@ pub const LIMIT_HITS: &str = "roster_limit_hits_total";
 pub const HASHER_QUEUE: &str = "roster_password_hasher_queue_depth";
 /// How long a hashing job waited for a thread, seconds.
 pub const HASHER_WAIT: &str = "roster_password_hasher_wait_seconds";
-/// Database connections: `pool` (sqlite: reader, writer; postgres: main), `state` (in_use, idle).
+/// Database connections: `pool` (sqlite: reader, writer; postgres: main), `state` (in_use,
+/// idle, and waiting: acquisitions waiting for a connection now).
 pub const DB_CONNECTIONS: &str = "roster_db_connections";
 /// Largest size of each database pool: `pool`.
 pub const DB_CONNECTIONS_MAX: &str = "roster_db_connections_max";
@@ -118,6 +119,7 @@ pub fn refresh_pool_gauges(store: &dyn crate::Store) {
         let in_use = pool.size.saturating_sub(pool.idle);
         metrics::gauge!(DB_CONNECTIONS, "pool" => pool.pool, "state" => "in_use").set(f64::from(in_use));
         metrics::gauge!(DB_CONNECTIONS, "pool" => pool.pool, "state" => "idle").set(f64::from(pool.idle));
+        metrics::gauge!(DB_CONNECTIONS, "pool" => pool.pool, "state" => "waiting").set(f64::from(pool.waiting));
         metrics::gauge!(DB_CONNECTIONS_MAX, "pool" => pool.pool).set(f64::from(pool.max));
     }
 }

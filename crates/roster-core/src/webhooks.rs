@@ -162,6 +162,9 @@ pub trait WebhookStore: Send + Sync {
     async fn get_subscription(&self, id: i64) -> StoreResult<Subscription>;
     /// All subscriptions, oldest first.
     async fn list_subscriptions(&self) -> StoreResult<Vec<Subscription>>;
+    /// Changes a subscription's URL, event types, secret, `required_for_deletion` and
+    /// description (its positions and delivery log stay); NotFound if absent.
+    async fn update_subscription(&self, subscription: &Subscription) -> StoreResult<()>;
     /// Deletes a subscription and its delivery log; NotFound if absent.
     async fn delete_subscription(&self, id: i64) -> StoreResult<()>;
 

@@ -18,6 +18,7 @@ mod sql;
 mod sqlite;
 pub mod transfer;
 mod two_factor;
+mod waiting;
 mod webhooks;
 
 pub use postgres::PgStore;

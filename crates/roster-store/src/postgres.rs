@@ -2,11 +2,13 @@
 //! advisory lock that serialises the transactions guarding the last administrator.
 //! Connection handling only; the queries are shared (`capability/`).
 
+use crate::waiting::{Counted, Waiting};
 use crate::{connect_error, migrate_error};
 use anyhow::Context;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
+use std::sync::Arc;
 use std::time::Duration;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -24,6 +26,8 @@ const ADMIN_GUARD_LOCK: i64 = 0x526f_7374_4164_6d6e;
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// The acquisitions waiting now (for the metrics).
+    waiting: Arc<Waiting>,
 }
 
 impl PgStore {
@@ -43,7 +47,10 @@ impl PgStore {
             .connect(url)
             .await
             .map_err(|e| connect_error(e, "PostgreSQL"))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            waiting: Arc::default(),
+        })
     }
 
     /// Applies the migrations this Roster knows; refuses a database migrated by a newer one.
@@ -93,16 +100,19 @@ impl PgStore {
     const SINGLE_DELIVERER: bool = false;
 
     /// The pool, named for the metrics.
-    fn pools(&self) -> [(&'static str, &PgPool); 1] {
-        [("main", &self.pool)]
+    fn pools(&self) -> [(&'static str, &PgPool, &Waiting); 1] {
+        [("main", &self.pool, &self.waiting)]
     }
 
-    fn read_pool(&self) -> &PgPool {
-        &self.pool
+    fn read_pool(&self) -> Counted<'_, Postgres> {
+        Counted {
+            pool: &self.pool,
+            waiting: &self.waiting,
+        }
     }
 
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-        self.pool.begin().await
+        self.waiting.begin(&self.pool, None).await
     }
 
     async fn lock_admins(transaction: &mut Transaction<'static, Postgres>) -> Result<(), sqlx::Error> {

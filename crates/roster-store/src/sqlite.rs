@@ -5,6 +5,7 @@
 //! Connection handling only; the queries are shared (`capability/`).
 
 use crate::error::is_sqlite_busy;
+use crate::waiting::{Counted, Waiting};
 use crate::{connect_error, migrate_error};
 use anyhow::{Context, bail};
 use sqlx::migrate::{MigrateError, Migrator};
@@ -42,6 +43,9 @@ const REPLACE_READINESS_PROBE: &str = "REPLACE INTO instance_state (name) VALUES
 pub struct SqliteStore {
     reader: SqlitePool,
     writer: SqlitePool,
+    /// The acquisitions of each pool waiting now (for the metrics).
+    reader_waiting: Arc<Waiting>,
+    writer_waiting: Arc<Waiting>,
     /// The last readiness probe: when it ran and whether a write committed.
     probe: Arc<tokio::sync::Mutex<Option<(Instant, bool)>>>,
 }
@@ -75,6 +79,8 @@ impl SqliteStore {
         Ok(Self {
             reader,
             writer,
+            reader_waiting: Arc::default(),
+            writer_waiting: Arc::default(),
             probe: Arc::default(),
         })
     }
@@ -151,16 +157,22 @@ impl SqliteStore {
     const SINGLE_DELIVERER: bool = true;
 
     /// The pools, named for the metrics.
-    fn pools(&self) -> [(&'static str, &SqlitePool); 2] {
-        [("reader", &self.reader), ("writer", &self.writer)]
+    fn pools(&self) -> [(&'static str, &SqlitePool, &Waiting); 2] {
+        [
+            ("reader", &self.reader, &self.reader_waiting),
+            ("writer", &self.writer, &self.writer_waiting),
+        ]
     }
 
-    fn read_pool(&self) -> &SqlitePool {
-        &self.reader
+    fn read_pool(&self) -> Counted<'_, Sqlite> {
+        Counted {
+            pool: &self.reader,
+            waiting: &self.reader_waiting,
+        }
     }
 
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
-        self.writer.begin_with("BEGIN IMMEDIATE").await
+        self.writer_waiting.begin(&self.writer, Some("BEGIN IMMEDIATE")).await
     }
 
     /// Nothing to do: `BEGIN IMMEDIATE` on the single writer already serialises writes.

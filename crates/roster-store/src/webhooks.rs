@@ -12,6 +12,8 @@ pub(crate) const SUBSCRIPTION_COLUMNS: &str = "id, url, event_types, secret, req
 pub(crate) const INSERT_SUBSCRIPTION: &str = "INSERT INTO webhook_subscriptions (id, url, event_types, secret, \
      required_for_deletion, description, created_by, created_at, start_seq, fanned_out_seq) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)";
+pub(crate) const UPDATE_SUBSCRIPTION: &str = "UPDATE webhook_subscriptions SET url = $2, event_types = $3, \
+     secret = $4, required_for_deletion = $5, description = $6 WHERE id = $1";
 pub(crate) const DELETE_SUBSCRIPTION: &str = "DELETE FROM webhook_subscriptions WHERE id = $1";
 pub(crate) const DELETE_DELIVERIES_OF_SUBSCRIPTION: &str = "DELETE FROM webhook_deliveries WHERE subscription_id = $1";
 pub(crate) const ADVANCE_SUBSCRIPTION: &str = "UPDATE webhook_subscriptions SET fanned_out_seq = $2 WHERE id = $1";

@@ -301,7 +301,42 @@ async fn the_backlog_counts_what_receivers_are_owed(backend: Backend) {
     assert_eq!(done.oldest_undelivered_ms, None);
 }
 
+async fn a_subscription_changes_in_place_and_keeps_its_position(backend: Backend) {
+    let db = roster_testkit::or_skip!(TestDatabase::new(backend).await);
+    let store = db.store().await;
+    store
+        .append_outbox_events(&[event(500, "user.updated", 3)])
+        .await
+        .unwrap();
+    let made = store.insert_subscription(&subscription(4, &[], false)).await.unwrap();
+    let changed = Subscription {
+        url: "https://example.org/other".into(),
+        event_types: vec!["user.deleted".into()],
+        secret: "sealed-other".into(),
+        required_for_deletion: true,
+        description: Some("billing".into()),
+        ..made.clone()
+    };
+    store.update_subscription(&changed).await.unwrap();
+    let read = store.get_subscription(4).await.unwrap();
+    assert_eq!(read.url, changed.url);
+    assert_eq!(read.event_types, changed.event_types);
+    assert_eq!(read.secret, changed.secret);
+    assert!(read.required_for_deletion);
+    assert_eq!(read.description.as_deref(), Some("billing"));
+    assert_eq!(
+        (read.start_seq, read.fanned_out_seq),
+        (made.start_seq, made.fanned_out_seq)
+    );
+    let missing = Subscription { id: 99, ..changed };
+    assert!(matches!(
+        store.update_subscription(&missing).await,
+        Err(roster_core::store::StoreError::NotFound)
+    ));
+}
+
 backend_tests!(
+    a_subscription_changes_in_place_and_keeps_its_position,
     the_backlog_counts_what_receivers_are_owed,
     racing_claims_take_each_delivery_once_in_order_per_user,
     claims_lapse_replays_reset_and_deletions_wait,

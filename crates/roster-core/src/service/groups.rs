@@ -2,7 +2,7 @@
 //! dialect; administrators manage them, members may read their own.
 
 use super::users::{not_found, validate_preferences};
-use super::{Actor, Core};
+use super::{Actor, Authority, Core};
 use crate::error::{Error, Result};
 use crate::id::{GroupId, UserId};
 use crate::journal::{Journal, JournalBuilder, audit, event};
@@ -48,18 +48,28 @@ pub fn validate_permissions(value: serde_json::Value) -> Result<serde_json::Valu
     })
 }
 
+/// Checks a group as [`Core::create_group`] would (its name, description and permissions),
+/// changing nothing; returns its permissions as they would be stored.
+pub fn check_group(input: &NewGroup) -> Result<serde_json::Value> {
+    validate_group_name(&input.name)?;
+    if let Some(description) = &input.description {
+        validate_description(description)?;
+    }
+    validate_permissions(input.permissions.clone().unwrap_or_else(|| json!({})))
+}
+
 impl Core {
     /// Creates a group (administrators only).
-    pub async fn create_group(&self, actor: &Actor, input: NewGroup) -> Result<Group> {
-        actor.require_admin()?;
-        let (group, journal) = self.new_group(actor, input)?;
+    pub async fn create_group(&self, by: impl Into<Authority<'_>>, input: NewGroup) -> Result<Group> {
+        let by = by.into().require_admin()?;
+        let (group, journal) = self.new_group(by, input)?;
         self.store.insert_group(&group, &journal.build()).await?;
         tracing::info!(group = %group.id, "group created");
         Ok(group)
     }
 
     /// A new group from `input`, and the journal of its creation.
-    fn new_group(&self, actor: &Actor, input: NewGroup) -> Result<(Group, JournalBuilder<'_>)> {
+    fn new_group(&self, by: Option<UserId>, input: NewGroup) -> Result<(Group, JournalBuilder<'_>)> {
         let now = self.clock.now();
         let group = Group {
             id: GroupId(self.next_id()),
@@ -71,11 +81,11 @@ impl Core {
                 .transpose()?
                 .unwrap_or_default(),
             permissions: validate_permissions(input.permissions.unwrap_or_else(|| serde_json::json!({})))?,
-            created_by: Some(actor.user.id),
+            created_by: by,
             created_at: now,
             updated_at: now,
         };
-        let journal = self.journal(Some(actor.user.id)).audit(
+        let journal = self.journal(by).audit(
             audit::GROUP_CREATE,
             None,
             json!({ "group_id": group.id.to_string(), "name": group.name }),
@@ -102,9 +112,14 @@ impl Core {
     }
 
     /// Changes a group's name, description or permissions (administrators only).
-    pub async fn update_group(&self, actor: &Actor, id: GroupId, changes: GroupChanges) -> Result<Group> {
-        actor.require_admin()?;
-        let (group, journal) = self.changed_group(actor, id, changes).await?;
+    pub async fn update_group(
+        &self,
+        by: impl Into<Authority<'_>>,
+        id: GroupId,
+        changes: GroupChanges,
+    ) -> Result<Group> {
+        let by = by.into().require_admin()?;
+        let (group, journal) = self.changed_group(by, id, changes).await?;
         let journal = journal.build();
         self.store
             .update_group(&group, &journal)
@@ -116,7 +131,7 @@ impl Core {
     /// The group `id` after `changes` (stamped now), and the journal of the change.
     async fn changed_group(
         &self,
-        actor: &Actor,
+        by: Option<UserId>,
         id: GroupId,
         changes: GroupChanges,
     ) -> Result<(Group, JournalBuilder<'_>)> {
@@ -132,7 +147,7 @@ impl Core {
             group.permissions = validate_permissions(permissions)?;
         }
         group.updated_at = self.clock.now();
-        let journal = self.journal(Some(actor.user.id)).audit(
+        let journal = self.journal(by).audit(
             audit::GROUP_UPDATE,
             None,
             json!({
@@ -145,10 +160,10 @@ impl Core {
     }
 
     /// Deletes a group and its memberships (administrators only).
-    pub async fn delete_group(&self, actor: &Actor, id: GroupId) -> Result<()> {
-        actor.require_admin()?;
+    pub async fn delete_group(&self, by: impl Into<Authority<'_>>, id: GroupId) -> Result<()> {
+        let by = by.into().require_admin()?;
         let group = self.store.get_group(id).await.map_err(not_found("group"))?;
-        let mut journal = self.journal(Some(actor.user.id)).audit(
+        let mut journal = self.journal(by).audit(
             audit::GROUP_DELETE,
             None,
             json!({ "group_id": id.to_string(), "name": group.name }),
@@ -314,14 +329,18 @@ pub struct GroupWithMembers {
 impl Core {
     /// [`Core::list_groups`], each group with its members for an administrator (one query
     /// for all the members).
-    pub async fn list_groups_with_members(&self, actor: &Actor) -> Result<Vec<GroupWithMembers>> {
-        let groups = self.list_groups(actor).await?;
-        if actor.user.role != Role::Admin {
-            return Ok(groups
-                .into_iter()
-                .map(|group| GroupWithMembers { group, members: None })
-                .collect());
-        }
+    pub async fn list_groups_with_members(&self, by: impl Into<Authority<'_>>) -> Result<Vec<GroupWithMembers>> {
+        let groups = match by.into() {
+            Authority::Actor(actor) if actor.user.role != Role::Admin => {
+                return Ok(self
+                    .list_groups(actor)
+                    .await?
+                    .into_iter()
+                    .map(|group| GroupWithMembers { group, members: None })
+                    .collect());
+            }
+            _ => self.store.list_groups().await?,
+        };
         let ids: Vec<GroupId> = groups.iter().map(|g| g.id).collect();
         let mut members: BTreeMap<GroupId, Vec<UserId>> = BTreeMap::new();
         for (group, user) in self.store.list_members_of_groups(&ids).await? {
@@ -339,11 +358,12 @@ impl Core {
     /// [`Core::get_group`], with its members for an administrator.
     pub async fn get_group_with_members(&self, actor: &Actor, id: GroupId) -> Result<GroupWithMembers> {
         let group = self.get_group(actor, id).await?;
-        self.with_members(actor, group).await
+        self.with_members(actor.user.role == Role::Admin, group).await
     }
 
-    async fn with_members(&self, actor: &Actor, group: Group) -> Result<GroupWithMembers> {
-        let members = if actor.user.role == Role::Admin {
+    /// `group` with its members if `admin` (the caller may see them).
+    async fn with_members(&self, admin: bool, group: Group) -> Result<GroupWithMembers> {
+        let members = if admin {
             Some(self.store.list_group_members(group.id).await?)
         } else {
             None
@@ -356,13 +376,13 @@ impl Core {
     /// [`Core::add_group_members`] journal them).
     pub async fn create_group_with_members(
         &self,
-        actor: &Actor,
+        by: impl Into<Authority<'_>>,
         input: NewGroup,
         members: &[UserId],
     ) -> Result<GroupWithMembers> {
-        actor.require_admin()?;
+        let by = by.into().require_admin()?;
         check_member_count(members)?;
-        let (group, journal) = self.new_group(actor, input)?;
+        let (group, journal) = self.new_group(by, input)?;
         let added: BTreeSet<UserId> = members.iter().copied().collect();
         let journal = membership_rows(journal, group.id, &added, true).build();
         self.store
@@ -370,7 +390,7 @@ impl Core {
             .await
             .map_err(not_found("user"))?;
         tracing::info!(group = %group.id, "group created");
-        self.with_members(actor, group).await
+        self.with_members(true, group).await
     }
 
     /// Changes a group (administrators only) and makes `members` its members (None: leaves
@@ -379,18 +399,19 @@ impl Core {
     /// [`Core::remove_group_members`] journal them).
     pub async fn update_group_with_members(
         &self,
-        actor: &Actor,
+        by: impl Into<Authority<'_>>,
         id: GroupId,
         changes: GroupChanges,
         members: Option<&[UserId]>,
     ) -> Result<GroupWithMembers> {
+        let by = by.into();
         let Some(members) = members else {
-            let group = self.update_group(actor, id, changes).await?;
-            return self.with_members(actor, group).await;
+            let group = self.update_group(by, id, changes).await?;
+            return self.with_members(true, group).await;
         };
-        actor.require_admin()?;
+        let by = by.require_admin()?;
         check_member_count(members)?;
-        let (group, journal) = self.changed_group(actor, id, changes).await?;
+        let (group, journal) = self.changed_group(by, id, changes).await?;
         let before = self.store.list_group_members(id).await?;
         let added: BTreeSet<UserId> = members.iter().filter(|u| !before.contains(u)).copied().collect();
         let gone: BTreeSet<UserId> = before.iter().filter(|u| !members.contains(u)).copied().collect();
@@ -402,6 +423,6 @@ impl Core {
             .write_group_with_members(&group, false, members, &removed, &journal)
             .await
             .map_err(not_found("user"))?;
-        self.with_members(actor, group).await
+        self.with_members(true, group).await
     }
 }

@@ -64,7 +64,7 @@ pub use browser::{AMR_OTP, AMR_PASSWORD, BrowserSession, BrowserSessionStarted, 
 pub use channels::{CANNOT_MESSAGE, NOTES_CHANNEL_NAME};
 pub use chat_profile::{ChatAccountChanges, INCORRECT_CURRENT_PASSWORD};
 pub use email_change::{EMAIL_CHANGE_TTL, EmailChangeRequested};
-pub use groups::{GroupChanges, GroupWithMembers, MAX_MEMBERS_PER_CHANGE, NewGroup, validate_permissions};
+pub use groups::{GroupChanges, GroupWithMembers, MAX_MEMBERS_PER_CHANGE, NewGroup, check_group, validate_permissions};
 pub use import::{
     ImportLine, ImportOptions, ImportReport, OnConflict, Outcome, RecordReport, UserRecord, validate_password_hash,
 };
@@ -102,9 +102,9 @@ pub use users::{
 pub use verification::SignupForm;
 pub use webhook_net::{AddressPolicy, Refusal, check_ip, check_url, without_credentials};
 pub use webhooks::{
-    DeletionReceiver, DeletionStatus, DeliveryWorker, EventPage, HostResolver, HttpTransport, MAX_DELIVERIES_PAGE,
-    MAX_EVENTS_PAGE, NewSubscription, SCOPE_EVENTS, SendFailure, SubscriptionCreated, SystemResolver,
-    WEBHOOK_SECRET_PREFIX, WebhookSettings, WebhookTransport,
+    Checked as CheckedSubscription, DeletionReceiver, DeletionStatus, DeliveryWorker, EventPage, HostResolver,
+    HttpTransport, MAX_DELIVERIES_PAGE, MAX_EVENTS_PAGE, NewSubscription, SCOPE_EVENTS, SendFailure,
+    SubscriptionCreated, SystemResolver, WEBHOOK_SECRET_PREFIX, WebhookSettings, WebhookTransport,
 };
 
 use crate::clock::Clock;

@@ -13,7 +13,7 @@
 //! Administrators pass every gate.
 
 use super::groups::validate_permissions;
-use super::{Actor, Core};
+use super::{Authority, Core};
 use crate::error::{Error, Refusal, Result};
 use crate::id::UserId;
 use crate::{Role, User};
@@ -214,8 +214,13 @@ pub fn or_merge(base: &mut Value, grant: &Value) {
 
 impl Core {
     /// The stored template `name`, completed from `defaults` (administrators only).
-    pub async fn permission_template(&self, actor: &Actor, name: &str, defaults: &Value) -> Result<Value> {
-        actor.require_admin()?;
+    pub async fn permission_template(
+        &self,
+        by: impl Into<Authority<'_>>,
+        name: &str,
+        defaults: &Value,
+    ) -> Result<Value> {
+        by.into().require_admin()?;
         self.template_with_defaults(name, defaults).await
     }
 
@@ -231,11 +236,16 @@ impl Core {
     }
 
     /// Replaces the template `name` (administrators only); returns what was stored.
-    pub async fn set_permission_template(&self, actor: &Actor, name: &str, permissions: Value) -> Result<Value> {
-        actor.require_admin()?;
+    pub async fn set_permission_template(
+        &self,
+        by: impl Into<Authority<'_>>,
+        name: &str,
+        permissions: Value,
+    ) -> Result<Value> {
+        let by = by.into().require_admin()?;
         let permissions = validate_permissions(permissions)?;
         let journal = self
-            .journal(Some(actor.user.id))
+            .journal(by)
             .audit(
                 crate::journal::audit::PERMISSION_TEMPLATE_UPDATE,
                 None,

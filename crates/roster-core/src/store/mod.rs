@@ -123,6 +123,8 @@ pub struct PoolStats {
     pub size: u32,
     /// Open connections not in use.
     pub idle: u32,
+    /// Acquisitions of a connection waiting now (counted by the store around each acquire).
+    pub waiting: u32,
     /// The most connections the pool opens.
     pub max: u32,
 }

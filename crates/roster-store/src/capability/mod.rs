@@ -68,10 +68,11 @@ macro_rules! impl_store {
                 fn pool_stats(&self) -> Vec<roster_core::store::PoolStats> {
                     self.pools()
                         .into_iter()
-                        .map(|(pool, p)| roster_core::store::PoolStats {
+                        .map(|(pool, p, waiting)| roster_core::store::PoolStats {
                             pool,
                             size: p.size(),
                             idle: u32::try_from(p.num_idle()).unwrap_or(u32::MAX),
+                            waiting: waiting.now(),
                             max: p.options().get_max_connections(),
                         })
                         .collect()

@@ -110,6 +110,25 @@ macro_rules! impl_webhooks {
                     convert_all(rows, SubscriptionRow::into_subscription)
                 }
 
+                async fn update_subscription(&self, subscription: &Subscription) -> StoreResult<()> {
+                    let updated = write_transaction!(self, |transaction| {
+                        Ok(sqlx::query(webhooks::UPDATE_SUBSCRIPTION)
+                            .bind(subscription.id)
+                            .bind(&subscription.url)
+                            .bind(Json(&subscription.event_types))
+                            .bind(&subscription.secret)
+                            .bind(subscription.required_for_deletion)
+                            .bind(subscription.description.as_deref())
+                            .execute(&mut *transaction)
+                            .await?
+                            .rows_affected())
+                    })?;
+                    if updated == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    Ok(())
+                }
+
                 async fn delete_subscription(&self, id: i64) -> StoreResult<()> {
                     let deleted = write_transaction!(self, |transaction| {
                         sqlx::query(webhooks::DELETE_DELIVERIES_OF_SUBSCRIPTION)

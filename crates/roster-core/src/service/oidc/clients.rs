@@ -374,6 +374,29 @@ impl Core {
     /// only as a digest.
     pub async fn create_oidc_client(&self, by: impl Into<Authority<'_>>, new: NewClient) -> Result<ClientCreated> {
         let actor = by.into().require_admin()?;
+        let (client, shown) = self.new_oidc_client(new)?;
+        let details = serde_json::json!({ "client_id": client.client_id });
+        let journal = self
+            .journal(actor)
+            .audit(action::CLIENT_CREATED, None, details.clone())
+            .event(action::CLIENT_CREATED, subject(actor), details)
+            .build();
+        self.store
+            .insert_oidc_client(&client, &journal)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict { .. } => Error::Conflict { field: "client_id" },
+                e => e.into(),
+            })?;
+        Ok(ClientCreated {
+            client: ClientView::from(&client),
+            secret: shown,
+        })
+    }
+
+    /// The client `new` describes, as [`Core::create_oidc_client`] would store it, and the
+    /// secret generated for it (None: public, or given).
+    fn new_oidc_client(&self, new: NewClient) -> Result<(OidcClient, Option<String>)> {
         validate_client_id(&new.client_id)?;
         let (secret, shown) = match (new.public, new.secret) {
             (true, Some(_)) => return Err(Error::invalid("secret", "a public client has no secret")),
@@ -409,23 +432,26 @@ impl Core {
             updated_at: now,
         };
         apply(&mut client, new.settings, self.address_policy())?;
-        let details = serde_json::json!({ "client_id": client.client_id });
-        let journal = self
-            .journal(actor)
-            .audit(action::CLIENT_CREATED, None, details.clone())
-            .event(action::CLIENT_CREATED, subject(actor), details)
-            .build();
-        self.store
-            .insert_oidc_client(&client, &journal)
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict { .. } => Error::Conflict { field: "client_id" },
-                e => e.into(),
-            })?;
-        Ok(ClientCreated {
-            client: ClientView::from(&client),
-            secret: shown,
-        })
+        Ok((client, shown))
+    }
+
+    /// Checks a client as [`Core::create_oidc_client`] would, storing nothing; returns it as
+    /// it would be shown (with its defaults filled in).
+    pub fn check_oidc_client(&self, new: NewClient) -> Result<ClientView> {
+        self.new_oidc_client(new).map(|(client, _)| ClientView::from(&client))
+    }
+
+    /// Whether `secret` is the client's secret (false for a public client; the secret is
+    /// stored only as a digest).
+    pub async fn oidc_client_secret_is(
+        &self,
+        by: impl Into<Authority<'_>>,
+        client_id: &str,
+        secret: &str,
+    ) -> Result<bool> {
+        by.into().require_admin()?;
+        let client = self.store.get_oidc_client(client_id).await.map_err(not_found)?;
+        Ok(secret_matches(&client, secret))
     }
 
     /// Every client.

@@ -47,6 +47,16 @@ pub struct NewSubscription {
     pub description: Option<String>,
 }
 
+/// A subscription's fields as checked (see [`Core::check_subscription`]).
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub url: String,
+    pub event_types: Vec<String>,
+    /// None: one is generated.
+    pub secret: Option<String>,
+    pub description: Option<String>,
+}
+
 /// A subscription just created, with its secret (shown this once when generated).
 #[derive(Debug, Clone)]
 pub struct SubscriptionCreated {
@@ -148,30 +158,13 @@ impl Core {
         input: NewSubscription,
     ) -> Result<SubscriptionCreated> {
         let created_by = by.into().require_admin()?;
-        let url = validate_url(&input.url, self.address_policy())?;
-        let mut event_types = Vec::new();
-        for raw in &input.event_types {
-            let t = validate_event_type(raw)?;
-            if !event_types.contains(&t) {
-                event_types.push(t);
-            }
-        }
-        if input.required_for_deletion && !event_types.is_empty() && !event_types.iter().any(|t| t == USER_DELETED) {
-            return Err(Error::invalid(
-                "event_types",
-                format!("a subscription required for deletion must receive {USER_DELETED}"),
-            ));
-        }
-        let secret = match input.secret {
-            Some(s) => {
-                if s.chars().count() < 16 || s.len() > 256 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                    return Err(Error::invalid("secret", "must be 16 to 256 characters without spaces"));
-                }
-                s
-            }
-            None => format!("{WEBHOOK_SECRET_PREFIX}{}", random_secret()),
-        };
-        let description = crate::user::validate_text("description", input.description.as_deref().unwrap_or(""), 200)?;
+        let Checked {
+            url,
+            event_types,
+            secret,
+            description,
+        } = self.check_subscription(&input)?;
+        let secret = secret.unwrap_or_else(|| format!("{WEBHOOK_SECRET_PREFIX}{}", random_secret()));
         let store = &self.store;
         if store.list_subscriptions().await?.len() >= MAX_SUBSCRIPTIONS {
             return Err(Error::invalid(
@@ -196,6 +189,76 @@ impl Core {
         let subscription = store.insert_subscription(&subscription).await?;
         tracing::info!(webhook = subscription.id, url = %subscription.url, "webhook subscription created");
         Ok(SubscriptionCreated { subscription, secret })
+    }
+
+    /// Checks a subscription as [`Core::create_subscription`] would, changing nothing; returns
+    /// its fields as they would be stored (the secret: None when one would be generated).
+    pub fn check_subscription(&self, input: &NewSubscription) -> Result<Checked> {
+        let url = validate_url(&input.url, self.address_policy())?;
+        let mut event_types = Vec::new();
+        for raw in &input.event_types {
+            let t = validate_event_type(raw)?;
+            if !event_types.contains(&t) {
+                event_types.push(t);
+            }
+        }
+        if input.required_for_deletion && !event_types.is_empty() && !event_types.iter().any(|t| t == USER_DELETED) {
+            return Err(Error::invalid(
+                "event_types",
+                format!("a subscription required for deletion must receive {USER_DELETED}"),
+            ));
+        }
+        if let Some(s) = &input.secret
+            && (s.chars().count() < 16 || s.len() > 256 || s.chars().any(|c| c.is_whitespace() || c.is_control()))
+        {
+            return Err(Error::invalid("secret", "must be 16 to 256 characters without spaces"));
+        }
+        let description = crate::user::validate_text("description", input.description.as_deref().unwrap_or(""), 200)?;
+        Ok(Checked {
+            url,
+            event_types,
+            secret: input.secret.clone(),
+            description,
+        })
+    }
+
+    /// Changes a subscription in place (administrators and the operator): its URL, event
+    /// types, whether deletions wait for it, its description, and its secret when `input`
+    /// gives one (None keeps it). Its delivery log and position in the outbox stay.
+    pub async fn update_subscription(
+        &self,
+        by: impl Into<Authority<'_>>,
+        id: i64,
+        input: NewSubscription,
+    ) -> Result<Subscription> {
+        by.into().require_admin()?;
+        let checked = self.check_subscription(&input)?;
+        let mut subscription = self.store.get_subscription(id).await.map_err(not_found("webhook"))?;
+        subscription.url = checked.url;
+        subscription.event_types = checked.event_types;
+        subscription.required_for_deletion = input.required_for_deletion;
+        subscription.description = checked.description;
+        if let Some(secret) = checked.secret {
+            subscription.secret = self.secrets.seal_str(&secret, &secret_context(id))?;
+        }
+        self.store
+            .update_subscription(&subscription)
+            .await
+            .map_err(not_found("webhook"))?;
+        tracing::info!(webhook = id, "webhook subscription changed");
+        Ok(shown(subscription))
+    }
+
+    /// Whether `secret` is the subscription's signing secret (administrators and the
+    /// operator; the secret itself is never returned).
+    pub async fn subscription_secret_is(&self, by: impl Into<Authority<'_>>, id: i64, secret: &str) -> Result<bool> {
+        by.into().require_admin()?;
+        let subscription = self.store.get_subscription(id).await.map_err(not_found("webhook"))?;
+        let stored = self.secrets.open_str(&subscription.secret, &secret_context(id))?;
+        Ok(crate::token::digests_equal(
+            &crate::token::digest(&stored),
+            &crate::token::digest(secret),
+        ))
     }
 
     /// Every subscription (administrators and the operator).
