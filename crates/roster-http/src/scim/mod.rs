@@ -12,7 +12,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use roster_core::service::{
     SCIM_ERROR_SCHEMA, ScimListQuery, ScimResourceKind, project_attributes, scim_resource_type, scim_resource_types,
     scim_schema, scim_schemas, scim_service_provider_config,
@@ -37,6 +37,9 @@ pub fn mount(_state: &AppState) -> Router<AppState> {
         .route("/Schemas", get(schemas))
         .route("/Schemas/{id}", get(schema))
         .route("/Users", get(list_users).post(create_user))
+        .route("/.search", post(search_everything))
+        .route("/Users/.search", post(search_users))
+        .route("/Groups/.search", post(search_groups))
         .route(
             "/Users/{id}",
             get(get_user).put(replace_user).patch(patch_user).delete(delete_user),
@@ -98,6 +101,17 @@ pub fn render_error(info: &ErrorInfo) -> Response {
         (C::Conflict, Some(field)) => format!("{field} is already taken"),
         _ => info.detail.clone(),
     };
+    let mut response = error_body(status, scim_type, &detail);
+    if status == StatusCode::UNAUTHORIZED {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    response
+}
+
+/// A SCIM Error message.
+fn error_body(status: StatusCode, scim_type: Option<&str>, detail: &str) -> Response {
     let mut body = json!({
         "schemas": [SCIM_ERROR_SCHEMA],
         "status": status.as_u16().to_string(),
@@ -106,13 +120,18 @@ pub fn render_error(info: &ErrorInfo) -> Response {
     if let Some(scim_type) = scim_type {
         body["scimType"] = json!(scim_type);
     }
-    let mut response = scim(status, body);
-    if status == StatusCode::UNAUTHORIZED {
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    }
-    response
+    scim(status, body)
+}
+
+/// `POST /.search` over every resource type at once is not supported (RFC 7644's 501); each
+/// type's own `/.search` is.
+async fn search_everything(State(state): State<AppState>, Auth(actor): Auth) -> Result<Response> {
+    state.core.require_scim(&actor)?;
+    Ok(error_body(
+        StatusCode::NOT_IMPLEMENTED,
+        None,
+        "searching every resource type at once is not supported: use /Users/.search or /Groups/.search",
+    ))
 }
 
 /// The query of a listing and of a read: paging, filter, sort and the attributes asked for.
@@ -276,6 +295,44 @@ async fn delete(state: &AppState, actor: &roster_core::Actor, kind: ScimResource
         .scim_delete(actor, kind, &base(state), id, if_match(headers).as_deref())
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A SearchRequest body (`POST /Users/.search`): the listing's parameters as JSON.
+fn search_params(headers: &HeaderMap, bytes: &Bytes) -> Result<ListParams> {
+    let value = body(headers, bytes)?;
+    let text = |field: &'static str| -> Result<Option<String>> {
+        match value.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|i| i.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+                .map(|v| Some(v.join(",")))
+                .ok_or_else(|| Error::invalid(field, "must be a list of strings").into()),
+            Some(_) => Err(Error::invalid(field, "has the wrong type").into()),
+        }
+    };
+    Ok(ListParams {
+        filter: text("filter")?,
+        start_index: text("startIndex")?,
+        count: text("count")?,
+        sort_by: text("sortBy")?,
+        sort_order: text("sortOrder")?,
+        attributes: text("attributes")?,
+        excluded_attributes: text("excludedAttributes")?,
+    })
+}
+
+async fn search_users(State(state): State<AppState>, Auth(actor): Auth, headers: HeaderMap, bytes: Bytes) -> Result<Response> {
+    let params = search_params(&headers, &bytes)?;
+    list(&state, &actor, ScimResourceKind::User, &params).await
+}
+
+async fn search_groups(State(state): State<AppState>, Auth(actor): Auth, headers: HeaderMap, bytes: Bytes) -> Result<Response> {
+    let params = search_params(&headers, &bytes)?;
+    list(&state, &actor, ScimResourceKind::Group, &params).await
 }
 
 async fn list_users(State(state): State<AppState>, Auth(actor): Auth, Query(params): Query<ListParams>) -> Result<Response> {

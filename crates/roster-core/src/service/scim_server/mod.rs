@@ -343,7 +343,12 @@ fn kept_attributes(body: &Value) -> Value {
     if let Some(object) = body.as_object() {
         for (key, value) in object {
             if !NOT_KEPT.iter().any(|n| n.eq_ignore_ascii_case(key)) && !value.is_null() {
-                kept.insert(key.clone(), value.clone());
+                let mut value = value.clone();
+                // An extension's object may repeat the schemas; the resource's list says them.
+                if let Some(inner) = value.as_object_mut().filter(|_| key.to_ascii_lowercase().starts_with("urn:")) {
+                    inner.retain(|k, _| !k.eq_ignore_ascii_case("schemas"));
+                }
+                kept.insert(key.clone(), value);
             }
         }
     }
@@ -478,7 +483,7 @@ fn render_group(group: &Group, record: Option<&ScimRecord>, members: &[UserId], 
     } else {
         let members: Vec<Value> = members
             .iter()
-            .map(|m| json!({"value": m.to_string(), "$ref": format!("{base}/Users/{m}"), "type": "User"}))
+            .map(|m| json!({"value": m.to_string(), "$ref": format!("{base}/Users/{m}")}))
             .collect();
         set(&mut out, "members", Value::Array(members));
     }

@@ -90,6 +90,10 @@ pub fn read_operations(body: &Value) -> Result<Vec<(Op, Option<String>, Option<V
 pub fn apply(resource: &mut Value, operations: &[(Op, Option<String>, Option<Value>)]) -> Result<()> {
     for (op, path, value) in operations {
         match path {
+            // The enterprise extension as a whole.
+            Some(path) if path.trim().eq_ignore_ascii_case(super::filter::ENTERPRISE_SCHEMA) => {
+                apply_extension(resource, *op, value.as_ref())?;
+            }
             Some(path) => {
                 let path = parse_patch_path(path)?;
                 apply_at(resource, *op, &path, value.clone())?;
@@ -100,13 +104,8 @@ pub fn apply(resource: &mut Value, operations: &[(Op, Option<String>, Option<Val
                 };
                 for (key, value) in values {
                     // An extension's URN names an object of its attributes.
-                    if key.to_ascii_lowercase().starts_with("urn:") && value.is_object() && !key.contains('.') {
-                        if let Some(inner) = value.as_object() {
-                            for (sub, v) in inner {
-                                let path = parse_patch_path(&format!("{key}:{sub}"))?;
-                                apply_at(resource, *op, &path, Some(v.clone()))?;
-                            }
-                        }
+                    if key.eq_ignore_ascii_case(super::filter::ENTERPRISE_SCHEMA) {
+                        apply_extension(resource, *op, Some(value))?;
                         continue;
                     }
                     let path = parse_patch_path(key)?;
@@ -114,6 +113,30 @@ pub fn apply(resource: &mut Value, operations: &[(Op, Option<String>, Option<Val
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// An operation on the enterprise extension as a whole: `remove` drops it, `add` and
+/// `replace` set each attribute of `value`'s object.
+fn apply_extension(resource: &mut Value, op: Op, value: Option<&Value>) -> Result<()> {
+    let urn = super::filter::ENTERPRISE_SCHEMA;
+    if op == Op::Remove {
+        if let Some(root) = resource.as_object_mut() {
+            let key = key_of(root, urn);
+            root.remove(&key);
+        }
+        return Ok(());
+    }
+    let Some(Value::Object(inner)) = value else {
+        return Err(Error::invalid("value", format!("{urn} takes an object of its attributes")));
+    };
+    for (sub, v) in inner {
+        if sub.eq_ignore_ascii_case("schemas") {
+            continue;
+        }
+        let path = parse_patch_path(&format!("{urn}:{sub}"))?;
+        apply_at(resource, op, &path, Some(v.clone()))?;
     }
     Ok(())
 }

@@ -95,7 +95,9 @@ fn user_schema(base: &str) -> Value {
             text("preferredLanguage", "The preferred language."),
             text("locale", "The locale."),
             text("timezone", "The time zone."),
-            attr("active", "boolean", "Whether the user may sign in."),
+            // Every Roster account is active or not, so `active` is always there (a request
+            // without it leaves it as it is, or true for a new user).
+            with(attr("active", "boolean", "Whether the user may sign in."), "required", json!(true)),
             with(
                 with(text("password", "A password to set (never returned)."), "mutability", json!("writeOnly")),
                 "returned",
@@ -170,7 +172,6 @@ fn group_schema(base: &str) -> Value {
                         "mutability",
                         json!("immutable"),
                     ),
-                    with(text("type", "User."), "mutability", json!("immutable")),
                 ],
             )),
         ],
