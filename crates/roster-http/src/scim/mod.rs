@@ -47,7 +47,10 @@ pub fn mount(_state: &AppState) -> Router<AppState> {
         .route("/Groups", get(list_groups).post(create_group))
         .route(
             "/Groups/{id}",
-            get(get_group).put(replace_group).patch(patch_group).delete(delete_group),
+            get(get_group)
+                .put(replace_group)
+                .patch(patch_group)
+                .delete(delete_group),
         );
     crate::dialect::mount_at(SCIM_PREFIX, routes, render_error)
 }
@@ -59,9 +62,15 @@ fn base(state: &AppState) -> String {
 
 /// A SCIM answer: `value` as `application/scim+json`, with its version as `ETag`.
 fn scim(status: StatusCode, value: Value) -> Response {
-    let etag = value["meta"]["version"].as_str().and_then(|v| HeaderValue::from_str(v).ok());
+    let etag = value["meta"]["version"]
+        .as_str()
+        .and_then(|v| HeaderValue::from_str(v).ok());
     let location = (status == StatusCode::CREATED)
-        .then(|| value["meta"]["location"].as_str().and_then(|v| HeaderValue::from_str(v).ok()))
+        .then(|| {
+            value["meta"]["location"]
+                .as_str()
+                .and_then(|v| HeaderValue::from_str(v).ok())
+        })
         .flatten();
     let mut response = (status, value.to_string()).into_response();
     let headers = response.headers_mut();
@@ -150,7 +159,10 @@ struct ListParams {
 fn integer(field: &'static str, raw: Option<&str>) -> Result<Option<i64>> {
     raw.map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<i64>().map_err(|_| Error::invalid(field, "must be an integer").into()))
+        .map(|s| {
+            s.parse::<i64>()
+                .map_err(|_| Error::invalid(field, "must be an integer").into())
+        })
         .transpose()
 }
 
@@ -226,8 +238,16 @@ async fn schema(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path
     Ok(scim(StatusCode::OK, found))
 }
 
-async fn list(state: &AppState, actor: &roster_core::Actor, kind: ScimResourceKind, params: &ListParams) -> Result<Response> {
-    let mut page = state.core.scim_list(actor, kind, &base(state), &params.query()?).await?;
+async fn list(
+    state: &AppState,
+    actor: &roster_core::Actor,
+    kind: ScimResourceKind,
+    params: &ListParams,
+) -> Result<Response> {
+    let mut page = state
+        .core
+        .scim_list(actor, kind, &base(state), &params.query()?)
+        .await?;
     page.resources = std::mem::take(&mut page.resources)
         .into_iter()
         .map(|r| params.project(r))
@@ -251,7 +271,13 @@ async fn read(
     Ok(response)
 }
 
-async fn create(state: &AppState, actor: &roster_core::Actor, kind: ScimResourceKind, headers: &HeaderMap, bytes: &Bytes) -> Result<Response> {
+async fn create(
+    state: &AppState,
+    actor: &roster_core::Actor,
+    kind: ScimResourceKind,
+    headers: &HeaderMap,
+    bytes: &Bytes,
+) -> Result<Response> {
     let value = body(headers, bytes)?;
     let created = state.core.scim_create(actor, kind, &base(state), &value).await?;
     Ok(scim(StatusCode::CREATED, created))
@@ -289,7 +315,13 @@ async fn patch(
     Ok(scim(StatusCode::OK, resource))
 }
 
-async fn delete(state: &AppState, actor: &roster_core::Actor, kind: ScimResourceKind, id: &str, headers: &HeaderMap) -> Result<Response> {
+async fn delete(
+    state: &AppState,
+    actor: &roster_core::Actor,
+    kind: ScimResourceKind,
+    id: &str,
+    headers: &HeaderMap,
+) -> Result<Response> {
     state
         .core
         .scim_delete(actor, kind, &base(state), id, if_match(headers).as_deref())
@@ -325,21 +357,39 @@ fn search_params(headers: &HeaderMap, bytes: &Bytes) -> Result<ListParams> {
     })
 }
 
-async fn search_users(State(state): State<AppState>, Auth(actor): Auth, headers: HeaderMap, bytes: Bytes) -> Result<Response> {
+async fn search_users(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response> {
     let params = search_params(&headers, &bytes)?;
     list(&state, &actor, ScimResourceKind::User, &params).await
 }
 
-async fn search_groups(State(state): State<AppState>, Auth(actor): Auth, headers: HeaderMap, bytes: Bytes) -> Result<Response> {
+async fn search_groups(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response> {
     let params = search_params(&headers, &bytes)?;
     list(&state, &actor, ScimResourceKind::Group, &params).await
 }
 
-async fn list_users(State(state): State<AppState>, Auth(actor): Auth, Query(params): Query<ListParams>) -> Result<Response> {
+async fn list_users(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Query(params): Query<ListParams>,
+) -> Result<Response> {
     list(&state, &actor, ScimResourceKind::User, &params).await
 }
 
-async fn list_groups(State(state): State<AppState>, Auth(actor): Auth, Query(params): Query<ListParams>) -> Result<Response> {
+async fn list_groups(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Query(params): Query<ListParams>,
+) -> Result<Response> {
     list(&state, &actor, ScimResourceKind::Group, &params).await
 }
 
@@ -361,11 +411,21 @@ async fn get_group(
     read(&state, &actor, ScimResourceKind::Group, &id, &params).await
 }
 
-async fn create_user(State(state): State<AppState>, Auth(actor): Auth, headers: HeaderMap, bytes: Bytes) -> Result<Response> {
+async fn create_user(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response> {
     create(&state, &actor, ScimResourceKind::User, &headers, &bytes).await
 }
 
-async fn create_group(State(state): State<AppState>, Auth(actor): Auth, headers: HeaderMap, bytes: Bytes) -> Result<Response> {
+async fn create_group(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response> {
     create(&state, &actor, ScimResourceKind::Group, &headers, &bytes).await
 }
 
@@ -409,10 +469,20 @@ async fn patch_group(
     patch(&state, &actor, ScimResourceKind::Group, &id, &headers, &bytes).await
 }
 
-async fn delete_user(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>, headers: HeaderMap) -> Result<Response> {
+async fn delete_user(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response> {
     delete(&state, &actor, ScimResourceKind::User, &id, &headers).await
 }
 
-async fn delete_group(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>, headers: HeaderMap) -> Result<Response> {
+async fn delete_group(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response> {
     delete(&state, &actor, ScimResourceKind::Group, &id, &headers).await
 }

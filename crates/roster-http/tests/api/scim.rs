@@ -21,7 +21,14 @@ async fn scim_app(backend: Backend) -> Option<(TestApp, String)> {
     Some((app, key))
 }
 
-async fn send(app: &TestApp, method: Method, path: &str, key: &str, body: Option<&Value>, if_match: Option<&str>) -> TestResponse {
+async fn send(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    key: &str,
+    body: Option<&Value>,
+    if_match: Option<&str>,
+) -> TestResponse {
     let mut request = app
         .client
         .request(method, format!("{}/scim/v2{path}", app.address))
@@ -51,7 +58,10 @@ fn assert_scim_error(r: &TestResponse, status: u16, scim_type: Option<&str>) {
         "body: {}",
         r.text
     );
-    assert_eq!(r.body["schemas"], json!(["urn:ietf:params:scim:api:messages:2.0:Error"]));
+    assert_eq!(
+        r.body["schemas"],
+        json!(["urn:ietf:params:scim:api:messages:2.0:Error"])
+    );
     assert_eq!(r.body["status"], status.to_string());
     assert_eq!(r.body["scimType"].as_str(), scim_type, "body: {}", r.text);
     assert!(r.body["detail"].is_string());
@@ -71,7 +81,15 @@ fn user_body(user_name: &str, email: &str) -> Value {
 }
 
 async fn create_user(app: &TestApp, key: &str, user_name: &str, email: &str) -> Value {
-    let r = send(app, Method::POST, "/Users", key, Some(&user_body(user_name, email)), None).await;
+    let r = send(
+        app,
+        Method::POST,
+        "/Users",
+        key,
+        Some(&user_body(user_name, email)),
+        None,
+    )
+    .await;
     r.assert_status(201);
     r.body
 }
@@ -81,7 +99,13 @@ fn ids(r: &TestResponse) -> Vec<String> {
         .as_array()
         .unwrap_or_else(|| panic!("a ListResponse: {}", r.text))
         .iter()
-        .map(|u| u["userName"].as_str().or(u["displayName"].as_str()).unwrap().to_string())
+        .map(|u| {
+            u["userName"]
+                .as_str()
+                .or(u["displayName"].as_str())
+                .unwrap()
+                .to_string()
+        })
         .collect()
 }
 
@@ -107,14 +131,22 @@ async fn only_scim_keys_get_in(backend: Backend) {
         .await;
     r.assert_problem(403, "forbidden");
     let key = app.api_key(&admin, &["scim"]).await;
-    for path in ["/ServiceProviderConfig", "/ResourceTypes", "/Schemas", "/Users", "/Groups"] {
+    for path in [
+        "/ServiceProviderConfig",
+        "/ResourceTypes",
+        "/Schemas",
+        "/Users",
+        "/Groups",
+    ] {
         let r = get(&app, &key, path).await;
         r.assert_status(200);
         assert_eq!(r.headers["content-type"], "application/scim+json");
     }
     let r = get(&app, &key, "/ResourceTypes/User").await;
     assert_eq!(r.body["schemaExtensions"][0]["schema"], ENTERPRISE);
-    get(&app, &key, &format!("/Schemas/{ENTERPRISE}")).await.assert_status(200);
+    get(&app, &key, &format!("/Schemas/{ENTERPRISE}"))
+        .await
+        .assert_status(200);
     assert_scim_error(&get(&app, &key, "/Schemas/urn:x").await, 404, None);
     assert_scim_error(&get(&app, &key, "/Nothing").await, 404, None);
     // A key whose owner is no longer an administrator loses the scope.
@@ -134,13 +166,24 @@ async fn only_scim_keys_get_in(backend: Backend) {
 
 async fn users_are_created_read_replaced_and_deleted(backend: Backend) {
     let (app, key) = roster_testkit::or_skip!(scim_app(backend).await);
-    let r = send(&app, Method::POST, "/Users", &key, Some(&user_body("bjensen", "bjensen@example.com")), None).await;
+    let r = send(
+        &app,
+        Method::POST,
+        "/Users",
+        &key,
+        Some(&user_body("bjensen", "bjensen@example.com")),
+        None,
+    )
+    .await;
     r.assert_status(201);
     let id = r.body["id"].as_str().unwrap().to_string();
     let location = r.headers["location"].to_str().unwrap().to_string();
     assert!(location.ends_with(&format!("/scim/v2/Users/{id}")), "{location}");
     assert_eq!(r.body["meta"]["location"], location);
-    assert_eq!(r.headers["etag"].to_str().unwrap(), r.body["meta"]["version"].as_str().unwrap());
+    assert_eq!(
+        r.headers["etag"].to_str().unwrap(),
+        r.body["meta"]["version"].as_str().unwrap()
+    );
     assert_eq!(r.body["userName"], "bjensen");
     assert_eq!(r.body["externalId"], "ext-bjensen");
     assert_eq!(r.body["displayName"], "Display bjensen");
@@ -156,7 +199,11 @@ async fn users_are_created_read_replaced_and_deleted(backend: Backend) {
     assert_eq!(user.name.as_deref(), Some("Display bjensen"));
     assert!(user.password_hash.is_none() && user.active);
     let events = app.core.store.list_outbox(0, 100).await.unwrap();
-    assert!(events.iter().any(|e| e.event_type == "user.created" && e.subject_id == user.id));
+    assert!(
+        events
+            .iter()
+            .any(|e| e.event_type == "user.created" && e.subject_id == user.id)
+    );
     assert!(app.audit().await.iter().any(|a| a.action == "scim.record_write"));
 
     let r = get(&app, &key, &format!("/Users/{id}")).await;
@@ -180,7 +227,11 @@ async fn users_are_created_read_replaced_and_deleted(backend: Backend) {
     assert_eq!(user.email.as_deref(), Some("babs@example.com"));
     assert!(!user.active);
     let events = app.core.store.list_outbox(0, 100).await.unwrap();
-    assert!(events.iter().any(|e| e.event_type == "user.deactivated" && e.subject_id == user.id));
+    assert!(
+        events
+            .iter()
+            .any(|e| e.event_type == "user.deactivated" && e.subject_id == user.id)
+    );
 
     // A name changed in Roster shows in SCIM.
     app.set_user(
@@ -194,31 +245,82 @@ async fn users_are_created_read_replaced_and_deleted(backend: Backend) {
         },
     )
     .await;
-    assert_eq!(get(&app, &key, &format!("/Users/{id}")).await.body["displayName"], "Renamed");
+    assert_eq!(
+        get(&app, &key, &format!("/Users/{id}")).await.body["displayName"],
+        "Renamed"
+    );
 
     let r = send(&app, Method::DELETE, &format!("/Users/{id}"), &key, None, None).await;
     r.assert_status(204);
     assert_scim_error(&get(&app, &key, &format!("/Users/{id}")).await, 404, None);
     assert!(app.core.store.get_user(user.id).await.is_err());
     let events = app.core.store.list_outbox(0, 100).await.unwrap();
-    assert!(events.iter().any(|e| e.event_type == "user.deleted" && e.subject_id == user.id));
-    assert_scim_error(&send(&app, Method::DELETE, &format!("/Users/{id}"), &key, None, None).await, 404, None);
+    assert!(
+        events
+            .iter()
+            .any(|e| e.event_type == "user.deleted" && e.subject_id == user.id)
+    );
+    assert_scim_error(
+        &send(&app, Method::DELETE, &format!("/Users/{id}"), &key, None, None).await,
+        404,
+        None,
+    );
     assert_scim_error(&get(&app, &key, "/Users/not-an-id").await, 404, None);
 }
 
 async fn user_errors_have_scim_types(backend: Backend) {
     let (app, key) = roster_testkit::or_skip!(scim_app(backend).await);
     create_user(&app, &key, "taken", "taken@example.com").await;
-    let r = send(&app, Method::POST, "/Users", &key, Some(&user_body("TAKEN", "other@example.com")), None).await;
+    let r = send(
+        &app,
+        Method::POST,
+        "/Users",
+        &key,
+        Some(&user_body("TAKEN", "other@example.com")),
+        None,
+    )
+    .await;
     assert_scim_error(&r, 409, Some("uniqueness"));
-    let r = send(&app, Method::POST, "/Users", &key, Some(&user_body("fresh", "taken@example.com")), None).await;
+    let r = send(
+        &app,
+        Method::POST,
+        "/Users",
+        &key,
+        Some(&user_body("fresh", "taken@example.com")),
+        None,
+    )
+    .await;
     assert_scim_error(&r, 409, Some("uniqueness"));
-    let r = send(&app, Method::POST, "/Users", &key, Some(&json!({"schemas": [USER]})), None).await;
+    let r = send(
+        &app,
+        Method::POST,
+        "/Users",
+        &key,
+        Some(&json!({"schemas": [USER]})),
+        None,
+    )
+    .await;
     assert_scim_error(&r, 400, Some("invalidValue"));
     assert!(r.body["detail"].as_str().unwrap().contains("userName"));
-    let r = send(&app, Method::POST, "/Users", &key, Some(&user_body("x y z", "a@example.com")), None).await;
+    let r = send(
+        &app,
+        Method::POST,
+        "/Users",
+        &key,
+        Some(&user_body("x y z", "a@example.com")),
+        None,
+    )
+    .await;
     assert_scim_error(&r, 400, Some("invalidValue"));
-    let r = send(&app, Method::POST, "/Users", &key, Some(&user_body("okname", "not-an-email")), None).await;
+    let r = send(
+        &app,
+        Method::POST,
+        "/Users",
+        &key,
+        Some(&user_body("okname", "not-an-email")),
+        None,
+    )
+    .await;
     assert_scim_error(&r, 400, Some("invalidValue"));
     let mut bad_active = user_body("okname", "ok@example.com");
     bad_active["active"] = json!("maybe");
@@ -240,13 +342,21 @@ async fn user_errors_have_scim_types(backend: Backend) {
     let r = send(&app, Method::POST, "/Users", &key, Some(&json!([1])), None).await;
     assert_scim_error(&r, 400, Some("invalidSyntax"));
     assert_scim_error(&get(&app, &key, "/Users?count=many").await, 400, Some("invalidValue"));
-    assert_scim_error(&get(&app, &key, "/Users?sortOrder=sideways").await, 400, Some("invalidValue"));
+    assert_scim_error(
+        &get(&app, &key, "/Users?sortOrder=sideways").await,
+        400,
+        Some("invalidValue"),
+    );
 }
 
 /// Three users made a day apart: alice, bob (inactive), carol.
 async fn three_users(app: &TestApp, key: &str) -> Vec<Value> {
     let mut made = Vec::new();
-    for (name, email) in [("alice", "alice@corp.example"), ("bob", "bob@home.example"), ("carol", "carol@corp.example")] {
+    for (name, email) in [
+        ("alice", "alice@corp.example"),
+        ("bob", "bob@home.example"),
+        ("carol", "carol@corp.example"),
+    ] {
         made.push(create_user(app, key, name, email).await);
         app.advance(Duration::days(1));
     }
@@ -264,7 +374,10 @@ async fn filter(app: &TestApp, key: &str, filter: &str) -> Vec<String> {
     r.assert_status(200);
     let mut names = ids(&r);
     names.retain(|n| n != "admin" && !n.starts_with("user"));
-    assert_eq!(r.body["schemas"], json!(["urn:ietf:params:scim:api:messages:2.0:ListResponse"]));
+    assert_eq!(
+        r.body["schemas"],
+        json!(["urn:ietf:params:scim:api:messages:2.0:ListResponse"])
+    );
     names
 }
 
@@ -281,52 +394,127 @@ async fn each_filter_operator(backend: Backend) {
     let (app, key) = roster_testkit::or_skip!(scim_app(backend).await);
     let users = three_users(&app, &key).await;
     let bob_modified = users[1]["meta"]["lastModified"].as_str().unwrap().to_string();
-    assert_eq!(filter(&app, &key, r#"userName eq "ALICE""#).await, ["alice"], "userName is caseExact=false");
-    assert_eq!(filter(&app, &key, r#"userName ne "alice" and externalId pr"#).await.len(), 2);
-    assert_eq!(filter(&app, &key, r#"emails.value co "corp""#).await, ["alice", "carol"]);
+    assert_eq!(
+        filter(&app, &key, r#"userName eq "ALICE""#).await,
+        ["alice"],
+        "userName is caseExact=false"
+    );
+    assert_eq!(
+        filter(&app, &key, r#"userName ne "alice" and externalId pr"#)
+            .await
+            .len(),
+        2
+    );
+    assert_eq!(
+        filter(&app, &key, r#"emails.value co "corp""#).await,
+        ["alice", "carol"]
+    );
     assert_eq!(filter(&app, &key, r#"userName sw "ca""#).await, ["carol"]);
     assert_eq!(filter(&app, &key, r#"emails.value ew "@home.example""#).await, ["bob"]);
     assert_eq!(filter(&app, &key, "title pr").await, Vec::<String>::new());
     assert_eq!(filter(&app, &key, "externalId pr").await, ["alice", "bob", "carol"]);
-    assert_eq!(filter(&app, &key, &format!(r#"meta.created gt "{bob_modified}""#)).await, ["carol"]);
-    assert_eq!(filter(&app, &key, &format!(r#"meta.created ge "{bob_modified}""#)).await, ["bob", "carol"]);
-    assert_eq!(filter(&app, &key, &format!(r#"meta.created lt "{bob_modified}""#)).await.contains(&"alice".to_string()), true);
-    assert!(!filter(&app, &key, &format!(r#"meta.created le "{bob_modified}""#)).await.contains(&"carol".to_string()));
+    assert_eq!(
+        filter(&app, &key, &format!(r#"meta.created gt "{bob_modified}""#)).await,
+        ["carol"]
+    );
+    assert_eq!(
+        filter(&app, &key, &format!(r#"meta.created ge "{bob_modified}""#)).await,
+        ["bob", "carol"]
+    );
+    assert_eq!(
+        filter(&app, &key, &format!(r#"meta.created lt "{bob_modified}""#))
+            .await
+            .contains(&"alice".to_string()),
+        true
+    );
+    assert!(
+        !filter(&app, &key, &format!(r#"meta.created le "{bob_modified}""#))
+            .await
+            .contains(&"carol".to_string())
+    );
     assert_eq!(filter(&app, &key, r#"userName gt "b""#).await, ["bob", "carol"]);
     assert_eq!(filter(&app, &key, "active eq false").await, ["bob"]);
     assert_eq!(filter(&app, &key, r#"externalId eq "ext-carol""#).await, ["carol"]);
-    assert_eq!(filter(&app, &key, r#"externalId eq "EXT-carol""#).await, Vec::<String>::new(), "externalId is caseExact");
+    assert_eq!(
+        filter(&app, &key, r#"externalId eq "EXT-carol""#).await,
+        Vec::<String>::new(),
+        "externalId is caseExact"
+    );
     assert_eq!(filter(&app, &key, r#"emails eq "bob@home.example""#).await, ["bob"]);
-    assert_eq!(filter(&app, &key, &format!(r#"id eq "{}""#, users[0]["id"].as_str().unwrap())).await, ["alice"]);
+    assert_eq!(
+        filter(&app, &key, &format!(r#"id eq "{}""#, users[0]["id"].as_str().unwrap())).await,
+        ["alice"]
+    );
 }
 
 async fn logical_operators_and_attribute_paths(backend: Backend) {
     let (app, key) = roster_testkit::or_skip!(scim_app(backend).await);
     three_users(&app, &key).await;
-    assert_eq!(filter(&app, &key, r#"emails.value co "corp" and active eq true"#).await, ["alice", "carol"]);
-    assert_eq!(filter(&app, &key, r#"userName eq "alice" or userName eq "bob""#).await, ["alice", "bob"]);
-    assert_eq!(filter(&app, &key, r#"not (emails.value co "corp") and externalId pr"#).await, ["bob"]);
     assert_eq!(
-        filter(&app, &key, r#"(userName eq "alice" or userName eq "bob") and active eq true"#).await,
+        filter(&app, &key, r#"emails.value co "corp" and active eq true"#).await,
+        ["alice", "carol"]
+    );
+    assert_eq!(
+        filter(&app, &key, r#"userName eq "alice" or userName eq "bob""#).await,
+        ["alice", "bob"]
+    );
+    assert_eq!(
+        filter(&app, &key, r#"not (emails.value co "corp") and externalId pr"#).await,
+        ["bob"]
+    );
+    assert_eq!(
+        filter(
+            &app,
+            &key,
+            r#"(userName eq "alice" or userName eq "bob") and active eq true"#
+        )
+        .await,
         ["alice"]
     );
     assert_eq!(
-        filter(&app, &key, r#"userName eq "alice" or userName eq "bob" and active eq true"#).await,
+        filter(
+            &app,
+            &key,
+            r#"userName eq "alice" or userName eq "bob" and active eq true"#
+        )
+        .await,
         ["alice"],
         "and binds tighter than or"
     );
-    assert_eq!(filter(&app, &key, r#"emails[type eq "work" and value sw "carol"]"#).await, ["carol"]);
+    assert_eq!(
+        filter(&app, &key, r#"emails[type eq "work" and value sw "carol"]"#).await,
+        ["carol"]
+    );
     assert_eq!(filter(&app, &key, r#"name.familyName eq "BOB""#).await, ["bob"]);
     assert_eq!(
-        filter(&app, &key, &format!(r#"{ENTERPRISE}:department eq "sales" and userName eq "carol""#)).await,
+        filter(
+            &app,
+            &key,
+            &format!(r#"{ENTERPRISE}:department eq "sales" and userName eq "carol""#)
+        )
+        .await,
         ["carol"]
     );
     assert_eq!(
-        filter(&app, &key, &format!(r#"{ENTERPRISE}:manager.value eq "1" and userName sw "a""#)).await,
+        filter(
+            &app,
+            &key,
+            &format!(r#"{ENTERPRISE}:manager.value eq "1" and userName sw "a""#)
+        )
+        .await,
         ["alice"]
     );
-    assert_eq!(filter(&app, &key, &format!(r#"{USER}:userName eq "bob""#)).await, ["bob"]);
-    for bad in [r#"userName eq"#, r#"userName zz "a""#, r#"(userName eq "a""#, r#"userName eq "a" and"#, "active gt true"] {
+    assert_eq!(
+        filter(&app, &key, &format!(r#"{USER}:userName eq "bob""#)).await,
+        ["bob"]
+    );
+    for bad in [
+        r#"userName eq"#,
+        r#"userName zz "a""#,
+        r#"(userName eq "a""#,
+        r#"userName eq "a" and"#,
+        "active gt true",
+    ] {
         let r = get(&app, &key, &format!("/Users?filter={}", url_encode(bad))).await;
         assert_scim_error(&r, 400, Some("invalidFilter"));
     }
@@ -348,9 +536,19 @@ async fn pages_and_sorting(backend: Backend) {
     assert_eq!(r.body["totalResults"], 4);
     assert_eq!(r.body["Resources"], json!([]));
     let f = url_encode(r#"externalId pr"#);
-    let r = get(&app, &key, &format!("/Users?filter={f}&sortBy=userName&sortOrder=descending")).await;
+    let r = get(
+        &app,
+        &key,
+        &format!("/Users?filter={f}&sortBy=userName&sortOrder=descending"),
+    )
+    .await;
     assert_eq!(ids(&r), ["carol", "bob", "alice"]);
-    let r = get(&app, &key, &format!("/Users?filter={f}&sortBy=emails.value&startIndex=2&count=1")).await;
+    let r = get(
+        &app,
+        &key,
+        &format!("/Users?filter={f}&sortBy=emails.value&startIndex=2&count=1"),
+    )
+    .await;
     assert_eq!(r.body["totalResults"], 3);
     assert_eq!(ids(&r), ["bob"]);
     let r = get(&app, &key, "/Users?sortBy=meta.created&sortOrder=descending&count=1").await;
@@ -369,12 +567,22 @@ async fn pages_and_sorting(backend: Backend) {
     let r = send(&app, Method::POST, "/.search", &key, Some(&search), None).await;
     assert_scim_error(&r, 501, None);
     // attributes and excludedAttributes
-    let r = get(&app, &key, &format!("/Users?filter={f}&attributes=userName,name.givenName&count=1")).await;
+    let r = get(
+        &app,
+        &key,
+        &format!("/Users?filter={f}&attributes=userName,name.givenName&count=1"),
+    )
+    .await;
     let first = &r.body["Resources"][0];
     assert_eq!(first["userName"], "alice");
     assert_eq!(first["name"], json!({"givenName": "Given"}));
     assert!(first["id"].is_string() && first.get("emails").is_none() && first.get(ENTERPRISE).is_none());
-    let r = get(&app, &key, &format!("/Users?filter={f}&excludedAttributes=emails,{ENTERPRISE}:department&count=1")).await;
+    let r = get(
+        &app,
+        &key,
+        &format!("/Users?filter={f}&excludedAttributes=emails,{ENTERPRISE}:department&count=1"),
+    )
+    .await;
     let first = &r.body["Resources"][0];
     assert!(first.get("emails").is_none());
     assert!(first[ENTERPRISE].get("department").is_none() && first[ENTERPRISE]["employeeNumber"] == "701984");
@@ -403,12 +611,18 @@ async fn patch_user_forms(backend: Backend) {
     assert_eq!(r.body["name"]["middleName"], "M");
     assert_eq!(r.body[ENTERPRISE]["costCenter"], "42");
     assert_eq!(r.body[ENTERPRISE]["department"], "Sales");
-    let r = run(json!([{"op": "add", "path": "emails", "value": [{"value": "pat@home.example", "type": "home"}]}])).await;
+    let r =
+        run(json!([{"op": "add", "path": "emails", "value": [{"value": "pat@home.example", "type": "home"}]}])).await;
     assert_eq!(r.body["emails"].as_array().unwrap().len(), 2);
     // replace with a value path, and the email follows into Roster
     let r = run(json!([{"op": "replace", "path": "emails[type eq \"work\"].value", "value": "pat@new.example"}])).await;
     r.assert_status(200);
-    let user = app.core.store.get_user(UserId(u["id"].as_str().unwrap().parse().unwrap())).await.unwrap();
+    let user = app
+        .core
+        .store
+        .get_user(UserId(u["id"].as_str().unwrap().parse().unwrap()))
+        .await
+        .unwrap();
     assert_eq!(user.email.as_deref(), Some("pat@new.example"));
     // replace without a path, with Entra's string boolean
     let r = run(json!([{"op": "Replace", "value": {"active": "False", "displayName": "Pat Q"}}])).await;
@@ -435,10 +649,26 @@ async fn patch_user_forms(backend: Backend) {
         400,
         Some("noTarget"),
     );
-    assert_scim_error(&run(json!([{"op": "add", "path": "emails[type eq", "value": "x"}])).await, 400, Some("invalidPath"));
-    assert_scim_error(&run(json!([{"op": "replace", "path": "id", "value": "1"}])).await, 400, Some("mutability"));
-    assert_scim_error(&run(json!([{"op": "jump", "path": "title", "value": "1"}])).await, 400, Some("invalidValue"));
-    assert_scim_error(&run(json!([{"op": "remove", "path": "userName"}])).await, 400, Some("invalidValue"));
+    assert_scim_error(
+        &run(json!([{"op": "add", "path": "emails[type eq", "value": "x"}])).await,
+        400,
+        Some("invalidPath"),
+    );
+    assert_scim_error(
+        &run(json!([{"op": "replace", "path": "id", "value": "1"}])).await,
+        400,
+        Some("mutability"),
+    );
+    assert_scim_error(
+        &run(json!([{"op": "jump", "path": "title", "value": "1"}])).await,
+        400,
+        Some("invalidValue"),
+    );
+    assert_scim_error(
+        &run(json!([{"op": "remove", "path": "userName"}])).await,
+        400,
+        Some("invalidValue"),
+    );
     let r = send(&app, Method::PATCH, &path, &key, Some(&json!({"Operations": []})), None).await;
     assert_scim_error(&r, 400, Some("invalidSyntax"));
     // a failed PATCH changed nothing
@@ -451,7 +681,11 @@ async fn etags_and_if_match(backend: Backend) {
     let path = format!("/Users/{}", u["id"].as_str().unwrap());
     let v1 = u["meta"]["version"].as_str().unwrap().to_string();
     assert!(v1.starts_with("W/\""));
-    assert_eq!(get(&app, &key, &path).await.headers["etag"].to_str().unwrap(), v1, "stable while unchanged");
+    assert_eq!(
+        get(&app, &key, &path).await.headers["etag"].to_str().unwrap(),
+        v1,
+        "stable while unchanged"
+    );
     let body = json!({"schemas": [PATCH], "Operations": [{"op": "add", "path": "title", "value": "A"}]});
     let r = send(&app, Method::PATCH, &path, &key, Some(&body), Some(&v1)).await;
     r.assert_status(200);
@@ -459,22 +693,44 @@ async fn etags_and_if_match(backend: Backend) {
     assert_ne!(v1, v2);
     // the old version no longer matches: 412, and nothing changes
     let body = json!({"schemas": [PATCH], "Operations": [{"op": "add", "path": "title", "value": "B"}]});
-    assert_scim_error(&send(&app, Method::PATCH, &path, &key, Some(&body), Some(&v1)).await, 412, None);
+    assert_scim_error(
+        &send(&app, Method::PATCH, &path, &key, Some(&body), Some(&v1)).await,
+        412,
+        None,
+    );
     let mut put = user_body("etag", "etag@example.com");
     put["title"] = json!("C");
-    assert_scim_error(&send(&app, Method::PUT, &path, &key, Some(&put), Some(&v1)).await, 412, None);
-    assert_scim_error(&send(&app, Method::DELETE, &path, &key, None, Some(&v1)).await, 412, None);
+    assert_scim_error(
+        &send(&app, Method::PUT, &path, &key, Some(&put), Some(&v1)).await,
+        412,
+        None,
+    );
+    assert_scim_error(
+        &send(&app, Method::DELETE, &path, &key, None, Some(&v1)).await,
+        412,
+        None,
+    );
     assert_eq!(get(&app, &key, &path).await.body["title"], "A");
-    send(&app, Method::PUT, &path, &key, Some(&put), Some("*")).await.assert_status(200);
-    let v3 = get(&app, &key, &path).await.body["meta"]["version"].as_str().unwrap().to_string();
-    send(&app, Method::DELETE, &path, &key, None, Some(&v3)).await.assert_status(204);
+    send(&app, Method::PUT, &path, &key, Some(&put), Some("*"))
+        .await
+        .assert_status(200);
+    let v3 = get(&app, &key, &path).await.body["meta"]["version"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    send(&app, Method::DELETE, &path, &key, None, Some(&v3))
+        .await
+        .assert_status(204);
 }
 
 async fn groups_with_members(backend: Backend) {
     let (app, key) = roster_testkit::or_skip!(scim_app(backend).await);
     let a = create_user(&app, &key, "ga", "ga@example.com").await;
     let b = create_user(&app, &key, "gb", "gb@example.com").await;
-    let (a, b) = (a["id"].as_str().unwrap().to_string(), b["id"].as_str().unwrap().to_string());
+    let (a, b) = (
+        a["id"].as_str().unwrap().to_string(),
+        b["id"].as_str().unwrap().to_string(),
+    );
     let r = send(
         &app,
         Method::POST,
@@ -490,12 +746,30 @@ async fn groups_with_members(backend: Backend) {
     assert_eq!(r.body["members"][0]["value"], a);
     assert_eq!(r.body["externalId"], "g-1");
     assert!(r.headers["location"].to_str().unwrap().ends_with(&path));
-    let members = app.core.store.list_group_members(roster_core::GroupId(gid.parse().unwrap())).await.unwrap();
+    let members = app
+        .core
+        .store
+        .list_group_members(roster_core::GroupId(gid.parse().unwrap()))
+        .await
+        .unwrap();
     assert_eq!(members, vec![UserId(a.parse().unwrap())]);
     // the user shows its group
-    assert_eq!(get(&app, &key, &format!("/Users/{a}")).await.body["groups"][0]["display"], "Sales");
+    assert_eq!(
+        get(&app, &key, &format!("/Users/{a}")).await.body["groups"][0]["display"],
+        "Sales"
+    );
     let patch = |ops: Value| json!({"schemas": [PATCH], "Operations": ops});
-    let r = send(&app, Method::PATCH, &path, &key, Some(&patch(json!([{"op": "add", "path": "members", "value": [{"value": b}]}]))), None).await;
+    let r = send(
+        &app,
+        Method::PATCH,
+        &path,
+        &key,
+        Some(&patch(
+            json!([{"op": "add", "path": "members", "value": [{"value": b}]}]),
+        )),
+        None,
+    )
+    .await;
     r.assert_status(200);
     assert_eq!(r.body["members"].as_array().unwrap().len(), 2);
     let r = send(
@@ -503,19 +777,26 @@ async fn groups_with_members(backend: Backend) {
         Method::PATCH,
         &path,
         &key,
-        Some(&patch(json!([{"op": "remove", "path": format!("members[value eq \"{a}\"]")}]))),
+        Some(&patch(
+            json!([{"op": "remove", "path": format!("members[value eq \"{a}\"]")}]),
+        )),
         None,
     )
     .await;
-    assert_eq!(r.body["members"], json!([{"value": b, "$ref": format!("{}", r.body["members"][0]["$ref"].as_str().unwrap())}]));
+    assert_eq!(
+        r.body["members"],
+        json!([{"value": b, "$ref": format!("{}", r.body["members"][0]["$ref"].as_str().unwrap())}])
+    );
     // Entra: remove by value, rename without a path
     let r = send(
         &app,
         Method::PATCH,
         &path,
         &key,
-        Some(&patch(json!([{"op": "Remove", "path": "members", "value": [{"value": b}]},
-            {"op": "Replace", "value": {"displayName": "Sales EU"}}]))),
+        Some(&patch(
+            json!([{"op": "Remove", "path": "members", "value": [{"value": b}]},
+            {"op": "Replace", "value": {"displayName": "Sales EU"}}]),
+        )),
         None,
     )
     .await;
@@ -526,20 +807,55 @@ async fn groups_with_members(backend: Backend) {
     assert!(events.iter().any(|e| e.event_type == "group.member_removed"));
     // filters on groups
     let f = url_encode(r#"displayName eq "sales eu""#);
-    assert_eq!(ids(&get(&app, &key, &format!("/Groups?filter={f}")).await), ["Sales EU"]);
+    assert_eq!(
+        ids(&get(&app, &key, &format!("/Groups?filter={f}")).await),
+        ["Sales EU"]
+    );
     let f = url_encode(r#"externalId eq "g-1""#);
-    assert_eq!(get(&app, &key, &format!("/Groups?filter={f}")).await.body["totalResults"], 1);
+    assert_eq!(
+        get(&app, &key, &format!("/Groups?filter={f}")).await.body["totalResults"],
+        1
+    );
     // PUT replaces the members
-    let r = send(&app, Method::PUT, &path, &key, Some(&json!({"schemas": [GROUP], "displayName": "Sales", "members": [{"value": a}, {"value": b}]})), None).await;
+    let r = send(
+        &app,
+        Method::PUT,
+        &path,
+        &key,
+        Some(&json!({"schemas": [GROUP], "displayName": "Sales", "members": [{"value": a}, {"value": b}]})),
+        None,
+    )
+    .await;
     r.assert_status(200);
     let f = url_encode(&format!(r#"members.value eq "{b}""#));
-    assert_eq!(get(&app, &key, &format!("/Groups?filter={f}")).await.body["totalResults"], 1);
+    assert_eq!(
+        get(&app, &key, &format!("/Groups?filter={f}")).await.body["totalResults"],
+        1
+    );
     // a member that is no user
-    let r = send(&app, Method::POST, "/Groups", &key, Some(&json!({"displayName": "X", "members": [{"value": "123"}]})), None).await;
+    let r = send(
+        &app,
+        Method::POST,
+        "/Groups",
+        &key,
+        Some(&json!({"displayName": "X", "members": [{"value": "123"}]})),
+        None,
+    )
+    .await;
     assert_scim_error(&r, 400, Some("invalidValue"));
-    let r = send(&app, Method::POST, "/Groups", &key, Some(&json!({"schemas": [GROUP]})), None).await;
+    let r = send(
+        &app,
+        Method::POST,
+        "/Groups",
+        &key,
+        Some(&json!({"schemas": [GROUP]})),
+        None,
+    )
+    .await;
     assert_scim_error(&r, 400, Some("invalidValue"));
-    send(&app, Method::DELETE, &path, &key, None, None).await.assert_status(204);
+    send(&app, Method::DELETE, &path, &key, None, None)
+        .await
+        .assert_status(204);
     assert_scim_error(&get(&app, &key, &path).await, 404, None);
 }
 

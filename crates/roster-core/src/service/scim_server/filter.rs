@@ -139,19 +139,30 @@ impl AttrPath {
 
 /// A member of a JSON object by name, ignoring case (SCIM attribute names are).
 pub fn get_ci<'a>(value: &'a Value, name: &str) -> Option<&'a Value> {
-    value.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+    value
+        .as_object()?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
 }
 
 /// A parsed filter.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Filter {
-    Compare { path: AttrPath, op: CompareOp, value: Value },
+    Compare {
+        path: AttrPath,
+        op: CompareOp,
+        value: Value,
+    },
     Present(AttrPath),
     And(Box<Filter>, Box<Filter>),
     Or(Box<Filter>, Box<Filter>),
     Not(Box<Filter>),
     /// `attr[filter]`: some value of the multi-valued `attr` matches `filter`.
-    ValuePath { path: AttrPath, filter: Box<Filter> },
+    ValuePath {
+        path: AttrPath,
+        filter: Box<Filter>,
+    },
 }
 
 /// A token of a filter.
@@ -283,13 +294,16 @@ impl Parser {
                 Ok(inner)
             }
             Some(Token::Word(word)) => {
-                let path = AttrPath::parse(&word).map_err(|_| invalid_filter(format!("{word:?} is not an attribute path")))?;
+                let path =
+                    AttrPath::parse(&word).map_err(|_| invalid_filter(format!("{word:?} is not an attribute path")))?;
                 if self.peek() == Some(&Token::OpenBracket) {
                     if self.depth > 0 {
                         return Err(invalid_filter("value filters do not nest"));
                     }
                     if path.sub.is_some() {
-                        return Err(invalid_filter(format!("{word:?}: a value filter applies to an attribute")));
+                        return Err(invalid_filter(format!(
+                            "{word:?}: a value filter applies to an attribute"
+                        )));
                     }
                     self.at += 1;
                     self.depth += 1;
@@ -303,8 +317,9 @@ impl Parser {
                 }
                 let op = match self.next() {
                     Some(Token::Word(op)) if op.eq_ignore_ascii_case("pr") => return Ok(Filter::Present(path)),
-                    Some(Token::Word(op)) => CompareOp::parse(&op)
-                        .ok_or_else(|| invalid_filter(format!("{op:?} is not an operator (eq ne co sw ew pr gt ge lt le)")))?,
+                    Some(Token::Word(op)) => CompareOp::parse(&op).ok_or_else(|| {
+                        invalid_filter(format!("{op:?} is not an operator (eq ne co sw ew pr gt ge lt le)"))
+                    })?,
                     _ => return Err(invalid_filter(format!("an operator must follow {word:?}"))),
                 };
                 let value = match self.next() {
@@ -315,9 +330,15 @@ impl Parser {
                         "null" => Value::Null,
                         _ => serde_json::from_str::<serde_json::Number>(&w)
                             .map(Value::Number)
-                            .map_err(|_| invalid_filter(format!("{w:?} is not a value (a string, number, true, false or null)")))?,
+                            .map_err(|_| {
+                                invalid_filter(format!("{w:?} is not a value (a string, number, true, false or null)"))
+                            })?,
                     },
-                    _ => return Err(invalid_filter(format!("a value must follow the operator after {word:?}"))),
+                    _ => {
+                        return Err(invalid_filter(format!(
+                            "a value must follow the operator after {word:?}"
+                        )));
+                    }
                 };
                 Ok(Filter::Compare { path, op, value })
             }
@@ -628,7 +649,9 @@ mod tests {
         // and binds tighter than or
         assert!(check(r#"userName eq "x" and active eq false or displayName pr"#));
         assert!(!check(r#"userName eq "x" and (active eq false or displayName pr)"#));
-        assert!(check(r#"(userName eq "x" or userName eq "bjensen") and not (active eq false)"#));
+        assert!(check(
+            r#"(userName eq "x" or userName eq "bjensen") and not (active eq false)"#
+        ));
     }
 
     #[test]
@@ -638,9 +661,15 @@ mod tests {
         assert!(check(r#"emails[type eq "work" and value co "@example.com"]"#));
         assert!(!check(r#"emails[type eq "home" and value co "@example.com"]"#));
         assert!(check(r#"emails[primary eq true]"#));
-        assert!(check(r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "701984""#));
-        assert!(check(r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "7""#));
-        assert!(check(r#"urn:ietf:params:scim:schemas:core:2.0:User:userName eq "bjensen""#));
+        assert!(check(
+            r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "701984""#
+        ));
+        assert!(check(
+            r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "7""#
+        ));
+        assert!(check(
+            r#"urn:ietf:params:scim:schemas:core:2.0:User:userName eq "bjensen""#
+        ));
         assert!(check(r#"name.familyName eq "jensen""#));
     }
 
@@ -687,6 +716,11 @@ mod tests {
         let eq = f.required_equal();
         assert_eq!(eq.len(), 1);
         assert!(eq[0].0.is("userName", None));
-        assert!(parse_filter(r#"userName eq "a" or active eq true"#).unwrap().required_equal().is_empty());
+        assert!(
+            parse_filter(r#"userName eq "a" or active eq true"#)
+                .unwrap()
+                .required_equal()
+                .is_empty()
+        );
     }
 }

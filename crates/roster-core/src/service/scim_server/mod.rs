@@ -225,7 +225,17 @@ pub fn project_attributes(resource: Value, attributes: Option<&str>, excluded: O
 
 /// The attributes Roster maps onto its own fields, or makes itself, and so does not keep in a
 /// SCIM record.
-const NOT_KEPT: &[&str] = &["schemas", "id", "meta", "userName", "active", "password", "externalId", "groups", "members"];
+const NOT_KEPT: &[&str] = &[
+    "schemas",
+    "id",
+    "meta",
+    "userName",
+    "active",
+    "password",
+    "externalId",
+    "groups",
+    "members",
+];
 
 /// The version (weak ETag) of a resource: a digest of its representation.
 fn version_of(resource: &Value) -> String {
@@ -345,7 +355,10 @@ fn kept_attributes(body: &Value) -> Value {
             if !NOT_KEPT.iter().any(|n| n.eq_ignore_ascii_case(key)) && !value.is_null() {
                 let mut value = value.clone();
                 // An extension's object may repeat the schemas; the resource's list says them.
-                if let Some(inner) = value.as_object_mut().filter(|_| key.to_ascii_lowercase().starts_with("urn:")) {
+                if let Some(inner) = value
+                    .as_object_mut()
+                    .filter(|_| key.to_ascii_lowercase().starts_with("urn:"))
+                {
                     inner.retain(|k, _| !k.eq_ignore_ascii_case("schemas"));
                 }
                 kept.insert(key.clone(), value);
@@ -392,11 +405,12 @@ fn render_user(user: &User, record: Option<&ScimRecord>, groups: &[Group], base:
     set(&mut out, "userName", json!(username));
     match &user.name {
         Some(name) => {
-            let kept_display = get_ci(&Value::Object(out.clone()), "displayName").and_then(Value::as_str).map(str::to_string);
+            let kept_display = get_ci(&Value::Object(out.clone()), "displayName")
+                .and_then(Value::as_str)
+                .map(str::to_string);
             if kept_display.as_deref() != Some(name.as_str()) {
                 // The name changed in Roster (or came from the parts of `name`).
-                let from_parts = kept_display.is_none()
-                    && get_ci(&Value::Object(out.clone()), "name").is_some();
+                let from_parts = kept_display.is_none() && get_ci(&Value::Object(out.clone()), "name").is_some();
                 if !from_parts {
                     set(&mut out, "displayName", json!(name));
                 }
@@ -715,12 +729,20 @@ impl Core {
         query: &ScimListQuery,
     ) -> Result<ScimList> {
         self.require_scim(actor)?;
-        let filter = query.filter.as_deref().filter(|f| !f.trim().is_empty()).map(parse_filter).transpose()?;
+        let filter = query
+            .filter
+            .as_deref()
+            .filter(|f| !f.trim().is_empty())
+            .map(parse_filter)
+            .transpose()?;
         let sort = query
             .sort_by
             .as_deref()
             .filter(|s| !s.trim().is_empty())
-            .map(|s| AttrPath::parse(s.trim()).map_err(|_| Error::invalid("sortBy", format!("{s:?} is not an attribute path"))))
+            .map(|s| {
+                AttrPath::parse(s.trim())
+                    .map_err(|_| Error::invalid("sortBy", format!("{s:?} is not an attribute path")))
+            })
             .transpose()?;
         let descending = match query.sort_order.as_deref().map(str::to_ascii_lowercase).as_deref() {
             None | Some("") | Some("ascending") => false,
@@ -814,7 +836,10 @@ impl Core {
             return Err(Error::invalid("externalId", "must be 1 to 512 characters"));
         }
         if kept.to_string().len() > super::MAX_PREFERENCES_BYTES || crate::user::json_contains_nul(&kept) {
-            return Err(Error::invalid("value", "the attributes are too large or hold a NUL character"));
+            return Err(Error::invalid(
+                "value",
+                "the attributes are too large or hold a NUL character",
+            ));
         }
         let details = json!({ "resource": kind.name(), "id": id.to_string(), "external_id": external_id });
         let target = (kind == ScimResourceKind::User).then_some(UserId(id));
@@ -859,7 +884,8 @@ impl Core {
                     )
                     .await
                     .map_err(scim_field_names)?;
-                self.put_record(actor, kind, user.id.0, fields.external_id, fields.kept).await?;
+                self.put_record(actor, kind, user.id.0, fields.external_id, fields.kept)
+                    .await?;
                 user.id.0
             }
             ScimResourceKind::Group => {
@@ -876,7 +902,8 @@ impl Core {
                     )
                     .await
                     .map_err(member_not_found)?;
-                self.put_record(actor, kind, created.group.id.0, fields.external_id, fields.kept).await?;
+                self.put_record(actor, kind, created.group.id.0, fields.external_id, fields.kept)
+                    .await?;
                 created.group.id.0
             }
         };
@@ -960,7 +987,8 @@ impl Core {
                 self.admin_update_user(actor, UserId(id), changes)
                     .await
                     .map_err(scim_field_names)?;
-                self.put_record(actor, kind, id, fields.external_id, fields.kept).await?;
+                self.put_record(actor, kind, id, fields.external_id, fields.kept)
+                    .await?;
             }
             ScimResourceKind::Group => {
                 let fields = read_group(body)?;
@@ -975,7 +1003,8 @@ impl Core {
                 )
                 .await
                 .map_err(member_not_found)?;
-                self.put_record(actor, kind, id, fields.external_id, fields.kept).await?;
+                self.put_record(actor, kind, id, fields.external_id, fields.kept)
+                    .await?;
             }
         }
         self.scim_read(kind, base, id).await
@@ -1007,7 +1036,10 @@ fn scim_field_names(error: Error) -> Error {
     match error {
         Error::Conflict { field: "username" } => Error::Conflict { field: "userName" },
         Error::Conflict { field: "email" } => Error::Conflict { field: "emails" },
-        Error::Invalid { field: "username", reason } => Error::invalid("userName", reason),
+        Error::Invalid {
+            field: "username",
+            reason,
+        } => Error::invalid("userName", reason),
         Error::Invalid { field: "email", reason } => Error::invalid("emails", reason),
         Error::Invalid { field: "name", reason } => Error::invalid("displayName", reason),
         other => other,

@@ -129,7 +129,10 @@ fn apply_extension(resource: &mut Value, op: Op, value: Option<&Value>) -> Resul
         return Ok(());
     }
     let Some(Value::Object(inner)) = value else {
-        return Err(Error::invalid("value", format!("{urn} takes an object of its attributes")));
+        return Err(Error::invalid(
+            "value",
+            format!("{urn} takes an object of its attributes"),
+        ));
     };
     for (sub, v) in inner {
         if sub.eq_ignore_ascii_case("schemas") {
@@ -172,10 +175,7 @@ fn key_of(object: &Map<String, Value>, name: &str) -> String {
 fn apply_at(resource: &mut Value, op: Op, path: &PatchPath, value: Option<Value>) -> Result<()> {
     let attr = &path.attr;
     if attr.urn.is_none() && READ_ONLY.iter().any(|r| r.eq_ignore_ascii_case(&attr.name)) {
-        return Err(Error::invalid(
-            "mutability",
-            format!("{} is read-only", attr.name),
-        ));
+        return Err(Error::invalid("mutability", format!("{} is read-only", attr.name)));
     }
     let create = op != Op::Remove;
     let Some(object) = container(resource, attr, create) else {
@@ -272,7 +272,14 @@ fn apply_at(resource: &mut Value, op: Op, path: &PatchPath, value: Option<Value>
                 _ => {
                     let mut o = Map::new();
                     o.insert(sub.clone(), value);
-                    object.insert(key, if multi { Value::Array(vec![Value::Object(o)]) } else { Value::Object(o) });
+                    object.insert(
+                        key,
+                        if multi {
+                            Value::Array(vec![Value::Object(o)])
+                        } else {
+                            Value::Object(o)
+                        },
+                    );
                 }
             }
         }
@@ -385,13 +392,24 @@ mod tests {
     fn add_with_and_without_path() {
         let r = patch(user(), json!([{"op": "add", "path": "nickName", "value": "Babs"}])).unwrap();
         assert_eq!(r["nickName"], "Babs");
-        let r = patch(user(), json!([{"op": "Add", "value": {"title": "Boss", "name.familyName": "Jensen"}}])).unwrap();
+        let r = patch(
+            user(),
+            json!([{"op": "Add", "value": {"title": "Boss", "name.familyName": "Jensen"}}]),
+        )
+        .unwrap();
         assert_eq!(r["title"], "Boss");
         assert_eq!(r["name"], json!({"givenName": "Barbara", "familyName": "Jensen"}));
-        let r = patch(user(), json!([{"op": "add", "path": "emails", "value": [{"value": "b@home.example", "type": "home"}]}]))
-            .unwrap();
+        let r = patch(
+            user(),
+            json!([{"op": "add", "path": "emails", "value": [{"value": "b@home.example", "type": "home"}]}]),
+        )
+        .unwrap();
         assert_eq!(r["emails"].as_array().unwrap().len(), 2);
-        let r = patch(user(), json!([{"op": "add", "path": "name", "value": {"familyName": "J"}}])).unwrap();
+        let r = patch(
+            user(),
+            json!([{"op": "add", "path": "name", "value": {"familyName": "J"}}]),
+        )
+        .unwrap();
         assert_eq!(r["name"]["givenName"], "Barbara");
         assert_eq!(r["name"]["familyName"], "J");
     }
@@ -414,14 +432,23 @@ mod tests {
             json!([{"op": "replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "Ops"}]),
         )
         .unwrap();
-        assert_eq!(r["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["department"], "Ops");
+        assert_eq!(
+            r["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["department"],
+            "Ops"
+        );
         let r = patch(
             user(),
             json!([{"op": "replace", "value": {"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"employeeNumber": "7"}}}]),
         )
         .unwrap();
-        assert_eq!(r["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["employeeNumber"], "7");
-        assert_eq!(r["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["department"], "Sales");
+        assert_eq!(
+            r["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["employeeNumber"],
+            "7"
+        );
+        assert_eq!(
+            r["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["department"],
+            "Sales"
+        );
     }
 
     #[test]
@@ -431,10 +458,17 @@ mod tests {
         let r = patch(user(), json!([{"op": "remove", "path": "emails[type eq \"work\"]"}])).unwrap();
         assert_eq!(r["emails"], json!([]));
         let group = json!({"displayName": "g", "members": [{"value": "1"}, {"value": "2"}, {"value": "3"}]});
-        let r = patch(group.clone(), json!([{"op": "remove", "path": "members[value eq \"2\"]"}])).unwrap();
+        let r = patch(
+            group.clone(),
+            json!([{"op": "remove", "path": "members[value eq \"2\"]"}]),
+        )
+        .unwrap();
         assert_eq!(r["members"], json!([{"value": "1"}, {"value": "3"}]));
-        let r = patch(group.clone(), json!([{"op": "Remove", "path": "members", "value": [{"value": "1"}, {"value": "3"}]}]))
-            .unwrap();
+        let r = patch(
+            group.clone(),
+            json!([{"op": "Remove", "path": "members", "value": [{"value": "1"}, {"value": "3"}]}]),
+        )
+        .unwrap();
         assert_eq!(r["members"], json!([{"value": "2"}]));
         let r = patch(group, json!([{"op": "remove", "path": "members"}])).unwrap();
         assert!(r.get("members").is_none());
@@ -448,9 +482,18 @@ mod tests {
             field(json!([{"op": "replace", "path": "emails[type eq \"home\"].value", "value": "x"}])),
             Some("target")
         );
-        assert_eq!(field(json!([{"op": "add", "path": "emails[type eq", "value": "x"}])), Some("path"));
-        assert_eq!(field(json!([{"op": "replace", "path": "id", "value": "x"}])), Some("mutability"));
-        assert_eq!(field(json!([{"op": "move", "path": "id", "value": "x"}])), Some("value"));
+        assert_eq!(
+            field(json!([{"op": "add", "path": "emails[type eq", "value": "x"}])),
+            Some("path")
+        );
+        assert_eq!(
+            field(json!([{"op": "replace", "path": "id", "value": "x"}])),
+            Some("mutability")
+        );
+        assert_eq!(
+            field(json!([{"op": "move", "path": "id", "value": "x"}])),
+            Some("value")
+        );
         assert_eq!(field(json!([{"op": "add", "path": "title"}])), Some("value"));
         let body = json!({"Operations": []});
         assert_eq!(read_operations(&body).unwrap_err().field(), Some("syntax"));

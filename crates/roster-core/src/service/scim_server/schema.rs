@@ -71,7 +71,11 @@ fn user_schema(base: &str) -> Value {
         "A user of Roster",
         vec![
             with(
-                with(text("userName", "The username (unique, compared without case)."), "required", json!(true)),
+                with(
+                    text("userName", "The username (unique, compared without case)."),
+                    "required",
+                    json!(true),
+                ),
                 "uniqueness",
                 json!("server"),
             ),
@@ -89,7 +93,11 @@ fn user_schema(base: &str) -> Value {
             ),
             text("displayName", "The name shown for the user (Roster's name)."),
             text("nickName", "A casual name."),
-            with(attr("profileUrl", "reference", "A profile page."), "referenceTypes", json!(["external"])),
+            with(
+                attr("profileUrl", "reference", "A profile page."),
+                "referenceTypes",
+                json!(["external"]),
+            ),
             text("title", "The job title."),
             text("userType", "The kind of user in the directory."),
             text("preferredLanguage", "The preferred language."),
@@ -97,20 +105,40 @@ fn user_schema(base: &str) -> Value {
             text("timezone", "The time zone."),
             // Every Roster account is active or not, so `active` is always there (a request
             // without it leaves it as it is, or true for a new user).
-            with(attr("active", "boolean", "Whether the user may sign in."), "required", json!(true)),
             with(
-                with(text("password", "A password to set (never returned)."), "mutability", json!("writeOnly")),
+                attr("active", "boolean", "Whether the user may sign in."),
+                "required",
+                json!(true),
+            ),
+            with(
+                with(
+                    text("password", "A password to set (never returned)."),
+                    "mutability",
+                    json!("writeOnly"),
+                ),
                 "returned",
                 json!("never"),
             ),
-            values("emails", "Email addresses; the primary one is Roster's email.", &["work", "home", "other"]),
-            values("phoneNumbers", "Phone numbers.", &["work", "home", "mobile", "fax", "pager", "other"]),
+            values(
+                "emails",
+                "Email addresses; the primary one is Roster's email.",
+                &["work", "home", "other"],
+            ),
+            values(
+                "phoneNumbers",
+                "Phone numbers.",
+                &["work", "home", "mobile", "fax", "pager", "other"],
+            ),
             read_only(multi(complex(
                 "groups",
                 "The groups the user belongs to.",
                 vec![
                     read_only(text("value", "The group's id.")),
-                    read_only(with(attr("$ref", "reference", "The group's URI."), "referenceTypes", json!(["Group"]))),
+                    read_only(with(
+                        attr("$ref", "reference", "The group's URI."),
+                        "referenceTypes",
+                        json!(["Group"]),
+                    )),
                     read_only(text("display", "The group's name.")),
                     read_only(text("type", "direct.")),
                 ],
@@ -146,8 +174,16 @@ fn enterprise_schema(base: &str) -> Value {
                 "The user's manager.",
                 vec![
                     text("value", "The manager's id."),
-                    with(attr("$ref", "reference", "The manager's URI."), "referenceTypes", json!(["User"])),
-                    with(text("displayName", "The manager's name."), "mutability", json!("readOnly")),
+                    with(
+                        attr("$ref", "reference", "The manager's URI."),
+                        "referenceTypes",
+                        json!(["User"]),
+                    ),
+                    with(
+                        text("displayName", "The manager's name."),
+                        "mutability",
+                        json!("readOnly"),
+                    ),
                 ],
             ),
         ],
@@ -168,7 +204,11 @@ fn group_schema(base: &str) -> Value {
                 vec![
                     with(text("value", "The member's id."), "mutability", json!("immutable")),
                     with(
-                        with(attr("$ref", "reference", "The member's URI."), "referenceTypes", json!(["User"])),
+                        with(
+                            attr("$ref", "reference", "The member's URI."),
+                            "referenceTypes",
+                            json!(["User"]),
+                        ),
                         "mutability",
                         json!("immutable"),
                     ),
