@@ -135,7 +135,7 @@ pub fn project_attributes(resource: Value, attributes: Option<&str>, excluded: O
                 .filter(|p| {
                     if is_urn {
                         p.urn.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(&key))
-                            || (p.urn.is_none() && format!("{}", p.name).eq_ignore_ascii_case(&key))
+                            || (p.urn.is_none() && p.name.eq_ignore_ascii_case(&key))
                     } else {
                         p.urn.is_none() && p.name.eq_ignore_ascii_case(&key)
                     }

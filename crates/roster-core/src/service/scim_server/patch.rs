@@ -31,6 +31,9 @@ pub fn is_multi_valued(name: &str) -> bool {
     MULTI_VALUED.iter().any(|m| m.eq_ignore_ascii_case(name))
 }
 
+/// One operation as read: the op, its path and its value.
+pub type Operation = (Op, Option<String>, Option<Value>);
+
 /// One operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -40,7 +43,7 @@ pub enum Op {
 }
 
 /// Reads a PatchOp message's operations (ops in any case, as Entra ID sends them).
-pub fn read_operations(body: &Value) -> Result<Vec<(Op, Option<String>, Option<Value>)>> {
+pub fn read_operations(body: &Value) -> Result<Vec<Operation>> {
     let syntax = |why: &str| Error::invalid("syntax", why.to_string());
     let schemas = body.get("schemas").and_then(Value::as_array);
     if !schemas.is_some_and(|s| s.iter().any(|v| v.as_str() == Some(PATCH_SCHEMA))) {
@@ -87,7 +90,7 @@ pub fn read_operations(body: &Value) -> Result<Vec<(Op, Option<String>, Option<V
 }
 
 /// Applies the operations to `resource` (a JSON object), in order, all or nothing.
-pub fn apply(resource: &mut Value, operations: &[(Op, Option<String>, Option<Value>)]) -> Result<()> {
+pub fn apply(resource: &mut Value, operations: &[Operation]) -> Result<()> {
     for (op, path, value) in operations {
         match path {
             // The enterprise extension as a whole.
