@@ -7,6 +7,7 @@
 #     open-webui/           virtualenv with open-webui==0.12.4
 #     langflow/             virtualenv with langflow-base==1.13.0
 #     driver/               virtualenv with the test drivers' libraries (playwright, httpx)
+#     scim/                 virtualenv with scim2-tester (the SCIM server's RFC compliance check)
 #   plus Debian's chromium and chromium-driver (apt) when /usr/bin/chromium is missing,
 #   Debian's nginx (apt) when /usr/sbin/nginx is missing (the forward-auth test),
 #   Debian's prometheus package (apt) when promtool is missing (the metrics test runs
@@ -15,13 +16,14 @@
 #   `systemd-analyze verify` on packaging/systemd/roster.service),
 #   and axe-core (npm ci in tests/clients/axe, its node_modules ignored by git).
 #
-# Usage: scripts/e2e/install.sh [openwebui|langflow|driver|browser|proxy|promtool|systemd|axe ...]  (default: all)
+# Usage: scripts/e2e/install.sh [openwebui|langflow|driver|browser|proxy|promtool|systemd|axe|scim ...]  (default: all)
 set -euo pipefail
 
 CACHE="${ROSTER_E2E_CACHE:-$HOME/.cache/roster-e2e}"
 OPEN_WEBUI_VERSION=0.12.4
 LANGFLOW_VERSION=1.13.0
 PLAYWRIGHT_VERSION=1.55.0
+SCIM2_TESTER_VERSION=0.5.2
 PYTHON="${ROSTER_E2E_PYTHON:-python3}"
 mkdir -p "$CACHE"
 
@@ -123,7 +125,7 @@ systemd_tools() {
 }
 
 what=("$@")
-[ ${#what[@]} -gt 0 ] || what=(browser proxy promtool systemd driver axe langflow openwebui)
+[ ${#what[@]} -gt 0 ] || what=(browser proxy promtool systemd driver axe scim langflow openwebui)
 for w in "${what[@]}"; do
     case "$w" in
         openwebui) venv open-webui "open-webui==$OPEN_WEBUI_VERSION" ;;
@@ -136,6 +138,9 @@ for w in "${what[@]}"; do
         systemd) systemd_tools ;;
         axe) axe ;;
         *) log "unknown part: $w (openwebui, langflow, driver, browser, proxy, promtool, systemd, axe)"; exit 2 ;;
+        # The `httpx2` extra brings the HTTP client the checker drives the server with.
+        scim) venv scim "scim2-tester[httpx2]==$SCIM2_TESTER_VERSION" ;;
+        *) log "unknown part: $w (openwebui, langflow, driver, browser, proxy, promtool, systemd, axe, scim)"; exit 2 ;;
     esac
 done
 log "ready in $CACHE"

@@ -298,6 +298,8 @@ pub mod audit {
     pub const EMAIL_CHANGE_REQUEST: &str = "user.email_change_request";
     pub const EMAIL_CHANGE_CANCEL: &str = "user.email_change_cancel";
     pub const EMAIL_CHANGE_CONFIRM: &str = "user.email_change_confirm";
+    /// A SCIM directory's record of a user or group (its `externalId` and kept attributes).
+    pub const SCIM_RECORD_WRITE: &str = "scim.record_write";
 }
 
 /// A page request for the audit trail (the store's side of `GET /v1/audit`).

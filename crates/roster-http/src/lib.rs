@@ -13,6 +13,7 @@ pub mod observe;
 pub mod oidc;
 pub mod pages;
 pub mod protect;
+pub mod scim;
 pub mod server;
 mod state;
 
@@ -40,6 +41,7 @@ pub fn app(state: AppState) -> Router {
         .merge(oidc::mount(&state))
         .merge(pages::mount(&state))
         .merge(forward_auth::mount(&state))
+        .merge(scim::mount(&state))
         .fallback(error::not_found_fallback)
         .method_not_allowed_fallback(error::method_not_allowed_fallback)
         .layer(DefaultBodyLimit::max(body_limit))

@@ -53,6 +53,10 @@ pub enum Refusal {
     IntrospectGrantAdminOnly,
     /// A non-administrator tried to grant the events scope.
     EventsGrantAdminOnly,
+    /// A SCIM route was called without an API key with the `scim` scope.
+    ScimScopeRequired,
+    /// A non-administrator tried to grant the scim scope.
+    ScimGrantAdminOnly,
 }
 
 impl Refusal {
@@ -95,6 +99,8 @@ impl Refusal {
             Refusal::CannotDeactivateSelf => "nobody may deactivate their own account",
             Refusal::IntrospectGrantAdminOnly => "only administrators may grant the introspect scope",
             Refusal::EventsGrantAdminOnly => "only administrators may grant the events scope",
+            Refusal::ScimScopeRequired => "an administrator's API key with the scim scope is required",
+            Refusal::ScimGrantAdminOnly => "only administrators may grant the scim scope",
         }
     }
 }

@@ -23,7 +23,7 @@ pub fn is_api_key(token: &str) -> bool {
 pub const SCOPE_INTROSPECT: &str = "introspect";
 /// The role that may grant `scope` (None: no such scope). Every scope is an administrator's.
 fn scope_role(scope: &str) -> Option<Role> {
-    (scope == SCOPE_INTROSPECT || scope == super::SCOPE_EVENTS).then_some(Role::Admin)
+    (scope == SCOPE_INTROSPECT || scope == super::SCOPE_EVENTS || scope == super::SCOPE_SCIM).then_some(Role::Admin)
 }
 
 /// Whether a user with `role` may grant `scope`: when the key is made, and on every use of it
@@ -96,16 +96,17 @@ impl Core {
                 return Err(Error::invalid(
                     "scopes",
                     format!(
-                        "unknown scope {scope:?}; known: {SCOPE_INTROSPECT}, {}",
-                        super::SCOPE_EVENTS
+                        "unknown scope {scope:?}; known: {SCOPE_INTROSPECT}, {}, {}",
+                        super::SCOPE_EVENTS,
+                        super::SCOPE_SCIM
                     ),
                 ));
             }
             if !may_grant(actor.user.role, &scope) {
-                return Err(Error::Forbidden(if scope == SCOPE_INTROSPECT {
-                    crate::error::Refusal::IntrospectGrantAdminOnly
-                } else {
-                    crate::error::Refusal::EventsGrantAdminOnly
+                return Err(Error::Forbidden(match scope.as_str() {
+                    SCOPE_INTROSPECT => crate::error::Refusal::IntrospectGrantAdminOnly,
+                    super::SCOPE_SCIM => crate::error::Refusal::ScimGrantAdminOnly,
+                    _ => crate::error::Refusal::EventsGrantAdminOnly,
                 }));
             }
             if !scopes.contains(&scope) {

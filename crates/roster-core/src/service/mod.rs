@@ -28,6 +28,7 @@ mod password_resets;
 mod permissions;
 mod product_config;
 mod retention;
+mod scim_server;
 mod sealing;
 mod sessions;
 mod social;
@@ -81,6 +82,11 @@ pub use permissions::{
     Surface, builtin_permissions, check_preference_gates, fill_missing, forbidden_by, or_merge, remove_at, value_at,
 };
 pub use retention::{Purged, RetentionPolicy};
+pub use scim_server::{
+    ERROR_SCHEMA as SCIM_ERROR_SCHEMA, SCOPE_SCIM, ScimList, ScimListQuery, ScimResourceKind, project_attributes,
+    resource_type_by_id as scim_resource_type, resource_types as scim_resource_types, schema_by_id as scim_schema,
+    schemas as scim_schemas, service_provider_config as scim_service_provider_config,
+};
 pub use sealing::{KEY_CHECK_SETTING, key_matches_database};
 pub use social::FRIEND_REQUEST_BLOCKED;
 pub use stats::{SIGNUP_DAYS, UserStats, epoch_day};

@@ -19,6 +19,7 @@ mod migration;
 mod oidc;
 mod oidc_consents;
 mod retention;
+mod scim_records;
 mod secrets;
 mod sessions;
 mod social;
@@ -37,6 +38,7 @@ pub use migration::*;
 pub use oidc::*;
 pub use oidc_consents::*;
 pub use retention::*;
+pub use scim_records::*;
 pub use secrets::*;
 pub use sessions::*;
 pub use social::*;
@@ -100,6 +102,7 @@ pub trait Store:
     + OidcStore
     + OidcConsentStore
     + RetentionStore
+    + ScimRecordStore
     + Send
     + Sync
     + 'static
@@ -135,6 +138,7 @@ pub mod prelude {
     pub use super::{
         AccountTokenStore as _, ApiKeyStore as _, BalanceStore as _, GroupStore as _, InstanceStore as _,
         JournalStore as _, MigrationStore as _, OidcConsentStore as _, OidcStore as _, RetentionStore as _,
+        ScimRecordStore as _,
         SessionStore as _, SocialStore as _, Store as _, TierStore as _, TwoFactorStore as _, UserSecretStore as _,
         UserSettingStore as _, UserStore as _, WebhookStore as _,
     };

@@ -47,6 +47,8 @@ pub(crate) fn core_errors() -> Vec<(&'static str, Error)> {
         ("cannot_deactivate_self", R::CannotDeactivateSelf),
         ("introspect_grant_admin_only", R::IntrospectGrantAdminOnly),
         ("events_grant_admin_only", R::EventsGrantAdminOnly),
+        ("scim_scope_required", R::ScimScopeRequired),
+        ("scim_grant_admin_only", R::ScimGrantAdminOnly),
     ];
     let nul = roster_core::user::NUL_REASON;
     let mut errors = vec![

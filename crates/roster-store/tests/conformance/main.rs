@@ -21,6 +21,7 @@ mod oidc;
 mod one_transaction;
 mod retention;
 mod schema;
+mod scim_records;
 mod sessions;
 mod two_factor_store;
 mod users;
