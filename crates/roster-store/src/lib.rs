@@ -12,6 +12,7 @@ mod error;
 mod features;
 mod journal;
 mod oidc;
+mod scim_push;
 mod postgres;
 mod sql;
 mod sqlite;

@@ -27,6 +27,7 @@ pub mod oidc;
 mod password_resets;
 mod permissions;
 mod product_config;
+mod scim_push;
 mod sealing;
 mod sessions;
 mod social;
@@ -63,7 +64,7 @@ pub use browser::{AMR_OTP, AMR_PASSWORD, BrowserSession, BrowserSessionStarted, 
 pub use channels::{CANNOT_MESSAGE, NOTES_CHANNEL_NAME};
 pub use chat_profile::{ChatAccountChanges, INCORRECT_CURRENT_PASSWORD};
 pub use email_change::{EMAIL_CHANGE_TTL, EmailChangeRequested};
-pub use groups::{GroupChanges, GroupWithMembers, MAX_MEMBERS_PER_CHANGE, NewGroup, validate_permissions};
+pub use groups::{group_subject, GroupChanges, GroupWithMembers, MAX_MEMBERS_PER_CHANGE, NewGroup, validate_permissions};
 pub use import::{
     ImportLine, ImportOptions, ImportReport, OnConflict, Outcome, RecordReport, UserRecord, validate_password_hash,
 };
@@ -78,6 +79,12 @@ pub use password_resets::{PasswordResetDone, ResetLinkCreated};
 pub use permissions::{
     API_KEYS_NOT_PERMITTED, API_KEYS_PERMISSION, ApiKeyGate, DEFAULT_TEMPLATE, GATED_PREFERENCES, GatedPreference,
     Surface, builtin_permissions, check_preference_gates, fill_missing, forbidden_by, or_merge, remove_at, value_at,
+};
+pub use scim_push::{
+    AUDIT_DELIVERY_REPLAY as AUDIT_SCIM_DELIVERY_REPLAY, AUDIT_SYNC as AUDIT_SCIM_SYNC,
+    AUDIT_TARGET_ADD as AUDIT_SCIM_TARGET_ADD, AUDIT_TARGET_REMOVE as AUDIT_SCIM_TARGET_REMOVE, DesiredUser, Drift,
+    GROUP_EVENTS as SCIM_GROUP_EVENTS, NewScimTarget, RemoteGroup, RemoteUser, StepError, SyncReport,
+    PAGE_SIZE as SCIM_PAGE_SIZE, USER_EVENTS as SCIM_USER_EVENTS, desired_user,
 };
 pub use sealing::{KEY_CHECK_SETTING, key_matches_database};
 pub use social::FRIEND_REQUEST_BLOCKED;
@@ -100,8 +107,8 @@ pub use users::{
 pub use verification::SignupForm;
 pub use webhook_net::{AddressPolicy, Refusal, check_ip, check_url, without_credentials};
 pub use webhooks::{
-    DeletionReceiver, DeletionStatus, DeliveryWorker, EventPage, HostResolver, HttpTransport, MAX_DELIVERIES_PAGE,
-    MAX_EVENTS_PAGE, NewSubscription, SCOPE_EVENTS, SendFailure, SubscriptionCreated, SystemResolver,
+    Answer, DeletionReceiver, DeletionStatus, DeliveryWorker, EventPage, HostResolver, HttpTransport, MAX_DELIVERIES_PAGE,
+    MAX_ANSWER_BODY, MAX_EVENTS_PAGE, NewSubscription, SCOPE_EVENTS, SendFailure, SubscriptionCreated, SystemResolver,
     WEBHOOK_SECRET_PREFIX, WebhookSettings, WebhookTransport,
 };
 

@@ -18,6 +18,7 @@ mod journal;
 mod migration;
 mod oidc;
 mod oidc_consents;
+mod scim_push;
 mod secrets;
 mod sessions;
 mod social;
@@ -35,6 +36,7 @@ pub use journal::*;
 pub use migration::*;
 pub use oidc::*;
 pub use oidc_consents::*;
+pub use scim_push::*;
 pub use secrets::*;
 pub use sessions::*;
 pub use social::*;
@@ -97,6 +99,7 @@ pub trait Store:
     + WebhookStore
     + OidcStore
     + OidcConsentStore
+    + ScimPushStore
     + Send
     + Sync
     + 'static
@@ -129,7 +132,7 @@ pub struct PoolStats {
 pub mod prelude {
     pub use super::{
         AccountTokenStore as _, ApiKeyStore as _, BalanceStore as _, GroupStore as _, InstanceStore as _,
-        JournalStore as _, MigrationStore as _, OidcConsentStore as _, OidcStore as _, SessionStore as _,
+        JournalStore as _, MigrationStore as _, OidcConsentStore as _, OidcStore as _, ScimPushStore as _, SessionStore as _,
         SocialStore as _, Store as _, TierStore as _, TwoFactorStore as _, UserSecretStore as _, UserSettingStore as _,
         UserStore as _, WebhookStore as _,
     };

@@ -20,6 +20,7 @@ pub(crate) mod journal;
 pub(crate) mod migration;
 pub(crate) mod oidc;
 pub(crate) mod oidc_consents;
+pub(crate) mod scim_push;
 pub(crate) mod secrets;
 pub(crate) mod sessions;
 pub(crate) mod social;
@@ -42,6 +43,7 @@ macro_rules! impl_store {
         $crate::capability::migration::impl_migration!($store, $database);
         $crate::capability::oidc::impl_oidc!($store, $database);
         $crate::capability::oidc_consents::impl_oidc_consents!($store, $database);
+        $crate::capability::scim_push::impl_scim_push!($store, $database);
         $crate::capability::secrets::impl_secrets!($store, $database);
         $crate::capability::sessions::impl_sessions!($store, $database);
         $crate::capability::social::impl_social!($store, $database);
