@@ -12,6 +12,7 @@ pub mod invite;
 pub mod list;
 pub mod migrate;
 pub mod password;
+pub mod scim;
 pub mod stats;
 pub mod tiers;
 pub mod transfer;
