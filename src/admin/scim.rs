@@ -251,7 +251,9 @@ fn print_report(report: &SyncReport) {
             } else {
                 format!("  fields {}", d.fields.join(","))
             },
-            d.error.as_deref().map_or(String::new(), |e| format!("  NOT FIXED: {e}")),
+            d.error
+                .as_deref()
+                .map_or(String::new(), |e| format!("  NOT FIXED: {e}")),
         );
     }
     let count = |kind: &str| report.drift.iter().filter(|d| d.kind == kind).count();
@@ -264,14 +266,24 @@ fn print_report(report: &SyncReport) {
         count("extra"),
         report.local_users,
         report.remote_users,
-        if report.dry_run { "; nothing changed (--dry-run)" } else { "" },
+        if report.dry_run {
+            "; nothing changed (--dry-run)"
+        } else {
+            ""
+        },
     );
 }
 
 async fn sync(core: &Core, settings: &Settings, args: SyncArgs) -> anyhow::Result<()> {
     let transport = HttpTransport::new().map_err(explain)?;
     let report = core
-        .sync_scim_target(core.operator(), &transport, &settings.webhooks(), &args.name, args.dry_run)
+        .sync_scim_target(
+            core.operator(),
+            &transport,
+            &settings.webhooks(),
+            &args.name,
+            args.dry_run,
+        )
         .await
         .map_err(explain)?;
     if args.format == "json" {

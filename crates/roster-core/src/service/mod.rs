@@ -64,7 +64,9 @@ pub use browser::{AMR_OTP, AMR_PASSWORD, BrowserSession, BrowserSessionStarted, 
 pub use channels::{CANNOT_MESSAGE, NOTES_CHANNEL_NAME};
 pub use chat_profile::{ChatAccountChanges, INCORRECT_CURRENT_PASSWORD};
 pub use email_change::{EMAIL_CHANGE_TTL, EmailChangeRequested};
-pub use groups::{group_subject, GroupChanges, GroupWithMembers, MAX_MEMBERS_PER_CHANGE, NewGroup, validate_permissions};
+pub use groups::{
+    GroupChanges, GroupWithMembers, MAX_MEMBERS_PER_CHANGE, NewGroup, group_subject, validate_permissions,
+};
 pub use import::{
     ImportLine, ImportOptions, ImportReport, OnConflict, Outcome, RecordReport, UserRecord, validate_password_hash,
 };
@@ -83,8 +85,8 @@ pub use permissions::{
 pub use scim_push::{
     AUDIT_DELIVERY_REPLAY as AUDIT_SCIM_DELIVERY_REPLAY, AUDIT_SYNC as AUDIT_SCIM_SYNC,
     AUDIT_TARGET_ADD as AUDIT_SCIM_TARGET_ADD, AUDIT_TARGET_REMOVE as AUDIT_SCIM_TARGET_REMOVE, DesiredUser, Drift,
-    GROUP_EVENTS as SCIM_GROUP_EVENTS, NewScimTarget, RemoteGroup, RemoteUser, StepError, SyncReport,
-    PAGE_SIZE as SCIM_PAGE_SIZE, USER_EVENTS as SCIM_USER_EVENTS, desired_user,
+    GROUP_EVENTS as SCIM_GROUP_EVENTS, NewScimTarget, PAGE_SIZE as SCIM_PAGE_SIZE, RemoteGroup, RemoteUser, StepError,
+    SyncReport, USER_EVENTS as SCIM_USER_EVENTS, desired_user,
 };
 pub use sealing::{KEY_CHECK_SETTING, key_matches_database};
 pub use social::FRIEND_REQUEST_BLOCKED;
@@ -107,9 +109,9 @@ pub use users::{
 pub use verification::SignupForm;
 pub use webhook_net::{AddressPolicy, Refusal, check_ip, check_url, without_credentials};
 pub use webhooks::{
-    Answer, DeletionReceiver, DeletionStatus, DeliveryWorker, EventPage, HostResolver, HttpTransport, MAX_DELIVERIES_PAGE,
-    MAX_ANSWER_BODY, MAX_EVENTS_PAGE, NewSubscription, SCOPE_EVENTS, SendFailure, SubscriptionCreated, SystemResolver,
-    WEBHOOK_SECRET_PREFIX, WebhookSettings, WebhookTransport,
+    Answer, DeletionReceiver, DeletionStatus, DeliveryWorker, EventPage, HostResolver, HttpTransport, MAX_ANSWER_BODY,
+    MAX_DELIVERIES_PAGE, MAX_EVENTS_PAGE, NewSubscription, SCOPE_EVENTS, SendFailure, SubscriptionCreated,
+    SystemResolver, WEBHOOK_SECRET_PREFIX, WebhookSettings, WebhookTransport,
 };
 
 use crate::clock::Clock;

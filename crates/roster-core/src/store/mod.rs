@@ -132,8 +132,8 @@ pub struct PoolStats {
 pub mod prelude {
     pub use super::{
         AccountTokenStore as _, ApiKeyStore as _, BalanceStore as _, GroupStore as _, InstanceStore as _,
-        JournalStore as _, MigrationStore as _, OidcConsentStore as _, OidcStore as _, ScimPushStore as _, SessionStore as _,
-        SocialStore as _, Store as _, TierStore as _, TwoFactorStore as _, UserSecretStore as _, UserSettingStore as _,
-        UserStore as _, WebhookStore as _,
+        JournalStore as _, MigrationStore as _, OidcConsentStore as _, OidcStore as _, ScimPushStore as _,
+        SessionStore as _, SocialStore as _, Store as _, TierStore as _, TwoFactorStore as _, UserSecretStore as _,
+        UserSettingStore as _, UserStore as _, WebhookStore as _,
     };
 }

@@ -35,6 +35,7 @@ mod permissions;
 mod plexichat;
 mod plexichat_features;
 mod policy;
+mod scim_push;
 mod sessions;
 mod tiers;
 mod transport;

@@ -129,12 +129,24 @@ macro_rules! impl_scim_push {
                     limit: u32,
                 ) -> StoreResult<Vec<ClaimedScimDelivery>> {
                     let rows: Vec<ClaimedScimRow> = self
-                        .claim_from_log(SCIM_LOG, &scim_push::claimed_head(), owner, now, lease_until, limit)
+                        .claim_from_log(
+                            SCIM_LOG,
+                            &scim_push::claimed_head(),
+                            owner,
+                            now,
+                            lease_until,
+                            limit,
+                        )
                         .await?;
                     convert_all(rows, ClaimedScimRow::into_claimed)
                 }
 
-                async fn record_scim_attempt(&self, id: i64, owner: &str, attempt: &AttemptRecord) -> StoreResult<bool> {
+                async fn record_scim_attempt(
+                    &self,
+                    id: i64,
+                    owner: &str,
+                    attempt: &AttemptRecord,
+                ) -> StoreResult<bool> {
                     self.record_log_attempt(SCIM_LOG.table, id, owner, attempt).await
                 }
 
@@ -142,7 +154,12 @@ macro_rules! impl_scim_push {
                     self.list_log(SCIM_LOG, query).await
                 }
 
-                async fn replay_scim_delivery(&self, target: i64, id: i64, now: OffsetDateTime) -> StoreResult<Delivery> {
+                async fn replay_scim_delivery(
+                    &self,
+                    target: i64,
+                    id: i64,
+                    now: OffsetDateTime,
+                ) -> StoreResult<Delivery> {
                     if self.get_log_delivery(SCIM_LOG, id).await?.subscription_id != target {
                         return Err(StoreError::NotFound);
                     }

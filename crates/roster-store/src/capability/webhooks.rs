@@ -82,14 +82,20 @@ macro_rules! impl_webhooks {
                 }
 
                 /// A page of `log`, newest first.
-                pub(crate) async fn list_log(&self, log: DeliveryLog, query: &DeliveryQuery) -> StoreResult<Vec<Delivery>> {
+                pub(crate) async fn list_log(
+                    &self,
+                    log: DeliveryLog,
+                    query: &DeliveryQuery,
+                ) -> StoreResult<Vec<Delivery>> {
                     let mut select = QueryBuilder::<Db>::new(format!(
                         "SELECT {} FROM {} d WHERE 1 = 1",
                         log.columns(),
                         log.table
                     ));
                     if let Some(receiver) = query.subscription_id {
-                        select.push(format!(" AND d.{} = ", log.receiver)).push_bind(receiver);
+                        select
+                            .push(format!(" AND d.{} = ", log.receiver))
+                            .push_bind(receiver);
                     }
                     if let Some(status) = query.status {
                         select.push(" AND d.status = ").push_bind(status.as_str());
@@ -142,7 +148,10 @@ macro_rules! impl_webhooks {
                             .await?
                             .rows_affected();
                         if updated == 0 {
-                            let exists: i64 = sqlx::query_scalar(&count).bind(id).fetch_one(&mut *transaction).await?;
+                            let exists: i64 = sqlx::query_scalar(&count)
+                                .bind(id)
+                                .fetch_one(&mut *transaction)
+                                .await?;
                             return Err(if exists == 0 {
                                 StoreError::NotFound
                             } else {
@@ -315,13 +324,21 @@ macro_rules! impl_webhooks {
                     limit: u32,
                 ) -> StoreResult<Vec<ClaimedDelivery>> {
                     let rows: Vec<ClaimedRow> = self
-                        .claim_from_log(WEBHOOK_LOG, &webhooks::claimed_head(), owner, now, lease_until, limit)
+                        .claim_from_log(
+                            WEBHOOK_LOG,
+                            &webhooks::claimed_head(),
+                            owner,
+                            now,
+                            lease_until,
+                            limit,
+                        )
                         .await?;
                     convert_all(rows, ClaimedRow::into_claimed)
                 }
 
                 async fn record_attempt(&self, id: i64, owner: &str, attempt: &AttemptRecord) -> StoreResult<bool> {
-                    self.record_log_attempt(WEBHOOK_LOG.table, id, owner, attempt).await
+                    self.record_log_attempt(WEBHOOK_LOG.table, id, owner, attempt)
+                        .await
                 }
 
                 async fn list_deliveries(&self, query: &DeliveryQuery) -> StoreResult<Vec<Delivery>> {

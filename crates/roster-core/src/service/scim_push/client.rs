@@ -163,10 +163,18 @@ pub struct ScimClient<'a> {
 
 impl ScimClient<'_> {
     /// Sends one request; the answer's status and JSON body (Null when empty or not JSON).
-    async fn call(&self, method: &str, path: &str, query: &[(&str, String)], body: Option<Value>) -> Step<(u16, Value)> {
-        let mut url = url::Url::parse(&format!("{}/{path}", self.base)).map_err(|_| StepError::Send(SendFailure::RequestFailed))?;
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<Value>,
+    ) -> Step<(u16, Value)> {
+        let mut url = url::Url::parse(&format!("{}/{path}", self.base))
+            .map_err(|_| StepError::Send(SendFailure::RequestFailed))?;
         if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+            url.query_pairs_mut()
+                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
         }
         let mut headers = vec![
             ("authorization", format!("Bearer {}", self.token)),
@@ -176,9 +184,17 @@ impl ScimClient<'_> {
             headers.push(("content-type", "application/scim+json".to_string()));
             serde_json::to_vec(&b).unwrap_or_default()
         });
-        let answer = exchange_checked(self.core, self.transport, self.settings, method, url.as_str(), &headers, body)
-            .await
-            .map_err(StepError::Send)?;
+        let answer = exchange_checked(
+            self.core,
+            self.transport,
+            self.settings,
+            method,
+            url.as_str(),
+            &headers,
+            body,
+        )
+        .await
+        .map_err(StepError::Send)?;
         let value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
         Ok((answer.status, value))
     }
@@ -265,7 +281,8 @@ impl ScimClient<'_> {
     /// Deactivates a user (`active: false`).
     pub async fn deactivate_user(&self, remote: &RemoteUser) -> Step<()> {
         let body = json!({ "schemas": [USER_SCHEMA], "active": false });
-        self.expect("PUT", &format!("Users/{}", remote.id), Some(body), &[200]).await?;
+        self.expect("PUT", &format!("Users/{}", remote.id), Some(body), &[200])
+            .await?;
         Ok(())
     }
 
@@ -292,7 +309,10 @@ impl ScimClient<'_> {
     /// Creates the group `name` with `members` (provider ids), or sets the name and members of
     /// `existing`.
     pub async fn put_group(&self, existing: Option<&RemoteGroup>, name: &str, members: &[String]) -> Step<()> {
-        let members: Vec<Value> = members.iter().map(|id| json!({ "value": id, "type": "User" })).collect();
+        let members: Vec<Value> = members
+            .iter()
+            .map(|id| json!({ "value": id, "type": "User" }))
+            .collect();
         let body = json!({ "schemas": [GROUP_SCHEMA], "displayName": name, "members": members });
         match existing {
             None => self.expect("POST", "Groups", Some(body), &[200, 201]).await?,

@@ -46,6 +46,9 @@ pub const GROUP_EVENTS: &[&str] = &[
     event::GROUP_MEMBER_ADDED,
     event::GROUP_MEMBER_REMOVED,
 ];
+/// Serialises group pushes within this process (see [`Core::push_group`]).
+static GROUP_PUSH: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// The most targets.
 pub const MAX_TARGETS: usize = 50;
 const MAX_URL_LENGTH: usize = 2048;
@@ -112,7 +115,10 @@ fn validate_name(raw: &str) -> Result<String> {
 fn validate_base_url(raw: &str, core: &Core) -> Result<String> {
     let s = raw.trim().trim_end_matches('/');
     if s.len() > MAX_URL_LENGTH {
-        return Err(Error::invalid("url", format!("must be at most {MAX_URL_LENGTH} characters")));
+        return Err(Error::invalid(
+            "url",
+            format!("must be at most {MAX_URL_LENGTH} characters"),
+        ));
     }
     let parsed = url::Url::parse(s).map_err(|e| Error::invalid("url", format!("is not a URL: {e}")))?;
     super::webhook_net::check_url(&parsed, core.address_policy())?;
@@ -170,7 +176,10 @@ impl Core {
         let url = validate_base_url(&input.url, self)?;
         let token = validate_token(&input.token)?;
         if self.store.list_scim_targets().await?.len() >= MAX_TARGETS {
-            return Err(Error::invalid("name", format!("at most {MAX_TARGETS} SCIM targets may exist")));
+            return Err(Error::invalid(
+                "name",
+                format!("at most {MAX_TARGETS} SCIM targets may exist"),
+            ));
         }
         let id = self.next_id();
         let target = ScimTarget {
@@ -292,7 +301,11 @@ impl Core {
     }
 
     /// Replays every failed delivery of a target, oldest first; returns them.
-    pub async fn replay_failed_scim_deliveries(&self, by: impl Into<Authority<'_>>, name: &str) -> Result<Vec<Delivery>> {
+    pub async fn replay_failed_scim_deliveries(
+        &self,
+        by: impl Into<Authority<'_>>,
+        name: &str,
+    ) -> Result<Vec<Delivery>> {
         let by = by.into();
         let mut failed = self
             .list_scim_deliveries(
@@ -357,7 +370,10 @@ impl Core {
                 status = record.status.as_str(), "SCIM push attempt failed");
         }
         if !self.store.record_scim_attempt(delivery.id, owner, &record).await? {
-            tracing::warn!(delivery = delivery.id, "the claim on a SCIM delivery lapsed before its outcome was recorded");
+            tracing::warn!(
+                delivery = delivery.id,
+                "the claim on a SCIM delivery lapsed before its outcome was recorded"
+            );
         }
         Ok(())
     }
@@ -431,6 +447,10 @@ impl Core {
     /// `previous_name` after a rename) with the members the provider has; nothing while Roster
     /// no longer has it (its deletion is pushed by `group.deleted`).
     async fn push_group(&self, client: &ScimClient<'_>, id: GroupId, previous_name: Option<&str>) -> Step<()> {
+        // A group's events and its members' events are sent concurrently (they are ordered per
+        // subject): one group push at a time in this process, so that two of them never both
+        // find the group missing and create it twice.
+        let _one_at_a_time = GROUP_PUSH.lock().await;
         let Ok(group) = self.store.get_group(id).await else {
             return Ok(());
         };
@@ -469,7 +489,11 @@ impl Core {
     ) -> Result<SyncReport> {
         let by = by.into();
         let actor = by.require_admin()?;
-        let target = self.store.get_scim_target(name).await.map_err(not_found("SCIM target"))?;
+        let target = self
+            .store
+            .get_scim_target(name)
+            .await
+            .map_err(not_found("SCIM target"))?;
         let client = self.scim_client(transport, settings, &target)?;
         let unreachable = |e: StepError| {
             Error::invalid(

@@ -2,7 +2,9 @@
 //! Roster provisions into; their tokens are never shown), each target's delivery log and its
 //! replay, and the reconciliation (`sync`). Parse, call the core, render.
 
-use super::webhooks::{DeliveriesQuery, DeliveryBody, DeliveryListBody, delivery_body, delivery_list, delivery_query, parse_number};
+use super::webhooks::{
+    DeliveriesQuery, DeliveryBody, DeliveryListBody, delivery_body, delivery_list, delivery_query, parse_number,
+};
 use crate::error::{ApiError, Problem};
 use crate::extract::{Auth, Json, Query};
 use crate::state::AppState;
@@ -135,7 +137,10 @@ fn sync_body(r: SyncReport) -> SyncBody {
 /// The SCIM targets (administrators).
 #[utoipa::path(get, path = "/v1/scim/targets", tag = "scim", security(("bearer" = [])),
     responses((status = 200, body = ScimTargetListBody), (status = 401, body = Problem), (status = 403, body = Problem)))]
-async fn scim_targets_get(State(state): State<AppState>, Auth(actor): Auth) -> ApiResult<axum::Json<ScimTargetListBody>> {
+async fn scim_targets_get(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+) -> ApiResult<axum::Json<ScimTargetListBody>> {
     let targets = state.core.list_scim_targets(&actor).await?;
     Ok(axum::Json(ScimTargetListBody {
         targets: targets.into_iter().map(target_body).collect(),
@@ -179,7 +184,9 @@ async fn scim_targets_name_get(
     Auth(actor): Auth,
     Path(name): Path<String>,
 ) -> ApiResult<axum::Json<ScimTargetBody>> {
-    Ok(axum::Json(target_body(state.core.get_scim_target(&actor, &name).await?)))
+    Ok(axum::Json(target_body(
+        state.core.get_scim_target(&actor, &name).await?,
+    )))
 }
 
 /// Removes a SCIM target and its delivery log (administrators); nothing is removed from the
