@@ -3,43 +3,18 @@
 //! users and groups pushed at least once and in order per user through failures, dead letters
 //! and their replay, idempotency (an existing account is linked, not duplicated), and sync.
 
-use crate::webhooks::{fast, webhook_app};
-use roster_core::service::{DeliveryWorker, HttpTransport, WebhookSettings};
+use crate::webhooks::{Worker, fast, webhook_app};
+use roster_core::service::WebhookSettings;
 use roster_core::webhooks::DeliveryQuery;
-use roster_core::{Core, UserId};
+use roster_core::UserId;
 use roster_testkit::app::TestApp;
 use roster_testkit::scim_provider::ScimProvider;
 use roster_testkit::{Backend, backend_tests};
 use serde_json::{Value, json};
-use std::sync::Arc;
 use std::time::Duration;
 
 const TOKEN: &str = "scim-test-token-0123456789";
 const WITHIN: Duration = Duration::from_secs(60);
-
-struct Worker {
-    stop: tokio::sync::watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Worker {
-    fn start(core: Arc<Core>, settings: WebhookSettings) -> Worker {
-        let (stop, rx) = tokio::sync::watch::channel(false);
-        let worker = DeliveryWorker::new(core, settings, Arc::new(HttpTransport::new().unwrap()));
-        Worker {
-            stop,
-            task: tokio::spawn(worker.run(rx)),
-        }
-    }
-
-    async fn stop(self) {
-        self.stop.send(true).unwrap();
-        tokio::time::timeout(Duration::from_secs(10), self.task)
-            .await
-            .expect("the worker stops")
-            .unwrap();
-    }
-}
 
 async fn add_target(app: &TestApp, token: &str, provider: &ScimProvider, extra: Value) -> Value {
     let mut body = json!({"name": "owui", "url": provider.url, "token": provider.token});

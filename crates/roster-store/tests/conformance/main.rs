@@ -20,6 +20,7 @@ mod migration;
 mod oidc;
 mod one_transaction;
 mod schema;
+mod scim_push;
 mod sessions;
 mod two_factor_store;
 mod users;
