@@ -4,9 +4,9 @@
 //! and their replay, idempotency (an existing account is linked, not duplicated), and sync.
 
 use crate::webhooks::{Worker, fast, webhook_app};
+use roster_core::UserId;
 use roster_core::service::WebhookSettings;
 use roster_core::webhooks::DeliveryQuery;
-use roster_core::UserId;
 use roster_testkit::app::TestApp;
 use roster_testkit::scim_provider::ScimProvider;
 use roster_testkit::{Backend, backend_tests};

@@ -45,14 +45,26 @@ async fn scim_targets_fan_out_claim_in_order_and_replay(backend: Backend) {
         .append_outbox_events(&[event(1, "user.created", 100)])
         .await
         .unwrap();
-    let users_only = store.insert_scim_target(&target(1, "a", false), &NO_JOURNAL).await.unwrap();
+    let users_only = store
+        .insert_scim_target(&target(1, "a", false), &NO_JOURNAL)
+        .await
+        .unwrap();
     assert!(users_only.start_seq >= 1, "starts after the events already there");
-    store.insert_scim_target(&target(2, "b", true), &NO_JOURNAL).await.unwrap();
+    store
+        .insert_scim_target(&target(2, "b", true), &NO_JOURNAL)
+        .await
+        .unwrap();
     assert!(matches!(
         store.insert_scim_target(&target(3, "a", true), &NO_JOURNAL).await,
         Err(StoreError::Conflict { field: "name" })
     ));
-    let names: Vec<String> = store.list_scim_targets().await.unwrap().into_iter().map(|t| t.name).collect();
+    let names: Vec<String> = store
+        .list_scim_targets()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
     assert_eq!(names, ["a", "b"]);
     store
         .append_outbox_events(&[
@@ -72,7 +84,13 @@ async fn scim_targets_fan_out_claim_in_order_and_replay(backend: Backend) {
     let mut got: Vec<(i64, i64)> = claimed.iter().map(|c| (c.target.id, c.event.id)).collect();
     got.sort();
     assert_eq!(got, [(1, 2), (2, 2), (2, 4)]);
-    assert!(store.claim_scim_deliveries("w2", t, lease, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_scim_deliveries("w2", t, lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let first = claimed.iter().find(|c| c.target.id == 1).unwrap();
     assert_eq!(first.target.name, "a");
     let record = AttemptRecord {
@@ -82,8 +100,18 @@ async fn scim_targets_fan_out_claim_in_order_and_replay(backend: Backend) {
         error: Some("HTTP 403".into()),
         next_attempt_at: t,
     };
-    assert!(!store.record_scim_attempt(first.delivery.id, "w2", &record).await.unwrap());
-    assert!(store.record_scim_attempt(first.delivery.id, "w1", &record).await.unwrap());
+    assert!(
+        !store
+            .record_scim_attempt(first.delivery.id, "w2", &record)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .record_scim_attempt(first.delivery.id, "w1", &record)
+            .await
+            .unwrap()
+    );
     // Failed: the next one of that user goes on.
     let next = store.claim_scim_deliveries("w1", t, lease, 10).await.unwrap();
     assert_eq!(next.iter().map(|c| c.event.id).collect::<Vec<_>>(), [3]);
@@ -106,7 +134,10 @@ async fn scim_targets_fan_out_claim_in_order_and_replay(backend: Backend) {
     assert_eq!(replayed.status, DeliveryStatus::Pending);
     assert_eq!(replayed.attempts, 0);
     store.delete_scim_target(1, &NO_JOURNAL).await.unwrap();
-    assert!(matches!(store.delete_scim_target(1, &NO_JOURNAL).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        store.delete_scim_target(1, &NO_JOURNAL).await,
+        Err(StoreError::NotFound)
+    ));
     let left = store
         .list_scim_deliveries(&DeliveryQuery {
             limit: 10,
