@@ -217,6 +217,16 @@ enum Command {
         after_help = EXIT_CODES
     )]
     Webhooks(admin::webhooks::Command),
+    /// Pushes users and groups to SCIM 2.0 providers (Open WebUI): targets, deliveries, sync.
+    #[command(
+        subcommand,
+        long_about = "SCIM push: `targets add NAME --url BASE --token-stdin [--groups] \
+                      [--deactivate-on-delete]`, `targets list`, `targets remove NAME`, `deliveries NAME \
+                      [--failed]`, `replay NAME ID... | --failed` and `sync NAME [--dry-run]`. `roster serve` \
+                      pushes; `sync` compares and fixes by talking to the target. See docs/scim-push.md.",
+        after_help = EXIT_CODES
+    )]
+    Scim(admin::scim::Command),
     /// Manages OpenID Connect relying parties (clients).
     #[command(
         subcommand,
@@ -391,6 +401,7 @@ fn main() -> std::process::ExitCode {
             Command::Tier(args) => admin::tiers::run(&core, args).await,
             Command::Audit(args) => admin::audit::run(&core, args).await,
             Command::Webhooks(command) => admin::webhooks::run(&core, command).await,
+            Command::Scim(command) => admin::scim::run(&core, &settings, command).await,
             Command::Deletions(args) => admin::webhooks::deletions(&core, args).await,
             Command::Clients(command) => admin::clients::run(&core, command).await,
             Command::Keys(command) => admin::clients::run_keys(&core, command).await,

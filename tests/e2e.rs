@@ -593,3 +593,410 @@ mod oidc_sign_in_and_consent_in_chromium {
         run_backend_test(super::in_chromium("oidc", Backend::Postgres));
     }
 }
+
+/// `roster serve` on `db`, listening on `address` (started again on the same database after a kill).
+fn serve_roster(db: &TestDatabase, dir: &Path, address: &str) -> ServerProcess {
+    let url = format!("http://{address}");
+    ServerProcess::serve(
+        BIN,
+        dir,
+        &["--listen", address, "--database", &db.url],
+        &[
+            ("ROSTER_PUBLIC_URL", &url),
+            ("ROSTER_SECRET_KEY", roster_testkit::app::TEST_SECRET_KEY),
+            ("ROSTER_WEBHOOK_ALLOW_PRIVATE_NETWORKS", "true"),
+            ("ROSTER_WEBHOOK_POLL_INTERVAL_MS", "200"),
+        ],
+    )
+}
+
+/// A `roster` command on `db` with `stdin` as its standard input; its output (panics unless
+/// it exits 0).
+fn roster_command(db: &TestDatabase, dir: &Path, args: &[&str], stdin: &str) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new(BIN)
+        .env_clear()
+        .env("RUST_LOG", "warn")
+        .env("ROSTER_DATABASE_URL", &db.url)
+        .env("ROSTER_DATA_DIR", dir)
+        .env("ROSTER_SECRET_KEY", roster_testkit::app::TEST_SECRET_KEY)
+        .env("ROSTER_WEBHOOK_ALLOW_PRIVATE_NETWORKS", "true")
+        .current_dir(dir)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "roster {args:?} failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// Open WebUI's SCIM API, as the test reads and changes it behind Roster's back.
+struct OwuiScim {
+    base: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl OwuiScim {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}/{path}", self.base))
+            .bearer_auth(&self.token)
+            .timeout(Duration::from_secs(60));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    async fn user(&self, external_id: &str) -> Option<serde_json::Value> {
+        let (status, body) = self
+            .call(
+                reqwest::Method::GET,
+                &format!("Users?filter=externalId%20eq%20%22{external_id}%22"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["externalId"] == external_id)
+            .cloned()
+    }
+
+    async fn group(&self, name: &str) -> Option<serde_json::Value> {
+        let (status, body) = self.call(reqwest::Method::GET, "Groups", None).await;
+        assert_eq!(status, 200, "{body}");
+        body["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["displayName"] == name)
+            .cloned()
+    }
+
+    /// Waits (polling every half second, at most `within`) until `check` holds.
+    async fn wait<F, Fut>(&self, what: &str, within: Duration, check: F)
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let started = Instant::now();
+        while !check().await {
+            assert!(started.elapsed() < within, "Open WebUI never showed: {what}");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        eprintln!("ok: {what} (after {:.1?})", started.elapsed());
+    }
+}
+
+/// SCIM push into the real Open WebUI 0.12.4 (`ENABLE_SCIM=true`): a user created in Roster
+/// appears with name and email; group and membership appear; a deactivation makes it pending
+/// (inactive); a deletion removes it; `roster scim sync --dry-run` lists drift made behind
+/// Roster's back and `roster scim sync` fixes it; and a change committed while `roster serve`
+/// is dead (killed with SIGKILL) is delivered after it restarts. On PostgreSQL.
+#[tokio::test]
+async fn open_webui_receives_users_and_groups_over_scim() {
+    let test = "open_webui_scim";
+    let Some(owui) = venv(test, "open-webui") else { return };
+    let Some(frontend) = package_dir(&owui, "open_webui/frontend") else {
+        return skip(test, "the open_webui package has no frontend directory").unwrap_or(());
+    };
+    let Some(db) = TestDatabase::new(Backend::Postgres).await else {
+        return;
+    };
+    let artifacts = artifacts(test);
+    let dir = tempfile::tempdir().unwrap();
+    let address = format!("127.0.0.1:{}", free_port());
+    let roster_url = format!("http://{address}");
+    let mut server = Some(serve_roster(&db, dir.path(), &address));
+    wait_ready(&address).await;
+
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let owui_url = format!("http://127.0.0.1:{port}");
+    let scim_token = random_hex(24);
+    let env = [
+        ("DATA_DIR", data.path().display().to_string()),
+        ("FRONTEND_BUILD_DIR", frontend.display().to_string()),
+        ("WEBUI_SECRET_KEY", random_hex(32)),
+        ("WEBUI_URL", owui_url.clone()),
+        ("OFFLINE_MODE", "true".into()),
+        ("HF_HUB_OFFLINE", "1".into()),
+        ("ENABLE_OLLAMA_API", "false".into()),
+        ("ENABLE_OPENAI_API", "false".into()),
+        ("RAG_EMBEDDING_ENGINE", "openai".into()),
+        ("AUDIO_STT_ENGINE", "openai".into()),
+        ("ENABLE_VERSION_UPDATE_CHECK", "false".into()),
+        // The settings docs/scim-push.md gives.
+        ("ENABLE_SCIM", "true".into()),
+        ("SCIM_TOKEN", scim_token.clone()),
+        ("SCIM_AUTH_PROVIDER", "oidc".into()),
+    ];
+    let port_arg = port.to_string();
+    let mut product = Product::start(
+        "open-webui",
+        &owui,
+        &[
+            "-m",
+            "uvicorn",
+            "open_webui.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port_arg,
+        ],
+        &env,
+        data.path(),
+        &artifacts,
+    );
+    product
+        .wait_healthy(&format!("{owui_url}/health"), Duration::from_secs(600))
+        .await;
+    let http = reqwest::Client::new();
+    // Open WebUI's first account (its administrator, needed to create groups over SCIM).
+    let signup = http
+        .post(format!("{owui_url}/api/v1/auths/signup"))
+        .json(&serde_json::json!({"name": "Owner", "email": "owner@example.org", "password": "owner-password-1"}))
+        .timeout(Duration::from_secs(120))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signup.status(), 200, "{}", signup.text().await.unwrap_or_default());
+    let scim = OwuiScim {
+        base: format!("{owui_url}/api/v1/scim/v2"),
+        token: scim_token.clone(),
+        http: http.clone(),
+    };
+    let within = Duration::from_secs(120);
+
+    // Roster's administrator (made before the target: not pushed, so missing there), the target.
+    roster_command(
+        &db,
+        dir.path(),
+        &["create-user", "admin@example.org", "Admin", "admin", "--password-stdin"],
+        "admin-password-1\n",
+    );
+    roster_command(
+        &db,
+        dir.path(),
+        &[
+            "scim",
+            "targets",
+            "add",
+            "owui",
+            "--url",
+            &scim.base,
+            "--token-stdin",
+            "--groups",
+        ],
+        &scim_token,
+    );
+    let listed = roster_command(&db, dir.path(), &["scim", "targets", "list"], "");
+    assert!(listed.contains("owui") && !listed.contains(&scim_token), "{listed}");
+    let login: serde_json::Value = http
+        .post(format!("{roster_url}/v1/auth/login"))
+        .json(&serde_json::json!({"login": "admin@example.org", "password": "admin-password-1"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["access_token"].as_str().expect("an access token").to_string();
+    let roster = |method: reqwest::Method, path: &str, body: serde_json::Value| {
+        http.request(method, format!("{roster_url}{path}"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+
+    // Created in Roster: there with name and email.
+    let alice: serde_json::Value = roster(
+        reqwest::Method::POST,
+        "/v1/users",
+        serde_json::json!({"email": "alice@example.org", "name": "Alice Liddell", "password": "alice-password-1"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let alice = alice["id"].as_str().expect("alice's id").to_string();
+    scim.wait("alice with her name and email", within, || async {
+        scim.user(&alice).await.is_some_and(|u| {
+            u["displayName"] == "Alice Liddell" && u["userName"] == "alice@example.org" && u["active"] == true
+        })
+    })
+    .await;
+    let alice_there = scim.user(&alice).await.unwrap()["id"].as_str().unwrap().to_string();
+
+    // Into a group: the group and the membership appear.
+    let group: serde_json::Value = roster(
+        reqwest::Method::POST,
+        "/v1/groups",
+        serde_json::json!({"name": "research"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let group = group["id"].as_str().expect("the group's id").to_string();
+    let added = roster(
+        reqwest::Method::POST,
+        &format!("/v1/groups/{group}/members"),
+        serde_json::json!({"user_ids": [alice]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(added.status(), 200);
+    scim.wait("the group research with alice", within, || async {
+        scim.group("research").await.is_some_and(|g| {
+            g["members"]
+                .as_array()
+                .is_some_and(|m| m.iter().any(|m| m["value"] == alice_there.as_str()))
+        })
+    })
+    .await;
+
+    // Deactivated: pending (inactive).
+    let patched = roster(
+        reqwest::Method::PATCH,
+        &format!("/v1/users/{alice}"),
+        serde_json::json!({"active": false}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(patched.status(), 200);
+    scim.wait("alice inactive (pending)", within, || async {
+        scim.user(&alice).await.is_some_and(|u| u["active"] == false)
+    })
+    .await;
+
+    // Deleted: gone.
+    let deleted = roster(
+        reqwest::Method::DELETE,
+        &format!("/v1/users/{alice}"),
+        serde_json::json!({}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(deleted.status(), 204);
+    scim.wait("alice gone", within, || async { scim.user(&alice).await.is_none() })
+        .await;
+
+    // Drift behind Roster's back: bob renamed there, a stranger with an externalId added.
+    let bob: serde_json::Value = roster(
+        reqwest::Method::POST,
+        "/v1/users",
+        serde_json::json!({"email": "bob@example.org", "name": "Bob", "password": "bob-password-1"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let bob = bob["id"].as_str().expect("bob's id").to_string();
+    scim.wait("bob", within, || async { scim.user(&bob).await.is_some() })
+        .await;
+    let bob_there = scim.user(&bob).await.unwrap()["id"].as_str().unwrap().to_string();
+    let (status, body) = scim
+        .call(
+            reqwest::Method::PUT,
+            &format!("Users/{bob_there}"),
+            Some(serde_json::json!({"displayName": "Robert", "name": {"formatted": "Robert"}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = scim
+        .call(
+            reqwest::Method::POST,
+            "Users",
+            Some(serde_json::json!({
+                "userName": "stranger@example.org", "displayName": "Stranger", "externalId": "424242",
+                "emails": [{"value": "stranger@example.org", "primary": true}],
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let dry = roster_command(
+        &db,
+        dir.path(),
+        &["scim", "sync", "owui", "--dry-run", "--format", "json"],
+        "",
+    );
+    std::fs::write(artifacts.join("sync-dry-run.json"), &dry).unwrap();
+    let dry: serde_json::Value = serde_json::from_str(&dry).unwrap();
+    let drift = dry["drift"].as_array().unwrap();
+    let has = |kind: &str, email: &str| drift.iter().any(|d| d["kind"] == kind && d["email"] == email);
+    assert!(has("different", "bob@example.org"), "{dry:#}");
+    assert!(has("extra", "stranger@example.org"), "{dry:#}");
+    assert!(has("missing", "admin@example.org"), "{dry:#}");
+    assert_eq!(
+        scim.user(&bob).await.unwrap()["displayName"],
+        "Robert",
+        "a dry run changes nothing"
+    );
+    roster_command(&db, dir.path(), &["scim", "sync", "owui"], "");
+    assert_eq!(scim.user(&bob).await.unwrap()["displayName"], "Bob");
+    assert!(scim.user("424242").await.is_none());
+    let after: serde_json::Value = serde_json::from_str(&roster_command(
+        &db,
+        dir.path(),
+        &["scim", "sync", "owui", "--dry-run", "--format", "json"],
+        "",
+    ))
+    .unwrap();
+    assert_eq!(after["drift"], serde_json::json!([]), "{after:#}");
+
+    // Roster killed; a change committed while it is dead; delivered after the restart.
+    server.take().unwrap().stop("-KILL");
+    let created = roster_command(
+        &db,
+        dir.path(),
+        &["create-user", "carol@example.org", "Carol", "carol", "--password-stdin"],
+        "carol-password-1\n",
+    );
+    eprintln!("{created}");
+    let carol = roster_command(
+        &db,
+        dir.path(),
+        &["list-users", "--search", "carol", "--format", "json"],
+        "",
+    );
+    let carol: serde_json::Value = serde_json::from_str(&carol).unwrap();
+    let carol = carol[0]["id"].as_str().expect("carol's id").to_string();
+    assert!(
+        scim.user(&carol).await.is_none(),
+        "nothing delivers while Roster is down"
+    );
+    let _server = serve_roster(&db, dir.path(), &address);
+    wait_ready(&address).await;
+    scim.wait("carol, after the restart", within, || async {
+        scim.user(&carol).await.is_some_and(|u| u["displayName"] == "Carol")
+    })
+    .await;
+    let failed = roster_command(&db, dir.path(), &["scim", "deliveries", "owui", "--failed"], "");
+    assert!(failed.contains("Deliveries: 0"), "{failed}");
+    drop(product);
+}

@@ -15,6 +15,7 @@ pub mod list;
 pub mod migrate;
 pub mod password;
 pub mod purge;
+pub mod scim;
 pub mod stats;
 pub mod tiers;
 pub mod transfer;

@@ -239,6 +239,10 @@ pub mod event {
     pub const USER_PASSWORD_CHANGED: &str = "user.password_changed";
     pub const GROUP_MEMBER_ADDED: &str = "group.member_added";
     pub const GROUP_MEMBER_REMOVED: &str = "group.member_removed";
+    /// The group events' subject is the group (its id), not a user.
+    pub const GROUP_CREATED: &str = "group.created";
+    pub const GROUP_RENAMED: &str = "group.renamed";
+    pub const GROUP_DELETED: &str = "group.deleted";
     pub const SESSION_REVOKED: &str = "session.revoked";
     pub const API_KEY_CREATED: &str = "api_key.created";
     pub const API_KEY_REVOKED: &str = "api_key.revoked";
@@ -255,6 +259,9 @@ pub mod event {
         USER_PASSWORD_CHANGED,
         GROUP_MEMBER_ADDED,
         GROUP_MEMBER_REMOVED,
+        GROUP_CREATED,
+        GROUP_RENAMED,
+        GROUP_DELETED,
         SESSION_REVOKED,
         API_KEY_CREATED,
         API_KEY_REVOKED,

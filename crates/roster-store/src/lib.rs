@@ -14,6 +14,7 @@ mod journal;
 mod oidc;
 mod postgres;
 mod retention;
+mod scim_push;
 mod sql;
 mod sqlite;
 pub mod transfer;

@@ -21,31 +21,79 @@ pub(crate) const INSERT_DELIVERY: &str = "INSERT INTO webhook_deliveries (subscr
      event_type, subject_id, status, attempts, next_attempt_at, created_at) \
      VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6) ON CONFLICT (subscription_id, event_seq) DO NOTHING";
 
-pub(crate) const DELIVERY_COLUMNS: &str = "d.id, d.subscription_id, d.event_seq, d.event_id, d.event_type, \
-     d.subject_id, d.status, d.attempts, d.next_attempt_at, d.last_attempt_at, d.last_status_code, d.last_error, \
-     d.delivered_at, d.created_at";
-
-/// Due, pending, unclaimed deliveries that are first in line for their (subscription, user),
-/// leased to `$1` until `$3` (`$2` is now, `$4` the most to claim). `{lock}` is PostgreSQL's
-/// `FOR UPDATE SKIP LOCKED` (empty on SQLite, whose single writer serialises claims).
-pub(crate) fn claim_deliveries(lock: &str) -> String {
-    format!(
-        "UPDATE webhook_deliveries SET claimed_by = $1, claimed_until = $3 WHERE id IN (\
-         SELECT d.id FROM webhook_deliveries d WHERE d.status = 'pending' AND d.next_attempt_at <= $2 \
-         AND (d.claimed_until IS NULL OR d.claimed_until <= $2) \
-         AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.subscription_id = d.subscription_id \
-         AND e.subject_id = d.subject_id AND e.status = 'pending' AND e.event_seq < d.event_seq) \
-         ORDER BY d.event_seq LIMIT $4{lock}) RETURNING id"
-    )
+/// A delivery log: `webhook_deliveries` (per subscription) or `scim_deliveries` (per SCIM
+/// target, migration 0036). Both have the same columns but the one naming the receiver, so one
+/// claim, attempt, listing and replay statement serves both.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DeliveryLog {
+    pub(crate) table: &'static str,
+    /// The column naming the receiver (read as `subscription_id`).
+    pub(crate) receiver: &'static str,
 }
 
-pub(crate) const CLAIMED_HEAD: &str = "SELECT d.id, d.subscription_id, d.event_seq, d.event_id, d.event_type, \
-     d.subject_id, d.status, d.attempts, d.next_attempt_at, d.last_attempt_at, d.last_status_code, d.last_error, \
-     d.delivered_at, d.created_at, o.seq AS o_seq, o.id AS o_id, o.event_type AS o_event_type, \
-     o.subject_id AS o_subject_id, o.actor_id AS o_actor_id, o.occurred_at AS o_occurred_at, \
-     o.payload AS o_payload, s.url, s.secret FROM webhook_deliveries d \
-     JOIN outbox o ON o.seq = d.event_seq JOIN webhook_subscriptions s ON s.id = d.subscription_id \
-     WHERE d.id IN ";
+pub(crate) const WEBHOOK_LOG: DeliveryLog = DeliveryLog {
+    table: "webhook_deliveries",
+    receiver: "subscription_id",
+};
+pub(crate) const SCIM_LOG: DeliveryLog = DeliveryLog {
+    table: "scim_deliveries",
+    receiver: "target_id",
+};
+
+impl DeliveryLog {
+    /// The columns of a [`DeliveryRow`], from the log aliased `d`.
+    pub(crate) fn columns(self) -> String {
+        format!(
+            "d.id, d.{} AS subscription_id, d.event_seq, d.event_id, d.event_type, d.subject_id, d.status, \
+             d.attempts, d.next_attempt_at, d.last_attempt_at, d.last_status_code, d.last_error, d.delivered_at, \
+             d.created_at",
+            self.receiver
+        )
+    }
+
+    /// Due, pending, unclaimed deliveries that are first in line for their (receiver, user),
+    /// leased to `$1` until `$3` (`$2` is now, `$4` the most to claim). `lock` is PostgreSQL's
+    /// `FOR UPDATE SKIP LOCKED` (empty on SQLite, whose single writer serialises claims).
+    pub(crate) fn claim(self, lock: &str) -> String {
+        let DeliveryLog { table, receiver } = self;
+        format!(
+            "UPDATE {table} SET claimed_by = $1, claimed_until = $3 WHERE id IN (\
+             SELECT d.id FROM {table} d WHERE d.status = 'pending' AND d.next_attempt_at <= $2 \
+             AND (d.claimed_until IS NULL OR d.claimed_until <= $2) \
+             AND NOT EXISTS (SELECT 1 FROM {table} e WHERE e.{receiver} = d.{receiver} \
+             AND e.subject_id = d.subject_id AND e.status = 'pending' AND e.event_seq < d.event_seq) \
+             ORDER BY d.event_seq LIMIT $4{lock}) RETURNING id"
+        )
+    }
+
+    /// Makes delivery `$1` pending again, due at `$2`, unless it is claimed.
+    pub(crate) fn replay(self) -> String {
+        format!(
+            "UPDATE {} SET status = 'pending', attempts = 0, next_attempt_at = $2, claimed_by = NULL, \
+             claimed_until = NULL WHERE id = $1 AND (claimed_until IS NULL OR claimed_until <= $2)",
+            self.table
+        )
+    }
+
+    /// Whether delivery `$1` exists.
+    pub(crate) fn count(self) -> String {
+        format!("SELECT COUNT(*) FROM {} WHERE id = $1", self.table)
+    }
+}
+
+/// The outbox columns of a claimed delivery (a [`ClaimedEventRow`]), from the outbox aliased `o`.
+pub(crate) const CLAIMED_EVENT_COLUMNS: &str = "o.seq AS o_seq, o.id AS o_id, o.event_type AS o_event_type, \
+     o.subject_id AS o_subject_id, o.actor_id AS o_actor_id, o.occurred_at AS o_occurred_at, o.payload AS o_payload";
+
+/// Reads claimed webhook deliveries with their events and subscriptions (followed by the ids).
+pub(crate) fn claimed_head() -> String {
+    format!(
+        "SELECT {}, {CLAIMED_EVENT_COLUMNS}, s.url, s.secret FROM webhook_deliveries d \
+         JOIN outbox o ON o.seq = d.event_seq JOIN webhook_subscriptions s ON s.id = d.subscription_id \
+         WHERE d.id IN ",
+        WEBHOOK_LOG.columns()
+    )
+}
 
 /// Records an attempt on a claimed row of `table` (`webhook_deliveries`, `oidc_logouts`, which
 /// share these columns): `$1` id, `$2` the claim's owner, `$3` status, `$4` attempted at, `$5`
@@ -57,11 +105,6 @@ pub(crate) fn record_attempt(table: &str) -> String {
          claimed_until = NULL WHERE id = $1 AND claimed_by = $2"
     )
 }
-pub(crate) const REPLAY_DELIVERY: &str = "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, \
-     next_attempt_at = $2, claimed_by = NULL, claimed_until = NULL \
-     WHERE id = $1 AND (claimed_until IS NULL OR claimed_until <= $2)";
-pub(crate) const COUNT_DELIVERY: &str = "SELECT COUNT(*) FROM webhook_deliveries WHERE id = $1";
-
 /// `$1` the deletion event type, `$2` the most to return.
 pub(crate) const LIST_PENDING_DELETIONS: &str = "SELECT o.seq, o.id, o.event_type, o.subject_id, o.actor_id, \
      o.occurred_at, o.payload FROM outbox o WHERE o.event_type = $1 AND EXISTS (\
@@ -149,11 +192,9 @@ impl DeliveryRow {
     }
 }
 
-/// A claimed delivery joined with its event and subscription.
+/// The event of a claimed delivery (see [`CLAIMED_EVENT_COLUMNS`]).
 #[derive(sqlx::FromRow)]
-pub(crate) struct ClaimedRow {
-    #[sqlx(flatten)]
-    delivery: DeliveryRow,
+pub(crate) struct ClaimedEventRow {
     o_seq: i64,
     o_id: i64,
     o_event_type: String,
@@ -161,13 +202,11 @@ pub(crate) struct ClaimedRow {
     o_actor_id: Option<i64>,
     o_occurred_at: i64,
     o_payload: Json<serde_json::Value>,
-    url: String,
-    secret: String,
 }
 
-impl ClaimedRow {
-    pub(crate) fn into_claimed(self) -> StoreResult<roster_core::webhooks::ClaimedDelivery> {
-        let event = crate::journal::OutboxRow {
+impl ClaimedEventRow {
+    pub(crate) fn into_event(self) -> StoreResult<roster_core::journal::OutboxEvent> {
+        crate::journal::OutboxRow {
             seq: self.o_seq,
             id: self.o_id,
             event_type: self.o_event_type,
@@ -176,10 +215,26 @@ impl ClaimedRow {
             occurred_at: self.o_occurred_at,
             payload: self.o_payload,
         }
-        .into_event()?;
+        .into_event()
+    }
+}
+
+/// A claimed delivery joined with its event and subscription.
+#[derive(sqlx::FromRow)]
+pub(crate) struct ClaimedRow {
+    #[sqlx(flatten)]
+    delivery: DeliveryRow,
+    #[sqlx(flatten)]
+    event: ClaimedEventRow,
+    url: String,
+    secret: String,
+}
+
+impl ClaimedRow {
+    pub(crate) fn into_claimed(self) -> StoreResult<roster_core::webhooks::ClaimedDelivery> {
         Ok(roster_core::webhooks::ClaimedDelivery {
             delivery: self.delivery.into_delivery()?,
-            event,
+            event: self.event.into_event()?,
             url: self.url,
             secret: self.secret,
         })

@@ -5,6 +5,7 @@ pub mod app;
 pub mod db;
 pub mod process;
 pub mod redis;
+pub mod scim_provider;
 pub mod smtp;
 pub mod webhooks;
 

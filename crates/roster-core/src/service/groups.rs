@@ -85,11 +85,11 @@ impl Core {
             created_at: now,
             updated_at: now,
         };
-        let journal = self.journal(by).audit(
-            audit::GROUP_CREATE,
-            None,
-            json!({ "group_id": group.id.to_string(), "name": group.name }),
-        );
+        let record = json!({ "group_id": group.id.to_string(), "name": group.name });
+        let journal = self
+            .journal(by)
+            .audit(audit::GROUP_CREATE, None, record.clone())
+            .event(event::GROUP_CREATED, group_subject(group.id), record);
         Ok((group, journal))
     }
 
@@ -136,6 +136,7 @@ impl Core {
         changes: GroupChanges,
     ) -> Result<(Group, JournalBuilder<'_>)> {
         let mut group = self.store.get_group(id).await.map_err(not_found("group"))?;
+        let previous_name = group.name.clone();
         if let Some(name) = &changes.name {
             group.name = validate_group_name(name)?;
         }
@@ -156,6 +157,15 @@ impl Core {
                 "permissions_changed": permissions_changed,
             }),
         );
+        let journal = if group.name == previous_name {
+            journal
+        } else {
+            journal.event(
+                event::GROUP_RENAMED,
+                group_subject(id),
+                json!({ "group_id": id.to_string(), "name": group.name, "previous_name": previous_name }),
+            )
+        };
         Ok((group, journal))
     }
 
@@ -175,6 +185,11 @@ impl Core {
                 json!({ "group_id": id.to_string(), "reason": "group_deleted" }),
             );
         }
+        let journal = journal.event(
+            event::GROUP_DELETED,
+            group_subject(id),
+            json!({ "group_id": id.to_string(), "name": group.name }),
+        );
         self.store
             .delete_group(id, &journal.build())
             .await
@@ -284,6 +299,11 @@ impl Core {
             .map(|user| by_user.get(user).cloned().unwrap_or_default())
             .collect())
     }
+}
+
+/// The subject of a `group.*` event: the group's id (ids are unique across users and groups).
+pub fn group_subject(id: GroupId) -> UserId {
+    UserId(id.0)
 }
 
 fn check_member_count(users: &[UserId]) -> Result<()> {

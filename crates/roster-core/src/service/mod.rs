@@ -29,6 +29,7 @@ mod permissions;
 mod product_config;
 mod retention;
 mod scim_server;
+mod scim_push;
 mod sealing;
 mod sessions;
 mod social;
@@ -65,7 +66,9 @@ pub use browser::{AMR_OTP, AMR_PASSWORD, BrowserSession, BrowserSessionStarted, 
 pub use channels::{CANNOT_MESSAGE, NOTES_CHANNEL_NAME};
 pub use chat_profile::{ChatAccountChanges, INCORRECT_CURRENT_PASSWORD};
 pub use email_change::{EMAIL_CHANGE_TTL, EmailChangeRequested};
-pub use groups::{GroupChanges, GroupWithMembers, MAX_MEMBERS_PER_CHANGE, NewGroup, check_group, validate_permissions};
+pub use groups::{
+    GroupChanges, GroupWithMembers, MAX_MEMBERS_PER_CHANGE, NewGroup, check_group, group_subject, validate_permissions,
+};
 pub use import::{
     ImportLine, ImportOptions, ImportReport, OnConflict, Outcome, RecordReport, UserRecord, validate_password_hash,
 };
@@ -86,6 +89,12 @@ pub use scim_server::{
     ERROR_SCHEMA as SCIM_ERROR_SCHEMA, SCOPE_SCIM, ScimList, ScimListQuery, ScimResourceKind, project_attributes,
     resource_type_by_id as scim_resource_type, resource_types as scim_resource_types, schema_by_id as scim_schema,
     schemas as scim_schemas, service_provider_config as scim_service_provider_config,
+};
+pub use scim_push::{
+    AUDIT_DELIVERY_REPLAY as AUDIT_SCIM_DELIVERY_REPLAY, AUDIT_SYNC as AUDIT_SCIM_SYNC,
+    AUDIT_TARGET_ADD as AUDIT_SCIM_TARGET_ADD, AUDIT_TARGET_REMOVE as AUDIT_SCIM_TARGET_REMOVE, DesiredUser, Drift,
+    GROUP_EVENTS as SCIM_GROUP_EVENTS, NewScimTarget, PAGE_SIZE as SCIM_PAGE_SIZE, RemoteGroup, RemoteUser, StepError,
+    SyncReport, USER_EVENTS as SCIM_USER_EVENTS, desired_user,
 };
 pub use sealing::{KEY_CHECK_SETTING, key_matches_database};
 pub use social::FRIEND_REQUEST_BLOCKED;
@@ -108,8 +117,8 @@ pub use users::{
 pub use verification::SignupForm;
 pub use webhook_net::{AddressPolicy, Refusal, check_ip, check_url, without_credentials};
 pub use webhooks::{
-    Checked as CheckedSubscription, DeletionReceiver, DeletionStatus, DeliveryWorker, EventPage, HostResolver,
-    HttpTransport, MAX_DELIVERIES_PAGE, MAX_EVENTS_PAGE, NewSubscription, SCOPE_EVENTS, SendFailure,
+    Answer, Checked as CheckedSubscription, DeletionReceiver, DeletionStatus, DeliveryWorker, EventPage, HostResolver,
+    HttpTransport, MAX_ANSWER_BODY, MAX_DELIVERIES_PAGE, MAX_EVENTS_PAGE, NewSubscription, SCOPE_EVENTS, SendFailure,
     SubscriptionCreated, SystemResolver, WEBHOOK_SECRET_PREFIX, WebhookSettings, WebhookTransport,
 };
 

@@ -71,7 +71,7 @@ fn decode_cursor(sort: UserSort, cursor: &str) -> Result<(SortKey, UserId)> {
 }
 
 /// The sort key of a user for `sort`, matching how the stores order.
-fn sort_key(sort: UserSort, user: &User) -> SortKey {
+pub(crate) fn sort_key(sort: UserSort, user: &User) -> SortKey {
     match sort {
         UserSort::CreatedAt => SortKey::Int((user.created_at.unix_timestamp_nanos() / 1_000_000) as i64),
         UserSort::Email => SortKey::Text(user.email.clone().unwrap_or_default()),

@@ -20,6 +20,7 @@ mod oidc;
 mod oidc_consents;
 mod retention;
 mod scim_records;
+mod scim_push;
 mod secrets;
 mod sessions;
 mod social;
@@ -39,6 +40,7 @@ pub use oidc::*;
 pub use oidc_consents::*;
 pub use retention::*;
 pub use scim_records::*;
+pub use scim_push::*;
 pub use secrets::*;
 pub use sessions::*;
 pub use social::*;
@@ -103,6 +105,7 @@ pub trait Store:
     + OidcConsentStore
     + RetentionStore
     + ScimRecordStore
+    + ScimPushStore
     + Send
     + Sync
     + 'static
@@ -138,8 +141,7 @@ pub mod prelude {
     pub use super::{
         AccountTokenStore as _, ApiKeyStore as _, BalanceStore as _, GroupStore as _, InstanceStore as _,
         JournalStore as _, MigrationStore as _, OidcConsentStore as _, OidcStore as _, RetentionStore as _,
-        ScimRecordStore as _,
-        SessionStore as _, SocialStore as _, Store as _, TierStore as _, TwoFactorStore as _, UserSecretStore as _,
-        UserSettingStore as _, UserStore as _, WebhookStore as _,
+        ScimPushStore as _, ScimRecordStore as _, SessionStore as _, SocialStore as _, Store as _, TierStore as _,
+        TwoFactorStore as _, UserSecretStore as _, UserSettingStore as _, UserStore as _, WebhookStore as _,
     };
 }

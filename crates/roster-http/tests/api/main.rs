@@ -36,6 +36,7 @@ mod plexichat;
 mod plexichat_features;
 mod policy;
 mod scim;
+mod scim_push;
 mod sessions;
 mod tiers;
 mod transport;

@@ -55,13 +55,13 @@ pub(crate) fn fast() -> WebhookSettings {
     }
 }
 
-struct Worker {
+pub(crate) struct Worker {
     stop: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Worker {
-    fn start(core: Arc<Core>, settings: WebhookSettings) -> Worker {
+    pub(crate) fn start(core: Arc<Core>, settings: WebhookSettings) -> Worker {
         let (stop, rx) = tokio::sync::watch::channel(false);
         let worker = DeliveryWorker::new(core, settings, Arc::new(HttpTransport::new().unwrap()));
         Worker {
@@ -70,7 +70,7 @@ impl Worker {
         }
     }
 
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.stop.send(true).unwrap();
         tokio::time::timeout(Duration::from_secs(10), self.task)
             .await

@@ -22,6 +22,7 @@ pub(crate) mod oidc;
 pub(crate) mod oidc_consents;
 pub(crate) mod retention;
 pub(crate) mod scim_records;
+pub(crate) mod scim_push;
 pub(crate) mod secrets;
 pub(crate) mod sessions;
 pub(crate) mod social;
@@ -46,6 +47,7 @@ macro_rules! impl_store {
         $crate::capability::oidc_consents::impl_oidc_consents!($store, $database);
         $crate::capability::retention::impl_retention!($store, $database);
         $crate::capability::scim_records::impl_scim_records!($store, $database);
+        $crate::capability::scim_push::impl_scim_push!($store, $database);
         $crate::capability::secrets::impl_secrets!($store, $database);
         $crate::capability::sessions::impl_sessions!($store, $database);
         $crate::capability::social::impl_social!($store, $database);

@@ -11,7 +11,7 @@ macro_rules! impl_webhooks {
             use crate::codec::{convert_all, to_ms};
             use crate::error::store_error;
             use crate::journal::OutboxRow;
-            use crate::webhooks::{ClaimedRow, DeliveryRow, SubscriptionRow};
+            use crate::webhooks::{ClaimedRow, DeliveryLog, DeliveryRow, SubscriptionRow, WEBHOOK_LOG};
             use crate::{journal, webhooks};
             use async_trait::async_trait;
             use roster_core::journal::OutboxEvent;
@@ -24,6 +24,146 @@ macro_rules! impl_webhooks {
             use time::OffsetDateTime;
 
             type Db = $database;
+
+            impl $store {
+                /// Claims the due deliveries of `log` (see [`DeliveryLog::claim`]) for `owner` and
+                /// reads them, in outbox order, with `head` (a SELECT ending in `WHERE d.id IN `).
+                pub(crate) async fn claim_from_log<R>(
+                    &self,
+                    log: DeliveryLog,
+                    head: &str,
+                    owner: &str,
+                    now: OffsetDateTime,
+                    lease_until: OffsetDateTime,
+                    limit: u32,
+                ) -> StoreResult<Vec<R>>
+                where
+                    R: for<'r> sqlx::FromRow<'r, <Db as sqlx::Database>::Row> + Send + Unpin,
+                {
+                    let claim = log.claim(Self::CLAIM_LOCK);
+                    Ok(write_transaction!(self, |transaction| {
+                        let ids: Vec<i64> = sqlx::query_scalar(&claim)
+                            .bind(owner)
+                            .bind(to_ms(now))
+                            .bind(to_ms(lease_until))
+                            .bind(i64::from(limit))
+                            .fetch_all(&mut *transaction)
+                            .await?;
+                        if ids.is_empty() {
+                            return Ok(Vec::new());
+                        }
+                        let mut select = QueryBuilder::<Db>::new(head);
+                        select.push("(");
+                        let mut separated = select.separated(", ");
+                        for id in &ids {
+                            separated.push_bind(*id);
+                        }
+                        select.push(") ORDER BY d.event_seq");
+                        Ok(select.build_query_as().fetch_all(&mut *transaction).await?)
+                    })?)
+                }
+
+                /// Records an attempt on a claimed row of `table` (see [`webhooks::record_attempt`]).
+                pub(crate) async fn record_log_attempt(
+                    &self,
+                    table: &str,
+                    id: i64,
+                    owner: &str,
+                    attempt: &AttemptRecord,
+                ) -> StoreResult<bool> {
+                    let statement = webhooks::record_attempt(table);
+                    let updated = write_transaction!(self, |transaction| {
+                        Ok(Self::bind_attempt(sqlx::query(&statement), id, owner, attempt)
+                            .execute(&mut *transaction)
+                            .await?
+                            .rows_affected())
+                    })?;
+                    Ok(updated == 1)
+                }
+
+                /// A page of `log`, newest first.
+                pub(crate) async fn list_log(
+                    &self,
+                    log: DeliveryLog,
+                    query: &DeliveryQuery,
+                ) -> StoreResult<Vec<Delivery>> {
+                    let mut select = QueryBuilder::<Db>::new(format!(
+                        "SELECT {} FROM {} d WHERE 1 = 1",
+                        log.columns(),
+                        log.table
+                    ));
+                    if let Some(receiver) = query.subscription_id {
+                        select
+                            .push(format!(" AND d.{} = ", log.receiver))
+                            .push_bind(receiver);
+                    }
+                    if let Some(status) = query.status {
+                        select.push(" AND d.status = ").push_bind(status.as_str());
+                    }
+                    if let Some(subject) = query.subject_id {
+                        select.push(" AND d.subject_id = ").push_bind(subject.0);
+                    }
+                    if let Some(before) = query.before {
+                        select.push(" AND d.id < ").push_bind(before);
+                    }
+                    select
+                        .push(" ORDER BY d.id DESC LIMIT ")
+                        .push_bind(i64::from(query.limit));
+                    let rows: Vec<DeliveryRow> = select
+                        .build_query_as()
+                        .fetch_all(self.read_pool())
+                        .await
+                        .map_err(store_error)?;
+                    convert_all(rows, DeliveryRow::into_delivery)
+                }
+
+                /// One delivery of `log`.
+                pub(crate) async fn get_log_delivery(&self, log: DeliveryLog, id: i64) -> StoreResult<Delivery> {
+                    let row: DeliveryRow = sqlx::query_as(&format!(
+                        "SELECT {} FROM {} d WHERE d.id = $1",
+                        log.columns(),
+                        log.table
+                    ))
+                    .bind(id)
+                    .fetch_one(self.read_pool())
+                    .await
+                    .map_err(store_error)?;
+                    row.into_delivery()
+                }
+
+                /// Makes a delivery of `log` pending again, due at `now`; NotFound if absent,
+                /// Stale while it is claimed.
+                pub(crate) async fn replay_in_log(
+                    &self,
+                    log: DeliveryLog,
+                    id: i64,
+                    now: OffsetDateTime,
+                ) -> StoreResult<Delivery> {
+                    let (replay, count) = (log.replay(), log.count());
+                    write_transaction!(self, |transaction| {
+                        let updated = sqlx::query(&replay)
+                            .bind(id)
+                            .bind(to_ms(now))
+                            .execute(&mut *transaction)
+                            .await?
+                            .rows_affected();
+                        if updated == 0 {
+                            let exists: i64 = sqlx::query_scalar(&count)
+                                .bind(id)
+                                .fetch_one(&mut *transaction)
+                                .await?;
+                            return Err(if exists == 0 {
+                                StoreError::NotFound
+                            } else {
+                                StoreError::Stale
+                            }
+                            .into());
+                        }
+                        Ok(())
+                    })?;
+                    self.get_log_delivery(log, id).await
+                }
+            }
 
             #[async_trait]
             impl WebhookStore for $store {
@@ -202,84 +342,36 @@ macro_rules! impl_webhooks {
                     lease_until: OffsetDateTime,
                     limit: u32,
                 ) -> StoreResult<Vec<ClaimedDelivery>> {
-                    let rows: Vec<ClaimedRow> = write_transaction!(self, |transaction| {
-                        let ids: Vec<i64> = sqlx::query_scalar(&webhooks::claim_deliveries(Self::CLAIM_LOCK))
-                            .bind(owner)
-                            .bind(to_ms(now))
-                            .bind(to_ms(lease_until))
-                            .bind(i64::from(limit))
-                            .fetch_all(&mut *transaction)
-                            .await?;
-                        if ids.is_empty() {
-                            return Ok(Vec::new());
-                        }
-                        let mut select = QueryBuilder::<Db>::new(webhooks::CLAIMED_HEAD);
-                        select.push("(");
-                        let mut separated = select.separated(", ");
-                        for id in &ids {
-                            separated.push_bind(*id);
-                        }
-                        select.push(") ORDER BY d.event_seq");
-                        Ok(select.build_query_as().fetch_all(&mut *transaction).await?)
-                    })?;
+                    let rows: Vec<ClaimedRow> = self
+                        .claim_from_log(
+                            WEBHOOK_LOG,
+                            &webhooks::claimed_head(),
+                            owner,
+                            now,
+                            lease_until,
+                            limit,
+                        )
+                        .await?;
                     convert_all(rows, ClaimedRow::into_claimed)
                 }
 
                 async fn record_attempt(&self, id: i64, owner: &str, attempt: &AttemptRecord) -> StoreResult<bool> {
-                    let statement = webhooks::record_attempt("webhook_deliveries");
-                    let updated = write_transaction!(self, |transaction| {
-                        Ok(Self::bind_attempt(sqlx::query(&statement), id, owner, attempt)
-                            .execute(&mut *transaction)
-                            .await?
-                            .rows_affected())
-                    })?;
-                    Ok(updated == 1)
+                    self.record_log_attempt(WEBHOOK_LOG.table, id, owner, attempt)
+                        .await
                 }
 
                 async fn list_deliveries(&self, query: &DeliveryQuery) -> StoreResult<Vec<Delivery>> {
-                    let mut select = QueryBuilder::<Db>::new(format!(
-                        "SELECT {} FROM webhook_deliveries d WHERE 1 = 1",
-                        webhooks::DELIVERY_COLUMNS
-                    ));
-                    if let Some(subscription) = query.subscription_id {
-                        select.push(" AND d.subscription_id = ").push_bind(subscription);
-                    }
-                    if let Some(status) = query.status {
-                        select.push(" AND d.status = ").push_bind(status.as_str());
-                    }
-                    if let Some(subject) = query.subject_id {
-                        select.push(" AND d.subject_id = ").push_bind(subject.0);
-                    }
-                    if let Some(before) = query.before {
-                        select.push(" AND d.id < ").push_bind(before);
-                    }
-                    select
-                        .push(" ORDER BY d.id DESC LIMIT ")
-                        .push_bind(i64::from(query.limit));
-                    let rows: Vec<DeliveryRow> = select
-                        .build_query_as()
-                        .fetch_all(self.read_pool())
-                        .await
-                        .map_err(store_error)?;
-                    convert_all(rows, DeliveryRow::into_delivery)
+                    self.list_log(WEBHOOK_LOG, query).await
                 }
 
                 async fn get_delivery(&self, id: i64) -> StoreResult<Delivery> {
-                    let row: DeliveryRow = sqlx::query_as(&format!(
-                        "SELECT {} FROM webhook_deliveries d WHERE d.id = $1",
-                        webhooks::DELIVERY_COLUMNS
-                    ))
-                    .bind(id)
-                    .fetch_one(self.read_pool())
-                    .await
-                    .map_err(store_error)?;
-                    row.into_delivery()
+                    self.get_log_delivery(WEBHOOK_LOG, id).await
                 }
 
                 async fn list_deliveries_of_event(&self, event_seq: i64) -> StoreResult<Vec<Delivery>> {
                     let rows: Vec<DeliveryRow> = sqlx::query_as(&format!(
                         "SELECT {} FROM webhook_deliveries d WHERE d.event_seq = $1 ORDER BY d.subscription_id",
-                        webhooks::DELIVERY_COLUMNS
+                        WEBHOOK_LOG.columns()
                     ))
                     .bind(event_seq)
                     .fetch_all(self.read_pool())
@@ -289,29 +381,7 @@ macro_rules! impl_webhooks {
                 }
 
                 async fn replay_delivery(&self, id: i64, now: OffsetDateTime) -> StoreResult<Delivery> {
-                    let updated = write_transaction!(self, |transaction| {
-                        let updated = sqlx::query(webhooks::REPLAY_DELIVERY)
-                            .bind(id)
-                            .bind(to_ms(now))
-                            .execute(&mut *transaction)
-                            .await?
-                            .rows_affected();
-                        if updated == 0 {
-                            let exists: i64 = sqlx::query_scalar(webhooks::COUNT_DELIVERY)
-                                .bind(id)
-                                .fetch_one(&mut *transaction)
-                                .await?;
-                            return Err(if exists == 0 {
-                                StoreError::NotFound
-                            } else {
-                                StoreError::Stale
-                            }
-                            .into());
-                        }
-                        Ok(updated)
-                    })?;
-                    debug_assert_eq!(updated, 1);
-                    self.get_delivery(id).await
+                    self.replay_in_log(WEBHOOK_LOG, id, now).await
                 }
 
                 async fn list_pending_deletions(&self, limit: u32) -> StoreResult<Vec<OutboxEvent>> {

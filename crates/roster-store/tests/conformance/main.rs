@@ -22,6 +22,7 @@ mod one_transaction;
 mod retention;
 mod schema;
 mod scim_records;
+mod scim_push;
 mod sessions;
 mod two_factor_store;
 mod users;

@@ -79,11 +79,33 @@ impl SendFailure {
     }
 }
 
-/// Sends one request; the worker's only contact with the network.
+/// The most of an answer's body that is read (a SCIM answer is far smaller); the rest is cut.
+pub const MAX_ANSWER_BODY: usize = 1 << 20;
+
+/// An HTTP answer: its status and (at most [`MAX_ANSWER_BODY`] of) its body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+/// Sends one request; the worker's only contact with the network (webhooks, back-channel
+/// logouts and SCIM push).
 #[async_trait::async_trait]
 pub trait WebhookTransport: Send + Sync {
-    /// POSTs `body` with `headers` to `url`, connecting only to addresses `policy` allows;
-    /// the status code, or why there was none.
+    /// Sends `method` to `url` with `headers` and `body`, connecting only to addresses
+    /// `policy` allows; the answer, or why there was none.
+    async fn exchange(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Option<Vec<u8>>,
+        timeout: Duration,
+        policy: AddressPolicy,
+    ) -> std::result::Result<Answer, SendFailure>;
+
+    /// POSTs `body` with `headers` to `url`; the status code, or why there was none.
     async fn post(
         &self,
         url: &str,
@@ -91,7 +113,11 @@ pub trait WebhookTransport: Send + Sync {
         body: Vec<u8>,
         timeout: Duration,
         policy: AddressPolicy,
-    ) -> std::result::Result<u16, SendFailure>;
+    ) -> std::result::Result<u16, SendFailure> {
+        self.exchange("POST", url, headers, Some(body), timeout, policy)
+            .await
+            .map(|answer| answer.status)
+    }
 }
 
 /// Resolves a receiver's name to addresses (the system's resolver; tests put in their own).
@@ -197,34 +223,47 @@ impl HttpTransport {
 
 #[async_trait::async_trait]
 impl WebhookTransport for HttpTransport {
-    async fn post(
+    async fn exchange(
         &self,
+        method: &str,
         url: &str,
         headers: &[(&str, String)],
-        body: Vec<u8>,
+        body: Option<Vec<u8>>,
         timeout: Duration,
         policy: AddressPolicy,
-    ) -> std::result::Result<u16, SendFailure> {
+    ) -> std::result::Result<Answer, SendFailure> {
         // Address literals never reach the resolver: checked here.
         let parsed = url::Url::parse(url).map_err(|_| SendFailure::RequestFailed)?;
         check_url(&parsed, policy).map_err(|_| SendFailure::AddressNotAllowed)?;
+        let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|_| SendFailure::RequestFailed)?;
         let client = if policy.allow_private {
             &self.private_too
         } else {
             &self.public_only
         };
-        let mut request = client.post(parsed).timeout(timeout).body(body);
+        let mut request = client.request(method, parsed).timeout(timeout);
+        if let Some(body) = body {
+            request = request.body(body);
+        }
         for (name, value) in headers {
             request = request.header(*name, value);
         }
-        match request.send().await {
-            Ok(response) => Ok(response.status().as_u16()),
-            Err(e) => {
-                let failure = classify(&e);
-                tracing::debug!(error = %root_cause(&e), failure = failure.as_str(), "webhook request failed");
-                Err(failure)
+        let failed = |e: reqwest::Error| {
+            let failure = classify(&e);
+            tracing::debug!(error = %root_cause(&e), failure = failure.as_str(), "outgoing request failed");
+            failure
+        };
+        let mut response = request.send().await.map_err(failed)?;
+        let status = response.status().as_u16();
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(failed)? {
+            let room = MAX_ANSWER_BODY.saturating_sub(body.len());
+            body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            if room <= chunk.len() {
+                break;
             }
         }
+        Ok(Answer { status, body })
     }
 }
 
@@ -307,8 +346,8 @@ impl DeliveryWorker {
         tracing::info!("webhook delivery worker stopped");
     }
 
-    /// One round: queue new events, claim what is due (webhook deliveries and back-channel
-    /// logouts), send it. Returns how many were sent.
+    /// One round: queue new events, claim what is due (webhook deliveries, back-channel
+    /// logouts and SCIM pushes), send it. Returns how many were sent.
     pub async fn tick(&self) -> Result<usize> {
         let store = &self.core.store;
         let now = OffsetDateTime::now_utc();
@@ -328,22 +367,39 @@ impl DeliveryWorker {
         let logouts = store
             .claim_oidc_logouts(&self.owner, now, lease_until, self.settings.concurrency.max(1))
             .await?;
-        let count = claimed.len() + logouts.len();
+        // SCIM push to the targets (see `service::scim_push`), likewise.
+        store
+            .fan_out_scim(now, crate::service::SCIM_USER_EVENTS, crate::service::SCIM_GROUP_EVENTS)
+            .await?;
+        let pushes = store
+            .claim_scim_deliveries(&self.owner, now, lease_until, self.settings.concurrency.max(1))
+            .await?;
+        let count = claimed.len() + logouts.len() + pushes.len();
         let mut sends = tokio::task::JoinSet::new();
+        // What each send task holds.
+        let parts = || {
+            (
+                self.transport.clone(),
+                self.core.clone(),
+                self.settings.clone(),
+                self.owner.clone(),
+            )
+        };
         for delivery in claimed {
-            let transport = self.transport.clone();
-            let core = self.core.clone();
-            let settings = self.settings.clone();
-            let owner = self.owner.clone();
+            let (transport, core, settings, owner) = parts();
             sends.spawn(async move { send(&core, transport.as_ref(), &settings, &owner, delivery).await });
         }
         for logout in logouts {
-            let transport = self.transport.clone();
-            let core = self.core.clone();
-            let settings = self.settings.clone();
-            let owner = self.owner.clone();
+            let (transport, core, settings, owner) = parts();
             sends.spawn(async move {
                 core.send_oidc_logout(transport.as_ref(), &settings, &owner, logout)
+                    .await
+            });
+        }
+        for push in pushes {
+            let (transport, core, settings, owner) = parts();
+            sends.spawn(async move {
+                core.send_scim_delivery(transport.as_ref(), &settings, &owner, push)
                     .await
             });
         }
@@ -407,9 +463,8 @@ async fn send(
     Ok(())
 }
 
-/// POSTs `body` to `url` under the deployment's address policy (checked again here: the
-/// setting may have changed since the URL was registered; names are checked on what they
-/// resolve to, by the transport). Shared by webhooks and back-channel logout.
+/// POSTs `body` to `url` under the deployment's address policy (see [`exchange_checked`]).
+/// Shared by webhooks and back-channel logout.
 pub(crate) async fn post_checked(
     core: &Core,
     transport: &dyn WebhookTransport,
@@ -418,11 +473,28 @@ pub(crate) async fn post_checked(
     headers: &[(&str, String)],
     body: Vec<u8>,
 ) -> std::result::Result<u16, SendFailure> {
+    exchange_checked(core, transport, settings, "POST", url, headers, Some(body))
+        .await
+        .map(|answer| answer.status)
+}
+
+/// Sends a request under the deployment's address policy (checked again here: the setting may
+/// have changed since the URL was registered; names are checked on what they resolve to, by
+/// the transport). Shared by webhooks, back-channel logout and SCIM push.
+pub(crate) async fn exchange_checked(
+    core: &Core,
+    transport: &dyn WebhookTransport,
+    settings: &WebhookSettings,
+    method: &str,
+    url: &str,
+    headers: &[(&str, String)],
+    body: Option<Vec<u8>>,
+) -> std::result::Result<Answer, SendFailure> {
     let policy = core.address_policy();
     match url::Url::parse(url).map(|u| check_url(&u, policy)) {
         Ok(Ok(())) => {
             transport
-                .post(url, headers, body, settings.request_timeout, policy)
+                .exchange(method, url, headers, body, settings.request_timeout, policy)
                 .await
         }
         _ => Err(SendFailure::AddressNotAllowed),
@@ -439,6 +511,18 @@ pub(crate) fn attempt_record(
     previous_attempts: i64,
     settings: &WebhookSettings,
 ) -> AttemptRecord {
+    final_attempt_record(kind, outcome, previous_attempts, settings, false)
+}
+
+/// As [`attempt_record`]; with `give_up`, a failure is failed at once (an answer that no
+/// retry changes, such as a SCIM provider refusing to deactivate an administrator).
+pub(crate) fn final_attempt_record(
+    kind: &'static str,
+    outcome: std::result::Result<u16, SendFailure>,
+    previous_attempts: i64,
+    settings: &WebhookSettings,
+    give_up: bool,
+) -> AttemptRecord {
     let attempted_at = OffsetDateTime::now_utc();
     let (status_code, error) = match outcome {
         Ok(code) if (200..300).contains(&code) => (Some(i64::from(code)), None),
@@ -448,7 +532,7 @@ pub(crate) fn attempt_record(
     let attempts = u32::try_from(previous_attempts + 1).unwrap_or(u32::MAX);
     let status = if error.is_none() {
         DeliveryStatus::Delivered
-    } else if attempts >= settings.max_attempts {
+    } else if give_up || attempts >= settings.max_attempts {
         DeliveryStatus::Failed
     } else {
         DeliveryStatus::Pending

@@ -15,9 +15,10 @@ use time::OffsetDateTime;
 
 mod delivery;
 pub use delivery::{
-    DeliveryWorker, HostResolver, HttpTransport, SendFailure, SystemResolver, WebhookSettings, WebhookTransport,
+    Answer, DeliveryWorker, HostResolver, HttpTransport, MAX_ANSWER_BODY, SendFailure, SystemResolver, WebhookSettings,
+    WebhookTransport,
 };
-pub(crate) use delivery::{attempt_record, post_checked};
+pub(crate) use delivery::{attempt_record, exchange_checked, final_attempt_record, post_checked};
 
 /// The API-key scope that allows reading `GET /v1/events` (administrators only may grant it).
 pub const SCOPE_EVENTS: &str = "events";

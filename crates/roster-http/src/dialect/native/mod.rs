@@ -10,6 +10,7 @@ mod email_change;
 mod map;
 mod openapi;
 mod routes;
+mod scim_push;
 mod tiers;
 mod two_factor;
 mod webhooks;

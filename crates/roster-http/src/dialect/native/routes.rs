@@ -25,7 +25,7 @@ type ApiResult<T> = Result<T, ApiError>;
     info(title = "Roster", description = "Roster's native user-management API."),
     modifiers(&BearerAuth),
     components(schemas(Problem)),
-    tags((name = "auth"), (name = "me"), (name = "users"), (name = "groups"), (name = "webhooks"), (name = "clients"))
+    tags((name = "auth"), (name = "me"), (name = "users"), (name = "groups"), (name = "webhooks"), (name = "scim"), (name = "clients"))
 )]
 struct ApiDoc;
 
@@ -85,6 +85,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(super::balances::routes())
         .merge(super::email_change::routes())
         .merge(super::webhooks::routes())
+        .merge(super::scim_push::routes())
         .merge(super::clients::routes())
         .merge(super::consents::routes());
     let (router, openapi) = super::tiers::register(super::chat::register(router)).split_for_parts();

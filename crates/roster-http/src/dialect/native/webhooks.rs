@@ -235,7 +235,7 @@ fn webhook_body(s: Subscription) -> WebhookBody {
     }
 }
 
-fn delivery_body(d: Delivery) -> DeliveryBody {
+pub(super) fn delivery_body(d: Delivery) -> DeliveryBody {
     DeliveryBody {
         id: d.id.to_string(),
         webhook_id: d.subscription_id.to_string(),
@@ -303,14 +303,14 @@ fn deletion_body(d: DeletionStatus) -> DeletionBody {
 }
 
 /// Parses a webhook or delivery id (a positive decimal number).
-fn parse_number(raw: &str) -> ApiResult<i64> {
+pub(super) fn parse_number(raw: &str) -> ApiResult<i64> {
     match raw.parse::<i64>() {
         Ok(v) if v > 0 && !raw.starts_with('+') => Ok(v),
         _ => Err(roster_core::Error::InvalidId.into()),
     }
 }
 
-fn delivery_query(query: DeliveriesQuery, subscription_id: Option<i64>) -> ApiResult<DeliveryQuery> {
+pub(super) fn delivery_query(query: DeliveriesQuery, subscription_id: Option<i64>) -> ApiResult<DeliveryQuery> {
     let before = match query.before.as_deref() {
         None => None,
         Some(raw) => {
@@ -333,7 +333,7 @@ fn delivery_query(query: DeliveriesQuery, subscription_id: Option<i64>) -> ApiRe
     })
 }
 
-fn delivery_list(deliveries: Vec<Delivery>, limit: u32) -> DeliveryListBody {
+pub(super) fn delivery_list(deliveries: Vec<Delivery>, limit: u32) -> DeliveryListBody {
     let full = deliveries.len() == limit as usize;
     let next_before = if full {
         deliveries.last().map(|d| d.id.to_string())
