@@ -3,6 +3,7 @@
 
 mod account;
 mod administration;
+pub use administration::{ACTIVITY_DAYS, Activity, BACKLOG_CAP};
 mod admins;
 mod api_keys;
 mod audit;
@@ -68,13 +69,15 @@ pub use import::{
     ImportLine, ImportOptions, ImportReport, OnConflict, Outcome, RecordReport, UserRecord, validate_password_hash,
 };
 pub use import_read::{ImportFormat, read_import_lines};
-pub use invitations::{InvitationCreated, MAX_TOKEN_LIFETIME, NewInvitation};
+pub use invitations::{
+    InvitationCreated, InvitationStatus, InvitationView, MAX_INVITATIONS_LISTED, MAX_TOKEN_LIFETIME, NewInvitation,
+};
 pub use messaging::LIMITS_ADMIN_ONLY;
 pub use migrate::{
     MigrateOptions, MigrationOutcome, MigrationRecord, MigrationReport, SourceApiKey, SourceBackupCode, SourceData,
     SourceGroup, SourceImage, SourceTransaction, SourceTwoFactor, SourceUser,
 };
-pub use password_resets::{PasswordResetDone, ResetLinkCreated};
+pub use password_resets::{PasswordResetDone, ResetLinkCreated, ResetLinkSent};
 pub use permissions::{
     API_KEYS_NOT_PERMITTED, API_KEYS_PERMISSION, ApiKeyGate, DEFAULT_TEMPLATE, GATED_PREFERENCES, GatedPreference,
     Surface, builtin_permissions, check_preference_gates, fill_missing, forbidden_by, or_merge, remove_at, value_at,

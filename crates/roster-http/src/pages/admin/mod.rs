@@ -8,6 +8,7 @@
 #![allow(clippy::result_large_err)]
 
 mod audit;
+mod clients;
 mod dashboard;
 mod groups;
 mod integrations;
@@ -54,6 +55,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/users/{id}/ban", post(users::ban))
         .route("/admin/users/{id}/unban", post(users::unban))
         .route("/admin/users/{id}/reset-link", post(users::reset_link))
+        .route("/admin/users/{id}/send-reset-link", post(users::send_reset_link))
         .route("/admin/users/{id}/reset-two-factor", post(users::reset_two_factor))
         .route("/admin/users/{id}/sessions/revoke-all", post(users::revoke_all))
         .route(
@@ -74,10 +76,15 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/groups/{id}/delete", post(groups::delete))
         .route("/admin/permissions", get(groups::template).post(groups::save_template))
         .route("/admin/audit", get(audit::page))
+        .route("/admin/clients", get(clients::list).post(clients::create))
+        .route("/admin/clients/{id}", get(clients::page).post(clients::update))
+        .route("/admin/clients/{id}/rotate-secret", post(clients::rotate))
+        .route("/admin/clients/{id}/delete", post(clients::remove))
         .route(
             "/admin/invitations",
             get(integrations::invitations).post(integrations::invite),
         )
+        .route("/admin/invitations/{id}/revoke", post(integrations::revoke_invitation))
         .route(
             "/admin/webhooks",
             get(integrations::webhooks).post(integrations::create_webhook),
@@ -180,6 +187,38 @@ impl Admin {
     /// Whether a dangerous action must ask for the password again.
     pub fn needs_reauth(&self, state: &AppState) -> bool {
         !self.session.authenticated_within(REAUTH_AFTER, state.core.clock.now())
+    }
+}
+
+/// The largest form body an action reads.
+const FORM_LIMIT: usize = 1 << 20;
+
+/// An action's request: the signed-in administrator (as [`Admin`]) and the form's fields,
+/// once its CSRF token is checked ([`Admin::form`]). The one setup every console POST shares:
+/// extract it last, after the path and [`crate::extract::Meta`]; a dangerous action then asks
+/// through [`view::confirm`] (which asks for the password again when the sign-in is old).
+pub(crate) struct AdminForm<T> {
+    pub admin: Admin,
+    pub form: T,
+}
+
+impl<T: DeserializeOwned + Send> axum::extract::FromRequest<AppState> for AdminForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: axum::extract::Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = request.into_parts();
+        let admin = Admin::from_request_parts(&mut parts, state).await?;
+        let Ok(bytes) = axum::body::to_bytes(body, FORM_LIMIT).await else {
+            return Err(view::refusal(
+                state,
+                admin.t,
+                StatusCode::BAD_REQUEST,
+                admin.t.confirm_title,
+                admin.t.bad_form,
+            ));
+        };
+        let form = admin.form::<T>(state, &parts.headers, &bytes)?;
+        Ok(AdminForm { admin, form })
     }
 }
 

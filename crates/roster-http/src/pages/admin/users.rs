@@ -4,7 +4,7 @@
 use super::view::{
     AdminChrome, Ask, Confirmation, MessagePage, confirm, display_name, login_of, render, when, when_or,
 };
-use super::{Admin, DoneQuery, Empty, done, error_page, id_and_form, path_id};
+use super::{Admin, AdminForm, Empty, done, error_page, id_and_form, path_id};
 use crate::extract::Meta;
 use crate::pages::PageQuery;
 use crate::pages::RESET_PASSWORD_PATH;
@@ -15,7 +15,9 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use roster_core::service::{AdminUserChanges, ListAudit, ListUsers, Patch, ProfileChanges, parse_duration};
+use roster_core::service::{
+    AdminUserChanges, ListAudit, ListUsers, Patch, ProfileChanges, ResetLinkCreated, ResetLinkSent, parse_duration,
+};
 use roster_core::store::UserSort;
 use roster_core::{Error, GroupId, Role, User, UserId};
 use serde::Deserialize;
@@ -328,6 +330,7 @@ fn notice(admin: &Admin, key: &str) -> Option<String> {
             "group_removed" => t.group_removed,
             "credits" => t.credits_changed,
             "deleted" => t.user_deleted,
+            "reset_mailed" => t.reset_link_mailed,
             _ => return None,
         }
         .to_string(),
@@ -369,6 +372,43 @@ pub struct AuditRow {
     pub details: String,
 }
 
+#[derive(Debug, Clone)]
+pub struct LedgerRow {
+    pub time: String,
+    pub kind: String,
+    pub amount: String,
+}
+
+/// How many ledger transactions a user's page shows at a time.
+const LEDGER_PAGE: i64 = 20;
+
+/// A user's page's query: what was done, and the ledger's page (`ledger`: the time in
+/// milliseconds and the id of the last transaction of the page before, `1767225600000.42`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct UserQuery {
+    pub done: Option<String>,
+    pub ledger: String,
+}
+
+/// A ledger cursor as the page writes it.
+fn ledger_cursor(at: time::OffsetDateTime, id: i64) -> String {
+    format!("{}.{id}", at.unix_timestamp_nanos() / 1_000_000)
+}
+
+/// Reads a ledger cursor; empty is the first page.
+fn parse_ledger_cursor(raw: &str) -> Result<Option<(time::OffsetDateTime, i64)>, Error> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let bad = || Error::invalid("ledger", "is not a page of the ledger");
+    let (ms, id) = raw.split_once('.').ok_or_else(bad)?;
+    let ms: i64 = ms.parse().map_err(|_| bad())?;
+    let id: i64 = id.parse().map_err(|_| bad())?;
+    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).map_err(|_| bad())?;
+    Ok(Some((at, id)))
+}
+
 #[derive(Template)]
 #[template(path = "pages/admin/user.html")]
 pub struct UserPage {
@@ -391,12 +431,31 @@ pub struct UserPage {
     pub groups: Vec<GroupRow>,
     pub other_groups: Vec<Choice>,
     pub credits: String,
+    /// The avatar Roster serves, if any; `avatar_note` says what else there is.
+    pub avatar: Option<String>,
+    pub avatar_note: Option<String>,
+    pub ledger: Vec<LedgerRow>,
+    /// The next (older) page of the ledger, and the first when on another.
+    pub ledger_next: Option<String>,
+    pub ledger_first: Option<String>,
     pub audit: Vec<AuditRow>,
     pub audit_href: String,
 }
 
 /// The user's page, with `chrome` (its messages) already made.
 async fn user_view(state: &AppState, admin: &Admin, id: UserId, chrome: AdminChrome, status: StatusCode) -> Response {
+    user_view_at(state, admin, id, chrome, status, "").await
+}
+
+/// The user's page with the ledger at page `ledger` (see [`UserQuery`]).
+async fn user_view_at(
+    state: &AppState,
+    admin: &Admin,
+    id: UserId,
+    chrome: AdminChrome,
+    status: StatusCode,
+    ledger: &str,
+) -> Response {
     let t = admin.t;
     let core = &state.core;
     let actor = &admin.actor;
@@ -409,6 +468,10 @@ async fn user_view(state: &AppState, admin: &Admin, id: UserId, chrome: AdminChr
         let groups = core.groups_of_user(actor, id).await?;
         let all_groups = core.list_groups(actor).await?;
         let credits = core.balance_of(actor, id).await?;
+        let before = parse_ledger_cursor(ledger)?;
+        let transactions = core
+            .user_balance_transactions(actor, id, before, LEDGER_PAGE + 1)
+            .await?;
         let audit = core
             .list_audit(
                 actor,
@@ -419,14 +482,35 @@ async fn user_view(state: &AppState, admin: &Admin, id: UserId, chrome: AdminChr
                 },
             )
             .await?;
-        Ok::<_, Error>((user, two_factor, sessions, keys, groups, all_groups, credits, audit))
+        Ok::<_, Error>((
+            user,
+            two_factor,
+            sessions,
+            keys,
+            groups,
+            all_groups,
+            (credits, transactions),
+            audit,
+        ))
     }
     .await;
-    let (user, two_factor, sessions, keys, groups, all_groups, credits, audit) = match loaded {
+    let (user, two_factor, sessions, keys, groups, all_groups, (credits, mut transactions), audit) = match loaded {
         Ok(loaded) => loaded,
         Err(error) => return error_page(state, admin, &error),
     };
     let base = format!("/admin/users/{id}");
+    let more = transactions.len() > LEDGER_PAGE as usize;
+    transactions.truncate(LEDGER_PAGE as usize);
+    let ledger_next = transactions
+        .last()
+        .filter(|_| more)
+        .map(|last| format!("{base}?ledger={}#ledger-heading", ledger_cursor(last.created_at, last.id)));
+    let avatar = crate::pages::account::local_avatar(&user).map(str::to_string);
+    let avatar_note = match (&avatar, &user.avatar) {
+        (Some(_), _) => None,
+        (None, Some(url)) => Some(fill(t.avatar_elsewhere, &[("url", url)])),
+        (None, None) => Some(t.avatar_none.to_string()),
+    };
     let mut chrome = chrome;
     chrome.title = format!("{} {}", t.user_title_prefix, display_name(&user));
     let page = UserPage {
@@ -504,6 +588,18 @@ async fn user_view(state: &AppState, admin: &Admin, id: UserId, chrome: AdminChr
             })
             .collect(),
         credits: fill(t.credits_balance, &[("credits", &credits.to_string())]),
+        avatar,
+        avatar_note,
+        ledger: transactions
+            .iter()
+            .map(|x| LedgerRow {
+                time: when(x.created_at),
+                kind: x.kind.as_str().to_string(),
+                amount: format!("{:+}", x.amount),
+            })
+            .collect(),
+        ledger_next,
+        ledger_first: (!ledger.is_empty()).then(|| format!("{base}#ledger-heading")),
         audit: audit
             .entries
             .iter()
@@ -526,7 +622,7 @@ pub async fn page(
     State(state): State<AppState>,
     admin: Admin,
     Path(id): Path<String>,
-    PageQuery(query): PageQuery<DoneQuery>,
+    PageQuery(query): PageQuery<UserQuery>,
 ) -> Response {
     let id: UserId = match path_id(&state, &admin, &id, "user") {
         Ok(id) => id,
@@ -534,7 +630,7 @@ pub async fn page(
     };
     let chrome = AdminChrome::new(&state, &admin, admin.t.users_title, "/admin/users")
         .notice(query.done.as_deref().and_then(|d| notice(&admin, d)));
-    user_view(&state, &admin, id, chrome, StatusCode::OK).await
+    user_view_at(&state, &admin, id, chrome, StatusCode::OK, &query.ledger).await
 }
 
 /// Where an action on user `id` ends: back to the user's page saying what was done, or the
@@ -755,23 +851,48 @@ pub async fn reset_link(
         .create_password_reset(&admin.actor, id, RESET_LINK_LIFETIME)
         .await
     {
-        Ok(link) => {
-            let token: String = form_urlencoded::byte_serialize(link.token.as_bytes()).collect();
-            let url = format!(
-                "{}{RESET_PASSWORD_PATH}?token={token}",
-                state.core.config.public_url.trim_end_matches('/')
-            );
-            let page = MessagePage {
-                chrome: AdminChrome::new(&state, &admin, admin.t.reset_link_title, "/admin/users"),
-                paragraphs: vec![fill(admin.t.reset_link_body, &[("until", &when(link.expires_at))])],
-                code: Some(url),
-                back: admin.t.back,
-                back_href: format!("/admin/users/{id}"),
-            };
-            render(&state, &admin, StatusCode::OK, &page)
-        }
+        Ok(link) => shown_reset_link(&state, &admin, id, &link),
         Err(error) => outcome::<()>(&state, &admin, id, Err(error), "").await,
     }
+}
+
+/// `POST /admin/users/{id}/send-reset-link`: a single-use password-reset link mailed to the
+/// user; without mail (or an address) it is shown once, as `reset-link` does.
+pub async fn send_reset_link(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    AdminForm { admin, .. }: AdminForm<Empty>,
+) -> Response {
+    let id: UserId = match path_id(&state, &admin, &id, "user") {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    match state
+        .core
+        .send_password_reset(&admin.actor, id, RESET_LINK_LIFETIME, RESET_PASSWORD_PATH)
+        .await
+    {
+        Ok(ResetLinkSent::Mailed { .. }) => done(&format!("/admin/users/{id}"), "reset_mailed"),
+        Ok(ResetLinkSent::Shown(link)) => shown_reset_link(&state, &admin, id, &link),
+        Err(error) => outcome::<()>(&state, &admin, id, Err(error), "").await,
+    }
+}
+
+/// The answer page that shows a reset link once.
+fn shown_reset_link(state: &AppState, admin: &Admin, id: UserId, link: &ResetLinkCreated) -> Response {
+    let token: String = form_urlencoded::byte_serialize(link.token.as_bytes()).collect();
+    let url = format!(
+        "{}{RESET_PASSWORD_PATH}?token={token}",
+        state.core.config.public_url.trim_end_matches('/')
+    );
+    let page = MessagePage {
+        chrome: AdminChrome::new(state, admin, admin.t.reset_link_title, "/admin/users"),
+        paragraphs: vec![fill(admin.t.reset_link_body, &[("until", &when(link.expires_at))])],
+        code: Some(url),
+        back: admin.t.back,
+        back_href: format!("/admin/users/{id}"),
+    };
+    render(state, admin, StatusCode::OK, &page)
 }
 
 /// A dangerous action on user `id` (at `path` under the user's): the question of `text`

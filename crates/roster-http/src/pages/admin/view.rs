@@ -55,6 +55,7 @@ impl AdminChrome {
             ("/admin/groups", t.nav_groups),
             ("/admin/permissions", t.nav_permissions),
             ("/admin/invitations", t.nav_invitations),
+            ("/admin/clients", t.nav_clients),
             ("/admin/webhooks", t.nav_webhooks),
             ("/admin/audit", t.nav_audit),
         ]
@@ -352,6 +353,9 @@ fieldset{border:2px solid currentColor;border-radius:4px;margin:0 0 1rem;padding
 legend{font-weight:600;padding:0 .25rem}
 .perm-grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(14rem,1fr));gap:.25rem 1rem}
 .pager{display:flex;gap:1.5rem;margin:1rem 0}
+.avatar{display:block;border-radius:50%;object-fit:cover;margin:0 0 1rem}
+.chart.logins rect{fill:currentColor;opacity:.75}
+.lag{font-variant-numeric:tabular-nums}
 code{word-break:break-all}
 @media (max-width:40rem){.admin-header .who{margin-left:0}th,td{padding:.375rem}}
 "#;
