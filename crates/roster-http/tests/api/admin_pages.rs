@@ -403,7 +403,7 @@ async fn pending_accounts_are_approved_or_rejected_from_the_dashboard(backend: B
     assert_eq!(
         dashboard
             .doc()
-            .select(&scraper::Selector::parse("svg[role=img] rect").unwrap())
+            .select(&scraper::Selector::parse("svg.signups rect").unwrap())
             .count(),
         30
     );
