@@ -141,7 +141,11 @@ impl Fixtures {
             user_tokens.push(body["access_token"].as_str().context("user token")?.to_string());
         }
         let bearer = format!("Bearer {}", user_tokens[0]);
-        let (status, me) = call(a, request(Method::GET, a, "/v1/me", Some(("authorization", &bearer)), None)).await?;
+        let (status, me) = call(
+            a,
+            request(Method::GET, a, "/v1/me", Some(("authorization", &bearer)), None),
+        )
+        .await?;
         if status != 200 {
             bail!("/v1/me failed: {status} {me}");
         }

@@ -40,8 +40,7 @@ pub(crate) const COUNT_ACTIVITY: &str = "INSERT INTO activity_counts (metric, ho
      ON CONFLICT (metric, hour) DO UPDATE SET n = activity_counts.n + 1";
 /// `$1` first hour.
 pub(crate) const LIST_ACTIVITY: &str = "SELECT metric, hour, n FROM activity_counts WHERE hour >= $1";
-pub(crate) const SUBSCRIPTION_POSITIONS: &str =
-    "SELECT id, url, fanned_out_seq FROM webhook_subscriptions ORDER BY id";
+pub(crate) const SUBSCRIPTION_POSITIONS: &str = "SELECT id, url, fanned_out_seq FROM webhook_subscriptions ORDER BY id";
 /// `$1` after seq, `$2` cap: the events after a position, counted up to the cap.
 pub(crate) const COUNT_OUTBOX_AFTER: &str =
     "SELECT COUNT(*) FROM (SELECT 1 FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2) AS backlog";

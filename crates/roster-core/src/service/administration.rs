@@ -108,7 +108,11 @@ impl Core {
         let now = self.clock.now();
         let today = now.date();
         let first_day = today - time::Duration::days(ACTIVITY_DAYS - 1);
-        let since_hour = first_day.midnight().assume_utc().unix_timestamp().div_euclid(HOUR_SECONDS);
+        let since_hour = first_day
+            .midnight()
+            .assume_utc()
+            .unix_timestamp()
+            .div_euclid(HOUR_SECONDS);
         let now_hour = now.unix_timestamp().div_euclid(HOUR_SECONDS);
         let report = self.store.activity_report(since_hour, BACKLOG_CAP).await?;
         let sum = |metric: &str, hours: std::ops::RangeInclusive<i64>| -> i64 {

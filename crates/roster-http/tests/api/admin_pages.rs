@@ -672,7 +672,6 @@ async fn invitations_and_webhooks_with_replay(backend: Backend) {
     );
 }
 
-
 /// The hidden fields and the action of the first form of `page` posting to `action`, as
 /// `(name, value)` pairs to send again with `extra`.
 async fn confirm_on(browser: &mut Browser<'_>, question: &Page, action: &str, extra: &[(&str, &str)]) -> Page {
@@ -697,7 +696,10 @@ async fn oidc_clients_are_managed_from_the_console(backend: Backend) {
         &[
             ("client_id", "console1"),
             ("name", "Console app"),
-            ("redirect_uris", "https://rp.example.org/callback\nhttps://rp.example.org/other"),
+            (
+                "redirect_uris",
+                "https://rp.example.org/callback\nhttps://rp.example.org/other",
+            ),
         ],
     )
     .await;
@@ -722,7 +724,10 @@ async fn oidc_clients_are_managed_from_the_console(backend: Backend) {
         &mut browser,
         &list,
         "/admin/clients",
-        &[("client_id", "console1"), ("redirect_uris", "https://rp.example.org/cb")],
+        &[
+            ("client_id", "console1"),
+            ("redirect_uris", "https://rp.example.org/cb"),
+        ],
     )
     .await;
     assert_eq!(again.status, 409, "{}", again.html);
@@ -730,7 +735,10 @@ async fn oidc_clients_are_managed_from_the_console(backend: Backend) {
         &mut browser,
         &page,
         "/admin/clients/console1",
-        &[("redirect_uris", "https://rp.example.org/callback"), ("access_token_ttl", "soon")],
+        &[
+            ("redirect_uris", "https://rp.example.org/callback"),
+            ("access_token_ttl", "soon"),
+        ],
     )
     .await;
     assert_eq!(bad.status, 422, "{}", bad.html);
@@ -815,13 +823,21 @@ async fn the_dashboard_charts_sign_ins_refusals_and_delivery_lag(backend: Backen
 
     let page = browser.get("/admin").await;
     assert_eq!(page.status, 200, "{}", page.html);
-    assert_eq!(page.doc().select(&scraper::Selector::parse("svg.chart").unwrap()).count(), 2);
+    assert_eq!(
+        page.doc()
+            .select(&scraper::Selector::parse("svg.chart").unwrap())
+            .count(),
+        2
+    );
     assert_eq!(page.texts("#failed-logins"), ["2"]);
     assert_eq!(page.texts("#throttled-logins"), ["0"]);
     let today: Vec<String> = page.texts("#logins-caption ~ tbody tr");
     assert_eq!(today.len(), 30);
     let last = today.last().unwrap();
-    assert!(!last.ends_with(" 0") && !last.ends_with("\t0"), "sign-ins today: {last}");
+    assert!(
+        !last.ends_with(" 0") && !last.ends_with("\t0"),
+        "sign-ins today: {last}"
+    );
     assert_eq!(page.texts("#outbox-lag"), ["No webhook subscription reads the outbox."]);
 
     // A subscription that has not been sent to yet: its backlog and lag.
@@ -844,7 +860,11 @@ async fn the_dashboard_charts_sign_ins_refusals_and_delivery_lag(backend: Backen
         .await
         .unwrap();
     let page = browser.get("/admin").await;
-    assert!(page.texts("#outbox-lag")[0].starts_with("Outbox backlog: "), "{:?}", page.texts("#outbox-lag"));
+    assert!(
+        page.texts("#outbox-lag")[0].starts_with("Outbox backlog: "),
+        "{:?}",
+        page.texts("#outbox-lag")
+    );
     let rows = page.texts("#lag-caption ~ tbody tr");
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert!(rows[0].contains("https://hooks.example.org/roster"), "{rows:?}");
@@ -854,7 +874,8 @@ async fn the_dashboard_charts_sign_ins_refusals_and_delivery_lag(backend: Backen
 async fn a_users_page_shows_the_ledger_the_avatar_and_sends_reset_links(backend: Backend) {
     let smtp = SmtpSink::start().await;
     let url = smtp.url.clone();
-    let app = roster_testkit::or_skip!(roster_testkit::app::spawn_app_with(backend, move |c| c.smtp_url = Some(url)).await);
+    let app =
+        roster_testkit::or_skip!(roster_testkit::app::spawn_app_with(backend, move |c| c.smtp_url = Some(url)).await);
     let admin = app.admin().await;
     let user = app.user(Role::User).await;
     for i in 1..=22 {
@@ -907,7 +928,10 @@ async fn a_users_page_shows_the_ledger_the_avatar_and_sends_reset_links(backend:
     let reset = browser.get(path).await;
     assert_eq!(reset.status, 200, "{}", reset.html);
     let audit = browser
-        .get(&format!("/admin/audit?action=user.password_reset_link&target={}", user.id))
+        .get(&format!(
+            "/admin/audit?action=user.password_reset_link&target={}",
+            user.id
+        ))
         .await;
     assert_eq!(audit.texts("tbody tr").len(), 1);
 }
@@ -936,7 +960,11 @@ async fn invitations_sent_are_listed_and_revoked(backend: Backend) {
         role: None,
         expires_in: Duration::days(days),
     };
-    let kept = app.core.create_invitation(app.core.operator(), invite("kept@example.org", 7)).await.unwrap();
+    let kept = app
+        .core
+        .create_invitation(app.core.operator(), invite("kept@example.org", 7))
+        .await
+        .unwrap();
     let revoked = app
         .core
         .create_invitation(app.core.operator(), invite("revoked@example.org", 7))

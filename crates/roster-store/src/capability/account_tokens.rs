@@ -11,8 +11,8 @@ macro_rules! impl_account_tokens {
             use async_trait::async_trait;
             use roster_core::journal::{Journal, JournalFor};
             use roster_core::store::{
-                AccountToken, AccountTokenKind, AccountTokenStore, EmailChange, EmailVerification, StoredInvitation,
-                StoreError, StoreResult,
+                AccountToken, AccountTokenKind, AccountTokenStore, EmailChange, EmailVerification, StoreError,
+                StoreResult, StoredInvitation,
             };
             use roster_core::{Role, User, UserId};
             use sqlx::Transaction;

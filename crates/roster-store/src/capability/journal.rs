@@ -5,13 +5,13 @@ macro_rules! impl_journal {
     ($store:ty, $database:ty) => {
         const _: () = {
             use crate::capability::common::write_transaction;
+            use crate::codec::from_ms;
             use crate::codec::{convert_all, to_ms};
             use crate::error::store_error;
             use crate::journal;
             use crate::journal::{AuditRow, OutboxRow};
             use async_trait::async_trait;
             use roster_core::journal::{AuditEntry, AuditQuery, Journal, OutboxEvent};
-            use crate::codec::from_ms;
             use roster_core::store::{ActivityReport, JournalStore, OutboxLag, StoreResult, SubscriptionLag};
             use sqlx::QueryBuilder;
 
@@ -89,11 +89,10 @@ macro_rules! impl_journal {
                         .fetch_one(pool)
                         .await
                         .map_err(store_error)?;
-                    let (oldest_unsequenced,): (Option<i64>,) =
-                        sqlx::query_as(journal::OLDEST_OUTBOX_UNSEQUENCED)
-                            .fetch_one(pool)
-                            .await
-                            .map_err(store_error)?;
+                    let (oldest_unsequenced,): (Option<i64>,) = sqlx::query_as(journal::OLDEST_OUTBOX_UNSEQUENCED)
+                        .fetch_one(pool)
+                        .await
+                        .map_err(store_error)?;
                     let mut subscriptions = Vec::with_capacity(positions.len());
                     for (id, url, fanned_out_seq) in positions {
                         let (unfanned,): (i64,) = sqlx::query_as(journal::COUNT_OUTBOX_AFTER)
@@ -133,7 +132,10 @@ macro_rules! impl_journal {
                                 .fetch_optional(pool)
                                 .await
                                 .map_err(store_error)?;
-                            let oldest = [first.map(|(at,)| at), oldest_unsequenced].into_iter().flatten().min();
+                            let oldest = [first.map(|(at,)| at), oldest_unsequenced]
+                                .into_iter()
+                                .flatten()
+                                .min();
                             Some(OutboxLag {
                                 backlog: lag.unfanned,
                                 oldest_at: oldest.map(from_ms).transpose()?,

@@ -229,8 +229,7 @@ pub async fn create(State(state): State<AppState>, AdminForm { admin, form }: Ad
         Ok(created) => secret_page(&state, &admin, t.client_created_title, created),
         Err(error @ (Error::Unavailable | Error::Internal(_))) => error_page(&state, &admin, &error),
         Err(error) => {
-            let chrome =
-                AdminChrome::new(&state, &admin, t.clients_title, "/admin/clients").core_error(&error, FIELDS);
+            let chrome = AdminChrome::new(&state, &admin, t.clients_title, "/admin/clients").core_error(&error, FIELDS);
             clients_view(&state, &admin, chrome, crate::error::status_of(&error), form).await
         }
     }
@@ -308,8 +307,8 @@ pub async fn update(
             error_page(&state, &admin, &error)
         }
         Err(error) => {
-            let chrome = AdminChrome::new(&state, &admin, admin.t.clients_title, "/admin/clients")
-                .core_error(&error, FIELDS);
+            let chrome =
+                AdminChrome::new(&state, &admin, admin.t.clients_title, "/admin/clients").core_error(&error, FIELDS);
             let status = crate::error::status_of(&error);
             client_view(&state, &admin, &id, chrome, status, Some(form)).await
         }

@@ -5,14 +5,13 @@
 
 use super::users::{UserRow, user_row};
 use super::view::{AdminChrome, render};
-use super::{Admin, DoneQuery, Empty, done, error_page, path_id};
+use super::{Admin, AdminForm, DoneQuery, Empty, done, error_page, path_id};
 use crate::pages::PageQuery;
 use crate::pages::strings::fill;
 use crate::state::AppState;
 use askama::Template;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use roster_core::service::{AdminUserChanges, BACKLOG_CAP, ListUsers};
 use roster_core::store::UserSort;
@@ -272,10 +271,7 @@ pub async fn page(State(state): State<AppState>, admin: Admin, PageQuery(query):
 }
 
 /// Approves (`approve`: the role `user`) or rejects (deactivates) a waiting account.
-async fn decide(state: AppState, admin: Admin, id: String, headers: HeaderMap, body: Bytes, approve: bool) -> Response {
-    if let Err(response) = admin.form::<Empty>(&state, &headers, &body) {
-        return response;
-    }
+async fn decide(state: AppState, admin: Admin, id: String, approve: bool) -> Response {
     let id: UserId = match path_id(&state, &admin, &id, "user") {
         Ok(id) => id,
         Err(response) => return response,
@@ -300,23 +296,19 @@ async fn decide(state: AppState, admin: Admin, id: String, headers: HeaderMap, b
 /// `POST /admin/pending/{id}/approve`.
 pub async fn approve(
     State(state): State<AppState>,
-    admin: Admin,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    AdminForm { admin, .. }: AdminForm<Empty>,
 ) -> Response {
-    decide(state, admin, id, headers, body, true).await
+    decide(state, admin, id, true).await
 }
 
 /// `POST /admin/pending/{id}/reject`.
 pub async fn reject(
     State(state): State<AppState>,
-    admin: Admin,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    AdminForm { admin, .. }: AdminForm<Empty>,
 ) -> Response {
-    decide(state, admin, id, headers, body, false).await
+    decide(state, admin, id, false).await
 }
 
 #[cfg(test)]

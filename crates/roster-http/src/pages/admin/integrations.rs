@@ -4,15 +4,14 @@
 
 use super::users::{Choice, choices};
 use super::view::{AdminChrome, Ask, Confirmation, MessagePage, confirm, render, when, when_or};
-use super::{Admin, AdminForm, Empty, done, error_page, id_and_form, path_id};
+use super::{Admin, AdminForm, Empty, done, error_page, path_id};
 use crate::extract::Meta;
 use crate::pages::strings::fill;
 use crate::pages::{PageQuery, REGISTER_PATH};
 use crate::state::AppState;
 use askama::Template;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use roster_core::service::{InvitationStatus, NewInvitation, NewSubscription, parse_duration};
 use roster_core::webhooks::{DeliveryQuery, DeliveryStatus};
@@ -78,7 +77,10 @@ async fn invitations_view(
         .iter()
         .map(|i| InvitationRow {
             email: i.email.clone(),
-            role: i.role.map_or(t.default_role, |r| super::users::role_name(admin, r)).to_string(),
+            role: i
+                .role
+                .map_or(t.default_role, |r| super::users::role_name(admin, r))
+                .to_string(),
             status: match i.status {
                 InvitationStatus::Pending => t.invitation_pending,
                 InvitationStatus::Used => t.invitation_used,
@@ -136,11 +138,7 @@ pub async fn revoke_invitation(
 }
 
 /// `POST /admin/invitations`: an invitation link for `email`, shown once.
-pub async fn invite(State(state): State<AppState>, admin: Admin, headers: HeaderMap, body: Bytes) -> Response {
-    let form = match admin.form::<InvitationForm>(&state, &headers, &body) {
-        Ok(form) => form,
-        Err(response) => return response,
-    };
+pub async fn invite(State(state): State<AppState>, AdminForm { admin, form }: AdminForm<InvitationForm>) -> Response {
     let t = admin.t;
     let created = async {
         let role = match form.role.as_str() {
@@ -257,11 +255,10 @@ pub async fn webhooks(State(state): State<AppState>, admin: Admin, PageQuery(que
 }
 
 /// `POST /admin/webhooks`: a subscription; its generated secret is shown once.
-pub async fn create_webhook(State(state): State<AppState>, admin: Admin, headers: HeaderMap, body: Bytes) -> Response {
-    let form = match admin.form::<SubscriptionForm>(&state, &headers, &body) {
-        Ok(form) => form,
-        Err(response) => return response,
-    };
+pub async fn create_webhook(
+    State(state): State<AppState>,
+    AdminForm { admin, form }: AdminForm<SubscriptionForm>,
+) -> Response {
     let t = admin.t;
     let input = NewSubscription {
         url: form.url.clone(),
@@ -413,14 +410,9 @@ pub async fn webhook(
 /// `POST /admin/webhooks/{id}/deliveries/{delivery}/replay`: sends the delivery again.
 pub async fn replay(
     State(state): State<AppState>,
-    admin: Admin,
     Path((id, delivery)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
+    AdminForm { admin, .. }: AdminForm<Empty>,
 ) -> Response {
-    if let Err(response) = admin.form::<Empty>(&state, &headers, &body) {
-        return response;
-    }
     let result = match (id.parse::<i64>(), delivery.parse::<i64>()) {
         (Ok(id), Ok(delivery)) => state.core.replay_delivery(&admin.actor, delivery).await.map(|_| id),
         _ => Err(Error::NotFound("delivery")),
@@ -434,14 +426,12 @@ pub async fn replay(
 /// `POST /admin/webhooks/{id}/delete` (confirmed).
 pub async fn delete_webhook(
     State(state): State<AppState>,
-    admin: Admin,
     meta: Meta,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    AdminForm { admin, form: given }: AdminForm<Confirmation>,
 ) -> Response {
-    let (id, given) = match id_and_form::<i64, Confirmation>(&state, &admin, (&id, "webhook"), &headers, &body) {
-        Ok(prepared) => prepared,
+    let id: i64 = match path_id(&state, &admin, &id, "webhook") {
+        Ok(id) => id,
         Err(response) => return response,
     };
     let subscription = match state.core.get_subscription(&admin.actor, id).await {

@@ -245,18 +245,6 @@ pub(crate) fn path_id<I: std::str::FromStr>(
         .map_err(|_| error_page(state, admin, &Error::NotFound(what)))
 }
 
-/// An action's form (its CSRF token checked first) and the id in its path, or the answer.
-pub(crate) fn id_and_form<I: std::str::FromStr, T: DeserializeOwned>(
-    state: &AppState,
-    admin: &Admin,
-    (raw, what): (&str, &'static str),
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(I, T), Response> {
-    let form = admin.form::<T>(state, headers, body)?;
-    Ok((path_id(state, admin, raw, what)?, form))
-}
-
 /// After a change: back to `to` (a page of the console) with `done`, the message it shows.
 pub(crate) fn done(to: &str, done: &str) -> Response {
     let separator = if to.contains('?') { '&' } else { '?' };
