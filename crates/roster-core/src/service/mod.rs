@@ -84,7 +84,7 @@ pub use permissions::{
 };
 pub use sealing::{KEY_CHECK_SETTING, key_matches_database};
 pub use social::FRIEND_REQUEST_BLOCKED;
-pub use stats::{SIGNUP_DAYS, UserStats, epoch_day};
+pub use stats::{SIGNUP_DAYS, STATS_CACHE_TTL, UserStats, epoch_day};
 pub use superusers::{AccountChanges, CANNOT_DEACTIVATE_SELF, NOT_OWN_ACCOUNT, ONLY_SUPERUSERS};
 pub use terms::TermsStatus;
 pub use tiers::{MAX_TIER_NAME, TierChange, validate_limits, validate_tier_name};
@@ -254,6 +254,8 @@ pub struct Core {
     ids: IdGenerator,
     keys: RwLock<Arc<TokenKeys>>,
     last_key_reload: Mutex<Option<Instant>>,
+    /// The admin dashboard's totals and when they were counted (see [`Core::cached_user_stats`]).
+    stats_cache: Mutex<Option<(time::OffsetDateTime, stats::UserStats)>>,
     /// Access tokens whose signature was checked, with their claims: verifying Ed25519 on
     /// every request would cost more than the rest of the request. Revocation is still
     /// checked against the store each time.
@@ -305,6 +307,7 @@ impl Core {
             config,
             keys: RwLock::new(Arc::new(keys)),
             last_key_reload: Mutex::new(None),
+            stats_cache: Mutex::new(None),
             verified_tokens: quick_cache::sync::Cache::new(VERIFIED_TOKEN_CACHE),
             secrets,
             secrets_configured,

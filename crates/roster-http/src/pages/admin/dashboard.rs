@@ -4,7 +4,7 @@
 //! waiting for approval.
 
 use super::users::{UserRow, user_row};
-use super::view::{AdminChrome, render};
+use super::view::{AdminChrome, render, when};
 use super::{Admin, AdminForm, DoneQuery, Empty, done, error_page, path_id};
 use crate::pages::PageQuery;
 use crate::pages::strings::fill;
@@ -13,7 +13,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use roster_core::service::{AdminUserChanges, BACKLOG_CAP, ListUsers};
+use roster_core::service::{AdminUserChanges, BACKLOG_CAP, ListUsers, STATS_CACHE_TTL};
 use roster_core::store::UserSort;
 use roster_core::{Role, UserId};
 use time::Date;
@@ -87,6 +87,8 @@ pub struct DashboardPage {
     pub chrome: AdminChrome,
     pub t: &'static super::strings::AdminStrings,
     pub totals: Vec<(&'static str, i64, String)>,
+    /// When the totals were counted (they are reused for a while).
+    pub counted: String,
     pub charts: Vec<Series>,
     pub failed_logins: i64,
     pub throttled: i64,
@@ -164,8 +166,8 @@ pub fn age(now: time::OffsetDateTime, at: time::OffsetDateTime) -> String {
 pub async fn page(State(state): State<AppState>, admin: Admin, PageQuery(query): PageQuery<DoneQuery>) -> Response {
     let t = admin.t;
     let now = state.core.clock.now();
-    let stats = match state.core.user_stats(&admin.actor).await {
-        Ok(stats) => stats,
+    let (stats, counted_at) = match state.core.cached_user_stats(&admin.actor).await {
+        Ok(counted) => counted,
         Err(error) => return error_page(&state, &admin, &error),
     };
     let pending = state
@@ -234,6 +236,13 @@ pub async fn page(State(state): State<AppState>, admin: Admin, PageQuery(query):
         chrome: AdminChrome::new(&state, &admin, t.dashboard_title, "/admin").notice(notice),
         t,
         totals,
+        counted: fill(
+            t.totals_counted_at,
+            &[
+                ("at", &when(counted_at)),
+                ("seconds", &STATS_CACHE_TTL.whole_seconds().to_string()),
+            ],
+        ),
         charts: vec![
             Series::of(
                 "signups",

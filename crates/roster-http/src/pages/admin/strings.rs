@@ -350,6 +350,7 @@ pub struct AdminStrings {
     pub col_oldest_pending: &'static str,
     pub more_than: &'static str,
     pub ago: &'static str,
+    pub totals_counted_at: &'static str,
 }
 
 /// English, complete.
@@ -680,6 +681,7 @@ pub const ADMIN_EN: AdminStrings = AdminStrings {
     col_oldest_pending: "Oldest pending",
     more_than: "more than {n}",
     ago: "{age} ago",
+    totals_counted_at: "Counted at {at}; the totals are counted again at most every {seconds} seconds.",
 };
 
 /// The tables, English first.
