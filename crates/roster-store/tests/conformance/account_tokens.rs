@@ -222,15 +222,31 @@ async fn invitations_are_listed_and_revoked_while_pending(backend: Backend) {
 
     let listed = f.store.list_invitations(10).await.unwrap();
     let ids: Vec<&str> = listed.iter().map(|i| i.id.as_str()).collect();
-    assert_eq!(ids, ["d-pending", "d-used", "d-expired"], "newest first, invitations only");
+    assert_eq!(
+        ids,
+        ["d-pending", "d-used", "d-expired"],
+        "newest first, invitations only"
+    );
     assert_eq!(listed[0].token, pending);
     assert_eq!(f.store.list_invitations(1).await.unwrap().len(), 1);
 
     // Only a pending one is deleted, with its journal.
     let at = t + Duration::minutes(10);
-    assert_not_found(f.store.delete_pending_invitation("d-used", at, &audit("invitation.revoke")).await);
-    assert_not_found(f.store.delete_pending_invitation("d-expired", at, &audit("invitation.revoke")).await);
-    assert_not_found(f.store.delete_pending_invitation("d-reset", at, &audit("invitation.revoke")).await);
+    assert_not_found(
+        f.store
+            .delete_pending_invitation("d-used", at, &audit("invitation.revoke"))
+            .await,
+    );
+    assert_not_found(
+        f.store
+            .delete_pending_invitation("d-expired", at, &audit("invitation.revoke"))
+            .await,
+    );
+    assert_not_found(
+        f.store
+            .delete_pending_invitation("d-reset", at, &audit("invitation.revoke"))
+            .await,
+    );
     assert_eq!(count("invitation.revoke").await, 0);
     f.store
         .delete_pending_invitation("d-pending", at, &audit("invitation.revoke"))
@@ -238,7 +254,11 @@ async fn invitations_are_listed_and_revoked_while_pending(backend: Backend) {
         .unwrap();
     assert_eq!(count("invitation.revoke").await, 1);
     assert_not_found(f.store.get_account_token("d-pending").await);
-    assert_not_found(f.store.delete_pending_invitation("d-pending", at, &audit("invitation.revoke")).await);
+    assert_not_found(
+        f.store
+            .delete_pending_invitation("d-pending", at, &audit("invitation.revoke"))
+            .await,
+    );
     assert_eq!(f.store.list_invitations(10).await.unwrap().len(), 2);
 }
 

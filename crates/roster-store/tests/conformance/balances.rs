@@ -281,7 +281,11 @@ async fn the_ledger_pages_newest_first(backend: Backend) {
         f.store.insert_balance_transaction(&tx).await.unwrap();
     }
     let amounts = |page: &[BalanceTransaction]| page.iter().map(|x| x.amount).collect::<Vec<_>>();
-    let first = f.store.list_balance_transactions_before(user.id, None, 2).await.unwrap();
+    let first = f
+        .store
+        .list_balance_transactions_before(user.id, None, 2)
+        .await
+        .unwrap();
     assert_eq!(amounts(&first), [5, 4]);
     let last = first.last().unwrap();
     let second = f

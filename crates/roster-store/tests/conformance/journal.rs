@@ -600,7 +600,11 @@ async fn activity_is_counted_by_the_hour_with_the_audit_trail(backend: Backend) 
     f.store.append_journal(&j).await.unwrap();
     let j = builder(&f, None, at + Duration::hours(1))
         .audit("login.failure", None, json!({"login": "x", "reason": "throttled"}))
-        .audit("login.failure", None, json!({"login": "x", "reason": "invalid_credentials"}))
+        .audit(
+            "login.failure",
+            None,
+            json!({"login": "x", "reason": "invalid_credentials"}),
+        )
         .build();
     f.store.append_journal(&j).await.unwrap();
     // A change that rolls back counts nothing.
