@@ -922,7 +922,7 @@ async fn a_users_page_shows_the_ledger_the_avatar_and_sends_reset_links(backend:
     assert_eq!(answer.status, 303, "{}", answer.html);
     assert_eq!(answer.location(), Some(format!("{href}?done=reset_mailed")));
     let mails = smtp.wait_for(1).await;
-    assert_eq!(mails[0].to, [user.email.clone()]);
+    assert_eq!(mails[0].to, std::slice::from_ref(&user.email));
     let link = mails[0].link("http").expect("a link in the mail");
     let path = &link[link.find("/reset-password?token=").expect("a reset link")..];
     let reset = browser.get(path).await;

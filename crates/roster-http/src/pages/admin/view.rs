@@ -338,7 +338,7 @@ td button{min-height:2.75rem;padding:.25rem .75rem}
 select,textarea,input[type=number],input[type=search],input[type=url]{display:block;width:100%;min-height:2.75rem;padding:.5rem .75rem;font:inherit;color:var(--text);background:var(--bg);border:2px solid currentColor;border-radius:4px}
 textarea{min-height:10rem;font-family:ui-monospace,monospace}
 select:focus-visible,textarea:focus-visible,summary:focus-visible,.table-wrap:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
-button.danger{background:#b3261e;border-color:#b3261e}
+button.danger{background:#b3261e;border-color:#b3261e;color:#fff}
 .facts{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;margin:0 0 1.5rem}
 .facts dt{font-weight:600}
 .facts dd{margin:0;overflow-wrap:anywhere}
