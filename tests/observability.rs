@@ -9,7 +9,7 @@ use roster_core::two_factor::{code_at, step_at};
 use roster_testkit::process::{ServerProcess, free_port, wait_ready};
 use roster_testkit::smtp::SmtpSink;
 use roster_testkit::webhooks::{Answer, Receiver};
-use roster_testkit::{Backend, TestDatabase, backend_tests};
+use roster_testkit::{Backend, TestDatabase, backend_tests, base32_decode};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
@@ -17,22 +17,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_roster");
-
-/// RFC 4648 base32 (no padding) to bytes.
-fn base32_decode(text: &str) -> Vec<u8> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let (mut buffer, mut bits, mut out) = (0u32, 0u32, Vec::new());
-    for c in text.bytes() {
-        let value = ALPHABET.iter().position(|&a| a == c).expect("base32") as u32;
-        buffer = (buffer << 5) | value;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buffer >> bits) as u8);
-        }
-    }
-    out
-}
 
 /// A client that tags every request with its own `X-Request-Id` (`t-N`), so that the test
 /// knows every request it made.

@@ -18,7 +18,7 @@ import re
 import httpx
 from playwright.sync_api import Page, sync_playwright
 
-from roster_e2e import ARTIFACTS, ROSTER_URL, check, create_user, main, native_login, totp
+from roster_e2e import ARTIFACTS, ROSTER_URL, check, create_user, main, native_login, totp, user_id
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 AXE_JS = os.environ.get("AXE_JS", "")
@@ -26,7 +26,7 @@ PASSWORD = "correct horse battery"
 SCREENS = os.path.join(ARTIFACTS, "screens")
 
 # The pages checked: (name, path, who). `who` is "anonymous", "user" or "admin"; add a page by
-# adding a line (the admin console's pages go here too).
+# adding a line (the admin console's pages go here too). `{ally}` is the user ally's id.
 PAGES: list[tuple[str, str, str]] = [
     ("sign-in", "/signin", "anonymous"),
     ("second-factor-expired", "/signin/second-factor", "anonymous"),
@@ -50,6 +50,8 @@ PAGES: list[tuple[str, str, str]] = [
     ("admin-audit", "/admin/audit", "admin"),
     ("admin-invitations", "/admin/invitations", "admin"),
     ("admin-webhooks", "/admin/webhooks", "admin"),
+    ("admin-clients", "/admin/clients", "admin"),
+    ("admin-user", "/admin/users/{ally}", "admin"),
 ]
 
 # Widths: a desktop and a 375 px phone.
@@ -117,6 +119,7 @@ def check_page(page: Page, name: str, watch: Watch, viewport: str, scheme: str) 
 
 def a11y(browser) -> None:
     check("axe-core is installed (tests/clients/axe)", os.path.isfile(AXE_JS), AXE_JS)
+    ally = user_id(native_login("root@example.org", PASSWORD), "ally@example.org")
     for viewport, size in VIEWPORTS.items():
         for scheme in SCHEMES:
             contexts = {}
@@ -131,7 +134,7 @@ def a11y(browser) -> None:
                 contexts[who] = (context, page, watch)
             for name, path, who in PAGES:
                 _, page, watch = contexts[who]
-                page.goto(f"{ROSTER_URL}{path}")
+                page.goto(f"{ROSTER_URL}{path.format(ally=ally)}")
                 page.wait_for_load_state()
                 check_page(page, name, watch, viewport, scheme)
             # A page with its errors announced: the sign-in form with a wrong password.

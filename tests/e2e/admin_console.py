@@ -96,7 +96,12 @@ def scenario() -> None:
 
         page.goto(f"{ROSTER_URL}/admin")
         check("the dashboard counts the users", "All users" in page.inner_text("main"))
-        check("the dashboard draws the sign-ups as SVG", page.locator("svg[role=img] rect").count() == 30)
+        check("the dashboard draws the sign-ups as SVG", page.locator("svg.signups rect").count() == 30)
+        check("the dashboard draws the sign-ins as SVG", page.locator("svg.logins rect").count() == 30)
+        check(
+            "the dashboard counts refused sign-ins and the delivery lag",
+            page.locator("#failed-logins").count() == 1 and page.locator("#outbox-lag").count() == 1,
+        )
         page_checks(page, "dashboard")
         shot(page, "01-dashboard")
 
@@ -135,6 +140,23 @@ def scenario() -> None:
         check("the revoked session's token is refused by the API", not token_works(phone_token))
         check("the session is no longer listed", page.locator("#sessions-caption ~ tbody tr", has_text="E2E phone").count() == 0)
 
+        # Credits and the ledger; a password-reset link, mailed or shown once.
+        page.fill("#amount", "25")
+        with page.expect_navigation():
+            page.locator("form[action$='/credits'] button[value=add]").click()
+        check("the credits are added", status_text(page) != "", status_text(page))
+        ledger = page.locator("#ledger-caption ~ tbody tr")
+        check("the ledger lists the transaction", ledger.count() >= 1 and "+25" in ledger.first.inner_text(), ledger.all_inner_texts())
+        click(page, "Send a password-reset link")
+        if page.locator("#shown-once").count():
+            link = page.locator("#shown-once").inner_text()
+            check("without mail the reset link is shown once", "/reset-password?token=" in link, link)
+            page_checks(page, "reset link")
+            page.goto(link)
+            check("the reset link opens the reset page", page.locator("input[type=password]").count() >= 1, page.url)
+        else:
+            check("the reset link is mailed", status_text(page) == "A password-reset link was mailed to the user.", status_text(page))
+
         # A group, and the user in it.
         page.goto(f"{ROSTER_URL}/admin/groups")
         page_checks(page, "groups")
@@ -169,6 +191,51 @@ def scenario() -> None:
         check("the audit log shows the ban by the administrator", rows.count() == 1 and "testing the console" in rows.first.inner_text(), rows.all_inner_texts())
         page_checks(page, "audit log")
         shot(page, "07-audit")
+
+        # OpenID Connect clients: registered with the secret shown once, a new secret, removed.
+        page.goto(f"{ROSTER_URL}/admin/clients")
+        page_checks(page, "clients")
+        page.fill("#client_id", "e2eclient")
+        page.fill("#name", "E2E app")
+        page.fill("#redirect_uris", "https://rp.example.org/callback")
+        click(page, "Create")
+        secret = page.locator("#shown-once").inner_text()
+        check("the client's secret is shown once", len(secret) >= 32, secret)
+        page.goto(f"{ROSTER_URL}/admin/clients")
+        check("the client is listed", page.locator("tbody tr", has_text="e2eclient").count() == 1)
+        shot(page, "09-clients")
+        page.goto(f"{ROSTER_URL}/admin/clients/e2eclient")
+        check("the secret is not on the client's page", secret not in page.content())
+        page_checks(page, "client page")
+        shot(page, "10-client")
+        click(page, "Replace the secret")
+        check("replacing the secret asks first", page.locator("h1").inner_text() == "Are you sure?")
+        click(page, "Yes, do it")
+        rotated = page.locator("#shown-once").inner_text()
+        check("a new secret is shown once", len(rotated) >= 32 and rotated != secret)
+        page.goto(f"{ROSTER_URL}/admin/clients/e2eclient")
+        click(page, "Remove this client")
+        page.fill("#typed", "e2eclient")
+        click(page, "Yes, do it")
+        check("the client is removed", status_text(page) == "The client was removed with its grants and tokens.", status_text(page))
+        r = httpx.get(f"{ROSTER_URL}/v1/clients/e2eclient", headers={"authorization": f"Bearer {admin_token}"})
+        check("the removed client is gone from the API", r.status_code == 404, r.status_code)
+
+        # Invitations: one sent is listed as pending, and revoked.
+        page.goto(f"{ROSTER_URL}/admin/invitations")
+        page.fill("#email", "invitee@example.org")
+        page.fill("#expires", "3d")
+        click(page, "Create the invitation link")
+        check("the invitation link is shown once", "/register?token=" in page.locator("#shown-once").inner_text())
+        page.goto(f"{ROSTER_URL}/admin/invitations")
+        row = page.locator("#invitations-caption ~ tbody tr", has_text="invitee@example.org")
+        check("the invitation is listed as pending", row.count() == 1 and "pending" in row.first.inner_text(), row.all_inner_texts())
+        page_checks(page, "invitations")
+        shot(page, "11-invitations")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Revoke: invitee@example.org").click()
+        check("the invitation is revoked", status_text(page) == "The invitation was revoked: its link no longer works.", status_text(page))
+        check("the revoked invitation is no longer listed", page.locator("#invitations-caption ~ tbody tr", has_text="invitee@example.org").count() == 0)
 
         # Delete, with the typed confirmation.
         sam = user_id(admin_token, "sam@example.org")

@@ -96,6 +96,9 @@ pub async fn get_status(address: &str, path: &str) -> Option<u16> {
 /// Tokens, keys and cursors the scenarios use, made through the API like a client would.
 pub struct Fixtures {
     pub admin_token: String,
+    pub admin_email: String,
+    /// A user's id (the one whose page the admin scenarios show).
+    pub user_id: String,
     /// One access token per connection (so writers do not all fight over one row).
     pub user_tokens: Vec<String>,
     pub api_key: String,
@@ -138,6 +141,19 @@ impl Fixtures {
             user_tokens.push(body["access_token"].as_str().context("user token")?.to_string());
         }
         let bearer = format!("Bearer {}", user_tokens[0]);
+        let (status, me) = call(
+            a,
+            request(Method::GET, a, "/v1/me", Some(("authorization", &bearer)), None),
+        )
+        .await?;
+        if status != 200 {
+            bail!("/v1/me failed: {status} {me}");
+        }
+        let user_id = match &me["id"] {
+            Value::String(id) => id.clone(),
+            Value::Number(id) => id.to_string(),
+            other => bail!("/v1/me gave no id: {other}"),
+        };
         let (status, body) = call(
             a,
             request(
@@ -154,6 +170,8 @@ impl Fixtures {
         }
         Ok(Self {
             admin_token,
+            admin_email: seeded.admin_email.clone(),
+            user_id,
             user_tokens,
             api_key: body["secret"].as_str().context("key")?.to_string(),
             deep_cursor: seeded.deep_cursor.clone(),
@@ -292,6 +310,16 @@ fn get_with_tokens(a: &str, path: &str, bearers: &Arc<Vec<String>>) -> MakeReque
     })
 }
 
+/// The admin console's scenarios: the dashboard, the users list and a filtered search of it,
+/// a user's page, the audit trail.
+const ADMIN_SCENARIOS: [&str; 5] = [
+    "admin_dashboard",
+    "admin_users",
+    "admin_users_filtered",
+    "admin_user",
+    "admin_audit",
+];
+
 /// Whether `name` is selected by `--only` (everything when empty).
 fn selected(only: &[String], name: &str) -> bool {
     only.is_empty() || only.iter().any(|o| o == name)
@@ -394,6 +422,29 @@ pub async fn run_all(plan: &Plan, f: &Fixtures, only: &[String]) -> anyhow::Resu
         get_with_tokens(&a, &format!("/v1/users?limit=50&q={}", f.search_many), &admins),
     )
     .await;
+
+    // The admin console's pages, with an administrator's browser session (server-rendered
+    // HTML; the goal is under 50 ms each at 1,000,000 users).
+    if ADMIN_SCENARIOS.iter().any(|name| selected(only, name)) {
+        let session = crate::oidc::browser_session(a.clone(), f.admin_email.clone(), f.password.clone()).await?;
+        let cookie = format!("roster_session={session}");
+        let user_page = format!("/admin/users/{}", f.user_id);
+        let filtered = format!("/admin/users?q={}&status=active&sort=email&order=asc", f.search_few);
+        for (name, path) in ADMIN_SCENARIOS.iter().zip([
+            "/admin",
+            "/admin/users",
+            filtered.as_str(),
+            user_page.as_str(),
+            "/admin/audit",
+        ]) {
+            let (a, path, cookie) = (a.clone(), path.to_string(), cookie.clone());
+            run(
+                name,
+                Arc::new(move |_, _| Some(request(Method::GET, &a, &path, Some(("cookie", &cookie)), None))),
+            )
+            .await;
+        }
+    }
 
     // The dialects' hot routes, at their default mount points.
     run("owui_auths", get_with_tokens(&a, "/openwebui/api/v1/auths/", &bearers)).await;

@@ -64,6 +64,29 @@ pub fn exchange_body(code: &str) -> String {
     ])
 }
 
+/// Signs `email` in on the sign-in page; the `roster_session` cookie's value.
+pub async fn browser_session(address: String, email: String, password: String) -> anyhow::Result<String> {
+    let body = form(&[("csrf", CSRF), ("identifier", &email), ("password", &password)]);
+    let req = hyper::Request::builder()
+        .method(Method::POST)
+        .uri("/signin")
+        .header("host", &address)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", format!("roster_csrf={CSRF}"))
+        .body(http_body_util::Full::new(hyper::body::Bytes::from(body)))
+        .unwrap_or_default();
+    let (status, headers, _) = call_raw(&address, req).await?;
+    let cookie = headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix("roster_session="))
+        .and_then(|v| v.split(';').next())
+        .filter(|v| !v.is_empty())
+        .with_context(|| format!("sign-in gave no session cookie (status {status})"))?;
+    Ok(cookie.to_string())
+}
+
 impl Oidc {
     /// Registers the client and signs `users` in through the sign-in page.
     pub async fn prepare(
@@ -95,33 +118,13 @@ impl Oidc {
         if status != 201 && status != 200 {
             bail!("registering the OIDC client failed: {status} {body}");
         }
-        let sign_ins = emails.iter().take(users.max(1)).map(|email| {
-            let body = form(&[("csrf", CSRF), ("identifier", email), ("password", password)]);
-            let address = address.to_string();
-            async move {
-                let req = hyper::Request::builder()
-                    .method(Method::POST)
-                    .uri("/signin")
-                    .header("host", &address)
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .header("cookie", format!("roster_csrf={CSRF}"))
-                    .body(http_body_util::Full::new(hyper::body::Bytes::from(body)))
-                    .unwrap_or_default();
-                call_raw(&address, req).await
-            }
-        });
+        let sign_ins = emails
+            .iter()
+            .take(users.max(1))
+            .map(|email| browser_session(address.to_string(), email.clone(), password.to_string()));
         let mut sessions = Vec::new();
-        for answer in futures_join(sign_ins).await {
-            let (status, headers, _) = answer?;
-            let cookie = headers
-                .get_all("set-cookie")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .find_map(|v| v.strip_prefix("roster_session="))
-                .and_then(|v| v.split(';').next())
-                .filter(|v| !v.is_empty())
-                .with_context(|| format!("sign-in gave no session cookie (status {status})"))?;
-            sessions.push(cookie.to_string());
+        for session in futures_join(sign_ins).await {
+            sessions.push(session?);
         }
         use base64::Engine as _;
         use sha2::Digest as _;

@@ -307,6 +307,31 @@ pub mod audit {
     pub const EMAIL_CHANGE_CONFIRM: &str = "user.email_change_confirm";
     /// A SCIM directory's record of a user or group (its `externalId` and kept attributes).
     pub const SCIM_RECORD_WRITE: &str = "scim.record_write";
+    pub const INVITATION_REVOKE: &str = "invitation.revoke";
+    pub const PASSWORD_RESET_LINK: &str = "user.password_reset_link";
+}
+
+/// The hourly activity counters (the admin dashboard's) an audit entry adds one to; the
+/// store keeps them in the transaction that writes the entry.
+pub fn activity_metrics(entry: &AuditEntry) -> Vec<&'static str> {
+    match entry.action.as_str() {
+        audit::LOGIN_SUCCESS => vec![metric::LOGIN],
+        audit::LOGIN_FAILURE if entry.details.get("reason").and_then(|r| r.as_str()) == Some("throttled") => {
+            vec![metric::LOGIN_FAILURE, metric::LOGIN_THROTTLED]
+        }
+        audit::LOGIN_FAILURE => vec![metric::LOGIN_FAILURE],
+        _ => Vec::new(),
+    }
+}
+
+/// The names of the hourly activity counters.
+pub mod metric {
+    /// A successful sign-in (every method).
+    pub const LOGIN: &str = "login";
+    /// A refused sign-in (wrong credentials, an account that may not sign in, the throttle).
+    pub const LOGIN_FAILURE: &str = "login_failure";
+    /// A sign-in refused by the login throttle.
+    pub const LOGIN_THROTTLED: &str = "login_throttled";
 }
 
 /// A page request for the audit trail (the store's side of `GET /v1/audit`).

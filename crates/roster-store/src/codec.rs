@@ -368,6 +368,14 @@ impl SigningKeyRow {
     }
 }
 
+/// An invitation's `account_tokens` row with its digest (the listing's id).
+#[derive(sqlx::FromRow)]
+pub(crate) struct InvitationRow {
+    pub(crate) digest: String,
+    #[sqlx(flatten)]
+    pub(crate) token: AccountTokenRow,
+}
+
 /// An `account_tokens` row, without its digest.
 #[derive(sqlx::FromRow)]
 pub(crate) struct AccountTokenRow {

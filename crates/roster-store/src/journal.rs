@@ -35,6 +35,27 @@ pub(crate) const GET_OUTBOX_EVENT: &str =
     "SELECT seq, id, event_type, subject_id, actor_id, occurred_at, payload FROM outbox WHERE seq = $1";
 pub(crate) const LIST_OUTBOX_EVENTS_OF_TYPE: &str = "SELECT seq, id, event_type, subject_id, actor_id, occurred_at, \
      payload FROM outbox WHERE event_type = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3";
+/// `$1` metric, `$2` hour since the epoch: one more.
+pub(crate) const COUNT_ACTIVITY: &str = "INSERT INTO activity_counts (metric, hour, n) VALUES ($1, $2, 1) \
+     ON CONFLICT (metric, hour) DO UPDATE SET n = activity_counts.n + 1";
+/// `$1` first hour.
+pub(crate) const LIST_ACTIVITY: &str = "SELECT metric, hour, n FROM activity_counts WHERE hour >= $1";
+pub(crate) const SUBSCRIPTION_POSITIONS: &str = "SELECT id, url, fanned_out_seq FROM webhook_subscriptions ORDER BY id";
+/// `$1` after seq, `$2` cap: the events after a position, counted up to the cap.
+pub(crate) const COUNT_OUTBOX_AFTER: &str =
+    "SELECT COUNT(*) FROM (SELECT 1 FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2) AS backlog";
+/// `$1` cap: the events not numbered yet (PostgreSQL's sequencer; none on SQLite).
+pub(crate) const COUNT_OUTBOX_UNSEQUENCED: &str =
+    "SELECT COUNT(*) FROM (SELECT 1 FROM outbox WHERE seq IS NULL LIMIT $1) AS unsequenced";
+/// `$1` after seq: when the first event after a position occurred.
+pub(crate) const FIRST_OUTBOX_AFTER: &str = "SELECT occurred_at FROM outbox WHERE seq > $1 ORDER BY seq LIMIT 1";
+pub(crate) const OLDEST_OUTBOX_UNSEQUENCED: &str = "SELECT MIN(occurred_at) FROM outbox WHERE seq IS NULL";
+/// `$1` subscription, `$2` cap: its pending deliveries counted up to the cap.
+pub(crate) const COUNT_PENDING_DELIVERIES: &str = "SELECT COUNT(*) FROM (SELECT 1 FROM webhook_deliveries \
+     WHERE subscription_id = $1 AND status = 'pending' LIMIT $2) AS pending";
+/// `$1` subscription: when its oldest pending delivery was made.
+pub(crate) const OLDEST_PENDING_DELIVERY: &str =
+    "SELECT MIN(created_at) FROM webhook_deliveries WHERE subscription_id = $1 AND status = 'pending'";
 pub(crate) const LAST_OUTBOX_SEQ: &str = "SELECT COALESCE(MAX(seq), 0) FROM outbox";
 
 /// One row of `audit_log`.

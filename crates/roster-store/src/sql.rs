@@ -265,6 +265,15 @@ pub(crate) const USE_ACCOUNT_TOKEN: &str = concat!(
      RETURNING ",
     account_token_columns!()
 );
+/// `$1` the most to list: invitations, newest first (the index on kind and creation time).
+pub(crate) const LIST_INVITATIONS: &str = concat!(
+    "SELECT digest, ",
+    account_token_columns!(),
+    " FROM account_tokens WHERE kind = 'invitation' ORDER BY created_at DESC, digest DESC LIMIT $1"
+);
+/// `$1` digest, `$2` now (ms): deletes the invitation only while it is pending.
+pub(crate) const DELETE_PENDING_INVITATION: &str = "DELETE FROM account_tokens \
+     WHERE digest = $1 AND kind = 'invitation' AND used_at IS NULL AND expires_at > $2";
 pub(crate) const DELETE_ACCOUNT_TOKENS_OF_USER: &str = "DELETE FROM account_tokens WHERE user_id = $1";
 
 /// A value bound to a dynamically built statement.
@@ -545,6 +554,10 @@ pub(crate) const INSERT_BALANCE_TRANSACTION: &str = "INSERT INTO balance_transac
 /// `$1` user, `$2` limit: the user's ledger, newest first.
 pub(crate) const LIST_BALANCE_TRANSACTIONS: &str = "SELECT id, kind, amount, created_at FROM balance_transactions \
      WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2";
+/// `$1` user, `$2` time (ms) and `$3` id of the last transaction of the page before.
+pub(crate) const LIST_BALANCE_TRANSACTIONS_BEFORE: &str = "SELECT id, kind, amount, created_at \
+     FROM balance_transactions WHERE user_id = $1 AND (created_at < $2 OR (created_at = $2 AND id < $3)) \
+     ORDER BY created_at DESC, id DESC LIMIT $4";
 pub(crate) const DELETE_BALANCE_TRANSACTIONS_OF_USER: &str = "DELETE FROM balance_transactions WHERE user_id = $1";
 /// `$1` user: locks the user's row (PostgreSQL) so that ledger writers of one user take turns.
 pub(crate) const LOCK_USER_FOR_LEDGER: &str = "UPDATE users SET revision = revision WHERE id = $1";

@@ -12,6 +12,22 @@ pub mod webhooks;
 pub use app::{TestApp, spawn_app};
 pub use db::{Backend, TestDatabase};
 
+/// RFC 4648 base32 (no padding) to bytes: the two-factor secrets the pages and the API show.
+pub fn base32_decode(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let (mut buffer, mut bits, mut out) = (0u32, 0u32, Vec::new());
+    for c in text.bytes() {
+        let value = ALPHABET.iter().position(|&a| a == c).expect("base32") as u32;
+        buffer = (buffer << 5) | value;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+        }
+    }
+    out
+}
+
 /// Whether this run is CI's (`CI` is `true`, `1` or `yes`): a test that cannot reach what it
 /// needs fails there instead of printing `SKIPPED`.
 pub fn in_ci() -> bool {

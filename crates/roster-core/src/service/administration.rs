@@ -74,3 +74,90 @@ impl Core {
         Ok(())
     }
 }
+
+/// How many days the dashboard charts (today included), as sign-ups are.
+pub const ACTIVITY_DAYS: i64 = super::stats::SIGNUP_DAYS;
+
+/// The most the dashboard counts of one backlog ("more than" past it).
+pub const BACKLOG_CAP: i64 = 100_000;
+
+/// The platform's activity as the admin dashboard shows it, read by indexes only (the hourly
+/// counters kept with the audit trail, the outbox's and the deliveries' positions).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Activity {
+    /// Successful sign-ins per UTC day for [`ACTIVITY_DAYS`] days, oldest first, every day listed.
+    pub logins_by_day: Vec<(time::Date, i64)>,
+    /// Refused sign-ins in the last 24 hours (counted by the hour: the current hour and the 24
+    /// before it).
+    pub failed_logins_24h: i64,
+    /// Sign-ins refused by the login throttle in the same hours.
+    pub throttled_24h: i64,
+    /// The outbox's backlog behind its slowest reader; None without a webhook subscription.
+    pub outbox: Option<crate::store::OutboxLag>,
+    /// Each webhook subscription's lag.
+    pub subscriptions: Vec<crate::store::SubscriptionLag>,
+}
+
+const HOUR_SECONDS: i64 = 3_600;
+
+impl Core {
+    /// The platform's activity for the dashboard (administrators and the operator); every
+    /// backlog is counted up to [`BACKLOG_CAP`].
+    pub async fn activity(&self, by: impl Into<Authority<'_>>) -> Result<Activity> {
+        by.into().require_admin()?;
+        let now = self.clock.now();
+        let today = now.date();
+        let first_day = today - time::Duration::days(ACTIVITY_DAYS - 1);
+        let since_hour = first_day
+            .midnight()
+            .assume_utc()
+            .unix_timestamp()
+            .div_euclid(HOUR_SECONDS);
+        let now_hour = now.unix_timestamp().div_euclid(HOUR_SECONDS);
+        let report = self.store.activity_report(since_hour, BACKLOG_CAP).await?;
+        let sum = |metric: &str, hours: std::ops::RangeInclusive<i64>| -> i64 {
+            report
+                .counts
+                .iter()
+                .filter(|(m, h, _)| m == metric && hours.contains(h))
+                .map(|(_, _, n)| n)
+                .sum()
+        };
+        let logins_by_day = (0..ACTIVITY_DAYS)
+            .map(|i| {
+                let day = first_day + time::Duration::days(i);
+                let start = day.midnight().assume_utc().unix_timestamp().div_euclid(HOUR_SECONDS);
+                (day, sum(crate::journal::metric::LOGIN, start..=start + 23))
+            })
+            .collect();
+        let last_day = now_hour - 24..=now_hour;
+        Ok(Activity {
+            logins_by_day,
+            failed_logins_24h: sum(crate::journal::metric::LOGIN_FAILURE, last_day.clone()),
+            throttled_24h: sum(crate::journal::metric::LOGIN_THROTTLED, last_day),
+            outbox: report.outbox,
+            subscriptions: report.subscriptions,
+        })
+    }
+
+    /// A user's credit ledger, newest first (administrators and the operator): at most
+    /// `limit` (1 to [`super::balances::MAX_LEDGER_PAGE`]) transactions after `before` in that
+    /// order (the last one of the page before: its time and id; None: from the newest).
+    pub async fn user_balance_transactions(
+        &self,
+        by: impl Into<Authority<'_>>,
+        user: UserId,
+        before: Option<(time::OffsetDateTime, i64)>,
+        limit: i64,
+    ) -> Result<Vec<crate::store::BalanceTransaction>> {
+        by.into().require_admin()?;
+        if !(1..=super::balances::MAX_LEDGER_PAGE).contains(&limit) {
+            return Err(Error::invalid(
+                "limit",
+                format!("must be 1 to {}", super::balances::MAX_LEDGER_PAGE),
+            ));
+        }
+        self.store.get_user(user).await.map_err(not_found("user"))?;
+        Ok(self.store.list_balance_transactions_before(user, before, limit).await?)
+    }
+}

@@ -43,6 +43,41 @@ pub(super) fn validate_lifetime(field: &'static str, lifetime: Duration) -> Resu
     Ok(())
 }
 
+/// Where an invitation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvitationStatus {
+    /// Unused and unexpired: its link still works.
+    Pending,
+    Used,
+    Expired,
+}
+
+impl InvitationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvitationStatus::Pending => "pending",
+            InvitationStatus::Used => "used",
+            InvitationStatus::Expired => "expired",
+        }
+    }
+}
+
+/// An invitation as administrators see it (never its secret). `id` names it for
+/// [`Core::revoke_invitation`]: the digest of its secret, with which nobody can register.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvitationView {
+    pub id: String,
+    pub email: String,
+    pub role: Option<Role>,
+    pub status: InvitationStatus,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub used_at: Option<OffsetDateTime>,
+}
+
+/// The most invitations [`Core::list_invitations`] returns.
+pub const MAX_INVITATIONS_LISTED: u32 = 500;
+
 fn bad_invitation() -> Error {
     Error::invalid("invite_token", "the invitation is invalid, expired or already used")
 }
@@ -84,6 +119,70 @@ impl Core {
             role,
             expires_at: record.expires_at,
         })
+    }
+
+    /// The invitations sent, newest first, at most `limit` (1 to [`MAX_INVITATIONS_LISTED`]):
+    /// pending, used and expired ones (administrators and the operator).
+    pub async fn list_invitations(&self, by: impl Into<Authority<'_>>, limit: u32) -> Result<Vec<InvitationView>> {
+        by.into().require_admin()?;
+        if !(1..=MAX_INVITATIONS_LISTED).contains(&limit) {
+            return Err(Error::invalid(
+                "limit",
+                format!("must be 1 to {MAX_INVITATIONS_LISTED}"),
+            ));
+        }
+        let now = self.clock.now();
+        let rows = self.store.list_invitations(i64::from(limit)).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let t = row.token;
+                let status = if t.used_at.is_some() {
+                    InvitationStatus::Used
+                } else if t.expires_at <= now {
+                    InvitationStatus::Expired
+                } else {
+                    InvitationStatus::Pending
+                };
+                InvitationView {
+                    id: row.id,
+                    email: t.email.unwrap_or_default(),
+                    role: t.role,
+                    status,
+                    created_at: t.created_at,
+                    expires_at: t.expires_at,
+                    used_at: t.used_at,
+                }
+            })
+            .collect())
+    }
+
+    /// Revokes a pending invitation (administrators and the operator): its link stops working.
+    /// Audited as `invitation.revoke` with the invited address. NotFound when no pending
+    /// invitation has that id (unknown, used or expired).
+    pub async fn revoke_invitation(&self, by: impl Into<Authority<'_>>, id: &str) -> Result<()> {
+        let by = by.into().require_admin()?;
+        let now = self.clock.now();
+        let invitation = match self.store.get_account_token(id).await {
+            Ok(t) if t.kind == AccountTokenKind::Invitation && t.usable_at(now) => t,
+            Ok(_) | Err(StoreError::NotFound) => return Err(Error::NotFound("invitation")),
+            Err(e) => return Err(e.into()),
+        };
+        let journal = self
+            .journal(by)
+            .audit(
+                crate::journal::audit::INVITATION_REVOKE,
+                None,
+                serde_json::json!({ "email": invitation.email, "role": invitation.role.map(Role::as_str) }),
+            )
+            .build();
+        match self.store.delete_pending_invitation(id, now, &journal).await {
+            Ok(()) => {}
+            Err(StoreError::NotFound) => return Err(Error::NotFound("invitation")),
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!("invitation revoked");
+        Ok(())
     }
 
     /// Registers with an invitation: allowed even when self-registration is off; the email

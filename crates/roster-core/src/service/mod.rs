@@ -3,6 +3,7 @@
 
 mod account;
 mod administration;
+pub use administration::{ACTIVITY_DAYS, Activity, BACKLOG_CAP};
 mod admins;
 mod api_keys;
 mod audit;
@@ -73,13 +74,15 @@ pub use import::{
     ImportLine, ImportOptions, ImportReport, OnConflict, Outcome, RecordReport, UserRecord, validate_password_hash,
 };
 pub use import_read::{ImportFormat, read_import_lines};
-pub use invitations::{InvitationCreated, MAX_TOKEN_LIFETIME, NewInvitation};
+pub use invitations::{
+    InvitationCreated, InvitationStatus, InvitationView, MAX_INVITATIONS_LISTED, MAX_TOKEN_LIFETIME, NewInvitation,
+};
 pub use messaging::LIMITS_ADMIN_ONLY;
 pub use migrate::{
     MigrateOptions, MigrationOutcome, MigrationRecord, MigrationReport, SourceApiKey, SourceBackupCode, SourceData,
     SourceGroup, SourceImage, SourceTransaction, SourceTwoFactor, SourceUser,
 };
-pub use password_resets::{PasswordResetDone, ResetLinkCreated};
+pub use password_resets::{PasswordResetDone, ResetLinkCreated, ResetLinkSent};
 pub use permissions::{
     API_KEYS_NOT_PERMITTED, API_KEYS_PERMISSION, ApiKeyGate, DEFAULT_TEMPLATE, GATED_PREFERENCES, GatedPreference,
     Surface, builtin_permissions, check_preference_gates, fill_missing, forbidden_by, or_merge, remove_at, value_at,
@@ -98,7 +101,7 @@ pub use scim_push::{
 };
 pub use sealing::{KEY_CHECK_SETTING, key_matches_database};
 pub use social::FRIEND_REQUEST_BLOCKED;
-pub use stats::{SIGNUP_DAYS, UserStats, epoch_day};
+pub use stats::{SIGNUP_DAYS, STATS_CACHE_TTL, UserStats, epoch_day};
 pub use superusers::{AccountChanges, CANNOT_DEACTIVATE_SELF, NOT_OWN_ACCOUNT, ONLY_SUPERUSERS};
 pub use terms::TermsStatus;
 pub use tiers::{MAX_TIER_NAME, TierChange, validate_limits, validate_tier_name};
@@ -268,6 +271,8 @@ pub struct Core {
     ids: IdGenerator,
     keys: RwLock<Arc<TokenKeys>>,
     last_key_reload: Mutex<Option<Instant>>,
+    /// The admin dashboard's totals and when they were counted (see [`Core::cached_user_stats`]).
+    stats_cache: Mutex<Option<(time::OffsetDateTime, stats::UserStats)>>,
     /// Access tokens whose signature was checked, with their claims: verifying Ed25519 on
     /// every request would cost more than the rest of the request. Revocation is still
     /// checked against the store each time.
@@ -319,6 +324,7 @@ impl Core {
             config,
             keys: RwLock::new(Arc::new(keys)),
             last_key_reload: Mutex::new(None),
+            stats_cache: Mutex::new(None),
             verified_tokens: quick_cache::sync::Cache::new(VERIFIED_TOKEN_CACHE),
             secrets,
             secrets_configured,

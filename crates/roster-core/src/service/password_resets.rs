@@ -28,6 +28,16 @@ pub struct ResetLinkCreated {
     pub expires_at: OffsetDateTime,
 }
 
+/// What [`Core::send_password_reset`] did with the link.
+#[derive(Debug, Clone)]
+pub enum ResetLinkSent {
+    /// Mailed to the user's address (as stored); it is not shown.
+    Mailed { to: String, expires_at: OffsetDateTime },
+    /// Mail is not sent (no SMTP server) or the user has no address: the link, to be shown
+    /// this once.
+    Shown(ResetLinkCreated),
+}
+
 fn bad_reset_token() -> Error {
     Error::invalid("token", "the reset link is invalid, expired or already used")
 }
@@ -129,6 +139,67 @@ impl Core {
         tracing::info!(user = %id, "password reset link created");
         Ok(ResetLinkCreated {
             token,
+            expires_at: record.expires_at,
+        })
+    }
+
+    /// Sends a user a single-use link to `{public_url}{reset_page}?token=...` with which they set
+    /// a new password (administrators, see [`Core::administer`]; and the operator): mailed to
+    /// the user's address when mail is sent, else returned to be shown once (as
+    /// [`Core::create_password_reset`]'s). Audited as `user.password_reset_link` (`mailed`),
+    /// in the transaction that stores the link.
+    pub async fn send_password_reset(
+        &self,
+        by: impl Into<Authority<'_>>,
+        id: UserId,
+        expires_in: Duration,
+        reset_page: &str,
+    ) -> Result<ResetLinkSent> {
+        let by = self.administer(by.into(), id).await?;
+        validate_lifetime("expires", expires_in)?;
+        let user = self.store.get_user(id).await.map_err(not_found("user"))?;
+        let address = user.email.clone().filter(|_| self.mail_enabled());
+        let now = self.clock.now();
+        let token = random_secret();
+        let record = AccountToken {
+            kind: AccountTokenKind::PasswordReset,
+            user_id: Some(id),
+            email: None,
+            role: None,
+            created_at: now,
+            expires_at: now + expires_in,
+            used_at: None,
+        };
+        let journal = self
+            .journal(by)
+            .audit(
+                audit::PASSWORD_RESET_LINK,
+                Some(id),
+                serde_json::json!({ "mailed": address.is_some() }),
+            )
+            .build();
+        self.store
+            .insert_account_token_journaled(&record, &digest(&token), &journal)
+            .await?;
+        let Some(address) = address else {
+            tracing::info!(user = %id, "password reset link created to be shown");
+            return Ok(ResetLinkSent::Shown(ResetLinkCreated {
+                token,
+                expires_at: record.expires_at,
+            }));
+        };
+        let url = super::verification::link(&self.config.public_url, reset_page, &[("token", &token)]);
+        let mail = super::verification::message(
+            &address,
+            "Password reset",
+            "An administrator sent you a link to set a new password for your account.",
+            &url,
+            "Set a new password",
+        );
+        self.deliver(mail).await?;
+        tracing::info!(user = %id, "password reset link mailed");
+        Ok(ResetLinkSent::Mailed {
+            to: address,
             expires_at: record.expires_at,
         })
     }

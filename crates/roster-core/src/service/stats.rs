@@ -83,6 +83,32 @@ impl Core {
     }
 }
 
+/// How long the admin dashboard reuses the totals of [`Core::cached_user_stats`]: they count
+/// every user (full scans at 1,000,000 users), so a page view does not recount them.
+pub const STATS_CACHE_TTL: Duration = Duration::seconds(30);
+
+impl Core {
+    /// [`Core::user_stats`] as counted at most [`STATS_CACHE_TTL`] ago (administrators and the
+    /// operator), with when they were counted.
+    pub async fn cached_user_stats(&self, by: impl Into<Authority<'_>>) -> Result<(UserStats, OffsetDateTime)> {
+        let by = by.into();
+        by.require_admin()?;
+        let now = self.clock.now();
+        let cached = self.stats_cache.lock().ok().and_then(|c| c.clone());
+        if let Some((at, stats)) = cached
+            && at <= now
+            && now - at < STATS_CACHE_TTL
+        {
+            return Ok((stats, at));
+        }
+        let stats = self.user_stats(by).await?;
+        if let Ok(mut cache) = self.stats_cache.lock() {
+            *cache = Some((now, stats.clone()));
+        }
+        Ok((stats, now))
+    }
+}
+
 /// The whole days since the Unix epoch of a time (what the stores group sign-ups by).
 pub fn epoch_day(t: OffsetDateTime) -> i64 {
     t.unix_timestamp().div_euclid(DAY_SECONDS)

@@ -57,6 +57,14 @@ impl AccountToken {
     }
 }
 
+/// An invitation as listed: its id is the digest of its secret (which cannot be used to
+/// register; the secret itself is never stored).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredInvitation {
+    pub id: String,
+    pub token: AccountToken,
+}
+
 /// A pending email verification (the secret itself is only a digest).
 #[derive(Debug, Clone, PartialEq)]
 pub struct EmailVerification {
@@ -83,8 +91,21 @@ pub struct EmailChange {
 pub trait AccountTokenStore: Send + Sync {
     /// Stores a single-use account token (the secret as a digest).
     async fn insert_account_token(&self, token: &AccountToken, digest: &str) -> StoreResult<()>;
+    /// Stores a single-use account token with `journal`, in one transaction.
+    async fn insert_account_token_journaled(
+        &self,
+        token: &AccountToken,
+        digest: &str,
+        journal: &Journal,
+    ) -> StoreResult<()>;
     /// Reads an account token by digest.
     async fn get_account_token(&self, digest: &str) -> StoreResult<AccountToken>;
+    /// Invitations (used, expired or pending), newest first, at most `limit`.
+    async fn list_invitations(&self, limit: i64) -> StoreResult<Vec<StoredInvitation>>;
+    /// Deletes the invitation `id` (see [`StoredInvitation`]) while it is pending (unused and
+    /// unexpired at `now`), with `journal`, in one transaction; NotFound, writing nothing,
+    /// otherwise.
+    async fn delete_pending_invitation(&self, id: &str, now: OffsetDateTime, journal: &Journal) -> StoreResult<()>;
     /// Marks a token of `kind` used if it is unused and unexpired at `now`, and returns it;
     /// NotFound, writing nothing, otherwise (so of two racing uses, one wins).
     async fn use_account_token(

@@ -162,4 +162,12 @@ pub trait BalanceStore: Send + Sync {
     /// A user's ledger, newest first, at most `limit` transactions (by the index on the
     /// user's transactions).
     async fn list_balance_transactions(&self, user: UserId, limit: i64) -> StoreResult<Vec<BalanceTransaction>>;
+    /// The same page by page: the transactions after `before` (the last one of the page
+    /// before: its time and id) in that order, at most `limit`; None: from the newest.
+    async fn list_balance_transactions_before(
+        &self,
+        user: UserId,
+        before: Option<(OffsetDateTime, i64)>,
+        limit: i64,
+    ) -> StoreResult<Vec<BalanceTransaction>>;
 }

@@ -5,6 +5,7 @@
 use crate::pages::{Browser, Page};
 use roster_core::service::{AdminUserChanges, NewUser};
 use roster_core::{Role, UserId};
+use roster_testkit::smtp::SmtpSink;
 use roster_testkit::{Backend, TestApp, backend_tests, spawn_app};
 use time::Duration;
 
@@ -23,6 +24,8 @@ fn pages(user: UserId, group: &str) -> Vec<String> {
         "/admin/invitations".into(),
         "/admin/webhooks".into(),
         "/admin/webhooks/1".into(),
+        "/admin/clients".into(),
+        "/admin/clients/nosuchclient".into(),
     ]
 }
 
@@ -58,6 +61,12 @@ fn actions(user: UserId, group: &str) -> Vec<String> {
         "/admin/webhooks".into(),
         "/admin/webhooks/1/delete".into(),
         "/admin/webhooks/1/deliveries/1/replay".into(),
+        format!("{u}/send-reset-link"),
+        "/admin/invitations/0123abcd/revoke".into(),
+        "/admin/clients".into(),
+        "/admin/clients/nosuchclient".into(),
+        "/admin/clients/nosuchclient/rotate-secret".into(),
+        "/admin/clients/nosuchclient/delete".into(),
     ]
 }
 
@@ -132,8 +141,8 @@ async fn only_administrators_get_in(backend: Backend) {
     let mut browser = signed_in(&app, &admin.email, &admin.password).await;
     for path in pages(user.id, &group) {
         let page = browser.get(&path).await;
-        if path == "/admin/webhooks/1" {
-            assert_eq!(page.status, 404, "no such subscription");
+        if path == "/admin/webhooks/1" || path == "/admin/clients/nosuchclient" {
+            assert_eq!(page.status, 404, "no such subscription or client: {path}");
             continue;
         }
         assert_eq!(page.status, 200, "{path}: {}", page.html);
@@ -394,7 +403,7 @@ async fn pending_accounts_are_approved_or_rejected_from_the_dashboard(backend: B
     assert_eq!(
         dashboard
             .doc()
-            .select(&scraper::Selector::parse("svg[role=img] rect").unwrap())
+            .select(&scraper::Selector::parse("svg.signups rect").unwrap())
             .count(),
         30
     );
@@ -663,7 +672,353 @@ async fn invitations_and_webhooks_with_replay(backend: Backend) {
     );
 }
 
+/// The hidden fields and the action of the first form of `page` posting to `action`, as
+/// `(name, value)` pairs to send again with `extra`.
+async fn confirm_on(browser: &mut Browser<'_>, question: &Page, action: &str, extra: &[(&str, &str)]) -> Page {
+    assert_eq!(question.status, 200, "{}", question.html);
+    assert_eq!(question.texts("h1"), ["Are you sure?"]);
+    post_form(browser, question, action, extra).await
+}
+
+async fn oidc_clients_are_managed_from_the_console(backend: Backend) {
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
+    let admin = app.admin().await;
+    let mut browser = signed_in(&app, &admin.email, &admin.password).await;
+
+    // Registered with its secret shown once.
+    let page = browser.get("/admin/clients").await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.texts("nav a[aria-current=page]"), ["OIDC clients"]);
+    let answer = post_form(
+        &mut browser,
+        &page,
+        "/admin/clients",
+        &[
+            ("client_id", "console1"),
+            ("name", "Console app"),
+            (
+                "redirect_uris",
+                "https://rp.example.org/callback\nhttps://rp.example.org/other",
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(answer.status, 201, "{}", answer.html);
+    let secret = answer.texts("#shown-once")[0].clone();
+    assert!(secret.len() >= 32, "{secret}");
+    let client = app.core.get_oidc_client(app.core.operator(), "console1").await.unwrap();
+    assert!(client.confidential);
+    assert_eq!(
+        client.redirect_uris,
+        ["https://rp.example.org/callback", "https://rp.example.org/other"]
+    );
+    let list = browser.get("/admin/clients").await;
+    assert_eq!(list.texts("table a[href=\"/admin/clients/console1\"]"), ["console1"]);
+    assert!(!list.html.contains(&secret), "the secret is shown only once");
+    let page = browser.get("/admin/clients/console1").await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    assert!(!page.html.contains(&secret));
+
+    // A bad value is the field's error; the same id again is a conflict.
+    let again = post_form(
+        &mut browser,
+        &list,
+        "/admin/clients",
+        &[
+            ("client_id", "console1"),
+            ("redirect_uris", "https://rp.example.org/cb"),
+        ],
+    )
+    .await;
+    assert_eq!(again.status, 409, "{}", again.html);
+    let bad = post_form(
+        &mut browser,
+        &page,
+        "/admin/clients/console1",
+        &[
+            ("redirect_uris", "https://rp.example.org/callback"),
+            ("access_token_ttl", "soon"),
+        ],
+    )
+    .await;
+    assert_eq!(bad.status, 422, "{}", bad.html);
+    assert_eq!(bad.texts("[role=alert] a[href=\"#access_token_ttl\"]").len(), 1);
+
+    // Settings changed through the page.
+    let answer = post_form(
+        &mut browser,
+        &page,
+        "/admin/clients/console1",
+        &[
+            ("redirect_uris", "https://rp.example.org/callback"),
+            ("post_logout_redirect_uris", "https://rp.example.org/bye"),
+            ("scopes", "openid email"),
+            ("audience", "api.example.org"),
+            ("first_party", "on"),
+            ("backchannel_logout_uri", "https://rp.example.org/logout"),
+            ("access_token_ttl", "600"),
+            ("id_token_ttl", "1200"),
+            ("refresh_token_ttl", "86400"),
+        ],
+    )
+    .await;
+    assert_eq!(answer.status, 303, "{}", answer.html);
+    assert_eq!(answer.location().as_deref(), Some("/admin/clients/console1?done=saved"));
+    let client = app.core.get_oidc_client(app.core.operator(), "console1").await.unwrap();
+    assert_eq!(client.redirect_uris, ["https://rp.example.org/callback"]);
+    assert_eq!(client.post_logout_redirect_uris, ["https://rp.example.org/bye"]);
+    assert_eq!(client.scopes, ["openid", "email"]);
+    assert_eq!(client.audience.as_deref(), Some("api.example.org"));
+    assert!(client.first_party);
+    assert_eq!(
+        client.backchannel_logout_uri.as_deref(),
+        Some("https://rp.example.org/logout")
+    );
+    assert_eq!(
+        (client.access_token_ttl, client.id_token_ttl, client.refresh_token_ttl),
+        (600, 1200, 86400)
+    );
+
+    // A new secret, shown once after the confirmation; the old one stops working.
+    let page = browser.get("/admin/clients/console1").await;
+    let rotate = "/admin/clients/console1/rotate-secret";
+    let question = post_form(&mut browser, &page, rotate, &[]).await;
+    let answer = confirm_on(&mut browser, &question, rotate, &[]).await;
+    assert_eq!(answer.status, 201, "{}", answer.html);
+    let new_secret = answer.texts("#shown-once")[0].clone();
+    assert_ne!(new_secret, secret);
+
+    // Removed after typing its id; the audit trail names the administrator.
+    let remove = "/admin/clients/console1/delete";
+    let question = post_form(&mut browser, &page, remove, &[]).await;
+    let wrong = confirm_on(&mut browser, &question, remove, &[("typed", "other")]).await;
+    assert_eq!(wrong.status, 422);
+    assert!(app.core.get_oidc_client(app.core.operator(), "console1").await.is_ok());
+    let answer = confirm_on(&mut browser, &question, remove, &[("typed", "console1")]).await;
+    assert_eq!(answer.status, 303, "{}", answer.html);
+    assert_eq!(answer.location().as_deref(), Some("/admin/clients?done=removed"));
+    assert!(app.core.get_oidc_client(app.core.operator(), "console1").await.is_err());
+    let audit = app
+        .core
+        .list_audit(
+            app.core.operator(),
+            roster_core::service::ListAudit {
+                actor: Some(admin.id),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let actions: Vec<&str> = audit.entries.iter().map(|e| e.action.as_str()).collect();
+    assert!(actions.len() >= 3, "{actions:?}");
+}
+
+async fn the_dashboard_charts_sign_ins_refusals_and_delivery_lag(backend: Backend) {
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
+    let admin = app.admin().await;
+    let user = app.user(Role::User).await;
+    app.login(&user.email, "wrong password").await;
+    app.login(&user.email, "wrong password").await;
+    let mut browser = signed_in(&app, &admin.email, &admin.password).await;
+
+    let page = browser.get("/admin").await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    assert_eq!(
+        page.doc()
+            .select(&scraper::Selector::parse("svg.chart").unwrap())
+            .count(),
+        2
+    );
+    assert_eq!(page.texts("#failed-logins"), ["2"]);
+    assert_eq!(page.texts("#throttled-logins"), ["0"]);
+    let today: Vec<String> = page.texts("#logins-caption ~ tbody tr");
+    assert_eq!(today.len(), 30);
+    let last = today.last().unwrap();
+    assert!(
+        !last.ends_with(" 0") && !last.ends_with("\t0"),
+        "sign-ins today: {last}"
+    );
+    assert_eq!(page.texts("#outbox-lag"), ["No webhook subscription reads the outbox."]);
+
+    // A subscription that has not been sent to yet: its backlog and lag.
+    let created = app
+        .core
+        .create_subscription(
+            app.core.operator(),
+            roster_core::service::NewSubscription {
+                url: "https://hooks.example.org/roster".into(),
+                event_types: Vec::new(),
+                secret: None,
+                required_for_deletion: false,
+                description: None,
+            },
+        )
+        .await
+        .unwrap();
+    app.core
+        .ban_user(app.core.operator(), user.id, Duration::hours(1), None)
+        .await
+        .unwrap();
+    let page = browser.get("/admin").await;
+    assert!(
+        page.texts("#outbox-lag")[0].starts_with("Outbox backlog: "),
+        "{:?}",
+        page.texts("#outbox-lag")
+    );
+    let rows = page.texts("#lag-caption ~ tbody tr");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].contains("https://hooks.example.org/roster"), "{rows:?}");
+    assert_eq!(created.subscription.url, "https://hooks.example.org/roster");
+}
+
+async fn a_users_page_shows_the_ledger_the_avatar_and_sends_reset_links(backend: Backend) {
+    let smtp = SmtpSink::start().await;
+    let url = smtp.url.clone();
+    let app =
+        roster_testkit::or_skip!(roster_testkit::app::spawn_app_with(backend, move |c| c.smtp_url = Some(url)).await);
+    let admin = app.admin().await;
+    let user = app.user(Role::User).await;
+    for i in 1..=22 {
+        app.core.add_balance(app.core.operator(), user.id, i).await.unwrap();
+    }
+    app.set_user(
+        user.id,
+        AdminUserChanges {
+            profile: roster_core::service::ProfileChanges {
+                avatar: roster_core::service::Patch::Set("/avatars/example.png".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    )
+    .await;
+    let mut browser = signed_in(&app, &admin.email, &admin.password).await;
+    let href = format!("/admin/users/{}", user.id);
+
+    // The ledger, 20 at a time, newest first; then the older ones.
+    let page = browser.get(&href).await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    assert_eq!(page.texts("img.avatar").len(), 1);
+    assert!(page.html.contains("src=\"/avatars/example.png\""));
+    let rows = page.texts("#ledger-caption ~ tbody tr");
+    assert_eq!(rows.len(), 20, "{rows:?}");
+    assert!(rows[0].contains("+22"), "{rows:?}");
+    let older = page
+        .doc()
+        .select(&scraper::Selector::parse("nav.pager a").unwrap())
+        .find(|a| a.text().collect::<String>() == "Older transactions")
+        .and_then(|a| a.attr("href"))
+        .expect("a link to older transactions")
+        .to_string();
+    let next = browser.get(&older).await;
+    assert_eq!(next.status, 200, "{}", next.html);
+    let rows = next.texts("#ledger-caption ~ tbody tr");
+    assert!(rows.len() >= 2 && rows.iter().any(|r| r.contains("+1")), "{rows:?}");
+    let bad = browser.get(&format!("{href}?ledger=yesterday")).await;
+    assert_eq!(bad.status, 422);
+
+    // A reset link mailed to the user (mail is configured here), which opens the reset page.
+    let answer = post_form(&mut browser, &page, &format!("{href}/send-reset-link"), &[]).await;
+    assert_eq!(answer.status, 303, "{}", answer.html);
+    assert_eq!(answer.location(), Some(format!("{href}?done=reset_mailed")));
+    let mails = smtp.wait_for(1).await;
+    assert_eq!(mails[0].to, std::slice::from_ref(&user.email));
+    let link = mails[0].link("http").expect("a link in the mail");
+    let path = &link[link.find("/reset-password?token=").expect("a reset link")..];
+    let reset = browser.get(path).await;
+    assert_eq!(reset.status, 200, "{}", reset.html);
+    let audit = browser
+        .get(&format!(
+            "/admin/audit?action=user.password_reset_link&target={}",
+            user.id
+        ))
+        .await;
+    assert_eq!(audit.texts("tbody tr").len(), 1);
+}
+
+async fn without_mail_the_reset_link_is_shown_once(backend: Backend) {
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
+    let admin = app.admin().await;
+    let user = app.user(Role::User).await;
+    let mut browser = signed_in(&app, &admin.email, &admin.password).await;
+    let href = format!("/admin/users/{}", user.id);
+    let page = browser.get(&href).await;
+    assert_eq!(page.status, 200);
+    let answer = post_form(&mut browser, &page, &format!("{href}/send-reset-link"), &[]).await;
+    assert_eq!(answer.status, 200, "{}", answer.html);
+    let link = answer.texts("#shown-once")[0].clone();
+    assert!(link.contains("/reset-password?token="), "{link}");
+    let again = browser.get(&href).await;
+    assert!(!again.html.contains(&link));
+}
+
+async fn invitations_sent_are_listed_and_revoked(backend: Backend) {
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
+    let admin = app.admin().await;
+    let invite = |email: &str, days: i64| roster_core::service::NewInvitation {
+        email: email.into(),
+        role: None,
+        expires_in: Duration::days(days),
+    };
+    let kept = app
+        .core
+        .create_invitation(app.core.operator(), invite("kept@example.org", 7))
+        .await
+        .unwrap();
+    let revoked = app
+        .core
+        .create_invitation(app.core.operator(), invite("revoked@example.org", 7))
+        .await
+        .unwrap();
+    app.core
+        .create_invitation(app.core.operator(), invite("expired@example.org", 1))
+        .await
+        .unwrap();
+    app.advance(Duration::hours(30));
+    let mut browser = signed_in(&app, &admin.email, &admin.password).await;
+
+    let page = browser.get("/admin/invitations").await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    let rows = page.texts("#invitations-caption ~ tbody tr");
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    let row = |email: &str| rows.iter().find(|r| r.contains(email)).unwrap().clone();
+    assert!(row("kept@example.org").contains("pending"));
+    assert!(row("expired@example.org").contains("expired"));
+    let buttons = page.texts("#invitations-caption ~ tbody button");
+    assert_eq!(buttons.len(), 2, "only pending ones have a Revoke button: {buttons:?}");
+    assert!(!page.html.contains(&kept.token) && !page.html.contains(&revoked.token));
+
+    let action = page
+        .doc()
+        .select(&scraper::Selector::parse("button[aria-label=\"Revoke: revoked@example.org\"]").unwrap())
+        .next()
+        .and_then(|b| b.parent())
+        .and_then(scraper::ElementRef::wrap)
+        .and_then(|form| form.attr("action"))
+        .expect("the revoke form")
+        .to_string();
+    let answer = post_form(&mut browser, &page, &action, &[]).await;
+    assert_eq!(answer.status, 303, "{}", answer.html);
+    assert_eq!(answer.location().as_deref(), Some("/admin/invitations?done=revoked"));
+    assert_eq!(app.core.invitation_email(&revoked.token).await.unwrap(), None);
+    assert_eq!(
+        app.core.invitation_email(&kept.token).await.unwrap().as_deref(),
+        Some("kept@example.org")
+    );
+    let again = post_form(&mut browser, &page, &action, &[]).await;
+    assert_eq!(again.status, 404, "a revoked invitation is gone");
+    let audit = browser.get("/admin/audit?action=invitation.revoke").await;
+    let entries = audit.texts("tbody tr");
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert!(entries[0].contains("revoked@example.org") && entries[0].contains(&admin.id.to_string()));
+}
+
 backend_tests!(
+    oidc_clients_are_managed_from_the_console,
+    the_dashboard_charts_sign_ins_refusals_and_delivery_lag,
+    a_users_page_shows_the_ledger_the_avatar_and_sends_reset_links,
+    without_mail_the_reset_link_is_shown_once,
+    invitations_sent_are_listed_and_revoked,
     invitations_and_webhooks_with_replay,
     only_administrators_get_in,
     forms_without_the_csrf_token_are_refused,

@@ -11,21 +11,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use time::Duration;
 
-/// RFC 4648 base32 (no padding) to bytes.
-pub fn base32_decode(text: &str) -> Vec<u8> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let (mut buffer, mut bits, mut out) = (0u32, 0u32, Vec::new());
-    for c in text.bytes() {
-        let value = ALPHABET.iter().position(|&a| a == c).expect("base32") as u32;
-        buffer = (buffer << 5) | value;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buffer >> bits) as u8);
-        }
-    }
-    out
-}
+pub use roster_testkit::base32_decode;
 
 /// The code of the app clock's current step, shifted by `delta` steps.
 pub fn code(app: &TestApp, secret: &[u8], delta: i64) -> String {

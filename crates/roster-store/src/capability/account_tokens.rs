@@ -5,14 +5,14 @@ macro_rules! impl_account_tokens {
     ($store:ty, $database:ty) => {
         const _: () = {
             use crate::capability::common::write_transaction;
-            use crate::codec::{AccountTokenRow, UserParams, from_ms, to_ms};
+            use crate::codec::{AccountTokenRow, InvitationRow, UserParams, from_ms, to_ms};
             use crate::error::{TransactionError, store_error};
             use crate::sql;
             use async_trait::async_trait;
             use roster_core::journal::{Journal, JournalFor};
             use roster_core::store::{
                 AccountToken, AccountTokenKind, AccountTokenStore, EmailChange, EmailVerification, StoreError,
-                StoreResult,
+                StoreResult, StoredInvitation,
             };
             use roster_core::{Role, User, UserId};
             use sqlx::Transaction;
@@ -61,6 +61,20 @@ macro_rules! impl_account_tokens {
                     Ok(())
                 }
 
+                async fn insert_account_token_journaled(
+                    &self,
+                    token: &AccountToken,
+                    digest: &str,
+                    journal: &Journal,
+                ) -> StoreResult<()> {
+                    write_transaction!(self, |transaction| {
+                        Self::insert_account_token_row(&mut transaction, token, digest).await?;
+                        Self::write_journal(&mut transaction, journal).await?;
+                        Ok(())
+                    })?;
+                    Ok(())
+                }
+
                 async fn get_account_token(&self, digest: &str) -> StoreResult<AccountToken> {
                     let row: AccountTokenRow = sqlx::query_as(sql::GET_ACCOUNT_TOKEN)
                         .bind(digest)
@@ -68,6 +82,44 @@ macro_rules! impl_account_tokens {
                         .await
                         .map_err(store_error)?;
                     row.into_token()
+                }
+
+                async fn list_invitations(&self, limit: i64) -> StoreResult<Vec<StoredInvitation>> {
+                    let rows: Vec<InvitationRow> = sqlx::query_as(sql::LIST_INVITATIONS)
+                        .bind(limit)
+                        .fetch_all(self.read_pool())
+                        .await
+                        .map_err(store_error)?;
+                    rows.into_iter()
+                        .map(|row| {
+                            Ok(StoredInvitation {
+                                id: row.digest,
+                                token: row.token.into_token()?,
+                            })
+                        })
+                        .collect()
+                }
+
+                async fn delete_pending_invitation(
+                    &self,
+                    id: &str,
+                    now: OffsetDateTime,
+                    journal: &Journal,
+                ) -> StoreResult<()> {
+                    write_transaction!(self, |transaction| {
+                        let deleted = sqlx::query(sql::DELETE_PENDING_INVITATION)
+                            .bind(id)
+                            .bind(to_ms(now))
+                            .execute(&mut *transaction)
+                            .await?
+                            .rows_affected();
+                        if deleted == 0 {
+                            return Err(StoreError::NotFound.into());
+                        }
+                        Self::write_journal(&mut transaction, journal).await?;
+                        Ok(())
+                    })?;
+                    Ok(())
                 }
 
                 async fn use_account_token(

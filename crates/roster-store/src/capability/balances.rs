@@ -15,6 +15,7 @@ macro_rules! impl_balances {
                 BalanceKind, BalanceRecord, BalanceStore, BalanceTransaction, RefillOverrides, RefillUnit, SpendPlan,
                 SpendPlanner, StoreError, StoreResult,
             };
+            use time::OffsetDateTime;
 
             /// The ledger's sums and the settings row of a user, as read.
             type LedgerRow = (i64, i64, Option<i64>);
@@ -119,12 +120,27 @@ macro_rules! impl_balances {
                     user: UserId,
                     limit: i64,
                 ) -> StoreResult<Vec<BalanceTransaction>> {
-                    let rows: Vec<(i64, String, i64, i64)> = sqlx::query_as(sql::LIST_BALANCE_TRANSACTIONS)
-                        .bind(user.0)
-                        .bind(limit.max(0))
-                        .fetch_all(self.read_pool())
-                        .await
-                        .map_err(store_error)?;
+                    self.list_balance_transactions_before(user, None, limit).await
+                }
+
+                async fn list_balance_transactions_before(
+                    &self,
+                    user: UserId,
+                    before: Option<(OffsetDateTime, i64)>,
+                    limit: i64,
+                ) -> StoreResult<Vec<BalanceTransaction>> {
+                    let query = match before {
+                        None => sqlx::query_as(sql::LIST_BALANCE_TRANSACTIONS)
+                            .bind(user.0)
+                            .bind(limit.max(0)),
+                        Some((at, id)) => sqlx::query_as(sql::LIST_BALANCE_TRANSACTIONS_BEFORE)
+                            .bind(user.0)
+                            .bind(to_ms(at))
+                            .bind(id)
+                            .bind(limit.max(0)),
+                    };
+                    let rows: Vec<(i64, String, i64, i64)> =
+                        query.fetch_all(self.read_pool()).await.map_err(store_error)?;
                     rows.into_iter()
                         .map(|(id, kind, amount, at)| {
                             Ok(BalanceTransaction {

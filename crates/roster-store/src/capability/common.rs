@@ -323,6 +323,15 @@ macro_rules! impl_common {
                         });
                         insert.build().execute(&mut **transaction).await?;
                     }
+                    for entry in &journal.audit {
+                        for metric in roster_core::journal::activity_metrics(entry) {
+                            sqlx::query(crate::journal::COUNT_ACTIVITY)
+                                .bind(metric)
+                                .bind(to_ms(entry.at).div_euclid(3_600_000))
+                                .execute(&mut **transaction)
+                                .await?;
+                        }
+                    }
                     Self::write_outbox_events(transaction, &journal.events).await
                 }
 

@@ -5,13 +5,14 @@ macro_rules! impl_journal {
     ($store:ty, $database:ty) => {
         const _: () = {
             use crate::capability::common::write_transaction;
+            use crate::codec::from_ms;
             use crate::codec::{convert_all, to_ms};
             use crate::error::store_error;
             use crate::journal;
             use crate::journal::{AuditRow, OutboxRow};
             use async_trait::async_trait;
             use roster_core::journal::{AuditEntry, AuditQuery, Journal, OutboxEvent};
-            use roster_core::store::{JournalStore, StoreResult};
+            use roster_core::store::{ActivityReport, JournalStore, OutboxLag, StoreResult, SubscriptionLag};
             use sqlx::QueryBuilder;
 
             type Db = $database;
@@ -70,6 +71,82 @@ macro_rules! impl_journal {
                         .await
                         .map_err(store_error)?;
                     convert_all(rows, OutboxRow::into_event)
+                }
+
+                async fn activity_report(&self, since_hour: i64, cap: i64) -> StoreResult<ActivityReport> {
+                    let pool = self.read_pool();
+                    let counts: Vec<(String, i64, i64)> = sqlx::query_as(journal::LIST_ACTIVITY)
+                        .bind(since_hour)
+                        .fetch_all(pool)
+                        .await
+                        .map_err(store_error)?;
+                    let positions: Vec<(i64, String, i64)> = sqlx::query_as(journal::SUBSCRIPTION_POSITIONS)
+                        .fetch_all(pool)
+                        .await
+                        .map_err(store_error)?;
+                    let (unsequenced,): (i64,) = sqlx::query_as(journal::COUNT_OUTBOX_UNSEQUENCED)
+                        .bind(cap)
+                        .fetch_one(pool)
+                        .await
+                        .map_err(store_error)?;
+                    let (oldest_unsequenced,): (Option<i64>,) = sqlx::query_as(journal::OLDEST_OUTBOX_UNSEQUENCED)
+                        .fetch_one(pool)
+                        .await
+                        .map_err(store_error)?;
+                    let mut subscriptions = Vec::with_capacity(positions.len());
+                    for (id, url, fanned_out_seq) in positions {
+                        let (unfanned,): (i64,) = sqlx::query_as(journal::COUNT_OUTBOX_AFTER)
+                            .bind(fanned_out_seq)
+                            .bind(cap)
+                            .fetch_one(pool)
+                            .await
+                            .map_err(store_error)?;
+                        let (pending,): (i64,) = sqlx::query_as(journal::COUNT_PENDING_DELIVERIES)
+                            .bind(id)
+                            .bind(cap)
+                            .fetch_one(pool)
+                            .await
+                            .map_err(store_error)?;
+                        let (oldest,): (Option<i64>,) = sqlx::query_as(journal::OLDEST_PENDING_DELIVERY)
+                            .bind(id)
+                            .fetch_one(pool)
+                            .await
+                            .map_err(store_error)?;
+                        subscriptions.push((
+                            fanned_out_seq,
+                            SubscriptionLag {
+                                subscription_id: id,
+                                url,
+                                unfanned: (unfanned + unsequenced).min(cap),
+                                pending,
+                                oldest_pending_at: oldest.map(from_ms).transpose()?,
+                            },
+                        ));
+                    }
+                    // The outbox's slowest reader: the subscription with the lowest position.
+                    let outbox = match subscriptions.iter().min_by_key(|(seq, _)| *seq) {
+                        None => None,
+                        Some((seq, lag)) => {
+                            let first: Option<(i64,)> = sqlx::query_as(journal::FIRST_OUTBOX_AFTER)
+                                .bind(*seq)
+                                .fetch_optional(pool)
+                                .await
+                                .map_err(store_error)?;
+                            let oldest = [first.map(|(at,)| at), oldest_unsequenced]
+                                .into_iter()
+                                .flatten()
+                                .min();
+                            Some(OutboxLag {
+                                backlog: lag.unfanned,
+                                oldest_at: oldest.map(from_ms).transpose()?,
+                            })
+                        }
+                    };
+                    Ok(ActivityReport {
+                        counts,
+                        outbox,
+                        subscriptions: subscriptions.into_iter().map(|(_, lag)| lag).collect(),
+                    })
                 }
             }
         };

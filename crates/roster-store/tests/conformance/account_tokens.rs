@@ -163,4 +163,107 @@ async fn email_verifications_are_used_once(backend: Backend) {
     assert!(!f.store.get_user(other.id).await.unwrap().email_verified);
 }
 
-backend_tests!(account_tokens_are_used_once, email_verifications_are_used_once,);
+async fn invitations_are_listed_and_revoked_while_pending(backend: Backend) {
+    use roster_core::journal::{AuditQuery, JournalBuilder};
+    use roster_core::store::{AccountToken, AccountTokenKind};
+    let f = roster_testkit::or_skip!(fixture(backend).await);
+    let admin = f.admin("root@example.org").await;
+    let user = f.insert(&f.user(Some("u@example.org"), None)).await;
+    let t = now();
+    let invitation = |email: &str, created: i64, expires: i64, used: bool| AccountToken {
+        kind: AccountTokenKind::Invitation,
+        user_id: None,
+        email: Some(email.into()),
+        role: Some(Role::User),
+        created_at: t + Duration::minutes(created),
+        expires_at: t + Duration::minutes(expires),
+        used_at: used.then_some(t),
+    };
+    let pending = invitation("pending@example.org", 3, 600, false);
+    let used = invitation("used@example.org", 2, 600, true);
+    let expired = invitation("expired@example.org", 1, 5, false);
+    for (token, digest) in [(&pending, "d-pending"), (&used, "d-used"), (&expired, "d-expired")] {
+        f.store.insert_account_token(token, digest).await.unwrap();
+    }
+    // A reset link is not an invitation; its journal is written with it.
+    let audit = |action: &'static str| {
+        JournalBuilder::new(&f.ids, t, Some(admin.id))
+            .audit(action, Some(user.id), json!({}))
+            .build()
+    };
+    let reset = AccountToken {
+        kind: AccountTokenKind::PasswordReset,
+        user_id: Some(user.id),
+        email: None,
+        role: None,
+        created_at: t + Duration::minutes(4),
+        expires_at: t + Duration::hours(1),
+        used_at: None,
+    };
+    f.store
+        .insert_account_token_journaled(&reset, "d-reset", &audit("user.password_reset_link"))
+        .await
+        .unwrap();
+    let count = |action: &'static str| {
+        let store = f.store.clone();
+        async move {
+            store
+                .list_audit(&AuditQuery {
+                    action: Some(action.into()),
+                    limit: 100,
+                    ..AuditQuery::default()
+                })
+                .await
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(count("user.password_reset_link").await, 1);
+
+    let listed = f.store.list_invitations(10).await.unwrap();
+    let ids: Vec<&str> = listed.iter().map(|i| i.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["d-pending", "d-used", "d-expired"],
+        "newest first, invitations only"
+    );
+    assert_eq!(listed[0].token, pending);
+    assert_eq!(f.store.list_invitations(1).await.unwrap().len(), 1);
+
+    // Only a pending one is deleted, with its journal.
+    let at = t + Duration::minutes(10);
+    assert_not_found(
+        f.store
+            .delete_pending_invitation("d-used", at, &audit("invitation.revoke"))
+            .await,
+    );
+    assert_not_found(
+        f.store
+            .delete_pending_invitation("d-expired", at, &audit("invitation.revoke"))
+            .await,
+    );
+    assert_not_found(
+        f.store
+            .delete_pending_invitation("d-reset", at, &audit("invitation.revoke"))
+            .await,
+    );
+    assert_eq!(count("invitation.revoke").await, 0);
+    f.store
+        .delete_pending_invitation("d-pending", at, &audit("invitation.revoke"))
+        .await
+        .unwrap();
+    assert_eq!(count("invitation.revoke").await, 1);
+    assert_not_found(f.store.get_account_token("d-pending").await);
+    assert_not_found(
+        f.store
+            .delete_pending_invitation("d-pending", at, &audit("invitation.revoke"))
+            .await,
+    );
+    assert_eq!(f.store.list_invitations(10).await.unwrap().len(), 2);
+}
+
+backend_tests!(
+    account_tokens_are_used_once,
+    email_verifications_are_used_once,
+    invitations_are_listed_and_revoked_while_pending,
+);

@@ -264,7 +264,51 @@ async fn concurrent_spends_refill_once(backend: Backend) {
     assert_eq!((record.credits, record.last_refill), (92, Some(at)));
 }
 
+async fn the_ledger_pages_newest_first(backend: Backend) {
+    use roster_core::store::{BalanceKind, BalanceTransaction};
+    let f = roster_testkit::or_skip!(fixture(backend).await);
+    let user = f.insert(&f.user(Some("p@example.org"), None)).await;
+    let t = now();
+    // Two at the same millisecond: the id orders them.
+    for (i, minutes) in [0, 1, 1, 2, 3].into_iter().enumerate() {
+        let tx = BalanceTransaction {
+            id: f.ids.next_id(),
+            user_id: user.id,
+            kind: BalanceKind::Refill,
+            amount: i as i64 + 1,
+            created_at: t + Duration::minutes(minutes),
+        };
+        f.store.insert_balance_transaction(&tx).await.unwrap();
+    }
+    let amounts = |page: &[BalanceTransaction]| page.iter().map(|x| x.amount).collect::<Vec<_>>();
+    let first = f
+        .store
+        .list_balance_transactions_before(user.id, None, 2)
+        .await
+        .unwrap();
+    assert_eq!(amounts(&first), [5, 4]);
+    let last = first.last().unwrap();
+    let second = f
+        .store
+        .list_balance_transactions_before(user.id, Some((last.created_at, last.id)), 2)
+        .await
+        .unwrap();
+    assert_eq!(amounts(&second), [3, 2]);
+    let last = second.last().unwrap();
+    let third = f
+        .store
+        .list_balance_transactions_before(user.id, Some((last.created_at, last.id)), 2)
+        .await
+        .unwrap();
+    assert_eq!(amounts(&third), [1]);
+    assert_eq!(
+        amounts(&f.store.list_balance_transactions(user.id, 10).await.unwrap()),
+        [5, 4, 3, 2, 1]
+    );
+}
+
 backend_tests!(
+    the_ledger_pages_newest_first,
     balance_ledger_sums_and_grants_once,
     refill_overrides_are_kept_and_cleared_with_the_user,
     a_spend_writes_its_refill_and_stamps_it,

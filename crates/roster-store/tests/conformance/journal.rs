@@ -587,7 +587,52 @@ pub(super) async fn late_commits_are_numbered_after_what_was_read(backend: Backe
     assert!(position(4) < position(5), "{rest:?}");
 }
 
+async fn activity_is_counted_by_the_hour_with_the_audit_trail(backend: Backend) {
+    let f = roster_testkit::or_skip!(fixture(backend).await);
+    let user = f.insert(&f.user(Some("c@example.org"), None)).await;
+    let hour = 490_000_i64;
+    let at = at_ms(hour * 3_600_000 + 60_000);
+    let j = builder(&f, Some(user.id), at)
+        .audit("login.success", Some(user.id), json!({}))
+        .audit("login.success", Some(user.id), json!({}))
+        .audit("user.update", Some(user.id), json!({}))
+        .build();
+    f.store.append_journal(&j).await.unwrap();
+    let j = builder(&f, None, at + Duration::hours(1))
+        .audit("login.failure", None, json!({"login": "x", "reason": "throttled"}))
+        .audit(
+            "login.failure",
+            None,
+            json!({"login": "x", "reason": "invalid_credentials"}),
+        )
+        .build();
+    f.store.append_journal(&j).await.unwrap();
+    // A change that rolls back counts nothing.
+    let j = builder(&f, Some(user.id), at)
+        .audit("login.success", Some(user.id), json!({}))
+        .build();
+    let mut taken = f.user(Some("c@example.org"), None);
+    taken.id = UserId(f.ids.next_id());
+    assert!(f.store.insert_user(&taken, false, &j).await.is_err());
+
+    let report = f.store.activity_report(hour, 100).await.unwrap();
+    let mut counts = report.counts.clone();
+    counts.sort();
+    assert_eq!(
+        counts,
+        [
+            ("login".to_string(), hour, 2),
+            ("login_failure".to_string(), hour + 1, 2),
+            ("login_throttled".to_string(), hour + 1, 1),
+        ]
+    );
+    assert!(f.store.activity_report(hour + 1, 100).await.unwrap().counts.len() == 2);
+    assert_eq!(report.outbox, None, "no subscription reads the outbox");
+    assert!(report.subscriptions.is_empty());
+}
+
 backend_tests!(
+    activity_is_counted_by_the_hour_with_the_audit_trail,
     late_commits_are_numbered_after_what_was_read,
     a_user_update_ends_sessions_in_its_transaction,
     a_committed_change_has_exactly_its_records,

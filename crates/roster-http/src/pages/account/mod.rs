@@ -562,11 +562,7 @@ fn profile_panels(ctx: &Ctx, view: &View) -> Vec<Panel> {
             ),
     );
     let mut avatar = Panel::headed("avatar", a.avatar_heading);
-    match user
-        .avatar
-        .as_deref()
-        .filter(|url| url.starts_with('/') && !url.starts_with("//"))
-    {
+    match local_avatar(user) {
         Some(url) => avatar.image = Some((url.to_string(), a.avatar_alt.to_string())),
         None if user.avatar.is_none() => avatar = avatar.paragraph(a.avatar_none),
         None => {}
@@ -1603,4 +1599,12 @@ async fn delete_submit(
             failed(&ctx, Section::Delete, error, View::default(), label).await
         }
     }
+}
+
+/// The user's avatar when the pages may show it: a picture Roster serves (a path on this
+/// site); another site's is not loaded (the pages' Content-Security-Policy allows none).
+pub(crate) fn local_avatar(user: &roster_core::User) -> Option<&str> {
+    user.avatar
+        .as_deref()
+        .filter(|url| url.starts_with('/') && !url.starts_with("//"))
 }

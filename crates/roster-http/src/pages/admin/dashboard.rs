@@ -1,18 +1,19 @@
-//! `/admin`: totals by role and status, sign-ups per day for 30 days as a server-rendered SVG
-//! chart (and the same numbers as a table), and the accounts waiting for approval.
+//! `/admin`: totals by role and status, sign-ups and sign-ins per day for 30 days as
+//! server-rendered SVG charts (and the same numbers as tables), refused and throttled sign-ins
+//! of the last 24 hours, the outbox's and every webhook subscription's lag, and the accounts
+//! waiting for approval.
 
 use super::users::{UserRow, user_row};
-use super::view::{AdminChrome, render};
-use super::{Admin, DoneQuery, Empty, done, error_page, path_id};
+use super::view::{AdminChrome, render, when};
+use super::{Admin, AdminForm, DoneQuery, Empty, done, error_page, path_id};
 use crate::pages::PageQuery;
 use crate::pages::strings::fill;
 use crate::state::AppState;
 use askama::Template;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
-use roster_core::service::{AdminUserChanges, ListUsers};
+use roster_core::service::{AdminUserChanges, BACKLOG_CAP, ListUsers, STATS_CACHE_TTL};
 use roster_core::store::UserSort;
 use roster_core::{Role, UserId};
 use time::Date;
@@ -86,18 +87,87 @@ pub struct DashboardPage {
     pub chrome: AdminChrome,
     pub t: &'static super::strings::AdminStrings,
     pub totals: Vec<(&'static str, i64, String)>,
-    pub chart: Chart,
-    pub signups_summary: String,
-    pub days: Vec<(String, i64)>,
+    /// When the totals were counted (they are reused for a while).
+    pub counted: String,
+    pub charts: Vec<Series>,
+    pub failed_logins: i64,
+    pub throttled: i64,
+    /// The outbox's backlog, in words.
+    pub outbox: String,
+    pub lags: Vec<LagRow>,
     pub pending: Vec<(UserRow, String)>,
+}
+
+/// A chart with its heading, summary and table.
+#[derive(Debug, Clone)]
+pub struct Series {
+    /// The section's id (`signups`, `logins`).
+    pub id: &'static str,
+    pub heading: &'static str,
+    pub chart: Chart,
+    pub summary: String,
+    pub caption: &'static str,
+    pub column: &'static str,
+    pub days: Vec<(String, i64)>,
+}
+
+impl Series {
+    fn of(id: &'static str, (heading, caption, column, summary): Words, days: &[(Date, i64)]) -> Self {
+        let total: i64 = days.iter().map(|(_, n)| n).sum();
+        Series {
+            id,
+            heading,
+            chart: chart(days),
+            summary: fill(
+                summary,
+                &[("total", &total.to_string()), ("days", &days.len().to_string())],
+            ),
+            caption,
+            column,
+            days: days.iter().map(|(d, n)| (d.to_string(), *n)).collect(),
+        }
+    }
+}
+
+/// A series' heading, table caption, column and summary (`{total}`, `{days}`).
+type Words = (&'static str, &'static str, &'static str, &'static str);
+
+/// One webhook subscription's lag.
+#[derive(Debug, Clone)]
+pub struct LagRow {
+    pub href: String,
+    pub url: String,
+    pub unfanned: String,
+    pub pending: String,
+    pub oldest: String,
+}
+
+/// A backlog count: past the cap, "more than".
+fn backlog(admin: &Admin, n: i64) -> String {
+    if n >= BACKLOG_CAP {
+        fill(admin.t.more_than, &[("n", &BACKLOG_CAP.to_string())])
+    } else {
+        n.to_string()
+    }
+}
+
+/// How long ago `at` was, in words (`3 min`, `2 h 5 min`, `4 d 1 h`).
+pub fn age(now: time::OffsetDateTime, at: time::OffsetDateTime) -> String {
+    let minutes = (now - at).whole_minutes().max(0);
+    let (days, hours, minutes) = (minutes / 1440, minutes / 60 % 24, minutes % 60);
+    match (days, hours) {
+        (0, 0) => format!("{minutes} min"),
+        (0, _) => format!("{hours} h {minutes} min"),
+        _ => format!("{days} d {hours} h"),
+    }
 }
 
 /// `GET /admin`.
 pub async fn page(State(state): State<AppState>, admin: Admin, PageQuery(query): PageQuery<DoneQuery>) -> Response {
     let t = admin.t;
     let now = state.core.clock.now();
-    let stats = match state.core.user_stats(&admin.actor).await {
-        Ok(stats) => stats,
+    let (stats, counted_at) = match state.core.cached_user_stats(&admin.actor).await {
+        Ok(counted) => counted,
         Err(error) => return error_page(&state, &admin, &error),
     };
     let pending = state
@@ -143,25 +213,64 @@ pub async fn page(State(state): State<AppState>, admin: Admin, PageQuery(query):
         (t.active_7d, stats.active_last_7_days, String::new()),
         (t.active_30d, stats.active_last_30_days, String::new()),
     ];
-    let signups: i64 = stats.signups_by_day.iter().map(|(_, n)| n).sum();
+    let activity = match state.core.activity(&admin.actor).await {
+        Ok(activity) => activity,
+        Err(error) => return error_page(&state, &admin, &error),
+    };
     let notice = match query.done.as_deref() {
         Some("approved") => Some(t.approved.to_string()),
         Some("rejected") => Some(t.rejected.to_string()),
         _ => None,
     };
+    let outbox = match &activity.outbox {
+        None => t.outbox_no_reader.to_string(),
+        Some(lag) => match lag.oldest_at {
+            Some(oldest) if lag.backlog > 0 => fill(
+                t.outbox_backlog,
+                &[("n", &backlog(&admin, lag.backlog)), ("age", &age(now, oldest))],
+            ),
+            _ => t.outbox_empty.to_string(),
+        },
+    };
     let page = DashboardPage {
         chrome: AdminChrome::new(&state, &admin, t.dashboard_title, "/admin").notice(notice),
         t,
         totals,
-        chart: chart(&stats.signups_by_day),
-        signups_summary: fill(
-            t.signups_summary,
+        counted: fill(
+            t.totals_counted_at,
             &[
-                ("total", &signups.to_string()),
-                ("days", &stats.signups_by_day.len().to_string()),
+                ("at", &when(counted_at)),
+                ("seconds", &STATS_CACHE_TTL.whole_seconds().to_string()),
             ],
         ),
-        days: stats.signups_by_day.iter().map(|(d, n)| (d.to_string(), *n)).collect(),
+        charts: vec![
+            Series::of(
+                "signups",
+                (t.signups_heading, t.signups_table_caption, t.signups, t.signups_summary),
+                &stats.signups_by_day,
+            ),
+            Series::of(
+                "logins",
+                (t.logins_heading, t.logins_table_caption, t.logins, t.logins_summary),
+                &activity.logins_by_day,
+            ),
+        ],
+        failed_logins: activity.failed_logins_24h,
+        throttled: activity.throttled_24h,
+        outbox,
+        lags: activity
+            .subscriptions
+            .iter()
+            .map(|s| LagRow {
+                href: format!("/admin/webhooks/{}?status=pending", s.subscription_id),
+                url: s.url.clone(),
+                unfanned: backlog(&admin, s.unfanned),
+                pending: backlog(&admin, s.pending),
+                oldest: s
+                    .oldest_pending_at
+                    .map_or_else(|| t.none.to_string(), |at| fill(t.ago, &[("age", &age(now, at))])),
+            })
+            .collect(),
         pending: pending
             .iter()
             .map(|u| (user_row(&admin, u, now), u.id.to_string()))
@@ -171,10 +280,7 @@ pub async fn page(State(state): State<AppState>, admin: Admin, PageQuery(query):
 }
 
 /// Approves (`approve`: the role `user`) or rejects (deactivates) a waiting account.
-async fn decide(state: AppState, admin: Admin, id: String, headers: HeaderMap, body: Bytes, approve: bool) -> Response {
-    if let Err(response) = admin.form::<Empty>(&state, &headers, &body) {
-        return response;
-    }
+async fn decide(state: AppState, admin: Admin, id: String, approve: bool) -> Response {
     let id: UserId = match path_id(&state, &admin, &id, "user") {
         Ok(id) => id,
         Err(response) => return response,
@@ -199,23 +305,19 @@ async fn decide(state: AppState, admin: Admin, id: String, headers: HeaderMap, b
 /// `POST /admin/pending/{id}/approve`.
 pub async fn approve(
     State(state): State<AppState>,
-    admin: Admin,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    AdminForm { admin, .. }: AdminForm<Empty>,
 ) -> Response {
-    decide(state, admin, id, headers, body, true).await
+    decide(state, admin, id, true).await
 }
 
 /// `POST /admin/pending/{id}/reject`.
 pub async fn reject(
     State(state): State<AppState>,
-    admin: Admin,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    AdminForm { admin, .. }: AdminForm<Empty>,
 ) -> Response {
-    decide(state, admin, id, headers, body, false).await
+    decide(state, admin, id, false).await
 }
 
 #[cfg(test)]
@@ -244,5 +346,14 @@ mod tests {
             ("2026-01-01", "2026-01-03")
         );
         assert_eq!(chart(&[]).bars, []);
+    }
+
+    #[test]
+    fn ages_read_in_minutes_hours_and_days() {
+        let now = time::macros::datetime!(2026-01-10 12:00 UTC);
+        assert_eq!(age(now, now - time::Duration::minutes(3)), "3 min");
+        assert_eq!(age(now, now - time::Duration::minutes(125)), "2 h 5 min");
+        assert_eq!(age(now, now - time::Duration::hours(97)), "4 d 1 h");
+        assert_eq!(age(now, now + time::Duration::minutes(5)), "0 min");
     }
 }

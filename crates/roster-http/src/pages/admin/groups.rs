@@ -4,15 +4,14 @@
 
 use super::users::{UserRow, user_row};
 use super::view::{AdminChrome, Ask, Confirmation, confirm, render};
-use super::{Admin, DoneQuery, done, error_page, id_and_form, path_id};
+use super::{Admin, AdminForm, DoneQuery, Empty, done, error_page, path_id};
 use crate::extract::Meta;
 use crate::pages::PageQuery;
 use crate::pages::strings::fill;
 use crate::state::AppState;
 use askama::Template;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use roster_core::service::{DEFAULT_TEMPLATE, GroupChanges, NewGroup, builtin_permissions};
 use roster_core::{Error, GroupId, UserId};
@@ -173,11 +172,7 @@ pub struct GroupForm {
 }
 
 /// `POST /admin/groups`: creates a group, then shows it.
-pub async fn create(State(state): State<AppState>, admin: Admin, headers: HeaderMap, body: Bytes) -> Response {
-    let form = match admin.form::<GroupForm>(&state, &headers, &body) {
-        Ok(form) => form,
-        Err(response) => return response,
-    };
+pub async fn create(State(state): State<AppState>, AdminForm { admin, form }: AdminForm<GroupForm>) -> Response {
     let input = NewGroup {
         name: form.name.clone(),
         description: Some(form.description.clone()).filter(|d| !d.trim().is_empty()),
@@ -280,27 +275,14 @@ async fn outcome<T>(state: &AppState, admin: &Admin, id: GroupId, result: Result
     }
 }
 
-/// The path's group and the form (CSRF checked), or the answer.
-fn prepare<T: serde::de::DeserializeOwned>(
-    state: &AppState,
-    admin: &Admin,
-    raw_id: &str,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(GroupId, T), Response> {
-    id_and_form(state, admin, (raw_id, "group"), headers, body)
-}
-
 /// `POST /admin/groups/{id}/rename`: name and description.
 pub async fn rename(
     State(state): State<AppState>,
-    admin: Admin,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    AdminForm { admin, form }: AdminForm<GroupForm>,
 ) -> Response {
-    let (id, form) = match prepare::<GroupForm>(&state, &admin, &id, &headers, &body) {
-        Ok(prepared) => prepared,
+    let id: GroupId = match path_id(&state, &admin, &id, "group") {
+        Ok(id) => id,
         Err(response) => return response,
     };
     let changes = GroupChanges {
@@ -321,13 +303,11 @@ pub struct MemberForm {
 /// `POST /admin/groups/{id}/members`: adds the user of `login` (email or username).
 pub async fn add_member(
     State(state): State<AppState>,
-    admin: Admin,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    AdminForm { admin, form }: AdminForm<MemberForm>,
 ) -> Response {
-    let (id, form) = match prepare::<MemberForm>(&state, &admin, &id, &headers, &body) {
-        Ok(prepared) => prepared,
+    let id: GroupId = match path_id(&state, &admin, &id, "group") {
+        Ok(id) => id,
         Err(response) => return response,
     };
     let result = async {
@@ -348,13 +328,11 @@ pub async fn add_member(
 /// `POST /admin/groups/{id}/members/{user}/remove`.
 pub async fn remove_member(
     State(state): State<AppState>,
-    admin: Admin,
     Path((id, user)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
+    AdminForm { admin, .. }: AdminForm<Empty>,
 ) -> Response {
-    let (id, _) = match prepare::<Map<String, Value>>(&state, &admin, &id, &headers, &body) {
-        Ok(prepared) => prepared,
+    let id: GroupId = match path_id(&state, &admin, &id, "group") {
+        Ok(id) => id,
         Err(response) => return response,
     };
     let result = match user.parse::<UserId>() {
@@ -380,13 +358,11 @@ fn submitted_permissions(current: &Value, fields: &[(String, String)]) -> Result
 /// `POST /admin/groups/{id}/permissions`.
 pub async fn permissions(
     State(state): State<AppState>,
-    admin: Admin,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    AdminForm { admin, form: fields }: AdminForm<Vec<(String, String)>>,
 ) -> Response {
-    let (id, fields) = match prepare::<Vec<(String, String)>>(&state, &admin, &id, &headers, &body) {
-        Ok(prepared) => prepared,
+    let id: GroupId = match path_id(&state, &admin, &id, "group") {
+        Ok(id) => id,
         Err(response) => return response,
     };
     let result = async {
@@ -405,14 +381,12 @@ pub async fn permissions(
 /// `POST /admin/groups/{id}/delete` (confirmed).
 pub async fn delete(
     State(state): State<AppState>,
-    admin: Admin,
     meta: Meta,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    AdminForm { admin, form: given }: AdminForm<Confirmation>,
 ) -> Response {
-    let (id, given) = match prepare::<Confirmation>(&state, &admin, &id, &headers, &body) {
-        Ok(prepared) => prepared,
+    let id: GroupId = match path_id(&state, &admin, &id, "group") {
+        Ok(id) => id,
         Err(response) => return response,
     };
     let group = match state.core.get_group(&admin.actor, id).await {
@@ -472,11 +446,10 @@ pub async fn template(State(state): State<AppState>, admin: Admin, PageQuery(que
 }
 
 /// `POST /admin/permissions`.
-pub async fn save_template(State(state): State<AppState>, admin: Admin, headers: HeaderMap, body: Bytes) -> Response {
-    let fields = match admin.form::<Vec<(String, String)>>(&state, &headers, &body) {
-        Ok(fields) => fields,
-        Err(response) => return response,
-    };
+pub async fn save_template(
+    State(state): State<AppState>,
+    AdminForm { admin, form: fields }: AdminForm<Vec<(String, String)>>,
+) -> Response {
     let result = async {
         let current = state
             .core

@@ -4,17 +4,16 @@
 
 use super::users::{Choice, choices};
 use super::view::{AdminChrome, Ask, Confirmation, MessagePage, confirm, render, when, when_or};
-use super::{Admin, Empty, done, error_page, id_and_form, path_id};
+use super::{Admin, AdminForm, Empty, done, error_page, path_id};
 use crate::extract::Meta;
 use crate::pages::strings::fill;
 use crate::pages::{PageQuery, REGISTER_PATH};
 use crate::state::AppState;
 use askama::Template;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
-use roster_core::service::{NewInvitation, NewSubscription, parse_duration};
+use roster_core::service::{InvitationStatus, NewInvitation, NewSubscription, parse_duration};
 use roster_core::webhooks::{DeliveryQuery, DeliveryStatus};
 use roster_core::{Error, Role};
 use serde::Deserialize;
@@ -37,6 +36,20 @@ pub struct InvitationForm {
     expires: String,
 }
 
+/// How many invitations the page lists (the newest).
+const INVITATIONS_SHOWN: u32 = 100;
+
+#[derive(Debug, Clone)]
+pub struct InvitationRow {
+    pub email: String,
+    pub role: String,
+    pub status: &'static str,
+    pub created: String,
+    pub expires: String,
+    /// Where its Revoke button posts (pending invitations only).
+    pub revoke: Option<String>,
+}
+
 #[derive(Template)]
 #[template(path = "pages/admin/invitations.html")]
 pub struct InvitationsPage {
@@ -45,9 +58,10 @@ pub struct InvitationsPage {
     pub email: String,
     pub expires: String,
     pub roles: Vec<Choice>,
+    pub rows: Vec<InvitationRow>,
 }
 
-fn invitations_view(
+async fn invitations_view(
     state: &AppState,
     admin: &Admin,
     chrome: AdminChrome,
@@ -55,9 +69,32 @@ fn invitations_view(
     form: InvitationForm,
 ) -> Response {
     let t = admin.t;
+    let invitations = match state.core.list_invitations(&admin.actor, INVITATIONS_SHOWN).await {
+        Ok(invitations) => invitations,
+        Err(error) => return error_page(state, admin, &error),
+    };
+    let rows = invitations
+        .iter()
+        .map(|i| InvitationRow {
+            email: i.email.clone(),
+            role: i
+                .role
+                .map_or(t.default_role, |r| super::users::role_name(admin, r))
+                .to_string(),
+            status: match i.status {
+                InvitationStatus::Pending => t.invitation_pending,
+                InvitationStatus::Used => t.invitation_used,
+                InvitationStatus::Expired => t.invitation_expired,
+            },
+            created: when(i.created_at),
+            expires: when(i.expires_at),
+            revoke: (i.status == InvitationStatus::Pending).then(|| format!("/admin/invitations/{}/revoke", i.id)),
+        })
+        .collect();
     let page = InvitationsPage {
         chrome,
         t,
+        rows,
         email: form.email,
         expires: if form.expires.is_empty() {
             "7d".into()
@@ -77,18 +114,31 @@ fn invitations_view(
     render(state, admin, status, &page)
 }
 
-/// `GET /admin/invitations`.
-pub async fn invitations(State(state): State<AppState>, admin: Admin) -> Response {
-    let chrome = AdminChrome::new(&state, &admin, admin.t.invitations_title, "/admin/invitations");
-    invitations_view(&state, &admin, chrome, StatusCode::OK, InvitationForm::default())
+/// `GET /admin/invitations`: the form and the invitations sent.
+pub async fn invitations(
+    State(state): State<AppState>,
+    admin: Admin,
+    PageQuery(query): PageQuery<DoneQuery>,
+) -> Response {
+    let notice = (query.done.as_deref() == Some("revoked")).then(|| admin.t.invitation_revoked.to_string());
+    let chrome = AdminChrome::new(&state, &admin, admin.t.invitations_title, "/admin/invitations").notice(notice);
+    invitations_view(&state, &admin, chrome, StatusCode::OK, InvitationForm::default()).await
+}
+
+/// `POST /admin/invitations/{id}/revoke`: the pending invitation's link stops working.
+pub async fn revoke_invitation(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    AdminForm { admin, .. }: AdminForm<Empty>,
+) -> Response {
+    match state.core.revoke_invitation(&admin.actor, &id).await {
+        Ok(()) => done("/admin/invitations", "revoked"),
+        Err(error) => error_page(&state, &admin, &error),
+    }
 }
 
 /// `POST /admin/invitations`: an invitation link for `email`, shown once.
-pub async fn invite(State(state): State<AppState>, admin: Admin, headers: HeaderMap, body: Bytes) -> Response {
-    let form = match admin.form::<InvitationForm>(&state, &headers, &body) {
-        Ok(form) => form,
-        Err(response) => return response,
-    };
+pub async fn invite(State(state): State<AppState>, AdminForm { admin, form }: AdminForm<InvitationForm>) -> Response {
     let t = admin.t;
     let created = async {
         let role = match form.role.as_str() {
@@ -127,7 +177,7 @@ pub async fn invite(State(state): State<AppState>, admin: Admin, headers: Header
         Err(error) => {
             let chrome = AdminChrome::new(&state, &admin, t.invitations_title, "/admin/invitations")
                 .core_error(&error, &["email", "role", "expires"]);
-            invitations_view(&state, &admin, chrome, crate::error::status_of(&error), form)
+            invitations_view(&state, &admin, chrome, crate::error::status_of(&error), form).await
         }
     }
 }
@@ -205,11 +255,10 @@ pub async fn webhooks(State(state): State<AppState>, admin: Admin, PageQuery(que
 }
 
 /// `POST /admin/webhooks`: a subscription; its generated secret is shown once.
-pub async fn create_webhook(State(state): State<AppState>, admin: Admin, headers: HeaderMap, body: Bytes) -> Response {
-    let form = match admin.form::<SubscriptionForm>(&state, &headers, &body) {
-        Ok(form) => form,
-        Err(response) => return response,
-    };
+pub async fn create_webhook(
+    State(state): State<AppState>,
+    AdminForm { admin, form }: AdminForm<SubscriptionForm>,
+) -> Response {
     let t = admin.t;
     let input = NewSubscription {
         url: form.url.clone(),
@@ -361,14 +410,9 @@ pub async fn webhook(
 /// `POST /admin/webhooks/{id}/deliveries/{delivery}/replay`: sends the delivery again.
 pub async fn replay(
     State(state): State<AppState>,
-    admin: Admin,
     Path((id, delivery)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
+    AdminForm { admin, .. }: AdminForm<Empty>,
 ) -> Response {
-    if let Err(response) = admin.form::<Empty>(&state, &headers, &body) {
-        return response;
-    }
     let result = match (id.parse::<i64>(), delivery.parse::<i64>()) {
         (Ok(id), Ok(delivery)) => state.core.replay_delivery(&admin.actor, delivery).await.map(|_| id),
         _ => Err(Error::NotFound("delivery")),
@@ -382,14 +426,12 @@ pub async fn replay(
 /// `POST /admin/webhooks/{id}/delete` (confirmed).
 pub async fn delete_webhook(
     State(state): State<AppState>,
-    admin: Admin,
     meta: Meta,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    AdminForm { admin, form: given }: AdminForm<Confirmation>,
 ) -> Response {
-    let (id, given) = match id_and_form::<i64, Confirmation>(&state, &admin, (&id, "webhook"), &headers, &body) {
-        Ok(prepared) => prepared,
+    let id: i64 = match path_id(&state, &admin, &id, "webhook") {
+        Ok(id) => id,
         Err(response) => return response,
     };
     let subscription = match state.core.get_subscription(&admin.actor, id).await {

@@ -8,6 +8,7 @@
 #![allow(clippy::result_large_err)]
 
 mod audit;
+mod clients;
 mod dashboard;
 mod groups;
 mod integrations;
@@ -54,6 +55,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/users/{id}/ban", post(users::ban))
         .route("/admin/users/{id}/unban", post(users::unban))
         .route("/admin/users/{id}/reset-link", post(users::reset_link))
+        .route("/admin/users/{id}/send-reset-link", post(users::send_reset_link))
         .route("/admin/users/{id}/reset-two-factor", post(users::reset_two_factor))
         .route("/admin/users/{id}/sessions/revoke-all", post(users::revoke_all))
         .route(
@@ -74,10 +76,15 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/groups/{id}/delete", post(groups::delete))
         .route("/admin/permissions", get(groups::template).post(groups::save_template))
         .route("/admin/audit", get(audit::page))
+        .route("/admin/clients", get(clients::list).post(clients::create))
+        .route("/admin/clients/{id}", get(clients::page).post(clients::update))
+        .route("/admin/clients/{id}/rotate-secret", post(clients::rotate))
+        .route("/admin/clients/{id}/delete", post(clients::remove))
         .route(
             "/admin/invitations",
             get(integrations::invitations).post(integrations::invite),
         )
+        .route("/admin/invitations/{id}/revoke", post(integrations::revoke_invitation))
         .route(
             "/admin/webhooks",
             get(integrations::webhooks).post(integrations::create_webhook),
@@ -183,6 +190,38 @@ impl Admin {
     }
 }
 
+/// The largest form body an action reads.
+const FORM_LIMIT: usize = 1 << 20;
+
+/// An action's request: the signed-in administrator (as [`Admin`]) and the form's fields,
+/// once its CSRF token is checked ([`Admin::form`]). The one setup every console POST shares:
+/// extract it last, after the path and [`crate::extract::Meta`]; a dangerous action then asks
+/// through [`view::confirm`] (which asks for the password again when the sign-in is old).
+pub(crate) struct AdminForm<T> {
+    pub admin: Admin,
+    pub form: T,
+}
+
+impl<T: DeserializeOwned + Send> axum::extract::FromRequest<AppState> for AdminForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: axum::extract::Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = request.into_parts();
+        let admin = Admin::from_request_parts(&mut parts, state).await?;
+        let Ok(bytes) = axum::body::to_bytes(body, FORM_LIMIT).await else {
+            return Err(view::refusal(
+                state,
+                admin.t,
+                StatusCode::BAD_REQUEST,
+                admin.t.confirm_title,
+                admin.t.bad_form,
+            ));
+        };
+        let form = admin.form::<T>(state, &parts.headers, &bytes)?;
+        Ok(AdminForm { admin, form })
+    }
+}
+
 /// A form without fields of its own (its CSRF token only).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -204,18 +243,6 @@ pub(crate) fn path_id<I: std::str::FromStr>(
 ) -> Result<I, Response> {
     raw.parse::<I>()
         .map_err(|_| error_page(state, admin, &Error::NotFound(what)))
-}
-
-/// An action's form (its CSRF token checked first) and the id in its path, or the answer.
-pub(crate) fn id_and_form<I: std::str::FromStr, T: DeserializeOwned>(
-    state: &AppState,
-    admin: &Admin,
-    (raw, what): (&str, &'static str),
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(I, T), Response> {
-    let form = admin.form::<T>(state, headers, body)?;
-    Ok((path_id(state, admin, raw, what)?, form))
 }
 
 /// After a change: back to `to` (a page of the console) with `done`, the message it shows.

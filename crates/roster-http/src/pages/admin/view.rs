@@ -55,6 +55,7 @@ impl AdminChrome {
             ("/admin/groups", t.nav_groups),
             ("/admin/permissions", t.nav_permissions),
             ("/admin/invitations", t.nav_invitations),
+            ("/admin/clients", t.nav_clients),
             ("/admin/webhooks", t.nav_webhooks),
             ("/admin/audit", t.nav_audit),
         ]
@@ -337,7 +338,7 @@ td button{min-height:2.75rem;padding:.25rem .75rem}
 select,textarea,input[type=number],input[type=search],input[type=url]{display:block;width:100%;min-height:2.75rem;padding:.5rem .75rem;font:inherit;color:var(--text);background:var(--bg);border:2px solid currentColor;border-radius:4px}
 textarea{min-height:10rem;font-family:ui-monospace,monospace}
 select:focus-visible,textarea:focus-visible,summary:focus-visible,.table-wrap:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
-button.danger{background:#b3261e;border-color:#b3261e}
+button.danger{background:#b3261e;border-color:#b3261e;color:#fff}
 .facts{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;margin:0 0 1.5rem}
 .facts dt{font-weight:600}
 .facts dd{margin:0;overflow-wrap:anywhere}
@@ -352,6 +353,9 @@ fieldset{border:2px solid currentColor;border-radius:4px;margin:0 0 1rem;padding
 legend{font-weight:600;padding:0 .25rem}
 .perm-grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(14rem,1fr));gap:.25rem 1rem}
 .pager{display:flex;gap:1.5rem;margin:1rem 0}
+.avatar{display:block;border-radius:50%;object-fit:cover;margin:0 0 1rem}
+.chart.logins rect{fill:currentColor;opacity:.75}
+.lag{font-variant-numeric:tabular-nums}
 code{word-break:break-all}
 @media (max-width:40rem){.admin-header .who{margin-left:0}th,td{padding:.375rem}}
 "#;
