@@ -129,7 +129,7 @@ macro_rules! impl_webhooks {
                 }
 
                 async fn fan_out(&self, now: OffsetDateTime, batch: u32) -> StoreResult<u64> {
-                    let queued = write_transaction!(self, |transaction| {
+                    let queued = write_transaction!(quiet self, |transaction| {
                         Self::sequence_outbox(&mut transaction).await?;
                         let subscriptions: Vec<SubscriptionRow> = sqlx::query_as(&format!(
                             "SELECT {} FROM webhook_subscriptions ORDER BY id{}",
@@ -183,7 +183,7 @@ macro_rules! impl_webhooks {
                     lease_until: OffsetDateTime,
                     limit: u32,
                 ) -> StoreResult<Vec<ClaimedDelivery>> {
-                    let rows: Vec<ClaimedRow> = write_transaction!(self, |transaction| {
+                    let rows: Vec<ClaimedRow> = write_transaction!(quiet self, |transaction| {
                         let ids: Vec<i64> = sqlx::query_scalar(&webhooks::claim_deliveries(Self::CLAIM_LOCK))
                             .bind(owner)
                             .bind(to_ms(now))
@@ -208,7 +208,7 @@ macro_rules! impl_webhooks {
 
                 async fn record_attempt(&self, id: i64, owner: &str, attempt: &AttemptRecord) -> StoreResult<bool> {
                     let statement = webhooks::record_attempt("webhook_deliveries");
-                    let updated = write_transaction!(self, |transaction| {
+                    let updated = write_transaction!(quiet self, |transaction| {
                         Ok(Self::bind_attempt(sqlx::query(&statement), id, owner, attempt)
                             .execute(&mut *transaction)
                             .await?
@@ -270,7 +270,7 @@ macro_rules! impl_webhooks {
                 }
 
                 async fn replay_delivery(&self, id: i64, now: OffsetDateTime) -> StoreResult<Delivery> {
-                    let updated = write_transaction!(self, |transaction| {
+                    let updated = write_transaction!(quiet self, |transaction| {
                         let updated = sqlx::query(webhooks::REPLAY_DELIVERY)
                             .bind(id)
                             .bind(to_ms(now))
@@ -316,7 +316,7 @@ macro_rules! impl_webhooks {
                     if !Self::SINGLE_DELIVERER {
                         return Ok(true);
                     }
-                    let taken = write_transaction!(self, |transaction| {
+                    let taken = write_transaction!(quiet self, |transaction| {
                         Ok(sqlx::query(webhooks::ACQUIRE_LEASE)
                             .bind(name)
                             .bind(holder)
@@ -347,7 +347,7 @@ macro_rules! impl_webhooks {
                     if !Self::SINGLE_DELIVERER {
                         return Ok(());
                     }
-                    write_transaction!(self, |transaction| {
+                    write_transaction!(quiet self, |transaction| {
                         sqlx::query(webhooks::RELEASE_LEASE)
                             .bind(name)
                             .bind(holder)
