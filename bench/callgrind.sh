@@ -9,6 +9,7 @@
 #
 #   bench/callgrind.sh [path/to/roster] [requests] [users]
 #
+# CALLGRIND_KEEP=DIR keeps each route's callgrind dump in DIR (see callgrind_annotate).
 # Needs valgrind and curl; builds nothing (default binary: target/release/roster). Uses a
 # fresh SQLite database in a temporary directory; prints instructions per request.
 set -euo pipefail
@@ -67,12 +68,12 @@ access=$(curl -sf "$base/oidc/token" --data-urlencode grant_type=authorization_c
   --data-urlencode "redirect_uri=$redirect" --data-urlencode client_id=cg --data-urlencode "code_verifier=$verifier" |
   json "['access_token']")
 
-# Sends $n requests of $1 (with token $2, if given) on one kept-alive connection; prints
+# Sends $n requests (or $3) of $1 (with token $2, if given) on one kept-alive connection; prints
 # instructions per request (the server's total between a zeroing and a dump, all threads).
 measure() {
-  local path=$1 bearer=${2:-} urls=() auth=()
+  local path=$1 bearer=${2:-} n=${3:-$n} urls=() auth=()
   if [[ -n "$bearer" ]]; then auth=(-H "authorization: Bearer $bearer"); fi
-  for _ in $(seq 1 50); do urls+=("$base$path"); done
+  for _ in $(seq 1 $((n < 50 ? n : 50))); do urls+=("$base$path"); done
   curl -sf "${auth[@]}" "${urls[@]}" >/dev/null # warm-up
   urls=()
   for _ in $(seq 1 "$n"); do urls+=("$base$path"); done
@@ -84,13 +85,20 @@ measure() {
   file=$(ls -t "$dir"/cg."$pid".* | head -1)
   total=$(sed -n 's/^summary: *//p' "$file" | awk '{print $1}')
   echo "$path: $((total / n)) instructions per request ($n requests)"
+  # CALLGRIND_KEEP=DIR keeps each route's dump there, for callgrind_annotate.
+  if [[ -n "${CALLGRIND_KEEP:-}" ]]; then
+    mkdir -p "$CALLGRIND_KEEP"
+    cp "$file" "$CALLGRIND_KEEP/$(printf '%s' "$path" | tr -c 'A-Za-z0-9' '_').out"
+  fi
 }
 deep=$(((users + 1) / 30 / 2))
+# The lists cost more: a tenth as many requests.
+lists=$(((n + 9) / 10))
 measure /healthz
 measure /v1/me "$token"
 measure /oidc/userinfo "$access"
 measure /openwebui/api/v1/auths/ "$token"
 measure /langflow/api/v1/users/whoami "$token"
-measure "/openwebui/api/v1/users/?page=2" "$token"
-measure "/openwebui/api/v1/users/?page=$deep" "$token"
-measure "/langflow/api/v1/users/?skip=50&limit=50" "$token"
+measure "/openwebui/api/v1/users/?page=2" "$token" "$lists"
+measure "/openwebui/api/v1/users/?page=$deep" "$token" "$lists"
+measure "/langflow/api/v1/users/?skip=50&limit=50" "$token" "$lists"
