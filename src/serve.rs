@@ -37,6 +37,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let (store, core) = build_core(&settings).await?;
     let url = settings.database_url();
     let core = Arc::new(core);
+    // The credential cache's change watcher; it ends when the store closes.
+    tokio::spawn(core.watch_changes());
     let mut state = AppState::new(core.clone(), settings.http());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     if let Some(handle) = &recorder {

@@ -15,14 +15,17 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_roster");
 
-fn start(dir: &Path, address: &str, node: &str, db: &TestDatabase, redis: &TestRedis) -> ServerProcess {
-    let child = Command::new(BIN)
-        .current_dir(dir)
-        .env_clear()
+fn start(dir: &Path, address: &str, node: &str, db: &TestDatabase, redis: Option<&TestRedis>) -> ServerProcess {
+    let mut command = Command::new(BIN);
+    command.current_dir(dir).env_clear();
+    if let Some(redis) = redis {
+        command
+            .env("ROSTER_REDIS_URL", &redis.url)
+            .env("ROSTER_REDIS_KEY_PREFIX", &redis.prefix);
+    }
+    let child = command
         .env("RUST_LOG", "warn")
         .env("ROSTER_NODE_ID", node)
-        .env("ROSTER_REDIS_URL", &redis.url)
-        .env("ROSTER_REDIS_KEY_PREFIX", &redis.prefix)
         .env("ROSTER_TRUSTED_PROXIES", "127.0.0.1")
         .env("ROSTER_RATE_LIMIT_REGISTER_MAX", "0")
         .env("ROSTER_RATE_LIMIT_LOGIN_MAX", "4")
@@ -132,6 +135,174 @@ impl Cluster {
     }
 }
 
+impl Cluster {
+    /// Starts two instances on `db` (and `redis`, if given).
+    fn two(dir: &Path, db: &TestDatabase, redis: Option<&TestRedis>) -> (Arc<Cluster>, [ServerProcess; 2]) {
+        let (a, b) = (
+            format!("127.0.0.1:{}", free_port()),
+            format!("127.0.0.1:{}", free_port()),
+        );
+        let sa = start(dir, &a, "1", db, redis);
+        let sb = start(dir, &b, "2", db, redis);
+        let cluster = Arc::new(Cluster {
+            client: reqwest::Client::new(),
+            a,
+            b,
+            next_ip: AtomicU32::new(1),
+        });
+        (cluster, [sa, sb])
+    }
+
+    async fn ready(&self) {
+        wait_ready(&self.a).await;
+        wait_ready(&self.b).await;
+    }
+
+    /// A request by `token` on `instance`, expecting 2xx; returns the body.
+    async fn ok(&self, instance: char, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> Value {
+        let (status, body, _) = self.send(instance, method, path, Some(token), body, None).await;
+        assert!((200..300).contains(&status), "{path}: {status} {body}");
+        body
+    }
+
+    /// Signs `email` in on `instance`; returns the access token.
+    async fn token_of(&self, instance: char, email: &str, password: &str) -> String {
+        let (status, body) = self.login(instance, email, password, None).await;
+        assert_eq!(status, 200, "{body}");
+        token(&body)
+    }
+
+    /// Whether `token` now answers `status` on `instance` at once, and within a second on
+    /// the other; each instance had answered it from its cache before (see `warm`).
+    async fn seen_by_both(&self, changed_on: char, token: &str, status: u16, what: &str) {
+        assert_eq!(
+            self.me(changed_on, token).await,
+            status,
+            "{what}: the next request on {changed_on}"
+        );
+        let other = if changed_on == 'a' { 'b' } else { 'a' };
+        let took = self.within_a_second(other, token, status).await;
+        eprintln!("{what} on {changed_on} seen by {other} after {took:?}");
+    }
+
+    /// Answers `token` on both instances twice (the second from each one's cache).
+    async fn warm(&self, token: &str) {
+        for instance in ['a', 'b', 'a', 'b'] {
+            assert_eq!(self.me(instance, token).await, 200);
+        }
+    }
+}
+
+/// Every change that ends or alters a session or an account, made through one instance, is
+/// refused by that instance on the next request and by the other within a second.
+async fn every_change_reaches_both_instances(redis: Option<&TestRedis>) {
+    let db = roster_testkit::or_skip!(TestDatabase::new(Backend::Postgres).await);
+    let dir = tempfile::tempdir().unwrap();
+    let (cluster, _servers) = Cluster::two(dir.path(), &db, redis);
+    cluster.ready().await;
+    let (_, admin) = cluster.register('a', "root@example.org").await;
+    let admin = token(&admin);
+    let (_, ann) = cluster.register('b', "ann@example.org").await;
+    let ann_id = ann["user"]["id"].as_str().unwrap().to_string();
+    let user_path = format!("/v1/users/{ann_id}");
+    let password = "long enough";
+    use reqwest::Method;
+
+    // A session revocation (a sign-out) through A.
+    let t = cluster.token_of('a', "ann@example.org", password).await;
+    cluster.warm(&t).await;
+    cluster.ok('a', Method::POST, "/v1/auth/logout", &t, None).await;
+    cluster.seen_by_both('a', &t, 401, "a sign-out").await;
+
+    // An API key revocation through B.
+    let t = cluster.token_of('b', "ann@example.org", password).await;
+    let key = cluster
+        .ok('b', Method::POST, "/v1/me/api-keys", &t, Some(json!({"name": "k"})))
+        .await;
+    let secret = key["secret"].as_str().unwrap().to_string();
+    cluster.warm(&secret).await;
+    let key_path = format!("/v1/me/api-keys/{}", key["id"].as_str().unwrap());
+    cluster.ok('b', Method::DELETE, &key_path, &t, None).await;
+    cluster.seen_by_both('b', &secret, 401, "a key revocation").await;
+
+    // A role change through A: B serves the new role within a second.
+    cluster.warm(&t).await;
+    cluster
+        .ok('a', Method::PATCH, &user_path, &admin, Some(json!({"role": "admin"})))
+        .await;
+    let (_, me, _) = cluster.send('a', Method::GET, "/v1/me", Some(&t), None, None).await;
+    assert_eq!(me["role"], "admin", "the role change on the next request on A");
+    let started = Instant::now();
+    loop {
+        let (_, me, _) = cluster.send('b', Method::GET, "/v1/me", Some(&t), None, None).await;
+        if me["role"] == "admin" {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "B still serves the old role"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    cluster
+        .ok('b', Method::PATCH, &user_path, &admin, Some(json!({"role": "user"})))
+        .await;
+    let (status, _, _) = cluster.send('b', Method::GET, "/v1/users", Some(&t), None, None).await;
+    assert_eq!(status, 403, "the demotion on the next request on B");
+
+    // A ban by the admin command (another process): both within a second.
+    cluster.warm(&t).await;
+    admin_command(dir.path(), &db, &["ban-user", "ann@example.org", "60"]);
+    for instance in ['a', 'b'] {
+        cluster.within_a_second(instance, &t, 403).await;
+    }
+    admin_command(dir.path(), &db, &["unban-user", "ann@example.org"]);
+    for instance in ['a', 'b'] {
+        cluster.within_a_second(instance, &t, 200).await;
+    }
+
+    // A deactivation through B.
+    cluster.warm(&t).await;
+    cluster
+        .ok('b', Method::PATCH, &user_path, &admin, Some(json!({"active": false})))
+        .await;
+    cluster.seen_by_both('b', &t, 401, "a deactivation").await;
+    cluster
+        .ok('a', Method::PATCH, &user_path, &admin, Some(json!({"active": true})))
+        .await;
+
+    // A password change through A ends the other sessions.
+    let current = cluster.token_of('a', "ann@example.org", password).await;
+    let other = cluster.token_of('b', "ann@example.org", password).await;
+    cluster.warm(&other).await;
+    cluster
+        .ok(
+            'a',
+            Method::POST,
+            "/v1/me/password",
+            &current,
+            Some(json!({"current_password": password, "new_password": "a new password"})),
+        )
+        .await;
+    cluster.seen_by_both('a', &other, 401, "a password change").await;
+
+    // A deletion through B.
+    cluster.warm(&current).await;
+    cluster.ok('b', Method::DELETE, &user_path, &admin, None).await;
+    cluster.seen_by_both('b', &current, 401, "a deletion").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_change_reaches_both_instances_with_redis() {
+    let redis = roster_testkit::or_skip!(TestRedis::new().await);
+    every_change_reaches_both_instances(Some(&redis)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_change_reaches_both_instances_without_redis() {
+    every_change_reaches_both_instances(None).await;
+}
+
 fn token(body: &Value) -> String {
     body["access_token"].as_str().unwrap().to_string()
 }
@@ -161,8 +332,8 @@ async fn two_instances_on_one_postgres_and_one_redis() {
         format!("127.0.0.1:{}", free_port()),
         format!("127.0.0.1:{}", free_port()),
     );
-    let _sa = start(dir.path(), &a, "1", &db, &redis);
-    let _sb = start(dir.path(), &b, "2", &db, &redis);
+    let _sa = start(dir.path(), &a, "1", &db, Some(&redis));
+    let _sb = start(dir.path(), &b, "2", &db, Some(&redis));
     wait_ready(&a).await;
     wait_ready(&b).await;
     let cluster = Arc::new(Cluster {

@@ -5,6 +5,8 @@
 use crate::waiting::{Counted, Waiting};
 use crate::{connect_error, migrate_error};
 use anyhow::Context;
+use roster_core::UserId;
+use roster_core::store::{AuthChanges, HEARTBEAT_INTERVAL};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
@@ -28,6 +30,8 @@ pub struct PgStore {
     pool: PgPool,
     /// The acquisitions waiting now (for the metrics).
     waiting: Arc<Waiting>,
+    /// The marks of changes to sessions, API keys and accounts (see `change_watcher`).
+    pub(crate) changes: Arc<AuthChanges>,
 }
 
 impl PgStore {
@@ -50,7 +54,25 @@ impl PgStore {
         Ok(Self {
             pool,
             waiting: Arc::default(),
+            changes: Arc::default(),
         })
+    }
+
+    /// Relays the changes other processes commit: triggers (migration 0040) notify
+    /// [`CHANGES_CHANNEL`] with the user's id in the transaction that changes a session, an
+    /// API key or an account, so the notice follows the commit. This listens on its own
+    /// connection and pings the channel every [`HEARTBEAT_INTERVAL`] through the pool; each
+    /// ping that comes back is the channel's heartbeat. A lost connection stops the cache
+    /// (the core reads the database on every request) until a new one listens and a ping
+    /// comes back.
+    fn change_watcher(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let pool = self.pool.clone();
+        let changes = self.changes.clone();
+        async move {
+            let pinger = tokio::spawn(ping_changes_channel(pool.clone()));
+            listen_for_changes(&pool, &changes).await;
+            pinger.abort();
+        }
     }
 
     /// Applies the migrations this Roster knows; refuses a database migrated by a newer one.
@@ -141,3 +163,70 @@ impl PgStore {
 }
 
 crate::capability::impl_store!(PgStore, Postgres);
+
+/// The channel the change triggers notify (migration 0040).
+pub(crate) const CHANGES_CHANNEL: &str = "roster_auth";
+/// The heartbeat's payload (user ids are numbers; `*` means anything may have changed).
+const PING: &str = "ping";
+
+async fn ping_changes_channel(pool: PgPool) {
+    while !pool.is_closed() {
+        let ping = sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANGES_CHANNEL)
+            .bind(PING)
+            .execute(&pool)
+            .await;
+        if let Err(error) = ping
+            && !matches!(error, sqlx::Error::PoolClosed)
+        {
+            tracing::debug!(%error, "cannot ping the change channel");
+        }
+        tokio::time::sleep(HEARTBEAT_INTERVAL).await;
+    }
+}
+
+async fn listen_for_changes(pool: &PgPool, changes: &AuthChanges) {
+    loop {
+        if pool.is_closed() {
+            return;
+        }
+        let listener = async {
+            let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+            listener.listen(CHANGES_CHANNEL).await?;
+            Ok::<_, sqlx::Error>(listener)
+        };
+        match listener.await {
+            Ok(mut listener) => loop {
+                match listener.try_recv().await {
+                    Ok(Some(notice)) => match notice.payload() {
+                        PING => changes.heartbeat(),
+                        "*" => changes.changed_everything(),
+                        id => match id.parse::<i64>() {
+                            Ok(id) => changes.changed_user(UserId(id)),
+                            Err(_) => changes.changed_everything(),
+                        },
+                    },
+                    Ok(None) => {
+                        changes.lost();
+                        tracing::warn!(
+                            "the change channel's connection was lost; checking the database on every request"
+                        );
+                        break;
+                    }
+                    Err(sqlx::Error::PoolClosed) => return,
+                    Err(error) => {
+                        changes.lost();
+                        tracing::warn!(%error, "the change channel failed; checking the database on every request");
+                        break;
+                    }
+                }
+            },
+            Err(sqlx::Error::PoolClosed) => return,
+            Err(error) => {
+                changes.lost();
+                tracing::warn!(%error, "cannot listen for changes; checking the database on every request");
+            }
+        }
+        tokio::time::sleep(HEARTBEAT_INTERVAL).await;
+    }
+}

@@ -417,14 +417,42 @@ fn where_clause(conditions: &[String]) -> String {
     }
 }
 
-/// The keyset-paginated `SELECT` for a page of users, with its parameters.
-pub(crate) fn list_users(query: &UserQuery, plan: SearchPlan) -> Result<(String, Vec<Param>), StoreError> {
-    // A dense search walks the sort order and filters; SQLite cannot estimate a LIKE and
-    // would otherwise read every match and sort them, so it is told which index to walk.
-    let source = match (plan, &query.search) {
+/// The table a listing reads: a dense search walks the sort order and filters; SQLite cannot
+/// estimate a LIKE and would otherwise read every match and sort them, so it is told which
+/// index to walk.
+fn listing_source(query: &UserQuery, plan: SearchPlan) -> String {
+    match (plan, &query.search) {
         (SearchPlan::ScanInSortOrder, Some(_)) => format!("users INDEXED BY {}", sort_index(query.sort)),
         _ => "users".to_string(),
-    };
+    }
+}
+
+/// The position (sort key, id) of the match at `$offset` (from 0) of a listing's search and
+/// filters in its order (its own position and limit ignored): what offset paging seeks to
+/// before it reads a page by keyset. It reads only the sort index's columns, so skipping rows
+/// costs no decoding of users.
+pub(crate) fn user_position(query: &UserQuery, plan: SearchPlan, offset: u64) -> (String, Vec<Param>) {
+    let source = listing_source(query, plan);
+    let expression = sort_expression(query.sort);
+    let mut params = Vec::new();
+    let conditions = filter_conditions(query, plan, &mut params);
+    let direction = if query.descending { "DESC" } else { "ASC" };
+    let offset = next(&mut params, Param::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
+    let sql = format!(
+        "SELECT {expression}, id FROM {source}{} ORDER BY {expression} {direction}, id {direction} LIMIT 1 OFFSET {offset}",
+        where_clause(&conditions)
+    );
+    (sql, params)
+}
+
+/// Whether a sort's key is a number (else text).
+pub(crate) fn sorts_by_number(sort: UserSort) -> bool {
+    matches!(sort, UserSort::CreatedAt | UserSort::UpdatedAt | UserSort::LastActiveAt)
+}
+
+/// The keyset-paginated `SELECT` for a page of users, with its parameters.
+pub(crate) fn list_users(query: &UserQuery, plan: SearchPlan) -> Result<(String, Vec<Param>), StoreError> {
+    let source = listing_source(query, plan);
     let expression = sort_expression(query.sort);
     let mut params: Vec<Param> = Vec::new();
     let mut conditions = filter_conditions(query, plan, &mut params);

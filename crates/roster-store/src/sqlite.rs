@@ -8,6 +8,7 @@ use crate::error::is_sqlite_busy;
 use crate::waiting::{Counted, Waiting};
 use crate::{connect_error, migrate_error};
 use anyhow::{Context, bail};
+use roster_core::store::{AuthChanges, HEARTBEAT_INTERVAL};
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, Transaction};
@@ -38,6 +39,9 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 /// and the commit has to reach the disk. The row means nothing else.
 const REPLACE_READINESS_PROBE: &str = "REPLACE INTO instance_state (name) VALUES ('readiness_probe')";
 
+/// The count of changes to sessions, API keys and accounts that triggers keep (migration 0040).
+const READ_CHANGE_COUNT: &str = "SELECT n FROM auth_changes WHERE id = 1";
+
 /// A Roster database in one SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -48,6 +52,8 @@ pub struct SqliteStore {
     writer_waiting: Arc<Waiting>,
     /// The last readiness probe: when it ran and whether a write committed.
     probe: Arc<tokio::sync::Mutex<Option<(Instant, bool)>>>,
+    /// The marks of changes to sessions, API keys and accounts (see `change_watcher`).
+    pub(crate) changes: Arc<AuthChanges>,
 }
 
 impl SqliteStore {
@@ -82,6 +88,7 @@ impl SqliteStore {
             reader_waiting: Arc::default(),
             writer_waiting: Arc::default(),
             probe: Arc::default(),
+            changes: Arc::default(),
         })
     }
 
@@ -112,6 +119,39 @@ impl SqliteStore {
         let mut transaction = self.begin_write().await?;
         sqlx::query(REPLACE_READINESS_PROBE).execute(&mut *transaction).await?;
         transaction.commit().await
+    }
+
+    /// Relays the changes other processes (the admin commands, a second server on the same
+    /// file) commit: triggers count every change of a session, an API key or an account in
+    /// `auth_changes` (migration 0040), and this polls the count every
+    /// [`HEARTBEAT_INTERVAL`]; a new count forgets everything remembered. Each poll that
+    /// answers is the channel's heartbeat; one that fails stops the cache until one answers.
+    fn change_watcher(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let pool = self.reader.clone();
+        let changes = self.changes.clone();
+        async move {
+            let mut last: Option<i64> = None;
+            loop {
+                match sqlx::query_scalar::<_, i64>(READ_CHANGE_COUNT).fetch_one(&pool).await {
+                    Ok(count) => {
+                        if last.is_some_and(|l| l != count) {
+                            changes.changed_everything();
+                        }
+                        last = Some(count);
+                        changes.heartbeat();
+                    }
+                    Err(sqlx::Error::PoolClosed) => return,
+                    Err(error) => {
+                        changes.lost();
+                        tracing::warn!(%error, "cannot read the change count; checking the database on every request");
+                    }
+                }
+                if pool.is_closed() {
+                    return;
+                }
+                tokio::time::sleep(HEARTBEAT_INTERVAL).await;
+            }
+        }
     }
 
     /// Applies the migrations this Roster knows; refuses a database migrated by a newer one.

@@ -126,6 +126,7 @@ pub async fn spawn_app_with_http(
     };
     configure(&mut config);
     let core = Arc::new(Core::new(store, clock.clone(), config).await.expect("core starts"));
+    watch_changes(&core).await;
     let state = AppState::new(core.clone(), http);
     let server = tokio::spawn(async move {
         let _ = roster_http::server::serve(listener, state, std::future::pending()).await;
@@ -166,6 +167,7 @@ pub async fn spawn_app_on_with(db: TestDatabase, configure: impl FnOnce(&mut Cor
     };
     configure(&mut config);
     let core = Arc::new(Core::new(store, clock.clone(), config).await.expect("core starts"));
+    watch_changes(&core).await;
     let state = AppState::new(core.clone(), HttpConfig::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = format!("http://{}", listener.local_addr().expect("address"));
@@ -356,5 +358,17 @@ impl TestApp {
             .await;
         r.assert_status(201);
         r.body["secret"].as_str().expect("secret").to_string()
+    }
+}
+
+/// Runs the credential cache's change watcher, as `roster serve` does, and waits (a few
+/// seconds at most) for its first heartbeat, so that requests use the cache from the start.
+async fn watch_changes(core: &Arc<Core>) {
+    tokio::spawn(core.watch_changes());
+    for _ in 0..300 {
+        if core.credential_cache_live() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }

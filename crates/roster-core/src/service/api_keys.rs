@@ -5,7 +5,7 @@ use super::{Actor, ApiKeyGate, Core, Credential, Surface};
 use crate::error::{Error, Result};
 use crate::id::ApiKeyId;
 use crate::journal::{audit, event};
-use crate::store::{ApiKey, StoreError};
+use crate::store::ApiKey;
 use crate::token::{digest, random_secret};
 use crate::user::{Role, validate_text};
 use time::{Duration, OffsetDateTime};
@@ -176,27 +176,35 @@ impl Core {
     }
 
     async fn check_api_key(&self, secret: &str) -> Result<Actor> {
-        let (key, user) = self
-            .store
-            .get_api_key_with_user(&digest(secret))
-            .await
-            .map_err(|e| match e {
-                StoreError::NotFound => Error::InvalidToken,
-                e => e.into(),
-            })?;
+        let mut found = self.api_key_with_user(digest(secret)).await?;
         let now = self.clock.now();
-        if key.expires_at.is_some_and(|t| t <= now) {
+        if found.record.expires_at.is_some_and(|t| t <= now) {
             return Err(Error::InvalidToken);
         }
-        user.ensure_may_sign_in_at(now)?;
+        found.user.ensure_may_sign_in_at(now)?;
         // Where the permission gates every route, a key stops working once its owner loses it.
         if self.config.api_key_gate == ApiKeyGate::Everywhere {
-            self.ensure_api_keys_permitted(&user, Surface::Other).await?;
+            self.ensure_api_keys_permitted(&found.user, Surface::Other).await?;
         }
-        if key.last_used_at.is_none_or(|t| now - t >= Duration::seconds(60)) {
-            self.store.touch_api_key(key.id, now).await?;
+        let mut touched = false;
+        if found
+            .record
+            .last_used_at
+            .is_none_or(|t| now - t >= Duration::seconds(60))
+        {
+            self.store.touch_api_key(found.record.id, now).await?;
+            found.record.last_used_at = Some(now);
+            touched = true;
         }
-        let user = self.touch_user_activity(user, now).await?;
+        if self.activity_due(&found.user, now) {
+            self.store.touch_user(found.user.id, now).await?;
+            found.user.last_active_at = Some(now);
+            touched = true;
+        }
+        if touched {
+            self.remember_api_key(digest(secret), &found);
+        }
+        let (key, user) = (found.record, found.user);
         Ok(Actor {
             user,
             credential: Credential::ApiKey {

@@ -379,26 +379,31 @@ impl Core {
         let claims = self.verify_access_token(token, now).await?;
         let (user_id, session_id) = claims.ids()?;
         crate::telemetry::note_request_user(user_id);
-        let (session, user) = self
-            .store
-            .get_session_with_user(session_id)
-            .await
-            .map_err(|e| match e {
-                StoreError::NotFound => Error::InvalidToken,
-                e => e.into(),
-            })?;
+        let mut found = self.session_with_user(session_id).await?;
+        let session = &mut found.record;
         if session.user_id != user_id || session.expires_at <= now {
             return Err(Error::InvalidToken);
         }
         if allow_pending {
-            user.ensure_may_identify_at(now)?;
+            found.user.ensure_may_identify_at(now)?;
         } else {
-            user.ensure_may_sign_in_at(now)?;
+            found.user.ensure_may_sign_in_at(now)?;
         }
+        let mut touched = false;
         if now - session.last_used_at >= TOUCH_INTERVAL {
             self.store.touch_session(session.id, now).await?;
+            session.last_used_at = now;
+            touched = true;
         }
-        let user = self.touch_user_activity(user, now).await?;
+        if self.activity_due(&found.user, now) {
+            self.store.touch_user(found.user.id, now).await?;
+            found.user.last_active_at = Some(now);
+            touched = true;
+        }
+        if touched {
+            self.remember_session(&found);
+        }
+        let (session, user) = (found.record, found.user);
         Ok(Actor {
             user,
             credential: Credential::Session(session.id),
@@ -444,12 +449,16 @@ impl Core {
         Ok(claims)
     }
 
+    /// Whether a user's activity is due to be recorded (at most once per `activity_interval`,
+    /// a minute).
+    pub(crate) fn activity_due(&self, user: &User, now: time::OffsetDateTime) -> bool {
+        user.last_active_at
+            .is_none_or(|t| now - t >= self.config.activity_interval)
+    }
+
     /// Records that a user is active, at most once per `activity_interval` (a minute).
     pub(crate) async fn touch_user_activity(&self, mut user: User, now: time::OffsetDateTime) -> Result<User> {
-        if user
-            .last_active_at
-            .is_none_or(|t| now - t >= self.config.activity_interval)
-        {
+        if self.activity_due(&user, now) {
             self.store.touch_user(user.id, now).await?;
             user.last_active_at = Some(now);
         }

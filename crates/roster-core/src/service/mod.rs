@@ -16,6 +16,7 @@ mod bans;
 mod browser;
 mod channels;
 mod chat_profile;
+mod credentials;
 mod email_change;
 mod groups;
 mod import;
@@ -277,6 +278,11 @@ pub struct Core {
     /// every request would cost more than the rest of the request. Revocation is still
     /// checked against the store each time.
     verified_tokens: quick_cache::sync::Cache<String, crate::token::AccessClaims>,
+    /// Sessions and API keys with their users, remembered between requests and forgotten when
+    /// the store marks a change (see [`credentials`]).
+    sessions: credentials::SessionCache,
+    api_keys: credentials::ApiKeyCache,
+    changes: Arc<crate::store::AuthChanges>,
     /// Delivers mail; None: nothing is sent (a log line says so, without the link).
     pub mailer: Option<Arc<dyn crate::mail::Mailer>>,
     /// Seals secrets at rest (TOTP secrets, signing keys, users' stored keys).
@@ -319,6 +325,7 @@ impl Core {
             hasher: PasswordHasher::new(config.hash_concurrency),
             avatar_permits: Arc::new(tokio::sync::Semaphore::new(config.avatar_concurrency.max(1))),
             ids: IdGenerator::new(config.node_id),
+            changes: store.changes(),
             store,
             clock,
             config,
@@ -326,6 +333,8 @@ impl Core {
             last_key_reload: Mutex::new(None),
             stats_cache: Mutex::new(None),
             verified_tokens: quick_cache::sync::Cache::new(VERIFIED_TOKEN_CACHE),
+            sessions: quick_cache::sync::Cache::new(credentials::CREDENTIAL_CACHE),
+            api_keys: quick_cache::sync::Cache::new(credentials::CREDENTIAL_CACHE),
             secrets,
             secrets_configured,
             oidc: oidc::OidcState::default(),

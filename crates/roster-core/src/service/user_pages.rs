@@ -118,19 +118,40 @@ impl Core {
         request: ListUsers,
         offset: u64,
     ) -> Result<OffsetPage> {
-        let mut skip = offset;
+        // A deep page seeks its start (the position of the user just before it, read from the
+        // sort index alone) and reads from there by keyset: it costs what the first page does
+        // but for that walk of the index, and holds the same users as walking every page
+        // before it would.
         let mut cursor = None;
+        if offset > 0 {
+            if listing == UserListing::Administered {
+                Authority::Actor(actor).require_admin()?;
+            }
+            let (query, _) = user_query(&ListUsers {
+                cursor: None,
+                ..request.clone()
+            })?;
+            match self.store.user_position(&query, offset - 1).await? {
+                Some((key, id)) => cursor = Some(encode_cursor(request.sort, &key, id)),
+                None => {
+                    let total = if request.with_total {
+                        self.store.count_matching_users(&query).await?
+                    } else {
+                        0
+                    };
+                    return Ok(OffsetPage {
+                        users: Vec::new(),
+                        total,
+                    });
+                }
+            }
+        }
         let mut total = None;
         let mut users = Vec::new();
         loop {
-            let limit = match request.limit {
-                _ if skip > 0 => skip.min(u64::from(MAX_PAGE_SIZE)) as u32,
-                Some(limit) => limit,
-                None => MAX_PAGE_SIZE,
-            };
             let page = ListUsers {
                 cursor: cursor.take(),
-                limit: Some(limit),
+                limit: Some(request.limit.unwrap_or(MAX_PAGE_SIZE)),
                 with_total: request.with_total && total.is_none(),
                 ..request.clone()
             };
@@ -139,13 +160,9 @@ impl Core {
                 UserListing::Directory => self.search_user_directory(actor, page).await?,
             };
             total = total.or(page.total);
-            if skip > 0 {
-                skip -= page.users.len() as u64;
-            } else {
-                users.extend(page.users);
-                if request.limit.is_some() {
-                    break;
-                }
+            users.extend(page.users);
+            if request.limit.is_some() {
+                break;
             }
             match page.next_cursor {
                 Some(next) => cursor = Some(next),
@@ -155,6 +172,42 @@ impl Core {
         let total = total.unwrap_or(users.len() as i64);
         Ok(OffsetPage { users, total })
     }
+}
+
+/// The store's query for a listing request (its position, and one more than its limit to
+/// tell whether a next page exists) and the limit; checks the limit and the search.
+fn user_query(request: &ListUsers) -> Result<(UserQuery, u32)> {
+    let limit = request.limit.unwrap_or(50);
+    if !(1..=MAX_PAGE_SIZE).contains(&limit) {
+        return Err(Error::invalid(
+            "limit",
+            format!("must be between 1 and {MAX_PAGE_SIZE}"),
+        ));
+    }
+    let search = request
+        .search
+        .as_deref()
+        .map(|s| s.trim().to_lowercase())
+        .filter(|s| !s.is_empty());
+    if search.as_ref().is_some_and(|s| s.chars().count() > 256) {
+        return Err(Error::invalid("q", "must be at most 256 characters"));
+    }
+    let after = request
+        .cursor
+        .as_deref()
+        .map(|c| decode_cursor(request.sort, c))
+        .transpose()?;
+    let query = UserQuery {
+        search,
+        role: request.role,
+        active: request.active,
+        sort: request.sort,
+        descending: request.descending,
+        after,
+        limit: limit + 1,
+        filters: request.filters.clone(),
+    };
+    Ok((query, limit))
 }
 
 impl Core {
@@ -167,35 +220,7 @@ impl Core {
     /// A page of users, for whoever may see it (see [`Core::list_users`] and
     /// [`Core::search_user_directory`]).
     pub(super) async fn user_page(&self, request: ListUsers) -> Result<UserPage> {
-        let limit = request.limit.unwrap_or(50);
-        if !(1..=MAX_PAGE_SIZE).contains(&limit) {
-            return Err(Error::invalid(
-                "limit",
-                format!("must be between 1 and {MAX_PAGE_SIZE}"),
-            ));
-        }
-        let search = request
-            .search
-            .map(|s| s.trim().to_lowercase())
-            .filter(|s| !s.is_empty());
-        if search.as_ref().is_some_and(|s| s.chars().count() > 256) {
-            return Err(Error::invalid("q", "must be at most 256 characters"));
-        }
-        let after = request
-            .cursor
-            .as_deref()
-            .map(|c| decode_cursor(request.sort, c))
-            .transpose()?;
-        let query = UserQuery {
-            search,
-            role: request.role,
-            active: request.active,
-            sort: request.sort,
-            descending: request.descending,
-            after,
-            limit: limit + 1,
-            filters: request.filters,
-        };
+        let (query, limit) = user_query(&request)?;
         let total = if request.with_total {
             Some(self.store.count_matching_users(&query).await?)
         } else {

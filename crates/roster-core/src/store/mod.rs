@@ -11,6 +11,7 @@
 mod account_tokens;
 mod api_keys;
 mod balances;
+mod changes;
 mod features;
 mod groups;
 mod instance;
@@ -31,6 +32,7 @@ pub use crate::webhooks::WebhookStore;
 pub use account_tokens::*;
 pub use api_keys::*;
 pub use balances::*;
+pub use changes::{AuthChanges, HEARTBEAT_INTERVAL, HEARTBEAT_LIFETIME};
 pub use features::*;
 pub use groups::*;
 pub use instance::*;
@@ -118,6 +120,15 @@ pub trait Store:
     async fn close(&self);
     /// The connection pools as they are now (no round trip; for the metrics).
     fn pool_stats(&self) -> Vec<PoolStats>;
+    /// The marks of the changes to sessions, API keys and accounts (see [`AuthChanges`]): the
+    /// store marks each change it commits before returning; [`Store::watch_changes`] relays
+    /// those of other processes.
+    fn changes(&self) -> std::sync::Arc<AuthChanges>;
+    /// Relays into [`Store::changes`] the changes other processes (other instances, the admin
+    /// commands) commit, and beats its heartbeat while the channel works: PostgreSQL
+    /// `LISTEN/NOTIFY`, or on SQLite a poll of the change counter. Runs until the store is
+    /// closed. Until it runs, nothing is remembered between requests.
+    fn watch_changes(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'static>>;
 }
 
 /// One connection pool's state.

@@ -149,6 +149,11 @@ pub trait UserStore: Send + Sync {
     async fn find_users_by_logins(&self, logins: &[String]) -> StoreResult<Vec<User>>;
     /// A page of users.
     async fn list_users(&self, query: &UserQuery) -> StoreResult<Vec<User>>;
+    /// The position (sort key, id) of the match at `offset` (from 0) of `query`'s search and
+    /// filters in its order (its `after` and `limit` ignored), or None past the last match:
+    /// offset paging seeks there, then reads its page after it by keyset, so a deep page costs
+    /// a walk of the sort index, not the decoding of every user before it.
+    async fn user_position(&self, query: &UserQuery, offset: u64) -> StoreResult<Option<(SortKey, UserId)>>;
     /// How many users match a query's search and filters (its position and limit ignored).
     async fn count_matching_users(&self, query: &UserQuery) -> StoreResult<i64>;
     /// How many users exist.

@@ -89,11 +89,8 @@ macro_rules! impl_api_keys {
                 }
 
                 async fn touch_api_key(&self, id: ApiKeyId, at: OffsetDateTime) -> StoreResult<()> {
-                    self.write_one_row(
-                        sqlx::query(sql::TOUCH_API_KEY).bind(id.0).bind(to_ms(at)),
-                        &Journal::default(),
-                    )
-                    .await
+                    self.touch_one_row(sqlx::query(sql::TOUCH_API_KEY).bind(id.0).bind(to_ms(at)))
+                        .await
                 }
 
                 async fn delete_api_keys_of_user(&self, user: UserId, journal: &Journal) -> StoreResult<u64> {

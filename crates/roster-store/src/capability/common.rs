@@ -6,13 +6,25 @@
 /// inside a write transaction of `$store`, bound to `$transaction`. Commits on `Ok`, rolls
 /// back on `Err`, and evaluates to `Result<T, TransactionError>`.
 macro_rules! write_transaction {
+    // A write that changes no session, API key or account (a last-use touch, the webhook
+    // worker's bookkeeping): the credential cache need not hear of it.
+    (quiet $store:expr, |$transaction:ident| $body:block) => {
+        $crate::capability::common::write_transaction!(@run $store, false, |$transaction| $body)
+    };
     ($store:expr, |$transaction:ident| $body:block) => {
+        $crate::capability::common::write_transaction!(@run $store, true, |$transaction| $body)
+    };
+    (@run $store:expr, $announce:expr, |$transaction:ident| $body:block) => {
         async {
             let mut $transaction = $store.begin_write().await?;
             let outcome: ::std::result::Result<_, $crate::error::TransactionError> = async { $body }.await;
             match outcome {
                 Ok(value) => {
                     $transaction.commit().await?;
+                    if $announce {
+                        // Before the caller answers: this instance sees its own change at once.
+                        $store.changes.changed_everything();
+                    }
                     Ok::<_, $crate::error::TransactionError>(value)
                 }
                 Err(error) => {
@@ -84,7 +96,7 @@ macro_rules! impl_common {
                     if !Self::SEQUENCES_OUTBOX {
                         return Ok(());
                     }
-                    write_transaction!(self, |transaction| {
+                    write_transaction!(quiet self, |transaction| {
                         Self::sequence_outbox(&mut transaction).await?;
                         Ok(())
                     })
@@ -282,6 +294,21 @@ macro_rules! impl_common {
                             return Err(StoreError::NotFound.into());
                         }
                         Self::write_journal(&mut transaction, journal).await?;
+                        Ok(())
+                    })?;
+                    Ok(())
+                }
+
+                /// Runs a one-statement write of a last-use time (no journal): NotFound when it
+                /// touched no row. Quiet: a touch changes nothing the credential cache holds.
+                async fn touch_one_row<'q>(
+                    &self,
+                    query: Query<'q, Db, <Db as Database>::Arguments<'q>>,
+                ) -> StoreResult<()> {
+                    write_transaction!(quiet self, |transaction| {
+                        if query.execute(&mut *transaction).await?.rows_affected() == 0 {
+                            return Err(StoreError::NotFound.into());
+                        }
                         Ok(())
                     })?;
                     Ok(())

@@ -69,6 +69,14 @@ macro_rules! impl_store {
                     self.close_pools().await;
                 }
 
+                fn changes(&self) -> std::sync::Arc<roster_core::store::AuthChanges> {
+                    self.changes.clone()
+                }
+
+                fn watch_changes(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'static>> {
+                    Box::pin(self.change_watcher())
+                }
+
                 fn pool_stats(&self) -> Vec<roster_core::store::PoolStats> {
                     self.pools()
                         .into_iter()

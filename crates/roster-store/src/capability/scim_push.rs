@@ -102,7 +102,7 @@ macro_rules! impl_scim_push {
                     group_events: &[&str],
                 ) -> StoreResult<u64> {
                     let statement = scim_push::fan_out(user_events, group_events);
-                    Ok(write_transaction!(self, |transaction| {
+                    Ok(write_transaction!(quiet self, |transaction| {
                         Self::sequence_outbox(&mut transaction).await?;
                         let last: i64 = sqlx::query_scalar(journal::LAST_OUTBOX_SEQ)
                             .fetch_one(&mut *transaction)

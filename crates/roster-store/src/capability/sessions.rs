@@ -145,11 +145,8 @@ macro_rules! impl_sessions {
                 }
 
                 async fn touch_session(&self, id: SessionId, at: OffsetDateTime) -> StoreResult<()> {
-                    self.write_one_row(
-                        sqlx::query(sql::TOUCH_SESSION).bind(id.0).bind(to_ms(at)),
-                        &Journal::default(),
-                    )
-                    .await
+                    self.touch_one_row(sqlx::query(sql::TOUCH_SESSION).bind(id.0).bind(to_ms(at)))
+                        .await
                 }
 
                 async fn list_sessions(&self, user: UserId) -> StoreResult<Vec<Session>> {

@@ -13,8 +13,8 @@ macro_rules! impl_users {
             use async_trait::async_trait;
             use roster_core::journal::Journal;
             use roster_core::store::{
-                AccountTokenKind, MigrationStore, StoreError, StoreResult, TermsAcceptance, UserCounts, UserQuery,
-                UserStore,
+                AccountTokenKind, MigrationStore, SortKey, StoreError, StoreResult, TermsAcceptance, UserCounts,
+                UserQuery, UserStore,
             };
             use roster_core::user::{PasswordHash, login_key};
             use roster_core::{Role, SessionId, User, UserId};
@@ -322,6 +322,40 @@ macro_rules! impl_users {
                     convert_all(rows, UserRow::into_user)
                 }
 
+                async fn user_position(
+                    &self,
+                    query: &UserQuery,
+                    offset: u64,
+                ) -> StoreResult<Option<(SortKey, UserId)>> {
+                    use sqlx::Row as _;
+                    let plan = self.search_plan(query).await?;
+                    let (statement, params) = sql::user_position(query, plan, offset);
+                    let mut select = sqlx::query(&statement);
+                    for param in params {
+                        select = match param {
+                            sql::Param::Int(v) => select.bind(v),
+                            sql::Param::Text(v) => select.bind(v),
+                            sql::Param::Bool(v) => select.bind(v),
+                        };
+                    }
+                    let Some(row) = select
+                        .fetch_optional(self.read_pool())
+                        .await
+                        .map_err(store_error)?
+                    else {
+                        return Ok(None);
+                    };
+                    let key = if sql::sorts_by_number(query.sort) {
+                        SortKey::Int(row.try_get::<i64, _>(0).map_err(store_error)?)
+                    } else {
+                        SortKey::Text(row.try_get::<String, _>(0).map_err(store_error)?)
+                    };
+                    Ok(Some((
+                        key,
+                        UserId(row.try_get::<i64, _>(1).map_err(store_error)?),
+                    )))
+                }
+
                 async fn count_matching_users(&self, query: &UserQuery) -> StoreResult<i64> {
                     // Counting visits every match, so the index helps whenever it can be used.
                     let plan = if Self::FULL_TEXT_SEARCH {
@@ -458,11 +492,8 @@ macro_rules! impl_users {
                 }
 
                 async fn touch_user(&self, id: UserId, at: OffsetDateTime) -> StoreResult<()> {
-                    self.write_one_row(
-                        sqlx::query(sql::TOUCH_USER).bind(id.0).bind(to_ms(at)),
-                        &Journal::default(),
-                    )
-                    .await
+                    self.touch_one_row(sqlx::query(sql::TOUCH_USER).bind(id.0).bind(to_ms(at)))
+                        .await
                 }
 
                 async fn set_password_hash(

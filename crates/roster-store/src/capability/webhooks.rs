@@ -41,7 +41,7 @@ macro_rules! impl_webhooks {
                     R: for<'r> sqlx::FromRow<'r, <Db as sqlx::Database>::Row> + Send + Unpin,
                 {
                     let claim = log.claim(Self::CLAIM_LOCK);
-                    Ok(write_transaction!(self, |transaction| {
+                    Ok(write_transaction!(quiet self, |transaction| {
                         let ids: Vec<i64> = sqlx::query_scalar(&claim)
                             .bind(owner)
                             .bind(to_ms(now))
@@ -72,7 +72,7 @@ macro_rules! impl_webhooks {
                     attempt: &AttemptRecord,
                 ) -> StoreResult<bool> {
                     let statement = webhooks::record_attempt(table);
-                    let updated = write_transaction!(self, |transaction| {
+                    let updated = write_transaction!(quiet self, |transaction| {
                         Ok(Self::bind_attempt(sqlx::query(&statement), id, owner, attempt)
                             .execute(&mut *transaction)
                             .await?
@@ -140,7 +140,7 @@ macro_rules! impl_webhooks {
                     now: OffsetDateTime,
                 ) -> StoreResult<Delivery> {
                     let (replay, count) = (log.replay(), log.count());
-                    write_transaction!(self, |transaction| {
+                    write_transaction!(quiet self, |transaction| {
                         let updated = sqlx::query(&replay)
                             .bind(id)
                             .bind(to_ms(now))
@@ -288,7 +288,7 @@ macro_rules! impl_webhooks {
                 }
 
                 async fn fan_out(&self, now: OffsetDateTime, batch: u32) -> StoreResult<u64> {
-                    let queued = write_transaction!(self, |transaction| {
+                    let queued = write_transaction!(quiet self, |transaction| {
                         Self::sequence_outbox(&mut transaction).await?;
                         let subscriptions: Vec<SubscriptionRow> = sqlx::query_as(&format!(
                             "SELECT {} FROM webhook_subscriptions ORDER BY id{}",
@@ -405,7 +405,7 @@ macro_rules! impl_webhooks {
                     if !Self::SINGLE_DELIVERER {
                         return Ok(true);
                     }
-                    let taken = write_transaction!(self, |transaction| {
+                    let taken = write_transaction!(quiet self, |transaction| {
                         Ok(sqlx::query(webhooks::ACQUIRE_LEASE)
                             .bind(name)
                             .bind(holder)
@@ -436,7 +436,7 @@ macro_rules! impl_webhooks {
                     if !Self::SINGLE_DELIVERER {
                         return Ok(());
                     }
-                    write_transaction!(self, |transaction| {
+                    write_transaction!(quiet self, |transaction| {
                         sqlx::query(webhooks::RELEASE_LEASE)
                             .bind(name)
                             .bind(holder)

@@ -121,6 +121,26 @@ async fn list_users_pages_match_one_query(backend: Backend) {
                     "no duplicates"
                 );
             }
+            // Offset paging seeks a position, then reads by keyset from it: the same users.
+            for offset in 0..expected.len() + 1 {
+                let position = f.store.user_position(&base, offset as u64).await.unwrap();
+                let Some((key, id)) = position else {
+                    assert_eq!(offset, expected.len(), "a position past the end, sort {sort:?}");
+                    continue;
+                };
+                assert_eq!(
+                    id, expected[offset],
+                    "position {offset}, sort {sort:?}, descending {descending}"
+                );
+                if offset % 5 == 0 {
+                    let rest = UserQuery {
+                        after: Some((key, id)),
+                        ..base.clone()
+                    };
+                    let rest: Vec<UserId> = f.store.list_users(&rest).await.unwrap().iter().map(|u| u.id).collect();
+                    assert_eq!(rest, expected[offset + 1..], "after position {offset}, sort {sort:?}");
+                }
+            }
             // Filters combine with pagination.
             let active = UserQuery {
                 active: Some(true),
@@ -132,6 +152,16 @@ async fn list_users_pages_match_one_query(backend: Backend) {
                 .filter(|id| users.iter().any(|u| u.id == *id && u.active))
                 .collect();
             assert_eq!(walk(f.store.as_ref(), &active, 5).await, expected_active);
+            for (offset, id) in expected_active.iter().enumerate() {
+                let position = f.store.user_position(&active, offset as u64).await.unwrap();
+                assert_eq!(position.map(|p| p.1), Some(*id), "active, position {offset}");
+            }
+            let past = f
+                .store
+                .user_position(&active, expected_active.len() as u64)
+                .await
+                .unwrap();
+            assert!(past.is_none());
         }
     }
 }

@@ -1,0 +1,322 @@
+//! The credential cache: sessions, API keys and their users are remembered between requests,
+//! and every change that ends or alters them takes effect on the next request of the instance
+//! that made it, and within a second on another process over the same database (a second
+//! store here, as the admin commands or another instance have). While the notification
+//! channel is down, every request reads the database.
+
+use roster_core::service::AdminUserChanges;
+use roster_core::{Core, CoreConfig, Role, Store};
+use roster_testkit::app::TestApp;
+use roster_testkit::{Backend, backend_tests, spawn_app};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Requests `/v1/me` twice (the second answered from the cache) and expects 200.
+async fn warm(app: &TestApp, token: &str) {
+    assert!(app.core.credential_cache_live(), "the change watcher runs");
+    for _ in 0..2 {
+        app.get("/v1/me", Some(token)).await.assert_status(200);
+    }
+}
+
+async fn every_change_takes_effect_on_the_next_request(backend: Backend) {
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
+    let admin = app.admin().await;
+    let op = app.core.operator();
+
+    // Ending a session.
+    let user = app.user(Role::User).await;
+    warm(&app, &user.access_token).await;
+    let second = app.login(&user.email, &user.password).await.body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    warm(&app, &second).await;
+    let sessions = app.get("/v1/me/sessions", Some(&second)).await.body;
+    let first = sessions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == false)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.delete(&format!("/v1/me/sessions/{first}"), Some(&second))
+        .await
+        .assert_status(204);
+    app.get("/v1/me", Some(&user.access_token))
+        .await
+        .assert_problem(401, "invalid_token");
+    app.get("/v1/me", Some(&second)).await.assert_status(200);
+
+    // Revoking an API key.
+    let key = app.api_key(&admin, &[]).await;
+    warm(&app, &key).await;
+    let keys = app.get("/v1/me/api-keys", Some(&admin.access_token)).await.body;
+    let key_id = keys.as_array().unwrap()[0]["id"].as_str().unwrap().to_string();
+    app.delete(&format!("/v1/me/api-keys/{key_id}"), Some(&admin.access_token))
+        .await
+        .assert_status(204);
+    app.get("/v1/me", Some(&key)).await.assert_problem(401, "invalid_token");
+
+    // A ban, and its end.
+    warm(&app, &second).await;
+    app.core
+        .ban_user(op, user.id, time::Duration::hours(1), Some("test"))
+        .await
+        .unwrap();
+    app.get("/v1/me", Some(&second)).await.assert_status(403);
+    app.core.unban_user(op, user.id).await.unwrap();
+    app.get("/v1/me", Some(&second)).await.assert_status(200);
+
+    // A role change shows at once.
+    app.patch(
+        &format!("/v1/users/{}", user.id),
+        Some(&admin.access_token),
+        &json!({"role": "admin"}),
+    )
+    .await
+    .assert_status(200);
+    let me = app.get("/v1/me", Some(&second)).await;
+    me.assert_status(200);
+    assert_eq!(me.body["role"], "admin");
+    app.get("/v1/users", Some(&second)).await.assert_status(200);
+    app.patch(
+        &format!("/v1/users/{}", user.id),
+        Some(&admin.access_token),
+        &json!({"role": "user"}),
+    )
+    .await
+    .assert_status(200);
+    app.get("/v1/users", Some(&second)).await.assert_status(403);
+
+    // Deactivation.
+    app.patch(
+        &format!("/v1/users/{}", user.id),
+        Some(&admin.access_token),
+        &json!({"active": false}),
+    )
+    .await
+    .assert_status(200);
+    app.get("/v1/me", Some(&second)).await.assert_status(401);
+
+    // A password change ends the other sessions (and an API key's owner keeps their key).
+    let other = app.user(Role::User).await;
+    let other_second = app.login(&other.email, &other.password).await.body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    warm(&app, &other_second).await;
+    warm(&app, &other.access_token).await;
+    app.post(
+        "/v1/me/password",
+        Some(&other.access_token),
+        &json!({"current_password": other.password, "new_password": "a brand new password"}),
+    )
+    .await
+    .assert_status(204);
+    app.get("/v1/me", Some(&other_second))
+        .await
+        .assert_problem(401, "invalid_token");
+
+    // Deletion.
+    let doomed = app.user(Role::User).await;
+    let doomed_key = app.api_key(&doomed, &[]).await;
+    warm(&app, &doomed.access_token).await;
+    warm(&app, &doomed_key).await;
+    app.delete(&format!("/v1/users/{}", doomed.id), Some(&admin.access_token))
+        .await
+        .assert_status(204);
+    app.get("/v1/me", Some(&doomed.access_token)).await.assert_status(401);
+    app.get("/v1/me", Some(&doomed_key)).await.assert_status(401);
+
+    // A profile change shows at once too.
+    app.patch("/v1/me", Some(&admin.access_token), &json!({"name": "Renamed"}))
+        .await
+        .assert_status(200);
+    let me = app.get("/v1/me", Some(&admin.access_token)).await;
+    assert_eq!(me.body["name"], "Renamed");
+}
+
+/// A second store and core over the same database: what another instance, or the admin
+/// commands, hold.
+async fn another_process(app: &TestApp) -> (Arc<dyn Store>, Core) {
+    let store = app.db.store().await;
+    let config = CoreConfig {
+        secret_key: app.core.config.secret_key.clone(),
+        ..CoreConfig::default()
+    };
+    let core = Core::new(store.clone(), app.clock.clone(), config).await.unwrap();
+    (store, core)
+}
+
+/// Waits, at most a second, until `/v1/me` answers `status` for `token` (0: any refusal, 401
+/// or 403).
+async fn within_a_second(app: &TestApp, token: &str, status: u16) {
+    let started = Instant::now();
+    loop {
+        let got = app.get("/v1/me", Some(token)).await.status;
+        if got == status || (status == 0 && matches!(got.as_u16(), 401 | 403)) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "still {got}, not {status}, after a second"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn changes_by_another_process_take_effect_within_a_second(backend: Backend) {
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
+    let _admin = app.admin().await;
+    let user = app.user(Role::User).await;
+    let key = app.api_key(&user, &[]).await;
+    warm(&app, &user.access_token).await;
+    warm(&app, &key).await;
+    let (store, other) = another_process(&app).await;
+    let op = other.operator();
+
+    other
+        .ban_user(op, user.id, time::Duration::hours(1), None)
+        .await
+        .unwrap();
+    within_a_second(&app, &user.access_token, 403).await;
+    within_a_second(&app, &key, 403).await;
+    other.unban_user(op, user.id).await.unwrap();
+    within_a_second(&app, &user.access_token, 200).await;
+
+    other
+        .admin_update_user(
+            op,
+            user.id,
+            AdminUserChanges {
+                role: Some(Role::Admin),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let started = Instant::now();
+    while app.get("/v1/me", Some(&user.access_token)).await.body["role"] != "admin" {
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "the role change is not seen"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    other
+        .admin_update_user(
+            op,
+            user.id,
+            AdminUserChanges {
+                active: Some(false),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    within_a_second(&app, &user.access_token, 401).await;
+    within_a_second(&app, &key, 0).await;
+    other
+        .admin_update_user(
+            op,
+            user.id,
+            AdminUserChanges {
+                active: Some(true),
+                password: Some("changed by another".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    // The password set by an administrator ends the sessions.
+    within_a_second(&app, &user.access_token, 401).await;
+
+    let fresh = app.login(&user.email, "changed by another").await.body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    warm(&app, &fresh).await;
+    other.delete_user(op, user.id).await.unwrap();
+    within_a_second(&app, &fresh, 401).await;
+    store.close().await;
+}
+
+backend_tests!(
+    every_change_takes_effect_on_the_next_request,
+    changes_by_another_process_take_effect_within_a_second,
+);
+
+/// PostgreSQL: while the notification channel is down, every request reads the database, so a
+/// change no notice reports is still refused on the next request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_channel_every_request_reads_the_database() {
+    let app = roster_testkit::or_skip!(spawn_app(Backend::Postgres).await);
+    let _admin = app.admin().await;
+    let (store, other) = another_process(&app).await;
+    let pool = sqlx::PgPool::connect(&app.db.url).await.unwrap();
+    let mut proven = false;
+    for _ in 0..20 {
+        let started = Instant::now();
+        while !app.core.credential_cache_live() {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "the channel does not come back"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let user = app.user(Role::User).await;
+        warm(&app, &user.access_token).await;
+        // Ends the watcher's connection; the watcher notices, then listens again shortly.
+        sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query LIKE 'LISTEN %'",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        let started = Instant::now();
+        while app.core.credential_cache_live() {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "the lost channel is not noticed"
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        other
+            .admin_update_user(
+                other.operator(),
+                user.id,
+                AdminUserChanges {
+                    active: Some(false),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let status = app.get("/v1/me", Some(&user.access_token)).await.status;
+        if app.core.credential_cache_live() {
+            // The channel came back before the request: it proves nothing; again.
+            continue;
+        }
+        assert_eq!(status, 401, "a stale session was served while the channel was down");
+        proven = true;
+        break;
+    }
+    assert!(proven, "the channel never stayed down long enough to test");
+    // And it comes back: the cache is used again.
+    let started = Instant::now();
+    while !app.core.credential_cache_live() {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the channel does not come back"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    store.close().await;
+    pool.close().await;
+}
