@@ -137,7 +137,6 @@ for w in "${what[@]}"; do
         promtool) prometheus_tools ;;
         systemd) systemd_tools ;;
         axe) axe ;;
-        *) log "unknown part: $w (openwebui, langflow, driver, browser, proxy, promtool, systemd, axe)"; exit 2 ;;
         # The `httpx2` extra brings the HTTP client the checker drives the server with.
         scim) venv scim "scim2-tester[httpx2]==$SCIM2_TESTER_VERSION" ;;
         *) log "unknown part: $w (openwebui, langflow, driver, browser, proxy, promtool, systemd, axe, scim)"; exit 2 ;;

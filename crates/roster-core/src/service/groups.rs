@@ -86,10 +86,11 @@ impl Core {
             updated_at: now,
         };
         let record = json!({ "group_id": group.id.to_string(), "name": group.name });
-        let journal = self
-            .journal(by)
-            .audit(audit::GROUP_CREATE, None, record.clone())
-            .event(event::GROUP_CREATED, group_subject(group.id), record);
+        let journal = self.journal(by).audit(audit::GROUP_CREATE, None, record.clone()).event(
+            event::GROUP_CREATED,
+            group_subject(group.id),
+            record,
+        );
         Ok((group, journal))
     }
 

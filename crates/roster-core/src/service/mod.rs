@@ -30,8 +30,8 @@ mod password_resets;
 mod permissions;
 mod product_config;
 mod retention;
-mod scim_server;
 mod scim_push;
+mod scim_server;
 mod sealing;
 mod sessions;
 mod social;
@@ -89,16 +89,16 @@ pub use permissions::{
     Surface, builtin_permissions, check_preference_gates, fill_missing, forbidden_by, or_merge, remove_at, value_at,
 };
 pub use retention::{Purged, RetentionPolicy};
-pub use scim_server::{
-    ERROR_SCHEMA as SCIM_ERROR_SCHEMA, SCOPE_SCIM, ScimList, ScimListQuery, ScimResourceKind, project_attributes,
-    resource_type_by_id as scim_resource_type, resource_types as scim_resource_types, schema_by_id as scim_schema,
-    schemas as scim_schemas, service_provider_config as scim_service_provider_config,
-};
 pub use scim_push::{
     AUDIT_DELIVERY_REPLAY as AUDIT_SCIM_DELIVERY_REPLAY, AUDIT_SYNC as AUDIT_SCIM_SYNC,
     AUDIT_TARGET_ADD as AUDIT_SCIM_TARGET_ADD, AUDIT_TARGET_REMOVE as AUDIT_SCIM_TARGET_REMOVE, DesiredUser, Drift,
     GROUP_EVENTS as SCIM_GROUP_EVENTS, NewScimTarget, PAGE_SIZE as SCIM_PAGE_SIZE, RemoteGroup, RemoteUser, StepError,
     SyncReport, USER_EVENTS as SCIM_USER_EVENTS, desired_user,
+};
+pub use scim_server::{
+    ERROR_SCHEMA as SCIM_ERROR_SCHEMA, SCOPE_SCIM, ScimList, ScimListQuery, ScimResourceKind, project_attributes,
+    resource_type_by_id as scim_resource_type, resource_types as scim_resource_types, schema_by_id as scim_schema,
+    schemas as scim_schemas, service_provider_config as scim_service_provider_config,
 };
 pub use sealing::{KEY_CHECK_SETTING, key_matches_database};
 pub use social::FRIEND_REQUEST_BLOCKED;
