@@ -381,6 +381,65 @@ async fn yaml_files_and_file_secrets(backend: Backend) {
     assert_eq!(groups, ["ops"]);
 }
 
+/// SCIM targets: created with a token from the environment (never printed), unchanged on a
+/// second run, updated in place (same id, so the delivery log and outbox position stay) when
+/// the token or a flag changes, and removed by --prune.
+async fn scim_targets_are_applied(backend: Backend) {
+    let db = roster_testkit::or_skip!(TestDatabase::new(backend).await);
+    let dir = tempfile::tempdir().unwrap();
+    let store = db.store().await;
+    let file = |groups: bool| {
+        format!(
+            "[[scim_targets]]\nname = \"chat\"\nurl = \"https://chat.example.org/api/v1/scim/v2/\"\n\
+             token = \"env:SCIM_TOKEN\"\ngroups = {groups}\n"
+        )
+    };
+    let run = |file: &str, token: &str, flags: &[&str]| {
+        let mut args = vec!["apply", file];
+        args.extend_from_slice(flags);
+        let (code, out, err) = roster(&db, dir.path(), &args, &[("SCIM_TOKEN", token)]);
+        assert_eq!(code, 0, "apply {file} {flags:?}: {out}{err}");
+        assert!(!out.contains(token), "the token printed: {out}");
+        out
+    };
+    std::fs::write(dir.path().join("scim.toml"), file(false)).unwrap();
+    let out = run("scim.toml", "first-token-0123456789", &[]);
+    assert!(out.contains("1 created"), "{out}");
+    let created = store.list_scim_targets().await.unwrap();
+    assert_eq!(created.len(), 1);
+    assert_eq!(created[0].url, "https://chat.example.org/api/v1/scim/v2");
+    assert!(!created[0].push_groups);
+    let out = run("scim.toml", "first-token-0123456789", &[]);
+    assert!(out.starts_with("No changes"), "{out}");
+
+    let out = run("scim.toml", "second-token-0123456789", &["--dry-run"]);
+    assert!(out.contains("token"), "{out}");
+    assert_eq!(store.list_scim_targets().await.unwrap()[0].token, created[0].token);
+    let out = run("scim.toml", "second-token-0123456789", &[]);
+    assert!(out.contains("1 updated") && out.contains("token"), "{out}");
+    std::fs::write(dir.path().join("scim.toml"), file(true)).unwrap();
+    let out = run("scim.toml", "second-token-0123456789", &[]);
+    assert!(
+        out.contains("1 updated") && out.contains("groups") && !out.contains("token"),
+        "{out}"
+    );
+    let updated = store.list_scim_targets().await.unwrap();
+    assert_eq!(updated[0].id, created[0].id, "updated in place");
+    assert_eq!(updated[0].start_seq, created[0].start_seq);
+    assert!(updated[0].push_groups);
+    assert_ne!(updated[0].token, created[0].token, "the new token is sealed");
+    let out = run("scim.toml", "second-token-0123456789", &[]);
+    assert!(out.starts_with("No changes"), "{out}");
+
+    std::fs::write(dir.path().join("none.toml"), "scim_targets = []\n").unwrap();
+    let out = run("none.toml", "unused-token-0123456789", &[]);
+    assert!(out.contains("kept"), "{out}");
+    assert_eq!(store.list_scim_targets().await.unwrap().len(), 1);
+    let out = run("none.toml", "unused-token-0123456789", &["--prune"]);
+    assert!(out.contains("1 deleted"), "{out}");
+    assert!(store.list_scim_targets().await.unwrap().is_empty());
+}
+
 async fn store_groups(db: &TestDatabase) -> Vec<String> {
     db.store()
         .await
@@ -422,5 +481,6 @@ backend_tests!(
     apply_reapply_change_dry_run_and_prune,
     bad_files_change_nothing,
     yaml_files_and_file_secrets,
+    scim_targets_are_applied,
     the_documented_example_applies,
 );

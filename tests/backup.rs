@@ -5,6 +5,7 @@
 
 use roster_core::Role;
 use roster_core::service::NewUser;
+use roster_store::transfer::NOT_DATA;
 use roster_testkit::app::{TestApp, spawn_app_on};
 use roster_testkit::{Backend, TestDatabase, backend_tests};
 use serde_json::json;
@@ -215,24 +216,25 @@ fn normalise(literal: &str) -> String {
     literal.to_string()
 }
 
-/// The data tables as the test reads the catalogue: everything but sqlx's migrations table,
-/// SQLite's own tables and SQLite's full-text index (`users_search` and its shadow tables).
+/// The data tables as the test reads the catalogue: everything but sqlx's migrations table and
+/// the credential cache's change count (`NOT_DATA`), SQLite's own tables and SQLite's
+/// full-text index (`users_search` and its shadow tables).
 async fn catalogue(url: &str) -> Vec<String> {
     let mut tables: Vec<String> = if url.starts_with("sqlite") {
         let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
-        sqlx::query_scalar(
+        sqlx::query_scalar(&format!(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
-             AND name <> '_sqlx_migrations' AND name NOT LIKE 'users_search%'",
-        )
+                 AND name NOT IN {NOT_DATA} AND name NOT LIKE 'users_search%'"
+        ))
         .fetch_all(&mut c)
         .await
         .unwrap()
     } else {
         let mut c = sqlx::PgConnection::connect(url).await.unwrap();
-        sqlx::query_scalar(
+        sqlx::query_scalar(&format!(
             "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() \
-             AND table_type = 'BASE TABLE' AND table_name <> '_sqlx_migrations'",
-        )
+                 AND table_type = 'BASE TABLE' AND table_name NOT IN {NOT_DATA}"
+        ))
         .fetch_all(&mut c)
         .await
         .unwrap()

@@ -15,6 +15,8 @@ pub(crate) const INSERT_TARGET: &str = "INSERT INTO scim_targets (id, name, url,
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)";
 pub(crate) const DELETE_DELIVERIES_OF_TARGET: &str = "DELETE FROM scim_deliveries WHERE target_id = $1";
 pub(crate) const DELETE_TARGET: &str = "DELETE FROM scim_targets WHERE id = $1";
+pub(crate) const UPDATE_TARGET: &str =
+    "UPDATE scim_targets SET url = $2, token = $3, push_groups = $4, deactivate_on_delete = $5 WHERE id = $1";
 pub(crate) const ADVANCE_TARGETS: &str = "UPDATE scim_targets SET fanned_out_seq = $1 WHERE fanned_out_seq < $1";
 
 /// Queues the events after each target's position up to `$2` (the last sequenced one) whose

@@ -4,7 +4,8 @@
 //! each table's columns are read from the database's own catalogue (SQLite's `sqlite_master`,
 //! PostgreSQL's `information_schema`), never from a list kept here, so a table a later
 //! migration adds is moved without a change to this file. Left out are only what is not data:
-//! sqlx's `_sqlx_migrations` (the target's own migrations make it), SQLite's internal tables,
+//! sqlx's `_sqlx_migrations` (the target's own migrations make it), `auth_changes` (the
+//! credential cache's change count, which each database keeps for itself), SQLite's internal tables,
 //! and SQLite's virtual tables with their shadow tables (the full-text search index, which the
 //! users table's triggers rebuild as rows go in).
 //!
@@ -29,6 +30,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
+
+/// The tables that are not data, as an SQL list: sqlx's record of the migrations (the target's
+/// own migrations write it) and the credential cache's change count (each database counts its
+/// own changes; migration 0040 gives it its one row).
+pub const NOT_DATA: &str = "('_sqlx_migrations', 'auth_changes')";
 
 /// Binds a value as the target column's kind wants it (typed NULLs).
 macro_rules! bind {
@@ -257,8 +263,10 @@ impl Db {
             Db::Sqlite(_) => {
                 let all = self
                     .strings(
-                        "SELECT name, COALESCE(sql, '') FROM sqlite_master WHERE type = 'table' \
-                         AND name NOT LIKE 'sqlite_%' AND name <> '_sqlx_migrations' ORDER BY name",
+                        &format!(
+                            "SELECT name, COALESCE(sql, '') FROM sqlite_master WHERE type = 'table' \
+                             AND name NOT LIKE 'sqlite_%' AND name NOT IN {NOT_DATA} ORDER BY name"
+                        ),
                         None,
                     )
                     .await?;
@@ -279,9 +287,11 @@ impl Db {
             }
             Db::Pg(_) => self
                 .strings(
-                    "SELECT table_name::text, table_type::text FROM information_schema.tables \
-                     WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' \
-                     AND table_name <> '_sqlx_migrations' ORDER BY table_name",
+                    &format!(
+                        "SELECT table_name::text, table_type::text FROM information_schema.tables \
+                         WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' \
+                         AND table_name NOT IN {NOT_DATA} ORDER BY table_name"
+                    ),
                     None,
                 )
                 .await?

@@ -1,10 +1,13 @@
-//! The kinds `roster apply` manages: the permission template, groups, webhook subscriptions
-//! and OpenID Connect clients. Each is one [`Kind`] over the core's services.
+//! The kinds `roster apply` manages: the permission template, groups, webhook subscriptions,
+//! OpenID Connect clients and SCIM targets. Each is one [`Kind`] over the core's services.
 
 use super::{Kind, Origin, differing, read_secret, set_of};
 use crate::admin::explain;
 use roster_core::service::oidc::{ClientChanges, ClientView, NewClient};
-use roster_core::service::{DEFAULT_TEMPLATE, GroupChanges, GroupWithMembers, NewGroup, NewSubscription, check_group};
+use roster_core::service::{
+    DEFAULT_TEMPLATE, GroupChanges, GroupWithMembers, NewGroup, NewScimTarget, NewSubscription, check_group,
+};
+use roster_core::store::ScimTarget;
 use roster_core::webhooks::Subscription;
 use roster_core::{Core, UserId};
 use serde::Deserialize;
@@ -498,6 +501,92 @@ impl Kind for Clients {
 
     async fn delete(core: &Core, live: ClientView) -> anyhow::Result<()> {
         core.delete_oidc_client(core.operator(), &live.client_id)
+            .await
+            .map_err(explain)
+    }
+}
+
+/// `scim_targets`: where users (and groups) are pushed over SCIM, named by `name`. `token` as a
+/// webhook's `secret` (`env:`, `file:` or the value); a change to it is found by digest, never
+/// shown. An update keeps the target's delivery log and outbox position.
+pub struct ScimTargets;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScimTargetSpec {
+    name: String,
+    url: String,
+    token: String,
+    #[serde(default)]
+    groups: bool,
+    #[serde(default)]
+    deactivate_on_delete: bool,
+}
+
+impl Kind for ScimTargets {
+    const SECTION: &'static str = "scim_targets";
+    type Spec = ScimTargetSpec;
+    type Desired = NewScimTarget;
+    type Live = ScimTarget;
+
+    fn key(spec: &ScimTargetSpec) -> String {
+        spec.name.trim().to_string()
+    }
+
+    async fn desired(core: &Core, spec: ScimTargetSpec, origin: &Origin) -> anyhow::Result<NewScimTarget> {
+        let token = read_secret(&spec.token, origin).map_err(|e| anyhow::anyhow!("token: {e}"))?;
+        Ok(core.check_scim_target(&NewScimTarget {
+            name: spec.name,
+            url: spec.url,
+            token,
+            push_groups: spec.groups,
+            deactivate_on_delete: spec.deactivate_on_delete,
+        })?)
+    }
+
+    async fn live(core: &Core) -> anyhow::Result<Vec<(String, ScimTarget)>> {
+        let targets = core.list_scim_targets(core.operator()).await.map_err(explain)?;
+        Ok(targets.into_iter().map(|t| (t.name.clone(), t)).collect())
+    }
+
+    async fn changes(core: &Core, desired: &NewScimTarget, live: &ScimTarget) -> anyhow::Result<Vec<&'static str>> {
+        let token_same = core
+            .scim_target_token_is(core.operator(), &live.name, &desired.token)
+            .await
+            .map_err(explain)?;
+        Ok(differing(&[
+            ("url", desired.url == live.url),
+            ("token", token_same),
+            ("groups", desired.push_groups == live.push_groups),
+            (
+                "deactivate_on_delete",
+                desired.deactivate_on_delete == live.deactivate_on_delete,
+            ),
+        ]))
+    }
+
+    async fn create(core: &Core, desired: NewScimTarget) -> anyhow::Result<Option<String>> {
+        core.add_scim_target(core.operator(), desired).await.map_err(explain)?;
+        Ok(None)
+    }
+
+    async fn update(
+        core: &Core,
+        mut desired: NewScimTarget,
+        _live: ScimTarget,
+        fields: &[&'static str],
+    ) -> anyhow::Result<()> {
+        if !fields.contains(&"token") {
+            desired.token.clear();
+        }
+        core.update_scim_target(core.operator(), desired)
+            .await
+            .map_err(explain)?;
+        Ok(())
+    }
+
+    async fn delete(core: &Core, live: ScimTarget) -> anyhow::Result<()> {
+        core.remove_scim_target(core.operator(), &live.name)
             .await
             .map_err(explain)
     }

@@ -1,5 +1,5 @@
 //! `roster apply FILE [--dry-run] [--prune]`: makes the objects a file declares (groups, the
-//! permission template, webhook subscriptions, OpenID Connect clients) match it, through the
+//! permission template, webhook subscriptions, OpenID Connect clients, SCIM targets) match it, through the
 //! same core services as the API (audited and in the outbox where those are).
 //!
 //! Each kind of object is one [`Kind`]: the section of the file it reads, how one entry is
@@ -32,11 +32,12 @@ pub struct Args {
 }
 
 /// The sections a file may have, in the order they are applied.
-pub const KINDS: [&str; 4] = [
+pub const KINDS: [&str; 5] = [
     kinds::Templates::SECTION,
     kinds::Groups::SECTION,
     kinds::Webhooks::SECTION,
     kinds::Clients::SECTION,
+    kinds::ScimTargets::SECTION,
 ];
 
 /// Where the file is (`file:` secrets are read relative to it).
@@ -257,6 +258,7 @@ async fn plan_all(
         plan::<kinds::Groups>(core, document, origin, prune).await?,
         plan::<kinds::Webhooks>(core, document, origin, prune).await?,
         plan::<kinds::Clients>(core, document, origin, prune).await?,
+        plan::<kinds::ScimTargets>(core, document, origin, prune).await?,
     ];
     Ok(plans.into_iter().flatten().collect())
 }

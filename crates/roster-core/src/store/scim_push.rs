@@ -50,6 +50,9 @@ pub trait ScimPushStore: Send + Sync {
     async fn get_scim_target(&self, name: &str) -> StoreResult<ScimTarget>;
     /// Deletes a target and its delivery log, and writes `journal`; NotFound if absent.
     async fn delete_scim_target(&self, id: i64, journal: &Journal) -> StoreResult<()>;
+    /// Writes a target's url, sealed token and flags (NotFound when it is gone), with the
+    /// change's journal; its delivery log and outbox position stay.
+    async fn update_scim_target(&self, target: &ScimTarget, journal: &Journal) -> StoreResult<()>;
     /// Queues, for every target, the outbox events after its `fanned_out_seq` whose type is
     /// in `user_events` (or, for targets that push groups, in `group_events`) as pending
     /// deliveries due at `now`; advances `fanned_out_seq`. Returns how many were queued.

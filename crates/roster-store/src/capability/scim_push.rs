@@ -75,6 +75,26 @@ macro_rules! impl_scim_push {
                     row.into_target()
                 }
 
+                async fn update_scim_target(&self, target: &ScimTarget, journal: &Journal) -> StoreResult<()> {
+                    write_transaction!(self, |transaction| {
+                        let updated = sqlx::query(scim_push::UPDATE_TARGET)
+                            .bind(target.id)
+                            .bind(&target.url)
+                            .bind(&target.token)
+                            .bind(target.push_groups)
+                            .bind(target.deactivate_on_delete)
+                            .execute(&mut *transaction)
+                            .await?
+                            .rows_affected();
+                        if updated == 0 {
+                            return Err(StoreError::NotFound.into());
+                        }
+                        Self::write_journal(&mut transaction, journal).await?;
+                        Ok(())
+                    })
+                    .map_err(Into::into)
+                }
+
                 async fn delete_scim_target(&self, id: i64, journal: &Journal) -> StoreResult<()> {
                     write_transaction!(self, |transaction| {
                         sqlx::query(scim_push::DELETE_DELIVERIES_OF_TARGET)
