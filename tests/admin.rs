@@ -82,6 +82,17 @@ async fn me_status(app: &TestApp, token: &str) -> u16 {
     app.get("/v1/me", Some(token)).await.status.as_u16()
 }
 
+/// Waits (at most 5 s) until `GET /v1/me` with `token` answers `want`. A command is another
+/// process: the running server learns of its change through the database's change notices
+/// (within a second, docs/deployment.md), not at once as it does of its own changes. The
+/// assertions that follow check the answer itself.
+async fn settle(app: &TestApp, token: &str, want: u16) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while me_status(app, token).await != want && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 async fn create_user_and_list_users(backend: Backend) {
     let app = roster_testkit::or_skip!(app(backend).await);
     let r = roster(
@@ -207,6 +218,7 @@ async fn ban_unban_and_list_bans(backend: Backend) {
     assert!(r.stdout.contains(&format!("Found user: {}", user.email)), "{r:?}");
     // Existing tokens, API keys and logins are refused with the ban's end.
     for token in [&user.access_token, &key] {
+        settle(&app, token, 403).await;
         let r = app.get("/v1/me", Some(token)).await;
         r.assert_problem(403, "banned");
         assert!(
@@ -249,6 +261,8 @@ async fn ban_unban_and_list_bans(backend: Backend) {
     assert_eq!(me_status(&app, &key).await, 403);
     // ...or is lifted at once.
     roster(&app, &["unban-user", &user.email], "").ok();
+    settle(&app, &user.access_token, 200).await;
+    settle(&app, &key, 200).await;
     assert_eq!(me_status(&app, &user.access_token).await, 200);
     assert_eq!(me_status(&app, &key).await, 200);
     app.login(&user.email, &user.password).await.assert_status(200);
@@ -268,6 +282,7 @@ async fn reset_password_ends_sessions(backend: Backend) {
     );
     r.ok();
     assert!(r.stdout.contains("Password successfully reset!"), "{r:?}");
+    settle(&app, &user.access_token, 401).await;
     app.get("/v1/me", Some(&user.access_token))
         .await
         .assert_problem(401, "invalid_token");
@@ -283,6 +298,8 @@ async fn reset_password_ends_sessions(backend: Backend) {
         "another new password\n",
     )
     .ok();
+    settle(&app, &key, 401).await;
+    settle(&app, fresh.body["access_token"].as_str().unwrap(), 401).await;
     assert_eq!(me_status(&app, &key).await, 401, "--revoke-keys");
     assert_eq!(me_status(&app, fresh.body["access_token"].as_str().unwrap()).await, 401);
     // A reset link, used through the API.
@@ -721,6 +738,7 @@ async fn prompts_on_a_terminal(backend: Backend) {
     })
     .await;
     assert_eq!(code, 0);
+    settle(&app, &token, 401).await;
     assert_eq!(me_status(&app, &token).await, 401, "old sessions end");
     app.login("dora", "final password").await.assert_status(200);
 
