@@ -34,6 +34,15 @@ where
     axum::Router::new().nest(&format!("/{prefix}"), router)
 }
 
+/// The body limit of an avatar upload route. The core refuses any image over
+/// `avatar_max_bytes` with the dialect's own error; the transport limit sits well above that
+/// (twice the limit, plus room for the multipart framing) so a modestly oversized upload is read
+/// to its end and answered, rather than cut off mid-body, which a client still sending sees as a
+/// closed connection instead of the error.
+pub(crate) fn avatar_body_limit(avatar_max_bytes: usize) -> usize {
+    avatar_max_bytes.saturating_mul(2).saturating_add(64 * 1024)
+}
+
 /// A stored avatar as every dialect serves it: its media type, cached for a year (a new
 /// avatar gets a new name), never sniffed.
 pub(crate) fn avatar_response(file: &str, bytes: Vec<u8>) -> axum::response::Response {

@@ -36,7 +36,7 @@ pub fn mount(state: &AppState) -> Router<AppState> {
 
 /// The LibreChat routes, relative to the mount prefix.
 fn routes(state: &AppState) -> Router<AppState> {
-    let avatar_limit = state.core.config.avatar_max_bytes + 64 * 1024;
+    let avatar_limit = crate::dialect::avatar_body_limit(state.core.config.avatar_max_bytes);
     Router::new()
         .route("/health", get(health))
         .route("/api/auth/register", post(register))

@@ -21,7 +21,7 @@ type Result<T> = std::result::Result<T, PlexiError>;
 /// Mounts the Plexichat routes (paths as Plexichat's own) at `plexichat_prefix`, with every
 /// error rendered in Plexichat's shape.
 pub fn mount(state: &AppState) -> Router<AppState> {
-    let avatar_limit = state.core.config.avatar_max_bytes + 64 * 1024;
+    let avatar_limit = crate::dialect::avatar_body_limit(state.core.config.avatar_max_bytes);
     let routes = Router::new()
         .route("/users/@me", get(me_get).patch(me_patch))
         .route(
