@@ -40,6 +40,7 @@ mod superusers;
 mod terms;
 mod tiers;
 mod two_factor;
+mod user_counts;
 mod user_pages;
 mod user_settings;
 mod users;
@@ -274,6 +275,11 @@ pub struct Core {
     last_key_reload: Mutex<Option<Instant>>,
     /// The admin dashboard's totals and when they were counted (see [`Core::cached_user_stats`]).
     stats_cache: Mutex<Option<(time::OffsetDateTime, stats::UserStats)>>,
+    /// Held while the dashboard's totals are counted, so that one request counts and the others
+    /// wait for its result (see [`Core::cached_user_stats`]).
+    stats_counting: tokio::sync::Mutex<()>,
+    /// Counts of matching users (see [`user_counts`]).
+    user_counts: user_counts::CountCache,
     /// Access tokens whose signature was checked, with their claims: verifying Ed25519 on
     /// every request would cost more than the rest of the request. Revocation is still
     /// checked against the store each time.
@@ -332,6 +338,8 @@ impl Core {
             keys: RwLock::new(Arc::new(keys)),
             last_key_reload: Mutex::new(None),
             stats_cache: Mutex::new(None),
+            stats_counting: tokio::sync::Mutex::new(()),
+            user_counts: user_counts::CountCache::default(),
             verified_tokens: quick_cache::sync::Cache::new(VERIFIED_TOKEN_CACHE),
             sessions: quick_cache::sync::Cache::new(credentials::CREDENTIAL_CACHE),
             api_keys: quick_cache::sync::Cache::new(credentials::CREDENTIAL_CACHE),

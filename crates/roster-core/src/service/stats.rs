@@ -89,23 +89,40 @@ pub const STATS_CACHE_TTL: Duration = Duration::seconds(30);
 
 impl Core {
     /// [`Core::user_stats`] as counted at most [`STATS_CACHE_TTL`] ago (administrators and the
-    /// operator), with when they were counted.
+    /// operator), with when they were counted. One request at a time counts (at a million users
+    /// counting takes a while); while it does, the others get the previous counts with their
+    /// older time, or wait for the first counts.
     pub async fn cached_user_stats(&self, by: impl Into<Authority<'_>>) -> Result<(UserStats, OffsetDateTime)> {
         let by = by.into();
         by.require_admin()?;
-        let now = self.clock.now();
-        let cached = self.stats_cache.lock().ok().and_then(|c| c.clone());
-        if let Some((at, stats)) = cached
-            && at <= now
-            && now - at < STATS_CACHE_TTL
-        {
-            return Ok((stats, at));
+        if let Some(fresh) = self.remembered_stats(true) {
+            return Ok(fresh);
         }
+        let _counting = match self.stats_counting.try_lock() {
+            Ok(guard) => guard,
+            Err(_) => match self.remembered_stats(false) {
+                Some(previous) => return Ok(previous),
+                None => self.stats_counting.lock().await,
+            },
+        };
+        // Another request may have counted while this one waited.
+        if let Some(fresh) = self.remembered_stats(true) {
+            return Ok(fresh);
+        }
+        let now = self.clock.now();
         let stats = self.user_stats(by).await?;
         if let Ok(mut cache) = self.stats_cache.lock() {
             *cache = Some((now, stats.clone()));
         }
         Ok((stats, now))
+    }
+
+    /// The remembered counts and when they were made; with `fresh`, only if made less than
+    /// [`STATS_CACHE_TTL`] ago.
+    fn remembered_stats(&self, fresh: bool) -> Option<(UserStats, OffsetDateTime)> {
+        let now = self.clock.now();
+        let (at, stats) = self.stats_cache.lock().ok().and_then(|c| c.clone())?;
+        (!fresh || (at <= now && now - at < STATS_CACHE_TTL)).then_some((stats, at))
     }
 }
 

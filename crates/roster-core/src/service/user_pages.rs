@@ -135,7 +135,7 @@ impl Core {
                 Some((key, id)) => cursor = Some(encode_cursor(request.sort, &key, id)),
                 None => {
                     let total = if request.with_total {
-                        self.store.count_matching_users(&query).await?
+                        self.count_matching_users(&query).await?
                     } else {
                         0
                     };
@@ -222,7 +222,7 @@ impl Core {
     pub(super) async fn user_page(&self, request: ListUsers) -> Result<UserPage> {
         let (query, limit) = user_query(&request)?;
         let total = if request.with_total {
-            Some(self.store.count_matching_users(&query).await?)
+            Some(self.count_matching_users(&query).await?)
         } else {
             None
         };

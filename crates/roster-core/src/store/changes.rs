@@ -76,6 +76,13 @@ impl AuthChanges {
         self.is_live().then(|| self.counter.load(Ordering::Acquire))
     }
 
+    /// How many changes were marked so far (whether or not the channel works): a value read
+    /// before a read of the database and unchanged after it means this instance marked no
+    /// change in between.
+    pub fn generation(&self) -> u64 {
+        self.counter.load(Ordering::Acquire)
+    }
+
     /// Whether a record of `user` read after `mark` is still valid.
     pub fn is_valid(&self, mark: u64, user: UserId) -> bool {
         if !self.is_live() || mark < self.floor.load(Ordering::Acquire) {
