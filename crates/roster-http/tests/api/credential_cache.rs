@@ -4,7 +4,7 @@
 //! store here, as the admin commands or another instance have). While the notification
 //! channel is down, every request reads the database.
 
-use roster_core::service::AdminUserChanges;
+use roster_core::service::{AdminUserChanges, NewUser};
 use roster_core::{Core, CoreConfig, Role, Store};
 use roster_testkit::app::TestApp;
 use roster_testkit::{Backend, backend_tests, spawn_app};
@@ -246,9 +246,58 @@ async fn changes_by_another_process_take_effect_within_a_second(backend: Backend
     store.close().await;
 }
 
+/// The total of the native user list.
+async fn total(app: &TestApp, token: Option<&str>) -> i64 {
+    let r = app.get("/v1/users?limit=1&total=true", token).await;
+    r.assert_status(200);
+    r.body["total"].as_i64().unwrap()
+}
+
+/// The totals of user lists are remembered (see `user_counts` in the core): a user this
+/// instance creates counts on its next request; one another process creates counts once the
+/// remembered total expires (a second, plus the one recount).
+async fn list_totals_follow_changes(backend: Backend) {
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
+    let admin = app.admin().await;
+    let t = Some(admin.access_token.as_str());
+    let before = total(&app, t).await;
+    assert_eq!(total(&app, t).await, before, "remembered");
+    // Created here: counted on the next request.
+    app.post(
+        "/v1/users",
+        t,
+        &json!({"email": "counted-here@example.com", "password": "a long password 1"}),
+    )
+    .await
+    .assert_status(201);
+    assert_eq!(total(&app, t).await, before + 1);
+    // Created by another process: counted within a few seconds, never lost.
+    let (store, other) = another_process(&app).await;
+    other
+        .create_user(
+            other.operator(),
+            NewUser {
+                email: Some("counted-elsewhere@example.com".into()),
+                ..NewUser::default()
+            },
+        )
+        .await
+        .unwrap();
+    let started = Instant::now();
+    while total(&app, t).await != before + 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the other process's user is not counted"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    store.close().await;
+}
+
 backend_tests!(
     every_change_takes_effect_on_the_next_request,
     changes_by_another_process_take_effect_within_a_second,
+    list_totals_follow_changes,
 );
 
 /// PostgreSQL: while the notification channel is down, every request reads the database, so a
