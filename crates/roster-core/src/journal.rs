@@ -5,6 +5,7 @@
 //! nothing is missing for one that committed.
 
 use crate::id::UserId;
+use crate::store::{ScimKind, ScimRecord};
 use crate::user::User;
 use time::OffsetDateTime;
 
@@ -51,13 +52,31 @@ pub type JournalFor<'a> = &'a (dyn Fn(UserId) -> Journal + Send + Sync);
 pub struct Journal {
     pub audit: Vec<AuditEntry>,
     pub events: Vec<OutboxEvent>,
+    /// What a SCIM directory sent for the user or group changed, beyond Roster's own fields
+    /// (its `externalId` and the other attributes): written with the change, so a user made
+    /// over SCIM never exists without it. The store fails the whole change with NotFound when
+    /// the record's user or group does not exist.
+    pub scim_records: Vec<(ScimKind, ScimRecord)>,
 }
 
 impl Journal {
     /// Whether there is nothing to write.
     pub fn is_empty(&self) -> bool {
-        self.audit.is_empty() && self.events.is_empty()
+        self.audit.is_empty() && self.events.is_empty() && self.scim_records.is_empty()
     }
+}
+
+/// Adds to the journal of a change what else must be written with it, given the id of the
+/// user or group the change is about (so that a caller can attach its own records to a change
+/// that a service builds, such as the SCIM record of a user a directory creates).
+pub type JournalExtra<'x> = &'x (dyn for<'b> Fn(JournalBuilder<'b>, i64) -> JournalBuilder<'b> + Send + Sync);
+
+/// `extra` as a [`JournalExtra`]'s function (a closure's lifetimes are inferred from this).
+pub fn journal_extra<F>(extra: F) -> F
+where
+    F: for<'b> Fn(JournalBuilder<'b>, i64) -> JournalBuilder<'b> + Send + Sync,
+{
+    extra
 }
 
 /// Where the current request came from: set once per request by the HTTP layer (see
@@ -132,6 +151,12 @@ impl<'a> JournalBuilder<'a> {
             occurred_at: self.at,
             payload,
         });
+        self
+    }
+
+    /// The SCIM record of the user or group the change is about, written with it.
+    pub fn scim_record(mut self, kind: ScimKind, record: ScimRecord) -> Self {
+        self.journal.scim_records.push((kind, record));
         self
     }
 

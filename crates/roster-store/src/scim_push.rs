@@ -17,10 +17,21 @@ pub(crate) const DELETE_DELIVERIES_OF_TARGET: &str = "DELETE FROM scim_deliverie
 pub(crate) const DELETE_TARGET: &str = "DELETE FROM scim_targets WHERE id = $1";
 pub(crate) const UPDATE_TARGET: &str =
     "UPDATE scim_targets SET url = $2, token = $3, push_groups = $4, deactivate_on_delete = $5 WHERE id = $1";
+/// The target's id of a group pushed there (`$1` target, `$2` group).
+pub(crate) const GET_TARGET_GROUP: &str =
+    "SELECT remote_id FROM scim_target_groups WHERE target_id = $1 AND group_id = $2";
+/// Remembers `$3`, the target's id of group `$2` on target `$1`, while delivery `$4` is still
+/// claimed by `$5` (the claim under which the group was created or found).
+pub(crate) const PUT_TARGET_GROUP: &str = "INSERT INTO scim_target_groups (target_id, group_id, remote_id) \
+     SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM scim_deliveries WHERE id = $4 AND claimed_by = $5) \
+     ON CONFLICT (target_id, group_id) DO UPDATE SET remote_id = excluded.remote_id";
+pub(crate) const DELETE_TARGET_GROUP: &str = "DELETE FROM scim_target_groups WHERE target_id = $1 AND group_id = $2";
+pub(crate) const DELETE_GROUPS_OF_TARGET: &str = "DELETE FROM scim_target_groups WHERE target_id = $1";
 pub(crate) const ADVANCE_TARGETS: &str = "UPDATE scim_targets SET fanned_out_seq = $1 WHERE fanned_out_seq < $1";
 
 /// Queues the events after each target's position up to `$2` (the last sequenced one) whose
-/// type is in `user_events`, or in `group_events` for targets that push groups, due at `$1`.
+/// type is in `user_events`, or in `group_events` for targets that push groups, due at `$1`,
+/// each in the lane of its group when its payload names one (`group_id`, migration 0044).
 /// The lists are the core's constants (never user input), spelled out as SQL literals.
 pub(crate) fn fan_out(user_events: &[&str], group_events: &[&str]) -> String {
     let list = |types: &[&str]| {
@@ -32,8 +43,9 @@ pub(crate) fn fan_out(user_events: &[&str], group_events: &[&str]) -> String {
         }
     };
     format!(
-        "INSERT INTO scim_deliveries (target_id, event_seq, event_id, event_type, subject_id, status, attempts, \
-         next_attempt_at, created_at) SELECT t.id, o.seq, o.id, o.event_type, o.subject_id, 'pending', 0, $1, $1 \
+        "INSERT INTO scim_deliveries (target_id, event_seq, event_id, event_type, subject_id, group_id, status, \
+         attempts, next_attempt_at, created_at) SELECT t.id, o.seq, o.id, o.event_type, o.subject_id, \
+         CAST(o.payload ->> 'group_id' AS BIGINT), 'pending', 0, $1, $1 \
          FROM scim_targets t JOIN outbox o ON o.seq > t.fanned_out_seq AND o.seq <= $2 \
          WHERE o.event_type IN ({}) OR (t.push_groups = TRUE AND o.event_type IN ({})) \
          ON CONFLICT (target_id, event_seq) DO NOTHING",

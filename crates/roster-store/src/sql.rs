@@ -217,6 +217,12 @@ pub(crate) const SET_USER_BAN: &str = concat!(
     "UPDATE users SET banned_until = $2, ban_reason = $3, revision = revision + 1 WHERE id = $1 RETURNING ",
     user_columns!()
 );
+/// Clears the bans that ended at or before `$1` (ms), at most `$2`, the earliest first; the
+/// outer condition is checked again on the row it locks, so a ban another writer cleared or
+/// renewed meanwhile is left alone.
+pub(crate) const END_EXPIRED_BANS: &str = "UPDATE users SET banned_until = NULL, ban_reason = NULL, \
+     revision = revision + 1 WHERE id IN (SELECT id FROM users WHERE banned_until <= $1 \
+     ORDER BY banned_until, id LIMIT $2) AND banned_until <= $1 RETURNING id";
 /// Bans in force at `$1` (ms).
 pub(crate) const LIST_BANNED_USERS: &str = concat!(
     "SELECT ",

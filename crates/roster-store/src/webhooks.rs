@@ -29,15 +29,22 @@ pub(crate) struct DeliveryLog {
     pub(crate) table: &'static str,
     /// The column naming the receiver (read as `subscription_id`).
     pub(crate) receiver: &'static str,
+    /// The columns whose deliveries go out in order, one at a time, per receiver: each is a
+    /// lane (`subject_id`: the user; the SCIM log adds `group_id`, NULL where there is none).
+    pub(crate) lanes: &'static [&'static str],
 }
 
 pub(crate) const WEBHOOK_LOG: DeliveryLog = DeliveryLog {
     table: "webhook_deliveries",
     receiver: "subscription_id",
+    lanes: &["subject_id"],
 };
+/// A SCIM push about a group's membership touches the user and the group: it waits for the
+/// earlier pushes of both (migration 0044), so no two pushes of one group run at once.
 pub(crate) const SCIM_LOG: DeliveryLog = DeliveryLog {
     table: "scim_deliveries",
     receiver: "target_id",
+    lanes: &["subject_id", "group_id"],
 };
 
 impl DeliveryLog {
@@ -51,17 +58,26 @@ impl DeliveryLog {
         )
     }
 
-    /// Due, pending, unclaimed deliveries that are first in line for their (receiver, user),
-    /// leased to `$1` until `$3` (`$2` is now, `$4` the most to claim). `lock` is PostgreSQL's
-    /// `FOR UPDATE SKIP LOCKED` (empty on SQLite, whose single writer serialises claims).
+    /// Due, pending, unclaimed deliveries that are first in line in each of their lanes
+    /// (receiver and user, and for SCIM receiver and group): no earlier delivery of the lane is
+    /// still pending, claimed or not. Leased to `$1` until `$3` (`$2` is now, `$4` the most to
+    /// claim). `lock` is PostgreSQL's `FOR UPDATE SKIP LOCKED` (empty on SQLite, whose single
+    /// writer serialises claims).
     pub(crate) fn claim(self, lock: &str) -> String {
-        let DeliveryLog { table, receiver } = self;
+        let DeliveryLog { table, receiver, lanes } = self;
+        let first_in_lanes: String = lanes
+            .iter()
+            .map(|lane| {
+                format!(
+                    " AND NOT EXISTS (SELECT 1 FROM {table} e WHERE e.{receiver} = d.{receiver} \
+                     AND e.{lane} = d.{lane} AND e.status = 'pending' AND e.event_seq < d.event_seq)"
+                )
+            })
+            .collect();
         format!(
             "UPDATE {table} SET claimed_by = $1, claimed_until = $3 WHERE id IN (\
              SELECT d.id FROM {table} d WHERE d.status = 'pending' AND d.next_attempt_at <= $2 \
-             AND (d.claimed_until IS NULL OR d.claimed_until <= $2) \
-             AND NOT EXISTS (SELECT 1 FROM {table} e WHERE e.{receiver} = d.{receiver} \
-             AND e.subject_id = d.subject_id AND e.status = 'pending' AND e.event_seq < d.event_seq) \
+             AND (d.claimed_until IS NULL OR d.claimed_until <= $2){first_in_lanes} \
              ORDER BY d.event_seq LIMIT $4{lock}) RETURNING id"
         )
     }

@@ -1,6 +1,8 @@
 //! Bans: an administrator shuts a user out until a time. A ban refuses login, refresh and
 //! every request made with a session or an API key (see `User::ensure_may_sign_in_at`), on
-//! every instance, and ends by itself.
+//! every instance, and ends by itself. When its time has run out, the delivery worker clears
+//! it and records `user.unbanned` ([`Core::end_expired_bans`]), so the webhooks and the SCIM
+//! targets hear that the user is back as they hear of any other change.
 
 use super::users::not_found;
 use super::{Authority, Core};
@@ -9,6 +11,9 @@ use crate::id::UserId;
 use crate::journal::{audit, event};
 use crate::user::{User, validate_text};
 use time::Duration;
+
+/// The most expired bans one store call ends (a round ends them all, in batches).
+const EXPIRED_BANS_PER_BATCH: u32 = 500;
 
 /// The longest ban: 100 years (for "forever", deactivate or delete the account instead).
 pub const MAX_BAN: Duration = Duration::days(36_525);
@@ -111,6 +116,36 @@ impl Core {
             .map_err(not_found("user"))?;
         tracing::info!(user = %id, "ban lifted");
         Ok(user)
+    }
+
+    /// Ends the bans whose time has run out by the core's clock: each is cleared and
+    /// `user.unbanned` (`{"expired": true}`) is recorded in the same transaction, so webhooks,
+    /// `GET /v1/events` and the SCIM targets hear of it as of any other change. The delivery
+    /// worker runs it every round. Idempotent and safe with several instances: a ban is
+    /// cleared, and announced, once. Returns the users whose ban ended.
+    pub async fn end_expired_bans(&self) -> Result<Vec<UserId>> {
+        let now = self.clock.now();
+        let journal = |user: UserId| {
+            self.journal(None)
+                .event(event::USER_UNBANNED, user, serde_json::json!({ "expired": true }))
+                .build()
+        };
+        let mut ended = Vec::new();
+        loop {
+            let batch = self
+                .store
+                .end_expired_bans(now, EXPIRED_BANS_PER_BATCH, &journal)
+                .await?;
+            let full = batch.len() == EXPIRED_BANS_PER_BATCH as usize;
+            ended.extend(batch);
+            if !full {
+                break;
+            }
+        }
+        if !ended.is_empty() {
+            tracing::info!(users = ended.len(), "expired bans ended");
+        }
+        Ok(ended)
     }
 
     /// Users whose ban is in force, the soonest to end first (administrators and the operator).

@@ -5,7 +5,7 @@ use super::users::{not_found, validate_preferences};
 use super::{Actor, Authority, Core};
 use crate::error::{Error, Result};
 use crate::id::{GroupId, UserId};
-use crate::journal::{Journal, JournalBuilder, audit, event};
+use crate::journal::{Journal, JournalBuilder, JournalExtra, audit, event};
 use crate::store::Group;
 use crate::user::{Role, validate_text};
 use serde_json::json;
@@ -401,11 +401,27 @@ impl Core {
         input: NewGroup,
         members: &[UserId],
     ) -> Result<GroupWithMembers> {
+        self.create_group_with_members_and(by, input, members, None).await
+    }
+
+    /// As [`Core::create_group_with_members`], `extra` adding to the change's journal (given
+    /// the new group's id) what must be written in the same transaction.
+    pub(crate) async fn create_group_with_members_and(
+        &self,
+        by: impl Into<Authority<'_>>,
+        input: NewGroup,
+        members: &[UserId],
+        extra: Option<JournalExtra<'_>>,
+    ) -> Result<GroupWithMembers> {
         let by = by.into().require_admin()?;
         check_member_count(members)?;
         let (group, journal) = self.new_group(by, input)?;
         let added: BTreeSet<UserId> = members.iter().copied().collect();
-        let journal = membership_rows(journal, group.id, &added, true).build();
+        let mut journal = membership_rows(journal, group.id, &added, true);
+        if let Some(extra) = extra {
+            journal = extra(journal, group.id.0);
+        }
+        let journal = journal.build();
         self.store
             .write_group_with_members(&group, true, members, &[], &journal)
             .await
@@ -430,6 +446,19 @@ impl Core {
             let group = self.update_group(by, id, changes).await?;
             return self.with_members(true, group).await;
         };
+        self.update_group_with_members_and(by, id, changes, members, None).await
+    }
+
+    /// As [`Core::update_group_with_members`] with `members`, `extra` adding to the change's
+    /// journal what must be written in the same transaction.
+    pub(crate) async fn update_group_with_members_and(
+        &self,
+        by: Authority<'_>,
+        id: GroupId,
+        changes: GroupChanges,
+        members: &[UserId],
+        extra: Option<JournalExtra<'_>>,
+    ) -> Result<GroupWithMembers> {
         let by = by.require_admin()?;
         check_member_count(members)?;
         let (group, journal) = self.changed_group(by, id, changes).await?;
@@ -439,7 +468,11 @@ impl Core {
         let removed: Vec<UserId> = gone.iter().copied().collect();
         check_member_count(&removed)?;
         let journal = membership_rows(journal, id, &added, true);
-        let journal = membership_rows(journal, id, &gone, false).build();
+        let mut journal = membership_rows(journal, id, &gone, false);
+        if let Some(extra) = extra {
+            journal = extra(journal, id.0);
+        }
+        let journal = journal.build();
         self.store
             .write_group_with_members(&group, false, members, &removed, &journal)
             .await

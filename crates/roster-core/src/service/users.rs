@@ -4,7 +4,7 @@ use super::auth::ClientMeta;
 use super::{Actor, Authority, Core, LoginOutcome};
 use crate::error::{Error, Result};
 use crate::id::UserId;
-use crate::journal::{audit, event};
+use crate::journal::{JournalExtra, audit, event};
 use crate::password::validate_password;
 use crate::store::StoreError;
 use crate::user::{
@@ -229,6 +229,17 @@ impl Core {
 
     /// Creates a user on an administrator's (or the operator's) behalf.
     pub async fn create_user(&self, by: impl Into<Authority<'_>>, input: NewUser) -> Result<User> {
+        self.create_user_with(by, input, None).await
+    }
+
+    /// As [`Core::create_user`], `extra` adding to the change's journal (given the new user's
+    /// id) what must be written in the same transaction.
+    pub(crate) async fn create_user_with(
+        &self,
+        by: impl Into<Authority<'_>>,
+        input: NewUser,
+        extra: Option<JournalExtra<'_>>,
+    ) -> Result<User> {
         let by = by.into().require_admin()?;
         let email = parse_email(input.email.as_deref())?;
         let username = parse_username(input.username.as_deref())?;
@@ -253,7 +264,11 @@ impl Core {
         if let Some(p) = provider {
             user.provider = p;
         }
-        let journal = self.journal(by).user_created(&user, Some(audit::USER_CREATE)).build();
+        let mut journal = self.journal(by).user_created(&user, Some(audit::USER_CREATE));
+        if let Some(extra) = extra {
+            journal = extra(journal, user.id.0);
+        }
+        let journal = journal.build();
         let user = self.store.insert_user(&user, true, &journal).await?;
         tracing::info!(user = %user.id, role = %user.role, "user created");
         Ok(user)
@@ -325,16 +340,41 @@ impl Core {
     where
         F: Fn(&mut User) -> Result<()>,
     {
+        self.modify_user_with(id, by, action, keep, None, change).await
+    }
+
+    /// As [`Core::modify_user_keeping`], `extra` adding to the change's journal what must be
+    /// written in the same transaction; when `change` changes nothing, that is written alone.
+    pub(super) async fn modify_user_with<F>(
+        &self,
+        id: UserId,
+        by: Option<UserId>,
+        action: Option<&str>,
+        keep: Option<crate::SessionId>,
+        extra: Option<JournalExtra<'_>>,
+        change: F,
+    ) -> Result<(User, User)>
+    where
+        F: Fn(&mut User) -> Result<()>,
+    {
         for _ in 0..5 {
             let before = self.store.get_user(id).await.map_err(not_found("user"))?;
             let mut after = before.clone();
             change(&mut after)?;
             if after == before {
+                if let Some(extra) = extra {
+                    let journal = extra(self.journal(by), id.0).build();
+                    self.store.append_journal(&journal).await.map_err(not_found("user"))?;
+                }
                 return Ok((before, after));
             }
             after.updated_at = self.clock.now();
             let keep_an_admin = before.is_active_admin() && !after.is_active_admin();
-            let journal = self.journal(by).user_changed(&before, &after, action).build();
+            let mut journal = self.journal(by).user_changed(&before, &after, action);
+            if let Some(extra) = extra {
+                journal = extra(journal, id.0);
+            }
+            let journal = journal.build();
             let new_password = before.password_hash != after.password_hash;
             let lost_access = after.ensure_may_sign_in().is_err() && before.ensure_may_sign_in().is_ok();
             let written = if new_password || lost_access {
@@ -489,6 +529,19 @@ impl Core {
         changes: AdminUserChanges,
         edit: Option<&PreferencesEdit<'_>>,
     ) -> Result<User> {
+        self.admin_update_user_with(by, id, changes, edit, None).await
+    }
+
+    /// As [`Core::admin_update_user_editing`], `extra` adding to the change's journal what
+    /// must be written in the same transaction (alone when nothing else changes).
+    pub(crate) async fn admin_update_user_with(
+        &self,
+        by: impl Into<Authority<'_>>,
+        id: UserId,
+        changes: AdminUserChanges,
+        edit: Option<&PreferencesEdit<'_>>,
+        extra: Option<JournalExtra<'_>>,
+    ) -> Result<User> {
         let authority = by.into();
         let by = self.administer(authority, id).await?;
         if let Authority::Actor(actor) = authority {
@@ -517,7 +570,7 @@ impl Core {
             (hash, None)
         };
         let (_, after) = self
-            .modify_user(id, by, Some(audit::USER_UPDATE), |u| {
+            .modify_user_with(id, by, Some(audit::USER_UPDATE), None, extra, |u| {
                 self.apply_profile(u, &validated)?;
                 apply_preferences_edit(u, edit)?;
                 if let Some(role) = changes.role {

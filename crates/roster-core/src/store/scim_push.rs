@@ -2,7 +2,7 @@
 //! Roster's SCIM client (`service::scim_push`). A delivery is the webhooks' [`Delivery`] (its
 //! `subscription_id` is the target's id), claimed, recorded and replayed as they are.
 
-use crate::id::UserId;
+use crate::id::{GroupId, UserId};
 use crate::journal::{Journal, OutboxEvent};
 use crate::store::StoreResult;
 use crate::webhooks::{AttemptRecord, Delivery, DeliveryQuery};
@@ -57,7 +57,9 @@ pub trait ScimPushStore: Send + Sync {
     /// in `user_events` (or, for targets that push groups, in `group_events`) as pending
     /// deliveries due at `now`; advances `fanned_out_seq`. Returns how many were queued.
     async fn fan_out_scim(&self, now: OffsetDateTime, user_events: &[&str], group_events: &[&str]) -> StoreResult<u64>;
-    /// As [`crate::webhooks::WebhookStore::claim_deliveries`], per (target, subject).
+    /// As [`crate::webhooks::WebhookStore::claim_deliveries`], in order per (target, subject)
+    /// and per (target, group): a delivery about a group's membership waits for the earlier
+    /// pending deliveries of its user and of its group.
     async fn claim_scim_deliveries(
         &self,
         owner: &str,
@@ -73,4 +75,19 @@ pub trait ScimPushStore: Send + Sync {
     /// Makes a delivery of `target` pending again, due at `now`, with no attempts and no
     /// claim; NotFound if it is not `target`'s, Stale while it is being sent.
     async fn replay_scim_delivery(&self, target: i64, id: i64, now: OffsetDateTime) -> StoreResult<Delivery>;
+    /// The target's id of `group`, remembered when it was pushed there (None: not yet).
+    async fn get_scim_target_group(&self, target: i64, group: GroupId) -> StoreResult<Option<String>>;
+    /// Remembers `remote_id` as the target's id of `group` while delivery `delivery` is still
+    /// claimed by `owner` (the push that created or found it); false, writing nothing, if the
+    /// claim is no longer `owner`'s.
+    async fn put_scim_target_group(
+        &self,
+        target: i64,
+        group: GroupId,
+        remote_id: &str,
+        delivery: i64,
+        owner: &str,
+    ) -> StoreResult<bool>;
+    /// Forgets the target's id of `group` (deleted there, or gone behind Roster's back).
+    async fn forget_scim_target_group(&self, target: i64, group: GroupId) -> StoreResult<()>;
 }

@@ -2,7 +2,7 @@
 
 use super::StoreResult;
 use crate::id::{SessionId, UserId};
-use crate::journal::Journal;
+use crate::journal::{Journal, JournalFor};
 use crate::user::{PasswordHash, Role, User};
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -241,6 +241,15 @@ pub trait UserStore: Send + Sync {
     ) -> StoreResult<User>;
     /// Users whose ban is in force at `now`, the soonest to end first.
     async fn list_banned_users(&self, now: OffsetDateTime) -> StoreResult<Vec<User>>;
+    /// Clears the bans whose end is at or before `now` (at most `limit`, the earliest ended
+    /// first) and writes `journal(user)` for each, in one transaction; returns those users.
+    /// Each ended ban is cleared, and journaled, once, however many callers run at once.
+    async fn end_expired_bans(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+        journal: JournalFor<'_>,
+    ) -> StoreResult<Vec<UserId>>;
     /// Records that a user accepted terms `version` at `at`: sets the user's terms fields and
     /// keeps the acceptance (with id `id`), in one transaction. Returns the stored user.
     async fn record_terms_acceptance(

@@ -858,7 +858,69 @@ async fn groups_with_members(backend: Backend) {
     assert_scim_error(&get(&app, &key, &path).await, 404, None);
 }
 
+/// A resource and its SCIM record (externalId and the attributes kept) are written in one
+/// transaction: a record that cannot be written leaves no user, group or change behind, and a
+/// change of the record alone is written too.
+async fn a_resource_and_its_record_are_one_write(backend: Backend) {
+    let (app, key) = roster_testkit::or_skip!(scim_app(backend).await);
+    let long = "x".repeat(600);
+    let mut body = user_body("halfway", "halfway@example.com");
+    body["externalId"] = json!(long);
+    let r = send(&app, Method::POST, "/Users", &key, Some(&body), None).await;
+    assert_scim_error(&r, 400, Some("invalidValue"));
+    assert!(r.text.contains("externalId"), "{}", r.text);
+    let found = get(&app, &key, "/Users?filter=userName%20eq%20%22halfway%22").await;
+    assert_eq!(
+        found.body["totalResults"], 0,
+        "no user without its record: {}",
+        found.text
+    );
+    let r = send(
+        &app,
+        Method::POST,
+        "/Groups",
+        &key,
+        Some(&json!({"schemas": [GROUP], "displayName": "Halfway", "externalId": long})),
+        None,
+    )
+    .await;
+    assert_scim_error(&r, 400, Some("invalidValue"));
+    let groups = get(&app, &key, "/Groups").await;
+    assert_eq!(groups.body["totalResults"], 0, "{}", groups.text);
+    // A replacement whose record cannot be written changes nothing.
+    let created = create_user(&app, &key, "whole", "whole@example.com").await;
+    let path = format!("/Users/{}", created["id"].as_str().unwrap());
+    let mut replaced = user_body("whole", "whole@example.com");
+    replaced["displayName"] = json!("Changed Name");
+    replaced["externalId"] = json!(long);
+    let r = send(&app, Method::PUT, &path, &key, Some(&replaced), None).await;
+    assert_scim_error(&r, 400, Some("invalidValue"));
+    let now = get(&app, &key, &path).await;
+    assert_eq!(now.body["displayName"], created["displayName"], "{}", now.text);
+    assert_eq!(now.body["externalId"], "ext-whole");
+    // Only the externalId changes: written.
+    let r = send(
+        &app,
+        Method::PATCH,
+        &path,
+        &key,
+        Some(&json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "externalId", "value": "ext-new"}]})),
+        None,
+    )
+    .await;
+    r.assert_status(200);
+    assert_eq!(get(&app, &key, &path).await.body["externalId"], "ext-new");
+    // The creation and its record are journaled together.
+    let actions: Vec<String> = app.audit().await.into_iter().map(|e| e.action).collect();
+    assert_eq!(
+        actions.iter().filter(|a| *a == "scim.record_write").count(),
+        2,
+        "{actions:?}"
+    );
+}
+
 backend_tests!(
+    a_resource_and_its_record_are_one_write,
     only_scim_keys_get_in,
     users_are_created_read_replaced_and_deleted,
     user_errors_have_scim_types,

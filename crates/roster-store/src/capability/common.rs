@@ -331,8 +331,9 @@ macro_rules! impl_common {
                     Ok(touched)
                 }
 
-                /// Writes a change's journal (audit entries, then outbox events) inside the
-                /// change's transaction. Every mutating method calls this before it commits.
+                /// Writes a change's journal (audit entries, the SCIM records it carries, then
+                /// outbox events) inside the change's transaction. Every mutating method calls
+                /// this before it commits.
                 async fn write_journal(
                     transaction: &mut Transaction<'static, Db>,
                     journal: &Journal,
@@ -359,7 +360,32 @@ macro_rules! impl_common {
                                 .await?;
                         }
                     }
+                    for (kind, record) in &journal.scim_records {
+                        Self::write_scim_record(transaction, *kind, record).await?;
+                    }
+                    // The outbox last: its lock is held only until the commit.
                     Self::write_outbox_events(transaction, &journal.events).await
+                }
+
+                /// Writes a SCIM record inside `transaction`; NotFound when its user or group
+                /// does not exist (the caller's transaction then rolls back).
+                pub(crate) async fn write_scim_record(
+                    transaction: &mut Transaction<'static, Db>,
+                    kind: roster_core::store::ScimKind,
+                    record: &roster_core::store::ScimRecord,
+                ) -> Result<(), TransactionError> {
+                    let written = sqlx::query(&crate::capability::scim_records::upsert_record(kind))
+                        .bind(record.local_id)
+                        .bind(record.external_id.as_deref())
+                        .bind(record.attributes.to_string())
+                        .bind(to_ms(record.updated_at))
+                        .execute(&mut **transaction)
+                        .await?
+                        .rows_affected();
+                    if written == 0 {
+                        return Err(StoreError::NotFound.into());
+                    }
+                    Ok(())
                 }
 
                 /// Appends outbox events inside `transaction` (their `seq` comes at insert on

@@ -12,6 +12,7 @@ macro_rules! impl_scim_push {
             use crate::scim_push::{self, ClaimedScimRow, TargetRow};
             use crate::webhooks::SCIM_LOG;
             use async_trait::async_trait;
+            use roster_core::GroupId;
             use roster_core::journal::Journal;
             use roster_core::store::{ClaimedScimDelivery, ScimPushStore, ScimTarget, StoreError, StoreResult};
             use roster_core::webhooks::{AttemptRecord, Delivery, DeliveryQuery};
@@ -101,6 +102,10 @@ macro_rules! impl_scim_push {
                             .bind(id)
                             .execute(&mut *transaction)
                             .await?;
+                        sqlx::query(scim_push::DELETE_GROUPS_OF_TARGET)
+                            .bind(id)
+                            .execute(&mut *transaction)
+                            .await?;
                         let deleted = sqlx::query(scim_push::DELETE_TARGET)
                             .bind(id)
                             .execute(&mut *transaction)
@@ -184,6 +189,50 @@ macro_rules! impl_scim_push {
                         return Err(StoreError::NotFound);
                     }
                     self.replay_in_log(SCIM_LOG, id, now).await
+                }
+
+                async fn get_scim_target_group(&self, target: i64, group: GroupId) -> StoreResult<Option<String>> {
+                    sqlx::query_scalar(scim_push::GET_TARGET_GROUP)
+                        .bind(target)
+                        .bind(group.0)
+                        .fetch_optional(self.read_pool())
+                        .await
+                        .map_err(store_error)
+                }
+
+                async fn put_scim_target_group(
+                    &self,
+                    target: i64,
+                    group: GroupId,
+                    remote_id: &str,
+                    delivery: i64,
+                    owner: &str,
+                ) -> StoreResult<bool> {
+                    // The delivery worker's bookkeeping: no credential changes.
+                    let written = write_transaction!(quiet self, |transaction| {
+                        Ok(sqlx::query(scim_push::PUT_TARGET_GROUP)
+                            .bind(target)
+                            .bind(group.0)
+                            .bind(remote_id)
+                            .bind(delivery)
+                            .bind(owner)
+                            .execute(&mut *transaction)
+                            .await?
+                            .rows_affected())
+                    })?;
+                    Ok(written == 1)
+                }
+
+                async fn forget_scim_target_group(&self, target: i64, group: GroupId) -> StoreResult<()> {
+                    write_transaction!(quiet self, |transaction| {
+                        sqlx::query(scim_push::DELETE_TARGET_GROUP)
+                            .bind(target)
+                            .bind(group.0)
+                            .execute(&mut *transaction)
+                            .await?;
+                        Ok(())
+                    })?;
+                    Ok(())
                 }
             }
         };

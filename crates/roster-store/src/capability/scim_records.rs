@@ -1,11 +1,36 @@
-//! SCIM records of users and groups (migration 0035).
+//! SCIM records of users and groups (migration 0035). A record is written by
+//! [`ScimRecordStore::put_scim_record`](roster_core::store::ScimRecordStore::put_scim_record)
+//! alone, or with a change of its user or group as part of that change's journal
+//! (`write_journal`, in the change's transaction), by the same statement.
+
+use roster_core::store::ScimKind;
+
+/// (table, id column, owner table) of a kind.
+pub(crate) fn tables(kind: ScimKind) -> (&'static str, &'static str, &'static str) {
+    match kind {
+        ScimKind::User => ("scim_users", "user_id", "users"),
+        ScimKind::Group => ("scim_groups", "group_id", "groups"),
+    }
+}
+
+/// Inserts or replaces the record of `$1` (`$2` external id, `$3` attributes, `$4` written at)
+/// when its user or group exists: no row written means it does not.
+pub(crate) fn upsert_record(kind: ScimKind) -> String {
+    let (table, column, owner) = tables(kind);
+    format!(
+        "INSERT INTO {table} ({column}, external_id, attributes, updated_at) SELECT $1, $2, $3, $4 \
+         WHERE EXISTS (SELECT 1 FROM {owner} WHERE id = $1) ON CONFLICT ({column}) DO UPDATE SET \
+         external_id = excluded.external_id, attributes = excluded.attributes, updated_at = excluded.updated_at"
+    )
+}
 
 /// Implements [`roster_core::store::ScimRecordStore`] for `$store`, whose pools hold `$database` connections.
 macro_rules! impl_scim_records {
     ($store:ty, $database:ty) => {
         const _: () = {
             use crate::capability::common::write_transaction;
-            use crate::codec::{from_ms, to_ms};
+            use crate::capability::scim_records::tables;
+            use crate::codec::from_ms;
             use crate::error::store_error;
             use async_trait::async_trait;
             use roster_core::journal::Journal;
@@ -14,14 +39,6 @@ macro_rules! impl_scim_records {
             use time::OffsetDateTime;
 
             type Db = $database;
-
-            /// (table, id column, owner table) of a kind.
-            fn tables(kind: ScimKind) -> (&'static str, &'static str, &'static str) {
-                match kind {
-                    ScimKind::User => ("scim_users", "user_id", "users"),
-                    ScimKind::Group => ("scim_groups", "group_id", "groups"),
-                }
-            }
 
             fn decode(row: (i64, Option<String>, String, i64)) -> StoreResult<ScimRecord> {
                 let attributes = serde_json::from_str(&row.2)
@@ -82,28 +99,12 @@ macro_rules! impl_scim_records {
                     at: OffsetDateTime,
                     journal: &Journal,
                 ) -> StoreResult<()> {
-                    let (table, column, owner) = tables(kind);
-                    let attributes = record.attributes.to_string();
+                    let record = ScimRecord {
+                        updated_at: at,
+                        ..record.clone()
+                    };
                     write_transaction!(self, |transaction| {
-                        let owners: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {owner} WHERE id = $1"))
-                            .bind(record.local_id)
-                            .fetch_one(&mut *transaction)
-                            .await?;
-                        if owners == 0 {
-                            return Err(StoreError::NotFound.into());
-                        }
-                        sqlx::query(&format!(
-                            "INSERT INTO {table} ({column}, external_id, attributes, updated_at) \
-                             VALUES ($1, $2, $3, $4) ON CONFLICT ({column}) DO UPDATE SET \
-                             external_id = excluded.external_id, attributes = excluded.attributes, \
-                             updated_at = excluded.updated_at"
-                        ))
-                        .bind(record.local_id)
-                        .bind(record.external_id.as_deref())
-                        .bind(attributes.as_str())
-                        .bind(to_ms(at))
-                        .execute(&mut *transaction)
-                        .await?;
+                        Self::write_scim_record(&mut transaction, kind, &record).await?;
                         Self::write_journal(&mut transaction, journal).await?;
                         Ok(())
                     })?;

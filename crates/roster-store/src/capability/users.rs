@@ -11,7 +11,7 @@ macro_rules! impl_users {
             use crate::error::{TransactionError, store_error};
             use crate::sql;
             use async_trait::async_trait;
-            use roster_core::journal::Journal;
+            use roster_core::journal::{Journal, JournalFor};
             use roster_core::store::{
                 AccountTokenKind, MigrationStore, SortKey, StoreError, StoreResult, TermsAcceptance, UserCounts,
                 UserQuery, UserStore,
@@ -588,6 +588,31 @@ macro_rules! impl_users {
                         Ok(row)
                     })?;
                     row.into_user()
+                }
+
+                async fn end_expired_bans(
+                    &self,
+                    now: OffsetDateTime,
+                    limit: u32,
+                    journal: JournalFor<'_>,
+                ) -> StoreResult<Vec<UserId>> {
+                    // Quiet: a ban that has run out already lets its user in; the caches
+                    // hear of the cleared rows below, and not of every round that finds none.
+                    let ended: Vec<i64> = write_transaction!(quiet self, |transaction| {
+                        let ended: Vec<i64> = sqlx::query_scalar(sql::END_EXPIRED_BANS)
+                            .bind(to_ms(now))
+                            .bind(i64::from(limit))
+                            .fetch_all(&mut *transaction)
+                            .await?;
+                        for id in &ended {
+                            Self::write_journal(&mut transaction, &journal(UserId(*id))).await?;
+                        }
+                        Ok(ended)
+                    })?;
+                    if !ended.is_empty() {
+                        self.changes.changed_everything();
+                    }
+                    Ok(ended.into_iter().map(UserId).collect())
                 }
 
                 async fn list_banned_users(&self, now: OffsetDateTime) -> StoreResult<Vec<User>> {

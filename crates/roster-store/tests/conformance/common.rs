@@ -16,6 +16,7 @@ pub use time::{Duration, OffsetDateTime};
 pub const NO_JOURNAL: Journal = Journal {
     audit: Vec::new(),
     events: Vec::new(),
+    scim_records: Vec::new(),
 };
 
 /// A migrated database, its store, and ids.

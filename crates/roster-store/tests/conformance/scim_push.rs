@@ -4,6 +4,7 @@
 //! removal with the log.
 
 use crate::common::*;
+use roster_core::GroupId;
 use roster_core::journal::OutboxEvent;
 use roster_core::store::ScimTarget;
 use roster_core::webhooks::{AttemptRecord, DeliveryQuery, DeliveryStatus};
@@ -148,4 +149,122 @@ async fn scim_targets_fan_out_claim_in_order_and_replay(backend: Backend) {
     assert!(left.iter().all(|d| d.subscription_id == 2), "{left:?}");
 }
 
-backend_tests!(scim_targets_fan_out_claim_in_order_and_replay);
+fn group_event(id: i64, event_type: &str, subject: i64, group: i64) -> OutboxEvent {
+    OutboxEvent {
+        payload: json!({ "group_id": group.to_string() }),
+        ..event(id, event_type, subject)
+    }
+}
+
+/// A membership push waits for the earlier pushes of its user and of its group, so pushes
+/// that touch one group go one at a time, in commit order; the target's id of a group is
+/// kept only under the claim of the delivery that found or made it.
+async fn scim_group_pushes_go_one_at_a_time_and_keep_the_target_id(backend: Backend) {
+    let f = roster_testkit::or_skip!(fixture(backend).await);
+    let store = &f.store;
+    store
+        .insert_scim_target(&target(11, "g", true), &NO_JOURNAL)
+        .await
+        .unwrap();
+    let (group, alice, bob, carol) = (900, 901, 902, 903);
+    store
+        .append_outbox_events(&[
+            group_event(21, "group.created", group, group),
+            group_event(22, "group.member_added", alice, group),
+            group_event(23, "group.member_added", bob, group),
+            event(24, "user.created", carol),
+            group_event(25, "group.renamed", group, group),
+        ])
+        .await
+        .unwrap();
+    let t = now();
+    let users: &[&str] = &["user.created"];
+    let groups: &[&str] = &["group.created", "group.member_added", "group.renamed"];
+    assert_eq!(store.fan_out_scim(t, users, groups).await.unwrap(), 5);
+    let lease = t + Duration::seconds(30);
+    fn ids(claimed: &[roster_core::store::ClaimedScimDelivery]) -> Vec<i64> {
+        let mut ids: Vec<i64> = claimed.iter().map(|c| c.event.id).collect();
+        ids.sort();
+        ids
+    }
+    // The group's creation and Carol's: the memberships wait for the group.
+    let first = store.claim_scim_deliveries("w1", t, lease, 10).await.unwrap();
+    assert_eq!(ids(&first), [21, 24]);
+    assert!(
+        store
+            .claim_scim_deliveries("w2", t, lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let created = first.iter().find(|c| c.event.id == 21).unwrap();
+    // Kept under the claim only.
+    assert!(
+        !store
+            .put_scim_target_group(11, GroupId(group), "remote-1", created.delivery.id, "w2")
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.get_scim_target_group(11, GroupId(group)).await.unwrap(), None);
+    assert!(
+        store
+            .put_scim_target_group(11, GroupId(group), "remote-1", created.delivery.id, "w1")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .get_scim_target_group(11, GroupId(group))
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("remote-1")
+    );
+    let delivered = AttemptRecord {
+        status: DeliveryStatus::Delivered,
+        attempted_at: t,
+        status_code: Some(201),
+        error: None,
+        next_attempt_at: t,
+    };
+    for c in &first {
+        assert!(
+            store
+                .record_scim_attempt(c.delivery.id, "w1", &delivered)
+                .await
+                .unwrap()
+        );
+    }
+    // One membership at a time, then the rename.
+    for expected in [22, 23, 25] {
+        let next = store.claim_scim_deliveries("w1", t, lease, 10).await.unwrap();
+        assert_eq!(ids(&next), [expected]);
+        assert!(
+            store
+                .claim_scim_deliveries("w2", t, lease, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            store
+                .record_scim_attempt(next[0].delivery.id, "w1", &delivered)
+                .await
+                .unwrap()
+        );
+    }
+    assert!(
+        store
+            .claim_scim_deliveries("w1", t, lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store.forget_scim_target_group(11, GroupId(group)).await.unwrap();
+    assert_eq!(store.get_scim_target_group(11, GroupId(group)).await.unwrap(), None);
+}
+
+backend_tests!(
+    scim_targets_fan_out_claim_in_order_and_replay,
+    scim_group_pushes_go_one_at_a_time_and_keep_the_target_id
+);

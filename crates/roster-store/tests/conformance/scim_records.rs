@@ -100,4 +100,52 @@ async fn scim_records_round_trip_and_go_with_their_owner(backend: Backend) {
     );
 }
 
-backend_tests!(scim_records_round_trip_and_go_with_their_owner);
+/// A record in a change's journal is written in the change's transaction: with a user
+/// created or updated, and, when its owner does not exist, the whole change is refused.
+async fn scim_records_in_a_journal_go_with_the_change(backend: Backend) {
+    let f = roster_testkit::or_skip!(fixture(backend).await);
+    let user = f.user(Some("scim-j@example.org"), None);
+    let journal = |id: i64, external: &str| Journal {
+        scim_records: vec![(ScimKind::User, record(id, Some(external), json!({"title": "T"})))],
+        ..Journal::default()
+    };
+    let stored = f
+        .store
+        .insert_user(&user, false, &journal(user.id.0, "ext-1"))
+        .await
+        .unwrap();
+    let got = f.store.get_scim_records(ScimKind::User, &[user.id.0]).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].external_id.as_deref(), Some("ext-1"));
+    // The record of a user that does not exist: the update is refused and rolled back.
+    let renamed = User {
+        name: Some("Renamed".into()),
+        ..stored.clone()
+    };
+    let refused = f.store.update_user(&renamed, false, &journal(42, "ext-2")).await;
+    assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
+    assert_eq!(f.store.get_user(user.id).await.unwrap().name, stored.name);
+    assert!(
+        f.store
+            .get_scim_records(ScimKind::User, &[42])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // With its own user: both written.
+    f.store
+        .update_user(&renamed, false, &journal(user.id.0, "ext-2"))
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store.get_user(user.id).await.unwrap().name.as_deref(),
+        Some("Renamed")
+    );
+    let got = f.store.get_scim_records(ScimKind::User, &[user.id.0]).await.unwrap();
+    assert_eq!(got[0].external_id.as_deref(), Some("ext-2"));
+}
+
+backend_tests!(
+    scim_records_round_trip_and_go_with_their_owner,
+    scim_records_in_a_journal_go_with_the_change
+);

@@ -828,7 +828,67 @@ async fn users_by_role_and_status_count_each_user_once(backend: Backend) {
     assert_eq!(census, expected);
 }
 
+/// A ban whose end has passed is cleared once, with its journal, by one of several callers
+/// at once; a ban still in force, or renewed, is left alone.
+async fn expired_bans_end_once(backend: Backend) {
+    let f = roster_testkit::or_skip!(fixture(backend).await);
+    let t = now();
+    let ended = f.insert(&f.user(Some("ended@example.org"), None)).await;
+    let running = f.insert(&f.user(Some("running@example.org"), None)).await;
+    let never = f.insert(&f.user(Some("never@example.org"), None)).await;
+    for (user, until) in [(&ended, t - Duration::seconds(1)), (&running, t + Duration::hours(1))] {
+        f.store
+            .set_user_ban(
+                user.id,
+                Some(until),
+                Some("spam"),
+                false,
+                t - Duration::hours(2),
+                &NO_JOURNAL,
+            )
+            .await
+            .unwrap();
+    }
+    let before = f.store.list_outbox(0, 10_000).await.unwrap().len();
+    let journal = |user: UserId| Journal {
+        events: vec![roster_core::journal::OutboxEvent {
+            seq: 0,
+            id: user.0 + 1_000_000,
+            event_type: "user.unbanned".into(),
+            subject_id: user,
+            actor_id: None,
+            occurred_at: t,
+            payload: json!({"expired": true}),
+        }],
+        ..Journal::default()
+    };
+    let (a, b) = tokio::join!(
+        f.store.end_expired_bans(t, 10, &journal),
+        f.store.end_expired_bans(t, 10, &journal)
+    );
+    let mut all = a.unwrap();
+    all.extend(b.unwrap());
+    assert_eq!(all, [ended.id], "ended once, by one caller");
+    let cleared = f.store.get_user(ended.id).await.unwrap();
+    assert_eq!(cleared.banned_until, None);
+    assert_eq!(cleared.ban_reason, None);
+    assert!(cleared.revision > ended.revision);
+    assert!(f.store.get_user(running.id).await.unwrap().banned_until.is_some());
+    assert_eq!(f.store.get_user(never.id).await.unwrap().banned_until, None);
+    let events = f.store.list_outbox(0, 10_000).await.unwrap();
+    assert_eq!(events.len(), before + 1, "one event, with the change");
+    assert_eq!(events.last().unwrap().subject_id, ended.id);
+    assert!(f.store.end_expired_bans(t, 10, &journal).await.unwrap().is_empty());
+    // Later, the running one ends too.
+    let later = t + Duration::hours(2);
+    assert_eq!(
+        f.store.end_expired_bans(later, 10, &journal).await.unwrap(),
+        [running.id]
+    );
+}
+
 backend_tests!(
+    expired_bans_end_once,
     users_by_role_and_status_count_each_user_once,
     users_round_trip,
     a_login_names_one_account,

@@ -306,27 +306,39 @@ impl ScimClient<'_> {
             .find(|g| g.display_name == name))
     }
 
-    /// Creates the group `name` with `members` (provider ids), or sets the name and members of
-    /// `existing`.
-    pub async fn put_group(&self, existing: Option<&RemoteGroup>, name: &str, members: &[String]) -> Step<()> {
+    /// Creates the group `name` with `members` (provider ids); returns the provider's id for it.
+    pub async fn create_group(&self, name: &str, members: &[String]) -> Step<String> {
+        let (status, body) = self
+            .expect("POST", "Groups", Some(Self::group_resource(name, members)), &[200, 201])
+            .await?;
+        RemoteGroup::parse(&body)
+            .map(|g| g.id)
+            .ok_or(StepError::Malformed(status))
+    }
+
+    /// Sets the name and members of the provider's group `id`.
+    pub async fn replace_group(&self, id: &str, name: &str, members: &[String]) -> Step<()> {
+        self.expect(
+            "PUT",
+            &format!("Groups/{id}"),
+            Some(Self::group_resource(name, members)),
+            &[200],
+        )
+        .await?;
+        Ok(())
+    }
+
+    fn group_resource(name: &str, members: &[String]) -> Value {
         let members: Vec<Value> = members
             .iter()
             .map(|id| json!({ "value": id, "type": "User" }))
             .collect();
-        let body = json!({ "schemas": [GROUP_SCHEMA], "displayName": name, "members": members });
-        match existing {
-            None => self.expect("POST", "Groups", Some(body), &[200, 201]).await?,
-            Some(group) => {
-                self.expect("PUT", &format!("Groups/{}", group.id), Some(body), &[200])
-                    .await?
-            }
-        };
-        Ok(())
+        json!({ "schemas": [GROUP_SCHEMA], "displayName": name, "members": members })
     }
 
-    /// Deletes a group (gone already is fine).
-    pub async fn delete_group(&self, group: &RemoteGroup) -> Step<()> {
-        self.expect("DELETE", &format!("Groups/{}", group.id), None, &[200, 204, 404])
+    /// Deletes the provider's group `id` (gone already is fine).
+    pub async fn delete_group(&self, id: &str) -> Step<()> {
+        self.expect("DELETE", &format!("Groups/{id}"), None, &[200, 204, 404])
             .await?;
         Ok(())
     }

@@ -2,7 +2,9 @@
 //! products (Open WebUI 0.12.4 first). Targets are managed by administrators and the
 //! operator, their tokens sealed at rest. The delivery worker that sends webhooks queues every
 //! user and group event of the outbox for each target and sends it with the same claims,
-//! transport, address policy, back-off and attempt limit, in order per (target, subject).
+//! transport, address policy, back-off and attempt limit, in order per (target, user) and per
+//! (target, group): pushes that touch one group go one at a time, and the target's id of each
+//! group is kept, so a group is created on a target once.
 //!
 //! Each delivery brings the provider in step with Roster's state *now* (the user or the group
 //! its event is about), so a delivery sent again, or late, does no harm: the user is looked up
@@ -46,9 +48,6 @@ pub const GROUP_EVENTS: &[&str] = &[
     event::GROUP_MEMBER_ADDED,
     event::GROUP_MEMBER_REMOVED,
 ];
-/// Serialises group pushes within this process (see [`Core::push_group`]).
-static GROUP_PUSH: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 /// The most targets.
 pub const MAX_TARGETS: usize = 50;
 const MAX_URL_LENGTH: usize = 2048;
@@ -423,7 +422,11 @@ impl Core {
             target,
         } = claimed;
         let client = self.scim_client(transport, settings, &target)?;
-        let outcome = self.push_event(&client, &target, &event).await;
+        let claim = Claim {
+            delivery: delivery.id,
+            owner,
+        };
+        let outcome = self.push_event(&client, &target, &event, claim).await;
         let result = match outcome {
             Ok(()) => Ok(200),
             Err(StepError::Status(code)) => Ok(code),
@@ -452,6 +455,7 @@ impl Core {
         client: &ScimClient<'_>,
         target: &ScimTarget,
         event: &crate::journal::OutboxEvent,
+        claim: Claim<'_>,
     ) -> Step<()> {
         let group = event.payload["group_id"]
             .as_str()
@@ -460,25 +464,35 @@ impl Core {
         match (event.event_type.as_str(), group) {
             (event::GROUP_MEMBER_ADDED | event::GROUP_MEMBER_REMOVED, Some(group)) => {
                 self.push_user(client, target, event.subject_id).await?;
-                self.push_group(client, group, None).await
+                self.push_group(client, target, group, None, claim).await
             }
             (event::GROUP_CREATED | event::GROUP_RENAMED, Some(group)) => {
-                self.push_group(client, group, event.payload["previous_name"].as_str())
+                self.push_group(client, target, group, event.payload["previous_name"].as_str(), claim)
                     .await
             }
             (event::GROUP_DELETED, Some(group)) => {
-                let gone = match self.store.get_group(group).await {
-                    Err(StoreError::NotFound) => true,
-                    Ok(_) => false,
+                match self.store.get_group(group).await {
+                    Err(StoreError::NotFound) => {}
+                    // Roster still has it: nothing to delete.
+                    Ok(_) => return Ok(()),
+                    Err(_) => return Err(StepError::Store),
+                }
+                let remote = match self.store.get_scim_target_group(target.id, group).await {
+                    Ok(Some(remote)) => Some(remote),
+                    // Pushed before Roster remembered the target's ids: by its last name.
+                    Ok(None) => match event.payload["name"].as_str() {
+                        Some(name) => client.find_group(name).await?.map(|g| g.id),
+                        None => None,
+                    },
                     Err(_) => return Err(StepError::Store),
                 };
-                match (gone, event.payload["name"].as_str()) {
-                    (true, Some(name)) => match client.find_group(name).await? {
-                        Some(remote) => client.delete_group(&remote).await,
-                        None => Ok(()),
-                    },
-                    _ => Ok(()),
+                if let Some(remote) = remote {
+                    client.delete_group(&remote).await?;
                 }
+                self.store
+                    .forget_scim_target_group(target.id, group)
+                    .await
+                    .map_err(|_| StepError::Store)
             }
             (event_type, _) if event_type.starts_with("group.") => Ok(()),
             _ => self.push_user(client, target, event.subject_id).await,
@@ -511,23 +525,29 @@ impl Core {
         }
     }
 
-    /// Brings one group in step: named as in Roster (found by its current name, or by
-    /// `previous_name` after a rename) with the members the provider has; nothing while Roster
-    /// no longer has it (its deletion is pushed by `group.deleted`).
-    async fn push_group(&self, client: &ScimClient<'_>, id: GroupId, previous_name: Option<&str>) -> Step<()> {
-        // A group's events and its members' events are sent concurrently (they are ordered per
-        // subject): one group push at a time in this process, so that two of them never both
-        // find the group missing and create it twice.
-        let _one_at_a_time = GROUP_PUSH.lock().await;
-        let Ok(group) = self.store.get_group(id).await else {
-            return Ok(());
+    /// Brings one group in step: named as in Roster, with the members the provider has;
+    /// nothing while Roster no longer has it (its deletion is pushed by `group.deleted`).
+    ///
+    /// The group is the one whose id the target gave when it was pushed there first
+    /// (remembered per target), so a rename or a membership change after a rename updates
+    /// it rather than making another. Pushes that touch one group are claimed one at a time
+    /// in commit order (its lane, whatever the number of workers or instances), so two of
+    /// them never both find it missing. Only a group not yet remembered (pushed before Roster
+    /// remembered the target's ids, or created by a push that died before it could remember)
+    /// is looked up by its name, or by `previous_name` after a rename, before it is created.
+    async fn push_group(
+        &self,
+        client: &ScimClient<'_>,
+        target: &ScimTarget,
+        id: GroupId,
+        previous_name: Option<&str>,
+        claim: Claim<'_>,
+    ) -> Step<()> {
+        let group = match self.store.get_group(id).await {
+            Ok(group) => group,
+            Err(StoreError::NotFound) => return Ok(()),
+            Err(_) => return Err(StepError::Store),
         };
-        let mut remote = client.find_group(&group.name).await?;
-        if remote.is_none()
-            && let Some(previous) = previous_name
-        {
-            remote = client.find_group(previous).await?;
-        }
         let members = self.store.list_group_members(id).await.map_err(|_| StepError::Store)?;
         let mut remote_members = Vec::with_capacity(members.len());
         for member in members {
@@ -535,8 +555,52 @@ impl Core {
                 remote_members.push(user.id);
             }
         }
-        client.put_group(remote.as_ref(), &group.name, &remote_members).await
+        let remembered = self
+            .store
+            .get_scim_target_group(target.id, id)
+            .await
+            .map_err(|_| StepError::Store)?;
+        if let Some(remote) = remembered {
+            match client.replace_group(&remote, &group.name, &remote_members).await {
+                // Deleted on the target behind Roster's back: made again below.
+                Err(StepError::Status(404)) => {}
+                other => return other,
+            }
+        }
+        let mut found = client.find_group(&group.name).await?;
+        if found.is_none()
+            && let Some(previous) = previous_name
+        {
+            found = client.find_group(previous).await?;
+        }
+        let remote = match found {
+            Some(found) => {
+                client.replace_group(&found.id, &group.name, &remote_members).await?;
+                found.id
+            }
+            None => client.create_group(&group.name, &remote_members).await?,
+        };
+        let kept = self
+            .store
+            .put_scim_target_group(target.id, id, &remote, claim.delivery, claim.owner)
+            .await
+            .map_err(|_| StepError::Store)?;
+        if !kept {
+            tracing::warn!(
+                delivery = claim.delivery,
+                "the claim on a SCIM delivery lapsed before the target's id of its group was kept"
+            );
+        }
+        Ok(())
     }
+}
+
+/// The claim under which a SCIM delivery is sent: what it writes of the target's state is
+/// written only while the claim holds.
+#[derive(Debug, Clone, Copy)]
+struct Claim<'a> {
+    delivery: i64,
+    owner: &'a str,
 }
 
 /// Sync: compare every user, and fix what differs.

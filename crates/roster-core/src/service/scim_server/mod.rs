@@ -19,6 +19,7 @@ use super::users::{NewUser, Patch, ProfileChanges, not_found};
 use super::{Actor, AdminUserChanges, Core, GroupChanges, ListUsers, NewGroup, UserListing};
 use crate::error::{Error, Refusal, Result};
 use crate::id::{GroupId, UserId};
+use crate::journal::{JournalBuilder, journal_extra};
 use crate::store::{Group, ScimKind, ScimRecord};
 use crate::user::{User, rfc3339};
 use filter::{AttrPath, Filter, get_ci, parse_filter};
@@ -821,15 +822,15 @@ impl Core {
         })
     }
 
-    /// Writes a resource's SCIM record.
-    async fn put_record(
+    /// The SCIM record a directory sent for a resource of `kind`, checked, as an addition to
+    /// the journal of the change that writes the resource (with its audit entry): the
+    /// resource and its record are written in one transaction, or neither is.
+    fn record_writer(
         &self,
-        actor: &Actor,
         kind: ScimResourceKind,
-        id: i64,
         external_id: Option<String>,
         kept: Value,
-    ) -> Result<()> {
+    ) -> Result<impl for<'b> Fn(JournalBuilder<'b>, i64) -> JournalBuilder<'b> + Send + Sync> {
         if let Some(external) = &external_id
             && (external.is_empty() || external.len() > 512 || external.contains('\0'))
         {
@@ -841,25 +842,22 @@ impl Core {
                 "the attributes are too large or hold a NUL character",
             ));
         }
-        let details = json!({ "resource": kind.name(), "id": id.to_string(), "external_id": external_id });
-        let target = (kind == ScimResourceKind::User).then_some(UserId(id));
-        let journal = self
-            .journal(Some(actor.user.id))
-            .audit(crate::journal::audit::SCIM_RECORD_WRITE, target, details)
-            .build();
-        let record = ScimRecord {
-            local_id: id,
-            external_id,
-            attributes: kept,
-            updated_at: self.clock.now(),
-        };
-        self.store
-            .put_scim_record(kind.store_kind(), &record, self.clock.now(), &journal)
-            .await
-            .map_err(not_found(match kind {
-                ScimResourceKind::User => "user",
-                ScimResourceKind::Group => "group",
-            }))
+        let now = self.clock.now();
+        Ok(journal_extra(move |journal, id| {
+            let details = json!({ "resource": kind.name(), "id": id.to_string(), "external_id": external_id });
+            let target = (kind == ScimResourceKind::User).then_some(UserId(id));
+            journal
+                .audit(crate::journal::audit::SCIM_RECORD_WRITE, target, details)
+                .scim_record(
+                    kind.store_kind(),
+                    ScimRecord {
+                        local_id: id,
+                        external_id: external_id.clone(),
+                        attributes: kept.clone(),
+                        updated_at: now,
+                    },
+                )
+        }))
     }
 
     /// Creates a user or a group from its SCIM representation; returns it as stored.
@@ -868,8 +866,9 @@ impl Core {
         let id = match kind {
             ScimResourceKind::User => {
                 let fields = read_user(body)?;
+                let record = self.record_writer(kind, fields.external_id, fields.kept)?;
                 let user = self
-                    .create_user(
+                    .create_user_with(
                         actor,
                         NewUser {
                             email: fields.email,
@@ -881,17 +880,17 @@ impl Core {
                             email_verified: false,
                             provider: None,
                         },
+                        Some(&record),
                     )
                     .await
                     .map_err(scim_field_names)?;
-                self.put_record(actor, kind, user.id.0, fields.external_id, fields.kept)
-                    .await?;
                 user.id.0
             }
             ScimResourceKind::Group => {
                 let fields = read_group(body)?;
+                let record = self.record_writer(kind, fields.external_id, fields.kept)?;
                 let created = self
-                    .create_group_with_members(
+                    .create_group_with_members_and(
                         actor,
                         NewGroup {
                             name: fields.name,
@@ -899,11 +898,10 @@ impl Core {
                             permissions: None,
                         },
                         &fields.members,
+                        Some(&record),
                     )
                     .await
                     .map_err(member_not_found)?;
-                self.put_record(actor, kind, created.group.id.0, fields.external_id, fields.kept)
-                    .await?;
                 created.group.id.0
             }
         };
@@ -966,6 +964,7 @@ impl Core {
         match kind {
             ScimResourceKind::User => {
                 let fields = read_user(body)?;
+                let record = self.record_writer(kind, fields.external_id, fields.kept)?;
                 let user = self.store.get_user(UserId(id)).await.map_err(not_found("user"))?;
                 let text = |new: Option<String>, old: &Option<String>| match (new, old) {
                     (Some(n), Some(o)) if &n == o => Patch::Keep,
@@ -984,27 +983,25 @@ impl Core {
                     password: fields.password,
                     ..AdminUserChanges::default()
                 };
-                self.admin_update_user(actor, UserId(id), changes)
+                self.admin_update_user_with(actor, UserId(id), changes, None, Some(&record))
                     .await
                     .map_err(scim_field_names)?;
-                self.put_record(actor, kind, id, fields.external_id, fields.kept)
-                    .await?;
             }
             ScimResourceKind::Group => {
                 let fields = read_group(body)?;
-                self.update_group_with_members(
-                    actor,
+                let record = self.record_writer(kind, fields.external_id, fields.kept)?;
+                self.update_group_with_members_and(
+                    actor.into(),
                     GroupId(id),
                     GroupChanges {
                         name: Some(fields.name),
                         ..GroupChanges::default()
                     },
-                    Some(&fields.members),
+                    &fields.members,
+                    Some(&record),
                 )
                 .await
                 .map_err(member_not_found)?;
-                self.put_record(actor, kind, id, fields.external_id, fields.kept)
-                    .await?;
             }
         }
         self.scim_read(kind, base, id).await

@@ -346,8 +346,8 @@ impl DeliveryWorker {
         tracing::info!("webhook delivery worker stopped");
     }
 
-    /// One round: queue new events, claim what is due (webhook deliveries, back-channel
-    /// logouts and SCIM pushes), send it. Returns how many were sent.
+    /// One round: end the bans that ran out, queue new events, claim what is due (webhook
+    /// deliveries, back-channel logouts and SCIM pushes), send it. Returns how many were sent.
     pub async fn tick(&self) -> Result<usize> {
         let store = &self.core.store;
         let now = OffsetDateTime::now_utc();
@@ -357,6 +357,8 @@ impl DeliveryWorker {
         {
             return Ok(0);
         }
+        // Bans that ran out since the last round: their `user.unbanned` goes out below.
+        self.core.end_expired_bans().await?;
         store.fan_out(now, 1000).await?;
         let lease_until = now + self.settings.request_timeout + self.settings.lease;
         let claimed = store
