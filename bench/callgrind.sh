@@ -3,7 +3,8 @@
 # /healthz, GET /v1/me (access token), GET /oidc/userinfo (a JWT access token from the code
 # flow), and the dialects' current user (Open WebUI GET /api/v1/auths/, Langflow whoami) and
 # user lists (Open WebUI page 2 and a deep page of 30, Langflow skip=50&limit=50) over
-# $users users (default 3,000, imported without passwords).
+# $users users (default 3,000, imported without passwords), with the native list's first pages
+# of 30 and 50 and a search for a few users, natively and through Open WebUI.
 # Instruction counts do not depend on the machine's load, so they compare two routes (or two
 # builds) where timings on a shared machine cannot.
 #
@@ -102,3 +103,9 @@ measure /langflow/api/v1/users/whoami "$token"
 measure "/openwebui/api/v1/users/?page=2" "$token" "$lists"
 measure "/openwebui/api/v1/users/?page=$deep" "$token" "$lists"
 measure "/langflow/api/v1/users/?skip=50&limit=50" "$token" "$lists"
+# The native equivalents of the lists (first pages of 30 and 50) and a search matching a few
+# users, natively and through Open WebUI.
+measure "/v1/users?limit=30" "$token" "$lists"
+measure "/v1/users?limit=50" "$token" "$lists"
+measure "/v1/users?q=user299&limit=30" "$token" "$lists"
+measure "/openwebui/api/v1/users/search?query=user299" "$token" "$lists"

@@ -85,7 +85,9 @@ where
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RequestContext {
     /// The client's address, as the HTTP layer determined it (forwarded-for rules included).
-    pub ip: Option<String>,
+    /// Kept as an address and written out only when a change is journaled, so that a request
+    /// that changes nothing formats nothing.
+    pub ip: Option<std::net::IpAddr>,
 }
 
 tokio::task_local! {
@@ -99,7 +101,11 @@ pub async fn with_request_context<F: std::future::Future>(context: RequestContex
 
 /// The current request's client address, if any.
 pub fn current_ip() -> Option<String> {
-    REQUEST_CONTEXT.try_with(|c| c.ip.clone()).ok().flatten()
+    REQUEST_CONTEXT
+        .try_with(|c| c.ip)
+        .ok()
+        .flatten()
+        .map(|ip| ip.to_string())
 }
 
 /// Builds the [`Journal`] of one change: every entry gets the same actor, time and client

@@ -67,6 +67,16 @@ impl std::str::FromStr for IpNet {
 /// `X-Forwarded-For` entry that is not itself a trusted proxy. `trust_any_peer` (the older
 /// `trust_forwarded_for` setting without a proxy list) treats the peer as the one proxy.
 pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet], trust_any_peer: bool) -> Option<String> {
+    client_addr(peer, headers, trusted, trust_any_peer).map(|ip| ip.to_string())
+}
+
+/// As [`client_ip`], the address itself (IPv4-mapped IPv6 addresses as IPv4).
+pub fn client_addr(
+    peer: Option<IpAddr>,
+    headers: &HeaderMap,
+    trusted: &[IpNet],
+    trust_any_peer: bool,
+) -> Option<IpAddr> {
     let is_trusted = |ip: IpAddr| trusted.iter().any(|net| net.contains(ip));
     let peer_trusted = peer.is_some_and(|p| {
         if trusted.is_empty() {
@@ -84,10 +94,10 @@ pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet], t
             .filter_map(|hop| parse_hop(hop.trim()))
             .collect();
         if let Some(client) = hops.iter().rev().find(|ip| !is_trusted(**ip)).or(hops.first()) {
-            return Some(canonical(*client).to_string());
+            return Some(canonical(*client));
         }
     }
-    peer.map(|p| canonical(p).to_string())
+    peer.map(canonical)
 }
 
 /// One `X-Forwarded-For` entry: an address, possibly with a port (`1.2.3.4:5`, `[::1]:5`).

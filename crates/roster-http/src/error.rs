@@ -253,19 +253,18 @@ where
     S: Clone + Send + Sync + 'static,
     F: Fn(&ErrorInfo) -> Response + Clone + Send + Sync + 'static,
 {
-    router.layer(axum::middleware::map_response(move |response: Response| {
-        let render = render.clone();
-        async move {
-            let Some(info) = response.extensions().get::<ErrorInfo>().cloned() else {
-                return response;
-            };
-            let mut rendered = render(&info);
-            if let Some(retry) = response.headers().get(header::RETRY_AFTER) {
-                rendered.headers_mut().insert(header::RETRY_AFTER, retry.clone());
-            }
-            rendered.extensions_mut().insert(info);
-            rendered
+    // A plain `tower` map (no future of its own, nothing cloned but `render`): it runs on
+    // every response of the dialect, and almost all of them are not errors.
+    router.layer(tower::util::MapResponseLayer::new(move |response: Response| {
+        let Some(info) = response.extensions().get::<ErrorInfo>().cloned() else {
+            return response;
+        };
+        let mut rendered = render(&info);
+        if let Some(retry) = response.headers().get(header::RETRY_AFTER) {
+            rendered.headers_mut().insert(header::RETRY_AFTER, retry.clone());
         }
+        rendered.extensions_mut().insert(info);
+        rendered
     }))
 }
 

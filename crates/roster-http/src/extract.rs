@@ -125,11 +125,72 @@ fn reject_nul_in_pairs(encoded: &[u8], code: ErrorCode) -> Result<(), ApiError> 
     Ok(())
 }
 
-/// Middleware for every dialect's routes: a query string or a path parameter holding a NUL
-/// character (`%00`) is refused with a 422 naming it, before any handler (whichever
-/// extractor it uses) can pass it to the store. Bodies are checked by [`Json`],
-/// [`OptionalJson`] and [`Form`]. Headers cannot carry a NUL (HTTP refuses it).
-pub async fn reject_nul_in_uri(mut request: Request, next: axum::middleware::Next) -> axum::response::Response {
+/// The layer for every dialect's routes (`route_layer(RejectNulInUri)`): a query string or a
+/// path parameter holding a NUL character (`%00`) is refused with a 422 naming it, before any
+/// handler (whichever extractor it uses) can pass it to the store. Bodies are checked by
+/// [`Json`], [`OptionalJson`] and [`Form`]. Headers cannot carry a NUL (HTTP refuses it). A
+/// request without `%00` in its URI passes straight through, allocating nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RejectNulInUri;
+
+impl<S> tower::Layer<S> for RejectNulInUri {
+    type Service = RejectNulInUriService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RejectNulInUriService { inner }
+    }
+}
+
+/// The service of [`RejectNulInUri`].
+#[derive(Debug, Clone)]
+pub struct RejectNulInUriService<S> {
+    inner: S,
+}
+
+impl<S> tower::Service<Request> for RejectNulInUriService<S>
+where
+    S: tower::Service<Request, Response = axum::response::Response, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = axum::response::Response;
+    type Error = std::convert::Infallible;
+    type Future = futures_util::future::Either<crate::context::BoxResponseFuture, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        use futures_util::future::Either;
+        let query = request.uri().query().map(str::as_bytes).unwrap_or_default();
+        let path = request.uri().path().as_bytes();
+        if !has_escaped_nul(query) && !has_escaped_nul(path) {
+            return Either::Right(self.inner.call(request));
+        }
+        // The rare request that may hold one: checked as the handlers will decode it.
+        let ready = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, ready);
+        let checked: crate::context::BoxResponseFuture =
+            Box::pin(async move { Ok(reject_nul_in_uri(request, |request| inner.call(request)).await) });
+        Either::Left(checked)
+    }
+}
+
+/// Whether URI text holds an escaped NUL (`%00`), the only way one gets into a URI.
+fn has_escaped_nul(text: &[u8]) -> bool {
+    text.windows(3).any(|w| w == b"%00")
+}
+
+/// Refuses a request whose query string or path parameters hold a NUL character (see
+/// [`RejectNulInUri`]); passes any other to `next`.
+async fn reject_nul_in_uri<F, Fut>(mut request: Request, next: F) -> axum::response::Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Result<axum::response::Response, std::convert::Infallible>>,
+{
     use axum::response::IntoResponse as _;
     if let Some(query) = request.uri().query()
         && let Err(e) = reject_nul_in_pairs(query.as_bytes(), ErrorCode::InvalidQuery)
@@ -147,7 +208,8 @@ pub async fn reject_nul_in_uri(mut request: Request, next: axum::middleware::Nex
         }
         request = Request::from_parts(parts, body);
     }
-    next.run(request).await
+    let Ok(response) = next(request).await;
+    response
 }
 
 /// The value at a deserialisation error's `path` in `body`: the value that did not fit, or

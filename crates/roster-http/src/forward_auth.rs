@@ -121,7 +121,7 @@ pub fn mount(_state: &AppState) -> Router<AppState> {
     Router::new()
         .route(FORWARD_AUTH_PATH, get(check))
         .route(FORWARD_AUTH_RETURN_PATH, get(return_to_original))
-        .route_layer(axum::middleware::from_fn(crate::extract::reject_nul_in_uri))
+        .route_layer(crate::extract::RejectNulInUri)
 }
 
 /// The URL the proxy was asked for: `X-Original-URL`, else built from `X-Forwarded-Proto`,

@@ -21,13 +21,16 @@ pub use state::{AppState, HttpConfig};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::Response;
+use tower::ServiceBuilder;
 
 /// Builds the whole application. The only way the server and the tests get a router.
+///
+/// Every route runs inside one stack of layers, added once (each `Router::layer` call boxes
+/// and clones the route's service per request): the request log, metrics and security
+/// headers outermost ([`observe`]), CORS when configured ([`protect`]), then the request
+/// timeout, the client address and the body limit (`context.rs`).
 pub fn app(state: AppState) -> Router {
-    let body_limit = state.config.body_limit;
-    let config = state.config.clone();
+    let body_limit = DefaultBodyLimit::max(state.config.body_limit);
     let mut router = Router::new().merge(health::router());
     if state.metrics.is_some() {
         router = router.route("/metrics", axum::routing::get(observe::metrics));
@@ -43,16 +46,20 @@ pub fn app(state: AppState) -> Router {
         .merge(forward_auth::mount(&state))
         .merge(scim::mount(&state))
         .fallback(error::not_found_fallback)
-        .method_not_allowed_fallback(error::method_not_allowed_fallback)
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(axum::middleware::map_response(close_after_unread_body))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            context::request_context,
-        ));
-    protect::protect(router, &config)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), observe::observe))
-        .with_state(state)
+        .method_not_allowed_fallback(error::method_not_allowed_fallback);
+    let observe = observe::ObserveLayer::new(&state);
+    let request = context::RequestLayer::new(&state);
+    let router = match protect::cors_layer(&state.config.cors) {
+        Some(cors) => router.layer(
+            ServiceBuilder::new()
+                .layer(observe)
+                .layer(cors)
+                .layer(request)
+                .layer(body_limit),
+        ),
+        None => router.layer(ServiceBuilder::new().layer(observe).layer(request).layer(body_limit)),
+    };
+    router.with_state(state)
 }
 
 /// The app of a separate metrics listener (`metrics_listen`): `GET /metrics` only.
@@ -60,16 +67,4 @@ pub fn metrics_app(state: AppState) -> Router {
     Router::new()
         .route("/metrics", axum::routing::get(observe::metrics))
         .with_state(state)
-}
-
-/// A body over the limit is answered (413) before it is read, and the server then closes the
-/// connection rather than read it: the answer says so, so that no client sends its next
-/// request on a connection that is going away.
-async fn close_after_unread_body(mut response: Response) -> Response {
-    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        response
-            .headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    }
-    response
 }

@@ -1,7 +1,8 @@
 //! What every request leaves behind: one log line (request id, method, route template,
 //! dialect, status, latency, the user when known) and the HTTP metrics (requests by route
 //! template, dialect, method and status; latency by route template, dialect and method), and
-//! the `X-Request-Id` echoed in the response. One middleware around the whole app.
+//! the `X-Request-Id` echoed in the response; and the security headers every response
+//! carries. One layer, the outermost of every route (see [`crate::app`]).
 //!
 //! Cheap on purpose: the metric handles of each (route, method, status) are made once and
 //! kept ([`HttpMetrics`]), so a request only hashes its route template and bumps two atomics;
@@ -10,13 +11,14 @@
 use crate::state::AppState;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics::{Counter, Histogram};
 use roster_core::telemetry;
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 /// The request id header, read and echoed.
@@ -195,34 +197,96 @@ impl HttpMetrics {
     }
 }
 
-/// The middleware: request id in, the request served inside the request-user slot, the id
-/// echoed, the metrics counted, one log line out.
-pub(crate) async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let request_id = match request.headers().get(&REQUEST_ID) {
-        Some(value) if well_formed_request_id(value.as_bytes()) => value.clone(),
-        _ => generate_request_id(),
-    };
-    let method = method_label(request.method());
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let (mut response, user) = telemetry::with_request_user(next.run(request)).await;
-    let elapsed = started.elapsed();
-    let route = route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
-    let status = response.status().as_u16();
-    let dialect = state.http_metrics.record(route, method, status, elapsed.as_secs_f64());
-    tracing::info!(
-        target: "roster::request",
-        request_id = request_id.to_str().unwrap_or_default(),
-        method,
-        route,
-        dialect,
-        status,
-        latency_ms = elapsed.as_secs_f64() * 1000.0,
-        user_id = user.map(|u| u.0),
-        "request"
-    );
-    response.headers_mut().insert(REQUEST_ID, request_id);
-    response
+/// The layer of [`Observe`], outermost around every route.
+#[derive(Clone)]
+pub(crate) struct ObserveLayer {
+    metrics: Arc<HttpMetrics>,
+    headers: Arc<[(HeaderName, HeaderValue)]>,
+}
+
+impl ObserveLayer {
+    pub(crate) fn new(state: &AppState) -> Self {
+        Self {
+            metrics: state.http_metrics.clone(),
+            headers: crate::protect::security_headers(&state.config).into(),
+        }
+    }
+}
+
+impl<S> tower::Layer<S> for ObserveLayer {
+    type Service = Observe<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Observe {
+            inner,
+            metrics: self.metrics.clone(),
+            headers: self.headers.clone(),
+        }
+    }
+}
+
+/// Request id in, the request served inside the request-user slot, the security headers
+/// added where the response has none of its own (every response, preflight answers and
+/// errors included), the id echoed, the metrics counted, one log line out.
+#[derive(Clone)]
+pub(crate) struct Observe<S> {
+    inner: S,
+    metrics: Arc<HttpMetrics>,
+    /// The security headers (see [`crate::protect::security_headers`]).
+    headers: Arc<[(HeaderName, HeaderValue)]>,
+}
+
+impl<S> tower::Service<Request> for Observe<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = crate::context::BoxResponseFuture;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let started = Instant::now();
+        let request_id = match request.headers().get(&REQUEST_ID) {
+            Some(value) if well_formed_request_id(value.as_bytes()) => value.clone(),
+            _ => generate_request_id(),
+        };
+        let method = method_label(request.method());
+        let route = request.extensions().get::<MatchedPath>().cloned();
+        let work = telemetry::with_request_user(self.inner.call(request));
+        let metrics = self.metrics.clone();
+        let headers = self.headers.clone();
+        Box::pin(async move {
+            let (response, user) = work.await;
+            let Ok(mut response) = response;
+            for (name, value) in headers.iter() {
+                if !response.headers().contains_key(name) {
+                    response.headers_mut().insert(name.clone(), value.clone());
+                }
+            }
+            let elapsed = started.elapsed();
+            let route = route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
+            let status = response.status().as_u16();
+            let dialect = metrics.record(route, method, status, elapsed.as_secs_f64());
+            tracing::info!(
+                target: "roster::request",
+                request_id = request_id.to_str().unwrap_or_default(),
+                method,
+                route,
+                dialect,
+                status,
+                latency_ms = elapsed.as_secs_f64() * 1000.0,
+                user_id = user.map(|u| u.0),
+                "request"
+            );
+            response.headers_mut().insert(REQUEST_ID, request_id);
+            Ok(response)
+        })
+    }
 }
 
 /// `GET /metrics`: the Prometheus text format (the pool gauges read now, the rest as last

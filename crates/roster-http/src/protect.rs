@@ -1,16 +1,11 @@
-//! Layers every response passes through: the request timeout, security headers and CORS.
-//! All of them are set by [`HttpConfig`].
+//! What every response is protected by: security headers and CORS, both set by
+//! [`HttpConfig`]. The app adds them around every route (see [`crate::app`]), with the
+//! request timeout (see `context.rs`) inside CORS.
 
-use crate::error::ApiError;
 use crate::state::HttpConfig;
-use axum::Router;
-use axum::extract::Request;
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderName, HeaderValue, Method, header};
 use std::time::Duration;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
-use tower_http::set_header::SetResponseHeaderLayer;
 
 /// The security headers added to every response (each `None` or empty: not sent).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,28 +45,10 @@ pub struct CorsSettings {
     pub max_age_seconds: u64,
 }
 
-/// A 408 for a request that took longer than `request_timeout`.
-async fn request_timeout(
-    axum::extract::State(limit): axum::extract::State<Duration>,
-    request: Request,
-    next: Next,
-) -> Response {
-    match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::request(
-            StatusCode::REQUEST_TIMEOUT,
-            roster_core::ErrorCode::RequestTimeout,
-            format!("the request took longer than {} s", limit.as_secs_f64()),
-            None,
-        )
-        .into_response(),
-    }
-}
-
-fn header_layer(name: HeaderName, value: Option<&str>) -> Option<SetResponseHeaderLayer<HeaderValue>> {
+fn header_pair(name: HeaderName, value: Option<&str>) -> Option<(HeaderName, HeaderValue)> {
     let value = value.map(str::trim).filter(|v| !v.is_empty())?;
     match HeaderValue::from_str(value) {
-        Ok(v) => Some(SetResponseHeaderLayer::if_not_present(name, v)),
+        Ok(v) => Some((name, v)),
         Err(_) => {
             tracing::error!(header = %name, "invalid header value in the configuration; not sent");
             None
@@ -113,35 +90,25 @@ pub fn cors_layer(settings: &CorsSettings) -> Option<CorsLayer> {
     )
 }
 
-/// Wraps the whole app: the request timeout inside, CORS around it, security headers
-/// outermost (so that preflight answers and errors carry them too).
-pub fn protect<S: Clone + Send + Sync + 'static>(router: Router<S>, config: &HttpConfig) -> Router<S> {
-    let mut router = router;
-    if !config.request_timeout.is_zero() {
-        router = router.layer(axum::middleware::from_fn_with_state(
-            config.request_timeout,
-            request_timeout,
-        ));
-    }
-    if let Some(cors) = cors_layer(&config.cors) {
-        router = router.layer(cors);
-    }
+/// The security headers every response carries unless it sets its own (made once, added by
+/// [`crate::observe::Observe`] outside CORS, so that preflight answers and errors carry them
+/// too).
+pub(crate) fn security_headers(config: &HttpConfig) -> Vec<(HeaderName, HeaderValue)> {
     let headers = &config.security_headers;
     let hsts = headers
         .hsts_max_age_seconds
         .map(|s| format!("max-age={s}; includeSubDomains"));
-    let layers = [
-        header_layer(header::X_CONTENT_TYPE_OPTIONS, Some("nosniff")),
-        header_layer(header::X_FRAME_OPTIONS, headers.frame_options.as_deref()),
-        header_layer(
+    [
+        header_pair(header::X_CONTENT_TYPE_OPTIONS, Some("nosniff")),
+        header_pair(header::X_FRAME_OPTIONS, headers.frame_options.as_deref()),
+        header_pair(
             header::CONTENT_SECURITY_POLICY,
             headers.content_security_policy.as_deref(),
         ),
-        header_layer(header::REFERRER_POLICY, headers.referrer_policy.as_deref()),
-        header_layer(header::STRICT_TRANSPORT_SECURITY, hsts.as_deref()),
-    ];
-    for layer in layers.into_iter().flatten() {
-        router = router.layer(layer);
-    }
-    router
+        header_pair(header::REFERRER_POLICY, headers.referrer_policy.as_deref()),
+        header_pair(header::STRICT_TRANSPORT_SECURITY, hsts.as_deref()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }

@@ -449,6 +449,17 @@ impl Core {
         Ok(claims)
     }
 
+    /// When an access token expires (Unix seconds): from its checked signature, issuer and
+    /// expiry, remembered per token as [`Core::authenticate_access_token`] remembers them (so
+    /// a route that has just authenticated the token checks no signature again). None for
+    /// anything that is not a valid access token now. Says nothing about revocation.
+    pub async fn access_token_expiry(&self, token: &str) -> Option<i64> {
+        self.verify_access_token(token, self.clock.now())
+            .await
+            .ok()
+            .map(|claims| claims.exp)
+    }
+
     /// Whether a user's activity is due to be recorded (at most once per `activity_interval`,
     /// a minute).
     pub(crate) fn activity_due(&self, user: &User, now: time::OffsetDateTime) -> bool {

@@ -87,7 +87,8 @@ pub use migrate::{
 pub use password_resets::{PasswordResetDone, ResetLinkCreated, ResetLinkSent};
 pub use permissions::{
     API_KEYS_NOT_PERMITTED, API_KEYS_PERMISSION, ApiKeyGate, DEFAULT_TEMPLATE, GATED_PREFERENCES, GatedPreference,
-    Surface, builtin_permissions, check_preference_gates, fill_missing, forbidden_by, or_merge, remove_at, value_at,
+    Surface, builtin_permissions, builtin_permissions_ref, check_preference_gates, fill_missing, forbidden_by,
+    or_merge, remove_at, value_at,
 };
 pub use retention::{Purged, RetentionPolicy};
 pub use scim_push::{

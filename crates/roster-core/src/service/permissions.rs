@@ -25,6 +25,15 @@ pub const DEFAULT_TEMPLATE: &str = "default";
 /// Open WebUI's built-in `DEFAULT_USER_PERMISSIONS` (no `USER_PERMISSIONS_*` overrides): what
 /// a stored template lacks is taken from here.
 pub fn builtin_permissions() -> Value {
+    BUILTIN_PERMISSIONS.clone()
+}
+
+/// [`builtin_permissions`], borrowed: built once, for the rules that only read it.
+pub fn builtin_permissions_ref() -> &'static Value {
+    &BUILTIN_PERMISSIONS
+}
+
+static BUILTIN_PERMISSIONS: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| {
     json!({
         "workspace": {
             "models": false, "knowledge": false, "prompts": false, "tools": false, "skills": false,
@@ -53,7 +62,7 @@ pub fn builtin_permissions() -> Value {
         },
         "settings": {"interface": true}
     })
-}
+});
 
 /// The permission that allows API keys.
 pub const API_KEYS_PERMISSION: &[&str] = &["features", "api_keys"];
@@ -226,11 +235,12 @@ impl Core {
 
     /// The stored template `name`, completed from `defaults`, for the rules that read it.
     async fn template_with_defaults(&self, name: &str, defaults: &Value) -> Result<Value> {
-        let mut template = self
-            .store
-            .get_permission_template(name)
-            .await?
-            .unwrap_or_else(|| serde_json::json!({}));
+        let mut template = match self.store.get_permission_template(name).await? {
+            // Nothing stored: the defaults themselves (a copy, not rebuilt key by key).
+            None if defaults.is_object() => return Ok(defaults.clone()),
+            None => serde_json::json!({}),
+            Some(template) => template,
+        };
         fill_missing(&mut template, defaults);
         Ok(template)
     }
@@ -278,7 +288,7 @@ impl Core {
             return Ok(());
         }
         if self
-            .has_permission(user.id, API_KEYS_PERMISSION, &builtin_permissions())
+            .has_permission(user.id, API_KEYS_PERMISSION, builtin_permissions_ref())
             .await?
         {
             Ok(())
@@ -292,7 +302,7 @@ impl Core {
         if user.role == Role::Admin {
             return Ok(Vec::new());
         }
-        let permissions = self.effective_permissions(user.id, &builtin_permissions()).await?;
+        let permissions = self.effective_permissions(user.id, builtin_permissions_ref()).await?;
         Ok(forbidden_by(&permissions))
     }
 

@@ -21,7 +21,7 @@ where
 {
     use crate::error::{method_not_allowed_fallback, not_found_fallback, render_errors_with};
     let prefix = prefix.trim().trim_matches('/');
-    let mut router = routes.route_layer(axum::middleware::from_fn(crate::extract::reject_nul_in_uri));
+    let mut router = routes.route_layer(crate::extract::RejectNulInUri);
     if !prefix.is_empty() {
         router = router
             .fallback(not_found_fallback)

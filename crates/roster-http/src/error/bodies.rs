@@ -5,7 +5,7 @@
 //! as a diff there.
 
 use super::{ApiError, method_not_allowed_fallback, not_found_fallback, render_errors_with};
-use crate::extract::{Form, Json, OptionalJson, Path, Query, reject_nul_in_uri};
+use crate::extract::{Form, Json, OptionalJson, Path, Query, RejectNulInUri};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
@@ -186,7 +186,7 @@ fn router() -> Router {
         .route("/query", get(|Query(_): Query<Filter>| async { "ok" }))
         .route("/number/{n}", get(|Path(_): Path<u8>| async { "ok" }))
         .route("/name/{name}", get(|Path(_): Path<String>| async { "ok" }))
-        .route_layer(axum::middleware::from_fn(reject_nul_in_uri))
+        .route_layer(RejectNulInUri)
         .fallback(not_found_fallback)
         .method_not_allowed_fallback(method_not_allowed_fallback)
         .layer(DefaultBodyLimit::max(256))

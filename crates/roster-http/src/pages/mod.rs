@@ -56,7 +56,7 @@ pub fn mount(_state: &AppState) -> Router<AppState> {
         .merge(admin::routes())
         .merge(verify::routes())
         .merge(account::routes())
-        .route_layer(axum::middleware::from_fn(crate::extract::reject_nul_in_uri))
+        .route_layer(crate::extract::RejectNulInUri)
 }
 
 /// The strings of the request's language (`Accept-Language`, English by default).

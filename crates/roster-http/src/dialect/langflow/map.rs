@@ -16,7 +16,40 @@ const MASK_VISIBLE: usize = 8;
 const KEY_RANDOM_LENGTH: usize = 43;
 
 /// Langflow's times: naive UTC ISO 8601 with microseconds (`2025-05-29T16:02:20.132436`).
+/// Written digit by digit (every listed user has two or three of them); a year outside
+/// 0000-9999 goes through the generic formatter.
 pub fn time(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let Ok(year) = u32::try_from(t.year()) else {
+        return generic_time(t);
+    };
+    if year > 9999 {
+        return generic_time(t);
+    }
+    let mut out = [0u8; 26];
+    let fields: [(u32, usize, usize); 7] = [
+        (year, 0, 4),
+        (u32::from(u8::from(t.month())), 5, 2),
+        (u32::from(t.day()), 8, 2),
+        (u32::from(t.hour()), 11, 2),
+        (u32::from(t.minute()), 14, 2),
+        (u32::from(t.second()), 17, 2),
+        (t.microsecond(), 20, 6),
+    ];
+    for (mut value, start, width) in fields {
+        for at in out[start..start + width].iter_mut().rev() {
+            *at = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    }
+    for (at, separator) in [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':'), (19, b'.')] {
+        out[at] = separator;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// [`time`] through the `time` crate's formatter.
+fn generic_time(t: OffsetDateTime) -> String {
     let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]");
     t.to_offset(time::UtcOffset::UTC).format(&format).unwrap_or_default()
 }
@@ -205,5 +238,22 @@ mod tests {
     fn times_are_naive_microseconds() {
         let t = OffsetDateTime::from_unix_timestamp_nanos(1_748_534_540_132_436_000).unwrap();
         assert_eq!(time(t), "2025-05-29T16:02:20.132436");
+        // Written by hand as the generic formatter writes them, offsets and all.
+        let offset = time::UtcOffset::from_hms(5, 30, 0).unwrap();
+        for nanos in [
+            0,
+            1_000,
+            999_999_999,
+            -62_135_596_800_000_000_000, // 0001-01-01
+            -62_167_219_200_000_000_000, // 0000-01-01
+            253_402_300_799_999_999_000, // 9999-12-31T23:59:59.999999
+            1_709_164_800_000_001_500,   // a leap day, a microsecond and a half
+        ] {
+            let t = OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap();
+            assert_eq!(time(t), generic_time(t), "{nanos}");
+            if let Some(shifted) = t.checked_to_offset(offset) {
+                assert_eq!(time(shifted), generic_time(t), "{nanos}");
+            }
+        }
     }
 }

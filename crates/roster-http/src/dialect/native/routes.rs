@@ -97,7 +97,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             "/v1/openapi.json",
             axum::routing::get(move || async move { axum::Json(document) }),
         )
-        .route_layer(axum::middleware::from_fn(crate::extract::reject_nul_in_uri));
+        .route_layer(crate::extract::RejectNulInUri);
     (router, openapi)
 }
 

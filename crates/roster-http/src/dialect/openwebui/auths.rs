@@ -174,12 +174,7 @@ pub(super) async fn session_get(State(state): State<AppState>, caller: Identity)
         ));
     }
     let permissions = permissions_of(&state, caller.actor.user.id).await?;
-    let expires_at = state
-        .core
-        .keys()
-        .verify(&caller.token, state.core.clock.now())
-        .ok()
-        .map(|c| c.exp);
+    let expires_at = state.core.access_token_expiry(&caller.token).await;
     let body = map::session_user(&caller.actor.user, caller.token.clone(), expires_at, permissions);
     let max_age = expires_at.map(|e| e - state.core.clock.now().unix_timestamp());
     Ok(with_token_cookie(

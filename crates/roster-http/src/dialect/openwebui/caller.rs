@@ -38,7 +38,7 @@ impl FromRequestParts<AppState> for Caller {
         let token = token_of(parts).ok_or(Error::Unauthenticated)?;
         let actor = state.core.authenticate_bearer(&token).await?;
         Ok(Caller {
-            actor: usable(state, actor, &route_path(parts, state)).await?,
+            actor: usable(state, actor, parts).await?,
         })
     }
 }
@@ -50,7 +50,7 @@ impl FromRequestParts<AppState> for Caller {
 /// prefix; 403 `ACCESS_PROHIBITED`). The actor is marked as calling through Open WebUI's
 /// routes, so the core applies Open WebUI's rules to it (the primary administrator keeps its
 /// role).
-async fn usable(state: &AppState, actor: Actor, path: &str) -> Result<Actor> {
+async fn usable(state: &AppState, actor: Actor, parts: &Parts) -> Result<Actor> {
     if matches!(actor.credential, Credential::ApiKey { .. }) {
         let config = AdminConfig::load(state).await?;
         if !config.enable_api_keys {
@@ -63,7 +63,7 @@ async fn usable(state: &AppState, actor: Actor, path: &str) -> Result<Actor> {
             .core
             .ensure_api_keys_permitted(&actor.user, Surface::OpenWebUi)
             .await?;
-        if !config.api_key_may_call(path) {
+        if !config.api_key_may_call(&route_path(parts, state)) {
             return Err(OpenWebUiError::Detail(StatusCode::FORBIDDEN, error::ACCESS_PROHIBITED));
         }
     }
@@ -102,7 +102,7 @@ impl FromRequestParts<AppState> for Identity {
         let token = token_of(parts).ok_or(Error::Unauthenticated)?;
         let actor = state.core.authenticate_identity(&token).await?;
         Ok(Identity {
-            actor: usable(state, actor, &route_path(parts, state)).await?,
+            actor: usable(state, actor, parts).await?,
             token,
         })
     }
@@ -118,7 +118,7 @@ impl axum::extract::OptionalFromRequestParts<AppState> for Identity {
         };
         match state.core.authenticate_identity(&token).await {
             Ok(actor) => Ok(Some(Identity {
-                actor: usable(state, actor, &route_path(parts, state)).await?,
+                actor: usable(state, actor, parts).await?,
                 token,
             })),
             Err(Error::Unavailable) => Err(Error::Unavailable.into()),
@@ -180,6 +180,6 @@ pub(super) fn profile_image(url: &str) -> Result<map::ProfileImage> {
 pub(super) async fn permissions_of(state: &AppState, user: UserId) -> Result<Value> {
     Ok(state
         .core
-        .effective_permissions(user, &map::default_permissions())
+        .effective_permissions(user, roster_core::service::builtin_permissions_ref())
         .await?)
 }
