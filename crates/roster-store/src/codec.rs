@@ -100,7 +100,7 @@ impl UserRow {
     }
 }
 
-/// The values a user write binds, in the order of `sql::INSERT_USER` and `sql::UPDATE_USER`
+/// The values a user write binds, in the order of `sql::INSERT_USER` and the user update
 /// (`$1` to `$21`), with the columns the store maintains (`username_key`, `search_key`).
 pub(crate) struct UserParams {
     pub id: i64,

@@ -35,9 +35,28 @@ pub(crate) const GET_OUTBOX_EVENT: &str =
     "SELECT seq, id, event_type, subject_id, actor_id, occurred_at, payload FROM outbox WHERE seq = $1";
 pub(crate) const LIST_OUTBOX_EVENTS_OF_TYPE: &str = "SELECT seq, id, event_type, subject_id, actor_id, occurred_at, \
      payload FROM outbox WHERE event_type = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3";
-/// `$1` metric, `$2` hour since the epoch: one more.
-pub(crate) const COUNT_ACTIVITY: &str = "INSERT INTO activity_counts (metric, hour, n) VALUES ($1, $2, 1) \
-     ON CONFLICT (metric, hour) DO UPDATE SET n = activity_counts.n + 1";
+/// The head of a multi-row insert of hourly activity counts (metric, hour since the epoch,
+/// how many more); [`ADD_ACTIVITY_ON_CONFLICT`] follows the values.
+pub(crate) const INSERT_ACTIVITY_HEAD: &str = "INSERT INTO activity_counts (metric, hour, n) ";
+pub(crate) const ADD_ACTIVITY_ON_CONFLICT: &str =
+    " ON CONFLICT (metric, hour) DO UPDATE SET n = activity_counts.n + excluded.n";
+
+/// The activity counts a change's audit entries raise, one per (metric, hour since the
+/// epoch) with how many more, in the order first raised: one multi-row upsert may name a row
+/// only once.
+pub(crate) fn activity_counts(audit: &[AuditEntry]) -> Vec<(&'static str, i64, i64)> {
+    let mut counts: Vec<(&'static str, i64, i64)> = Vec::new();
+    for entry in audit {
+        let hour = crate::codec::to_ms(entry.at).div_euclid(3_600_000);
+        for metric in roster_core::journal::activity_metrics(entry) {
+            match counts.iter_mut().find(|(m, h, _)| *m == metric && *h == hour) {
+                Some((_, _, n)) => *n += 1,
+                None => counts.push((metric, hour, 1)),
+            }
+        }
+    }
+    counts
+}
 /// `$1` first hour.
 pub(crate) const LIST_ACTIVITY: &str = "SELECT metric, hour, n FROM activity_counts WHERE hour >= $1";
 pub(crate) const SUBSCRIPTION_POSITIONS: &str = "SELECT id, url, fanned_out_seq FROM webhook_subscriptions ORDER BY id";

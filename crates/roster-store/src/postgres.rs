@@ -2,11 +2,13 @@
 //! advisory lock that serialises the transactions guarding the last administrator.
 //! Connection handling only; the queries are shared (`capability/`).
 
+use crate::codec::{self, UserParams};
+use crate::error::TransactionError;
 use crate::waiting::{Counted, Waiting};
-use crate::{connect_error, migrate_error};
+use crate::{connect_error, migrate_error, sql};
 use anyhow::Context;
-use roster_core::UserId;
 use roster_core::store::{AuthChanges, HEARTBEAT_INTERVAL};
+use roster_core::{User, UserId};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
@@ -112,6 +114,9 @@ impl PgStore {
             .map(|_| ())
     }
 
+    /// Whether data-modifying `WITH` parts exist: a statement may carry inserts and updates
+    /// as `WITH` parts (one round trip for several writes).
+    const DATA_MODIFYING_CTE: bool = true;
     /// Whether the `users_search` trigram table exists (SQLite's FTS5).
     const FULL_TEXT_SEARCH: bool = false;
     /// Outbox rows get their `seq` from readers (see `sequence_outbox`).
@@ -160,6 +165,128 @@ impl PgStore {
             .await?;
         Ok(())
     }
+}
+
+impl PgStore {
+    /// Inserts users for a bulk load, with their login keys: from
+    /// [`sql::BULK_LOAD_MIN_USERS`] users on, by `COPY` (the rows as text, two statements in
+    /// all); fewer, by [`PgStore::insert_user_values`]. An identifier another account, or
+    /// another of these, holds fails the copy with a unique violation (Conflict `email`, as
+    /// the caller maps it). The trigram index (`users_search_trgm_idx`, GIN) takes the rows
+    /// into its pending list as they come; `refresh_statistics` (`VACUUM`) merges it.
+    pub(crate) async fn bulk_insert_users(
+        transaction: &mut Transaction<'static, Postgres>,
+        users: &[User],
+    ) -> Result<u64, TransactionError> {
+        if users.len() < sql::BULK_LOAD_MIN_USERS {
+            return Self::insert_user_values(transaction, users).await;
+        }
+        let mut rows = Vec::with_capacity(users.len() * 320);
+        let mut keys = Vec::with_capacity(users.len() * 64);
+        for user in users {
+            copy_user_row(&mut rows, user);
+            for (key, _) in codec::login_keys(user) {
+                copy_text(&mut keys, Some(&key));
+                copy_end(&mut keys, user.id.0);
+            }
+        }
+        let mut copy = transaction.copy_in_raw(COPY_USERS).await?;
+        copy.send(rows).await?;
+        let inserted = copy.finish().await?;
+        if !keys.is_empty() {
+            let mut copy = transaction.copy_in_raw(COPY_LOGIN_KEYS).await?;
+            copy.send(keys).await?;
+            copy.finish().await?;
+        }
+        Ok(inserted)
+    }
+}
+
+/// The columns of [`copy_user_row`], as in `sql::INSERT_USERS_HEAD`.
+const COPY_USERS: &str = "COPY users (id, email, email_verified, username, username_key, name, password_hash, \
+     provider, role, active, avatar, bio, timezone, terms_version, terms_accepted_at, preferences, created_at, \
+     updated_at, last_login_at, last_active_at, search_key, revision) FROM STDIN";
+const COPY_LOGIN_KEYS: &str = "COPY login_keys (login_key, user_id) FROM STDIN";
+
+/// One user as a line of `COPY ... FROM STDIN` text: the values `sql::INSERT_USERS_HEAD`
+/// binds (`codec::UserParams`, then the revision), tab-separated.
+fn copy_user_row(out: &mut Vec<u8>, user: &User) {
+    let p = UserParams::new(user);
+    let number = |out: &mut Vec<u8>, n: Option<i64>| match n {
+        Some(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        None => out.extend_from_slice(b"\\N"),
+    };
+    let flag = |out: &mut Vec<u8>, b: bool| out.push(if b { b't' } else { b'f' });
+    number(out, Some(p.id));
+    out.push(b'\t');
+    copy_text(out, p.email.as_deref());
+    out.push(b'\t');
+    flag(out, p.email_verified);
+    out.push(b'\t');
+    for text in [
+        p.username.as_deref(),
+        p.username_key.as_deref(),
+        p.name.as_deref(),
+        p.password_hash.as_deref(),
+    ] {
+        copy_text(out, text);
+        out.push(b'\t');
+    }
+    copy_text(out, Some(&p.provider));
+    out.push(b'\t');
+    copy_text(out, Some(p.role));
+    out.push(b'\t');
+    flag(out, p.active);
+    out.push(b'\t');
+    for text in [
+        p.avatar.as_deref(),
+        p.bio.as_deref(),
+        p.timezone.as_deref(),
+        p.terms_version.as_deref(),
+    ] {
+        copy_text(out, text);
+        out.push(b'\t');
+    }
+    number(out, p.terms_accepted_at);
+    out.push(b'\t');
+    copy_text(out, Some(&p.preferences.0.to_string()));
+    out.push(b'\t');
+    for n in [
+        Some(p.created_at),
+        Some(p.updated_at),
+        p.last_login_at,
+        p.last_active_at,
+    ] {
+        number(out, n);
+        out.push(b'\t');
+    }
+    copy_text(out, Some(&p.search_key));
+    copy_end(out, user.revision);
+}
+
+/// A text value of `COPY` text format: `\N` for none, and the backslash, tab, newline and
+/// carriage return escaped (NUL never reaches here: `check_user_text` refuses it).
+fn copy_text(out: &mut Vec<u8>, value: Option<&str>) {
+    let Some(value) = value else {
+        out.extend_from_slice(b"\\N");
+        return;
+    };
+    for byte in value.bytes() {
+        match byte {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            other => out.push(other),
+        }
+    }
+}
+
+/// The last value of a `COPY` line (a number) and the line's end.
+fn copy_end(out: &mut Vec<u8>, last: i64) {
+    out.push(b'\t');
+    out.extend_from_slice(last.to_string().as_bytes());
+    out.push(b'\n');
 }
 
 crate::capability::impl_store!(PgStore, Postgres);

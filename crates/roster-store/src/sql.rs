@@ -35,13 +35,59 @@ pub(crate) const INSERT_USERS_HEAD: &str = "INSERT INTO users (id, email, email_
 /// Rows per multi-row insert: 22 parameters each stays under both backends' limits.
 pub(crate) const BULK_ROWS_PER_STATEMENT: usize = 1000;
 
-/// `$1`..`$21` as in `codec::UserParams`, `$22` the revision the caller read.
-pub(crate) const UPDATE_USER: &str = concat!(
-    "UPDATE users SET email = $2, email_verified = $3, username = $4, username_key = $5, name = $6, \
-     password_hash = $7, provider = $8, role = $9, active = $10, avatar = $11, bio = $12, timezone = $13, \
-     terms_version = $14, terms_accepted_at = $15, preferences = $16, created_at = $17, updated_at = $18, \
-     last_login_at = $19, last_active_at = $20, search_key = $21, revision = revision + 1 \
-     WHERE id = $1 AND revision = $22 RETURNING ",
+/// From this many users on, a bulk insert takes each backend's bulk path (PostgreSQL `COPY`;
+/// SQLite's search index written after the rows, not by its trigger row by row); fewer (an
+/// import's records retried one at a time) are inserted as any batch is.
+pub(crate) const BULK_LOAD_MIN_USERS: usize = 100;
+
+/// The assignments of a user update: `$2`..`$21` as in `codec::UserParams` (the revision rises
+/// by one).
+macro_rules! user_assignments {
+    () => {
+        "email = $2, email_verified = $3, username = $4, username_key = $5, name = $6, \
+         password_hash = $7, provider = $8, role = $9, active = $10, avatar = $11, bio = $12, timezone = $13, \
+         terms_version = $14, terms_accepted_at = $15, preferences = $16, created_at = $17, updated_at = $18, \
+         last_login_at = $19, last_active_at = $20, search_key = $21, revision = revision + 1"
+    };
+}
+
+/// The identifiers a user had before an update (which login keys it held, whether mailed
+/// links end), named apart from the user's columns.
+macro_rules! old_identity {
+    () => {
+        "email AS old_email, username AS old_username, password_hash AS old_password_hash"
+    };
+}
+
+/// The `WITH` list of a user update that also returns the identifiers the row had before
+/// (`old_email`, `old_username`, `old_password_hash`), in one statement (PostgreSQL): `$1`..`$21`
+/// as in `codec::UserParams`, `$22` the revision the caller read; more `WITH` parts (the
+/// change's journal) may follow, then [`SELECT_UPDATED_USER`]. `before_update` reads the statement's snapshot; the update succeeds
+/// only at the caller's revision, which every change of an identifier raises (a row changed
+/// since the snapshot is checked again at its newest version), so the identifiers read are
+/// those of the row updated.
+pub(crate) const UPDATE_USER_RETURNING_OLD_IDENTITY_CTE: &str = concat!(
+    "WITH before_update AS (SELECT ",
+    old_identity!(),
+    " FROM users WHERE id = $1), updated AS (UPDATE users SET ",
+    user_assignments!(),
+    " FROM before_update WHERE id = $1 AND revision = $22 RETURNING ",
+    user_columns!(),
+    ", old_email, old_username, old_password_hash)"
+);
+/// The end of [`UPDATE_USER_RETURNING_OLD_IDENTITY_CTE`]'s statement.
+pub(crate) const SELECT_UPDATED_USER: &str = " SELECT * FROM updated";
+
+/// The identifiers before (a row of `old_email`, `old_username`, `old_password_hash`) and the
+/// user update (`$1`..`$22` as in [`UPDATE_USER_RETURNING_OLD_IDENTITY_CTE`]), as two
+/// statements sent at once (SQLite, whose single writer holds the write lock between them); the
+/// change's journal may follow as more statements.
+pub(crate) const SELECT_OLD_IDENTITY_THEN_UPDATE_USER: &str = concat!(
+    "SELECT ",
+    old_identity!(),
+    " FROM users WHERE id = $1; UPDATE users SET ",
+    user_assignments!(),
+    " WHERE id = $1 AND revision = $22 RETURNING ",
     user_columns!()
 );
 
@@ -69,8 +115,6 @@ pub(crate) const CLAIM_LOGIN_KEYS_FILLED: &str =
 /// two accounts stored before migration 0014 share.
 pub(crate) const USER_LOGINS_BY_AGE: &str = "SELECT id, created_at, email, username FROM users \
      WHERE (created_at, id) > ($1, $2) ORDER BY created_at, id LIMIT $3";
-/// What a user update compares to decide which login keys and links it ends (`$1` user).
-pub(crate) const USER_IDENTITY: &str = "SELECT email, username, password_hash FROM users WHERE id = $1";
 /// `$1` user: its unused password-reset links (ended by a change of email or password).
 pub(crate) const DELETE_UNUSED_RESET_LINKS_OF_USER: &str =
     "DELETE FROM account_tokens WHERE user_id = $1 AND kind = 'password_reset' AND used_at IS NULL";

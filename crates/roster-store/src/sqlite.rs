@@ -4,14 +4,16 @@
 //! line included) queue on the busy timeout instead of failing on a stale snapshot.
 //! Connection handling only; the queries are shared (`capability/`).
 
-use crate::error::is_sqlite_busy;
+use crate::codec;
+use crate::error::{TransactionError, is_sqlite_busy};
 use crate::waiting::{Counted, Waiting};
-use crate::{connect_error, migrate_error};
+use crate::{connect_error, migrate_error, sql};
 use anyhow::{Context, bail};
+use roster_core::User;
 use roster_core::store::{AuthChanges, HEARTBEAT_INTERVAL};
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, Transaction};
+use sqlx::{QueryBuilder, Sqlite, Transaction};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -187,6 +189,9 @@ impl SqliteStore {
         sqlx::query("ANALYZE users").execute(&self.writer).await.map(|_| ())
     }
 
+    /// Whether data-modifying `WITH` parts exist. SQLite has none: statements that go
+    /// together are sent as one query of several statements.
+    const DATA_MODIFYING_CTE: bool = false;
     /// Whether the `users_search` trigram table exists (SQLite's FTS5).
     const FULL_TEXT_SEARCH: bool = true;
     /// Outbox rows get their `seq` at insert.
@@ -264,6 +269,55 @@ async fn connect_pool(
             }
             other => return other.map_err(|e| connect_error(e, "SQLite")),
         }
+    }
+}
+
+/// The text of the trigger that writes a new user's search key to `users_search` (migration
+/// 0002), if the schema has it.
+const SEARCH_INSERT_TRIGGER: &str =
+    "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'users_search_after_insert'";
+const DROP_SEARCH_INSERT_TRIGGER: &str = "DROP TRIGGER users_search_after_insert";
+/// The head of a multi-row write to the search index (rowid, search key), as the trigger does.
+const INDEX_SEARCH_KEYS_HEAD: &str = "INSERT INTO users_search (rowid, search_key) ";
+
+impl SqliteStore {
+    /// Inserts users for a bulk load, with their login keys ([`SqliteStore::insert_user_values`]).
+    /// From [`sql::BULK_LOAD_MIN_USERS`] users on, the search index is written once after the
+    /// rows, in multi-row inserts of the same (rowid, search key) pairs the trigger would write
+    /// row by row: the trigger is dropped inside the transaction and made again from its own
+    /// text before the commit, so no other connection sees the table without it, and a
+    /// failure rolls both back.
+    pub(crate) async fn bulk_insert_users(
+        transaction: &mut Transaction<'static, Sqlite>,
+        users: &[User],
+    ) -> Result<u64, TransactionError> {
+        if users.len() < sql::BULK_LOAD_MIN_USERS {
+            return Self::insert_user_values(transaction, users).await;
+        }
+        // (Read to the end: no statement of the connection may be left running across DDL.)
+        let trigger: Vec<String> = sqlx::query_scalar(SEARCH_INSERT_TRIGGER)
+            .fetch_all(&mut **transaction)
+            .await?;
+        let Some(trigger) = trigger.into_iter().next() else {
+            return Self::insert_user_values(transaction, users).await;
+        };
+        sqlx::query(DROP_SEARCH_INSERT_TRIGGER)
+            .persistent(false)
+            .execute(&mut **transaction)
+            .await?;
+        let inserted = Self::insert_user_values(transaction, users).await?;
+        for chunk in users.chunks(sql::BULK_ROWS_PER_STATEMENT) {
+            let mut index = QueryBuilder::<Sqlite>::new(INDEX_SEARCH_KEYS_HEAD);
+            index.push_values(chunk, |mut row, user| {
+                row.push_bind(user.id.0).push_bind(codec::search_key(user));
+            });
+            index.build().execute(&mut **transaction).await?;
+        }
+        sqlx::query(&trigger)
+            .persistent(false)
+            .execute(&mut **transaction)
+            .await?;
+        Ok(inserted)
     }
 }
 

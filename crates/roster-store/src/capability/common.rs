@@ -48,17 +48,165 @@ macro_rules! impl_common {
             use crate::capability::common::write_transaction;
             use crate::codec::{UserParams, UserRow, to_ms};
             use crate::error::{TransactionError, is_unique_violation, store_error};
-            use crate::journal::{INSERT_AUDIT_HEAD, INSERT_OUTBOX_HEAD, JOURNAL_ROWS_PER_STATEMENT};
+            use crate::journal::{
+                ADD_ACTIVITY_ON_CONFLICT, INSERT_ACTIVITY_HEAD, INSERT_AUDIT_HEAD, INSERT_OUTBOX_HEAD,
+                JOURNAL_ROWS_PER_STATEMENT,
+            };
             use crate::{codec, sql};
             use roster_core::User;
-            use roster_core::journal::{Journal, OutboxEvent};
+            use roster_core::journal::{AuditEntry, Journal, OutboxEvent};
             use roster_core::store::{StoreError, StoreResult};
             use sqlx::query::{Query, QueryAs};
             use sqlx::types::Json;
-            use sqlx::{Database, QueryBuilder, Transaction};
+            use sqlx::{Arguments as _, Database, Encode, FromRow, QueryBuilder, Row as _, Transaction, Type};
             use time::OffsetDateTime;
 
             type Db = $database;
+
+            /// A statement built by hand: SQL text whose placeholders are numbered (`$N`, which
+            /// both backends read) and its arguments. Several statements sent together (SQLite)
+            /// or the parts of one statement (PostgreSQL) share one numbering this way.
+            struct Numbered {
+                sql: String,
+                args: <Db as Database>::Arguments<'static>,
+            }
+
+            impl Numbered {
+                fn new(sql: &str) -> Self {
+                    Self {
+                        sql: sql.to_string(),
+                        args: Default::default(),
+                    }
+                }
+
+                /// Adds an argument whose placeholder the text already holds.
+                fn add<T>(&mut self, value: T) -> Result<(), sqlx::Error>
+                where
+                    T: 'static + Encode<'static, Db> + Type<Db> + Send,
+                {
+                    self.args.add(value).map_err(sqlx::Error::Encode)
+                }
+
+                /// Adds an argument and returns its placeholder.
+                fn bind<T>(&mut self, value: T) -> Result<String, sqlx::Error>
+                where
+                    T: 'static + Encode<'static, Db> + Type<Db> + Send,
+                {
+                    self.add(value)?;
+                    Ok(format!("${}", self.args.len()))
+                }
+
+                /// Adds a user's columns as `$1`..`$21` (see `codec::UserParams`) and its
+                /// revision as `$22`: the first arguments of a user update.
+                fn add_user(&mut self, p: UserParams, revision: i64) -> Result<(), sqlx::Error> {
+                    self.add(p.id)?;
+                    self.add(p.email)?;
+                    self.add(p.email_verified)?;
+                    self.add(p.username)?;
+                    self.add(p.username_key)?;
+                    self.add(p.name)?;
+                    self.add(p.password_hash)?;
+                    self.add(p.provider)?;
+                    self.add(p.role)?;
+                    self.add(p.active)?;
+                    self.add(p.avatar)?;
+                    self.add(p.bio)?;
+                    self.add(p.timezone)?;
+                    self.add(p.terms_version)?;
+                    self.add(p.terms_accepted_at)?;
+                    self.add(p.preferences)?;
+                    self.add(p.created_at)?;
+                    self.add(p.updated_at)?;
+                    self.add(p.last_login_at)?;
+                    self.add(p.last_active_at)?;
+                    self.add(p.search_key)?;
+                    self.add(revision)
+                }
+
+                /// Appends `parts` (inserts) after the text: as data-modifying `WITH` parts
+                /// (`, jN AS (...)`) when `cte` (the text is a `WITH` list, or empty), else as
+                /// statements (`; ...`).
+                fn append_parts(&mut self, parts: &[String], cte: bool) {
+                    for (n, part) in parts.iter().enumerate() {
+                        if cte {
+                            self.sql
+                                .push_str(if self.sql.is_empty() { "WITH " } else { ", " });
+                            self.sql.push_str(&format!("j{n} AS ({part})"));
+                        } else {
+                            if !self.sql.is_empty() {
+                                self.sql.push_str("; ");
+                            }
+                            self.sql.push_str(part);
+                        }
+                    }
+                }
+
+                /// The inserts of one chunk of a journal (at most [`JOURNAL_ROWS_PER_STATEMENT`]
+                /// rows of each kind), their values added: the audit entries, the hourly
+                /// activity counts they raise (one upsert), the outbox events.
+                fn journal_parts(
+                    &mut self,
+                    audit: &[AuditEntry],
+                    counts: &[(&'static str, i64, i64)],
+                    events: &[OutboxEvent],
+                ) -> Result<Vec<String>, sqlx::Error> {
+                    let mut parts = Vec::new();
+                    if !audit.is_empty() {
+                        let mut rows = Vec::with_capacity(audit.len());
+                        for entry in audit {
+                            rows.push(format!(
+                                "({}, {}, {}, {}, {}, {}, {})",
+                                self.bind(entry.id)?,
+                                self.bind(to_ms(entry.at))?,
+                                self.bind(entry.actor_id.map(|u| u.0))?,
+                                self.bind(entry.action.clone())?,
+                                self.bind(entry.target_id.map(|u| u.0))?,
+                                self.bind(entry.ip.clone())?,
+                                self.bind(Json(entry.details.clone()))?,
+                            ));
+                        }
+                        parts.push(format!("{INSERT_AUDIT_HEAD}VALUES {}", rows.join(", ")));
+                    }
+                    if !counts.is_empty() {
+                        let mut rows = Vec::with_capacity(counts.len());
+                        for (metric, hour, n) in counts {
+                            rows.push(format!(
+                                "({}, {}, {})",
+                                self.bind(*metric)?,
+                                self.bind(*hour)?,
+                                self.bind(*n)?
+                            ));
+                        }
+                        parts.push(format!(
+                            "{INSERT_ACTIVITY_HEAD}VALUES {}{ADD_ACTIVITY_ON_CONFLICT}",
+                            rows.join(", ")
+                        ));
+                    }
+                    if !events.is_empty() {
+                        let mut rows = Vec::with_capacity(events.len());
+                        for event in events {
+                            rows.push(format!(
+                                "({}, {}, {}, {}, {}, {})",
+                                self.bind(event.id)?,
+                                self.bind(event.event_type.clone())?,
+                                self.bind(event.subject_id.0)?,
+                                self.bind(event.actor_id.map(|u| u.0))?,
+                                self.bind(to_ms(event.occurred_at))?,
+                                self.bind(Json(event.payload.clone()))?,
+                            ));
+                        }
+                        parts.push(format!("{INSERT_OUTBOX_HEAD}VALUES {}", rows.join(", ")));
+                    }
+                    Ok(parts)
+                }
+            }
+
+            /// Whether a journal fits in one statement (one chunk of each kind).
+            fn fits_one_statement(journal: &Journal, counts: &[(&'static str, i64, i64)]) -> bool {
+                journal.audit.len() <= JOURNAL_ROWS_PER_STATEMENT
+                    && journal.events.len() <= JOURNAL_ROWS_PER_STATEMENT
+                    && counts.len() <= JOURNAL_ROWS_PER_STATEMENT
+            }
 
             impl $store {
                 /// Binds a user's columns as `$1`..`$21` (see `codec::UserParams`).
@@ -103,27 +251,73 @@ macro_rules! impl_common {
                     .map_err(Into::into)
                 }
 
-                /// Updates a user at its revision inside `transaction`: None when no row has that
-                /// revision. With `keep_an_admin`, the administrators are locked first and the
-                /// change fails with LastAdmin if no active administrator is left.
+                /// Updates a user at its revision inside `transaction`, with `journal` (the
+                /// change's, written in the same round trip when it fits one statement): None when
+                /// no row has that revision, and the caller must then fail the transaction (the
+                /// journal may have been written). With `keep_an_admin`, the administrators are
+                /// locked first and the change fails with LastAdmin if no active administrator is
+                /// left.
                 async fn update_user_row(
                     transaction: &mut Transaction<'static, Db>,
                     user: &User,
                     keep_an_admin: bool,
+                    journal: Option<&Journal>,
                 ) -> Result<Option<UserRow>, TransactionError> {
                     if keep_an_admin {
                         Self::lock_admins(transaction).await?;
                     }
-                    let before: Option<(Option<String>, Option<String>, Option<String>)> =
-                        sqlx::query_as(sql::USER_IDENTITY)
-                            .bind(user.id.0)
-                            .fetch_optional(&mut **transaction)
-                            .await?;
-                    let row: Option<UserRow> =
-                        Self::bind_user(sqlx::query_as(sql::UPDATE_USER), UserParams::checked(user)?)
-                            .bind(user.revision)
-                            .fetch_optional(&mut **transaction)
-                            .await?;
+                    // One round trip for the update, the identifiers the row had before it and
+                    // (when it fits) the change's journal: one statement with `WITH` parts on
+                    // PostgreSQL, statements sent together on SQLite (a row of the identifiers,
+                    // then the updated row). A journal written for an update that finds no row
+                    // at its revision is rolled back with the rest by the caller's error.
+                    let counts = journal
+                        .map(|j| crate::journal::activity_counts(&j.audit))
+                        .unwrap_or_default();
+                    // A journal carrying SCIM records is written after the update instead (each
+                    // record is its own statement, which must find the row).
+                    let folded = journal.filter(|j| j.scim_records.is_empty() && fits_one_statement(j, &counts));
+                    let mut statement = Numbered::new(if Self::DATA_MODIFYING_CTE {
+                        sql::UPDATE_USER_RETURNING_OLD_IDENTITY_CTE
+                    } else {
+                        sql::SELECT_OLD_IDENTITY_THEN_UPDATE_USER
+                    });
+                    statement.add_user(UserParams::checked(user)?, user.revision)?;
+                    if let Some(journal) = folded {
+                        let parts = statement.journal_parts(&journal.audit, &counts, &journal.events)?;
+                        if Self::DATA_MODIFYING_CTE {
+                            for (n, part) in parts.iter().enumerate() {
+                                statement.sql.push_str(&format!(", j{n} AS ({part})"));
+                            }
+                        } else {
+                            statement.append_parts(&parts, false);
+                        }
+                    }
+                    if Self::DATA_MODIFYING_CTE {
+                        statement.sql.push_str(sql::SELECT_UPDATED_USER);
+                    }
+                    let rows = sqlx::query_with(&statement.sql, statement.args)
+                        .fetch_all(&mut **transaction)
+                        .await?;
+                    let mut before: Option<(Option<String>, Option<String>, Option<String>)> = None;
+                    let mut row: Option<UserRow> = None;
+                    for r in &rows {
+                        if r.try_column("old_email").is_ok() {
+                            before = Some((
+                                r.try_get("old_email")?,
+                                r.try_get("old_username")?,
+                                r.try_get("old_password_hash")?,
+                            ));
+                        }
+                        if r.try_column("id").is_ok() {
+                            row = Some(UserRow::from_row(r)?);
+                        }
+                    }
+                    if let (Some(journal), None) = (journal, folded)
+                        && row.is_some()
+                    {
+                        Self::write_journal(transaction, journal).await?;
+                    }
                     if let (Some(_), Some((email, username, password_hash))) = (&row, &before) {
                         // The login keys follow the identifiers; a new one must be free. A key the
                         // account had already stays as it is (one two accounts shared before
@@ -331,40 +525,50 @@ macro_rules! impl_common {
                     Ok(touched)
                 }
 
-                /// Writes a change's journal (audit entries, the SCIM records it carries, then
-                /// outbox events) inside the change's transaction. Every mutating method calls
-                /// this before it commits.
+                /// Writes a change's journal inside the change's transaction, in one statement
+                /// (one round trip) for a journal of up to [`JOURNAL_ROWS_PER_STATEMENT`] audit
+                /// entries and as many events: the audit entries, the hourly activity counts they
+                /// raise and the outbox events, as data-modifying `WITH` parts of one statement on
+                /// PostgreSQL and as statements sent together on SQLite. A larger journal takes one
+                /// such statement per chunk. Every mutating method calls this before it commits
+                /// (or has `update_user_row` carry it). The SCIM records a journal carries are
+                /// written first, each its own statement.
                 async fn write_journal(
                     transaction: &mut Transaction<'static, Db>,
                     journal: &Journal,
                 ) -> Result<(), TransactionError> {
-                    for chunk in journal.audit.chunks(JOURNAL_ROWS_PER_STATEMENT) {
-                        let mut insert = QueryBuilder::<Db>::new(INSERT_AUDIT_HEAD);
-                        insert.push_values(chunk, |mut row, entry| {
-                            row.push_bind(entry.id)
-                                .push_bind(to_ms(entry.at))
-                                .push_bind(entry.actor_id.map(|u| u.0))
-                                .push_bind(entry.action.clone())
-                                .push_bind(entry.target_id.map(|u| u.0))
-                                .push_bind(entry.ip.clone())
-                                .push_bind(Json(entry.details.clone()));
-                        });
-                        insert.build().execute(&mut **transaction).await?;
-                    }
-                    for entry in &journal.audit {
-                        for metric in roster_core::journal::activity_metrics(entry) {
-                            sqlx::query(crate::journal::COUNT_ACTIVITY)
-                                .bind(metric)
-                                .bind(to_ms(entry.at).div_euclid(3_600_000))
-                                .execute(&mut **transaction)
-                                .await?;
-                        }
-                    }
                     for (kind, record) in &journal.scim_records {
                         Self::write_scim_record(transaction, *kind, record).await?;
                     }
-                    // The outbox last: its lock is held only until the commit.
-                    Self::write_outbox_events(transaction, &journal.events).await
+                    let counts = crate::journal::activity_counts(&journal.audit);
+                    let mut audit = journal.audit.chunks(JOURNAL_ROWS_PER_STATEMENT);
+                    let mut counted = counts.chunks(JOURNAL_ROWS_PER_STATEMENT);
+                    let mut events = journal.events.chunks(JOURNAL_ROWS_PER_STATEMENT);
+                    loop {
+                        let mut statement = Numbered::new("");
+                        let parts = statement.journal_parts(
+                            audit.next().unwrap_or_default(),
+                            counted.next().unwrap_or_default(),
+                            events.next().unwrap_or_default(),
+                        )?;
+                        let Some((last, with)) = parts.split_last() else {
+                            return Ok(());
+                        };
+                        if Self::DATA_MODIFYING_CTE {
+                            // `WITH j0 AS (INSERT ...), j1 AS (INSERT ...) INSERT ...`
+                            statement.append_parts(with, true);
+                            if !statement.sql.is_empty() {
+                                statement.sql.push(' ');
+                            }
+                            statement.sql.push_str(last);
+                        } else {
+                            // `INSERT ...; INSERT ...; INSERT ...`
+                            statement.append_parts(&parts, false);
+                        }
+                        sqlx::query_with(&statement.sql, statement.args)
+                            .execute(&mut **transaction)
+                            .await?;
+                    }
                 }
 
                 /// Writes a SCIM record inside `transaction`; NotFound when its user or group

@@ -19,6 +19,68 @@ macro_rules! impl_migration {
 
             type Db = $database;
 
+            impl $store {
+                /// Inserts users and claims their login keys inside `transaction` with multi-row
+                /// inserts ([`sql::BULK_ROWS_PER_STATEMENT`] users a statement): Conflict
+                /// (`email`) when another account, or another of these, holds one of their
+                /// identifiers. Returns how many users were inserted.
+                pub(crate) async fn insert_user_values(
+                    transaction: &mut sqlx::Transaction<'static, Db>,
+                    users: &[User],
+                ) -> Result<u64, TransactionError> {
+                    let mut inserted = 0;
+                    for chunk in users.chunks(sql::BULK_ROWS_PER_STATEMENT) {
+                        let mut insert = QueryBuilder::<Db>::new(sql::INSERT_USERS_HEAD);
+                        insert.push_values(chunk, |mut row, user| {
+                            let p = UserParams::new(user);
+                            row.push_bind(p.id)
+                                .push_bind(p.email)
+                                .push_bind(p.email_verified)
+                                .push_bind(p.username)
+                                .push_bind(p.username_key)
+                                .push_bind(p.name)
+                                .push_bind(p.password_hash)
+                                .push_bind(p.provider)
+                                .push_bind(p.role)
+                                .push_bind(p.active)
+                                .push_bind(p.avatar)
+                                .push_bind(p.bio)
+                                .push_bind(p.timezone)
+                                .push_bind(p.terms_version)
+                                .push_bind(p.terms_accepted_at)
+                                .push_bind(p.preferences)
+                                .push_bind(p.created_at)
+                                .push_bind(p.updated_at)
+                                .push_bind(p.last_login_at)
+                                .push_bind(p.last_active_at)
+                                .push_bind(p.search_key)
+                                .push_bind(user.revision);
+                        });
+                        inserted += insert.build().execute(&mut **transaction).await?.rows_affected();
+                        let keys: Vec<(String, i64)> = chunk
+                            .iter()
+                            .flat_map(|user| {
+                                codec::login_keys(user)
+                                    .into_iter()
+                                    .map(move |(key, _)| (key, user.id.0))
+                            })
+                            .collect();
+                        if !keys.is_empty() {
+                            let mut claim = QueryBuilder::<Db>::new(sql::CLAIM_LOGIN_KEYS_HEAD);
+                            claim.push_values(&keys, |mut row, (key, id)| {
+                                row.push_bind(key.as_str()).push_bind(*id);
+                            });
+                            claim.push(" ON CONFLICT (login_key) DO NOTHING");
+                            if claim.build().execute(&mut **transaction).await?.rows_affected() < keys.len() as u64 {
+                                // An identifier another account (or another of these) holds.
+                                return Err(StoreError::Conflict { field: "email" }.into());
+                            }
+                        }
+                    }
+                    Ok(inserted)
+                }
+            }
+
             #[async_trait]
             impl MigrationStore for $store {
                 async fn list_external_refs(&self, source: &str, kind: &str) -> StoreResult<Vec<ExternalRef>> {
@@ -53,7 +115,7 @@ macro_rules! impl_migration {
                             Self::insert_user_row(&mut transaction, user, params).await?
                         } else {
                             let Some(row) =
-                                Self::update_user_row(&mut transaction, user, migrated.keep_an_admin).await?
+                                Self::update_user_row(&mut transaction, user, migrated.keep_an_admin, None).await?
                             else {
                                 return Err(StoreError::Stale.into());
                             };
@@ -240,55 +302,7 @@ macro_rules! impl_migration {
                         sqlx::query(sql::CLAIM_FIRST_ACCOUNT)
                             .execute(&mut *transaction)
                             .await?;
-                        let mut inserted = 0;
-                        for chunk in users.chunks(sql::BULK_ROWS_PER_STATEMENT) {
-                            let mut insert = QueryBuilder::<Db>::new(sql::INSERT_USERS_HEAD);
-                            insert.push_values(chunk, |mut row, user| {
-                                let p = UserParams::new(user);
-                                row.push_bind(p.id)
-                                    .push_bind(p.email)
-                                    .push_bind(p.email_verified)
-                                    .push_bind(p.username)
-                                    .push_bind(p.username_key)
-                                    .push_bind(p.name)
-                                    .push_bind(p.password_hash)
-                                    .push_bind(p.provider)
-                                    .push_bind(p.role)
-                                    .push_bind(p.active)
-                                    .push_bind(p.avatar)
-                                    .push_bind(p.bio)
-                                    .push_bind(p.timezone)
-                                    .push_bind(p.terms_version)
-                                    .push_bind(p.terms_accepted_at)
-                                    .push_bind(p.preferences)
-                                    .push_bind(p.created_at)
-                                    .push_bind(p.updated_at)
-                                    .push_bind(p.last_login_at)
-                                    .push_bind(p.last_active_at)
-                                    .push_bind(p.search_key)
-                                    .push_bind(user.revision);
-                            });
-                            inserted += insert.build().execute(&mut *transaction).await?.rows_affected();
-                            let keys: Vec<(String, i64)> = chunk
-                                .iter()
-                                .flat_map(|user| {
-                                    codec::login_keys(user)
-                                        .into_iter()
-                                        .map(move |(key, _)| (key, user.id.0))
-                                })
-                                .collect();
-                            if !keys.is_empty() {
-                                let mut claim = QueryBuilder::<Db>::new(sql::CLAIM_LOGIN_KEYS_HEAD);
-                                claim.push_values(&keys, |mut row, (key, id)| {
-                                    row.push_bind(key.as_str()).push_bind(*id);
-                                });
-                                claim.push(" ON CONFLICT (login_key) DO NOTHING");
-                                if claim.build().execute(&mut *transaction).await?.rows_affected() < keys.len() as u64 {
-                                    // An identifier another account (or another of these) holds.
-                                    return Err(StoreError::Conflict { field: "email" }.into());
-                                }
-                            }
-                        }
+                        let inserted = Self::bulk_insert_users(&mut transaction, users).await?;
                         for (token, digest) in tokens {
                             Self::insert_account_token_row(&mut transaction, token, digest).await?;
                         }

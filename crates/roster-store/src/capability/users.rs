@@ -122,7 +122,10 @@ macro_rules! impl_users {
                 ) -> StoreResult<(User, u64)> {
                     check_user_text(user)?;
                     let result = write_transaction!(self, |transaction| {
-                        let Some(row) = Self::update_user_row(&mut transaction, user, keep_an_admin).await? else {
+                        // The change's journal rides on the update (one round trip).
+                        let Some(row) =
+                            Self::update_user_row(&mut transaction, user, keep_an_admin, Some(journal)).await?
+                        else {
                             let exists: i64 = sqlx::query_scalar(sql::COUNT_USERS_WITH_ID)
                                 .bind(user.id.0)
                                 .fetch_one(&mut *transaction)
@@ -147,8 +150,6 @@ macro_rules! impl_users {
                                 .await?
                                 .rows_affected();
                         }
-                        // The journal last: its outbox lock is held only until the commit.
-                        Self::write_journal(&mut transaction, journal).await?;
                         if let Some((_, sessions_journal)) = end_sessions.filter(|_| ended > 0) {
                             Self::write_journal(&mut transaction, sessions_journal).await?;
                         }

@@ -614,6 +614,11 @@ async fn activity_is_counted_by_the_hour_with_the_audit_trail(backend: Backend) 
     let mut taken = f.user(Some("c@example.org"), None);
     taken.id = UserId(f.ids.next_id());
     assert!(f.store.insert_user(&taken, false, &j).await.is_err());
+    // A later change adds to the hour's count (one upsert of the rows a journal raises).
+    let j = builder(&f, Some(user.id), at + Duration::minutes(5))
+        .audit("login.success", Some(user.id), json!({}))
+        .build();
+    f.store.append_journal(&j).await.unwrap();
 
     let report = f.store.activity_report(hour, 100).await.unwrap();
     let mut counts = report.counts.clone();
@@ -621,7 +626,7 @@ async fn activity_is_counted_by_the_hour_with_the_audit_trail(backend: Backend) 
     assert_eq!(
         counts,
         [
-            ("login".to_string(), hour, 2),
+            ("login".to_string(), hour, 3),
             ("login_failure".to_string(), hour + 1, 2),
             ("login_throttled".to_string(), hour + 1, 1),
         ]

@@ -887,6 +887,125 @@ async fn expired_bans_end_once(backend: Backend) {
     );
 }
 
+/// A bulk load (past `BULK_LOAD_MIN_USERS`: PostgreSQL copies the rows, SQLite writes its
+/// search index once after them instead of by its trigger row by row) stores what a single
+/// insert stores and indexes it as the trigger does: every loaded user is found by a search
+/// through the index, a later update or deletion keeps the index in step, the trigger works
+/// again afterwards and after a load that failed, and on SQLite the index matches its table
+/// (FTS5's own check).
+async fn bulk_load_indexes_search_as_the_trigger_does(backend: Backend) {
+    let f = roster_testkit::or_skip!(fixture(backend).await);
+    let search = |term: &str| {
+        let store = f.store.clone();
+        let query = UserQuery {
+            search: Some(term.into()),
+            limit: 1000,
+            ..Default::default()
+        };
+        async move {
+            let found = store.list_users(&query).await.unwrap();
+            found.into_iter().map(|u| u.id).collect::<BTreeSet<UserId>>()
+        }
+    };
+    let alone = {
+        let mut u = f.user(Some("alone@example.org"), Some("Alone"));
+        u.name = Some("Solo Qvx0000".into());
+        f.insert(&u).await
+    };
+    let mut users: Vec<User> = (0..300)
+        .map(|i| {
+            let mut u = f.user(Some(&format!("load{i}@example.org")), Some(&format!("Load_{i}")));
+            u.name = Some(format!("Loaded Qvx{i:04}y ✓"));
+            u
+        })
+        .collect();
+    // Every column, and text that COPY's format escapes (tab, newline, backslash).
+    let full = &mut users[1];
+    full.email_verified = true;
+    full.name = Some("Loaded Qvx0001y\ttab\tand\\slash".into());
+    full.avatar = Some("https://example.org/a.png".into());
+    full.bio = Some("Line one\nline two\r\nSays \"hi\"; \\N is not null".into());
+    full.timezone = Some("Europe/Berlin".into());
+    full.terms_version = Some("2024-01".into());
+    full.terms_accepted_at = Some(now() - Duration::days(1));
+    full.preferences = json!({"theme": "dark\t\\", "nested": {"list": [1, 2.5, null, "x\ny"]}, "ünï": true});
+    full.last_login_at = Some(now() - Duration::hours(2));
+    full.last_active_at = Some(now() - Duration::hours(1));
+    full.provider = "oidc".into();
+    full.role = Role::Admin;
+    users[2].password_hash = None;
+    users[2].username = None;
+    assert_eq!(f.store.insert_users_bulk(&users, &NO_JOURNAL).await.unwrap(), 300);
+    for user in &users[..3] {
+        assert_eq!(&f.store.get_user(user.id).await.unwrap(), user);
+    }
+    assert_eq!(f.store.find_user_by_login("load_299").await.unwrap().id, users[299].id);
+    assert_eq!(
+        f.store.find_user_by_login("load0@example.org").await.unwrap().id,
+        users[0].id
+    );
+    for i in [0, 1, 2, 150, 298, 299] {
+        assert_eq!(
+            search(&format!("qvx{i:04}y")).await,
+            BTreeSet::from([users[i].id]),
+            "user {i}"
+        );
+    }
+    assert_eq!(search("qvx0000").await, BTreeSet::from([alone.id, users[0].id]));
+    assert_eq!(search("load29").await.len(), 11, "load29 and load290..load299");
+    assert_eq!(search("loaded qvx").await.len(), 300);
+
+    // The index entries the load wrote follow later changes.
+    let mut renamed = f.store.get_user(users[5].id).await.unwrap();
+    renamed.name = Some("Renamed Zzt".into());
+    f.store.update_user(&renamed, false, &NO_JOURNAL).await.unwrap();
+    assert_eq!(search("qvx0005y").await, BTreeSet::new());
+    assert_eq!(search("renamed zzt").await, BTreeSet::from([users[5].id]));
+    f.store.delete_user(users[6].id, false, &NO_JOURNAL).await.unwrap();
+    assert_eq!(search("qvx0006y").await, BTreeSet::new());
+    // A change that keeps the search key keeps the entry (the update trigger skips it).
+    let mut described = f.store.get_user(users[7].id).await.unwrap();
+    described.bio = Some("A new bio".into());
+    f.store.update_user(&described, false, &NO_JOURNAL).await.unwrap();
+    assert_eq!(search("qvx0007y").await, BTreeSet::from([users[7].id]));
+
+    // The trigger indexes single inserts again.
+    let after = {
+        let mut u = f.user(Some("after@example.org"), None);
+        u.name = Some("After Qvx9999".into());
+        f.insert(&u).await
+    };
+    assert_eq!(search("qvx9999").await, BTreeSet::from([after.id]));
+
+    // A load that fails writes nothing, and the trigger is still there.
+    let mut failing: Vec<User> = (0..150)
+        .map(|i| {
+            let mut u = f.user(Some(&format!("failed{i}@example.org")), None);
+            u.name = Some(format!("Failedload {i}"));
+            u
+        })
+        .collect();
+    failing.push(f.user(Some("load7@example.org"), None));
+    assert_conflict(f.store.insert_users_bulk(&failing, &NO_JOURNAL).await, "email");
+    assert_eq!(search("failedload").await, BTreeSet::new());
+    assert_eq!(f.store.count_users().await.unwrap(), 301);
+    let last = {
+        let mut u = f.user(Some("last@example.org"), None);
+        u.name = Some("Last Qvx8888".into());
+        f.insert(&u).await
+    };
+    assert_eq!(search("qvx8888").await, BTreeSet::from([last.id]));
+
+    if backend == Backend::Sqlite {
+        // FTS5 compares its index with the rows of `users` (rank 1: the external content too).
+        raw_sql(
+            &f,
+            "INSERT INTO users_search (users_search, rank) VALUES ('integrity-check', 1)",
+        )
+        .await;
+    }
+}
+
 backend_tests!(
     expired_bans_end_once,
     users_by_role_and_status_count_each_user_once,
@@ -905,6 +1024,7 @@ backend_tests!(
     delete_user_removes_everything,
     record_login_updates_login_fields,
     bulk_insert_is_all_or_nothing,
+    bulk_load_indexes_search_as_the_trigger_does,
     bans_are_stored_listed_and_guarded,
     look_ups_and_counts,
     terms_acceptances_are_kept,
