@@ -1013,7 +1013,80 @@ async fn invitations_sent_are_listed_and_revoked(backend: Backend) {
     assert!(entries[0].contains("revoked@example.org") && entries[0].contains(&admin.id.to_string()));
 }
 
+async fn invitations_are_listed_in_keyset_pages(backend: Backend) {
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
+    let admin = app.admin().await;
+    // 53 invitations, seven at each instant: the page boundary (50) falls inside a run created
+    // at the same instant, which only the id orders.
+    for i in 0..53 {
+        if i % 7 == 0 {
+            app.advance(Duration::minutes(1));
+        }
+        app.core
+            .create_invitation(
+                app.core.operator(),
+                roster_core::service::NewInvitation {
+                    email: format!("paged{i}@example.org"),
+                    role: None,
+                    expires_in: Duration::days(7),
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let mut browser = signed_in(&app, &admin.email, &admin.password).await;
+    let emails = |page: &Page| -> Vec<String> { page.texts("#invitations-caption ~ tbody tr td:first-child") };
+
+    let first = browser.get("/admin/invitations").await;
+    assert_eq!(first.status, 200, "{}", first.html);
+    let first_rows = emails(&first);
+    assert_eq!(first_rows.len(), 50);
+    let mut newest: Vec<&str> = first_rows[..4].iter().map(String::as_str).collect();
+    newest.sort_unstable();
+    assert_eq!(
+        newest,
+        [
+            "paged49@example.org",
+            "paged50@example.org",
+            "paged51@example.org",
+            "paged52@example.org"
+        ],
+        "newest first"
+    );
+    assert_eq!(first.texts(".pager a"), ["Next page"], "no \"First page\" on the first");
+    let next = first
+        .doc()
+        .select(&scraper::Selector::parse("a[rel=next]").unwrap())
+        .next()
+        .and_then(|a| a.attr("href"))
+        .expect("a link to the next page")
+        .to_string();
+    assert!(next.starts_with("/admin/invitations?cursor="), "{next}");
+
+    let second = browser.get(&next).await;
+    assert_eq!(second.status, 200, "{}", second.html);
+    let second_rows = emails(&second);
+    assert_eq!(second_rows.len(), 3, "{second_rows:?}");
+    assert_eq!(second.texts("a[rel=next]").len(), 0, "the last page");
+    assert_eq!(second.texts(".pager a"), ["First page"]);
+    // Every invitation once, across the boundary.
+    let mut all: Vec<String> = first_rows.into_iter().chain(second_rows).collect();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), 53);
+    // The pages' Revoke buttons still post to the invitation's own action.
+    assert_eq!(second.texts("#invitations-caption ~ tbody button").len(), 3);
+
+    // A cursor this listing did not make: the form, the error announced, nothing listed.
+    let foreign = browser.get("/admin/invitations?cursor=YXVkaXR8NDI").await;
+    assert_eq!(foreign.status, 422, "{}", foreign.html);
+    assert_eq!(foreign.alerts().len(), 1, "{}", foreign.html);
+    assert!(foreign.alerts()[0].contains("cursor"), "{:?}", foreign.alerts());
+    assert_eq!(emails(&foreign).len(), 0);
+}
+
 backend_tests!(
+    invitations_are_listed_in_keyset_pages,
     oidc_clients_are_managed_from_the_console,
     the_dashboard_charts_sign_ins_refusals_and_delivery_lag,
     a_users_page_shows_the_ledger_the_avatar_and_sends_reset_links,
