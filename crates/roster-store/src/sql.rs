@@ -321,6 +321,14 @@ pub(crate) const LIST_INVITATIONS: &str = concat!(
     account_token_columns!(),
     " FROM account_tokens WHERE kind = 'invitation' ORDER BY created_at DESC, digest DESC LIMIT $1"
 );
+/// `$1` created_at (ms) and `$2` digest of the last invitation of the previous page, `$3` limit:
+/// the invitations after it in [`LIST_INVITATIONS`]' order (a range on `(kind, created_at)`).
+pub(crate) const LIST_INVITATIONS_AFTER: &str = concat!(
+    "SELECT digest, ",
+    account_token_columns!(),
+    " FROM account_tokens WHERE kind = 'invitation' AND created_at <= $1 AND (created_at < $1 OR digest < $2) \
+     ORDER BY created_at DESC, digest DESC LIMIT $3"
+);
 /// `$1` digest, `$2` now (ms): deletes the invitation only while it is pending.
 pub(crate) const DELETE_PENDING_INVITATION: &str = "DELETE FROM account_tokens \
      WHERE digest = $1 AND kind = 'invitation' AND used_at IS NULL AND expires_at > $2";

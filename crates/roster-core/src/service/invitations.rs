@@ -5,7 +5,7 @@ use super::auth::ClientMeta;
 use super::users::parse_email;
 use super::{Authority, Core, LoginOutcome, Registration};
 use crate::error::{Error, Result};
-use crate::store::{AccountToken, AccountTokenKind, StoreError};
+use crate::store::{AccountToken, AccountTokenKind, InvitationPosition, StoreError};
 use crate::token::{digest, random_secret};
 use crate::user::Role;
 use time::{Duration, OffsetDateTime};
@@ -75,8 +75,55 @@ pub struct InvitationView {
     pub used_at: Option<OffsetDateTime>,
 }
 
-/// The most invitations [`Core::list_invitations`] returns.
+/// The most invitations one page of [`Core::list_invitations`] holds.
 pub const MAX_INVITATIONS_LISTED: u32 = 500;
+
+/// A page of invitations to list.
+#[derive(Debug, Clone, Default)]
+pub struct ListInvitations {
+    /// `next_cursor` of the previous page; None: the newest.
+    pub cursor: Option<String>,
+    /// 1 to [`MAX_INVITATIONS_LISTED`], default 50.
+    pub limit: Option<u32>,
+}
+
+/// One page of invitations, newest first, and where the next starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvitationPage {
+    pub invitations: Vec<InvitationView>,
+    pub next_cursor: Option<String>,
+}
+
+const CURSOR_PREFIX: &str = "invitation|";
+
+/// The cursor of the page after `last` (its creation time in milliseconds and its id).
+fn encode_cursor(last: &InvitationView) -> String {
+    use base64::Engine as _;
+    let ms = last.created_at.unix_timestamp_nanos() / 1_000_000;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{ms}|{}", last.id))
+}
+
+fn decode_cursor(cursor: &str) -> Result<InvitationPosition> {
+    use base64::Engine as _;
+    let bad = || Error::invalid("cursor", "is not a cursor of this listing");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor.trim())
+        .map_err(|_| bad())?;
+    let raw = String::from_utf8(bytes).map_err(|_| bad())?;
+    let (ms, id) = raw
+        .strip_prefix(CURSOR_PREFIX)
+        .and_then(|rest| rest.split_once('|'))
+        .ok_or_else(bad)?;
+    let ms: i64 = ms.parse().map_err(|_| bad())?;
+    let created_at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).map_err(|_| bad())?;
+    if id.is_empty() || id.len() > 128 {
+        return Err(bad());
+    }
+    Ok(InvitationPosition {
+        created_at,
+        id: id.to_string(),
+    })
+}
 
 fn bad_invitation() -> Error {
     Error::invalid("invite_token", "the invitation is invalid, expired or already used")
@@ -121,19 +168,29 @@ impl Core {
         })
     }
 
-    /// The invitations sent, newest first, at most `limit` (1 to [`MAX_INVITATIONS_LISTED`]):
-    /// pending, used and expired ones (administrators and the operator).
-    pub async fn list_invitations(&self, by: impl Into<Authority<'_>>, limit: u32) -> Result<Vec<InvitationView>> {
+    /// A page of the invitations sent, newest first (pending, used and expired ones), and the
+    /// cursor of the next (administrators and the operator). Keyset pages: a page costs the
+    /// same however many invitations come before it.
+    pub async fn list_invitations(
+        &self,
+        by: impl Into<Authority<'_>>,
+        request: ListInvitations,
+    ) -> Result<InvitationPage> {
         by.into().require_admin()?;
+        let limit = request.limit.unwrap_or(50);
         if !(1..=MAX_INVITATIONS_LISTED).contains(&limit) {
             return Err(Error::invalid(
                 "limit",
                 format!("must be 1 to {MAX_INVITATIONS_LISTED}"),
             ));
         }
+        let after = request.cursor.as_deref().map(decode_cursor).transpose()?;
         let now = self.clock.now();
-        let rows = self.store.list_invitations(i64::from(limit)).await?;
-        Ok(rows
+        let rows = self
+            .store
+            .list_invitations(after.as_ref(), i64::from(limit) + 1)
+            .await?;
+        let mut invitations: Vec<InvitationView> = rows
             .into_iter()
             .map(|row| {
                 let t = row.token;
@@ -154,7 +211,17 @@ impl Core {
                     used_at: t.used_at,
                 }
             })
-            .collect())
+            .collect();
+        let next_cursor = if invitations.len() > limit as usize {
+            invitations.truncate(limit as usize);
+            invitations.last().map(encode_cursor)
+        } else {
+            None
+        };
+        Ok(InvitationPage {
+            invitations,
+            next_cursor,
+        })
     }
 
     /// Revokes a pending invitation (administrators and the operator): its link stops working.
@@ -260,5 +327,39 @@ impl Core {
         };
         tracing::info!(user = %user.id, role = %user.role, "user registered with an invitation");
         Ok(user)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(ms: i64, id: &str) -> InvitationView {
+        let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap();
+        InvitationView {
+            id: id.into(),
+            email: "a@example.org".into(),
+            role: None,
+            status: InvitationStatus::Pending,
+            created_at: at,
+            expires_at: at,
+            used_at: None,
+        }
+    }
+
+    #[test]
+    fn cursors_round_trip_and_reject_others() {
+        let position = decode_cursor(&encode_cursor(&view(1_700_000_000_123, "ab12"))).unwrap();
+        assert_eq!(position.id, "ab12");
+        assert_eq!(position.created_at.unix_timestamp_nanos(), 1_700_000_000_123_000_000);
+        assert!(decode_cursor("%%").is_err());
+        // Another listing's cursor (the audit trail's), and ones missing a part.
+        assert!(decode_cursor("YXVkaXR8NDI").is_err());
+        use base64::Engine as _;
+        let encode = |raw: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+        assert!(decode_cursor(&encode("invitation|12")).is_err());
+        assert!(decode_cursor(&encode("invitation|12|")).is_err());
+        assert!(decode_cursor(&encode("invitation|soon|ab")).is_err());
+        assert_eq!(decode_cursor(&encode("invitation|12|a|b")).unwrap().id, "a|b");
     }
 }

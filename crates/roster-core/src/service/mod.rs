@@ -77,7 +77,8 @@ pub use import::{
 };
 pub use import_read::{ImportFormat, read_import_lines};
 pub use invitations::{
-    InvitationCreated, InvitationStatus, InvitationView, MAX_INVITATIONS_LISTED, MAX_TOKEN_LIFETIME, NewInvitation,
+    InvitationCreated, InvitationPage, InvitationStatus, InvitationView, ListInvitations, MAX_INVITATIONS_LISTED,
+    MAX_TOKEN_LIFETIME, NewInvitation,
 };
 pub use messaging::LIMITS_ADMIN_ONLY;
 pub use migrate::{

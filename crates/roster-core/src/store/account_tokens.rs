@@ -65,6 +65,14 @@ pub struct StoredInvitation {
     pub token: AccountToken,
 }
 
+/// Where a page of invitations goes on from: after the invitation created at `created_at`
+/// whose id is `id` (the list runs newest first, by creation time and then by id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvitationPosition {
+    pub created_at: OffsetDateTime,
+    pub id: String,
+}
+
 /// A pending email verification (the secret itself is only a digest).
 #[derive(Debug, Clone, PartialEq)]
 pub struct EmailVerification {
@@ -100,8 +108,13 @@ pub trait AccountTokenStore: Send + Sync {
     ) -> StoreResult<()>;
     /// Reads an account token by digest.
     async fn get_account_token(&self, digest: &str) -> StoreResult<AccountToken>;
-    /// Invitations (used, expired or pending), newest first, at most `limit`.
-    async fn list_invitations(&self, limit: i64) -> StoreResult<Vec<StoredInvitation>>;
+    /// Invitations (used, expired or pending), newest first (by creation time, then by id),
+    /// those after `after` when it is given (a keyset page), at most `limit`.
+    async fn list_invitations(
+        &self,
+        after: Option<&InvitationPosition>,
+        limit: i64,
+    ) -> StoreResult<Vec<StoredInvitation>>;
     /// Deletes the invitation `id` (see [`StoredInvitation`]) while it is pending (unused and
     /// unexpired at `now`), with `journal`, in one transaction; NotFound, writing nothing,
     /// otherwise.

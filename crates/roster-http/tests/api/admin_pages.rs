@@ -152,6 +152,9 @@ async fn only_administrators_get_in(backend: Backend) {
                 csp.contains("default-src 'none'") && !csp.contains("script-src"),
                 "{csp}"
             );
+            // Never framed (clickjacking), whatever the API's headers are set to.
+            assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+            assert_eq!(page.headers["x-frame-options"].to_str().unwrap(), "DENY", "{path}");
             assert!(!page.html.contains("<script"), "{path}");
             assert!(page.texts("nav[aria-label] a[aria-current=page]").len() <= 1);
         }
@@ -1013,7 +1016,344 @@ async fn invitations_sent_are_listed_and_revoked(backend: Backend) {
     assert!(entries[0].contains("revoked@example.org") && entries[0].contains(&admin.id.to_string()));
 }
 
+async fn a_users_profile_status_credits_and_groups_change_from_their_page(backend: Backend) {
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
+    let admin = app.admin().await;
+    let user = app.user(Role::User).await;
+    let group = group_id(&app, &admin, "Editors").await;
+    let before = app.core.clock.now();
+    app.advance(Duration::seconds(1));
+    let mut browser = signed_in(&app, &admin.email, &admin.password).await;
+    let href = format!("/admin/users/{}", user.id);
+
+    // The profile, every field as posted.
+    let page = browser.get(&href).await;
+    let answer = post_form(
+        &mut browser,
+        &page,
+        &format!("{href}/profile"),
+        &[
+            ("name", "Renamed Person"),
+            ("username", "renamed"),
+            ("email", "renamed@example.org"),
+            ("bio", "Edits things"),
+            ("timezone", "Europe/Berlin"),
+            ("email_verified", "on"),
+        ],
+    )
+    .await;
+    assert_eq!(answer.status, 303, "{}", answer.html);
+    assert_eq!(answer.location(), Some(format!("{href}?done=saved")));
+    let stored = app.core.store.get_user(user.id).await.unwrap();
+    assert_eq!(stored.name.as_deref(), Some("Renamed Person"));
+    assert_eq!(stored.username.as_deref(), Some("renamed"));
+    assert_eq!(stored.email.as_deref(), Some("renamed@example.org"));
+    assert_eq!(stored.bio.as_deref(), Some("Edits things"));
+    assert_eq!(stored.timezone.as_deref(), Some("Europe/Berlin"));
+    assert!(stored.email_verified);
+    let page = browser.get(&format!("{href}?done=saved")).await;
+    assert_eq!(page.texts("[role=status]"), ["Saved."]);
+    assert_eq!(page.form(&format!("{href}/profile")).fields["name"], "Renamed Person");
+    // A bad time zone is the field's error; nothing changes.
+    let bad = post_form(
+        &mut browser,
+        &page,
+        &format!("{href}/profile"),
+        &[("timezone", "Mars time"), ("bio", "Edits things")],
+    )
+    .await;
+    assert_eq!(bad.status, 422, "{}", bad.html);
+    assert_eq!(bad.texts("[role=alert] a[href=\"#timezone\"]").len(), 1);
+    assert_eq!(
+        app.core.store.get_user(user.id).await.unwrap().timezone.as_deref(),
+        Some("Europe/Berlin")
+    );
+
+    // Deactivated: no login; activated again.
+    let answer = post_form(&mut browser, &page, &format!("{href}/active"), &[]).await;
+    assert_eq!(answer.location(), Some(format!("{href}?done=deactivated")));
+    app.login("renamed@example.org", &user.password)
+        .await
+        .assert_status(403);
+    let page = browser.get(&href).await;
+    let answer = post_form(&mut browser, &page, &format!("{href}/active"), &[]).await;
+    assert_eq!(answer.location(), Some(format!("{href}?done=activated")));
+    app.login("renamed@example.org", &user.password)
+        .await
+        .assert_status(200);
+
+    // Credits: added, taken (a negative amount), set; a bad amount is the field's error.
+    let start = app.core.balance_of(app.core.operator(), user.id).await.unwrap();
+    let credits = format!("{href}/credits");
+    let page = browser.get(&href).await;
+    let answer = post_form(&mut browser, &page, &credits, &[("amount", "25"), ("op", "add")]).await;
+    assert_eq!(answer.location(), Some(format!("{href}?done=credits")));
+    let answer = post_form(&mut browser, &page, &credits, &[("amount", "-5"), ("op", "add")]).await;
+    assert_eq!(answer.status, 303, "{}", answer.html);
+    assert_eq!(
+        app.core.balance_of(app.core.operator(), user.id).await.unwrap(),
+        start + 20
+    );
+    let answer = post_form(&mut browser, &page, &credits, &[("amount", "100"), ("op", "set")]).await;
+    assert_eq!(answer.status, 303, "{}", answer.html);
+    assert_eq!(app.core.balance_of(app.core.operator(), user.id).await.unwrap(), 100);
+    let bad = post_form(&mut browser, &page, &credits, &[("amount", "lots"), ("op", "add")]).await;
+    assert_eq!(bad.status, 422, "{}", bad.html);
+    assert_eq!(bad.texts("[role=alert] a[href=\"#amount\"]").len(), 1);
+    assert_eq!(app.core.balance_of(app.core.operator(), user.id).await.unwrap(), 100);
+
+    // Into a group from the user's page.
+    let answer = post_form(&mut browser, &page, &format!("{href}/groups"), &[("group", &group)]).await;
+    assert_eq!(answer.location(), Some(format!("{href}?done=group_added")));
+    let page = browser.get(&href).await;
+    assert_eq!(page.texts(".member-groups a"), ["Editors"]);
+
+    // The audit trail by actor and time: every change names the administrator, none is
+    // before the changes began.
+    let mine = browser
+        .get(&format!("/admin/audit?actor={}&target={}", admin.id, user.id))
+        .await;
+    assert_eq!(mine.status, 200, "{}", mine.html);
+    let rows = mine.texts("tbody tr");
+    assert!(rows.len() >= 3, "{rows:?}");
+    assert!(rows.iter().all(|r| r.contains(&admin.id.to_string())), "{rows:?}");
+    let at = |t: time::OffsetDateTime| {
+        crate::pages::urlencode(&t.format(&time::format_description::well_known::Rfc3339).unwrap())
+    };
+    let earlier = browser
+        .get(&format!(
+            "/admin/audit?actor={}&target={}&until={}",
+            admin.id,
+            user.id,
+            at(before)
+        ))
+        .await;
+    assert_eq!(earlier.status, 200, "{}", earlier.html);
+    assert_eq!(earlier.texts("tbody tr").len(), 0);
+    let since = browser
+        .get(&format!(
+            "/admin/audit?actor={}&target={}&since={}",
+            admin.id,
+            user.id,
+            at(before)
+        ))
+        .await;
+    assert_eq!(since.texts("tbody tr").len(), rows.len());
+    let by_user = browser
+        .get(&format!("/admin/audit?actor={}&action=user.update", user.id))
+        .await;
+    assert_eq!(by_user.texts("tbody tr").len(), 0, "the user changed nothing");
+}
+
+async fn the_list_filters_by_role_status_and_provider(backend: Backend) {
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
+    let admin = app.admin().await;
+    let active = app.user(Role::User).await;
+    let pending = app.user(Role::Pending).await;
+    let deactivated = app.deactivated_user().await;
+    let banned = app.user(Role::User).await;
+    app.core
+        .ban_user(app.core.operator(), banned.id, Duration::days(1), Some("spam"))
+        .await
+        .unwrap();
+    app.core
+        .create_user(
+            app.core.operator(),
+            NewUser {
+                email: Some("federated@example.org".into()),
+                provider: Some("oidc".into()),
+                ..NewUser::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mut browser = signed_in(&app, &admin.email, &admin.password).await;
+    let emails = |page: &Page| page.texts("tbody tr").join("\n");
+
+    let admins = browser.get("/admin/users?role=admin").await;
+    assert_eq!(admins.texts("#count"), ["1 matching users"]);
+    assert!(emails(&admins).contains(&admin.email));
+    for query in ["role=pending", "status=pending"] {
+        let page = browser.get(&format!("/admin/users?{query}")).await;
+        assert_eq!(page.texts("#count"), ["1 matching users"], "{query}");
+        assert!(emails(&page).contains(&pending.email), "{query}");
+    }
+    let page = browser.get("/admin/users?status=deactivated").await;
+    assert_eq!(page.texts("#count"), ["1 matching users"]);
+    assert!(emails(&page).contains(&deactivated.email));
+    let page = browser.get("/admin/users?status=active").await;
+    let listed = emails(&page);
+    assert!(
+        listed.contains(&active.email) && listed.contains(&admin.email),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains(&deactivated.email) && !listed.contains(&banned.email),
+        "neither deactivated nor banned accounts are active: {listed}"
+    );
+    let page = browser.get("/admin/users?provider=oidc").await;
+    assert_eq!(page.texts("#count"), ["1 matching users"]);
+    assert!(emails(&page).contains("federated@example.org"));
+    let page = browser.get("/admin/users?provider=oidc&role=admin").await;
+    assert_eq!(page.texts("#count"), ["0 matching users"]);
+
+    // Sorted by name, both ways; a sort the list does not offer is the field's error.
+    let names = |page: &Page| page.texts("tbody tr td:first-child");
+    let ascending = names(&browser.get("/admin/users?sort=email&order=asc").await);
+    let mut descending = names(&browser.get("/admin/users?sort=email&order=desc").await);
+    descending.reverse();
+    assert!(ascending.len() >= 6, "{ascending:?}");
+    assert_eq!(ascending, descending);
+    let bad = browser.get("/admin/users?sort=shoe_size").await;
+    assert_eq!(bad.status, 422);
+    assert_eq!(bad.texts("[role=alert] a[href=\"#sort\"]").len(), 1);
+}
+
+async fn groups_are_renamed_and_deleted_and_the_default_template_is_saved(backend: Backend) {
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
+    let admin = app.admin().await;
+    let user = app.user(Role::User).await;
+    let group = group_id(&app, &admin, "Drafts").await;
+    let mut browser = signed_in(&app, &admin.email, &admin.password).await;
+    let href = format!("/admin/groups/{group}");
+
+    let page = browser.get(&href).await;
+    let rename = format!("{href}/rename");
+    let answer = post_form(
+        &mut browser,
+        &page,
+        &rename,
+        &[("name", "Final"), ("description", "Reviewed work")],
+    )
+    .await;
+    assert_eq!(answer.location(), Some(format!("{href}?done=renamed")));
+    let page = browser.get(&href).await;
+    assert_eq!(page.texts("h1"), ["Group: Final"]);
+    let api = app.get(&format!("/v1/groups/{group}"), Some(&admin.access_token)).await;
+    api.assert_status(200);
+    assert_eq!(api.body["name"], "Final");
+    assert_eq!(api.body["description"], "Reviewed work");
+    let bad = post_form(&mut browser, &page, &rename, &[("name", " "), ("description", "")]).await;
+    assert_eq!(bad.status, 422, "{}", bad.html);
+    assert_eq!(bad.texts("[role=alert] a[href=\"#name\"]").len(), 1);
+
+    // Deleting asks first.
+    let delete = format!("{href}/delete");
+    let question = post_form(&mut browser, &page, &delete, &[]).await;
+    assert_eq!(question.status, 200, "{}", question.html);
+    assert_eq!(question.texts("h1"), ["Are you sure?"]);
+    app.get(&format!("/v1/groups/{group}"), Some(&admin.access_token))
+        .await
+        .assert_status(200);
+    let answer = browser.submit(&question.form(&delete)).await;
+    assert_eq!(answer.location().as_deref(), Some("/admin/groups?done=deleted"));
+    app.get(&format!("/v1/groups/{group}"), Some(&admin.access_token))
+        .await
+        .assert_status(404);
+
+    // The default template, as a form: granting `features.api_keys` lets every user create a key.
+    let create_key = || async {
+        app.post(
+            "/openwebui/api/v1/auths/api_key",
+            Some(&user.access_token),
+            &serde_json::json!({}),
+        )
+        .await
+    };
+    create_key().await.assert_status(403);
+    let page = browser.get("/admin/permissions").await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    let answer = post_form(
+        &mut browser,
+        &page,
+        "/admin/permissions",
+        &[("perm.features.api_keys", "on")],
+    )
+    .await;
+    assert_eq!(
+        answer.location().as_deref(),
+        Some("/admin/permissions?done=permissions")
+    );
+    create_key().await.assert_status(200);
+}
+
+async fn invitations_are_listed_in_keyset_pages(backend: Backend) {
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
+    let admin = app.admin().await;
+    // 53 invitations, seven at each instant: the page boundary (50) falls inside a run created
+    // at the same instant, which only the id orders.
+    for i in 0..53 {
+        if i % 7 == 0 {
+            app.advance(Duration::minutes(1));
+        }
+        app.core
+            .create_invitation(
+                app.core.operator(),
+                roster_core::service::NewInvitation {
+                    email: format!("paged{i}@example.org"),
+                    role: None,
+                    expires_in: Duration::days(7),
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let mut browser = signed_in(&app, &admin.email, &admin.password).await;
+    let emails = |page: &Page| -> Vec<String> { page.texts("#invitations-caption ~ tbody tr td:first-child") };
+
+    let first = browser.get("/admin/invitations").await;
+    assert_eq!(first.status, 200, "{}", first.html);
+    let first_rows = emails(&first);
+    assert_eq!(first_rows.len(), 50);
+    let mut newest: Vec<&str> = first_rows[..4].iter().map(String::as_str).collect();
+    newest.sort_unstable();
+    assert_eq!(
+        newest,
+        [
+            "paged49@example.org",
+            "paged50@example.org",
+            "paged51@example.org",
+            "paged52@example.org"
+        ],
+        "newest first"
+    );
+    assert_eq!(first.texts(".pager a"), ["Next page"], "no \"First page\" on the first");
+    let next = first
+        .doc()
+        .select(&scraper::Selector::parse("a[rel=next]").unwrap())
+        .next()
+        .and_then(|a| a.attr("href"))
+        .expect("a link to the next page")
+        .to_string();
+    assert!(next.starts_with("/admin/invitations?cursor="), "{next}");
+
+    let second = browser.get(&next).await;
+    assert_eq!(second.status, 200, "{}", second.html);
+    let second_rows = emails(&second);
+    assert_eq!(second_rows.len(), 3, "{second_rows:?}");
+    assert_eq!(second.texts("a[rel=next]").len(), 0, "the last page");
+    assert_eq!(second.texts(".pager a"), ["First page"]);
+    // Every invitation once, across the boundary.
+    let mut all: Vec<String> = first_rows.into_iter().chain(second_rows).collect();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), 53);
+    // The pages' Revoke buttons still post to the invitation's own action.
+    assert_eq!(second.texts("#invitations-caption ~ tbody button").len(), 3);
+
+    // A cursor this listing did not make: the form, the error announced, nothing listed.
+    let foreign = browser.get("/admin/invitations?cursor=YXVkaXR8NDI").await;
+    assert_eq!(foreign.status, 422, "{}", foreign.html);
+    assert_eq!(foreign.alerts().len(), 1, "{}", foreign.html);
+    assert!(foreign.alerts()[0].contains("cursor"), "{:?}", foreign.alerts());
+    assert_eq!(emails(&foreign).len(), 0);
+}
+
 backend_tests!(
+    a_users_profile_status_credits_and_groups_change_from_their_page,
+    groups_are_renamed_and_deleted_and_the_default_template_is_saved,
+    the_list_filters_by_role_status_and_provider,
+    invitations_are_listed_in_keyset_pages,
     oidc_clients_are_managed_from_the_console,
     the_dashboard_charts_sign_ins_refusals_and_delivery_lag,
     a_users_page_shows_the_ledger_the_avatar_and_sends_reset_links,

@@ -11,8 +11,8 @@ macro_rules! impl_account_tokens {
             use async_trait::async_trait;
             use roster_core::journal::{Journal, JournalFor};
             use roster_core::store::{
-                AccountToken, AccountTokenKind, AccountTokenStore, EmailChange, EmailVerification, StoreError,
-                StoreResult, StoredInvitation,
+                AccountToken, AccountTokenKind, AccountTokenStore, EmailChange, EmailVerification, InvitationPosition,
+                StoreError, StoreResult, StoredInvitation,
             };
             use roster_core::{Role, User, UserId};
             use sqlx::Transaction;
@@ -84,12 +84,19 @@ macro_rules! impl_account_tokens {
                     row.into_token()
                 }
 
-                async fn list_invitations(&self, limit: i64) -> StoreResult<Vec<StoredInvitation>> {
-                    let rows: Vec<InvitationRow> = sqlx::query_as(sql::LIST_INVITATIONS)
-                        .bind(limit)
-                        .fetch_all(self.read_pool())
-                        .await
-                        .map_err(store_error)?;
+                async fn list_invitations(
+                    &self,
+                    after: Option<&InvitationPosition>,
+                    limit: i64,
+                ) -> StoreResult<Vec<StoredInvitation>> {
+                    let query = match after {
+                        None => sqlx::query_as::<Db, InvitationRow>(sql::LIST_INVITATIONS).bind(limit),
+                        Some(after) => sqlx::query_as::<Db, InvitationRow>(sql::LIST_INVITATIONS_AFTER)
+                            .bind(to_ms(after.created_at))
+                            .bind(after.id.as_str())
+                            .bind(limit),
+                    };
+                    let rows: Vec<InvitationRow> = query.fetch_all(self.read_pool()).await.map_err(store_error)?;
                     rows.into_iter()
                         .map(|row| {
                             Ok(StoredInvitation {

@@ -220,7 +220,7 @@ async fn invitations_are_listed_and_revoked_while_pending(backend: Backend) {
     };
     assert_eq!(count("user.password_reset_link").await, 1);
 
-    let listed = f.store.list_invitations(10).await.unwrap();
+    let listed = f.store.list_invitations(None, 10).await.unwrap();
     let ids: Vec<&str> = listed.iter().map(|i| i.id.as_str()).collect();
     assert_eq!(
         ids,
@@ -228,7 +228,7 @@ async fn invitations_are_listed_and_revoked_while_pending(backend: Backend) {
         "newest first, invitations only"
     );
     assert_eq!(listed[0].token, pending);
-    assert_eq!(f.store.list_invitations(1).await.unwrap().len(), 1);
+    assert_eq!(f.store.list_invitations(None, 1).await.unwrap().len(), 1);
 
     // Only a pending one is deleted, with its journal.
     let at = t + Duration::minutes(10);
@@ -259,11 +259,52 @@ async fn invitations_are_listed_and_revoked_while_pending(backend: Backend) {
             .delete_pending_invitation("d-pending", at, &audit("invitation.revoke"))
             .await,
     );
-    assert_eq!(f.store.list_invitations(10).await.unwrap().len(), 2);
+    assert_eq!(f.store.list_invitations(None, 10).await.unwrap().len(), 2);
+}
+
+async fn invitations_are_listed_in_keyset_pages(backend: Backend) {
+    use roster_core::store::{AccountToken, AccountTokenKind, InvitationPosition};
+    let f = roster_testkit::or_skip!(fixture(backend).await);
+    let user = f.insert(&f.user(Some("u@example.org"), None)).await;
+    let t = now();
+    let token = |kind: AccountTokenKind, minute: i64| AccountToken {
+        kind,
+        user_id: (kind == AccountTokenKind::PasswordReset).then_some(user.id),
+        email: (kind == AccountTokenKind::Invitation).then(|| "i@example.org".to_string()),
+        role: None,
+        created_at: t + Duration::minutes(minute),
+        expires_at: t + Duration::hours(1),
+        used_at: None,
+    };
+    // Three created at the same instant: the id orders them.
+    for (digest, minute) in [("d-a", 1), ("d-b", 2), ("d-c", 2), ("d-d", 2), ("d-e", 3)] {
+        f.store
+            .insert_account_token(&token(AccountTokenKind::Invitation, minute), digest)
+            .await
+            .unwrap();
+    }
+    f.store
+        .insert_account_token(&token(AccountTokenKind::PasswordReset, 2), "d-reset")
+        .await
+        .unwrap();
+    let mut pages = Vec::new();
+    let mut after: Option<InvitationPosition> = None;
+    loop {
+        let page = f.store.list_invitations(after.as_ref(), 2).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some(InvitationPosition {
+            created_at: last.token.created_at,
+            id: last.id.clone(),
+        });
+        pages.push(page.iter().map(|i| i.id.clone()).collect::<Vec<_>>());
+        assert!(pages.len() <= 3, "{pages:?}");
+    }
+    assert_eq!(pages, [vec!["d-e", "d-d"], vec!["d-c", "d-b"], vec!["d-a"]]);
 }
 
 backend_tests!(
     account_tokens_are_used_once,
+    invitations_are_listed_in_keyset_pages,
     email_verifications_are_used_once,
     invitations_are_listed_and_revoked_while_pending,
 );

@@ -13,7 +13,9 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use roster_core::service::{InvitationStatus, NewInvitation, NewSubscription, parse_duration};
+use roster_core::service::{
+    InvitationPage, InvitationStatus, ListInvitations, NewInvitation, NewSubscription, parse_duration,
+};
 use roster_core::webhooks::{DeliveryQuery, DeliveryStatus};
 use roster_core::{Error, Role};
 use serde::Deserialize;
@@ -28,6 +30,14 @@ pub struct DoneQuery {
     status: String,
 }
 
+/// The invitations page's query: a keyset page's `cursor` (as the users list's), what was done.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct InvitationsQuery {
+    done: Option<String>,
+    cursor: Option<String>,
+}
+
 #[derive(Debug, Default, Deserialize, Clone)]
 #[serde(default)]
 pub struct InvitationForm {
@@ -36,8 +46,8 @@ pub struct InvitationForm {
     expires: String,
 }
 
-/// How many invitations the page lists (the newest).
-const INVITATIONS_SHOWN: u32 = 100;
+/// How many invitations a page lists.
+const INVITATIONS_PAGE: u32 = 50;
 
 #[derive(Debug, Clone)]
 pub struct InvitationRow {
@@ -59,21 +69,46 @@ pub struct InvitationsPage {
     pub expires: String,
     pub roles: Vec<Choice>,
     pub rows: Vec<InvitationRow>,
+    /// "Next page": this page's keyset cursor.
+    pub next: Option<String>,
+    /// "First page", on every page after the first.
+    pub first: Option<String>,
 }
 
 async fn invitations_view(
     state: &AppState,
     admin: &Admin,
-    chrome: AdminChrome,
-    status: StatusCode,
+    mut chrome: AdminChrome,
+    mut status: StatusCode,
     form: InvitationForm,
+    cursor: Option<String>,
 ) -> Response {
     let t = admin.t;
-    let invitations = match state.core.list_invitations(&admin.actor, INVITATIONS_SHOWN).await {
-        Ok(invitations) => invitations,
+    let cursor = cursor.filter(|c| !c.is_empty());
+    let request = ListInvitations {
+        cursor: cursor.clone(),
+        limit: Some(INVITATIONS_PAGE),
+    };
+    let page = match state.core.list_invitations(&admin.actor, request).await {
+        Ok(page) => page,
+        // A cursor this listing did not make: the first page's form, the error above it.
+        Err(error @ Error::Invalid { .. }) => {
+            status = StatusCode::UNPROCESSABLE_ENTITY;
+            chrome = chrome.core_error(&error, &[]);
+            InvitationPage {
+                invitations: Vec::new(),
+                next_cursor: None,
+            }
+        }
         Err(error) => return error_page(state, admin, &error),
     };
-    let rows = invitations
+    let next = page.next_cursor.as_ref().map(|cursor| {
+        let cursor: String = form_urlencoded::byte_serialize(cursor.as_bytes()).collect();
+        format!("/admin/invitations?cursor={cursor}")
+    });
+    let first = cursor.map(|_| "/admin/invitations".to_string());
+    let rows = page
+        .invitations
         .iter()
         .map(|i| InvitationRow {
             email: i.email.clone(),
@@ -95,6 +130,8 @@ async fn invitations_view(
         chrome,
         t,
         rows,
+        next,
+        first,
         email: form.email,
         expires: if form.expires.is_empty() {
             "7d".into()
@@ -114,15 +151,24 @@ async fn invitations_view(
     render(state, admin, status, &page)
 }
 
-/// `GET /admin/invitations`: the form and the invitations sent.
+/// `GET /admin/invitations`: the form and the invitations sent, newest first, in keyset pages
+/// (`cursor`).
 pub async fn invitations(
     State(state): State<AppState>,
     admin: Admin,
-    PageQuery(query): PageQuery<DoneQuery>,
+    PageQuery(query): PageQuery<InvitationsQuery>,
 ) -> Response {
     let notice = (query.done.as_deref() == Some("revoked")).then(|| admin.t.invitation_revoked.to_string());
     let chrome = AdminChrome::new(&state, &admin, admin.t.invitations_title, "/admin/invitations").notice(notice);
-    invitations_view(&state, &admin, chrome, StatusCode::OK, InvitationForm::default()).await
+    invitations_view(
+        &state,
+        &admin,
+        chrome,
+        StatusCode::OK,
+        InvitationForm::default(),
+        query.cursor,
+    )
+    .await
 }
 
 /// `POST /admin/invitations/{id}/revoke`: the pending invitation's link stops working.
@@ -177,7 +223,7 @@ pub async fn invite(State(state): State<AppState>, AdminForm { admin, form }: Ad
         Err(error) => {
             let chrome = AdminChrome::new(&state, &admin, t.invitations_title, "/admin/invitations")
                 .core_error(&error, &["email", "role", "expires"]);
-            invitations_view(&state, &admin, chrome, crate::error::status_of(&error), form).await
+            invitations_view(&state, &admin, chrome, crate::error::status_of(&error), form, None).await
         }
     }
 }

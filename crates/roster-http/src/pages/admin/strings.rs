@@ -644,7 +644,7 @@ pub const ADMIN_EN: AdminStrings = AdminStrings {
     confirm_rotate_secret: "Replace the secret of client {client}? The current secret stops working at once.",
     confirm_remove_client: "Remove client {client} with its grants and tokens? Its users will have to sign in again.",
     invitations_sent_heading: "Invitations sent",
-    invitations_caption: "Invitations, newest first (the last 100)",
+    invitations_caption: "Invitations, newest first (50 a page)",
     no_invitations: "No invitation was sent.",
     invitation_pending: "pending",
     invitation_used: "used",
