@@ -120,6 +120,8 @@ pub struct Settings {
     pub avatar_max_bytes: usize,
     /// How many avatar uploads are decoded at once (each may take up to 96 MiB).
     pub avatar_concurrency: usize,
+    /// The most users a SCIM list filters or sorts in memory (refused with `tooMany` past it).
+    pub scim_max_scanned_users: usize,
     /// Where the Plexichat dialect is mounted (`/` for the root).
     pub plexichat_prefix: String,
     /// The key that seals secrets at rest: base64 of 32 bytes. Absent: the key file
@@ -286,6 +288,7 @@ impl Default for Settings {
             mail_from: "Roster <roster@localhost>".into(),
             avatar_max_bytes: 5 * 1024 * 1024,
             avatar_concurrency: 1,
+            scim_max_scanned_users: 10_000,
             plexichat_prefix: "/plexichat".into(),
             secret_key: None,
             langflow_auto_login: false,
@@ -380,6 +383,7 @@ impl Settings {
             avatar_dir: self.data_dir.join("avatars"),
             avatar_max_bytes: self.avatar_max_bytes,
             avatar_concurrency: self.avatar_concurrency,
+            scim_max_scanned_users: self.scim_max_scanned_users,
             activity_interval: time_duration_seconds(self.activity_interval_seconds),
             limits: self.limits(),
             api_key_gate: roster_core::service::ApiKeyGate::parse(&self.api_key_permission).unwrap_or_default(),

@@ -57,6 +57,7 @@ const ENV_KEYS: &[&str] = &[
     "mail_from",
     "avatar_max_bytes",
     "avatar_concurrency",
+    "scim_max_scanned_users",
     "plexichat_prefix",
     "secret_key",
     "langflow_auto_login",

@@ -50,6 +50,9 @@ impl Settings {
         if !(1..=64).contains(&self.avatar_concurrency) {
             bail!("avatar_concurrency must be between 1 and 64");
         }
+        if !(1..=1_000_000).contains(&self.scim_max_scanned_users) {
+            bail!("scim_max_scanned_users must be between 1 and 1000000");
+        }
         if self.activity_interval_seconds < 0 {
             bail!("activity_interval_seconds must not be negative");
         }

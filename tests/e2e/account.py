@@ -18,7 +18,7 @@ import re
 import httpx
 from playwright.sync_api import Page, sync_playwright
 
-from roster_e2e import ARTIFACTS, ROSTER_URL, check, create_user, main, native_login, totp, user_id
+from roster_e2e import ARTIFACTS, ROSTER_URL, check, create_user, main, native, native_login, totp, user_id
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 AXE_JS = os.environ.get("AXE_JS", "")
@@ -52,6 +52,9 @@ PAGES: list[tuple[str, str, str]] = [
     ("admin-webhooks", "/admin/webhooks", "admin"),
     ("admin-clients", "/admin/clients", "admin"),
     ("admin-user", "/admin/users/{ally}", "admin"),
+    ("admin-group", "/admin/groups/{group}", "admin"),
+    ("admin-webhook", "/admin/webhooks/{webhook}", "admin"),
+    ("admin-client", "/admin/clients/{client}", "admin"),
 ]
 
 # Widths: a desktop and a 375 px phone.
@@ -119,7 +122,21 @@ def check_page(page: Page, name: str, watch: Watch, viewport: str, scheme: str) 
 
 def a11y(browser) -> None:
     check("axe-core is installed (tests/clients/axe)", os.path.isfile(AXE_JS), AXE_JS)
-    ally = user_id(native_login("root@example.org", PASSWORD), "ally@example.org")
+    root = native_login("root@example.org", PASSWORD)
+    ally = user_id(root, "ally@example.org")
+    # One of each thing the console has a page for: a group with a member, a webhook (its
+    # receiver is never reached here), a client.
+    ids = {"ally": ally}
+    made = native("POST", "/v1/groups", root, {"name": "a11y crew"})
+    check("a group is made for its page", made.status_code == 201, made.text)
+    ids["group"] = made.json()["id"]
+    native("POST", f"/v1/groups/{ids['group']}/members", root, {"user_ids": [ally]})
+    made = native("POST", "/v1/webhooks", root, {"url": "https://hooks.example.org/roster"})
+    check("a webhook is made for its page", made.status_code == 201, made.text)
+    ids["webhook"] = made.json()["id"]
+    made = native("POST", "/v1/clients", root, {"client_id": "a11yclient", "redirect_uris": ["https://app.example.org/callback"]})
+    check("a client is made for its page", made.status_code == 201, made.text)
+    ids["client"] = "a11yclient"
     for viewport, size in VIEWPORTS.items():
         for scheme in SCHEMES:
             contexts = {}
@@ -134,7 +151,7 @@ def a11y(browser) -> None:
                 contexts[who] = (context, page, watch)
             for name, path, who in PAGES:
                 _, page, watch = contexts[who]
-                page.goto(f"{ROSTER_URL}{path.format(ally=ally)}")
+                page.goto(f"{ROSTER_URL}{path.format(**ids)}")
                 page.wait_for_load_state()
                 check_page(page, name, watch, viewport, scheme)
             # A page with its errors announced: the sign-in form with a wrong password.

@@ -53,6 +53,9 @@ pub struct CoreConfig {
     /// How many avatar uploads are decoded at once (each may take up to
     /// [`crate::service::AVATAR_DECODE_BUDGET`] of memory); more wait their turn.
     pub avatar_concurrency: usize,
+    /// The most users a SCIM list may filter or sort in memory (a filter or sort no index
+    /// serves); past it the list is refused with SCIM's `tooMany`.
+    pub scim_max_scanned_users: usize,
     /// How often a user's `last_active_at` is written at most (zero: on every request).
     pub activity_interval: Duration,
     /// The key that seals secrets at rest (see [`crate::secret`]). None: a random key for this
@@ -98,6 +101,7 @@ impl Default for CoreConfig {
             avatar_dir: std::path::PathBuf::from("roster-data/avatars"),
             avatar_max_bytes: 5 * 1024 * 1024,
             avatar_concurrency: 1,
+            scim_max_scanned_users: 10_000,
             activity_interval: Duration::seconds(60),
             secret_key: None,
             two_factor_issuer: "Roster".into(),

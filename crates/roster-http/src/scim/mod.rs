@@ -90,6 +90,7 @@ pub fn render_error(info: &ErrorInfo) -> Response {
     let (status, scim_type) = match info.code {
         C::InvalidField => match info.field.as_deref() {
             Some("filter") => (bad, Some("invalidFilter")),
+            Some("too_many") => (bad, Some("tooMany")),
             Some("path") => (bad, Some("invalidPath")),
             Some("target") => (bad, Some("noTarget")),
             Some("mutability") => (bad, Some("mutability")),

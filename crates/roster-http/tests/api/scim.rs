@@ -919,8 +919,43 @@ async fn a_resource_and_its_record_are_one_write(backend: Backend) {
     );
 }
 
+/// A filter or sort no index serves reads every user: past `scim_max_scanned_users` the list
+/// is refused with `tooMany` (RFC 7644 §3.4.2.2); a filter on an indexed attribute and a plain
+/// page still answer.
+async fn lists_that_would_read_every_user_are_refused_past_the_limit(backend: Backend) {
+    let app =
+        roster_testkit::or_skip!(roster_testkit::app::spawn_app_with(backend, |c| c.scim_max_scanned_users = 3).await);
+    let admin = app.admin().await;
+    let key = app.api_key(&admin, &["scim"]).await;
+    let user = app.user(Role::User).await;
+    // Two users: under the limit, the filter is applied in memory.
+    let r = get(&app, &key, "/Users?filter=name.familyName%20pr").await;
+    r.assert_status(200);
+    app.user(Role::User).await;
+    app.user(Role::User).await;
+    // Four: refused, whether by a filter or a sort.
+    for path in ["/Users?filter=name.familyName%20pr", "/Users?sortBy=userName"] {
+        let r = get(&app, &key, path).await;
+        assert_scim_error(&r, 400, Some("tooMany"));
+        assert!(r.body["detail"].as_str().unwrap().contains("userName"), "{}", r.text);
+    }
+    // An equality on an indexed attribute, and a page without filter, still answer.
+    let r = get(
+        &app,
+        &key,
+        &format!("/Users?filter=userName%20eq%20%22{}%22", user.username),
+    )
+    .await;
+    r.assert_status(200);
+    assert_eq!(r.body["totalResults"], 1, "{}", r.text);
+    let r = get(&app, &key, "/Users?count=2").await;
+    r.assert_status(200);
+    assert_eq!(r.body["totalResults"], 4, "{}", r.text);
+}
+
 backend_tests!(
     a_resource_and_its_record_are_one_write,
+    lists_that_would_read_every_user_are_refused_past_the_limit,
     only_scim_keys_get_in,
     users_are_created_read_replaced_and_deleted,
     user_errors_have_scim_types,

@@ -777,6 +777,19 @@ impl Core {
                 let users = match users {
                     Some(users) => users,
                     None => {
+                        // Every user is read and rendered to be filtered or sorted: refused past
+                        // the configured number, rather than held in memory.
+                        let everyone = self.count_matching_users(&crate::store::UserQuery::default()).await?;
+                        let most = i64::try_from(self.config.scim_max_scanned_users).unwrap_or(i64::MAX);
+                        if everyone > most {
+                            return Err(Error::invalid(
+                                "too_many",
+                                format!(
+                                    "this filter or sort would read all {everyone} users (at most {most}): \
+                                     filter by userName, emails, externalId or id"
+                                ),
+                            ));
+                        }
                         self.list_users_by_offset(
                             actor,
                             UserListing::Administered,

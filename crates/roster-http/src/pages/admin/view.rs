@@ -357,6 +357,7 @@ legend{font-weight:600;padding:0 .25rem}
 .chart.logins rect{fill:currentColor;opacity:.75}
 .lag{font-variant-numeric:tabular-nums}
 code{word-break:break-all}
+h1{overflow-wrap:anywhere}
 @media (max-width:40rem){.admin-header .who{margin-left:0}th,td{padding:.375rem}}
 "#;
 
