@@ -1,17 +1,22 @@
 //! Remembered counts of matching users. A listing with a total (the admin console, Open WebUI's
 //! and Langflow's user lists, SCIM) counted every match on every page, which at a million users
 //! costs more than the page itself. A count is remembered per filter for at most
-//! [`COUNT_LIFETIME`], and forgotten at once when this instance commits any change (the store's
-//! change marks, see [`crate::store::AuthChanges`]): the instance that made a change counts it
-//! on its next request, and a change made elsewhere (another instance, an admin command) shows
-//! once the count expires and is counted again: after [`COUNT_LIFETIME`], plus the time of that
-//! one recount (at most [`RECOUNT_PATIENCE`]) during which the other requests keep the old count.
+//! [`COUNT_LIFETIME`], and forgotten at once when this process commits any change
+//! ([`crate::store::AuthChanges::commits`]): the instance that made a change counts it on its
+//! next request, and a change made elsewhere (another instance, an admin command) shows once
+//! the count expires and is counted again: after [`COUNT_LIFETIME`], plus the time of that one
+//! recount (at most [`RECOUNT_PATIENCE`]) during which the other requests keep the old count.
+//!
+//! One filter is counted by one request at a time: after a change of this instance's, the
+//! requests that need the new count wait for the one counting it instead of each counting (a
+//! million-row count under load takes most of a second on PostgreSQL, and a herd of them took
+//! every connection).
 
 use super::Core;
 use crate::error::Result;
 use crate::store::{UserFilters, UserQuery};
 use crate::user::Role;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long a count is remembered without a change of this instance's.
@@ -50,7 +55,7 @@ impl CountKey {
 #[derive(Debug)]
 struct Counted {
     key: CountKey,
-    /// The change mark read before counting.
+    /// This process's commit count, read before counting.
     generation: u64,
     at: Instant,
     total: i64,
@@ -62,18 +67,22 @@ struct Counted {
 #[derive(Debug, Default)]
 pub(super) struct CountCache {
     counted: Mutex<Vec<Counted>>,
+    /// Per filter, the lock its counter holds (at most [`MAX_COUNTS`]; an older one is dropped,
+    /// which at worst lets two requests count it at once).
+    gates: Mutex<Vec<(CountKey, Arc<tokio::sync::Mutex<()>>)>>,
 }
 
 impl CountCache {
-    /// The remembered count of `key` if it is still valid. A count past its lifetime (but with
-    /// no change marked since) is handed to one caller to count again, and the others keep
-    /// getting it meanwhile (for at most [`RECOUNT_PATIENCE`] more), so that a busy listing
-    /// counts once when its count expires, not once per request in flight.
+    /// The remembered count of `key` if it is still valid: counted since this process's
+    /// commit count was `generation`. A count past its lifetime (but with no commit since) is
+    /// handed to one caller to count again, and the others keep getting it meanwhile (for at
+    /// most [`RECOUNT_PATIENCE`] more), so that a busy listing counts once when its count
+    /// expires, not once per request in flight.
     fn get(&self, key: &CountKey, generation: u64, now: Instant) -> Option<i64> {
         let mut counted = self.counted.lock().unwrap_or_else(|e| e.into_inner());
         let entry = counted
             .iter_mut()
-            .find(|c| &c.key == key && c.generation == generation)?;
+            .find(|c| &c.key == key && c.generation >= generation)?;
         let age = now.saturating_duration_since(entry.at);
         if age < COUNT_LIFETIME {
             return Some(entry.total);
@@ -85,6 +94,31 @@ impl CountCache {
                 None
             }
         }
+    }
+
+    /// A count of `key` made since `generation` and within its lifetime (what a caller that
+    /// waited for another's count takes).
+    fn fresh(&self, key: &CountKey, generation: u64, now: Instant) -> Option<i64> {
+        let counted = self.counted.lock().unwrap_or_else(|e| e.into_inner());
+        counted
+            .iter()
+            .find(|c| &c.key == key && c.generation >= generation)
+            .filter(|c| now.saturating_duration_since(c.at) < COUNT_LIFETIME)
+            .map(|c| c.total)
+    }
+
+    /// The lock of `key`'s counter.
+    fn gate(&self, key: &CountKey) -> Arc<tokio::sync::Mutex<()>> {
+        let mut gates = self.gates.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, gate)) = gates.iter().find(|(k, _)| k == key) {
+            return gate.clone();
+        }
+        if gates.len() >= MAX_COUNTS {
+            gates.remove(0);
+        }
+        let gate = Arc::new(tokio::sync::Mutex::new(()));
+        gates.push((key.clone(), gate.clone()));
+        gate
     }
 
     fn put(&self, key: CountKey, generation: u64, at: Instant, total: i64) {
@@ -111,12 +145,19 @@ impl Core {
         if !key.is_timeless() {
             return Ok(self.store.count_matching_users(query).await?);
         }
-        // The mark is read before the count, so a change committed while counting makes the
-        // count stale at once.
-        let generation = self.changes.generation();
+        // The commit count is read before the count, so a change committed while counting makes
+        // the count stale at once.
+        let generation = self.changes.commits();
         if let Some(total) = self.user_counts.get(&key, generation, Instant::now()) {
             return Ok(total);
         }
+        let gate = self.user_counts.gate(&key);
+        let _counting = gate.lock().await;
+        // Whoever held the lock may have counted what this request needs.
+        if let Some(total) = self.user_counts.fresh(&key, generation, Instant::now()) {
+            return Ok(total);
+        }
+        let generation = self.changes.commits();
         let total = self.store.count_matching_users(query).await?;
         self.user_counts.put(key, generation, Instant::now(), total);
         Ok(total)
@@ -152,6 +193,23 @@ mod tests {
         // A new count replaces the old.
         cache.put(key("ann"), 8, start, 4);
         assert_eq!(cache.get(&key("ann"), 8, start), Some(4));
+        // A caller that read an older commit count takes a newer count.
+        assert_eq!(cache.get(&key("ann"), 7, start), Some(4));
+        assert_eq!(cache.fresh(&key("ann"), 7, start), Some(4));
+        assert_eq!(cache.fresh(&key("ann"), 9, start), None);
+        assert_eq!(cache.fresh(&key("ann"), 8, start + COUNT_LIFETIME), None);
+    }
+
+    #[test]
+    fn one_filter_has_one_gate() {
+        let cache = CountCache::default();
+        let first = cache.gate(&key("ann"));
+        assert!(Arc::ptr_eq(&first, &cache.gate(&key("ann"))));
+        assert!(!Arc::ptr_eq(&first, &cache.gate(&key("bob"))));
+        for i in 0..MAX_COUNTS {
+            cache.gate(&key(&format!("u{i}")));
+        }
+        assert_eq!(cache.gates.lock().unwrap().len(), MAX_COUNTS);
     }
 
     #[test]

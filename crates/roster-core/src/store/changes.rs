@@ -34,6 +34,9 @@ const MAX_NAMED_USERS: usize = 4096;
 pub struct AuthChanges {
     /// Counts marks; a read notes its value before it starts.
     counter: AtomicU64,
+    /// Counts the changes this process committed (a subset of `counter`'s marks; see
+    /// [`AuthChanges::committed_here`]).
+    commits: AtomicU64,
     /// Reads begun before this are stale (a change of everything).
     floor: AtomicU64,
     /// Per user, reads begun before this are stale.
@@ -54,6 +57,7 @@ impl AuthChanges {
     pub fn new() -> Self {
         Self {
             counter: AtomicU64::new(1),
+            commits: AtomicU64::new(0),
             floor: AtomicU64::new(1),
             users: Mutex::new(HashMap::new()),
             origin: Instant::now(),
@@ -76,11 +80,18 @@ impl AuthChanges {
         self.is_live().then(|| self.counter.load(Ordering::Acquire))
     }
 
-    /// How many changes were marked so far (whether or not the channel works): a value read
-    /// before a read of the database and unchanged after it means this instance marked no
-    /// change in between.
-    pub fn generation(&self) -> u64 {
-        self.counter.load(Ordering::Acquire)
+    /// How many changes this process committed so far (not those relayed from elsewhere): a
+    /// value read before a read of the database and unchanged after it means this process
+    /// committed nothing in between.
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Acquire)
+    }
+
+    /// This process committed a change (the store calls it after the commit, before the
+    /// caller answers): forget everything read before now, and count the commit.
+    pub fn committed_here(&self) {
+        self.commits.fetch_add(1, Ordering::AcqRel);
+        self.changed_everything();
     }
 
     /// Whether a record of `user` read after `mark` is still valid.

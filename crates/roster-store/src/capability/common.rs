@@ -23,7 +23,7 @@ macro_rules! write_transaction {
                     $transaction.commit().await?;
                     if $announce {
                         // Before the caller answers: this instance sees its own change at once.
-                        $store.changes.changed_everything();
+                        $store.changes.committed_here();
                     }
                     Ok::<_, $crate::error::TransactionError>(value)
                 }

@@ -611,7 +611,7 @@ macro_rules! impl_users {
                         Ok(ended)
                     })?;
                     if !ended.is_empty() {
-                        self.changes.changed_everything();
+                        self.changes.committed_here();
                     }
                     Ok(ended.into_iter().map(UserId).collect())
                 }
