@@ -486,21 +486,53 @@ fn listing_source(query: &UserQuery, plan: SearchPlan) -> String {
 }
 
 /// The position (sort key, id) of the match at `$offset` (from 0) of a listing's search and
-/// filters in its order (its own position and limit ignored): what offset paging seeks to
-/// before it reads a page by keyset. It reads only the sort index's columns, so skipping rows
-/// costs no decoding of users.
-pub(crate) fn user_position(query: &UserQuery, plan: SearchPlan, offset: u64) -> (String, Vec<Param>) {
+/// filters in its order, counted after its position when it has one (its limit ignored): what
+/// offset paging seeks to before it reads a page by keyset. It reads only the sort index's
+/// columns, so skipping rows costs no decoding of users.
+pub(crate) fn user_position(
+    query: &UserQuery,
+    plan: SearchPlan,
+    offset: u64,
+) -> Result<(String, Vec<Param>), StoreError> {
     let source = listing_source(query, plan);
     let expression = sort_expression(query.sort);
     let mut params = Vec::new();
-    let conditions = filter_conditions(query, plan, &mut params);
+    let mut conditions = filter_conditions(query, plan, &mut params);
+    conditions.extend(after_condition(query, expression, &mut params)?);
     let direction = if query.descending { "DESC" } else { "ASC" };
     let offset = next(&mut params, Param::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
     let sql = format!(
         "SELECT {expression}, id FROM {source}{} ORDER BY {expression} {direction}, id {direction} LIMIT 1 OFFSET {offset}",
         where_clause(&conditions)
     );
-    (sql, params)
+    Ok((sql, params))
+}
+
+/// The condition that keeps a listing's matches after its position (`after`), if it has one.
+fn after_condition(query: &UserQuery, expression: &str, params: &mut Vec<Param>) -> Result<Option<String>, StoreError> {
+    let Some((key, id)) = &query.after else {
+        return Ok(None);
+    };
+    let key = match (query.sort, key) {
+        (UserSort::CreatedAt | UserSort::UpdatedAt | UserSort::LastActiveAt, SortKey::Int(ms)) => Param::Int(*ms),
+        (UserSort::Email | UserSort::Username | UserSort::Name | UserSort::Role, SortKey::Text(text)) => {
+            Param::Text(text.clone())
+        }
+        _ => {
+            return Err(StoreError::Other(anyhow::anyhow!(
+                "the list position does not fit the sort by {}",
+                query.sort.as_str()
+            )));
+        }
+    };
+    let key = next(params, key);
+    let id = next(params, Param::Int(id.0));
+    let comparison = if query.descending { "<" } else { ">" };
+    // The first, redundant bound lets SQLite seek in the expression index (it scans for a row
+    // value alone); PostgreSQL seeks either way.
+    Ok(Some(format!(
+        "{expression} {comparison}= {key} AND ({expression}, id) {comparison} ({key}, {id})"
+    )))
 }
 
 /// Whether a sort's key is a number (else text).
@@ -514,28 +546,7 @@ pub(crate) fn list_users(query: &UserQuery, plan: SearchPlan) -> Result<(String,
     let expression = sort_expression(query.sort);
     let mut params: Vec<Param> = Vec::new();
     let mut conditions = filter_conditions(query, plan, &mut params);
-    if let Some((key, id)) = &query.after {
-        let key = match (query.sort, key) {
-            (UserSort::CreatedAt | UserSort::UpdatedAt | UserSort::LastActiveAt, SortKey::Int(ms)) => Param::Int(*ms),
-            (UserSort::Email | UserSort::Username | UserSort::Name | UserSort::Role, SortKey::Text(text)) => {
-                Param::Text(text.clone())
-            }
-            _ => {
-                return Err(StoreError::Other(anyhow::anyhow!(
-                    "the list position does not fit the sort by {}",
-                    query.sort.as_str()
-                )));
-            }
-        };
-        let key = next(&mut params, key);
-        let id = next(&mut params, Param::Int(id.0));
-        let comparison = if query.descending { "<" } else { ">" };
-        // The first, redundant bound lets SQLite seek in the expression index (it scans
-        // for a row value alone); PostgreSQL seeks either way.
-        conditions.push(format!(
-            "{expression} {comparison}= {key} AND ({expression}, id) {comparison} ({key}, {id})"
-        ));
-    }
+    conditions.extend(after_condition(query, expression, &mut params)?);
     let direction = if query.descending { "DESC" } else { "ASC" };
     let limit = next(&mut params, Param::Int(i64::from(query.limit)));
     let sql = format!(

@@ -42,6 +42,7 @@ mod tiers;
 mod two_factor;
 mod user_counts;
 mod user_pages;
+mod user_positions;
 mod user_settings;
 mod users;
 mod verification;
@@ -282,6 +283,8 @@ pub struct Core {
     stats_counting: tokio::sync::Mutex<()>,
     /// Counts of matching users (see [`user_counts`]).
     user_counts: user_counts::CountCache,
+    /// Positions of offset paging (see [`user_positions`]).
+    user_positions: user_positions::PositionCache,
     /// Access tokens whose signature was checked, with their claims: verifying Ed25519 on
     /// every request would cost more than the rest of the request. Revocation is still
     /// checked against the store each time.
@@ -342,6 +345,7 @@ impl Core {
             stats_cache: Mutex::new(None),
             stats_counting: tokio::sync::Mutex::new(()),
             user_counts: user_counts::CountCache::default(),
+            user_positions: user_positions::PositionCache::default(),
             verified_tokens: quick_cache::sync::Cache::new(VERIFIED_TOKEN_CACHE),
             sessions: quick_cache::sync::Cache::new(credentials::CREDENTIAL_CACHE),
             api_keys: quick_cache::sync::Cache::new(credentials::CREDENTIAL_CACHE),

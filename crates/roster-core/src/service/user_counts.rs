@@ -29,7 +29,7 @@ const MAX_COUNTS: usize = 64;
 
 /// What a count depends on: the query without its position, order and limit.
 #[derive(Debug, Clone, PartialEq)]
-struct CountKey {
+pub(super) struct CountKey {
     search: Option<String>,
     role: Option<Role>,
     active: Option<bool>,
@@ -37,7 +37,7 @@ struct CountKey {
 }
 
 impl CountKey {
-    fn of(query: &UserQuery) -> Self {
+    pub(super) fn of(query: &UserQuery) -> Self {
         Self {
             search: query.search.clone(),
             role: query.role,
@@ -47,7 +47,7 @@ impl CountKey {
     }
 
     /// A filter on bans depends on the instant it is asked at: never remembered.
-    fn is_timeless(&self) -> bool {
+    pub(super) fn is_timeless(&self) -> bool {
         self.filters.banned.is_none()
     }
 }

@@ -131,7 +131,7 @@ impl Core {
                 cursor: None,
                 ..request.clone()
             })?;
-            match self.store.user_position(&query, offset - 1).await? {
+            match self.user_position(&query, offset - 1).await? {
                 Some((key, id)) => cursor = Some(encode_cursor(request.sort, &key, id)),
                 None => {
                     let total = if request.with_total {

@@ -150,7 +150,8 @@ pub trait UserStore: Send + Sync {
     /// A page of users.
     async fn list_users(&self, query: &UserQuery) -> StoreResult<Vec<User>>;
     /// The position (sort key, id) of the match at `offset` (from 0) of `query`'s search and
-    /// filters in its order (its `after` and `limit` ignored), or None past the last match:
+    /// filters in its order, counted after its `after` when it has one (its `limit` ignored),
+    /// or None past the last match:
     /// offset paging seeks there, then reads its page after it by keyset, so a deep page costs
     /// a walk of the sort index, not the decoding of every user before it.
     async fn user_position(&self, query: &UserQuery, offset: u64) -> StoreResult<Option<(SortKey, UserId)>>;

@@ -330,7 +330,7 @@ macro_rules! impl_users {
                 ) -> StoreResult<Option<(SortKey, UserId)>> {
                     use sqlx::Row as _;
                     let plan = self.search_plan(query).await?;
-                    let (statement, params) = sql::user_position(query, plan, offset);
+                    let (statement, params) = sql::user_position(query, plan, offset)?;
                     let mut select = sqlx::query(&statement);
                     for param in params {
                         select = match param {

@@ -139,6 +139,15 @@ async fn list_users_pages_match_one_query(backend: Backend) {
                     };
                     let rest: Vec<UserId> = f.store.list_users(&rest).await.unwrap().iter().map(|u| u.id).collect();
                     assert_eq!(rest, expected[offset + 1..], "after position {offset}, sort {sort:?}");
+                    // A position counted from this one is the one that far from the start.
+                    for step in [0, 1, 6] {
+                        let from_here = f.store.user_position(&rest, step).await.unwrap().map(|p| p.1);
+                        assert_eq!(
+                            from_here,
+                            expected.get(offset + 1 + step as usize).copied(),
+                            "{step} after position {offset}, sort {sort:?}, descending {descending}"
+                        );
+                    }
                 }
             }
             // Filters combine with pagination.
