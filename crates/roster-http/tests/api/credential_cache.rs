@@ -4,7 +4,8 @@
 //! store here, as the admin commands or another instance have). While the notification
 //! channel is down, every request reads the database.
 
-use roster_core::service::{AdminUserChanges, NewUser};
+use roster_core::service::{AdminUserChanges, ListUsers, NewUser, UserListing};
+use roster_core::store::UserSort;
 use roster_core::{Core, CoreConfig, Role, Store};
 use roster_testkit::app::TestApp;
 use roster_testkit::{Backend, backend_tests, spawn_app};
@@ -294,10 +295,65 @@ async fn list_totals_follow_changes(backend: Backend) {
     store.close().await;
 }
 
+/// The ids of the page of 5 at offset 10 in creation order (Open WebUI's and Langflow's
+/// paging), as an administrator lists them.
+async fn deep_page(app: &TestApp, token: &str) -> Vec<i64> {
+    let actor = app.core.authenticate_bearer(token).await.unwrap();
+    let request = ListUsers {
+        sort: UserSort::CreatedAt,
+        limit: Some(5),
+        ..ListUsers::default()
+    };
+    let page = app
+        .core
+        .list_users_by_offset(&actor, UserListing::Administered, request, 10)
+        .await
+        .unwrap();
+    page.users.iter().map(|u| u.id.0).collect()
+}
+
+/// Offset paging remembers the positions it found (see `user_positions` in the core): a user
+/// this instance deletes before a deep page shifts that page on its next request; one another
+/// process deletes shifts it once the positions expire (five seconds), never later.
+async fn deep_pages_follow_changes(backend: Backend) {
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
+    let admin = app.admin().await;
+    let mut users = Vec::new();
+    for _ in 0..20 {
+        users.push(app.user(Role::User).await);
+        app.advance(time::Duration::milliseconds(1));
+    }
+    let before = deep_page(&app, &admin.access_token).await;
+    assert_eq!(before.len(), 5);
+    assert_eq!(deep_page(&app, &admin.access_token).await, before, "remembered");
+    // Deleted here, before the page: the page starts one user later at once.
+    app.core.delete_user(app.core.operator(), users[2].id).await.unwrap();
+    let shifted = deep_page(&app, &admin.access_token).await;
+    assert_eq!(shifted[..4], before[1..], "the page follows this instance's deletion");
+    // Deleted by another process, before the page: shifted within the positions' lifetime.
+    let (store, other) = another_process(&app).await;
+    other.delete_user(other.operator(), users[3].id).await.unwrap();
+    let started = Instant::now();
+    loop {
+        let now = deep_page(&app, &admin.access_token).await;
+        if now[..4] == shifted[1..] {
+            break;
+        }
+        assert_eq!(now, shifted, "either the remembered page or the shifted one");
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "the other process's deletion never shifts the page"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    store.close().await;
+}
+
 backend_tests!(
     every_change_takes_effect_on_the_next_request,
     changes_by_another_process_take_effect_within_a_second,
     list_totals_follow_changes,
+    deep_pages_follow_changes,
 );
 
 /// PostgreSQL: while the notification channel is down, every request reads the database, so a
