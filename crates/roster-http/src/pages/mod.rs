@@ -11,6 +11,7 @@
 pub mod account;
 pub mod admin;
 pub mod csrf;
+pub mod ledger;
 mod links;
 pub mod render;
 pub mod session;

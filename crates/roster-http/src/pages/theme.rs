@@ -239,6 +239,8 @@ const ACCOUNT_CSS: &str = r#"main:has(.account-nav){max-width:44rem}
 .items{list-style:none;margin:0 0 1.5rem;padding:0}
 .item{border:1px solid currentColor;border-radius:4px;padding:.75rem 1rem;margin:0 0 .75rem}
 .item h3{font-size:1rem;margin:0 0 .5rem;overflow-wrap:anywhere}
+.pager{display:flex;flex-wrap:wrap;gap:.5rem 1.5rem;margin:1rem 0}
+.pager a{display:inline-block;min-height:2.75rem;line-height:2.75rem}
 .item form .actions{margin:0}
 code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:var(--muted-bg);padding:.125rem .25rem;border-radius:3px;overflow-wrap:anywhere}
 .secret code{font-size:1.0625rem}

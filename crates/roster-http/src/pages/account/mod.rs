@@ -74,8 +74,8 @@ const TERMS_PATH: &str = "/account/terms";
 const CREDITS_PATH: &str = "/account/credits";
 const DELETE_PATH: &str = "/account/delete";
 
-/// Ledger entries the credits page lists.
-const LEDGER_SHOWN: i64 = 100;
+/// Ledger transactions the credits page lists at a time.
+const LEDGER_PAGE: i64 = 50;
 
 /// The account pages' routes.
 pub fn routes() -> Router<AppState> {
@@ -182,6 +182,8 @@ fn done_notice(a: &'static AccountStrings, done: &str) -> Option<&'static str> {
 struct DoneQuery {
     done: Option<String>,
     revoked: Option<u64>,
+    /// The credits history's page (see [`crate::pages::ledger`]).
+    ledger: String,
 }
 
 /// A signed-in request: its session, strings and CSRF token.
@@ -205,6 +207,8 @@ struct View {
     values: Vec<(&'static str, String)>,
     /// Panels shown once, before the section's own (a new key's secret, a new enrolment).
     once: Vec<Panel>,
+    /// The credits history's page (its cursor; empty: the newest).
+    ledger: String,
 }
 
 impl View {
@@ -462,7 +466,7 @@ async fn section_panels(ctx: &Ctx, section: Section, view: &View) -> Result<Vec<
         Section::Sessions => sessions_panels(ctx).await,
         Section::ApiKeys => api_keys_panels(ctx, view).await,
         Section::Terms => terms_panels(ctx).await,
-        Section::Credits => credits_panels(ctx).await,
+        Section::Credits => credits_panels(ctx, view).await,
         Section::Delete => delete_panels(ctx, view).await,
     }
 }
@@ -485,10 +489,24 @@ async fn show(
         (Some(done), _) => done_notice(ctx.a, done).map(str::to_string),
         _ => None,
     };
-    let view = View {
+    let mut view = View {
         notice,
         ..Default::default()
     };
+    if section == Section::Credits {
+        // A history page that is not one is the field's error, over the newest page.
+        match crate::pages::ledger::parse_cursor(&query.ledger) {
+            Ok(_) => view.ledger = query.ledger,
+            Err(error) => {
+                let (message, field) = form_error(&ctx, &error, |_| None).unwrap_or_default();
+                view = View {
+                    status: Some(error_status(&error)),
+                    ..view
+                }
+                .error(message, field);
+            }
+        }
+    }
     render(&ctx, section, view).await
 }
 
