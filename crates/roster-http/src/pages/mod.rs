@@ -44,7 +44,7 @@ use serde::de::DeserializeOwned;
 use std::convert::Infallible;
 
 /// The pages' routes, at the root whatever the dialects' prefixes.
-pub fn mount(_state: &AppState) -> Router<AppState> {
+pub fn mount(state: &AppState) -> Router<AppState> {
     Router::new()
         .route(SIGNIN_PATH, get(signin::signin_page).post(signin::signin_submit))
         .route(
@@ -54,7 +54,7 @@ pub fn mount(_state: &AppState) -> Router<AppState> {
         .route(SIGNOUT_PATH, get(signin::signout_page).post(signin::signout_submit))
         .route(render::STYLESHEET_PATH, get(stylesheet))
         .merge(links::routes())
-        .merge(admin::routes())
+        .merge(admin::routes(state))
         .merge(verify::routes())
         .merge(account::routes())
         .route_layer(crate::extract::RejectNulInUri)
