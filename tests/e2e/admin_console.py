@@ -59,7 +59,14 @@ def token_works(token: str) -> bool:
 def page_checks(page: Page, name: str) -> None:
     check(f"{name}: every field has a label", unlabelled_inputs(page) == [], unlabelled_inputs(page))
     check(f"{name}: one main landmark and the navigation", page.locator("main").count() == 1 and page.locator("nav[aria-label]").count() >= 1)
-    check(f"{name}: no script", page.locator("script").count() == 0)
+    scripts = page.evaluate(
+        """() => [...document.scripts].map(s => ({src: s.getAttribute('src'), defer: s.defer, inline: s.textContent.trim()}))"""
+    )
+    check(
+        f"{name}: the only script is Roster's own, external, same-origin and deferred",
+        scripts == [{"src": "/pages/roster.js", "defer": True, "inline": ""}],
+        scripts,
+    )
 
 
 def go_to_user(page: Page, login: str, email: str) -> None:
@@ -84,6 +91,7 @@ def scenario() -> None:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
         context = browser.new_context(locale="en-US", viewport=DESKTOP)
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=ROSTER_URL)
         page = context.new_page()
 
         # Not signed in: the console sends the browser to sign in, and back.
@@ -201,6 +209,15 @@ def scenario() -> None:
         click(page, "Create")
         secret = page.locator("#shown-once").inner_text()
         check("the client's secret is shown once", len(secret) >= 32, secret)
+        # The script's copy button, next to the secret.
+        copy = page.locator(".copy button")
+        check("the script adds a Copy button next to the secret", copy.count() == 1 and copy.inner_text() == "Copy", page.content()[:800])
+        copy.click()
+        page.wait_for_function("() => document.querySelector('.copy [role=status]').textContent === 'Copied.'")
+        copied = page.evaluate("() => navigator.clipboard.readText()")
+        check("Copy puts the secret on the clipboard and says so", copied == secret, copied)
+        page_checks(page, "client secret shown once")
+        shot(page, "12-client-secret")
         page.goto(f"{ROSTER_URL}/admin/clients")
         check("the client is listed", page.locator("tbody tr", has_text="e2eclient").count() == 1)
         shot(page, "09-clients")
@@ -244,6 +261,12 @@ def scenario() -> None:
         check("deleting asks first", page.locator("h1").inner_text() == "Are you sure?")
         page_checks(page, "confirmation")
         shot(page, "08-confirm-delete")
+        confirm = page.get_by_role("button", name="Yes, do it")
+        check("with the script, the confirm button waits for the typed text", confirm.is_disabled())
+        page.fill("#typed", "sam@example.or")
+        check("a wrong text keeps it disabled", confirm.is_disabled())
+        page.fill("#typed", "  sam@example.org ")
+        check("the right text (spaces trimmed, as the server does) enables it", confirm.is_enabled())
         page.fill("#typed", "sam@example.org")
         click(page, "Yes, do it")
         check("the user is deleted", status_text(page) == "The user was deleted.", status_text(page))
@@ -280,6 +303,25 @@ def scenario() -> None:
             page.keyboard.press("Enter")
         check("banned with the keyboard alone", status_text(page) == "The user was banned.", status_text(page))
         check("the keyboard-banned user's token is refused", not token_works(kim_token))
+
+        # Without JavaScript: no copy button, the confirm button enabled from the start (the
+        # server checks the typed text), every form as before.
+        plain = browser.new_context(locale="en-US", viewport=DESKTOP, java_script_enabled=False)
+        page = plain.new_page()
+        page.goto(f"{ROSTER_URL}/signin?return_to=/admin/invitations")
+        page.fill("input[name=identifier]", "root@example.org")
+        page.fill("input[name=password]", PASSWORD)
+        click(page, "Sign in")
+        page.fill("#email", "nojs@example.org")
+        click(page, "Create the invitation link")
+        check("without script the link is shown once, with no copy button", "/register?token=" in page.locator("#shown-once").inner_text() and page.locator(".copy").count() == 0)
+        go_to_user(page, "kim", "kim@example.org")
+        click(page, "Delete this user")
+        check("without script the confirm button is enabled", page.get_by_role("button", name="Yes, do it").is_enabled())
+        page.fill("#typed", "not kim")
+        click(page, "Yes, do it")
+        check("without script a wrong text is refused by the server", page.locator("[role=alert]").count() == 1, page.content()[:600])
+        plain.close()
 
         browser.close()
 

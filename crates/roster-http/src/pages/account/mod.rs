@@ -23,7 +23,7 @@ mod view;
 pub use strings::AccountStrings;
 
 use super::csrf::{CSRF_FIELD, Csrf};
-use super::render::{Chrome, Field, Notice, respond};
+use super::render::{Chrome, Field, Notice, respond, respond_scripted};
 use super::session::{CurrentSession, SignInRequest, clear_session_cookie, see_other, signin_redirect};
 use super::strings::{Strings, fill};
 use super::{Lang, PageQuery, read_form};
@@ -430,6 +430,7 @@ async fn render(ctx: &Ctx, section: Section, view: View) -> Response {
     let a = ctx.a;
     let mut chrome = Chrome::new(&ctx.state, ctx.t, section.title(a));
     chrome.errors = view.errors.clone();
+    chrome.script = Some(super::render::SCRIPT_PATH);
     let mut nav: Vec<NavItem> = Section::ALL
         .iter()
         .map(|s| NavItem {
@@ -450,8 +451,10 @@ async fn render(ctx: &Ctx, section: Section, view: View) -> Response {
         nav,
         notice: view.notice.clone(),
         panels: view.once.iter().cloned().chain(panels).collect(),
+        copy: a.copy,
+        copied: a.copied,
     };
-    let mut response = respond(&ctx.state, view.status.unwrap_or(StatusCode::OK), &page);
+    let mut response = respond_scripted(&ctx.state, view.status.unwrap_or(StatusCode::OK), &page);
     ctx.csrf.set_on(&ctx.state, &mut response);
     response
 }

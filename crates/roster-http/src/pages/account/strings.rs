@@ -121,6 +121,10 @@ pub struct AccountStrings {
     pub credits_history_heading: &'static str,
     pub credits_history_none: &'static str,
     /// The label of the links between the history's pages.
+    /// The copy button the script adds next to a secret or codes shown once, and what it
+    /// says once copied.
+    pub copy: &'static str,
+    pub copied: &'static str,
     pub credits_pages: &'static str,
     pub credits_newest: &'static str,
     pub credits_older: &'static str,
@@ -247,6 +251,8 @@ pub const EN: AccountStrings = AccountStrings {
     credits_balance: "Your balance: {credits} credits.",
     credits_history_heading: "History",
     credits_history_none: "No credits have been added or used yet.",
+    copy: "Copy",
+    copied: "Copied.",
     credits_pages: "Pages of the history",
     credits_newest: "Newest transactions",
     credits_older: "Older transactions",
@@ -278,6 +284,8 @@ pub const DE: AccountStrings = AccountStrings {
     api_keys_title: "API-Schlüssel",
     terms_title: "Nutzungsbedingungen",
     credits_title: "Guthaben",
+    copy: "Kopieren",
+    copied: "Kopiert.",
     delete_title: "Konto löschen",
     sign_out_link: "Abmelden",
     signed_in_as: "Angemeldet als {name}",

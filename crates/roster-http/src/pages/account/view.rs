@@ -187,4 +187,7 @@ pub struct AccountPage {
     /// What the last action did (`role="status"`).
     pub notice: Option<String>,
     pub panels: Vec<Panel>,
+    /// The words of the copy buttons the script adds next to what is shown once.
+    pub copy: &'static str,
+    pub copied: &'static str,
 }
