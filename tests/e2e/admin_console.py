@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import re
+import struct
+import zlib
 
 import httpx
 from playwright.sync_api import Page, sync_playwright
@@ -20,6 +22,15 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 PASSWORD = "correct horse battery"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 375, "height": 800}
+
+
+def png(side: int) -> bytes:
+    """A plain blue PNG of side x side pixels."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = b"".join(b"\x00" + b"\x1e\x78\xc8" * side for _ in range(side))
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
 
 def shot(page: Page, name: str) -> None:
@@ -155,6 +166,14 @@ def scenario() -> None:
         check("the credits are added", status_text(page) != "", status_text(page))
         ledger = page.locator("#ledger-caption ~ tbody tr")
         check("the ledger lists the transaction", ledger.count() >= 1 and "+25" in ledger.first.inner_text(), ledger.all_inner_texts())
+        # The avatar: replaced with an upload (the API's pipeline), shown, then removed.
+        page.set_input_files("#file", files=[{"name": "sam.png", "mimeType": "image/png", "buffer": png(120)}])
+        click(page, "Replace the avatar")
+        check("the avatar is replaced", status_text(page) == "The avatar was replaced.", status_text(page))
+        loaded = page.evaluate("() => { const i = document.querySelector('img.avatar'); return i ? i.complete && i.naturalWidth : 0 }")
+        check("the new avatar is shown, served by Roster", loaded and loaded > 0, loaded)
+        click(page, "Remove the avatar")
+        check("the avatar is removed", status_text(page) == "The avatar was removed." and page.locator("img.avatar").count() == 0, status_text(page))
         click(page, "Send a password-reset link")
         if page.locator("#shown-once").count():
             link = page.locator("#shown-once").inner_text()
