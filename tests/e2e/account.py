@@ -14,11 +14,16 @@ from __future__ import annotations
 
 import os
 import re
+import time
 
 import httpx
 from playwright.sync_api import Page, sync_playwright
 
 from roster_e2e import ARTIFACTS, ROSTER_URL, check, create_user, main, native, native_login, totp, user_id
+
+# How old an administrator's sign-in must be before a dangerous action asks for the password
+# again (the console's REAUTH_AFTER), with a margin.
+REAUTH_AFTER_SECONDS = 5 * 60 + 10
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 AXE_JS = os.environ.get("AXE_JS", "")
@@ -120,13 +125,77 @@ def check_page(page: Page, name: str, watch: Watch, viewport: str, scheme: str) 
     shot(page, f"{name}-{viewport}-{scheme}")
 
 
+def submit_form(page: Page, action_suffix: str) -> None:
+    """Clicks the submit button of the form whose action ends with `action_suffix`."""
+    with page.expect_navigation():
+        page.locator(f"form[action$='{action_suffix}'] button[type=submit]").first.click()
+
+
+def enrol_two_factor(login: str) -> list[str]:
+    """Turns two-step verification on for `login` through the native API; its backup codes."""
+    token = native_login(login, PASSWORD)
+    setup = native("POST", "/v1/me/2fa/setup", token).json()
+    native("POST", "/v1/me/2fa/confirm", token, {"code": totp(setup["secret"])})
+    return list(setup["backup_codes"])
+
+
+def confirmations_and_secrets(page: Page, watch: Watch, viewport: str, scheme: str, ids: dict) -> None:
+    """As an administrator: the confirmation pages of dangerous actions (not carried out) and
+    the pages that show a secret once (a reset link, a client's secret, a webhook's signing
+    secret)."""
+    page.goto(f"{ROSTER_URL}/admin/users/{ids['ally']}")
+    submit_form(page, "/delete")
+    check(f"deleting a user asks first, with the typed confirmation ({viewport}, {scheme})", page.locator("h1").inner_text() == "Are you sure?" and page.locator("#typed").count() == 1, page.content()[:600])
+    check_page(page, "admin-confirm-delete-user", watch, viewport, scheme)
+    page.goto(f"{ROSTER_URL}/admin/users/{ids['tia']}")
+    submit_form(page, "/reset-two-factor")
+    check(f"resetting two-step verification asks first ({viewport}, {scheme})", page.locator("h1").inner_text() == "Are you sure?", page.content()[:600])
+    check_page(page, "admin-confirm-reset-two-factor", watch, viewport, scheme)
+    page.goto(f"{ROSTER_URL}/admin/users/{ids['ally']}")
+    submit_form(page, "/reset-link")
+    link = page.locator("#shown-once").inner_text() if page.locator("#shown-once").count() else ""
+    check(f"the reset link is shown once ({viewport}, {scheme})", "/reset-password?token=" in link, page.content()[:600])
+    check_page(page, "admin-reset-link-shown", watch, viewport, scheme)
+    page.goto(f"{ROSTER_URL}/admin/clients")
+    page.fill("#client_id", f"a11y{viewport}{scheme}")
+    page.fill("#redirect_uris", "https://app.example.org/callback")
+    submit_form(page, "/admin/clients")
+    secret = page.locator("#shown-once").inner_text() if page.locator("#shown-once").count() else ""
+    check(f"a new client's secret is shown once ({viewport}, {scheme})", len(secret) >= 32, page.content()[:600])
+    check_page(page, "admin-client-secret-shown", watch, viewport, scheme)
+    page.goto(f"{ROSTER_URL}/admin/webhooks")
+    page.fill("#url", f"https://hooks.example.org/{viewport}/{scheme}")
+    submit_form(page, "/admin/webhooks")
+    secret = page.locator("#shown-once").inner_text() if page.locator("#shown-once").count() else ""
+    check(f"a new webhook's signing secret is shown once ({viewport}, {scheme})", len(secret) >= 16, page.content()[:600])
+    check_page(page, "admin-webhook-secret-shown", watch, viewport, scheme)
+
+
 def a11y(browser) -> None:
     check("axe-core is installed (tests/clients/axe)", os.path.isfile(AXE_JS), AXE_JS)
+    # An administrator signed in now, whose dangerous actions ask for the password again once
+    # the sign-in is older than REAUTH_AFTER (checked at the end).
+    reauth_context = browser.new_context(locale="en-US")
+    reauth_page = reauth_context.new_page()
+    reauth_watch = Watch(reauth_page)
+    sign_in(reauth_page, "root", PASSWORD)
+    reauth_from = time.monotonic()
     root = native_login("root@example.org", PASSWORD)
     ally = user_id(root, "ally@example.org")
+    # A user with two-step verification on, signed in once with a backup code, whose backup
+    # codes are replaced from the page (shown once).
+    tia_codes = enrol_two_factor("tia")
+    tia_context = browser.new_context(locale="en-US")
+    tia_page = tia_context.new_page()
+    tia_watch = Watch(tia_page)
+    sign_in(tia_page, "tia", PASSWORD)
+    tia_page.fill("input[name=code]", tia_codes.pop())
+    with tia_page.expect_navigation():
+        tia_page.locator("form:has(input[name=code]) [type=submit]").first.click()
+    check("the two-step user is signed in with a backup code", tia_page.url.endswith("/account"), tia_page.url)
     # One of each thing the console has a page for: a group with a member, a webhook (its
     # receiver is never reached here), a client.
-    ids = {"ally": ally}
+    ids = {"ally": ally, "tia": user_id(root, "tia@example.org")}
     made = native("POST", "/v1/groups", root, {"name": "a11y crew"})
     check("a group is made for its page", made.status_code == 201, made.text)
     ids["group"] = made.json()["id"]
@@ -174,10 +243,39 @@ def a11y(browser) -> None:
             page.get_by_role("button", name="Create key").click()
             page.wait_for_load_state()
             check_page(page, "account-api-key-created", watch, viewport, scheme)
+            # Backup codes replaced from the page, shown once.
+            tia_page.set_viewport_size(size)
+            tia_page.emulate_media(color_scheme=scheme)
+            tia_page.goto(f"{ROSTER_URL}/account/two-factor")
+            tia_page.fill("input[name=code]", tia_codes.pop())
+            with tia_page.expect_navigation():
+                tia_page.locator("button[value=backup-codes]").click()
+            tia_codes = [c.strip() for c in tia_page.locator("#backup-codes-list li").all_inner_texts()]
+            check(f"ten new backup codes are shown once ({viewport}, {scheme})", len(tia_codes) == 10, tia_page.content()[:600])
+            check_page(tia_page, "account-backup-codes-new", tia_watch, viewport, scheme)
+            _, page, watch = contexts["admin"]
+            confirmations_and_secrets(page, watch, viewport, scheme, ids)
             for who, (context, _, watch) in contexts.items():
                 check(f"every request of the {who} pages ({viewport}, {scheme}) went to Roster (no CDN)", watch.foreign == [], watch.foreign)
                 check(f"no Content-Security-Policy violation on the {who} pages ({viewport}, {scheme})", watch.csp == [], watch.csp)
                 context.close()
+    check("the two-step user's pages requested nothing outside Roster", tia_watch.foreign == [], tia_watch.foreign)
+    check("no Content-Security-Policy violation on the two-step user's pages", tia_watch.csp == [], tia_watch.csp)
+    tia_context.close()
+    # The confirmation that asks for the administrator's password again: the sign-in is now
+    # older than REAUTH_AFTER (waited for if the pages above took less).
+    time.sleep(max(0.0, REAUTH_AFTER_SECONDS - (time.monotonic() - reauth_from)))
+    for viewport, size in VIEWPORTS.items():
+        for scheme in SCHEMES:
+            reauth_page.set_viewport_size(size)
+            reauth_page.emulate_media(color_scheme=scheme)
+            reauth_page.goto(f"{ROSTER_URL}/admin/users/{ally}")
+            submit_form(reauth_page, "/delete")
+            check(f"after {REAUTH_AFTER_SECONDS} s the confirmation asks for the password too ({viewport}, {scheme})", reauth_page.locator("#typed").count() == 1 and reauth_page.locator("input#password[type=password]").count() == 1, reauth_page.content()[:800])
+            check_page(reauth_page, "admin-confirm-delete-user-password", reauth_watch, viewport, scheme)
+    check("the re-authentication pages requested nothing outside Roster", reauth_watch.foreign == [], reauth_watch.foreign)
+    check("no Content-Security-Policy violation on the re-authentication pages", reauth_watch.csp == [], reauth_watch.csp)
+    reauth_context.close()
 
 
 def flows(browser) -> None:
@@ -269,6 +367,7 @@ def scenario() -> None:
     create_user("root@example.org", "Root Admin", "root", PASSWORD, role="admin")
     create_user("ally@example.org", "Ally Access", "ally", PASSWORD)
     create_user("flo@example.org", "Flo Flows", "flo", PASSWORD)
+    create_user("tia@example.org", "Tia Two-Step", "tia", PASSWORD)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
         if part == "a11y":

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import re
+import struct
+import zlib
 
 import httpx
 from playwright.sync_api import Page, sync_playwright
@@ -20,6 +22,15 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 PASSWORD = "correct horse battery"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 375, "height": 800}
+
+
+def png(side: int) -> bytes:
+    """A plain blue PNG of side x side pixels."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = b"".join(b"\x00" + b"\x1e\x78\xc8" * side for _ in range(side))
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
 
 def shot(page: Page, name: str) -> None:
@@ -59,7 +70,14 @@ def token_works(token: str) -> bool:
 def page_checks(page: Page, name: str) -> None:
     check(f"{name}: every field has a label", unlabelled_inputs(page) == [], unlabelled_inputs(page))
     check(f"{name}: one main landmark and the navigation", page.locator("main").count() == 1 and page.locator("nav[aria-label]").count() >= 1)
-    check(f"{name}: no script", page.locator("script").count() == 0)
+    scripts = page.evaluate(
+        """() => [...document.scripts].map(s => ({src: s.getAttribute('src'), defer: s.defer, inline: s.textContent.trim()}))"""
+    )
+    check(
+        f"{name}: the only script is Roster's own, external, same-origin and deferred",
+        scripts == [{"src": "/pages/roster.js", "defer": True, "inline": ""}],
+        scripts,
+    )
 
 
 def go_to_user(page: Page, login: str, email: str) -> None:
@@ -84,6 +102,7 @@ def scenario() -> None:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
         context = browser.new_context(locale="en-US", viewport=DESKTOP)
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=ROSTER_URL)
         page = context.new_page()
 
         # Not signed in: the console sends the browser to sign in, and back.
@@ -147,6 +166,14 @@ def scenario() -> None:
         check("the credits are added", status_text(page) != "", status_text(page))
         ledger = page.locator("#ledger-caption ~ tbody tr")
         check("the ledger lists the transaction", ledger.count() >= 1 and "+25" in ledger.first.inner_text(), ledger.all_inner_texts())
+        # The avatar: replaced with an upload (the API's pipeline), shown, then removed.
+        page.set_input_files("#file", files=[{"name": "sam.png", "mimeType": "image/png", "buffer": png(120)}])
+        click(page, "Replace the avatar")
+        check("the avatar is replaced", status_text(page) == "The avatar was replaced.", status_text(page))
+        loaded = page.evaluate("() => { const i = document.querySelector('img.avatar'); return i ? i.complete && i.naturalWidth : 0 }")
+        check("the new avatar is shown, served by Roster", loaded and loaded > 0, loaded)
+        click(page, "Remove the avatar")
+        check("the avatar is removed", status_text(page) == "The avatar was removed." and page.locator("img.avatar").count() == 0, status_text(page))
         click(page, "Send a password-reset link")
         if page.locator("#shown-once").count():
             link = page.locator("#shown-once").inner_text()
@@ -201,6 +228,15 @@ def scenario() -> None:
         click(page, "Create")
         secret = page.locator("#shown-once").inner_text()
         check("the client's secret is shown once", len(secret) >= 32, secret)
+        # The script's copy button, next to the secret.
+        copy = page.locator(".copy button")
+        check("the script adds a Copy button next to the secret", copy.count() == 1 and copy.inner_text() == "Copy", page.content()[:800])
+        copy.click()
+        page.wait_for_function("() => document.querySelector('.copy [role=status]').textContent === 'Copied.'")
+        copied = page.evaluate("() => navigator.clipboard.readText()")
+        check("Copy puts the secret on the clipboard and says so", copied == secret, copied)
+        page_checks(page, "client secret shown once")
+        shot(page, "12-client-secret")
         page.goto(f"{ROSTER_URL}/admin/clients")
         check("the client is listed", page.locator("tbody tr", has_text="e2eclient").count() == 1)
         shot(page, "09-clients")
@@ -244,6 +280,12 @@ def scenario() -> None:
         check("deleting asks first", page.locator("h1").inner_text() == "Are you sure?")
         page_checks(page, "confirmation")
         shot(page, "08-confirm-delete")
+        confirm = page.get_by_role("button", name="Yes, do it")
+        check("with the script, the confirm button waits for the typed text", confirm.is_disabled())
+        page.fill("#typed", "sam@example.or")
+        check("a wrong text keeps it disabled", confirm.is_disabled())
+        page.fill("#typed", "  sam@example.org ")
+        check("the right text (spaces trimmed, as the server does) enables it", confirm.is_enabled())
         page.fill("#typed", "sam@example.org")
         click(page, "Yes, do it")
         check("the user is deleted", status_text(page) == "The user was deleted.", status_text(page))
@@ -280,6 +322,25 @@ def scenario() -> None:
             page.keyboard.press("Enter")
         check("banned with the keyboard alone", status_text(page) == "The user was banned.", status_text(page))
         check("the keyboard-banned user's token is refused", not token_works(kim_token))
+
+        # Without JavaScript: no copy button, the confirm button enabled from the start (the
+        # server checks the typed text), every form as before.
+        plain = browser.new_context(locale="en-US", viewport=DESKTOP, java_script_enabled=False)
+        page = plain.new_page()
+        page.goto(f"{ROSTER_URL}/signin?return_to=/admin/invitations")
+        page.fill("input[name=identifier]", "root@example.org")
+        page.fill("input[name=password]", PASSWORD)
+        click(page, "Sign in")
+        page.fill("#email", "nojs@example.org")
+        click(page, "Create the invitation link")
+        check("without script the link is shown once, with no copy button", "/register?token=" in page.locator("#shown-once").inner_text() and page.locator(".copy").count() == 0)
+        go_to_user(page, "kim", "kim@example.org")
+        click(page, "Delete this user")
+        check("without script the confirm button is enabled", page.get_by_role("button", name="Yes, do it").is_enabled())
+        page.fill("#typed", "not kim")
+        click(page, "Yes, do it")
+        check("without script a wrong text is refused by the server", page.locator("[role=alert]").count() == 1, page.content()[:600])
+        plain.close()
 
         browser.close()
 

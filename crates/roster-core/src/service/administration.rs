@@ -151,12 +151,7 @@ impl Core {
         limit: i64,
     ) -> Result<Vec<crate::store::BalanceTransaction>> {
         by.into().require_admin()?;
-        if !(1..=super::balances::MAX_LEDGER_PAGE).contains(&limit) {
-            return Err(Error::invalid(
-                "limit",
-                format!("must be 1 to {}", super::balances::MAX_LEDGER_PAGE),
-            ));
-        }
+        super::balances::check_ledger_limit(limit)?;
         self.store.get_user(user).await.map_err(not_found("user"))?;
         Ok(self.store.list_balance_transactions_before(user, before, limit).await?)
     }

@@ -5,8 +5,9 @@
 //! animation and becomes an animated GIF (the image library cannot encode animated WebP),
 //! every frame cropped and resized alike.
 
-use super::{Actor, Core};
+use super::{Actor, Authority, Core};
 use crate::error::{Error, Result};
+use crate::id::UserId;
 use crate::user::User;
 use image::codecs::gif::{GifDecoder, GifEncoder, Repeat};
 use image::codecs::jpeg::JpegDecoder;
@@ -434,13 +435,49 @@ impl Core {
         bytes: Vec<u8>,
         url_base: &str,
     ) -> Result<(User, StoredAvatar)> {
+        self.store_avatar(actor.user.id, Some(actor.user.id), None, bytes, url_base)
+            .await
+    }
+
+    /// Stores a new avatar for `user` as an administrator (or the operator): the same
+    /// pipeline, limits and errors as [`Core::set_avatar_image`], the change audited with the
+    /// administrator as its actor; the checks of administering a user ([`Core::administer`]:
+    /// an administrator, the primary administrator protected from the others) come first.
+    /// To remove a user's avatar, [`Core::admin_update_user`] clears it.
+    pub async fn set_user_avatar(
+        &self,
+        by: impl Into<Authority<'_>>,
+        user: UserId,
+        bytes: Vec<u8>,
+        url_base: &str,
+    ) -> Result<(User, StoredAvatar)> {
+        let by = self.administer(by.into(), user).await?;
+        // An unknown user is refused before the image is decoded or a file written.
+        self.store
+            .get_user(user)
+            .await
+            .map_err(super::users::not_found("user"))?;
+        self.store_avatar(user, by, Some(crate::journal::audit::USER_UPDATE), bytes, url_base)
+            .await
+    }
+
+    /// Processes and stores `bytes` as `owner`'s avatar, the change made `by` that caller and
+    /// audited as `action` (an administrator's `user.update`; a user's own, not).
+    async fn store_avatar(
+        &self,
+        owner: UserId,
+        by: Option<UserId>,
+        action: Option<&str>,
+        bytes: Vec<u8>,
+        url_base: &str,
+    ) -> Result<(User, StoredAvatar)> {
         let processed = self.process_avatar_upload(bytes).await?;
-        let name = avatar_file_name(actor.user.id, &crate::token::random_secret_hex()[..12], &processed);
+        let name = avatar_file_name(owner, &crate::token::random_secret_hex()[..12], &processed);
         self.write_avatar_file(&name, &processed.bytes).await?;
         let url = format!("{}/{name}", url_base.trim_end_matches('/'));
         // The previous avatar's file, if it was this user's, goes with the change.
         let (_, after) = self
-            .modify_user(actor.user.id, Some(actor.user.id), None, |u| {
+            .modify_user(owner, by, action, |u| {
                 u.avatar = Some(url.clone());
                 Ok(())
             })

@@ -18,6 +18,15 @@ pub const MAX_REFILL_INTERVAL: i64 = 1_000_000;
 /// The most ledger transactions one listing returns.
 pub const MAX_LEDGER_PAGE: i64 = 500;
 
+/// A ledger page's size, 1 to [`MAX_LEDGER_PAGE`].
+pub(super) fn check_ledger_limit(limit: i64) -> Result<()> {
+    if (1..=MAX_LEDGER_PAGE).contains(&limit) {
+        Ok(())
+    } else {
+        Err(Error::invalid("limit", format!("must be 1 to {MAX_LEDGER_PAGE}")))
+    }
+}
+
 /// Auto-refill settings: the deployment's defaults (LibreChat's `balance` section) or a
 /// user's effective ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -236,14 +245,22 @@ impl Core {
         Ok(self.balance_view(actor.user.id, record))
     }
 
-    /// The caller's credit ledger, newest first, at most `limit` (1 to [`MAX_LEDGER_PAGE`])
-    /// transactions.
-    pub async fn my_balance_transactions(&self, actor: &Actor, limit: i64) -> Result<Vec<BalanceTransaction>> {
-        if !(1..=MAX_LEDGER_PAGE).contains(&limit) {
-            return Err(Error::invalid("limit", format!("must be 1 to {MAX_LEDGER_PAGE}")));
-        }
+    /// The caller's credit ledger, newest first: at most `limit` (1 to [`MAX_LEDGER_PAGE`])
+    /// transactions after `before` in that order (the last one of the page before: its time
+    /// and id; None: from the newest). The same keyset read as an administrator's
+    /// [`Core::user_balance_transactions`].
+    pub async fn my_balance_transactions(
+        &self,
+        actor: &Actor,
+        before: Option<(OffsetDateTime, i64)>,
+        limit: i64,
+    ) -> Result<Vec<BalanceTransaction>> {
+        check_ledger_limit(limit)?;
         self.ensure_start_grant(actor.user.id).await?;
-        Ok(self.store.list_balance_transactions(actor.user.id, limit).await?)
+        Ok(self
+            .store
+            .list_balance_transactions_before(actor.user.id, before, limit)
+            .await?)
     }
 
     /// A user's balance with its auto-refill state (administrators and the operator).

@@ -1,6 +1,8 @@
 //! Roster's own pages: sign-in (password, then a second factor when the account has one),
 //! sign-out, and the pages the emailed links lead to. Server-rendered HTML from askama
-//! templates compiled into the binary (`templates/pages/`), no script at all, every form
+//! templates compiled into the binary (`templates/pages/`), every form working without
+//! script (the account pages and the console load one small script of Roster's,
+//! [`SCRIPT`], for copy buttons and typed confirmations; the sign-in pages none), every form
 //! protected against cross-site request forgery ([`csrf`]), every string from a table per
 //! language ([`strings`]), the branding from the deployment's settings ([`theme`]).
 //!
@@ -11,6 +13,7 @@
 pub mod account;
 pub mod admin;
 pub mod csrf;
+pub mod ledger;
 mod links;
 pub mod render;
 pub mod session;
@@ -43,7 +46,7 @@ use serde::de::DeserializeOwned;
 use std::convert::Infallible;
 
 /// The pages' routes, at the root whatever the dialects' prefixes.
-pub fn mount(_state: &AppState) -> Router<AppState> {
+pub fn mount(state: &AppState) -> Router<AppState> {
     Router::new()
         .route(SIGNIN_PATH, get(signin::signin_page).post(signin::signin_submit))
         .route(
@@ -52,8 +55,9 @@ pub fn mount(_state: &AppState) -> Router<AppState> {
         )
         .route(SIGNOUT_PATH, get(signin::signout_page).post(signin::signout_submit))
         .route(render::STYLESHEET_PATH, get(stylesheet))
+        .route(render::SCRIPT_PATH, get(script))
         .merge(links::routes())
-        .merge(admin::routes())
+        .merge(admin::routes(state))
         .merge(verify::routes())
         .merge(account::routes())
         .route_layer(crate::extract::RejectNulInUri)
@@ -103,6 +107,22 @@ pub(crate) fn read_form<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -
         return None;
     }
     serde_urlencoded::from_bytes(body).ok()
+}
+
+/// Roster's one script (progressive enhancement), compiled into the binary.
+pub const SCRIPT: &str = include_str!("../../assets/roster.js");
+
+/// `GET /pages/roster.js`: [`SCRIPT`], cached as the stylesheet is.
+async fn script() -> Response {
+    let mut response = SCRIPT.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/javascript; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
 }
 
 /// `GET /pages/style.css`: the pages' stylesheet in the deployment's colours.

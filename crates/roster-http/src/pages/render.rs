@@ -11,6 +11,9 @@ use roster_core::Error;
 
 /// The stylesheet's path.
 pub const STYLESHEET_PATH: &str = "/pages/style.css";
+/// The path of Roster's one script (progressive enhancement: copy buttons, typed
+/// confirmations), served by the binary; only the account pages and the console load it.
+pub const SCRIPT_PATH: &str = "/pages/roster.js";
 
 /// A message in the error summary (`role="alert"`), linking to its field when it has one.
 #[derive(Debug, Clone)]
@@ -45,6 +48,9 @@ pub struct Chrome {
     pub product: String,
     pub logo_url: Option<String>,
     pub stylesheet: &'static str,
+    /// The script the page loads ([`SCRIPT_PATH`], deferred), if any; a page that loads it
+    /// must be answered by [`respond_scripted`].
+    pub script: Option<&'static str>,
     pub errors_heading: &'static str,
     pub errors: Vec<Notice>,
     pub paragraphs: Vec<String>,
@@ -65,6 +71,7 @@ impl Chrome {
             product: pages.product_name.trim().to_string(),
             logo_url: pages.logo_url.clone(),
             stylesheet: STYLESHEET_PATH,
+            script: None,
             errors_heading: t.errors_heading,
             errors: Vec::new(),
             paragraphs: Vec::new(),
@@ -108,6 +115,9 @@ pub struct Field {
     pub inputmode: &'static str,
     pub required: bool,
     pub autofocus: bool,
+    /// What must be typed, exactly (trimmed), for the form to be sent: with the script, its
+    /// submit button stays disabled until it is (the server checks it either way).
+    pub expect: Option<String>,
 }
 
 impl Field {
@@ -123,6 +133,7 @@ impl Field {
             inputmode: "",
             required: false,
             autofocus: false,
+            expect: None,
         }
     }
 
@@ -153,6 +164,11 @@ impl Field {
 
     pub fn required(mut self) -> Self {
         self.required = true;
+        self
+    }
+
+    pub fn expect(mut self, expect: impl Into<String>) -> Self {
+        self.expect = Some(expect.into());
         self
     }
 
@@ -254,6 +270,16 @@ impl ConsentPage {
 /// A rendered page as a response with `status`: HTML, `Cache-Control: no-store`, the
 /// pages' Content-Security-Policy, `X-Frame-Options: DENY`.
 pub fn respond(state: &AppState, status: StatusCode, page: &impl Template) -> Response {
+    respond_with_policy(status, page, &state.config.pages.content_security_policy())
+}
+
+/// As [`respond`], for a page that loads Roster's script ([`SCRIPT_PATH`]): the policy also
+/// allows `script-src 'self'`.
+pub fn respond_scripted(state: &AppState, status: StatusCode, page: &impl Template) -> Response {
+    respond_with_policy(status, page, &state.config.pages.content_security_policy_with_script())
+}
+
+fn respond_with_policy(status: StatusCode, page: &impl Template, policy: &str) -> Response {
     let html = match page.render() {
         Ok(html) => html,
         Err(error) => {
@@ -268,7 +294,7 @@ pub fn respond(state: &AppState, status: StatusCode, page: &impl Template) -> Re
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Ok(csp) = HeaderValue::from_str(&state.config.pages.content_security_policy()) {
+    if let Ok(csp) = HeaderValue::from_str(policy) {
         headers.insert(header::CONTENT_SECURITY_POLICY, csp);
     }
     // Never framed (clickjacking), whatever the deployment's API headers say: the policy's

@@ -164,6 +164,14 @@ impl PageSettings {
         }
         format!("default-src 'none'; style-src 'self'; img-src {images}; base-uri 'none'; frame-ancestors 'none'")
     }
+
+    /// The policy of the pages that load Roster's one script (`/pages/roster.js`: the account
+    /// pages and the admin console): as [`PageSettings::content_security_policy`], with
+    /// `script-src 'self'` (no inline script, no `eval`).
+    pub fn content_security_policy_with_script(&self) -> String {
+        self.content_security_policy()
+            .replacen("default-src 'none'; ", "default-src 'none'; script-src 'self'; ", 1)
+    }
 }
 
 /// The origin (`https://host[:port]`) of an absolute URL.
@@ -239,6 +247,11 @@ const ACCOUNT_CSS: &str = r#"main:has(.account-nav){max-width:44rem}
 .items{list-style:none;margin:0 0 1.5rem;padding:0}
 .item{border:1px solid currentColor;border-radius:4px;padding:.75rem 1rem;margin:0 0 .75rem}
 .item h3{font-size:1rem;margin:0 0 .5rem;overflow-wrap:anywhere}
+.pager{display:flex;flex-wrap:wrap;gap:.5rem 1.5rem;margin:1rem 0}
+.pager a{display:inline-block;min-height:2.75rem;line-height:2.75rem}
+.copy{display:inline-flex;flex-wrap:wrap;align-items:center;gap:.5rem;margin:.5rem 0 0}
+.copy-buffer{position:fixed;top:0;left:-9999px}
+button:disabled{opacity:.6;cursor:not-allowed}
 .item form .actions{margin:0}
 code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:var(--muted-bg);padding:.125rem .25rem;border-radius:3px;overflow-wrap:anywhere}
 .secret code{font-size:1.0625rem}
@@ -320,6 +333,12 @@ mod tests {
         let csp = s.content_security_policy();
         assert!(csp.contains("default-src 'none'") && csp.contains("style-src 'self'"));
         assert!(!csp.contains("script-src") && !csp.contains("unsafe-inline"));
+        let scripted = s.content_security_policy_with_script();
+        assert!(
+            scripted.starts_with("default-src 'none'; script-src 'self'; style-src 'self';"),
+            "{scripted}"
+        );
+        assert!(!scripted.contains("unsafe"), "{scripted}");
         s.logo_url = Some("https://cdn.example.org:8443/brand/logo.svg?v=2".into());
         assert!(
             s.content_security_policy()

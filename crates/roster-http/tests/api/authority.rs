@@ -57,6 +57,11 @@ async fn every_operation_on_others_checks_its_caller(backend: Backend) {
             .await,
     );
     forbidden(core.spend_balance(c, target.id, 1).await);
+    forbidden(core.user_balance_transactions(c, target.id, None, 10).await);
+    forbidden(
+        core.set_user_avatar(c, target.id, b"not even looked at".to_vec(), "/v1/avatars")
+            .await,
+    );
     forbidden(core.reset_password(c, target.id, "a password of mine", false).await);
     forbidden(core.create_password_reset(c, target.id, Duration::hours(1)).await);
     let invitation = NewInvitation {

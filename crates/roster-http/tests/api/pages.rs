@@ -29,6 +29,37 @@ fn select(selector: &str) -> Selector {
 }
 
 impl Page {
+    /// Asserts what the account pages and the console load: Roster's one script, external,
+    /// same-origin and deferred, no inline script, and a policy allowing `script-src 'self'`
+    /// and nothing looser.
+    pub fn assert_only_roster_script(&self, path: &str) {
+        let csp = self.headers["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("default-src 'none'") && csp.contains("script-src 'self';"),
+            "{path}: {csp}"
+        );
+        assert!(
+            !csp.contains("unsafe") && !csp.contains("script-src 'self' "),
+            "{path}: {csp}"
+        );
+        let doc = self.doc();
+        let scripts: Vec<_> = doc.select(&select("script")).collect();
+        assert_eq!(scripts.len(), 1, "{path}: one script");
+        let script = scripts[0];
+        assert_eq!(
+            script.attr("src"),
+            Some(roster_http::pages::render::SCRIPT_PATH),
+            "{path}"
+        );
+        assert!(script.attr("defer").is_some(), "{path}: deferred");
+        assert_eq!(script.inner_html().trim(), "", "{path}: no inline script");
+        assert_eq!(
+            doc.select(&select("[onclick], [onload], [onsubmit]")).count(),
+            0,
+            "{path}"
+        );
+    }
+
     pub fn doc(&self) -> Html {
         Html::parse_document(&self.html)
     }

@@ -1,17 +1,26 @@
-//! The credits page (`/account/credits`): the balance and its ledger.
+//! The credits page (`/account/credits`): the balance and its ledger, in keyset pages
+//! ("Older transactions", the `ledger` cursor), read and paged as the administrator's page of
+//! a user reads and pages it ([`crate::pages::ledger`]).
 
-use super::view::Table;
+use super::view::{Pager, Table};
 use super::*;
+use crate::pages::ledger::{self, LedgerPage};
 use roster_core::store::BalanceKind;
 
-pub(super) async fn credits_panels(ctx: &Ctx) -> Result<Vec<Panel>, Error> {
+pub(super) async fn credits_panels(ctx: &Ctx, view: &View) -> Result<Vec<Panel>, Error> {
     let a = ctx.a;
     let actor = ctx.session.actor();
     let balance = ctx.state.core.balance_details(&actor).await?;
-    let ledger = ctx.state.core.my_balance_transactions(&actor, LEDGER_SHOWN).await?;
+    let before = ledger::parse_cursor(&view.ledger)?;
+    let read = ctx
+        .state
+        .core
+        .my_balance_transactions(&actor, before, LEDGER_PAGE + 1)
+        .await?;
+    let page = LedgerPage::new(read, LEDGER_PAGE, CREDITS_PATH, "credits-history-heading", &view.ledger);
     let summary = Panel::plain().paragraph(fill(a.credits_balance, &[("credits", &balance.credits.to_string())]));
     let mut history = Panel::headed("credits-history", a.credits_history_heading);
-    if ledger.is_empty() {
+    if page.transactions.is_empty() {
         history = history.paragraph(a.credits_history_none);
     } else {
         history.table = Some(Table {
@@ -21,7 +30,8 @@ pub(super) async fn credits_panels(ctx: &Ctx) -> Result<Vec<Panel>, Error> {
                 a.credits_title.to_string(),
                 String::from("±"),
             ],
-            rows: ledger
+            rows: page
+                .transactions
                 .into_iter()
                 .map(|t| {
                     let kind = match t.kind {
@@ -38,6 +48,16 @@ pub(super) async fn credits_panels(ctx: &Ctx) -> Result<Vec<Panel>, Error> {
                     vec![when(t.created_at), kind.to_string(), amount]
                 })
                 .collect(),
+        });
+    }
+    let links: Vec<(String, &'static str)> = [(page.newest, a.credits_newest), (page.older, a.credits_older)]
+        .into_iter()
+        .filter_map(|(href, text)| href.map(|href| (href, text)))
+        .collect();
+    if !links.is_empty() {
+        history.pager = Some(Pager {
+            label: a.credits_pages,
+            links,
         });
     }
     Ok(vec![summary, history])

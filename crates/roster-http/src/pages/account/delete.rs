@@ -8,6 +8,7 @@ pub(super) async fn delete_panels(ctx: &Ctx, view: &View) -> Result<Vec<Panel>, 
     let mut form = PanelForm::new(DELETE_PATH, &ctx.csrf.token, Button::primary(a.delete_button)).field(
         Field::new("confirm", "text", a.delete_confirm_label)
             .hint(fill(a.delete_confirm_hint, &[("word", a.delete_confirm_word)]))
+            .expect(a.delete_confirm_word)
             .required()
             .error(view.field_error("confirm")),
     );

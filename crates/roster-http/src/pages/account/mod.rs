@@ -23,7 +23,7 @@ mod view;
 pub use strings::AccountStrings;
 
 use super::csrf::{CSRF_FIELD, Csrf};
-use super::render::{Chrome, Field, Notice, respond};
+use super::render::{Chrome, Field, Notice, respond, respond_scripted};
 use super::session::{CurrentSession, SignInRequest, clear_session_cookie, see_other, signin_redirect};
 use super::strings::{Strings, fill};
 use super::{Lang, PageQuery, read_form};
@@ -74,8 +74,8 @@ const TERMS_PATH: &str = "/account/terms";
 const CREDITS_PATH: &str = "/account/credits";
 const DELETE_PATH: &str = "/account/delete";
 
-/// Ledger entries the credits page lists.
-const LEDGER_SHOWN: i64 = 100;
+/// Ledger transactions the credits page lists at a time.
+const LEDGER_PAGE: i64 = 50;
 
 /// The account pages' routes.
 pub fn routes() -> Router<AppState> {
@@ -182,6 +182,8 @@ fn done_notice(a: &'static AccountStrings, done: &str) -> Option<&'static str> {
 struct DoneQuery {
     done: Option<String>,
     revoked: Option<u64>,
+    /// The credits history's page (see [`crate::pages::ledger`]).
+    ledger: String,
 }
 
 /// A signed-in request: its session, strings and CSRF token.
@@ -205,6 +207,8 @@ struct View {
     values: Vec<(&'static str, String)>,
     /// Panels shown once, before the section's own (a new key's secret, a new enrolment).
     once: Vec<Panel>,
+    /// The credits history's page (its cursor; empty: the newest).
+    ledger: String,
 }
 
 impl View {
@@ -426,6 +430,7 @@ async fn render(ctx: &Ctx, section: Section, view: View) -> Response {
     let a = ctx.a;
     let mut chrome = Chrome::new(&ctx.state, ctx.t, section.title(a));
     chrome.errors = view.errors.clone();
+    chrome.script = Some(super::render::SCRIPT_PATH);
     let mut nav: Vec<NavItem> = Section::ALL
         .iter()
         .map(|s| NavItem {
@@ -446,8 +451,10 @@ async fn render(ctx: &Ctx, section: Section, view: View) -> Response {
         nav,
         notice: view.notice.clone(),
         panels: view.once.iter().cloned().chain(panels).collect(),
+        copy: a.copy,
+        copied: a.copied,
     };
-    let mut response = respond(&ctx.state, view.status.unwrap_or(StatusCode::OK), &page);
+    let mut response = respond_scripted(&ctx.state, view.status.unwrap_or(StatusCode::OK), &page);
     ctx.csrf.set_on(&ctx.state, &mut response);
     response
 }
@@ -462,7 +469,7 @@ async fn section_panels(ctx: &Ctx, section: Section, view: &View) -> Result<Vec<
         Section::Sessions => sessions_panels(ctx).await,
         Section::ApiKeys => api_keys_panels(ctx, view).await,
         Section::Terms => terms_panels(ctx).await,
-        Section::Credits => credits_panels(ctx).await,
+        Section::Credits => credits_panels(ctx, view).await,
         Section::Delete => delete_panels(ctx, view).await,
     }
 }
@@ -485,10 +492,24 @@ async fn show(
         (Some(done), _) => done_notice(ctx.a, done).map(str::to_string),
         _ => None,
     };
-    let view = View {
+    let mut view = View {
         notice,
         ..Default::default()
     };
+    if section == Section::Credits {
+        // A history page that is not one is the field's error, over the newest page.
+        match crate::pages::ledger::parse_cursor(&query.ledger) {
+            Ok(_) => view.ledger = query.ledger,
+            Err(error) => {
+                let (message, field) = form_error(&ctx, &error, |_| None).unwrap_or_default();
+                view = View {
+                    status: Some(error_status(&error)),
+                    ..view
+                }
+                .error(message, field);
+            }
+        }
+    }
     render(&ctx, section, view).await
 }
 

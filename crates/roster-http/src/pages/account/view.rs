@@ -102,6 +102,14 @@ pub struct Table {
     pub rows: Vec<Vec<String>>,
 }
 
+/// Links between the pages of a long list (a `nav` labelled `label`).
+#[derive(Debug, Clone)]
+pub struct Pager {
+    pub label: &'static str,
+    /// Each link's address and text.
+    pub links: Vec<(String, &'static str)>,
+}
+
 /// One of a list's entries (a session, a key): a heading, facts, forms.
 #[derive(Debug, Clone)]
 pub struct Item {
@@ -126,6 +134,8 @@ pub struct Panel {
     pub codes: Vec<String>,
     pub codes_id: &'static str,
     pub table: Option<Table>,
+    /// The links to the table's other pages.
+    pub pager: Option<Pager>,
     pub items: Vec<Item>,
     pub forms: Vec<PanelForm>,
 }
@@ -177,4 +187,7 @@ pub struct AccountPage {
     /// What the last action did (`role="status"`).
     pub notice: Option<String>,
     pub panels: Vec<Panel>,
+    /// The words of the copy buttons the script adds next to what is shown once.
+    pub copy: &'static str,
+    pub copied: &'static str,
 }

@@ -40,8 +40,10 @@ pub const ADMIN_STYLESHEET_PATH: &str = "/admin/style.css";
 /// How old a sign-in may be before a dangerous action asks for the password again.
 pub const REAUTH_AFTER: Duration = Duration::minutes(5);
 
-/// The console's routes.
-pub fn routes() -> Router<AppState> {
+/// The console's routes; a user's avatar upload takes bodies as large as the API's avatar
+/// routes do.
+pub fn routes(state: &AppState) -> Router<AppState> {
+    let avatar_limit = crate::dialect::avatar_body_limit(state.core.config.avatar_max_bytes);
     Router::new()
         .route(ADMIN_PATH, get(dashboard::page))
         .route(ADMIN_STYLESHEET_PATH, get(view::stylesheet))
@@ -50,6 +52,11 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/users", get(users::list))
         .route("/admin/users/{id}", get(users::page))
         .route("/admin/users/{id}/profile", post(users::profile))
+        .route(
+            "/admin/users/{id}/avatar",
+            post(users::avatar).layer(axum::extract::DefaultBodyLimit::max(avatar_limit)),
+        )
+        .route("/admin/users/{id}/avatar/remove", post(users::remove_avatar))
         .route("/admin/users/{id}/role", post(users::role))
         .route("/admin/users/{id}/active", post(users::active))
         .route("/admin/users/{id}/ban", post(users::ban))
@@ -161,27 +168,37 @@ impl Admin {
     /// when it does not match, 400 when the body is not a form.
     pub fn form<T: DeserializeOwned>(&self, state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<T, Response> {
         let token = read_form::<CsrfField>(headers, body).and_then(|f| f.csrf);
-        if !Csrf::verify(state, headers, token.as_deref()) {
-            let fresh = Csrf::fresh();
-            let mut response = view::refusal(
-                state,
-                self.t,
-                StatusCode::FORBIDDEN,
-                self.t.confirm_title,
-                self.t.form_expired,
-            );
-            fresh.set_on(state, &mut response);
-            return Err(response);
+        self.check_csrf(state, headers, token.as_deref())?;
+        read_form::<T>(headers, body).ok_or_else(|| self.bad_form(state))
+    }
+
+    /// Checks a form's CSRF token (`token`, the form's `csrf` field): refused with 403 (and a
+    /// fresh token) when it does not match the cookie or the request is cross-site.
+    pub fn check_csrf(&self, state: &AppState, headers: &HeaderMap, token: Option<&str>) -> Result<(), Response> {
+        if Csrf::verify(state, headers, token) {
+            return Ok(());
         }
-        read_form::<T>(headers, body).ok_or_else(|| {
-            view::refusal(
-                state,
-                self.t,
-                StatusCode::BAD_REQUEST,
-                self.t.confirm_title,
-                self.t.bad_form,
-            )
-        })
+        let fresh = Csrf::fresh();
+        let mut response = view::refusal(
+            state,
+            self.t,
+            StatusCode::FORBIDDEN,
+            self.t.confirm_title,
+            self.t.form_expired,
+        );
+        fresh.set_on(state, &mut response);
+        Err(response)
+    }
+
+    /// The answer to a body that is not the form it should be (400).
+    pub fn bad_form(&self, state: &AppState) -> Response {
+        view::refusal(
+            state,
+            self.t,
+            StatusCode::BAD_REQUEST,
+            self.t.confirm_title,
+            self.t.bad_form,
+        )
     }
 
     /// Whether a dangerous action must ask for the password again.

@@ -5,7 +5,7 @@ use super::strings::AdminStrings;
 use super::{ADMIN_STYLESHEET_PATH, Admin, CONFIRMED_FIELD};
 use crate::extract::Meta;
 use crate::pages::csrf::CSRF_FIELD;
-use crate::pages::render::{Notice, STYLESHEET_PATH, respond};
+use crate::pages::render::{Notice, SCRIPT_PATH, STYLESHEET_PATH, respond, respond_scripted};
 use crate::pages::strings::fill;
 use crate::state::AppState;
 use askama::Template;
@@ -36,6 +36,11 @@ pub struct AdminChrome {
     pub signed_in_as: String,
     pub sign_out: &'static str,
     pub stylesheets: [&'static str; 2],
+    /// Roster's one script, deferred (progressive enhancement only).
+    pub script: &'static str,
+    /// The words of the copy buttons the script adds next to what is shown once.
+    pub copy: &'static str,
+    pub copied: &'static str,
     pub errors_heading: &'static str,
     pub errors: Vec<Notice>,
     /// What the last action did (`role="status"`).
@@ -77,6 +82,9 @@ impl AdminChrome {
             signed_in_as: fill(t.signed_in_as, &[("name", &display_name(&admin.session.user))]),
             sign_out: t.sign_out,
             stylesheets: [STYLESHEET_PATH, ADMIN_STYLESHEET_PATH],
+            script: SCRIPT_PATH,
+            copy: t.copy,
+            copied: t.copied,
             errors_heading: t.errors_heading,
             errors: Vec::new(),
             notice: None,
@@ -105,9 +113,10 @@ impl AdminChrome {
     }
 }
 
-/// Renders a console page, setting the CSRF cookie when its token is new.
+/// Renders a console page (which loads Roster's script), setting the CSRF cookie when its
+/// token is new.
 pub fn render(state: &AppState, admin: &Admin, status: StatusCode, page: &impl Template) -> Response {
-    let mut response = respond(state, status, page);
+    let mut response = respond_scripted(state, status, page);
     admin.csrf.set_on(state, &mut response);
     response
 }
@@ -172,6 +181,8 @@ pub struct ConfirmPage {
     pub hidden: Vec<(&'static str, String)>,
     pub confirmed_field: &'static str,
     pub typed_label: Option<String>,
+    /// What must be typed (for the script, which keeps the button disabled until it is).
+    pub typed_expected: Option<String>,
     pub typed_error: Option<String>,
     pub password_label: Option<&'static str>,
     pub password_hint: &'static str,
@@ -211,6 +222,7 @@ pub async fn confirm(
                 .typed
                 .as_deref()
                 .map(|login| fill(t.type_to_confirm, &[("login", login)])),
+            typed_expected: ask.typed.clone(),
             typed_error,
             password_label: reauth.then_some(t.your_password_label),
             password_hint: t.reauth_hint,

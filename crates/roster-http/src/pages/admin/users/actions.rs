@@ -2,6 +2,10 @@
 //! page with what was done or with the error.
 
 use super::*;
+use axum::extract::Multipart;
+use axum::extract::multipart::MultipartRejection;
+use axum::http::HeaderMap;
+use roster_core::service::NATIVE_AVATAR_BASE;
 
 /// Where an action on user `id` ends: back to the user's page saying what was done, or the
 /// page again with the error (its status).
@@ -14,7 +18,7 @@ async fn outcome<T>(state: &AppState, admin: &Admin, id: UserId, result: Result<
             let chrome = AdminChrome::new(state, admin, admin.t.users_title, "/admin/users").core_error(
                 &error,
                 &[
-                    "name", "username", "email", "bio", "timezone", "duration", "reason", "amount",
+                    "name", "username", "email", "bio", "timezone", "duration", "reason", "amount", "file",
                 ],
             );
             user_view(state, admin, id, chrome, status).await
@@ -71,6 +75,81 @@ pub async fn profile(
     };
     let result = state.core.admin_update_user(&admin.actor, id, changes).await;
     outcome(&state, &admin, id, result, "saved").await
+}
+
+/// `POST /admin/users/{id}/avatar` (`multipart/form-data`: `csrf`, then `file`, the image):
+/// a new avatar for the user through [`roster_core::Core::set_user_avatar`], the pipeline of
+/// the API's avatar uploads with its limits and errors (the field `file`), audited with the
+/// administrator as the actor.
+pub async fn avatar(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    admin: Admin,
+    headers: HeaderMap,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Response {
+    let Ok(mut multipart) = multipart else {
+        return admin.bad_form(&state);
+    };
+    let mut csrf = None;
+    let mut image = Vec::new();
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(error) => return avatar_body_refused(&state, &admin, &id, error.status()).await,
+        };
+        let name = field.name().unwrap_or_default().to_string();
+        let bytes = match field.bytes().await {
+            Ok(bytes) => bytes,
+            Err(error) => return avatar_body_refused(&state, &admin, &id, error.status()).await,
+        };
+        match name.as_str() {
+            crate::pages::csrf::CSRF_FIELD => csrf = String::from_utf8(bytes.to_vec()).ok(),
+            "file" => image = bytes.to_vec(),
+            _ => {}
+        }
+    }
+    if let Err(response) = admin.check_csrf(&state, &headers, csrf.as_deref()) {
+        return response;
+    }
+    let id = user_id!(state, admin, id);
+    // An empty or missing file is the core's error too ("file: is required").
+    let result = state
+        .core
+        .set_user_avatar(&admin.actor, id, image, NATIVE_AVATAR_BASE)
+        .await;
+    outcome(&state, &admin, id, result, "avatar").await
+}
+
+/// The answer to an upload whose body could not be read: larger than the limit (the core's
+/// "too large" error on the user's page, `413`), or not a form (`400`).
+async fn avatar_body_refused(state: &AppState, admin: &Admin, id: &str, status: StatusCode) -> Response {
+    if status != StatusCode::PAYLOAD_TOO_LARGE {
+        return admin.bad_form(state);
+    }
+    let id = user_id!(state, admin, id);
+    let too_large: Result<(), Error> = Err(Error::TooLarge("the image is larger than the upload limit"));
+    outcome(state, admin, id, too_large, "avatar").await
+}
+
+/// `POST /admin/users/{id}/avatar/remove`: clears the user's avatar
+/// ([`roster_core::Core::admin_update_user`], which removes Roster's file of it).
+pub async fn remove_avatar(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    AdminForm { admin, .. }: AdminForm<Empty>,
+) -> Response {
+    let id = user_id!(state, admin, id);
+    let changes = AdminUserChanges {
+        profile: ProfileChanges {
+            avatar: Patch::Clear,
+            ..ProfileChanges::default()
+        },
+        ..AdminUserChanges::default()
+    };
+    let result = state.core.admin_update_user(&admin.actor, id, changes).await;
+    outcome(&state, &admin, id, result, "avatar_removed").await
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -130,6 +130,8 @@ fn notice(admin: &Admin, key: &str) -> Option<String> {
             "credits" => t.credits_changed,
             "deleted" => t.user_deleted,
             "reset_mailed" => t.reset_link_mailed,
+            "avatar" => t.avatar_saved,
+            "avatar_removed" => t.avatar_removed,
             _ => return None,
         }
         .to_string(),

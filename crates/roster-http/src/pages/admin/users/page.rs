@@ -48,31 +48,13 @@ pub struct LedgerRow {
 /// How many ledger transactions a user's page shows at a time.
 const LEDGER_PAGE: i64 = 20;
 
-/// A user's page's query: what was done, and the ledger's page (`ledger`: the time in
-/// milliseconds and the id of the last transaction of the page before, `1767225600000.42`).
+/// A user's page's query: what was done, and the ledger's page (`ledger`: the cursor of
+/// [`crate::pages::ledger`]).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct UserQuery {
     pub done: Option<String>,
     pub ledger: String,
-}
-
-/// A ledger cursor as the page writes it.
-fn ledger_cursor(at: time::OffsetDateTime, id: i64) -> String {
-    format!("{}.{id}", at.unix_timestamp_nanos() / 1_000_000)
-}
-
-/// Reads a ledger cursor; empty is the first page.
-fn parse_ledger_cursor(raw: &str) -> Result<Option<(time::OffsetDateTime, i64)>, Error> {
-    if raw.is_empty() {
-        return Ok(None);
-    }
-    let bad = || Error::invalid("ledger", "is not a page of the ledger");
-    let (ms, id) = raw.split_once('.').ok_or_else(bad)?;
-    let ms: i64 = ms.parse().map_err(|_| bad())?;
-    let id: i64 = id.parse().map_err(|_| bad())?;
-    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).map_err(|_| bad())?;
-    Ok(Some((at, id)))
 }
 
 #[derive(Template)]
@@ -100,6 +82,8 @@ pub struct UserPage {
     /// The avatar Roster serves, if any; `avatar_note` says what else there is.
     pub avatar: Option<String>,
     pub avatar_note: Option<String>,
+    /// Whether the user has an avatar (Roster's or another site's) to remove.
+    pub has_avatar: bool,
     pub ledger: Vec<LedgerRow>,
     /// The next (older) page of the ledger, and the first when on another.
     pub ledger_next: Option<String>,
@@ -140,7 +124,7 @@ pub(super) async fn user_view_at(
         let groups = core.groups_of_user(actor, id).await?;
         let all_groups = core.list_groups(actor).await?;
         let credits = core.balance_of(actor, id).await?;
-        let before = parse_ledger_cursor(ledger)?;
+        let before = crate::pages::ledger::parse_cursor(ledger)?;
         let transactions = core
             .user_balance_transactions(actor, id, before, LEDGER_PAGE + 1)
             .await?;
@@ -166,19 +150,12 @@ pub(super) async fn user_view_at(
         ))
     }
     .await;
-    let (user, two_factor, sessions, keys, groups, all_groups, (credits, mut transactions), audit) = match loaded {
+    let (user, two_factor, sessions, keys, groups, all_groups, (credits, transactions), audit) = match loaded {
         Ok(loaded) => loaded,
         Err(error) => return error_page(state, admin, &error),
     };
     let base = format!("/admin/users/{id}");
-    let more = transactions.len() > LEDGER_PAGE as usize;
-    transactions.truncate(LEDGER_PAGE as usize);
-    let ledger_next = transactions.last().filter(|_| more).map(|last| {
-        format!(
-            "{base}?ledger={}#ledger-heading",
-            ledger_cursor(last.created_at, last.id)
-        )
-    });
+    let ledger_page = crate::pages::ledger::LedgerPage::new(transactions, LEDGER_PAGE, &base, "ledger-heading", ledger);
     let avatar = crate::pages::account::local_avatar(&user).map(str::to_string);
     let avatar_note = match (&avatar, &user.avatar) {
         (Some(_), _) => None,
@@ -262,9 +239,11 @@ pub(super) async fn user_view_at(
             })
             .collect(),
         credits: fill(t.credits_balance, &[("credits", &credits.to_string())]),
+        has_avatar: user.avatar.is_some(),
         avatar,
         avatar_note,
-        ledger: transactions
+        ledger: ledger_page
+            .transactions
             .iter()
             .map(|x| LedgerRow {
                 time: when(x.created_at),
@@ -272,8 +251,8 @@ pub(super) async fn user_view_at(
                 amount: format!("{:+}", x.amount),
             })
             .collect(),
-        ledger_next,
-        ledger_first: (!ledger.is_empty()).then(|| format!("{base}#ledger-heading")),
+        ledger_next: ledger_page.older,
+        ledger_first: ledger_page.newest,
         audit: audit
             .entries
             .iter()
