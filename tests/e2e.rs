@@ -254,6 +254,55 @@ async fn run_driver(
     );
 }
 
+/// Open WebUI (the `open-webui` virtualenv's `python`, its built `frontend`) on
+/// `127.0.0.1:port` with its data in `data`, nothing fetched at start (no models, no
+/// embeddings, no update check), and `settings`; returns once its health check answers, at
+/// most `within` after the start.
+async fn start_open_webui(
+    owui: &Path,
+    frontend: &Path,
+    data: &Path,
+    port: u16,
+    settings: &[(&str, String)],
+    artifacts: &Path,
+    within: Duration,
+) -> Product {
+    let owui_url = format!("http://127.0.0.1:{port}");
+    let mut env = vec![
+        ("DATA_DIR", data.display().to_string()),
+        ("FRONTEND_BUILD_DIR", frontend.display().to_string()),
+        ("WEBUI_SECRET_KEY", random_hex(32)),
+        ("WEBUI_URL", owui_url.clone()),
+        ("OFFLINE_MODE", "true".into()),
+        ("HF_HUB_OFFLINE", "1".into()),
+        ("ENABLE_OLLAMA_API", "false".into()),
+        ("ENABLE_OPENAI_API", "false".into()),
+        ("RAG_EMBEDDING_ENGINE", "openai".into()),
+        ("AUDIO_STT_ENGINE", "openai".into()),
+        ("ENABLE_VERSION_UPDATE_CHECK", "false".into()),
+    ];
+    env.extend(settings.iter().cloned());
+    let port_arg = port.to_string();
+    let mut product = Product::start(
+        "open-webui",
+        owui,
+        &[
+            "-m",
+            "uvicorn",
+            "open_webui.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port_arg,
+        ],
+        &env,
+        data,
+        artifacts,
+    );
+    product.wait_healthy(&format!("{owui_url}/health"), within).await;
+    product
+}
+
 /// Open WebUI 0.12.4 with OpenID Connect pointing at Roster: sign-in through Roster's form,
 /// email, admin role from `roles`, groups from `groups`, banned and deactivated users refused,
 /// RP-initiated logout through Roster's end-session endpoint. On PostgreSQL (the product takes a minute to start, so one backend; the Langflow test runs
@@ -285,21 +334,9 @@ async fn open_webui(test: &str, backchannel: bool) {
     let port = free_port();
     let owui_url = format!("http://127.0.0.1:{port}");
     let (client_id, secret) = ("openwebui".to_string(), random_hex(24));
-    let env = [
-        ("DATA_DIR", data.path().display().to_string()),
-        ("FRONTEND_BUILD_DIR", frontend.display().to_string()),
-        ("WEBUI_SECRET_KEY", random_hex(32)),
-        ("WEBUI_URL", owui_url.clone()),
+    let settings = [
         ("REDIS_URL", redis.url.clone()),
         ("REDIS_KEY_PREFIX", redis.prefix.trim_end_matches(':').to_string()),
-        // Nothing is fetched at start: no models, no embeddings, no update check.
-        ("OFFLINE_MODE", "true".into()),
-        ("HF_HUB_OFFLINE", "1".into()),
-        ("ENABLE_OLLAMA_API", "false".into()),
-        ("ENABLE_OPENAI_API", "false".into()),
-        ("RAG_EMBEDDING_ENGINE", "openai".into()),
-        ("AUDIO_STT_ENGINE", "openai".into()),
-        ("ENABLE_VERSION_UPDATE_CHECK", "false".into()),
         // The settings an operator gives the product to use Roster (docs/e2e.md).
         ("OAUTH_CLIENT_ID", client_id.clone()),
         ("OAUTH_CLIENT_SECRET", secret.clone()),
@@ -320,27 +357,17 @@ async fn open_webui(test: &str, backchannel: bool) {
         ("OAUTH_GROUPS_CLAIM", "groups".into()),
         ("ENABLE_OAUTH_BACKCHANNEL_LOGOUT", "true".into()),
     ];
-    let port_arg = port.to_string();
-    let mut product = Product::start(
-        "open-webui",
-        &owui,
-        &[
-            "-m",
-            "uvicorn",
-            "open_webui.main:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port_arg,
-        ],
-        &env,
-        data.path(),
-        &artifacts,
-    );
     // About a minute on an idle machine; far more while other builds share the cores.
-    product
-        .wait_healthy(&format!("{owui_url}/health"), Duration::from_secs(420))
-        .await;
+    let _product = start_open_webui(
+        &owui,
+        &frontend,
+        data.path(),
+        port,
+        &settings,
+        &artifacts,
+        Duration::from_secs(420),
+    )
+    .await;
     run_driver(
         &driver,
         "openwebui.py",
@@ -736,43 +763,22 @@ async fn open_webui_receives_users_and_groups_over_scim() {
     let port = free_port();
     let owui_url = format!("http://127.0.0.1:{port}");
     let scim_token = random_hex(24);
-    let env = [
-        ("DATA_DIR", data.path().display().to_string()),
-        ("FRONTEND_BUILD_DIR", frontend.display().to_string()),
-        ("WEBUI_SECRET_KEY", random_hex(32)),
-        ("WEBUI_URL", owui_url.clone()),
-        ("OFFLINE_MODE", "true".into()),
-        ("HF_HUB_OFFLINE", "1".into()),
-        ("ENABLE_OLLAMA_API", "false".into()),
-        ("ENABLE_OPENAI_API", "false".into()),
-        ("RAG_EMBEDDING_ENGINE", "openai".into()),
-        ("AUDIO_STT_ENGINE", "openai".into()),
-        ("ENABLE_VERSION_UPDATE_CHECK", "false".into()),
+    let settings = [
         // The settings docs/scim-push.md gives.
         ("ENABLE_SCIM", "true".into()),
         ("SCIM_TOKEN", scim_token.clone()),
         ("SCIM_AUTH_PROVIDER", "oidc".into()),
     ];
-    let port_arg = port.to_string();
-    let mut product = Product::start(
-        "open-webui",
+    let product = start_open_webui(
         &owui,
-        &[
-            "-m",
-            "uvicorn",
-            "open_webui.main:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port_arg,
-        ],
-        &env,
+        &frontend,
         data.path(),
+        port,
+        &settings,
         &artifacts,
-    );
-    product
-        .wait_healthy(&format!("{owui_url}/health"), Duration::from_secs(600))
-        .await;
+        Duration::from_secs(600),
+    )
+    .await;
     let http = reqwest::Client::new();
     // Open WebUI's first account (its administrator, needed to create groups over SCIM).
     let signup = http

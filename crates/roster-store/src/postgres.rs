@@ -190,16 +190,24 @@ impl PgStore {
                 copy_end(&mut keys, user.id.0);
             }
         }
-        let mut copy = transaction.copy_in_raw(COPY_USERS).await?;
-        copy.send(rows).await?;
-        let inserted = copy.finish().await?;
+        let inserted = copy_in(transaction, COPY_USERS, rows).await?;
         if !keys.is_empty() {
-            let mut copy = transaction.copy_in_raw(COPY_LOGIN_KEYS).await?;
-            copy.send(keys).await?;
-            copy.finish().await?;
+            copy_in(transaction, COPY_LOGIN_KEYS, keys).await?;
         }
         Ok(inserted)
     }
+}
+
+/// Sends `rows` (`COPY` text, whole lines) to a `COPY ... FROM STDIN` statement; the rows it
+/// wrote.
+async fn copy_in(
+    transaction: &mut Transaction<'static, Postgres>,
+    statement: &str,
+    rows: Vec<u8>,
+) -> Result<u64, sqlx::Error> {
+    let mut copy = transaction.copy_in_raw(statement).await?;
+    copy.send(rows).await?;
+    copy.finish().await
 }
 
 /// The columns of [`copy_user_row`], as in `sql::INSERT_USERS_HEAD`.

@@ -36,22 +36,9 @@ pub fn mount(_state: &AppState) -> Router<AppState> {
         .route("/ResourceTypes/{id}", get(resource_type))
         .route("/Schemas", get(schemas))
         .route("/Schemas/{id}", get(schema))
-        .route("/Users", get(list_users).post(create_user))
-        .route("/.search", post(search_everything))
-        .route("/Users/.search", post(search_users))
-        .route("/Groups/.search", post(search_groups))
-        .route(
-            "/Users/{id}",
-            get(get_user).put(replace_user).patch(patch_user).delete(delete_user),
-        )
-        .route("/Groups", get(list_groups).post(create_group))
-        .route(
-            "/Groups/{id}",
-            get(get_group)
-                .put(replace_group)
-                .patch(patch_group)
-                .delete(delete_group),
-        );
+        .route("/.search", post(search_everything));
+    let routes = resource_routes::<Users>(routes, "/Users");
+    let routes = resource_routes::<Groups>(routes, "/Groups");
     crate::dialect::mount_at(SCIM_PREFIX, routes, render_error)
 }
 
@@ -239,7 +226,40 @@ async fn schema(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path
     Ok(scim(StatusCode::OK, found))
 }
 
-async fn list(
+/// A resource type's routes, `R`'s handlers at `path`: the listing and creation, the search,
+/// and one resource's read, replacement, PATCH and deletion.
+fn resource_routes<R: Resource>(routes: Router<AppState>, path: &str) -> Router<AppState> {
+    routes
+        .route(path, get(list::<R>).post(create::<R>))
+        .route(&format!("{path}/.search"), post(search::<R>))
+        .route(
+            &format!("{path}/{{id}}"),
+            get(read::<R>).put(replace::<R>).patch(patch::<R>).delete(delete::<R>),
+        )
+}
+
+/// The resource type a route serves (`Users` or `Groups`): the handlers are the same for
+/// both, with the kind they hand the core.
+trait Resource: Send + Sync + 'static {
+    const KIND: ScimResourceKind;
+}
+
+/// `/Users`.
+enum Users {}
+
+impl Resource for Users {
+    const KIND: ScimResourceKind = ScimResourceKind::User;
+}
+
+/// `/Groups`.
+enum Groups {}
+
+impl Resource for Groups {
+    const KIND: ScimResourceKind = ScimResourceKind::Group;
+}
+
+/// A page of the listing, each resource projected onto the attributes asked for.
+async fn listing(
     state: &AppState,
     actor: &roster_core::Actor,
     kind: ScimResourceKind,
@@ -256,78 +276,13 @@ async fn list(
     Ok(scim(StatusCode::OK, page.to_json()))
 }
 
-async fn read(
-    state: &AppState,
-    actor: &roster_core::Actor,
-    kind: ScimResourceKind,
-    id: &str,
-    params: &ListParams,
+/// `GET /Users`, `GET /Groups`.
+async fn list<R: Resource>(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Query(params): Query<ListParams>,
 ) -> Result<Response> {
-    let resource = state.core.scim_get(actor, kind, &base(state), id).await?;
-    let version = resource["meta"]["version"].clone();
-    let mut response = scim(StatusCode::OK, params.project(resource)?);
-    if let Some(v) = version.as_str().and_then(|v| HeaderValue::from_str(v).ok()) {
-        response.headers_mut().insert(header::ETAG, v);
-    }
-    Ok(response)
-}
-
-async fn create(
-    state: &AppState,
-    actor: &roster_core::Actor,
-    kind: ScimResourceKind,
-    headers: &HeaderMap,
-    bytes: &Bytes,
-) -> Result<Response> {
-    let value = body(headers, bytes)?;
-    let created = state.core.scim_create(actor, kind, &base(state), &value).await?;
-    Ok(scim(StatusCode::CREATED, created))
-}
-
-async fn replace(
-    state: &AppState,
-    actor: &roster_core::Actor,
-    kind: ScimResourceKind,
-    id: &str,
-    headers: &HeaderMap,
-    bytes: &Bytes,
-) -> Result<Response> {
-    let value = body(headers, bytes)?;
-    let resource = state
-        .core
-        .scim_replace(actor, kind, &base(state), id, &value, if_match(headers).as_deref())
-        .await?;
-    Ok(scim(StatusCode::OK, resource))
-}
-
-async fn patch(
-    state: &AppState,
-    actor: &roster_core::Actor,
-    kind: ScimResourceKind,
-    id: &str,
-    headers: &HeaderMap,
-    bytes: &Bytes,
-) -> Result<Response> {
-    let value = body(headers, bytes)?;
-    let resource = state
-        .core
-        .scim_patch(actor, kind, &base(state), id, &value, if_match(headers).as_deref())
-        .await?;
-    Ok(scim(StatusCode::OK, resource))
-}
-
-async fn delete(
-    state: &AppState,
-    actor: &roster_core::Actor,
-    kind: ScimResourceKind,
-    id: &str,
-    headers: &HeaderMap,
-) -> Result<Response> {
-    state
-        .core
-        .scim_delete(actor, kind, &base(state), id, if_match(headers).as_deref())
-        .await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    listing(&state, &actor, R::KIND, &params).await
 }
 
 /// A SearchRequest body (`POST /Users/.search`): the listing's parameters as JSON.
@@ -358,132 +313,101 @@ fn search_params(headers: &HeaderMap, bytes: &Bytes) -> Result<ListParams> {
     })
 }
 
-async fn search_users(
+/// `POST /Users/.search`, `POST /Groups/.search`.
+async fn search<R: Resource>(
     State(state): State<AppState>,
     Auth(actor): Auth,
     headers: HeaderMap,
     bytes: Bytes,
 ) -> Result<Response> {
     let params = search_params(&headers, &bytes)?;
-    list(&state, &actor, ScimResourceKind::User, &params).await
+    listing(&state, &actor, R::KIND, &params).await
 }
 
-async fn search_groups(
-    State(state): State<AppState>,
-    Auth(actor): Auth,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> Result<Response> {
-    let params = search_params(&headers, &bytes)?;
-    list(&state, &actor, ScimResourceKind::Group, &params).await
-}
-
-async fn list_users(
-    State(state): State<AppState>,
-    Auth(actor): Auth,
-    Query(params): Query<ListParams>,
-) -> Result<Response> {
-    list(&state, &actor, ScimResourceKind::User, &params).await
-}
-
-async fn list_groups(
-    State(state): State<AppState>,
-    Auth(actor): Auth,
-    Query(params): Query<ListParams>,
-) -> Result<Response> {
-    list(&state, &actor, ScimResourceKind::Group, &params).await
-}
-
-async fn get_user(
+/// `GET /Users/{id}`, `GET /Groups/{id}`.
+async fn read<R: Resource>(
     State(state): State<AppState>,
     Auth(actor): Auth,
     Path(id): Path<String>,
     Query(params): Query<ListParams>,
 ) -> Result<Response> {
-    read(&state, &actor, ScimResourceKind::User, &id, &params).await
+    let resource = state.core.scim_get(&actor, R::KIND, &base(&state), &id).await?;
+    let version = resource["meta"]["version"].clone();
+    let mut response = scim(StatusCode::OK, params.project(resource)?);
+    if let Some(v) = version.as_str().and_then(|v| HeaderValue::from_str(v).ok()) {
+        response.headers_mut().insert(header::ETAG, v);
+    }
+    Ok(response)
 }
 
-async fn get_group(
-    State(state): State<AppState>,
-    Auth(actor): Auth,
-    Path(id): Path<String>,
-    Query(params): Query<ListParams>,
-) -> Result<Response> {
-    read(&state, &actor, ScimResourceKind::Group, &id, &params).await
-}
-
-async fn create_user(
-    State(state): State<AppState>,
-    Auth(actor): Auth,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> Result<Response> {
-    create(&state, &actor, ScimResourceKind::User, &headers, &bytes).await
-}
-
-async fn create_group(
+/// `POST /Users`, `POST /Groups`.
+async fn create<R: Resource>(
     State(state): State<AppState>,
     Auth(actor): Auth,
     headers: HeaderMap,
     bytes: Bytes,
 ) -> Result<Response> {
-    create(&state, &actor, ScimResourceKind::Group, &headers, &bytes).await
+    let value = body(&headers, &bytes)?;
+    let created = state.core.scim_create(&actor, R::KIND, &base(&state), &value).await?;
+    Ok(scim(StatusCode::CREATED, created))
 }
 
-async fn replace_user(
+/// `PUT /Users/{id}`, `PUT /Groups/{id}`.
+async fn replace<R: Resource>(
     State(state): State<AppState>,
     Auth(actor): Auth,
     Path(id): Path<String>,
     headers: HeaderMap,
     bytes: Bytes,
 ) -> Result<Response> {
-    replace(&state, &actor, ScimResourceKind::User, &id, &headers, &bytes).await
+    let value = body(&headers, &bytes)?;
+    let resource = state
+        .core
+        .scim_replace(
+            &actor,
+            R::KIND,
+            &base(&state),
+            &id,
+            &value,
+            if_match(&headers).as_deref(),
+        )
+        .await?;
+    Ok(scim(StatusCode::OK, resource))
 }
 
-async fn replace_group(
+/// `PATCH /Users/{id}`, `PATCH /Groups/{id}`.
+async fn patch<R: Resource>(
     State(state): State<AppState>,
     Auth(actor): Auth,
     Path(id): Path<String>,
     headers: HeaderMap,
     bytes: Bytes,
 ) -> Result<Response> {
-    replace(&state, &actor, ScimResourceKind::Group, &id, &headers, &bytes).await
+    let value = body(&headers, &bytes)?;
+    let resource = state
+        .core
+        .scim_patch(
+            &actor,
+            R::KIND,
+            &base(&state),
+            &id,
+            &value,
+            if_match(&headers).as_deref(),
+        )
+        .await?;
+    Ok(scim(StatusCode::OK, resource))
 }
 
-async fn patch_user(
-    State(state): State<AppState>,
-    Auth(actor): Auth,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> Result<Response> {
-    patch(&state, &actor, ScimResourceKind::User, &id, &headers, &bytes).await
-}
-
-async fn patch_group(
-    State(state): State<AppState>,
-    Auth(actor): Auth,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> Result<Response> {
-    patch(&state, &actor, ScimResourceKind::Group, &id, &headers, &bytes).await
-}
-
-async fn delete_user(
+/// `DELETE /Users/{id}`, `DELETE /Groups/{id}`.
+async fn delete<R: Resource>(
     State(state): State<AppState>,
     Auth(actor): Auth,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response> {
-    delete(&state, &actor, ScimResourceKind::User, &id, &headers).await
-}
-
-async fn delete_group(
-    State(state): State<AppState>,
-    Auth(actor): Auth,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response> {
-    delete(&state, &actor, ScimResourceKind::Group, &id, &headers).await
+    state
+        .core
+        .scim_delete(&actor, R::KIND, &base(&state), &id, if_match(&headers).as_deref())
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -6,7 +6,7 @@
 use crate::common::*;
 use roster_core::GroupId;
 use roster_core::journal::OutboxEvent;
-use roster_core::store::ScimTarget;
+use roster_core::store::{ClaimedScimDelivery, ScimTarget};
 use roster_core::webhooks::{AttemptRecord, DeliveryQuery, DeliveryStatus};
 
 fn target(id: i64, name: &str, push_groups: bool) -> ScimTarget {
@@ -39,22 +39,55 @@ fn event(id: i64, event_type: &str, subject: i64) -> OutboxEvent {
 const USERS: &[&str] = &["user.created", "user.updated"];
 const GROUPS: &[&str] = &["group.created"];
 
+/// Adds a target (no journal); the target as stored.
+async fn add_target(store: &dyn Store, target: &ScimTarget) -> ScimTarget {
+    store.insert_scim_target(target, &NO_JOURNAL).await.unwrap()
+}
+
+/// Appends `events` and fans them out now (`users` and `groups`: the event types pushed);
+/// the time, and the deliveries queued.
+async fn queue(store: &dyn Store, events: &[OutboxEvent], users: &[&str], groups: &[&str]) -> (OffsetDateTime, u64) {
+    store.append_outbox_events(events).await.unwrap();
+    let t = now();
+    (t, store.fan_out_scim(t, users, groups).await.unwrap())
+}
+
+/// What `worker` claims at `t` (ten at most, for thirty seconds).
+async fn claim(store: &dyn Store, worker: &str, t: OffsetDateTime) -> Vec<ClaimedScimDelivery> {
+    store
+        .claim_scim_deliveries(worker, t, t + Duration::seconds(30), 10)
+        .await
+        .unwrap()
+}
+
+/// The claimed deliveries' event ids, sorted.
+fn ids(claimed: &[ClaimedScimDelivery]) -> Vec<i64> {
+    let mut ids: Vec<i64> = claimed.iter().map(|c| c.event.id).collect();
+    ids.sort();
+    ids
+}
+
+/// An attempt at `t` that ended as `status`.
+fn attempt(status: DeliveryStatus, t: OffsetDateTime, status_code: i64, error: Option<&str>) -> AttemptRecord {
+    AttemptRecord {
+        status,
+        attempted_at: t,
+        status_code: Some(status_code),
+        error: error.map(str::to_string),
+        next_attempt_at: t,
+    }
+}
+
 async fn scim_targets_fan_out_claim_in_order_and_replay(backend: Backend) {
     let f = roster_testkit::or_skip!(fixture(backend).await);
-    let store = &f.store;
+    let store = &*f.store;
     store
         .append_outbox_events(&[event(1, "user.created", 100)])
         .await
         .unwrap();
-    let users_only = store
-        .insert_scim_target(&target(1, "a", false), &NO_JOURNAL)
-        .await
-        .unwrap();
+    let users_only = add_target(store, &target(1, "a", false)).await;
     assert!(users_only.start_seq >= 1, "starts after the events already there");
-    store
-        .insert_scim_target(&target(2, "b", true), &NO_JOURNAL)
-        .await
-        .unwrap();
+    add_target(store, &target(2, "b", true)).await;
     assert!(matches!(
         store.insert_scim_target(&target(3, "a", true), &NO_JOURNAL).await,
         Err(StoreError::Conflict { field: "name" })
@@ -67,40 +100,24 @@ async fn scim_targets_fan_out_claim_in_order_and_replay(backend: Backend) {
         .map(|t| t.name)
         .collect();
     assert_eq!(names, ["a", "b"]);
-    store
-        .append_outbox_events(&[
-            event(2, "user.created", 200),
-            event(3, "user.updated", 200),
-            event(4, "group.created", 300),
-            event(5, "session.revoked", 200),
-        ])
-        .await
-        .unwrap();
-    let t = now();
-    assert_eq!(store.fan_out_scim(t, USERS, GROUPS).await.unwrap(), 5);
+    let events = [
+        event(2, "user.created", 200),
+        event(3, "user.updated", 200),
+        event(4, "group.created", 300),
+        event(5, "session.revoked", 200),
+    ];
+    let (t, queued) = queue(store, &events, USERS, GROUPS).await;
+    assert_eq!(queued, 5);
     assert_eq!(store.fan_out_scim(t, USERS, GROUPS).await.unwrap(), 0, "queued once");
     // The first of each (target, subject) only: user 200's update waits for its creation.
-    let lease = t + Duration::seconds(30);
-    let claimed = store.claim_scim_deliveries("w1", t, lease, 10).await.unwrap();
+    let claimed = claim(store, "w1", t).await;
     let mut got: Vec<(i64, i64)> = claimed.iter().map(|c| (c.target.id, c.event.id)).collect();
     got.sort();
     assert_eq!(got, [(1, 2), (2, 2), (2, 4)]);
-    assert!(
-        store
-            .claim_scim_deliveries("w2", t, lease, 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(claim(store, "w2", t).await.is_empty());
     let first = claimed.iter().find(|c| c.target.id == 1).unwrap();
     assert_eq!(first.target.name, "a");
-    let record = AttemptRecord {
-        status: DeliveryStatus::Failed,
-        attempted_at: t,
-        status_code: Some(403),
-        error: Some("HTTP 403".into()),
-        next_attempt_at: t,
-    };
+    let record = attempt(DeliveryStatus::Failed, t, 403, Some("HTTP 403"));
     assert!(
         !store
             .record_scim_attempt(first.delivery.id, "w2", &record)
@@ -114,8 +131,7 @@ async fn scim_targets_fan_out_claim_in_order_and_replay(backend: Backend) {
             .unwrap()
     );
     // Failed: the next one of that user goes on.
-    let next = store.claim_scim_deliveries("w1", t, lease, 10).await.unwrap();
-    assert_eq!(next.iter().map(|c| c.event.id).collect::<Vec<_>>(), [3]);
+    assert_eq!(ids(&claim(store, "w1", t).await), [3]);
     let failed = store
         .list_scim_deliveries(&DeliveryQuery {
             subscription_id: Some(1),
@@ -161,42 +177,24 @@ fn group_event(id: i64, event_type: &str, subject: i64, group: i64) -> OutboxEve
 /// kept only under the claim of the delivery that found or made it.
 async fn scim_group_pushes_go_one_at_a_time_and_keep_the_target_id(backend: Backend) {
     let f = roster_testkit::or_skip!(fixture(backend).await);
-    let store = &f.store;
-    store
-        .insert_scim_target(&target(11, "g", true), &NO_JOURNAL)
-        .await
-        .unwrap();
+    let store = &*f.store;
+    add_target(store, &target(11, "g", true)).await;
     let (group, alice, bob, carol) = (900, 901, 902, 903);
-    store
-        .append_outbox_events(&[
-            group_event(21, "group.created", group, group),
-            group_event(22, "group.member_added", alice, group),
-            group_event(23, "group.member_added", bob, group),
-            event(24, "user.created", carol),
-            group_event(25, "group.renamed", group, group),
-        ])
-        .await
-        .unwrap();
-    let t = now();
+    let events = [
+        group_event(21, "group.created", group, group),
+        group_event(22, "group.member_added", alice, group),
+        group_event(23, "group.member_added", bob, group),
+        event(24, "user.created", carol),
+        group_event(25, "group.renamed", group, group),
+    ];
     let users: &[&str] = &["user.created"];
     let groups: &[&str] = &["group.created", "group.member_added", "group.renamed"];
-    assert_eq!(store.fan_out_scim(t, users, groups).await.unwrap(), 5);
-    let lease = t + Duration::seconds(30);
-    fn ids(claimed: &[roster_core::store::ClaimedScimDelivery]) -> Vec<i64> {
-        let mut ids: Vec<i64> = claimed.iter().map(|c| c.event.id).collect();
-        ids.sort();
-        ids
-    }
+    let (t, queued) = queue(store, &events, users, groups).await;
+    assert_eq!(queued, 5);
     // The group's creation and Carol's: the memberships wait for the group.
-    let first = store.claim_scim_deliveries("w1", t, lease, 10).await.unwrap();
+    let first = claim(store, "w1", t).await;
     assert_eq!(ids(&first), [21, 24]);
-    assert!(
-        store
-            .claim_scim_deliveries("w2", t, lease, 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(claim(store, "w2", t).await.is_empty());
     let created = first.iter().find(|c| c.event.id == 21).unwrap();
     // Kept under the claim only.
     assert!(
@@ -220,13 +218,7 @@ async fn scim_group_pushes_go_one_at_a_time_and_keep_the_target_id(backend: Back
             .as_deref(),
         Some("remote-1")
     );
-    let delivered = AttemptRecord {
-        status: DeliveryStatus::Delivered,
-        attempted_at: t,
-        status_code: Some(201),
-        error: None,
-        next_attempt_at: t,
-    };
+    let delivered = attempt(DeliveryStatus::Delivered, t, 201, None);
     for c in &first {
         assert!(
             store
@@ -237,15 +229,9 @@ async fn scim_group_pushes_go_one_at_a_time_and_keep_the_target_id(backend: Back
     }
     // One membership at a time, then the rename.
     for expected in [22, 23, 25] {
-        let next = store.claim_scim_deliveries("w1", t, lease, 10).await.unwrap();
+        let next = claim(store, "w1", t).await;
         assert_eq!(ids(&next), [expected]);
-        assert!(
-            store
-                .claim_scim_deliveries("w2", t, lease, 10)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert!(claim(store, "w2", t).await.is_empty());
         assert!(
             store
                 .record_scim_attempt(next[0].delivery.id, "w1", &delivered)
@@ -253,13 +239,7 @@ async fn scim_group_pushes_go_one_at_a_time_and_keep_the_target_id(backend: Back
                 .unwrap()
         );
     }
-    assert!(
-        store
-            .claim_scim_deliveries("w1", t, lease, 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(claim(store, "w1", t).await.is_empty());
     store.forget_scim_target_group(11, GroupId(group)).await.unwrap();
     assert_eq!(store.get_scim_target_group(11, GroupId(group)).await.unwrap(), None);
 }

@@ -7,34 +7,35 @@
 //! What a directory sends beyond those (`externalId`, the parts of the name, more emails,
 //! the enterprise extension, ...) is kept as sent in the user's SCIM record and returned.
 //! A SCIM group is a Roster group: `displayName` its name, `members` its members.
+//!
+//! Here: reading a request's resource, and the writes (create, replace, PATCH, delete).
+//! `render` makes a resource's representation and projects it onto the attributes asked
+//! for; `list` answers listings (filters, sorts, pages); `filter`, `patch` and
+//! `schema` hold the filter language, PatchOp and the discovery documents.
 
 mod filter;
+mod list;
 mod patch;
+mod render;
 mod schema;
 
-pub use filter::{ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
+pub use list::{LIST_SCHEMA, MAX_RESULTS, ScimList, ScimListQuery};
+pub use render::project_attributes;
 pub use schema::{resource_type_by_id, resource_types, schema_by_id, schemas, service_provider_config};
 
 use super::users::{NewUser, Patch, ProfileChanges, not_found};
-use super::{Actor, AdminUserChanges, Core, GroupChanges, ListUsers, NewGroup, UserListing};
+use super::{Actor, AdminUserChanges, Core, GroupChanges, NewGroup};
 use crate::error::{Error, Refusal, Result};
 use crate::id::{GroupId, UserId};
 use crate::journal::{JournalBuilder, journal_extra};
-use crate::store::{Group, ScimKind, ScimRecord};
-use crate::user::{User, rfc3339};
-use filter::{AttrPath, Filter, get_ci, parse_filter};
+use crate::store::{ScimKind, ScimRecord};
+use filter::get_ci;
 use serde_json::{Map, Value, json};
-use std::cmp::Ordering;
-use std::collections::BTreeMap;
 
 /// The API key scope that opens the SCIM routes (administrators only may grant it).
 pub const SCOPE_SCIM: &str = "scim";
-/// The ListResponse message's schema.
-pub const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 /// The Error message's schema.
 pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
-/// The most resources one page holds (a larger `count` is lowered to it).
-pub const MAX_RESULTS: i64 = 200;
 
 /// Which resource type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,171 +60,6 @@ impl ScimResourceKind {
     }
 }
 
-/// A listing request: the query parameters of `GET /Users` and `GET /Groups`.
-#[derive(Debug, Clone, Default)]
-pub struct ScimListQuery {
-    pub filter: Option<String>,
-    /// 1-based; below 1 counts as 1.
-    pub start_index: Option<i64>,
-    /// Below 0 counts as 0; above [`MAX_RESULTS`] as that.
-    pub count: Option<i64>,
-    pub sort_by: Option<String>,
-    /// `ascending` (the default) or `descending`.
-    pub sort_order: Option<String>,
-}
-
-/// A page of resources.
-#[derive(Debug, Clone)]
-pub struct ScimList {
-    pub total_results: i64,
-    pub start_index: i64,
-    pub resources: Vec<Value>,
-}
-
-impl ScimList {
-    /// The ListResponse message.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "schemas": [LIST_SCHEMA],
-            "totalResults": self.total_results,
-            "startIndex": self.start_index,
-            "itemsPerPage": self.resources.len(),
-            "Resources": self.resources,
-        })
-    }
-}
-
-/// Keeps only the `attributes` asked for, or drops the `excluded` ones (comma-separated
-/// attribute paths; `id`, `schemas` and `meta.resourceType` always stay).
-pub fn project_attributes(resource: Value, attributes: Option<&str>, excluded: Option<&str>) -> Result<Value> {
-    let parse = |field: &'static str, list: &str| -> Result<Vec<AttrPath>> {
-        list.split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|p| AttrPath::parse(p).map_err(|_| Error::invalid(field, format!("{p:?} is not an attribute path"))))
-            .collect()
-    };
-    let Value::Object(object) = resource else {
-        return Ok(resource);
-    };
-    let always = |k: &str| k == "id" || k == "schemas";
-    if let Some(list) = attributes.filter(|s| !s.trim().is_empty()) {
-        let wanted = parse("attributes", list)?;
-        let mut out = Map::new();
-        for (key, value) in object {
-            if always(&key) || key == "meta" {
-                if key == "meta" && !wanted.iter().any(|p| p.is("meta", None)) {
-                    let mut meta = Map::new();
-                    if let Some(t) = value.get("resourceType") {
-                        meta.insert("resourceType".into(), t.clone());
-                    }
-                    for p in wanted.iter().filter(|p| p.name.eq_ignore_ascii_case("meta")) {
-                        if let Some(sub) = &p.sub
-                            && let Some(v) = get_ci(&value, sub)
-                        {
-                            meta.insert(sub.clone(), v.clone());
-                        }
-                    }
-                    out.insert(key, Value::Object(meta));
-                } else {
-                    out.insert(key, value);
-                }
-                continue;
-            }
-            let is_urn = key.to_ascii_lowercase().starts_with("urn:");
-            let picks: Vec<&AttrPath> = wanted
-                .iter()
-                .filter(|p| {
-                    if is_urn {
-                        p.urn.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(&key))
-                            || (p.urn.is_none() && p.name.eq_ignore_ascii_case(&key))
-                    } else {
-                        p.urn.is_none() && p.name.eq_ignore_ascii_case(&key)
-                    }
-                })
-                .collect();
-            if picks.is_empty() {
-                continue;
-            }
-            if is_urn {
-                let mut ext = Map::new();
-                for p in &picks {
-                    if let Some(v) = get_ci(&value, &p.name) {
-                        ext.insert(p.name.clone(), v.clone());
-                    }
-                }
-                if !ext.is_empty() {
-                    out.insert(key, Value::Object(ext));
-                }
-            } else if picks.iter().any(|p| p.sub.is_none()) {
-                out.insert(key, value);
-            } else {
-                let subs: Vec<&str> = picks.iter().filter_map(|p| p.sub.as_deref()).collect();
-                let keep = |v: &Value| -> Value {
-                    match v {
-                        Value::Object(o) => Value::Object(
-                            o.iter()
-                                .filter(|(k, _)| subs.iter().any(|s| s.eq_ignore_ascii_case(k)))
-                                .map(|(k, v)| (k.clone(), v.clone()))
-                                .collect(),
-                        ),
-                        other => other.clone(),
-                    }
-                };
-                let value = match &value {
-                    Value::Array(items) => Value::Array(items.iter().map(keep).collect()),
-                    other => keep(other),
-                };
-                out.insert(key, value);
-            }
-        }
-        return Ok(Value::Object(out));
-    }
-    if let Some(list) = excluded.filter(|s| !s.trim().is_empty()) {
-        let dropped = parse("excludedAttributes", list)?;
-        let mut object = object;
-        for p in dropped {
-            let container = match &p.urn {
-                Some(urn) => {
-                    let key = object.keys().find(|k| k.eq_ignore_ascii_case(urn)).cloned();
-                    match key.and_then(|k| object.get_mut(&k)).and_then(Value::as_object_mut) {
-                        Some(c) => c,
-                        None => continue,
-                    }
-                }
-                None => &mut object,
-            };
-            let Some(key) = container.keys().find(|k| k.eq_ignore_ascii_case(&p.name)).cloned() else {
-                continue;
-            };
-            if p.urn.is_none() && always(&key) {
-                continue;
-            }
-            match &p.sub {
-                None => {
-                    container.remove(&key);
-                }
-                Some(sub) => {
-                    let strip = |v: &mut Value| {
-                        if let Some(o) = v.as_object_mut()
-                            && let Some(k) = o.keys().find(|k| k.eq_ignore_ascii_case(sub)).cloned()
-                        {
-                            o.remove(&k);
-                        }
-                    };
-                    match container.get_mut(&key) {
-                        Some(Value::Array(items)) => items.iter_mut().for_each(strip),
-                        Some(v) => strip(v),
-                        None => {}
-                    }
-                }
-            }
-        }
-        return Ok(Value::Object(object));
-    }
-    Ok(Value::Object(object))
-}
-
 /// The attributes Roster maps onto its own fields, or makes itself, and so does not keep in a
 /// SCIM record.
 const NOT_KEPT: &[&str] = &[
@@ -237,12 +73,6 @@ const NOT_KEPT: &[&str] = &[
     "groups",
     "members",
 ];
-
-/// The version (weak ETag) of a resource: a digest of its representation.
-fn version_of(resource: &Value) -> String {
-    let digest = crate::token::digest(&resource.to_string());
-    format!("W/\"{}\"", &digest[..16])
-}
 
 /// Fails unless `if_match` (an `If-Match` header's value) names the resource's version (or
 /// is `*` or absent).
@@ -369,156 +199,6 @@ fn kept_attributes(body: &Value) -> Value {
     Value::Object(kept)
 }
 
-/// A JSON object's member, replaced or set.
-fn set(object: &mut Map<String, Value>, key: &str, value: Value) {
-    if let Some(k) = object.keys().find(|k| k.eq_ignore_ascii_case(key)).cloned() {
-        object.remove(&k);
-    }
-    object.insert(key.to_string(), value);
-}
-
-fn remove(object: &mut Map<String, Value>, key: &str) {
-    if let Some(k) = object.keys().find(|k| k.eq_ignore_ascii_case(key)).cloned() {
-        object.remove(&k);
-    }
-}
-
-/// The SCIM representation of a user.
-fn render_user(user: &User, record: Option<&ScimRecord>, groups: &[Group], base: &str) -> Value {
-    let mut out = match record.map(|r| &r.attributes) {
-        Some(Value::Object(kept)) => kept.clone(),
-        _ => Map::new(),
-    };
-    let mut schemas = vec![json!(USER_SCHEMA)];
-    if out.keys().any(|k| k.eq_ignore_ascii_case(ENTERPRISE_SCHEMA)) {
-        schemas.push(json!(ENTERPRISE_SCHEMA));
-    }
-    set(&mut out, "schemas", Value::Array(schemas));
-    set(&mut out, "id", json!(user.id.to_string()));
-    if let Some(external) = record.and_then(|r| r.external_id.as_deref()) {
-        set(&mut out, "externalId", json!(external));
-    }
-    let username = user
-        .username
-        .clone()
-        .or_else(|| user.email.clone())
-        .unwrap_or_else(|| user.id.to_string());
-    set(&mut out, "userName", json!(username));
-    match &user.name {
-        Some(name) => {
-            let kept_display = get_ci(&Value::Object(out.clone()), "displayName")
-                .and_then(Value::as_str)
-                .map(str::to_string);
-            if kept_display.as_deref() != Some(name.as_str()) {
-                // The name changed in Roster (or came from the parts of `name`).
-                let from_parts = kept_display.is_none() && get_ci(&Value::Object(out.clone()), "name").is_some();
-                if !from_parts {
-                    set(&mut out, "displayName", json!(name));
-                }
-            }
-        }
-        None => remove(&mut out, "displayName"),
-    }
-    set(&mut out, "active", json!(user.active));
-    // The emails as kept, with Roster's email as the primary one.
-    let mut emails: Vec<Value> = match get_ci(&Value::Object(out.clone()), "emails") {
-        Some(Value::Array(items)) => items.clone(),
-        _ => Vec::new(),
-    };
-    match &user.email {
-        Some(email) => {
-            let same = |e: &Value| {
-                get_ci(e, "value")
-                    .and_then(Value::as_str)
-                    .is_some_and(|v| v.eq_ignore_ascii_case(email))
-            };
-            if !emails.iter().any(same) {
-                let at = emails
-                    .iter()
-                    .position(|e| get_ci(e, "primary").and_then(filter::loose_bool) == Some(true))
-                    .or(if emails.is_empty() { None } else { Some(0) });
-                match at {
-                    Some(i) => {
-                        if let Some(o) = emails[i].as_object_mut() {
-                            set(o, "value", json!(email));
-                        }
-                    }
-                    None => emails.push(json!({"value": email, "primary": true})),
-                }
-            }
-            set(&mut out, "emails", Value::Array(emails));
-        }
-        None => remove(&mut out, "emails"),
-    }
-    if groups.is_empty() {
-        remove(&mut out, "groups");
-    } else {
-        let groups: Vec<Value> = groups
-            .iter()
-            .map(|g| {
-                json!({
-                    "value": g.id.to_string(),
-                    "display": g.name,
-                    "$ref": format!("{base}/Groups/{}", g.id),
-                    "type": "direct",
-                })
-            })
-            .collect();
-        set(&mut out, "groups", Value::Array(groups));
-    }
-    let modified = record.map_or(user.updated_at, |r| r.updated_at.max(user.updated_at));
-    let meta = json!({
-        "resourceType": "User",
-        "created": rfc3339(user.created_at),
-        "lastModified": rfc3339(modified.max(user.created_at)),
-        "location": format!("{base}/Users/{}", user.id),
-    });
-    set(&mut out, "meta", meta);
-    let mut resource = Value::Object(out);
-    let version = version_of(&resource);
-    resource["meta"]["version"] = json!(version);
-    resource
-}
-
-/// The SCIM representation of a group.
-fn render_group(group: &Group, record: Option<&ScimRecord>, members: &[UserId], base: &str) -> Value {
-    let mut out = match record.map(|r| &r.attributes) {
-        Some(Value::Object(kept)) => kept.clone(),
-        _ => Map::new(),
-    };
-    remove(&mut out, "description");
-    set(&mut out, "schemas", json!([GROUP_SCHEMA]));
-    set(&mut out, "id", json!(group.id.to_string()));
-    if let Some(external) = record.and_then(|r| r.external_id.as_deref()) {
-        set(&mut out, "externalId", json!(external));
-    }
-    set(&mut out, "displayName", json!(group.name));
-    if members.is_empty() {
-        remove(&mut out, "members");
-    } else {
-        let members: Vec<Value> = members
-            .iter()
-            .map(|m| json!({"value": m.to_string(), "$ref": format!("{base}/Users/{m}")}))
-            .collect();
-        set(&mut out, "members", Value::Array(members));
-    }
-    let modified = record.map_or(group.updated_at, |r| r.updated_at.max(group.updated_at));
-    set(
-        &mut out,
-        "meta",
-        json!({
-            "resourceType": "Group",
-            "created": rfc3339(group.created_at),
-            "lastModified": rfc3339(modified.max(group.created_at)),
-            "location": format!("{base}/Groups/{}", group.id),
-        }),
-    );
-    let mut resource = Value::Object(out);
-    let version = version_of(&resource);
-    resource["meta"]["version"] = json!(version);
-    resource
-}
-
 /// What a Group resource says of Roster's own fields.
 struct GroupFields {
     name: String,
@@ -566,27 +246,6 @@ fn read_group(body: &Value) -> Result<GroupFields> {
     })
 }
 
-/// Orders resources by the first value at `path` (resources without one last).
-fn sort_resources(resources: &mut [Value], path: &AttrPath, descending: bool) {
-    resources.sort_by(|a, b| {
-        let first = |r: &Value| path.values(r).first().map(|v| (*v).clone());
-        let ordering = match (first(a), first(b)) {
-            (Some(x), Some(y)) => filter::order(path, &x, &y).unwrap_or(Ordering::Equal),
-            (Some(_), None) => return Ordering::Less,
-            (None, Some(_)) => return Ordering::Greater,
-            (None, None) => Ordering::Equal,
-        };
-        if descending { ordering.reverse() } else { ordering }
-    });
-}
-
-/// Reads the page bounds: (start index, count).
-fn page_bounds(query: &ScimListQuery) -> (i64, i64) {
-    let start = query.start_index.unwrap_or(1).max(1);
-    let count = query.count.unwrap_or(MAX_RESULTS).clamp(0, MAX_RESULTS);
-    (start, count)
-}
-
 impl Core {
     /// Fails unless the caller holds an API key with the `scim` scope (whose owner is still
     /// an administrator).
@@ -596,61 +255,6 @@ impl Core {
         } else {
             Err(Error::Forbidden(Refusal::ScimScopeRequired))
         }
-    }
-
-    /// The SCIM records of `ids`, by id.
-    async fn scim_records(&self, kind: ScimResourceKind, ids: &[i64]) -> Result<BTreeMap<i64, ScimRecord>> {
-        Ok(self
-            .store
-            .get_scim_records(kind.store_kind(), ids)
-            .await?
-            .into_iter()
-            .map(|r| (r.local_id, r))
-            .collect())
-    }
-
-    /// Renders users with their records and groups.
-    async fn render_users(&self, users: &[User], base: &str) -> Result<Vec<Value>> {
-        let ids: Vec<i64> = users.iter().map(|u| u.id.0).collect();
-        let records = self.scim_records(ScimResourceKind::User, &ids).await?;
-        let user_ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
-        let mut groups: BTreeMap<UserId, Vec<Group>> = BTreeMap::new();
-        for (user, group) in self.store.list_groups_of_users(&user_ids).await? {
-            groups.entry(user).or_default().push(group);
-        }
-        Ok(users
-            .iter()
-            .map(|u| {
-                render_user(
-                    u,
-                    records.get(&u.id.0),
-                    groups.get(&u.id).map_or(&[][..], Vec::as_slice),
-                    base,
-                )
-            })
-            .collect())
-    }
-
-    /// Renders groups with their records and members.
-    async fn render_groups(&self, groups: &[Group], base: &str) -> Result<Vec<Value>> {
-        let ids: Vec<i64> = groups.iter().map(|g| g.id.0).collect();
-        let records = self.scim_records(ScimResourceKind::Group, &ids).await?;
-        let group_ids: Vec<GroupId> = groups.iter().map(|g| g.id).collect();
-        let mut members: BTreeMap<GroupId, Vec<UserId>> = BTreeMap::new();
-        for (group, user) in self.store.list_members_of_groups(&group_ids).await? {
-            members.entry(group).or_default().push(user);
-        }
-        Ok(groups
-            .iter()
-            .map(|g| {
-                render_group(
-                    g,
-                    records.get(&g.id.0),
-                    members.get(&g.id).map_or(&[][..], Vec::as_slice),
-                    base,
-                )
-            })
-            .collect())
     }
 
     /// One resource, rendered (NotFound when absent).
@@ -672,167 +276,6 @@ impl Core {
             }
         };
         rendered.into_iter().next().ok_or(Error::NotFound("resource"))
-    }
-
-    /// Users that may match `filter`: the few its top-level equalities name (a username,
-    /// an email, an `externalId`, an id), looked up by index; None when it names none of
-    /// those, and every user must be looked at.
-    async fn user_candidates(&self, filter: &Filter) -> Result<Option<Vec<User>>> {
-        for (path, value) in filter.required_equal() {
-            let ids: Vec<UserId> = if path.is("userName", None) {
-                match self.store.find_user_by_username(&value.to_lowercase()).await {
-                    Ok(u) => vec![u.id],
-                    Err(crate::store::StoreError::NotFound) => match self.store.find_user_by_login(value).await {
-                        // A user without a username shows its email as its userName.
-                        Ok(u) if u.username.is_none() => vec![u.id],
-                        Ok(_) | Err(crate::store::StoreError::NotFound) => Vec::new(),
-                        Err(e) => return Err(e.into()),
-                    },
-                    Err(e) => return Err(e.into()),
-                }
-            } else if path.is("externalId", None) {
-                self.store
-                    .find_scim_external_id(ScimKind::User, value)
-                    .await?
-                    .into_iter()
-                    .map(UserId)
-                    .collect()
-            } else if path.is("id", None) {
-                value.parse::<i64>().ok().map(UserId).into_iter().collect()
-            } else if path.is("emails", None) || path.is("emails", Some("value")) {
-                match self.store.find_user_by_login(value).await {
-                    Ok(u) => vec![u.id],
-                    Err(crate::store::StoreError::NotFound) => Vec::new(),
-                    Err(e) => return Err(e.into()),
-                }
-            } else {
-                continue;
-            };
-            let mut users = Vec::new();
-            for id in ids {
-                match self.store.get_user(id).await {
-                    Ok(u) => users.push(u),
-                    Err(crate::store::StoreError::NotFound) => {}
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            return Ok(Some(users));
-        }
-        Ok(None)
-    }
-
-    /// A page of users or groups: filtered, sorted, from `start_index`, `count` of them.
-    pub async fn scim_list(
-        &self,
-        actor: &Actor,
-        kind: ScimResourceKind,
-        base: &str,
-        query: &ScimListQuery,
-    ) -> Result<ScimList> {
-        self.require_scim(actor)?;
-        let filter = query
-            .filter
-            .as_deref()
-            .filter(|f| !f.trim().is_empty())
-            .map(parse_filter)
-            .transpose()?;
-        let sort = query
-            .sort_by
-            .as_deref()
-            .filter(|s| !s.trim().is_empty())
-            .map(|s| {
-                AttrPath::parse(s.trim())
-                    .map_err(|_| Error::invalid("sortBy", format!("{s:?} is not an attribute path")))
-            })
-            .transpose()?;
-        let descending = match query.sort_order.as_deref().map(str::to_ascii_lowercase).as_deref() {
-            None | Some("") | Some("ascending") => false,
-            Some("descending") => true,
-            Some(_) => return Err(Error::invalid("sortOrder", "must be ascending or descending")),
-        };
-        let (start, count) = page_bounds(query);
-        // Neither a filter nor a sort: a page of users straight from the store, by creation.
-        if kind == ScimResourceKind::User && filter.is_none() && sort.is_none() {
-            let request = ListUsers {
-                limit: Some(u32::try_from(count.max(1)).unwrap_or(1)),
-                with_total: true,
-                ..ListUsers::default()
-            };
-            let page = self
-                .list_users_by_offset(actor, UserListing::Administered, request, (start - 1) as u64)
-                .await?;
-            let users = if count == 0 { Vec::new() } else { page.users };
-            return Ok(ScimList {
-                total_results: page.total,
-                start_index: start,
-                resources: self.render_users(&users, base).await?,
-            });
-        }
-        let mut resources = match kind {
-            ScimResourceKind::User => {
-                let users = match filter.as_ref() {
-                    Some(f) => self.user_candidates(f).await?,
-                    None => None,
-                };
-                let users = match users {
-                    Some(users) => users,
-                    None => {
-                        // Every user is read and rendered to be filtered or sorted: refused past
-                        // the configured number, rather than held in memory.
-                        let everyone = self.count_matching_users(&crate::store::UserQuery::default()).await?;
-                        let most = i64::try_from(self.config.scim_max_scanned_users).unwrap_or(i64::MAX);
-                        if everyone > most {
-                            return Err(Error::invalid(
-                                "too_many",
-                                format!(
-                                    "this filter or sort would read all {everyone} users (at most {most}): \
-                                     filter by userName, emails, externalId or id"
-                                ),
-                            ));
-                        }
-                        self.list_users_by_offset(
-                            actor,
-                            UserListing::Administered,
-                            ListUsers {
-                                limit: None,
-                                ..ListUsers::default()
-                            },
-                            0,
-                        )
-                        .await?
-                        .users
-                    }
-                };
-                self.render_users(&users, base).await?
-            }
-            ScimResourceKind::Group => {
-                let groups = self.store.list_groups().await?;
-                self.render_groups(&groups, base).await?
-            }
-        };
-        if let Some(f) = &filter {
-            let mut kept = Vec::with_capacity(resources.len());
-            for r in resources {
-                if f.matches(&r)? {
-                    kept.push(r);
-                }
-            }
-            resources = kept;
-        }
-        if let Some(path) = &sort {
-            sort_resources(&mut resources, path, descending);
-        }
-        let total = resources.len() as i64;
-        let page: Vec<Value> = resources
-            .into_iter()
-            .skip((start - 1) as usize)
-            .take(count as usize)
-            .collect();
-        Ok(ScimList {
-            total_results: total,
-            start_index: start,
-            resources: page,
-        })
     }
 
     /// The SCIM record a directory sent for a resource of `kind`, checked, as an addition to

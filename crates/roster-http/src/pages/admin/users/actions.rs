@@ -177,14 +177,9 @@ pub async fn role(
         Err(error) => return error_page(&state, &admin, &error),
     };
     if user.role == Role::Admin && role != Role::Admin {
-        let ask = Ask {
-            action: format!("/admin/users/{id}/role"),
-            question: fill(admin.t.confirm_demote, &[("user", &display_name(&user))]),
-            hidden: vec![("role", role.as_str().to_string())],
-            typed: None,
-            cancel: format!("/admin/users/{id}"),
-        };
-        if let Err(response) = confirm(&state, &admin, &meta, ask, &form.confirmation).await {
+        let question = ("role", admin.t.confirm_demote, false);
+        let hidden = vec![("role", role.as_str().to_string())];
+        if let Err(response) = confirm_on(&state, &admin, &meta, &user, question, hidden, &form.confirmation).await {
             return response;
         }
     }
@@ -301,10 +296,7 @@ pub async fn send_reset_link(
     Path(id): Path<String>,
     AdminForm { admin, .. }: AdminForm<Empty>,
 ) -> Response {
-    let id: UserId = match path_id(&state, &admin, &id, "user") {
-        Ok(id) => id,
-        Err(response) => return response,
-    };
+    let id = user_id!(state, admin, id);
     match state
         .core
         .send_password_reset(&admin.actor, id, RESET_LINK_LIFETIME, RESET_PASSWORD_PATH)
@@ -333,14 +325,36 @@ fn shown_reset_link(state: &AppState, admin: &Admin, id: UserId, link: &ResetLin
     render(state, admin, StatusCode::OK, &page)
 }
 
-/// A dangerous action on user `id` (at `path` under the user's): the question of `text`
-/// (`{user}`), typed confirmation when `typed`.
+/// The confirmation of a dangerous action on `user` (at `path` under the user's): the
+/// question of `text` (`{user}`), the action's own fields `hidden` sent again, typed
+/// confirmation (the user's login) when `typed`.
+async fn confirm_on(
+    state: &AppState,
+    admin: &Admin,
+    meta: &Meta,
+    user: &User,
+    (path, text, typed): (&str, &str, bool),
+    hidden: Vec<(&'static str, String)>,
+    given: &Confirmation,
+) -> Result<(), Response> {
+    let id = user.id;
+    let ask = Ask {
+        action: format!("/admin/users/{id}/{path}"),
+        question: fill(text, &[("user", &display_name(user))]),
+        hidden,
+        typed: typed.then(|| login_of(user)),
+        cancel: format!("/admin/users/{id}"),
+    };
+    confirm(state, admin, meta, ask, given).await
+}
+
+/// As [`confirm_on`], for user `id` (read first), with no fields of the action's own.
 async fn ask_about(
     state: &AppState,
     admin: &Admin,
     meta: &Meta,
     id: UserId,
-    (path, text, typed): (&str, &str, bool),
+    question: (&str, &str, bool),
     given: &Confirmation,
 ) -> Result<(), Response> {
     let user = state
@@ -348,14 +362,7 @@ async fn ask_about(
         .get_user(&admin.actor, id)
         .await
         .map_err(|e| error_page(state, admin, &e))?;
-    let ask = Ask {
-        action: format!("/admin/users/{id}/{path}"),
-        question: fill(text, &[("user", &display_name(&user))]),
-        hidden: Vec::new(),
-        typed: typed.then(|| login_of(&user)),
-        cancel: format!("/admin/users/{id}"),
-    };
-    confirm(state, admin, meta, ask, given).await
+    confirm_on(state, admin, meta, &user, question, Vec::new(), given).await
 }
 
 /// `POST /admin/users/{id}/reset-two-factor` (confirmed).
