@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Counts the instructions the server executes per request under valgrind's callgrind: GET
 # /healthz, GET /v1/me (access token), GET /oidc/userinfo (a JWT access token from the code
-# flow), and the dialects' current user (Open WebUI GET /api/v1/auths/, Langflow whoami) and
+# flow), and the dialects' current user (Open WebUI GET /api/v1/auths/, Langflow whoami,
+# LibreChat GET /api/user, Plexichat GET /users/@me) and
 # user lists (Open WebUI page 2 and a deep page of 30, Langflow skip=50&limit=50) over
 # $users users (default 3,000, imported without passwords), with the native list's first pages
 # of 30 and 50 and a search for a few users, natively and through Open WebUI.
@@ -10,7 +11,8 @@
 #
 #   bench/callgrind.sh [path/to/roster] [requests] [users]
 #
-# CALLGRIND_KEEP=DIR keeps each route's callgrind dump in DIR (see callgrind_annotate).
+# CALLGRIND_KEEP=DIR keeps each route's callgrind dump in DIR (see callgrind_annotate);
+# CALLGRIND_LISTS=0 measures the single routes only, not the lists and searches.
 # Needs valgrind and curl; builds nothing (default binary: target/release/roster). Uses a
 # fresh SQLite database in a temporary directory; prints instructions per request.
 set -euo pipefail
@@ -100,6 +102,10 @@ measure /v1/me "$token"
 measure /oidc/userinfo "$access"
 measure /openwebui/api/v1/auths/ "$token"
 measure /langflow/api/v1/users/whoami "$token"
+measure /librechat/api/user "$token"
+measure /plexichat/users/@me "$token"
+# CALLGRIND_LISTS=0 stops here: the current-user routes only (the lists take most of the run).
+if [[ "${CALLGRIND_LISTS:-1}" == 0 ]]; then exit 0; fi
 measure "/openwebui/api/v1/users/?page=2" "$token" "$lists"
 measure "/openwebui/api/v1/users/?page=$deep" "$token" "$lists"
 measure "/langflow/api/v1/users/?skip=50&limit=50" "$token" "$lists"

@@ -57,20 +57,28 @@ id_type!(
 /// The first 8 bytes of every UUID that renders a snowflake id (the last 8 are the id).
 pub const UUID_MARKER: [u8; 8] = [0x72, 0x6f, 0x73, 0x74, 0x65, 0x72, 0x40, 0x01];
 
+/// [`UUID_MARKER`] as the first three groups of a hyphenated UUID, and the hyphen after them.
+const UUID_MARKER_TEXT: &str = "726f7374-6572-4001-";
+
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+fn push_hex(out: &mut String, byte: u8) {
+    out.push(char::from(HEX_DIGITS[usize::from(byte >> 4)]));
+    out.push(char::from(HEX_DIGITS[usize::from(byte & 0x0f)]));
+}
+
 /// Renders an id as a UUID (lower-case, hyphenated): the marker, then the id's 8 bytes.
+/// Written digit by digit: list pages render one or two per user.
 pub fn id_to_uuid(id: i64) -> String {
-    let mut bytes = [0u8; 16];
-    bytes[..8].copy_from_slice(&UUID_MARKER);
-    bytes[8..].copy_from_slice(&id.to_be_bytes());
-    let hex = hex::encode(bytes);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    let mut out = String::with_capacity(36);
+    out.push_str(UUID_MARKER_TEXT);
+    for (i, byte) in id.to_be_bytes().into_iter().enumerate() {
+        if i == 2 {
+            out.push('-');
+        }
+        push_hex(&mut out, byte);
+    }
+    out
 }
 
 /// Parses a UUID made by [`id_to_uuid`] (any case, hyphens optional); anything else, and a
@@ -137,7 +145,12 @@ pub fn timestamp_of(id: i64) -> OffsetDateTime {
 impl UserId {
     /// The id as 24 lower-case hex digits.
     pub fn to_object_id(self) -> String {
-        format!("{:024x}", self.0)
+        let mut out = String::with_capacity(24);
+        out.push_str("00000000");
+        for byte in self.0.to_be_bytes() {
+            push_hex(&mut out, byte);
+        }
+        out
     }
 
     /// Parses 24 hex digits (any case) made by [`UserId::to_object_id`]; anything else is an
@@ -191,6 +204,23 @@ mod tests {
 
     #[test]
     fn uuids_round_trip_and_reject_others() {
+        // Written digit by digit as the generic formatting wrote them.
+        for id in [1, 123_456_789, 0x0123_4567_89ab_cdef, i64::MAX] {
+            let mut bytes = [0u8; 16];
+            bytes[..8].copy_from_slice(&UUID_MARKER);
+            bytes[8..].copy_from_slice(&id.to_be_bytes());
+            let hex = hex::encode(bytes);
+            let formatted = format!(
+                "{}-{}-{}-{}-{}",
+                &hex[0..8],
+                &hex[8..12],
+                &hex[12..16],
+                &hex[16..20],
+                &hex[20..32]
+            );
+            assert_eq!(id_to_uuid(id), formatted);
+            assert_eq!(UserId(id).to_object_id(), format!("{id:024x}"));
+        }
         let uuid = id_to_uuid(123_456_789);
         assert_eq!(uuid.len(), 36);
         assert_eq!(id_from_uuid(&uuid).unwrap(), 123_456_789);

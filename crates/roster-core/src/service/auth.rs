@@ -376,8 +376,11 @@ impl Core {
     /// account authenticates too (see [`User::ensure_may_identify_at`]).
     pub(crate) async fn authenticate_access_token_for(&self, token: &str, allow_pending: bool) -> Result<Actor> {
         let now = self.clock.now();
-        let claims = self.verify_access_token(token, now).await?;
-        let (user_id, session_id) = claims.ids()?;
+        let VerifiedToken {
+            user: user_id,
+            session: session_id,
+            ..
+        } = self.verify_access_token(token, now).await?;
         crate::telemetry::note_request_user(user_id);
         let mut found = self.session_with_user(session_id).await?;
         let session = &mut found.record;
@@ -419,10 +422,7 @@ impl Core {
     /// account may still sign in).
     pub async fn access_token_holder(&self, token: &str) -> Result<Option<TokenHolder>> {
         let now = self.clock.now();
-        let Ok(claims) = self.verify_access_token(token, now).await else {
-            return Ok(None);
-        };
-        let Ok((user_id, _)) = claims.ids() else {
+        let Ok(VerifiedToken { user: user_id, .. }) = self.verify_access_token(token, now).await else {
             return Ok(None);
         };
         match self.store.get_user(user_id).await {
@@ -436,17 +436,24 @@ impl Core {
     }
 
     /// Checks an access token's signature (remembered per token, since it cannot change),
-    /// issuer and expiry. Says nothing about revocation: the caller checks the session.
-    async fn verify_access_token(&self, token: &str, now: time::OffsetDateTime) -> Result<AccessClaims> {
-        if let Some(claims) = self.verified_tokens.get(token) {
-            if claims.exp <= now.unix_timestamp() {
+    /// issuer and expiry, and reads the user and session it names. Says nothing about
+    /// revocation: the caller checks the session.
+    async fn verify_access_token(&self, token: &str, now: time::OffsetDateTime) -> Result<VerifiedToken> {
+        if let Some(verified) = self.verified_tokens.get(token) {
+            if verified.exp <= now.unix_timestamp() {
                 return Err(Error::InvalidToken);
             }
-            return Ok(claims);
+            return Ok(verified);
         }
         let claims = self.keys_for(token).await?.verify(token, now)?;
-        self.verified_tokens.insert(token.to_string(), claims.clone());
-        Ok(claims)
+        let (user, session) = claims.ids()?;
+        let verified = VerifiedToken {
+            user,
+            session,
+            exp: claims.exp,
+        };
+        self.verified_tokens.insert(token.to_string(), verified);
+        Ok(verified)
     }
 
     /// When an access token expires (Unix seconds): from its checked signature, issuer and
@@ -457,7 +464,7 @@ impl Core {
         self.verify_access_token(token, self.clock.now())
             .await
             .ok()
-            .map(|claims| claims.exp)
+            .map(|verified| verified.exp)
     }
 
     /// Whether a user's activity is due to be recorded (at most once per `activity_interval`,
@@ -572,6 +579,15 @@ impl Core {
         }
         Ok(session)
     }
+}
+
+/// What a checked access token says (see `Core::verify_access_token`): its user, its
+/// session and its expiry (Unix seconds), kept per token instead of its claims' text.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct VerifiedToken {
+    pub user: crate::id::UserId,
+    pub session: SessionId,
+    pub exp: i64,
 }
 
 /// What became of the account of an access token that no longer authenticates (see

@@ -29,9 +29,17 @@ pub fn validate_badge(raw: &str) -> Result<String> {
 
 impl Core {
     /// A user's badges, in the order they were given: public, any signed-in caller may read
-    /// them.
+    /// them. Remembered between requests (see [`super::user_facts`]).
     pub async fn badges_of(&self, user: UserId) -> Result<Vec<String>> {
-        Ok(self.store.list_user_badges(user).await?)
+        let badges = self
+            .facts
+            .badges
+            .get(&self.changes, user, async {
+                let badges = self.store.list_user_badges(user).await?;
+                Ok::<_, Error>(badges)
+            })
+            .await?;
+        Ok((*badges).clone())
     }
 
     /// Gives `user` a badge (administrators and the operator); returns the user's badges.

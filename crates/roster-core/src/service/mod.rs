@@ -41,6 +41,7 @@ mod terms;
 mod tiers;
 mod two_factor;
 mod user_counts;
+mod user_facts;
 mod user_pages;
 mod user_positions;
 mod user_settings;
@@ -114,6 +115,7 @@ pub use two_factor::{
     BackupCodes, CHALLENGE_TTL, LANGFLOW_STORE_API_KEY, MAX_CHALLENGE_ATTEMPTS, SecondFactor, TwoFactorEnrolment,
     TwoFactorStatus,
 };
+pub use user_facts::Permissions;
 pub use user_pages::{ListUsers, MAX_PAGE_SIZE, OffsetPage, UserListing, UserPage, cursor_after};
 pub use user_settings::{
     MAX_SETTING_KEY, MAX_SETTING_VALUE, MAX_USER_SETTINGS, RESERVED_SETTING_PREFIX, SETTING_VALUE_TOO_LONG,
@@ -285,14 +287,17 @@ pub struct Core {
     user_counts: user_counts::CountCache,
     /// Positions of offset paging (see [`user_positions`]).
     user_positions: user_positions::PositionCache,
-    /// Access tokens whose signature was checked, with their claims: verifying Ed25519 on
+    /// Access tokens whose signature was checked, with what they say: verifying Ed25519 on
     /// every request would cost more than the rest of the request. Revocation is still
     /// checked against the store each time.
-    verified_tokens: quick_cache::sync::Cache<String, crate::token::AccessClaims>,
+    verified_tokens: quick_cache::sync::Cache<String, auth::VerifiedToken>,
     /// Sessions and API keys with their users, remembered between requests and forgotten when
     /// the store marks a change (see [`credentials`]).
     sessions: credentials::SessionCache,
     api_keys: credentials::ApiKeyCache,
+    /// What the current-user routes show beside the user (permissions, two-factor, badges,
+    /// the Langflow store key), remembered by the same rule (see [`user_facts`]).
+    facts: user_facts::UserFacts,
     changes: Arc<crate::store::AuthChanges>,
     /// Delivers mail; None: nothing is sent (a log line says so, without the link).
     pub mailer: Option<Arc<dyn crate::mail::Mailer>>,
@@ -349,6 +354,7 @@ impl Core {
             verified_tokens: quick_cache::sync::Cache::new(VERIFIED_TOKEN_CACHE),
             sessions: quick_cache::sync::Cache::new(credentials::CREDENTIAL_CACHE),
             api_keys: quick_cache::sync::Cache::new(credentials::CREDENTIAL_CACHE),
+            facts: user_facts::UserFacts::default(),
             secrets,
             secrets_configured,
             oidc: oidc::OidcState::default(),

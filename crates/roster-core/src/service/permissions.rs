@@ -13,11 +13,13 @@
 //! Administrators pass every gate.
 
 use super::groups::validate_permissions;
+use super::user_facts::Permissions;
 use super::{Authority, Core};
 use crate::error::{Error, Refusal, Result};
 use crate::id::UserId;
 use crate::{Role, User};
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 /// The template every user starts from.
 pub const DEFAULT_TEMPLATE: &str = "default";
@@ -270,8 +272,28 @@ impl Core {
     }
 
     /// A user's effective permissions: the default template completed from `defaults`,
-    /// OR-merged with every group of the user.
+    /// OR-merged with every group of the user. Over the built-in defaults
+    /// ([`builtin_permissions_ref`]) they are remembered (see [`Core::builtin_effective_permissions`]).
     pub async fn effective_permissions(&self, user: UserId, defaults: &Value) -> Result<Value> {
+        if std::ptr::eq(defaults, builtin_permissions_ref()) {
+            return Ok(self.builtin_effective_permissions(user).await?.value().clone());
+        }
+        self.read_effective_permissions(user, defaults).await
+    }
+
+    /// A user's effective permissions over the built-in defaults ([`builtin_permissions_ref`]),
+    /// remembered between requests and forgotten on every change of the template, of the
+    /// user's groups or their permissions (see [`super::user_facts`]).
+    pub async fn builtin_effective_permissions(&self, user: UserId) -> Result<Arc<Permissions>> {
+        self.facts
+            .permissions
+            .get(&self.changes, user, async {
+                Permissions::new(self.read_effective_permissions(user, builtin_permissions_ref()).await?)
+            })
+            .await
+    }
+
+    async fn read_effective_permissions(&self, user: UserId, defaults: &Value) -> Result<Value> {
         let mut permissions = self.template_with_defaults(DEFAULT_TEMPLATE, defaults).await?;
         for group in self.store.list_groups_of_user(user).await? {
             or_merge(&mut permissions, &group.permissions);
@@ -302,14 +324,21 @@ impl Core {
         if user.role == Role::Admin {
             return Ok(Vec::new());
         }
-        let permissions = self.effective_permissions(user.id, builtin_permissions_ref()).await?;
-        Ok(forbidden_by(&permissions))
+        let permissions = self.builtin_effective_permissions(user.id).await?;
+        Ok(forbidden_by(permissions.value()))
     }
 
     /// Whether the user's effective permissions set `section.key` to true.
     pub async fn has_permission(&self, user: UserId, path: &[&str], defaults: &Value) -> Result<bool> {
-        let permissions = self.effective_permissions(user, defaults).await?;
-        let mut at = &permissions;
+        let (remembered, read);
+        let permissions = if std::ptr::eq(defaults, builtin_permissions_ref()) {
+            remembered = self.builtin_effective_permissions(user).await?;
+            remembered.value()
+        } else {
+            read = self.read_effective_permissions(user, defaults).await?;
+            &read
+        };
+        let mut at = permissions;
         for key in path {
             match at.get(key) {
                 Some(next) => at = next,

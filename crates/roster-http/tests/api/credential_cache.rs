@@ -2,11 +2,13 @@
 //! and every change that ends or alters them takes effect on the next request of the instance
 //! that made it, and within a second on another process over the same database (a second
 //! store here, as the admin commands or another instance have). While the notification
-//! channel is down, every request reads the database.
+//! channel is down, every request reads the database. The same holds for what the dialects'
+//! current-user routes show beside the user: the effective permissions (the template and the
+//! groups), two-factor authentication, badges and the Langflow store key.
 
-use roster_core::service::{AdminUserChanges, ListUsers, NewUser, UserListing};
+use roster_core::service::{AdminUserChanges, DEFAULT_TEMPLATE, GroupChanges, ListUsers, NewGroup, NewUser, UserListing};
 use roster_core::store::UserSort;
-use roster_core::{Core, CoreConfig, Role, Store};
+use roster_core::{Actor, Core, CoreConfig, Role, Store};
 use roster_testkit::app::TestApp;
 use roster_testkit::{Backend, backend_tests, spawn_app};
 use serde_json::json;
@@ -247,6 +249,231 @@ async fn changes_by_another_process_take_effect_within_a_second(backend: Backend
     store.close().await;
 }
 
+const OPENWEBUI_SESSION: &str = "/openwebui/api/v1/auths/";
+const LIBRECHAT_USER: &str = "/librechat/api/user";
+const PLEXICHAT_ME: &str = "/plexichat/users/@me";
+const LANGFLOW_WHOAMI: &str = "/langflow/api/v1/users/whoami";
+
+/// What `path` answers `token` at `pointer` (a JSON pointer into the body), after a 200.
+async fn shown(app: &TestApp, path: &str, token: &str, pointer: &str) -> serde_json::Value {
+    let r = app.get(path, Some(token)).await;
+    r.assert_status(200);
+    r.body
+        .pointer(pointer)
+        .cloned()
+        .unwrap_or_else(|| panic!("{path}: no {pointer} in {}", r.body))
+}
+
+/// Open WebUI's `permissions.chat.delete` for `token`.
+async fn may_delete_chats(app: &TestApp, token: &str) -> serde_json::Value {
+    shown(app, OPENWEBUI_SESSION, token, "/permissions/chat/delete").await
+}
+
+/// Asks twice (the second answered from what the core remembers) and expects `value` both
+/// times.
+async fn remembered(app: &TestApp, path: &str, token: &str, pointer: &str, value: serde_json::Value) {
+    assert!(app.core.credential_cache_live(), "the change watcher runs");
+    for _ in 0..2 {
+        assert_eq!(shown(app, path, token, pointer).await, value, "{path} {pointer}");
+    }
+}
+
+fn grant(delete: bool) -> serde_json::Value {
+    json!({"chat": {"delete": delete}})
+}
+
+async fn user_facts_change_on_the_next_request(backend: Backend) {
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
+    let admin = app.admin().await;
+    let by = app.core.authenticate_access_token(&admin.access_token).await.unwrap();
+    let user = app.user(Role::User).await;
+    let t = user.access_token.as_str();
+    let delete = "/permissions/chat/delete";
+
+    // The permission template, then a group: created, joined, its permissions changed, left,
+    // joined again and deleted.
+    remembered(&app, OPENWEBUI_SESSION, t, delete, json!(true)).await;
+    app.core
+        .set_permission_template(&by, DEFAULT_TEMPLATE, grant(false))
+        .await
+        .unwrap();
+    assert_eq!(may_delete_chats(&app, t).await, false, "the template");
+    remembered(&app, OPENWEBUI_SESSION, t, delete, json!(false)).await;
+    let group = app
+        .core
+        .create_group(
+            &by,
+            NewGroup {
+                name: "deleters".into(),
+                description: None,
+                permissions: Some(grant(true)),
+            },
+        )
+        .await
+        .unwrap();
+    app.core.add_group_members(&by, group.id, &[user.id]).await.unwrap();
+    assert_eq!(may_delete_chats(&app, t).await, true, "joined");
+    remembered(&app, OPENWEBUI_SESSION, t, delete, json!(true)).await;
+    let permissions = |value| GroupChanges {
+        permissions: Some(value),
+        ..GroupChanges::default()
+    };
+    app.core
+        .update_group(&by, group.id, permissions(json!({})))
+        .await
+        .unwrap();
+    assert_eq!(may_delete_chats(&app, t).await, false, "the group's grant removed");
+    app.core
+        .update_group(&by, group.id, permissions(grant(true)))
+        .await
+        .unwrap();
+    assert_eq!(may_delete_chats(&app, t).await, true, "the group's grant back");
+    app.core.remove_group_members(&by, group.id, &[user.id]).await.unwrap();
+    assert_eq!(may_delete_chats(&app, t).await, false, "left");
+    app.core.add_group_members(&by, group.id, &[user.id]).await.unwrap();
+    remembered(&app, OPENWEBUI_SESSION, t, delete, json!(true)).await;
+    app.core.delete_group(&by, group.id).await.unwrap();
+    assert_eq!(may_delete_chats(&app, t).await, false, "the group deleted");
+    // The permission routes of Open WebUI show the same.
+    let r = app.get("/openwebui/api/v1/users/permissions", Some(t)).await;
+    r.assert_status(200);
+    assert_eq!(r.body["chat"]["delete"], false);
+
+    // Two-factor authentication (LibreChat and Plexichat show it).
+    remembered(&app, LIBRECHAT_USER, t, "/twoFactorEnabled", json!(false)).await;
+    remembered(&app, PLEXICHAT_ME, t, "/totp_enabled", json!(false)).await;
+    super::two_factor::enable(&app, &user).await;
+    assert_eq!(shown(&app, LIBRECHAT_USER, t, "/twoFactorEnabled").await, true);
+    assert_eq!(shown(&app, PLEXICHAT_ME, t, "/totp_enabled").await, true);
+
+    // Badges.
+    remembered(&app, PLEXICHAT_ME, t, "/badges", json!([])).await;
+    app.core.add_badge(&by, user.id, "early").await.unwrap();
+    assert_eq!(shown(&app, PLEXICHAT_ME, t, "/badges").await, json!(["early"]));
+    remembered(&app, PLEXICHAT_ME, t, "/badges", json!(["early"])).await;
+    app.core.remove_badge(&by, user.id, "early").await.unwrap();
+    assert_eq!(shown(&app, PLEXICHAT_ME, t, "/badges").await, json!([]));
+
+    // The Langflow store key.
+    remembered(&app, LANGFLOW_WHOAMI, t, "/store_api_key", json!(null)).await;
+    app.post(
+        "/langflow/api/v1/api_key/store",
+        Some(t),
+        &json!({"api_key": "a-store-key"}),
+    )
+    .await
+    .assert_status(200);
+    assert!(shown(&app, LANGFLOW_WHOAMI, t, "/store_api_key").await.is_string());
+    app.post("/langflow/api/v1/api_key/store", Some(t), &json!({"api_key": ""}))
+        .await
+        .assert_status(200);
+    assert_eq!(shown(&app, LANGFLOW_WHOAMI, t, "/store_api_key").await, json!(null));
+}
+
+/// Waits, at most a second, until `path` shows `value` at `pointer` to `token`.
+async fn shown_within_a_second(app: &TestApp, path: &str, token: &str, pointer: &str, value: serde_json::Value) {
+    let started = Instant::now();
+    loop {
+        let got = shown(app, path, token, pointer).await;
+        if got == value {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{path} {pointer}: still {got}, not {value}, after a second"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn user_facts_changed_by_another_process_within_a_second(backend: Backend) {
+    let app = roster_testkit::or_skip!(spawn_app(backend).await);
+    let admin = app.admin().await;
+    let user = app.user(Role::User).await;
+    let t = user.access_token.as_str();
+    let delete = "/permissions/chat/delete";
+    let (store, other) = another_process(&app).await;
+    let by: Actor = other.authenticate_access_token(&admin.access_token).await.unwrap();
+    let as_user: Actor = other.authenticate_access_token(t).await.unwrap();
+
+    remembered(&app, OPENWEBUI_SESSION, t, delete, json!(true)).await;
+    other
+        .set_permission_template(&by, DEFAULT_TEMPLATE, grant(false))
+        .await
+        .unwrap();
+    shown_within_a_second(&app, OPENWEBUI_SESSION, t, delete, json!(false)).await;
+    let group = other
+        .create_group(
+            &by,
+            NewGroup {
+                name: "deleters".into(),
+                description: None,
+                permissions: Some(grant(true)),
+            },
+        )
+        .await
+        .unwrap();
+    remembered(&app, OPENWEBUI_SESSION, t, delete, json!(false)).await;
+    other.add_group_members(&by, group.id, &[user.id]).await.unwrap();
+    shown_within_a_second(&app, OPENWEBUI_SESSION, t, delete, json!(true)).await;
+    remembered(&app, OPENWEBUI_SESSION, t, delete, json!(true)).await;
+    other
+        .update_group(
+            &by,
+            group.id,
+            GroupChanges {
+                permissions: Some(json!({})),
+                ..GroupChanges::default()
+            },
+        )
+        .await
+        .unwrap();
+    shown_within_a_second(&app, OPENWEBUI_SESSION, t, delete, json!(false)).await;
+    other
+        .update_group(
+            &by,
+            group.id,
+            GroupChanges {
+                permissions: Some(grant(true)),
+                ..GroupChanges::default()
+            },
+        )
+        .await
+        .unwrap();
+    shown_within_a_second(&app, OPENWEBUI_SESSION, t, delete, json!(true)).await;
+    remembered(&app, OPENWEBUI_SESSION, t, delete, json!(true)).await;
+    other.remove_group_members(&by, group.id, &[user.id]).await.unwrap();
+    shown_within_a_second(&app, OPENWEBUI_SESSION, t, delete, json!(false)).await;
+    other.add_group_members(&by, group.id, &[user.id]).await.unwrap();
+    shown_within_a_second(&app, OPENWEBUI_SESSION, t, delete, json!(true)).await;
+    remembered(&app, OPENWEBUI_SESSION, t, delete, json!(true)).await;
+    other.delete_group(&by, group.id).await.unwrap();
+    shown_within_a_second(&app, OPENWEBUI_SESSION, t, delete, json!(false)).await;
+
+    // Two-factor authentication turned off by an administrator elsewhere.
+    super::two_factor::enable(&app, &user).await;
+    remembered(&app, LIBRECHAT_USER, t, "/twoFactorEnabled", json!(true)).await;
+    remembered(&app, PLEXICHAT_ME, t, "/totp_enabled", json!(true)).await;
+    assert!(other.admin_disable_two_factor(&by, user.id).await.unwrap());
+    shown_within_a_second(&app, LIBRECHAT_USER, t, "/twoFactorEnabled", json!(false)).await;
+    shown_within_a_second(&app, PLEXICHAT_ME, t, "/totp_enabled", json!(false)).await;
+
+    // A badge.
+    remembered(&app, PLEXICHAT_ME, t, "/badges", json!([])).await;
+    other.add_badge(&by, user.id, "early").await.unwrap();
+    shown_within_a_second(&app, PLEXICHAT_ME, t, "/badges", json!(["early"])).await;
+
+    // The Langflow store key.
+    remembered(&app, LANGFLOW_WHOAMI, t, "/store_api_key", json!(null)).await;
+    other.set_langflow_store_api_key(&as_user, "a-store-key").await.unwrap();
+    let started = Instant::now();
+    while !shown(&app, LANGFLOW_WHOAMI, t, "/store_api_key").await.is_string() {
+        assert!(started.elapsed() < Duration::from_secs(1), "the store key is not seen");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    store.close().await;
+}
+
 /// The total of the native user list.
 async fn total(app: &TestApp, token: Option<&str>) -> i64 {
     let r = app.get("/v1/users?limit=1&total=true", token).await;
@@ -354,6 +581,8 @@ backend_tests!(
     changes_by_another_process_take_effect_within_a_second,
     list_totals_follow_changes,
     deep_pages_follow_changes,
+    user_facts_change_on_the_next_request,
+    user_facts_changed_by_another_process_within_a_second,
 );
 
 /// PostgreSQL: while the notification channel is down, every request reads the database, so a

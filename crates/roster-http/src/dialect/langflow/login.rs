@@ -149,13 +149,8 @@ pub(super) async fn auto_login_get(State(state): State<AppState>, Meta(meta): Me
 // The store API key: kept sealed; Langflow shows its encrypted value as `store_api_key`.
 
 pub(super) async fn sealed_store_key(state: &AppState, user: UserId) -> Result<Option<String>> {
-    Ok(state
-        .core
-        .sealed_langflow_store_api_keys(&[user])
-        .await?
-        .into_iter()
-        .next()
-        .map(|(_, sealed)| sealed))
+    let sealed = state.core.sealed_langflow_store_api_key(user).await?;
+    Ok((*sealed).clone())
 }
 
 /// `UserRead` with the user's sealed store API key.

@@ -278,7 +278,7 @@ async fn reset_password(
 
 async fn user_get(State(state): State<AppState>, Auth(actor): Auth) -> LcResult<axum::Json<UserBody>> {
     let mut body = user_json(&state, &actor.user);
-    body.two_factor_enabled = state.core.two_factor_status(actor.user.id).await?.enabled;
+    body.two_factor_enabled = state.core.two_factor_enabled(actor.user.id).await?;
     Ok(axum::Json(body))
 }
 

@@ -37,12 +37,7 @@ pub(super) async fn signin_post(
     let tokens = outcome.tokens.ok_or(Error::AccountPending)?;
     let permissions = permissions_of(&state, outcome.user.id).await?;
     let expires_at = state.core.clock.now().unix_timestamp() + tokens.expires_in;
-    let body = map::session_user(
-        &outcome.user,
-        tokens.access_token.clone(),
-        Some(expires_at),
-        permissions,
-    );
+    let body = map::session_user(&outcome.user, &tokens.access_token, Some(expires_at), &permissions);
     Ok(with_token_cookie(
         axum::Json(body).into_response(),
         &tokens.access_token,
@@ -104,7 +99,7 @@ pub(super) async fn signup_post(
         Some(t) => (t.access_token, Some(t.expires_in)),
         None => (String::new(), None),
     };
-    let body = map::session_user(&user, token.clone(), expires_in.map(|e| now + e), permissions);
+    let body = map::session_user(&user, &token, expires_in.map(|e| now + e), &permissions);
     Ok(with_token_cookie(axum::Json(body).into_response(), &token, expires_in))
 }
 
@@ -175,7 +170,7 @@ pub(super) async fn session_get(State(state): State<AppState>, caller: Identity)
     }
     let permissions = permissions_of(&state, caller.actor.user.id).await?;
     let expires_at = state.core.access_token_expiry(&caller.token).await;
-    let body = map::session_user(&caller.actor.user, caller.token.clone(), expires_at, permissions);
+    let body = map::session_user(&caller.actor.user, &caller.token, expires_at, &permissions);
     let max_age = expires_at.map(|e| e - state.core.clock.now().unix_timestamp());
     Ok(with_token_cookie(
         axum::Json(body).into_response(),

@@ -13,9 +13,9 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::Response;
 use roster_core::id::id_from_uuid;
-use roster_core::service::Surface;
+use roster_core::service::{Permissions, Surface};
 use roster_core::{Actor, Credential, Error, GroupId, UserId};
-use serde_json::Value;
+use std::sync::Arc;
 
 pub(super) type Result<T> = std::result::Result<T, OpenWebUiError>;
 
@@ -176,10 +176,8 @@ pub(super) fn profile_image(url: &str) -> Result<map::ProfileImage> {
     map::ProfileImage::parse(url).map_err(|message| error::value_error("profile_image_url", url, &message))
 }
 
-/// The user's effective permissions over Open WebUI's defaults.
-pub(super) async fn permissions_of(state: &AppState, user: UserId) -> Result<Value> {
-    Ok(state
-        .core
-        .effective_permissions(user, roster_core::service::builtin_permissions_ref())
-        .await?)
+/// The user's effective permissions over Open WebUI's defaults (remembered by the core
+/// between requests, forgotten on every change of them).
+pub(super) async fn permissions_of(state: &AppState, user: UserId) -> Result<Arc<Permissions>> {
+    Ok(state.core.builtin_effective_permissions(user).await?)
 }

@@ -195,22 +195,23 @@ pub struct UpdateTimezoneForm {
 
 /// The session answer of sign-in, sign-up and `GET /auths/`.
 #[derive(Debug, Serialize)]
-pub struct SessionUserResponse {
-    pub token: String,
+pub struct SessionUserResponse<'a> {
+    pub token: &'a str,
     pub token_type: &'static str,
     pub expires_at: Option<i64>,
     pub id: String,
-    pub email: String,
+    pub email: &'a str,
     pub name: String,
-    pub role: String,
+    pub role: &'static str,
     pub profile_image_url: String,
-    pub bio: Option<String>,
-    pub gender: Option<String>,
-    pub date_of_birth: Option<String>,
-    pub status_emoji: Option<String>,
-    pub status_message: Option<String>,
+    pub bio: Option<&'a str>,
+    pub gender: Option<&'a str>,
+    pub date_of_birth: Option<&'a str>,
+    pub status_emoji: Option<&'a str>,
+    pub status_message: Option<&'a str>,
     pub status_expires_at: Option<i64>,
-    pub permissions: Value,
+    /// Written once per change of the user's permissions (see `Permissions`).
+    pub permissions: &'a roster_core::service::Permissions,
 }
 
 /// The answer of `POST /auths/add`.

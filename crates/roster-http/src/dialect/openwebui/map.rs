@@ -5,7 +5,7 @@
 use super::dto::*;
 use roster_core::User;
 use roster_core::id::id_to_uuid;
-use roster_core::service::{MAX_PREFERENCES_BYTES, Patch, own_avatar_file};
+use roster_core::service::{MAX_PREFERENCES_BYTES, Patch, Permissions, own_avatar_file};
 use roster_core::store::Group;
 use serde_json::Value;
 
@@ -27,7 +27,11 @@ pub fn epoch(t: time::OffsetDateTime) -> i64 {
 }
 
 fn preference_str(user: &User, key: &str) -> Option<String> {
-    user.preferences.get(key).and_then(Value::as_str).map(str::to_string)
+    preference_ref(user, key).map(str::to_string)
+}
+
+fn preference_ref<'a>(user: &'a User, key: &str) -> Option<&'a str> {
+    user.preferences.get(key).and_then(Value::as_str)
 }
 
 fn preference_object(user: &User, key: &str) -> Option<Value> {
@@ -35,11 +39,16 @@ fn preference_object(user: &User, key: &str) -> Option<Value> {
 }
 
 fn status(user: &User) -> (Option<String>, Option<String>, Option<i64>) {
+    let (emoji, message, expires_at) = status_ref(user);
+    (emoji.map(str::to_string), message.map(str::to_string), expires_at)
+}
+
+fn status_ref(user: &User) -> (Option<&str>, Option<&str>, Option<i64>) {
     let status = user.preferences.get(STATUS);
     let get = |k: &str| status.and_then(|s| s.get(k));
     (
-        get("emoji").and_then(Value::as_str).map(str::to_string),
-        get("message").and_then(Value::as_str).map(str::to_string),
+        get("emoji").and_then(Value::as_str),
+        get("message").and_then(Value::as_str),
         get("expires_at").and_then(Value::as_i64),
     )
 }
@@ -127,21 +136,27 @@ pub fn user_info(user: &User, groups: Vec<GroupRef>, is_active: bool) -> UserInf
     }
 }
 
-/// The session answer for `user`, with `token` (empty when the account may not sign in yet).
-pub fn session_user(user: &User, token: String, expires_at: Option<i64>, permissions: Value) -> SessionUserResponse {
-    let (status_emoji, status_message, status_expires_at) = status(user);
+/// The session answer for `user`, with `token` (empty when the account may not sign in yet),
+/// borrowing what it can from the user.
+pub fn session_user<'a>(
+    user: &'a User,
+    token: &'a str,
+    expires_at: Option<i64>,
+    permissions: &'a Permissions,
+) -> SessionUserResponse<'a> {
+    let (status_emoji, status_message, status_expires_at) = status_ref(user);
     SessionUserResponse {
         token,
         token_type: "Bearer",
         expires_at,
         id: id_to_uuid(user.id.0),
-        email: user.email.clone().unwrap_or_default(),
+        email: user.email.as_deref().unwrap_or_default(),
         name: display_name(user),
-        role: user.role.as_str().to_string(),
+        role: user.role.as_str(),
         profile_image_url: profile_image_url(user),
-        bio: user.bio.clone(),
-        gender: preference_str(user, GENDER),
-        date_of_birth: preference_str(user, DATE_OF_BIRTH),
+        bio: user.bio.as_deref(),
+        gender: preference_ref(user, GENDER),
+        date_of_birth: preference_ref(user, DATE_OF_BIRTH),
         status_emoji,
         status_message,
         status_expires_at,

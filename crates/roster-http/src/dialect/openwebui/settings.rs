@@ -67,7 +67,7 @@ pub(super) async fn settings_update_post(
     let mut update = body;
     if caller.actor.user.role != Role::Admin {
         let permissions = permissions_of(&state, caller.actor.user.id).await?;
-        map::drop_forbidden_settings(&mut update, &permissions);
+        map::drop_forbidden_settings(&mut update, permissions.value());
     }
     let user = change_preferences(&state, &caller, |p| {
         let merged = map::merge_settings(p.get(map::SETTINGS).cloned(), &update);
@@ -175,8 +175,13 @@ pub(super) async fn id_groups_get(
     )))
 }
 
-pub(super) async fn permissions_get(State(state): State<AppState>, caller: Caller) -> Result<axum::Json<Value>> {
-    Ok(axum::Json(permissions_of(&state, caller.actor.user.id).await?))
+pub(super) async fn permissions_get(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<axum::Json<Box<serde_json::value::RawValue>>> {
+    Ok(axum::Json(
+        permissions_of(&state, caller.actor.user.id).await?.json().to_owned(),
+    ))
 }
 
 pub(super) async fn default_permissions_get(

@@ -49,7 +49,7 @@ fn prefix(state: &AppState) -> String {
 
 /// Whether the user has two-factor authentication on: the one place this dialect asks.
 async fn totp_enabled(core: &Core, user: UserId) -> roster_core::Result<bool> {
-    Ok(core.two_factor_status(user).await?.enabled)
+    core.two_factor_enabled(user).await
 }
 
 async fn private_user(state: &AppState, user: &User) -> Result<PrivateUser> {
