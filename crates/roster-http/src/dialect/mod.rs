@@ -58,3 +58,53 @@ pub(crate) fn avatar_response(file: &str, bytes: Vec<u8>) -> axum::response::Res
     )
         .into_response()
 }
+
+/// A time in UTC as `YYYY-MM-DDTHH:MM:SS.` with `fraction_digits` (1 to 9) of the second and
+/// `suffix` after them, written digit by digit (list pages render two or three per user, and
+/// the `time` crate's generic formatter costs several thousand instructions each); None for a
+/// year outside 0000-9999, which the caller formats generically.
+pub(crate) fn iso_time(t: time::OffsetDateTime, fraction_digits: usize, suffix: &str) -> Option<String> {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let year = u32::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
+    let digits = fraction_digits.clamp(1, 9);
+    let fraction = t.nanosecond() / 10_u32.pow(9 - digits as u32);
+    let mut out = [0u8; 29];
+    let fields: [(u32, usize, usize); 7] = [
+        (year, 0, 4),
+        (u32::from(u8::from(t.month())), 5, 2),
+        (u32::from(t.day()), 8, 2),
+        (u32::from(t.hour()), 11, 2),
+        (u32::from(t.minute()), 14, 2),
+        (u32::from(t.second()), 17, 2),
+        (fraction, 20, digits),
+    ];
+    for (mut value, start, width) in fields {
+        for at in out[start..start + width].iter_mut().rev() {
+            *at = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    }
+    for (at, separator) in [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':'), (19, b'.')] {
+        out[at] = separator;
+    }
+    let mut text = String::with_capacity(20 + digits + suffix.len());
+    text.push_str(std::str::from_utf8(&out[..20 + digits]).ok()?);
+    text.push_str(suffix);
+    Some(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::iso_time;
+    use time::macros::datetime;
+
+    #[test]
+    fn times_are_written_as_the_generic_formatter_writes_them() {
+        let t = datetime!(2025-05-29 16:02:20.132436789 UTC);
+        assert_eq!(iso_time(t, 6, "").as_deref(), Some("2025-05-29T16:02:20.132436"));
+        assert_eq!(iso_time(t, 3, "Z").as_deref(), Some("2025-05-29T16:02:20.132Z"));
+        let early = datetime!(0007-01-02 03:04:05.000001 +02:00);
+        assert_eq!(iso_time(early, 6, "").as_deref(), Some("0007-01-02T01:04:05.000001"));
+        assert_eq!(iso_time(datetime!(-0001-01-01 0:00 UTC), 3, "Z"), None);
+    }
+}

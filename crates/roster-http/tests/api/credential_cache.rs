@@ -6,7 +6,9 @@
 //! current-user routes show beside the user: the effective permissions (the template and the
 //! groups), two-factor authentication, badges and the Langflow store key.
 
-use roster_core::service::{AdminUserChanges, DEFAULT_TEMPLATE, GroupChanges, ListUsers, NewGroup, NewUser, UserListing};
+use roster_core::service::{
+    AdminUserChanges, DEFAULT_TEMPLATE, GroupChanges, ListUsers, NewGroup, NewUser, UserListing,
+};
 use roster_core::store::UserSort;
 use roster_core::{Actor, Core, CoreConfig, Role, Store};
 use roster_testkit::app::TestApp;

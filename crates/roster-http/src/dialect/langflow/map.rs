@@ -19,33 +19,7 @@ const KEY_RANDOM_LENGTH: usize = 43;
 /// Written digit by digit (every listed user has two or three of them); a year outside
 /// 0000-9999 goes through the generic formatter.
 pub fn time(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    let Ok(year) = u32::try_from(t.year()) else {
-        return generic_time(t);
-    };
-    if year > 9999 {
-        return generic_time(t);
-    }
-    let mut out = [0u8; 26];
-    let fields: [(u32, usize, usize); 7] = [
-        (year, 0, 4),
-        (u32::from(u8::from(t.month())), 5, 2),
-        (u32::from(t.day()), 8, 2),
-        (u32::from(t.hour()), 11, 2),
-        (u32::from(t.minute()), 14, 2),
-        (u32::from(t.second()), 17, 2),
-        (t.microsecond(), 20, 6),
-    ];
-    for (mut value, start, width) in fields {
-        for at in out[start..start + width].iter_mut().rev() {
-            *at = b'0' + (value % 10) as u8;
-            value /= 10;
-        }
-    }
-    for (at, separator) in [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':'), (19, b'.')] {
-        out[at] = separator;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    crate::dialect::iso_time(t, 6, "").unwrap_or_else(|| generic_time(t))
 }
 
 /// [`time`] through the `time` crate's formatter.

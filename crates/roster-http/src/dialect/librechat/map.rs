@@ -7,8 +7,13 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
-/// A time as JavaScript's `toISOString` writes it: `2024-01-01T00:00:00.000Z`.
+/// A time as JavaScript's `toISOString` writes it: `2024-01-01T00:00:00.000Z` (digit by digit;
+/// a year outside 0000-9999 through the generic formatter).
 pub fn iso(t: OffsetDateTime) -> String {
+    crate::dialect::iso_time(t, 3, "Z").unwrap_or_else(|| generic_iso(t))
+}
+
+fn generic_iso(t: OffsetDateTime) -> String {
     let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
     t.to_offset(time::UtcOffset::UTC).format(&format).unwrap_or_default()
 }
