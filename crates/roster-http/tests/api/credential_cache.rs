@@ -157,21 +157,32 @@ async fn another_process(app: &TestApp) -> (Arc<dyn Store>, Core) {
     (store, core)
 }
 
-/// Waits, at most a second, until `/v1/me` answers `status` for `token` (0: any refusal, 401
-/// or 403).
-async fn within_a_second(app: &TestApp, token: &str, status: u16) {
+/// Asks `check` every 10 ms until it holds (answers None), and fails with what it last said
+/// once a second has passed.
+async fn within_a_second<F, Fut>(mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<String>>,
+{
     let started = Instant::now();
     loop {
-        let got = app.get("/v1/me", Some(token)).await.status;
-        if got == status || (status == 0 && matches!(got.as_u16(), 401 | 403)) {
+        let Some(still) = check().await else {
             return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(1),
-            "still {got}, not {status}, after a second"
-        );
+        };
+        assert!(started.elapsed() < Duration::from_secs(1), "{still}, after a second");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// Waits, at most a second, until `/v1/me` answers `status` for `token` (0: any refusal, 401
+/// or 403).
+async fn answered_within_a_second(app: &TestApp, token: &str, status: u16) {
+    within_a_second(move || async move {
+        let got = app.get("/v1/me", Some(token)).await.status;
+        let done = got == status || (status == 0 && matches!(got.as_u16(), 401 | 403));
+        (!done).then(|| format!("still {got}, not {status}"))
+    })
+    .await;
 }
 
 async fn changes_by_another_process_take_effect_within_a_second(backend: Backend) {
@@ -188,10 +199,10 @@ async fn changes_by_another_process_take_effect_within_a_second(backend: Backend
         .ban_user(op, user.id, time::Duration::hours(1), None)
         .await
         .unwrap();
-    within_a_second(&app, &user.access_token, 403).await;
-    within_a_second(&app, &key, 403).await;
+    answered_within_a_second(&app, &user.access_token, 403).await;
+    answered_within_a_second(&app, &key, 403).await;
     other.unban_user(op, user.id).await.unwrap();
-    within_a_second(&app, &user.access_token, 200).await;
+    answered_within_a_second(&app, &user.access_token, 200).await;
 
     other
         .admin_update_user(
@@ -224,8 +235,8 @@ async fn changes_by_another_process_take_effect_within_a_second(backend: Backend
         )
         .await
         .unwrap();
-    within_a_second(&app, &user.access_token, 401).await;
-    within_a_second(&app, &key, 0).await;
+    answered_within_a_second(&app, &user.access_token, 401).await;
+    answered_within_a_second(&app, &key, 0).await;
     other
         .admin_update_user(
             op,
@@ -239,7 +250,7 @@ async fn changes_by_another_process_take_effect_within_a_second(backend: Backend
         .await
         .unwrap();
     // The password set by an administrator ends the sessions.
-    within_a_second(&app, &user.access_token, 401).await;
+    answered_within_a_second(&app, &user.access_token, 401).await;
 
     let fresh = app.login(&user.email, "changed by another").await.body["access_token"]
         .as_str()
@@ -247,7 +258,7 @@ async fn changes_by_another_process_take_effect_within_a_second(backend: Backend
         .to_string();
     warm(&app, &fresh).await;
     other.delete_user(op, user.id).await.unwrap();
-    within_a_second(&app, &fresh, 401).await;
+    answered_within_a_second(&app, &fresh, 401).await;
     store.close().await;
 }
 
@@ -374,18 +385,12 @@ async fn user_facts_change_on_the_next_request(backend: Backend) {
 
 /// Waits, at most a second, until `path` shows `value` at `pointer` to `token`.
 async fn shown_within_a_second(app: &TestApp, path: &str, token: &str, pointer: &str, value: serde_json::Value) {
-    let started = Instant::now();
-    loop {
+    let value = &value;
+    within_a_second(move || async move {
         let got = shown(app, path, token, pointer).await;
-        if got == value {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(1),
-            "{path} {pointer}: still {got}, not {value}, after a second"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+        (got != *value).then(|| format!("{path} {pointer}: still {got}, not {value}"))
+    })
+    .await;
 }
 
 async fn user_facts_changed_by_another_process_within_a_second(backend: Backend) {
