@@ -59,6 +59,39 @@ pub fn request(
     builder.body(Full::new(body)).unwrap_or_default()
 }
 
+/// A `POST` of an HTML form (`application/x-www-form-urlencoded`), as Langflow's sign-in takes.
+pub fn form_request(address: &str, path: &str, fields: &[(&str, &str)]) -> Request<Full<Bytes>> {
+    let body = crate::oidc::form(fields);
+    Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header("host", address)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Full::new(Bytes::from(body)))
+        .unwrap_or_default()
+}
+
+/// A request with a JSON body per connection's token (the writes: each connection changes its
+/// own user, so writers do not all fight over one row).
+fn send_with_tokens(
+    a: &str,
+    method: Method,
+    path: &str,
+    bearers: &Arc<Vec<String>>,
+    body: impl Fn(u64) -> Value + Send + Sync + 'static,
+) -> MakeRequest {
+    let (a, path, b) = (a.to_string(), path.to_string(), bearers.clone());
+    Arc::new(move |i, n| {
+        Some(request(
+            method.clone(),
+            &a,
+            &path,
+            Some(("authorization", &b[i % b.len()])),
+            Some(&body(n)),
+        ))
+    })
+}
+
 async fn connect(address: &str) -> anyhow::Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>> {
     let stream = TcpStream::connect(address).await?;
     stream.set_nodelay(true)?;
@@ -106,6 +139,8 @@ pub struct Fixtures {
     pub login: (String, String),
     pub search_few: String,
     pub search_many: String,
+    /// A user's username (Plexichat's search looks one up).
+    pub search_username: String,
     /// Active users' emails and their password (for the sign-in page).
     pub user_emails: Vec<String>,
     pub password: String,
@@ -178,6 +213,7 @@ impl Fixtures {
             login: (seeded.user_emails[0].clone(), seeded.password.clone()),
             search_few: seeded.search_few.clone(),
             search_many: seeded.search_many.clone(),
+            search_username: seeded.first_username.clone(),
             user_emails: seeded.user_emails.clone(),
             password: seeded.password.clone(),
             users,
@@ -389,23 +425,17 @@ pub async fn run_all(plan: &Plan, f: &Fixtures, only: &[String]) -> anyhow::Resu
         }
     }
 
-    {
-        let (a, b) = (a.clone(), bearers.clone());
-        run(
-            "patch_me",
-            Arc::new(move |i, n| {
-                let body = json!({"bio": format!("benchmark write {n}")});
-                Some(request(
-                    Method::PATCH,
-                    &a,
-                    "/v1/me",
-                    Some(("authorization", &b[i % b.len()])),
-                    Some(&body),
-                ))
-            }),
-        )
-        .await;
-    }
+    run(
+        "patch_me",
+        send_with_tokens(
+            &a,
+            Method::PATCH,
+            "/v1/me",
+            &bearers,
+            |n| json!({"bio": format!("benchmark write {n}")}),
+        ),
+    )
+    .await;
     run("list_first_page", get_with_tokens(&a, "/v1/users?limit=50", &admins)).await;
     run(
         "list_deep_page",
@@ -484,12 +514,116 @@ pub async fn run_all(plan: &Plan, f: &Fixtures, only: &[String]) -> anyhow::Resu
     run("librechat_user", get_with_tokens(&a, "/librechat/api/user", &bearers)).await;
     run("plexichat_me", get_with_tokens(&a, "/plexichat/users/@me", &bearers)).await;
 
+    // The dialects' settings, read and written, and Plexichat's search (by username).
+    run(
+        "owui_settings",
+        get_with_tokens(&a, "/openwebui/api/v1/users/user/settings", &bearers),
+    )
+    .await;
+    run(
+        "owui_settings_update",
+        send_with_tokens(
+            &a,
+            Method::POST,
+            "/openwebui/api/v1/users/user/settings/update",
+            &bearers,
+            |n| json!({"ui": {"theme": if n % 2 == 0 { "dark" } else { "light" }, "benchmark": n}}),
+        ),
+    )
+    .await;
+    run(
+        "librechat_preferences",
+        send_with_tokens(
+            &a,
+            Method::PATCH,
+            "/librechat/api/user/preferences",
+            &bearers,
+            |n| json!({"memories": n % 2 == 0}),
+        ),
+    )
+    .await;
+    run(
+        "plexichat_settings",
+        get_with_tokens(&a, "/plexichat/users/@me/messaging-settings", &bearers),
+    )
+    .await;
+    run(
+        "plexichat_settings_update",
+        send_with_tokens(
+            &a,
+            Method::PATCH,
+            "/plexichat/users/@me/messaging-settings",
+            &bearers,
+            |n| json!({"read_receipts_enabled": n % 2 == 0}),
+        ),
+    )
+    .await;
+    run(
+        "plexichat_search",
+        get_with_tokens(
+            &a,
+            &format!("/plexichat/users/search?username={}", f.search_username),
+            &bearers,
+        ),
+    )
+    .await;
+
     let login_body = json!({"login": f.login.0, "password": f.login.1});
     let login: MakeRequest = {
         let a = a.clone();
         Arc::new(move |_, _| Some(request(Method::POST, &a, "/v1/auth/login", None, Some(&login_body))))
     };
     run("login", login.clone()).await;
+    // The dialects' sign-ins (Argon2id, as `login`).
+    {
+        let a = a.clone();
+        let body = json!({"email": f.login.0, "password": f.login.1});
+        run(
+            "owui_signin",
+            Arc::new(move |_, _| {
+                Some(request(
+                    Method::POST,
+                    &a,
+                    "/openwebui/api/v1/auths/signin",
+                    None,
+                    Some(&body),
+                ))
+            }),
+        )
+        .await;
+    }
+    {
+        let a = a.clone();
+        let (who, password) = f.login.clone();
+        run(
+            "langflow_login",
+            Arc::new(move |_, _| {
+                Some(form_request(
+                    &a,
+                    "/langflow/api/v1/login",
+                    &[("username", who.as_str()), ("password", password.as_str())],
+                ))
+            }),
+        )
+        .await;
+    }
+    {
+        let a = a.clone();
+        let body = json!({"email": f.login.0, "password": f.login.1});
+        run(
+            "librechat_login",
+            Arc::new(move |_, _| {
+                Some(request(
+                    Method::POST,
+                    &a,
+                    "/librechat/api/auth/login",
+                    None,
+                    Some(&body),
+                ))
+            }),
+        )
+        .await;
+    }
 
     if selected(only, "isolation") {
         eprintln!("running isolation (login flood + me_bearer) ...");

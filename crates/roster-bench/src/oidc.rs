@@ -28,7 +28,7 @@ pub struct Oidc {
     challenge: String,
 }
 
-fn form(fields: &[(&str, &str)]) -> String {
+pub(crate) fn form(fields: &[(&str, &str)]) -> String {
     let mut out = String::new();
     for (k, v) in fields {
         if !out.is_empty() {

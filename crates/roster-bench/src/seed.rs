@@ -17,6 +17,8 @@ pub struct Seeded {
     pub admin_email: String,
     /// Active users with the `user` role, for logins.
     pub user_emails: Vec<String>,
+    /// The username of the first of them (Plexichat's search is by username).
+    pub first_username: String,
     /// A cursor into the middle of the `created_at` order.
     pub deep_cursor: String,
     /// A search term that matches 3 users.
@@ -151,6 +153,7 @@ pub async fn seed(url: &str, n: u64) -> anyhow::Result<Seeded> {
     let step_ms = (span.whole_milliseconds() as i64 / n.max(1) as i64).max(1);
     let admin_email = "bench-admin@roster.bench".to_string();
     let mut user_emails = Vec::new();
+    let mut first_username = String::new();
     let mut middle: Option<User> = None;
     let mut batch = Vec::with_capacity(10_000);
     let mut sessions = Vec::new();
@@ -165,6 +168,9 @@ pub async fn seed(url: &str, n: u64) -> anyhow::Result<Seeded> {
             &admin_email,
         );
         if user.role == Role::User && user.active && user_emails.len() < 256 {
+            if user_emails.is_empty() {
+                first_username = user.username.clone().unwrap_or_default();
+            }
             user_emails.push(user.email.clone().unwrap_or_default());
         }
         if i == n / 2 {
@@ -221,6 +227,7 @@ pub async fn seed(url: &str, n: u64) -> anyhow::Result<Seeded> {
         password,
         admin_email,
         user_emails,
+        first_username,
         deep_cursor: roster_core::service::cursor_after(UserSort::CreatedAt, &middle),
         search_few: "quixote".into(),
         search_many: "bigcorp".into(),
