@@ -14,7 +14,15 @@ pub async fn build_core(settings: &Settings) -> anyhow::Result<(Arc<dyn Store>, 
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("cannot create the data directory {}", settings.data_dir.display()))?;
     let url = settings.database_url();
-    let store = roster_store::open(&url).await.context("cannot open the database")?;
+    // With Redis configured, the credential cache's changes travel through it (PostgreSQL;
+    // SQLite's servers poll the file's change count).
+    let redis = match &settings.redis_url {
+        Some(redis_url) => Some(roster_store::RedisChanges::new(redis_url, &settings.redis_key_prefix)?),
+        None => None,
+    };
+    let store = roster_store::open_with(&url, redis)
+        .await
+        .context("cannot open the database")?;
     let mut config = settings.core()?;
     config.secret_key = Some(settings.secret_key()?);
     // An internal error at start-up (such as a secret key that does not match the
@@ -51,7 +59,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         }
     }
     if let Some(url) = &settings.redis_url {
-        tracing::info!(redis = %redact(url), "rate limits are shared through Redis");
+        tracing::info!(redis = %redact(url), "rate limits, and on PostgreSQL the cache's changes, are shared through Redis");
     }
 
     let listener = TcpListener::bind(&settings.listen)

@@ -13,6 +13,7 @@ mod features;
 mod journal;
 mod oidc;
 mod postgres;
+mod redis_changes;
 mod retention;
 mod scim_push;
 mod sql;
@@ -23,6 +24,7 @@ mod waiting;
 mod webhooks;
 
 pub use postgres::PgStore;
+pub use redis_changes::RedisChanges;
 pub use sqlite::SqliteStore;
 
 use anyhow::bail;
@@ -55,6 +57,12 @@ pub fn backend_of(url: &str) -> anyhow::Result<BackendKind> {
 /// applies migrations. Unknown schemes are an error naming the scheme. Refuses a database
 /// migrated by a newer Roster.
 pub async fn open(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    open_with(url, None).await
+}
+
+/// As [`open`]; with `redis` (PostgreSQL only; SQLite ignores it), the changes the credential
+/// cache hears of travel through Redis pub/sub (see [`RedisChanges`]).
+pub async fn open_with(url: &str, redis: Option<RedisChanges>) -> anyhow::Result<Arc<dyn Store>> {
     match backend_of(url)? {
         BackendKind::Sqlite => {
             let store = SqliteStore::connect(url).await?;
@@ -65,7 +73,7 @@ pub async fn open(url: &str) -> anyhow::Result<Arc<dyn Store>> {
             Ok(Arc::new(store))
         }
         BackendKind::Postgres => {
-            let store = PgStore::connect(url).await?;
+            let store = PgStore::connect_with(url, redis).await?;
             if let Err(e) = store.migrate().await {
                 store.close_pools().await;
                 return Err(e);

@@ -4,14 +4,16 @@
 
 use crate::codec::{self, UserParams};
 use crate::error::TransactionError;
+use crate::redis_changes::{Announced, RedisChanges};
 use crate::waiting::{Counted, Waiting};
 use crate::{connect_error, migrate_error, sql};
 use anyhow::Context;
-use roster_core::store::{AuthChanges, HEARTBEAT_INTERVAL};
+use roster_core::store::{AuthChanges, Channel, HEARTBEAT_INTERVAL};
 use roster_core::{User, UserId};
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
+use std::str::FromStr as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,11 +36,27 @@ pub struct PgStore {
     waiting: Arc<Waiting>,
     /// The marks of changes to sessions, API keys and accounts (see `change_watcher`).
     pub(crate) changes: Arc<AuthChanges>,
+    /// With Redis configured, where changes are announced (see [`crate::redis_changes`]).
+    relay: Option<Arc<RedisChanges>>,
 }
 
 impl PgStore {
     /// Connects to a `postgres://` or `postgresql://` URL. Does not migrate.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        Self::connect_with(url, None).await
+    }
+
+    /// As [`PgStore::connect`]; with `relay`, the changes travel through Redis (see
+    /// [`crate::redis_changes`]).
+    pub async fn connect_with(url: &str, relay: Option<RedisChanges>) -> anyhow::Result<Self> {
+        let mut options = PgConnectOptions::from_str(url).map_err(|e| connect_error(e, "PostgreSQL"))?;
+        if relay.is_some() {
+            options = options.options([("roster.auth_channel", "redis")]);
+        }
+        let changes = Arc::new(AuthChanges::new());
+        if relay.is_some() {
+            changes.require(Channel::Redis);
+        }
         // A connection still inside a transaction when it comes back (a failed COMMIT or
         // ROLLBACK) is closed rather than pooled, as on SQLite.
         let pool = PgPoolOptions::new()
@@ -50,14 +68,51 @@ impl PgStore {
             .before_acquire(|connection, _| {
                 Box::pin(async move { crate::error::is_reusable(connection, "PostgreSQL").await })
             })
-            .connect(url)
+            .connect_with(options)
             .await
             .map_err(|e| connect_error(e, "PostgreSQL"))?;
         Ok(Self {
             pool,
             waiting: Arc::default(),
-            changes: Arc::default(),
+            changes,
+            relay: relay.map(Arc::new),
         })
+    }
+
+    /// With Redis: reads the ids the triggers collected in `transaction` and announces them
+    /// as pending. When Redis does not take them, notifies them through the database in the
+    /// transaction instead (as without Redis). Without Redis, or when nothing was collected:
+    /// nothing, and no round trip.
+    async fn announce_pending(
+        &self,
+        transaction: &mut Transaction<'static, Postgres>,
+    ) -> Result<Option<Announced>, sqlx::Error> {
+        let Some(relay) = &self.relay else {
+            return Ok(None);
+        };
+        let collected: Option<String> = sqlx::query_scalar("SELECT current_setting('roster.auth_changed', true)")
+            .fetch_one(&mut **transaction)
+            .await?;
+        let Some(ids) = collected.filter(|ids| !ids.is_empty()) else {
+            return Ok(None);
+        };
+        if let Some(announced) = relay.pending(ids.clone()).await {
+            return Ok(Some(announced));
+        }
+        sqlx::query("SELECT pg_notify($1, id) FROM unnest(string_to_array($2, ',')) AS id")
+            .bind(CHANGES_CHANNEL)
+            .bind(ids)
+            .execute(&mut **transaction)
+            .await?;
+        Ok(None)
+    }
+
+    /// Announces as done what [`PgStore::announce_pending`] announced (after the commit, or
+    /// after a commit that failed).
+    async fn announce_done(&self, announced: Option<Announced>) {
+        if let (Some(relay), Some(announced)) = (&self.relay, announced) {
+            relay.done(announced).await;
+        }
     }
 
     /// Relays the changes other processes commit: triggers (migration 0040) notify
@@ -70,10 +125,18 @@ impl PgStore {
     fn change_watcher(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
         let pool = self.pool.clone();
         let changes = self.changes.clone();
+        let relay = self.relay.clone();
         async move {
             let pinger = tokio::spawn(ping_changes_channel(pool.clone()));
+            let redis = relay.map(|relay| {
+                let pool = pool.clone();
+                tokio::spawn(relay.watcher(changes.clone(), move || pool.is_closed()))
+            });
             listen_for_changes(&pool, &changes).await;
             pinger.abort();
+            if let Some(redis) = redis {
+                redis.abort();
+            }
         }
     }
 

@@ -225,6 +225,20 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// Nothing to announce: SQLite's servers poll the change count (Redis never carries
+    /// SQLite's changes).
+    #[allow(clippy::unused_async)]
+    async fn announce_pending(
+        &self,
+        _transaction: &mut Transaction<'static, Sqlite>,
+    ) -> Result<Option<crate::redis_changes::Announced>, sqlx::Error> {
+        Ok(None)
+    }
+
+    /// Nothing was announced (see `announce_pending`).
+    #[allow(clippy::unused_async)]
+    async fn announce_done(&self, _announced: Option<crate::redis_changes::Announced>) {}
+
     /// Nothing to do: rows get their `seq` when inserted, and the single writer already makes
     /// `seq` order commit order.
     async fn sequence_outbox(_transaction: &mut Transaction<'static, Sqlite>) -> Result<(), sqlx::Error> {

@@ -112,6 +112,20 @@ pub async fn spawn_app_with_http(
     http: HttpConfig,
 ) -> Option<TestApp> {
     let db = TestDatabase::new(backend).await?;
+    Some(Box::pin(spawn_app_over(db, configure, http)).await)
+}
+
+/// Starts Roster on PostgreSQL with the credential cache's changes carried by Redis (the
+/// test Redis, under a fresh prefix); None when PostgreSQL or Redis is skipped.
+pub async fn spawn_app_with_redis_changes() -> Option<TestApp> {
+    let redis = crate::redis::TestRedis::new().await?;
+    let mut db = TestDatabase::new(crate::Backend::Postgres).await?;
+    db.redis_changes = Some((redis.url.clone(), redis.prefix.clone()));
+    Some(Box::pin(spawn_app_over(db, |_| {}, HttpConfig::default())).await)
+}
+
+/// Starts Roster over the fresh database `db`, as [`spawn_app_with_http`] does.
+async fn spawn_app_over(db: TestDatabase, configure: impl FnOnce(&mut CoreConfig), http: HttpConfig) -> TestApp {
     let store = db.store().await;
     let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -131,7 +145,7 @@ pub async fn spawn_app_with_http(
     let server = tokio::spawn(async move {
         let _ = roster_http::server::serve(listener, state, std::future::pending()).await;
     });
-    Some(TestApp {
+    TestApp {
         address,
         client: test_client(),
         core,
@@ -140,7 +154,7 @@ pub async fn spawn_app_with_http(
         files,
         server,
         counter: AtomicU32::new(0),
-    })
+    }
 }
 
 /// Starts Roster with default settings over an existing database, e.g. one that admin

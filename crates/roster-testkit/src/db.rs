@@ -46,6 +46,9 @@ pub struct TestDatabase {
     /// The URL to open it with (`sqlite://...` or `postgres://...`).
     pub url: String,
     pub backend: Backend,
+    /// With Redis carrying the credential cache's changes (PostgreSQL): its URL and key
+    /// prefix. Every store [`TestDatabase::store`] opens uses it.
+    pub redis_changes: Option<(String, String)>,
     cleanup: Cleanup,
 }
 
@@ -109,6 +112,7 @@ impl TestDatabase {
                 Some(TestDatabase {
                     url: format!("sqlite://{}", path.display()),
                     backend,
+                    redis_changes: None,
                     cleanup: Cleanup::Sqlite { _directory: dir },
                 })
             }
@@ -133,6 +137,7 @@ impl TestDatabase {
         Some(TestDatabase {
             url: with_database(&admin_url, &name),
             backend: Backend::Postgres,
+            redis_changes: None,
             cleanup: Cleanup::Postgres { admin_url, name },
         })
     }
@@ -151,7 +156,11 @@ impl TestDatabase {
 
     /// Opens it through `roster_store::open` (which migrates it).
     pub async fn store(&self) -> Arc<dyn Store> {
-        roster_store::open(&self.url)
+        let redis = self
+            .redis_changes
+            .as_ref()
+            .map(|(url, prefix)| roster_store::RedisChanges::new(url, prefix).expect("a valid Redis URL"));
+        roster_store::open_with(&self.url, redis)
             .await
             .unwrap_or_else(|e| panic!("opening the {} test database: {e:#}", self.backend.name()))
     }

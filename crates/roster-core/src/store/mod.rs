@@ -32,7 +32,7 @@ pub use crate::webhooks::WebhookStore;
 pub use account_tokens::*;
 pub use api_keys::*;
 pub use balances::*;
-pub use changes::{AuthChanges, HEARTBEAT_INTERVAL, HEARTBEAT_LIFETIME};
+pub use changes::{AuthChanges, Channel, HEARTBEAT_INTERVAL, HEARTBEAT_LIFETIME, PENDING_LIFETIME};
 pub use features::*;
 pub use groups::*;
 pub use instance::*;

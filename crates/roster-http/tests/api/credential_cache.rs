@@ -12,7 +12,8 @@ use roster_core::service::{
 use roster_core::store::UserSort;
 use roster_core::{Actor, Core, CoreConfig, Role, Store};
 use roster_testkit::app::TestApp;
-use roster_testkit::{Backend, backend_tests, spawn_app};
+use roster_testkit::app::spawn_app_with_redis_changes;
+use roster_testkit::{Backend, spawn_app};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,8 +26,8 @@ async fn warm(app: &TestApp, token: &str) {
     }
 }
 
-async fn every_change_takes_effect_on_the_next_request(backend: Backend) {
-    let app = roster_testkit::or_skip!(spawn_app(backend).await);
+async fn every_change_takes_effect_on_the_next_request(setup: Setup) {
+    let app = roster_testkit::or_skip!(setup.spawn().await);
     let admin = app.admin().await;
     let op = app.core.operator();
 
@@ -185,8 +186,8 @@ async fn answered_within_a_second(app: &TestApp, token: &str, status: u16) {
     .await;
 }
 
-async fn changes_by_another_process_take_effect_within_a_second(backend: Backend) {
-    let app = roster_testkit::or_skip!(spawn_app(backend).await);
+async fn changes_by_another_process_take_effect_within_a_second(setup: Setup) {
+    let app = roster_testkit::or_skip!(setup.spawn().await);
     let _admin = app.admin().await;
     let user = app.user(Role::User).await;
     let key = app.api_key(&user, &[]).await;
@@ -295,8 +296,8 @@ fn grant(delete: bool) -> serde_json::Value {
     json!({"chat": {"delete": delete}})
 }
 
-async fn user_facts_change_on_the_next_request(backend: Backend) {
-    let app = roster_testkit::or_skip!(spawn_app(backend).await);
+async fn user_facts_change_on_the_next_request(setup: Setup) {
+    let app = roster_testkit::or_skip!(setup.spawn().await);
     let admin = app.admin().await;
     let by = app.core.authenticate_access_token(&admin.access_token).await.unwrap();
     let user = app.user(Role::User).await;
@@ -393,8 +394,8 @@ async fn shown_within_a_second(app: &TestApp, path: &str, token: &str, pointer: 
     .await;
 }
 
-async fn user_facts_changed_by_another_process_within_a_second(backend: Backend) {
-    let app = roster_testkit::or_skip!(spawn_app(backend).await);
+async fn user_facts_changed_by_another_process_within_a_second(setup: Setup) {
+    let app = roster_testkit::or_skip!(setup.spawn().await);
     let admin = app.admin().await;
     let user = app.user(Role::User).await;
     let t = user.access_token.as_str();
@@ -491,8 +492,8 @@ async fn total(app: &TestApp, token: Option<&str>) -> i64 {
 /// The totals of user lists are remembered (see `user_counts` in the core): a user this
 /// instance creates counts on its next request; one another process creates counts once the
 /// remembered total expires (a second, plus the one recount).
-async fn list_totals_follow_changes(backend: Backend) {
-    let app = roster_testkit::or_skip!(spawn_app(backend).await);
+async fn list_totals_follow_changes(setup: Setup) {
+    let app = roster_testkit::or_skip!(setup.spawn().await);
     let admin = app.admin().await;
     let t = Some(admin.access_token.as_str());
     let before = total(&app, t).await;
@@ -549,8 +550,8 @@ async fn deep_page(app: &TestApp, token: &str) -> Vec<i64> {
 /// Offset paging remembers the positions it found (see `user_positions` in the core): a user
 /// this instance deletes before a deep page shifts that page on its next request; one another
 /// process deletes shifts it once the positions expire (five seconds), never later.
-async fn deep_pages_follow_changes(backend: Backend) {
-    let app = roster_testkit::or_skip!(spawn_app(backend).await);
+async fn deep_pages_follow_changes(setup: Setup) {
+    let app = roster_testkit::or_skip!(setup.spawn().await);
     let admin = app.admin().await;
     let mut users = Vec::new();
     for _ in 0..20 {
@@ -583,7 +584,45 @@ async fn deep_pages_follow_changes(backend: Backend) {
     store.close().await;
 }
 
-backend_tests!(
+/// Where a test's app runs: a backend, and on PostgreSQL whether Redis carries the changes.
+#[derive(Debug, Clone, Copy)]
+enum Setup {
+    Sqlite,
+    Postgres,
+    PostgresRedis,
+}
+
+impl Setup {
+    async fn spawn(self) -> Option<TestApp> {
+        match self {
+            Setup::Sqlite => spawn_app(Backend::Sqlite).await,
+            Setup::Postgres => spawn_app(Backend::Postgres).await,
+            Setup::PostgresRedis => spawn_app_with_redis_changes().await,
+        }
+    }
+}
+
+/// `setup_tests!(a, b)`: `mod sqlite`, `mod postgres` and `mod postgres_redis`, each with a
+/// test running `super::a(Setup::X)` on a two-worker runtime.
+macro_rules! setup_tests {
+    ($($name:ident),+ $(,)?) => {
+        setup_tests!(@mod sqlite, Sqlite, $($name),+);
+        setup_tests!(@mod postgres, Postgres, $($name),+);
+        setup_tests!(@mod postgres_redis, PostgresRedis, $($name),+);
+    };
+    (@mod $module:ident, $setup:ident, $($name:ident),+) => {
+        mod $module {
+            $(
+                #[test]
+                fn $name() {
+                    roster_testkit::db::run_backend_test(super::$name(super::Setup::$setup));
+                }
+            )+
+        }
+    };
+}
+
+setup_tests!(
     every_change_takes_effect_on_the_next_request,
     changes_by_another_process_take_effect_within_a_second,
     list_totals_follow_changes,
@@ -660,4 +699,98 @@ async fn without_the_channel_every_request_reads_the_database() {
     }
     store.close().await;
     pool.close().await;
+}
+
+/// With Redis, a change goes out through Redis: announced as pending before its commit and as
+/// done after it, under one token; the database channel carries nothing of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_a_change_is_announced_before_and_after_its_commit() {
+    use futures_util::StreamExt as _;
+    let app = roster_testkit::or_skip!(spawn_app_with_redis_changes().await);
+    let _admin = app.admin().await;
+    let user = app.user(Role::User).await;
+    warm(&app, &user.access_token).await;
+    let (redis_url, prefix) = app.db.redis_changes.clone().expect("Redis carries the changes");
+    let client = redis::Client::open(redis_url).unwrap();
+    let mut pubsub = client.get_async_pubsub().await.unwrap();
+    pubsub.subscribe(format!("{prefix}auth-changes")).await.unwrap();
+    let mut messages = pubsub.into_on_message();
+    let mut listener = sqlx::postgres::PgListener::connect(&app.db.url).await.unwrap();
+    listener.listen("roster_auth").await.unwrap();
+
+    let (store, other) = another_process(&app).await;
+    other
+        .ban_user(other.operator(), user.id, time::Duration::hours(1), None)
+        .await
+        .unwrap();
+    answered_within_a_second(&app, &user.access_token, 403).await;
+
+    let id = user.id.0.to_string();
+    let names_user = |ids: &str| ids.split(',').any(|i| i == id);
+    let mut pending: Option<String> = None;
+    let started = Instant::now();
+    loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "no pending and done pair for the user (pending: {pending:?})"
+        );
+        let Ok(Some(message)) = tokio::time::timeout(Duration::from_millis(500), messages.next()).await else {
+            continue;
+        };
+        let payload: String = message.get_payload().unwrap();
+        let parts: Vec<&str> = payload.splitn(3, ' ').collect();
+        match parts.as_slice() {
+            ["p", token, ids] if names_user(ids) => pending = Some((*token).to_string()),
+            ["d", token, ids] if names_user(ids) => {
+                assert_eq!(
+                    pending.as_deref(),
+                    Some(*token),
+                    "done before pending, or another token"
+                );
+                break;
+            }
+            _ => {}
+        }
+    }
+    // Only the heartbeats on the database channel (the ban and its pending and done messages
+    // are over; a notice of it would be queued by now).
+    let drained = Instant::now() + Duration::from_millis(500);
+    while let Ok(notice) = tokio::time::timeout_at(drained.into(), listener.try_recv()).await {
+        let notice = notice.unwrap().expect("the listener stays connected");
+        assert_eq!(notice.payload(), "ping", "a change went through the database channel");
+    }
+    store.close().await;
+}
+
+/// A process whose Redis cannot be reached still gets its changes to the others, through the
+/// database in the same transaction; and it serves nothing from memory, since its Redis channel
+/// never beats.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_redis_the_database_carries_the_changes() {
+    let app = roster_testkit::or_skip!(spawn_app_with_redis_changes().await);
+    let _admin = app.admin().await;
+    let user = app.user(Role::User).await;
+    warm(&app, &user.access_token).await;
+    let unreachable = roster_store::RedisChanges::new("redis://127.0.0.1:1", "roster-test:unreachable:").unwrap();
+    let store = roster_store::open_with(&app.db.url, Some(unreachable)).await.unwrap();
+    let config = CoreConfig {
+        secret_key: app.core.config.secret_key.clone(),
+        ..CoreConfig::default()
+    };
+    let other = Core::new(store.clone(), app.clock.clone(), config).await.unwrap();
+    let watcher = tokio::spawn(other.watch_changes());
+    other
+        .ban_user(other.operator(), user.id, time::Duration::hours(1), None)
+        .await
+        .unwrap();
+    answered_within_a_second(&app, &user.access_token, 403).await;
+    other.unban_user(other.operator(), user.id).await.unwrap();
+    answered_within_a_second(&app, &user.access_token, 200).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        !other.credential_cache_live(),
+        "a process without its Redis channel must read the database on every request"
+    );
+    watcher.abort();
+    store.close().await;
 }

@@ -20,11 +20,15 @@ macro_rules! write_transaction {
             let outcome: ::std::result::Result<_, $crate::error::TransactionError> = async { $body }.await;
             match outcome {
                 Ok(value) => {
-                    $transaction.commit().await?;
-                    if $announce {
+                    // With Redis, the changes the triggers collected go out as pending first.
+                    let announced = $store.announce_pending(&mut $transaction).await?;
+                    let committed = $transaction.commit().await;
+                    if $announce && committed.is_ok() {
                         // Before the caller answers: this instance sees its own change at once.
                         $store.changes.committed_here();
                     }
+                    $store.announce_done(announced).await;
+                    committed?;
                     Ok::<_, $crate::error::TransactionError>(value)
                 }
                 Err(error) => {
