@@ -55,6 +55,10 @@ pub struct Args {
     /// `/oidc/authorize` just before it; it ends early if they run out).
     #[arg(long, default_value_t = 20_000)]
     pub oidc_codes: usize,
+    /// Run the server with Redis configured (`ROSTER_REDIS_URL`): rate limits, and on
+    /// PostgreSQL the credential cache's changes, go through it.
+    #[arg(long)]
+    pub redis_url: Option<String>,
     /// The `roster` binary; by default built with `cargo build --release` from this workspace.
     #[arg(long)]
     pub server_bin: Option<PathBuf>,
@@ -79,7 +83,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let seeded = seed::seed(&database.url, args.users).await?;
     eprintln!("seeded in {:.1} s", seeded.seconds);
 
-    let mut server = server::Server::start(&bin, &database.url, &data_dir).await?;
+    let mut server = server::Server::start(&bin, &database.url, &data_dir, args.redis_url.as_deref()).await?;
     let startup = server.startup;
     let idle_rss = server.rss_kib();
     eprintln!(

@@ -116,11 +116,20 @@ pub struct Server {
 
 impl Server {
     /// Starts the server and measures the time from spawn to the first successful `/readyz`.
-    pub async fn start(bin: &Path, database_url: &str, data_dir: &Path) -> anyhow::Result<Self> {
+    pub async fn start(
+        bin: &Path,
+        database_url: &str,
+        data_dir: &Path,
+        redis_url: Option<&str>,
+    ) -> anyhow::Result<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let address = format!("127.0.0.1:{port}");
         let started = Instant::now();
-        let child = Command::new(bin)
+        let mut command = Command::new(bin);
+        if let Some(url) = redis_url {
+            command.env("ROSTER_REDIS_URL", url);
+        }
+        let child = command
             .args(["serve", "--listen", &address, "--database", database_url, "--data-dir"])
             .arg(data_dir)
             .env("ROSTER_LOG", "warn")
