@@ -55,6 +55,9 @@ pub struct Args {
     /// `/oidc/authorize` just before it; it ends early if they run out).
     #[arg(long, default_value_t = 20_000)]
     pub oidc_codes: usize,
+    /// Keep the PostgreSQL database at the end (its URL is printed), to look into it.
+    #[arg(long)]
+    pub keep_database: bool,
     /// Run the server with Redis configured (`ROSTER_REDIS_URL`): rate limits, and on
     /// PostgreSQL the credential cache's changes, go through it.
     #[arg(long)]
@@ -102,7 +105,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let results = load::run_all(&plan, &fixtures, &args.only).await?;
     let final_rss = server.rss_kib();
     server.stop();
-    database.drop_database().await;
+    if args.keep_database {
+        eprintln!("kept the database: {}", database.url);
+    } else {
+        database.drop_database().await;
+    }
     let import_seconds = if args.import_records > 0 {
         eprintln!("timing import-users of {} records ...", args.import_records);
         let import_db = server::Database::create(args.backend, &args.pg_url, &data_dir.join("import")).await?;
