@@ -182,6 +182,11 @@ impl PgStore {
     const DATA_MODIFYING_CTE: bool = true;
     /// Whether the `users_search` trigram table exists (SQLite's FTS5).
     const FULL_TEXT_SEARCH: bool = false;
+    /// Whether a search must be planned for its own pattern on every run (see
+    /// `listing_keeps_plan`): a kept statement gets one generic plan after five runs, which
+    /// guesses that any `LIKE` matches 0.5% of the users and walks the sort order; a pattern
+    /// that matches three users then reads the whole index (390 ms at a million users).
+    const PLANS_EACH_SEARCH: bool = true;
     /// Outbox rows get their `seq` from readers (see `sequence_outbox`).
     const SEQUENCES_OUTBOX: bool = true;
     /// Instances share the deliveries row by row: a claim skips rows another is claiming.

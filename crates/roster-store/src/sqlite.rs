@@ -194,6 +194,10 @@ impl SqliteStore {
     const DATA_MODIFYING_CTE: bool = false;
     /// Whether the `users_search` trigram table exists (SQLite's FTS5).
     const FULL_TEXT_SEARCH: bool = true;
+    /// Whether a search must be planned for its own pattern on every run (see
+    /// `listing_keeps_plan`). SQLite plans again on its own whenever a bound value would
+    /// change its plan (`sqlite_stat4`).
+    const PLANS_EACH_SEARCH: bool = false;
     /// Outbox rows get their `seq` at insert.
     const SEQUENCES_OUTBOX: bool = false;
     /// Nothing to add to the claiming sub-select: the single writer serialises claims.

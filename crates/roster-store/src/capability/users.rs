@@ -161,6 +161,14 @@ macro_rules! impl_users {
                     }
                 }
 
+                /// Whether a listing's statement may be kept prepared, with its plan, between
+                /// runs: not a search where the backend would then plan it once for every
+                /// pattern (`PLANS_EACH_SEARCH`); such a search is planned for its own pattern
+                /// each time (about 0.2 ms on PostgreSQL).
+                fn listing_keeps_plan(query: &UserQuery) -> bool {
+                    !(Self::PLANS_EACH_SEARCH && query.search.is_some())
+                }
+
                 /// Chooses how a listing searches: with a trigram index (SQLite's `users_search`)
                 /// when few rows match, else by filtering in sort order, where dense matches are
                 /// found at once. PostgreSQL's planner makes this choice itself (pg_trgm index).
@@ -311,7 +319,8 @@ macro_rules! impl_users {
                 async fn list_users(&self, query: &UserQuery) -> StoreResult<Vec<User>> {
                     let plan = self.search_plan(query).await?;
                     let (statement, params) = sql::list_users(query, plan)?;
-                    let mut select = sqlx::query_as::<_, UserRow>(&statement);
+                    let mut select =
+                        sqlx::query_as::<_, UserRow>(&statement).persistent(Self::listing_keeps_plan(query));
                     for param in params {
                         select = match param {
                             sql::Param::Int(v) => select.bind(v),
@@ -331,7 +340,7 @@ macro_rules! impl_users {
                     use sqlx::Row as _;
                     let plan = self.search_plan(query).await?;
                     let (statement, params) = sql::user_position(query, plan, offset)?;
-                    let mut select = sqlx::query(&statement);
+                    let mut select = sqlx::query(&statement).persistent(Self::listing_keeps_plan(query));
                     for param in params {
                         select = match param {
                             sql::Param::Int(v) => select.bind(v),
@@ -365,7 +374,8 @@ macro_rules! impl_users {
                         sql::SearchPlan::Scan
                     };
                     let (statement, params) = sql::count_matching_users(query, plan);
-                    let mut select = sqlx::query_scalar::<_, i64>(&statement);
+                    let mut select =
+                        sqlx::query_scalar::<_, i64>(&statement).persistent(Self::listing_keeps_plan(query));
                     for param in params {
                         select = match param {
                             sql::Param::Int(v) => select.bind(v),
