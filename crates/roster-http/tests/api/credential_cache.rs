@@ -149,7 +149,11 @@ async fn every_change_takes_effect_on_the_next_request(setup: Setup) {
 /// A second store and core over the same database: what another instance, or the admin
 /// commands, hold.
 async fn another_process(app: &TestApp) -> (Arc<dyn Store>, Core) {
-    let store = app.db.store().await;
+    another_process_on(app, app.db.store().await).await
+}
+
+/// A core over `store` (another process's store of the app's database).
+async fn another_process_on(app: &TestApp, store: Arc<dyn Store>) -> (Arc<dyn Store>, Core) {
     let config = CoreConfig {
         secret_key: app.core.config.secret_key.clone(),
         ..CoreConfig::default()
@@ -773,11 +777,7 @@ async fn without_redis_the_database_carries_the_changes() {
     warm(&app, &user.access_token).await;
     let unreachable = roster_store::RedisChanges::new("redis://127.0.0.1:1", "roster-test:unreachable:").unwrap();
     let store = roster_store::open_with(&app.db.url, Some(unreachable)).await.unwrap();
-    let config = CoreConfig {
-        secret_key: app.core.config.secret_key.clone(),
-        ..CoreConfig::default()
-    };
-    let other = Core::new(store.clone(), app.clock.clone(), config).await.unwrap();
+    let (store, other) = another_process_on(&app, store).await;
     let watcher = tokio::spawn(other.watch_changes());
     other
         .ban_user(other.operator(), user.id, time::Duration::hours(1), None)
